@@ -1,0 +1,73 @@
+// Guest register state of one vCPU, as the world switch saves it and the register list reads it.
+// `CoreRegs` has exactly the layout of KVM's `struct kvm_regs` (arm64), so a KVM core-register ID's index
+// (offset / 4) addresses the same field here. Offsets are checked below and used by the world-switch assembly.
+#pragma once
+
+#include "lib/types.hpp"
+
+namespace hv {
+
+struct alignas(16) CoreRegs {
+    u64 x[31];      // 0x000
+    u64 sp;         // 0x0f8  SP_EL0
+    u64 pc;         // 0x100  ELR_EL2 on entry/exit
+    u64 pstate;     // 0x108  SPSR_EL2 on entry/exit
+    u64 sp_el1;     // 0x110
+    u64 elr_el1;    // 0x118
+    u64 spsr[5];    // 0x120  [0] SPSR_EL1, [1..4] AArch32 abt/und/irq/fiq (always 0: AArch64-only guests)
+    u64 pad0;       // 0x148
+    u64 vregs[64];  // 0x150  V0..V31, 128 bits each, low half first
+    u32 fpsr;       // 0x350
+    u32 fpcr;       // 0x354
+    u32 fp_reserved[2];
+};
+static_assert(__builtin_offsetof(CoreRegs, sp) == 0xf8);
+static_assert(__builtin_offsetof(CoreRegs, pc) == 0x100);
+static_assert(__builtin_offsetof(CoreRegs, sp_el1) == 0x110);
+static_assert(__builtin_offsetof(CoreRegs, spsr) == 0x120);
+static_assert(__builtin_offsetof(CoreRegs, vregs) == 0x150);
+static_assert(__builtin_offsetof(CoreRegs, fpsr) == 0x350);
+static_assert(sizeof(CoreRegs) == 0x360);
+
+// EL1/EL0 system registers the world switch carries. The order is the save order in arch/ (pairs are
+// stored with stp), so append new registers at the end and keep the assembly in step.
+enum class SysReg : u16 {
+    SCTLR_EL1,
+    ACTLR_EL1,
+    CPACR_EL1,
+    TTBR0_EL1,
+    TTBR1_EL1,
+    TCR_EL1,
+    ESR_EL1,
+    AFSR0_EL1,
+    AFSR1_EL1,
+    FAR_EL1,
+    MAIR_EL1,
+    AMAIR_EL1,
+    VBAR_EL1,
+    CONTEXTIDR_EL1,
+    TPIDR_EL0,
+    TPIDRRO_EL0,
+    TPIDR_EL1,
+    PAR_EL1,
+    CNTKCTL_EL1,
+    CSSELR_EL1,
+    MDSCR_EL1,
+    MPIDR_EL1,       // VMPIDR_EL2 on the hardware
+    CNTV_CTL_EL0,
+    CNTV_CVAL_EL0,
+    CNTVOFF_EL2,     // virtual counter offset (KVM exposes CNTVCT_EL0 instead; see reglist)
+    count
+};
+constexpr usize kSysRegCount = static_cast<usize>(SysReg::count);
+
+struct VcpuContext {
+    CoreRegs core;
+    u64 sys[kSysRegCount];
+
+    u64& sysreg(SysReg r) { return sys[static_cast<usize>(r)]; }
+    u64 sysreg(SysReg r) const { return sys[static_cast<usize>(r)]; }
+};
+static_assert(__builtin_offsetof(VcpuContext, sys) == 0x360);
+
+}  // namespace hv
