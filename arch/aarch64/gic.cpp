@@ -1,0 +1,213 @@
+#include "arch/aarch64/gic.hpp"
+
+#include "arch/aarch64/percpu.hpp"
+#include "arch/aarch64/sysreg.hpp"
+#include "lib/log.hpp"
+
+namespace hv::arch {
+
+namespace {
+
+// Distributor (IHI0069H 12.9) and redistributor (12.10, 12.11) offsets.
+enum class Gicd : u64 {
+    CTLR = 0x0000,
+    TYPER = 0x0004,
+    IGROUPR = 0x0080,
+    ISENABLER = 0x0100,
+    ICENABLER = 0x0180,
+    ICPENDR = 0x0280,
+    ICACTIVER = 0x0380,
+    IPRIORITYR = 0x0400,
+    ICFGR = 0x0c00,
+    IROUTER = 0x6000,
+};
+enum class Gicr : u64 {
+    CTLR = 0x0000,
+    TYPER = 0x0008,
+    WAKER = 0x0014,
+    // SGI_base frame (+64 KiB)
+    IGROUPR0 = 0x10080,
+    ISENABLER0 = 0x10100,
+    ICENABLER0 = 0x10180,
+    ICPENDR0 = 0x10280,
+    ICACTIVER0 = 0x10380,
+    IPRIORITYR = 0x10400,
+};
+constexpr u32 kCtlrRwp = 1u << 31;
+constexpr u32 kCtlrEnableGrp1 = 1u << 1;  // single security state (DS = 1) / NS view: EnableGrp1(A)
+constexpr u32 kCtlrAre = 1u << 4;
+constexpr u32 kWakerProcessorSleep = 1u << 1;
+constexpr u32 kWakerChildrenAsleep = 1u << 2;
+constexpr u8 kDefaultPriority = 0xa0;
+constexpr u32 kMaxIntid = 1020;
+
+u64 g_gicd = 0;
+u32 g_spi_lines = 0;
+GicInfo g_info;
+u64 g_rd[kMaxCpus] = {};
+struct Slot {
+    IrqHandler fn = nullptr;
+    void* arg = nullptr;
+};
+Slot g_handlers[kMaxIntid];
+Slot g_lpi;
+
+u64 gicd(Gicd r) { return g_gicd + static_cast<u64>(r); }
+
+bool wait_clear(u64 addr, u32 bits) {
+    for (u32 i = 0; i < 1000000; ++i) {
+        if ((mmio_read<u32>(addr) & bits) == 0) return true;
+        cpu_relax();
+    }
+    return false;
+}
+
+u64 mpidr_affinity(u64 mpidr) {  // Aff3.Aff2.Aff1.Aff0 packed as in GICR_TYPER[63:32]
+    return ((mpidr >> 32) & 0xff) << 24 | (mpidr & 0xffffff);
+}
+
+}  // namespace
+
+Status gic_init_distributor(const GicInfo& gic) {
+    g_info = gic;
+    g_gicd = gic.gicd_base;
+    if (g_gicd == 0 || gic.gicr.empty()) return Status::not_found;
+    u32 typer = mmio_read<u32>(gicd(Gicd::TYPER));
+    g_spi_lines = min<u32>(32 * ((typer & 0x1f) + 1), kMaxIntid);
+
+    mmio_write<u32>(gicd(Gicd::CTLR), 0);
+    if (!wait_clear(gicd(Gicd::CTLR), kCtlrRwp)) return Status::timeout;
+    // SPIs: group 1, disabled, not pending/active, default priority, level-triggered, routed to the boot pCPU.
+    for (u32 i = 32; i < g_spi_lines; i += 32) {
+        mmio_write<u32>(gicd(Gicd::IGROUPR) + i / 8, ~0u);
+        mmio_write<u32>(gicd(Gicd::ICENABLER) + i / 8, ~0u);
+        mmio_write<u32>(gicd(Gicd::ICPENDR) + i / 8, ~0u);
+        mmio_write<u32>(gicd(Gicd::ICACTIVER) + i / 8, ~0u);
+    }
+    for (u32 i = 32; i < g_spi_lines; i += 4)
+        mmio_write<u32>(gicd(Gicd::IPRIORITYR) + i, 0x01010101u * kDefaultPriority);
+    for (u32 i = 32; i < g_spi_lines; i += 16) mmio_write<u32>(gicd(Gicd::ICFGR) + i / 4, 0);
+    u64 boot = mpidr_affinity(HV_READ_SYSREG(mpidr_el1));
+    u64 route = ((boot >> 24) << 32) | (boot & 0xffffff);
+    for (u32 i = 32; i < g_spi_lines; ++i) mmio_write<u64>(gicd(Gicd::IROUTER) + 8 * i, route);
+    // Affinity routing, then group 1 (IHI0069H 12.9.4: ARE must be set before the group enables).
+    mmio_write<u32>(gicd(Gicd::CTLR), kCtlrAre);
+    if (!wait_clear(gicd(Gicd::CTLR), kCtlrRwp)) return Status::timeout;
+    mmio_write<u32>(gicd(Gicd::CTLR), kCtlrAre | kCtlrEnableGrp1);
+    if (!wait_clear(gicd(Gicd::CTLR), kCtlrRwp)) return Status::timeout;
+    return Status::ok;
+}
+
+u64 gic_redistributor(u32 cpu) { return cpu < kMaxCpus ? g_rd[cpu] : 0; }
+
+Status gic_init_cpu() {
+    u32 cpu = this_cpu_index();
+    u64 aff = mpidr_affinity(HV_READ_SYSREG(mpidr_el1));
+    u64 rd = 0;
+    for (const MemRegion& region : g_info.gicr) {
+        for (u64 off = 0; off + g_info.gicr_stride <= region.size; off += g_info.gicr_stride) {
+            u64 typer = mmio_read<u64>(region.base + off + static_cast<u64>(Gicr::TYPER));
+            if ((typer >> 32) == aff) {
+                rd = region.base + off;
+                break;
+            }
+            if (typer & (1u << 4)) break;  // Last
+        }
+        if (rd) break;
+    }
+    if (rd == 0) return Status::not_found;
+    g_rd[cpu] = rd;
+
+    // Wake the redistributor (IHI0069H 12.11.44 GICR_WAKER).
+    mmio_write<u32>(rd + static_cast<u64>(Gicr::WAKER),
+                    mmio_read<u32>(rd + static_cast<u64>(Gicr::WAKER)) & ~kWakerProcessorSleep);
+    if (!wait_clear(rd + static_cast<u64>(Gicr::WAKER), kWakerChildrenAsleep)) return Status::timeout;
+
+    // SGIs/PPIs: group 1, disabled except our SGIs, default priority.
+    mmio_write<u32>(rd + static_cast<u64>(Gicr::IGROUPR0), ~0u);
+    mmio_write<u32>(rd + static_cast<u64>(Gicr::ICENABLER0), ~0u);
+    mmio_write<u32>(rd + static_cast<u64>(Gicr::ICPENDR0), ~0u);
+    mmio_write<u32>(rd + static_cast<u64>(Gicr::ICACTIVER0), ~0u);
+    for (u32 i = 0; i < 32; i += 4)
+        mmio_write<u32>(rd + static_cast<u64>(Gicr::IPRIORITYR) + i, 0x01010101u * kDefaultPriority);
+    if (!wait_clear(rd + static_cast<u64>(Gicr::CTLR), 1u << 3 /* RWP */)) return Status::timeout;
+    mmio_write<u32>(rd + static_cast<u64>(Gicr::ISENABLER0), (1u << kSgiKick) | (1u << kSgiStop));
+
+    // CPU interface: system registers at EL2 and below (ICC_SRE_EL2: SRE, DFB, DIB, Enable), priority mask open,
+    // EOImode = 1, group 1 on.
+    HV_WRITE_SYSREG(S3_4_C12_C9_5, 0xf);  // ICC_SRE_EL2
+    isb();
+    HV_WRITE_SYSREG(S3_0_C4_C6_0, 0xff);  // ICC_PMR_EL1
+    HV_WRITE_SYSREG(S3_0_C12_C12_3, 0);   // ICC_BPR1_EL1
+    HV_WRITE_SYSREG(S3_0_C12_C12_4, 2);   // ICC_CTLR_EL1: EOImode = 1
+    HV_WRITE_SYSREG(S3_0_C12_C12_7, 1);   // ICC_IGRPEN1_EL1
+    isb();
+    return Status::ok;
+}
+
+void gic_set_handler(u32 intid, IrqHandler handler, void* arg) {
+    if (intid < kMaxIntid) g_handlers[intid] = Slot{handler, arg};
+}
+
+void gic_set_lpi_handler(IrqHandler handler, void* arg) { g_lpi = Slot{handler, arg}; }
+
+void gic_enable(u32 intid, bool enable) {
+    if (intid < 32) {
+        u64 rd = g_rd[this_cpu_index()];
+        if (rd == 0) return;
+        mmio_write<u32>(rd + static_cast<u64>(enable ? Gicr::ISENABLER0 : Gicr::ICENABLER0), 1u << intid);
+    } else if (intid < g_spi_lines) {
+        mmio_write<u32>(gicd(enable ? Gicd::ISENABLER : Gicd::ICENABLER) + (intid / 32) * 4, 1u << (intid % 32));
+    }
+}
+
+void gic_route_spi(u32 intid, u64 mpidr) {
+    if (intid < 32 || intid >= g_spi_lines) return;
+    u64 aff = mpidr_affinity(mpidr);
+    mmio_write<u64>(gicd(Gicd::IROUTER) + 8 * intid, ((aff >> 24) << 32) | (aff & 0xffffff));
+}
+
+void gic_deactivate(u32 intid) {
+    HV_WRITE_SYSREG(S3_0_C12_C11_1, intid);  // ICC_DIR_EL1
+}
+
+void gic_handle_irqs() {
+    for (u32 budget = 0; budget < 64; ++budget) {
+        u64 iar = HV_READ_SYSREG(S3_0_C12_C12_0);  // ICC_IAR1_EL1
+        u32 intid = static_cast<u32>(iar & 0xffffff);
+        if (intid >= 1020 && intid < 1024) return;  // spurious: nothing pending
+        bool deactivate = true;
+        const Slot* s = intid < kMaxIntid ? &g_handlers[intid] : intid >= 8192 ? &g_lpi : nullptr;
+        if (s != nullptr && s->fn != nullptr) {
+            deactivate = s->fn(intid, s->arg);
+        } else if (intid >= 16) {
+            HV_LOG_RATELIMITED(warn, "gic: unhandled physical interrupt %u (disabled)", intid);
+            gic_enable(intid, false);
+        }
+        HV_WRITE_SYSREG(S3_0_C12_C12_1, iar);  // ICC_EOIR1_EL1: priority drop
+        if (deactivate) gic_deactivate(intid);
+    }
+}
+
+void gic_send_sgi(u32 sgi, u64 mpidr) {
+    u64 aff0 = mpidr & 0xff;
+    if (aff0 >= 16) return;  // not addressable through the target list (no RS support here)
+    u64 v = (u64{1} << aff0) | ((mpidr >> 8) & 0xff) << 16 | (u64{sgi & 0xf} << 24) | ((mpidr >> 16) & 0xff) << 32 |
+            ((mpidr >> 32) & 0xff) << 48;
+    dsb_ishst();
+    HV_WRITE_SYSREG(S3_0_C12_C11_5, v);  // ICC_SGI1R_EL1
+    isb();
+}
+
+void gic_send_sgi_others(u32 sgi) {
+    if (g_gicd == 0) return;  // GIC not up yet
+    dsb_ishst();
+    HV_WRITE_SYSREG(S3_0_C12_C11_5, (u64{1} << 40) | (u64{sgi & 0xf} << 24));  // IRM = 1: all but self
+    isb();
+    sev();
+}
+
+}  // namespace hv::arch
+
+// An IRQ taken at EL2 itself (vectors.S el2_irq): only if the hypervisor unmasked IRQs, e.g. while idling.
+extern "C" void hv_el2_irq() { hv::arch::gic_handle_irqs(); }

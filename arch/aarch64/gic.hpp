@@ -1,0 +1,32 @@
+// The physical GICv3 as the hypervisor drives it: distributor (affinity routing, group 1), this pCPU's
+// redistributor, and the CPU interface through ICC_*_EL1 at EL2 (system-register interface, EOImode = 1:
+// ICC_EOIR1 drops priority, ICC_DIR deactivates, so a hardware-linked virtual interrupt can be deactivated by the
+// guest instead; IHI0069H 4.1.1).
+#pragma once
+
+#include "core/platform.hpp"
+
+namespace hv::arch {
+
+// SGIs the hypervisor uses between pCPUs.
+constexpr u32 kSgiKick = 0;   // "look at your vCPU's pending state"
+constexpr u32 kSgiStop = 15;  // panic: stop
+
+// Handler for one INTID; returns true if the interrupt should be deactivated now (false: the guest deactivates it
+// through a hardware-linked list register).
+using IrqHandler = bool (*)(u32 intid, void* arg);
+
+[[nodiscard]] Status gic_init_distributor(const GicInfo& gic);  // primary pCPU, once
+[[nodiscard]] Status gic_init_cpu();                            // every pCPU (its redistributor + CPU interface)
+void gic_set_handler(u32 intid, IrqHandler handler, void* arg);  // SGI/PPI/SPI (< 1020)
+void gic_set_lpi_handler(IrqHandler handler, void* arg);         // INTIDs >= 8192
+void gic_enable(u32 intid, bool enable);                         // SGI/PPI: this pCPU; SPI: distributor
+void gic_route_spi(u32 intid, u64 mpidr);
+// Acknowledge and handle every pending interrupt of this pCPU (called with IRQs masked, on an IRQ exit).
+void gic_handle_irqs();
+void gic_deactivate(u32 intid);
+void gic_send_sgi(u32 sgi, u64 target_mpidr);
+void gic_send_sgi_others(u32 sgi);
+u64 gic_redistributor(u32 cpu);  // RD_base of pCPU `cpu` (0 if unknown)
+
+}  // namespace hv::arch

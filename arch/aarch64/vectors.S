@@ -1,0 +1,270 @@
+/* EL2 exception vectors and the world switch.
+ *
+ * hv_enter_guest(VcpuContext* ctx, u64 load_fp) saves the hypervisor's callee-saved registers on its stack, records
+ * ctx and the stack pointer in the PerCpu block (TPIDR_EL2), loads the guest's general-purpose registers, SP_EL0,
+ * SP_EL1, ELR_EL1, SPSR_EL1, ELR_EL2/SPSR_EL2 (pc/pstate) and, if load_fp != 0, V0-V31/FPSR/FPCR, then ERETs.
+ * A lower-EL exception saves all of that back into ctx (FP/SIMD always: the hypervisor is built with
+ * -mgeneral-regs-only, so the registers still hold the guest's values) and returns HV_EXIT_* from hv_enter_guest.
+ * FP/SIMD is reloaded only on request so that SVE's upper Z-register bits survive an exit on a pinned pCPU
+ * (an AdvSIMD write would zero them).
+ * The EL1 system registers are switched in C++ (arch/aarch64/world_switch.cpp).
+ *
+ * Offsets: core/vcpu_context.hpp (KVM kvm_regs layout), static_assert'ed there. */
+#include "arch/aarch64/asm_defs.h"
+
+    .arch   armv8-a+fp+simd
+
+#define CTX_SP_EL0   0x0f8
+#define CTX_PC       0x100
+#define CTX_SP_EL1   0x110
+#define CTX_SPSR_EL1 0x120
+#define CTX_VREGS    0x150
+#define CTX_FPSR     0x350
+#define CTX_FPCR     0x354
+
+.macro vector_entry label
+    .balign 128
+    b       \label
+.endm
+
+.macro guest_exit_stub reason
+    .balign 128
+    stp     x0, x1, [sp, #-16]!
+    mov     x1, #\reason
+    b       guest_exit_common
+.endm
+
+.macro el2_fault_stub kind
+    .balign 128
+    sub     sp, sp, #EL2_FRAME_SIZE
+    stp     x0, x1, [sp, #0]
+    mov     x1, #\kind
+    b       el2_fault_common
+.endm
+
+    .section .text.vectors, "ax"
+    .balign 2048
+    .global hv_vectors
+hv_vectors:
+    /* Current EL with SP_EL0: never used by the hypervisor. */
+    el2_fault_stub HV_EL2_SYNC_SP0
+    el2_fault_stub HV_EL2_SYNC_SP0
+    el2_fault_stub HV_EL2_SYNC_SP0
+    el2_fault_stub HV_EL2_SYNC_SP0
+    /* Current EL with SP_EL2. */
+    el2_fault_stub HV_EL2_SYNC
+    vector_entry el2_irq
+    el2_fault_stub HV_EL2_FIQ
+    el2_fault_stub HV_EL2_SERROR
+    /* Lower EL, AArch64: the guest. */
+    guest_exit_stub HV_EXIT_SYNC
+    guest_exit_stub HV_EXIT_IRQ
+    guest_exit_stub HV_EXIT_FIQ
+    guest_exit_stub HV_EXIT_SERROR
+    /* Lower EL, AArch32: cannot happen (HCR_EL2.RW = 1, EL1 AArch64-only). */
+    guest_exit_stub HV_EXIT_AARCH32
+    guest_exit_stub HV_EXIT_AARCH32
+    guest_exit_stub HV_EXIT_AARCH32
+    guest_exit_stub HV_EXIT_AARCH32
+
+    .text
+/* x1 = exit reason; guest x0/x1 on the stack. */
+guest_exit_common:
+    mrs     x0, tpidr_el2
+    ldr     x0, [x0, #PERCPU_GUEST_CTX]
+    stp     x2, x3, [x0, #16]
+    stp     x4, x5, [x0, #32]
+    stp     x6, x7, [x0, #48]
+    stp     x8, x9, [x0, #64]
+    stp     x10, x11, [x0, #80]
+    stp     x12, x13, [x0, #96]
+    stp     x14, x15, [x0, #112]
+    stp     x16, x17, [x0, #128]
+    stp     x18, x19, [x0, #144]
+    stp     x20, x21, [x0, #160]
+    stp     x22, x23, [x0, #176]
+    stp     x24, x25, [x0, #192]
+    stp     x26, x27, [x0, #208]
+    stp     x28, x29, [x0, #224]
+    str     x30, [x0, #240]
+    ldp     x2, x3, [sp], #16
+    stp     x2, x3, [x0, #0]
+    mrs     x2, sp_el0
+    str     x2, [x0, #CTX_SP_EL0]
+    mrs     x2, elr_el2
+    mrs     x3, spsr_el2
+    stp     x2, x3, [x0, #CTX_PC]
+    mrs     x2, sp_el1
+    mrs     x3, elr_el1
+    stp     x2, x3, [x0, #CTX_SP_EL1]
+    mrs     x2, spsr_el1
+    str     x2, [x0, #CTX_SPSR_EL1]
+    add     x2, x0, #CTX_VREGS
+    stp     q0, q1, [x2, #0]
+    stp     q2, q3, [x2, #32]
+    stp     q4, q5, [x2, #64]
+    stp     q6, q7, [x2, #96]
+    stp     q8, q9, [x2, #128]
+    stp     q10, q11, [x2, #160]
+    stp     q12, q13, [x2, #192]
+    stp     q14, q15, [x2, #224]
+    stp     q16, q17, [x2, #256]
+    stp     q18, q19, [x2, #288]
+    stp     q20, q21, [x2, #320]
+    stp     q22, q23, [x2, #352]
+    stp     q24, q25, [x2, #384]
+    stp     q26, q27, [x2, #416]
+    stp     q28, q29, [x2, #448]
+    stp     q30, q31, [x2, #480]
+    mrs     x3, fpsr
+    str     w3, [x0, #CTX_FPSR]
+    mrs     x3, fpcr
+    str     w3, [x0, #CTX_FPCR]
+
+    mov     x0, x1
+    mrs     x2, tpidr_el2
+    ldr     x3, [x2, #PERCPU_HOST_SP]
+    mov     sp, x3
+    ldp     x19, x20, [sp, #16]
+    ldp     x21, x22, [sp, #32]
+    ldp     x23, x24, [sp, #48]
+    ldp     x25, x26, [sp, #64]
+    ldp     x27, x28, [sp, #80]
+    ldp     x29, x30, [sp], #96
+    ret
+
+    .global hv_enter_guest
+hv_enter_guest:
+    stp     x29, x30, [sp, #-96]!
+    stp     x19, x20, [sp, #16]
+    stp     x21, x22, [sp, #32]
+    stp     x23, x24, [sp, #48]
+    stp     x25, x26, [sp, #64]
+    stp     x27, x28, [sp, #80]
+    mrs     x2, tpidr_el2
+    str     x0, [x2, #PERCPU_GUEST_CTX]
+    mov     x3, sp
+    str     x3, [x2, #PERCPU_HOST_SP]
+
+    cbz     x1, 1f
+    add     x2, x0, #CTX_VREGS
+    ldp     q0, q1, [x2, #0]
+    ldp     q2, q3, [x2, #32]
+    ldp     q4, q5, [x2, #64]
+    ldp     q6, q7, [x2, #96]
+    ldp     q8, q9, [x2, #128]
+    ldp     q10, q11, [x2, #160]
+    ldp     q12, q13, [x2, #192]
+    ldp     q14, q15, [x2, #224]
+    ldp     q16, q17, [x2, #256]
+    ldp     q18, q19, [x2, #288]
+    ldp     q20, q21, [x2, #320]
+    ldp     q22, q23, [x2, #352]
+    ldp     q24, q25, [x2, #384]
+    ldp     q26, q27, [x2, #416]
+    ldp     q28, q29, [x2, #448]
+    ldp     q30, q31, [x2, #480]
+    ldr     w3, [x0, #CTX_FPSR]
+    msr     fpsr, x3
+    ldr     w3, [x0, #CTX_FPCR]
+    msr     fpcr, x3
+1:
+    ldr     x2, [x0, #CTX_SP_EL0]
+    msr     sp_el0, x2
+    ldp     x2, x3, [x0, #CTX_PC]
+    msr     elr_el2, x2
+    msr     spsr_el2, x3
+    ldp     x2, x3, [x0, #CTX_SP_EL1]
+    msr     sp_el1, x2
+    msr     elr_el1, x3
+    ldr     x2, [x0, #CTX_SPSR_EL1]
+    msr     spsr_el1, x2
+    ldp     x2, x3, [x0, #16]
+    ldp     x4, x5, [x0, #32]
+    ldp     x6, x7, [x0, #48]
+    ldp     x8, x9, [x0, #64]
+    ldp     x10, x11, [x0, #80]
+    ldp     x12, x13, [x0, #96]
+    ldp     x14, x15, [x0, #112]
+    ldp     x16, x17, [x0, #128]
+    ldp     x18, x19, [x0, #144]
+    ldp     x20, x21, [x0, #160]
+    ldp     x22, x23, [x0, #176]
+    ldp     x24, x25, [x0, #192]
+    ldp     x26, x27, [x0, #208]
+    ldp     x28, x29, [x0, #224]
+    ldr     x30, [x0, #240]
+    ldp     x0, x1, [x0, #0]
+    eret
+    dsb     nsh                         /* speculation barrier after ERET */
+    isb
+
+/* An exception taken from EL2 itself: x0/x1 saved in a new El2Frame, x1 = kind. Never returns (panic). */
+el2_fault_common:
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x19, [sp, #144]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    stp     x28, x29, [sp, #224]
+    add     x2, sp, #EL2_FRAME_SIZE
+    stp     x30, x2, [sp, #240]
+    mrs     x2, elr_el2
+    mrs     x3, spsr_el2
+    stp     x2, x3, [sp, #256]
+    mrs     x2, esr_el2
+    mrs     x3, far_el2
+    stp     x2, x3, [sp, #272]
+    mov     x0, sp
+    bl      hv_el2_fault                /* arch/aarch64/exceptions.cpp, [[noreturn]] */
+    b       halt
+
+/* IRQ while at EL2 (only possible if the hypervisor unmasks IRQs, e.g. while idling): caller-saved state around
+ * a C++ call, then ERET back. */
+el2_irq:
+    sub     sp, sp, #192
+    stp     x0, x1, [sp, #0]
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x29, [sp, #144]
+    mrs     x0, elr_el2
+    mrs     x1, spsr_el2
+    stp     x30, x0, [sp, #160]
+    str     x1, [sp, #176]
+    bl      hv_el2_irq                  /* arch/aarch64/exceptions.cpp */
+    ldr     x1, [sp, #176]
+    ldp     x30, x0, [sp, #160]
+    msr     elr_el2, x0
+    msr     spsr_el2, x1
+    ldp     x0, x1, [sp, #0]
+    ldp     x2, x3, [sp, #16]
+    ldp     x4, x5, [sp, #32]
+    ldp     x6, x7, [sp, #48]
+    ldp     x8, x9, [sp, #64]
+    ldp     x10, x11, [sp, #80]
+    ldp     x12, x13, [sp, #96]
+    ldp     x14, x15, [sp, #112]
+    ldp     x16, x17, [sp, #128]
+    ldp     x18, x29, [sp, #144]
+    add     sp, sp, #192
+    eret
+
+    .global hv_smc_call
+/* u64 hv_smc_call(u64 fid, u64 a1, u64 a2, u64 a3): SMCCC SMC64/SMC32 to the firmware; returns x0. */
+hv_smc_call:
+    smc     #0
+    ret

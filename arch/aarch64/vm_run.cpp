@@ -1,0 +1,382 @@
+#include "arch/aarch64/vm_run.hpp"
+
+#include "arch/aarch64/console.hpp"
+#include "arch/aarch64/gic.hpp"
+#include "arch/aarch64/mmu.hpp"
+#include "arch/aarch64/panic.hpp"
+#include "arch/aarch64/percpu.hpp"
+#include "arch/aarch64/sysreg.hpp"
+#include "lib/assert.hpp"
+#include "lib/log.hpp"
+#include "lib/spinlock.hpp"
+
+extern "C" hv::u64 hv_enter_guest(hv::VcpuContext* ctx, hv::u64 load_fp);  // vectors.S
+
+namespace hv::arch {
+
+namespace {
+
+Vm g_vm;
+VcpuHooks g_hooks;
+Spinlock g_start_lock;
+
+// HCR_EL2 (DDI0487 D17.2.48): VM (stage 2 on), SWIO (set/way invalidate as clean+invalidate), FMO/IMO/AMO (physical
+// FIQ/IRQ/SError to EL2, virtual ones to the guest), FB (broadcast TLB/IC maintenance inside the inner shareable
+// domain), BSU = inner shareable, TSC (trap SMC: the guest's firmware calls come to us), RW (EL1 is AArch64).
+// Not set: TWI/TWE (vCPUs are pinned 1:1, so a guest WFI simply idles its own pCPU), TID3 (the guest sees the real
+// ID registers), TVM/TRVM, TSW, TACR, TIDCP, TGE, E2H.
+constexpr u64 kHcrBase = (1ull << 0) | (1ull << 1) | (1ull << 3) | (1ull << 4) | (1ull << 5) | (1ull << 9) |
+                         (1ull << 10) | (1ull << 19) | (1ull << 31);
+constexpr u64 kHcrApi = 1ull << 41, kHcrApk = 1ull << 40;
+u64 g_hcr = kHcrBase;
+u64 g_vtcr = 0;
+
+// --- EL1 system-register switch (order of SysReg does not matter here: each is named) ---
+#define HV_SAVE(reg, name) c.sys[static_cast<usize>(SysReg::reg)] = HV_READ_SYSREG(name)
+#define HV_LOAD(reg, name) HV_WRITE_SYSREG(name, c.sys[static_cast<usize>(SysReg::reg)])
+
+void save_sysregs(VcpuContext& c) {
+    HV_SAVE(SCTLR_EL1, sctlr_el1);
+    HV_SAVE(ACTLR_EL1, actlr_el1);
+    HV_SAVE(CPACR_EL1, cpacr_el1);
+    HV_SAVE(TTBR0_EL1, ttbr0_el1);
+    HV_SAVE(TTBR1_EL1, ttbr1_el1);
+    HV_SAVE(TCR_EL1, tcr_el1);
+    HV_SAVE(ESR_EL1, esr_el1);
+    HV_SAVE(AFSR0_EL1, afsr0_el1);
+    HV_SAVE(AFSR1_EL1, afsr1_el1);
+    HV_SAVE(FAR_EL1, far_el1);
+    HV_SAVE(MAIR_EL1, mair_el1);
+    HV_SAVE(AMAIR_EL1, amair_el1);
+    HV_SAVE(VBAR_EL1, vbar_el1);
+    HV_SAVE(CONTEXTIDR_EL1, contextidr_el1);
+    HV_SAVE(TPIDR_EL0, tpidr_el0);
+    HV_SAVE(TPIDRRO_EL0, tpidrro_el0);
+    HV_SAVE(TPIDR_EL1, tpidr_el1);
+    HV_SAVE(PAR_EL1, par_el1);
+    HV_SAVE(CNTKCTL_EL1, cntkctl_el1);
+    HV_SAVE(CSSELR_EL1, csselr_el1);
+    HV_SAVE(MDSCR_EL1, mdscr_el1);
+    HV_SAVE(MPIDR_EL1, vmpidr_el2);
+    HV_SAVE(CNTV_CTL_EL0, cntv_ctl_el0);
+    HV_SAVE(CNTV_CVAL_EL0, cntv_cval_el0);
+    HV_SAVE(CNTVOFF_EL2, cntvoff_el2);
+}
+
+void load_sysregs(const VcpuContext& c) {
+    HV_LOAD(SCTLR_EL1, sctlr_el1);
+    HV_LOAD(ACTLR_EL1, actlr_el1);
+    HV_LOAD(CPACR_EL1, cpacr_el1);
+    HV_LOAD(TTBR0_EL1, ttbr0_el1);
+    HV_LOAD(TTBR1_EL1, ttbr1_el1);
+    HV_LOAD(TCR_EL1, tcr_el1);
+    HV_LOAD(ESR_EL1, esr_el1);
+    HV_LOAD(AFSR0_EL1, afsr0_el1);
+    HV_LOAD(AFSR1_EL1, afsr1_el1);
+    HV_LOAD(FAR_EL1, far_el1);
+    HV_LOAD(MAIR_EL1, mair_el1);
+    HV_LOAD(AMAIR_EL1, amair_el1);
+    HV_LOAD(VBAR_EL1, vbar_el1);
+    HV_LOAD(CONTEXTIDR_EL1, contextidr_el1);
+    HV_LOAD(TPIDR_EL0, tpidr_el0);
+    HV_LOAD(TPIDRRO_EL0, tpidrro_el0);
+    HV_LOAD(TPIDR_EL1, tpidr_el1);
+    HV_LOAD(PAR_EL1, par_el1);
+    HV_LOAD(CNTKCTL_EL1, cntkctl_el1);
+    HV_LOAD(CSSELR_EL1, csselr_el1);
+    HV_LOAD(MDSCR_EL1, mdscr_el1);
+    // MPIDR_EL1 as the guest sees it: RES1 bit 31 plus the affinity.
+    HV_WRITE_SYSREG(vmpidr_el2, c.sys[static_cast<usize>(SysReg::MPIDR_EL1)] | (1ull << 31));
+    HV_LOAD(CNTVOFF_EL2, cntvoff_el2);
+    HV_LOAD(CNTV_CVAL_EL0, cntv_cval_el0);
+    HV_LOAD(CNTV_CTL_EL0, cntv_ctl_el0);
+}
+#undef HV_SAVE
+#undef HV_LOAD
+
+// --- firmware (psci/) ---
+class VmFirmwarePlatform final : public psci::FirmwarePlatform {
+public:
+    u32 vcpu_count() const override { return g_vm.vcpu_count; }
+    u64 vcpu_mpidr(u32 vcpu) const override { return vcpu < g_vm.vcpu_count ? g_vm.vcpus[vcpu].mpidr : 0; }
+    Status start_vcpu(u32 vcpu, u64 entry, u64 context_id) override {
+        return arch::start_vcpu(vcpu, entry, context_id);
+    }
+    bool random64(u64& out) override {
+        if (((HV_READ_SYSREG(id_aa64isar0_el1) >> 60) & 0xf) == 0) return false;  // no FEAT_RNG
+        u64 v, ok;
+        // RNDR (S3_3_C2_C4_0): NZCV = 0b0100 on failure.
+        asm volatile("mrs %0, s3_3_c2_c4_0\n cset %1, ne" : "=r"(v), "=r"(ok)::"cc");
+        out = v;
+        return ok != 0;
+    }
+};
+VmFirmwarePlatform g_fw_platform;
+psci::Firmware g_firmware;
+
+void handle_firmware(Vm&, Vcpu& v, bool smc) {
+    psci::FirmwareCall call{};
+    for (unsigned i = 0; i < 18; ++i) call.x[i] = v.ctx.core.x[i];
+    if (smc) advance_pc(v.ctx);  // ELR_EL2 points at the trapped SMC; HVC's preferred return is past it
+    psci::FirmwareExit exit = g_firmware.handle(v.id, call);
+    for (unsigned i = 0; i < 4; ++i) v.ctx.core.x[i] = call.x[i];
+    switch (exit) {
+        case psci::FirmwareExit::resume: break;
+        case psci::FirmwareExit::vcpu_suspend: {
+            // Standby returns at once (a wakeup may be spurious, DEN0022D 5.4.2); power-down restarts at the entry.
+            psci::SuspendRequest req = g_firmware.suspend_request(v.id);
+            if (req.power_down) {
+                vcpu_reset(v, req.entry, req.context_id);
+                v.state = VcpuState::running;
+            }
+            break;
+        }
+        case psci::FirmwareExit::vcpu_off: __atomic_store_n(&v.state, VcpuState::off, __ATOMIC_RELEASE); break;
+        case psci::FirmwareExit::system_off:
+            HV_LOG_INFO("guest requested SYSTEM_OFF: powering off");
+            machine_system_off();
+        case psci::FirmwareExit::system_reset:
+            HV_LOG_INFO("guest requested SYSTEM_RESET: resetting the machine");
+            machine_system_reset();
+    }
+}
+
+// --- stage-2 data aborts: MMIO emulation or an injected external abort ---
+void handle_data_abort(Vm& vm, Vcpu& v, u64 esr) {
+    auto d = esr::DataAbort::from_esr(esr);
+    u64 far = HV_READ_SYSREG(far_el2);
+    u64 ipa = esr::fault_ipa(HV_READ_SYSREG(hpfar_el2), far);
+    bool unmapped = d.is_translation_fault() || d.is_access_flag_fault();
+    if (!unmapped || !d.emulatable()) {
+        HV_LOG_RATELIMITED(warn, "vcpu%u: %s at IPA 0x%llx (ESR 0x%llx, PC 0x%llx) not emulatable: external abort",
+                           v.id, d.write ? "write" : "read", static_cast<unsigned long long>(ipa),
+                           static_cast<unsigned long long>(esr), static_cast<unsigned long long>(v.ctx.core.pc));
+        inject_data_abort(v.ctx, far, d.write);
+        return;
+    }
+    u64 width_mask = d.access_size >= 8 ? ~u64{0} : (u64{1} << (d.access_size * 8)) - 1;
+    u64 value = d.write ? read_gpr(v.ctx, d.srt) & width_mask : 0;
+    if (vm.mmio.dispatch(v.id, ipa, d.access_size, d.write, value) != MmioResult::ok) {
+        HV_LOG_RATELIMITED(warn, "vcpu%u: %s of %u bytes at unclaimed IPA 0x%llx (PC 0x%llx): external abort", v.id,
+                           d.write ? "write" : "read", d.access_size, static_cast<unsigned long long>(ipa),
+                           static_cast<unsigned long long>(v.ctx.core.pc));
+        inject_data_abort(v.ctx, far, d.write);
+        return;
+    }
+    if (!d.write) {
+        value &= width_mask;
+        if (d.sign_extend && d.access_size < 8) {
+            u64 sign = u64{1} << (d.access_size * 8 - 1);
+            value = (value ^ sign) - sign;
+        }
+        if (!d.sf) value &= 0xffffffffull;
+        write_gpr(v.ctx, d.srt, value);
+    }
+    advance_pc(v.ctx);
+}
+
+void handle_sysreg(Vcpu& v, u64 esr) {
+    auto s = esr::SysRegAccess::from_esr(esr);
+    u64 value = s.read ? 0 : read_gpr(v.ctx, s.rt);
+    if (g_hooks.sysreg != nullptr && g_hooks.sysreg(v, s, value)) {
+        if (s.read) write_gpr(v.ctx, s.rt, value);
+        advance_pc(v.ctx);
+        return;
+    }
+    using K = esr::SysRegAccess;
+    switch (s.key()) {
+        // CNTHCTL_EL2.EL1PCEN = 0 traps the EL1 physical timer: RAZ/WI (the guest is given the virtual timer).
+        case K::sysreg_key(3, 3, 14, 2, 0):  // CNTP_TVAL_EL0
+        case K::sysreg_key(3, 3, 14, 2, 1):  // CNTP_CTL_EL0
+        case K::sysreg_key(3, 3, 14, 2, 2):  // CNTP_CVAL_EL0
+        // SGI generation without a vGIC: write-ignored.
+        case K::sysreg_key(3, 0, 12, 11, 5):  // ICC_SGI1R_EL1
+        case K::sysreg_key(3, 0, 12, 11, 6):  // ICC_ASGI1R_EL1
+        case K::sysreg_key(3, 0, 12, 11, 7):  // ICC_SGI0R_EL1
+            HV_LOG_RATELIMITED(debug, "vcpu%u: %s of trapped sysreg S%u_%u_C%u_C%u_%u: RAZ/WI", v.id,
+                               s.read ? "read" : "write", s.op0, s.op1, s.crn, s.crm, s.op2);
+            if (s.read) write_gpr(v.ctx, s.rt, 0);
+            advance_pc(v.ctx);
+            return;
+        default: break;
+    }
+    HV_LOG_RATELIMITED(warn, "vcpu%u: %s of unhandled sysreg S%u_%u_C%u_C%u_%u at PC 0x%llx: UNDEF", v.id,
+                       s.read ? "read" : "write", s.op0, s.op1, s.crn, s.crm, s.op2,
+                       static_cast<unsigned long long>(v.ctx.core.pc));
+    inject_undef(v.ctx);
+}
+
+void handle_sync(Vm& vm, Vcpu& v) {
+    u64 esr = HV_READ_SYSREG(esr_el2);
+    switch (esr::exception_class(esr)) {
+        case esr::ExceptionClass::hvc64: handle_firmware(vm, v, false); return;
+        case esr::ExceptionClass::smc64: handle_firmware(vm, v, true); return;
+        case esr::ExceptionClass::dabt_lower: handle_data_abort(vm, v, esr); return;
+        case esr::ExceptionClass::sysreg: handle_sysreg(v, esr); return;
+        case esr::ExceptionClass::wfx: advance_pc(v.ctx); return;  // not trapped (TWI/TWE = 0); harmless if it is
+        case esr::ExceptionClass::iabt_lower: {
+            u64 far = HV_READ_SYSREG(far_el2);
+            HV_LOG_RATELIMITED(warn, "vcpu%u: instruction fetch from unmapped IPA 0x%llx: external abort", v.id,
+                               static_cast<unsigned long long>(esr::fault_ipa(HV_READ_SYSREG(hpfar_el2), far)));
+            inject_instruction_abort(v.ctx, far);
+            return;
+        }
+        case esr::ExceptionClass::unknown:
+        case esr::ExceptionClass::fp_simd:
+        case esr::ExceptionClass::sve:
+        case esr::ExceptionClass::iabt_current:
+        case esr::ExceptionClass::pc_alignment:
+        case esr::ExceptionClass::dabt_current:
+        case esr::ExceptionClass::sp_alignment:
+        case esr::ExceptionClass::fp_exception:
+        case esr::ExceptionClass::serror:
+        case esr::ExceptionClass::breakpoint_lower:
+        case esr::ExceptionClass::step_lower:
+        case esr::ExceptionClass::watchpoint_lower:
+        case esr::ExceptionClass::brk64: break;
+    }
+    HV_LOG_RATELIMITED(warn, "vcpu%u: unexpected trap EC 0x%02llx (%s) ESR 0x%llx at PC 0x%llx: UNDEF", v.id,
+                       static_cast<unsigned long long>(esr::Ec::get(esr)), esr::ec_name(esr),
+                       static_cast<unsigned long long>(esr), static_cast<unsigned long long>(v.ctx.core.pc));
+    inject_undef(v.ctx);
+}
+
+bool sgi_kick(u32, void*) { return true; }
+bool sgi_stop(u32, void*) {
+    if (panicking()) stop_this_cpu();
+    return true;
+}
+
+// Forward console input to the emulated UART (polled on exits of vCPU 0).
+Pl011* g_guest_uart = nullptr;
+
+}  // namespace
+
+Vm& the_vm() { return g_vm; }
+VcpuHooks& vcpu_hooks() { return g_hooks; }
+void set_guest_uart(Pl011* uart) { g_guest_uart = uart; }
+
+void hyp_init_cpu() {
+    u64 pfr0 = HV_READ_SYSREG(id_aa64pfr0_el1);
+    u64 pfr1 = HV_READ_SYSREG(id_aa64pfr1_el1);
+    u64 isar1 = HV_READ_SYSREG(id_aa64isar1_el1);
+    bool sve = ((pfr0 >> 32) & 0xf) != 0;
+    bool sme = ((pfr1 >> 24) & 0xf) != 0;
+    // CPTR_EL2 (non-VHE, D17.2.32): RES1 bits 13, 9, 7:0; TFP = 0 (FP/SIMD not trapped); TZ/TSM clear where SVE/SME
+    // exist (their state stays live on the pinned pCPU), set (RES1) where they do not; TTA, TAM, TCPAC clear.
+    u64 cptr = 0x22ff | (sve ? 0 : (1u << 8)) | (sme ? 0 : (1u << 12));
+    HV_WRITE_SYSREG(cptr_el2, cptr);
+    isb();
+    if (sve) HV_WRITE_SYSREG(S3_4_C1_C2_0, 0x1ff);  // ZCR_EL2.LEN = max: the guest may use every vector length
+    // MDCR_EL2: no debug/PMU traps; HPMN = all counters to EL1/EL0 (PMCR_EL0.N).
+    u64 pmcr_n = 0;
+    if (((HV_READ_SYSREG(id_aa64dfr0_el1) >> 8) & 0xf) != 0 && ((HV_READ_SYSREG(id_aa64dfr0_el1) >> 8) & 0xf) != 0xf)
+        pmcr_n = (HV_READ_SYSREG(pmcr_el0) >> 11) & 0x1f;
+    HV_WRITE_SYSREG(mdcr_el2, pmcr_n);
+    // CNTHCTL_EL2 (non-VHE): EL1PCTEN = 1 (physical counter readable), EL1PCEN = 0 (EL1 physical timer trapped:
+    // RAZ/WI). The guest uses the virtual timer and counter directly; CNTVOFF_EL2 is per vCPU.
+    HV_WRITE_SYSREG(cnthctl_el2, 1);
+    HV_WRITE_SYSREG(vtcr_el2, g_vtcr);
+    bool pauth = ((isar1 >> 4) & 0xff) != 0 || ((isar1 >> 24) & 0xff) != 0;  // APA/API or GPA/GPI
+    g_hcr = kHcrBase | (pauth ? (kHcrApi | kHcrApk) : 0);
+    gic_set_handler(kSgiKick, sgi_kick, nullptr);
+    gic_set_handler(kSgiStop, sgi_stop, nullptr);
+    isb();
+}
+
+Status vm_init_firmware(Vm& vm, psci::PsciVersion version) {
+    psci::FirmwareConfig cfg;
+    cfg.psci_version = version;
+    cfg.boot_vcpu = 0;
+    return g_firmware.init(g_fw_platform, vm.memory, cfg);
+}
+
+psci::Firmware& vm_firmware() { return g_firmware; }
+
+Status vm_init_memory(Vm& vm) {
+    unsigned ipa_bits = min(pa_bits(), 40u);
+    HV_TRY(vm.stage2.init(table_pool(), Regime::stage2, ipa_bits));
+    vm.memory.clear();
+    for (const MemRegion& r : vm.ram) {
+        HV_TRY(vm.stage2.map(r.base, r.base, r.size, {MemType::normal, true, true}));
+        HV_TRY(vm.memory.add_region(r.base, r.size, reinterpret_cast<u8*>(r.base)));
+    }
+    g_vtcr = make_vtcr(vm.stage2, parange_field());
+    HV_WRITE_SYSREG(vtcr_el2, g_vtcr);
+    isb();
+    return Status::ok;
+}
+
+Status start_vcpu(u32 i, u64 entry, u64 context_id) {
+    Vcpu* v = g_vm.vcpu(i);
+    if (v == nullptr) return Status::invalid_argument;
+    LockGuard guard(g_start_lock);
+    if (v->state != VcpuState::off) return Status::busy;
+    vcpu_reset(*v, entry, context_id);
+    __atomic_store_n(&v->state, VcpuState::pending, __ATOMIC_RELEASE);
+    dsb_ish();
+    sev();
+    return Status::ok;
+}
+
+void vcpu_loop(Vm& vm, Vcpu& v) {
+    PerCpu& cpu = this_cpu();
+    cpu.vcpu = &v;
+    HV_WRITE_SYSREG(vttbr_el2, vm.stage2.root_pa() | (u64{vm.vmid} << 48));
+    HV_WRITE_SYSREG(hcr_el2, g_hcr);
+    isb();
+    asm volatile("tlbi vmalls12e1" ::: "memory");
+    dsb_ish();
+    isb();
+    for (;;) {
+        while (__atomic_load_n(&v.state, __ATOMIC_ACQUIRE) != VcpuState::running) {
+            if (panicking()) stop_this_cpu();
+            if (__atomic_load_n(&v.state, __ATOMIC_ACQUIRE) == VcpuState::pending) {
+                HV_LOG_INFO("vcpu%u starting at 0x%llx (x0 = 0x%llx)", v.id,
+                            static_cast<unsigned long long>(v.ctx.core.pc),
+                            static_cast<unsigned long long>(v.ctx.core.x[0]));
+                __atomic_store_n(&v.state, VcpuState::running, __ATOMIC_RELEASE);
+                g_firmware.note_vm_ran();
+                g_firmware.on_vcpu_started(v.id);
+                break;
+            }
+            wfe();
+        }
+        load_sysregs(v.ctx);
+        if (g_hooks.before_entry) g_hooks.before_entry(v);
+        u64 reason = hv_enter_guest(&v.ctx, v.fp_dirty ? 1 : 0);
+        v.fp_dirty = false;
+        save_sysregs(v.ctx);
+        if (g_hooks.after_exit) g_hooks.after_exit(v);
+        switch (reason) {
+            case HV_EXIT_SYNC: handle_sync(vm, v); break;
+            case HV_EXIT_IRQ:
+            case HV_EXIT_FIQ: gic_handle_irqs(); break;
+            case HV_EXIT_SERROR:
+                HV_LOG_RATELIMITED(warn, "vcpu%u: SError (ESR 0x%llx) at PC 0x%llx: ignored", v.id,
+                                   static_cast<unsigned long long>(HV_READ_SYSREG(esr_el2)),
+                                   static_cast<unsigned long long>(v.ctx.core.pc));
+                break;
+            default:
+                HV_LOG_RATELIMITED(error, "vcpu%u: exit from AArch32 state: UNDEF", v.id);
+                inject_undef(v.ctx);
+                break;
+        }
+        if (v.id == 0 && g_guest_uart != nullptr) {
+            for (int i = 0, c; i < 16 && (c = console_getc()) >= 0; ++i) (void)g_guest_uart->push_rx(static_cast<char>(c));
+        }
+        if (panicking()) stop_this_cpu();
+    }
+}
+
+void machine_system_off() {
+    hv_smc_call(0x84000008, 0, 0, 0);  // PSCI SYSTEM_OFF (DEN0022D 5.10): QEMU exits with status 0
+    panic("PSCI SYSTEM_OFF returned");
+}
+
+void machine_system_reset() {
+    hv_smc_call(0x84000009, 0, 0, 0);  // PSCI SYSTEM_RESET
+    panic("PSCI SYSTEM_RESET returned");
+}
+
+}  // namespace hv::arch

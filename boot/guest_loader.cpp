@@ -1,0 +1,135 @@
+#include "boot/guest_loader.hpp"
+
+#include "core/guest_dtb.hpp"
+#include "lib/log.hpp"
+#include "lib/string.hpp"
+
+namespace hv {
+
+namespace {
+
+constexpr u64 kImageMagicOffset = 56;
+constexpr u32 kImageMagic = 0x644d5241;  // "ARM\x64" little endian (Linux Documentation/arm64/booting.rst)
+constexpr u64 kAlign = 2 * MiB;
+constexpr usize kDtbMax = 256 * KiB;
+alignas(8) u8 g_guest_dtb[kDtbMax];
+
+struct Range {
+    u64 base, size;
+    bool overlaps(u64 b, u64 s) const { return size != 0 && s != 0 && b < base + size && base < b + s; }
+};
+
+u64 le64(const u8* p) {
+    u64 v = 0;
+    for (int i = 7; i >= 0; --i) v = v << 8 | p[i];
+    return v;
+}
+
+bool overlaps_any(const FixedVector<Range, 4>& busy, u64 base, u64 size) {
+    for (const Range& r : busy)
+        if (r.overlaps(base, size)) return true;
+    return false;
+}
+
+bool in_ram(const Vm& vm, u64 base, u64 size) { return vm.memory.contains(base, size); }
+
+PsciVersion dtb_psci(PsciVersion v) { return v; }
+
+}  // namespace
+
+Status load_guest(const fdt::Reader& host, const PlatformInfo& platform, const HvOptions& options, Vm& vm,
+                  GuestImage& out) {
+    const BootModule* kernel = platform.chosen.module(ModuleKind::kernel);
+    if (kernel == nullptr) {
+        HV_LOG_ERROR("no /chosen module with compatible \"multiboot,kernel\" (QEMU: -device guest-loader,kernel=...)");
+        return Status::not_found;
+    }
+    const BootModule* ramdisk = platform.chosen.module(ModuleKind::ramdisk);
+    if (!in_ram(vm, kernel->base, kernel->size)) {
+        HV_LOG_ERROR("kernel module 0x%llx+0x%llx is not inside guest RAM", static_cast<unsigned long long>(kernel->base),
+                     static_cast<unsigned long long>(kernel->size));
+        return Status::out_of_range;
+    }
+    if (ramdisk != nullptr && !in_ram(vm, ramdisk->base, ramdisk->size)) {
+        HV_LOG_ERROR("ramdisk module 0x%llx+0x%llx is not inside guest RAM",
+                     static_cast<unsigned long long>(ramdisk->base), static_cast<unsigned long long>(ramdisk->size));
+        return Status::out_of_range;
+    }
+    FixedVector<Range, 4> busy;
+    if (ramdisk != nullptr) ignore_status(busy.push_back({ramdisk->base, ramdisk->size}));
+
+    // arm64 Image header?
+    u8 hdr[64] = {};
+    if (kernel->size >= sizeof hdr) ignore_status(vm.memory.read(kernel->base, hdr, sizeof hdr));
+    bool is_image = kernel->size >= sizeof hdr && (le64(hdr + kImageMagicOffset) & 0xffffffffu) == kImageMagic;
+    out.is_linux_image = is_image;
+    if (is_image) {
+        u64 text_offset = le64(hdr + 8);
+        u64 image_size = le64(hdr + 16);
+        if (image_size == 0) text_offset = 0x80000;  // pre-3.17 kernels: booting.rst
+        image_size = max(image_size, kernel->size);
+        if (text_offset >= kAlign) return Status::invalid_argument;
+        u64 dst = kernel->base;
+        bool in_place = is_aligned(kernel->base - text_offset, kAlign) && in_ram(vm, dst, image_size) &&
+                        !overlaps_any(busy, dst, image_size);
+        if (!in_place) {
+            dst = 0;
+            for (const MemRegion& r : vm.ram) {
+                for (u64 a = align_up(r.base, kAlign) + text_offset; a + image_size <= r.end(); a += kAlign) {
+                    if (!overlaps_any(busy, a, image_size) && !Range{kernel->base, kernel->size}.overlaps(a, image_size)) {
+                        dst = a;
+                        break;
+                    }
+                }
+                if (dst) break;
+            }
+            if (dst == 0) return Status::no_memory;
+            memmove(reinterpret_cast<void*>(dst), reinterpret_cast<const void*>(kernel->base), kernel->size);
+        }
+        HV_LOG_INFO("guest kernel: arm64 Image, text_offset 0x%llx, image_size 0x%llx, %s at 0x%llx",
+                    static_cast<unsigned long long>(text_offset), static_cast<unsigned long long>(image_size),
+                    in_place ? "in place" : "copied", static_cast<unsigned long long>(dst));
+        out.entry = out.kernel_base = dst;
+        out.kernel_size = image_size;
+    } else {
+        out.entry = out.kernel_base = kernel->base;
+        out.kernel_size = kernel->size;
+        HV_LOG_INFO("guest kernel: raw binary of %llu bytes, entered at its load address 0x%llx",
+                    static_cast<unsigned long long>(kernel->size), static_cast<unsigned long long>(kernel->base));
+    }
+    ignore_status(busy.push_back({out.kernel_base, out.kernel_size}));
+
+    // Guest DTB.
+    GuestDtbConfig cfg;
+    for (u32 i = 0; i < vm.vcpu_count; ++i) ignore_status(cfg.vcpu_mpidrs.push_back(vm.vcpus[i].mpidr));
+    for (const MemRegion& r : vm.ram) ignore_status(cfg.memory.push_back(r));
+    cfg.psci = dtb_psci(options.psci);
+    cfg.bootargs = kernel->bootargs[0] ? kernel->bootargs : nullptr;
+    if (ramdisk != nullptr) {
+        cfg.initrd_start = ramdisk->base;
+        cfg.initrd_end = ramdisk->base + ramdisk->size;
+    }
+    cfg.include_its = options.its;
+    cfg.include_pcie = options.pci;
+    usize size = 0;
+    HV_TRY(build_guest_dtb(host, platform, cfg, g_guest_dtb, sizeof g_guest_dtb, size));
+    u64 slot = 0;
+    for (usize i = vm.ram.size(); i-- > 0 && slot == 0;) {
+        const MemRegion& r = vm.ram[i];
+        for (u64 a = align_down(r.end() - kAlign, kAlign); a >= r.base && a + kAlign <= r.end(); a -= kAlign) {
+            if (!overlaps_any(busy, a, kAlign)) {
+                slot = a;
+                break;
+            }
+            if (a < kAlign) break;
+        }
+    }
+    if (slot == 0) return Status::no_memory;
+    HV_TRY(vm.memory.write(slot, g_guest_dtb, size));
+    out.dtb = slot;
+    out.dtb_size = size;
+    HV_LOG_INFO("guest DTB: %zu bytes at 0x%llx", size, static_cast<unsigned long long>(slot));
+    return Status::ok;
+}
+
+}  // namespace hv

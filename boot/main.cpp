@@ -1,0 +1,188 @@
+// C++ side of the boot (after boot/entry.S): console, DTB, EL2 MMU, GIC, secondaries, the VM and its guest.
+// Flow and memory layout: docs/boot.md.
+#include "arch/aarch64/console.hpp"
+#include "arch/aarch64/gic.hpp"
+#include "arch/aarch64/mmu.hpp"
+#include "arch/aarch64/panic.hpp"
+#include "arch/aarch64/percpu.hpp"
+#include "arch/aarch64/sysreg.hpp"
+#include "arch/aarch64/vm_run.hpp"
+#include "boot/guest_loader.hpp"
+#include "core/bootargs.hpp"
+#include "core/fdt/reader.hpp"
+#include "core/pl011.hpp"
+#include "core/platform.hpp"
+#include "lib/assert.hpp"
+#include "lib/log.hpp"
+#include "lib/string.hpp"
+
+extern "C" char _text[], _end[];
+
+// Placement new (no <new> in the freestanding build).
+inline void* operator new(hv::usize, void* p) noexcept { return p; }
+extern "C" void hv_secondary_entry();
+
+namespace hv {
+
+namespace {
+
+constexpr u64 kHvRegionSize = 32 * MiB;  // the hypervisor's share at the start of RAM (docs/boot.md)
+constexpr usize kDtbMax = 2 * MiB;
+alignas(8) u8 g_dtb[kDtbMax];            // host DTB, copied out of what becomes guest RAM
+PlatformInfo g_platform;
+HvOptions g_options;
+fdt::Reader g_reader;
+volatile bool g_vm_ready = false;
+
+class GuestUartBackend final : public Pl011Backend {
+public:
+    void uart_tx(char c) override { arch::console_guest_putc(c); }
+    void uart_irq(bool) override {}  // the vGIC wires the SPI later
+};
+GuestUartBackend g_uart_backend;
+alignas(Pl011) u8 g_uart_storage[sizeof(Pl011)];
+
+u32 be32(const u8* p) { return u32{p[0]} << 24 | u32{p[1]} << 16 | u32{p[2]} << 8 | p[3]; }
+
+void start_secondaries() {
+    u64 self = HV_READ_SYSREG(mpidr_el1) & 0xff00ffffffull;
+    u32 next = 1;
+    for (usize i = 0; i < g_platform.cpus.size() && next < arch::kMaxCpus; ++i) {
+        u64 mpidr = g_platform.cpus[i].mpidr;
+        if (mpidr == self) continue;
+        u32 index = next++;
+        arch::percpu(index).mpidr = mpidr;
+        // PSCI CPU_ON (SMC64) to QEMU's firmware: entry = hv_secondary_entry, context_id = our pCPU index.
+        i64 r = static_cast<i64>(arch::hv_smc_call(0xc4000003, mpidr, reinterpret_cast<u64>(&hv_secondary_entry), index));
+        if (r != 0) {
+            HV_LOG_WARN("pCPU %u (MPIDR 0x%llx): CPU_ON failed (%lld)", index, static_cast<unsigned long long>(mpidr),
+                        static_cast<long long>(r));
+            continue;
+        }
+        for (u32 spin = 0; spin < 100000000 && !__atomic_load_n(&arch::percpu(index).online, __ATOMIC_ACQUIRE); ++spin)
+            cpu_relax();
+        if (!arch::percpu(index).online) HV_LOG_WARN("pCPU %u did not come up", index);
+    }
+}
+
+psci::PsciVersion firmware_psci_version(PsciVersion v) {
+    switch (v) {
+        case PsciVersion::v0_1: return psci::PsciVersion::v0_1;
+        case PsciVersion::v0_2: return psci::PsciVersion::v0_2;
+        case PsciVersion::v1_0: return psci::PsciVersion::v1_0;
+        case PsciVersion::v1_1: return psci::PsciVersion::v1_1;
+    }
+    return psci::PsciVersion::v1_1;
+}
+
+[[noreturn]] void idle_forever() {
+    for (;;) {
+        if (arch::panicking()) arch::stop_this_cpu();
+        arch::wfe();
+    }
+}
+
+}  // namespace
+
+}  // namespace hv
+
+using namespace hv;
+
+extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
+    arch::percpu_init(0);
+    arch::console_init(HV_EARLY_UART);
+    HV_LOG_INFO("hypervisor starting at EL2: image loaded at 0x%llx (linked at 0x%llx), %llu KiB, host DTB at 0x%llx",
+                static_cast<unsigned long long>(load_addr), static_cast<unsigned long long>(reinterpret_cast<u64>(_text)),
+                static_cast<unsigned long long>((_end - _text) / 1024), static_cast<unsigned long long>(dtb_pa));
+
+    // Host DTB: validate the header size, copy into the hypervisor's own memory, parse.
+    const u8* src = reinterpret_cast<const u8*>(dtb_pa);
+    if (dtb_pa == 0 || (dtb_pa & 7) != 0 || be32(src) != 0xd00dfeed) panic("no valid host DTB at 0x%llx", static_cast<unsigned long long>(dtb_pa));
+    usize dtb_size = be32(src + 4);
+    if (dtb_size > kDtbMax) panic("host DTB too large (%zu bytes)", dtb_size);
+    memcpy(g_dtb, src, dtb_size);
+    auto reader = fdt::Reader::open(g_dtb, dtb_size);
+    if (!reader.ok()) panic("host DTB invalid: %s", status_name(reader.status()));
+    g_reader = reader.value();
+    Status s = parse_platform(g_reader, g_platform);
+    if (s != Status::ok) panic("host DTB: platform description incomplete: %s", status_name(s));
+    if (g_platform.uart.present) arch::console_init(g_platform.uart.base);
+
+    s = parse_bootargs(g_platform.chosen.bootargs, g_options);
+    if (s != Status::ok) HV_LOG_WARN("hypervisor bootargs ignored: %s", status_name(s));
+    log_hooks().threshold = g_options.loglevel;
+
+    // The hypervisor region: [RAM base, + 32 MiB). The image must lie inside it.
+    u64 ram_base = g_platform.memory[0].base;
+    u64 hv_end = ram_base + kHvRegionSize;
+    if (reinterpret_cast<u64>(_text) < ram_base || reinterpret_cast<u64>(_end) > hv_end)
+        panic("image [0x%llx, 0x%llx) outside the hypervisor region", static_cast<unsigned long long>(reinterpret_cast<u64>(_text)),
+              static_cast<unsigned long long>(reinterpret_cast<u64>(_end)));
+
+    s = arch::mmu_init(g_platform.memory);
+    if (s != Status::ok) panic("EL2 MMU setup failed: %s", status_name(s));
+    HV_LOG_INFO("EL2 MMU on: %u-bit PA, %zu RAM region(s), first 0x%llx..0x%llx", arch::pa_bits(), g_platform.memory.size(),
+                static_cast<unsigned long long>(g_platform.memory[0].base),
+                static_cast<unsigned long long>(g_platform.memory[0].end()));
+
+    s = arch::gic_init_distributor(g_platform.gic);
+    if (s == Status::ok) s = arch::gic_init_cpu();
+    if (s != Status::ok) panic("GIC initialisation failed: %s", status_name(s));
+
+    // The VM: guest RAM = all RAM but the hypervisor region (or mem= of it), identity mapped at stage 2.
+    Vm& vm = arch::the_vm();
+    s = carve_guest_ram(g_platform.memory, ram_base, kHvRegionSize, g_options.mem, vm.ram);
+    if (s == Status::ok) s = arch::vm_init_memory(vm);
+    if (s != Status::ok) panic("guest memory setup failed: %s", status_name(s));
+    arch::hyp_init_cpu();
+
+    start_secondaries();
+    u32 online = arch::online_cpus();
+    u32 vcpus = g_options.vcpus == 0 ? online : min(g_options.vcpus, online);
+    if (g_options.vcpus > online) HV_LOG_WARN("vcpus=%u but only %u pCPUs online: using %u", g_options.vcpus, online, vcpus);
+    vm.vcpu_count = vcpus;
+    for (u32 i = 0; i < vcpus; ++i) {
+        vm.vcpus[i].id = i;
+        vm.vcpus[i].pcpu = i;
+        vm.vcpus[i].mpidr = arch::percpu(i).mpidr;
+        vm.vcpus[i].state = VcpuState::off;
+    }
+    s = arch::vm_init_firmware(vm, firmware_psci_version(g_options.psci));
+    if (s != Status::ok) panic("firmware setup failed: %s", status_name(s));
+    HV_LOG_INFO("%u pCPU(s) online, VM with %u vCPU(s), guest RAM 0x%llx..0x%llx", online, vcpus,
+                static_cast<unsigned long long>(vm.ram[0].base), static_cast<unsigned long long>(vm.ram[0].end()));
+
+    // Emulated UART at the host UART's address.
+    if (g_platform.uart.present) {
+        auto* uart = new (g_uart_storage) Pl011(g_uart_backend);
+        if (vm.mmio.add(g_platform.uart.base, Pl011::kFrameSize, uart) != Status::ok) panic("cannot register the UART");
+        arch::set_guest_uart(uart);
+    }
+
+    GuestImage image;
+    s = load_guest(g_reader, g_platform, g_options, vm, image);
+    if (s != Status::ok) {
+        HV_LOG_ERROR("no guest to run (%s): powering off", status_name(s));
+        arch::machine_system_off();
+    }
+    __atomic_store_n(&g_vm_ready, true, __ATOMIC_RELEASE);
+    arch::sev();
+    if (arch::start_vcpu(0, image.entry, image.dtb) != Status::ok) panic("cannot start vCPU 0");
+    arch::vcpu_loop(vm, vm.vcpus[0]);
+}
+
+extern "C" [[noreturn]] void hv_secondary_main(u64 index) {
+    arch::percpu_init(static_cast<u32>(index));
+    arch::mmu_enable_secondary();
+    if (arch::gic_init_cpu() != Status::ok) panic("GIC CPU interface setup failed");
+    arch::hyp_init_cpu();
+    HV_LOG_INFO("pCPU %llu online (MPIDR 0x%llx)", static_cast<unsigned long long>(index),
+                static_cast<unsigned long long>(arch::this_cpu().mpidr));
+    while (!__atomic_load_n(&g_vm_ready, __ATOMIC_ACQUIRE)) {
+        if (arch::panicking()) arch::stop_this_cpu();
+        arch::wfe();
+    }
+    Vm& vm = arch::the_vm();
+    if (index < vm.vcpu_count) arch::vcpu_loop(vm, vm.vcpus[index]);
+    idle_forever();
+}

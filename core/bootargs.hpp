@@ -1,0 +1,45 @@
+// The hypervisor's own options, from the host DTB's /chosen/bootargs (QEMU -append). Space-separated key=value
+// words; unknown keys and bad values are reported (warn log + counters) and otherwise ignored, never fatal.
+//
+//   vcpus=N          guest vCPUs (1..8; default 0 = one per pCPU)
+//   mem=SIZE         guest RAM size, suffix K/M/G (default 0 = all RAM the hypervisor does not own)
+//   psci=0.1|0.2|1.0|1.1   PSCI version offered to the guest (default 1.1)
+//   loglevel=N|error|warn|info|debug   log threshold (0 error .. 3 debug; default info)
+//   its=on|off       give the guest an ITS (default on)
+//   pci=on|off       pass the PCIe host bridge through (default on)
+//   guest_bootargs="..."   not supported (use the guest-loader module's bootargs); quotes are not parsed
+#pragma once
+
+#include "core/guest_dtb.hpp"
+#include "lib/log.hpp"
+
+namespace hv {
+
+struct HvOptions {
+    static constexpr usize kMaxUnknown = 4;
+    static constexpr usize kMaxWord = 32;
+
+    u32 vcpus = 0;  // 0: one vCPU per pCPU
+    u64 mem = 0;    // 0: all available guest RAM
+    PsciVersion psci = PsciVersion::v1_1;
+    LogLevel loglevel = LogLevel::info;
+    bool its = true;
+    bool pci = true;
+
+    // Diagnostics: how many words were not understood, and the first few of them (truncated copies).
+    u32 unknown_count = 0;
+    u32 invalid_count = 0;  // known key with a bad value (the default is kept)
+    char unknown[kMaxUnknown][kMaxWord] = {};
+};
+
+// Parses `args` (may be nullptr or empty) into opts (which keeps its defaults for absent keys). Logs one warning
+// per unknown word / bad value. Returns Status::ok even with unknown words; invalid_argument only if args is
+// longer than 4096 characters (it is then ignored).
+[[nodiscard]] Status parse_bootargs(const char* args, HvOptions& opts);
+
+// "1.0" etc. for logs.
+const char* psci_version_name(PsciVersion v);
+// Parses a size "512M", "1G", "0x2000000", "4096K"; false on garbage or overflow.
+bool parse_size(const char* s, usize len, u64& out);
+
+}  // namespace hv

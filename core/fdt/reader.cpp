@@ -1,0 +1,503 @@
+// Flattened device tree reader. Devicetree Specification v0.4 chapter 5 (header 5.2, reservation block 5.3,
+// structure block 5.4, strings block 5.5).
+#include "core/fdt/reader.hpp"
+
+#include "lib/log.hpp"
+#include "lib/string.hpp"
+
+namespace hv::fdt {
+
+namespace {
+
+constexpr u32 kMaxStructSize = 0x7fff0000;  // node handles are i32
+
+u32 header(const u8* blob, HeaderField f) { return load_be32(blob + static_cast<u32>(f)); }
+
+// Length of a NUL-terminated string starting at p with at most `avail` bytes readable; -1 if no NUL inside.
+i64 bounded_strlen(const u8* p, usize avail) {
+    for (usize i = 0; i < avail; ++i)
+        if (p[i] == 0) return static_cast<i64>(i);
+    return -1;
+}
+
+bool name_matches(const char* node_name, const char* want, usize want_len) {
+    // Exact match, or `want` has no unit address and equals the part of node_name before '@'.
+    if (strncmp(node_name, want, want_len) != 0) return false;
+    char c = node_name[want_len];
+    if (c == 0) return true;
+    if (c != '@') return false;
+    for (usize i = 0; i < want_len; ++i)
+        if (want[i] == '@') return false;
+    return true;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- StringList
+
+const char* StringList::next() {
+    if (data_.data() == nullptr || pos_ >= data_.size()) return nullptr;
+    const u8* p = data_.data() + pos_;
+    i64 len = bounded_strlen(p, data_.size() - pos_);
+    if (len < 0) {
+        pos_ = data_.size();
+        return nullptr;
+    }
+    pos_ += static_cast<usize>(len) + 1;
+    return reinterpret_cast<const char*>(p);
+}
+
+usize StringList::count() const {
+    StringList copy(data_);
+    usize n = 0;
+    while (copy.next() != nullptr) ++n;
+    return n;
+}
+
+bool StringList::contains(const char* s) const {
+    StringList copy(data_);
+    for (const char* e = copy.next(); e != nullptr; e = copy.next())
+        if (strcmp(e, s) == 0) return true;
+    return false;
+}
+
+// ---------------------------------------------------------------- open / validation
+
+Result<Reader> Reader::open(const void* blob_ptr, usize max_size) {
+    const u8* blob = static_cast<const u8*>(blob_ptr);
+    if (blob == nullptr || max_size < kHeaderSize) return Status::corrupt;
+    if (header(blob, HeaderField::magic) != kMagic) return Status::corrupt;
+
+    const u64 total = header(blob, HeaderField::totalsize);
+    const u32 version = header(blob, HeaderField::version);
+    const u32 last_comp = header(blob, HeaderField::last_comp_version);
+    if (total < kHeaderSize || total > max_size) return Status::corrupt;
+    // DT spec 5.2: version 17 is current, compatible back to 16. Anything whose oldest compatible version is
+    // newer than 17 has a layout we do not know.
+    if (version < 16 || last_comp > kVersion) return Status::unsupported;
+
+    const u64 off_struct = header(blob, HeaderField::off_dt_struct);
+    const u64 off_strings = header(blob, HeaderField::off_dt_strings);
+    const u64 off_rsv = header(blob, HeaderField::off_mem_rsvmap);
+    const u64 size_strings = header(blob, HeaderField::size_dt_strings);
+    // Version 16 has no size_dt_struct: the structure block may extend to the end of the blob.
+    u64 size_struct = version >= 17 ? header(blob, HeaderField::size_dt_struct) : total - min(off_struct, total);
+    if (version < 17) size_struct = align_down(size_struct, 4);
+
+    const u64 hdr_size = version >= 17 ? kHeaderSize : 36;
+    if (!is_aligned(off_struct, 4) || !is_aligned(size_struct, 4) || !is_aligned(off_rsv, 8)) return Status::corrupt;
+    if (off_struct < hdr_size || off_rsv < hdr_size || off_strings < hdr_size) return Status::corrupt;
+    if (!range_within(off_struct, size_struct, 0, total) || !range_within(off_strings, size_strings, 0, total))
+        return Status::corrupt;
+    if (size_struct < 8 || size_struct > kMaxStructSize || size_strings > kMaxStructSize) return Status::corrupt;
+
+    Reader r;
+    r.blob_ = blob;
+    r.total_size_ = total;
+    r.version_ = version;
+    r.boot_cpuid_ = header(blob, HeaderField::boot_cpuid_phys);
+    r.struct_ = blob + off_struct;
+    r.struct_size_ = static_cast<u32>(size_struct);
+    r.strings_ = reinterpret_cast<const char*>(blob + off_strings);
+    r.strings_size_ = static_cast<u32>(size_strings);
+
+    // Reservation block: (address, size) pairs up to a (0, 0) terminator that must lie inside the blob.
+    r.rsv_off_ = static_cast<u32>(off_rsv);
+    for (u64 off = off_rsv;; off += kRsvEntrySize) {
+        if (!range_within(off, kRsvEntrySize, 0, total)) return Status::corrupt;
+        if (load_be64(blob + off) == 0 && load_be64(blob + off + 8) == 0) break;
+        ++r.rsv_count_;
+    }
+
+    // One complete walk of the structure block. Every step advances `off` by at least 4, so it ends within
+    // size_struct / 4 steps. After the root's END_NODE only NOPs and END may follow (a second BEGIN_NODE at depth 0
+    // and a PROP at depth 0 are rejected).
+    i32 off = 0;
+    usize depth = 0;
+    bool root_seen = false;
+    bool ended = false;
+    while (!ended) {
+        if (!range_within(static_cast<u64>(off), 4, 0, r.struct_size_)) return Status::corrupt;
+        const u32 tok = load_be32(r.struct_ + off);
+        const u64 rest = r.struct_size_ - static_cast<u32>(off) - 4;
+        const u8* payload = r.struct_ + off + 4;
+        switch (tok) {
+            case static_cast<u32>(Token::begin_node): {
+                if (root_seen && depth == 0) return Status::corrupt;  // a second root
+                i64 len = bounded_strlen(payload, static_cast<usize>(min<u64>(rest, kMaxNameLen + 1)));
+                if (len < 0) return Status::corrupt;
+                if (!root_seen) r.root_ = off;
+                root_seen = true;
+                if (++depth > kMaxDepth) return Status::corrupt;
+                off += static_cast<i32>(4 + align_up(static_cast<u64>(len) + 1, 4));
+                break;
+            }
+            case static_cast<u32>(Token::end_node):
+                if (depth == 0) return Status::corrupt;
+                --depth;
+                off += 4;
+                break;
+            case static_cast<u32>(Token::prop): {
+                if (depth == 0 || rest < 8) return Status::corrupt;
+                const u64 len = load_be32(payload);
+                const u64 nameoff = load_be32(payload + 4);
+                if (len > rest - 8) return Status::corrupt;
+                if (nameoff >= r.strings_size_) return Status::corrupt;
+                if (bounded_strlen(reinterpret_cast<const u8*>(r.strings_) + nameoff,
+                                   min<usize>(r.strings_size_ - nameoff, kMaxNameLen + 1)) < 0)
+                    return Status::corrupt;
+                const u64 adv = 12 + align_up(len, 4);
+                if (adv > rest + 4) return Status::corrupt;
+                off += static_cast<i32>(adv);
+                break;
+            }
+            case static_cast<u32>(Token::nop):
+                off += 4;
+                break;
+            case static_cast<u32>(Token::end):
+                if (!root_seen || depth != 0) return Status::corrupt;
+                ended = true;
+                break;
+            default:
+                return Status::corrupt;
+        }
+    }
+    return r;
+}
+
+Status Reader::reservation(usize index, u64& address, u64& size) const {
+    if (!valid() || index >= rsv_count_) return Status::not_found;
+    const u8* e = blob_ + rsv_off_ + index * kRsvEntrySize;
+    address = load_be64(e);
+    size = load_be64(e + 8);
+    return Status::ok;
+}
+
+// ---------------------------------------------------------------- token walking
+
+i32 Reader::next_token(i32 off, Token& tok, i32& next_off) const {
+    // Skips NOPs; returns the offset of the token found (tok) and the offset after it (next_off).
+    while (true) {
+        if (off < 0 || !range_within(static_cast<u64>(off), 4, 0, struct_size_)) return -1;
+        const u32 t = load_be32(struct_ + off);
+        const u64 rest = struct_size_ - static_cast<u32>(off) - 4;
+        const u8* payload = struct_ + off + 4;
+        switch (t) {
+            case static_cast<u32>(Token::nop):
+                off += 4;
+                continue;
+            case static_cast<u32>(Token::begin_node): {
+                i64 len = bounded_strlen(payload, static_cast<usize>(min<u64>(rest, kMaxNameLen + 1)));
+                if (len < 0) return -1;
+                tok = Token::begin_node;
+                next_off = off + static_cast<i32>(4 + align_up(static_cast<u64>(len) + 1, 4));
+                return off;
+            }
+            case static_cast<u32>(Token::prop): {
+                if (rest < 8) return -1;
+                const u64 len = load_be32(payload);
+                if (len > rest - 8) return -1;
+                tok = Token::prop;
+                next_off = off + static_cast<i32>(12 + align_up(len, 4));
+                return off;
+            }
+            case static_cast<u32>(Token::end_node):
+                tok = Token::end_node;
+                next_off = off + 4;
+                return off;
+            case static_cast<u32>(Token::end):
+                tok = Token::end;
+                next_off = off + 4;
+                return off;
+            default:
+                return -1;
+        }
+    }
+}
+
+bool Reader::node_ok(i32 node) const {
+    if (!valid() || node < 0 || !is_aligned(static_cast<u64>(node), 4)) return false;
+    if (!range_within(static_cast<u64>(node), 4, 0, struct_size_)) return false;
+    return load_be32(struct_ + node) == static_cast<u32>(Token::begin_node);
+}
+
+i32 Reader::node_body(i32 node) const {
+    if (!node_ok(node)) return -1;
+    Token tok;
+    i32 next = -1;
+    if (next_token(node, tok, next) != node) return -1;
+    return next;
+}
+
+i32 Reader::skip_subtree(i32 node) const {
+    i32 off = node_body(node);
+    usize depth = 1;
+    // Each iteration advances `off` strictly, so the loop ends within struct_size_/4 steps.
+    while (off >= 0) {
+        Token tok;
+        i32 next = -1;
+        if (next_token(off, tok, next) < 0) return -1;
+        switch (tok) {
+            case Token::begin_node:
+                if (++depth > kMaxDepth) return -1;
+                break;
+            case Token::end_node:
+                if (--depth == 0) return next;
+                break;
+            case Token::prop:
+            case Token::nop:
+                break;
+            case Token::end:
+                return -1;
+        }
+        off = next;
+    }
+    return -1;
+}
+
+// ---------------------------------------------------------------- navigation
+
+const char* Reader::name(i32 node) const {
+    if (node_body(node) < 0) return nullptr;
+    return reinterpret_cast<const char*>(struct_ + node + 4);
+}
+
+i32 Reader::first_child(i32 node) const {
+    i32 off = node_body(node);
+    while (off >= 0) {
+        Token tok;
+        i32 next = -1;
+        i32 at = next_token(off, tok, next);
+        if (at < 0) return kNoNode;
+        if (tok == Token::begin_node) return at;
+        if (tok != Token::prop) return kNoNode;
+        off = next;
+    }
+    return kNoNode;
+}
+
+i32 Reader::next_sibling(i32 node) const {
+    i32 off = skip_subtree(node);
+    while (off >= 0) {
+        Token tok;
+        i32 next = -1;
+        i32 at = next_token(off, tok, next);
+        if (at < 0) return kNoNode;
+        if (tok == Token::begin_node) return at;
+        if (tok != Token::prop) return kNoNode;  // tolerate (non-conforming) properties after subnodes
+        off = next;
+    }
+    return kNoNode;
+}
+
+i32 Reader::next_node(i32 after) const {
+    if (!valid()) return kNoNode;
+    if (after == kNoNode) return root_;
+    i32 off = node_body(after);
+    while (off >= 0) {
+        Token tok;
+        i32 next = -1;
+        i32 at = next_token(off, tok, next);
+        if (at < 0 || tok == Token::end) return kNoNode;
+        if (tok == Token::begin_node) return at;
+        off = next;
+    }
+    return kNoNode;
+}
+
+i32 Reader::parent(i32 target) const {
+    if (!node_ok(target) || target == root_) return kNoNode;
+    i32 stack[kMaxDepth + 1];
+    usize depth = 0;
+    i32 off = root_;
+    while (off >= 0) {
+        Token tok;
+        i32 next = -1;
+        i32 at = next_token(off, tok, next);
+        if (at < 0) return kNoNode;
+        switch (tok) {
+            case Token::begin_node:
+                if (at == target) return depth > 0 ? stack[depth - 1] : kNoNode;
+                if (depth > kMaxDepth) return kNoNode;
+                stack[depth++] = at;
+                break;
+            case Token::end_node:
+                if (depth == 0) return kNoNode;
+                --depth;
+                break;
+            case Token::prop:
+            case Token::nop:
+                break;
+            case Token::end:
+                return kNoNode;
+        }
+        off = next;
+    }
+    return kNoNode;
+}
+
+i32 Reader::depth(i32 node) const {
+    if (!node_ok(node)) return -1;
+    i32 d = 0;
+    for (i32 p = parent(node); p != kNoNode && d <= static_cast<i32>(kMaxDepth); p = parent(p)) ++d;
+    return d;
+}
+
+i32 Reader::find_child(i32 node, const char* want) const {
+    if (want == nullptr) return kNoNode;
+    const usize len = strlen(want);
+    for (i32 c = first_child(node); c != kNoNode; c = next_sibling(c)) {
+        const char* n = name(c);
+        if (n != nullptr && name_matches(n, want, len)) return c;
+    }
+    return kNoNode;
+}
+
+i32 Reader::find_path(const char* path) const {
+    if (!valid() || path == nullptr || path[0] != '/') return kNoNode;
+    i32 node = root_;
+    const char* p = path;
+    while (*p != 0 && node != kNoNode) {
+        while (*p == '/') ++p;
+        if (*p == 0) break;
+        usize len = 0;
+        while (p[len] != 0 && p[len] != '/') ++len;
+        if (len > kMaxNameLen) return kNoNode;
+        char comp[kMaxNameLen + 1];
+        memcpy(comp, p, len);
+        comp[len] = 0;
+        node = find_child(node, comp);
+        p += len;
+    }
+    return node;
+}
+
+// ---------------------------------------------------------------- properties
+
+i32 Reader::first_prop(i32 node) const {
+    i32 off = node_body(node);
+    if (off < 0) return kNoProp;
+    Token tok;
+    i32 next = -1;
+    i32 at = next_token(off, tok, next);
+    return (at >= 0 && tok == Token::prop) ? at : kNoProp;
+}
+
+i32 Reader::next_prop(i32 prop) const {
+    if (!valid() || prop < 0) return kNoProp;
+    Token tok;
+    i32 next = -1;
+    if (next_token(prop, tok, next) != prop || tok != Token::prop) return kNoProp;
+    i32 at = next_token(next, tok, next);
+    return (at >= 0 && tok == Token::prop) ? at : kNoProp;
+}
+
+Property Reader::prop_at(i32 prop) const {
+    Property p;
+    if (!valid() || prop < 0 || !is_aligned(static_cast<u64>(prop), 4)) return p;
+    if (!range_within(static_cast<u64>(prop), 12, 0, struct_size_)) return p;
+    if (load_be32(struct_ + prop) != static_cast<u32>(Token::prop)) return p;
+    const u32 len = load_be32(struct_ + prop + 4);
+    const u32 nameoff = load_be32(struct_ + prop + 8);
+    if (!range_within(static_cast<u64>(prop) + 12, len, 0, struct_size_)) return p;
+    if (nameoff >= strings_size_) return p;
+    if (bounded_strlen(reinterpret_cast<const u8*>(strings_) + nameoff, strings_size_ - nameoff) < 0) return p;
+    p.name = strings_ + nameoff;
+    // A present, empty property gets a non-null pointer (the position of its would-be value).
+    p.value = Span<const u8>(struct_ + prop + 12, len);
+    return p;
+}
+
+Span<const u8> Reader::prop(i32 node, const char* want) const {
+    if (want == nullptr) return {};
+    for (i32 p = first_prop(node); p != kNoProp; p = next_prop(p)) {
+        Property pr = prop_at(p);
+        if (pr.name != nullptr && strcmp(pr.name, want) == 0) return pr.value;
+    }
+    return {};
+}
+
+Result<u32> Reader::prop_u32(i32 node, const char* want, usize index) const {
+    Span<const u8> v = prop(node, want);
+    if (v.data() == nullptr) return Status::not_found;
+    if (index >= v.size() / 4) return Status::wrong_size;
+    return load_be32(v.data() + index * 4);
+}
+
+Result<u64> Reader::prop_u64(i32 node, const char* want) const {
+    Span<const u8> v = prop(node, want);
+    if (v.data() == nullptr) return Status::not_found;
+    if (v.size() == 8) return load_be64(v.data());
+    if (v.size() == 4) return u64{load_be32(v.data())};
+    return Status::wrong_size;
+}
+
+const char* Reader::prop_string(i32 node, const char* want) const {
+    Span<const u8> v = prop(node, want);
+    // A string property ends with its NUL (DT spec 2.2.4 <string>); for a string list this yields the first one.
+    if (v.data() == nullptr || v.size() == 0 || v[v.size() - 1] != 0) return nullptr;
+    return reinterpret_cast<const char*>(v.data());
+}
+
+bool Reader::has_compatible(i32 node, const char* compat) const {
+    return compat != nullptr && prop_strings(node, "compatible").contains(compat);
+}
+
+i32 Reader::find_compatible(const char* compat, i32 after) const {
+    for (i32 n = next_node(after); n != kNoNode; n = next_node(n))
+        if (has_compatible(n, compat)) return n;
+    return kNoNode;
+}
+
+u32 Reader::phandle(i32 node) const {
+    Result<u32> ph = prop_u32(node, "phandle");
+    if (!ph.ok()) ph = prop_u32(node, "linux,phandle");
+    return ph.value_or(0);
+}
+
+i32 Reader::find_phandle(u32 ph) const {
+    if (ph == 0 || ph == 0xffffffffu) return kNoNode;
+    for (i32 n = next_node(kNoNode); n != kNoNode; n = next_node(n))
+        if (phandle(n) == ph) return n;
+    return kNoNode;
+}
+
+// ---------------------------------------------------------------- addressing
+
+u32 Reader::address_cells(i32 node) const { return prop_u32(node, "#address-cells").value_or(2); }
+u32 Reader::size_cells(i32 node) const { return prop_u32(node, "#size-cells").value_or(1); }
+
+u64 Reader::read_cells(const u8* p, u32 cells) {
+    if (cells == 0) return 0;
+    if (cells == 1) return load_be32(p);
+    return load_be64(p);
+}
+
+usize Reader::reg_count(i32 node) const {
+    i32 par = parent(node);
+    if (par == kNoNode) return 0;
+    const u32 ac = address_cells(par), sc = size_cells(par);
+    if (ac == 0 || ac > 2 || sc > 2) return 0;
+    Span<const u8> reg = prop(node, "reg");
+    return reg.size() / ((ac + sc) * 4);
+}
+
+Status Reader::read_reg(i32 node, usize index, u64& address, u64& size) const {
+    i32 par = parent(node);
+    if (par == kNoNode) return Status::not_found;
+    return read_reg_cells(node, index, address_cells(par), size_cells(par), address, size);
+}
+
+Status Reader::read_reg_cells(i32 node, usize index, u32 ac, u32 sc, u64& address, u64& size) const {
+    if (ac == 0 || ac > 2 || sc > 2) return Status::invalid_argument;
+    Span<const u8> reg = prop(node, "reg");
+    if (reg.data() == nullptr) return Status::not_found;
+    const usize entry = (ac + sc) * 4;
+    if (index >= reg.size() / entry) return Status::not_found;
+    const u8* e = reg.data() + index * entry;
+    address = read_cells(e, ac);
+    size = read_cells(e + ac * 4, sc);
+    return Status::ok;
+}
+
+}  // namespace hv::fdt

@@ -1,0 +1,93 @@
+// The register catalogue of one VM: every register class (core, system registers, timer, firmware, and later the
+// vGIC / ITS / SDEI classes) registers here, and enumeration, GET and SET go through it. KVM's ONE_REG API in
+// spirit: get_reg_list / get_one_reg / set_one_reg, on a VM handle or a vCPU handle.
+//
+// Scope: a class is VM-scoped or vCPU-scoped. The VM's list holds the VM-scoped IDs once (with kScopeVm set); a
+// vCPU's list holds that vCPU's registers (IDs exactly as KVM's). GET/SET of a VM-scoped register through a vCPU
+// handle, with or without the scope bit, reaches the one VM copy (KVM compatibility). A vCPU-scoped ID carrying
+// the scope bit, or used on the VM handle, is unknown (not_found).
+//
+// Errors: not_found (KVM ENOENT: unknown ID), wrong_size (KVM EINVAL: the ID's size field or the buffer does not
+// match the register), invalid_argument (KVM EINVAL: a value the destination cannot honour), busy (KVM EBUSY),
+// out_of_range from get_reg_list (KVM E2BIG: buffer too small, `n` holds the required count).
+#pragma once
+
+#include "core/reglist/ids.hpp"
+#include "lib/containers.hpp"
+
+namespace hv::reglist {
+
+enum class Scope : u8 { vm, vcpu };
+
+// Who a request is addressed to.
+struct Handle {
+    static constexpr u32 kVm = 0xffffffffu;
+    u32 vcpu = kVm;
+    static constexpr Handle vm() { return {}; }
+    static constexpr Handle for_vcpu(u32 v) { return {v}; }
+    constexpr bool is_vm() const { return vcpu == kVm; }
+};
+
+// A family of registers provided by one model. The model keeps its state; the class translates. IDs passed in and
+// out never carry the scope bit. For VM-scoped classes `vcpu` is Handle::kVm.
+class RegisterClass {
+public:
+    virtual const char* name() const = 0;
+    virtual Scope scope() const = 0;
+    virtual usize count(u32 vcpu) const = 0;
+    virtual u64 id_at(u32 vcpu, usize index) const = 0;
+    // True if `id` (exact, size field included) is one of this class's registers.
+    virtual bool owns(u64 id) const = 0;
+    // `value` has exactly reg_size(id) bytes (the catalogue checks), little-endian.
+    [[nodiscard]] virtual Status get(u32 vcpu, u64 id, Span<u8> value) = 0;
+    [[nodiscard]] virtual Status set(u32 vcpu, u64 id, Span<const u8> value) = 0;
+    // Architectural / KVM reset values (VM reset, vCPU creation). Default: nothing to do.
+    virtual void reset(u32 /*vcpu*/) {}
+
+protected:
+    ~RegisterClass() = default;
+};
+
+class RegisterCatalogue {
+public:
+    static constexpr usize kMaxClasses = 16;
+
+    explicit RegisterCatalogue(u32 vcpu_count = 0) : vcpu_count_(vcpu_count) {}
+    void set_vcpu_count(u32 n) { vcpu_count_ = n; }
+    u32 vcpu_count() const { return vcpu_count_; }
+
+    // Adds a class. invalid_argument if it claims an ID another class already owns (checked over its
+    // enumeration), no_memory when the catalogue is full.
+    [[nodiscard]] Status add(RegisterClass& c);
+    usize class_count() const { return classes_.size(); }
+
+    // Writes the IDs of `h` to `out` (VM: VM-scoped IDs with kScopeVm; vCPU: its vCPU-scoped IDs). `n` is set to
+    // the number of IDs in either case; out_of_range if out.size() < n (nothing meaningful written).
+    [[nodiscard]] Status get_reg_list(Handle h, Span<u64> out, usize& n) const;
+    // The same list one ID at a time, without a buffer: reg_count(h) IDs, reg_id_at(h, i) for i < reg_count(h)
+    // (out_of_range past the end).
+    usize reg_count(Handle h) const;
+    [[nodiscard]] Status reg_id_at(Handle h, usize index, u64& id) const;
+    [[nodiscard]] Status get_one_reg(Handle h, u64 id, Span<u8> value);
+    [[nodiscard]] Status set_one_reg(Handle h, u64 id, Span<const u8> value);
+    // Convenience for registers up to 64 bits.
+    [[nodiscard]] Status get_u64(Handle h, u64 id, u64& value);
+    [[nodiscard]] Status set_u64(Handle h, u64 id, u64 value);
+
+    // Reset every register to its reset value: VM-scoped classes once, vCPU classes for every vCPU.
+    void reset_all();
+    void reset_vcpu(u32 vcpu);
+
+    // The scope an ID resolves to (not_found if unknown), for tools and the snapshot writer.
+    [[nodiscard]] Result<Scope> scope_of(u64 id) const;
+
+private:
+    // Resolve (handle, id) to a class and the vCPU argument to pass; Status on failure.
+    [[nodiscard]] Status resolve(Handle h, u64 id, usize value_size, RegisterClass*& cls, u32& vcpu) const;
+    RegisterClass* find_owner(u64 canonical_id) const;
+
+    FixedVector<RegisterClass*, kMaxClasses> classes_;
+    u32 vcpu_count_;
+};
+
+}  // namespace hv::reglist

@@ -1,0 +1,34 @@
+#include "core/vm.hpp"
+
+namespace hv {
+
+Status carve_guest_ram(const FixedVector<MemRegion, PlatformInfo::kMaxMemRegions>& host_ram, u64 hv_base,
+                       u64 hv_size, u64 limit, FixedVector<MemRegion, Vm::kMaxRam>& out) {
+    out.clear();
+    u64 total = 0;
+    u64 hv_end = hv_base + hv_size;
+    for (const MemRegion& r : host_ram) {
+        // Up to two pieces: below and above the hypervisor region.
+        MemRegion pieces[2] = {{r.base, r.size}, {0, 0}};
+        if (hv_base < r.end() && r.base < hv_end) {
+            pieces[0] = {r.base, hv_base > r.base ? hv_base - r.base : 0};
+            pieces[1] = {hv_end, r.end() > hv_end ? r.end() - hv_end : 0};
+        }
+        for (MemRegion p : pieces) {
+            u64 base = align_up(p.base, 2 * MiB);
+            u64 end = align_down(p.base + p.size, 2 * MiB);
+            if (p.size == 0 || end <= base) continue;
+            u64 size = end - base;
+            if (limit != 0) {
+                if (total >= limit) continue;
+                size = min(size, align_down(limit - total, 2 * MiB));
+                if (size == 0) continue;
+            }
+            HV_TRY(out.push_back(MemRegion{base, size}));
+            total += size;
+        }
+    }
+    return out.empty() ? Status::no_memory : Status::ok;
+}
+
+}  // namespace hv

@@ -1,0 +1,38 @@
+// A VM as plain data: its vCPUs, guest RAM, stage-2 tables and MMIO bus. arch/aarch64 runs it.
+#pragma once
+
+#include "core/guest_memory.hpp"
+#include "core/mmio.hpp"
+#include "core/platform.hpp"
+#include "core/stage2.hpp"
+#include "core/vcpu.hpp"
+
+namespace hv {
+
+struct Vm {
+    static constexpr u32 kMaxVcpus = PlatformInfo::kMaxCpus;
+    static constexpr usize kMaxRam = 8;
+
+    u16 vmid = 1;
+    u32 vcpu_count = 0;
+    Vcpu vcpus[kMaxVcpus];
+    FixedVector<MemRegion, kMaxRam> ram;  // guest RAM (identity mapped: IPA == PA)
+    RegionGuestMemory memory;
+    MmioBus mmio;
+    PageTable stage2;
+
+    Vcpu* vcpu(u32 i) { return i < vcpu_count ? &vcpus[i] : nullptr; }
+    // The vCPU whose MPIDR affinity (Aff3..Aff0) equals `mpidr`, or nullptr.
+    Vcpu* vcpu_by_mpidr(u64 mpidr) {
+        for (u32 i = 0; i < vcpu_count; ++i)
+            if ((vcpus[i].mpidr & 0xff00ffffffull) == (mpidr & 0xff00ffffffull)) return &vcpus[i];
+        return nullptr;
+    }
+};
+
+// Guest RAM = host RAM minus [hv_base, hv_base + hv_size), optionally capped at `limit` bytes (0: no cap).
+// Regions are clipped to 2 MiB boundaries so stage 2 can use blocks. Returns Status::no_memory if nothing is left.
+[[nodiscard]] Status carve_guest_ram(const FixedVector<MemRegion, PlatformInfo::kMaxMemRegions>& host_ram, u64 hv_base,
+                                     u64 hv_size, u64 limit, FixedVector<MemRegion, Vm::kMaxRam>& out);
+
+}  // namespace hv

@@ -1,0 +1,203 @@
+// The virtual GICv3 ITS (IHI0069H chapter 5): registers, command queue, translation, save/restore.
+//
+// Locking. Two spinlocks per instance (several instances per VM are independent; there are no globals):
+//  * cmd_lock_  serialises everything that changes state: guest register writes, command processing,
+//               save/restore, reset. Calls out to LpiSink and ItsObserver happen with cmd_lock_ held and
+//               map_lock_ NOT held. Lock order: Its::cmd_lock_ -> (vGIC / observer locks). The vGIC must never
+//               call into an Its while holding its own locks.
+//  * map_lock_  protects the mapping structures; held only for short critical sections: a translation's
+//               lookup, and each individual mutation by a command. translate()/signal_msi() take only
+//               map_lock_ and call LpiSink after releasing it, so MSIs never wait for the command queue.
+// Readers holding cmd_lock_ may read the mappings without map_lock_ (only cmd_lock_ holders mutate them).
+#pragma once
+
+#include "core/guest_memory.hpp"
+#include "core/irq.hpp"
+#include "core/mmio.hpp"
+#include "its/its_command.hpp"
+#include "its/its_mappings.hpp"
+#include "its/its_regs.hpp"
+#include "its/its_tables.hpp"
+#include "lib/spinlock.hpp"
+
+namespace hv::its {
+
+// Told about every change of an (DeviceID, EventID) -> (LPI, vCPU) mapping, so the hypervisor can mirror
+// passed-through devices on the physical ITS. Called with the ITS command lock held (see above).
+class ItsObserver {
+public:
+    static constexpr u32 kNoVcpu = kUnmappedTarget;
+    // A new mapping, or an existing one whose target changed (MOVI, MAPC remap/unmap). `vcpu` is kNoVcpu while
+    // the collection is unmapped (translations of that event are dropped).
+    virtual void on_map(u32 device_id, u32 event_id, u32 intid, u32 vcpu) = 0;
+    virtual void on_unmap(u32 device_id, u32 event_id, u32 intid) = 0;
+
+protected:
+    ~ItsObserver() = default;
+};
+
+struct Translation {
+    u32 vcpu = 0;
+    u32 intid = 0;
+};
+
+// Restore state machine (see docs/its.md):
+//   idle --restore_write(CBASER)--> registers --restore_tables()--> tables_restored --restore_write(CTLR)--> idle
+// CREADR needs CBASER first; restore_tables() needs IIDR, BASER0 and BASER1 restored first; CTLR needs the
+// tables restored. Out-of-order steps fail with Status::bad_order and change nothing.
+enum class RestorePhase : u8 { idle, registers, tables_restored };
+
+// Outcome of one command handler.
+enum class CmdResult : u8 { next, stall };
+
+class Its final : public MmioHandler {
+public:
+    // DeviceID used for a GITS_TRANSLATER write that arrives as a CPU store through the MMIO path (it carries
+    // no requester ID; QEMU likewise sees requester ID 0 for CPU writes).
+    static constexpr u32 kCpuRequesterId = 0;
+
+    Its(GuestMemory& mem, LpiSink& sink, ItsObserver* observer = nullptr);
+    Its(const Its&) = delete;
+    Its& operator=(const Its&) = delete;
+
+    void set_observer(ItsObserver* observer);
+
+    // MmioHandler over the whole 128 KiB window: control frame at +0, translater frame at +64 KiB.
+    MmioResult mmio_read(const MmioAccess& a, u64& value) override;
+    MmioResult mmio_write(const MmioAccess& a, u64 value) override;
+    // The translater frame alone (offsets relative to the frame), for buses that register the frames apart.
+    MmioHandler& translater_frame() { return translater_frame_; }
+
+    // Translation lookup only (no side effect). Errors: busy (ITS disabled), not_found (device or event not
+    // mapped), invalid_argument (the event's collection is not mapped). O(1).
+    [[nodiscard]] Result<Translation> translate(u32 device_id, u32 event_id) const;
+    // translate() + LpiSink::set_lpi_pending: the entry point of GITS_TRANSLATER writes and of the hypervisor's
+    // physical-MSI path (a host LPI mirrored from a passed-through device).
+    [[nodiscard]] Status signal_msi(u32 device_id, u32 event_id);
+
+    // ---- Save / restore (KVM's KVM_DEV_ARM_VGIC_GRP_ITS_REGS and GRP_CTRL semantics) ----
+    // Register access by offset; `width` must be the register's width (4: CTLR, IIDR, ID registers; 8: the
+    // 64-bit registers). Errors: not_found (no register there), wrong_size, busy (ITS enabled), bad_order,
+    // invalid_argument (a value this ITS cannot honour, e.g. an unknown IIDR revision).
+    [[nodiscard]] Status save_read(u64 offset, u8 width, u64& value);
+    [[nodiscard]] Status restore_write(u64 offset, u8 width, u64 value);
+    // KVM_DEV_ARM_ITS_SAVE_TABLES: device table, ITTs and collection table into guest RAM (ABI rev 0).
+    [[nodiscard]] Status save_tables();
+    // KVM_DEV_ARM_ITS_RESTORE_TABLES: walk them back with full validation. On error the ITS has no mappings.
+    [[nodiscard]] Status restore_tables();
+    // KVM_DEV_ARM_ITS_CTRL_RESET.
+    void reset();
+
+    // Introspection (tests, diagnostics).
+    usize device_count() const { return map_.device_count(); }
+    usize ite_count() const { return map_.ite_count(); }
+    usize collection_count() const { return map_.collection_count(); }
+    bool enabled() const { return __atomic_load_n(&enabled_, __ATOMIC_ACQUIRE); }
+    bool stalled() const { return stalled_; }
+    RestorePhase restore_phase() const { return phase_; }
+    u64 typer() const;
+    u32 iidr() const;
+
+    // Register-table accessors (public for the constexpr table; not an API).
+    u64 read_ctlr(const MmioAccess& a, u64 off);
+    void write_ctlr(const MmioAccess& a, u64 off, u64 v);
+    void restore_ctlr(const MmioAccess& a, u64 off, u64 v);
+    u64 read_iidr(const MmioAccess& a, u64 off);
+    void restore_iidr(const MmioAccess& a, u64 off, u64 v);
+    u64 read_typer(const MmioAccess& a, u64 off);
+    void restore_typer(const MmioAccess& a, u64 off, u64 v);
+    u64 read_cbaser(const MmioAccess& a, u64 off);
+    void write_cbaser(const MmioAccess& a, u64 off, u64 v);
+    void restore_cbaser(const MmioAccess& a, u64 off, u64 v);
+    u64 read_cwriter(const MmioAccess& a, u64 off);
+    void write_cwriter(const MmioAccess& a, u64 off, u64 v);
+    void restore_cwriter(const MmioAccess& a, u64 off, u64 v);
+    u64 read_creadr(const MmioAccess& a, u64 off);
+    void restore_creadr(const MmioAccess& a, u64 off, u64 v);
+    u64 read_baser(const MmioAccess& a, u64 off);
+    void write_baser(const MmioAccess& a, u64 off, u64 v);
+    void restore_baser(const MmioAccess& a, u64 off, u64 v);
+    u64 read_idreg(const MmioAccess& a, u64 off);
+    void restore_idreg(const MmioAccess& a, u64 off, u64 v);
+    u64 read_raz(const MmioAccess& a, u64 off);
+    void write_wi(const MmioAccess& a, u64 off, u64 v);
+    void write_translater(const MmioAccess& a, u64 off, u64 v);
+
+private:
+    class TranslaterFrame final : public MmioHandler {
+    public:
+        explicit TranslaterFrame(Its& its) : its_(its) {}
+        MmioResult mmio_read(const MmioAccess& a, u64& value) override;
+        MmioResult mmio_write(const MmioAccess& a, u64 value) override;
+
+    private:
+        Its& its_;
+    };
+
+    // Registers
+    u64 queue_bytes() const { return (cbaser::Size::get(cbaser_) + 1) * 4096; }
+    u64 queue_base() const { return cbaser::PhysicalAddress::get(cbaser_) << 12; }
+    TableGeometry device_table() const { return decode_baser(baser_[0], kDevBits); }
+    TableGeometry collection_table() const { return decode_baser(baser_[1], 16); }
+    u64 sanitize_baser(unsigned n, u64 v) const;
+    void set_baser(unsigned n, u64 v);
+    void set_cbaser(u64 v);
+    void set_enabled(bool on);
+
+    // Command queue
+    void process_queue();
+    CmdResult execute(const Command& c);
+    CmdResult cmd_mapd(const Command& c);
+    CmdResult cmd_mapc(const Command& c);
+    CmdResult cmd_mapti(const Command& c, u32 intid);
+    CmdResult cmd_movi(const Command& c);
+    CmdResult cmd_discard(const Command& c);
+    CmdResult cmd_int_clear_inv(const Command& c);
+    CmdResult cmd_invall(const Command& c);
+    CmdResult cmd_sync(const Command& c);
+    CmdResult cmd_movall(const Command& c);
+    // Looks up (device, event) for the event commands; logs and returns kNil on error.
+    u16 lookup_event(const Command& c, const char* what) const;
+    bool valid_rdbase(u64 rd) const { return rd < sink_.vcpu_count(); }
+    u32 ite_target(u16 ite) const { return map_.collection(map_.ite(ite).collection).target; }
+
+    // Mapping changes, each under map_lock_, with the observer told afterwards.
+    void unmap_device_events(u16 device_slot);
+    void unmap_all();
+    void notify_collection(u16 collection_slot);
+
+    // Save / restore
+    Status access_for_uaccess(u64 offset, u8 width, bool write, u64& value);
+    Status save_collections();
+    Status save_devices();
+    Status save_itt(const Device& d);
+    Status restore_collections();
+    Status restore_devices();
+    Status restore_dte_run(u64 gpa, u64 first_id, u64 count, u64 id_limit, bool& done);
+    Status restore_device(u32 id, u64 dte);
+
+    GuestMemory& mem_;
+    LpiSink& sink_;
+    ItsObserver* observer_ = nullptr;
+    TranslaterFrame translater_frame_{*this};
+
+    mutable Spinlock map_lock_;
+    Spinlock cmd_lock_;
+
+    bool enabled_ = false;
+    bool stalled_ = false;
+    u32 abi_revision_ = 0;
+    u64 cbaser_ = 0;
+    u64 creadr_ = 0;  // offset only (Stalled lives in stalled_)
+    u64 cwriter_ = 0;
+    u64 baser_[8] = {};
+
+    RestorePhase phase_ = RestorePhase::idle;
+    bool iidr_restored_ = false;
+    bool baser_restored_[2] = {};
+    Status uaccess_status_ = Status::ok;  // set by restore_* accessors (the register table's writers return void)
+
+    Mappings map_;
+};
+
+}  // namespace hv::its

@@ -1,0 +1,333 @@
+// ITS command queue processing (IHI0069H 5.3). Runs with cmd_lock_ held; every mutation of the mappings takes
+// map_lock_ briefly; LpiSink and ItsObserver are called with map_lock_ released.
+//
+// Error policy. IHI0069H 5.3.2 lets an ITS either ignore a command that fails its checks or stall the queue
+// (GITS_CREADR.Stalled). Choices, written next to each check below:
+//  * every parameter error (IDs out of range, unmapped device/event/collection, bad INTID, pool exhaustion)
+//    ignores the command and moves on, as KVM does (vgic-its.c returns an error code and advances CREADR) and as
+//    QEMU does for parameter errors;
+//  * a command that cannot be read from guest RAM stalls the queue, as QEMU does for memory errors; the guest
+//    can fix GITS_CBASER and retry with GITS_CWRITER.Retry.
+#include "its/its.hpp"
+#include "lib/log.hpp"
+
+namespace hv::its {
+
+void Its::process_queue() {
+    if (!enabled_ || stalled_ || !cbaser::Valid::get(cbaser_)) return;
+    const u64 size = queue_bytes();
+    if (creadr_ >= size || cwriter_ >= size) {  // cannot happen through the register paths; be safe anyway
+        stalled_ = true;
+        return;
+    }
+    // Bounded: at most one pass over the queue per call.
+    for (u64 n = 0; creadr_ != cwriter_ && n < size / kCommandSize; ++n) {
+        Command c;
+        if (mem_.read(queue_base() + creadr_, &c, sizeof c) != Status::ok) {
+            HV_LOG_RATELIMITED(warn, "its: command at %#llx outside guest RAM: queue stalled",
+                               static_cast<unsigned long long>(queue_base() + creadr_));
+            stalled_ = true;
+            return;
+        }
+        if (execute(c) == CmdResult::stall) {
+            stalled_ = true;
+            return;
+        }
+        creadr_ = (creadr_ + kCommandSize) % size;
+    }
+}
+
+CmdResult Its::execute(const Command& c) {
+    if (!is_known_opcode(c.raw_opcode())) {
+        // Unknown / GICv4-only opcodes: command error, ignored (KVM and QEMU).
+        HV_LOG_RATELIMITED(warn, "its: unknown command opcode %#x ignored", c.raw_opcode());
+        return CmdResult::next;
+    }
+    switch (c.opcode()) {
+        case Opcode::MAPD: return cmd_mapd(c);
+        case Opcode::MAPC: return cmd_mapc(c);
+        case Opcode::MAPTI: return cmd_mapti(c, c.pintid());
+        case Opcode::MAPI: return cmd_mapti(c, c.event_id());  // MAPI: pINTID = EventID (IHI0069H 5.3.10)
+        case Opcode::MOVI: return cmd_movi(c);
+        case Opcode::DISCARD: return cmd_discard(c);
+        case Opcode::INT:
+        case Opcode::CLEAR:
+        case Opcode::INV: return cmd_int_clear_inv(c);
+        case Opcode::INVALL: return cmd_invall(c);
+        case Opcode::SYNC: return cmd_sync(c);
+        case Opcode::MOVALL: return cmd_movall(c);
+    }
+    return CmdResult::next;
+}
+
+void Its::unmap_device_events(u16 device_slot) {
+    // One ITE at a time so translations are never blocked for long; bounded by the pool size.
+    for (u32 guard = 0; guard <= kMaxItes; ++guard) {
+        u16 e = map_.device(device_slot).first_ite;
+        if (e == kNil) return;
+        u32 dev = map_.device(device_slot).id, ev = map_.ite(e).event, intid = map_.ite(e).intid;
+        {
+            LockGuard g(map_lock_);
+            map_.remove_ite(e);
+        }
+        if (observer_) observer_->on_unmap(dev, ev, intid);
+    }
+}
+
+void Its::unmap_all() {
+    for (u16 s = 0; s < Mappings::device_slots(); ++s)
+        if (map_.device(s).used) unmap_device_events(s);
+    LockGuard g(map_lock_);
+    map_.clear();
+}
+
+void Its::notify_collection(u16 collection_slot) {
+    if (observer_ == nullptr) return;
+    u32 target = map_.collection(collection_slot).target;
+    for (u16 e = 0; e < Mappings::ite_slots(); ++e) {
+        const Ite& ite = map_.ite(e);
+        if (ite.used && ite.collection == collection_slot)
+            observer_->on_map(map_.device(ite.device).id, ite.event, ite.intid, target);
+    }
+}
+
+// MAPD DeviceID, ITT_addr, Size, V (IHI0069H 5.3.8)
+CmdResult Its::cmd_mapd(const Command& c) {
+    const u32 dev = c.device_id();
+    TableGeometry dt = device_table();
+    // DeviceID beyond GITS_TYPER.Devbits or beyond what GITS_BASER0 provisions (including an invalid level-1
+    // entry of a two-level table): command error, ignored (KVM: E_ITS_MAPD_DEVICE_OOR).
+    Result<u64> dte = locate_entry(mem_, dt, dev);
+    if (!dte.ok()) {
+        HV_LOG_RATELIMITED(warn, "its: MAPD device %#x not backed by the device table (%s): ignored", dev,
+                           status_name(dte.status()));
+        return CmdResult::next;
+    }
+    const u32 event_bits = c.size() + 1;
+    if (c.valid()) {
+        if (event_bits > kIdBits) {  // Size beyond GITS_TYPER.ID_bits: ignored (KVM: E_ITS_MAPD_ITTSIZE_OOR)
+            HV_LOG_RATELIMITED(warn, "its: MAPD device %#x with %u EventID bits: ignored", dev, event_bits);
+            return CmdResult::next;
+        }
+        // An ITT outside guest RAM is UNPREDICTABLE (IHI0069H 5.2.3); choice: the MAPD is ignored, so no later
+        // save can fault on it.
+        const u64 itt_bytes = (u64{1} << event_bits) * kIteSize;
+        if (!mem_.contains(c.itt_addr(), itt_bytes)) {
+            HV_LOG_RATELIMITED(warn, "its: MAPD device %#x ITT %#llx+%#llx outside guest RAM: ignored", dev,
+                               static_cast<unsigned long long>(c.itt_addr()), static_cast<unsigned long long>(itt_bytes));
+            return CmdResult::next;
+        }
+    }
+    // Remapping a mapped DeviceID (V=1) or unmapping it (V=0) discards its interrupt mappings, as KVM does.
+    // Choice: the LPIs' pending state stays in the redistributors (it belongs to their pending tables).
+    u16 slot = map_.find_device(dev);
+    if (slot != kNil) {
+        unmap_device_events(slot);
+        LockGuard g(map_lock_);
+        map_.remove_device(slot);
+    }
+    if (!c.valid()) return CmdResult::next;
+    Result<u16> added = [&]() {
+        LockGuard g(map_lock_);
+        return map_.add_device(dev, c.itt_addr(), static_cast<u8>(event_bits));
+    }();
+    if (!added.ok())  // model capacity (kMaxDevices) exhausted: ignored like KVM's -ENOMEM
+        HV_LOG_RATELIMITED(warn, "its: MAPD device %#x: device pool exhausted, ignored", dev);
+    return CmdResult::next;
+}
+
+// MAPC ICID, RDbase, V (IHI0069H 5.3.7)
+CmdResult Its::cmd_mapc(const Command& c) {
+    const u32 icid = c.icid();
+    if (icid >= collection_table().id_limit) {  // ICID beyond GITS_BASER1: ignored (KVM)
+        HV_LOG_RATELIMITED(warn, "its: MAPC ICID %u beyond the collection table: ignored", icid);
+        return CmdResult::next;
+    }
+    if (!c.valid()) {
+        u16 s = map_.find_collection(icid);
+        if (s == kNil || !map_.collection(s).mapped()) return CmdResult::next;
+        {
+            LockGuard g(map_lock_);
+            map_.collection(s).target = kUnmappedTarget;  // ITEs keep their ICID; their translations drop
+        }
+        notify_collection(s);
+        LockGuard g(map_lock_);
+        map_.release_collection_if_unused(s);
+        return CmdResult::next;
+    }
+    if (!valid_rdbase(c.rdbase())) {  // RDbase beyond the vCPUs (PTA == 0): ignored (KVM)
+        HV_LOG_RATELIMITED(warn, "its: MAPC ICID %u to RDbase %llu (no such vCPU): ignored", icid,
+                           static_cast<unsigned long long>(c.rdbase()));
+        return CmdResult::next;
+    }
+    const u32 target = static_cast<u32>(c.rdbase());
+    u16 s;
+    {
+        LockGuard g(map_lock_);
+        Result<u16> r = map_.get_or_add_collection(icid);
+        if (!r.ok()) {
+            HV_LOG_RATELIMITED(warn, "its: MAPC ICID %u: collection pool exhausted, ignored", icid);
+            return CmdResult::next;
+        }
+        s = r.value();
+        if (map_.collection(s).target == target) return CmdResult::next;
+        // Remapping a mapped collection retargets its interrupts (KVM). Choice: LPIs already pending stay on the
+        // old redistributor (software is expected to MOVALL first, IHI0069H 5.3.7).
+        map_.collection(s).target = target;
+    }
+    notify_collection(s);
+    return CmdResult::next;
+}
+
+u16 Its::lookup_event(const Command& c, const char* what) const {
+    u16 d = map_.find_device(c.device_id());
+    if (d == kNil) {  // unmapped DeviceID: ignored (KVM E_ITS_*_UNMAPPED_INTERRUPT)
+        HV_LOG_RATELIMITED(warn, "its: %s device %#x not mapped: ignored", what, c.device_id());
+        return kNil;
+    }
+    u16 e = map_.find_ite(d, c.event_id());
+    if (e == kNil)
+        HV_LOG_RATELIMITED(warn, "its: %s device %#x event %u not mapped: ignored", what, c.device_id(), c.event_id());
+    return e;
+}
+
+// MAPTI DeviceID, EventID, pINTID, ICID / MAPI DeviceID, EventID, ICID (IHI0069H 5.3.9, 5.3.10)
+CmdResult Its::cmd_mapti(const Command& c, u32 intid) {
+    const u32 dev = c.device_id(), ev = c.event_id(), icid = c.icid();
+    u16 d = map_.find_device(dev);
+    if (d == kNil) {
+        HV_LOG_RATELIMITED(warn, "its: MAPTI device %#x not mapped: ignored", dev);
+        return CmdResult::next;
+    }
+    if (ev >= map_.device(d).event_limit()) {  // EventID beyond the ITT size: ignored (KVM)
+        HV_LOG_RATELIMITED(warn, "its: MAPTI device %#x event %u beyond its ITT: ignored", dev, ev);
+        return CmdResult::next;
+    }
+    if (intid < kMinLpi || intid >= kLpiLimit) {  // not an LPI this ITS can produce: ignored (KVM)
+        HV_LOG_RATELIMITED(warn, "its: MAPTI device %#x event %u INTID %u out of range: ignored", dev, ev, intid);
+        return CmdResult::next;
+    }
+    if (icid >= collection_table().id_limit) {  // ICID beyond GITS_BASER1: ignored (KVM)
+        HV_LOG_RATELIMITED(warn, "its: MAPTI ICID %u beyond the collection table: ignored", icid);
+        return CmdResult::next;
+    }
+    if (map_.find_ite(d, ev) != kNil) {
+        // Mapping an already mapped EventID is UNPREDICTABLE; choice (KVM): ignored, the old mapping stays.
+        HV_LOG_RATELIMITED(warn, "its: MAPTI device %#x event %u already mapped: ignored", dev, ev);
+        return CmdResult::next;
+    }
+    u32 target;
+    {
+        LockGuard g(map_lock_);
+        Result<u16> coll = map_.get_or_add_collection(icid);  // an unmapped collection may be referenced
+        if (!coll.ok()) {
+            HV_LOG_RATELIMITED(warn, "its: MAPTI ICID %u: collection pool exhausted, ignored", icid);
+            return CmdResult::next;
+        }
+        Result<u16> e = map_.add_ite(d, ev, intid, coll.value());
+        if (!e.ok()) {
+            map_.release_collection_if_unused(coll.value());
+            HV_LOG_RATELIMITED(warn, "its: MAPTI device %#x event %u: ITE pool exhausted, ignored", dev, ev);
+            return CmdResult::next;
+        }
+        target = map_.collection(coll.value()).target;
+    }
+    if (observer_) observer_->on_map(dev, ev, intid, target);
+    return CmdResult::next;
+}
+
+// MOVI DeviceID, EventID, ICID (IHI0069H 5.3.13)
+CmdResult Its::cmd_movi(const Command& c) {
+    u16 e = lookup_event(c, "MOVI");
+    if (e == kNil) return CmdResult::next;
+    const u32 icid = c.icid();
+    u16 to = icid < collection_table().id_limit ? map_.find_collection(icid) : kNil;
+    if (to == kNil || !map_.collection(to).mapped() || !map_.collection(map_.ite(e).collection).mapped()) {
+        // Unmapped (or out-of-range) source or destination collection: ignored (KVM E_ITS_MOVI_UNMAPPED_COLLECTION)
+        HV_LOG_RATELIMITED(warn, "its: MOVI to ICID %u with an unmapped collection: ignored", icid);
+        return CmdResult::next;
+    }
+    const u32 old_target = ite_target(e), new_target = map_.collection(to).target;
+    const u32 intid = map_.ite(e).intid;
+    {
+        LockGuard g(map_lock_);
+        map_.set_ite_collection(e, to);
+    }
+    // The pending state moves with the interrupt (IHI0069H 5.3.13).
+    if (old_target != new_target && sink_.lpi_pending(old_target, intid)) {
+        sink_.set_lpi_pending(old_target, intid, false);
+        sink_.set_lpi_pending(new_target, intid, true);
+    }
+    if (observer_) observer_->on_map(c.device_id(), c.event_id(), intid, new_target);
+    return CmdResult::next;
+}
+
+// DISCARD DeviceID, EventID (IHI0069H 5.3.4)
+CmdResult Its::cmd_discard(const Command& c) {
+    u16 e = lookup_event(c, "DISCARD");
+    if (e == kNil) return CmdResult::next;
+    if (!map_.collection(map_.ite(e).collection).mapped()) {
+        // Choice (KVM and QEMU): a DISCARD whose collection is unmapped is ignored.
+        HV_LOG_RATELIMITED(warn, "its: DISCARD device %#x event %u: collection unmapped, ignored", c.device_id(),
+                           c.event_id());
+        return CmdResult::next;
+    }
+    const u32 target = ite_target(e), intid = map_.ite(e).intid;
+    {
+        LockGuard g(map_lock_);
+        map_.remove_ite(e);
+    }
+    sink_.set_lpi_pending(target, intid, false);  // DISCARD also removes the pending state
+    if (observer_) observer_->on_unmap(c.device_id(), c.event_id(), intid);
+    return CmdResult::next;
+}
+
+// INT / CLEAR / INV DeviceID, EventID (IHI0069H 5.3.6, 5.3.3, 5.3.11)
+CmdResult Its::cmd_int_clear_inv(const Command& c) {
+    const char* name = opcode_name(c.opcode());
+    u16 e = lookup_event(c, name);
+    if (e == kNil) return CmdResult::next;
+    if (!map_.collection(map_.ite(e).collection).mapped()) {  // unmapped collection: ignored (KVM)
+        HV_LOG_RATELIMITED(warn, "its: %s device %#x event %u: collection unmapped, ignored", name, c.device_id(),
+                           c.event_id());
+        return CmdResult::next;
+    }
+    const u32 target = ite_target(e), intid = map_.ite(e).intid;
+    if (c.opcode() == Opcode::INT) sink_.set_lpi_pending(target, intid, true);
+    else if (c.opcode() == Opcode::CLEAR) sink_.set_lpi_pending(target, intid, false);
+    else sink_.invalidate_lpi(target, intid);
+    return CmdResult::next;
+}
+
+// INVALL ICID (IHI0069H 5.3.12)
+CmdResult Its::cmd_invall(const Command& c) {
+    u16 s = c.icid() < collection_table().id_limit ? map_.find_collection(c.icid()) : kNil;
+    if (s == kNil || !map_.collection(s).mapped()) {  // unmapped collection: ignored (KVM)
+        HV_LOG_RATELIMITED(warn, "its: INVALL ICID %u not mapped: ignored", c.icid());
+        return CmdResult::next;
+    }
+    sink_.invalidate_all_lpis(map_.collection(s).target);
+    return CmdResult::next;
+}
+
+// SYNC RDbase (IHI0069H 5.3.20): every effect of earlier commands is already visible in this synchronous model.
+CmdResult Its::cmd_sync(const Command& c) {
+    if (!valid_rdbase(c.rdbase()))  // RDbase beyond the vCPUs: ignored
+        HV_LOG_RATELIMITED(warn, "its: SYNC RDbase %llu (no such vCPU): ignored",
+                           static_cast<unsigned long long>(c.rdbase()));
+    return CmdResult::next;
+}
+
+// MOVALL RDbase1, RDbase2 (IHI0069H 5.3.14)
+CmdResult Its::cmd_movall(const Command& c) {
+    if (!valid_rdbase(c.rdbase()) || !valid_rdbase(c.rdbase2())) {  // ignored (KVM)
+        HV_LOG_RATELIMITED(warn, "its: MOVALL %llu -> %llu (no such vCPU): ignored",
+                           static_cast<unsigned long long>(c.rdbase()), static_cast<unsigned long long>(c.rdbase2()));
+        return CmdResult::next;
+    }
+    if (c.rdbase() != c.rdbase2())
+        sink_.move_all_lpis(static_cast<u32>(c.rdbase()), static_cast<u32>(c.rdbase2()));
+    return CmdResult::next;
+}
+
+}  // namespace hv::its

@@ -1,0 +1,122 @@
+#include "its/its_mappings.hpp"
+
+namespace hv::its {
+
+void Mappings::clear() {
+    for (auto& d : devices_) d = Device{};
+    for (auto& i : ites_) i = Ite{};
+    for (auto& c : collections_) c = Collection{};
+    devices_index_.clear();
+    ites_index_.clear();
+    collections_index_.clear();
+    n_devices_ = n_ites_ = n_collections_ = 0;
+    ite_free_hint_ = 0;
+}
+
+Result<u16> Mappings::add_device(u32 device_id, u64 itt_addr, u8 event_bits) {
+    if (find_device(device_id) != kNil) return Status::busy;
+    for (u16 s = 0; s < kMaxDevices; ++s) {
+        if (devices_[s].used) continue;
+        devices_[s] = Device{device_id, itt_addr, event_bits, kNil, 0, true};
+        devices_index_.insert(device_id, s);
+        ++n_devices_;
+        return s;
+    }
+    return Status::no_memory;
+}
+
+void Mappings::remove_device(u16 slot) {
+    if (slot >= kMaxDevices || !devices_[slot].used) return;
+    devices_index_.erase(devices_[slot].id, slot);
+    devices_[slot] = Device{};
+    --n_devices_;
+}
+
+Result<u16> Mappings::get_or_add_collection(u32 icid) {
+    u16 s = find_collection(icid);
+    if (s != kNil) return s;
+    for (s = 0; s < kMaxCollections; ++s) {
+        if (collections_[s].used) continue;
+        collections_[s] = Collection{static_cast<u16>(icid), kUnmappedTarget, 0, true};
+        collections_index_.insert(icid, s);
+        ++n_collections_;
+        return s;
+    }
+    return Status::no_memory;
+}
+
+void Mappings::release_collection_if_unused(u16 slot) {
+    if (slot >= kMaxCollections) return;
+    Collection& c = collections_[slot];
+    if (!c.used || c.mapped() || c.refs != 0) return;
+    collections_index_.erase(c.icid, slot);
+    c = Collection{};
+    --n_collections_;
+}
+
+Result<u16> Mappings::add_ite(u16 device_slot, u32 event, u32 intid, u16 collection_slot) {
+    if (device_slot >= kMaxDevices || !devices_[device_slot].used || event > 0xffff || intid > 0xffff ||
+        collection_slot >= kMaxCollections || !collections_[collection_slot].used)
+        return Status::invalid_argument;
+    if (find_ite(device_slot, event) != kNil) return Status::busy;
+    u16 slot = kNil;
+    for (u32 n = 0; n < kMaxItes; ++n) {
+        u16 s = static_cast<u16>((ite_free_hint_ + n) % kMaxItes);
+        if (!ites_[s].used) {
+            slot = s;
+            break;
+        }
+    }
+    if (slot == kNil) return Status::no_memory;
+    ite_free_hint_ = static_cast<u16>((slot + 1) % kMaxItes);
+
+    Device& d = devices_[device_slot];
+    Ite& e = ites_[slot];
+    e = Ite{static_cast<u16>(event), device_slot, collection_slot, static_cast<u16>(intid), kNil, kNil, true};
+    // Sorted insertion into the device's list (bounded by the pool size).
+    u16 prev = kNil, cur = d.first_ite;
+    for (u32 guard = 0; cur != kNil && ites_[cur].event < event && guard < kMaxItes; ++guard) {
+        prev = cur;
+        cur = ites_[cur].next;
+    }
+    e.prev = prev;
+    e.next = cur;
+    if (prev == kNil) d.first_ite = slot;
+    else ites_[prev].next = slot;
+    if (cur != kNil) ites_[cur].prev = slot;
+    ++d.ite_count;
+
+    ites_index_.insert(ite_key(device_slot, event), slot);
+    ++collections_[collection_slot].refs;
+    ++n_ites_;
+    return slot;
+}
+
+void Mappings::remove_ite(u16 slot) {
+    if (slot >= kMaxItes || !ites_[slot].used) return;
+    Ite& e = ites_[slot];
+    Device& d = devices_[e.device];
+    if (e.prev == kNil) d.first_ite = e.next;
+    else ites_[e.prev].next = e.next;
+    if (e.next != kNil) ites_[e.next].prev = e.prev;
+    --d.ite_count;
+    ites_index_.erase(ite_key(e.device, e.event), slot);
+    u16 coll = e.collection;
+    --collections_[coll].refs;
+    e = Ite{};
+    --n_ites_;
+    release_collection_if_unused(coll);
+}
+
+void Mappings::set_ite_collection(u16 slot, u16 collection_slot) {
+    if (slot >= kMaxItes || !ites_[slot].used || collection_slot >= kMaxCollections) return;
+    Ite& e = ites_[slot];
+    u16 old = e.collection;
+    if (old == collection_slot) return;
+    ++collections_[collection_slot].refs;
+    e.collection = collection_slot;
+    --collections_[old].refs;
+    release_collection_if_unused(old);
+}
+
+}  // namespace hv::its

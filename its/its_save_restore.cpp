@@ -1,0 +1,252 @@
+// SAVE_TABLES / RESTORE_TABLES / RESET with KVM's table ABI rev 0 (its_abi.hpp) and error classes:
+//   guest RAM access fails (a table, level-2 page or ITT outside guest RAM) -> Status::out_of_range  (KVM EFAULT)
+//   content invalid (bad INTID, event beyond the DTE size, unknown / duplicate / out-of-table ICID,
+//     collection target beyond the vCPUs, a next chain running off its table, EventID bits too wide)
+//                                                                        -> Status::corrupt       (KVM EINVAL)
+//   more devices / ITEs / collections than this model holds              -> Status::no_memory     (KVM ENOMEM)
+//   a mapped device no longer backed by GITS_BASER0 at save time         -> Status::invalid_argument (KVM EINVAL)
+//   ITS enabled                                                          -> Status::busy          (KVM EBUSY)
+//   step out of the documented order                                     -> Status::bad_order
+#include "its/its.hpp"
+#include "its/its_abi.hpp"
+#include "lib/log.hpp"
+
+namespace hv::its {
+
+void Its::reset() {
+    LockGuard g(cmd_lock_);
+    unmap_all();
+    {
+        LockGuard m(map_lock_);
+        __atomic_store_n(&enabled_, false, __ATOMIC_RELEASE);
+    }
+    // KVM "ITS Reset State": CTLR.Enabled = 0, CBASER/CREADR/CWRITER = 0, BASER<n>.Valid = 0, caches empty;
+    // the ABI revision is kept.
+    cbaser_ = creadr_ = cwriter_ = 0;
+    stalled_ = false;
+    baser_[0] &= ~baser::Valid::field_mask;
+    baser_[1] &= ~baser::Valid::field_mask;
+    phase_ = RestorePhase::idle;
+    iidr_restored_ = false;
+    baser_restored_[0] = baser_restored_[1] = false;
+}
+
+// ---------------------------------------------------------------- save
+
+Status Its::save_collections() {
+    TableGeometry ct = collection_table();
+    if (!ct.valid) return Status::ok;  // nothing can be mapped without a collection table
+    // Packed, in ascending ICID order, terminated by an entry with V == 0 if there is room (KVM).
+    u64 index = 0;
+    i64 last = -1;
+    for (usize n = 0; n < map_.collection_count(); ++n) {
+        u16 best = kNil;
+        for (u16 s = 0; s < Mappings::collection_slots(); ++s) {
+            const Collection& c = map_.collection(s);
+            if (c.used && c.icid > last && (best == kNil || c.icid < map_.collection(best).icid)) best = s;
+        }
+        if (best == kNil) break;
+        const Collection& c = map_.collection(best);
+        last = c.icid;
+        if ((index + 1) * abi::kEntrySize > ct.bytes) return Status::invalid_argument;
+        u64 rd = c.mapped() ? c.target : abi::cte::kNotMapped;
+        HV_TRY(mem_.write_obj(ct.base + index * abi::kEntrySize, abi::cte::make(rd, c.icid)));
+        ++index;
+    }
+    if ((index + 1) * abi::kEntrySize <= ct.bytes)
+        HV_TRY(mem_.write_obj(ct.base + index * abi::kEntrySize, u64{0}));
+    return Status::ok;
+}
+
+Status Its::save_itt(const Device& d) {
+    // The whole ITT is rewritten: gaps are zero so stale entries of an earlier save cannot come back.
+    HV_TRY(zero_guest(mem_, d.itt_addr, u64{d.event_limit()} * abi::kEntrySize));
+    for (u16 e = d.first_ite; e != kNil; e = map_.ite(e).next) {
+        const Ite& ite = map_.ite(e);
+        u64 next = ite.next == kNil ? 0 : min<u64>(map_.ite(ite.next).event - ite.event, abi::ite::kMaxNext);
+        u64 v = abi::ite::make(next, ite.intid, map_.collection(ite.collection).icid);
+        HV_TRY(mem_.write_obj(d.itt_addr + u64{ite.event} * abi::kEntrySize, v));
+    }
+    return Status::ok;
+}
+
+Status Its::save_devices() {
+    TableGeometry dt = device_table();
+    if (!dt.valid) return Status::ok;
+    // Rewrite the device table (flat) or every valid level-2 page (two-level) so gaps read back as invalid.
+    if (!dt.indirect) {
+        HV_TRY(zero_guest(mem_, dt.base, dt.id_limit * abi::kEntrySize));
+    } else {
+        for (u64 i = 0; i < dt.l1_entries() && i * dt.ids_per_page() < dt.id_limit; ++i) {
+            u64 l1 = 0;
+            HV_TRY(mem_.read_obj(dt.base + i * 8, l1));
+            if (!l1e::Valid::get(l1)) continue;
+            HV_TRY(zero_guest(mem_, (l1e::Address::get(l1) << 12) & ~(dt.page_size - 1), dt.page_size));
+        }
+    }
+    // Devices in ascending DeviceID order, each DTE's next pointing at the following one.
+    i64 last = -1;
+    u16 cur = kNil;
+    for (usize n = 0; n <= map_.device_count(); ++n) {
+        u16 best = kNil;
+        for (u16 s = 0; s < Mappings::device_slots(); ++s) {
+            const Device& d = map_.device(s);
+            if (d.used && i64{d.id} > last && (best == kNil || d.id < map_.device(best).id)) best = s;
+        }
+        if (cur != kNil) {
+            const Device& d = map_.device(cur);
+            Result<u64> gpa = locate_entry(mem_, dt, d.id);
+            if (!gpa.ok()) return gpa.status() == Status::out_of_range ? Status::out_of_range : Status::invalid_argument;
+            HV_TRY(save_itt(d));
+            u64 next = best == kNil ? 0 : min<u64>(map_.device(best).id - d.id, abi::dte::kMaxNext);
+            HV_TRY(mem_.write_obj(gpa.value(), abi::dte::make(next, d.itt_addr, d.event_bits - 1u)));
+        }
+        if (best == kNil) break;
+        cur = best;
+        last = map_.device(best).id;
+    }
+    return Status::ok;
+}
+
+Status Its::save_tables() {
+    LockGuard g(cmd_lock_);
+    if (abi_revision_ != abi::kRevision) return Status::unsupported;
+    Status s = save_collections();
+    if (s == Status::ok) s = save_devices();
+    if (s != Status::ok) HV_LOG_WARN("its: SAVE_TABLES failed: %s", status_name(s));
+    return s;
+}
+
+// ---------------------------------------------------------------- restore
+
+Status Its::restore_collections() {
+    TableGeometry ct = collection_table();
+    if (!ct.valid) return Status::ok;
+    const u64 entries = min<u64>(ct.bytes / abi::kEntrySize, u64{1} << 16);
+    for (u64 i = 0; i < entries; ++i) {
+        u64 v = 0;
+        if (mem_.read_obj(ct.base + i * abi::kEntrySize, v) != Status::ok) return Status::out_of_range;
+        if (!abi::cte::Valid::get(v)) return Status::ok;  // the first invalid entry ends the table
+        if ((v & mask(62, 52)) != 0) return Status::corrupt;  // RES0
+        const u32 icid = static_cast<u32>(abi::cte::Icid::get(v));
+        const u64 rd = abi::cte::RdBase::get(v);
+        if (icid >= ct.id_limit) return Status::corrupt;                                    // ICID beyond table
+        if (rd != abi::cte::kNotMapped && rd >= sink_.vcpu_count()) return Status::corrupt;  // no such vCPU
+        if (map_.find_collection(icid) != kNil) return Status::corrupt;                     // duplicate (KVM EEXIST)
+        LockGuard g(map_lock_);
+        Result<u16> s = map_.get_or_add_collection(icid);
+        if (!s.ok()) return s.status();
+        map_.collection(s.value()).target = rd == abi::cte::kNotMapped ? kUnmappedTarget : static_cast<u32>(rd);
+    }
+    return Status::ok;
+}
+
+Status Its::restore_device(u32 id, u64 dte) {
+    const u32 event_bits = static_cast<u32>(abi::dte::Size::get(dte)) + 1;
+    const u64 itt = abi::dte::itt_addr(dte);
+    if (event_bits > kIdBits) return Status::corrupt;
+    const u64 events = u64{1} << event_bits;
+    if (!mem_.contains(itt, events * abi::kEntrySize)) return Status::out_of_range;
+    if (map_.find_device(id) != kNil) return Status::corrupt;
+    u16 d;
+    {
+        LockGuard g(map_lock_);
+        Result<u16> r = map_.add_device(id, itt, static_cast<u8>(event_bits));
+        if (!r.ok()) return r.status();
+        d = r.value();
+    }
+    u64 ev = 0;
+    while (ev < events) {
+        u64 v = 0;
+        if (mem_.read_obj(itt + ev * abi::kEntrySize, v) != Status::ok) return Status::out_of_range;
+        const u64 intid = abi::ite::PIntId::get(v);
+        if (intid == 0) {  // invalid entry: step to the next one
+            ++ev;
+            continue;
+        }
+        if (intid < kMinLpi || intid >= kLpiLimit) return Status::corrupt;
+        u16 coll = map_.find_collection(static_cast<u32>(abi::ite::Icid::get(v)));
+        if (coll == kNil) return Status::corrupt;  // unknown ICID
+        {
+            LockGuard g(map_lock_);
+            Result<u16> e = map_.add_ite(d, static_cast<u32>(ev), static_cast<u32>(intid), coll);
+            if (!e.ok()) return e.status() == Status::no_memory ? Status::no_memory : Status::corrupt;
+        }
+        const u64 next = abi::ite::Next::get(v);
+        if (next == 0) return Status::ok;
+        ev += next;
+        if (ev >= events) return Status::corrupt;  // next chain runs beyond the DTE's EventID range
+    }
+    return Status::ok;
+}
+
+// Scans `count` DTEs at `gpa` (IDs first_id...). A valid DTE with next == 0 ends the whole table (`done`).
+Status Its::restore_dte_run(u64 gpa, u64 first_id, u64 count, u64 id_limit, bool& done) {
+    u64 i = 0;
+    while (i < count) {
+        u64 v = 0;
+        if (mem_.read_obj(gpa + i * abi::kEntrySize, v) != Status::ok) return Status::out_of_range;
+        if (!abi::dte::Valid::get(v)) {
+            ++i;
+            continue;
+        }
+        HV_TRY(restore_device(static_cast<u32>(first_id + i), v));
+        const u64 next = abi::dte::Next::get(v);
+        if (next == 0) {
+            done = true;
+            return Status::ok;
+        }
+        i += next;
+        if (first_id + i >= id_limit) return Status::corrupt;  // next chain runs off the table
+        // In a two-level table the chain may continue in a later level-2 page: that page's own scan finds it.
+    }
+    return Status::ok;
+}
+
+Status Its::restore_devices() {
+    TableGeometry dt = device_table();
+    if (!dt.valid) return Status::ok;
+    bool done = false;
+    if (!dt.indirect) {
+        if (!mem_.contains(dt.base, dt.id_limit * abi::kEntrySize)) return Status::out_of_range;
+        return restore_dte_run(dt.base, 0, dt.id_limit, dt.id_limit, done);
+    }
+    for (u64 i = 0; i < dt.l1_entries() && i * dt.ids_per_page() < dt.id_limit && !done; ++i) {
+        u64 l1 = 0;
+        if (mem_.read_obj(dt.base + i * 8, l1) != Status::ok) return Status::out_of_range;
+        if (!l1e::Valid::get(l1)) continue;
+        const u64 page = (l1e::Address::get(l1) << 12) & ~(dt.page_size - 1);
+        if (!mem_.contains(page, dt.page_size)) return Status::out_of_range;
+        const u64 first = i * dt.ids_per_page();
+        HV_TRY(restore_dte_run(page, first, min(dt.ids_per_page(), dt.id_limit - first), dt.id_limit, done));
+    }
+    return Status::ok;
+}
+
+Status Its::restore_tables() {
+    LockGuard g(cmd_lock_);
+    if (enabled_) return Status::busy;
+    if (!iidr_restored_ || !baser_restored_[0] || !baser_restored_[1]) return Status::bad_order;
+    if (abi_revision_ != abi::kRevision) return Status::unsupported;  // refused before anything is read
+    unmap_all();
+    Status s = restore_collections();
+    if (s == Status::ok) s = restore_devices();
+    if (s != Status::ok) {
+        // Never half-restored: drop everything read so far (the observer has not been told about any of it).
+        LockGuard m(map_lock_);
+        map_.clear();
+        HV_LOG_WARN("its: RESTORE_TABLES failed: %s", status_name(s));
+        return s;
+    }
+    phase_ = RestorePhase::tables_restored;
+    if (observer_) {
+        for (u16 e = 0; e < Mappings::ite_slots(); ++e) {
+            const Ite& ite = map_.ite(e);
+            if (ite.used)
+                observer_->on_map(map_.device(ite.device).id, ite.event, ite.intid, map_.collection(ite.collection).target);
+        }
+    }
+    return Status::ok;
+}
+
+}  // namespace hv::its

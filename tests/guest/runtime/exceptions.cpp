@@ -1,0 +1,137 @@
+#include "tests/guest/runtime/exceptions.hpp"
+
+#include "tests/guest/runtime/console.hpp"
+#include "tests/guest/runtime/sysreg.hpp"
+#include "tests/guest/runtime/test.hpp"
+
+extern "C" {
+hv::u64 rt_probe_read64(hv::u64 addr, hv::u64 fallback);
+hv::u32 rt_probe_read32(hv::u64 addr, hv::u32 fallback);
+void rt_probe_write64(hv::u64 addr, hv::u64 value);
+void rt_probe_write32(hv::u64 addr, hv::u32 value);
+void rt_exception(rt::ExceptionFrame* frame, hv::u32 kind);
+}
+
+namespace rt {
+namespace {
+
+bool g_armed = false;
+FaultAction g_action = FaultAction::skip;
+FaultRecord g_record;
+SyncHandler g_sync_handler = nullptr;
+IrqHandler g_irq_handler = nullptr;
+u32 g_depth = 0;
+
+const char* kind_name(u32 kind) {
+    switch (kind) {
+        case 0: return "sync";
+        case 1: return "irq";
+        case 2: return "fiq";
+        case 3: return "serror";
+        default: return kind < 8 ? "from SP_EL0" : "from lower EL";
+    }
+}
+
+[[noreturn]] void unexpected(const ExceptionFrame& f, u32 kind) {
+    printf("UNEXPECTED EXCEPTION (%s): ESR_EL1=0x%llx (EC 0x%x %s) FAR_EL1=0x%llx ELR_EL1=0x%llx SPSR=0x%llx\n",
+           kind_name(kind), static_cast<unsigned long long>(f.esr), static_cast<unsigned>(EsrEc::get(f.esr)),
+           ec_name(static_cast<u32>(EsrEc::get(f.esr))), static_cast<unsigned long long>(f.far),
+           static_cast<unsigned long long>(f.elr), static_cast<unsigned long long>(f.spsr));
+    abort_run("unexpected exception");
+}
+
+}  // namespace
+
+const char* ec_name(u32 e) {
+    switch (e) {
+        case ec::kUnknown: return "unknown/UNDEF";
+        case 0x01: return "WFx";
+        case 0x07: return "FP/SIMD access";
+        case 0x0e: return "illegal execution state";
+        case 0x15: return "SVC64";
+        case ec::kHvc64: return "HVC64";
+        case ec::kSmc64: return "SMC64";
+        case 0x18: return "MSR/MRS";
+        case ec::kSveAccess: return "SVE access";
+        case 0x20: return "instruction abort (lower EL)";
+        case ec::kInstAbortSameEl: return "instruction abort";
+        case 0x22: return "PC alignment";
+        case 0x24: return "data abort (lower EL)";
+        case ec::kDataAbortSameEl: return "data abort";
+        case 0x26: return "SP alignment";
+        case 0x2f: return "SError";
+        case 0x3c: return "BRK";
+        default: return "?";
+    }
+}
+
+void expect_fault(FaultAction action) {
+    g_record = FaultRecord{};
+    g_action = action;
+    __atomic_store_n(&g_armed, true, __ATOMIC_SEQ_CST);
+}
+
+FaultRecord take_fault() {
+    __atomic_store_n(&g_armed, false, __ATOMIC_SEQ_CST);
+    FaultRecord r = g_record;
+    g_record = FaultRecord{};
+    return r;
+}
+
+void set_sync_handler(SyncHandler h) { g_sync_handler = h; }
+void set_irq_handler(IrqHandler h) { g_irq_handler = h; }
+
+ProbeResult probe_read64(u64 addr, u64 fallback) {
+    expect_fault();
+    u64 v = rt_probe_read64(addr, fallback);
+    return {v, take_fault()};
+}
+
+ProbeResult probe_read32(u64 addr, u32 fallback) {
+    expect_fault();
+    u32 v = rt_probe_read32(addr, fallback);
+    return {v, take_fault()};
+}
+
+FaultRecord probe_write64(u64 addr, u64 value) {
+    expect_fault();
+    rt_probe_write64(addr, value);
+    return take_fault();
+}
+
+FaultRecord probe_write32(u64 addr, u32 value) {
+    expect_fault();
+    rt_probe_write32(addr, value);
+    return take_fault();
+}
+
+}  // namespace rt
+
+extern "C" void rt_exception(rt::ExceptionFrame* frame, hv::u32 kind) {
+    using namespace rt;
+    ExceptionFrame& f = *frame;
+    if (++g_depth > 2) {
+        // A fault inside the fault path: print with the least machinery possible and stop.
+        console_puts("NESTED EXCEPTION in the guest runtime\n");
+        abort_run("nested exception");
+    }
+    if (kind == static_cast<u32>(VectorKind::sync)) {
+        if (g_armed && !g_record.taken) {
+            g_record = FaultRecord{true, kind, f.esr, f.far, f.elr};
+            if (g_action == FaultAction::skip) f.elr += 4;
+            --g_depth;
+            return;
+        }
+        if (g_sync_handler && g_sync_handler(f)) {
+            --g_depth;
+            return;
+        }
+        unexpected(f, kind);
+    }
+    if (kind == static_cast<u32>(VectorKind::irq) && g_irq_handler) {
+        g_irq_handler(f);
+        --g_depth;
+        return;
+    }
+    unexpected(f, kind);
+}

@@ -1,0 +1,42 @@
+// System-register access and barriers for EL1 payloads (guest runtime only; the hypervisor has its own in arch/).
+#pragma once
+
+#include "lib/types.hpp"
+
+#define RT_READ_SYSREG(name)                                   \
+    ({                                                         \
+        ::hv::u64 rt_v_;                                       \
+        asm volatile("mrs %0, " #name : "=r"(rt_v_)::"memory"); \
+        rt_v_;                                                 \
+    })
+#define RT_WRITE_SYSREG(name, v) asm volatile("msr " #name ", %0" ::"r"(static_cast<::hv::u64>(v)) : "memory")
+
+namespace rt {
+
+using namespace hv;
+
+inline void isb() { asm volatile("isb" ::: "memory"); }
+inline void dsb_sy() { asm volatile("dsb sy" ::: "memory"); }
+inline void wfi() { asm volatile("wfi" ::: "memory"); }
+inline void irq_enable() { asm volatile("msr daifclr, #2" ::: "memory"); }
+inline void irq_disable() { asm volatile("msr daifset, #2" ::: "memory"); }
+
+inline u32 current_el() { return static_cast<u32>((RT_READ_SYSREG(CurrentEL) >> 2) & 3); }
+
+// Generic timer (virtual counter, which is what a guest is given).
+inline u64 counter() {
+    isb();
+    return RT_READ_SYSREG(cntvct_el0);
+}
+inline u64 counter_frequency() { return RT_READ_SYSREG(cntfrq_el0); }
+void delay_us(u64 us);
+
+// MMIO accessors (the MMU is off, so every data access is Device-nGnRnE and must be naturally aligned).
+inline u32 mmio_read32(u64 addr) { return *reinterpret_cast<volatile u32*>(addr); }
+inline void mmio_write32(u64 addr, u32 v) { *reinterpret_cast<volatile u32*>(addr) = v; }
+inline u64 mmio_read64(u64 addr) { return *reinterpret_cast<volatile u64*>(addr); }
+inline void mmio_write64(u64 addr, u64 v) { *reinterpret_cast<volatile u64*>(addr) = v; }
+inline u8 mmio_read8(u64 addr) { return *reinterpret_cast<volatile u8*>(addr); }
+inline void mmio_write8(u64 addr, u8 v) { *reinterpret_cast<volatile u8*>(addr) = v; }
+
+}  // namespace rt

@@ -1,0 +1,102 @@
+#include "core/esr.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace hv;
+using namespace hv::esr;
+
+TEST(Esr, DataAbortFieldsDecode) {
+    // ldr w1, [x0] at an unmapped IPA: EC 0x24, IL, ISV, SAS=2 (word), SRT=1, translation fault level 3.
+    u64 esr = (0x24ull << 26) | (1ull << 25) | (1ull << 24) | (2ull << 22) | (1ull << 16) | 0x07;
+    auto d = DataAbort::from_esr(esr);
+    EXPECT_EQ(exception_class(esr), ExceptionClass::dabt_lower);
+    EXPECT_TRUE(d.isv);
+    EXPECT_EQ(d.access_size, 4);
+    EXPECT_EQ(d.srt, 1);
+    EXPECT_FALSE(d.write);
+    EXPECT_FALSE(d.sf);
+    EXPECT_FALSE(d.sign_extend);
+    EXPECT_TRUE(d.is_translation_fault());
+    EXPECT_EQ(d.fault_level(), 3);
+    EXPECT_TRUE(d.emulatable());
+}
+
+TEST(Esr, DataAbortWriteSignExtendSixtyFour) {
+    u64 esr = (0x24ull << 26) | (1ull << 25) | (1ull << 24) | (3ull << 22) | (1ull << 21) | (30ull << 16) |
+              (1ull << 15) | (1ull << 14) | (1ull << 6) | 0x05;
+    auto d = DataAbort::from_esr(esr);
+    EXPECT_EQ(d.access_size, 8);
+    EXPECT_TRUE(d.sign_extend);
+    EXPECT_EQ(d.srt, 30);
+    EXPECT_TRUE(d.sf);
+    EXPECT_TRUE(d.acquire_release);
+    EXPECT_TRUE(d.write);
+    EXPECT_EQ(d.fault_level(), 1);
+}
+
+TEST(Esr, DataAbortWithoutSyndromeOrOnWalkIsNotEmulatable) {
+    u64 no_isv = (0x24ull << 26) | (1ull << 25) | 0x07;
+    EXPECT_FALSE(DataAbort::from_esr(no_isv).emulatable());
+    u64 s1ptw = (0x24ull << 26) | (1ull << 24) | (1ull << 7) | 0x07;
+    EXPECT_TRUE(DataAbort::from_esr(s1ptw).s1ptw);
+    EXPECT_FALSE(DataAbort::from_esr(s1ptw).emulatable());
+    u64 perm = (0x24ull << 26) | (1ull << 24) | 0x0f;
+    EXPECT_TRUE(DataAbort::from_esr(perm).is_permission_fault());
+    EXPECT_FALSE(DataAbort::from_esr(perm).is_translation_fault());
+}
+
+TEST(Esr, SysRegAccessDecodesIccSgi1rWrite) {
+    // msr ICC_SGI1R_EL1, x5: op0=3 op1=0 CRn=12 CRm=11 op2=5, Rt=5, write.
+    u64 iss = (3ull << 20) | (5ull << 17) | (0ull << 14) | (12ull << 10) | (5ull << 5) | (11ull << 1) | 0;
+    u64 esr = (0x18ull << 26) | (1ull << 25) | iss;
+    auto s = SysRegAccess::from_esr(esr);
+    EXPECT_EQ(s.op0, 3);
+    EXPECT_EQ(s.op1, 0);
+    EXPECT_EQ(s.crn, 12);
+    EXPECT_EQ(s.crm, 11);
+    EXPECT_EQ(s.op2, 5);
+    EXPECT_EQ(s.rt, 5);
+    EXPECT_FALSE(s.read);
+    EXPECT_EQ(s.key(), SysRegAccess::sysreg_key(3, 0, 12, 11, 5));
+    EXPECT_NE(s.key(), SysRegAccess::sysreg_key(3, 0, 12, 11, 6));
+}
+
+TEST(Esr, SysRegAccessRead) {
+    u64 iss = (3ull << 20) | (1ull << 17) | (3ull << 14) | (14ull << 10) | (31ull << 5) | (2ull << 1) | 1;
+    auto s = SysRegAccess::from_esr((0x18ull << 26) | iss);
+    EXPECT_TRUE(s.read);
+    EXPECT_EQ(s.rt, 31);
+    EXPECT_EQ(s.key(), SysRegAccess::sysreg_key(3, 3, 14, 2, 1));  // CNTP_CTL_EL0
+}
+
+TEST(Esr, HvcSmcImmediate) {
+    auto h = HvcSmc::from_esr((0x16ull << 26) | (1ull << 25) | 0xbeef);
+    EXPECT_EQ(h.imm, 0xbeef);
+    EXPECT_FALSE(h.smc);
+    auto s = HvcSmc::from_esr((0x17ull << 26) | (1ull << 25) | 0x0);
+    EXPECT_TRUE(s.smc);
+    EXPECT_EQ(s.imm, 0);
+}
+
+TEST(Esr, WfxAndNames) {
+    EXPECT_FALSE(Wfx::from_esr((0x01ull << 26) | 0).wfe);
+    EXPECT_TRUE(Wfx::from_esr((0x01ull << 26) | 1).wfe);
+    EXPECT_TRUE(Wfx::from_esr((0x01ull << 26) | 2).timeout_variant);
+    EXPECT_STREQ(ec_name(0x24ull << 26), "data abort (lower EL)");
+    EXPECT_STREQ(ec_name(0x3full << 26), "reserved");
+}
+
+TEST(Esr, FaultIpaCombinesHpfarAndFar) {
+    // HPFAR_EL2.FIPA holds IPA[51:12] in bits [43:4].
+    u64 hpfar = (0x0a000ull) << 4;
+    EXPECT_EQ(fault_ipa(hpfar, 0xffff000012345abcull), 0x0a000abcull);
+    EXPECT_EQ(fault_ipa((0x80000001ull) << 4 | 0xf, 0x10), 0x80000001010ull);
+}
+
+TEST(Esr, MakeRoundTrips) {
+    u64 e = make(ExceptionClass::dabt_current, true, 0x10 | (1u << 6));
+    EXPECT_EQ(exception_class(e), ExceptionClass::dabt_current);
+    EXPECT_TRUE(is_32bit_instruction(e));
+    EXPECT_TRUE(DataAbort::from_esr(e).write);
+    EXPECT_EQ(DataAbort::from_esr(e).dfsc, kFscSyncExternal);
+}

@@ -1,0 +1,113 @@
+#include "core/vcpu.hpp"
+
+#include <gtest/gtest.h>
+
+#include "core/esr.hpp"
+#include "core/vm.hpp"
+
+using namespace hv;
+
+TEST(Vcpu, ResetEntersEl1hMaskedWithMmuOff) {
+    Vcpu v;
+    v.mpidr = 0x101;
+    v.ctx.core.x[5] = 99;
+    vcpu_reset(v, 0x4008'0000, 0x4800'0000);
+    EXPECT_EQ(v.ctx.core.pc, 0x4008'0000u);
+    EXPECT_EQ(v.ctx.core.x[0], 0x4800'0000u);
+    EXPECT_EQ(v.ctx.core.x[5], 0u);
+    EXPECT_EQ(v.ctx.core.pstate, 0x3c5u);
+    EXPECT_EQ(v.ctx.sysreg(SysReg::SCTLR_EL1) & 1, 0u);  // M = 0
+    EXPECT_EQ(v.ctx.sysreg(SysReg::MPIDR_EL1), 0x101u);
+    EXPECT_TRUE(v.fp_dirty);
+}
+
+TEST(Vcpu, XzrReadsZeroAndIgnoresWrites) {
+    VcpuContext c{};
+    c.core.x[30] = 7;
+    write_gpr(c, 31, 1234);
+    EXPECT_EQ(read_gpr(c, 31), 0u);
+    EXPECT_EQ(read_gpr(c, 30), 7u);
+    write_gpr(c, 3, 5);
+    EXPECT_EQ(c.core.x[3], 5u);
+}
+
+TEST(Vcpu, VectorOffsetsFollowSourceState) {
+    EXPECT_EQ(el1_vector_offset(0x3c5, VectorKind::sync), 0x200u);  // EL1h
+    EXPECT_EQ(el1_vector_offset(0x3c4, VectorKind::sync), 0x000u);  // EL1t
+    EXPECT_EQ(el1_vector_offset(0x000, VectorKind::sync), 0x400u);  // EL0
+    EXPECT_EQ(el1_vector_offset(0x005, VectorKind::irq), 0x280u);
+    EXPECT_EQ(el1_vector_offset(0x000, VectorKind::serror), 0x580u);
+}
+
+TEST(Vcpu, InjectedDataAbortLooksLikeHardware) {
+    VcpuContext c{};
+    c.sysreg(SysReg::VBAR_EL1) = 0xffff'8000'1000'0800ull;
+    c.core.pc = 0xffff'8000'1234'5678ull;
+    c.core.pstate = 0x005;  // EL1h, interrupts unmasked
+    inject_data_abort(c, 0x0a00'0100, true);
+    u64 esr = c.sysreg(SysReg::ESR_EL1);
+    EXPECT_EQ(esr::exception_class(esr), esr::ExceptionClass::dabt_current);
+    EXPECT_TRUE(esr::is_32bit_instruction(esr));
+    auto d = esr::DataAbort::from_esr(esr);
+    EXPECT_EQ(d.dfsc, esr::kFscSyncExternal);
+    EXPECT_TRUE(d.write);
+    EXPECT_FALSE(d.isv);
+    EXPECT_EQ(c.sysreg(SysReg::FAR_EL1), 0x0a00'0100u);
+    EXPECT_EQ(c.core.elr_el1, 0xffff'8000'1234'5678ull);
+    EXPECT_EQ(c.core.spsr[0], 0x005u);
+    EXPECT_EQ(c.core.pc, 0xffff'8000'1000'0800ull + 0x200);
+    EXPECT_EQ(c.core.pstate, 0x3c5u);
+}
+
+TEST(Vcpu, InjectionFromEl0UsesLowerElVectorAndClass) {
+    VcpuContext c{};
+    c.sysreg(SysReg::VBAR_EL1) = 0x4000'0000;
+    c.core.pc = 0x1000;
+    c.core.pstate = 0x0;  // EL0t
+    inject_data_abort(c, 0x1234, false);
+    EXPECT_EQ(esr::exception_class(c.sysreg(SysReg::ESR_EL1)), esr::ExceptionClass::dabt_lower);
+    EXPECT_EQ(c.core.pc, 0x4000'0400u);
+
+    VcpuContext u{};
+    u.sysreg(SysReg::VBAR_EL1) = 0x4000'0000;
+    u.sysreg(SysReg::FAR_EL1) = 0xdead;
+    u.core.pc = 0x2000;
+    u.core.pstate = 0x3c4;  // EL1t
+    inject_undef(u);
+    EXPECT_EQ(u.sysreg(SysReg::ESR_EL1), 1ull << 25);  // EC 0, IL
+    EXPECT_EQ(u.sysreg(SysReg::FAR_EL1), 0xdeadu);     // untouched
+    EXPECT_EQ(u.core.pc, 0x4000'0000u);
+    EXPECT_EQ(u.core.elr_el1, 0x2000u);
+
+    VcpuContext i{};
+    i.core.pstate = 0x3c5;
+    inject_instruction_abort(i, 0x9000'0000);
+    EXPECT_EQ(esr::exception_class(i.sysreg(SysReg::ESR_EL1)), esr::ExceptionClass::iabt_current);
+}
+
+TEST(Vm, GuestRamExcludesHypervisorRegionAndHonoursLimit) {
+    FixedVector<MemRegion, PlatformInfo::kMaxMemRegions> host;
+    ASSERT_EQ(host.push_back({0x4000'0000, GiB}), Status::ok);
+    FixedVector<MemRegion, Vm::kMaxRam> out;
+    ASSERT_EQ(carve_guest_ram(host, 0x4000'0000, 32 * MiB, 0, out), Status::ok);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].base, 0x4200'0000u);
+    EXPECT_EQ(out[0].end(), 0x8000'0000u);
+
+    ASSERT_EQ(carve_guest_ram(host, 0x4000'0000, 32 * MiB, 256 * MiB + 5, out), Status::ok);
+    EXPECT_EQ(out[0].size, 256 * MiB);
+
+    FixedVector<MemRegion, PlatformInfo::kMaxMemRegions> tiny;
+    ASSERT_EQ(tiny.push_back({0x4000'0000, 32 * MiB}), Status::ok);
+    EXPECT_EQ(carve_guest_ram(tiny, 0x4000'0000, 32 * MiB, 0, out), Status::no_memory);
+}
+
+TEST(Vm, VcpuLookupByMpidr) {
+    static Vm vm;
+    vm.vcpu_count = 2;
+    vm.vcpus[0].mpidr = 0x0;
+    vm.vcpus[1].mpidr = 0x1;
+    EXPECT_EQ(vm.vcpu_by_mpidr(0x80000001), &vm.vcpus[1]);  // RES1 bit 31 ignored
+    EXPECT_EQ(vm.vcpu_by_mpidr(0x2), nullptr);
+    EXPECT_EQ(vm.vcpu(2), nullptr);
+}

@@ -1,0 +1,87 @@
+#include "core/bootargs.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "tests/unit/support.hpp"
+
+using namespace hv;
+
+TEST(Bootargs, DefaultsWithoutArgs) {
+    HvOptions o;
+    EXPECT_EQ(parse_bootargs(nullptr, o), Status::ok);
+    EXPECT_EQ(parse_bootargs("", o), Status::ok);
+    EXPECT_EQ(o.vcpus, 0u);
+    EXPECT_EQ(o.mem, 0u);
+    EXPECT_EQ(o.psci, PsciVersion::v1_1);
+    EXPECT_TRUE(o.its);
+    EXPECT_TRUE(o.pci);
+    EXPECT_EQ(o.unknown_count, 0u);
+}
+
+TEST(Bootargs, ParsesKnownOptions) {
+    HvOptions o;
+    ASSERT_EQ(parse_bootargs("  vcpus=2 mem=512M\tpsci=0.1 loglevel=debug its=off pci=0  ", o), Status::ok);
+    EXPECT_EQ(o.vcpus, 2u);
+    EXPECT_EQ(o.mem, 512 * MiB);
+    EXPECT_EQ(o.psci, PsciVersion::v0_1);
+    EXPECT_EQ(o.loglevel, LogLevel::debug);
+    EXPECT_FALSE(o.its);
+    EXPECT_FALSE(o.pci);
+    EXPECT_EQ(o.unknown_count + o.invalid_count, 0u);
+
+    HvOptions p;
+    ASSERT_EQ(parse_bootargs("mem=0x40000000 psci=1.0 loglevel=1 vcpus=8", p), Status::ok);
+    EXPECT_EQ(p.mem, 1 * GiB);
+    EXPECT_EQ(p.psci, PsciVersion::v1_0);
+    EXPECT_EQ(p.loglevel, LogLevel::warn);
+    EXPECT_EQ(p.vcpus, 8u);
+    HvOptions q;
+    ASSERT_EQ(parse_bootargs("mem=2g psci=0.2", q), Status::ok);
+    EXPECT_EQ(q.mem, 2 * GiB);
+    EXPECT_EQ(q.psci, PsciVersion::v0_2);
+}
+
+TEST(Bootargs, UnknownAndInvalidAreReportedNotFatal) {
+    hvtest::install_log_capture();
+    hvtest::captured_log().clear();
+    HvOptions o;
+    ASSERT_EQ(parse_bootargs("frobnicate vcpus=0 vcpus=99 mem=1M mem=12Q psci=2.0 its=maybe quiet=1 vcpus=3", o),
+              Status::ok);
+    EXPECT_EQ(o.vcpus, 3u);  // the valid one wins, invalid ones keep the previous value
+    EXPECT_EQ(o.mem, 0u);    // 1M is not 2 MiB aligned; 12Q is garbage
+    EXPECT_EQ(o.psci, PsciVersion::v1_1);
+    EXPECT_TRUE(o.its);
+    EXPECT_EQ(o.unknown_count, 2u);
+    EXPECT_EQ(o.invalid_count, 6u);
+    EXPECT_STREQ(o.unknown[0], "frobnicate");
+    EXPECT_STREQ(o.unknown[1], "quiet=1");
+    EXPECT_NE(hvtest::captured_log().find("frobnicate"), std::string::npos);
+}
+
+TEST(Bootargs, SizesAndOverflow) {
+    u64 v = 0;
+    EXPECT_TRUE(parse_size("4096K", 5, v));
+    EXPECT_EQ(v, 4 * MiB);
+    EXPECT_TRUE(parse_size("0x10M", 5, v));
+    EXPECT_EQ(v, 16 * MiB);
+    EXPECT_FALSE(parse_size("", 0, v));
+    EXPECT_FALSE(parse_size("M", 1, v));
+    EXPECT_FALSE(parse_size("99999999999999999999", 20, v));
+    EXPECT_FALSE(parse_size("17179869184G", 12, v));  // 2^34 GiB overflows
+    EXPECT_FALSE(parse_size("0x", 2, v));
+}
+
+TEST(Bootargs, OverlongIsIgnored) {
+    std::string s(5000, 'a');
+    HvOptions o;
+    EXPECT_EQ(parse_bootargs(s.c_str(), o), Status::invalid_argument);
+    EXPECT_EQ(o.unknown_count, 0u);
+    std::string many;
+    for (int i = 0; i < 100; ++i) many += "x" + std::to_string(i) + " ";
+    HvOptions p;
+    EXPECT_EQ(parse_bootargs(many.c_str(), p), Status::ok);
+    EXPECT_EQ(p.unknown_count, 100u);
+    EXPECT_STREQ(p.unknown[3], "x3");
+}

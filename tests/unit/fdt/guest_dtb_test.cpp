@@ -1,0 +1,237 @@
+#include "core/guest_dtb.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "core/fdt/reader.hpp"
+#include "core/platform.hpp"
+#include "tests/unit/fdt/fdt_test_util.hpp"
+
+using namespace hv;
+using namespace hv::fdt;
+
+namespace {
+
+struct Host {
+    std::vector<unsigned char> blob;
+    Reader reader;
+    std::unique_ptr<PlatformInfo> info = std::make_unique<PlatformInfo>();
+};
+
+std::unique_ptr<Host> host(const char* file = "qemu-virt-smp4.dtb") {
+    auto h = std::make_unique<Host>();
+    h->blob = fdttest::load_data(file);
+    Result<Reader> r = Reader::open(h->blob.data(), h->blob.size());
+    EXPECT_TRUE(r.ok());
+    h->reader = r.value();
+    EXPECT_EQ(parse_platform(h->reader, *h->info), Status::ok);
+    return h;
+}
+
+GuestDtbConfig config(usize vcpus) {
+    GuestDtbConfig c;
+    for (usize i = 0; i < vcpus; ++i) ignore_status(c.vcpu_mpidrs.push_back(i));
+    // The hypervisor owns the first 64 MiB of RAM; the guest gets the rest of the 1 GiB.
+    ignore_status(c.memory.push_back({0x44000000, 0x3c000000}));
+    c.bootargs = "console=ttyAMA0 earlycon";
+    c.initrd_start = 0x48000000;
+    c.initrd_end = 0x48100000;
+    return c;
+}
+
+struct Built {
+    std::vector<u8> dtb;
+    Reader reader;
+    std::string dts;
+};
+
+std::unique_ptr<Built> build(const Host& h, const GuestDtbConfig& c) {
+    auto b = std::make_unique<Built>();
+    b->dtb.assign(64 * 1024, 0);
+    usize size = 0;
+    Status s = build_guest_dtb(h.reader, *h.info, c, b->dtb.data(), b->dtb.size(), size);
+    EXPECT_EQ(s, Status::ok) << status_name(s);
+    b->dtb.resize(size);
+    Result<Reader> r = Reader::open(b->dtb.data(), b->dtb.size());
+    EXPECT_TRUE(r.ok());
+    b->reader = r.value();
+    if (fdttest::have_dtc()) {
+        int rc = -1;
+        b->dts = fdttest::dtc_decompile(b->dtb.data(), b->dtb.size(), rc);
+        EXPECT_EQ(rc, 0) << b->dts;
+    }
+    return b;
+}
+
+bool has(const std::string& dts, const char* s) { return dts.find(s) != std::string::npos; }
+
+}  // namespace
+
+TEST(GuestDtb, ReparsesAsAPlatform) {
+    auto h = host();
+    auto b = build(*h, config(2));
+    // The guest tree must itself satisfy the platform parser (what a guest kernel looks for).
+    auto g = std::make_unique<PlatformInfo>();
+    ASSERT_EQ(parse_platform(b->reader, *g), Status::ok);
+    ASSERT_EQ(g->memory.size(), 1u);
+    EXPECT_EQ(g->memory[0].base, 0x44000000u);
+    EXPECT_EQ(g->memory[0].size, 0x3c000000u);
+    ASSERT_EQ(g->cpu_count(), 2u);
+    EXPECT_EQ(g->cpus[1].mpidr, 1u);
+    EXPECT_EQ(g->psci_method, PsciMethod::hvc);
+    EXPECT_EQ(g->gic.gicd_base, 0x08000000u);
+    ASSERT_EQ(g->gic.gicr.size(), 1u);
+    EXPECT_EQ(g->gic.gicr[0].base, 0x080a0000u);
+    EXPECT_EQ(g->gic.gicr[0].size, 2 * 0x20000u);  // exactly the vCPU count
+    EXPECT_EQ(g->gic.phandle, kPhandleGic);
+    EXPECT_EQ(g->gic.maintenance.intid(), 25u);
+    ASSERT_EQ(g->gic.its.size(), 1u);
+    EXPECT_EQ(g->gic.its[0].base, 0x08080000u);
+    EXPECT_EQ(g->gic.its[0].phandle, kPhandleItsBase);
+    EXPECT_EQ(g->timer.virt.intid(), 27u);
+    EXPECT_EQ(g->timer.phys.intid(), 30u);
+    ASSERT_TRUE(g->uart.present);
+    EXPECT_EQ(g->uart.base, 0x09000000u);
+    EXPECT_EQ(g->uart.irq.intid(), 33u);
+    EXPECT_EQ(g->clock_phandle, kPhandleClock);
+    ASSERT_TRUE(g->pcie.present);
+    EXPECT_EQ(g->pcie.ecam_base, h->info->pcie.ecam_base);
+    ASSERT_EQ(g->pcie.ranges.size(), 3u);
+    ASSERT_EQ(g->pcie.msi_map.size(), 1u);
+    EXPECT_EQ(g->pcie.msi_map[0].phandle, kPhandleItsBase);  // rewritten to the guest ITS
+    EXPECT_EQ(g->pcie.msi_map[0].length, 0x10000u);
+    ASSERT_EQ(g->pcie.intx.size(), h->info->pcie.intx.size());
+    for (usize i = 0; i < g->pcie.intx.size(); ++i) {
+        EXPECT_EQ(g->pcie.intx[i].devfn_hi, h->info->pcie.intx[i].devfn_hi);
+        EXPECT_EQ(g->pcie.intx[i].pin, h->info->pcie.intx[i].pin);
+        EXPECT_EQ(g->pcie.intx[i].irq.number, h->info->pcie.intx[i].irq.number);
+    }
+    EXPECT_STREQ(g->chosen.bootargs, "console=ttyAMA0 earlycon");
+    EXPECT_EQ(g->chosen.initrd_start, 0x48000000u);
+    EXPECT_EQ(g->chosen.initrd_end, 0x48100000u);
+    EXPECT_STREQ(g->chosen.stdout_path, "/pl011@9000000");
+    // Every phandle reference resolves inside the guest tree.
+    const Reader& r = b->reader;
+    EXPECT_NE(r.find_phandle(r.prop_u32(r.root(), "interrupt-parent").value()), kNoNode);
+    EXPECT_NE(r.find_phandle(r.prop_u32(r.find_compatible("arm,pl011"), "clocks").value()), kNoNode);
+    EXPECT_EQ(r.find_phandle(h->info->gic.phandle), kNoNode);  // no host phandle (0x8005) leaked
+    EXPECT_EQ(r.find_compatible("virtio,mmio"), kNoNode);      // host devices not given to the guest are absent
+}
+
+TEST(GuestDtb, DtcTextShowsTheContract) {
+    if (!fdttest::have_dtc()) GTEST_SKIP() << "dtc not installed";
+    auto h = host();
+    auto b = build(*h, config(4));
+    const std::string& d = b->dts;
+    EXPECT_TRUE(has(d, "compatible = \"arm,psci-1.0\\0arm,psci-0.2\";")) << d;
+    EXPECT_TRUE(has(d, "method = \"hvc\";")) << d;
+    EXPECT_TRUE(has(d, "memory@44000000 {")) << d;
+    EXPECT_TRUE(has(d, "reg = <0x00 0x44000000 0x00 0x3c000000>;")) << d;
+    EXPECT_TRUE(has(d, "cpu@3 {")) << d;
+    EXPECT_TRUE(has(d, "enable-method = \"psci\";")) << d;
+    EXPECT_TRUE(has(d, "reg = <0x00 0x8000000 0x00 0x10000 0x00 0x80a0000 0x00 0x80000>;")) << d;  // 4 x 128K
+    EXPECT_TRUE(has(d, "#redistributor-regions = <0x01>;")) << d;
+    EXPECT_TRUE(has(d, "msi-controller;")) << d;
+    EXPECT_TRUE(has(d, "msi-map = <0x00 0x10 0x00 0x10000>;")) << d;
+    EXPECT_TRUE(has(d, "interrupt-map = <0x00 0x00 0x00 0x01 0x01 0x00 0x00 0x00 0x03 0x04")) << d;
+    EXPECT_TRUE(has(d, "interrupt-parent = <0x01>;")) << d;
+    EXPECT_TRUE(has(d, "stdout-path = \"/pl011@9000000\";")) << d;
+    EXPECT_TRUE(has(d, "linux,initrd-start = <0x00 0x48000000>;")) << d;
+    EXPECT_TRUE(has(d, "interrupts = <0x01 0x0d 0x04 0x01 0x0e 0x04 0x01 0x0b 0x04 0x01 0x0a 0x04>;")) << d;
+    EXPECT_TRUE(has(d, "interrupts = <0x00 0x01 0x04>;")) << d;  // pl011 SPI 1
+    EXPECT_FALSE(has(d, "0x8005")) << d;                         // no host phandles
+    EXPECT_FALSE(has(d, "0x8004")) << d;
+}
+
+TEST(GuestDtb, Psci01NamesFunctionIds) {
+    auto h = host();
+    GuestDtbConfig c = config(1);
+    c.psci = PsciVersion::v0_1;
+    auto b = build(*h, c);
+    const Reader& r = b->reader;
+    const i32 psci = r.find_path("/psci");
+    ASSERT_NE(psci, kNoNode);
+    EXPECT_TRUE(r.has_compatible(psci, "arm,psci"));
+    EXPECT_FALSE(r.has_compatible(psci, "arm,psci-0.2"));
+    EXPECT_EQ(r.prop_u32(psci, "cpu_suspend").value(), 0x95c1ba5eu);
+    EXPECT_EQ(r.prop_u32(psci, "cpu_off").value(), 0x95c1ba5fu);
+    EXPECT_EQ(r.prop_u32(psci, "cpu_on").value(), 0x95c1ba60u);
+    EXPECT_EQ(r.prop_u32(psci, "migrate").value(), 0x95c1ba61u);
+    EXPECT_STREQ(r.prop_string(psci, "method"), "hvc");
+
+    c.psci = PsciVersion::v0_2;
+    auto b2 = build(*h, c);
+    const i32 p2 = b2->reader.find_path("/psci");
+    EXPECT_TRUE(b2->reader.has_compatible(p2, "arm,psci-0.2"));
+    EXPECT_FALSE(b2->reader.has_prop(p2, "cpu_on"));
+}
+
+TEST(GuestDtb, OptionalPartsCanBeLeftOut) {
+    auto h = host();
+    GuestDtbConfig c = config(1);
+    c.include_its = false;
+    c.bootargs = nullptr;
+    c.initrd_end = 0;
+    auto b = build(*h, c);
+    const Reader& r = b->reader;
+    EXPECT_EQ(r.find_compatible("arm,gic-v3-its"), kNoNode);
+    const i32 pcie = r.find_compatible("pci-host-ecam-generic");
+    ASSERT_NE(pcie, kNoNode);
+    EXPECT_FALSE(r.has_prop(pcie, "msi-map"));  // INTx only without an ITS
+    EXPECT_TRUE(r.has_prop(pcie, "interrupt-map"));
+    const i32 chosen = r.find_path("/chosen");
+    EXPECT_FALSE(r.has_prop(chosen, "bootargs"));
+    EXPECT_FALSE(r.has_prop(chosen, "linux,initrd-start"));
+
+    c.include_pcie = false;
+    c.include_uart = false;
+    auto b2 = build(*h, c);
+    EXPECT_EQ(b2->reader.find_compatible("pci-host-ecam-generic"), kNoNode);
+    EXPECT_EQ(b2->reader.find_compatible("arm,pl011"), kNoNode);
+    EXPECT_FALSE(b2->reader.has_prop(b2->reader.find_path("/chosen"), "stdout-path"));
+}
+
+TEST(GuestDtb, MultiAffinityMpidrsUseTwoAddressCells) {
+    auto h = host();
+    GuestDtbConfig c = config(0);
+    ignore_status(c.vcpu_mpidrs.push_back(0));
+    ignore_status(c.vcpu_mpidrs.push_back(0x100000000ull));  // Aff3 = 1
+    auto b = build(*h, c);
+    const Reader& r = b->reader;
+    const i32 cpus = r.find_path("/cpus");
+    EXPECT_EQ(r.prop_u32(cpus, "#address-cells").value(), 2u);
+    auto g = std::make_unique<PlatformInfo>();
+    ASSERT_EQ(parse_platform(r, *g), Status::ok);
+    ASSERT_EQ(g->cpu_count(), 2u);
+    EXPECT_EQ(g->cpus[1].mpidr, 0x100000000ull);
+}
+
+TEST(GuestDtb, RejectsBadConfigAndSmallBuffers) {
+    auto h = host();
+    std::vector<u8> out(64 * 1024);
+    usize size = 123;
+    GuestDtbConfig none = config(0);
+    EXPECT_EQ(build_guest_dtb(h->reader, *h->info, none, out.data(), out.size(), size), Status::invalid_argument);
+    EXPECT_EQ(size, 0u);
+    GuestDtbConfig dup = config(2);
+    dup.vcpu_mpidrs[1] = 0;
+    EXPECT_EQ(build_guest_dtb(h->reader, *h->info, dup, out.data(), out.size(), size), Status::invalid_argument);
+    GuestDtbConfig nomem = config(1);
+    nomem.memory.clear();
+    EXPECT_EQ(build_guest_dtb(h->reader, *h->info, nomem, out.data(), out.size(), size), Status::invalid_argument);
+    GuestDtbConfig bad_initrd = config(1);
+    bad_initrd.initrd_start = 0x50000000;
+    bad_initrd.initrd_end = 0x4000000;
+    EXPECT_EQ(build_guest_dtb(h->reader, *h->info, bad_initrd, out.data(), out.size(), size), Status::invalid_argument);
+    GuestDtbConfig ok = config(4);
+    ASSERT_EQ(build_guest_dtb(h->reader, *h->info, ok, out.data(), out.size(), size), Status::ok);
+    const usize need = size;
+    for (usize cap : {usize{0}, usize{64}, usize{1024}, need - 1}) {
+        std::vector<u8> small(cap + 16, 0xab);
+        EXPECT_EQ(build_guest_dtb(h->reader, *h->info, ok, small.data(), cap, size), Status::no_memory) << cap;
+        for (usize i = cap; i < small.size(); ++i) ASSERT_EQ(small[i], 0xab) << "overrun at cap " << cap;
+    }
+}

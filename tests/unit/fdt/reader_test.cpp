@@ -1,0 +1,238 @@
+#include "core/fdt/reader.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+
+#include "tests/unit/fdt/fdt_test_util.hpp"
+
+using namespace hv;
+using namespace hv::fdt;
+
+namespace {
+
+Reader open_data(const std::vector<unsigned char>& blob) {
+    Result<Reader> r = Reader::open(blob.data(), blob.size());
+    EXPECT_TRUE(r.ok()) << status_name(r.status());
+    return r.value();
+}
+
+}  // namespace
+
+TEST(FdtReader, OpensQemuVirtDtb) {
+    auto blob = fdttest::load_data("qemu-virt-smp4.dtb");
+    ASSERT_GT(blob.size(), 1000u);
+    Reader r = open_data(blob);
+    ASSERT_TRUE(r.valid());
+    EXPECT_EQ(r.version(), 17u);
+    EXPECT_EQ(r.total_size(), blob.size());
+    EXPECT_STREQ(r.name(r.root()), "");
+    EXPECT_EQ(r.parent(r.root()), kNoNode);
+    EXPECT_EQ(r.depth(r.root()), 0);
+}
+
+TEST(FdtReader, NavigatesPathsChildrenAndParents) {
+    auto blob = fdttest::load_data("qemu-virt-smp4.dtb");
+    Reader r = open_data(blob);
+    const i32 gic = r.find_path("/intc@8000000");
+    ASSERT_NE(gic, kNoNode);
+    EXPECT_STREQ(r.name(gic), "intc@8000000");
+    EXPECT_EQ(r.parent(gic), r.root());
+    // Unit-address-less lookup and nested path.
+    EXPECT_EQ(r.find_path("/intc"), gic);
+    const i32 its = r.find_path("/intc@8000000/its@8080000");
+    ASSERT_NE(its, kNoNode);
+    EXPECT_EQ(r.parent(its), gic);
+    EXPECT_EQ(r.depth(its), 2);
+    EXPECT_EQ(r.first_child(gic), its);
+    EXPECT_EQ(r.next_sibling(its), kNoNode);
+    EXPECT_EQ(r.find_path("/nonexistent"), kNoNode);
+    EXPECT_EQ(r.find_path("/intc@8000000/its@1"), kNoNode);
+    EXPECT_EQ(r.find_path("relative"), kNoNode);
+    EXPECT_EQ(r.find_path("/"), r.root());
+
+    // Four cpu nodes under /cpus (plus cpu-map).
+    const i32 cpus = r.find_path("/cpus");
+    ASSERT_NE(cpus, kNoNode);
+    int n_cpu = 0;
+    for (i32 c = r.first_child(cpus); c != kNoNode; c = r.next_sibling(c))
+        if (std::strncmp(r.name(c), "cpu@", 4) == 0) ++n_cpu;
+    EXPECT_EQ(n_cpu, 4);
+}
+
+TEST(FdtReader, PropertiesAndStringLists) {
+    auto blob = fdttest::load_data("qemu-virt-smp4.dtb");
+    Reader r = open_data(blob);
+    const i32 gic = r.find_compatible("arm,gic-v3");
+    ASSERT_NE(gic, kNoNode);
+    EXPECT_TRUE(r.has_prop(gic, "interrupt-controller"));
+    EXPECT_EQ(r.prop(gic, "interrupt-controller").size(), 0u);  // present, empty
+    EXPECT_FALSE(r.has_prop(gic, "no-such-prop"));
+    EXPECT_EQ(r.prop_u32(gic, "#interrupt-cells").value(), 3u);
+    EXPECT_EQ(r.prop_u32(gic, "#interrupt-cells", 1).status(), Status::wrong_size);
+    EXPECT_EQ(r.prop_u32(gic, "nope").status(), Status::not_found);
+    EXPECT_EQ(r.prop_u32(gic, "#redistributor-regions").value(), 1u);
+    EXPECT_NE(r.phandle(gic), 0u);
+    EXPECT_EQ(r.find_phandle(r.phandle(gic)), gic);
+    EXPECT_EQ(r.find_phandle(0), kNoNode);
+
+    const i32 uart = r.find_compatible("arm,pl011");
+    ASSERT_NE(uart, kNoNode);
+    EXPECT_TRUE(r.has_compatible(uart, "arm,primecell"));
+    EXPECT_FALSE(r.has_compatible(uart, "arm,pl01"));
+    StringList names = r.prop_strings(uart, "clock-names");
+    EXPECT_EQ(names.count(), 2u);
+    EXPECT_STREQ(names.next(), "uartclk");
+    EXPECT_STREQ(names.next(), "apb_pclk");
+    EXPECT_EQ(names.next(), nullptr);
+
+    const i32 chosen = r.find_path("/chosen");
+    EXPECT_STREQ(r.prop_string(chosen, "stdout-path"), "/pl011@9000000");
+    // A property is a string only if NUL-terminated: "interrupts" is binary.
+    EXPECT_EQ(r.prop_string(uart, "interrupts"), nullptr);
+
+    // Property iteration sees every property exactly once.
+    int count = 0;
+    bool saw_reg = false;
+    for (i32 p = r.first_prop(uart); p != kNoProp; p = r.next_prop(p)) {
+        Property pr = r.prop_at(p);
+        ASSERT_NE(pr.name, nullptr);
+        saw_reg |= std::strcmp(pr.name, "reg") == 0;
+        ++count;
+    }
+    EXPECT_TRUE(saw_reg);
+    EXPECT_EQ(count, 5);  // clock-names clocks interrupts reg compatible
+}
+
+TEST(FdtReader, RegUsesParentCells) {
+    auto blob = fdttest::load_data("qemu-virt-smp4.dtb");
+    Reader r = open_data(blob);
+    const i32 gic = r.find_compatible("arm,gic-v3");
+    u64 a = 0, s = 0;
+    ASSERT_EQ(r.reg_count(gic), 2u);
+    ASSERT_EQ(r.read_reg(gic, 0, a, s), Status::ok);
+    EXPECT_EQ(a, 0x08000000u);
+    EXPECT_EQ(s, 0x10000u);
+    ASSERT_EQ(r.read_reg(gic, 1, a, s), Status::ok);
+    EXPECT_EQ(a, 0x080a0000u);
+    EXPECT_EQ(r.read_reg(gic, 2, a, s), Status::not_found);
+    const i32 its = r.find_compatible("arm,gic-v3-its");
+    ASSERT_EQ(r.read_reg(its, 0, a, s), Status::ok);  // the GIC node's #address-cells = 2, #size-cells = 2
+    EXPECT_EQ(a, 0x08080000u);
+    EXPECT_EQ(s, 0x20000u);
+    // cpus: #address-cells = 1, #size-cells = 0.
+    const i32 cpu2 = r.find_path("/cpus/cpu@2");
+    ASSERT_NE(cpu2, kNoNode);
+    ASSERT_EQ(r.read_reg(cpu2, 0, a, s), Status::ok);
+    EXPECT_EQ(a, 2u);
+    EXPECT_EQ(s, 0u);
+    const i32 pcie = r.find_compatible("pci-host-ecam-generic");
+    ASSERT_EQ(r.read_reg(pcie, 0, a, s), Status::ok);
+    EXPECT_EQ(a, 0x4010000000ull);
+    EXPECT_EQ(s, 0x10000000u);
+}
+
+TEST(FdtReader, FindCompatibleIteratesAllMatches) {
+    auto blob = fdttest::load_data("qemu-virt-smp4.dtb");
+    Reader r = open_data(blob);
+    int virtio = 0;
+    for (i32 n = r.find_compatible("virtio,mmio"); n != kNoNode; n = r.find_compatible("virtio,mmio", n)) ++virtio;
+    EXPECT_EQ(virtio, 32);
+    // Document order walk visits every node once and ends.
+    int nodes = 0;
+    for (i32 n = r.next_node(kNoNode); n != kNoNode; n = r.next_node(n)) ++nodes;
+    EXPECT_GT(nodes, 50);
+    EXPECT_LT(nodes, 200);
+}
+
+TEST(FdtReader, ModulesInChosen) {
+    auto blob = fdttest::load_data("qemu-virt-smp2-modules.dtb");
+    Reader r = open_data(blob);
+    const i32 chosen = r.find_path("/chosen");
+    ASSERT_NE(chosen, kNoNode);
+    EXPECT_STREQ(r.prop_string(chosen, "bootargs"), "vcpus=2 mem=512M psci=1.0");
+    int modules = 0;
+    for (i32 m = r.first_child(chosen); m != kNoNode; m = r.next_sibling(m)) {
+        EXPECT_TRUE(r.has_compatible(m, "multiboot,module"));
+        ++modules;
+    }
+    EXPECT_EQ(modules, 2);
+    EXPECT_NE(r.find_compatible("multiboot,kernel"), kNoNode);
+    EXPECT_NE(r.find_compatible("multiboot,ramdisk"), kNoNode);
+}
+
+TEST(FdtReader, RejectsBadHeaders) {
+    auto blob = fdttest::load_data("qemu-virt-smp4.dtb");
+    EXPECT_EQ(Reader::open(nullptr, 100).status(), Status::corrupt);
+    EXPECT_EQ(Reader::open(blob.data(), 39).status(), Status::corrupt);
+    EXPECT_EQ(Reader::open(blob.data(), blob.size() - 1).status(), Status::corrupt);  // totalsize > max_size
+    auto bad = blob;
+    bad[0] ^= 1;  // magic
+    EXPECT_EQ(Reader::open(bad.data(), bad.size()).status(), Status::corrupt);
+    bad = blob;
+    store_be32(bad.data() + 20, 15);  // version 15
+    EXPECT_EQ(Reader::open(bad.data(), bad.size()).status(), Status::unsupported);
+    bad = blob;
+    store_be32(bad.data() + 8, 0x42);  // misaligned struct offset
+    EXPECT_EQ(Reader::open(bad.data(), bad.size()).status(), Status::corrupt);
+    bad = blob;
+    store_be32(bad.data() + 36, 0xfffffff0);  // struct size beyond the blob
+    EXPECT_EQ(Reader::open(bad.data(), bad.size()).status(), Status::corrupt);
+    bad = blob;
+    store_be32(bad.data() + 32, 0xfffffff0);  // strings size beyond the blob (and offset+size wraps)
+    EXPECT_EQ(Reader::open(bad.data(), bad.size()).status(), Status::corrupt);
+    bad = blob;
+    store_be32(bad.data() + 4, 0xffffffff);  // huge totalsize
+    EXPECT_EQ(Reader::open(bad.data(), bad.size()).status(), Status::corrupt);
+}
+
+TEST(FdtReader, RejectsBadStructure) {
+    auto blob = fdttest::load_data("qemu-virt-smp4.dtb");
+    const u32 off_struct = load_be32(blob.data() + 8);
+    const u32 size_struct = load_be32(blob.data() + 36);
+    // Replace the final END token with END_NODE: unbalanced tree.
+    auto bad = blob;
+    ASSERT_EQ(load_be32(bad.data() + off_struct + size_struct - 4), 9u);
+    store_be32(bad.data() + off_struct + size_struct - 4, 2);
+    EXPECT_EQ(Reader::open(bad.data(), bad.size()).status(), Status::corrupt);
+    // Unknown token.
+    bad = blob;
+    store_be32(bad.data() + off_struct + size_struct - 4, 7);
+    EXPECT_EQ(Reader::open(bad.data(), bad.size()).status(), Status::corrupt);
+    // First property of the root: name offset outside the strings block.
+    bad = blob;
+    ASSERT_EQ(load_be32(bad.data() + off_struct), 1u);      // BEGIN_NODE ""
+    ASSERT_EQ(load_be32(bad.data() + off_struct + 8), 3u);  // PROP
+    store_be32(bad.data() + off_struct + 16, 0x7fffffff);
+    EXPECT_EQ(Reader::open(bad.data(), bad.size()).status(), Status::corrupt);
+    // ... or a length that runs off the structure block.
+    bad = blob;
+    store_be32(bad.data() + off_struct + 12, size_struct);
+    EXPECT_EQ(Reader::open(bad.data(), bad.size()).status(), Status::corrupt);
+}
+
+TEST(FdtReader, ReservationBlock) {
+    auto blob = fdttest::load_data("qemu-virt-smp4.dtb");
+    Reader r = open_data(blob);
+    EXPECT_EQ(r.reservation_count(), 0u);
+    u64 a, s;
+    EXPECT_EQ(r.reservation(0, a, s), Status::not_found);
+}
+
+TEST(FdtReader, BadHandlesAreHarmless) {
+    auto blob = fdttest::load_data("qemu-virt-smp4.dtb");
+    Reader r = open_data(blob);
+    for (i32 h : {-5, 1, 2, 3, 6, 0x7ffffff0, static_cast<i32>(blob.size())}) {
+        EXPECT_EQ(r.name(h), nullptr);
+        EXPECT_EQ(r.first_child(h), kNoNode);
+        EXPECT_EQ(r.next_sibling(h), kNoNode);
+        EXPECT_EQ(r.parent(h), kNoNode);
+        EXPECT_EQ(r.prop(h, "reg").data(), nullptr);
+        EXPECT_EQ(r.prop_at(h).name, nullptr);
+    }
+    Reader empty;
+    EXPECT_EQ(empty.root(), kNoNode);
+    EXPECT_EQ(empty.find_path("/"), kNoNode);
+    EXPECT_EQ(empty.find_compatible("x"), kNoNode);
+}

@@ -1,0 +1,289 @@
+#include "tests/unit/its/its_harness.hpp"
+
+using namespace itstest;
+
+namespace {
+
+constexpr u64 kDtes = kDevTablePages * 4096 / 8;
+
+Harness::Regs image_regs(const Harness& h) {
+    Harness::Regs r{};
+    r.cbaser = cbaser::Valid::make(1) | kQueue | (kQueuePages - 1);
+    r.baser0 = Harness::baser_value(kDevTable, kDevTablePages);
+    r.baser1 = Harness::baser_value(kCollTable, 1);
+    r.iidr = h.its->iidr();
+    r.ctlr = 1;
+    return r;
+}
+
+// The reference image (KVM ABI rev 0): collections ICID 3 -> vCPU 1, ICID 7 referenced but unmapped;
+// device 2 (4 EventID bits): event 0 -> LPI 8192 / ICID 3, event 5 -> LPI 8200 / ICID 7;
+// device 5 (2 EventID bits): event 3 -> LPI 9000 / ICID 3.
+void build_image(Harness& h) {
+    h.poke64(kCollTable + 0, hv::its::abi::cte::make(1, 3));
+    h.poke64(kCollTable + 8, hv::its::abi::cte::make(hv::its::abi::cte::kNotMapped, 7));
+    h.poke64(kCollTable + 16, 0);
+    h.poke64(kDevTable + 2 * 8, hv::its::abi::dte::make(3, itt_for(2), 3));
+    h.poke64(kDevTable + 5 * 8, hv::its::abi::dte::make(0, itt_for(5), 1));
+    h.poke64(itt_for(2) + 0 * 8, hv::its::abi::ite::make(5, 8192, 3));
+    h.poke64(itt_for(2) + 5 * 8, hv::its::abi::ite::make(0, 8200, 7));
+    h.poke64(itt_for(5) + 3 * 8, hv::its::abi::ite::make(0, 9000, 3));
+}
+
+void expect_empty(Harness& h) {
+    EXPECT_EQ(h.its->device_count(), 0u);
+    EXPECT_EQ(h.its->ite_count(), 0u);
+    EXPECT_EQ(h.its->collection_count(), 0u);
+    EXPECT_TRUE(h.obs.live.empty());
+}
+
+}  // namespace
+
+TEST(ItsRestore, GoldenImageRestoresExpectedMappings) {
+    Harness h;
+    build_image(h);
+    ASSERT_EQ(h.restore_regs_and_tables(image_regs(h)), Status::ok);
+    EXPECT_TRUE(h.its->enabled());
+    EXPECT_EQ(h.its->device_count(), 2u);
+    EXPECT_EQ(h.its->ite_count(), 3u);
+    EXPECT_EQ(h.its->collection_count(), 2u);
+    h.expect_tr(2, 0, 1, 8192);
+    EXPECT_EQ(h.tr(2, 5).status(), Status::invalid_argument);  // ICID 7 unmapped
+    h.expect_tr(5, 3, 1, 9000);
+    EXPECT_EQ(h.tr(2, 1).status(), Status::not_found);
+    EXPECT_EQ(h.obs.live.size(), 3u);
+    EXPECT_EQ(h.obs.live.at({2, 5}).second, ItsObserver::kNoVcpu);
+    EXPECT_EQ(h.its->restore_phase(), RestorePhase::idle);
+    // The queue works after the restore.
+    h.cwriter = 0;
+    h.cmd(Command::mapc(7, 2, true));
+    h.expect_tr(2, 5, 2, 8200);
+}
+
+TEST(ItsSave, KnownStateProducesExactBytes) {
+    Harness h;
+    // Garbage everywhere the save must overwrite or zero.
+    std::memset(&h.ram[kDevTable - kRamBase], 0xaa, kDevTablePages * 4096);
+    std::memset(&h.ram[itt_for(2) - kRamBase], 0xbb, 16 * 8);
+    std::memset(&h.ram[itt_for(5) - kRamBase], 0xcc, 4 * 8);
+    h.setup();
+    h.cmds({Command::mapd(2, itt_for(2), 3, true), Command::mapd(5, itt_for(5), 1, true), Command::mapc(3, 1, true),
+            Command::mapti(2, 0, 8192, 3), Command::mapti(2, 5, 8200, 7), Command::mapti(5, 3, 9000, 3)});
+    ASSERT_EQ(h.its->save_tables(), Status::ok);
+
+    Harness ref;
+    build_image(ref);
+    EXPECT_EQ(0, std::memcmp(&h.ram[kCollTable - kRamBase], &ref.ram[kCollTable - kRamBase], 24));
+    EXPECT_EQ(0, std::memcmp(&h.ram[kDevTable - kRamBase], &ref.ram[kDevTable - kRamBase], kDevTablePages * 4096));
+    EXPECT_EQ(0, std::memcmp(&h.ram[itt_for(2) - kRamBase], &ref.ram[itt_for(2) - kRamBase], 16 * 8));
+    EXPECT_EQ(0, std::memcmp(&h.ram[itt_for(5) - kRamBase], &ref.ram[itt_for(5) - kRamBase], 4 * 8));
+    EXPECT_EQ(h.peek64(kDevTable + 2 * 8), 0x8006000008088003ull);  // spelled out: V, next 3, ITT 0x40440000 >> 8 << 5, Size 3
+}
+
+struct Corruption {
+    const char* name;
+    void (*apply)(Harness&);
+    Status expected;
+};
+
+TEST(ItsRestore, EveryCorruptionLeavesTheItsEmpty) {
+    const Corruption cases[] = {
+        {"ITE INTID below 8192", [](Harness& h) { h.poke64(itt_for(5) + 24, hv::its::abi::ite::make(0, 4096, 3)); },
+         Status::corrupt},
+        {"ITE INTID beyond IDbits", [](Harness& h) { h.poke64(itt_for(5) + 24, hv::its::abi::ite::make(0, 70000, 3)); },
+         Status::corrupt},
+        {"ITE next beyond the DTE size", [](Harness& h) { h.poke64(itt_for(5) + 24, hv::its::abi::ite::make(1, 9000, 3)); },
+         Status::corrupt},
+        {"ITE unknown ICID", [](Harness& h) { h.poke64(itt_for(5) + 24, hv::its::abi::ite::make(0, 9000, 9)); },
+         Status::corrupt},
+        {"duplicate ICID", [](Harness& h) { h.poke64(kCollTable + 8, hv::its::abi::cte::make(2, 3)); }, Status::corrupt},
+        {"CTE target beyond vCPUs", [](Harness& h) { h.poke64(kCollTable, hv::its::abi::cte::make(4, 3)); }, Status::corrupt},
+        {"CTE ICID beyond the table", [](Harness& h) { h.poke64(kCollTable + 8, hv::its::abi::cte::make(0, 600)); },
+         Status::corrupt},
+        {"DTE next runs off the table",
+         [](Harness& h) { h.poke64(kDevTable + 5 * 8, hv::its::abi::dte::make(kDtes - 5, itt_for(5), 1)); }, Status::corrupt},
+        {"DTE EventID bits too wide",
+         [](Harness& h) { h.poke64(kDevTable + 5 * 8, hv::its::abi::dte::make(0, itt_for(5), 16)); }, Status::corrupt},
+        {"DTE ITT outside guest RAM",
+         [](Harness& h) { h.poke64(kDevTable + 5 * 8, hv::its::abi::dte::make(0, kRamBase + kRamSize, 1)); },
+         Status::out_of_range},
+        {"too many devices",
+         [](Harness& h) {
+             for (u64 d = 0; d <= kMaxDevices; ++d)
+                 h.poke64(kDevTable + d * 8, hv::its::abi::dte::make(d == kMaxDevices ? 0 : 1, itt_for(0), 0));
+         },
+         Status::no_memory},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        Harness h;
+        build_image(h);
+        c.apply(h);
+        Harness::Regs r = image_regs(h);
+        EXPECT_EQ(h.restore_regs_and_tables(r), c.expected);
+        expect_empty(h);
+        EXPECT_EQ(h.tr(2, 0).status(), Status::busy);
+        // The same ITS restores the good image afterwards.
+        Harness good;
+        build_image(good);
+        std::memcpy(h.ram.data(), good.ram.data(), kRamSize);
+        EXPECT_EQ(h.its->restore_tables(), Status::ok);
+        EXPECT_EQ(h.its->ite_count(), 3u);
+    }
+}
+
+TEST(ItsRestore, TablesOutsideGuestRam) {
+    {
+        Harness h;
+        Harness::Regs r = image_regs(h);
+        r.baser0 = Harness::baser_value(kRamBase + kRamSize - 4096, 2);
+        EXPECT_EQ(h.restore_regs_and_tables(r), Status::out_of_range);
+        expect_empty(h);
+    }
+    {
+        Harness h;
+        Harness::Regs r = image_regs(h);
+        r.baser0 = Harness::baser_value(kDevTable, 1, true);
+        h.poke64(kDevTable, l1e::Valid::make(1) | (kRamBase + kRamSize));
+        EXPECT_EQ(h.restore_regs_and_tables(r), Status::out_of_range);
+        expect_empty(h);
+    }
+}
+
+TEST(ItsRestore, UnknownRevisionRefusedBeforeAnythingIsRead) {
+    Harness h;
+    build_image(h);
+    u64 iidr = h.its->iidr();
+    EXPECT_EQ(h.its->restore_write(reg(GitsReg::IIDR), 4, iidr::Revision::set(iidr, 1)), Status::invalid_argument);
+    EXPECT_EQ(h.its->restore_write(reg(GitsReg::IIDR), 4, iidr::ProductId::set(iidr, 1)), Status::invalid_argument);
+    EXPECT_EQ(iidr::Revision::get(h.read(reg(GitsReg::IIDR), 4)), 0u);
+    Harness::Regs r = image_regs(h);
+    EXPECT_EQ(h.its->restore_write(reg(GitsReg::BASER0), 8, r.baser0), Status::ok);
+    EXPECT_EQ(h.its->restore_write(reg(GitsReg::BASER0) + 8, 8, r.baser1), Status::ok);
+    EXPECT_EQ(h.its->restore_tables(), Status::bad_order);  // the IIDR step never succeeded
+    expect_empty(h);
+}
+
+TEST(ItsRestore, OrderAndRegisterRules) {
+    Harness h;
+    Harness::Regs r = image_regs(h);
+    EXPECT_EQ(h.its->restore_write(reg(GitsReg::CREADR), 8, 0), Status::bad_order);  // CBASER first
+    EXPECT_EQ(h.its->restore_tables(), Status::bad_order);                           // IIDR + BASERs first
+    EXPECT_EQ(h.its->restore_write(reg(GitsReg::CTLR), 4, 1), Status::bad_order);    // CTLR last
+    EXPECT_EQ(h.its->restore_write(reg(GitsReg::CBASER), 4, r.cbaser), Status::wrong_size);
+    EXPECT_EQ(h.its->restore_write(0x200, 8, 0), Status::not_found);
+    EXPECT_EQ(h.its->restore_write(reg(GitsReg::TRANSLATER), 4, 0), Status::not_found);
+    EXPECT_EQ(h.its->restore_write(reg(GitsReg::TYPER), 8, 0), Status::invalid_argument);
+    EXPECT_EQ(h.its->restore_write(reg(GitsReg::TYPER), 8, h.its->typer()), Status::ok);
+    EXPECT_EQ(h.its->restore_write(reg(GitsReg::CBASER), 8, r.cbaser), Status::ok);
+    EXPECT_EQ(h.its->restore_write(reg(GitsReg::CREADR), 8, kQueuePages * 4096), Status::invalid_argument);
+    EXPECT_EQ(h.its->restore_write(reg(GitsReg::CREADR), 8, 0x40 | 1), Status::ok);  // offset + Stalled
+    EXPECT_EQ(h.read(reg(GitsReg::CREADR)), 0x41u);
+    EXPECT_TRUE(h.its->stalled());
+    EXPECT_EQ(h.its->restore_write(reg(GitsReg::IIDR), 4, r.iidr), Status::ok);
+    EXPECT_EQ(h.its->restore_write(reg(GitsReg::BASER0), 8, r.baser0), Status::ok);
+    EXPECT_EQ(h.its->restore_tables(), Status::bad_order);  // BASER1 still missing
+    EXPECT_EQ(h.its->restore_write(reg(GitsReg::BASER0) + 8, 8, r.baser1), Status::ok);
+    EXPECT_EQ(h.its->restore_tables(), Status::ok);
+    EXPECT_EQ(h.its->restore_phase(), RestorePhase::tables_restored);
+    EXPECT_EQ(h.its->restore_write(reg(GitsReg::CTLR), 4, 1), Status::ok);
+    EXPECT_TRUE(h.its->enabled());
+    EXPECT_EQ(h.its->restore_write(reg(GitsReg::CBASER), 8, r.cbaser), Status::busy);
+    EXPECT_EQ(h.its->restore_tables(), Status::busy);
+    u64 v = 0;
+    EXPECT_EQ(h.its->save_read(reg(GitsReg::IIDR), 8, v), Status::wrong_size);
+    EXPECT_EQ(h.its->save_read(reg(GitsReg::PIDR2), 4, v), Status::ok);
+    EXPECT_EQ(v, 0x3bu);
+}
+
+TEST(ItsReset, ReturnsToResetState) {
+    Harness h;
+    h.setup();
+    h.mapd(1);
+    h.cmds({Command::mapc(0, 1, true), Command::mapti(1, 0, 8192, 0)});
+    h.its->reset();
+    expect_empty(h);
+    EXPECT_FALSE(h.its->enabled());
+    EXPECT_EQ(h.read(reg(GitsReg::CBASER)), 0u);
+    EXPECT_EQ(h.read(reg(GitsReg::CREADR)), 0u);
+    EXPECT_EQ(h.read(reg(GitsReg::CWRITER)), 0u);
+    EXPECT_EQ(baser::Valid::get(h.read(reg(GitsReg::BASER0))), 0u);
+    EXPECT_EQ(baser::Type::get(h.read(reg(GitsReg::BASER0))), 1u);
+    EXPECT_EQ(h.tr(1, 0).status(), Status::busy);
+}
+
+namespace {
+
+// Hundreds of devices / events / collections with pending LPIs: save -> reset -> restore reproduces every
+// translation. Devices at DeviceID d * 27, 16 events each, a varying subset mapped.
+void round_trip(bool indirect) {
+    Harness h;
+    h.setup(indirect);
+    if (indirect)  // level-1 entries for the first 16 level-2 pages (DeviceIDs 0..8191)
+        for (u64 i = 0; i < 16; ++i) h.poke64(kDevTable + i * 8, l1e::Valid::make(1) | (kL2Pages + i * 4096));
+    constexpr u32 kDevices = 300;
+    auto dev_id = [](u32 d) { return d * 27; };
+    auto itt = [](u32 d) { return kItts + u64{d} * 256; };
+    u32 n = 0;
+    for (u32 c = 0; c < 100; ++c) {
+        h.put(Command::mapc(c * 5, c % 4, c != 42));  // ICID 210 is never mapped
+        if (++n % 64 == 0) h.kick();
+    }
+    u32 intid = 8192;
+    for (u32 d = 0; d < kDevices; ++d) {
+        h.put(Command::mapd(dev_id(d), itt(d), 3, true));
+        for (u32 e = d % 3; e < 16; e += 1 + d % 4) {
+            h.put(Command::mapti(dev_id(d), e, intid++, (d * 7 + e) % 100 * 5));
+            if (intid % 11 == 0) h.put(Command::event_cmd(Opcode::INT, dev_id(d), e));
+            if (++n % 64 == 0) h.kick();
+        }
+        if (++n % 64 == 0) h.kick();
+    }
+    h.kick();
+    ASSERT_FALSE(h.its->stalled());
+    ASSERT_EQ(h.creadr(), h.cwriter);
+    ASSERT_GT(h.its->ite_count(), 1000u);
+    ASSERT_EQ(h.its->collection_count(), 100u);
+
+    std::map<std::pair<u32, u32>, std::pair<Status, std::pair<u32, u32>>> before;
+    for (u32 d = 0; d < kDevices * 27 + 30; ++d)
+        for (u32 e = 0; e < 17; ++e) {
+            auto t = h.tr(d, e);
+            if (t.status() != Status::not_found)
+                before[{d, e}] = {t.status(), t.ok() ? std::make_pair(t.value().vcpu, t.value().intid)
+                                                     : std::make_pair(0u, 0u)};
+        }
+    auto pending = h.sink.pending();
+    ASSERT_FALSE(pending.empty());
+    usize ites = h.its->ite_count(), devs = h.its->device_count();
+    auto live = h.obs.live;
+
+    Harness::Regs regs = h.save_regs();
+    ASSERT_EQ(h.its->save_tables(), Status::ok);
+    h.its->reset();
+    expect_empty(h);
+    ASSERT_EQ(h.restore_regs_and_tables(regs), Status::ok);
+
+    EXPECT_EQ(h.its->ite_count(), ites);
+    EXPECT_EQ(h.its->device_count(), devs);
+    EXPECT_EQ(h.obs.live, live);
+    EXPECT_EQ(h.sink.pending(), pending);
+    std::map<std::pair<u32, u32>, std::pair<Status, std::pair<u32, u32>>> after;
+    for (u32 d = 0; d < kDevices * 27 + 30; ++d)
+        for (u32 e = 0; e < 17; ++e) {
+            auto t = h.tr(d, e);
+            if (t.status() != Status::not_found)
+                after[{d, e}] = {t.status(), t.ok() ? std::make_pair(t.value().vcpu, t.value().intid)
+                                                    : std::make_pair(0u, 0u)};
+        }
+    EXPECT_EQ(before, after);
+    // A second save of the restored state is byte-identical to the first.
+    std::vector<u8> first(h.ram);
+    ASSERT_EQ(h.its->save_tables(), Status::ok);
+    EXPECT_TRUE(first == h.ram);
+}
+
+}  // namespace
+
+TEST(ItsRoundTrip, FlatDeviceTable) { round_trip(false); }
+TEST(ItsRoundTrip, TwoLevelDeviceTable) { round_trip(true); }

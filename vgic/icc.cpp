@@ -1,0 +1,156 @@
+// CPU-interface registers for save/restore, expressed in ICH_VMCR_EL2 / ICH_AP{0,1}R<n>_EL2 terms, with the
+// semantics of KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS (Documentation/virt/kvm/devices/arm-vgic-v3.rst).
+#include "vgic/save_list.hpp"
+#include "vgic/vgic.hpp"
+
+namespace hv::vgic {
+
+namespace {
+struct IccEncoding {
+    u8 crn, crm, op2;
+    IccReg reg;
+};
+// op0 == 3, op1 == 0 for all of them (Arm ARM, ICC_* system register encodings).
+constexpr IccEncoding kIccEncodings[] = {
+    {4, 6, 0, IccReg::PMR},    {12, 8, 3, IccReg::BPR0},     {12, 8, 4, IccReg::AP0R0},    {12, 8, 5, IccReg::AP0R1},
+    {12, 8, 6, IccReg::AP0R2}, {12, 8, 7, IccReg::AP0R3},    {12, 9, 0, IccReg::AP1R0},    {12, 9, 1, IccReg::AP1R1},
+    {12, 9, 2, IccReg::AP1R2}, {12, 9, 3, IccReg::AP1R3},    {12, 12, 3, IccReg::BPR1},    {12, 12, 4, IccReg::CTLR},
+    {12, 12, 5, IccReg::SRE},  {12, 12, 6, IccReg::IGRPEN0}, {12, 12, 7, IccReg::IGRPEN1},
+};
+}  // namespace
+
+Result<IccReg> icc_reg_from_encoding(u32 op0, u32 op1, u32 crn, u32 crm, u32 op2) {
+    if (op0 != 3 || op1 != 0) return Status::not_found;
+    for (const IccEncoding& e : kIccEncodings)
+        if (e.crn == crn && e.crm == crm && e.op2 == op2) return e.reg;
+    return Status::not_found;
+}
+
+u16 icc_index(IccReg reg) {
+    for (const IccEncoding& e : kIccEncodings)
+        if (e.reg == reg) return static_cast<u16>((3u << 14) | (u32{e.crn} << 7) | (u32{e.crm} << 3) | e.op2);
+    return 0;
+}
+
+u32 Vgic::nr_aprs() const {
+    // IHI0069H 12.4.1: 5 preemption bits -> 1 APR, 6 -> 2, 7 -> 4.
+    const u32 pre = static_cast<u32>(ich_vtr::PREbits::get(cfg_.ich_vtr)) + 1;
+    return pre <= 5 ? 1 : (pre == 6 ? 2 : 4);
+}
+
+Status Vgic::icc_read(u32 vcpu, IccReg reg, u64& value) {
+    value = 0;
+    if (vcpu >= cfg_.nr_vcpus) return Status::invalid_argument;
+    VcpuState& v = vcpus_[vcpu];
+    LockGuard g(v.lock);
+    const u64 vmcr = v.cpu_if.vmcr;
+    const u64 vtr = cfg_.ich_vtr;
+    switch (reg) {
+        case IccReg::PMR:
+            value = ich_vmcr::VPMR::get(vmcr);
+            break;
+        case IccReg::BPR0:
+            value = ich_vmcr::VBPR0::get(vmcr);
+            break;
+        case IccReg::BPR1:
+            // With CBPR set, BPR1 reads as BPR0 + 1 saturated (IHI0069H 12.2.5, KVM's view).
+            value =
+                ich_vmcr::VCBPR::get(vmcr) ? min<u64>(ich_vmcr::VBPR0::get(vmcr) + 1, 7) : ich_vmcr::VBPR1::get(vmcr);
+            break;
+        case IccReg::AP0R0:
+        case IccReg::AP0R1:
+        case IccReg::AP0R2:
+        case IccReg::AP0R3: {
+            const u32 n = static_cast<u32>(reg) - static_cast<u32>(IccReg::AP0R0);
+            if (n >= nr_aprs()) return Status::invalid_argument;
+            value = v.cpu_if.ap0r[n];
+            break;
+        }
+        case IccReg::AP1R0:
+        case IccReg::AP1R1:
+        case IccReg::AP1R2:
+        case IccReg::AP1R3: {
+            const u32 n = static_cast<u32>(reg) - static_cast<u32>(IccReg::AP1R0);
+            if (n >= nr_aprs()) return Status::invalid_argument;
+            value = v.cpu_if.ap1r[n];
+            break;
+        }
+        case IccReg::CTLR:
+            value = icc_ctlr::CBPR::make(ich_vmcr::VCBPR::get(vmcr)) |
+                    icc_ctlr::EOImode::make(ich_vmcr::VEOIM::get(vmcr)) |
+                    icc_ctlr::PRIbits::make(ich_vtr::PRIbits::get(vtr)) |
+                    icc_ctlr::IDbits::make(ich_vtr::IDbits::get(vtr)) | icc_ctlr::SEIS::make(ich_vtr::SEIS::get(vtr)) |
+                    icc_ctlr::A3V::make(ich_vtr::A3V::get(vtr));
+            break;
+        case IccReg::SRE:
+            value = icc_sre::SRE::make(1) | icc_sre::DFB::make(1) | icc_sre::DIB::make(1);
+            break;
+        case IccReg::IGRPEN0:
+            value = ich_vmcr::VENG0::get(vmcr);
+            break;
+        case IccReg::IGRPEN1:
+            value = ich_vmcr::VENG1::get(vmcr);
+            break;
+    }
+    return Status::ok;
+}
+
+Status Vgic::icc_write(u32 vcpu, IccReg reg, u64 value) {
+    if (vcpu >= cfg_.nr_vcpus) return Status::invalid_argument;
+    VcpuState& v = vcpus_[vcpu];
+    LockGuard g(v.lock);
+    u64& vmcr = v.cpu_if.vmcr;
+    const u64 vtr = cfg_.ich_vtr;
+    const u32 pri_bits = static_cast<u32>(ich_vtr::PRIbits::get(vtr)) + 1;
+    switch (reg) {
+        case IccReg::PMR:
+            vmcr = ich_vmcr::VPMR::set(vmcr, value & (0xffu << (8 - pri_bits)) & 0xff);  // unimplemented bits RAZ/WI
+            break;
+        case IccReg::BPR0:
+            vmcr = ich_vmcr::VBPR0::set(vmcr, value & 7);
+            break;
+        case IccReg::BPR1:
+            if (!ich_vmcr::VCBPR::get(vmcr)) vmcr = ich_vmcr::VBPR1::set(vmcr, value & 7);
+            break;
+        case IccReg::AP0R0:
+        case IccReg::AP0R1:
+        case IccReg::AP0R2:
+        case IccReg::AP0R3: {
+            const u32 n = static_cast<u32>(reg) - static_cast<u32>(IccReg::AP0R0);
+            if (n >= nr_aprs()) return Status::invalid_argument;
+            v.cpu_if.ap0r[n] = static_cast<u32>(value);
+            break;
+        }
+        case IccReg::AP1R0:
+        case IccReg::AP1R1:
+        case IccReg::AP1R2:
+        case IccReg::AP1R3: {
+            const u32 n = static_cast<u32>(reg) - static_cast<u32>(IccReg::AP1R0);
+            if (n >= nr_aprs()) return Status::invalid_argument;
+            v.cpu_if.ap1r[n] = static_cast<u32>(value);
+            break;
+        }
+        case IccReg::CTLR:
+            // KVM: the read-only capability fields must describe this CPU interface, else EINVAL.
+            if (icc_ctlr::PRIbits::get(value) != ich_vtr::PRIbits::get(vtr) ||
+                icc_ctlr::IDbits::get(value) != ich_vtr::IDbits::get(vtr) ||
+                icc_ctlr::SEIS::get(value) != ich_vtr::SEIS::get(vtr) ||
+                icc_ctlr::A3V::get(value) != ich_vtr::A3V::get(vtr))
+                return Status::invalid_argument;
+            vmcr = ich_vmcr::VCBPR::set(vmcr, icc_ctlr::CBPR::get(value));
+            vmcr = ich_vmcr::VEOIM::set(vmcr, icc_ctlr::EOImode::get(value));
+            break;
+        case IccReg::SRE:
+            if (!icc_sre::SRE::get(value)) return Status::invalid_argument;  // system registers only (KVM)
+            break;
+        case IccReg::IGRPEN0:
+            vmcr = ich_vmcr::VENG0::set(vmcr, value & 1);
+            break;
+        case IccReg::IGRPEN1:
+            vmcr = ich_vmcr::VENG1::set(vmcr, value & 1);
+            break;
+    }
+    return Status::ok;
+}
+
+}  // namespace hv::vgic

@@ -1,0 +1,696 @@
+// Core of the virtual GIC: configuration, interrupt state, injection, SGIs and the LR flush/fold.
+#include "vgic/vgic.hpp"
+
+#include "lib/log.hpp"
+#include "lib/string.hpp"
+
+namespace hv::vgic {
+
+// ---------------------------------------------------------------- setup
+
+Status Vgic::init(const VgicConfig& cfg, GuestMemory& mem, VcpuKicker& kicker, HwIrqControl* hw) {
+    if (cfg.nr_vcpus == 0 || cfg.nr_vcpus > kMaxVcpus) return Status::invalid_argument;
+    if (cfg.nr_spis % 32 != 0 || kNumPrivate + cfg.nr_spis > kMaxIrqs) return Status::invalid_argument;
+    const u32 nr_lrs = static_cast<u32>(ich_vtr::ListRegs::get(cfg.ich_vtr)) + 1;
+    if (nr_lrs > kMaxLrs) return Status::invalid_argument;
+
+    VgicConfig c = cfg;
+    bool any_mpidr = false;
+    for (u32 i = 0; i < c.nr_vcpus; ++i) any_mpidr |= (c.mpidr[i] & mpidr::kAffMask) != 0;
+    for (u32 i = 0; i < c.nr_vcpus; ++i) {
+        // KVM's default vCPU affinity: Aff0 = index[3:0], Aff1 = index[11:4], Aff2 = index[19:12].
+        c.mpidr[i] = any_mpidr ? (c.mpidr[i] & mpidr::kAffMask)
+                               : (mpidr::Aff0::make(i & 0xf) | mpidr::Aff1::make((i >> 4) & 0xff) |
+                                  mpidr::Aff2::make((i >> 12) & 0xff));
+        for (u32 j = 0; j < i; ++j)
+            if (c.mpidr[j] == c.mpidr[i]) return Status::invalid_argument;
+    }
+    cfg_ = c;
+    nr_irqs_ = kNumPrivate + c.nr_spis;
+    mem_ = &mem;
+    kicker_ = &kicker;
+    hw_ = hw;
+    dist_.attach(this);
+    rd_region_.attach(this);
+    for (u32 i = 0; i < kMaxVcpus; ++i) {
+        rdists_[i].attach(this, i);
+        vcpus_[i].mpidr = i < c.nr_vcpus ? c.mpidr[i] : 0;
+        for (IrqState& s : vcpus_[i].priv) s.hw = false;
+    }
+    for (IrqState& s : spis_) s.hw = false;
+    reset();
+    return Status::ok;
+}
+
+void Vgic::reset() {
+    auto reset_irq = [this](IrqState& s, bool edge) {
+        if (s.hw && (s.pending() || s.active || s.lr_owner != kNoVcpu)) hw_cleared(s);
+        const bool hw = s.hw;
+        const u16 pintid = s.pintid;
+        s = IrqState{};
+        s.hw = hw;
+        s.pintid = pintid;
+        s.edge = edge;
+    };
+    {
+        LockGuard d(dist_lock_);
+        for (IrqState& s : spis_) {
+            reset_irq(s, false);
+            s.target = route_target(0);  // IROUTER resets to 0: the vCPU with affinity 0.0.0.0 (KVM)
+        }
+        dist_ctlr_ = 0;
+        impl_rev_ = kImplRevLatest;
+        propbaser_ = 0;
+        memset(lpi_config_, 0, sizeof lpi_config_);
+    }
+    const u32 nr_lrs = static_cast<u32>(ich_vtr::ListRegs::get(cfg_.ich_vtr)) + 1;
+    for (u32 i = 0; i < kMaxVcpus; ++i) {
+        VcpuState& v = vcpus_[i];
+        LockGuard g(v.lock);
+        for (u32 n = 0; n < kNumPrivate; ++n) reset_irq(v.priv[n], n < 16);  // SGIs edge, PPIs level (KVM)
+        v.lpis_enabled = false;
+        v.sleep = true;
+        v.pendbaser = 0;
+        for (u64& w : v.candidates) __atomic_store_n(&w, 0, __ATOMIC_RELAXED);
+        v.lpi_pending.reset();
+        v.lpi_active.reset();
+        v.cpu_if = VcpuIfState{};
+        v.cpu_if.nr_lrs = nr_lrs;
+    }
+}
+
+// ---------------------------------------------------------------- helpers
+
+IrqState* Vgic::irq(u32 vcpu, u32 intid) {
+    if (intid < kNumPrivate) return vcpu < cfg_.nr_vcpus ? &vcpus_[vcpu].priv[intid] : nullptr;
+    if (intid < nr_irqs_ && intid <= kMaxSpiIntid) return &spis_[intid - kNumPrivate];
+    return nullptr;
+}
+
+u8 Vgic::route_target(u64 route) const {
+    for (u32 t = 0; t < cfg_.nr_vcpus; ++t)
+        if ((vcpus_[t].mpidr & mpidr::kAffMask) == (route & gicd_irouter::kAffMask)) return static_cast<u8>(t);
+    return kNoVcpu;  // no PE with that affinity: the SPI stays pending in the distributor
+}
+
+u32 Vgic::lpi_limit() const {
+    // IHI0069H 12.11.31: IDbits + 1 bits of INTID; below 14 bits no LPI is in range. Capped by GICD_TYPER.IDbits.
+    const u32 bits = min<u32>(static_cast<u32>(gicr_propbaser::IDbits::get(propbaser_)) + 1, kIdBits);
+    return bits < 14 ? kLpiBase : (1u << bits);
+}
+
+bool Vgic::group_enabled(bool group1) const {
+    return group1 ? (dist_ctlr_ & gicd_ctlr::EnableGrp1::field_mask) != 0
+                  : (dist_ctlr_ & gicd_ctlr::EnableGrp0::field_mask) != 0;
+}
+
+void Vgic::cand_set(VcpuState& v, u32 intid) {
+    __atomic_fetch_or(&v.candidates[intid / 64], bit(intid % 64), __ATOMIC_RELAXED);
+}
+void Vgic::cand_clear(VcpuState& v, u32 intid) {
+    __atomic_fetch_and(&v.candidates[intid / 64], ~bit(intid % 64), __ATOMIC_RELAXED);
+}
+bool Vgic::cand_test(const VcpuState& v, u32 intid) {
+    return (__atomic_load_n(&v.candidates[intid / 64], __ATOMIC_RELAXED) >> (intid % 64)) & 1;
+}
+
+// Caller holds the lock of `s` (vCPU lock for private INTIDs, distributor lock for SPIs).
+void Vgic::note_changed(u32 vcpu, u32 intid, IrqState& s, u32& kick_mask) {
+    if (!s.pending() && !s.active) return;
+    const bool deliverable = s.pending() && s.enabled && group_enabled(s.group1);
+    if (s.lr_owner != kNoVcpu) {
+        // In flight: the owner's fold() takes it back; make the owner exit so a new edge is not delayed.
+        if (deliverable) kick_mask |= 1u << s.lr_owner;
+        return;
+    }
+    const u32 t = intid < kNumPrivate ? vcpu : s.target;
+    if (t >= cfg_.nr_vcpus) return;
+    cand_set(vcpus_[t], intid);
+    if (deliverable) kick_mask |= 1u << t;
+}
+
+void Vgic::kick_all(u32 mask) {
+    if (kicker_ == nullptr) return;
+    while (mask) {
+        const u32 t = ctz(mask);
+        mask &= mask - 1;
+        kicker_->kick(t);
+    }
+}
+
+void Vgic::hw_pending_changed(IrqState& s, bool was_pending) {
+    if (s.hw && hw_ != nullptr && !was_pending && s.pending()) hw_->set_physical_masked(s.pintid, true);
+}
+
+void Vgic::hw_cleared(IrqState& s) {
+    if (!s.hw || hw_ == nullptr) return;
+    hw_->deactivate_physical(s.pintid);
+    hw_->set_physical_masked(s.pintid, false);
+}
+
+u64 Vgic::iidr() const {
+    return gic_iidr::ProductID::make(kProductId) | gic_iidr::Revision::make(impl_rev_) |
+           gic_iidr::Implementer::make(kImplementer);
+}
+
+// ---------------------------------------------------------------- injection
+
+Status Vgic::set_level(u32 intid, u32 vcpu, bool level) {
+    if (intid < 16) return Status::invalid_argument;  // SGIs have no line
+    if (intid < kNumPrivate && vcpu >= cfg_.nr_vcpus) return Status::invalid_argument;
+    if (irq(vcpu, intid) == nullptr) return Status::invalid_argument;
+    u32 kick_mask = 0;
+    {
+        LockGuard g(intid < kNumPrivate ? vcpus_[vcpu].lock : dist_lock_);
+        IrqState& s = *irq(vcpu, intid);
+        const bool was_pending = s.pending();
+        const bool rising = level && !s.line_level;
+        s.line_level = level;
+        if (s.edge && rising) s.pending_latch = true;
+        hw_pending_changed(s, was_pending);
+        // A hardware-linked line dropped before the guest saw it: nothing in flight any more.
+        if (s.hw && hw_ != nullptr && was_pending && !s.pending() && !s.active && s.lr_owner == kNoVcpu)
+            hw_->set_physical_masked(s.pintid, false);
+        note_changed(vcpu, intid, s, kick_mask);
+    }
+    kick_all(kick_mask);
+    return Status::ok;
+}
+
+Status Vgic::inject_edge(u32 intid, u32 vcpu) {
+    if (intid < kNumPrivate && vcpu >= cfg_.nr_vcpus) return Status::invalid_argument;
+    if (irq(vcpu, intid) == nullptr) return Status::invalid_argument;
+    u32 kick_mask = 0;
+    {
+        LockGuard g(intid < kNumPrivate ? vcpus_[vcpu].lock : dist_lock_);
+        IrqState& s = *irq(vcpu, intid);
+        const bool was_pending = s.pending();
+        s.pending_latch = true;
+        hw_pending_changed(s, was_pending);
+        note_changed(vcpu, intid, s, kick_mask);
+    }
+    kick_all(kick_mask);
+    return Status::ok;
+}
+
+Status Vgic::map_hw(u32 vcpu, u32 vintid, u32 pintid) {
+    if (vintid < 16 || pintid < 16 || pintid > kMaxSpiIntid) return Status::invalid_argument;
+    if (vintid < kNumPrivate && vcpu >= cfg_.nr_vcpus) return Status::invalid_argument;
+    if (irq(vcpu, vintid) == nullptr) return Status::invalid_argument;
+    LockGuard g(vintid < kNumPrivate ? vcpus_[vcpu].lock : dist_lock_);
+    IrqState& s = *irq(vcpu, vintid);
+    s.hw = true;
+    s.pintid = static_cast<u16>(pintid);
+    return Status::ok;
+}
+
+Status Vgic::unmap_hw(u32 vcpu, u32 vintid) {
+    if (vintid < kNumPrivate && vcpu >= cfg_.nr_vcpus) return Status::invalid_argument;
+    if (irq(vcpu, vintid) == nullptr) return Status::invalid_argument;
+    LockGuard g(vintid < kNumPrivate ? vcpus_[vcpu].lock : dist_lock_);
+    IrqState& s = *irq(vcpu, vintid);
+    if (!s.hw) return Status::not_found;
+    if (s.pending() || s.active || s.lr_owner != kNoVcpu) hw_cleared(s);
+    s.hw = false;
+    return Status::ok;
+}
+
+void Vgic::sgi_write(u32 src_vcpu, u64 value, SgiKind kind) {
+    if (src_vcpu >= cfg_.nr_vcpus) {
+        HV_LOG_RATELIMITED(warn, "vgic: SGI from invalid vCPU %u\n", src_vcpu);
+        return;
+    }
+    const u32 intid = static_cast<u32>(icc_sgir::INTID::get(value));
+    u32 targets = 0;
+    if (icc_sgir::IRM::get(value)) {
+        targets = ((cfg_.nr_vcpus >= 32 ? ~0u : (1u << cfg_.nr_vcpus) - 1)) & ~(1u << src_vcpu);  // all but self
+    } else {
+        // IHI0069H 12.2.23: target PEs Aff3.Aff2.Aff1.<RS * 16 + n> for each bit n of TargetList.
+        const u64 aff3 = icc_sgir::Aff3::get(value), aff2 = icc_sgir::Aff2::get(value);
+        const u64 aff1 = icc_sgir::Aff1::get(value), rs = icc_sgir::RS::get(value);
+        const u64 list = icc_sgir::TargetList::get(value);
+        for (u32 t = 0; t < cfg_.nr_vcpus; ++t) {
+            const u64 m = vcpus_[t].mpidr;
+            if (mpidr::Aff3::get(m) != aff3 || mpidr::Aff2::get(m) != aff2 || mpidr::Aff1::get(m) != aff1) continue;
+            const u64 aff0 = mpidr::Aff0::get(m);
+            if (aff0 / 16 == rs && ((list >> (aff0 % 16)) & 1)) targets |= 1u << t;
+        }
+    }
+    u32 kick_mask = 0;
+    for (u32 m = targets; m;) {
+        const u32 t = ctz(m);
+        m &= m - 1;
+        LockGuard g(vcpus_[t].lock);
+        IrqState& s = vcpus_[t].priv[intid];
+        // KVM (and IHI0069H table 12-14 with DS == 1): SGI1R may generate SGIs of either group; SGI0R, and
+        // ASGI1R (no other Security state exists), only reach Group 0 SGIs.
+        if (kind != SgiKind::sgi1r && s.group1) continue;
+        s.pending_latch = true;
+        note_changed(t, intid, s, kick_mask);
+    }
+    kick_all(kick_mask);
+}
+
+// ---------------------------------------------------------------- list registers
+
+void Vgic::flush(u32 vcpu, VcpuIfState& s) {
+    if (vcpu >= cfg_.nr_vcpus) return;
+    VcpuState& v = vcpus_[vcpu];
+    u32 kick_mask = 0;
+    {
+        LockGuard g(v.lock);
+        LockGuard d(dist_lock_);
+        // flush without fold: take the old state back first
+        if (s.used_lrs != 0 || ich_hcr::EOIcount::get(s.hcr) != 0) fold_locked(vcpu, s, kick_mask);
+
+        struct Cand {
+            u32 intid;
+            u8 prio;
+            bool active;
+        };
+        const u32 nlr = min<u32>(s.nr_lrs, kMaxLrs);
+        Cand best[kMaxLrs];
+        u32 n = 0;
+        u32 overflow = 0;
+        u32 active_overflow = 0;  // active interrupts that did not fit
+        // Order: active first (the guest must be able to deactivate them), then priority, then INTID (as KVM).
+        auto better = [](const Cand& a, const Cand& b) {
+            if (a.active != b.active) return a.active;
+            if (a.prio != b.prio) return a.prio < b.prio;
+            return a.intid < b.intid;
+        };
+        auto consider = [&](Cand c) {
+            if (nlr == 0) {
+                ++overflow;
+                active_overflow += c.active;
+                return;
+            }
+            if (n == nlr) {
+                ++overflow;
+                if (!better(c, best[n - 1])) {
+                    active_overflow += c.active;
+                    return;
+                }
+                active_overflow += best[n - 1].active;
+                --n;
+            }
+            u32 pos = n;
+            while (pos > 0 && better(c, best[pos - 1])) {
+                best[pos] = best[pos - 1];
+                --pos;
+            }
+            best[pos] = c;
+            ++n;
+        };
+
+        for (u32 w = 0; w < kMaxIrqs / 64; ++w) {
+            u64 bits = __atomic_load_n(&v.candidates[w], __ATOMIC_RELAXED);
+            while (bits) {
+                const u32 intid = w * 64 + ctz(bits);
+                bits &= bits - 1;
+                IrqState* st = irq(vcpu, intid);
+                if (st == nullptr || (intid >= kNumPrivate && st->target != vcpu) || st->lr_owner != kNoVcpu ||
+                    (!st->pending() && !st->active)) {
+                    cand_clear(v, intid);  // stale: routed elsewhere, owned by another LR set, or idle
+                    continue;
+                }
+                const bool pend = st->pending() && st->enabled && group_enabled(st->group1);
+                if (pend || st->active) consider({intid, st->priority, st->active});
+            }
+        }
+        const u32 limit = lpi_limit();
+        const bool lpi_grp = group_enabled(true);
+        if (v.lpis_enabled && lpi_grp) {
+            for (usize i = v.lpi_pending.find_next(0); i < kNumLpis; i = v.lpi_pending.find_next(i + 1)) {
+                const u32 intid = kLpiBase + static_cast<u32>(i);
+                if (intid >= limit) break;
+                const u8 cfgb = lpi_config_[i];
+                if (lpi_prop::Enable::get(cfgb)) consider({intid, static_cast<u8>(cfgb & 0xfc), v.lpi_active.test(i)});
+            }
+        }
+        for (usize i = v.lpi_active.find_next(0); i < kNumLpis; i = v.lpi_active.find_next(i + 1)) {
+            if (v.lpi_pending.test(i) && v.lpis_enabled && lpi_grp && lpi_prop::Enable::get(lpi_config_[i]) &&
+                kLpiBase + i < limit)
+                continue;  // already considered above
+            consider({kLpiBase + static_cast<u32>(i), static_cast<u8>(lpi_config_[i] & 0xfc), true});
+        }
+
+        for (u32 i = 0; i < n; ++i) {
+            const Cand& c = best[i];
+            u64 lr = ich_lr::vINTID::make(c.intid) | ich_lr::Priority::make(c.prio);
+            if (c.intid >= kLpiBase) {
+                const usize idx = c.intid - kLpiBase;
+                const bool p = v.lpi_pending.test(idx) && v.lpis_enabled && lpi_grp &&
+                               lpi_prop::Enable::get(lpi_config_[idx]) && c.intid < limit;
+                lr |= ich_lr::Group::make(1) |
+                      ich_lr::State::make((p ? ich_lr::kStatePending : 0) | (c.active ? ich_lr::kStateActive : 0));
+                if (p) v.lpi_pending.clear(idx);  // consumed into the LR (LPIs have edge semantics)
+                v.lpi_active.clear(idx);          // the LR holds the active state until fold()
+                s.lr[i] = lr;
+                continue;
+            }
+            IrqState& st = *irq(vcpu, c.intid);
+            bool p = st.pending() && st.enabled && group_enabled(st.group1);
+            const bool a = st.active;
+            if (st.hw && a) p = false;  // never pending+active with HW == 1 (as KVM); re-sent after deactivation
+            lr |= ich_lr::Group::make(st.group1) |
+                  ich_lr::State::make((p ? ich_lr::kStatePending : 0) | (a ? ich_lr::kStateActive : 0));
+            if (st.hw) {
+                lr |= ich_lr::HW::make(1) | ich_lr::pINTID::make(st.pintid);
+            } else if (!st.edge && p) {
+                lr |= ich_lr::EOI::make(1);  // maintenance interrupt on EOI so the level is re-sampled
+            }
+            if (p && st.edge) st.pending_latch = false;  // the edge is consumed by the LR
+            st.lr_owner = static_cast<u8>(vcpu);
+            s.lr[i] = lr;
+        }
+        for (u32 i = n; i < kMaxLrs; ++i) s.lr[i] = 0;
+        s.used_lrs = n;
+        u64 hcr = ich_hcr::En::set(s.hcr, 1);
+        hcr = ich_hcr::EOIcount::set(hcr, 0);
+        // More deliverable interrupts than LRs: underflow (<= 1 valid LR) and no-pending maintenance
+        // interrupts make the guest exit so the next flush can refill (IHI0069H 6.4).
+        hcr = ich_hcr::UIE::set(hcr, overflow != 0);
+        hcr = ich_hcr::NPIE::set(hcr, overflow != 0);
+        // Active interrupts outside the LRs: an EOI of one of them increments EOIcount (fold deactivates them).
+        hcr = ich_hcr::LRENPIE::set(hcr, active_overflow != 0);
+        s.hcr = hcr;
+    }
+    kick_all(kick_mask & ~(1u << vcpu));
+}
+
+// Both locks held. IHI0069H 12.5.7 (ICH_HCR_EL2.EOIcount): with EOImode 0 each counted EOI dropped the running
+// priority and deactivated an interrupt that had no LR, i.e. the highest-priority active one outside the LRs.
+void Vgic::retire_eoicount(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
+    VcpuState& v = vcpus_[vcpu];
+    u32 count = static_cast<u32>(ich_hcr::EOIcount::get(s.hcr));
+    s.hcr = ich_hcr::EOIcount::set(s.hcr, 0);
+    if (ich_vmcr::VEOIM::get(s.vmcr)) return;  // EOImode 1: deactivation is a separate DIR
+    for (; count > 0; --count) {
+        u32 best = kMaxIntid;
+        u32 best_prio = 0x100;
+        for (u32 intid = 0; intid < nr_irqs_; ++intid) {
+            if (!cand_test(v, intid)) continue;
+            const IrqState* st = irq(vcpu, intid);
+            if (st == nullptr || !st->active || st->lr_owner != kNoVcpu) continue;
+            if (intid >= kNumPrivate && st->target != vcpu) continue;
+            if (st->priority < best_prio) best = intid, best_prio = st->priority;
+        }
+        for (usize i = v.lpi_active.find_next(0); i < kNumLpis; i = v.lpi_active.find_next(i + 1)) {
+            const u32 prio = lpi_config_[i] & 0xfcu;
+            if (prio < best_prio) best = kLpiBase + static_cast<u32>(i), best_prio = prio;
+        }
+        if (best == kMaxIntid) return;  // nothing to retire: the EOI hit no active interrupt
+        if (best >= kLpiBase) {
+            v.lpi_active.clear(best - kLpiBase);
+            continue;
+        }
+        IrqState& st = *irq(vcpu, best);
+        st.active = false;
+        if (st.hw) hw_cleared(st);
+        note_changed(vcpu, best, st, kick_mask);
+    }
+}
+
+// Both locks held.
+void Vgic::fold_locked(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
+    VcpuState& v = vcpus_[vcpu];
+    retire_eoicount(vcpu, s, kick_mask);  // before the LRs come back, so LR-held interrupts are excluded
+    const u32 n = min<u32>(s.used_lrs, kMaxLrs);
+    for (u32 i = 0; i < n; ++i) {
+        const u64 lr = s.lr[i];
+        s.lr[i] = 0;
+        const u32 intid = static_cast<u32>(ich_lr::vINTID::get(lr));
+        const u64 state = ich_lr::State::get(lr);
+        const bool p = state & ich_lr::kStatePending;
+        const bool a = state & ich_lr::kStateActive;
+        if (intid >= kLpiBase) {
+            if (intid >= kMaxIntid) continue;
+            const usize idx = intid - kLpiBase;
+            if (p) v.lpi_pending.set(idx);
+            v.lpi_active.assign(idx, a);
+            continue;
+        }
+        IrqState* st = irq(vcpu, intid);
+        if (st == nullptr || st->lr_owner != vcpu) continue;
+        st->lr_owner = kNoVcpu;
+        st->active = a;
+        if (st->edge) {
+            if (p) st->pending_latch = true;  // not yet acknowledged: still pending
+        } else if (!p) {
+            st->pending_latch = false;  // acknowledged: soft pending state of a level interrupt is consumed (KVM)
+        }
+        if (st->hw && state == 0) {
+            // The guest deactivated it, which deactivated the physical interrupt (HW == 1). The physical line
+            // is the source of truth for the level: it re-asserts (and is re-injected) if still high.
+            if (!st->edge) st->line_level = false;
+            if (hw_ != nullptr) hw_->set_physical_masked(st->pintid, false);
+        }
+        note_changed(vcpu, intid, *st, kick_mask);
+    }
+    s.used_lrs = 0;
+}
+
+void Vgic::fold(u32 vcpu, VcpuIfState& s) {
+    if (vcpu >= cfg_.nr_vcpus) return;
+    u32 kick_mask = 0;
+    {
+        LockGuard g(vcpus_[vcpu].lock);
+        LockGuard d(dist_lock_);
+        fold_locked(vcpu, s, kick_mask);
+    }
+    kick_all(kick_mask & ~(1u << vcpu));
+}
+
+bool Vgic::has_pending_for_wakeup(u32 vcpu) {
+    if (vcpu >= cfg_.nr_vcpus) return false;
+    VcpuState& v = vcpus_[vcpu];
+    LockGuard g(v.lock);
+    LockGuard d(dist_lock_);
+    const u64 vmcr = v.cpu_if.vmcr;
+    const u32 pmr = static_cast<u32>(ich_vmcr::VPMR::get(vmcr));
+    auto visible = [&](bool group1, u8 prio) {
+        const bool cpu_en = group1 ? ich_vmcr::VENG1::get(vmcr) : ich_vmcr::VENG0::get(vmcr);
+        return cpu_en && prio < pmr;  // ICC_PMR_EL1: only higher priority (lower value) than the mask is signalled
+    };
+    for (u32 i = 0; i < min<u32>(v.cpu_if.used_lrs, kMaxLrs); ++i) {
+        const u64 lr = v.cpu_if.lr[i];
+        if ((ich_lr::State::get(lr) & ich_lr::kStatePending) &&
+            visible(ich_lr::Group::get(lr), static_cast<u8>(ich_lr::Priority::get(lr))))
+            return true;
+    }
+    for (u32 intid = 0; intid < nr_irqs_; ++intid) {
+        if (!cand_test(v, intid)) continue;
+        const IrqState* st = irq(vcpu, intid);
+        if (st == nullptr || (intid >= kNumPrivate && st->target != vcpu) || st->lr_owner != kNoVcpu) continue;
+        if (st->pending() && st->enabled && group_enabled(st->group1) && visible(st->group1, st->priority)) return true;
+    }
+    if (v.lpis_enabled && group_enabled(true)) {
+        const u32 limit = lpi_limit();
+        for (usize i = v.lpi_pending.find_next(0); i < kNumLpis && kLpiBase + i < limit;
+             i = v.lpi_pending.find_next(i + 1))
+            if (lpi_prop::Enable::get(lpi_config_[i]) && visible(true, lpi_config_[i] & 0xfc)) return true;
+    }
+    return false;
+}
+
+// ---------------------------------------------------------------- LPIs
+
+void Vgic::load_lpi_config_range(u32 first, u32 count) {
+    // Caller holds dist_lock_. `first`/`count` index LPIs (INTID - 8192).
+    if (first >= kNumLpis) return;
+    count = min(count, kNumLpis - first);
+    const u32 limit = lpi_limit() - kLpiBase;  // LPIs beyond PROPBASER.IDbits read as disabled
+    const u32 in_range = first < limit ? min(count, limit - first) : 0;
+    const u64 pa = gicr_propbaser::PA::get(propbaser_) << 12;
+    if (in_range != 0 && (mem_ == nullptr || mem_->read(pa + first, &lpi_config_[first], in_range) != Status::ok)) {
+        HV_LOG_RATELIMITED(warn, "vgic: LPI property table at 0x%llx unreadable\n",
+                           static_cast<unsigned long long>(pa));
+        memset(&lpi_config_[first], 0, in_range);
+    }
+    memset(&lpi_config_[first + in_range], 0, count - in_range);
+}
+
+u8 Vgic::lpi_config(u32 intid) const {
+    if (intid < kLpiBase || intid >= kMaxIntid) return 0;
+    return lpi_config_[intid - kLpiBase];
+}
+
+void Vgic::set_lpi_pending(u32 vcpu, u32 intid, bool pending) {
+    if (vcpu >= cfg_.nr_vcpus || intid < kLpiBase || intid >= kMaxIntid) {
+        HV_LOG_RATELIMITED(warn, "vgic: LPI %u for vCPU %u out of range\n", intid, vcpu);
+        return;
+    }
+    VcpuState& v = vcpus_[vcpu];
+    bool kick = false;
+    {
+        LockGuard g(v.lock);
+        v.lpi_pending.assign(intid - kLpiBase, pending);
+        LockGuard d(dist_lock_);
+        kick = pending && v.lpis_enabled && intid < lpi_limit() && lpi_prop::Enable::get(lpi_config_[intid - kLpiBase]);
+    }
+    if (kick) kick_all(1u << vcpu);
+}
+
+bool Vgic::lpi_pending(u32 vcpu, u32 intid) const {
+    if (vcpu >= cfg_.nr_vcpus || intid < kLpiBase || intid >= kMaxIntid) return false;
+    LockGuard g(vcpus_[vcpu].lock);
+    return vcpus_[vcpu].lpi_pending.test(intid - kLpiBase);
+}
+
+void Vgic::invalidate_lpi(u32 vcpu, u32 intid) {
+    if (vcpu >= cfg_.nr_vcpus || intid < kLpiBase || intid >= kMaxIntid) return;
+    bool kick;
+    {
+        LockGuard g(vcpus_[vcpu].lock);
+        LockGuard d(dist_lock_);
+        load_lpi_config_range(intid - kLpiBase, 1);
+        kick = vcpus_[vcpu].lpis_enabled && vcpus_[vcpu].lpi_pending.test(intid - kLpiBase) &&
+               lpi_prop::Enable::get(lpi_config_[intid - kLpiBase]);
+    }
+    if (kick) kick_all(1u << vcpu);
+}
+
+void Vgic::invalidate_all_lpis(u32 vcpu) {
+    if (vcpu >= cfg_.nr_vcpus) return;
+    bool kick;
+    {
+        LockGuard g(vcpus_[vcpu].lock);
+        LockGuard d(dist_lock_);
+        load_lpi_config_range(0, kNumLpis);
+        kick = vcpus_[vcpu].lpis_enabled && vcpus_[vcpu].lpi_pending.any();
+    }
+    if (kick) kick_all(1u << vcpu);
+}
+
+void Vgic::move_all_lpis(u32 from_vcpu, u32 to_vcpu) {
+    if (from_vcpu >= cfg_.nr_vcpus || to_vcpu >= cfg_.nr_vcpus || from_vcpu == to_vcpu) return;
+    VcpuState& from = vcpus_[from_vcpu];
+    VcpuState& to = vcpus_[to_vcpu];
+    bool any;
+    {
+        // Two vCPU locks: always in index order (flush/fold never hold two).
+        LockGuard g1(from_vcpu < to_vcpu ? from.lock : to.lock);
+        LockGuard g2(from_vcpu < to_vcpu ? to.lock : from.lock);
+        for (usize i = from.lpi_pending.find_next(0); i < kNumLpis; i = from.lpi_pending.find_next(i + 1)) {
+            to.lpi_pending.set(i);
+            from.lpi_pending.clear(i);
+        }
+        any = to.lpi_pending.any();
+    }
+    if (any) kick_all(1u << to_vcpu);
+}
+
+void Vgic::enable_lpis(u32 vcpu) {
+    VcpuState& v = vcpus_[vcpu];
+    v.lpis_enabled = true;
+    u32 limit;
+    {
+        LockGuard d(dist_lock_);
+        load_lpi_config_range(0, kNumLpis);
+        limit = lpi_limit();
+    }
+    // IHI0069H 5.1.2: with PENDBASER.PTZ the table is known to be zero; otherwise it is read now.
+    if (gicr_pendbaser::PTZ::get(v.pendbaser) || limit <= kLpiBase || mem_ == nullptr) return;
+    const u64 pa = gicr_pendbaser::PA::get(v.pendbaser) << 16;
+    u8 chunk[256];
+    for (u32 byte = kLpiBase / 8; byte < limit / 8; byte += sizeof chunk) {
+        const u32 len = min<u32>(sizeof chunk, limit / 8 - byte);
+        if (mem_->read(pa + byte, chunk, len) != Status::ok) {
+            HV_LOG_RATELIMITED(warn, "vgic: LPI pending table at 0x%llx unreadable\n",
+                               static_cast<unsigned long long>(pa));
+            return;
+        }
+        for (u32 b = 0; b < len; ++b)
+            for (u32 k = 0; k < 8; ++k)
+                if ((chunk[b] >> k) & 1) v.lpi_pending.set((byte + b) * 8 + k - kLpiBase);
+    }
+}
+
+Status Vgic::write_pending_table(u32 vcpu) {
+    VcpuState& v = vcpus_[vcpu];
+    if (mem_ == nullptr) return Status::unsupported;
+    u32 limit;
+    {
+        LockGuard d(dist_lock_);
+        limit = lpi_limit();
+    }
+    if (limit <= kLpiBase) return Status::ok;
+    const u64 pa = gicr_pendbaser::PA::get(v.pendbaser) << 16;
+    u8 chunk[256];
+    for (u32 byte = kLpiBase / 8; byte < limit / 8; byte += sizeof chunk) {
+        const u32 len = min<u32>(sizeof chunk, limit / 8 - byte);
+        for (u32 b = 0; b < len; ++b) {
+            u8 val = 0;
+            for (u32 k = 0; k < 8; ++k)
+                if (v.lpi_pending.test((byte + b) * 8 + k - kLpiBase)) val |= static_cast<u8>(1u << k);
+            chunk[b] = val;
+        }
+        HV_TRY(mem_->write(pa + byte, chunk, len));
+    }
+    return Status::ok;
+}
+
+void Vgic::disable_lpis(u32 vcpu) {
+    VcpuState& v = vcpus_[vcpu];
+    // GICR_CTLR.CES == 1 allows clearing EnableLPIs. Our choice: the pending state is written back to the
+    // pending table (so re-enabling without PTZ restores it) and dropped from the redistributor.
+    if (write_pending_table(vcpu) != Status::ok)
+        HV_LOG_RATELIMITED(warn, "vgic: vCPU %u LPI pending table not writable on disable\n", vcpu);
+    v.lpi_pending.reset();
+    v.lpis_enabled = false;
+}
+
+Status Vgic::save_pending_tables() {
+    Status result = Status::ok;
+    for (u32 i = 0; i < cfg_.nr_vcpus; ++i) {
+        LockGuard g(vcpus_[i].lock);
+        if (!vcpus_[i].lpis_enabled && !vcpus_[i].lpi_pending.any()) continue;
+        const Status st = write_pending_table(i);
+        if (st != Status::ok && result == Status::ok) result = st;
+    }
+    return result;
+}
+
+// ---------------------------------------------------------------- save/restore helpers
+
+Status Vgic::redist_save_read(u32 vcpu, u64 offset, u8 width, u64& value) {
+    if (vcpu >= cfg_.nr_vcpus) return Status::invalid_argument;
+    return rdists_[vcpu].save_read(offset, width, value);
+}
+
+Status Vgic::redist_restore_write(u32 vcpu, u64 offset, u8 width, u64 value) {
+    if (vcpu >= cfg_.nr_vcpus) return Status::invalid_argument;
+    return rdists_[vcpu].restore_write(offset, width, value);
+}
+
+Status Vgic::line_level_read(u32 vcpu, u32 first, u32& bits) {
+    bits = 0;
+    if (first % 32 != 0 || first >= nr_irqs_) return Status::invalid_argument;
+    if (first < kNumPrivate && vcpu >= cfg_.nr_vcpus) return Status::invalid_argument;
+    LockGuard g(first < kNumPrivate ? vcpus_[vcpu].lock : dist_lock_);
+    for (u32 i = 0; i < 32; ++i) {
+        const IrqState* s = irq(vcpu, first + i);
+        if (s != nullptr && first + i >= 16 && s->line_level) bits |= 1u << i;
+    }
+    return Status::ok;
+}
+
+Status Vgic::line_level_write(u32 vcpu, u32 first, u32 bits) {
+    if (first % 32 != 0 || first >= nr_irqs_) return Status::invalid_argument;
+    if (first < kNumPrivate && vcpu >= cfg_.nr_vcpus) return Status::invalid_argument;
+    u32 kick_mask = 0;
+    {
+        LockGuard g(first < kNumPrivate ? vcpus_[vcpu].lock : dist_lock_);
+        for (u32 i = 0; i < 32; ++i) {
+            IrqState* s = irq(vcpu, first + i);
+            if (s == nullptr || first + i < 16) continue;  // SGIs have no line
+            s->line_level = (bits >> i) & 1;               // restore: the level only, no edge detection
+            note_changed(vcpu, first + i, *s, kick_mask);
+        }
+    }
+    kick_all(kick_mask);
+    return Status::ok;
+}
+
+}  // namespace hv::vgic

@@ -1,0 +1,369 @@
+// The virtual GICv3: distributor, one redistributor per vCPU, LPIs, the per-vCPU list-register
+// flush/fold and the save/restore accessors. Plain C++ (no system registers): arch/ loads and stores
+// `VcpuIfState` into the ICH_* registers around each guest entry. See docs/vgic.md.
+#pragma once
+
+#include "core/guest_memory.hpp"
+#include "core/irq.hpp"
+#include "core/mmio.hpp"
+#include "lib/containers.hpp"
+#include "lib/spinlock.hpp"
+#include "vgic/regs.hpp"
+
+namespace hv::vgic {
+
+constexpr u32 kMaxVcpus = 16;
+constexpr u32 kMaxLrs = 16;
+constexpr u32 kNumPrivate = 32;     // SGIs 0-15, PPIs 16-31
+constexpr u32 kMaxIrqs = 1024;      // SGI + PPI + SPI INTID space (ITLinesNumber granularity)
+constexpr u32 kMaxSpiIntid = 1019;  // 1020-1023 are special INTIDs
+constexpr u32 kMaxSpis = kMaxIrqs - kNumPrivate;
+constexpr u32 kLpiBase = 8192;
+constexpr u32 kIdBits = 16;               // GICD_TYPER.IDbits + 1: 16-bit INTIDs
+constexpr u32 kMaxIntid = 1u << kIdBits;  // exclusive bound of every INTID
+constexpr u32 kNumLpis = kMaxIntid - kLpiBase;
+constexpr u8 kNoVcpu = 0xff;
+constexpr u8 kPriorityMask = 0xf8;   // 5 priority bits implemented (KVM's VGIC_PRI_BITS)
+constexpr u32 kImplementer = 0x43b;  // Arm (JEP106), as KVM reports
+constexpr u32 kProductId = 0x48;     // 'H': this hypervisor (KVM uses 'K')
+constexpr u32 kImplRevMin = 2;       // revisions accepted on restore (KVM: 2 = IGROUPR writable,
+constexpr u32 kImplRevLatest = 3;    //                               3 = GICR_CTLR.{IR,CES} advertised)
+// ICH_VTR_EL2 of QEMU's -cpu max: 4 LRs, 5 preemption and 5 priority bits, 16-bit IDs, A3V.
+constexpr u64 kDefaultIchVtr =
+    ich_vtr::ListRegs::make(3) | ich_vtr::A3V::make(1) | ich_vtr::PREbits::make(4) | ich_vtr::PRIbits::make(4);
+
+// Hardware control of physical interrupts linked to virtual ones (timer PPI 27, passed-through SPIs).
+// Called with vGIC locks held: implementations must not call back into the Vgic.
+class HwIrqControl {
+public:
+    // Masked while the virtual interrupt is in flight; unmasked once the guest has deactivated it.
+    virtual void set_physical_masked(u32 pintid, bool masked) = 0;
+    // The virtual state was cleared by other means (ICPENDR/ICACTIVER, reset, unmap): deactivate the physical.
+    virtual void deactivate_physical(u32 pintid) = 0;
+
+protected:
+    ~HwIrqControl() = default;
+};
+
+// The EL2 virtual CPU interface of one vCPU. arch/ loads lr[0..nr_lrs) (entries >= used_lrs are zero), hcr, vmcr,
+// ap0r/ap1r into ICH_* before entry and stores them (plus elrsr/eisr/misr) back after exit.
+struct VcpuIfState {
+    u64 lr[kMaxLrs] = {};
+    u32 nr_lrs = 4;    // ICH_VTR_EL2.ListRegs + 1 (from VgicConfig::ich_vtr)
+    u32 used_lrs = 0;  // LRs written by the last flush(); fold() reads these back
+    u64 hcr = 0;       // ICH_HCR_EL2 (En, UIE, NPIE set by flush)
+    u64 vmcr = 0;      // ICH_VMCR_EL2: guest-owned, kept across entries
+    u32 ap0r[4] = {};  // ICH_AP0R<n>_EL2
+    u32 ap1r[4] = {};  // ICH_AP1R<n>_EL2
+    u64 elrsr = 0;     // ICH_ELRSR_EL2 read back on exit (informational)
+    u64 eisr = 0;      // ICH_EISR_EL2
+    u64 misr = 0;      // ICH_MISR_EL2
+};
+
+enum class SgiKind : u8 { sgi1r, asgi1r, sgi0r };
+
+// CPU-interface registers as KVM exposes them through KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS.
+enum class IccReg : u8 {
+    PMR,
+    BPR0,
+    AP0R0,
+    AP0R1,
+    AP0R2,
+    AP0R3,
+    AP1R0,
+    AP1R1,
+    AP1R2,
+    AP1R3,
+    BPR1,
+    CTLR,
+    SRE,
+    IGRPEN0,
+    IGRPEN1,
+};
+// Maps a system-register encoding (op0, op1, CRn, CRm, op2) to an IccReg; not_found for anything else.
+Result<IccReg> icc_reg_from_encoding(u32 op0, u32 op1, u32 crn, u32 crm, u32 op2);
+
+struct VgicConfig {
+    u32 nr_vcpus = 1;
+    u32 nr_spis = 64;  // multiple of 32; 32 + nr_spis <= 1024
+    u64 ich_vtr = kDefaultIchVtr;
+    u64 mpidr[kMaxVcpus] = {};  // affinity of each vCPU (VMPIDR_EL2); all-zero means KVM's default from the index
+};
+
+// Per-INTID state of SGIs, PPIs and SPIs. Internal bookkeeping, not an architectural layout.
+struct IrqState {
+    u8 priority = 0;
+    bool group1 = true;  // KVM resets GICv3 interrupts to group 1
+    bool enabled = false;
+    bool pending_latch = false;  // edge / ISPENDR / SGI pending state
+    bool line_level = false;     // input line of level-sensitive interrupts
+    bool active = false;
+    bool edge = false;
+    bool hw = false;
+    u8 lr_owner = kNoVcpu;  // vCPU whose list registers currently hold this interrupt
+    u8 target = 0;          // SPIs: vCPU selected by route (kNoVcpu if none matches)
+    u16 pintid = 0;         // hardware-linked: physical INTID
+    u64 route = 0;          // SPIs: GICD_IROUTER value
+
+    bool pending() const { return pending_latch || (!edge && line_level); }
+};
+
+enum class IrqField : u8 { group, enable, pending, active, priority, config, grpmod };
+constexpr u8 field_bits(IrqField f) { return f == IrqField::priority ? 8 : f == IrqField::config ? 2 : 1; }
+enum class WriteOp : u8 { assign, set, clear, ignore };
+
+class Vgic;
+
+// Bitmap with a summary word per 64 words so sparse scans are cheap.
+template <usize Bits>
+class SparseBitmap {
+public:
+    bool test(usize i) const { return bits_.test(i); }
+    void set(usize i) {
+        bits_.set(i);
+        summary_.set(i / 64);
+    }
+    void clear(usize i) {
+        bits_.clear(i);
+        if (bits_.word(i / 64) == 0) summary_.clear(i / 64);
+    }
+    void assign(usize i, bool v) { v ? set(i) : clear(i); }
+    void reset() {
+        bits_.reset();
+        summary_.reset();
+    }
+    usize find_next(usize from) const {
+        while (from < Bits) {
+            usize w = summary_.find_next(from / 64);
+            if (w >= Bitmap<Bits>::words) return Bits;
+            usize start = max<usize>(from, w * 64);
+            u64 word = bits_.word(w) >> (start % 64);
+            if (word) return start + ctz(word);
+            from = (w + 1) * 64;
+        }
+        return Bits;
+    }
+    bool any() const { return summary_.any(); }
+
+private:
+    Bitmap<Bits> bits_;
+    Bitmap<Bitmap<Bits>::words> summary_;
+};
+
+// Shared dispatch of a register-region table (guest path and save/restore path).
+enum class AccessCheck : u8 { ok, no_region, bad_width };
+
+// ---- Distributor frame ----
+class Distributor final : public MmioHandler {
+public:
+    void attach(Vgic* v) { vgic_ = v; }
+    MmioResult mmio_read(const MmioAccess& a, u64& value) override;
+    MmioResult mmio_write(const MmioAccess& a, u64 value) override;
+    [[nodiscard]] Status save_read(u32 vcpu, u64 offset, u8 width, u64& value);
+    [[nodiscard]] Status restore_write(u32 vcpu, u64 offset, u8 width, u64 value);
+
+private:
+    friend struct DistributorTable;
+    u64 read_ctlr(const MmioAccess& a, u64 ro);
+    void write_ctlr(const MmioAccess& a, u64 ro, u64 v);
+    u64 read_typer(const MmioAccess& a, u64 ro);
+    u64 read_iidr(const MmioAccess& a, u64 ro);
+    void restore_iidr(const MmioAccess& a, u64 ro, u64 v);
+    void restore_typer(const MmioAccess& a, u64 ro, u64 v);
+    u64 read_pidr(const MmioAccess& a, u64 ro);
+    u64 read_irouter(const MmioAccess& a, u64 ro);
+    void write_irouter(const MmioAccess& a, u64 ro, u64 v);
+    u64 raz(const MmioAccess& a, u64 ro);
+    void wi(const MmioAccess& a, u64 ro, u64 v);
+    template <IrqField F, bool Uaccess>
+    u64 irq_read(const MmioAccess& a, u64 ro);
+    template <IrqField F, WriteOp Op, bool Uaccess>
+    void irq_write(const MmioAccess& a, u64 ro, u64 v);
+
+    Vgic* vgic_ = nullptr;
+    Status restore_status_ = Status::ok;
+};
+
+// ---- One redistributor (RD_base + SGI_base) ----
+class Redistributor {
+public:
+    void attach(Vgic* v, u32 index) {
+        vgic_ = v;
+        index_ = index;
+    }
+    // `offset` is relative to RD_base and covers both frames [0, 128 KiB).
+    MmioResult mmio_read(const MmioAccess& a, u64& value);
+    MmioResult mmio_write(const MmioAccess& a, u64 value);
+    [[nodiscard]] Status save_read(u64 offset, u8 width, u64& value);
+    [[nodiscard]] Status restore_write(u64 offset, u8 width, u64 value);
+
+private:
+    friend struct RedistributorTable;
+    u64 read_ctlr(const MmioAccess& a, u64 ro);
+    void write_ctlr(const MmioAccess& a, u64 ro, u64 v);
+    u64 read_iidr(const MmioAccess& a, u64 ro);
+    u64 read_typer(const MmioAccess& a, u64 ro);
+    u64 read_waker(const MmioAccess& a, u64 ro);
+    void write_waker(const MmioAccess& a, u64 ro, u64 v);
+    u64 read_propbaser(const MmioAccess& a, u64 ro);
+    void write_propbaser(const MmioAccess& a, u64 ro, u64 v);
+    u64 read_pendbaser(const MmioAccess& a, u64 ro);
+    void write_pendbaser(const MmioAccess& a, u64 ro, u64 v);
+    void write_invlpir(const MmioAccess& a, u64 ro, u64 v);
+    void write_invallr(const MmioAccess& a, u64 ro, u64 v);
+    u64 read_pidr(const MmioAccess& a, u64 ro);
+    u64 raz(const MmioAccess& a, u64 ro);
+    void wi(const MmioAccess& a, u64 ro, u64 v);
+    template <IrqField F, bool Uaccess>
+    u64 irq_read(const MmioAccess& a, u64 ro);
+    template <IrqField F, WriteOp Op, bool Uaccess>
+    void irq_write(const MmioAccess& a, u64 ro, u64 v);
+
+    Vgic* vgic_ = nullptr;
+    u32 index_ = 0;
+    Status restore_status_ = Status::ok;
+};
+
+// The contiguous GICR region of all vCPUs (2 x 64 KiB each) as one MMIO frame.
+class RedistributorRegion final : public MmioHandler {
+public:
+    void attach(Vgic* v) { vgic_ = v; }
+    MmioResult mmio_read(const MmioAccess& a, u64& value) override;
+    MmioResult mmio_write(const MmioAccess& a, u64 value) override;
+
+private:
+    Vgic* vgic_ = nullptr;
+};
+
+class Vgic final : public LpiSink {
+public:
+    Vgic() = default;
+    Vgic(const Vgic&) = delete;
+    Vgic& operator=(const Vgic&) = delete;
+
+    // Configure for a VM. `hw` may be null (no hardware-linked interrupts). Resets all state.
+    [[nodiscard]] Status init(const VgicConfig& cfg, GuestMemory& mem, VcpuKicker& kicker, HwIrqControl* hw);
+    // VM reset: every register to its reset value; hardware links are kept (their physical side is unmasked).
+    void reset();
+
+    MmioHandler& distributor() { return dist_; }
+    MmioHandler& redistributors() { return rd_region_; }
+    u64 distributor_size() const { return kFrameSize; }
+    u64 redistributors_size() const { return u64{cfg_.nr_vcpus} * kRedistStride; }
+    u32 nr_irqs() const { return nr_irqs_; }
+    u64 vcpu_mpidr(u32 vcpu) const { return vcpu < cfg_.nr_vcpus ? vcpus_[vcpu].mpidr : 0; }
+
+    // ---- list registers (arch/ calls these around each guest entry) ----
+    VcpuIfState& cpu_if(u32 vcpu) { return vcpus_[vcpu < cfg_.nr_vcpus ? vcpu : 0].cpu_if; }
+    // Before entry: fill the LRs with the highest-priority deliverable interrupts (active first).
+    void flush(u32 vcpu, VcpuIfState& s);
+    // After exit: take the LR state back into the model and free the LRs.
+    void fold(u32 vcpu, VcpuIfState& s);
+    // For WFI: is anything pending, enabled and above the vCPU's priority mask?
+    bool has_pending_for_wakeup(u32 vcpu);
+
+    // ---- injection ----
+    // Line level of a level- (or edge-, rising edge) triggered SPI or PPI. `vcpu` selects the PPI bank.
+    [[nodiscard]] Status set_level(u32 intid, u32 vcpu, bool level);
+    [[nodiscard]] Status inject_edge(u32 intid, u32 vcpu);
+    [[nodiscard]] Status map_hw(u32 vcpu, u32 vintid, u32 pintid);
+    [[nodiscard]] Status unmap_hw(u32 vcpu, u32 vintid);
+    // Trapped ICC_SGI1R_EL1 / ICC_ASGI1R_EL1 / ICC_SGI0R_EL1 write by `src_vcpu`.
+    void sgi_write(u32 src_vcpu, u64 value, SgiKind kind);
+
+    // ---- LpiSink (the ITS) ----
+    u32 vcpu_count() const override { return cfg_.nr_vcpus; }
+    void set_lpi_pending(u32 vcpu, u32 intid, bool pending) override;
+    bool lpi_pending(u32 vcpu, u32 intid) const override;
+    void invalidate_lpi(u32 vcpu, u32 intid) override;
+    void invalidate_all_lpis(u32 vcpu) override;
+    void move_all_lpis(u32 from_vcpu, u32 to_vcpu) override;
+    // Cached LPI configuration byte (priority | enable), 0 when out of range.
+    u8 lpi_config(u32 intid) const;
+    // Write every redistributor's LPI pending bits to its pending table (vCPUs stopped and folded).
+    [[nodiscard]] Status save_pending_tables();
+
+    // ---- save/restore (register list) ----
+    [[nodiscard]] Status dist_save_read(u64 offset, u8 width, u64& value) {
+        return dist_.save_read(0, offset, width, value);
+    }
+    [[nodiscard]] Status dist_restore_write(u64 offset, u8 width, u64 value) {
+        return dist_.restore_write(0, offset, width, value);
+    }
+    [[nodiscard]] Status redist_save_read(u32 vcpu, u64 offset, u8 width, u64& value);
+    [[nodiscard]] Status redist_restore_write(u32 vcpu, u64 offset, u8 width, u64 value);
+    [[nodiscard]] Status icc_read(u32 vcpu, IccReg reg, u64& value);
+    [[nodiscard]] Status icc_write(u32 vcpu, IccReg reg, u64 value);
+    // Line levels of INTIDs [first, first + 32) (first % 32 == 0); `vcpu` selects the PPI bank.
+    [[nodiscard]] Status line_level_read(u32 vcpu, u32 first, u32& bits);
+    [[nodiscard]] Status line_level_write(u32 vcpu, u32 first, u32 bits);
+
+private:
+    friend class Distributor;
+    friend class Redistributor;
+    friend class RedistributorRegion;
+
+    struct VcpuState {
+        mutable Spinlock lock;  // private IRQs, LPI bitmaps, cpu_if, redistributor registers
+        IrqState priv[kNumPrivate];
+        u64 mpidr = 0;
+        bool lpis_enabled = false;
+        bool sleep = true;  // GICR_WAKER.ProcessorSleep (resets to 1)
+        u64 pendbaser = 0;
+        u64 candidates[kMaxIrqs / 64] = {};  // INTIDs < 1024 that may need this vCPU's LRs (atomic words)
+        SparseBitmap<kNumLpis> lpi_pending;
+        SparseBitmap<kNumLpis> lpi_active;  // LPIs active in (or folded back from) the LRs
+        VcpuIfState cpu_if;
+    };
+
+    IrqState* irq(u32 vcpu, u32 intid);
+    u8 route_target(u64 route) const;
+    u32 lpi_limit() const;  // exclusive INTID bound set by PROPBASER.IDbits
+    bool group_enabled(bool group1) const;
+    // After a state change of `intid`: mark it as candidate on its target, and note a kick if deliverable.
+    void note_changed(u32 vcpu, u32 intid, IrqState& s, u32& kick_mask);
+    void kick_all(u32 mask);
+    void hw_pending_changed(IrqState& s, bool was_pending);
+    void hw_cleared(IrqState& s);
+    static void cand_set(VcpuState& v, u32 intid);
+    static void cand_clear(VcpuState& v, u32 intid);
+    static bool cand_test(const VcpuState& v, u32 intid);
+
+    template <IrqField F>
+    u64 get_field(const IrqState& s, u32 intid, bool uaccess) const;
+    template <IrqField F, WriteOp Op, bool Uaccess>
+    void put_field(u32 vcpu, u32 intid, IrqState& s, u64 bits, u32& kick_mask);
+    template <IrqField F, bool Uaccess>
+    u64 read_irqs(u32 vcpu, u32 first, u32 count);
+    template <IrqField F, WriteOp Op, bool Uaccess>
+    void write_irqs(u32 vcpu, u32 first, u32 count, u64 value);
+
+    void fold_locked(u32 vcpu, VcpuIfState& s, u32& kick_mask);
+    void retire_eoicount(u32 vcpu, VcpuIfState& s, u32& kick_mask);
+    void load_lpi_config_range(u32 first, u32 count);
+    void enable_lpis(u32 vcpu);   // EnableLPIs 0 -> 1 (vcpu lock held)
+    void disable_lpis(u32 vcpu);  // EnableLPIs 1 -> 0 (vcpu lock held)
+    [[nodiscard]] Status write_pending_table(u32 vcpu);
+    u64 iidr() const;
+    u32 nr_aprs() const;
+
+    VgicConfig cfg_;
+    u32 nr_irqs_ = 0;
+    GuestMemory* mem_ = nullptr;
+    VcpuKicker* kicker_ = nullptr;
+    HwIrqControl* hw_ = nullptr;
+
+    Spinlock dist_lock_;  // SPI state, GICD_CTLR, PROPBASER and the LPI configuration cache
+    u32 dist_ctlr_ = 0;   // EnableGrp0 | EnableGrp1
+    u32 impl_rev_ = kImplRevLatest;
+    u64 propbaser_ = 0;
+    IrqState spis_[kMaxSpis];
+    u8 lpi_config_[kNumLpis] = {};
+    VcpuState vcpus_[kMaxVcpus];
+
+    Distributor dist_;
+    Redistributor rdists_[kMaxVcpus];
+    RedistributorRegion rd_region_;
+};
+
+}  // namespace hv::vgic
