@@ -1,5 +1,6 @@
 #include "boot/guest_loader.hpp"
 
+#include "arch/aarch64/vm_run.hpp"
 #include "core/guest_dtb.hpp"
 #include "lib/log.hpp"
 #include "lib/string.hpp"
@@ -33,12 +34,70 @@ bool overlaps_any(const FixedVector<Range, 4>& busy, u64 base, u64 size) {
 
 bool in_ram(const Vm& vm, u64 base, u64 size) { return vm.memory.contains(base, size); }
 
-PsciVersion dtb_psci(PsciVersion v) { return v; }
+constexpr u64 kStoreAlign = 4 * KiB;
+
+bool is_guest_module(const BootModule& m) { return m.kind == ModuleKind::kernel || m.kind == ModuleKind::ramdisk; }
 
 }  // namespace
 
-Status load_guest(const fdt::Reader& host, const PlatformInfo& platform, const HvOptions& options, Vm& vm,
-                  GuestImage& out) {
+u64 module_store_size(const PlatformInfo& platform) {
+    if (platform.chosen.module(ModuleKind::kernel) == nullptr) return 0;
+    u64 total = 0;
+    for (const BootModule& m : platform.chosen.modules)
+        if (is_guest_module(m)) total += align_up(m.size, kStoreAlign);
+    return total;
+}
+
+void reserve_module_store(const PlatformInfo& platform, Vm& vm, ModuleStore& store) {
+    store = {};
+    const u64 need = module_store_size(platform);
+    if (need == 0) return;
+    FixedVector<MemRegion, Vm::kMaxRam> trial = vm.ram;
+    u64 base = 0;
+    if (reserve_top_of_ram(trial, need, base) != Status::ok) {
+        HV_LOG_WARN("no room for the %llu KiB module store: SYSTEM_RESET will not restore the guest's images",
+                    static_cast<unsigned long long>(need / KiB));
+        return;
+    }
+    const u64 end = base + align_up(need, 2 * MiB);
+    for (const BootModule& m : platform.chosen.modules) {
+        if (is_guest_module(m) && m.base < end && base < m.base + m.size) {
+            HV_LOG_WARN("module at 0x%llx overlaps the top of RAM needed for the module store: SYSTEM_RESET will "
+                        "not restore the guest's images (load modules lower)",
+                        static_cast<unsigned long long>(m.base));
+            return;
+        }
+    }
+    vm.ram = trial;
+    store.base = base;
+    store.size = end - base;
+    HV_LOG_INFO("module store (pristine kernel/initrd for VM reset): 0x%llx..0x%llx, excluded from guest RAM",
+                static_cast<unsigned long long>(store.base), static_cast<unsigned long long>(end));
+}
+
+void save_modules(const PlatformInfo& platform, const ModuleStore& store) {
+    if (store.base == 0) return;
+    u64 at = store.base;
+    for (const BootModule& m : platform.chosen.modules) {
+        if (!is_guest_module(m)) continue;
+        memcpy(reinterpret_cast<void*>(at), reinterpret_cast<const void*>(m.base), m.size);
+        at += align_up(m.size, kStoreAlign);
+    }
+}
+
+bool restore_modules(const PlatformInfo& platform, const ModuleStore& store) {
+    if (store.base == 0) return false;
+    u64 at = store.base;
+    for (const BootModule& m : platform.chosen.modules) {
+        if (!is_guest_module(m)) continue;
+        memcpy(reinterpret_cast<void*>(m.base), reinterpret_cast<const void*>(at), m.size);
+        at += align_up(m.size, kStoreAlign);
+    }
+    return true;
+}
+
+Status load_guest(const fdt::Reader& host, const PlatformInfo& platform, const HvOptions& options, PsciVersion psci,
+                  Vm& vm, GuestImage& out) {
     const BootModule* kernel = platform.chosen.module(ModuleKind::kernel);
     if (kernel == nullptr) {
         HV_LOG_ERROR("no /chosen module with compatible \"multiboot,kernel\" (QEMU: -device guest-loader,kernel=...)");
@@ -103,7 +162,9 @@ Status load_guest(const fdt::Reader& host, const PlatformInfo& platform, const H
     GuestDtbConfig cfg;
     for (u32 i = 0; i < vm.vcpu_count; ++i) ignore_status(cfg.vcpu_mpidrs.push_back(vm.vcpus[i].mpidr));
     for (const MemRegion& r : vm.ram) ignore_status(cfg.memory.push_back(r));
-    cfg.psci = dtb_psci(options.psci);
+    cfg.psci = psci;
+    cfg.boot_count = vm.boot_count;
+    cfg.reset_reason = reset_reason_name(vm.reset_reason);
     cfg.bootargs = kernel->bootargs[0] ? kernel->bootargs : nullptr;
     if (ramdisk != nullptr) {
         cfg.initrd_start = ramdisk->base;
@@ -126,6 +187,10 @@ Status load_guest(const fdt::Reader& host, const PlatformInfo& platform, const H
     }
     if (slot == 0) return Status::no_memory;
     HV_TRY(vm.memory.write(slot, g_guest_dtb, size));
+    // The guest starts with its MMU (and so its data cache) off: what we wrote must be at the point of coherency.
+    arch::clean_dcache_to_poc(out.kernel_base, out.kernel_size);
+    if (ramdisk != nullptr) arch::clean_dcache_to_poc(ramdisk->base, ramdisk->size);
+    arch::clean_dcache_to_poc(slot, size);
     out.dtb = slot;
     out.dtb_size = size;
     HV_LOG_INFO("guest DTB: %zu bytes at 0x%llx", size, static_cast<unsigned long long>(slot));

@@ -8,6 +8,7 @@
 #include "core/bootargs.hpp"
 #include "core/fdt/reader.hpp"
 #include "core/platform.hpp"
+#include "core/guest_dtb.hpp"
 #include "core/vm.hpp"
 
 namespace hv {
@@ -21,7 +22,27 @@ struct GuestImage {
     bool is_linux_image = false;
 };
 
-[[nodiscard]] Status load_guest(const fdt::Reader& host, const PlatformInfo& platform, const HvOptions& options, Vm& vm,
-                                GuestImage& out);
+// Places the kernel (and initrd) and writes the guest DTB for boot vm.boot_count (reason vm.reset_reason, both in
+// /chosen) with the /psci node of version `psci` (the VM's firmware register). Used at cold boot and on every VM
+// reset, after restore_modules().
+[[nodiscard]] Status load_guest(const fdt::Reader& host, const PlatformInfo& platform, const HvOptions& options,
+                                PsciVersion psci, Vm& vm, GuestImage& out);
+
+// Pristine copies of the kernel / initrd modules for VM reset (docs/boot.md "VM reset"). The store lives in
+// hypervisor-owned RAM outside guest RAM (taken off the top of guest RAM by reserve_module_store before stage 2 is
+// built, so /memory and stage 2 exclude it).
+struct ModuleStore {
+    u64 base = 0;  // 0: no store (modules are not restored on reset)
+    u64 size = 0;
+};
+// Bytes the store needs for the modules of `platform` (each rounded up to 4 KiB); 0 if there is no kernel module.
+u64 module_store_size(const PlatformInfo& platform);
+// Removes the store from the top of vm.ram unless it would overlap a module (then store.base stays 0 and a warning
+// is logged). Call before vm_init_memory.
+void reserve_module_store(const PlatformInfo& platform, Vm& vm, ModuleStore& store);
+// Copies the modules into the store (cold boot, before load_guest moves anything).
+void save_modules(const PlatformInfo& platform, const ModuleStore& store);
+// Copies them back to their load addresses (VM reset, before load_guest). false if there is no store.
+bool restore_modules(const PlatformInfo& platform, const ModuleStore& store);
 
 }  // namespace hv

@@ -3,9 +3,13 @@
 #include "arch/aarch64/console.hpp"
 #include "arch/aarch64/gic.hpp"
 #include "arch/aarch64/mmu.hpp"
+#include "arch/aarch64/msi_passthrough.hpp"
 #include "arch/aarch64/panic.hpp"
+#include "arch/aarch64/pci_passthrough.hpp"
 #include "arch/aarch64/percpu.hpp"
 #include "arch/aarch64/sysreg.hpp"
+#include "arch/aarch64/guest_uart.hpp"
+#include "arch/aarch64/vgic_glue.hpp"
 #include "arch/aarch64/vm_run.hpp"
 #include "boot/guest_loader.hpp"
 #include "core/bootargs.hpp"
@@ -34,13 +38,6 @@ HvOptions g_options;
 fdt::Reader g_reader;
 volatile bool g_vm_ready = false;
 
-class GuestUartBackend final : public Pl011Backend {
-public:
-    void uart_tx(char c) override { arch::console_guest_putc(c); }
-    void uart_irq(bool) override {}  // the vGIC wires the SPI later
-};
-GuestUartBackend g_uart_backend;
-alignas(Pl011) u8 g_uart_storage[sizeof(Pl011)];
 
 u32 be32(const u8* p) { return u32{p[0]} << 24 | u32{p[1]} << 16 | u32{p[2]} << 8 | p[3]; }
 
@@ -75,10 +72,37 @@ psci::PsciVersion firmware_psci_version(PsciVersion v) {
     return psci::PsciVersion::v1_1;
 }
 
+// The /psci node follows the VM's KVM_REG_ARM_PSCI_VERSION register (set through the register catalogue).
+PsciVersion guest_dtb_psci(psci::PsciVersion v) {
+    switch (v) {
+        case psci::PsciVersion::v0_1: return PsciVersion::v0_1;
+        case psci::PsciVersion::v0_2: return PsciVersion::v0_2;
+        case psci::PsciVersion::v1_0: return PsciVersion::v1_0;
+        case psci::PsciVersion::v1_1: return PsciVersion::v1_1;
+    }
+    return PsciVersion::v1_1;
+}
+
+ModuleStore g_module_store;
+
+// VM reset: modules back in place, kernel placed and guest DTB rebuilt exactly as at cold boot.
+Status reload_guest(Vm& vm, u64& entry, u64& arg0) {
+    if (!restore_modules(g_platform, g_module_store))
+        HV_LOG_WARN("VM reset without a module store: the guest's images are not restored");
+    GuestImage image;
+    HV_TRY(load_guest(g_reader, g_platform, g_options, guest_dtb_psci(arch::vm_firmware().psci_version()), vm, image));
+    entry = image.entry;
+    arg0 = image.dtb;
+    return Status::ok;
+}
+
+// pCPUs without a vCPU: WFI (QEMU's TCG treats WFE as a yield that keeps the host thread busy); the panic SGI
+// still wakes them.
 [[noreturn]] void idle_forever() {
     for (;;) {
         if (arch::panicking()) arch::stop_this_cpu();
-        arch::wfe();
+        arch::wfi();
+        (void)arch::gic_handle_irqs();
     }
 }
 
@@ -132,6 +156,8 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     // The VM: guest RAM = all RAM but the hypervisor region (or mem= of it), identity mapped at stage 2.
     Vm& vm = arch::the_vm();
     s = carve_guest_ram(g_platform.memory, ram_base, kHvRegionSize, g_options.mem, vm.ram);
+    // Pristine kernel/initrd copies for VM reset, off the top of guest RAM (docs/boot.md "VM reset").
+    if (s == Status::ok) reserve_module_store(g_platform, vm, g_module_store);
     if (s == Status::ok) s = arch::vm_init_memory(vm);
     if (s != Status::ok) panic("guest memory setup failed: %s", status_name(s));
     arch::hyp_init_cpu();
@@ -152,15 +178,38 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     HV_LOG_INFO("%u pCPU(s) online, VM with %u vCPU(s), guest RAM 0x%llx..0x%llx", online, vcpus,
                 static_cast<unsigned long long>(vm.ram[0].base), static_cast<unsigned long long>(vm.ram[0].end()));
 
-    // Emulated UART at the host UART's address.
-    if (g_platform.uart.present) {
-        auto* uart = new (g_uart_storage) Pl011(g_uart_backend);
-        if (vm.mmio.add(g_platform.uart.base, Pl011::kFrameSize, uart) != Status::ok) panic("cannot register the UART");
-        arch::set_guest_uart(uart);
+    // The virtual GICv3 (GICD/GICR frames, list registers, timer, SGIs), then the emulated UART at the host UART's
+    // address with its interrupt on the vGIC (arch/aarch64/vgic_glue, guest_uart).
+    s = arch::vgic_vm_init(vm, g_platform);
+    if (s != Status::ok) panic("vGIC setup failed: %s", status_name(s));
+    // WFI / CPU_SUSPEND waits end when the vGIC has something deliverable for the vCPU (arch::vcpu_wait).
+    arch::vcpu_hooks().has_pending = [](Vcpu& v) { return arch::vgic_vcpu_has_pending(v.id); };
+    if (g_platform.uart.present && arch::guest_uart_init(vm, g_platform.uart) != Status::ok)
+        panic("cannot register the UART");
+
+    // The PCIe host bridge passed through (stage-2 ECAM/windows, INTx as hardware-linked SPIs) and the virtual ITS
+    // at the host ITS address with MSI shadow mappings on the physical ITS (arch/aarch64/pci_passthrough,
+    // msi_passthrough). Failures leave the guest without these devices, never without a VM.
+    const bool pci = g_options.pci && g_platform.pcie.present;
+    if (pci) {
+        s = arch::pci_passthrough_map(vm, g_platform.pcie);
+        if (s == Status::ok) s = arch::pci_passthrough_intx(vm, g_platform.pcie);
+        if (s != Status::ok) HV_LOG_WARN("PCIe passthrough incomplete: %s", status_name(s));
+    }
+    if (g_options.its && !g_platform.gic.its.empty()) {
+        s = arch::msi_vm_init(vm, g_platform, arch::the_vgic(), pci);
+        if (s != Status::ok) HV_LOG_WARN("virtual ITS setup failed: %s", status_name(s));
     }
 
+    // VM reset (PSCI SYSTEM_RESET/SYSTEM_RESET2): devices back to reset state, then the guest reloaded.
+    if (arch::add_reset_hook([](Vm&, void*) { arch::vgic_vm_reset(); }, nullptr) != Status::ok ||
+        arch::add_reset_hook([](Vm&, void*) { arch::guest_uart_reset(); }, nullptr) != Status::ok)
+        panic("cannot register the VM reset hooks");
+    arch::set_guest_reloader(reload_guest);
+    save_modules(g_platform, g_module_store);
+
     GuestImage image;
-    s = load_guest(g_reader, g_platform, g_options, vm, image);
+    s = load_guest(g_reader, g_platform, g_options, guest_dtb_psci(arch::vm_firmware().psci_version()), vm, image);
     if (s != Status::ok) {
         HV_LOG_ERROR("no guest to run (%s): powering off", status_name(s));
         arch::machine_system_off();

@@ -13,6 +13,7 @@ const char* ec_name(u64 esr) {
         case 0x17: return "SMC64";
         case 0x18: return "MSR/MRS";
         case 0x19: return "SVE access";
+        case 0x1d: return "SME access";
         case 0x20: return "instruction abort (lower EL)";
         case 0x21: return "instruction abort (same EL)";
         case 0x22: return "PC alignment";

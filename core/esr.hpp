@@ -18,6 +18,7 @@ enum class ExceptionClass : u8 {
     smc64 = 0x17,
     sysreg = 0x18,
     sve = 0x19,
+    sme = 0x1d,  // FEAT_SME access trapped by CPTR_EL2.TSM
     iabt_lower = 0x20,
     iabt_current = 0x21,
     pc_alignment = 0x22,

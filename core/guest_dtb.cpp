@@ -266,6 +266,10 @@ Status emit_chosen(Writer& w, const GuestDtbConfig& cfg, const char* stdout_path
         HV_TRY(w.prop_u64("linux,initrd-start", cfg.initrd_start));
         HV_TRY(w.prop_u64("linux,initrd-end", cfg.initrd_end));
     }
+    if (cfg.boot_count != 0) {
+        HV_TRY(w.prop_u32("hv,boot-count", cfg.boot_count));
+        HV_TRY(w.prop_string("hv,reset-reason", cfg.reset_reason != nullptr ? cfg.reset_reason : "cold"));
+    }
     return w.end_node();
 }
 

@@ -36,6 +36,10 @@ struct GuestDtbConfig {
     // GIC redistributor base for vCPU 0; 0 = the host's first GICR region base. The region emitted is exactly
     // vcpu count x 128 KiB.
     u64 gicr_base = 0;
+    // VM reset bookkeeping for the guest (docs/boot.md "VM reset"): /chosen "hv,boot-count" (u32) and
+    // "hv,reset-reason" ("cold" | "system-reset" | "system-reset2"). Omitted when boot_count is 0.
+    u32 boot_count = 0;
+    const char* reset_reason = nullptr;
 };
 
 // Writes the guest DTB into out[0, cap) and sets size. Errors: invalid_argument (no vCPUs / no memory / a

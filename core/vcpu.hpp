@@ -31,6 +31,7 @@ struct Vcpu {
     u64 mpidr = 0;      // the guest-visible MPIDR (VMPIDR_EL2)
     volatile VcpuState state = VcpuState::off;
     bool fp_dirty = true;  // context FP/SIMD registers must be loaded into the CPU at the next entry
+    volatile bool kick_pending = false;  // set by a kick (arch::kick_vcpu): ends a WFI / CPU_SUSPEND wait
     VcpuContext ctx{};
 };
 

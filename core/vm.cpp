@@ -2,6 +2,29 @@
 
 namespace hv {
 
+const char* reset_reason_name(ResetReason r) {
+    switch (r) {
+        case ResetReason::cold: return "cold";
+        case ResetReason::system_reset: return "system-reset";
+        case ResetReason::system_reset2: return "system-reset2";
+    }
+    return "cold";
+}
+
+Status reserve_top_of_ram(FixedVector<MemRegion, Vm::kMaxRam>& ram, u64 size, u64& base) {
+    if (size == 0) return Status::invalid_argument;
+    const u64 need = align_up(size, 2 * MiB);
+    if (need < size) return Status::invalid_argument;  // overflow
+    for (usize i = ram.size(); i-- > 0;) {
+        MemRegion& r = ram[i];
+        if (r.size < need + 2 * MiB) continue;
+        r.size -= need;
+        base = r.base + r.size;
+        return Status::ok;
+    }
+    return Status::no_memory;
+}
+
 Status carve_guest_ram(const FixedVector<MemRegion, PlatformInfo::kMaxMemRegions>& host_ram, u64 hv_base,
                        u64 hv_size, u64 limit, FixedVector<MemRegion, Vm::kMaxRam>& out) {
     out.clear();

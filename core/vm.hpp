@@ -9,6 +9,10 @@
 
 namespace hv {
 
+// Why the VM is (re)starting: the guest sees it in /chosen "hv,reset-reason" (docs/boot.md "VM reset").
+enum class ResetReason : u8 { cold, system_reset, system_reset2 };
+const char* reset_reason_name(ResetReason r);  // "cold", "system-reset", "system-reset2"
+
 struct Vm {
     static constexpr u32 kMaxVcpus = PlatformInfo::kMaxCpus;
     static constexpr usize kMaxRam = 8;
@@ -20,6 +24,9 @@ struct Vm {
     RegionGuestMemory memory;
     MmioBus mmio;
     PageTable stage2;
+    // Boots of this VM since the hypervisor started (1 = cold boot) and why the current one happened.
+    u32 boot_count = 1;
+    ResetReason reset_reason = ResetReason::cold;
 
     Vcpu* vcpu(u32 i) { return i < vcpu_count ? &vcpus[i] : nullptr; }
     // The vCPU whose MPIDR affinity (Aff3..Aff0) equals `mpidr`, or nullptr.
@@ -34,5 +41,10 @@ struct Vm {
 // Regions are clipped to 2 MiB boundaries so stage 2 can use blocks. Returns Status::no_memory if nothing is left.
 [[nodiscard]] Status carve_guest_ram(const FixedVector<MemRegion, PlatformInfo::kMaxMemRegions>& host_ram, u64 hv_base,
                                      u64 hv_size, u64 limit, FixedVector<MemRegion, Vm::kMaxRam>& out);
+
+// Takes `size` bytes (rounded up to 2 MiB) off the top of the highest region of `ram` that can give them while
+// keeping at least 2 MiB, for hypervisor-owned memory outside the guest (the reset store, docs/boot.md). `base`
+// receives the start of the removed range. no_memory if no region is large enough; invalid_argument for size 0.
+[[nodiscard]] Status reserve_top_of_ram(FixedVector<MemRegion, Vm::kMaxRam>& ram, u64 size, u64& base);
 
 }  // namespace hv

@@ -171,11 +171,21 @@ void gic_deactivate(u32 intid) {
     HV_WRITE_SYSREG(S3_0_C12_C11_1, intid);  // ICC_DIR_EL1
 }
 
-void gic_handle_irqs() {
-    for (u32 budget = 0; budget < 64; ++budget) {
+void gic_clear_active(u32 intid) {
+    if (intid < 32) {
+        u64 rd = g_rd[this_cpu_index()];
+        if (rd != 0) mmio_write<u32>(rd + static_cast<u64>(Gicr::ICACTIVER0), 1u << intid);
+    } else if (intid < g_spi_lines) {
+        mmio_write<u32>(gicd(Gicd::ICACTIVER) + (intid / 32) * 4, 1u << (intid % 32));
+    }
+}
+
+u32 gic_handle_irqs() {
+    u32 budget = 0;
+    for (; budget < 64; ++budget) {
         u64 iar = HV_READ_SYSREG(S3_0_C12_C12_0);  // ICC_IAR1_EL1
         u32 intid = static_cast<u32>(iar & 0xffffff);
-        if (intid >= 1020 && intid < 1024) return;  // spurious: nothing pending
+        if (intid >= 1020 && intid < 1024) return budget;  // spurious: nothing (more) pending
         bool deactivate = true;
         const Slot* s = intid < kMaxIntid ? &g_handlers[intid] : intid >= 8192 ? &g_lpi : nullptr;
         if (s != nullptr && s->fn != nullptr) {
@@ -187,6 +197,7 @@ void gic_handle_irqs() {
         HV_WRITE_SYSREG(S3_0_C12_C12_1, iar);  // ICC_EOIR1_EL1: priority drop
         if (deactivate) gic_deactivate(intid);
     }
+    return budget;
 }
 
 void gic_send_sgi(u32 sgi, u64 mpidr) {
@@ -210,4 +221,4 @@ void gic_send_sgi_others(u32 sgi) {
 }  // namespace hv::arch
 
 // An IRQ taken at EL2 itself (vectors.S el2_irq): only if the hypervisor unmasked IRQs, e.g. while idling.
-extern "C" void hv_el2_irq() { hv::arch::gic_handle_irqs(); }
+extern "C" void hv_el2_irq() { (void)hv::arch::gic_handle_irqs(); }

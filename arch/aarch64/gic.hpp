@@ -22,9 +22,12 @@ void gic_set_handler(u32 intid, IrqHandler handler, void* arg);  // SGI/PPI/SPI 
 void gic_set_lpi_handler(IrqHandler handler, void* arg);         // INTIDs >= 8192
 void gic_enable(u32 intid, bool enable);                         // SGI/PPI: this pCPU; SPI: distributor
 void gic_route_spi(u32 intid, u64 mpidr);
-// Acknowledge and handle every pending interrupt of this pCPU (called with IRQs masked, on an IRQ exit).
-void gic_handle_irqs();
+// Acknowledge and handle every pending interrupt of this pCPU (called with IRQs masked, on an IRQ exit or after a
+// WFI). Returns how many were taken (0: nothing was pending).
+u32 gic_handle_irqs();
 void gic_deactivate(u32 intid);
+// Clear the active state through the GICR (SGI/PPI: this pCPU's) or GICD (SPI) register, whoever activated it.
+void gic_clear_active(u32 intid);
 void gic_send_sgi(u32 sgi, u64 target_mpidr);
 void gic_send_sgi_others(u32 sgi);
 u64 gic_redistributor(u32 cpu);  // RD_base of pCPU `cpu` (0 if unknown)

@@ -6,9 +6,16 @@
 #include "arch/aarch64/panic.hpp"
 #include "arch/aarch64/percpu.hpp"
 #include "arch/aarch64/sysreg.hpp"
+#include "arch/aarch64/vm_reset.hpp"
 #include "lib/assert.hpp"
 #include "lib/log.hpp"
 #include "lib/spinlock.hpp"
+#include "core/id_regs.hpp"
+#include "core/reglist/vcpu_regs.hpp"
+#include "psci/fw_registers.hpp"
+
+// Placement new (no <new> in the freestanding build).
+inline void* operator new(hv::usize, void* p) noexcept { return p; }
 
 extern "C" hv::u64 hv_enter_guest(hv::VcpuContext* ctx, hv::u64 load_fp);  // vectors.S
 
@@ -22,14 +29,23 @@ Spinlock g_start_lock;
 
 // HCR_EL2 (DDI0487 D17.2.48): VM (stage 2 on), SWIO (set/way invalidate as clean+invalidate), FMO/IMO/AMO (physical
 // FIQ/IRQ/SError to EL2, virtual ones to the guest), FB (broadcast TLB/IC maintenance inside the inner shareable
-// domain), BSU = inner shareable, TSC (trap SMC: the guest's firmware calls come to us), RW (EL1 is AArch64).
-// Not set: TWI/TWE (vCPUs are pinned 1:1, so a guest WFI simply idles its own pCPU), TID3 (the guest sees the real
-// ID registers), TVM/TRVM, TSW, TACR, TIDCP, TGE, E2H.
-constexpr u64 kHcrBase = (1ull << 0) | (1ull << 1) | (1ull << 3) | (1ull << 4) | (1ull << 5) | (1ull << 9) |
-                         (1ull << 10) | (1ull << 19) | (1ull << 31);
+// domain), BSU = inner shareable, TSC (trap SMC: the guest's firmware calls come to us), TID3 (ID registers read
+// through guest_id_value: hidden features, core/id_regs.hpp), TWI (a guest WFI idles the pCPU in vcpu_wait until an
+// interrupt for the vCPU), RW (EL1 is AArch64).
+// Not set: TWE (WFE is a short spin-wait hint; trapping it costs more than it saves), TVM/TRVM, TSW, TACR, TIDCP,
+// TGE, E2H.
+constexpr u64 kHcrVm = 1ull << 0, kHcrSwio = 1ull << 1, kHcrFmo = 1ull << 3, kHcrImo = 1ull << 4,
+              kHcrAmo = 1ull << 5, kHcrFb = 1ull << 9, kHcrBsuIs = 1ull << 10, kHcrTwi = 1ull << 13,
+              kHcrTsc = 1ull << 19, kHcrTid3 = 1ull << 18, kHcrRw = 1ull << 31;
+constexpr u64 kHcrBase =
+    kHcrVm | kHcrSwio | kHcrFmo | kHcrImo | kHcrAmo | kHcrFb | kHcrBsuIs | kHcrTwi | kHcrTsc | kHcrTid3 | kHcrRw;
 constexpr u64 kHcrApi = 1ull << 41, kHcrApk = 1ull << 40;
 u64 g_hcr = kHcrBase;
 u64 g_vtcr = 0;
+idreg::HostIdRegs g_host_ids;  // the boot pCPU's ID registers (hyp_init_cpu)
+unsigned g_ipa_bits = 40;
+// Forward console input to the emulated UART (polled on exits of vCPU 0).
+Pl011* g_guest_uart = nullptr;
 
 // --- EL1 system-register switch (order of SysReg does not matter here: each is named) ---
 #define HV_SAVE(reg, name) c.sys[static_cast<usize>(SysReg::reg)] = HV_READ_SYSREG(name)
@@ -114,16 +130,125 @@ public:
 VmFirmwarePlatform g_fw_platform;
 psci::Firmware g_firmware;
 
-void handle_firmware(Vm&, Vcpu& v, bool smc) {
+// --- the register catalogue over the live vCPU contexts (constructed in vm_init_firmware: no global ctors) ---
+class VmVcpuContexts final : public reglist::VcpuContexts {
+public:
+    u32 count() const override { return g_vm.vcpu_count; }
+    VcpuContext* context(u32 vcpu) override { return vcpu < g_vm.vcpu_count ? &g_vm.vcpus[vcpu].ctx : nullptr; }
+};
+class CounterClock final : public Clock {
+public:
+    u64 now() const override { return HV_READ_SYSREG(cntpct_el0); }
+    u64 frequency() const override { return HV_READ_SYSREG(cntfrq_el0); }
+};
+struct VmRegisters {
+    VmVcpuContexts contexts;
+    CounterClock clock;
+    reglist::CoreRegisterClass core{contexts};
+    reglist::SysRegisterClass sys{contexts, clock};
+    psci::FirmwareRegisterClass firmware{g_firmware};
+    reglist::RegisterCatalogue catalogue;
+};
+alignas(VmRegisters) u8 g_regs_storage[sizeof(VmRegisters)];
+VmRegisters* g_regs = nullptr;
+
+// --- waiting for an interrupt (WFI, CPU_SUSPEND, vCPU off) ---
+constexpr u32 kHypTimerPpi = 26;  // EL2 physical timer (Arm BSA / QEMU virt); the hypervisor's own
+
+bool sgi_kick(u32, void*) { return true; }
+bool sgi_stop(u32, void*) {
+    if (panicking()) stop_this_cpu();
+    return true;
+}
+// The EL2 timer only ever serves as a wake-up at the guest's virtual-timer deadline: mask it when it fires.
+bool hyp_timer_irq(u32, void*) {
+    HV_WRITE_SYSREG(cnthp_ctl_el2, 0);
+    return true;
+}
+
+// While the vCPU waits, the EL2 physical timer fires at its virtual timer's deadline (CNTV_CVAL_EL0 is in virtual
+// counter ticks: physical = virtual + CNTVOFF_EL2), so a guest sleeping until its timer wakes up even before the
+// vGIC delivers PPI 27. Not armed if the timer is off, masked, or already expired (DDI0487 D11.2.4).
+void arm_wakeup_timer(const Vcpu& v) {
+    const u64 ctl = v.ctx.sys[static_cast<usize>(SysReg::CNTV_CTL_EL0)];
+    if ((ctl & 3) != 1) return;  // ENABLE = 1, IMASK = 0
+    const u64 deadline = v.ctx.sys[static_cast<usize>(SysReg::CNTV_CVAL_EL0)] +
+                         v.ctx.sys[static_cast<usize>(SysReg::CNTVOFF_EL2)];
+    if (static_cast<i64>(deadline - HV_READ_SYSREG(cntpct_el0)) <= 0) return;
+    HV_WRITE_SYSREG(cnthp_cval_el2, deadline);
+    HV_WRITE_SYSREG(cnthp_ctl_el2, 1);
+    isb();
+}
+
+Vcpu* vcpu_on_this_cpu() { return this_cpu().vcpu; }
+
+}  // namespace
+
+Vm& the_vm() { return g_vm; }
+VcpuHooks& vcpu_hooks() { return g_hooks; }
+void set_guest_uart(Pl011* uart) { g_guest_uart = uart; }
+psci::Firmware& vm_firmware() { return g_firmware; }
+reglist::RegisterCatalogue& vm_registers() {
+    HV_ASSERT(g_regs != nullptr);
+    return g_regs->catalogue;
+}
+
+void kick_vcpu(u32 i) {
+    Vcpu* v = g_vm.vcpu(i);
+    if (v == nullptr) return;
+    __atomic_store_n(&v->kick_pending, true, __ATOMIC_RELEASE);
+    dsb_ish();
+    Vcpu* self = vcpu_on_this_cpu();
+    if (self != v) gic_send_sgi(kSgiKick, percpu(v->pcpu).mpidr);
+}
+
+namespace {
+class ArchKicker final : public VcpuKicker {
+public:
+    void kick(u32 vcpu) override { kick_vcpu(vcpu); }
+};
+ArchKicker g_kicker;
+}  // namespace
+
+VcpuKicker& vcpu_kicker() { return g_kicker; }
+
+bool vcpu_wait_for_interrupt(Vcpu& v) {
+    // Until the vGIC plugs in has_pending(), "an interrupt for this vCPU" is any physical IRQ taken at EL2 (the
+    // guest's devices are passed through or raise SPIs there) or a kick. WFI wakes on a pending physical IRQ even
+    // while PSTATE.I masks it at EL2 (DDI0487 D1.6.2), so the check-then-sleep sequence cannot lose a wake-up: an
+    // SGI sent after the check stays pending and ends the WFI at once.
+    arm_wakeup_timer(v);
+    bool woke = false;
+    for (;;) {
+        if (__atomic_exchange_n(&v.kick_pending, false, __ATOMIC_ACQ_REL)) break;
+        if (g_hooks.has_pending != nullptr && g_hooks.has_pending(v)) break;
+        if (reset_requested() || panicking()) break;
+        wfi();
+        if (gic_handle_irqs() > 0) {
+            woke = true;
+            break;
+        }
+    }
+    HV_WRITE_SYSREG(cnthp_ctl_el2, 0);
+    return woke;
+}
+
+namespace {
+
+void handle_firmware(Vm& vm, Vcpu& v, bool smc) {
     psci::FirmwareCall call{};
     for (unsigned i = 0; i < 18; ++i) call.x[i] = v.ctx.core.x[i];
+    const u32 fid = static_cast<u32>(call.x[0]);
     if (smc) advance_pc(v.ctx);  // ELR_EL2 points at the trapped SMC; HVC's preferred return is past it
     psci::FirmwareExit exit = g_firmware.handle(v.id, call);
     for (unsigned i = 0; i < 4; ++i) v.ctx.core.x[i] = call.x[i];
     switch (exit) {
         case psci::FirmwareExit::resume: break;
         case psci::FirmwareExit::vcpu_suspend: {
-            // Standby returns at once (a wakeup may be spurious, DEN0022D 5.4.2); power-down restarts at the entry.
+            // Standby and power down both wait for a wake-up event like WFI (DEN0022D 5.4.2: a spurious wake-up
+            // is allowed). Standby then returns SUCCESS after the call; power down restarts at the entry point.
+            (void)vcpu_wait_for_interrupt(v);
+            if (reset_requested()) break;  // the VM is being reset: this context is about to be replaced
             psci::SuspendRequest req = g_firmware.suspend_request(v.id);
             if (req.power_down) {
                 vcpu_reset(v, req.entry, req.context_id);
@@ -135,13 +260,20 @@ void handle_firmware(Vm&, Vcpu& v, bool smc) {
         case psci::FirmwareExit::system_off:
             HV_LOG_INFO("guest requested SYSTEM_OFF: powering off");
             machine_system_off();
-        case psci::FirmwareExit::system_reset:
-            HV_LOG_INFO("guest requested SYSTEM_RESET: resetting the machine");
-            machine_system_reset();
+        case psci::FirmwareExit::system_reset: {
+            // SYSTEM_RESET (0x84000009) or SYSTEM_RESET2 (0x84000012 / 0xC4000012, DEN0022D 5.19): a VM reset,
+            // never a machine reset.
+            const ResetReason reason =
+                (fid & 0xffff) == 0x12 ? ResetReason::system_reset2 : ResetReason::system_reset;
+            HV_LOG_INFO("guest requested %s (type %#x): resetting the VM",
+                        reason == ResetReason::system_reset2 ? "SYSTEM_RESET2" : "SYSTEM_RESET",
+                        g_firmware.reset_type());
+            vm_system_reset(vm, v, reason);
+            break;
+        }
     }
 }
 
-// --- stage-2 data aborts: MMIO emulation or an injected external abort ---
 void handle_data_abort(Vm& vm, Vcpu& v, u64 esr) {
     auto d = esr::DataAbort::from_esr(esr);
     u64 far = HV_READ_SYSREG(far_el2);
@@ -177,6 +309,18 @@ void handle_data_abort(Vm& vm, Vcpu& v, u64 esr) {
 
 void handle_sysreg(Vcpu& v, u64 esr) {
     auto s = esr::SysRegAccess::from_esr(esr);
+    if (idreg::is_id_space(s.op0, s.op1, s.crn, s.crm)) {
+        // HCR_EL2.TID3: the sanitised ID registers (core/id_regs.hpp). The ID registers are read-only: an MSR to
+        // one of these encodings is UNDEFINED (and does not normally trap; be safe if it does).
+        if (!s.read) {
+            HV_LOG_RATELIMITED(warn, "vcpu%u: write to ID register S3_0_C0_C%u_%u: UNDEF", v.id, s.crm, s.op2);
+            inject_undef(v.ctx);
+            return;
+        }
+        write_gpr(v.ctx, s.rt, idreg::guest_id_value(s.key(), g_host_ids, g_ipa_bits));
+        advance_pc(v.ctx);
+        return;
+    }
     u64 value = s.read ? 0 : read_gpr(v.ctx, s.rt);
     if (g_hooks.sysreg != nullptr && g_hooks.sysreg(v, s, value)) {
         if (s.read) write_gpr(v.ctx, s.rt, value);
@@ -213,7 +357,13 @@ void handle_sync(Vm& vm, Vcpu& v) {
         case esr::ExceptionClass::smc64: handle_firmware(vm, v, true); return;
         case esr::ExceptionClass::dabt_lower: handle_data_abort(vm, v, esr); return;
         case esr::ExceptionClass::sysreg: handle_sysreg(v, esr); return;
-        case esr::ExceptionClass::wfx: advance_pc(v.ctx); return;  // not trapped (TWI/TWE = 0); harmless if it is
+        case esr::ExceptionClass::wfx: {
+            // HCR_EL2.TWI: WFI (and WFIT, whose timeout we do not honour: ID_AA64ISAR2.WFxT is hidden) idles the
+            // pCPU until an interrupt for this vCPU. WFE is not trapped (TWE = 0); if it ever is, it is a hint.
+            advance_pc(v.ctx);
+            if (!esr::Wfx::from_esr(esr).wfe) (void)vcpu_wait_for_interrupt(v);
+            return;
+        }
         case esr::ExceptionClass::iabt_lower: {
             u64 far = HV_READ_SYSREG(far_el2);
             HV_LOG_RATELIMITED(warn, "vcpu%u: instruction fetch from unmapped IPA 0x%llx: external abort", v.id,
@@ -223,7 +373,8 @@ void handle_sync(Vm& vm, Vcpu& v) {
         }
         case esr::ExceptionClass::unknown:
         case esr::ExceptionClass::fp_simd:
-        case esr::ExceptionClass::sve:
+        case esr::ExceptionClass::sve:  // CPTR_EL2.TZ: SVE is not offered (hidden in ID_AA64PFR0): UNDEF
+        case esr::ExceptionClass::sme:  // CPTR_EL2.TSM: SME likewise (ID_AA64PFR1)
         case esr::ExceptionClass::iabt_current:
         case esr::ExceptionClass::pc_alignment:
         case esr::ExceptionClass::dabt_current:
@@ -241,33 +392,31 @@ void handle_sync(Vm& vm, Vcpu& v) {
     inject_undef(v.ctx);
 }
 
-bool sgi_kick(u32, void*) { return true; }
-bool sgi_stop(u32, void*) {
-    if (panicking()) stop_this_cpu();
-    return true;
-}
-
-// Forward console input to the emulated UART (polled on exits of vCPU 0).
-Pl011* g_guest_uart = nullptr;
 
 }  // namespace
 
-Vm& the_vm() { return g_vm; }
-VcpuHooks& vcpu_hooks() { return g_hooks; }
-void set_guest_uart(Pl011* uart) { g_guest_uart = uart; }
-
 void hyp_init_cpu() {
     u64 pfr0 = HV_READ_SYSREG(id_aa64pfr0_el1);
-    u64 pfr1 = HV_READ_SYSREG(id_aa64pfr1_el1);
     u64 isar1 = HV_READ_SYSREG(id_aa64isar1_el1);
-    bool sve = ((pfr0 >> 32) & 0xf) != 0;
-    bool sme = ((pfr1 >> 24) & 0xf) != 0;
-    // CPTR_EL2 (non-VHE, D17.2.32): RES1 bits 13, 9, 7:0; TFP = 0 (FP/SIMD not trapped); TZ/TSM clear where SVE/SME
-    // exist (their state stays live on the pinned pCPU), set (RES1) where they do not; TTA, TAM, TCPAC clear.
-    u64 cptr = 0x22ff | (sve ? 0 : (1u << 8)) | (sme ? 0 : (1u << 12));
-    HV_WRITE_SYSREG(cptr_el2, cptr);
+    if (this_cpu_index() == 0) {
+        g_host_ids[idreg::HostReg::pfr0] = pfr0;
+        g_host_ids[idreg::HostReg::pfr1] = HV_READ_SYSREG(id_aa64pfr1_el1);
+        g_host_ids[idreg::HostReg::dfr0] = HV_READ_SYSREG(id_aa64dfr0_el1);
+        g_host_ids[idreg::HostReg::isar0] = HV_READ_SYSREG(id_aa64isar0_el1);
+        g_host_ids[idreg::HostReg::isar1] = isar1;
+        g_host_ids[idreg::HostReg::isar2] = HV_READ_SYSREG(S3_0_C0_C6_2);  // ID_AA64ISAR2_EL1
+        g_host_ids[idreg::HostReg::mmfr0] = HV_READ_SYSREG(id_aa64mmfr0_el1);
+        g_host_ids[idreg::HostReg::mmfr1] = HV_READ_SYSREG(id_aa64mmfr1_el1);
+        g_host_ids[idreg::HostReg::mmfr2] = HV_READ_SYSREG(S3_0_C0_C7_2);  // ID_AA64MMFR2_EL1
+        g_ipa_bits = min(pa_bits(), 40u);
+    }
+    // CPTR_EL2 (non-VHE, D17.2.32): RES1 bits 13, 9, 7:0; TFP = 0 (FP/SIMD not trapped: the world switch saves
+    // V0-V31/FPSR/FPCR); TZ = 1 (bit 8) and TSM = 1 (bit 12): SVE and SME are not context-switched, so their
+    // instructions and ZCR/SMCR accesses trap (EC 0x19 / 0x1D) and are answered with UNDEF; ID_AA64PFR0.SVE and
+    // ID_AA64PFR1.SME read 0 (TID3). Both bits are RES1 where the feature does not exist. TTA, TAM, TCPAC clear.
+    // No ZCR_EL2 write: with TZ = 1 it would trap at EL2 itself.
+    HV_WRITE_SYSREG(cptr_el2, 0x22ffu | (1u << 8) | (1u << 12));
     isb();
-    if (sve) HV_WRITE_SYSREG(S3_4_C1_C2_0, 0x1ff);  // ZCR_EL2.LEN = max: the guest may use every vector length
     // MDCR_EL2: no debug/PMU traps; HPMN = all counters to EL1/EL0 (PMCR_EL0.N).
     u64 pmcr_n = 0;
     if (((HV_READ_SYSREG(id_aa64dfr0_el1) >> 8) & 0xf) != 0 && ((HV_READ_SYSREG(id_aa64dfr0_el1) >> 8) & 0xf) != 0xf)
@@ -276,22 +425,35 @@ void hyp_init_cpu() {
     // CNTHCTL_EL2 (non-VHE): EL1PCTEN = 1 (physical counter readable), EL1PCEN = 0 (EL1 physical timer trapped:
     // RAZ/WI). The guest uses the virtual timer and counter directly; CNTVOFF_EL2 is per vCPU.
     HV_WRITE_SYSREG(cnthctl_el2, 1);
+    HV_WRITE_SYSREG(cnthp_ctl_el2, 0);  // EL2 timer: wake-up at the guest's timer deadline only (vcpu_wait)
     HV_WRITE_SYSREG(vtcr_el2, g_vtcr);
+    (void)pfr0;
     bool pauth = ((isar1 >> 4) & 0xff) != 0 || ((isar1 >> 24) & 0xff) != 0;  // APA/API or GPA/GPI
     g_hcr = kHcrBase | (pauth ? (kHcrApi | kHcrApk) : 0);
     gic_set_handler(kSgiKick, sgi_kick, nullptr);
     gic_set_handler(kSgiStop, sgi_stop, nullptr);
+    gic_set_handler(kHypTimerPpi, hyp_timer_irq, nullptr);
+    gic_enable(kHypTimerPpi, true);
     isb();
 }
 
 Status vm_init_firmware(Vm& vm, psci::PsciVersion version) {
+    // KVM creates a VM's vCPUs with or without KVM_ARM_VCPU_PSCI_0_2; the exact version is then a register write.
     psci::FirmwareConfig cfg;
-    cfg.psci_version = version;
+    cfg.psci_version = version == psci::PsciVersion::v0_1 ? psci::PsciVersion::v0_1 : psci::PsciVersion::v1_1;
     cfg.boot_vcpu = 0;
-    return g_firmware.init(g_fw_platform, vm.memory, cfg);
+    HV_TRY(g_firmware.init(g_fw_platform, vm.memory, cfg));
+    if (g_regs == nullptr) {
+        g_regs = new (g_regs_storage) VmRegisters();
+        g_regs->catalogue.set_vcpu_count(vm.vcpu_count);
+        HV_TRY(g_regs->catalogue.add(g_regs->core));
+        HV_TRY(g_regs->catalogue.add(g_regs->sys));
+        HV_TRY(g_regs->catalogue.add(g_regs->firmware));
+    }
+    // The same path a restore takes (docs/reglist.md): KVM_REG_ARM_PSCI_VERSION on the VM handle.
+    return g_regs->catalogue.set_u64(reglist::Handle::vm(), psci::fwreg::kPsciVersion | reglist::kScopeVm,
+                                     static_cast<u64>(version));
 }
-
-psci::Firmware& vm_firmware() { return g_firmware; }
 
 Status vm_init_memory(Vm& vm) {
     unsigned ipa_bits = min(pa_bits(), 40u);
@@ -310,12 +472,13 @@ Status vm_init_memory(Vm& vm) {
 Status start_vcpu(u32 i, u64 entry, u64 context_id) {
     Vcpu* v = g_vm.vcpu(i);
     if (v == nullptr) return Status::invalid_argument;
-    LockGuard guard(g_start_lock);
-    if (v->state != VcpuState::off) return Status::busy;
-    vcpu_reset(*v, entry, context_id);
-    __atomic_store_n(&v->state, VcpuState::pending, __ATOMIC_RELEASE);
-    dsb_ish();
-    sev();
+    {
+        LockGuard guard(g_start_lock);
+        if (v->state != VcpuState::off) return Status::busy;
+        vcpu_reset(*v, entry, context_id);
+        __atomic_store_n(&v->state, VcpuState::pending, __ATOMIC_RELEASE);
+    }
+    kick_vcpu(i);
     return Status::ok;
 }
 
@@ -329,7 +492,8 @@ void vcpu_loop(Vm& vm, Vcpu& v) {
     dsb_ish();
     isb();
     for (;;) {
-        while (__atomic_load_n(&v.state, __ATOMIC_ACQUIRE) != VcpuState::running) {
+        if (reset_requested()) park_for_reset(v);
+        if (__atomic_load_n(&v.state, __ATOMIC_ACQUIRE) != VcpuState::running) {
             if (panicking()) stop_this_cpu();
             if (__atomic_load_n(&v.state, __ATOMIC_ACQUIRE) == VcpuState::pending) {
                 HV_LOG_INFO("vcpu%u starting at 0x%llx (x0 = 0x%llx)", v.id,
@@ -338,9 +502,11 @@ void vcpu_loop(Vm& vm, Vcpu& v) {
                 __atomic_store_n(&v.state, VcpuState::running, __ATOMIC_RELEASE);
                 g_firmware.note_vm_ran();
                 g_firmware.on_vcpu_started(v.id);
-                break;
+            } else {
+                // Off: sleep until start_vcpu (or a reset) kicks this pCPU.
+                (void)vcpu_wait_for_interrupt(v);
+                continue;
             }
-            wfe();
         }
         load_sysregs(v.ctx);
         if (g_hooks.before_entry) g_hooks.before_entry(v);
@@ -351,7 +517,7 @@ void vcpu_loop(Vm& vm, Vcpu& v) {
         switch (reason) {
             case HV_EXIT_SYNC: handle_sync(vm, v); break;
             case HV_EXIT_IRQ:
-            case HV_EXIT_FIQ: gic_handle_irqs(); break;
+            case HV_EXIT_FIQ: (void)gic_handle_irqs(); break;
             case HV_EXIT_SERROR:
                 HV_LOG_RATELIMITED(warn, "vcpu%u: SError (ESR 0x%llx) at PC 0x%llx: ignored", v.id,
                                    static_cast<unsigned long long>(HV_READ_SYSREG(esr_el2)),
@@ -367,6 +533,20 @@ void vcpu_loop(Vm& vm, Vcpu& v) {
         }
         if (panicking()) stop_this_cpu();
     }
+}
+
+void clean_dcache_to_poc(u64 va, u64 size) {
+    if (size == 0) return;
+    const u64 ctr = HV_READ_SYSREG(ctr_el0);
+    const u64 line = u64{4} << ((ctr >> 16) & 0xf);  // DminLine: log2 of words
+    for (u64 a = va & ~(line - 1); a < va + size; a += line) asm volatile("dc cvac, %0" ::"r"(a) : "memory");
+    dsb_sy();
+}
+
+void invalidate_icache_all() {
+    asm volatile("ic ialluis" ::: "memory");
+    dsb_ish();
+    isb();
 }
 
 void machine_system_off() {

@@ -3,7 +3,9 @@
 #pragma once
 
 #include "core/esr.hpp"
+#include "core/irq.hpp"
 #include "core/pl011.hpp"
+#include "core/reglist/catalogue.hpp"
 #include "core/vm.hpp"
 #include "psci/firmware.hpp"
 
@@ -17,9 +19,13 @@ void hyp_init_cpu();
 // Stage 2 of `vm`: guest RAM identity mapped with blocks; everything else unmapped. Fills vm.memory too.
 [[nodiscard]] Status vm_init_memory(Vm& vm);
 
-// The VM's firmware (psci::Firmware behind HVC #0 / SMC #0), bound to vm.memory; after vm_init_memory.
+// The VM's firmware (psci::Firmware behind HVC #0 / SMC #0), bound to vm.memory, and the VM's register catalogue
+// (core, sysreg + timer, firmware classes over the live vCPU contexts); after vm_init_memory and once the vCPU
+// count is set. The PSCI version is applied by writing KVM_REG_ARM_PSCI_VERSION through the catalogue -- the path
+// a restore takes; the firmware is created 0.2-capable unless `version` is 0.1 (KVM's KVM_ARM_VCPU_PSCI_0_2).
 [[nodiscard]] Status vm_init_firmware(Vm& vm, psci::PsciVersion version);
 psci::Firmware& vm_firmware();
+reglist::RegisterCatalogue& vm_registers();
 
 // Hooks the vGIC / device work installs (all optional; nullptr = default behaviour).
 struct VcpuHooks {
@@ -27,15 +33,39 @@ struct VcpuHooks {
     void (*after_exit)(Vcpu& v) = nullptr;    // e.g. fold the list registers back
     // A trapped MSR/MRS: return true if handled (for reads, put the result in `value`).
     bool (*sysreg)(Vcpu& v, const esr::SysRegAccess& access, u64& value) = nullptr;
+    // WFI / CPU_SUSPEND wait: true if `v` has an interrupt pending (even masked) and must not sleep. Called on the
+    // vCPU's own pCPU with IRQs masked. nullptr: only physical IRQs and kicks wake the vCPU.
+    bool (*has_pending)(Vcpu& v) = nullptr;
 };
 VcpuHooks& vcpu_hooks();
+
+// Wake vCPU `i` out of a WFI / CPU_SUSPEND / off wait (and out of the guest, to EL2): a flag plus SGI kKick to its
+// pCPU when that is another pCPU. Callable from any pCPU.
+void kick_vcpu(u32 i);
+// The same as a core/irq.hpp VcpuKicker (for the vGIC / ITS models).
+VcpuKicker& vcpu_kicker();
+
+// --- VM reset (PSCI SYSTEM_RESET / SYSTEM_RESET2; docs/boot.md "VM reset") ---
+// Puts the guest's images back and builds its boot state: called once per reset, with every vCPU stopped and
+// reset, vm.boot_count / vm.reset_reason already updated. Returns vCPU 0's entry point and x0.
+using GuestReloader = Status (*)(Vm& vm, u64& entry, u64& arg0);
+void set_guest_reloader(GuestReloader fn);
+// Device / interrupt-controller reset hooks, run in registration order during a VM reset after the vCPUs and the
+// firmware were reset and before the guest is reloaded (the vGIC/ITS integration adds theirs here).
+using ResetHook = void (*)(Vm& vm, void* arg);
+[[nodiscard]] Status add_reset_hook(ResetHook fn, void* arg);
 
 // Start vCPU `i` at `entry` with x0 = context_id (EL1h, MMU off, DAIF masked) on its pinned pCPU (PSCI CPU_ON).
 // busy if it is not off; invalid_argument for an unknown vCPU.
 [[nodiscard]] Status start_vcpu(u32 i, u64 entry, u64 context_id);
 
-// Runs vCPU `v` on this pCPU forever (waits while it is off).
+// Runs vCPU `v` on this pCPU forever (waits in WFI while it is off, parks during a VM reset).
 [[noreturn]] void vcpu_loop(Vm& vm, Vcpu& v);
+
+// Clean the data cache to the point of coherency over [va, va + size) (identity-mapped RAM the hypervisor wrote
+// and a guest with its MMU off will read), and invalidate the instruction cache.
+void clean_dcache_to_poc(u64 va, u64 size);
+void invalidate_icache_all();
 
 // The guest's emulated UART: console input is forwarded to it (polled on vCPU 0 exits).
 void set_guest_uart(Pl011* uart);

@@ -143,4 +143,20 @@ Result<Scope> RegisterCatalogue::scope_of(u64 id) const {
     return c->scope();
 }
 
+u8 RegisterCatalogue::restore_stage_of(u64 id) const {
+    RegisterClass* c = find_owner(without_scope(id));
+    return c == nullptr ? 0 : c->restore_stage();
+}
+
+u8 RegisterCatalogue::max_restore_stage() const {
+    u8 m = 0;
+    for (RegisterClass* c : classes_) m = max(m, c->restore_stage());
+    return m;
+}
+
+Status RegisterCatalogue::prepare_save() {
+    for (RegisterClass* c : classes_) HV_TRY(c->before_save());
+    return Status::ok;
+}
+
 }  // namespace hv::reglist

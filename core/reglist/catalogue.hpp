@@ -43,6 +43,14 @@ public:
     [[nodiscard]] virtual Status set(u32 vcpu, u64 id, Span<const u8> value) = 0;
     // Architectural / KVM reset values (VM reset, vCPU creation). Default: nothing to do.
     virtual void reset(u32 /*vcpu*/) {}
+    // Restore ordering across classes (snapshot_restore): records are applied stage by stage, lowest first; within
+    // a stage the VM section comes before the vCPU sections, and each class's records keep their enumeration
+    // order. Stage 0: vCPU registers and firmware; 1: vGIC (GICD, line levels, GICR, ICC); 2: ITS (KVM: the
+    // redistributors before the ITS). See docs/reglist.md "Restore order".
+    virtual u8 restore_stage() const { return 0; }
+    // Called once per class before a snapshot reads any register (vCPUs stopped): a model writes state that lives
+    // in guest RAM there (vGIC: LPI pending tables; ITS: SAVE_TABLES). Default: nothing to do.
+    [[nodiscard]] virtual Status before_save() { return Status::ok; }
 
 protected:
     ~RegisterClass() = default;
@@ -80,6 +88,11 @@ public:
 
     // The scope an ID resolves to (not_found if unknown), for tools and the snapshot writer.
     [[nodiscard]] Result<Scope> scope_of(u64 id) const;
+    // Restore stage of the class owning `id` (0 if unknown) and the highest stage of any class.
+    u8 restore_stage_of(u64 id) const;
+    u8 max_restore_stage() const;
+    // RegisterClass::before_save() of every class, in the order they were added; stops at the first error.
+    [[nodiscard]] Status prepare_save();
 
 private:
     // Resolve (handle, id) to a class and the vCPU argument to pass; Status on failure.

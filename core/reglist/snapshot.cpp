@@ -7,11 +7,8 @@ namespace hv::reglist {
 
 namespace {
 
-constexpr u32 kTagVm = 0x204d5456;    // "VTM " little endian: 'V','T','M',' '
-constexpr u32 kTagVcpu = 0x55504356;  // "VCPU"
-constexpr u32 kTagEnd = 0x21444e45;   // "END!"
-constexpr usize kHeaderSize = 8 + 4 * 4 + 4 * SnapshotInfo::kAbiSlots + 8;
-constexpr usize kSectionSize = 16;
+constexpr usize kHeaderSize = kSnapshotHeaderSize;
+static_assert(kHeaderSize == 8 + 4 * 4 + 4 * SnapshotInfo::kAbiSlots + 8);
 constexpr usize kMaxRegsPerSection = 65536;  // sanity bound on a section's record count
 
 class Writer {
@@ -66,6 +63,12 @@ private:
 
 constexpr usize padded(usize n) { return align_up(n, 8); }
 
+bool all_zero(const u8* p, usize n) {
+    for (usize i = 0; i < n; ++i)
+        if (p[i] != 0) return false;
+    return true;
+}
+
 Status write_section(RegisterCatalogue& cat, Writer& w, Handle h, u32 tag) {
     const usize n = cat.reg_count(h);
     if (n > kMaxRegsPerSection) return Status::unsupported;
@@ -87,32 +90,119 @@ Status write_section(RegisterCatalogue& cat, Writer& w, Handle h, u32 tag) {
     return Status::ok;
 }
 
-// Walk one section; with `apply`, SET every record.
-Status read_section(RegisterCatalogue& cat, Reader& r, u32 want_tag, u32 want_vcpu, bool apply) {
+Status read_section(Reader& r, u32 want_tag, u32 want_vcpu, SnapshotVisitor& v) {
     u32 tag = 0, vcpu = 0, count = 0, reserved = 0;
     if (!r.u32v(tag) || !r.u32v(vcpu) || !r.u32v(count) || !r.u32v(reserved)) return Status::corrupt;
     if (tag != want_tag || vcpu != want_vcpu || reserved != 0 || count > kMaxRegsPerSection) return Status::corrupt;
-    const Handle h = want_vcpu == Handle::kVm ? Handle::vm() : Handle::for_vcpu(want_vcpu);
+    HV_TRY(v.section(vcpu, count));
     for (u32 i = 0; i < count; ++i) {
         u64 id = 0;
         if (!r.u64v(id)) return Status::corrupt;
         const usize sz = reg_size(id);
         if (sz > 16 || r.remaining() < padded(sz)) return Status::corrupt;
-        // The record must belong in this section: VM section <=> VM-scoped ID with the scope bit.
-        Result<Scope> s = cat.scope_of(id);
-        if (!s.ok()) return s.status();
-        if ((s.value() == Scope::vm) != (want_vcpu == Handle::kVm) || is_vm_scoped_id(id) != (s.value() == Scope::vm))
-            return Status::corrupt;
         const u8* value = r.here();
-        for (usize k = sz; k < padded(sz); ++k)
-            if (value[k] != 0) return Status::corrupt;
-        if (apply) HV_TRY(cat.set_one_reg(h, id, Span<const u8>(value, sz)));
+        if (!all_zero(value + sz, padded(sz) - sz)) return Status::corrupt;
+        HV_TRY(v.record(vcpu, id, Span<const u8>(value, sz)));
         if (!r.skip(padded(sz))) return Status::corrupt;
     }
     return Status::ok;
 }
 
-Status walk(RegisterCatalogue& cat, Span<const u8> in, SnapshotInfo& info, bool apply) {
+// ---- catalogue-aware visitors ----
+
+// Every record's ID must be known and sit in the section of its scope; RAM must match the destination.
+class CheckVisitor final : public SnapshotVisitor {
+public:
+    CheckVisitor(RegisterCatalogue& cat, const RegionGuestMemory* ram) : cat_(cat), ram_(ram) {}
+    Status header(const SnapshotInfo& info) override {
+        return info.vcpu_count == cat_.vcpu_count() ? Status::ok : Status::invalid_argument;
+    }
+    Status record(u32 vcpu, u64 id, Span<const u8>) override {
+        Result<Scope> s = cat_.scope_of(id);
+        if (!s.ok()) return s.status();
+        if ((s.value() == Scope::vm) != (vcpu == kSnapshotVmSection) || is_vm_scoped_id(id) != (s.value() == Scope::vm))
+            return Status::corrupt;
+        return Status::ok;
+    }
+    Status ram(u32 index, u64 gpa, Span<const u8> bytes) override {
+        if (ram_ == nullptr || index >= ram_->regions().size()) return Status::invalid_argument;
+        const RegionGuestMemory::Region& reg = ram_->regions()[index];
+        return reg.gpa == gpa && reg.size == bytes.size() ? Status::ok : Status::invalid_argument;
+    }
+
+private:
+    RegisterCatalogue& cat_;
+    const RegionGuestMemory* ram_;
+};
+
+class RamApplyVisitor final : public SnapshotVisitor {
+public:
+    explicit RamApplyVisitor(RegionGuestMemory* ram) : ram_(ram) {}
+    Status ram(u32, u64 gpa, Span<const u8> bytes) override {
+        if (ram_ == nullptr) return Status::invalid_argument;
+        return ram_->write(gpa, bytes.data(), bytes.size());
+    }
+
+private:
+    RegionGuestMemory* ram_;
+};
+
+class StageApplyVisitor final : public SnapshotVisitor {
+public:
+    StageApplyVisitor(RegisterCatalogue& cat, u8 stage) : cat_(cat), stage_(stage) {}
+    Status record(u32 vcpu, u64 id, Span<const u8> value) override {
+        if (cat_.restore_stage_of(id) != stage_) return Status::ok;
+        const Handle h = vcpu == kSnapshotVmSection ? Handle::vm() : Handle::for_vcpu(vcpu);
+        Status s = cat_.set_one_reg(h, id, value);
+        if (s != Status::ok)
+            HV_LOG_RATELIMITED(warn, "snapshot: SET %#llx failed: %s\n", static_cast<unsigned long long>(id),
+                               status_name(s));
+        return s;
+    }
+
+private:
+    RegisterCatalogue& cat_;
+    u8 stage_;
+};
+
+class InfoVisitor final : public SnapshotVisitor {
+public:
+    Status header(const SnapshotInfo& info) override {
+        got = info;
+        return Status::ok;
+    }
+    SnapshotInfo got;
+};
+
+// Forwards to two visitors (the first's error wins).
+class PairVisitor final : public SnapshotVisitor {
+public:
+    PairVisitor(SnapshotVisitor& a, SnapshotVisitor& b) : a_(a), b_(b) {}
+    Status header(const SnapshotInfo& i) override {
+        HV_TRY(a_.header(i));
+        return b_.header(i);
+    }
+    Status section(u32 v, u32 n) override {
+        HV_TRY(a_.section(v, n));
+        return b_.section(v, n);
+    }
+    Status record(u32 v, u64 id, Span<const u8> val) override {
+        HV_TRY(a_.record(v, id, val));
+        return b_.record(v, id, val);
+    }
+    Status ram(u32 i, u64 gpa, Span<const u8> bytes) override {
+        HV_TRY(a_.ram(i, gpa, bytes));
+        return b_.ram(i, gpa, bytes);
+    }
+
+private:
+    SnapshotVisitor& a_;
+    SnapshotVisitor& b_;
+};
+
+}  // namespace
+
+Status snapshot_parse(Span<const u8> in, SnapshotVisitor& v) {
     Reader r(in);
     u64 magic = 0, payload = 0;
     u32 version = 0, header_size = 0, vcpus = 0, abi_count = 0;
@@ -127,20 +217,32 @@ Status walk(RegisterCatalogue& cat, Span<const u8> in, SnapshotInfo& info, bool 
         if (!r.u32v(got.abi[i])) return Status::corrupt;
     if (!r.u64v(payload) || payload != in.size() - kHeaderSize) return Status::corrupt;
     if (got.abi[0] != SnapshotInfo::kReglistAbi) return Status::corrupt;
-    if (vcpus != cat.vcpu_count()) return Status::invalid_argument;
-    HV_TRY(read_section(cat, r, kTagVm, Handle::kVm, apply));
-    for (u32 v = 0; v < vcpus; ++v) HV_TRY(read_section(cat, r, kTagVcpu, v, apply));
-    u32 tag = 0, vcpu = 0, count = 0, reserved = 0;
-    if (!r.u32v(tag) || !r.u32v(vcpu) || !r.u32v(count) || !r.u32v(reserved)) return Status::corrupt;
-    if (tag != kTagEnd || vcpu != Handle::kVm || count != 0 || reserved != 0 || r.remaining() != 0)
-        return Status::corrupt;
-    info = got;
-    return Status::ok;
+    if (vcpus > kMaxRegsPerSection) return Status::corrupt;
+    HV_TRY(v.header(got));
+    HV_TRY(read_section(r, kSnapshotTagVm, kSnapshotVmSection, v));
+    for (u32 c = 0; c < vcpus; ++c) HV_TRY(read_section(r, kSnapshotTagVcpu, c, v));
+    for (u32 index = 0;; ++index) {
+        u32 tag = 0, a = 0, b = 0, c = 0;
+        if (!r.u32v(tag) || !r.u32v(a) || !r.u32v(b) || !r.u32v(c)) return Status::corrupt;
+        if (tag == kSnapshotTagEnd) {
+            if (a != kSnapshotVmSection || b != 0 || c != 0 || r.remaining() != 0) return Status::corrupt;
+            return Status::ok;
+        }
+        if (tag != kSnapshotTagRam || a != index || b != 0 || c != 0) return Status::corrupt;
+        u64 gpa = 0, size = 0;
+        if (!r.u64v(gpa) || !r.u64v(size)) return Status::corrupt;
+        if (size == 0 || size > r.remaining() || padded(size) > r.remaining() || gpa + size < gpa)
+            return Status::corrupt;
+        const u8* bytes = r.here();
+        if (!all_zero(bytes + size, padded(size) - size)) return Status::corrupt;
+        HV_TRY(v.ram(index, gpa, Span<const u8>(bytes, size)));
+        if (!r.skip(padded(size))) return Status::corrupt;
+    }
 }
 
-}  // namespace
-
-Status snapshot_save(RegisterCatalogue& cat, const SnapshotInfo& info, Span<u8> out, usize& used) {
+Status snapshot_save(RegisterCatalogue& cat, const SnapshotInfo& info, Span<u8> out, usize& used,
+                     const RegionGuestMemory* ram) {
+    HV_TRY(cat.prepare_save());
     Writer w(out);
     w.u64v(kSnapshotMagic);
     w.u32v(kSnapshotFormatVersion);
@@ -150,10 +252,23 @@ Status snapshot_save(RegisterCatalogue& cat, const SnapshotInfo& info, Span<u8> 
     for (usize i = 0; i < SnapshotInfo::kAbiSlots; ++i) w.u32v(i == 0 ? SnapshotInfo::kReglistAbi : info.abi[i]);
     const usize payload_at = w.pos();
     w.u64v(0);  // patched below
-    HV_TRY(write_section(cat, w, Handle::vm(), kTagVm));
-    for (u32 v = 0; v < cat.vcpu_count(); ++v) HV_TRY(write_section(cat, w, Handle::for_vcpu(v), kTagVcpu));
-    w.u32v(kTagEnd);
-    w.u32v(Handle::kVm);
+    HV_TRY(write_section(cat, w, Handle::vm(), kSnapshotTagVm));
+    for (u32 v = 0; v < cat.vcpu_count(); ++v) HV_TRY(write_section(cat, w, Handle::for_vcpu(v), kSnapshotTagVcpu));
+    if (ram != nullptr) {
+        u32 index = 0;
+        for (const RegionGuestMemory::Region& reg : ram->regions()) {
+            w.u32v(kSnapshotTagRam);
+            w.u32v(index++);
+            w.u32v(0);
+            w.u32v(0);
+            w.u64v(reg.gpa);
+            w.u64v(reg.size);
+            w.put(reg.host, reg.size);
+            w.zeros(padded(reg.size) - reg.size);
+        }
+    }
+    w.u32v(kSnapshotTagEnd);
+    w.u32v(kSnapshotVmSection);
     w.u32v(0);
     w.u32v(0);
     used = w.pos();
@@ -163,13 +278,24 @@ Status snapshot_save(RegisterCatalogue& cat, const SnapshotInfo& info, Span<u8> 
     return Status::ok;
 }
 
-Status snapshot_validate(RegisterCatalogue& cat, Span<const u8> in, SnapshotInfo& info) {
-    return walk(cat, in, info, false);
+Status snapshot_validate(RegisterCatalogue& cat, Span<const u8> in, SnapshotInfo& info,
+                         const RegionGuestMemory* ram) {
+    InfoVisitor iv;
+    CheckVisitor check(cat, ram);
+    PairVisitor both(iv, check);
+    HV_TRY(snapshot_parse(in, both));
+    info = iv.got;
+    return Status::ok;
 }
 
-Status snapshot_restore(RegisterCatalogue& cat, Span<const u8> in, SnapshotInfo& info) {
-    HV_TRY(walk(cat, in, info, false));
-    Status s = walk(cat, in, info, true);
+Status snapshot_restore(RegisterCatalogue& cat, Span<const u8> in, SnapshotInfo& info, RegionGuestMemory* ram) {
+    HV_TRY(snapshot_validate(cat, in, info, ram));
+    RamApplyVisitor ram_apply(ram);
+    Status s = snapshot_parse(in, ram_apply);
+    for (u8 stage = 0; s == Status::ok && stage <= cat.max_restore_stage(); ++stage) {
+        StageApplyVisitor apply(cat, stage);
+        s = snapshot_parse(in, apply);
+    }
     if (s != Status::ok) HV_LOG_RATELIMITED(warn, "snapshot: restore failed: %s\n", status_name(s));
     return s;
 }

@@ -1,15 +1,24 @@
-// Snapshot stream skeleton: the register state of a whole VM as one versioned byte stream (guest RAM is not part
-// of it yet). Layout, all little endian:
-//   Header   { u64 magic "HVSNAPv1"; u32 format_version; u32 header_size; u32 vcpu_count; u32 abi_count;
+// Snapshot stream: the register state of a whole VM (every class of its catalogue: vCPU registers, firmware,
+// vGIC, ITS, ...) plus, optionally, guest RAM, as one versioned byte stream. Layout, all little endian:
+//   Header   { u64 magic "UHVSNPv1"; u32 format_version (2); u32 header_size (48); u32 vcpu_count; u32 abi_count;
 //              u32 abi[kAbiSlots]; u64 payload_size }  -- abi[0] = kReglistAbi, others supplied by the caller
-//              (e.g. the ITS table ABI revision)
+//              (abi[1]: the ITS table ABI revision)
 //   Section  { u32 tag; u32 vcpu (0xffffffff for the VM section); u32 record_count; u32 reserved = 0 }
 //   Record   { u64 id; value: reg_size(id) bytes, zero-padded to a multiple of 8 }
-// One VM section (VM-scoped registers, IDs with the scope bit), then one section per vCPU in order, then an end
-// section (tag "END!", no records). Reading validates the whole stream first (magic, version, sizes, counts, tags,
-// known IDs, vCPU count) and only then applies it, VM section first; a SET error while applying is returned as is.
+//   RAM      { u32 tag "RAM "; u32 region index; u32 0; u32 0; u64 gpa; u64 size; size bytes, zero-padded to 8 }
+// One VM section (VM-scoped registers, IDs with the scope bit), one section per vCPU in order, zero or more RAM
+// sections (region indices 0, 1, ... in order), then an end section (tag "END!", vcpu 0xffffffff, no records).
+//
+// Save: RegisterCatalogue::prepare_save() first (the vGIC flushes LPI pending bits to the pending tables, each ITS
+// runs SAVE_TABLES), then every register, then guest RAM -- so the RAM image carries those tables. vCPUs must be
+// stopped and their list registers folded back into the vGIC (Vgic::fold) before saving.
+// Restore: the whole stream is validated first (structure, known IDs, scope/section agreement, padding, vCPU
+// count, RAM regions matching the destination's) and only then applied: guest RAM first, then the records stage
+// by stage (RegisterClass::restore_stage: vCPU registers + firmware, then the vGIC, then the ITS -- KVM's order).
+// A SET error while applying is returned as is (earlier records and RAM stay applied).
 #pragma once
 
+#include "core/guest_memory.hpp"
 #include "core/reglist/catalogue.hpp"
 
 namespace hv::reglist {
@@ -17,21 +26,51 @@ namespace hv::reglist {
 struct SnapshotInfo {
     static constexpr usize kAbiSlots = 4;
     static constexpr u32 kReglistAbi = 1;  // revision of the register ID/value conventions in docs/reglist.md
+    static constexpr usize kAbiItsTables = 1;  // abi[] slot of the ITS table ABI revision
     u32 vcpu_count = 0;
     u32 abi[kAbiSlots] = {kReglistAbi, 0, 0, 0};
 };
 
 constexpr u64 kSnapshotMagic = 0x3176504e53564855ull;  // "UHVSNPv1" read as little-endian bytes: 55 48 56 53 ...
-constexpr u32 kSnapshotFormatVersion = 1;
+constexpr u32 kSnapshotFormatVersion = 2;               // 1: registers only; 2: + RAM sections
+constexpr usize kSnapshotHeaderSize = 48;
+constexpr usize kSnapshotSectionSize = 16;
+constexpr u32 kSnapshotTagVm = 0x204d5456;    // "VTM "
+constexpr u32 kSnapshotTagVcpu = 0x55504356;  // "VCPU"
+constexpr u32 kSnapshotTagRam = 0x204d4152;   // "RAM "
+constexpr u32 kSnapshotTagEnd = 0x21444e45;   // "END!"
+constexpr u32 kSnapshotVmSection = 0xffffffffu;
 
-// Writes the catalogue's state into `out`; `used` = bytes written (or required, with out_of_range if too small).
-[[nodiscard]] Status snapshot_save(RegisterCatalogue& cat, const SnapshotInfo& info, Span<u8> out, usize& used);
+// Structural walk of a stream, without a catalogue (tools, and the first step of validate/restore). Callbacks
+// see the pieces in stream order; a callback's error stops the walk and is returned. Structural problems are
+// `corrupt`.
+class SnapshotVisitor {
+public:
+    virtual Status header(const SnapshotInfo&) { return Status::ok; }
+    // `vcpu` is kSnapshotVmSection for the VM section.
+    virtual Status section(u32 /*vcpu*/, u32 /*record_count*/) { return Status::ok; }
+    // `value` holds reg_size(id) bytes.
+    virtual Status record(u32 /*vcpu*/, u64 /*id*/, Span<const u8> /*value*/) { return Status::ok; }
+    virtual Status ram(u32 /*index*/, u64 /*gpa*/, Span<const u8> /*bytes*/) { return Status::ok; }
+
+protected:
+    ~SnapshotVisitor() = default;
+};
+[[nodiscard]] Status snapshot_parse(Span<const u8> in, SnapshotVisitor& v);
+
+// Writes the catalogue's state (and `ram`'s regions, when given) into `out`; `used` = bytes written (or
+// required, with out_of_range if too small). Runs cat.prepare_save() first.
+[[nodiscard]] Status snapshot_save(RegisterCatalogue& cat, const SnapshotInfo& info, Span<u8> out, usize& used,
+                                   const RegionGuestMemory* ram = nullptr);
 
 // Parses and validates `in` against `cat` (corrupt on any structural problem, not_found for an ID the catalogue
-// does not know, invalid_argument if the vCPU count differs); fills `info` from the header.
-[[nodiscard]] Status snapshot_validate(RegisterCatalogue& cat, Span<const u8> in, SnapshotInfo& info);
+// does not know, invalid_argument if the vCPU count differs or a RAM section does not match a region of `ram` --
+// or the stream has RAM and `ram` is null); fills `info` from the header.
+[[nodiscard]] Status snapshot_validate(RegisterCatalogue& cat, Span<const u8> in, SnapshotInfo& info,
+                                       const RegionGuestMemory* ram = nullptr);
 
-// snapshot_validate, then every record through set_one_reg.
-[[nodiscard]] Status snapshot_restore(RegisterCatalogue& cat, Span<const u8> in, SnapshotInfo& info);
+// snapshot_validate, then RAM, then every record through set_one_reg in restore-stage order.
+[[nodiscard]] Status snapshot_restore(RegisterCatalogue& cat, Span<const u8> in, SnapshotInfo& info,
+                                      RegionGuestMemory* ram = nullptr);
 
 }  // namespace hv::reglist

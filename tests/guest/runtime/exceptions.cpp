@@ -20,7 +20,13 @@ FaultAction g_action = FaultAction::skip;
 FaultRecord g_record;
 SyncHandler g_sync_handler = nullptr;
 IrqHandler g_irq_handler = nullptr;
-u32 g_depth = 0;
+// Exception nesting depth per CPU (several CPUs take IRQs at the same time in SMP payloads), indexed by
+// MPIDR Aff1 * 16 + Aff0 (the runtime supports at most 8 CPUs).
+u32 g_depth_of[8];
+u32& depth() {
+    u64 mpidr = RT_READ_SYSREG(mpidr_el1);
+    return g_depth_of[((mpidr >> 8 & 0xff) * 16 + (mpidr & 0xff)) % 8];
+}
 
 const char* kind_name(u32 kind) {
     switch (kind) {
@@ -110,6 +116,7 @@ FaultRecord probe_write32(u64 addr, u32 value) {
 extern "C" void rt_exception(rt::ExceptionFrame* frame, hv::u32 kind) {
     using namespace rt;
     ExceptionFrame& f = *frame;
+    u32& g_depth = depth();
     if (++g_depth > 2) {
         // A fault inside the fault path: print with the least machinery possible and stop.
         console_puts("NESTED EXCEPTION in the guest runtime\n");

@@ -7,7 +7,9 @@
 
 extern "C" {
 void rt_secondary_entry();
+void rt_capture_entry();
 void rt_secondary_main(hv::u64 slot);
+extern volatile rt::EntryCapture rt_entry_capture;
 }
 
 namespace rt {
@@ -20,17 +22,47 @@ struct Slot {
     volatile u32 finished;
 };
 Slot g_slots[kMaxCpus];
+u32 g_cpu_off_fid = psci::kCpuOff;
 
 }  // namespace
 
-i64 start_cpu(u32 slot, u64 target_mpidr, CpuFn fn, void* arg) {
-    if (slot == 0 || slot >= kMaxCpus || fn == nullptr) return psci::kInvalidParameters;
+bool prepare_cpu(u32 slot, CpuFn fn, void* arg) {
+    if (slot == 0 || slot >= kMaxCpus || fn == nullptr) return false;
     g_slots[slot].fn = fn;
     g_slots[slot].arg = arg;
     g_slots[slot].started = 0;
     g_slots[slot].finished = 0;
     dsb_sy();
-    return psci::cpu_on(target_mpidr, reinterpret_cast<uptr>(&rt_secondary_entry), slot);
+    return true;
+}
+
+u64 secondary_entry_address() { return reinterpret_cast<uptr>(&rt_secondary_entry); }
+void set_cpu_off_function(u32 fid) { g_cpu_off_fid = fid; }
+
+i64 start_cpu(u32 slot, u64 target_mpidr, CpuFn fn, void* arg) {
+    if (!prepare_cpu(slot, fn, arg)) return psci::kInvalidParameters;
+    return psci::cpu_on(target_mpidr, secondary_entry_address(), slot);
+}
+
+const volatile EntryCapture& entry_capture() { return rt_entry_capture; }
+u64 capture_entry_address() { return reinterpret_cast<uptr>(&rt_capture_entry); }
+
+bool prepare_captured_cpu(u32 slot, CpuFn fn, void* arg) {
+    if (!prepare_cpu(slot, fn, arg)) return false;
+    rt_entry_capture.valid = 0;
+    rt_entry_capture.x0 = 0;
+    rt_entry_capture.current_el = 0;
+    rt_entry_capture.spsel = 0;
+    rt_entry_capture.sctlr_el1 = 0;
+    rt_entry_capture.daif = 0;
+    rt_entry_capture.slot = slot;
+    dsb_sy();
+    return true;
+}
+
+i64 start_cpu_captured(u32 slot, u64 target_mpidr, u64 context_id, CpuFn fn, void* arg) {
+    if (!prepare_captured_cpu(slot, fn, arg)) return psci::kInvalidParameters;
+    return psci::cpu_on(target_mpidr, capture_entry_address(), context_id);
 }
 
 bool cpu_started(u32 slot) { return slot < kMaxCpus && g_slots[slot].started; }
@@ -58,6 +90,6 @@ extern "C" void rt_secondary_main(hv::u64 slot) {
     s.fn(static_cast<u32>(slot), s.arg);
     s.finished = 1;
     dsb_sy();
-    smccc_call(psci_conduit(), psci::kCpuOff);
+    smccc_call(psci_conduit(), g_cpu_off_fid);
     for (;;) wfi();
 }

@@ -20,4 +20,33 @@ bool cpu_finished(u32 slot);
 // MPIDRs of the DT's /cpus/cpu@* nodes, in DT order; returns how many (at most cap).
 u32 dt_cpu_mpidrs(u64* out, u32 cap);
 
+// --- lower-level pieces, for payloads that issue the CPU_ON themselves (races, SMC32 forms, PSCI 0.1 IDs) -------
+// Sets up `slot` like start_cpu() without calling CPU_ON; then CPU_ON(target, secondary_entry_address(), slot)
+// runs fn(slot, arg). False for a bad slot.
+bool prepare_cpu(u32 slot, CpuFn fn, void* arg);
+u64 secondary_entry_address();
+// Function ID the runtime's secondaries call when fn returns (default PSCI 0.2+ CPU_OFF, 0x84000002). A PSCI 0.1
+// VM names its own in the DT's /psci "cpu_off" property.
+void set_cpu_off_function(u32 fid);
+
+// Entry-state capture (entry_capture.S): a CPU entering capture_entry_address() records x0 (the context id),
+// CurrentEL, SPSel, SCTLR_EL1 and DAIF as found at entry, then runs the slot armed by prepare_captured_cpu().
+// One capture at a time.
+struct EntryCapture {
+    u64 x0;
+    u64 current_el;  // raw CurrentEL (EL in bits [3:2])
+    u64 spsel;
+    u64 sctlr_el1;
+    u64 daif;
+    u64 valid;       // 1 once the record is written
+    u64 slot;        // set by prepare_captured_cpu()
+    u64 pad;
+};
+static_assert(sizeof(EntryCapture) == 64);
+const volatile EntryCapture& entry_capture();
+u64 capture_entry_address();
+bool prepare_captured_cpu(u32 slot, CpuFn fn, void* arg);  // also clears the record
+// prepare_captured_cpu() + CPU_ON(target, capture_entry_address(), context_id) on the PSCI conduit.
+i64 start_cpu_captured(u32 slot, u64 target_mpidr, u64 context_id, CpuFn fn, void* arg);
+
 }  // namespace rt

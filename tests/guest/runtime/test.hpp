@@ -70,6 +70,9 @@ bool expect_true(bool v, bool want, const char* expr, const char* file, int line
 #define ASSERT_EQ(a, b) do { if (!EXPECT_EQ(a, b)) return; } while (0)
 #define ASSERT_NE(a, b) do { if (!EXPECT_NE(a, b)) return; } while (0)
 #define ASSERT_GE(a, b) do { if (!EXPECT_GE(a, b)) return; } while (0)
+#define ASSERT_GT(a, b) do { if (!EXPECT_GT(a, b)) return; } while (0)
+#define ASSERT_LE(a, b) do { if (!EXPECT_LE(a, b)) return; } while (0)
+#define ASSERT_LT(a, b) do { if (!EXPECT_LT(a, b)) return; } while (0)
 #define ASSERT_TRUE(c) do { if (!EXPECT_TRUE(c)) return; } while (0)
 #define ASSERT_FALSE(c) do { if (!EXPECT_FALSE(c)) return; } while (0)
 

@@ -111,3 +111,27 @@ TEST(Vm, VcpuLookupByMpidr) {
     EXPECT_EQ(vm.vcpu_by_mpidr(0x2), nullptr);
     EXPECT_EQ(vm.vcpu(2), nullptr);
 }
+
+TEST(Vm, ReserveTopOfRamTakesFromTheHighestRegion) {
+    FixedVector<MemRegion, Vm::kMaxRam> ram;
+    ASSERT_EQ(ram.push_back({0x4200'0000, 0x1e00'0000}), Status::ok);  // ..0x6000_0000
+    ASSERT_EQ(ram.push_back({0x1'0000'0000, 4 * MiB}), Status::ok);
+    u64 base = 0;
+    // 3 MiB + 1 rounds up to 4 MiB: the second region cannot give that and keep 2 MiB, the first can.
+    ASSERT_EQ(reserve_top_of_ram(ram, 3 * MiB + 1, base), Status::ok);
+    EXPECT_EQ(base, 0x6000'0000u - 4 * MiB);
+    EXPECT_EQ(ram[0].end(), 0x6000'0000u - 4 * MiB);
+    EXPECT_EQ(ram[1].size, 4 * MiB);
+    ASSERT_EQ(reserve_top_of_ram(ram, 4096, base), Status::ok);  // 2 MiB from the top region
+    EXPECT_EQ(base, 0x1'0000'0000u + 2 * MiB);
+    EXPECT_EQ(ram[1].size, 2 * MiB);
+    EXPECT_EQ(reserve_top_of_ram(ram, 0, base), Status::invalid_argument);
+    EXPECT_EQ(reserve_top_of_ram(ram, 1ull << 40, base), Status::no_memory);
+    EXPECT_EQ(reserve_top_of_ram(ram, ~u64{0}, base), Status::invalid_argument);
+}
+
+TEST(Vm, ResetReasonNamesAreTheDtStrings) {
+    EXPECT_STREQ(reset_reason_name(ResetReason::cold), "cold");
+    EXPECT_STREQ(reset_reason_name(ResetReason::system_reset), "system-reset");
+    EXPECT_STREQ(reset_reason_name(ResetReason::system_reset2), "system-reset2");
+}

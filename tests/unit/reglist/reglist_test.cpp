@@ -12,6 +12,7 @@
 #include "core/reglist/vcpu_regs.hpp"
 #include "psci/fw_registers.hpp"
 #include "tests/unit/psci/fake_platform.hpp"
+#include "tests/unit/system/vm_model.hpp"
 
 using namespace hv;
 using namespace hv::reglist;
@@ -108,6 +109,24 @@ std::string reg_name(u64 id) {
         snprintf(buf, sizeof buf, "fw(%llu)", (unsigned long long)idx);
     } else if (cls == kClassFwFeatBmap) {
         snprintf(buf, sizeof buf, "fw_feat_bmap(%llu)", (unsigned long long)idx);
+    } else if (cls == kClassGicd) {
+        snprintf(buf, sizeof buf, "gicd %#06llx", (unsigned long long)(idx * 4));
+    } else if (cls == kClassGicr) {
+        snprintf(buf, sizeof buf, "gicr %s%#06llx", idx * 4 >= 0x10000 ? "sgi+" : "", (unsigned long long)(idx * 4 % 0x10000));
+    } else if (cls == kClassIcc) {
+        snprintf(buf, sizeof buf, "icc(%llu,%llu,%llu,%llu,%llu)", (unsigned long long)((idx >> 14) & 3),
+                 (unsigned long long)((idx >> 11) & 7), (unsigned long long)((idx >> 7) & 15),
+                 (unsigned long long)((idx >> 3) & 15), (unsigned long long)(idx & 7));
+    } else if (cls == kClassLineLevel) {
+        if ((idx & 0x1f) == 0)
+            snprintf(buf, sizeof buf, "line_level ppi vcpu%llu", (unsigned long long)((idx >> 5) & 0xff));
+        else
+            snprintf(buf, sizeof buf, "line_level spi %llu", (unsigned long long)((idx & 0x1f) * 32));
+    } else if (cls == kClassGits) {
+        if ((idx & 0xfff) >= 0xf00)
+            snprintf(buf, sizeof buf, "gits%llu ctrl %#llx", (unsigned long long)(idx >> 12), (unsigned long long)(idx & 0xff));
+        else
+            snprintf(buf, sizeof buf, "gits%llu %#06llx", (unsigned long long)(idx >> 12), (unsigned long long)((idx & 0xfff) * 4));
     } else {
         snprintf(buf, sizeof buf, "class %#llx", (unsigned long long)(cls >> kClassShift));
     }
@@ -177,14 +196,20 @@ TEST(RegIds, BitIdenticalToKvm) {
 
 // ---- Enumeration and scope ----
 
+// The standard VM (tests/unit/system/vm_model.hpp): 2 vCPUs, 64 SPIs, one ITS, every register class.
 TEST(RegList, GoldenVm) {
-    VmRegs vm(2);
-    check_golden("golden-vm.txt", render(vm.list(kVm), "vm"));
+    hvsys::VmModel vm(2);
+    const auto ids = vm.list(kVm);
+    for (u64 id : ids) EXPECT_EQ(vm.cat.scope_of(id).value_or(Scope::vcpu), Scope::vm) << std::hex << id;
+    check_golden("golden-vm.txt", render(ids, "vm"));
 }
 
 TEST(RegList, GoldenVcpu) {
-    VmRegs vm(2);
-    check_golden("golden-vcpu.txt", render(vm.list(kVcpu0), "vcpu"));
+    hvsys::VmModel vm(2);
+    const auto ids = vm.list(kVcpu0);
+    for (u64 id : ids) EXPECT_EQ(vm.cat.scope_of(id).value_or(Scope::vm), Scope::vcpu) << std::hex << id;
+    EXPECT_EQ(vm.list(Handle::for_vcpu(1)), ids);  // every vCPU has the same list
+    check_golden("golden-vcpu.txt", render(ids, "vcpu"));
 }
 
 TEST(RegList, ScopesAreDisjoint) {
@@ -517,7 +542,7 @@ TEST(Snapshot, CorruptStreamsAreRejectedWithoutSideEffects) {
     bad[0] ^= 1;
     EXPECT_EQ(restore_into_fresh(bad), Status::corrupt);  // magic
     bad = s;
-    bad[8] = 2;
+    bad[8] = 1;  // format version 1 (registers only) is no longer read
     EXPECT_EQ(restore_into_fresh(bad), Status::corrupt);  // format version
     for (usize cut : {usize{0}, usize{10}, usize{48}, used / 2, used - 1}) {
         std::vector<u8> t(s.begin(), s.begin() + cut);

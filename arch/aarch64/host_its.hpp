@@ -1,0 +1,77 @@
+// The physical GICv3 ITS as the hypervisor drives it (IHI0069H chapter 5): the hypervisor's own device table,
+// collection table and ITTs, a command queue with SYNC completion and bounded waits, host LPI property/pending tables
+// on every pCPU's redistributor (GICR_PROPBASER/PENDBASER, EnableLPIs), one collection per pCPU (ICID = pCPU index)
+// and a host LPI range allocator. Passed-through devices keep writing their MSIs to the physical GITS_TRANSLATER;
+// the ITS translates them by requester ID (= DeviceID through the host msi-map) to host LPIs that arrive at EL2
+// (gic_set_lpi_handler). The shadow mappings (core/msi_shadow) drive it through PhysicalItsOps.
+//
+// Every wait is bounded: an ITS that does not answer yields Status::timeout and a log line, never a hang.
+#pragma once
+
+#include "core/msi_shadow.hpp"
+#include "core/platform.hpp"
+#include "lib/spinlock.hpp"
+
+namespace hv::arch {
+
+constexpr u32 kHostLpiIdBits = 14;                              // host LPIs are INTIDs [8192, 16384)
+constexpr u32 kHostLpiFirst = 8192;
+constexpr u32 kHostLpiCount = (1u << kHostLpiIdBits) - kHostLpiFirst;
+constexpr u8 kHostLpiPriority = 0xa0;                           // as the hypervisor's SPIs (gic.cpp)
+
+class HostIts final : public PhysicalItsOps {
+public:
+    // After every pCPU's redistributor is up (gic_init_cpu on all of them, i.e. after the secondaries started):
+    // LPIs on each of the first `cpus` redistributors, ITS tables, queue, enable, MAPC per pCPU.
+    // not_found: no ITS / no LPI support; unsupported: an ITS this driver cannot use (no physical LPIs, table
+    // types missing); timeout: the ITS did not answer.
+    [[nodiscard]] Status init(const ItsFrame& frame, u32 cpus);
+    bool ready() const { return ready_; }
+    u64 translater_address() const { return base_ + 0x10040; }
+
+    // Reserve `count` consecutive host LPIs (never released: one range per VM). no_memory when exhausted.
+    [[nodiscard]] Result<u32> reserve_lpis(u32 count);
+
+    // PhysicalItsOps
+    [[nodiscard]] Status map_device(u32 device_id, u32 event_bits) override;
+    [[nodiscard]] Status unmap_device(u32 device_id) override;
+    [[nodiscard]] Status map_event(u32 device_id, u32 event_id, u32 host_lpi, u32 pcpu) override;
+    [[nodiscard]] Status unmap_event(u32 device_id, u32 event_id, u32 host_lpi) override;
+    [[nodiscard]] Status move_event(u32 device_id, u32 event_id, u32 pcpu) override;
+
+    // Diagnostics.
+    u32 device_id_limit() const { return device_limit_; }
+    u64 commands_issued() const { return commands_; }
+    u64 timeouts() const { return timeouts_; }
+
+private:
+    struct Cmd {
+        u64 dw[4];
+    };
+    [[nodiscard]] Status setup_redistributor(u32 cpu);
+    [[nodiscard]] Status setup_tables();
+    // Queue `n` commands followed by a SYNC to pCPU `sync_cpu` and wait (bounded) until the ITS consumed them.
+    [[nodiscard]] Status submit(const Cmd* cmds, u32 n, u32 sync_cpu);
+    [[nodiscard]] Status wait_for_space(u64 next_writer);
+    u64 rdbase(u32 cpu) const;
+    void set_lpi_config(u32 lpi, bool enable);
+    i32 itt_slot_of(u32 device_id) const;
+
+    Spinlock lock_;  // queue, tables and ITT slots
+    u64 base_ = 0;
+    u32 cpus_ = 0;
+    bool ready_ = false;
+    bool pta_ = false;
+    bool flush_ = false;  // tables are non-shareable / non-cacheable for the ITS: clean the data cache
+    u32 itt_entry_size_ = 8;
+    u32 device_limit_ = 0;  // DeviceIDs < device_limit_ are backed by our device table
+    u32 event_bits_max_ = 0;
+    u64 cwriter_ = 0;       // next free byte offset in the queue
+    u32 next_lpi_ = kHostLpiFirst;
+    u64 commands_ = 0;
+    u64 timeouts_ = 0;
+};
+
+HostIts& host_its();
+
+}  // namespace hv::arch

@@ -1,0 +1,293 @@
+#include "arch/aarch64/vgic_glue.hpp"
+
+#include "arch/aarch64/gic.hpp"
+#include "arch/aarch64/percpu.hpp"
+#include "arch/aarch64/sysreg.hpp"
+#include "arch/aarch64/vm_run.hpp"
+#include "lib/log.hpp"
+
+namespace hv::arch {
+
+namespace {
+
+// ICH_* registers (IHI0069H 12.4). LR<n>: n < 8 S3_4_C12_C12_n, n >= 8 S3_4_C12_C13_(n-8); AP0R<n> S3_4_C12_C8_n,
+// AP1R<n> S3_4_C12_C9_n; HCR C11_0, VTR C11_1, MISR C11_2, EISR C11_3, ELRSR C11_5, VMCR C11_7.
+#define ICH_HCR_EL2 S3_4_C12_C11_0
+#define ICH_VTR_EL2 S3_4_C12_C11_1
+#define ICH_MISR_EL2 S3_4_C12_C11_2
+#define ICH_EISR_EL2 S3_4_C12_C11_3
+#define ICH_ELRSR_EL2 S3_4_C12_C11_5
+#define ICH_VMCR_EL2 S3_4_C12_C11_7
+
+void write_lr(u32 n, u64 v) {
+    switch (n) {
+        case 0: HV_WRITE_SYSREG(S3_4_C12_C12_0, v); break;
+        case 1: HV_WRITE_SYSREG(S3_4_C12_C12_1, v); break;
+        case 2: HV_WRITE_SYSREG(S3_4_C12_C12_2, v); break;
+        case 3: HV_WRITE_SYSREG(S3_4_C12_C12_3, v); break;
+        case 4: HV_WRITE_SYSREG(S3_4_C12_C12_4, v); break;
+        case 5: HV_WRITE_SYSREG(S3_4_C12_C12_5, v); break;
+        case 6: HV_WRITE_SYSREG(S3_4_C12_C12_6, v); break;
+        case 7: HV_WRITE_SYSREG(S3_4_C12_C12_7, v); break;
+        case 8: HV_WRITE_SYSREG(S3_4_C12_C13_0, v); break;
+        case 9: HV_WRITE_SYSREG(S3_4_C12_C13_1, v); break;
+        case 10: HV_WRITE_SYSREG(S3_4_C12_C13_2, v); break;
+        case 11: HV_WRITE_SYSREG(S3_4_C12_C13_3, v); break;
+        case 12: HV_WRITE_SYSREG(S3_4_C12_C13_4, v); break;
+        case 13: HV_WRITE_SYSREG(S3_4_C12_C13_5, v); break;
+        case 14: HV_WRITE_SYSREG(S3_4_C12_C13_6, v); break;
+        case 15: HV_WRITE_SYSREG(S3_4_C12_C13_7, v); break;
+        default: break;
+    }
+}
+
+u64 read_lr(u32 n) {
+    switch (n) {
+        case 0: return HV_READ_SYSREG(S3_4_C12_C12_0);
+        case 1: return HV_READ_SYSREG(S3_4_C12_C12_1);
+        case 2: return HV_READ_SYSREG(S3_4_C12_C12_2);
+        case 3: return HV_READ_SYSREG(S3_4_C12_C12_3);
+        case 4: return HV_READ_SYSREG(S3_4_C12_C12_4);
+        case 5: return HV_READ_SYSREG(S3_4_C12_C12_5);
+        case 6: return HV_READ_SYSREG(S3_4_C12_C12_6);
+        case 7: return HV_READ_SYSREG(S3_4_C12_C12_7);
+        case 8: return HV_READ_SYSREG(S3_4_C12_C13_0);
+        case 9: return HV_READ_SYSREG(S3_4_C12_C13_1);
+        case 10: return HV_READ_SYSREG(S3_4_C12_C13_2);
+        case 11: return HV_READ_SYSREG(S3_4_C12_C13_3);
+        case 12: return HV_READ_SYSREG(S3_4_C12_C13_4);
+        case 13: return HV_READ_SYSREG(S3_4_C12_C13_5);
+        case 14: return HV_READ_SYSREG(S3_4_C12_C13_6);
+        case 15: return HV_READ_SYSREG(S3_4_C12_C13_7);
+        default: return 0;
+    }
+}
+
+void write_aprs(u32 count, const u32* ap0r, const u32* ap1r) {
+    // Only the implemented AP<n>R exist (IHI0069H 12.4.1: AP0R1..3 need 6 or 7 preemption bits).
+    HV_WRITE_SYSREG(S3_4_C12_C8_0, ap0r[0]);
+    HV_WRITE_SYSREG(S3_4_C12_C9_0, ap1r[0]);
+    if (count >= 2) {
+        HV_WRITE_SYSREG(S3_4_C12_C8_1, ap0r[1]);
+        HV_WRITE_SYSREG(S3_4_C12_C9_1, ap1r[1]);
+    }
+    if (count >= 4) {
+        HV_WRITE_SYSREG(S3_4_C12_C8_2, ap0r[2]);
+        HV_WRITE_SYSREG(S3_4_C12_C9_2, ap1r[2]);
+        HV_WRITE_SYSREG(S3_4_C12_C8_3, ap0r[3]);
+        HV_WRITE_SYSREG(S3_4_C12_C9_3, ap1r[3]);
+    }
+}
+
+void read_aprs(u32 count, u32* ap0r, u32* ap1r) {
+    ap0r[0] = static_cast<u32>(HV_READ_SYSREG(S3_4_C12_C8_0));
+    ap1r[0] = static_cast<u32>(HV_READ_SYSREG(S3_4_C12_C9_0));
+    if (count >= 2) {
+        ap0r[1] = static_cast<u32>(HV_READ_SYSREG(S3_4_C12_C8_1));
+        ap1r[1] = static_cast<u32>(HV_READ_SYSREG(S3_4_C12_C9_1));
+    }
+    if (count >= 4) {
+        ap0r[2] = static_cast<u32>(HV_READ_SYSREG(S3_4_C12_C8_2));
+        ap1r[2] = static_cast<u32>(HV_READ_SYSREG(S3_4_C12_C9_2));
+        ap0r[3] = static_cast<u32>(HV_READ_SYSREG(S3_4_C12_C8_3));
+        ap1r[3] = static_cast<u32>(HV_READ_SYSREG(S3_4_C12_C9_3));
+    }
+}
+
+// Physical side of hardware-linked interrupts. PPIs are banked per pCPU and vCPUs are pinned 1:1, so the model's
+// calls (from the vCPU's own exits: set_level in the IRQ handler, fold before the next entry) reach the right
+// redistributor through this pCPU's GICR.
+class GicHwControl final : public vgic::HwIrqControl {
+public:
+    // Masking: nothing to do. EL2 acknowledged the physical interrupt and only dropped its priority (EOImode 1), so
+    // it stays active -- which already keeps it from firing again -- until the guest's deactivation of the virtual
+    // one deactivates it through the LR's HW bit. Disabling it at the GICR would need an exit to re-enable it, and a
+    // guest that re-arms its timer without exiting would never see it again.
+    // Unmasking means nothing is in flight for the guest any more: either the guest deactivated it (the physical is
+    // already inactive) or the line dropped before delivery (the physical is still active): clear the active state
+    // in both cases so the interrupt can fire again.
+    void set_physical_masked(u32 pintid, bool masked) override {
+        if (!masked) gic_clear_active(pintid);
+    }
+    void deactivate_physical(u32 pintid) override { gic_clear_active(pintid); }
+};
+
+constinit vgic::Vgic g_vgic;
+GicHwControl g_hw_control;
+bool g_ready = false;
+u32 g_nr_lrs = 4;
+u32 g_nr_aprs = 1;
+bool g_cpu_ready[kMaxCpus] = {};
+bool g_timer_line[vgic::kMaxVcpus] = {};  // our view of each vCPU's virtual timer line on the vGIC
+
+// CNTV_CTL_EL0 (DDI0487 D13.8.18): ENABLE, IMASK, ISTATUS. The timer's output is ENABLE && ISTATUS && !IMASK.
+constexpr u64 kCntvEnable = 1, kCntvImask = 2, kCntvIstatus = 4;
+
+// After an exit: if the guest masked, disabled or reprogrammed its timer, its (level) output is low now; lower the
+// vGIC line so a pending-but-undelivered timer interrupt is withdrawn, as a level interrupt must be (KVM samples the
+// timer the same way). Raising is left to the physical interrupt.
+void sync_timer_line(Vcpu& v) {
+    if (v.id >= vgic::kMaxVcpus || !g_timer_line[v.id]) return;
+    u64 ctl = v.ctx.sysreg(SysReg::CNTV_CTL_EL0);
+    bool level = (ctl & kCntvEnable) != 0 && (ctl & kCntvIstatus) != 0 && (ctl & kCntvImask) == 0;
+    if (level) return;
+    g_timer_line[v.id] = false;
+    if (g_vgic.set_level(kPpiVirtualTimer, v.id, false) != Status::ok)
+        HV_LOG_RATELIMITED(warn, "vcpu%u: virtual timer line update failed", v.id);
+}
+
+// First entry on a pCPU: enable the interrupts the vGIC needs on its redistributor.
+void cpu_setup() {
+    u32 cpu = this_cpu_index();
+    if (cpu >= kMaxCpus || g_cpu_ready[cpu]) return;
+    g_cpu_ready[cpu] = true;
+    HV_WRITE_SYSREG(ICH_HCR_EL2, 0);
+    HV_WRITE_SYSREG(ICH_VMCR_EL2, 0);
+    for (u32 i = 0; i < g_nr_lrs; ++i) write_lr(i, 0);
+    gic_clear_active(kPpiVirtualTimer);
+    gic_enable(kPpiMaintenance, true);
+    gic_enable(kPpiVirtualTimer, true);
+}
+
+void before_entry(Vcpu& v) {
+    cpu_setup();
+    vgic::VcpuIfState& s = g_vgic.cpu_if(v.id);
+    g_vgic.flush(v.id, s);
+    // NPIE fires while no LR holds a pending interrupt (IHI0069H 12.4.6 ICH_MISR_EL2.NP). The model asks for it
+    // whenever more was deliverable than fits; if every LR it wrote is active-only (e.g. a guest that leaves
+    // interrupts active), it would fire at once on every entry and the guest would never run: leave it to UIE then.
+    bool lr_pending = false;
+    for (u32 i = 0; i < s.used_lrs && i < g_nr_lrs; ++i)
+        lr_pending |= (vgic::ich_lr::State::get(s.lr[i]) & vgic::ich_lr::kStatePending) != 0;
+    if (!lr_pending) s.hcr = vgic::ich_hcr::NPIE::set(s.hcr, 0);
+    for (u32 i = 0; i < g_nr_lrs; ++i) write_lr(i, s.lr[i]);
+    write_aprs(g_nr_aprs, s.ap0r, s.ap1r);
+    HV_WRITE_SYSREG(ICH_VMCR_EL2, s.vmcr);
+    HV_WRITE_SYSREG(ICH_HCR_EL2, s.hcr);  // En (+ UIE/NPIE/LRENPIE as the model chose)
+}
+
+void after_exit(Vcpu& v) {
+    vgic::VcpuIfState& s = g_vgic.cpu_if(v.id);
+    for (u32 i = 0; i < s.used_lrs && i < g_nr_lrs; ++i) s.lr[i] = read_lr(i);
+    read_aprs(g_nr_aprs, s.ap0r, s.ap1r);
+    s.vmcr = HV_READ_SYSREG(ICH_VMCR_EL2);
+    s.elrsr = HV_READ_SYSREG(ICH_ELRSR_EL2);
+    s.eisr = HV_READ_SYSREG(ICH_EISR_EL2);
+    s.misr = HV_READ_SYSREG(ICH_MISR_EL2);
+    s.hcr = HV_READ_SYSREG(ICH_HCR_EL2);  // EOIcount lives here (fold retires EOIs outside the LRs)
+    // En = 0: the virtual CPU interface is off at EL2 and the (level) maintenance interrupt drops before the IRQ
+    // exit is handled, so it does not fire again at once (IHI0069H 4.8).
+    HV_WRITE_SYSREG(ICH_HCR_EL2, 0);
+    isb();
+    g_vgic.fold(v.id, s);
+    sync_timer_line(v);
+}
+
+bool sysreg(Vcpu& v, const esr::SysRegAccess& a, u64& value) {
+    using K = esr::SysRegAccess;
+    vgic::SgiKind kind;
+    switch (a.key()) {
+        case K::sysreg_key(3, 0, 12, 11, 5): kind = vgic::SgiKind::sgi1r; break;   // ICC_SGI1R_EL1
+        case K::sysreg_key(3, 0, 12, 11, 6): kind = vgic::SgiKind::asgi1r; break;  // ICC_ASGI1R_EL1
+        case K::sysreg_key(3, 0, 12, 11, 7): kind = vgic::SgiKind::sgi0r; break;   // ICC_SGI0R_EL1
+        default: return false;
+    }
+    if (a.read) return false;  // write-only registers: the default path makes a read UNDEF
+    g_vgic.sgi_write(v.id, value, kind);
+    return true;
+}
+
+// WFI / CPU_SUSPEND wait (after the exit's fold): something deliverable above the vCPU's priority mask.
+bool has_pending(Vcpu& v) { return g_vgic.has_pending_for_wakeup(v.id); }
+
+void reset_hook(Vm&, void*) { vgic_vm_reset(); }
+
+// Maintenance interrupt: the exit itself was the point (fold + flush run around it); deactivate at once.
+bool maintenance_irq(u32, void*) { return true; }
+
+// The guest's virtual timer fired: make the guest's PPI 27 pending as a hardware-linked interrupt. The physical
+// one stays active (EOImode 1: only the priority was dropped) until the guest deactivates the virtual one, which
+// deactivates the physical through the LR's HW bit (IHI0069H 4.4.4 / ICH_LR<n>_EL2.HW).
+bool vtimer_irq(u32 intid, void*) {
+    Vcpu* v = this_cpu().vcpu;
+    if (v == nullptr || !g_ready) {
+        gic_enable(intid, false);
+        return true;
+    }
+    if (v->id < vgic::kMaxVcpus) g_timer_line[v->id] = true;
+    if (g_vgic.set_level(kPpiVirtualTimer, v->id, true) != Status::ok) {
+        HV_LOG_RATELIMITED(warn, "vcpu%u: virtual timer injection failed", v->id);
+        return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+vgic::Vgic& the_vgic() { return g_vgic; }
+bool vgic_ready() { return __atomic_load_n(&g_ready, __ATOMIC_ACQUIRE); }
+
+Status vgic_vm_init(Vm& vm, const PlatformInfo& plat) {
+    const GicInfo& gic = plat.gic;
+    if (gic.gicd_base == 0 || gic.gicr.empty()) return Status::not_found;
+    if (vm.vcpu_count == 0 || vm.vcpu_count > vgic::kMaxVcpus) return Status::invalid_argument;
+    if (plat.timer.virt.valid && plat.timer.virt.intid() != kPpiVirtualTimer)
+        HV_LOG_WARN("vgic: DT virtual timer is INTID %u, expected %u", plat.timer.virt.intid(), kPpiVirtualTimer);
+    if (gic.maintenance.valid && gic.maintenance.intid() != kPpiMaintenance)
+        HV_LOG_WARN("vgic: DT maintenance interrupt is INTID %u, expected %u", gic.maintenance.intid(), kPpiMaintenance);
+
+    vgic::VgicConfig cfg;
+    cfg.nr_vcpus = vm.vcpu_count;
+    // GICD_TYPER.ITLinesNumber (IHI0069H 12.9.38): 32 * (N + 1) INTIDs below 1020.
+    u32 typer = mmio_read<u32>(gic.gicd_base + 0x4);
+    u32 lines = min<u32>(32 * ((typer & 0x1f) + 1), vgic::kMaxIrqs);
+    cfg.nr_spis = lines > vgic::kNumPrivate ? lines - vgic::kNumPrivate : 32;
+    cfg.ich_vtr = HV_READ_SYSREG(ICH_VTR_EL2);
+    for (u32 i = 0; i < vm.vcpu_count; ++i) cfg.mpidr[i] = vm.vcpus[i].mpidr & 0xff00ffffffull;
+    // Kicks (vm_run's kick_vcpu): a flag for the wait loop plus a physical SGI when the vCPU runs on another pCPU;
+    // the model calls it with no vGIC lock held.
+    HV_TRY(g_vgic.init(cfg, vm.memory, vcpu_kicker(), &g_hw_control));
+
+    g_nr_lrs = static_cast<u32>(vgic::ich_vtr::ListRegs::get(cfg.ich_vtr)) + 1;
+    u32 pre_bits = static_cast<u32>(vgic::ich_vtr::PREbits::get(cfg.ich_vtr)) + 1;
+    g_nr_aprs = pre_bits >= 7 ? 4 : pre_bits == 6 ? 2 : 1;
+
+    HV_TRY(vm.mmio.add(gic.gicd_base, g_vgic.distributor_size(), &g_vgic.distributor()));
+    HV_TRY(vm.mmio.add(gic.gicr[0].base, g_vgic.redistributors_size(), &g_vgic.redistributors()));
+    for (u32 i = 0; i < vm.vcpu_count; ++i) HV_TRY(g_vgic.map_hw(i, kPpiVirtualTimer, kPpiVirtualTimer));
+
+    gic_set_handler(kPpiMaintenance, maintenance_irq, nullptr);
+    gic_set_handler(kPpiVirtualTimer, vtimer_irq, nullptr);
+    VcpuHooks& hooks = vcpu_hooks();
+    hooks.before_entry = before_entry;
+    hooks.after_exit = after_exit;
+    hooks.sysreg = sysreg;
+    hooks.has_pending = has_pending;
+    HV_TRY(add_reset_hook(reset_hook, nullptr));
+    __atomic_store_n(&g_ready, true, __ATOMIC_RELEASE);
+    HV_LOG_INFO("vgic: %u vCPU(s), %u SPIs, %u LRs, GICD 0x%llx, GICR 0x%llx (+0x%llx)", cfg.nr_vcpus, cfg.nr_spis,
+                g_nr_lrs, static_cast<unsigned long long>(gic.gicd_base),
+                static_cast<unsigned long long>(gic.gicr[0].base),
+                static_cast<unsigned long long>(g_vgic.redistributors_size()));
+    return Status::ok;
+}
+
+void vgic_set_line(u32 intid, u32 vcpu, bool level) {
+    if (!vgic_ready()) return;
+    if (g_vgic.set_level(intid, vcpu, level) != Status::ok)
+        HV_LOG_RATELIMITED(warn, "vgic: cannot set line of INTID %u (vcpu%u)", intid, vcpu);
+}
+
+bool vgic_vcpu_has_pending(u32 vcpu) { return vgic_ready() && g_vgic.has_pending_for_wakeup(vcpu); }
+
+void vgic_vm_reset() {
+    if (!vgic_ready()) return;
+    g_vgic.reset();
+    // The physical timer PPI of this pCPU: not active, enabled (the other pCPUs clean theirs on their next entry).
+    gic_clear_active(kPpiVirtualTimer);
+    gic_enable(kPpiVirtualTimer, true);
+    for (u32 i = 0; i < kMaxCpus; ++i) g_cpu_ready[i] = false;
+    for (bool& line : g_timer_line) line = false;
+}
+
+}  // namespace hv::arch

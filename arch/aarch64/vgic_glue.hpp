@@ -1,0 +1,36 @@
+// The VM's virtual GICv3 (vgic/) wired to the hardware: one Vgic per VM in static storage, its GICD/GICR frames on
+// the VM's MmioBus, the ICH_* list-register load/store around every guest entry (VcpuHooks), trapped ICC_SGI*R
+// writes, the hardware-linked virtual timer (PPI 27), the maintenance interrupt (PPI 25) and vCPU kicks (physical
+// SGI kSgiKick). See docs/boot.md "Interrupts".
+#pragma once
+
+#include "core/platform.hpp"
+#include "core/vm.hpp"
+#include "vgic/vgic.hpp"
+
+namespace hv::arch {
+
+// INTIDs the hypervisor uses on every pCPU (QEMU virt; the DT's timer / GIC "interrupts" are checked at init).
+constexpr u32 kPpiMaintenance = 25;  // GIC maintenance interrupt (IHI0069H 4.8)
+constexpr u32 kPpiVirtualTimer = 27;  // EL1 virtual timer: hardware-linked to the guest's PPI 27
+
+// Create the VM's vGIC: after vm.vcpu_count, vm.vcpus[].mpidr and vm.memory are set, before any vCPU runs.
+// Sizes the SPI range from the host GICD_TYPER, reads ICH_VTR_EL2, registers the distributor at the host GICD base
+// and the redistributors (vcpu_count x 128 KiB) at the first host GICR base, links the virtual timer to the
+// physical one on every vCPU and installs the VcpuHooks (before_entry / after_exit / sysreg).
+[[nodiscard]] Status vgic_vm_init(Vm& vm, const PlatformInfo& plat);
+
+// The VM's vGIC (valid after vgic_vm_init); the ITS uses it as its LpiSink.
+vgic::Vgic& the_vgic();
+bool vgic_ready();
+
+// Drive an emulated device's interrupt line (an SPI, or a PPI of `vcpu`); no-op before vgic_vm_init.
+void vgic_set_line(u32 intid, u32 vcpu, bool level);
+
+// WFI support: true if the vCPU has something deliverable (call on its own pCPU after the exit's fold).
+bool vgic_vcpu_has_pending(u32 vcpu);
+
+// VM reset: every vGIC register to its reset value, hardware-linked interrupts cleaned on this pCPU.
+void vgic_vm_reset();
+
+}  // namespace hv::arch

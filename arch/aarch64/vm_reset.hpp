@@ -1,0 +1,22 @@
+// arch/aarch64 internals shared by vm_run.cpp (run loop, exits) and vm_reset.cpp (VM reset rendezvous).
+#pragma once
+
+#include "core/vm.hpp"
+
+namespace hv::arch {
+
+// Sleep on this pCPU until an interrupt for `v`: a kick, VcpuHooks::has_pending, a physical IRQ taken at EL2 (it
+// is handled here), a VM reset request or a panic. Arms the EL2 timer at the guest's virtual-timer deadline while
+// it sleeps. Returns true if a physical IRQ ended the wait.
+bool vcpu_wait_for_interrupt(Vcpu& v);
+
+// True while a VM reset is collecting the vCPUs.
+bool reset_requested();
+// Called by every vcpu_loop that sees reset_requested(): report stopped, sleep until the reset is done.
+void park_for_reset(Vcpu& v);
+// SYSTEM_RESET / SYSTEM_RESET2 from `self`: stop every other vCPU (kick + rendezvous), reset vCPU contexts,
+// firmware, reset hooks, reload the guest (GuestReloader) and make vCPU 0 pending. Returns to the caller's
+// vcpu_loop, which then follows its vCPU's new state.
+void vm_system_reset(Vm& vm, Vcpu& self, ResetReason reason);
+
+}  // namespace hv::arch

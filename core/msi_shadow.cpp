@@ -1,0 +1,238 @@
+#include "core/msi_shadow.hpp"
+
+#include "lib/log.hpp"
+
+namespace hv {
+
+DeviceIdRanges passthrough_device_ids(const PcieInfo& pcie, u32 its_phandle) {
+    DeviceIdRanges out;
+    if (!pcie.present || pcie.bus_end < pcie.bus_start || pcie.bus_end > 0xff) return out;
+    // Requester IDs of the bus range: bus << 8 | devfn (PCIe base spec 2.2.6.2).
+    const u64 rid_lo = u64{pcie.bus_start} << 8;
+    const u64 rid_hi = (u64{pcie.bus_end} + 1) << 8;  // exclusive
+    if (!pcie.msi_map.empty()) {
+        for (const PciMsiMap& m : pcie.msi_map) {
+            if (m.phandle != its_phandle || m.length == 0) continue;
+            const u64 lo = max<u64>(rid_lo, m.rid_base);
+            const u64 hi = min<u64>(rid_hi, u64{m.rid_base} + m.length);
+            if (lo >= hi) continue;
+            const u64 first = u64{m.msi_base} + (lo - m.rid_base);
+            if (first > 0xffffffffull) continue;
+            const u64 count = min<u64>(hi - lo, 0x100000000ull - first);
+            ignore_status(out.push_back(DeviceIdRange{static_cast<u32>(first), static_cast<u32>(count)}));
+        }
+    } else if (pcie.msi_parent != 0 && pcie.msi_parent == its_phandle) {
+        ignore_status(out.push_back(DeviceIdRange{static_cast<u32>(rid_lo), static_cast<u32>(rid_hi - rid_lo)}));
+    }
+    return out;
+}
+
+Status MsiShadow::init(const Config& cfg, PhysicalItsOps& ops) {
+    if (cfg.cap == 0 || cfg.cap > kMaxShadows || cfg.vcpu_count == 0 || cfg.vcpu_count > kMaxVcpus ||
+        cfg.host_lpi_base < 8192 || cfg.host_lpi_base > 0xffffffffu - cfg.cap)
+        return Status::invalid_argument;
+    LockGuard g(lock_);
+    cfg_ = cfg;
+    ops_ = &ops;
+    for (auto& h : head_) h = kNil;
+    for (auto& s : slots_) s = Slot{};
+    for (auto& d : devices_) d = DeviceSlot{};
+    used_.reset();
+    live_ = 0;
+    stats_ = Stats{};
+    return Status::ok;
+}
+
+bool MsiShadow::is_passthrough(u32 device_id) const {
+    for (const DeviceIdRange& r : cfg_.passthrough)
+        if (r.contains(device_id)) return true;
+    return false;
+}
+
+u16 MsiShadow::find(u32 dev, u32 ev) const {
+    usize guard = 0;
+    for (u16 i = head_[bucket(dev, ev)]; i != kNil && guard < kMaxShadows; i = slots_[i].next, ++guard)
+        if (slots_[i].device_id == dev && slots_[i].event_id == ev) return i;
+    return kNil;
+}
+
+void MsiShadow::unlink(u16 slot) {
+    u16* link = &head_[bucket(slots_[slot].device_id, slots_[slot].event_id)];
+    for (usize guard = 0; *link != kNil && guard < kMaxShadows; ++guard) {
+        if (*link == slot) {
+            *link = slots_[slot].next;
+            slots_[slot].next = kNil;
+            return;
+        }
+        link = &slots_[*link].next;
+    }
+}
+
+u32 MsiShadow::pcpu_for(u32 vcpu, u32 fallback) const {
+    // kNoVcpu (collection unmapped): the virtual ITS drops the event anyway; keep the physical target.
+    return vcpu < cfg_.vcpu_count ? cfg_.vcpu_pcpu[vcpu] : fallback;
+}
+
+u16 MsiShadow::device_slot(u32 dev, bool create) {
+    u16 free_slot = kNil;
+    for (u16 i = 0; i < kMaxDevices; ++i) {
+        if (devices_[i].used && devices_[i].device_id == dev) return i;
+        if (!devices_[i].used && free_slot == kNil) free_slot = i;
+    }
+    if (!create || free_slot == kNil) return kNil;
+    if (Status s = ops_->map_device(dev, kEventBits); s != Status::ok) {
+        ++stats_.phys_errors;
+        HV_LOG_RATELIMITED(warn, "msi: physical MAPD of DeviceID 0x%x failed (%s): mapping stays virtual", dev,
+                           status_name(s));
+        return kNil;
+    }
+    devices_[free_slot] = DeviceSlot{dev, 0, true};
+    return free_slot;
+}
+
+void MsiShadow::release_device(u16 dslot) {
+    DeviceSlot& d = devices_[dslot];
+    if (!d.used || d.events != 0) return;
+    if (Status s = ops_->unmap_device(d.device_id); s != Status::ok) {
+        // Keep the slot: the physical ITS may still hold the device; a later shadow reuses it.
+        ++stats_.phys_errors;
+        HV_LOG_RATELIMITED(warn, "msi: physical MAPD V=0 of DeviceID 0x%x failed (%s)", d.device_id, status_name(s));
+        return;
+    }
+    d = DeviceSlot{};
+}
+
+void MsiShadow::remove(u16 slot) {
+    Slot& s = slots_[slot];
+    const u32 lpi = cfg_.host_lpi_base + slot;
+    unlink(slot);
+    --live_;
+    ++stats_.unmapped;
+    if (Status st = ops_->unmap_event(s.device_id, s.event_id, lpi); st != Status::ok) {
+        // The physical ITS may still deliver this LPI: never hand it out again (lookup() ignores it).
+        ++stats_.phys_errors;
+        s.state = SlotState::quarantined;
+        HV_LOG_RATELIMITED(warn, "msi: physical DISCARD of 0x%x/%u (host LPI %u) failed (%s): LPI quarantined",
+                           s.device_id, s.event_id, lpi, status_name(st));
+        return;
+    }
+    const u16 dslot = s.device;
+    s = Slot{};
+    used_.clear(slot);
+    if (dslot != kNil && dslot < kMaxDevices) {
+        if (devices_[dslot].events > 0) --devices_[dslot].events;
+        release_device(dslot);
+    }
+}
+
+void MsiShadow::on_map(u32 dev, u32 ev, u32 intid, u32 vcpu) {
+    (void)intid;  // the guest's LPI number is the virtual ITS's business; the shadow carries (dev, ev) only
+    if (ops_ == nullptr) return;
+    LockGuard g(lock_);
+    if (!is_passthrough(dev)) {
+        ++stats_.virtual_only;
+        return;
+    }
+    if (u16 slot = find(dev, ev); slot != kNil) {
+        // Existing shadow: a target change (MOVI, MAPC remap/unmap).
+        Slot& s = slots_[slot];
+        const u32 pcpu = pcpu_for(vcpu, s.pcpu);
+        if (pcpu == s.pcpu) return;
+        if (Status st = ops_->move_event(dev, ev, pcpu); st != Status::ok) {
+            // The old target still works: the virtual ITS retargets the guest LPI, the vCPU gets kicked.
+            ++stats_.phys_errors;
+            HV_LOG_RATELIMITED(warn, "msi: physical MOVI of 0x%x/%u to pCPU %u failed (%s)", dev, ev, pcpu,
+                               status_name(st));
+            return;
+        }
+        s.pcpu = pcpu;
+        ++stats_.moved;
+        return;
+    }
+    if (ev >> kEventBits) {
+        ++stats_.virtual_only;
+        HV_LOG_RATELIMITED(warn, "msi: DeviceID 0x%x EventID %u beyond the shadow bound (%u): not mirrored", dev, ev,
+                           1u << kEventBits);
+        return;
+    }
+    usize slot_index = used_.find_first_zero();
+    if (live_ >= cfg_.cap || slot_index >= cfg_.cap) {
+        ++stats_.virtual_only;
+        ++stats_.refused_cap;
+        HV_LOG_RATELIMITED(warn, "msi: per-VM shadow cap (%u) reached: DeviceID 0x%x EventID %u not mirrored",
+                           cfg_.cap, dev, ev);
+        return;
+    }
+    const u16 dslot = device_slot(dev, true);
+    if (dslot == kNil) {
+        ++stats_.virtual_only;
+        ++stats_.refused_cap;
+        HV_LOG_RATELIMITED(warn, "msi: no physical device slot for DeviceID 0x%x: EventID %u not mirrored", dev, ev);
+        return;
+    }
+    const u16 slot = static_cast<u16>(slot_index);
+    const u32 lpi = cfg_.host_lpi_base + slot;
+    const u32 pcpu = pcpu_for(vcpu, cfg_.vcpu_pcpu[0]);
+    if (Status st = ops_->map_event(dev, ev, lpi, pcpu); st != Status::ok) {
+        ++stats_.phys_errors;
+        ++stats_.virtual_only;
+        HV_LOG_RATELIMITED(warn, "msi: physical MAPTI of 0x%x/%u -> host LPI %u failed (%s): mapping stays virtual",
+                           dev, ev, lpi, status_name(st));
+        release_device(dslot);
+        return;
+    }
+    used_.set(slot);
+    Slot& s = slots_[slot];
+    s = Slot{dev, ev, pcpu, head_[bucket(dev, ev)], dslot, SlotState::live};
+    head_[bucket(dev, ev)] = slot;
+    ++devices_[dslot].events;
+    ++live_;
+    ++stats_.mapped;
+}
+
+void MsiShadow::on_unmap(u32 dev, u32 ev, u32 intid) {
+    (void)intid;
+    if (ops_ == nullptr) return;
+    LockGuard g(lock_);
+    if (u16 slot = find(dev, ev); slot != kNil) remove(slot);
+}
+
+void MsiShadow::clear() {
+    if (ops_ == nullptr) return;
+    LockGuard g(lock_);
+    for (u16 i = 0; i < kMaxShadows; ++i)
+        if (slots_[i].state == SlotState::live) remove(i);
+}
+
+Result<MsiShadow::Event> MsiShadow::lookup(u32 host_lpi) const {
+    if (host_lpi < cfg_.host_lpi_base || host_lpi - cfg_.host_lpi_base >= cfg_.cap) return Status::not_found;
+    const u32 slot = host_lpi - cfg_.host_lpi_base;
+    LockGuard g(lock_);
+    const Slot& s = slots_[slot];
+    if (s.state != SlotState::live) {
+        ++stats_.lookups_missed;
+        return Status::not_found;
+    }
+    return Event{s.device_id, s.event_id};
+}
+
+u32 MsiShadow::device_count() const {
+    LockGuard g(lock_);
+    u32 n = 0;
+    for (const DeviceSlot& d : devices_) n += d.used ? 1 : 0;
+    return n;
+}
+
+u32 MsiShadow::host_lpi_of(u32 dev, u32 ev) const {
+    LockGuard g(lock_);
+    u16 slot = find(dev, ev);
+    return slot == kNil ? 0 : cfg_.host_lpi_base + slot;
+}
+
+u32 MsiShadow::pcpu_of(u32 dev, u32 ev) const {
+    LockGuard g(lock_);
+    u16 slot = find(dev, ev);
+    return slot == kNil ? kNoVcpu : slots_[slot].pcpu;
+}
+
+}  // namespace hv

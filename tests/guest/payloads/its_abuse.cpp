@@ -1,0 +1,185 @@
+// its_abuse: a guest that misuses the virtual ITS -- maps DeviceIDs/EventIDs that are not its own (passed-through
+// requester IDs, which the hypervisor mirrors on the physical ITS, and huge EventIDs), floods the command queue with
+// thousands of valid and garbage commands across many CWRITER wraparounds -- and checks the hypervisor survives and a
+// normal mapping (DeviceID 0 through GITS_TRANSLATER from the CPU) still delivers an LPI afterwards.
+// A minimal ITS driver lives here (IHI0069H chapter 5; command layouts 5.3).
+//
+// guest-tests: smp=1 mem=512M append="" hv_append="vcpus=1" expect=pass timeout=120
+#include "tests/guest/runtime/guest.hpp"
+
+using namespace rt;
+
+namespace {
+
+constexpr u64 kQueueBytes = 16 * 1024;  // 4 pages: 512 commands
+alignas(65536) u8 g_pending[65536];     // LPI pending table (64 KiB aligned)
+alignas(4096) u8 g_prop[8192];          // LPI properties for INTIDs 8192..16383
+alignas(65536) u8 g_queue[kQueueBytes];
+alignas(65536) u8 g_devices[65536];     // flat device table
+alignas(65536) u8 g_collections[65536];
+alignas(256) u8 g_itt[4][8192];         // ITTs
+
+u64 g_its = 0;
+u64 g_cwriter = 0;
+volatile u32 g_lpi_hits = 0;
+volatile u32 g_last_lpi = 0;
+u32 g_rng = 12345;
+
+u32 rnd() {
+    g_rng = g_rng * 1103515245u + 12345u;
+    return g_rng;
+}
+
+void lpi_irq(u32 intid, void*) {
+    g_last_lpi = intid;
+    g_lpi_hits = g_lpi_hits + 1;
+}
+
+struct Cmd {
+    u64 dw[4];
+};
+
+Cmd mapd(u32 dev, u64 itt, u32 bits, bool v) { return {{0x08 | u64{dev} << 32, bits - 1, (itt & ~0xffull) | (u64{v} << 63), 0}}; }
+Cmd mapc(u32 icid, u64 rd, bool v) { return {{0x09, 0, icid | (rd << 16) | (u64{v} << 63), 0}}; }
+Cmd mapti(u32 dev, u32 ev, u32 lpi, u32 icid) { return {{0x0a | u64{dev} << 32, ev | u64{lpi} << 32, icid, 0}}; }
+Cmd movi(u32 dev, u32 ev, u32 icid) { return {{0x01 | u64{dev} << 32, ev, icid, 0}}; }
+Cmd discard(u32 dev, u32 ev) { return {{0x0f | u64{dev} << 32, ev, 0, 0}}; }
+Cmd sync(u64 rd) { return {{0x05, 0, rd << 16, 0}}; }
+Cmd inv(u32 dev, u32 ev) { return {{0x0c | u64{dev} << 32, ev, 0, 0}}; }
+
+u64 creadr() { return mmio_read64(g_its + 0x90); }
+
+// Puts one command and advances CWRITER; waits (bounded) for the queue to drain when it is full.
+bool put(const Cmd& c, bool kick = true) {
+    u64 next = (g_cwriter + 32) % kQueueBytes;
+    for (u32 spin = 0; (creadr() & 0xfffe0) == next; ++spin)
+        if (spin > 1000000) return false;
+    __builtin_memcpy(g_queue + g_cwriter, &c, 32);
+    g_cwriter = next;
+    dsb_sy();
+    if (kick) mmio_write64(g_its + 0x88, g_cwriter);
+    return true;
+}
+
+bool drained() {
+    for (u32 spin = 0; spin < 1000000; ++spin)
+        if ((creadr() & 0xfffe0) == g_cwriter) return true;
+    return false;
+}
+
+bool wait_lpi(u32 want) {
+    u64 deadline = counter() + counter_frequency() / 10;
+    irq_enable();
+    while (g_lpi_hits < want && counter() < deadline) {
+    }
+    irq_disable();
+    return g_lpi_hits >= want;
+}
+
+// The normal path: DeviceID 0, EventID `ev` -> LPI `lpi` on collection 0, then a CPU write to GITS_TRANSLATER.
+bool deliver_through_translater(u32 ev, u32 lpi) {
+    g_prop[lpi - 8192] = 0xa0 | 1;
+    dsb_sy();
+    if (!put(mapd(0, reinterpret_cast<u64>(g_itt[0]), 8, true)) || !put(mapc(0, 0, true)) ||
+        !put(mapti(0, ev, lpi, 0)) || !put(inv(0, ev)) || !put(sync(0)) || !drained())
+        return false;
+    u32 before = g_lpi_hits;
+    mmio_write32(g_its + 0x10040, ev);
+    return wait_lpi(before + 1) && g_last_lpi == lpi;
+}
+
+}  // namespace
+
+GUEST_TEST(its_setup) {
+    ASSERT_TRUE(gic::init());
+    const Fdt& f = dt();
+    int gicn = f.find_compatible("arm,gic-v3");
+    int itsn = f.find_compatible("arm,gic-v3-its");
+    ASSERT_GE(itsn, 0);
+    u64 size = 0;
+    ASSERT_TRUE(f.reg(gicn, itsn, 0, g_its, size));
+    printf("  ITS at 0x%llx, TYPER 0x%llx\n", static_cast<unsigned long long>(g_its),
+           static_cast<unsigned long long>(mmio_read64(g_its + 0x8)));
+    // Redistributor LPIs: PROPBASER (IDbits 13: INTIDs < 16384), PENDBASER, EnableLPIs (IHI0069H 12.11).
+    u64 rd = gic::rd_base();
+    mmio_write64(rd + 0x70, reinterpret_cast<u64>(g_prop) | 13);
+    mmio_write64(rd + 0x78, reinterpret_cast<u64>(g_pending));
+    mmio_write32(rd + 0x0, mmio_read32(rd) | 1);
+    // ITS tables and queue.
+    mmio_write64(g_its + 0x80, (1ull << 63) | reinterpret_cast<u64>(g_queue) | (kQueueBytes / 4096 - 1));
+    mmio_write64(g_its + 0x100, (1ull << 63) | reinterpret_cast<u64>(g_devices) | 15);      // 16 x 4 KiB
+    mmio_write64(g_its + 0x108, (1ull << 63) | reinterpret_cast<u64>(g_collections) | 15);
+    mmio_write32(g_its + 0x0, 1);
+    EXPECT_EQ(mmio_read32(g_its) & 1, 1u);
+    g_cwriter = mmio_read64(g_its + 0x88);
+    for (u32 i = 8192; i < 8192 + 64; ++i) ASSERT_TRUE(gic::set_handler(i, lpi_irq));
+    irq_disable();
+}
+
+GUEST_TEST(normal_mapping_delivers) {
+    ASSERT_NE(g_its, 0u);
+    EXPECT_TRUE(deliver_through_translater(3, 8200));
+}
+
+GUEST_TEST(foreign_device_ids_and_events) {
+    ASSERT_NE(g_its, 0u);
+    // Requester IDs of the host bus (passed-through range): the hypervisor mirrors these on the physical ITS.
+    for (u32 dev = 0x08; dev < 0x108; dev += 8) {
+        EXPECT_TRUE(put(mapd(dev, reinterpret_cast<u64>(g_itt[1 + dev % 3]), 12, true), false));
+        for (u32 ev = 0; ev < 40; ++ev) EXPECT_TRUE(put(mapti(dev, ev * 7, 8192 + (ev % 64), 0), false));
+        EXPECT_TRUE(put(movi(dev, 0, 0)));
+    }
+    // Events beyond any reasonable MSI-X table, DeviceIDs beyond the table, LPIs out of range.
+    EXPECT_TRUE(put(mapti(0x10, 4000, 8201, 0)));
+    EXPECT_TRUE(put(mapd(0xfffff, reinterpret_cast<u64>(g_itt[1]), 30, true)));
+    EXPECT_TRUE(put(mapti(0x10, 1, 5, 0)));
+    EXPECT_TRUE(put(mapti(0x10, 2, 0xffffff, 0)));
+    EXPECT_TRUE(put(sync(0)));
+    EXPECT_TRUE(drained());
+    EXPECT_EQ(creadr() & 1, 0u);  // not stalled
+    // Unmap half of them again (DISCARD, MAPD V=0).
+    for (u32 dev = 0x08; dev < 0x108; dev += 16) {
+        EXPECT_TRUE(put(discard(dev, 0), false));
+        EXPECT_TRUE(put(mapd(dev, 0, 1, false)));
+    }
+    EXPECT_TRUE(drained());
+}
+
+GUEST_TEST(command_flood_with_garbage_and_wraparound) {
+    ASSERT_NE(g_its, 0u);
+    u32 wraps = 0;
+    u64 last = g_cwriter;
+    for (u32 i = 0; i < 6000; ++i) {
+        Cmd c;
+        switch (rnd() % 6) {
+            case 0: c = mapti(0x08 + (rnd() % 64), rnd() % 300, 8192 + rnd() % 4096, rnd() % 4); break;
+            case 1: c = discard(rnd() % 0x200, rnd() % 300); break;
+            case 2: c = mapd(rnd() % 0x200, reinterpret_cast<u64>(g_itt[1 + rnd() % 3]), 1 + rnd() % 12, rnd() & 1); break;
+            case 3: c = movi(rnd() % 0x200, rnd() % 300, rnd() % 8); break;
+            default: c = Cmd{{u64{rnd()} << 32 | rnd(), u64{rnd()} << 32 | rnd(), u64{rnd()} << 32 | rnd(), rnd()}}; break;
+        }
+        if (!put(c, (i % 7) == 0)) {
+            EXPECT_TRUE(false);
+            break;
+        }
+        if (g_cwriter < last) ++wraps;
+        last = g_cwriter;
+    }
+    mmio_write64(g_its + 0x88, g_cwriter);
+    EXPECT_TRUE(drained());
+    EXPECT_GE(wraps, 10u);
+    printf("  6000 commands, %u CWRITER wraparounds, CREADR 0x%llx\n", wraps, static_cast<unsigned long long>(creadr()));
+    // A CWRITER beyond the queue is ignored; reading registers still works.
+    mmio_write64(g_its + 0x88, kQueueBytes + 0x1000);
+    EXPECT_EQ(mmio_read32(g_its) & 1, 1u);
+    mmio_write64(g_its + 0x88, g_cwriter);
+}
+
+GUEST_TEST(normal_mapping_still_delivers_afterwards) {
+    ASSERT_NE(g_its, 0u);
+    EXPECT_TRUE(deliver_through_translater(5, 8210));
+    // And again after a disable / re-enable of the ITS.
+    mmio_write32(g_its + 0x0, 0);
+    mmio_write32(g_its + 0x0, 1);
+    EXPECT_TRUE(deliver_through_translater(6, 8211));
+}

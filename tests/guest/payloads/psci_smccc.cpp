@@ -1,0 +1,225 @@
+// psci_smccc: the SMC Calling Convention services next to PSCI (ARM DEN0028, DEN0098): SMCCC_VERSION,
+// SMCCC_ARCH_FEATURES (ARCH_WORKAROUND_1/2/3 and unknown IDs), the workaround calls themselves, x4..x17 preserved
+// across a call (SMCCC 1.1), the standard-service UID query, and TRNG 1.0: VERSION, FEATURES, GET_UUID, RND32/RND64
+// (range checks, bits above N zero, values that change from call to call).
+//
+// guest-tests: smp=1 mem=512M append="" hv_append="vcpus=1" expect=pass
+#include "tests/guest/runtime/guest.hpp"
+
+using namespace rt;
+
+namespace {
+
+SmcccResult call(u64 fid, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0) { return smccc_call(psci_conduit(), fid, a1, a2, a3); }
+// SMC32 calls return 32-bit values in w0..w3 (DEN0028 2.6): compare the sign-extended w0.
+i64 w0(const SmcccResult& r) { return static_cast<i32>(static_cast<u32>(r.x0)); }
+
+bool smccc_1_1() {
+    if (psci::features(smccc::kVersion) != 0) return false;
+    return call(smccc::kVersion).x0 >= 0x1'0001u;
+}
+
+// One HVC with x4..x17 preloaded with a pattern; returns how many of them came back changed.
+u32 clobbered_after_hvc(u32 fid) {
+    u64 in[14], out[14];
+    for (u32 i = 0; i < 14; ++i) {
+        in[i] = 0x5a5a'0000'0000'0000ull | static_cast<u64>(i + 4) << 32 | (0x1111'1111u * (i + 1));
+        out[i] = 0;
+    }
+    asm volatile(
+        "mov x0, %[fid]\n"
+        "mov x1, xzr\n"
+        "mov x2, xzr\n"
+        "mov x3, xzr\n"
+        "ldp x4, x5, [%[in], #0]\n"
+        "ldp x6, x7, [%[in], #16]\n"
+        "ldp x8, x9, [%[in], #32]\n"
+        "ldp x10, x11, [%[in], #48]\n"
+        "ldp x12, x13, [%[in], #64]\n"
+        "ldp x14, x15, [%[in], #80]\n"
+        "ldp x16, x17, [%[in], #96]\n"
+        "hvc #0\n"
+        "stp x4, x5, [%[out], #0]\n"
+        "stp x6, x7, [%[out], #16]\n"
+        "stp x8, x9, [%[out], #32]\n"
+        "stp x10, x11, [%[out], #48]\n"
+        "stp x12, x13, [%[out], #64]\n"
+        "stp x14, x15, [%[out], #80]\n"
+        "stp x16, x17, [%[out], #96]\n"
+        :
+        : [fid] "r"(static_cast<u64>(fid)), [in] "r"(in), [out] "r"(out)
+        : "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15",
+          "x16", "x17", "memory");
+    u32 changed = 0;
+    for (u32 i = 0; i < 14; ++i)
+        if (out[i] != in[i]) ++changed;
+    return changed;
+}
+
+bool trng_present() { return static_cast<i64>(call(trng::kVersion).x0) > 0; }
+
+}  // namespace
+
+GUEST_TEST(features_of_unknown_ids) {
+    // DEN0022D 5.15 / DEN0028 7.2.1: discovery answers NOT_SUPPORTED for IDs nobody implements.
+    EXPECT_EQ(psci::features(0x8000'1234u), psci::kNotSupported);
+    EXPECT_EQ(psci::features(0x8400'001fu), psci::kNotSupported);
+}
+
+GUEST_TEST(smccc_version_is_1_1_or_later) {
+    // DEN0028 7.2: SMCCC_VERSION exists from 1.1 on and is discovered through PSCI_FEATURES (PSCI 1.0+).
+    if (!under_hypervisor() && psci::features(smccc::kVersion) != 0) GUEST_SKIP("QEMU's firmware is SMCCC 1.0");
+    EXPECT_EQ(psci::features(smccc::kVersion), 0);
+    SmcccResult r = call(smccc::kVersion);
+    printf("  SMCCC_VERSION = 0x%llx\n", static_cast<unsigned long long>(r.x0));
+    EXPECT_GE(r.x0, 0x1'0001u);
+    EXPECT_EQ(r.x0 >> 31, 0u);
+}
+
+GUEST_TEST(smccc_arch_features) {
+    if (!smccc_1_1()) GUEST_SKIP("no SMCCC 1.1");
+    // DEN0028 7.3: ARCH_FEATURES of itself and of SMCCC_VERSION: implemented; an unassigned ID: NOT_SUPPORTED.
+    EXPECT_EQ(w0(call(smccc::kArchFeatures, smccc::kArchFeatures)), 0);
+    EXPECT_EQ(w0(call(smccc::kArchFeatures, 0x8000'1234u)), smccc::kNotSupported);
+    EXPECT_EQ(w0(call(smccc::kArchFeatures, 0x8000'ff00u)), smccc::kNotSupported);
+    // DEN0028 7.5-7.7: WORKAROUND_1/3: NOT_SUPPORTED, 0 (call needed, implemented) or 1 (this PE is unaffected);
+    // WORKAROUND_2 also NOT_REQUIRED (-2). Answers are stable.
+    const u32 ids[3] = {smccc::kArchWorkaround1, smccc::kArchWorkaround2, smccc::kArchWorkaround3};
+    for (u32 i = 0; i < 3; ++i) {
+        i64 a = w0(call(smccc::kArchFeatures, ids[i]));
+        printf("  ARCH_FEATURES(ARCH_WORKAROUND_%u) = %lld\n", i + 1, static_cast<long long>(a));
+        if (i == 1)
+            EXPECT_TRUE(a == smccc::kNotSupported || a == smccc::kNotRequired || a == 0 || a == 1);
+        else
+            EXPECT_TRUE(a == smccc::kNotSupported || a == 0 || a == 1);
+        EXPECT_EQ(w0(call(smccc::kArchFeatures, ids[i])), a);
+        // The workaround call itself: usable when advertised (a >= 0), NOT_SUPPORTED when not; it returns here
+        // either way.
+        i64 c = w0(call(ids[i]));
+        if (a == smccc::kNotSupported)
+            EXPECT_EQ(c, smccc::kNotSupported);
+        else
+            EXPECT_NE(c, smccc::kNotSupported);
+    }
+}
+
+GUEST_TEST(smccc_preserves_x4_to_x17) {
+    REQUIRE_HYPERVISOR();  // QEMU's firmware is not bound by our SMCCC level
+    if (!smccc_1_1()) GUEST_SKIP("no SMCCC 1.1");
+    // DEN0028 (1.1+) 2.6: registers x4..x17 are preserved across a call; checked for a PSCI call, an SMCCC call,
+    // a TRNG call and an unknown function.
+    EXPECT_EQ(clobbered_after_hvc(psci::kVersion), 0u);
+    EXPECT_EQ(clobbered_after_hvc(smccc::kVersion), 0u);
+    EXPECT_EQ(clobbered_after_hvc(trng::kVersion), 0u);
+    EXPECT_EQ(clobbered_after_hvc(0x8400'00feu), 0u);
+    EXPECT_EQ(clobbered_after_hvc(0xc700'0001u), 0u);
+}
+
+GUEST_TEST(standard_service_uid) {
+    REQUIRE_HYPERVISOR();
+    // DEN0028 6.2: the standard service's Call UID: 128 bits in w0..w3, stable; 0xffffffff in w0 means unknown.
+    SmcccResult a = call(smccc::kStdUid);
+    SmcccResult b = call(smccc::kStdUid);
+    EXPECT_NE(a.x0 & 0xffff'ffffu, 0xffff'ffffu);
+    EXPECT_TRUE((a.x0 | a.x1 | a.x2 | a.x3) != 0);
+    EXPECT_TRUE(a.x0 == b.x0 && a.x1 == b.x1 && a.x2 == b.x2 && a.x3 == b.x3);
+}
+
+GUEST_TEST(trng_version_and_features) {
+    REQUIRE_HYPERVISOR();
+    SmcccResult v = call(trng::kVersion);
+    printf("  TRNG_VERSION = 0x%llx\n", static_cast<unsigned long long>(v.x0));
+    // DEN0098 2.1: major.minor in w0 (bit 31 clear); 1.0 or later.
+    EXPECT_EQ(static_cast<u32>(v.x0) >> 31, 0u);
+    ASSERT_GE(static_cast<u32>(v.x0), 0x1'0000u);
+    // DEN0098 2.2: FEATURES answers SUCCESS for the five TRNG functions, NOT_SUPPORTED for anything else.
+    const u32 ids[5] = {trng::kVersion, trng::kFeatures, trng::kGetUuid, trng::kRnd32, trng::kRnd64};
+    for (u32 id : ids) EXPECT_EQ(w0(call(trng::kFeatures, id)), 0);
+    EXPECT_EQ(w0(call(trng::kFeatures, 0x8400'0054u)), trng::kNotSupported);
+    EXPECT_EQ(w0(call(trng::kFeatures, trng::kGetUuid | psci::kSmc64Bit)), trng::kNotSupported);
+    EXPECT_EQ(w0(call(trng::kFeatures, psci::kVersion)), trng::kNotSupported);
+}
+
+GUEST_TEST(trng_get_uuid) {
+    REQUIRE_HYPERVISOR();
+    if (!trng_present()) GUEST_SKIP("no TRNG");
+    // DEN0098 2.3: the UUID of the TRNG back end in w0..w3: not all zero, w0 never 0xffffffff, stable.
+    SmcccResult a = call(trng::kGetUuid);
+    SmcccResult b = call(trng::kGetUuid);
+    printf("  TRNG UUID words %08llx %08llx %08llx %08llx\n", static_cast<unsigned long long>(a.x0 & 0xffffffffu),
+           static_cast<unsigned long long>(a.x1 & 0xffffffffu), static_cast<unsigned long long>(a.x2 & 0xffffffffu),
+           static_cast<unsigned long long>(a.x3 & 0xffffffffu));
+    EXPECT_NE(a.x0 & 0xffff'ffffu, 0xffff'ffffu);
+    EXPECT_TRUE(((a.x0 | a.x1 | a.x2 | a.x3) & 0xffff'ffffu) != 0);
+    EXPECT_TRUE(a.x0 == b.x0 && a.x1 == b.x1 && a.x2 == b.x2 && a.x3 == b.x3);
+    // It is not the standard service's UID (a different interface).
+    SmcccResult s = call(smccc::kStdUid);
+    EXPECT_FALSE(a.x0 == s.x0 && a.x1 == s.x1 && a.x2 == s.x2 && a.x3 == s.x3);
+}
+
+GUEST_TEST(trng_rnd64) {
+    REQUIRE_HYPERVISOR();
+    if (!trng_present()) GUEST_SKIP("no TRNG");
+    // DEN0098 2.5: N in 1..192; x3 = bits [63:0], x2 = [127:64], x1 = [191:128]; bits above N are zero.
+    EXPECT_EQ(static_cast<i64>(call(trng::kRnd64, 0).x0), trng::kInvalidParameters);
+    EXPECT_EQ(static_cast<i64>(call(trng::kRnd64, 193).x0), trng::kInvalidParameters);
+    constexpr u32 kSamples = 8;
+    u64 lo[kSamples], mid[kSamples], hi[kSamples];
+    u32 ok = 0;
+    for (u32 i = 0; i < kSamples; ++i) {
+        SmcccResult r = call(trng::kRnd64, 192);
+        if (static_cast<i64>(r.x0) == trng::kNoEntropy) continue;  // allowed: retry later (DEN0098 2.5)
+        EXPECT_EQ(r.x0, 0u);
+        lo[ok] = r.x3;
+        mid[ok] = r.x2;
+        hi[ok] = r.x1;
+        ++ok;
+    }
+    printf("  %u of %u RND64(192) calls returned entropy, e.g. %016llx %016llx %016llx\n", ok, kSamples,
+           static_cast<unsigned long long>(ok ? hi[0] : 0), static_cast<unsigned long long>(ok ? mid[0] : 0),
+           static_cast<unsigned long long>(ok ? lo[0] : 0));
+    ASSERT_GE(ok, 2u);
+    // Not constant: every 64-bit word differs between calls and within a call (2^-64 odds of a false failure).
+    u32 repeats = 0;
+    for (u32 i = 0; i < ok; ++i) {
+        if (lo[i] == mid[i] || mid[i] == hi[i] || lo[i] == hi[i]) ++repeats;
+        for (u32 j = 0; j < i; ++j)
+            if (lo[i] == lo[j] || mid[i] == mid[j] || hi[i] == hi[j]) ++repeats;
+    }
+    EXPECT_EQ(repeats, 0u);
+    // Bits above N are zero: N = 8 leaves only x3[7:0]; N = 100 leaves x3 and x2[35:0].
+    u32 set_bits = 0;
+    for (u32 i = 0; i < 16; ++i) {
+        SmcccResult r = call(trng::kRnd64, 8);
+        if (r.x0 != 0) continue;
+        EXPECT_LT(r.x3, 256u);
+        EXPECT_EQ(r.x2, 0u);
+        EXPECT_EQ(r.x1, 0u);
+        set_bits |= static_cast<u32>(r.x3);
+    }
+    EXPECT_NE(set_bits, 0u);  // 16 samples of 8 bits are not all zero
+    SmcccResult r = call(trng::kRnd64, 100);
+    if (r.x0 == 0) {
+        EXPECT_LT(r.x2, 1ull << 36);
+        EXPECT_EQ(r.x1, 0u);
+    }
+}
+
+GUEST_TEST(trng_rnd32) {
+    REQUIRE_HYPERVISOR();
+    if (!trng_present()) GUEST_SKIP("no TRNG");
+    // DEN0098 2.4: N in 1..96 (the upper half of w1 is ignored); w3 = bits [31:0], w2 = [63:32], w1 = [95:64].
+    EXPECT_EQ(w0(call(trng::kRnd32, 0)), trng::kInvalidParameters);
+    EXPECT_EQ(w0(call(trng::kRnd32, 97)), trng::kInvalidParameters);
+    SmcccResult a = call(trng::kRnd32, 0xffff'ffff'0000'0060ull);  // N = 96 once the upper half is ignored
+    SmcccResult b = call(trng::kRnd32, 96);
+    ASSERT_EQ(w0(a), 0);
+    ASSERT_EQ(w0(b), 0);
+    EXPECT_TRUE((a.x1 & 0xffffffffu) != (b.x1 & 0xffffffffu) || (a.x2 & 0xffffffffu) != (b.x2 & 0xffffffffu) ||
+                (a.x3 & 0xffffffffu) != (b.x3 & 0xffffffffu));
+    SmcccResult c = call(trng::kRnd32, 32);
+    if (w0(c) == 0) {
+        EXPECT_EQ(c.x1 & 0xffffffffu, 0u);
+        EXPECT_EQ(c.x2 & 0xffffffffu, 0u);
+    }
+}
