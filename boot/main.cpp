@@ -182,8 +182,6 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     // address with its interrupt on the vGIC (arch/aarch64/vgic_glue, guest_uart).
     s = arch::vgic_vm_init(vm, g_platform);
     if (s != Status::ok) panic("vGIC setup failed: %s", status_name(s));
-    // WFI / CPU_SUSPEND waits end when the vGIC has something deliverable for the vCPU (arch::vcpu_wait).
-    arch::vcpu_hooks().has_pending = [](Vcpu& v) { return arch::vgic_vcpu_has_pending(v.id); };
     if (g_platform.uart.present && arch::guest_uart_init(vm, g_platform.uart) != Status::ok)
         panic("cannot register the UART");
 
@@ -201,10 +199,8 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
         if (s != Status::ok) HV_LOG_WARN("virtual ITS setup failed: %s", status_name(s));
     }
 
-    // VM reset (PSCI SYSTEM_RESET/SYSTEM_RESET2): devices back to reset state, then the guest reloaded.
-    if (arch::add_reset_hook([](Vm&, void*) { arch::vgic_vm_reset(); }, nullptr) != Status::ok ||
-        arch::add_reset_hook([](Vm&, void*) { arch::guest_uart_reset(); }, nullptr) != Status::ok)
-        panic("cannot register the VM reset hooks");
+    // VM reset (PSCI SYSTEM_RESET/SYSTEM_RESET2): the devices registered their reset hooks above (vGIC, UART, ITS);
+    // the guest is reloaded from the module store.
     arch::set_guest_reloader(reload_guest);
     save_modules(g_platform, g_module_store);
 

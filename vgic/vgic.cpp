@@ -267,6 +267,7 @@ void Vgic::flush(u32 vcpu, VcpuIfState& s) {
             u32 intid;
             u8 prio;
             bool active;
+            bool pending;  // deliverable pending state (may also be active)
         };
         const u32 nlr = min<u32>(s.nr_lrs, kMaxLrs);
         Cand best[kMaxLrs];
@@ -279,7 +280,20 @@ void Vgic::flush(u32 vcpu, VcpuIfState& s) {
             if (a.prio != b.prio) return a.prio < b.prio;
             return a.intid < b.intid;
         };
+        // The highest-priority pending-only candidate, so it can be given an LR even when active interrupts
+        // fill them all (IHI0069H 4.8: only acknowledging an interrupt changes the running priority, so a
+        // pending interrupt of higher priority must still be signalled while others are active).
+        Cand best_pending{};
+        bool have_best_pending = false;
+        u32 pending_total = 0;  // pending-only candidates, in LRs or not
         auto consider = [&](Cand c) {
+            pending_total += c.pending && !c.active;
+            if (c.pending && !c.active &&
+                (!have_best_pending || c.prio < best_pending.prio ||
+                 (c.prio == best_pending.prio && c.intid < best_pending.intid))) {
+                best_pending = c;
+                have_best_pending = true;
+            }
             if (nlr == 0) {
                 ++overflow;
                 active_overflow += c.active;
@@ -315,7 +329,7 @@ void Vgic::flush(u32 vcpu, VcpuIfState& s) {
                     continue;
                 }
                 const bool pend = st->pending() && st->enabled && group_enabled(st->group1);
-                if (pend || st->active) consider({intid, st->priority, st->active});
+                if (pend || st->active) consider({intid, st->priority, st->active, pend});
             }
         }
         const u32 limit = lpi_limit();
@@ -325,16 +339,30 @@ void Vgic::flush(u32 vcpu, VcpuIfState& s) {
                 const u32 intid = kLpiBase + static_cast<u32>(i);
                 if (intid >= limit) break;
                 const u8 cfgb = lpi_config_[i];
-                if (lpi_prop::Enable::get(cfgb)) consider({intid, static_cast<u8>(cfgb & 0xfc), v.lpi_active.test(i)});
+                if (lpi_prop::Enable::get(cfgb))
+                    consider({intid, static_cast<u8>(cfgb & 0xfc), v.lpi_active.test(i), true});
             }
         }
         for (usize i = v.lpi_active.find_next(0); i < kNumLpis; i = v.lpi_active.find_next(i + 1)) {
             if (v.lpi_pending.test(i) && v.lpis_enabled && lpi_grp && lpi_prop::Enable::get(lpi_config_[i]) &&
                 kLpiBase + i < limit)
                 continue;  // already considered above
-            consider({kLpiBase + static_cast<u32>(i), static_cast<u8>(lpi_config_[i] & 0xfc), true});
+            consider({kLpiBase + static_cast<u32>(i), static_cast<u8>(lpi_config_[i] & 0xfc), true, false});
         }
 
+        // All LRs taken by active interrupts while a pending one waits: the lowest-ranked active interrupt
+        // stays active in the model (EOIcount covers its EOI) and the best pending interrupt takes its LR.
+        if (overflow != 0 && have_best_pending && n == nlr && nlr > 0) {
+            bool pending_in_lrs = false;
+            for (u32 i = 0; i < n; ++i) pending_in_lrs |= best[i].pending;
+            if (!pending_in_lrs) {
+                active_overflow += best[n - 1].active;
+                best[n - 1] = best_pending;
+            }
+        }
+        u32 pending_in_lrs = 0;
+        for (u32 i = 0; i < n; ++i) pending_in_lrs += best[i].pending && !best[i].active;
+        const bool pending_left_out = pending_total > pending_in_lrs;
         for (u32 i = 0; i < n; ++i) {
             const Cand& c = best[i];
             u64 lr = ich_lr::vINTID::make(c.intid) | ich_lr::Priority::make(c.prio);
@@ -370,8 +398,10 @@ void Vgic::flush(u32 vcpu, VcpuIfState& s) {
         hcr = ich_hcr::EOIcount::set(hcr, 0);
         // More deliverable interrupts than LRs: underflow (<= 1 valid LR) and no-pending maintenance
         // interrupts make the guest exit so the next flush can refill (IHI0069H 6.4).
-        hcr = ich_hcr::UIE::set(hcr, overflow != 0);
-        hcr = ich_hcr::NPIE::set(hcr, overflow != 0);
+        // UIE only with more than one LR (with one, "zero or one valid" always holds and would storm); NPIE only
+        // while a pending interrupt waits outside the LRs -- with active-only LRs it would fire on every entry.
+        hcr = ich_hcr::UIE::set(hcr, overflow != 0 && nlr > 1);
+        hcr = ich_hcr::NPIE::set(hcr, pending_left_out);
         // Active interrupts outside the LRs: an EOI of one of them increments EOIcount (fold deactivates them).
         hcr = ich_hcr::LRENPIE::set(hcr, active_overflow != 0);
         s.hcr = hcr;

@@ -4,6 +4,7 @@
 #include "arch/aarch64/host_its.hpp"
 #include "arch/aarch64/percpu.hpp"
 #include "arch/aarch64/vm_run.hpp"
+#include "lib/format.hpp"
 #include "lib/log.hpp"
 
 // Placement new (no <new> in the freestanding build; the same definition as boot/main.cpp).
@@ -32,6 +33,8 @@ MsiPassthroughStats g_stats;
 // through the virtual ITS. Edge-triggered and owned by us: deactivate at once.
 bool host_lpi_irq(u32 intid, void*) {
     __atomic_fetch_add(&g_stats.host_lpis, 1, __ATOMIC_RELAXED);
+    if (const u32 me = this_cpu_index(); me < PlatformInfo::kMaxCpus)
+        __atomic_fetch_add(&g_stats.host_lpis_on_pcpu[me], 1, __ATOMIC_RELAXED);
     auto e = g_shadow.lookup(intid);
     if (!e.ok() || g_its == nullptr) {
         __atomic_fetch_add(&g_stats.dropped, 1, __ATOMIC_RELAXED);
@@ -54,6 +57,22 @@ bool host_lpi_irq(u32 intid, void*) {
 its::Its* vm_its() { return g_its; }
 const MsiShadow* msi_shadow() { return g_shadow_ready ? &g_shadow : nullptr; }
 const MsiPassthroughStats& msi_stats() { return g_stats; }
+
+void msi_log_stats() {
+    char per[PlatformInfo::kMaxCpus * 21 + 1] = {};
+    usize n = 0;
+    for (u32 i = 0; i < online_cpus() && i < PlatformInfo::kMaxCpus; ++i)
+        n += format(per + n, sizeof(per) - n, "%s%llu", i ? "," : "",
+                    static_cast<unsigned long long>(__atomic_load_n(&g_stats.host_lpis_on_pcpu[i], __ATOMIC_RELAXED)));
+    const MsiShadow::Stats sh = g_shadow_ready ? g_shadow.stats() : MsiShadow::Stats{};
+    HV_LOG_INFO("stats: msi host_lpis=%llu per_pcpu=%s delivered=%llu dropped=%llu shadow mapped=%llu moved=%llu "
+                "unmapped=%llu virtual_only=%llu phys_errors=%llu",
+                static_cast<unsigned long long>(g_stats.host_lpis), per,
+                static_cast<unsigned long long>(g_stats.delivered), static_cast<unsigned long long>(g_stats.dropped),
+                static_cast<unsigned long long>(sh.mapped), static_cast<unsigned long long>(sh.moved),
+                static_cast<unsigned long long>(sh.unmapped), static_cast<unsigned long long>(sh.virtual_only),
+                static_cast<unsigned long long>(sh.phys_errors));
+}
 
 Status msi_vm_init(Vm& vm, const PlatformInfo& plat, LpiSink& sink, bool passthrough) {
     if (plat.gic.its.empty()) return Status::not_found;

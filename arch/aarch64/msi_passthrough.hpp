@@ -20,6 +20,7 @@ struct MsiPassthroughStats {
     u64 host_lpis = 0;      // host LPIs taken at EL2
     u64 delivered = 0;      // signalled to the guest through the virtual ITS
     u64 dropped = 0;        // no shadow, or the virtual ITS refused (disabled / unmapped collection)
+    u64 host_lpis_on_pcpu[PlatformInfo::kMaxCpus] = {};  // host LPIs taken per pCPU (physical ITS collection)
 };
 
 // After the vGIC exists (sink = the vGIC) and the vCPUs are set up; before any vCPU runs. `passthrough`: the PCIe
@@ -31,6 +32,9 @@ struct MsiPassthroughStats {
 its::Its* vm_its();
 const MsiShadow* msi_shadow();
 const MsiPassthroughStats& msi_stats();
+// One info line with the counters above and the shadow table's (mapped/moved/...): diagnostics at power-off/reset,
+// read by tests/linux/run (a guest IRQ affinity change must show up as a physical MOVI and LPIs on the new pCPU).
+void msi_log_stats();
 
 // VM reset: the virtual ITS back to its reset state; every shadow mapping is removed from the physical ITS.
 void msi_vm_reset();

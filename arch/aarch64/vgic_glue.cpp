@@ -152,14 +152,7 @@ void cpu_setup() {
 void before_entry(Vcpu& v) {
     cpu_setup();
     vgic::VcpuIfState& s = g_vgic.cpu_if(v.id);
-    g_vgic.flush(v.id, s);
-    // NPIE fires while no LR holds a pending interrupt (IHI0069H 12.4.6 ICH_MISR_EL2.NP). The model asks for it
-    // whenever more was deliverable than fits; if every LR it wrote is active-only (e.g. a guest that leaves
-    // interrupts active), it would fire at once on every entry and the guest would never run: leave it to UIE then.
-    bool lr_pending = false;
-    for (u32 i = 0; i < s.used_lrs && i < g_nr_lrs; ++i)
-        lr_pending |= (vgic::ich_lr::State::get(s.lr[i]) & vgic::ich_lr::kStatePending) != 0;
-    if (!lr_pending) s.hcr = vgic::ich_hcr::NPIE::set(s.hcr, 0);
+    g_vgic.flush(v.id, s);  // the model sets NPIE only while a pending LR exists (no maintenance storm)
     for (u32 i = 0; i < g_nr_lrs; ++i) write_lr(i, s.lr[i]);
     write_aprs(g_nr_aprs, s.ap0r, s.ap1r);
     HV_WRITE_SYSREG(ICH_VMCR_EL2, s.vmcr);

@@ -2,6 +2,7 @@
 
 #include "arch/aarch64/console.hpp"
 #include "arch/aarch64/gic.hpp"
+#include "arch/aarch64/msi_passthrough.hpp"
 #include "arch/aarch64/mmu.hpp"
 #include "arch/aarch64/panic.hpp"
 #include "arch/aarch64/percpu.hpp"
@@ -182,6 +183,27 @@ void arm_wakeup_timer(const Vcpu& v) {
 
 Vcpu* vcpu_on_this_cpu() { return this_cpu().vcpu; }
 
+// Exit counters per vCPU (diagnostics: logged at SYSTEM_OFF / SYSTEM_RESET, read by tests/bench/linux-boot). Each
+// vCPU's counters are only written by the pCPU running it; relaxed atomics keep the cross-CPU read well defined.
+struct ExitStats {
+    u64 irq = 0, hvc = 0, smc = 0, dabt = 0, sysreg = 0, wfi = 0, wfi_wait_ns = 0, other = 0;
+};
+ExitStats g_exit_stats[PlatformInfo::kMaxCpus];
+void count_exit(u64& c, u64 n = 1) { __atomic_fetch_add(&c, n, __ATOMIC_RELAXED); }
+
+void log_exit_stats() {
+    u64 freq = HV_READ_SYSREG(cntfrq_el0);
+    if (freq == 0) freq = 1;
+    for (u32 i = 0; i < g_vm.vcpu_count && i < PlatformInfo::kMaxCpus; ++i) {
+        const ExitStats& e = g_exit_stats[i];
+        auto ld = [](const u64& c) { return static_cast<unsigned long long>(__atomic_load_n(&c, __ATOMIC_RELAXED)); };
+        HV_LOG_INFO("stats: vcpu%u exits irq=%llu hvc=%llu smc=%llu dabt=%llu sysreg=%llu wfi=%llu other=%llu "
+                    "wfi_idle_ms=%llu", i, ld(e.irq), ld(e.hvc), ld(e.smc), ld(e.dabt), ld(e.sysreg), ld(e.wfi),
+                    ld(e.other), ld(e.wfi_wait_ns) * 1000 / freq);
+    }
+    msi_log_stats();
+}
+
 }  // namespace
 
 Vm& the_vm() { return g_vm; }
@@ -259,6 +281,7 @@ void handle_firmware(Vm& vm, Vcpu& v, bool smc) {
         case psci::FirmwareExit::vcpu_off: __atomic_store_n(&v.state, VcpuState::off, __ATOMIC_RELEASE); break;
         case psci::FirmwareExit::system_off:
             HV_LOG_INFO("guest requested SYSTEM_OFF: powering off");
+            log_exit_stats();
             machine_system_off();
         case psci::FirmwareExit::system_reset: {
             // SYSTEM_RESET (0x84000009) or SYSTEM_RESET2 (0x84000012 / 0xC4000012, DEN0022D 5.19): a VM reset,
@@ -268,6 +291,7 @@ void handle_firmware(Vm& vm, Vcpu& v, bool smc) {
             HV_LOG_INFO("guest requested %s (type %#x): resetting the VM",
                         reason == ResetReason::system_reset2 ? "SYSTEM_RESET2" : "SYSTEM_RESET",
                         g_firmware.reset_type());
+            log_exit_stats();
             vm_system_reset(vm, v, reason);
             break;
         }
@@ -352,6 +376,17 @@ void handle_sysreg(Vcpu& v, u64 esr) {
 
 void handle_sync(Vm& vm, Vcpu& v) {
     u64 esr = HV_READ_SYSREG(esr_el2);
+    ExitStats& st = g_exit_stats[v.id < PlatformInfo::kMaxCpus ? v.id : 0];
+    {
+        using esr::ExceptionClass;
+        const ExceptionClass ec = esr::exception_class(esr);
+        count_exit(ec == ExceptionClass::hvc64       ? st.hvc
+                   : ec == ExceptionClass::smc64     ? st.smc
+                   : ec == ExceptionClass::dabt_lower ? st.dabt
+                   : ec == ExceptionClass::sysreg    ? st.sysreg
+                   : ec == ExceptionClass::wfx       ? st.wfi
+                                                     : st.other);
+    }
     switch (esr::exception_class(esr)) {
         case esr::ExceptionClass::hvc64: handle_firmware(vm, v, false); return;
         case esr::ExceptionClass::smc64: handle_firmware(vm, v, true); return;
@@ -361,7 +396,11 @@ void handle_sync(Vm& vm, Vcpu& v) {
             // HCR_EL2.TWI: WFI (and WFIT, whose timeout we do not honour: ID_AA64ISAR2.WFxT is hidden) idles the
             // pCPU until an interrupt for this vCPU. WFE is not trapped (TWE = 0); if it ever is, it is a hint.
             advance_pc(v.ctx);
-            if (!esr::Wfx::from_esr(esr).wfe) (void)vcpu_wait_for_interrupt(v);
+            if (!esr::Wfx::from_esr(esr).wfe) {
+                const u64 t0 = HV_READ_SYSREG(cntpct_el0);
+                (void)vcpu_wait_for_interrupt(v);
+                count_exit(st.wfi_wait_ns, HV_READ_SYSREG(cntpct_el0) - t0);  // counter ticks; scaled when logged
+            }
             return;
         }
         case esr::ExceptionClass::iabt_lower: {
@@ -517,7 +556,10 @@ void vcpu_loop(Vm& vm, Vcpu& v) {
         switch (reason) {
             case HV_EXIT_SYNC: handle_sync(vm, v); break;
             case HV_EXIT_IRQ:
-            case HV_EXIT_FIQ: (void)gic_handle_irqs(); break;
+            case HV_EXIT_FIQ:
+                count_exit(g_exit_stats[v.id < PlatformInfo::kMaxCpus ? v.id : 0].irq);
+                (void)gic_handle_irqs();
+                break;
             case HV_EXIT_SERROR:
                 HV_LOG_RATELIMITED(warn, "vcpu%u: SError (ESR 0x%llx) at PC 0x%llx: ignored", v.id,
                                    static_cast<unsigned long long>(HV_READ_SYSREG(esr_el2)),

@@ -32,11 +32,25 @@ inline u64 counter_frequency() { return RT_READ_SYSREG(cntfrq_el0); }
 void delay_us(u64 us);
 
 // MMIO accessors (the MMU is off, so every data access is Device-nGnRnE and must be naturally aligned).
-inline u32 mmio_read32(u64 addr) { return *reinterpret_cast<volatile u32*>(addr); }
-inline void mmio_write32(u64 addr, u32 v) { *reinterpret_cast<volatile u32*>(addr) = v; }
-inline u64 mmio_read64(u64 addr) { return *reinterpret_cast<volatile u64*>(addr); }
-inline void mmio_write64(u64 addr, u64 v) { *reinterpret_cast<volatile u64*>(addr) = v; }
-inline u8 mmio_read8(u64 addr) { return *reinterpret_cast<volatile u8*>(addr); }
-inline void mmio_write8(u64 addr, u8 v) { *reinterpret_cast<volatile u8*>(addr) = v; }
+// MMIO accessors use plain register-offset-free ldr/str so a trapped access always carries a valid syndrome
+// (ESR_EL2.ISV = 1); the compiler could otherwise pick post-indexed or pair forms, which a hypervisor cannot emulate.
+inline u32 mmio_read32(u64 addr) {
+    u32 v;
+    asm volatile("ldr %w0, [%1]" : "=r"(v) : "r"(addr) : "memory");
+    return v;
+}
+inline void mmio_write32(u64 addr, u32 v) { asm volatile("str %w0, [%1]" ::"rZ"(v), "r"(addr) : "memory"); }
+inline u64 mmio_read64(u64 addr) {
+    u64 v;
+    asm volatile("ldr %0, [%1]" : "=r"(v) : "r"(addr) : "memory");
+    return v;
+}
+inline void mmio_write64(u64 addr, u64 v) { asm volatile("str %x0, [%1]" ::"rZ"(v), "r"(addr) : "memory"); }
+inline u8 mmio_read8(u64 addr) {
+    u32 v;
+    asm volatile("ldrb %w0, [%1]" : "=r"(v) : "r"(addr) : "memory");
+    return static_cast<u8>(v);
+}
+inline void mmio_write8(u64 addr, u8 v) { asm volatile("strb %w0, [%1]" ::"rZ"(v), "r"(addr) : "memory"); }
 
 }  // namespace rt

@@ -346,3 +346,45 @@ TEST_F(VgicTest, EoiCountRetiresActiveInterruptsOutsideLrs) {
     vgic->fold(0, s);
     EXPECT_EQ(gicr_read(0, kSgi + 0x300), 1u << 5);
 }
+
+// More active interrupts than LRs while a higher-priority one is pending: the pending one still gets an LR, and the
+// no-pending maintenance interrupt is requested only while a pending interrupt waits outside the LRs.
+TEST_F(VgicTest, ActiveOverflowLeavesRoomForPendingInterrupt) {
+    enable_all(0);
+    auto& s = vgic->cpu_if(0);
+    for (u32 intid = 40; intid < 48; ++intid) {  // 8 active SPIs at priority 0x80
+        gicd_write(0x400 + intid, 0x80, 1);
+        gicd_write(0x100 + (intid / 32) * 4, 1u << (intid % 32));
+        gicd_write(0x300 + (intid / 32) * 4, 1u << (intid % 32));  // ISACTIVER
+    }
+    vgic->flush(0, s);
+    ASSERT_EQ(s.used_lrs, s.nr_lrs);
+    EXPECT_EQ(ich_hcr::NPIE::get(s.hcr), 0u) << "active-only LRs must not request a no-pending maintenance interrupt";
+    vgic->fold(0, s);
+
+    gicd_write(0x400 + 50, 0x20, 1);  // a higher-priority pending SPI
+    gicd_write(0x100 + 4, 1u << (50 % 32));
+    ASSERT_EQ(vgic->inject_edge(50, 0), Status::ok);
+    vgic->flush(0, s);
+    FakeGuest guest{s};
+    ASSERT_GE(guest.find(50), 0) << "pending interrupt starved by active ones";
+    EXPECT_EQ(lr_state(s.lr[guest.find(50)]), ich_lr::kStatePending);
+    EXPECT_EQ(guest.ack(), 50u);
+    vgic->fold(0, s);
+    // All eight SPIs are still active, and 50 is active now too: nothing lost.
+    EXPECT_EQ(gicd_read(0x304) & 0x0004ff00u, 0x0004ff00u);
+}
+
+// More pending interrupts than LRs: NPIE is requested so the guest exits once the LRs' pending ones are taken.
+TEST_F(VgicTest, PendingOverflowRequestsNoPendingMaintenance) {
+    enable_all(0);
+    auto& s = vgic->cpu_if(0);
+    for (u32 intid = 40; intid < 48; ++intid) {
+        gicd_write(0x400 + intid, 0x80, 1);
+        gicd_write(0x100 + (intid / 32) * 4, 1u << (intid % 32));
+        ASSERT_EQ(vgic->inject_edge(intid, 0), Status::ok);
+    }
+    vgic->flush(0, s);
+    EXPECT_EQ(ich_hcr::NPIE::get(s.hcr), 1u);
+    EXPECT_EQ(ich_hcr::UIE::get(s.hcr), s.nr_lrs > 1 ? 1u : 0u);
+}
