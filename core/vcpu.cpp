@@ -14,6 +14,7 @@ void vcpu_reset(Vcpu& v, u64 entry, u64 arg0) {
     v.ctx.sysreg(SysReg::SCTLR_EL1) = 0x30d00800;
     v.ctx.sysreg(SysReg::MPIDR_EL1) = mpidr;
     v.fp_dirty = true;
+    v.restart_requested = false;
 }
 
 u64 read_gpr(const VcpuContext& c, unsigned n) { return n < 31 ? c.core.x[n] : 0; }

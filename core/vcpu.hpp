@@ -32,6 +32,11 @@ struct Vcpu {
     volatile VcpuState state = VcpuState::off;
     bool fp_dirty = true;  // context FP/SIMD registers must be loaded into the CPU at the next entry
     volatile bool kick_pending = false;  // set by a kick (arch::kick_vcpu): ends a WFI / CPU_SUSPEND wait
+    // A CPU_ON that arrived while this vCPU was between its CPU_OFF call and the arch's `off` state: honoured when
+    // the CPU_OFF completes (arch start_vcpu / vcpu_off under one lock).
+    bool restart_requested = false;
+    u64 restart_entry = 0;
+    u64 restart_context = 0;
     VcpuContext ctx{};
 };
 

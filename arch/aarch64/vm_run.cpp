@@ -46,7 +46,6 @@ u64 g_vtcr = 0;
 idreg::HostIdRegs g_host_ids;  // the boot pCPU's ID registers (hyp_init_cpu)
 unsigned g_ipa_bits = 40;
 // Forward console input to the emulated UART (polled on exits of vCPU 0).
-Pl011* g_guest_uart = nullptr;
 
 // --- EL1 system-register switch (order of SysReg does not matter here: each is named) ---
 #define HV_SAVE(reg, name) c.sys[static_cast<usize>(SysReg::reg)] = HV_READ_SYSREG(name)
@@ -169,16 +168,18 @@ bool hyp_timer_irq(u32, void*) {
 
 // While the vCPU waits, the EL2 physical timer fires at its virtual timer's deadline (CNTV_CVAL_EL0 is in virtual
 // counter ticks: physical = virtual + CNTVOFF_EL2), so a guest sleeping until its timer wakes up even before the
-// vGIC delivers PPI 27. Not armed if the timer is off, masked, or already expired (DDI0487 D11.2.4).
-void arm_wakeup_timer(const Vcpu& v) {
+// vGIC delivers PPI 27. Not armed if the timer is off, masked, or already expired (DDI0487 D11.2.4). Returns
+// whether it was armed; `deadline` is then the physical-counter value at which the guest's timer condition holds.
+bool arm_wakeup_timer(const Vcpu& v, u64& deadline) {
     const u64 ctl = v.ctx.sys[static_cast<usize>(SysReg::CNTV_CTL_EL0)];
-    if ((ctl & 3) != 1) return;  // ENABLE = 1, IMASK = 0
-    const u64 deadline = v.ctx.sys[static_cast<usize>(SysReg::CNTV_CVAL_EL0)] +
-                         v.ctx.sys[static_cast<usize>(SysReg::CNTVOFF_EL2)];
-    if (static_cast<i64>(deadline - HV_READ_SYSREG(cntpct_el0)) <= 0) return;
+    if ((ctl & 3) != 1) return false;  // ENABLE = 1, IMASK = 0
+    deadline = v.ctx.sys[static_cast<usize>(SysReg::CNTV_CVAL_EL0)] +
+               v.ctx.sys[static_cast<usize>(SysReg::CNTVOFF_EL2)];
+    if (static_cast<i64>(deadline - HV_READ_SYSREG(cntpct_el0)) <= 0) return false;
     HV_WRITE_SYSREG(cnthp_cval_el2, deadline);
     HV_WRITE_SYSREG(cnthp_ctl_el2, 1);
     isb();
+    return true;
 }
 
 Vcpu* vcpu_on_this_cpu() { return this_cpu().vcpu; }
@@ -208,7 +209,6 @@ void log_exit_stats() {
 
 Vm& the_vm() { return g_vm; }
 VcpuHooks& vcpu_hooks() { return g_hooks; }
-void set_guest_uart(Pl011* uart) { g_guest_uart = uart; }
 psci::Firmware& vm_firmware() { return g_firmware; }
 reglist::RegisterCatalogue& vm_registers() {
     HV_ASSERT(g_regs != nullptr);
@@ -235,18 +235,27 @@ ArchKicker g_kicker;
 VcpuKicker& vcpu_kicker() { return g_kicker; }
 
 bool vcpu_wait_for_interrupt(Vcpu& v) {
-    // Until the vGIC plugs in has_pending(), "an interrupt for this vCPU" is any physical IRQ taken at EL2 (the
-    // guest's devices are passed through or raise SPIs there) or a kick. WFI wakes on a pending physical IRQ even
-    // while PSTATE.I masks it at EL2 (DDI0487 D1.6.2), so the check-then-sleep sequence cannot lose a wake-up: an
-    // SGI sent after the check stays pending and ends the WFI at once.
-    arm_wakeup_timer(v);
+    // A wait ends only for a reason: a kick (start_vcpu, a VM reset, or an interrupt the vGIC made pending for this
+    // vCPU; stale kicks are dropped at guest entry, see vcpu_loop), a deliverable pending interrupt (has_pending),
+    // the guest's virtual-timer deadline, a reset or a panic. A physical IRQ handled here is not a reason by itself
+    // (the host UART's or another vCPU's device interrupt may have nothing for this vCPU): its handler makes
+    // something pending or kicks, and the loop looks again. Without the vGIC's has_pending hook, any physical IRQ
+    // counts. WFI wakes on a pending physical IRQ even while PSTATE.I masks it at EL2 (DDI0487 D1.6.2), so the
+    // check-then-sleep sequence cannot lose a wake-up: an SGI sent after the check stays pending and ends the WFI
+    // at once.
+    u64 deadline = 0;
+    const bool timer_armed = arm_wakeup_timer(v, deadline);
     bool woke = false;
     for (;;) {
         if (__atomic_exchange_n(&v.kick_pending, false, __ATOMIC_ACQ_REL)) break;
         if (g_hooks.has_pending != nullptr && g_hooks.has_pending(v)) break;
         if (reset_requested() || panicking()) break;
+        if (timer_armed && static_cast<i64>(deadline - HV_READ_SYSREG(cntpct_el0)) <= 0) {
+            woke = true;  // the guest's timer condition holds: re-entry delivers PPI 27
+            break;
+        }
         wfi();
-        if (gic_handle_irqs() > 0) {
+        if (gic_handle_irqs() > 0 && g_hooks.has_pending == nullptr) {
             woke = true;
             break;
         }
@@ -262,6 +271,7 @@ void handle_firmware(Vm& vm, Vcpu& v, bool smc) {
     for (unsigned i = 0; i < 18; ++i) call.x[i] = v.ctx.core.x[i];
     const u32 fid = static_cast<u32>(call.x[0]);
     if (smc) advance_pc(v.ctx);  // ELR_EL2 points at the trapped SMC; HVC's preferred return is past it
+    if (g_hooks.hypercall != nullptr && g_hooks.hypercall(vm, v)) return;
     psci::FirmwareExit exit = g_firmware.handle(v.id, call);
     for (unsigned i = 0; i < 4; ++i) v.ctx.core.x[i] = call.x[i];
     switch (exit) {
@@ -278,7 +288,17 @@ void handle_firmware(Vm& vm, Vcpu& v, bool smc) {
             }
             break;
         }
-        case psci::FirmwareExit::vcpu_off: __atomic_store_n(&v.state, VcpuState::off, __ATOMIC_RELEASE); break;
+        case psci::FirmwareExit::vcpu_off: {
+            LockGuard guard(g_start_lock);
+            if (v.restart_requested) {  // a CPU_ON raced with this CPU_OFF (see start_vcpu)
+                v.restart_requested = false;
+                vcpu_reset(v, v.restart_entry, v.restart_context);
+                __atomic_store_n(&v.state, VcpuState::pending, __ATOMIC_RELEASE);
+            } else {
+                __atomic_store_n(&v.state, VcpuState::off, __ATOMIC_RELEASE);
+            }
+            break;
+        }
         case psci::FirmwareExit::system_off:
             HV_LOG_INFO("guest requested SYSTEM_OFF: powering off");
             log_exit_stats();
@@ -513,6 +533,14 @@ Status start_vcpu(u32 i, u64 entry, u64 context_id) {
     if (v == nullptr) return Status::invalid_argument;
     {
         LockGuard guard(g_start_lock);
+        if (v->state == VcpuState::running) {
+            // The firmware model already saw this vCPU's CPU_OFF (it only starts vCPUs it holds OFF), but its pCPU
+            // has not processed the exit yet: start it when it does.
+            v->restart_requested = true;
+            v->restart_entry = entry;
+            v->restart_context = context_id;
+            return Status::ok;
+        }
         if (v->state != VcpuState::off) return Status::busy;
         vcpu_reset(*v, entry, context_id);
         __atomic_store_n(&v->state, VcpuState::pending, __ATOMIC_RELEASE);
@@ -548,6 +576,12 @@ void vcpu_loop(Vm& vm, Vcpu& v) {
             }
         }
         load_sysregs(v.ctx);
+        // Entering the guest delivers whatever a kick announced (before_entry flushes the vGIC's pending interrupts
+        // into the LRs), so a kick left from before this point is spent: kept, it would end the next WFI or
+        // CPU_SUSPEND at once for no reason (start_vcpu's kick did exactly that to a started vCPU's first
+        // CPU_SUSPEND). Cleared before the flush: a later kick is either seen by the flush or, from another pCPU,
+        // is a physical SGI that exits the guest at once and sets the flag again.
+        __atomic_store_n(&v.kick_pending, false, __ATOMIC_RELEASE);
         if (g_hooks.before_entry) g_hooks.before_entry(v);
         u64 reason = hv_enter_guest(&v.ctx, v.fp_dirty ? 1 : 0);
         v.fp_dirty = false;
@@ -569,9 +603,6 @@ void vcpu_loop(Vm& vm, Vcpu& v) {
                 HV_LOG_RATELIMITED(error, "vcpu%u: exit from AArch32 state: UNDEF", v.id);
                 inject_undef(v.ctx);
                 break;
-        }
-        if (v.id == 0 && g_guest_uart != nullptr) {
-            for (int i = 0, c; i < 16 && (c = console_getc()) >= 0; ++i) (void)g_guest_uart->push_rx(static_cast<char>(c));
         }
         if (panicking()) stop_this_cpu();
     }
