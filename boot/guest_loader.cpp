@@ -171,6 +171,7 @@ Status load_guest(const fdt::Reader& host, const PlatformInfo& platform, const H
         cfg.initrd_end = ramdisk->base + ramdisk->size;
     }
     cfg.include_its = options.its;
+    cfg.virtual_its = options.vits;  // the same frames arch/aarch64/msi_passthrough registers
     cfg.include_pcie = options.pci;
     usize size = 0;
     HV_TRY(build_guest_dtb(host, platform, cfg, g_guest_dtb, sizeof g_guest_dtb, size));

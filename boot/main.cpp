@@ -11,6 +11,7 @@
 #include "arch/aarch64/guest_uart.hpp"
 #include "arch/aarch64/vgic_glue.hpp"
 #include "arch/aarch64/vm_run.hpp"
+#include "arch/aarch64/vm_snapshot.hpp"
 #include "boot/guest_loader.hpp"
 #include "core/bootargs.hpp"
 #include "core/fdt/reader.hpp"
@@ -195,7 +196,7 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
         if (s != Status::ok) HV_LOG_WARN("PCIe passthrough incomplete: %s", status_name(s));
     }
     if (g_options.its && !g_platform.gic.its.empty()) {
-        s = arch::msi_vm_init(vm, g_platform, arch::the_vgic(), pci);
+        s = arch::msi_vm_init(vm, g_platform, arch::the_vgic(), pci, g_options.vits, &g_reader);
         if (s != Status::ok) HV_LOG_WARN("virtual ITS setup failed: %s", status_name(s));
     }
 
@@ -203,6 +204,24 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     // the guest is reloaded from the module store.
     arch::set_guest_reloader(reload_guest);
     save_modules(g_platform, g_module_store);
+
+    // Snapshots (docs/snapshot.md): the save hypercall, and snapshot=restore:PATH resuming a saved VM instead of
+    // booting the modules. A refused snapshot powers the machine off with the reason on the console (nothing was
+    // restored), never boots the modules instead.
+    s = arch::vm_snapshot_init(vm, g_options);
+    if (s != Status::ok) HV_LOG_WARN("snapshot support unavailable: %s", status_name(s));
+    if (s == Status::ok && g_options.snapshot == HvOptions::SnapshotMode::restore) {
+        bool changed = false;
+        s = arch::vm_snapshot_restore(vm, changed);
+        if (s != Status::ok) {
+            HV_LOG_ERROR("snapshot restore from '%s' %s (%s): powering off", g_options.snapshot_path,
+                         changed ? "failed while applying" : "refused", status_name(s));
+            arch::machine_system_off();
+        }
+        __atomic_store_n(&g_vm_ready, true, __ATOMIC_RELEASE);
+        arch::sev();
+        arch::vcpu_loop(vm, vm.vcpus[0]);
+    }
 
     GuestImage image;
     s = load_guest(g_reader, g_platform, g_options, guest_dtb_psci(arch::vm_firmware().psci_version()), vm, image);

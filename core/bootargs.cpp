@@ -157,8 +157,29 @@ Status parse_bootargs(const char* args, HvOptions& o) {
                 note_invalid(o, w, len);
         } else if (word_eq(w, klen, "its") && has_val) {
             if (!parse_bool(val, vlen, o.its)) note_invalid(o, w, len);
+        } else if (word_eq(w, klen, "vits") && has_val) {
+            u64 n = 0;
+            if (parse_uint(val, vlen, n) && n >= 1 && n <= kMaxVirtualIts)
+                o.vits = static_cast<u32>(n);
+            else
+                note_invalid(o, w, len);
         } else if (word_eq(w, klen, "pci") && has_val) {
             if (!parse_bool(val, vlen, o.pci)) note_invalid(o, w, len);
+        } else if (word_eq(w, klen, "snapshot") && has_val) {
+            // save:PATH or restore:PATH; PATH non-empty, shorter than kMaxSnapshotPath.
+            usize colon = 0;
+            while (colon < vlen && val[colon] != ':') ++colon;
+            const usize plen = colon < vlen ? vlen - colon - 1 : 0;
+            HvOptions::SnapshotMode mode = HvOptions::SnapshotMode::none;
+            if (word_eq(val, colon, "save")) mode = HvOptions::SnapshotMode::save;
+            if (word_eq(val, colon, "restore")) mode = HvOptions::SnapshotMode::restore;
+            if (mode != HvOptions::SnapshotMode::none && plen > 0 && plen < HvOptions::kMaxSnapshotPath) {
+                o.snapshot = mode;
+                memcpy(o.snapshot_path, val + colon + 1, plen);
+                o.snapshot_path[plen] = 0;
+            } else {
+                note_invalid(o, w, len);
+            }
         } else {
             note_unknown(o, w, len);
         }

@@ -6,7 +6,11 @@
 //   psci=0.1|0.2|1.0|1.1   PSCI version offered to the guest (default 1.1)
 //   loglevel=N|error|warn|info|debug   log threshold (0 error .. 3 debug; default info)
 //   its=on|off       give the guest an ITS (default on)
+//   vits=N           virtual ITS instances per VM (1..4, default 1): the first at the host ITS address (with
+//                    shadow mappings for passed-through devices), the others purely virtual (docs/its.md
+//                    "Several virtual ITSes per VM")
 //   pci=on|off       pass the PCIe host bridge through (default on)
+//   snapshot=save:PATH|restore:PATH   whole-VM snapshot to/from a host file over semihosting (docs/snapshot.md)
 //   guest_bootargs="..."   not supported (use the guest-loader module's bootargs); quotes are not parsed
 #pragma once
 
@@ -24,7 +28,13 @@ struct HvOptions {
     PsciVersion psci = PsciVersion::v1_1;
     LogLevel loglevel = LogLevel::info;
     bool its = true;
+    u32 vits = 1;  // virtual ITS instances (1..kMaxVirtualIts); only meaningful with its=on
     bool pci = true;
+    // snapshot=save:PATH (the guest's save hypercall writes PATH) / restore:PATH (resume from PATH at boot).
+    enum class SnapshotMode : u8 { none, save, restore };
+    static constexpr usize kMaxSnapshotPath = 128;
+    SnapshotMode snapshot = SnapshotMode::none;
+    char snapshot_path[kMaxSnapshotPath] = {};
 
     // Diagnostics: how many words were not understood, and the first few of them (truncated copies).
     u32 unknown_count = 0;

@@ -115,7 +115,21 @@ Status emit_cpus(Writer& w, const Reader& host, const PlatformInfo& plat, const 
     return w.end_node();
 }
 
-Status emit_gic(Writer& w, const PlatformInfo& plat, const GuestDtbConfig& cfg, u64 gicr_base, u64 gicr_size) {
+Status emit_its_node(Writer& w, u64 base, u64 size, u32 phandle) {
+    char name[48];
+    node_name(name, sizeof name, "its", base);
+    HV_TRY(w.begin_node(name));
+    HV_TRY(w.prop_string("compatible", "arm,gic-v3-its"));
+    HV_TRY(w.prop_empty("msi-controller"));
+    HV_TRY(w.prop_u32("#msi-cells", 1));
+    const Writer::AddrSize its_reg{base, size};
+    HV_TRY(w.prop_reg("reg", 2, 2, &its_reg, 1));
+    HV_TRY(w.prop_u32("phandle", phandle));
+    return w.end_node();
+}
+
+Status emit_gic(Writer& w, const Reader& host, const PlatformInfo& plat, const GuestDtbConfig& cfg, u64 gicr_base,
+                u64 gicr_size) {
     const GicInfo& g = plat.gic;
     char name[48];
     node_name(name, sizeof name, "intc", g.gicd_base);
@@ -132,17 +146,16 @@ Status emit_gic(Writer& w, const PlatformInfo& plat, const GuestDtbConfig& cfg, 
     if (g.maintenance.valid) HV_TRY(irq_prop(w, "interrupts", &g.maintenance, 1));
     HV_TRY(w.prop_u32("phandle", kPhandleGic));
     if (cfg.include_its) {
-        for (usize i = 0; i < g.its.size(); ++i) {
-            const ItsFrame& f = g.its[i];
-            node_name(name, sizeof name, "its", f.base);
-            HV_TRY(w.begin_node(name));
-            HV_TRY(w.prop_string("compatible", "arm,gic-v3-its"));
-            HV_TRY(w.prop_empty("msi-controller"));
-            HV_TRY(w.prop_u32("#msi-cells", 1));
-            const Writer::AddrSize its_reg{f.base, f.size};
-            HV_TRY(w.prop_reg("reg", 2, 2, &its_reg, 1));
-            HV_TRY(w.prop_u32("phandle", kPhandleItsBase + static_cast<u32>(i)));
-            HV_TRY(w.end_node());
+        for (usize i = 0; i < g.its.size(); ++i)
+            HV_TRY(emit_its_node(w, g.its[i].base, g.its[i].size, kPhandleItsBase + static_cast<u32>(i)));
+        if (cfg.virtual_its > 1 && !g.its.empty()) {
+            // The purely virtual ITSes (vits=N): their own msi-controller nodes, no device refers to them.
+            // If they cannot be placed, the hypervisor creates none either (arch/aarch64/msi_passthrough asks the
+            // same function): the guest just gets ITS 0.
+            VirtualItsFrames frames;
+            if (virtual_its_frames(&host, plat, cfg.virtual_its, frames) != Status::ok) frames.clear();
+            for (u32 i = 1; i < frames.size(); ++i)
+                HV_TRY(emit_its_node(w, frames[i].base, frames[i].size, virtual_its_phandle(plat, i)));
         }
     }
     return w.end_node();
@@ -273,6 +286,78 @@ Status emit_chosen(Writer& w, const GuestDtbConfig& cfg, const char* stdout_path
     return w.end_node();
 }
 
+bool overlaps(u64 a, u64 asize, u64 b, u64 bsize) { return bsize != 0 && a < b + bsize && b < a + asize; }
+
+// The QEMU virt platform-bus window from the host DT: the node compatible "qemu,platform" with one `ranges` entry
+// <child-address parent-address size> (child cells: the node's #address-cells; parent cells: its parent's; size:
+// the node's #size-cells). False if absent or not decodable (the caller falls back to the default window).
+bool platform_bus_window(const Reader& host, u64& base, u64& size) {
+    const i32 node = host.find_compatible("qemu,platform");
+    if (node == kNoNode) return false;
+    const i32 parent = host.parent(node);
+    if (parent == kNoNode) return false;
+    const u32 cac = host.address_cells(node), pac = host.address_cells(parent), sc = host.size_cells(node);
+    if (cac > 3 || pac == 0 || pac > 2 || sc == 0 || sc > 2) return false;
+    const Span<const u8> r = host.prop(node, "ranges");
+    if (r.data() == nullptr || r.size() != (cac + pac + sc) * 4) return false;  // exactly one entry
+    const u8* p = r.data() + cac * 4;
+    base = pac == 2 ? fdt::load_be64(p) : fdt::load_be32(p);
+    p += pac * 4;
+    size = sc == 2 ? fdt::load_be64(p) : fdt::load_be32(p);
+    return size != 0 && base + size > base;
+}
+
+// True if [base, base + size) overlaps anything of the host the guest can see or that backs guest RAM.
+bool overlaps_platform(const PlatformInfo& plat, u64 base, u64 size) {
+    for (const MemRegion& m : plat.memory)
+        if (overlaps(base, size, m.base, m.size)) return true;
+    const GicInfo& g = plat.gic;
+    if (overlaps(base, size, g.gicd_base, g.gicd_size)) return true;
+    for (const MemRegion& r : g.gicr)
+        if (overlaps(base, size, r.base, r.size)) return true;
+    for (const ItsFrame& f : g.its)
+        if (overlaps(base, size, f.base, f.size)) return true;
+    if (plat.uart.present && overlaps(base, size, plat.uart.base, plat.uart.size)) return true;
+    if (plat.pcie.present) {
+        if (overlaps(base, size, plat.pcie.ecam_base, plat.pcie.ecam_size)) return true;
+        for (const PciRange& r : plat.pcie.ranges)
+            if (overlaps(base, size, r.cpu_addr, r.size)) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+Status virtual_its_frames(const Reader* host, const PlatformInfo& plat, u32 count, VirtualItsFrames& out) {
+    out.clear();
+    if (count == 0 || count > kMaxVirtualIts) return Status::invalid_argument;
+    if (plat.gic.its.empty()) return Status::not_found;
+    HV_TRY(out.push_back({plat.gic.its[0].base, plat.gic.its[0].size != 0 ? plat.gic.its[0].size
+                                                                            : kVirtualItsFrameSize}));
+    u64 win = kDefaultPlatformBusBase, win_size = kDefaultPlatformBusSize;
+    if (host != nullptr && host->valid()) {
+        u64 b = 0, sz = 0;
+        if (platform_bus_window(*host, b, sz)) win = b, win_size = sz;
+    }
+    // IHI0069H 12.19: the ITS frames are 64 KiB aligned; the window start is rounded up to keep that.
+    const u64 first = align_up(win, 64 * KiB);
+    for (u32 i = 1; i < count; ++i) {
+        const u64 base = first + u64{i - 1} * kVirtualItsFrameSize;
+        if (first < win || base + kVirtualItsFrameSize > win + win_size ||
+            overlaps_platform(plat, base, kVirtualItsFrameSize)) {
+            HV_LOG_WARN("virtual ITS %u: no room at 0x%llx in the window 0x%llx+0x%llx", i,
+                        static_cast<unsigned long long>(base), static_cast<unsigned long long>(win),
+                        static_cast<unsigned long long>(win_size));
+            out.clear();
+            return Status::out_of_range;
+        }
+        HV_TRY(out.push_back({base, kVirtualItsFrameSize}));
+    }
+    return Status::ok;
+}
+
+namespace {
+
 Status validate(const PlatformInfo& plat, const GuestDtbConfig& cfg, u64& gicr_base, u64& gicr_size) {
     if (cfg.vcpu_mpidrs.empty() || cfg.memory.empty()) return Status::invalid_argument;
     for (usize i = 0; i < cfg.vcpu_mpidrs.size(); ++i)
@@ -308,7 +393,7 @@ Status build_guest_dtb(const Reader& host, const PlatformInfo& plat, const Guest
     HV_TRY(emit_psci(w, cfg.psci));
     HV_TRY(emit_memory(w, cfg));
     HV_TRY(emit_cpus(w, host, plat, cfg));
-    HV_TRY(emit_gic(w, plat, cfg, gicr_base, gicr_size));
+    HV_TRY(emit_gic(w, host, plat, cfg, gicr_base, gicr_size));
 
     if (plat.timer.node != kNoNode) {
         const CopyFilter tf{timer_filter, nullptr, nullptr};

@@ -21,6 +21,34 @@ constexpr u32 kPsci01CpuOff = 0x95c1ba5f;
 constexpr u32 kPsci01CpuOn = 0x95c1ba60;
 constexpr u32 kPsci01Migrate = 0x95c1ba61;
 
+// --- Several virtual ITSes per VM (bootargs vits=N; docs/its.md "Several virtual ITSes per VM") ---------------
+// Virtual ITS 0 sits at the host's first ITS (so passed-through devices' doorbell is the physical GITS_TRANSLATER);
+// virtual ITS i >= 1 is purely virtual, at window + (i - 1) x 128 KiB, where the window is the QEMU virt
+// platform-bus window: the host DT's node compatible "qemu,platform" (its `ranges`), else the default below
+// (QEMU hw/arm/virt.c VIRT_PLATFORM_BUS). The guest sees nothing of the host there: the hypervisor's guest DT has
+// no platform-bus node and stage 2 maps nothing in it, so the window is free guest-physical space below RAM and
+// outside the PCIe windows. Every frame is checked against RAM, GIC, UART, host ITS and PCIe regions anyway.
+constexpr u32 kMaxVirtualIts = 4;
+constexpr u64 kVirtualItsFrameSize = 128 * KiB;  // control frame + translater frame (IHI0069H 5.1, 12.19)
+constexpr u64 kDefaultPlatformBusBase = 0x0c00'0000;
+constexpr u64 kDefaultPlatformBusSize = 0x0200'0000;
+
+using VirtualItsFrames = FixedVector<MemRegion, kMaxVirtualIts>;
+static_assert(kPhandleItsBase + GicInfo::kMaxIts + kMaxVirtualIts - 1 <= kPhandleCpuBase,
+              "ITS phandles must not run into the CPU phandles");
+
+// The guest-physical frames of `count` virtual ITSes: out[0] = the host's first ITS frame, out[i] (i >= 1) the
+// purely virtual ones. `host` (may be nullptr) is searched for the platform-bus window. Errors: invalid_argument
+// (count 0 or above kMaxVirtualIts), not_found (the host has no ITS), out_of_range (a frame would not fit the
+// window or overlaps a host region the guest can see: RAM, GICD/GICR, an ITS, the UART, PCIe ECAM/windows).
+[[nodiscard]] Status virtual_its_frames(const fdt::Reader* host, const PlatformInfo& platform, u32 count,
+                                        VirtualItsFrames& out);
+
+// Guest phandle of virtual ITS `index` >= 1 (after the host ITS nodes, which keep kPhandleItsBase + i).
+constexpr u32 virtual_its_phandle(const PlatformInfo& platform, u32 index) {
+    return kPhandleItsBase + static_cast<u32>(platform.gic.its.size()) + index - 1;
+}
+
 struct GuestDtbConfig {
     static constexpr usize kMaxVcpus = PlatformInfo::kMaxCpus;
     static constexpr usize kMaxMemRegions = 8;
@@ -31,6 +59,9 @@ struct GuestDtbConfig {
     const char* bootargs = nullptr;        // /chosen/bootargs (nullptr: none)
     u64 initrd_start = 0, initrd_end = 0;  // linux,initrd-start/end if end > start
     bool include_its = true;               // emit the ITS node(s) as msi-controller
+    // Virtual ITS instances (vits=): 1 = the host ITS node(s) only; N > 1 adds N - 1 purely virtual ITS nodes at
+    // virtual_its_frames() (only with include_its and a host ITS). The PCIe msi-map keeps pointing at ITS 0.
+    u32 virtual_its = 1;
     bool include_pcie = true;              // keep the host PCIe node (with msi-map -> our ITS)
     bool include_uart = true;              // the pl011 (emulated) + stdout-path
     // GIC redistributor base for vCPU 0; 0 = the host's first GICR region base. The region emitted is exactly

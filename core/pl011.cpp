@@ -36,6 +36,35 @@ void Pl011::reset() {
     ifls_ = 0x12;  // 1/2 full (reset value)
     if (last_level_) backend_.uart_irq(false);
     last_level_ = false;
+    if (rx_source_ != nullptr) set_rx_source_irq(true);  // the FIFO is empty: accept input again
+}
+
+void Pl011::set_rx_source_irq(bool on) {
+    if (rx_source_ == nullptr || on == rx_source_irq_on_) return;
+    rx_source_irq_on_ = on;
+    rx_source_->rx_irq_enable(on);
+}
+
+void Pl011::attach_rx_source(Pl011RxSource* source) {
+    rx_source_ = source;
+    rx_source_irq_on_ = false;
+    if (source == nullptr) return;
+    source->rx_irq_enable(false);  // a known state before pull_rx decides
+    (void)pull_rx();
+}
+
+usize Pl011::pull_rx() {
+    if (rx_source_ == nullptr) return 0;
+    usize moved = 0;
+    // Bounded by the FIFO size: each iteration either stops or fills one slot.
+    while (!rx_full()) {
+        int c = rx_source_->rx_getc();
+        if (c < 0) break;
+        (void)push_rx(static_cast<char>(c));
+        ++moved;
+    }
+    set_rx_source_irq(!rx_full());
+    return moved;
 }
 
 void Pl011::update_irq() {
@@ -60,6 +89,8 @@ u64 Pl011::read_dr(const MmioAccess&, u64) {
     u64 c = static_cast<u8>(rx_[rx_head_]);
     rx_head_ = (rx_head_ + 1) % kRxFifo;
     if (--rx_count_ == 0) ris_ &= ~(kIntRx | kIntRt);
+    // The source was held back while the FIFO was full: take what now fits (this may raise RX again).
+    if (rx_source_ != nullptr && !rx_source_irq_on_) (void)pull_rx();
     update_irq();
     return c;
 }

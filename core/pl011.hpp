@@ -2,6 +2,12 @@
 // bare-metal payloads. Transmit is instantaneous (characters go straight to the backend), receive is a small FIFO the
 // platform fills from the physical UART. The interrupt line level (RIS & IMSC != 0) is reported to the backend on
 // every change; the vGIC decides what to do with it.
+//
+// Receive back-pressure: with a Pl011RxSource attached, characters are only taken from the physical UART while the
+// emulated FIFO has room. When it is full the source's receive interrupt is masked, so further input waits in the
+// physical UART (and, behind it, in whatever feeds that UART: QEMU stops reading its chardev when the PL011 FIFO is
+// full); the guest's next DR read refills the FIFO from the source and unmasks it again once the source is empty.
+// Pasting more than kRxFifo characters therefore loses none.
 #pragma once
 
 #include "core/mmio.hpp"
@@ -15,6 +21,16 @@ public:
 
 protected:
     ~Pl011Backend() = default;
+};
+
+// The physical side of the receive path (the platform's UART; a fake in tests).
+class Pl011RxSource {
+public:
+    virtual int rx_getc() = 0;                // next received character, or -1 if none is waiting
+    virtual void rx_irq_enable(bool on) = 0;  // mask / unmask the physical receive interrupt
+
+protected:
+    ~Pl011RxSource() = default;
 };
 
 enum class Pl011Reg : u32 {
@@ -58,6 +74,15 @@ public:
 
     // Input from the platform (physical UART / test). Returns false if the FIFO is full (character dropped).
     bool push_rx(char c);
+    bool rx_full() const { return rx_count_ == kRxFifo; }
+    usize rx_count() const { return rx_count_; }
+
+    // Back-pressure (see the top of this file). attach_rx_source pulls what fits and sets the source's interrupt;
+    // pull_rx (the platform's receive-interrupt handler) moves characters until the source is empty or the FIFO is
+    // full, then leaves the source's interrupt enabled exactly when the FIFO has room. Returns how many it moved.
+    void attach_rx_source(Pl011RxSource* source);
+    usize pull_rx();
+    bool rx_source_irq_enabled() const { return rx_source_irq_on_; }
     bool irq_level() const { return (ris_ & imsc_) != 0; }
 
     // Register accessors used by the region table.
@@ -78,7 +103,10 @@ public:
 
 private:
     void update_irq();
+    void set_rx_source_irq(bool on);
     Pl011Backend& backend_;
+    Pl011RxSource* rx_source_ = nullptr;
+    bool rx_source_irq_on_ = false;
     char rx_[kRxFifo] = {};
     usize rx_head_ = 0, rx_count_ = 0;
     u32 rsr_ = 0, ilpr_ = 0, ibrd_ = 0, fbrd_ = 0, lcr_h_ = 0, cr_ = 0, ifls_ = 0, imsc_ = 0, ris_ = 0, dmacr_ = 0;

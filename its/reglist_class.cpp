@@ -79,7 +79,7 @@ Status ItsRegisterClass::set(u32, u64 id, Span<const u8> value) {
         s = its_.restore_write(u64{index} << 2, static_cast<u8>(reglist::reg_size(id)), v);
     }
     if (s != Status::ok)
-        HV_LOG_RATELIMITED(warn, "reglist: ITS%u register %#x refused: %s\n", instance_, u32{index}, status_name(s));
+        HV_LOG_RATELIMITED(warn, "reglist: ITS%u register %#x refused: %s", instance_, u32{index}, status_name(s));
     return s;
 }
 

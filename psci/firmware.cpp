@@ -85,6 +85,13 @@ PowerState Firmware::power_state(u32 vcpu) const {
     return vcpus_[vcpu].power;
 }
 
+void Firmware::restore_power_state(u32 vcpu, PowerState p) {
+    if (vcpu >= vcpu_count_) return;
+    LockGuard guard(lock_);
+    vcpus_[vcpu].power = p;
+    vcpus_[vcpu].suspend = SuspendRequest{};
+}
+
 SuspendRequest Firmware::suspend_request(u32 vcpu) const {
     if (vcpu >= vcpu_count_) return {};
     LockGuard guard(lock_);
@@ -95,12 +102,12 @@ FirmwareExit Firmware::handle(u32 vcpu, FirmwareCall& call) {
     CallResult r;
     const u32 fid = static_cast<u32>(call.x[0]);  // DEN0028 2.5: the function ID is W0
     if (vcpu >= vcpu_count_ || platform_ == nullptr) {
-        HV_LOG_RATELIMITED(warn, "firmware: call %#x from unknown vCPU %u\n", fid, vcpu);
+        HV_LOG_RATELIMITED(warn, "firmware: call %#x from unknown vCPU %u", fid, vcpu);
     } else if (config_.psci_version == PsciVersion::v0_1 && fid >= kPsci01CpuSuspend && fid <= kPsci01Migrate) {
         r = FirmwareDispatch::psci_0_1(*this, vcpu, fid, call);
     } else if (!FidFast::get(fid)) {
         // Yielding calls: no service of ours is yielding (DEN0028 2.5.1).
-        HV_LOG_RATELIMITED(debug, "firmware: yielding call %#x not supported\n", fid);
+        HV_LOG_RATELIMITED(debug, "firmware: yielding call %#x not supported", fid);
     } else {
         switch (static_cast<Owner>(FidOwner::get(fid))) {
             case Owner::arch:
@@ -128,7 +135,7 @@ FirmwareExit Firmware::handle(u32 vcpu, FirmwareCall& call) {
                 break;
         }
         if (r.r0 == kSmcccNotSupported && r.exit == FirmwareExit::resume)
-            HV_LOG_RATELIMITED(debug, "firmware: vCPU %u function %#x not supported\n", vcpu, fid);
+            HV_LOG_RATELIMITED(debug, "firmware: vCPU %u function %#x not supported", vcpu, fid);
     }
     call.x[0] = static_cast<u64>(r.r0);
     call.x[1] = r.r1;
@@ -177,14 +184,14 @@ static CallResult cpu_suspend(Firmware& fw, GuestMemory& mem, u32 vcpu, u64 powe
     CallResult r;
     // power_state is a 32-bit parameter in both calling conventions; reserved bits must be zero.
     if ((power_state >> 32) != 0 || (power_state & kPowerStateReserved) != 0) {
-        HV_LOG_RATELIMITED(warn, "psci: vCPU %u CPU_SUSPEND bad power_state %#llx\n", vcpu,
+        HV_LOG_RATELIMITED(warn, "psci: vCPU %u CPU_SUSPEND bad power_state %#llx", vcpu,
                            static_cast<unsigned long long>(power_state));
         r.r0 = kPsciInvalidParameters;
         return r;
     }
     const bool power_down = PowerStateType::get(power_state) != 0;
     if (power_down && !entry_point_valid(mem, entry)) {
-        HV_LOG_RATELIMITED(warn, "psci: vCPU %u CPU_SUSPEND bad entry %#llx\n", vcpu,
+        HV_LOG_RATELIMITED(warn, "psci: vCPU %u CPU_SUSPEND bad entry %#llx", vcpu,
                            static_cast<unsigned long long>(entry));
         r.r0 = kPsciInvalidAddress;
         return r;
@@ -262,7 +269,7 @@ CallResult FirmwareDispatch::psci(Firmware& fw, u32 vcpu, u32 fid, const Firmwar
             // are reserved. Vendor types (bit 31) are passed on to arch/ like KVM does.
             const u64 type = smc64 ? c.x[1] : (c.x[1] & 0xffffffffull);
             if ((type >> 32) != 0 || (!(type & kResetTypeVendor) && type != kResetTypeWarm)) {
-                HV_LOG_RATELIMITED(warn, "psci: vCPU %u SYSTEM_RESET2 bad reset_type %#llx\n", vcpu,
+                HV_LOG_RATELIMITED(warn, "psci: vCPU %u SYSTEM_RESET2 bad reset_type %#llx", vcpu,
                                    static_cast<unsigned long long>(type));
                 r.r0 = kPsciInvalidParameters;
                 break;
@@ -313,7 +320,7 @@ CallResult FirmwareDispatch::psci_0_1(Firmware& fw, u32 vcpu, u32 fid, const Fir
 
 i64 FirmwareDispatch::cpu_on(Firmware& fw, u32 caller, u64 target, u64 entry, u64 context_id, bool v0_1) {
     if (target & ~kMpidrAffinityMask) {
-        HV_LOG_RATELIMITED(warn, "psci: vCPU %u CPU_ON bad target %#llx\n", caller,
+        HV_LOG_RATELIMITED(warn, "psci: vCPU %u CPU_ON bad target %#llx", caller,
                            static_cast<unsigned long long>(target));
         return kPsciInvalidParameters;
     }
@@ -325,7 +332,7 @@ i64 FirmwareDispatch::cpu_on(Firmware& fw, u32 caller, u64 target, u64 entry, u6
         }
     }
     if (t == fw.vcpu_count_) {
-        HV_LOG_RATELIMITED(warn, "psci: vCPU %u CPU_ON unknown target %#llx\n", caller,
+        HV_LOG_RATELIMITED(warn, "psci: vCPU %u CPU_ON unknown target %#llx", caller,
                            static_cast<unsigned long long>(target));
         return kPsciInvalidParameters;
     }
@@ -342,7 +349,7 @@ i64 FirmwareDispatch::cpu_on(Firmware& fw, u32 caller, u64 target, u64 entry, u6
                 break;
         }
         if (!entry_point_valid(*fw.memory_, entry)) {
-            HV_LOG_RATELIMITED(warn, "psci: vCPU %u CPU_ON bad entry %#llx\n", caller,
+            HV_LOG_RATELIMITED(warn, "psci: vCPU %u CPU_ON bad entry %#llx", caller,
                                static_cast<unsigned long long>(entry));
             return kPsciInvalidAddress;
         }
@@ -352,7 +359,7 @@ i64 FirmwareDispatch::cpu_on(Firmware& fw, u32 caller, u64 target, u64 entry, u6
     if (fw.platform_->start_vcpu(t, entry, context_id) != Status::ok) {
         LockGuard guard(fw.lock_);
         if (fw.vcpus_[t].power == PowerState::on_pending) fw.vcpus_[t].power = PowerState::off;
-        HV_LOG_RATELIMITED(warn, "psci: starting vCPU %u failed\n", t);
+        HV_LOG_RATELIMITED(warn, "psci: starting vCPU %u failed", t);
         return kPsciInternalFailure;
     }
     return kPsciSuccess;

@@ -145,6 +145,9 @@ public:
     void reset();
 
     PowerState power_state(u32 vcpu) const;
+    // Snapshot restore (arch/aarch64/vm_snapshot): set a vCPU's power state as it was saved (ON or OFF; the
+    // suspend request is cleared). Ignored for an unknown vCPU.
+    void restore_power_state(u32 vcpu, PowerState p);
     SuspendRequest suspend_request(u32 vcpu) const;
     // After FirmwareExit::system_reset: 0 for SYSTEM_RESET / SYSTEM_RESET2 warm reset, else SYSTEM_RESET2's
     // reset_type (bit 31 set: vendor type) and its cookie.

@@ -65,6 +65,7 @@ constexpr u32 kPsciSetSuspendMode = 0x8400000f;
 constexpr u32 kPsciStatResidency = 0x84000010;
 constexpr u32 kPsciStatCount = 0x84000011;
 constexpr u32 kSystemReset2 = 0x84000012;
+constexpr u32 kMemProtect = 0x84000013;
 constexpr u32 kPsciFirst = 0x84000000;
 constexpr u32 kPsciLast = 0x8400001f;  // PSCI owns function numbers 0x00-0x1f of the standard service
 
@@ -114,6 +115,8 @@ constexpr u32 kTrngGetUuid = 0x84000052;
 constexpr u32 kTrngRnd32 = 0x84000053;
 constexpr u32 kTrngRnd64 = 0xc4000053;
 constexpr u32 kTrngVersion1_0 = 0x10000;
+constexpr i64 kTrngNotSupported = -1;
+constexpr i64 kTrngInvalidParameters = -2;
 constexpr i64 kTrngNoEntropy = -3;
 constexpr u32 kTrngMaxBits32 = 96;
 constexpr u32 kTrngMaxBits64 = 192;

@@ -175,7 +175,7 @@ CallResult FirmwareDispatch::trng(Firmware& fw, u32 fid, const FirmwareCall& c) 
             const u64 n = is64 ? c.x[1] : (c.x[1] & 0xffffffffull);
             const u64 max_bits = is64 ? kTrngMaxBits64 : kTrngMaxBits32;
             if (n == 0 || n > max_bits) {
-                HV_LOG_RATELIMITED(warn, "trng: RND%s of %llu bits refused\n", is64 ? "64" : "32",
+                HV_LOG_RATELIMITED(warn, "trng: RND%s of %llu bits refused", is64 ? "64" : "32",
                                    static_cast<unsigned long long>(n));
                 r.r0 = kPsciInvalidParameters;  // TRNG INVALID_PARAMETERS (-2), DEN0098 2.2
                 break;

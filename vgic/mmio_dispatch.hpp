@@ -34,7 +34,7 @@ void guest_read(D& dev, const RegisterRegion<D>* table, usize n, const MmioAcces
         case Lookup::no_region:
             break;  // reserved: RAZ/WI
         case Lookup::bad_width:
-            HV_LOG_RATELIMITED(warn, "vgic: %s read at 0x%llx width %u not allowed (RAZ)\n", what,
+            HV_LOG_RATELIMITED(warn, "vgic: %s read at 0x%llx width %u not allowed (RAZ)", what,
                                static_cast<unsigned long long>(offset), a.width);
             break;
     }
@@ -51,7 +51,7 @@ void guest_write(D& dev, const RegisterRegion<D>* table, usize n, const MmioAcce
         case Lookup::no_region:
             break;
         case Lookup::bad_width:
-            HV_LOG_RATELIMITED(warn, "vgic: %s write at 0x%llx width %u not allowed (WI)\n", what,
+            HV_LOG_RATELIMITED(warn, "vgic: %s write at 0x%llx width %u not allowed (WI)", what,
                                static_cast<unsigned long long>(offset), a.width);
             break;
     }

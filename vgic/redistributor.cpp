@@ -168,7 +168,7 @@ void Redistributor::write_propbaser(const MmioAccess& a, u64 ro, u64 val) {
     LockGuard g(v.lock);
     // IHI0069H 12.11.31: UNPREDICTABLE while EnableLPIs == 1; ignored here (KVM).
     if (v.lpis_enabled) {
-        HV_LOG_RATELIMITED(warn, "vgic: GICR%u_PROPBASER write with LPIs enabled ignored\n", index_);
+        HV_LOG_RATELIMITED(warn, "vgic: GICR%u_PROPBASER write with LPIs enabled ignored", index_);
         return;
     }
     LockGuard d(vgic_->dist_lock_);
@@ -187,7 +187,7 @@ void Redistributor::write_pendbaser(const MmioAccess& a, u64 ro, u64 val) {
     auto& v = vgic_->vcpus_[index_];
     LockGuard g(v.lock);
     if (v.lpis_enabled) {
-        HV_LOG_RATELIMITED(warn, "vgic: GICR%u_PENDBASER write with LPIs enabled ignored\n", index_);
+        HV_LOG_RATELIMITED(warn, "vgic: GICR%u_PENDBASER write with LPIs enabled ignored", index_);
         return;
     }
     v.pendbaser = deposit_bytes(v.pendbaser, static_cast<unsigned>(ro), a.width, val) & gicr_pendbaser::kWritable;
@@ -197,7 +197,7 @@ void Redistributor::write_invlpir(const MmioAccess&, u64 ro, u64 val) {
     if (ro != 0) return;  // the upper half (V, vPEID: GICv4.1) is ignored
     const u32 intid = static_cast<u32>(val & 0xffffffffu);
     if (intid < kLpiBase || intid >= kMaxIntid) {
-        HV_LOG_RATELIMITED(warn, "vgic: GICR_INVLPIR of non-LPI %u ignored\n", intid);
+        HV_LOG_RATELIMITED(warn, "vgic: GICR_INVLPIR of non-LPI %u ignored", intid);
         return;
     }
     vgic_->invalidate_lpi(index_, intid);

@@ -55,7 +55,7 @@ Status GicdRegisterClass::set(u32, u64 id, Span<const u8> value) {
     if (!owns(id)) return Status::not_found;
     Status s = restore_dist_value(vgic_, offset_of(id), width_of(id), load(value));
     if (s != Status::ok)
-        HV_LOG_RATELIMITED(warn, "reglist: GICD %#x refused: %s\n", offset_of(id), status_name(s));
+        HV_LOG_RATELIMITED(warn, "reglist: GICD %#x refused: %s", offset_of(id), status_name(s));
     return s;
 }
 
@@ -86,7 +86,7 @@ Status GicrRegisterClass::set(u32 vcpu, u64 id, Span<const u8> value) {
     if (!owns(id) || vcpu >= vgic_.vcpu_count()) return Status::not_found;
     Status s = restore_redist_value(vgic_, vcpu, offset_of(id), width_of(id), load(value));
     if (s != Status::ok)
-        HV_LOG_RATELIMITED(warn, "reglist: GICR%u %#x refused: %s\n", vcpu, offset_of(id), status_name(s));
+        HV_LOG_RATELIMITED(warn, "reglist: GICR%u %#x refused: %s", vcpu, offset_of(id), status_name(s));
     return s;
 }
 
@@ -121,7 +121,7 @@ Status IccRegisterClass::set(u32 vcpu, u64 id, Span<const u8> value) {
     if (!r.ok() || vcpu >= vgic_.vcpu_count()) return Status::not_found;
     Status s = vgic_.icc_write(vcpu, r.value(), load(value));
     if (s != Status::ok)
-        HV_LOG_RATELIMITED(warn, "reglist: ICC %#llx of vCPU %u refused: %s\n",
+        HV_LOG_RATELIMITED(warn, "reglist: ICC %#llx of vCPU %u refused: %s",
                            static_cast<unsigned long long>(id & 0xffff), vcpu, status_name(s));
     return s;
 }

@@ -217,7 +217,7 @@ Status Vgic::unmap_hw(u32 vcpu, u32 vintid) {
 
 void Vgic::sgi_write(u32 src_vcpu, u64 value, SgiKind kind) {
     if (src_vcpu >= cfg_.nr_vcpus) {
-        HV_LOG_RATELIMITED(warn, "vgic: SGI from invalid vCPU %u\n", src_vcpu);
+        HV_LOG_RATELIMITED(warn, "vgic: SGI from invalid vCPU %u", src_vcpu);
         return;
     }
     const u32 intid = static_cast<u32>(icc_sgir::INTID::get(value));
@@ -534,7 +534,7 @@ void Vgic::load_lpi_config_range(u32 first, u32 count) {
     const u32 in_range = first < limit ? min(count, limit - first) : 0;
     const u64 pa = gicr_propbaser::PA::get(propbaser_) << 12;
     if (in_range != 0 && (mem_ == nullptr || mem_->read(pa + first, &lpi_config_[first], in_range) != Status::ok)) {
-        HV_LOG_RATELIMITED(warn, "vgic: LPI property table at 0x%llx unreadable\n",
+        HV_LOG_RATELIMITED(warn, "vgic: LPI property table at 0x%llx unreadable",
                            static_cast<unsigned long long>(pa));
         memset(&lpi_config_[first], 0, in_range);
     }
@@ -548,7 +548,7 @@ u8 Vgic::lpi_config(u32 intid) const {
 
 void Vgic::set_lpi_pending(u32 vcpu, u32 intid, bool pending) {
     if (vcpu >= cfg_.nr_vcpus || intid < kLpiBase || intid >= kMaxIntid) {
-        HV_LOG_RATELIMITED(warn, "vgic: LPI %u for vCPU %u out of range\n", intid, vcpu);
+        HV_LOG_RATELIMITED(warn, "vgic: LPI %u for vCPU %u out of range", intid, vcpu);
         return;
     }
     VcpuState& v = vcpus_[vcpu];
@@ -627,7 +627,7 @@ void Vgic::enable_lpis(u32 vcpu) {
     for (u32 byte = kLpiBase / 8; byte < limit / 8; byte += sizeof chunk) {
         const u32 len = min<u32>(sizeof chunk, limit / 8 - byte);
         if (mem_->read(pa + byte, chunk, len) != Status::ok) {
-            HV_LOG_RATELIMITED(warn, "vgic: LPI pending table at 0x%llx unreadable\n",
+            HV_LOG_RATELIMITED(warn, "vgic: LPI pending table at 0x%llx unreadable",
                                static_cast<unsigned long long>(pa));
             return;
         }
@@ -666,7 +666,7 @@ void Vgic::disable_lpis(u32 vcpu) {
     // GICR_CTLR.CES == 1 allows clearing EnableLPIs. Our choice: the pending state is written back to the
     // pending table (so re-enabling without PTZ restores it) and dropped from the redistributor.
     if (write_pending_table(vcpu) != Status::ok)
-        HV_LOG_RATELIMITED(warn, "vgic: vCPU %u LPI pending table not writable on disable\n", vcpu);
+        HV_LOG_RATELIMITED(warn, "vgic: vCPU %u LPI pending table not writable on disable", vcpu);
     v.lpi_pending.reset();
     v.lpis_enabled = false;
 }

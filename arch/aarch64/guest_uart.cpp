@@ -22,6 +22,8 @@ constexpr u64 kHostIcr = 0x044;
 constexpr u32 kHostRxim = 1u << 4;
 constexpr u32 kHostRtim = 1u << 6;
 
+void write_host(u64 reg, u32 v) { mmio_write<u32>(console_base() + reg, v); }
+
 class UartBackend final : public Pl011Backend {
 public:
     void uart_tx(char c) override { console_guest_putc(c); }
@@ -30,7 +32,16 @@ public:
     u32 intid = 0;
 };
 
-// The model behind one lock: MMIO from any vCPU and input from the IRQ handler.
+// The host PL011's receiver as the model's input. Masking its RX/RT interrupts while the guest's FIFO is full
+// leaves further input in the host UART (back-pressure, core/pl011.hpp) instead of dropping it.
+class HostUartRx final : public Pl011RxSource {
+public:
+    int rx_getc() override { return console_getc(); }
+    void rx_irq_enable(bool on) override { write_host(kHostImsc, on ? kHostRxim | kHostRtim : 0); }
+};
+
+// The model behind one lock: MMIO from any vCPU (whose DR reads may pull from the host UART) and input from the
+// IRQ handler.
 class LockedUart final : public MmioHandler {
 public:
     explicit LockedUart(Pl011Backend& backend) : uart_(backend) {}
@@ -42,16 +53,17 @@ public:
         LockGuard guard(lock_);
         return uart_.mmio_write(a, value);
     }
-    // Moves everything the host UART has received into the guest's FIFO; returns how many were dropped (full).
-    u32 drain_host() {
+    void attach(Pl011RxSource* source) {
         LockGuard guard(lock_);
-        u32 dropped = 0;
-        for (u32 i = 0; i < 64; ++i) {
-            int c = console_getc();
-            if (c < 0) break;
-            if (!uart_.push_rx(static_cast<char>(c))) ++dropped;
-        }
-        return dropped;
+        uart_.attach_rx_source(source);
+    }
+    // The host UART's receive interrupt: move what fits into the guest's FIFO.
+    void pull_host() {
+        LockGuard guard(lock_);
+        // Clear RX/RT before reading, so a character arriving after the last read raises them again (QEMU's PL011
+        // clears RXRIS on an ICR write even with data waiting).
+        write_host(kHostIcr, kHostRxim | kHostRtim);
+        (void)uart_.pull_rx();
     }
     void reset() {
         LockGuard guard(lock_);
@@ -64,15 +76,12 @@ private:
 };
 
 UartBackend g_backend;
+HostUartRx g_host_rx;
 alignas(LockedUart) u8 g_storage[sizeof(LockedUart)];
 LockedUart* g_uart = nullptr;
 
 bool host_uart_irq(u32, void*) {
-    if (g_uart == nullptr) return true;
-    u32 dropped = g_uart->drain_host();
-    // QEMU's PL011 drops RXRIS once the FIFO is read empty; clear RX/RT explicitly for other implementations.
-    mmio_write<u32>(console_base() + kHostIcr, kHostRxim | kHostRtim);
-    if (dropped != 0) HV_LOG_RATELIMITED(warn, "guest UART receive FIFO full: %u character(s) dropped", dropped);
+    if (g_uart != nullptr) g_uart->pull_host();
     return true;
 }
 
@@ -88,7 +97,7 @@ Status guest_uart_init(Vm& vm, const UartInfo& uart) {
         u32 host = uart.irq.intid();
         gic_set_handler(host, host_uart_irq, nullptr);
         gic_route_spi(host, HV_READ_SYSREG(mpidr_el1));
-        mmio_write<u32>(console_base() + kHostImsc, kHostRxim | kHostRtim);
+        g_uart->attach(&g_host_rx);  // unmasks the host UART's RX/RT interrupts while the FIFO has room
         gic_enable(host, true);
     } else {
         HV_LOG_WARN("guest UART: no host UART interrupt in the DT: no console input");

@@ -4,6 +4,7 @@
 #include "arch/aarch64/host_its.hpp"
 #include "arch/aarch64/percpu.hpp"
 #include "arch/aarch64/vm_run.hpp"
+#include "its/reglist_class.hpp"
 #include "lib/format.hpp"
 #include "lib/log.hpp"
 
@@ -22,8 +23,16 @@ public:
     MsiShadow* shadow_ = nullptr;
 };
 
-alignas(its::Its) u8 g_its_storage[sizeof(its::Its)];
-its::Its* g_its = nullptr;
+// Virtual ITS instances (vits=N): [0] at the host ITS address (shadow mappings), [1..] purely virtual. Placement
+// construction into static storage: no global constructors (docs/conventions.md).
+alignas(its::Its) u8 g_its_storage[kMaxVirtualIts][sizeof(its::Its)];
+its::Its* g_its_inst[kMaxVirtualIts] = {};
+u64 g_its_base[kMaxVirtualIts] = {};
+u32 g_its_count = 0;
+its::Its* g_its = nullptr;  // == g_its_inst[0]: the one passed-through devices' MSIs go through
+alignas(its::ItsRegisterClass) u8 g_regclass_storage[kMaxVirtualIts][sizeof(its::ItsRegisterClass)];
+its::ItsRegisterClass* g_regclass[kMaxVirtualIts] = {};
+bool g_reset_hook_added = false;
 MsiShadow g_shadow;
 ShadowObserver g_observer;
 bool g_shadow_ready = false;
@@ -55,6 +64,9 @@ bool host_lpi_irq(u32 intid, void*) {
 }  // namespace
 
 its::Its* vm_its() { return g_its; }
+its::Its* vm_its(u32 index) { return index < g_its_count ? g_its_inst[index] : nullptr; }
+u64 vm_its_base(u32 index) { return index < g_its_count ? g_its_base[index] : 0; }
+u32 vm_its_count() { return g_its_count; }
 const MsiShadow* msi_shadow() { return g_shadow_ready ? &g_shadow : nullptr; }
 const MsiPassthroughStats& msi_stats() { return g_stats; }
 
@@ -74,17 +86,56 @@ void msi_log_stats() {
                 static_cast<unsigned long long>(sh.phys_errors));
 }
 
-Status msi_vm_init(Vm& vm, const PlatformInfo& plat, LpiSink& sink, bool passthrough) {
+namespace {
+
+// Creates virtual ITS `index` (if not yet), registers its 128 KiB window on the VM's bus at `frame` and adds its
+// register class (instance number = index) to the VM's catalogue.
+Status add_its_instance(Vm& vm, LpiSink& sink, u32 index, const MemRegion& frame) {
+    if (g_its_inst[index] == nullptr)
+        g_its_inst[index] = new (g_its_storage[index]) its::Its(vm.memory, sink, nullptr);
+    // The whole window (control frame + translater frame, docs/its.md).
+    HV_TRY(vm.mmio.add(frame.base, its::kControlFrameSize + its::kTranslaterFrameSize, g_its_inst[index]));
+    g_its_base[index] = frame.base;
+    g_its_count = index + 1;
+    if (g_regclass[index] == nullptr) {
+        g_regclass[index] = new (g_regclass_storage[index]) its::ItsRegisterClass(*g_its_inst[index], index);
+        if (Status s = vm_registers().add(*g_regclass[index]); s != Status::ok) {
+            // The ITS works; only save/restore of it through the register list is missing.
+            HV_LOG_WARN("msi: ITS %u not in the register catalogue: %s", index, status_name(s));
+        }
+    }
+    return Status::ok;
+}
+
+}  // namespace
+
+Status msi_vm_init(Vm& vm, const PlatformInfo& plat, LpiSink& sink, bool passthrough, u32 vits,
+                   const fdt::Reader* host) {
     if (plat.gic.its.empty()) return Status::not_found;
     if (plat.gic.its.size() > 1) HV_LOG_WARN("msi: %zu ITSes on the host: only the first is virtualised", plat.gic.its.size());
     const ItsFrame& frame = plat.gic.its[0];
-    if (g_its == nullptr) {
-        // Placement construction into static storage: no global constructor (docs/conventions.md).
-        g_its = new (g_its_storage) its::Its(vm.memory, sink, nullptr);
+    // Where the guest finds its ITSes: the same function builds the guest DT's ITS nodes (core/guest_dtb).
+    VirtualItsFrames frames;
+    if (Status s = virtual_its_frames(host, plat, vits, frames); s != Status::ok) {
+        HV_LOG_WARN("msi: %u virtual ITSes requested, cannot place them (%s): only ITS 0", vits, status_name(s));
+        frames.clear();
     }
-    // The whole 128 KiB window (control + translater frame) at the host ITS address (docs/its.md).
-    HV_TRY(vm.mmio.add(frame.base, its::kControlFrameSize + its::kTranslaterFrameSize, g_its));
-    HV_TRY(add_reset_hook([](Vm&, void*) { msi_vm_reset(); }, nullptr));
+    if (frames.empty()) HV_TRY(frames.push_back({frame.base, its::kControlFrameSize + its::kTranslaterFrameSize}));
+    HV_TRY(add_its_instance(vm, sink, 0, frames[0]));
+    g_its = g_its_inst[0];
+    for (u32 i = 1; i < frames.size(); ++i) {
+        if (Status s = add_its_instance(vm, sink, i, frames[i]); s != Status::ok) {
+            HV_LOG_WARN("msi: virtual ITS %u at 0x%llx not registered: %s", i,
+                        static_cast<unsigned long long>(frames[i].base), status_name(s));
+            break;
+        }
+        HV_LOG_INFO("msi: virtual ITS %u at 0x%llx (purely virtual)", i,
+                    static_cast<unsigned long long>(frames[i].base));
+    }
+    if (!g_reset_hook_added) {
+        HV_TRY(add_reset_hook([](Vm&, void*) { msi_vm_reset(); }, nullptr));
+        g_reset_hook_added = true;
+    }
 
     if (!passthrough) {
         HV_LOG_INFO("msi: virtual ITS at 0x%llx (no passthrough)", static_cast<unsigned long long>(frame.base));
@@ -121,7 +172,8 @@ Status msi_vm_init(Vm& vm, const PlatformInfo& plat, LpiSink& sink, bool passthr
 }
 
 void msi_vm_reset() {
-    if (g_its != nullptr) g_its->reset();  // reports every mapping as unmapped: the shadows follow
+    // ITS 0 reports every mapping as unmapped: the shadows follow. The others have no observer.
+    for (u32 i = 0; i < g_its_count; ++i) g_its_inst[i]->reset();
     if (g_shadow_ready) g_shadow.clear();
 }
 

@@ -6,8 +6,13 @@
 //  * Shadow mappings (core/msi_shadow) mirror the guest's mappings of passed-through DeviceIDs on the physical ITS
 //    (arch/aarch64/host_its) with host LPIs; a host LPI arriving at EL2 is looked up in O(1) and signalled through
 //    the virtual ITS (same DeviceID/EventID), which makes the guest's LPI pending on the right vCPU (and kicks it).
+//  * vits=N (N <= kMaxVirtualIts): virtual ITS 1..N-1 are purely virtual, each its own its::Its (own registers,
+//    tables, command queue) at core/guest_dtb's virtual_its_frames() address, no shadow mappings. Every instance
+//    has its register class (its/reglist_class, instance number = index bits [15:12]) in the VM's catalogue.
 #pragma once
 
+#include "core/fdt/reader.hpp"
+#include "core/guest_dtb.hpp"
 #include "core/irq.hpp"
 #include "core/msi_shadow.hpp"
 #include "core/platform.hpp"
@@ -26,17 +31,25 @@ struct MsiPassthroughStats {
 // After the vGIC exists (sink = the vGIC) and the vCPUs are set up; before any vCPU runs. `passthrough`: the PCIe
 // host bridge is passed through, so its devices' MSIs are mirrored (needs the physical ITS; without one the
 // virtual ITS still works for purely virtual mappings). Returns not_found if the platform has no ITS.
-[[nodiscard]] Status msi_vm_init(Vm& vm, const PlatformInfo& plat, LpiSink& sink, bool passthrough);
+// `vits`: virtual ITS instances (bootargs vits=, 1..kMaxVirtualIts); `host` (may be nullptr) is the host DT, where
+// virtual_its_frames() finds the platform-bus window. If the extra instances cannot be placed or registered, the
+// VM keeps ITS 0 (logged).
+[[nodiscard]] Status msi_vm_init(Vm& vm, const PlatformInfo& plat, LpiSink& sink, bool passthrough, u32 vits = 1,
+                                 const fdt::Reader* host = nullptr);
 
-// The VM's virtual ITS (nullptr before msi_vm_init or without an ITS).
+// The VM's virtual ITS 0 (nullptr before msi_vm_init or without an ITS).
 its::Its* vm_its();
+// Virtual ITS `index` (< vm_its_count()), nullptr otherwise; its guest-physical frame base (0 if none).
+its::Its* vm_its(u32 index);
+u64 vm_its_base(u32 index);
+u32 vm_its_count();
 const MsiShadow* msi_shadow();
 const MsiPassthroughStats& msi_stats();
 // One info line with the counters above and the shadow table's (mapped/moved/...): diagnostics at power-off/reset,
 // read by tests/linux/run (a guest IRQ affinity change must show up as a physical MOVI and LPIs on the new pCPU).
 void msi_log_stats();
 
-// VM reset: the virtual ITS back to its reset state; every shadow mapping is removed from the physical ITS.
+// VM reset: every virtual ITS back to its reset state; every shadow mapping is removed from the physical ITS.
 void msi_vm_reset();
 
 }  // namespace hv::arch

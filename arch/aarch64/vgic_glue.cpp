@@ -5,6 +5,10 @@
 #include "arch/aarch64/sysreg.hpp"
 #include "arch/aarch64/vm_run.hpp"
 #include "lib/log.hpp"
+#include "vgic/reglist_class.hpp"
+
+// Placement new (no <new> in the freestanding build; the same definition as boot/main.cpp).
+inline void* operator new(hv::usize, void* p) noexcept { return p; }
 
 namespace hv::arch {
 
@@ -119,6 +123,8 @@ u32 g_nr_lrs = 4;
 u32 g_nr_aprs = 1;
 bool g_cpu_ready[kMaxCpus] = {};
 bool g_timer_line[vgic::kMaxVcpus] = {};  // our view of each vCPU's virtual timer line on the vGIC
+alignas(vgic::VgicRegisterClasses) u8 g_vgic_regs_storage[sizeof(vgic::VgicRegisterClasses)];
+vgic::VgicRegisterClasses* g_vgic_regs = nullptr;
 
 // CNTV_CTL_EL0 (DDI0487 D13.8.18): ENABLE, IMASK, ISTATUS. The timer's output is ENABLE && ISTATUS && !IMASK.
 constexpr u64 kCntvEnable = 1, kCntvImask = 2, kCntvIstatus = 4;
@@ -257,6 +263,14 @@ Status vgic_vm_init(Vm& vm, const PlatformInfo& plat) {
     hooks.sysreg = sysreg;
     hooks.has_pending = has_pending;
     HV_TRY(add_reset_hook(reset_hook, nullptr));
+    // The vGIC's register classes (GICD, line levels, GICR, ICC) in the VM's catalogue: snapshots and the
+    // register list carry the interrupt state (docs/reglist.md "vGIC classes"). Placement construction: no
+    // global constructor.
+    if (g_vgic_regs == nullptr) {
+        g_vgic_regs = new (g_vgic_regs_storage) vgic::VgicRegisterClasses(g_vgic, cfg.ich_vtr);
+        if (Status s = g_vgic_regs->add_to(vm_registers()); s != Status::ok)
+            HV_LOG_WARN("vgic: not in the register catalogue: %s", status_name(s));
+    }
     __atomic_store_n(&g_ready, true, __ATOMIC_RELEASE);
     HV_LOG_INFO("vgic: %u vCPU(s), %u SPIs, %u LRs, GICD 0x%llx, GICR 0x%llx (+0x%llx)", cfg.nr_vcpus, cfg.nr_spis,
                 g_nr_lrs, static_cast<unsigned long long>(gic.gicd_base),

@@ -117,4 +117,27 @@ void vm_system_reset(Vm& vm, Vcpu& self, ResetReason reason) {
     if (start_vcpu(0, entry, arg0) != Status::ok) panic("VM reset: cannot start vCPU 0");
 }
 
+bool vm_stop_others(Vm& vm, Vcpu& self) {
+    if (__atomic_exchange_n(&g_requested, true, __ATOMIC_ACQ_REL)) {
+        park_for_reset(self);
+        return false;
+    }
+    u32 others = 0;
+    for (u32 i = 0; i < vm.vcpu_count; ++i) {
+        if (i == self.id) continue;
+        ++others;
+        kick_vcpu(i);
+    }
+    wait_parked(vm, others);
+    return true;
+}
+
+void vm_release_others(Vm& vm, Vcpu& self) {
+    __atomic_store_n(&g_parked, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&g_requested, false, __ATOMIC_RELEASE);
+    __atomic_fetch_add(&g_generation, 1, __ATOMIC_ACQ_REL);
+    for (u32 i = 0; i < vm.vcpu_count; ++i)
+        if (i != self.id) kick_vcpu(i);
+}
+
 }  // namespace hv::arch

@@ -19,4 +19,11 @@ void park_for_reset(Vcpu& v);
 // vcpu_loop, which then follows its vCPU's new state.
 void vm_system_reset(Vm& vm, Vcpu& self, ResetReason reason);
 
+// The same rendezvous for other whole-VM operations (snapshot save, arch/aarch64/vm_snapshot): stop every vCPU
+// but `self` (each parks in its vcpu_loop with its exit handled: context saved, list registers folded). Returns
+// false if a VM reset or another stop is already collecting the vCPUs: `self` then parked and was released, and
+// the caller must return to its vcpu_loop without touching the VM. vm_release_others() lets the others run again.
+bool vm_stop_others(Vm& vm, Vcpu& self);
+void vm_release_others(Vm& vm, Vcpu& self);
+
 }  // namespace hv::arch

@@ -36,6 +36,9 @@ struct VcpuHooks {
     // WFI / CPU_SUSPEND wait: true if `v` has an interrupt pending (even masked) and must not sleep. Called on the
     // vCPU's own pCPU with IRQs masked. nullptr: only physical IRQs and kicks wake the vCPU.
     bool (*has_pending)(Vcpu& v) = nullptr;
+    // A guest HVC/SMC before the firmware sees it (PC already past an SMC): return true if handled (x0.. set).
+    // Used for the hypervisor's own vendor-specific calls (snapshot save, arch/aarch64/vm_snapshot).
+    bool (*hypercall)(Vm& vm, Vcpu& v) = nullptr;
 };
 VcpuHooks& vcpu_hooks();
 
@@ -66,9 +69,6 @@ using ResetHook = void (*)(Vm& vm, void* arg);
 // and a guest with its MMU off will read), and invalidate the instruction cache.
 void clean_dcache_to_poc(u64 va, u64 size);
 void invalidate_icache_all();
-
-// The guest's emulated UART: console input is forwarded to it (polled on vCPU 0 exits).
-void set_guest_uart(Pl011* uart);
 
 // Power the whole machine off / reset it through the firmware below us (QEMU's PSCI over SMC).
 [[noreturn]] void machine_system_off();

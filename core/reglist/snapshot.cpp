@@ -39,7 +39,9 @@ private:
 
 class Reader {
 public:
+    static constexpr bool kHasSpan = true;
     explicit Reader(Span<const u8> in) : in_(in) {}
+    u64 pos() const { return pos_; }
     bool get(void* p, usize n) {
         if (n > in_.size() - pos_) return false;
         memcpy(p, in_.data() + pos_, n);
@@ -61,6 +63,110 @@ private:
     usize pos_ = 0;
 };
 
+// Writer into a SnapshotSink through a small buffer; the first error sticks.
+class SinkWriter {
+public:
+    explicit SinkWriter(SnapshotSink* sink) : sink_(sink) {}
+    void put(const void* p, usize n) {
+        const u8* b = static_cast<const u8*>(p);
+        pos_ += n;
+        if (sink_ == nullptr) return;  // counting only
+        while (n > 0 && status_ == Status::ok) {
+            if (used_ == sizeof buf_) flush();
+            const usize k = min(n, sizeof buf_ - used_);
+            memcpy(buf_ + used_, b, k);
+            used_ += k;
+            b += k;
+            n -= k;
+        }
+    }
+    // Large blocks (guest RAM) bypass the buffer, in bounded chunks.
+    void put_direct(const u8* p, u64 n) {
+        if (sink_ == nullptr) {
+            pos_ += n;
+            return;
+        }
+        flush();
+        constexpr u64 kChunk = 1 * MiB;
+        while (n > 0 && status_ == Status::ok) {
+            const usize k = static_cast<usize>(min(n, kChunk));
+            status_ = sink_->write(p, k);
+            p += k;
+            n -= k;
+            pos_ += k;
+        }
+    }
+    void u32v(u32 v) { put(&v, 4); }
+    void u64v(u64 v) { put(&v, 8); }
+    void zeros(usize n) {
+        static constexpr u8 z[16] = {};
+        while (n > 0) {
+            usize k = min<usize>(n, sizeof z);
+            put(z, k);
+            n -= k;
+        }
+    }
+    void flush() {
+        if (sink_ != nullptr && used_ > 0 && status_ == Status::ok) status_ = sink_->write(buf_, used_);
+        used_ = 0;
+    }
+    u64 pos() const { return pos_; }
+    Status status() const { return status_; }
+
+private:
+    SnapshotSink* sink_;
+    u8 buf_[512] = {};
+    usize used_ = 0;
+    u64 pos_ = 0;
+    Status status_ = Status::ok;
+};
+
+// Reader over a SnapshotSource with a small read-ahead window (records are read a few bytes at a time).
+class SourceReader {
+public:
+    static constexpr bool kHasSpan = false;
+    explicit SourceReader(SnapshotSource& src) : src_(src), size_(src.size()) {}
+    bool get(void* p, usize n) {
+        if (n > size_ - pos_) return false;
+        u8* out = static_cast<u8*>(p);
+        while (n > 0) {
+            if (pos_ < win_at_ || pos_ >= win_at_ + win_len_) {
+                win_at_ = pos_;
+                win_len_ = static_cast<usize>(min<u64>(sizeof win_, size_ - pos_));
+                if (src_.read(win_at_, win_, win_len_) != Status::ok) {
+                    win_len_ = 0;
+                    return false;
+                }
+            }
+            const usize off = static_cast<usize>(pos_ - win_at_);
+            const usize k = min(n, win_len_ - off);
+            memcpy(out, win_ + off, k);
+            out += k;
+            pos_ += k;
+            n -= k;
+        }
+        return true;
+    }
+    bool u32v(u32& v) { return get(&v, 4); }
+    bool u64v(u64& v) { return get(&v, 8); }
+    bool skip(u64 n) {
+        if (n > size_ - pos_) return false;
+        pos_ += n;
+        return true;
+    }
+    u64 remaining() const { return size_ - pos_; }
+    u64 pos() const { return pos_; }
+    const u8* here() const { return nullptr; }
+
+private:
+    SnapshotSource& src_;
+    u64 size_;
+    u64 pos_ = 0;
+    u8 win_[512] = {};
+    u64 win_at_ = 0;
+    usize win_len_ = 0;
+};
+
 constexpr usize padded(usize n) { return align_up(n, 8); }
 
 bool all_zero(const u8* p, usize n) {
@@ -69,7 +175,8 @@ bool all_zero(const u8* p, usize n) {
     return true;
 }
 
-Status write_section(RegisterCatalogue& cat, Writer& w, Handle h, u32 tag) {
+template <typename W>
+Status write_section(RegisterCatalogue& cat, W& w, Handle h, u32 tag) {
     const usize n = cat.reg_count(h);
     if (n > kMaxRegsPerSection) return Status::unsupported;
     w.u32v(tag);
@@ -90,7 +197,8 @@ Status write_section(RegisterCatalogue& cat, Writer& w, Handle h, u32 tag) {
     return Status::ok;
 }
 
-Status read_section(Reader& r, u32 want_tag, u32 want_vcpu, SnapshotVisitor& v) {
+template <typename R>
+Status read_section(R& r, u32 want_tag, u32 want_vcpu, SnapshotVisitor& v) {
     u32 tag = 0, vcpu = 0, count = 0, reserved = 0;
     if (!r.u32v(tag) || !r.u32v(vcpu) || !r.u32v(count) || !r.u32v(reserved)) return Status::corrupt;
     if (tag != want_tag || vcpu != want_vcpu || reserved != 0 || count > kMaxRegsPerSection) return Status::corrupt;
@@ -99,11 +207,10 @@ Status read_section(Reader& r, u32 want_tag, u32 want_vcpu, SnapshotVisitor& v) 
         u64 id = 0;
         if (!r.u64v(id)) return Status::corrupt;
         const usize sz = reg_size(id);
-        if (sz > 16 || r.remaining() < padded(sz)) return Status::corrupt;
-        const u8* value = r.here();
+        u8 value[16] = {};
+        if (sz > 16 || r.remaining() < padded(sz) || !r.get(value, padded(sz))) return Status::corrupt;
         if (!all_zero(value + sz, padded(sz) - sz)) return Status::corrupt;
         HV_TRY(v.record(vcpu, id, Span<const u8>(value, sz)));
-        if (!r.skip(padded(sz))) return Status::corrupt;
     }
     return Status::ok;
 }
@@ -124,11 +231,14 @@ public:
             return Status::corrupt;
         return Status::ok;
     }
-    Status ram(u32 index, u64 gpa, Span<const u8> bytes) override {
+    Status ram_region(u32 index, u64 gpa, u64 size, u64) override {
         if (ram_ == nullptr || index >= ram_->regions().size()) return Status::invalid_argument;
         const RegionGuestMemory::Region& reg = ram_->regions()[index];
-        return reg.gpa == gpa && reg.size == bytes.size() ? Status::ok : Status::invalid_argument;
+        if (reg.gpa != gpa || reg.size != size) return Status::invalid_argument;
+        ++ram_sections;
+        return Status::ok;
     }
+    u32 ram_sections = 0;
 
 private:
     RegisterCatalogue& cat_;
@@ -155,7 +265,7 @@ public:
         const Handle h = vcpu == kSnapshotVmSection ? Handle::vm() : Handle::for_vcpu(vcpu);
         Status s = cat_.set_one_reg(h, id, value);
         if (s != Status::ok)
-            HV_LOG_RATELIMITED(warn, "snapshot: SET %#llx failed: %s\n", static_cast<unsigned long long>(id),
+            HV_LOG_RATELIMITED(warn, "snapshot: SET %#llx failed: %s", static_cast<unsigned long long>(id),
                                status_name(s));
         return s;
     }
@@ -194,6 +304,10 @@ public:
         HV_TRY(a_.ram(i, gpa, bytes));
         return b_.ram(i, gpa, bytes);
     }
+    Status ram_region(u32 i, u64 gpa, u64 size, u64 offset) override {
+        HV_TRY(a_.ram_region(i, gpa, size, offset));
+        return b_.ram_region(i, gpa, size, offset);
+    }
 
 private:
     SnapshotVisitor& a_;
@@ -202,8 +316,10 @@ private:
 
 }  // namespace
 
-Status snapshot_parse(Span<const u8> in, SnapshotVisitor& v) {
-    Reader r(in);
+namespace {
+
+template <typename R>
+Status parse_impl(R& r, SnapshotVisitor& v) {
     u64 magic = 0, payload = 0;
     u32 version = 0, header_size = 0, vcpus = 0, abi_count = 0;
     if (!r.u64v(magic) || !r.u32v(version) || !r.u32v(header_size) || !r.u32v(vcpus) || !r.u32v(abi_count))
@@ -215,7 +331,7 @@ Status snapshot_parse(Span<const u8> in, SnapshotVisitor& v) {
     got.vcpu_count = vcpus;
     for (usize i = 0; i < SnapshotInfo::kAbiSlots; ++i)
         if (!r.u32v(got.abi[i])) return Status::corrupt;
-    if (!r.u64v(payload) || payload != in.size() - kHeaderSize) return Status::corrupt;
+    if (!r.u64v(payload) || payload != r.remaining()) return Status::corrupt;
     if (got.abi[0] != SnapshotInfo::kReglistAbi) return Status::corrupt;
     if (vcpus > kMaxRegsPerSection) return Status::corrupt;
     HV_TRY(v.header(got));
@@ -231,27 +347,107 @@ Status snapshot_parse(Span<const u8> in, SnapshotVisitor& v) {
         if (tag != kSnapshotTagRam || a != index || b != 0 || c != 0) return Status::corrupt;
         u64 gpa = 0, size = 0;
         if (!r.u64v(gpa) || !r.u64v(size)) return Status::corrupt;
-        if (size == 0 || size > r.remaining() || padded(size) > r.remaining() || gpa + size < gpa)
+        if (size == 0 || size > r.remaining() || align_up(size, u64{8}) > r.remaining() || gpa + size < gpa)
             return Status::corrupt;
-        const u8* bytes = r.here();
-        if (!all_zero(bytes + size, padded(size) - size)) return Status::corrupt;
-        HV_TRY(v.ram(index, gpa, Span<const u8>(bytes, size)));
-        if (!r.skip(padded(size))) return Status::corrupt;
+        HV_TRY(v.ram_region(index, gpa, size, r.pos()));
+        if constexpr (R::kHasSpan) {
+            const u8* bytes = r.here();
+            if (!all_zero(bytes + size, align_up(size, u64{8}) - size)) return Status::corrupt;
+            HV_TRY(v.ram(index, gpa, Span<const u8>(bytes, static_cast<usize>(size))));
+            if (!r.skip(align_up(size, u64{8}))) return Status::corrupt;
+        } else {
+            u8 pad[8] = {};
+            const usize npad = static_cast<usize>(align_up(size, u64{8}) - size);
+            if (!r.skip(size) || !r.get(pad, npad) || !all_zero(pad, npad)) return Status::corrupt;
+        }
     }
+}
+
+template <typename W>
+void write_header(W& w, u32 vcpus, const SnapshotInfo& info, u64 payload) {
+    w.u64v(kSnapshotMagic);
+    w.u32v(kSnapshotFormatVersion);
+    w.u32v(static_cast<u32>(kHeaderSize));
+    w.u32v(vcpus);
+    w.u32v(static_cast<u32>(SnapshotInfo::kAbiSlots));
+    for (usize i = 0; i < SnapshotInfo::kAbiSlots; ++i) w.u32v(i == 0 ? SnapshotInfo::kReglistAbi : info.abi[i]);
+    w.u64v(payload);
+}
+
+template <typename W>
+void write_ram_header(W& w, u32 index, const RegionGuestMemory::Region& reg) {
+    w.u32v(kSnapshotTagRam);
+    w.u32v(index);
+    w.u32v(0);
+    w.u32v(0);
+    w.u64v(reg.gpa);
+    w.u64v(reg.size);
+}
+
+template <typename W>
+void write_end(W& w) {
+    w.u32v(kSnapshotTagEnd);
+    w.u32v(kSnapshotVmSection);
+    w.u32v(0);
+    w.u32v(0);
+}
+
+// Everything after the header, through a SinkWriter (sink = nullptr: counting only).
+Status write_body(RegisterCatalogue& cat, SinkWriter& w, const RegionGuestMemory* ram) {
+    HV_TRY(write_section(cat, w, Handle::vm(), kSnapshotTagVm));
+    for (u32 v = 0; v < cat.vcpu_count(); ++v) HV_TRY(write_section(cat, w, Handle::for_vcpu(v), kSnapshotTagVcpu));
+    if (ram != nullptr) {
+        u32 index = 0;
+        for (const RegionGuestMemory::Region& reg : ram->regions()) {
+            write_ram_header(w, index++, reg);
+            w.put_direct(reg.host, reg.size);
+            w.zeros(static_cast<usize>(align_up(reg.size, u64{8}) - reg.size));
+        }
+    }
+    write_end(w);
+    w.flush();
+    return w.status();
+}
+
+}  // namespace
+
+Status snapshot_parse(Span<const u8> in, SnapshotVisitor& v) {
+    Reader r(in);
+    return parse_impl(r, v);
+}
+
+Status snapshot_parse_stream(SnapshotSource& src, SnapshotVisitor& v) {
+    SourceReader r(src);
+    return parse_impl(r, v);
+}
+
+Status snapshot_stream_size(RegisterCatalogue& cat, const RegionGuestMemory* ram, u64& size) {
+    SinkWriter count(nullptr);
+    HV_TRY(write_body(cat, count, ram));
+    size = kHeaderSize + count.pos();
+    return Status::ok;
+}
+
+Status snapshot_save_stream(RegisterCatalogue& cat, const SnapshotInfo& info, SnapshotSink& sink,
+                            const RegionGuestMemory* ram, u64& written) {
+    written = 0;
+    HV_TRY(cat.prepare_save());
+    u64 total = 0;
+    HV_TRY(snapshot_stream_size(cat, ram, total));
+    SinkWriter w(&sink);
+    write_header(w, cat.vcpu_count(), info, total - kHeaderSize);
+    HV_TRY(write_body(cat, w, ram));
+    written = w.pos();
+    // The registers were read twice (size, then bytes): they must not have moved in between.
+    return written == total ? Status::ok : Status::corrupt;
 }
 
 Status snapshot_save(RegisterCatalogue& cat, const SnapshotInfo& info, Span<u8> out, usize& used,
                      const RegionGuestMemory* ram) {
     HV_TRY(cat.prepare_save());
     Writer w(out);
-    w.u64v(kSnapshotMagic);
-    w.u32v(kSnapshotFormatVersion);
-    w.u32v(static_cast<u32>(kHeaderSize));
-    w.u32v(cat.vcpu_count());
-    w.u32v(static_cast<u32>(SnapshotInfo::kAbiSlots));
-    for (usize i = 0; i < SnapshotInfo::kAbiSlots; ++i) w.u32v(i == 0 ? SnapshotInfo::kReglistAbi : info.abi[i]);
-    const usize payload_at = w.pos();
-    w.u64v(0);  // patched below
+    write_header(w, cat.vcpu_count(), info, 0);
+    const usize payload_at = w.pos() - 8;  // patched below
     HV_TRY(write_section(cat, w, Handle::vm(), kSnapshotTagVm));
     for (u32 v = 0; v < cat.vcpu_count(); ++v) HV_TRY(write_section(cat, w, Handle::for_vcpu(v), kSnapshotTagVcpu));
     if (ram != nullptr) {
@@ -288,6 +484,53 @@ Status snapshot_validate(RegisterCatalogue& cat, Span<const u8> in, SnapshotInfo
     return Status::ok;
 }
 
+Status snapshot_validate_stream(RegisterCatalogue& cat, SnapshotSource& src, SnapshotInfo& info,
+                                const RegionGuestMemory* ram) {
+    InfoVisitor iv;
+    CheckVisitor check(cat, ram);
+    PairVisitor both(iv, check);
+    HV_TRY(snapshot_parse_stream(src, both));
+    info = iv.got;
+    return Status::ok;
+}
+
+namespace {
+// Reads each RAM section straight into its (already validated) region.
+class RamStreamVisitor final : public SnapshotVisitor {
+public:
+    RamStreamVisitor(SnapshotSource& src, RegionGuestMemory* ram) : src_(src), ram_(ram) {}
+    Status ram_region(u32, u64 gpa, u64 size, u64 offset) override {
+        if (ram_ == nullptr) return Status::invalid_argument;
+        u8* host = ram_->host_ptr(gpa, static_cast<usize>(size));
+        if (host == nullptr) return Status::out_of_range;
+        constexpr u64 kChunk = 1 * MiB;
+        for (u64 done = 0; done < size;) {
+            const usize k = static_cast<usize>(min(size - done, kChunk));
+            HV_TRY(src_.read(offset + done, host + done, k));
+            done += k;
+        }
+        return Status::ok;
+    }
+
+private:
+    SnapshotSource& src_;
+    RegionGuestMemory* ram_;
+};
+}  // namespace
+
+Status snapshot_restore_stream(RegisterCatalogue& cat, SnapshotSource& src, SnapshotInfo& info,
+                               RegionGuestMemory* ram) {
+    HV_TRY(snapshot_validate_stream(cat, src, info, ram));
+    RamStreamVisitor ram_apply(src, ram);
+    Status s = snapshot_parse_stream(src, ram_apply);
+    for (u8 stage = 0; s == Status::ok && stage <= cat.max_restore_stage(); ++stage) {
+        StageApplyVisitor apply(cat, stage);
+        s = snapshot_parse_stream(src, apply);
+    }
+    if (s != Status::ok) HV_LOG_RATELIMITED(warn, "snapshot: restore failed: %s", status_name(s));
+    return s;
+}
+
 Status snapshot_restore(RegisterCatalogue& cat, Span<const u8> in, SnapshotInfo& info, RegionGuestMemory* ram) {
     HV_TRY(snapshot_validate(cat, in, info, ram));
     RamApplyVisitor ram_apply(ram);
@@ -296,7 +539,7 @@ Status snapshot_restore(RegisterCatalogue& cat, Span<const u8> in, SnapshotInfo&
         StageApplyVisitor apply(cat, stage);
         s = snapshot_parse(in, apply);
     }
-    if (s != Status::ok) HV_LOG_RATELIMITED(warn, "snapshot: restore failed: %s\n", status_name(s));
+    if (s != Status::ok) HV_LOG_RATELIMITED(warn, "snapshot: restore failed: %s", status_name(s));
     return s;
 }
 

@@ -52,6 +52,9 @@ public:
     // `value` holds reg_size(id) bytes.
     virtual Status record(u32 /*vcpu*/, u64 /*id*/, Span<const u8> /*value*/) { return Status::ok; }
     virtual Status ram(u32 /*index*/, u64 /*gpa*/, Span<const u8> /*bytes*/) { return Status::ok; }
+    // Before a RAM section's bytes (both parsers): `offset` = stream offset of its first byte. The streaming
+    // parser calls only this for RAM (the bytes stay in the source; read them from `offset` if needed).
+    virtual Status ram_region(u32 /*index*/, u64 /*gpa*/, u64 /*size*/, u64 /*offset*/) { return Status::ok; }
 
 protected:
     ~SnapshotVisitor() = default;
@@ -72,5 +75,40 @@ protected:
 // snapshot_validate, then RAM, then every record through set_one_reg in restore-stage order.
 [[nodiscard]] Status snapshot_restore(RegisterCatalogue& cat, Span<const u8> in, SnapshotInfo& info,
                                       RegionGuestMemory* ram = nullptr);
+
+// ---- Streaming form: a stream larger than any buffer (guest RAM), written in order and read by offset ----
+// The bytes are exactly those of the buffer functions above (same format); only the transport differs.
+class SnapshotSink {
+public:
+    [[nodiscard]] virtual Status write(const void* data, usize n) = 0;
+
+protected:
+    ~SnapshotSink() = default;
+};
+class SnapshotSource {
+public:
+    virtual u64 size() const = 0;
+    // Exactly `n` bytes at `offset` (< size()), else an error.
+    [[nodiscard]] virtual Status read(u64 offset, void* buf, usize n) = 0;
+
+protected:
+    ~SnapshotSource() = default;
+};
+
+// Size in bytes of the stream snapshot_save would write now (no prepare_save; vCPUs stopped).
+[[nodiscard]] Status snapshot_stream_size(RegisterCatalogue& cat, const RegionGuestMemory* ram, u64& size);
+// snapshot_save into `sink`: prepare_save, then header (payload size computed first), registers through a small
+// buffer, RAM region by region straight from guest memory in chunks. `written` = bytes written.
+[[nodiscard]] Status snapshot_save_stream(RegisterCatalogue& cat, const SnapshotInfo& info, SnapshotSink& sink,
+                                          const RegionGuestMemory* ram, u64& written);
+// snapshot_parse over a source; RAM sections are reported through ram_region() only (their padding is checked).
+[[nodiscard]] Status snapshot_parse_stream(SnapshotSource& src, SnapshotVisitor& v);
+// snapshot_validate / snapshot_restore over a source. Restore validates the whole stream first (nothing is
+// changed on a validation error), then reads each RAM section straight into the matching region of `ram`, then
+// applies the records stage by stage.
+[[nodiscard]] Status snapshot_validate_stream(RegisterCatalogue& cat, SnapshotSource& src, SnapshotInfo& info,
+                                              const RegionGuestMemory* ram = nullptr);
+[[nodiscard]] Status snapshot_restore_stream(RegisterCatalogue& cat, SnapshotSource& src, SnapshotInfo& info,
+                                             RegionGuestMemory* ram = nullptr);
 
 }  // namespace hv::reglist

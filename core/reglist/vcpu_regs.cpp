@@ -139,7 +139,7 @@ Status CoreRegisterClass::set(u32 vcpu, u64 id, Span<const u8> value) {
         // M[4] (AArch32) is refused; of the AArch64 modes only EL0t, EL1t and EL1h exist for an EL1 guest.
         const u64 mode = v & 0x1f;
         if (mode != 0x0 && mode != 0x4 && mode != 0x5) {
-            HV_LOG_RATELIMITED(warn, "reglist: PSTATE mode %#llx refused\n", static_cast<unsigned long long>(mode));
+            HV_LOG_RATELIMITED(warn, "reglist: PSTATE mode %#llx refused", static_cast<unsigned long long>(mode));
             return Status::invalid_argument;
         }
     }

@@ -109,7 +109,7 @@ GUEST_TEST(setup) {
     gic::enable(kReady);
     gic::enable(gic::kVirtualTimerPpi);
     irq_disable();
-    ASSERT_EQ(start_cpu(1, g_cpu1, responder, nullptr), psci::kSuccess);
+    ASSERT_EQ(start_cpu(1, g_cpu1, responder, nullptr), psci::kPsciSuccess);
     ASSERT_TRUE(wfi_wait(&g_ready, 5000));
     printf("  CNTFRQ %llu Hz, icount_shift %llu (1 tick = %llu ns)\n",
            static_cast<unsigned long long>(counter_frequency()),

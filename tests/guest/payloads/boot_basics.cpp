@@ -13,23 +13,6 @@ constexpr u64 kHypervisorBase = 0x4000'0000;  // start of host RAM, owned by the
 constexpr u64 kHypervisorSize = 32 * MiB;
 constexpr u64 kImageBase = 0x5000'0000;       // linker/guest.ld
 
-struct MemRange {
-    u64 base, size;
-};
-
-// All /memory reg ranges (any number of memory nodes, any number of entries each).
-u32 guest_memory(MemRange* out, u32 cap) {
-    const Fdt& f = dt();
-    u32 n = 0;
-    for (int node = f.first_child(f.root()); node >= 0; node = f.next_sibling(node)) {
-        const char* type = f.prop_str(node, "device_type");
-        if (!type || strcmp(type, "memory") != 0) continue;
-        u64 base = 0, size = 0;
-        for (u32 i = 0; n < cap && f.reg(f.root(), node, i, base, size); ++i) out[n++] = {base, size};
-    }
-    return n;
-}
-
 bool covered(const MemRange* r, u32 n, u64 addr, u64 len) {
     for (u32 i = 0; i < n; ++i)
         if (range_within(addr, len, r[i].base, r[i].size)) return true;
@@ -62,7 +45,7 @@ GUEST_TEST(dtb_in_x0) {
 GUEST_TEST(memory_covers_image_and_dtb) {
     ASSERT_TRUE(dt().valid());
     MemRange mem[16];
-    u32 n = guest_memory(mem, 16);
+    u32 n = dt_memory_ranges(mem, 16);
     ASSERT_GE(n, 1u);
     for (u32 i = 0; i < n; ++i)
         printf("  /memory: 0x%llx + 0x%llx\n", static_cast<unsigned long long>(mem[i].base),
@@ -77,7 +60,7 @@ GUEST_TEST(memory_excludes_hypervisor) {
     REQUIRE_HYPERVISOR();
     ASSERT_TRUE(dt().valid());
     MemRange mem[16];
-    u32 n = guest_memory(mem, 16);
+    u32 n = dt_memory_ranges(mem, 16);
     ASSERT_GE(n, 1u);
     EXPECT_FALSE(overlaps(mem, n, kHypervisorBase, kHypervisorSize));
 }
@@ -86,38 +69,38 @@ GUEST_TEST(cpu_count_matches_bootargs) {
     ASSERT_TRUE(dt().valid());
     u64 expected = bootarg_u64("expect_cpus", 0);
     ASSERT_NE(expected, 0u);  // the harness passes expect_cpus=N
-    const Fdt& f = dt();
-    int cpus = f.path("/cpus");
+    const fdt::Reader& f = dt();
+    i32 cpus = f.find_path("/cpus");
     ASSERT_GE(cpus, 0);
     u64 count = 0;
-    for (int c = f.first_child(cpus); c >= 0; c = f.next_sibling(c)) {
-        const char* type = f.prop_str(c, "device_type");
+    for (i32 c = f.first_child(cpus); c >= 0; c = f.next_sibling(c)) {
+        const char* type = f.prop_string(c, "device_type");
         if (type && strcmp(type, "cpu") == 0) ++count;
     }
     EXPECT_EQ(count, expected);
     // This CPU's MPIDR appears as the reg of one of them.
     u64 mpidr = RT_READ_SYSREG(mpidr_el1) & 0xff00ffffffull;
     bool found = false;
-    for (int c = f.first_child(cpus); c >= 0; c = f.next_sibling(c)) {
+    for (i32 c = f.first_child(cpus); c >= 0; c = f.next_sibling(c)) {
         u64 base = 0, size = 0;
-        if (f.reg(cpus, c, 0, base, size) && base == mpidr) found = true;
+        if (f.read_reg(c, 0, base, size) == Status::ok && base == mpidr) found = true;
     }
     EXPECT_TRUE(found);
 }
 
 GUEST_TEST(psci_node_uses_hvc) {
-    const Fdt& f = dt();
-    int psci = f.path("/psci");
+    const fdt::Reader& f = dt();
+    i32 psci = f.find_path("/psci");
     ASSERT_GE(psci, 0);
-    const char* method = f.prop_str(psci, "method");
+    const char* method = f.prop_string(psci, "method");
     ASSERT_TRUE(method != nullptr);
     EXPECT_EQ(strcmp(method, "hvc"), 0);
-    EXPECT_TRUE(f.is_compatible(psci, "arm,psci-0.2") || f.is_compatible(psci, "arm,psci-1.0"));
+    EXPECT_TRUE(f.has_compatible(psci, "arm,psci-0.2") || f.has_compatible(psci, "arm,psci-1.0"));
     EXPECT_TRUE(psci_conduit() == Conduit::hvc);
 }
 
 GUEST_TEST(psci_version_answers) {
-    u32 v = psci::version();
+    u32 v = psci_version();
     printf("  PSCI version %u.%u\n", v >> 16, v & 0xffff);
     EXPECT_GE(v, 0x0001'0000u);  // at least PSCI 1.0
     EXPECT_EQ(v >> 31, 0u);      // not an error code
@@ -131,17 +114,17 @@ GUEST_TEST(psci_version_answers) {
 
 GUEST_TEST(psci_features) {
     // DEN0022D 5.15: PSCI_FEATURES reports the mandatory functions as present and unknown IDs as NOT_SUPPORTED.
-    EXPECT_EQ(psci::features(psci::kVersion), 0);
-    EXPECT_EQ(psci::features(psci::kSystemOff), 0);
-    EXPECT_EQ(psci::features(psci::kCpuOn64), 0);
-    EXPECT_EQ(psci::features(0x8400'00ffu), psci::kNotSupported);
+    EXPECT_EQ(psci_features(psci::kPsciVersionFn), 0);
+    EXPECT_EQ(psci_features(psci::kSystemOff), 0);
+    EXPECT_EQ(psci_features((psci::kCpuOn | psci::kSmc64)), 0);
+    EXPECT_EQ(psci_features(0x8400'00ffu), psci::kPsciNotSupported);
 }
 
 GUEST_TEST(smccc_version) {
     // DEN0028: SMCCC_VERSION is discovered through PSCI_FEATURES; if present it must say 1.1 or later.
-    i64 present = psci::features(smccc::kVersion);
+    i64 present = psci_features(psci::kSmcccVersion);
     if (present != 0) GUEST_SKIP("SMCCC_VERSION not advertised");
-    SmcccResult r = hvc_call(smccc::kVersion);
+    SmcccResult r = hvc_call(psci::kSmcccVersion);
     EXPECT_GE(r.x0, 0x1'0001u);
     EXPECT_EQ(r.x0 >> 31, 0u);
 }

@@ -28,19 +28,6 @@ void expect_external_abort(const FaultRecord& f, u64 addr, bool write, const cha
     if (EsrFnV::get(f.esr) == 0) EXPECT_EQ(f.far, addr);
 }
 
-// Highest end of the guest's /memory ranges.
-u64 guest_ram_end() {
-    const Fdt& d = dt();
-    u64 end = 0;
-    for (int n = d.first_child(d.root()); n >= 0; n = d.next_sibling(n)) {
-        const char* type = d.prop_str(n, "device_type");
-        if (!type || type[0] != 'm') continue;
-        u64 base = 0, size = 0;
-        for (u32 i = 0; d.reg(d.root(), n, i, base, size); ++i) end = max(end, base + size);
-    }
-    return end;
-}
-
 
 }  // namespace
 
@@ -62,7 +49,7 @@ GUEST_TEST(write_hypervisor_memory_aborts) {
 }
 
 GUEST_TEST(unassigned_above_ram_aborts) {
-    u64 end = guest_ram_end();
+    u64 end = dt_ram_end();
     ASSERT_NE(end, 0u);
     u64 a = align_up(end, 4096) + 0x1000;
     ProbeResult r = probe_read32(a, 0x1234);
@@ -78,31 +65,32 @@ GUEST_TEST(host_device_frame_aborts) {
     expect_external_abort(probe_write32(kVirtioMmio + 0x70, 0), kVirtioMmio + 0x70, true, "write");
 }
 
+namespace {
+// Each call returns NOT_SUPPORTED in x0 and is not an exception at EL1.
+template <usize N> void expect_not_supported(Conduit conduit, const u32 (&fids)[N]) {
+    for (u32 fid : fids) {
+        expect_fault();
+        SmcccResult r = conduit == Conduit::smc ? smc_call(fid, 1, 2, 3) : hvc_call(fid, 1, 2, 3);
+        FaultRecord f = take_fault();
+        const char* insn = conduit == Conduit::smc ? "smc" : "hvc";
+        if (f.taken) printf("  %s 0x%x trapped at EL1: %s\n", insn, fid, ec_name(f.ec()));
+        EXPECT_FALSE(f.taken);
+        EXPECT_EQ(r.x0, psci::kSmcccNotSupported);
+    }
+}
+}  // namespace
+
 GUEST_TEST(unknown_hvc_returns_not_supported) {
     // Unallocated IDs in the standard-secure, vendor-hypervisor and OEM ranges, SMC32 and SMC64 forms. (Not the
     // SMC32 Call Count queries 0x8400FF00 / 0x8600FF00: DEN0028 6.2 defines them and docs/firmware.md answers them.)
     const u32 fids[] = {0x8400'fe00u, 0xc400'ff00u, 0x8600'1234u, 0xc300'0001u, 0x8300'1234u};
-    for (u32 fid : fids) {
-        expect_fault();
-        SmcccResult r = hvc_call(fid, 1, 2, 3);
-        FaultRecord f = take_fault();
-        if (f.taken) printf("  hvc 0x%x trapped at EL1: %s\n", fid, ec_name(f.ec()));
-        EXPECT_FALSE(f.taken);
-        EXPECT_EQ(r.x0, smccc::kNotSupported);
-    }
+    expect_not_supported(Conduit::hvc, fids);
 }
 
 GUEST_TEST(unknown_smc_returns_not_supported) {
     REQUIRE_HYPERVISOR();  // plain QEMU without EL3 makes SMC UNDEFINED
     const u32 fids[] = {0x8400'fe00u, 0xc300'0001u, 0x8200'ff00u};
-    for (u32 fid : fids) {
-        expect_fault();
-        SmcccResult r = smc_call(fid, 1, 2, 3);
-        FaultRecord f = take_fault();
-        if (f.taken) printf("  smc 0x%x trapped at EL1: %s\n", fid, ec_name(f.ec()));
-        EXPECT_FALSE(f.taken);
-        EXPECT_EQ(r.x0, smccc::kNotSupported);
-    }
+    expect_not_supported(Conduit::smc, fids);
 }
 
 GUEST_TEST(sve_instruction_is_undefined) {

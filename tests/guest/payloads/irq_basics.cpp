@@ -23,12 +23,7 @@ void timer_irq(u32 intid, void*) {
 
 // Waits (IRQs unmasked) until g_count[intid] reaches `want` or `ms` pass.
 bool wait_for(u32 intid, u32 want, u64 ms) {
-    u64 deadline = counter() + counter_frequency() / 1000 * ms;
-    irq_enable();
-    while (g_count[intid] < want && counter() < deadline) {
-    }
-    irq_disable();
-    return g_count[intid] >= want;
+    return run_irqs_until([&] { return g_count[intid] >= want; }, ms);
 }
 
 }  // namespace

@@ -2,10 +2,11 @@
 // requester IDs, which the hypervisor mirrors on the physical ITS, and huge EventIDs), floods the command queue with
 // thousands of valid and garbage commands across many CWRITER wraparounds -- and checks the hypervisor survives and a
 // normal mapping (DeviceID 0 through GITS_TRANSLATER from the CPU) still delivers an LPI afterwards.
-// A minimal ITS driver lives here (IHI0069H chapter 5; command layouts 5.3).
+// The ITS driver is the runtime's (tests/guest/runtime/its.hpp).
 //
 // guest-tests: smp=1 mem=512M append="" hv_append="vcpus=1" expect=pass timeout=120
 #include "tests/guest/runtime/guest.hpp"
+#include "tests/guest/runtime/its.hpp"
 
 using namespace rt;
 
@@ -19,8 +20,8 @@ alignas(65536) u8 g_devices[65536];     // flat device table
 alignas(65536) u8 g_collections[65536];
 alignas(256) u8 g_itt[4][8192];         // ITTs
 
-u64 g_its = 0;
-u64 g_cwriter = 0;
+its::Its g_its;
+bool g_its_ready = false;
 volatile u32 g_lpi_hits = 0;
 volatile u32 g_last_lpi = 0;
 u32 g_rng = 12345;
@@ -35,37 +36,18 @@ void lpi_irq(u32 intid, void*) {
     g_lpi_hits = g_lpi_hits + 1;
 }
 
-struct Cmd {
-    u64 dw[4];
-};
+using its::Cmd;
+using its::discard;
+using its::inv;
+using its::mapc;
+using its::mapd;
+using its::mapti;
+using its::movi;
+using its::sync;
 
-Cmd mapd(u32 dev, u64 itt, u32 bits, bool v) { return {{0x08 | u64{dev} << 32, bits - 1, (itt & ~0xffull) | (u64{v} << 63), 0}}; }
-Cmd mapc(u32 icid, u64 rd, bool v) { return {{0x09, 0, icid | (rd << 16) | (u64{v} << 63), 0}}; }
-Cmd mapti(u32 dev, u32 ev, u32 lpi, u32 icid) { return {{0x0a | u64{dev} << 32, ev | u64{lpi} << 32, icid, 0}}; }
-Cmd movi(u32 dev, u32 ev, u32 icid) { return {{0x01 | u64{dev} << 32, ev, icid, 0}}; }
-Cmd discard(u32 dev, u32 ev) { return {{0x0f | u64{dev} << 32, ev, 0, 0}}; }
-Cmd sync(u64 rd) { return {{0x05, 0, rd << 16, 0}}; }
-Cmd inv(u32 dev, u32 ev) { return {{0x0c | u64{dev} << 32, ev, 0, 0}}; }
-
-u64 creadr() { return mmio_read64(g_its + 0x90); }
-
-// Puts one command and advances CWRITER; waits (bounded) for the queue to drain when it is full.
-bool put(const Cmd& c, bool kick = true) {
-    u64 next = (g_cwriter + 32) % kQueueBytes;
-    for (u32 spin = 0; (creadr() & 0xfffe0) == next; ++spin)
-        if (spin > 1000000) return false;
-    __builtin_memcpy(g_queue + g_cwriter, &c, 32);
-    g_cwriter = next;
-    dsb_sy();
-    if (kick) mmio_write64(g_its + 0x88, g_cwriter);
-    return true;
-}
-
-bool drained() {
-    for (u32 spin = 0; spin < 1000000; ++spin)
-        if ((creadr() & 0xfffe0) == g_cwriter) return true;
-    return false;
-}
+u64 creadr() { return g_its.creadr(); }
+bool put(const Cmd& c, bool kick = true) { return g_its.put(c, kick); }
+bool drained() { return g_its.drained(); }
 
 bool wait_lpi(u32 want) {
     u64 deadline = counter() + counter_frequency() / 10;
@@ -78,13 +60,12 @@ bool wait_lpi(u32 want) {
 
 // The normal path: DeviceID 0, EventID `ev` -> LPI `lpi` on collection 0, then a CPU write to GITS_TRANSLATER.
 bool deliver_through_translater(u32 ev, u32 lpi) {
-    g_prop[lpi - 8192] = 0xa0 | 1;
-    dsb_sy();
+    its::set_lpi_config(g_prop, lpi, true);
     if (!put(mapd(0, reinterpret_cast<u64>(g_itt[0]), 8, true)) || !put(mapc(0, 0, true)) ||
         !put(mapti(0, ev, lpi, 0)) || !put(inv(0, ev)) || !put(sync(0)) || !drained())
         return false;
     u32 before = g_lpi_hits;
-    mmio_write32(g_its + 0x10040, ev);
+    g_its.signal(ev);
     return wait_lpi(before + 1) && g_last_lpi == lpi;
 }
 
@@ -92,37 +73,27 @@ bool deliver_through_translater(u32 ev, u32 lpi) {
 
 GUEST_TEST(its_setup) {
     ASSERT_TRUE(gic::init());
-    const Fdt& f = dt();
-    int gicn = f.find_compatible("arm,gic-v3");
-    int itsn = f.find_compatible("arm,gic-v3-its");
-    ASSERT_GE(itsn, 0);
-    u64 size = 0;
-    ASSERT_TRUE(f.reg(gicn, itsn, 0, g_its, size));
-    printf("  ITS at 0x%llx, TYPER 0x%llx\n", static_cast<unsigned long long>(g_its),
-           static_cast<unsigned long long>(mmio_read64(g_its + 0x8)));
-    // Redistributor LPIs: PROPBASER (IDbits 13: INTIDs < 16384), PENDBASER, EnableLPIs (IHI0069H 12.11).
-    u64 rd = gic::rd_base();
-    mmio_write64(rd + 0x70, reinterpret_cast<u64>(g_prop) | 13);
-    mmio_write64(rd + 0x78, reinterpret_cast<u64>(g_pending));
-    mmio_write32(rd + 0x0, mmio_read32(rd) | 1);
-    // ITS tables and queue.
-    mmio_write64(g_its + 0x80, (1ull << 63) | reinterpret_cast<u64>(g_queue) | (kQueueBytes / 4096 - 1));
-    mmio_write64(g_its + 0x100, (1ull << 63) | reinterpret_cast<u64>(g_devices) | 15);      // 16 x 4 KiB
-    mmio_write64(g_its + 0x108, (1ull << 63) | reinterpret_cast<u64>(g_collections) | 15);
-    mmio_write32(g_its + 0x0, 1);
-    EXPECT_EQ(mmio_read32(g_its) & 1, 1u);
-    g_cwriter = mmio_read64(g_its + 0x88);
+    u64 base = 0, size = 0;
+    ASSERT_EQ(its::dt_find_all(&base, &size, 1), 1u);
+    // Redistributor LPIs: PROPBASER (IDbits 14: INTIDs < 16384), PENDBASER, EnableLPIs (IHI0069H 12.11).
+    its::enable_lpis(gic::rd_base(), g_prop, 14, g_pending);
+    ASSERT_TRUE(g_its.init(base, {g_queue, kQueueBytes, g_devices, sizeof g_devices, g_collections,
+                                  sizeof g_collections}));
+    printf("  ITS at 0x%llx, TYPER 0x%llx\n", static_cast<unsigned long long>(base),
+           static_cast<unsigned long long>(g_its.typer()));
+    EXPECT_EQ(g_its.ctlr() & 1, 1u);
+    g_its_ready = true;
     for (u32 i = 8192; i < 8192 + 64; ++i) ASSERT_TRUE(gic::set_handler(i, lpi_irq));
     irq_disable();
 }
 
 GUEST_TEST(normal_mapping_delivers) {
-    ASSERT_NE(g_its, 0u);
+    ASSERT_TRUE(g_its_ready);
     EXPECT_TRUE(deliver_through_translater(3, 8200));
 }
 
 GUEST_TEST(foreign_device_ids_and_events) {
-    ASSERT_NE(g_its, 0u);
+    ASSERT_TRUE(g_its_ready);
     // Requester IDs of the host bus (passed-through range): the hypervisor mirrors these on the physical ITS.
     for (u32 dev = 0x08; dev < 0x108; dev += 8) {
         EXPECT_TRUE(put(mapd(dev, reinterpret_cast<u64>(g_itt[1 + dev % 3]), 12, true), false));
@@ -146,9 +117,9 @@ GUEST_TEST(foreign_device_ids_and_events) {
 }
 
 GUEST_TEST(command_flood_with_garbage_and_wraparound) {
-    ASSERT_NE(g_its, 0u);
+    ASSERT_TRUE(g_its_ready);
     u32 wraps = 0;
-    u64 last = g_cwriter;
+    u64 last = g_its.cwriter();
     for (u32 i = 0; i < 6000; ++i) {
         Cmd c;
         switch (rnd() % 6) {
@@ -162,24 +133,24 @@ GUEST_TEST(command_flood_with_garbage_and_wraparound) {
             EXPECT_TRUE(false);
             break;
         }
-        if (g_cwriter < last) ++wraps;
-        last = g_cwriter;
+        if (g_its.cwriter() < last) ++wraps;
+        last = g_its.cwriter();
     }
-    mmio_write64(g_its + 0x88, g_cwriter);
+    g_its.kick();
     EXPECT_TRUE(drained());
     EXPECT_GE(wraps, 10u);
     printf("  6000 commands, %u CWRITER wraparounds, CREADR 0x%llx\n", wraps, static_cast<unsigned long long>(creadr()));
     // A CWRITER beyond the queue is ignored; reading registers still works.
-    mmio_write64(g_its + 0x88, kQueueBytes + 0x1000);
-    EXPECT_EQ(mmio_read32(g_its) & 1, 1u);
-    mmio_write64(g_its + 0x88, g_cwriter);
+    mmio_write64(g_its.base() + its::kCwriter, kQueueBytes + 0x1000);
+    EXPECT_EQ(g_its.ctlr() & 1, 1u);
+    g_its.kick();
 }
 
 GUEST_TEST(normal_mapping_still_delivers_afterwards) {
-    ASSERT_NE(g_its, 0u);
+    ASSERT_TRUE(g_its_ready);
     EXPECT_TRUE(deliver_through_translater(5, 8210));
     // And again after a disable / re-enable of the ITS.
-    mmio_write32(g_its + 0x0, 0);
-    mmio_write32(g_its + 0x0, 1);
+    g_its.set_enabled(false);
+    g_its.set_enabled(true);
     EXPECT_TRUE(deliver_through_translater(6, 8211));
 }

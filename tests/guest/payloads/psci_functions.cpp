@@ -25,16 +25,7 @@ i64 status32(u64 fid, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0) {
     return static_cast<i32>(static_cast<u32>(call(fid, a1, a2, a3).x0));
 }
 
-i64 affinity(u64 mpidr, u64 level = 0) { return status(psci::kAffinityInfo64, mpidr, level); }
-
-u64 ms_ticks(u64 ms) { return counter_frequency() / 1000 * ms; }
-
-bool wait_slot(bool (*cond)(u32), u32 slot, u64 ms) {
-    u64 deadline = counter() + ms_ticks(ms);
-    while (!cond(slot) && counter() < deadline) {
-    }
-    return cond(slot);
-}
+i64 affinity(u64 mpidr, u64 level = 0) { return status((psci::kAffinityInfo | psci::kSmc64), mpidr, level); }
 
 // Polls AFFINITY_INFO until it reports `want` (a CPU that called CPU_OFF is OFF a moment later).
 bool wait_affinity(u64 mpidr, i64 want, u64 ms) {
@@ -52,20 +43,6 @@ u32 other_cpus(u64* out, u32 cap) {
     for (u32 i = 0; i < n && k < cap; ++i)
         if (all[i] != self_mpidr()) out[k++] = all[i];
     return k;
-}
-
-// End of the highest /memory range: the first address above guest RAM.
-u64 guest_ram_end() {
-    const Fdt& f = dt();
-    u64 end = 0;
-    for (int node = f.first_child(f.root()); node >= 0; node = f.next_sibling(node)) {
-        const char* type = f.prop_str(node, "device_type");
-        if (!type || strcmp(type, "memory") != 0) continue;
-        u64 base = 0, size = 0;
-        for (u32 i = 0; f.reg(f.root(), node, i, base, size); ++i)
-            if (base + size > end) end = base + size;
-    }
-    return end;
 }
 
 // --- secondary bodies ------------------------------------------------------------------------------------------
@@ -102,7 +79,7 @@ void racer(u32, void*) {
     while (!g_race.go && counter() < deadline) {
     }
     if (g_race.delay_us) delay_us(g_race.delay_us);
-    g_race.result = psci::cpu_on(g_race.target, secondary_entry_address(), g_race.target_slot);
+    g_race.result = psci_cpu_on(g_race.target, secondary_entry_address(), g_race.target_slot);
     dsb_sy();
     g_race.done = 1;
     dsb_sy();
@@ -120,7 +97,7 @@ const char* affinity_name(i64 a) {
 }  // namespace
 
 GUEST_TEST(psci_version) {
-    u32 v = psci::version();
+    u32 v = psci_version();
     printf("  PSCI_VERSION = %u.%u\n", v >> 16, v & 0xffff);
     EXPECT_EQ(v >> 31, 0u);  // a version, not an error code
     REQUIRE_HYPERVISOR();    // plain QEMU's own PSCI may be another 1.x
@@ -131,12 +108,12 @@ GUEST_TEST(cpu_on_invalid_mpidr) {
     u64 others[kMaxCpus];
     ASSERT_GE(other_cpus(others, kMaxCpus), 2u);
     // DEN0022D 5.6.2: a target_cpu that names no PE is INVALID_PARAMETERS.
-    EXPECT_EQ(psci::cpu_on(0xff'00ff'ff00ull, secondary_entry_address(), 1), psci::kInvalidParameters);
-    EXPECT_EQ(psci::cpu_on(0x00'0000'00feull, secondary_entry_address(), 1), psci::kInvalidParameters);
+    EXPECT_EQ(psci_cpu_on(0xff'00ff'ff00ull, secondary_entry_address(), 1), psci::kPsciInvalidParameters);
+    EXPECT_EQ(psci_cpu_on(0x00'0000'00feull, secondary_entry_address(), 1), psci::kPsciInvalidParameters);
     REQUIRE_HYPERVISOR();  // (QEMU's firmware ignores bits outside the affinity fields)
     // Bits outside the affinity fields (here MPIDR bit 31/24 and bits above Aff3) are not a valid MPIDR value.
-    EXPECT_EQ(psci::cpu_on(others[0] | (1ull << 24), secondary_entry_address(), 1), psci::kInvalidParameters);
-    EXPECT_EQ(psci::cpu_on(others[0] | (1ull << 40), secondary_entry_address(), 1), psci::kInvalidParameters);
+    EXPECT_EQ(psci_cpu_on(others[0] | (1ull << 24), secondary_entry_address(), 1), psci::kPsciInvalidParameters);
+    EXPECT_EQ(psci_cpu_on(others[0] | (1ull << 40), secondary_entry_address(), 1), psci::kPsciInvalidParameters);
     // Nothing was started.
     EXPECT_EQ(affinity(others[0]), psci::kAffinityOff);
 }
@@ -145,20 +122,20 @@ GUEST_TEST(cpu_on_invalid_address) {
     REQUIRE_HYPERVISOR();  // QEMU's firmware does not validate entry points
     u64 others[kMaxCpus];
     ASSERT_GE(other_cpus(others, kMaxCpus), 1u);
-    u64 ram_end = guest_ram_end();
+    u64 ram_end = dt_ram_end();
     ASSERT_NE(ram_end, 0u);
     printf("  guest RAM ends at 0x%llx\n", static_cast<unsigned long long>(ram_end));
     // DEN0022D 5.6.2: INVALID_ADDRESS when the entry point is known not to be valid. The hypervisor's own memory,
     // the first byte above guest RAM, and address 0 (flash/unmapped) are all outside guest RAM.
-    EXPECT_EQ(psci::cpu_on(others[0], kHypervisorBase, 1), psci::kInvalidAddress);
-    EXPECT_EQ(psci::cpu_on(others[0], kHypervisorBase + 0x100'0000, 1), psci::kInvalidAddress);
-    EXPECT_EQ(psci::cpu_on(others[0], ram_end, 1), psci::kInvalidAddress);
-    EXPECT_EQ(psci::cpu_on(others[0], 0, 1), psci::kInvalidAddress);
-    EXPECT_EQ(psci::cpu_on(others[0], 0xffff'ffff'ffff'f000ull, 1), psci::kInvalidAddress);
+    EXPECT_EQ(psci_cpu_on(others[0], kHypervisorBase, 1), psci::kPsciInvalidAddress);
+    EXPECT_EQ(psci_cpu_on(others[0], kHypervisorBase + 0x100'0000, 1), psci::kPsciInvalidAddress);
+    EXPECT_EQ(psci_cpu_on(others[0], ram_end, 1), psci::kPsciInvalidAddress);
+    EXPECT_EQ(psci_cpu_on(others[0], 0, 1), psci::kPsciInvalidAddress);
+    EXPECT_EQ(psci_cpu_on(others[0], 0xffff'ffff'ffff'f000ull, 1), psci::kPsciInvalidAddress);
     // A refused CPU_ON leaves the target OFF, and a good one still works afterwards.
     EXPECT_EQ(affinity(others[0]), psci::kAffinityOff);
     g_release[1] = 1;
-    EXPECT_EQ(start_cpu(1, others[0], quick, nullptr), psci::kSuccess);
+    EXPECT_EQ(start_cpu(1, others[0], quick, nullptr), psci::kPsciSuccess);
     EXPECT_TRUE(wait_slot(cpu_finished, 1, 1000));
     EXPECT_TRUE(wait_affinity(others[0], psci::kAffinityOff, 500));
 }
@@ -174,7 +151,7 @@ GUEST_TEST(cpu_on_entry_state_and_affinity_transitions) {
         EXPECT_EQ(affinity(target), psci::kAffinityOff);
         g_release[1] = 0;
         g_runs[1] = 0;
-        ASSERT_EQ(start_cpu_captured(1, target, contexts[round], hold, nullptr), psci::kSuccess);
+        ASSERT_EQ(start_cpu_captured(1, target, contexts[round], hold, nullptr), psci::kPsciSuccess);
         // DEN0022D 5.7: right after a successful CPU_ON the node is ON_PENDING or already ON.
         i64 a = affinity(target);
         printf("  AFFINITY_INFO right after CPU_ON: %lld (%s)\n", static_cast<long long>(a), affinity_name(a));
@@ -184,7 +161,7 @@ GUEST_TEST(cpu_on_entry_state_and_affinity_transitions) {
         ASSERT_TRUE(wait_slot(cpu_started, 1, 1000));
         EXPECT_EQ(affinity(target), psci::kAffinityOn);
         // DEN0022D 5.6.2: CPU_ON of a CPU that is on: ALREADY_ON, and the running CPU is not disturbed.
-        EXPECT_EQ(psci::cpu_on(target, capture_entry_address(), 0x5a5a), psci::kAlreadyOn);
+        EXPECT_EQ(psci_cpu_on(target, capture_entry_address(), 0x5a5a), psci::kPsciAlreadyOn);
         const volatile EntryCapture& cap = entry_capture();
         ASSERT_EQ(cap.valid, 1u);
         // DEN0022D 6.4: x0 = context_id; the caller's EL (EL1), SP_ELx; MMU and data cache off (docs/boot.md:
@@ -217,14 +194,14 @@ GUEST_TEST(affinity_info_levels) {
     // Fields below the level are ignored: garbage in Aff0 at level 1 still names this CPU's cluster.
     EXPECT_EQ(affinity(self ^ 0xff, 1), psci::kAffinityOn);
     // DEN0022D 5.7.2: lowest_affinity_level above 3, or a node that does not exist: INVALID_PARAMETERS.
-    EXPECT_EQ(affinity(self, 4), psci::kInvalidParameters);
-    EXPECT_EQ(affinity(self, 0xffff'ffffull), psci::kInvalidParameters);
-    EXPECT_EQ(affinity(0xff'00ff'ff00ull, 0), psci::kInvalidParameters);
-    EXPECT_EQ(affinity(0xff'0000'0000ull, 3), psci::kInvalidParameters);
+    EXPECT_EQ(affinity(self, 4), psci::kPsciInvalidParameters);
+    EXPECT_EQ(affinity(self, 0xffff'ffffull), psci::kPsciInvalidParameters);
+    EXPECT_EQ(affinity(0xff'00ff'ff00ull, 0), psci::kPsciInvalidParameters);
+    EXPECT_EQ(affinity(0xff'0000'0000ull, 3), psci::kPsciInvalidParameters);
     // SMC32 form: the upper halves of w-register arguments are ignored (DEN0028 2.6); SMC64 sees the whole value.
-    EXPECT_EQ(status32(psci::kAffinityInfo32, 0xdead'0000'0000'0000ull | self, 0xdead'0000'0000'0000ull),
+    EXPECT_EQ(status32(psci::kAffinityInfo, 0xdead'0000'0000'0000ull | self, 0xdead'0000'0000'0000ull),
               psci::kAffinityOn);
-    EXPECT_EQ(status(psci::kAffinityInfo64, 0xdead'0000'0000'0000ull | self, 0), psci::kInvalidParameters);
+    EXPECT_EQ(status((psci::kAffinityInfo | psci::kSmc64), 0xdead'0000'0000'0000ull | self, 0), psci::kPsciInvalidParameters);
 }
 
 GUEST_TEST(concurrent_cpu_on_exactly_one_success) {
@@ -242,7 +219,7 @@ GUEST_TEST(concurrent_cpu_on_exactly_one_success) {
         g_runs[2] = 0;
         dsb_sy();
         ASSERT_EQ(affinity(target), psci::kAffinityOff);
-        ASSERT_EQ(start_cpu(1, helper, racer, nullptr), psci::kSuccess);
+        ASSERT_EQ(start_cpu(1, helper, racer, nullptr), psci::kPsciSuccess);
         ASSERT_TRUE(wait_slot(cpu_started, 1, 1000));
         // The target stays on until both calls have returned: a late second CPU_ON must not find it OFF again.
         g_release[2] = 0;
@@ -251,16 +228,16 @@ GUEST_TEST(concurrent_cpu_on_exactly_one_success) {
         dsb_sy();
         // Shift the two calls against each other from round to round (odd rounds: the primary waits).
         if (round & 1) delay_us(round * 1000);
-        i64 mine = psci::cpu_on(target, secondary_entry_address(), 2);
+        i64 mine = psci_cpu_on(target, secondary_entry_address(), 2);
         ASSERT_TRUE(wait_slot(cpu_finished, 1, 2000));
         i64 theirs = g_race.result;
         printf("  round %u: primary %lld, helper %lld\n", round, static_cast<long long>(mine),
                static_cast<long long>(theirs));
         // Exactly one SUCCESS; the loser sees the target ON or ON_PENDING (DEN0022D 5.6.2; KVM answers ALREADY_ON).
-        EXPECT_EQ((mine == psci::kSuccess ? 1u : 0u) + (theirs == psci::kSuccess ? 1u : 0u), 1u);
-        if (mine == psci::kSuccess) ++primary_won;
-        i64 loser = mine == psci::kSuccess ? theirs : mine;
-        EXPECT_TRUE(loser == psci::kAlreadyOn || loser == psci::kOnPending);
+        EXPECT_EQ((mine == psci::kPsciSuccess ? 1u : 0u) + (theirs == psci::kPsciSuccess ? 1u : 0u), 1u);
+        if (mine == psci::kPsciSuccess) ++primary_won;
+        i64 loser = mine == psci::kPsciSuccess ? theirs : mine;
+        EXPECT_TRUE(loser == psci::kPsciAlreadyOn || loser == psci::kPsciOnPending);
         g_release[2] = 1;
         dsb_sy();
         EXPECT_TRUE(wait_slot(cpu_finished, 2, 3000));
@@ -274,8 +251,8 @@ GUEST_TEST(concurrent_cpu_on_exactly_one_success) {
 GUEST_TEST(migrate_and_migrate_info_type) {
     // DEN0022D 5.9: 2 = no Trusted OS that needs migration; then MIGRATE is NOT_SUPPORTED (5.8), both forms.
     EXPECT_EQ(status32(psci::kMigrateInfoType), psci::kMigrateInfoNoTrustedOs);
-    EXPECT_EQ(status32(psci::kMigrate32, self_mpidr()), psci::kNotSupported);
-    EXPECT_EQ(status(psci::kMigrate64, self_mpidr()), psci::kNotSupported);
+    EXPECT_EQ(status32(psci::kMigrate, self_mpidr()), psci::kPsciNotSupported);
+    EXPECT_EQ(status((psci::kMigrate | psci::kSmc64), self_mpidr()), psci::kPsciNotSupported);
 }
 
 GUEST_TEST(psci_features_each_function) {
@@ -286,38 +263,38 @@ GUEST_TEST(psci_features_each_function) {
     };
     // DEN0022D 5.15: SUCCESS (or feature flags >= 0) for every implemented function, NOT_SUPPORTED otherwise.
     static const Expect kTable[] = {
-        {psci::kVersion, 0, "PSCI_VERSION"},
-        {psci::kCpuSuspend32, 0, "CPU_SUSPEND32"},  // flags 0: original power_state format, platform-coordinated
-        {psci::kCpuSuspend64, 0, "CPU_SUSPEND64"},
+        {psci::kPsciVersionFn, 0, "PSCI_VERSION"},
+        {psci::kCpuSuspend, 0, "CPU_SUSPEND32"},  // flags 0: original power_state format, platform-coordinated
+        {(psci::kCpuSuspend | psci::kSmc64), 0, "CPU_SUSPEND64"},
         {psci::kCpuOff, 0, "CPU_OFF"},
-        {psci::kCpuOn32, 0, "CPU_ON32"},
-        {psci::kCpuOn64, 0, "CPU_ON64"},
-        {psci::kAffinityInfo32, 0, "AFFINITY_INFO32"},
-        {psci::kAffinityInfo64, 0, "AFFINITY_INFO64"},
-        {psci::kMigrate32, psci::kNotSupported, "MIGRATE32"},
-        {psci::kMigrate64, psci::kNotSupported, "MIGRATE64"},
+        {psci::kCpuOn, 0, "CPU_ON32"},
+        {(psci::kCpuOn | psci::kSmc64), 0, "CPU_ON64"},
+        {psci::kAffinityInfo, 0, "AFFINITY_INFO32"},
+        {(psci::kAffinityInfo | psci::kSmc64), 0, "AFFINITY_INFO64"},
+        {psci::kMigrate, psci::kPsciNotSupported, "MIGRATE32"},
+        {(psci::kMigrate | psci::kSmc64), psci::kPsciNotSupported, "MIGRATE64"},
         {psci::kMigrateInfoType, 0, "MIGRATE_INFO_TYPE"},
         {psci::kSystemOff, 0, "SYSTEM_OFF"},
         {psci::kSystemReset, 0, "SYSTEM_RESET"},
-        {psci::kFeatures, 0, "PSCI_FEATURES"},
-        {psci::kSystemReset2_32, 0, "SYSTEM_RESET2_32"},
-        {psci::kSystemReset2_64, 0, "SYSTEM_RESET2_64"},
-        {smccc::kVersion, 0, "SMCCC_VERSION"},  // DEN0028 7.2.1: discovered through PSCI_FEATURES
+        {psci::kPsciFeatures, 0, "PSCI_FEATURES"},
+        {psci::kSystemReset2, 0, "SYSTEM_RESET2_32"},
+        {(psci::kSystemReset2 | psci::kSmc64), 0, "SYSTEM_RESET2_64"},
+        {psci::kSmcccVersion, 0, "SMCCC_VERSION"},  // DEN0028 7.2.1: discovered through PSCI_FEATURES
         // Not implemented: NOT_SUPPORTED.
-        {psci::kMigrateInfoUpCpu32, psci::kNotSupported, "MIGRATE_INFO_UP_CPU32"},
-        {psci::kCpuFreeze, psci::kNotSupported, "CPU_FREEZE"},
-        {psci::kSystemSuspend32, psci::kNotSupported, "SYSTEM_SUSPEND32"},
-        {psci::kMemProtect, psci::kNotSupported, "MEM_PROTECT"},
-        {psci::kVersion | psci::kSmc64Bit, psci::kNotSupported, "SMC64 PSCI_VERSION (no such form)"},
-        {psci::kCpuOff | psci::kSmc64Bit, psci::kNotSupported, "SMC64 CPU_OFF (no such form)"},
-        {0x8400'001fu, psci::kNotSupported, "PSCI 0x1f (unassigned)"},
-        {0x8400'00ffu, psci::kNotSupported, "standard service 0xff"},
-        {0x8600'0001u, psci::kNotSupported, "vendor hyp 1"},
-        {0x0000'0000u, psci::kNotSupported, "0"},
+        {psci::kMigrateInfoUpCpu, psci::kPsciNotSupported, "MIGRATE_INFO_UP_CPU32"},
+        {psci::kCpuFreeze, psci::kPsciNotSupported, "CPU_FREEZE"},
+        {psci::kSystemSuspend, psci::kPsciNotSupported, "SYSTEM_SUSPEND32"},
+        {psci::kMemProtect, psci::kPsciNotSupported, "MEM_PROTECT"},
+        {psci::kPsciVersionFn | psci::kSmc64, psci::kPsciNotSupported, "SMC64 PSCI_VERSION (no such form)"},
+        {psci::kCpuOff | psci::kSmc64, psci::kPsciNotSupported, "SMC64 CPU_OFF (no such form)"},
+        {0x8400'001fu, psci::kPsciNotSupported, "PSCI 0x1f (unassigned)"},
+        {0x8400'00ffu, psci::kPsciNotSupported, "standard service 0xff"},
+        {0x8600'0001u, psci::kPsciNotSupported, "vendor hyp 1"},
+        {0x0000'0000u, psci::kPsciNotSupported, "0"},
     };
     REQUIRE_HYPERVISOR();  // QEMU's own firmware implements a different set
     for (const Expect& e : kTable) {
-        i64 got = status32(psci::kFeatures, e.fid);
+        i64 got = status32(psci::kPsciFeatures, e.fid);
         printf("  PSCI_FEATURES(%s 0x%08x) = %lld\n", e.name, e.fid, static_cast<long long>(got));
         EXPECT_EQ(got, e.want);
     }
@@ -330,11 +307,11 @@ GUEST_TEST(unsupported_features_are_unsupported_calls) {
     u32 checked = 0;
     for (u32 n = 0; n <= 0x1f; ++n) {
         for (u32 form = 0; form < 2; ++form) {
-            u32 fid = 0x8400'0000u | n | (form ? psci::kSmc64Bit : 0);
-            if (status32(psci::kFeatures, fid) != psci::kNotSupported) continue;
+            u32 fid = 0x8400'0000u | n | (form ? psci::kSmc64 : 0);
+            if (status32(psci::kPsciFeatures, fid) != psci::kPsciNotSupported) continue;
             i64 got = form ? status(fid, self_mpidr()) : status32(fid, self_mpidr());
-            if (got != psci::kNotSupported) printf("  0x%08x answered %lld\n", fid, static_cast<long long>(got));
-            EXPECT_EQ(got, psci::kNotSupported);
+            if (got != psci::kPsciNotSupported) printf("  0x%08x answered %lld\n", fid, static_cast<long long>(got));
+            EXPECT_EQ(got, psci::kPsciNotSupported);
             ++checked;
         }
     }
@@ -345,11 +322,11 @@ GUEST_TEST(unsupported_features_are_unsupported_calls) {
 GUEST_TEST(cpu_suspend_error_paths) {
     REQUIRE_HYPERVISOR();
     // DEN0022D 5.4.2.1: reserved power_state bits set -> INVALID_PARAMETERS, both forms.
-    EXPECT_EQ(status32(psci::kCpuSuspend32, 1u << 17, 0, 0), psci::kInvalidParameters);
-    EXPECT_EQ(status(psci::kCpuSuspend64, 1ull << 30, 0, 0), psci::kInvalidParameters);
+    EXPECT_EQ(status32(psci::kCpuSuspend, 1u << 17, 0, 0), psci::kPsciInvalidParameters);
+    EXPECT_EQ(status((psci::kCpuSuspend | psci::kSmc64), 1ull << 30, 0, 0), psci::kPsciInvalidParameters);
     // A power-down request whose entry point is outside guest RAM: INVALID_ADDRESS (DEN0022D 5.4.2).
-    EXPECT_EQ(status(psci::kCpuSuspend64, psci::kPowerStatePowerDown, kHypervisorBase, 0), psci::kInvalidAddress);
-    EXPECT_EQ(status32(psci::kCpuSuspend32, psci::kPowerStatePowerDown, 0, 0), psci::kInvalidAddress);
+    EXPECT_EQ(status((psci::kCpuSuspend | psci::kSmc64), static_cast<u32>(psci::PowerStateType::field_mask), kHypervisorBase, 0), psci::kPsciInvalidAddress);
+    EXPECT_EQ(status32(psci::kCpuSuspend, static_cast<u32>(psci::PowerStateType::field_mask), 0, 0), psci::kPsciInvalidAddress);
 }
 
 GUEST_TEST(smc32_and_smc64_forms) {
@@ -362,23 +339,23 @@ GUEST_TEST(smc32_and_smc64_forms) {
     g_release[1] = 0;
     ASSERT_TRUE(prepare_captured_cpu(1, hold, nullptr));
     const u64 junk = 0xa5a5'0000'0000'0000ull;
-    i64 r = status32(psci::kCpuOn32, junk | target, junk | capture_entry_address(), junk | 0x1357'2468u);
-    EXPECT_EQ(r, psci::kSuccess);
-    if (r == psci::kSuccess) {
+    i64 r = status32(psci::kCpuOn, junk | target, junk | capture_entry_address(), junk | 0x1357'2468u);
+    EXPECT_EQ(r, psci::kPsciSuccess);
+    if (r == psci::kPsciSuccess) {
         EXPECT_TRUE(wait_slot(cpu_started, 1, 1000));
         EXPECT_EQ(entry_capture().x0 & 0xffff'ffffu, 0x1357'2468u);
         printf("  CPU_ON32 entry x0 = 0x%llx\n", static_cast<unsigned long long>(entry_capture().x0));
-        EXPECT_EQ(status32(psci::kAffinityInfo32, target, 0), psci::kAffinityOn);
-        EXPECT_EQ(status32(psci::kCpuOn32, target, capture_entry_address(), 0), psci::kAlreadyOn);
+        EXPECT_EQ(status32(psci::kAffinityInfo, target, 0), psci::kAffinityOn);
+        EXPECT_EQ(status32(psci::kCpuOn, target, capture_entry_address(), 0), psci::kPsciAlreadyOn);
         g_release[1] = 1;
         dsb_sy();
         EXPECT_TRUE(wait_slot(cpu_finished, 1, 3000));
         EXPECT_TRUE(wait_affinity(target, psci::kAffinityOff, 500));
     }
     // SMC64 forms of functions that only exist as SMC32 are NOT_SUPPORTED (DEN0022D 5.1 table 5).
-    EXPECT_EQ(status(psci::kVersion | psci::kSmc64Bit), psci::kNotSupported);
-    EXPECT_EQ(status(psci::kMigrateInfoType | psci::kSmc64Bit), psci::kNotSupported);
-    EXPECT_EQ(status(psci::kFeatures | psci::kSmc64Bit, psci::kVersion), psci::kNotSupported);
+    EXPECT_EQ(status(psci::kPsciVersionFn | psci::kSmc64), psci::kPsciNotSupported);
+    EXPECT_EQ(status(psci::kMigrateInfoType | psci::kSmc64), psci::kPsciNotSupported);
+    EXPECT_EQ(status(psci::kPsciFeatures | psci::kSmc64, psci::kPsciVersionFn), psci::kPsciNotSupported);
 }
 
 GUEST_TEST(smc_conduit_matches_hvc) {
@@ -391,28 +368,28 @@ GUEST_TEST(smc_conduit_matches_hvc) {
     };
     // Calls without side effects; each answer (x0..x3) must be identical on both conduits.
     const Query queries[] = {
-        {psci::kVersion, 0, 0},
-        {psci::kFeatures, psci::kCpuOn64, 0},
-        {psci::kFeatures, psci::kSystemReset2_32, 0},
-        {psci::kFeatures, 0x8400'001f, 0},
-        {psci::kAffinityInfo64, self_mpidr(), 0},
-        {psci::kAffinityInfo64, others[0], 0},
-        {psci::kAffinityInfo64, self_mpidr(), 7},
+        {psci::kPsciVersionFn, 0, 0},
+        {psci::kPsciFeatures, (psci::kCpuOn | psci::kSmc64), 0},
+        {psci::kPsciFeatures, psci::kSystemReset2, 0},
+        {psci::kPsciFeatures, 0x8400'001f, 0},
+        {(psci::kAffinityInfo | psci::kSmc64), self_mpidr(), 0},
+        {(psci::kAffinityInfo | psci::kSmc64), others[0], 0},
+        {(psci::kAffinityInfo | psci::kSmc64), self_mpidr(), 7},
         {psci::kMigrateInfoType, 0, 0},
-        {psci::kMigrate32, 0, 0},
-        {psci::kCpuOn64, 0xff'00ff'ff00ull, 0x5000'0000},
-        {psci::kCpuOn64, others[0], kHypervisorBase},
-        {psci::kCpuOn64, self_mpidr(), 0x5000'0000},
-        {smccc::kVersion, 0, 0},
-        {smccc::kArchFeatures, smccc::kArchWorkaround1, 0},
-        {smccc::kArchFeatures, smccc::kArchWorkaround2, 0},
-        {smccc::kArchFeatures, smccc::kArchWorkaround3, 0},
-        {smccc::kArchFeatures, 0x8000'1234, 0},
-        {trng::kVersion, 0, 0},
-        {trng::kFeatures, trng::kRnd64, 0},
-        {trng::kGetUuid, 0, 0},
-        {trng::kRnd64, 0, 0},
-        {smccc::kStdUid, 0, 0},
+        {psci::kMigrate, 0, 0},
+        {(psci::kCpuOn | psci::kSmc64), 0xff'00ff'ff00ull, 0x5000'0000},
+        {(psci::kCpuOn | psci::kSmc64), others[0], kHypervisorBase},
+        {(psci::kCpuOn | psci::kSmc64), self_mpidr(), 0x5000'0000},
+        {psci::kSmcccVersion, 0, 0},
+        {psci::kSmcccArchFeatures, psci::kSmcccArchWorkaround1, 0},
+        {psci::kSmcccArchFeatures, psci::kSmcccArchWorkaround2, 0},
+        {psci::kSmcccArchFeatures, psci::kSmcccArchWorkaround3, 0},
+        {psci::kSmcccArchFeatures, 0x8000'1234, 0},
+        {psci::kTrngVersion, 0, 0},
+        {psci::kTrngFeatures, psci::kTrngRnd64, 0},
+        {psci::kTrngGetUuid, 0, 0},
+        {psci::kTrngRnd64, 0, 0},
+        {psci::kStdUid, 0, 0},
         {0x8400'001f, 0, 0},
         {0xc700'0000, 0, 0},
         {0x0400'0000, 0, 0},  // a yielding call
@@ -433,8 +410,8 @@ GUEST_TEST(smc_conduit_matches_hvc) {
     set_psci_conduit(Conduit::smc);
     g_release[1] = 1;
     i64 r = start_cpu(1, others[0], quick, nullptr);
-    EXPECT_EQ(r, psci::kSuccess);
-    if (r == psci::kSuccess) {
+    EXPECT_EQ(r, psci::kPsciSuccess);
+    if (r == psci::kPsciSuccess) {
         EXPECT_TRUE(wait_slot(cpu_finished, 1, 1000));
         EXPECT_TRUE(wait_affinity(others[0], psci::kAffinityOff, 500));
     }

@@ -15,8 +15,8 @@ SmcccResult call(u64 fid, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0) { return smccc_cal
 i64 w0(const SmcccResult& r) { return static_cast<i32>(static_cast<u32>(r.x0)); }
 
 bool smccc_1_1() {
-    if (psci::features(smccc::kVersion) != 0) return false;
-    return call(smccc::kVersion).x0 >= 0x1'0001u;
+    if (psci_features(psci::kSmcccVersion) != 0) return false;
+    return call(psci::kSmcccVersion).x0 >= 0x1'0001u;
 }
 
 // One HVC with x4..x17 preloaded with a pattern; returns how many of them came back changed.
@@ -56,21 +56,21 @@ u32 clobbered_after_hvc(u32 fid) {
     return changed;
 }
 
-bool trng_present() { return static_cast<i64>(call(trng::kVersion).x0) > 0; }
+bool trng_present() { return static_cast<i64>(call(psci::kTrngVersion).x0) > 0; }
 
 }  // namespace
 
 GUEST_TEST(features_of_unknown_ids) {
     // DEN0022D 5.15 / DEN0028 7.2.1: discovery answers NOT_SUPPORTED for IDs nobody implements.
-    EXPECT_EQ(psci::features(0x8000'1234u), psci::kNotSupported);
-    EXPECT_EQ(psci::features(0x8400'001fu), psci::kNotSupported);
+    EXPECT_EQ(psci_features(0x8000'1234u), psci::kPsciNotSupported);
+    EXPECT_EQ(psci_features(0x8400'001fu), psci::kPsciNotSupported);
 }
 
 GUEST_TEST(smccc_version_is_1_1_or_later) {
     // DEN0028 7.2: SMCCC_VERSION exists from 1.1 on and is discovered through PSCI_FEATURES (PSCI 1.0+).
-    if (!under_hypervisor() && psci::features(smccc::kVersion) != 0) GUEST_SKIP("QEMU's firmware is SMCCC 1.0");
-    EXPECT_EQ(psci::features(smccc::kVersion), 0);
-    SmcccResult r = call(smccc::kVersion);
+    if (!under_hypervisor() && psci_features(psci::kSmcccVersion) != 0) GUEST_SKIP("QEMU's firmware is SMCCC 1.0");
+    EXPECT_EQ(psci_features(psci::kSmcccVersion), 0);
+    SmcccResult r = call(psci::kSmcccVersion);
     printf("  SMCCC_VERSION = 0x%llx\n", static_cast<unsigned long long>(r.x0));
     EXPECT_GE(r.x0, 0x1'0001u);
     EXPECT_EQ(r.x0 >> 31, 0u);
@@ -79,27 +79,27 @@ GUEST_TEST(smccc_version_is_1_1_or_later) {
 GUEST_TEST(smccc_arch_features) {
     if (!smccc_1_1()) GUEST_SKIP("no SMCCC 1.1");
     // DEN0028 7.3: ARCH_FEATURES of itself and of SMCCC_VERSION: implemented; an unassigned ID: NOT_SUPPORTED.
-    EXPECT_EQ(w0(call(smccc::kArchFeatures, smccc::kArchFeatures)), 0);
-    EXPECT_EQ(w0(call(smccc::kArchFeatures, 0x8000'1234u)), smccc::kNotSupported);
-    EXPECT_EQ(w0(call(smccc::kArchFeatures, 0x8000'ff00u)), smccc::kNotSupported);
+    EXPECT_EQ(w0(call(psci::kSmcccArchFeatures, psci::kSmcccArchFeatures)), 0);
+    EXPECT_EQ(w0(call(psci::kSmcccArchFeatures, 0x8000'1234u)), psci::kSmcccNotSupported);
+    EXPECT_EQ(w0(call(psci::kSmcccArchFeatures, 0x8000'ff00u)), psci::kSmcccNotSupported);
     // DEN0028 7.5-7.7: WORKAROUND_1/3: NOT_SUPPORTED, 0 (call needed, implemented) or 1 (this PE is unaffected);
     // WORKAROUND_2 also NOT_REQUIRED (-2). Answers are stable.
-    const u32 ids[3] = {smccc::kArchWorkaround1, smccc::kArchWorkaround2, smccc::kArchWorkaround3};
+    const u32 ids[3] = {psci::kSmcccArchWorkaround1, psci::kSmcccArchWorkaround2, psci::kSmcccArchWorkaround3};
     for (u32 i = 0; i < 3; ++i) {
-        i64 a = w0(call(smccc::kArchFeatures, ids[i]));
+        i64 a = w0(call(psci::kSmcccArchFeatures, ids[i]));
         printf("  ARCH_FEATURES(ARCH_WORKAROUND_%u) = %lld\n", i + 1, static_cast<long long>(a));
         if (i == 1)
-            EXPECT_TRUE(a == smccc::kNotSupported || a == smccc::kNotRequired || a == 0 || a == 1);
+            EXPECT_TRUE(a == psci::kSmcccNotSupported || a == psci::kSmcccNotRequired || a == 0 || a == 1);
         else
-            EXPECT_TRUE(a == smccc::kNotSupported || a == 0 || a == 1);
-        EXPECT_EQ(w0(call(smccc::kArchFeatures, ids[i])), a);
+            EXPECT_TRUE(a == psci::kSmcccNotSupported || a == 0 || a == 1);
+        EXPECT_EQ(w0(call(psci::kSmcccArchFeatures, ids[i])), a);
         // The workaround call itself: usable when advertised (a >= 0), NOT_SUPPORTED when not; it returns here
         // either way.
         i64 c = w0(call(ids[i]));
-        if (a == smccc::kNotSupported)
-            EXPECT_EQ(c, smccc::kNotSupported);
+        if (a == psci::kSmcccNotSupported)
+            EXPECT_EQ(c, psci::kSmcccNotSupported);
         else
-            EXPECT_NE(c, smccc::kNotSupported);
+            EXPECT_NE(c, psci::kSmcccNotSupported);
     }
 }
 
@@ -108,9 +108,9 @@ GUEST_TEST(smccc_preserves_x4_to_x17) {
     if (!smccc_1_1()) GUEST_SKIP("no SMCCC 1.1");
     // DEN0028 (1.1+) 2.6: registers x4..x17 are preserved across a call; checked for a PSCI call, an SMCCC call,
     // a TRNG call and an unknown function.
-    EXPECT_EQ(clobbered_after_hvc(psci::kVersion), 0u);
-    EXPECT_EQ(clobbered_after_hvc(smccc::kVersion), 0u);
-    EXPECT_EQ(clobbered_after_hvc(trng::kVersion), 0u);
+    EXPECT_EQ(clobbered_after_hvc(psci::kPsciVersionFn), 0u);
+    EXPECT_EQ(clobbered_after_hvc(psci::kSmcccVersion), 0u);
+    EXPECT_EQ(clobbered_after_hvc(psci::kTrngVersion), 0u);
     EXPECT_EQ(clobbered_after_hvc(0x8400'00feu), 0u);
     EXPECT_EQ(clobbered_after_hvc(0xc700'0001u), 0u);
 }
@@ -118,8 +118,8 @@ GUEST_TEST(smccc_preserves_x4_to_x17) {
 GUEST_TEST(standard_service_uid) {
     REQUIRE_HYPERVISOR();
     // DEN0028 6.2: the standard service's Call UID: 128 bits in w0..w3, stable; 0xffffffff in w0 means unknown.
-    SmcccResult a = call(smccc::kStdUid);
-    SmcccResult b = call(smccc::kStdUid);
+    SmcccResult a = call(psci::kStdUid);
+    SmcccResult b = call(psci::kStdUid);
     EXPECT_NE(a.x0 & 0xffff'ffffu, 0xffff'ffffu);
     EXPECT_TRUE((a.x0 | a.x1 | a.x2 | a.x3) != 0);
     EXPECT_TRUE(a.x0 == b.x0 && a.x1 == b.x1 && a.x2 == b.x2 && a.x3 == b.x3);
@@ -127,25 +127,25 @@ GUEST_TEST(standard_service_uid) {
 
 GUEST_TEST(trng_version_and_features) {
     REQUIRE_HYPERVISOR();
-    SmcccResult v = call(trng::kVersion);
+    SmcccResult v = call(psci::kTrngVersion);
     printf("  TRNG_VERSION = 0x%llx\n", static_cast<unsigned long long>(v.x0));
     // DEN0098 2.1: major.minor in w0 (bit 31 clear); 1.0 or later.
     EXPECT_EQ(static_cast<u32>(v.x0) >> 31, 0u);
     ASSERT_GE(static_cast<u32>(v.x0), 0x1'0000u);
     // DEN0098 2.2: FEATURES answers SUCCESS for the five TRNG functions, NOT_SUPPORTED for anything else.
-    const u32 ids[5] = {trng::kVersion, trng::kFeatures, trng::kGetUuid, trng::kRnd32, trng::kRnd64};
-    for (u32 id : ids) EXPECT_EQ(w0(call(trng::kFeatures, id)), 0);
-    EXPECT_EQ(w0(call(trng::kFeatures, 0x8400'0054u)), trng::kNotSupported);
-    EXPECT_EQ(w0(call(trng::kFeatures, trng::kGetUuid | psci::kSmc64Bit)), trng::kNotSupported);
-    EXPECT_EQ(w0(call(trng::kFeatures, psci::kVersion)), trng::kNotSupported);
+    const u32 ids[5] = {psci::kTrngVersion, psci::kTrngFeatures, psci::kTrngGetUuid, psci::kTrngRnd32, psci::kTrngRnd64};
+    for (u32 id : ids) EXPECT_EQ(w0(call(psci::kTrngFeatures, id)), 0);
+    EXPECT_EQ(w0(call(psci::kTrngFeatures, 0x8400'0054u)), psci::kTrngNotSupported);
+    EXPECT_EQ(w0(call(psci::kTrngFeatures, psci::kTrngGetUuid | psci::kSmc64)), psci::kTrngNotSupported);
+    EXPECT_EQ(w0(call(psci::kTrngFeatures, psci::kPsciVersionFn)), psci::kTrngNotSupported);
 }
 
 GUEST_TEST(trng_get_uuid) {
     REQUIRE_HYPERVISOR();
     if (!trng_present()) GUEST_SKIP("no TRNG");
     // DEN0098 2.3: the UUID of the TRNG back end in w0..w3: not all zero, w0 never 0xffffffff, stable.
-    SmcccResult a = call(trng::kGetUuid);
-    SmcccResult b = call(trng::kGetUuid);
+    SmcccResult a = call(psci::kTrngGetUuid);
+    SmcccResult b = call(psci::kTrngGetUuid);
     printf("  TRNG UUID words %08llx %08llx %08llx %08llx\n", static_cast<unsigned long long>(a.x0 & 0xffffffffu),
            static_cast<unsigned long long>(a.x1 & 0xffffffffu), static_cast<unsigned long long>(a.x2 & 0xffffffffu),
            static_cast<unsigned long long>(a.x3 & 0xffffffffu));
@@ -153,7 +153,7 @@ GUEST_TEST(trng_get_uuid) {
     EXPECT_TRUE(((a.x0 | a.x1 | a.x2 | a.x3) & 0xffff'ffffu) != 0);
     EXPECT_TRUE(a.x0 == b.x0 && a.x1 == b.x1 && a.x2 == b.x2 && a.x3 == b.x3);
     // It is not the standard service's UID (a different interface).
-    SmcccResult s = call(smccc::kStdUid);
+    SmcccResult s = call(psci::kStdUid);
     EXPECT_FALSE(a.x0 == s.x0 && a.x1 == s.x1 && a.x2 == s.x2 && a.x3 == s.x3);
 }
 
@@ -161,14 +161,14 @@ GUEST_TEST(trng_rnd64) {
     REQUIRE_HYPERVISOR();
     if (!trng_present()) GUEST_SKIP("no TRNG");
     // DEN0098 2.5: N in 1..192; x3 = bits [63:0], x2 = [127:64], x1 = [191:128]; bits above N are zero.
-    EXPECT_EQ(static_cast<i64>(call(trng::kRnd64, 0).x0), trng::kInvalidParameters);
-    EXPECT_EQ(static_cast<i64>(call(trng::kRnd64, 193).x0), trng::kInvalidParameters);
+    EXPECT_EQ(static_cast<i64>(call(psci::kTrngRnd64, 0).x0), psci::kTrngInvalidParameters);
+    EXPECT_EQ(static_cast<i64>(call(psci::kTrngRnd64, 193).x0), psci::kTrngInvalidParameters);
     constexpr u32 kSamples = 8;
     u64 lo[kSamples], mid[kSamples], hi[kSamples];
     u32 ok = 0;
     for (u32 i = 0; i < kSamples; ++i) {
-        SmcccResult r = call(trng::kRnd64, 192);
-        if (static_cast<i64>(r.x0) == trng::kNoEntropy) continue;  // allowed: retry later (DEN0098 2.5)
+        SmcccResult r = call(psci::kTrngRnd64, 192);
+        if (static_cast<i64>(r.x0) == psci::kTrngNoEntropy) continue;  // allowed: retry later (DEN0098 2.5)
         EXPECT_EQ(r.x0, 0u);
         lo[ok] = r.x3;
         mid[ok] = r.x2;
@@ -190,7 +190,7 @@ GUEST_TEST(trng_rnd64) {
     // Bits above N are zero: N = 8 leaves only x3[7:0]; N = 100 leaves x3 and x2[35:0].
     u32 set_bits = 0;
     for (u32 i = 0; i < 16; ++i) {
-        SmcccResult r = call(trng::kRnd64, 8);
+        SmcccResult r = call(psci::kTrngRnd64, 8);
         if (r.x0 != 0) continue;
         EXPECT_LT(r.x3, 256u);
         EXPECT_EQ(r.x2, 0u);
@@ -198,7 +198,7 @@ GUEST_TEST(trng_rnd64) {
         set_bits |= static_cast<u32>(r.x3);
     }
     EXPECT_NE(set_bits, 0u);  // 16 samples of 8 bits are not all zero
-    SmcccResult r = call(trng::kRnd64, 100);
+    SmcccResult r = call(psci::kTrngRnd64, 100);
     if (r.x0 == 0) {
         EXPECT_LT(r.x2, 1ull << 36);
         EXPECT_EQ(r.x1, 0u);
@@ -209,15 +209,15 @@ GUEST_TEST(trng_rnd32) {
     REQUIRE_HYPERVISOR();
     if (!trng_present()) GUEST_SKIP("no TRNG");
     // DEN0098 2.4: N in 1..96 (the upper half of w1 is ignored); w3 = bits [31:0], w2 = [63:32], w1 = [95:64].
-    EXPECT_EQ(w0(call(trng::kRnd32, 0)), trng::kInvalidParameters);
-    EXPECT_EQ(w0(call(trng::kRnd32, 97)), trng::kInvalidParameters);
-    SmcccResult a = call(trng::kRnd32, 0xffff'ffff'0000'0060ull);  // N = 96 once the upper half is ignored
-    SmcccResult b = call(trng::kRnd32, 96);
+    EXPECT_EQ(w0(call(psci::kTrngRnd32, 0)), psci::kTrngInvalidParameters);
+    EXPECT_EQ(w0(call(psci::kTrngRnd32, 97)), psci::kTrngInvalidParameters);
+    SmcccResult a = call(psci::kTrngRnd32, 0xffff'ffff'0000'0060ull);  // N = 96 once the upper half is ignored
+    SmcccResult b = call(psci::kTrngRnd32, 96);
     ASSERT_EQ(w0(a), 0);
     ASSERT_EQ(w0(b), 0);
     EXPECT_TRUE((a.x1 & 0xffffffffu) != (b.x1 & 0xffffffffu) || (a.x2 & 0xffffffffu) != (b.x2 & 0xffffffffu) ||
                 (a.x3 & 0xffffffffu) != (b.x3 & 0xffffffffu));
-    SmcccResult c = call(trng::kRnd32, 32);
+    SmcccResult c = call(psci::kTrngRnd32, 32);
     if (w0(c) == 0) {
         EXPECT_EQ(c.x1 & 0xffffffffu, 0u);
         EXPECT_EQ(c.x2 & 0xffffffffu, 0u);

@@ -26,7 +26,7 @@ void spin_forever(u32, void*) {
     }
 }
 
-i64 affinity_info(u64 mpidr) { return smccc_call(psci_conduit(), psci::kAffinityInfo64, mpidr, 0).status(); }
+i64 affinity_info(u64 mpidr) { return smccc_call(psci_conduit(), (psci::kAffinityInfo | psci::kSmc64), mpidr, 0).status(); }
 
 bool wait_for(volatile u32* flag, u64 ms) {
     u64 deadline = counter() + counter_frequency() / 1000 * ms;
@@ -39,11 +39,11 @@ bool wait_for(volatile u32* flag, u64 ms) {
 
 GUEST_TEST(reset_sequence) {
     REQUIRE_HYPERVISOR();
-    const Fdt& d = dt();
-    int chosen = d.path("/chosen");
+    const fdt::Reader& d = dt();
+    i32 chosen = d.find_path("/chosen");
     ASSERT_GE(chosen, 0);
-    u32 boot = d.prop_u32(chosen, "hv,boot-count", 0);
-    const char* reason = d.prop_str(chosen, "hv,reset-reason");
+    u32 boot = d.prop_u32(chosen, "hv,boot-count").value_or(0);
+    const char* reason = d.prop_string(chosen, "hv,reset-reason");
     printf("  boot %u, reason \"%s\", image global 0x%x\n", boot, reason ? reason : "(none)", g_initialised);
     ASSERT_TRUE(reason != nullptr);
     ASSERT_EQ(g_initialised, kImageValue);
@@ -56,7 +56,7 @@ GUEST_TEST(reset_sequence) {
     switch (boot) {
         case 1: {
             ASSERT_EQ(strcmp(reason, "cold"), 0);
-            ASSERT_EQ(start_cpu(1, other, spin_forever, nullptr), psci::kSuccess);
+            ASSERT_EQ(start_cpu(1, other, spin_forever, nullptr), psci::kPsciSuccess);
             ASSERT_TRUE(wait_for(&g_spinning, 2000));
             ASSERT_EQ(affinity_info(other), psci::kAffinityOn);
             g_initialised = 0xdead'beef;  // must not survive the reset
@@ -74,7 +74,7 @@ GUEST_TEST(reset_sequence) {
             g_initialised = 0xdead'beef;
             dsb_sy();
             printf("  boot 2: calling SYSTEM_RESET2 (warm)\n");
-            SmcccResult r = smccc_call(psci_conduit(), psci::kSystemReset2_64, 0, 0);
+            SmcccResult r = smccc_call(psci_conduit(), (psci::kSystemReset2 | psci::kSmc64), 0, 0);
             EXPECT_TRUE(false);
             printf("  SYSTEM_RESET2 returned %lld\n", static_cast<long long>(r.status()));
             return;
@@ -83,7 +83,7 @@ GUEST_TEST(reset_sequence) {
             EXPECT_EQ(strcmp(reason, "system-reset2"), 0);
             EXPECT_EQ(affinity_info(other), psci::kAffinityOff);
             // vCPU 1 can be started again after the resets.
-            EXPECT_EQ(start_cpu(1, other, spin_forever, nullptr), psci::kSuccess);
+            EXPECT_EQ(start_cpu(1, other, spin_forever, nullptr), psci::kPsciSuccess);
             EXPECT_TRUE(wait_for(&g_spinning, 2000));
             printf("  boot 3: reset sequence complete\n");
             return;

@@ -28,7 +28,7 @@ bool wait_until(bool (*cond)(u32), u32 slot, u64 ms) {
     return cond(slot);
 }
 
-i64 affinity_info(u64 mpidr) { return smccc_call(psci_conduit(), psci::kAffinityInfo64, mpidr, 0).status(); }
+i64 affinity_info(u64 mpidr) { return smccc_call(psci_conduit(), (psci::kAffinityInfo | psci::kSmc64), mpidr, 0).status(); }
 
 }  // namespace
 
@@ -45,10 +45,10 @@ GUEST_TEST(secondaries_start_and_stop) {
         }
         EXPECT_EQ(affinity_info(mpidrs[i]), 1);  // OFF before CPU_ON
         g_release = 0;
-        EXPECT_EQ(start_cpu(slot, mpidrs[i], secondary, nullptr), psci::kSuccess);
+        EXPECT_EQ(start_cpu(slot, mpidrs[i], secondary, nullptr), psci::kPsciSuccess);
         EXPECT_TRUE(wait_until(cpu_started, slot, 1000));
         // A second CPU_ON of a running CPU: ALREADY_ON (DEN0022D 5.6.2).
-        EXPECT_EQ(psci::cpu_on(mpidrs[i], 0x5000'0000, 0), psci::kAlreadyOn);
+        EXPECT_EQ(psci_cpu_on(mpidrs[i], 0x5000'0000, 0), psci::kPsciAlreadyOn);
         EXPECT_EQ(affinity_info(mpidrs[i]), 0);
         g_release = 1;
         dsb_sy();
@@ -67,5 +67,5 @@ GUEST_TEST(secondaries_start_and_stop) {
 
 GUEST_TEST(cpu_on_bad_target) {
     // An MPIDR that names no vCPU: INVALID_PARAMETERS (DEN0022D 5.6.2).
-    EXPECT_EQ(psci::cpu_on(0xff'00ff'ff00ull, 0x5000'0000, 0), psci::kInvalidParameters);
+    EXPECT_EQ(psci_cpu_on(0xff'00ff'ff00ull, 0x5000'0000, 0), psci::kPsciInvalidParameters);
 }

@@ -14,19 +14,6 @@ namespace {
 volatile u32 g_count[1024];
 void count_irq(u32 intid, void*) { g_count[intid] = g_count[intid] + 1; }
 
-template <typename Cond> bool run_irqs_until(Cond cond, u64 ms, u64 settle_ms = 0) {
-    u64 hz = counter_frequency();
-    u64 deadline = counter() + hz / 1000 * ms;
-    irq_enable();
-    while (!cond() && counter() < deadline) {
-    }
-    u64 settle = counter() + hz / 1000 * settle_ms;
-    while (counter() < settle) {
-    }
-    irq_disable();
-    return cond();
-}
-
 void prepare_spi(u32 spi, u8 prio) {
     (void)gic::set_handler(spi, count_irq);
     gic::set_edge_triggered(spi, true);

@@ -125,7 +125,7 @@ GUEST_TEST(start_all_cpus) {
     }
     enable_sgis_here();
     g_mail[0].ready = 1;
-    for (u32 i = 1; i < g_ncpus; ++i) EXPECT_EQ(start_cpu(i, g_mpidr[i], secondary, nullptr), psci::kSuccess);
+    for (u32 i = 1; i < g_ncpus; ++i) EXPECT_EQ(start_cpu(i, g_mpidr[i], secondary, nullptr), psci::kPsciSuccess);
     u64 deadline = counter() + counter_frequency() * 2;
     bool all = false;
     while (!all && counter() < deadline) {

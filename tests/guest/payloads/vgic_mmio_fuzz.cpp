@@ -140,14 +140,7 @@ void timer_irq(u32 intid, void*) {
 }
 
 bool wait_count(u32 intid, u32 want, u64 ms) {
-    u64 deadline = counter() + counter_frequency() / 1000 * ms;
-    irq_enable();
-    while (g_count[intid] < want && counter() < deadline) {
-    }
-    u64 settle = counter() + counter_frequency() / 50;
-    while (counter() < settle) {
-    }
-    irq_disable();
+    (void)run_irqs_until([&] { return g_count[intid] >= want; }, ms, 20);
     return g_count[intid] == want;
 }
 

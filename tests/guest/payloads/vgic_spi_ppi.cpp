@@ -78,20 +78,6 @@ void reset_log() {
     g_max_nesting = 0;
 }
 
-// IRQs on until `cond` or `ms` pass; then `settle_ms` more.
-template <typename Cond> bool run_irqs_until(Cond cond, u64 ms, u64 settle_ms = 0) {
-    u64 hz = counter_frequency();
-    u64 deadline = counter() + hz / 1000 * ms;
-    irq_enable();
-    while (!cond() && counter() < deadline) {
-    }
-    u64 settle = counter() + hz / 1000 * settle_ms;
-    while (counter() < settle) {
-    }
-    irq_disable();
-    return cond();
-}
-
 void prepare_spi(u32 spi, u8 prio, gic::Handler h) {
     (void)gic::set_handler(spi, h);
     gic::set_edge_triggered(spi, true);

@@ -34,15 +34,9 @@ void timer_irq(u32, void*) {
     g_fired = g_fired + 1;
 }
 
-u64 ms_ticks(u64 ms) { return counter_frequency() / 1000 * ms; }
-
 // IRQs on for `ms` or until g_fired >= want (stop_early).
 void run_irqs(u64 ms, u32 want, bool stop_early) {
-    u64 deadline = counter() + ms_ticks(ms);
-    irq_enable();
-    while (counter() < deadline && !(stop_early && g_fired >= want)) {
-    }
-    irq_disable();
+    (void)run_irqs_until([&] { return stop_early && g_fired >= want; }, ms);
 }
 
 void arm(u64 cval, u64 ctl) {

@@ -112,18 +112,16 @@ void dispatch(ExceptionFrame&) {
 }
 
 bool find_frames(u64& dist, u64& redist, u64& redist_size) {
-    const Fdt& f = dt();
     dist = 0x0800'0000;  // QEMU virt defaults when there is no DT
     redist = 0x080a'0000;
     redist_size = 0x00f6'0000;
-    if (!f.valid()) return true;
-    int node = f.find_compatible("arm,gic-v3");
-    if (node < 0) {
-        printf("gic: no arm,gic-v3 node in the DT\n");
+    if (!dt().valid()) return true;
+    u64 size = 0;
+    if (!dt_compatible_reg("arm,gic-v3", 0, dist, size)) {
+        printf("gic: no arm,gic-v3 node with a GICD reg in the DT\n");
         return false;
     }
-    u64 size = 0;
-    return f.reg(f.root(), node, 0, dist, size) && f.reg(f.root(), node, 1, redist, redist_size);
+    return dt_compatible_reg("arm,gic-v3", 1, redist, redist_size);
 }
 
 // Finds and wakes this CPU's redistributor and sets up its CPU interface (shared by init() and init_cpu()).

@@ -33,21 +33,18 @@ SmcccResult smccc_call(Conduit c, u64 fid, u64 a1, u64 a2, u64 a3) {
 void set_psci_conduit(Conduit c) { g_conduit = c; }
 Conduit psci_conduit() { return g_conduit; }
 
-namespace psci {
+u32 psci_version() { return static_cast<u32>(smccc_call(g_conduit, psci::kPsciVersionFn).x0); }
 
-u32 version() { return static_cast<u32>(smccc_call(g_conduit, kVersion).x0); }
-
-i64 cpu_on(u64 target_mpidr, u64 entry, u64 context_id) {
-    return smccc_call(g_conduit, kCpuOn64, target_mpidr, entry, context_id).status();
+i64 psci_cpu_on(u64 target_mpidr, u64 entry, u64 context_id) {
+    return smccc_call(g_conduit, psci::kCpuOn | psci::kSmc64, target_mpidr, entry, context_id).status();
 }
 
-i64 features(u32 fid) { return smccc_call(g_conduit, kFeatures, fid).status(); }
+i64 psci_features(u32 fid) { return smccc_call(g_conduit, psci::kPsciFeatures, fid).status(); }
 
-void system_off() {
-    SmcccResult r = smccc_call(g_conduit, kSystemOff);
+void psci_system_off() {
+    SmcccResult r = smccc_call(g_conduit, psci::kSystemOff);
     printf("PSCI SYSTEM_OFF returned %lld\n", static_cast<long long>(r.status()));
     for (;;) wfi();
 }
 
-}  // namespace psci
 }  // namespace rt

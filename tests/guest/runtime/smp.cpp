@@ -40,8 +40,8 @@ u64 secondary_entry_address() { return reinterpret_cast<uptr>(&rt_secondary_entr
 void set_cpu_off_function(u32 fid) { g_cpu_off_fid = fid; }
 
 i64 start_cpu(u32 slot, u64 target_mpidr, CpuFn fn, void* arg) {
-    if (!prepare_cpu(slot, fn, arg)) return psci::kInvalidParameters;
-    return psci::cpu_on(target_mpidr, secondary_entry_address(), slot);
+    if (!prepare_cpu(slot, fn, arg)) return psci::kPsciInvalidParameters;
+    return psci_cpu_on(target_mpidr, secondary_entry_address(), slot);
 }
 
 const volatile EntryCapture& entry_capture() { return rt_entry_capture; }
@@ -61,21 +61,27 @@ bool prepare_captured_cpu(u32 slot, CpuFn fn, void* arg) {
 }
 
 i64 start_cpu_captured(u32 slot, u64 target_mpidr, u64 context_id, CpuFn fn, void* arg) {
-    if (!prepare_captured_cpu(slot, fn, arg)) return psci::kInvalidParameters;
-    return psci::cpu_on(target_mpidr, capture_entry_address(), context_id);
+    if (!prepare_captured_cpu(slot, fn, arg)) return psci::kPsciInvalidParameters;
+    return psci_cpu_on(target_mpidr, capture_entry_address(), context_id);
 }
 
 bool cpu_started(u32 slot) { return slot < kMaxCpus && g_slots[slot].started; }
 bool cpu_finished(u32 slot) { return slot < kMaxCpus && g_slots[slot].finished; }
 
+bool wait_slot(bool (*cond)(u32 slot), u32 slot, u64 ms) {
+    const u64 deadline = counter() + ms_ticks(ms);
+    while (!cond(slot) && counter() < deadline) {
+    }
+    return cond(slot);
+}
+
 u32 dt_cpu_mpidrs(u64* out, u32 cap) {
-    const Fdt& f = dt();
-    int cpus = f.path("/cpus");
+    const fdt::Reader& f = dt();
     u32 n = 0;
-    for (int c = f.first_child(cpus); c >= 0 && n < cap; c = f.next_sibling(c)) {
-        const char* type = f.prop_str(c, "device_type");
+    for (i32 c = f.first_child(f.find_path("/cpus")); c >= 0 && n < cap; c = f.next_sibling(c)) {
+        const char* type = f.prop_string(c, "device_type");
         u64 base = 0, size = 0;
-        if (type && strcmp(type, "cpu") == 0 && f.reg(cpus, c, 0, base, size)) out[n++] = base;
+        if (type && strcmp(type, "cpu") == 0 && f.read_reg(c, 0, base, size) == Status::ok) out[n++] = base;
     }
     return n;
 }

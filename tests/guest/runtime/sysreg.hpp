@@ -29,7 +29,22 @@ inline u64 counter() {
     return RT_READ_SYSREG(cntvct_el0);
 }
 inline u64 counter_frequency() { return RT_READ_SYSREG(cntfrq_el0); }
+inline u64 ms_ticks(u64 ms) { return counter_frequency() / 1000 * ms; }
 void delay_us(u64 us);
+
+// IRQs unmasked at the CPU until cond() holds or `ms` pass, then `settle_ms` more (time for unwanted extra
+// interrupts to show up); IRQs are masked again on return. Returns cond().
+template <typename Cond> bool run_irqs_until(Cond cond, u64 ms, u64 settle_ms = 0) {
+    const u64 deadline = counter() + ms_ticks(ms);
+    irq_enable();
+    while (!cond() && counter() < deadline) {
+    }
+    const u64 settle = counter() + ms_ticks(settle_ms);
+    while (counter() < settle) {
+    }
+    irq_disable();
+    return cond();
+}
 
 // MMIO accessors (the MMU is off, so every data access is Device-nGnRnE and must be naturally aligned).
 // MMIO accessors use plain register-offset-free ldr/str so a trapped access always carries a valid syndrome

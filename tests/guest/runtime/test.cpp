@@ -20,8 +20,6 @@ namespace {
 // Plain QEMU puts the DTB at the RAM base when it boots an ELF without a Linux header (and passes no x0).
 constexpr u64 kPlainQemuDtb = 0x4000'0000;
 
-Fdt g_fdt;
-u64 g_dtb = 0;
 const char* g_bootargs = "";
 
 struct RunState {
@@ -38,7 +36,7 @@ RunState g_run;
 [[noreturn]] void finish() {
     if (g_run.skipped_tests) printf("%u skipped\n", g_run.skipped_tests);
     printf("%u passed, %u failed\n", g_run.passed, g_run.failed);
-    psci::system_off();
+    psci_system_off();
 }
 
 void end_current_test() {
@@ -69,29 +67,22 @@ const char* cmp_text(Cmp op) {
 }
 
 void discover_platform(u64 x0) {
-    if (g_fdt.init(x0)) {
-        g_dtb = x0;
-    } else if (x0 == 0) {
+    if (!dt_open(x0) && x0 == 0) {
         // No DTB handed over: probe the plain-QEMU location without dying if it is not ours.
         ProbeResult r = probe_read32(kPlainQemuDtb, 0);
-        if (!r.fault.taken && __builtin_bswap32(static_cast<u32>(r.value)) == Fdt::kMagic && g_fdt.init(kPlainQemuDtb))
-            g_dtb = kPlainQemuDtb;
+        if (!r.fault.taken && __builtin_bswap32(static_cast<u32>(r.value)) == fdt::kMagic) (void)dt_open(kPlainQemuDtb);
     }
-    if (!g_fdt.valid()) return;
-    int chosen = g_fdt.path("/chosen");
-    if (const char* args = g_fdt.prop_str(chosen, "bootargs")) g_bootargs = args;
-    int psci_node = g_fdt.path("/psci");
-    if (const char* method = g_fdt.prop_str(psci_node, "method"))
+    const fdt::Reader& f = dt();
+    if (!f.valid()) return;
+    if (const char* args = f.prop_string(f.find_path("/chosen"), "bootargs")) g_bootargs = args;
+    if (const char* method = f.prop_string(f.find_path("/psci"), "method"))
         set_psci_conduit(strcmp(method, "smc") == 0 ? Conduit::smc : Conduit::hvc);
-    int uart = g_fdt.find_compatible("arm,pl011");
     u64 base = 0, size = 0;
-    if (uart >= 0 && g_fdt.reg(g_fdt.root(), uart, 0, base, size) && base != 0) console_set_base(base);
+    if (dt_compatible_reg("arm,pl011", 0, base, size) && base != 0) console_set_base(base);
 }
 
 }  // namespace
 
-const Fdt& dt() { return g_fdt; }
-u64 dtb_address() { return g_dtb; }
 const char* bootargs() { return g_bootargs; }
 
 bool bootarg(const char* key, const char*& value, usize& len) {
@@ -236,7 +227,7 @@ extern "C" void rt_main(hv::u64 x0) {
     discover_platform(x0);
     usize count = static_cast<usize>(__stop_guest_tests - __start_guest_tests);
     printf("guest runtime: EL%u, DTB %s at 0x%llx, bootargs \"%s\", %zu tests\n", current_el(),
-           g_fdt.valid() ? "found" : "NOT found", static_cast<unsigned long long>(g_dtb), g_bootargs, count);
+           dt().valid() ? "found" : "NOT found", static_cast<unsigned long long>(dtb_address()), g_bootargs, count);
     for (const TestCase* t = __start_guest_tests; t != __stop_guest_tests; ++t) {
         g_run.current = t;
         g_run.checks = g_run.failed_checks = 0;

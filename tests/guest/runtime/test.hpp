@@ -27,8 +27,7 @@ void skip_current(const char* why);
 [[noreturn]] void abort_run(const char* why);
 
 // --- what the runtime learnt at boot ---------------------------------------------------------------------------
-const Fdt& dt();          // the guest DTB (dt().valid() is false if none was found)
-u64 dtb_address();
+// dt(), dtb_address(): tests/guest/runtime/fdt.hpp
 const char* bootargs();   // /chosen/bootargs, "" if absent
 // `key=value` lookup in the bootargs (space separated). Returns false if the key is absent.
 bool bootarg(const char* key, const char*& value, usize& len);

@@ -85,3 +85,22 @@ TEST(Bootargs, OverlongIsIgnored) {
     EXPECT_EQ(p.unknown_count, 100u);
     EXPECT_STREQ(p.unknown[3], "x3");
 }
+
+TEST(Bootargs, VirtualItsCount) {
+    HvOptions d;
+    ASSERT_EQ(parse_bootargs("", d), Status::ok);
+    EXPECT_EQ(d.vits, 1u);  // default: one virtual ITS (at the host ITS address)
+    HvOptions o;
+    ASSERT_EQ(parse_bootargs("vits=3", o), Status::ok);
+    EXPECT_EQ(o.vits, 3u);
+    EXPECT_EQ(o.invalid_count, 0u);
+    HvOptions m;
+    ASSERT_EQ(parse_bootargs("vits=4", m), Status::ok);
+    EXPECT_EQ(m.vits, kMaxVirtualIts);
+    // 0, above the maximum, garbage, no value: reported, the previous value kept.
+    HvOptions bad;
+    ASSERT_EQ(parse_bootargs("vits=2 vits=0 vits=5 vits=two vits= vits", bad), Status::ok);
+    EXPECT_EQ(bad.vits, 2u);
+    EXPECT_EQ(bad.invalid_count, 4u);
+    EXPECT_EQ(bad.unknown_count, 1u);  // "vits" without '=' is not the option
+}

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/fdt/reader.hpp"
+#include "core/fdt/writer.hpp"
 #include "core/platform.hpp"
 #include "tests/unit/fdt/fdt_test_util.hpp"
 
@@ -234,4 +235,122 @@ TEST(GuestDtb, RejectsBadConfigAndSmallBuffers) {
         EXPECT_EQ(build_guest_dtb(h->reader, *h->info, ok, small.data(), cap, size), Status::no_memory) << cap;
         for (usize i = cap; i < small.size(); ++i) ASSERT_EQ(small[i], 0xab) << "overrun at cap " << cap;
     }
+}
+
+// --- several virtual ITSes (vits=N) --------------------------------------------------------------------------
+
+namespace {
+
+// A minimal host tree holding only a QEMU-style platform-bus node with one `ranges` entry <0 parent-addr size>.
+std::vector<u8> platform_bus_tree(u64 parent_addr, u32 size) {
+    std::vector<u8> blob(4096, 0);
+    Writer w(blob.data(), blob.size());
+    EXPECT_EQ(w.begin_node(""), Status::ok);
+    EXPECT_EQ(w.prop_u32("#address-cells", 2), Status::ok);
+    EXPECT_EQ(w.prop_u32("#size-cells", 2), Status::ok);
+    EXPECT_EQ(w.begin_node("platform-bus"), Status::ok);
+    static const char* const compat[] = {"qemu,platform", "simple-bus"};
+    EXPECT_EQ(w.prop_strings("compatible", compat, 2), Status::ok);
+    EXPECT_EQ(w.prop_u32("#address-cells", 1), Status::ok);
+    EXPECT_EQ(w.prop_u32("#size-cells", 1), Status::ok);
+    const u32 ranges[4] = {0, static_cast<u32>(parent_addr >> 32), static_cast<u32>(parent_addr), size};
+    EXPECT_EQ(w.prop_cells("ranges", ranges, 4), Status::ok);
+    EXPECT_EQ(w.end_node(), Status::ok);
+    EXPECT_EQ(w.end_node(), Status::ok);
+    Result<usize> n = w.finish();
+    EXPECT_TRUE(n.ok());
+    blob.resize(n.ok() ? n.value() : 0);
+    return blob;
+}
+
+}  // namespace
+
+TEST(VirtualIts, FramesFollowTheHostPlatformBusWindow) {
+    auto h = host();
+    VirtualItsFrames f;
+    ASSERT_EQ(virtual_its_frames(&h->reader, *h->info, 4, f), Status::ok);
+    ASSERT_EQ(f.size(), 4u);
+    EXPECT_EQ(f[0].base, h->info->gic.its[0].base);  // ITS 0: the host ITS (passthrough doorbell)
+    EXPECT_EQ(f[0].size, 0x20000u);
+    // The QEMU virt platform-bus window is 0x0c000000 + 32 MiB in the checked-in host DTB.
+    for (u32 i = 1; i < 4; ++i) {
+        EXPECT_EQ(f[i].base, 0x0c000000u + (i - 1) * kVirtualItsFrameSize) << i;
+        EXPECT_EQ(f[i].size, kVirtualItsFrameSize);
+        EXPECT_EQ(f[i].base % (64 * KiB), 0u);
+    }
+    // Without a host tree: the documented default window, same result for QEMU virt.
+    VirtualItsFrames d;
+    ASSERT_EQ(virtual_its_frames(nullptr, *h->info, 4, d), Status::ok);
+    for (u32 i = 0; i < 4; ++i) EXPECT_EQ(d[i].base, f[i].base);
+    // One instance: only the host ITS.
+    ASSERT_EQ(virtual_its_frames(&h->reader, *h->info, 1, f), Status::ok);
+    EXPECT_EQ(f.size(), 1u);
+}
+
+TEST(VirtualIts, WindowIsReadFromTheTreeAndBoundsAreChecked) {
+    auto h = host();
+    // A window of 256 KiB at 0x0d000000 holds exactly two extra ITSes.
+    std::vector<u8> blob = platform_bus_tree(0x0d000000, 0x40000);
+    Result<Reader> r = Reader::open(blob.data(), blob.size());
+    ASSERT_TRUE(r.ok());
+    VirtualItsFrames f;
+    ASSERT_EQ(virtual_its_frames(&r.value(), *h->info, 3, f), Status::ok);
+    ASSERT_EQ(f.size(), 3u);
+    EXPECT_EQ(f[1].base, 0x0d000000u);
+    EXPECT_EQ(f[2].base, 0x0d020000u);
+    EXPECT_EQ(virtual_its_frames(&r.value(), *h->info, 4, f), Status::out_of_range);
+    EXPECT_TRUE(f.empty());
+    // A window over guest RAM / over the GIC is refused rather than overlapping.
+    std::vector<u8> ram = platform_bus_tree(0x40000000, 0x1000000);
+    Result<Reader> rr = Reader::open(ram.data(), ram.size());
+    ASSERT_TRUE(rr.ok());
+    EXPECT_EQ(virtual_its_frames(&rr.value(), *h->info, 2, f), Status::out_of_range);
+    std::vector<u8> gic = platform_bus_tree(0x08000000, 0x1000000);
+    Result<Reader> rg = Reader::open(gic.data(), gic.size());
+    ASSERT_TRUE(rg.ok());
+    EXPECT_EQ(virtual_its_frames(&rg.value(), *h->info, 2, f), Status::out_of_range);
+    // Bad counts; no host ITS.
+    EXPECT_EQ(virtual_its_frames(&h->reader, *h->info, 0, f), Status::invalid_argument);
+    EXPECT_EQ(virtual_its_frames(&h->reader, *h->info, kMaxVirtualIts + 1, f), Status::invalid_argument);
+    auto no_its = std::make_unique<PlatformInfo>(*h->info);
+    no_its->gic.its.clear();
+    EXPECT_EQ(virtual_its_frames(&h->reader, *no_its, 2, f), Status::not_found);
+}
+
+TEST(VirtualIts, GuestTreeHasOneMsiControllerPerInstance) {
+    auto h = host();
+    GuestDtbConfig c = config(2);
+    c.virtual_its = 3;
+    auto b = build(*h, c);
+    auto g = std::make_unique<PlatformInfo>();
+    ASSERT_EQ(parse_platform(b->reader, *g), Status::ok);
+    ASSERT_EQ(g->gic.its.size(), 3u);
+    EXPECT_EQ(g->gic.its[0].base, 0x08080000u);
+    EXPECT_EQ(g->gic.its[1].base, 0x0c000000u);
+    EXPECT_EQ(g->gic.its[2].base, 0x0c020000u);
+    for (u32 i = 0; i < 3; ++i) {
+        EXPECT_EQ(g->gic.its[i].size, 0x20000u);
+        EXPECT_EQ(g->gic.its[i].phandle, kPhandleItsBase + i);
+        EXPECT_TRUE(b->reader.has_prop(g->gic.its[i].node, "msi-controller"));
+        EXPECT_EQ(b->reader.prop_u32(g->gic.its[i].node, "#msi-cells").value_or(0), 1u);
+    }
+    EXPECT_EQ(virtual_its_phandle(*h->info, 2), kPhandleItsBase + 2);
+    // PCI devices keep sending their MSIs to ITS 0 (the passthrough doorbell).
+    ASSERT_EQ(g->pcie.msi_map.size(), 1u);
+    EXPECT_EQ(g->pcie.msi_map[0].phandle, kPhandleItsBase);
+    if (fdttest::have_dtc()) {
+        EXPECT_TRUE(has(b->dts, "its@c020000")) << b->dts;
+    }
+
+    // Without an ITS (its=off) the extra ones are not emitted either.
+    c.include_its = false;
+    auto none = build(*h, c);
+    EXPECT_EQ(none->reader.find_compatible("arm,gic-v3-its"), kNoNode);
+    // A count that cannot be honoured: only the host ITS, the tree still builds.
+    c.include_its = true;
+    c.virtual_its = kMaxVirtualIts + 1;
+    auto one = build(*h, c);
+    auto g1 = std::make_unique<PlatformInfo>();
+    ASSERT_EQ(parse_platform(one->reader, *g1), Status::ok);
+    EXPECT_EQ(g1->gic.its.size(), 1u);
 }

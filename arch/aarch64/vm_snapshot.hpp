@@ -1,0 +1,40 @@
+// Whole-VM snapshot to / from a host file over semihosting (docs/snapshot.md): a VM saved in one QEMU process
+// resumes in another. The stream is core/reglist/snapshot's (header, VM records, per-vCPU records, guest RAM),
+// written and read in chunks (no RAM-sized buffer).
+//
+//  * Save: the guest calls the vendor-specific hypercall kSnapshotSaveFid (SMCCC SMC64 fast call, owner 6 =
+//    vendor-specific hypervisor service). Honoured only with the hypervisor option snapshot=save:PATH (else x0 =
+//    NOT_SUPPORTED). Every other vCPU is stopped (the VM-reset rendezvous), the catalogue's prepare_save runs
+//    (LPI pending tables, ITS SAVE_TABLES), the stream goes to PATH and the machine powers off (QEMU exits 0).
+//    The saved x0 of the calling vCPU is kSnapshotResumed: the call "returns" that value when the snapshot is
+//    restored. If the save fails the call returns kSnapshotSaveFailed and the VM continues.
+//  * Restore: with snapshot=restore:PATH, vm_snapshot_restore() runs at boot after the VM objects exist, instead
+//    of loading the guest's modules: the whole stream is validated first (header, vCPU count, every register ID,
+//    RAM layout equal to this VM's), then RAM and registers are applied in restore order, then every vCPU that
+//    was on (its MP state, a register of class 0x0806) is made runnable with its restored context.
+#pragma once
+
+#include "core/bootargs.hpp"
+#include "core/vm.hpp"
+
+namespace hv::arch {
+
+constexpr u32 kSnapshotSaveFid = 0xc6000040;  // SMC64, owner 6 (vendor hypervisor), function 0x40
+constexpr i64 kSnapshotResumed = 1;           // x0 seen by the caller after a restore
+constexpr i64 kSnapshotNotSupported = -1;     // SMCCC NOT_SUPPORTED: no snapshot=save option
+constexpr i64 kSnapshotSaveFailed = -2;       // the file could not be written; the VM continues
+
+// KVM MP_STATE values carried by the MP state register (docs/snapshot.md).
+constexpr u32 kMpStateRunnable = 0;  // KVM_MP_STATE_RUNNABLE
+constexpr u32 kMpStateStopped = 3;   // KVM_MP_STATE_STOPPED
+
+// After the vGIC / ITS / UART are set up and vm_init_firmware ran: adds the MP state class to the VM catalogue
+// and installs the hypercall hook. `opts` must stay valid (the path is read at save time).
+[[nodiscard]] Status vm_snapshot_init(Vm& vm, const HvOptions& opts);
+
+// Restore at boot from opts.snapshot_path (vCPUs not yet running). On ok every saved-running vCPU is pending
+// with its restored context and kicked: the caller enters vcpu_loop for vCPU 0. On a validation error nothing
+// of the VM was changed (the message says why); an error while applying leaves the VM partly restored.
+[[nodiscard]] Status vm_snapshot_restore(Vm& vm, bool& changed);
+
+}  // namespace hv::arch
