@@ -132,6 +132,8 @@ Status msi_vm_init(Vm& vm, const PlatformInfo& plat, LpiSink& sink, bool passthr
         HV_LOG_INFO("msi: virtual ITS %u at 0x%llx (purely virtual)", i,
                     static_cast<unsigned long long>(frames[i].base));
     }
+    HV_LOG_INFO("msi: %u virtual ITS(es); VM register catalogue: %zu classes, %zu VM-scoped registers", g_its_count,
+                vm_registers().class_count(), vm_registers().reg_count(reglist::Handle::vm()));
     if (!g_reset_hook_added) {
         HV_TRY(add_reset_hook([](Vm&, void*) { msi_vm_reset(); }, nullptr));
         g_reset_hook_added = true;

@@ -13,10 +13,8 @@ using namespace rt;
 
 namespace {
 
-constexpr u64 kMpidrAffinity = 0xff'00ff'ffffull;  // DEN0022D 5.1.4: Aff3 [39:32], Aff2..Aff0 [23:0]
 constexpr u64 kHypervisorBase = 0x4000'0000;       // RAM base: the hypervisor's 32 MiB, not guest RAM (docs/boot.md)
 
-u64 self_mpidr() { return RT_READ_SYSREG(mpidr_el1) & kMpidrAffinity; }
 
 SmcccResult call(u64 fid, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0) { return smccc_call(psci_conduit(), fid, a1, a2, a3); }
 i64 status(u64 fid, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0) { return call(fid, a1, a2, a3).status(); }
@@ -35,15 +33,6 @@ bool wait_affinity(u64 mpidr, i64 want, u64 ms) {
     return affinity(mpidr) == want;
 }
 
-// The other vCPUs (DT order, without this one).
-u32 other_cpus(u64* out, u32 cap) {
-    u64 all[kMaxCpus];
-    u32 n = dt_cpu_mpidrs(all, kMaxCpus);
-    u32 k = 0;
-    for (u32 i = 0; i < n && k < cap; ++i)
-        if (all[i] != self_mpidr()) out[k++] = all[i];
-    return k;
-}
 
 // --- secondary bodies ------------------------------------------------------------------------------------------
 volatile u32 g_release[kMaxCpus];
@@ -106,7 +95,7 @@ GUEST_TEST(psci_version) {
 
 GUEST_TEST(cpu_on_invalid_mpidr) {
     u64 others[kMaxCpus];
-    ASSERT_GE(other_cpus(others, kMaxCpus), 2u);
+    ASSERT_GE(dt_other_cpus(others, kMaxCpus), 2u);
     // DEN0022D 5.6.2: a target_cpu that names no PE is INVALID_PARAMETERS.
     EXPECT_EQ(psci_cpu_on(0xff'00ff'ff00ull, secondary_entry_address(), 1), psci::kPsciInvalidParameters);
     EXPECT_EQ(psci_cpu_on(0x00'0000'00feull, secondary_entry_address(), 1), psci::kPsciInvalidParameters);
@@ -121,7 +110,7 @@ GUEST_TEST(cpu_on_invalid_mpidr) {
 GUEST_TEST(cpu_on_invalid_address) {
     REQUIRE_HYPERVISOR();  // QEMU's firmware does not validate entry points
     u64 others[kMaxCpus];
-    ASSERT_GE(other_cpus(others, kMaxCpus), 1u);
+    ASSERT_GE(dt_other_cpus(others, kMaxCpus), 1u);
     u64 ram_end = dt_ram_end();
     ASSERT_NE(ram_end, 0u);
     printf("  guest RAM ends at 0x%llx\n", static_cast<unsigned long long>(ram_end));
@@ -142,7 +131,7 @@ GUEST_TEST(cpu_on_invalid_address) {
 
 GUEST_TEST(cpu_on_entry_state_and_affinity_transitions) {
     u64 others[kMaxCpus];
-    ASSERT_GE(other_cpus(others, kMaxCpus), 1u);
+    ASSERT_GE(dt_other_cpus(others, kMaxCpus), 1u);
     const u64 target = others[0];
     const u64 contexts[2] = {0x1234'5678'9abc'def0ull, 0x0fed'cba9'8765'4321ull};
     for (u32 round = 0; round < 2; ++round) {
@@ -206,7 +195,7 @@ GUEST_TEST(affinity_info_levels) {
 
 GUEST_TEST(concurrent_cpu_on_exactly_one_success) {
     u64 others[kMaxCpus];
-    ASSERT_GE(other_cpus(others, kMaxCpus), 2u);
+    ASSERT_GE(dt_other_cpus(others, kMaxCpus), 2u);
     const u64 helper = others[0], target = others[1];
     u32 primary_won = 0;
     for (u32 round = 0; round < 8; ++round) {
@@ -332,7 +321,7 @@ GUEST_TEST(cpu_suspend_error_paths) {
 GUEST_TEST(smc32_and_smc64_forms) {
     REQUIRE_HYPERVISOR();  // QEMU's firmware reads whole x-registers for SMC32 calls
     u64 others[kMaxCpus];
-    ASSERT_GE(other_cpus(others, kMaxCpus), 1u);
+    ASSERT_GE(dt_other_cpus(others, kMaxCpus), 1u);
     const u64 target = others[0];
     ASSERT_LT(capture_entry_address(), 0x1'0000'0000ull);  // reachable with a 32-bit entry point
     // CPU_ON32: 32-bit target, entry and context id; garbage in the upper halves must be ignored (DEN0028 2.6).
@@ -361,7 +350,7 @@ GUEST_TEST(smc32_and_smc64_forms) {
 GUEST_TEST(smc_conduit_matches_hvc) {
     REQUIRE_HYPERVISOR();  // on plain QEMU at EL1 an SMC has no EL3 to go to
     u64 others[kMaxCpus];
-    ASSERT_GE(other_cpus(others, kMaxCpus), 1u);
+    ASSERT_GE(dt_other_cpus(others, kMaxCpus), 1u);
     struct Query {
         u32 fid;
         u64 a1, a2;

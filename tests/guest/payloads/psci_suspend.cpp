@@ -31,14 +31,6 @@ bool gicd_emulated() {
     return !r.fault.taken;
 }
 
-u64 other_cpu() {
-    u64 all[kMaxCpus];
-    u32 n = dt_cpu_mpidrs(all, kMaxCpus);
-    u64 self = RT_READ_SYSREG(mpidr_el1) & 0xff'00ff'ffffull;
-    for (u32 i = 0; i < n; ++i)
-        if (all[i] != self) return all[i];
-    return ~0ull;
-}
 
 constexpr u64 kPowerDownContext = 0xc0ff'ee00'1234'5678ull;
 struct PowerDown {
@@ -181,7 +173,7 @@ GUEST_TEST(cpu_suspend_powerdown_restarts_at_entry) {
     if (!gicd_emulated())
         GUEST_SKIP("the GIC distributor is not emulated (a GICD read aborts): needs the vGIC for a wake-up interrupt");
     ASSERT_TRUE(gic::initialised());
-    u64 target = other_cpu();
+    u64 target = dt_other_cpu();
     ASSERT_NE(target, ~0ull);
     g_pd = PowerDown{};
     // Slot 2 is where the CPU continues after the power down (through the capture entry); slot 1 suspends.

@@ -17,12 +17,10 @@ using namespace rt;
 
 namespace {
 
-constexpr u64 kMpidrAffinity = 0xff'00ff'ffffull;
 constexpr u32 kV0_1 = 0x0'0001, kV0_2 = 0x0'0002, kV1_0 = 0x1'0000, kV1_1 = 0x1'0001;
 // KVM's PSCI 0.1 function IDs (what the hypervisor's 0.1 DT names): CPU_SUSPEND, CPU_OFF, CPU_ON, MIGRATE.
 constexpr u32 kKvm01Base = 0x95c1'ba5e;
 
-u64 self_mpidr() { return RT_READ_SYSREG(mpidr_el1) & kMpidrAffinity; }
 SmcccResult call(u64 fid, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0) { return smccc_call(psci_conduit(), fid, a1, a2, a3); }
 // Returns are 32-bit for SMC32 IDs and for PSCI 0.1 (compare the sign-extended w0, DEN0028 2.6).
 i64 st32(u64 fid, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0) {
@@ -52,13 +50,6 @@ Ids01 dt_ids01() {
             f.prop_u32(psci, "cpu_on").value_or(0), f.prop_u32(psci, "migrate").value_or(0)};
 }
 
-u64 other_cpu() {
-    u64 all[kMaxCpus];
-    u32 n = dt_cpu_mpidrs(all, kMaxCpus);
-    for (u32 i = 0; i < n; ++i)
-        if (all[i] != self_mpidr()) return all[i];
-    return ~0ull;
-}
 
 volatile u32 g_release = 0;
 void hold(u32, void*) {
@@ -125,7 +116,7 @@ GUEST_TEST(psci_version_call) {
 
 GUEST_TEST(cpu_on_off_cycle) {
     REQUIRE_VERSION(v);
-    const u64 target = other_cpu();
+    const u64 target = dt_other_cpu();
     ASSERT_NE(target, ~0ull);
     const u64 contexts[2] = {0x0123'4567'89ab'cdefull, 0x7654'3210'fedc'ba98ull};
     if (v == kV0_1) {

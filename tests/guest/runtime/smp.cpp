@@ -86,6 +86,23 @@ u32 dt_cpu_mpidrs(u64* out, u32 cap) {
     return n;
 }
 
+u64 self_mpidr() { return RT_READ_SYSREG(mpidr_el1) & psci::kMpidrAffinityMask; }
+
+u32 dt_other_cpus(u64* out, u32 cap) {
+    u64 all[kMaxCpus];
+    const u32 n = dt_cpu_mpidrs(all, kMaxCpus);
+    const u64 self = self_mpidr();
+    u32 k = 0;
+    for (u32 i = 0; i < n && k < cap; ++i)
+        if (all[i] != self) out[k++] = all[i];
+    return k;
+}
+
+u64 dt_other_cpu() {
+    u64 other = ~0ull;
+    return dt_other_cpus(&other, 1) == 1 ? other : ~0ull;
+}
+
 }  // namespace rt
 
 extern "C" void rt_secondary_main(hv::u64 slot) {

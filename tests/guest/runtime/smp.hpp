@@ -21,6 +21,12 @@ bool cpu_finished(u32 slot);
 bool wait_slot(bool (*cond)(u32 slot), u32 slot, u64 ms);
 // MPIDRs of the DT's /cpus/cpu@* nodes, in DT order; returns how many (at most cap).
 u32 dt_cpu_mpidrs(u64* out, u32 cap);
+// This CPU's MPIDR_EL1 affinity fields (Aff3 [39:32], Aff2..Aff0 [23:0]: the form PSCI takes, DEN0022D 5.1.4).
+u64 self_mpidr();
+// The DT's CPUs other than this one, in DT order; returns how many (at most cap).
+u32 dt_other_cpus(u64* out, u32 cap);
+// The first of them, or ~0 if there is none.
+u64 dt_other_cpu();
 
 // --- lower-level pieces, for payloads that issue the CPU_ON themselves (races, SMC32 forms, PSCI 0.1 IDs) -------
 // Sets up `slot` like start_cpu() without calling CPU_ON; then CPU_ON(target, secondary_entry_address(), slot)
