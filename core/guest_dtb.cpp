@@ -46,6 +46,16 @@ Status emit_root_props(Writer& w) {
     return w.prop_u32("interrupt-parent", kPhandleGic);
 }
 
+// The SDEI binding (Linux Documentation/devicetree/bindings/firmware/arm,sdei.yaml): /firmware/sdei with the conduit.
+Status emit_sdei(Writer& w) {
+    HV_TRY(w.begin_node("firmware"));
+    HV_TRY(w.begin_node("sdei"));
+    HV_TRY(w.prop_string("compatible", "arm,sdei-1.0"));
+    HV_TRY(w.prop_string("method", "hvc"));
+    HV_TRY(w.end_node());
+    return w.end_node();
+}
+
 Status emit_psci(Writer& w, PsciVersion v) {
     HV_TRY(w.begin_node("psci"));
     switch (v) {
@@ -391,6 +401,7 @@ Status build_guest_dtb(const Reader& host, const PlatformInfo& plat, const Guest
     HV_TRY(w.begin_node(""));
     HV_TRY(emit_root_props(w));
     HV_TRY(emit_psci(w, cfg.psci));
+    if (cfg.include_sdei) HV_TRY(emit_sdei(w));
     HV_TRY(emit_memory(w, cfg));
     HV_TRY(emit_cpus(w, host, plat, cfg));
     HV_TRY(emit_gic(w, host, plat, cfg, gicr_base, gicr_size));

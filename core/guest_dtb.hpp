@@ -64,6 +64,7 @@ struct GuestDtbConfig {
     u32 virtual_its = 1;
     bool include_pcie = true;              // keep the host PCIe node (with msi-map -> our ITS)
     bool include_uart = true;              // the pl011 (emulated) + stdout-path
+    bool include_sdei = true;              // /firmware/sdei ("arm,sdei-1.0", method "hvc"): docs/sdei.md
     // GIC redistributor base for vCPU 0; 0 = the host's first GICR region base. The region emitted is exactly
     // vcpu count x 128 KiB.
     u64 gicr_base = 0;

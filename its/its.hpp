@@ -92,6 +92,8 @@ public:
     usize device_count() const { return map_.device_count(); }
     usize ite_count() const { return map_.ite_count(); }
     usize collection_count() const { return map_.collection_count(); }
+    // Read-only view of the mappings (tests and the fuzz harness: device ITT ranges, ITEs).
+    const Mappings& mappings() const { return map_; }
     bool enabled() const { return __atomic_load_n(&enabled_, __ATOMIC_ACQUIRE); }
     bool stalled() const { return stalled_; }
     RestorePhase restore_phase() const { return phase_; }

@@ -8,6 +8,7 @@
 #include "arch/aarch64/percpu.hpp"
 #include "arch/aarch64/sysreg.hpp"
 #include "arch/aarch64/vm_reset.hpp"
+#include "arch/aarch64/sdei_glue.hpp"
 #include "lib/assert.hpp"
 #include "lib/log.hpp"
 #include "lib/spinlock.hpp"
@@ -249,6 +250,7 @@ bool vcpu_wait_for_interrupt(Vcpu& v) {
     for (;;) {
         if (__atomic_exchange_n(&v.kick_pending, false, __ATOMIC_ACQ_REL)) break;
         if (g_hooks.has_pending != nullptr && g_hooks.has_pending(v)) break;
+        if (sdei_has_pending(v)) break;  // an SDEI event ignores PSTATE.I: it ends the wait (docs/sdei.md)
         if (reset_requested() || panicking()) break;
         if (timer_armed && static_cast<i64>(deadline - HV_READ_SYSREG(cntpct_el0)) <= 0) {
             woke = true;  // the guest's timer condition holds: re-entry delivers PPI 27
@@ -272,6 +274,7 @@ void handle_firmware(Vm& vm, Vcpu& v, bool smc) {
     const u32 fid = static_cast<u32>(call.x[0]);
     if (smc) advance_pc(v.ctx);  // ELR_EL2 points at the trapped SMC; HVC's preferred return is past it
     if (g_hooks.hypercall != nullptr && g_hooks.hypercall(vm, v)) return;
+    if (sdei_handle_call(v)) return;  // SDEI (DEN0054): needs the whole context, not just x0..x17
     psci::FirmwareExit exit = g_firmware.handle(v.id, call);
     for (unsigned i = 0; i < 4; ++i) v.ctx.core.x[i] = call.x[i];
     switch (exit) {
@@ -502,6 +505,7 @@ Status vm_init_firmware(Vm& vm, psci::PsciVersion version) {
     cfg.psci_version = version == psci::PsciVersion::v0_1 ? psci::PsciVersion::v0_1 : psci::PsciVersion::v1_1;
     cfg.boot_vcpu = 0;
     HV_TRY(g_firmware.init(g_fw_platform, vm.memory, cfg));
+    HV_TRY(sdei_vm_init(vm));
     if (g_regs == nullptr) {
         g_regs = new (g_regs_storage) VmRegisters();
         g_regs->catalogue.set_vcpu_count(vm.vcpu_count);
@@ -582,6 +586,7 @@ void vcpu_loop(Vm& vm, Vcpu& v) {
         // CPU_SUSPEND). Cleared before the flush: a later kick is either seen by the flush or, from another pCPU,
         // is a physical SGI that exits the guest at once and sets the flag again.
         __atomic_store_n(&v.kick_pending, false, __ATOMIC_RELEASE);
+        sdei_before_entry(v);  // enter a pending SDEI handler (sdei_glue)
         if (g_hooks.before_entry) g_hooks.before_entry(v);
         u64 reason = hv_enter_guest(&v.ctx, v.fp_dirty ? 1 : 0);
         v.fp_dirty = false;

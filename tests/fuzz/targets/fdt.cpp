@@ -1,0 +1,120 @@
+// fuzz_fdt: arbitrary blobs through the FDT reader, the platform parser and the guest-DTB builder.
+// Invariants: open() either rejects the blob or every accessor stays in bounds (ASan) and terminates; the node
+// walk visits each node once (bounded by the blob size); a platform the parser accepts yields a guest DTB that
+// the reader opens again and that carries the configured CPUs and memory.
+#include <cstdlib>
+#include <vector>
+
+#include "core/fdt/reader.hpp"
+#include "core/guest_dtb.hpp"
+#include "core/platform.hpp"
+#include "tests/fuzz/fuzz_support.hpp"
+
+using namespace hv;
+
+namespace {
+
+void touch(const void* p, usize n) {
+    // Forces a read of every byte so ASan sees out-of-bounds spans.
+    volatile u8 sink = 0;
+    const auto* b = static_cast<const u8*>(p);
+    for (usize i = 0; i < n; ++i) sink = static_cast<u8>(sink + b[i]);
+    (void)sink;
+}
+
+void walk(const fdt::Reader& r) {
+    const usize limit = r.total_size() / 4 + 2;  // a node takes at least 8 bytes
+    usize nodes = 0;
+    for (usize i = 0; i < r.reservation_count() && i < 64; ++i) {
+        u64 a = 0, s = 0;
+        (void)r.reservation(i, a, s);
+    }
+    for (i32 n = r.root(); n != fdt::kNoNode; n = r.next_node(n)) {
+        FUZZ_CHECK(++nodes <= limit);
+        const char* name = r.name(n);
+        FUZZ_CHECK(name != nullptr);
+        touch(name, __builtin_strlen(name));
+        FUZZ_CHECK(r.depth(n) >= 0);
+        i32 parent = r.parent(n);
+        FUZZ_CHECK((n == r.root()) == (parent == fdt::kNoNode));
+        if (parent != fdt::kNoNode) FUZZ_CHECK(r.depth(parent) + 1 == r.depth(n));
+        usize props = 0;
+        for (i32 p = r.first_prop(n); p != fdt::kNoProp; p = r.next_prop(p)) {
+            FUZZ_CHECK(++props <= limit);
+            fdt::Property pr = r.prop_at(p);
+            if (pr.name) touch(pr.name, __builtin_strlen(pr.name));
+            touch(pr.value.data(), pr.value.size());
+            (void)r.prop_u32(n, pr.name, 1);
+            (void)r.prop_u64(n, pr.name);
+            if (const char* s = r.prop_string(n, pr.name)) touch(s, __builtin_strlen(s));
+            fdt::StringList sl = r.prop_strings(n, pr.name);
+            usize count = sl.count(), seen = 0;
+            while (const char* s = sl.next()) {
+                touch(s, __builtin_strlen(s));
+                FUZZ_CHECK(++seen <= count);
+            }
+            FUZZ_CHECK(seen == count);
+        }
+        usize children = 0;
+        for (i32 c = r.first_child(n); c != fdt::kNoNode; c = r.next_sibling(c)) {
+            FUZZ_CHECK(++children <= limit);
+            FUZZ_CHECK(r.parent(c) == n);
+        }
+        (void)r.address_cells(n);
+        (void)r.size_cells(n);
+        usize regs = r.reg_count(n);
+        for (usize i = 0; i < regs && i < 16; ++i) {
+            u64 a = 0, s = 0;
+            (void)r.read_reg(n, i, a, s);
+            (void)r.read_reg_cells(n, i, 2, 2, a, s);
+        }
+        u32 ph = r.phandle(n);
+        if (ph != 0 && ph != 0xffffffffu) FUZZ_CHECK(r.find_phandle(ph) != fdt::kNoNode);
+        (void)r.has_compatible(n, "arm,gic-v3");
+    }
+    static const char* const kPaths[] = {"/", "/chosen", "/memory", "/cpus", "/cpus/cpu@0", "/intc", "/psci",
+                                         "/timer", "/pl011", "//", "/a/b/c/d/e/f", "", "memory", "/chosen/"};
+    for (const char* p : kPaths) (void)r.find_path(p);
+    for (i32 n = r.find_compatible("arm,gic-v3"); n != fdt::kNoNode; n = r.find_compatible("arm,gic-v3", n))
+        FUZZ_CHECK(++nodes <= 2 * limit);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    hvfuzz::install_log_sink();
+    // The reader wants an 8-byte aligned blob (the hypervisor's DTB pointer is); the buffer is exactly `size`
+    // bytes so ASan catches any read past the blob.
+    std::vector<u8> blob(data, data + size);
+    auto opened = fdt::Reader::open(blob.data(), blob.size());
+    if (!opened.ok()) return 0;
+    const fdt::Reader& r = opened.value();
+    FUZZ_CHECK(r.total_size() <= size);
+    walk(r);
+
+    static PlatformInfo platform;  // large (boot module bootargs): static, reset each run
+    platform = PlatformInfo{};
+    if (parse_platform(r, platform) != Status::ok) return 0;
+    FUZZ_CHECK(platform.memory.size() >= 1 && platform.cpus.size() >= 1);
+    FUZZ_CHECK(platform.gic.gicr.size() >= 1);
+
+    GuestDtbConfig cfg;
+    for (usize i = 0; i < platform.cpus.size() && i < 2; ++i) FUZZ_CHECK(cfg.vcpu_mpidrs.push_back(platform.cpus[i].mpidr) == Status::ok);
+    FUZZ_CHECK(cfg.memory.push_back(MemRegion{0x40000000, 0x8000000}) == Status::ok);
+    cfg.bootargs = "console=ttyAMA0";
+    cfg.virtual_its = platform.gic.its.size() ? 2 : 1;
+    static u8 out[256 * 1024];
+    usize used = 0;
+    if (build_guest_dtb(r, platform, cfg, out, sizeof out, used) != Status::ok) return 0;
+    FUZZ_CHECK(used <= sizeof out);
+    auto guest = fdt::Reader::open(out, used);
+    FUZZ_CHECK(guest.ok());
+    walk(guest.value());
+    i32 cpus = guest.value().find_path("/cpus");
+    FUZZ_CHECK(cpus != fdt::kNoNode);
+    usize n = 0;
+    for (i32 c = guest.value().first_child(cpus); c != fdt::kNoNode; c = guest.value().next_sibling(c))
+        if (const char* t = guest.value().prop_string(c, "device_type"); t && !__builtin_strcmp(t, "cpu")) ++n;
+    FUZZ_CHECK(n == cfg.vcpu_mpidrs.size());
+    return 0;
+}
