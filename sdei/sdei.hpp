@@ -113,6 +113,12 @@ public:
     EventRecord& shared_event(u32 slot) { return shared_[slot < kMaxSharedBound ? slot : 0]; }
     Binding& private_binding(u32 slot) { return private_bind_[slot < kMaxPrivateBound ? slot : 0]; }
     Binding& shared_binding(u32 slot) { return shared_bind_[slot < kMaxSharedBound ? slot : 0]; }
+    const EventRecord& shared_event(u32 slot) const { return shared_[slot < kMaxSharedBound ? slot : 0]; }
+    const Binding& private_binding(u32 slot) const { return private_bind_[slot < kMaxPrivateBound ? slot : 0]; }
+    const Binding& shared_binding(u32 slot) const { return shared_bind_[slot < kMaxSharedBound ? slot : 0]; }
+    // Checks the register list's SET uses (same rules as EVENT_REGISTER / EVENT_ROUTING_SET).
+    bool entry_point_valid(u64 ep) const { return valid_entry(ep); }
+    u32 vcpu_for_mpidr(u64 mpidr) const { return vcpu_by_mpidr(mpidr); }
     // Validation of a restored image: states, entry points, routing, bindings and handler contexts consistent.
     [[nodiscard]] Status validate() const;
     Spinlock& lock() const { return lock_; }

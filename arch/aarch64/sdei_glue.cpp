@@ -2,6 +2,10 @@
 
 #include "arch/aarch64/vm_run.hpp"
 #include "lib/log.hpp"
+#include "sdei/reglist_class.hpp"
+
+// Placement new (no <new> in the freestanding build; the same definition as boot/main.cpp).
+inline void* operator new(hv::usize, void* p) noexcept { return p; }
 
 namespace hv::arch {
 
@@ -20,6 +24,9 @@ public:
 VmSdeiPlatform g_sdei_platform;
 sdei::Sdei g_sdei;
 bool g_sdei_ready = false;
+// Placement construction: no global constructor.
+alignas(sdei::SdeiRegisterClasses) u8 g_sdei_regs_storage[sizeof(sdei::SdeiRegisterClasses)];
+sdei::SdeiRegisterClasses* g_sdei_regs = nullptr;
 
 void sdei_reset_hook(Vm&, void*) { g_sdei.reset(); }
 
@@ -33,6 +40,12 @@ Status sdei_vm_init(Vm& vm) {
 }
 
 sdei::Sdei& vm_sdei() { return g_sdei; }
+
+Status sdei_add_registers(reglist::RegisterCatalogue& cat) {
+    if (g_sdei_regs != nullptr) return Status::ok;
+    g_sdei_regs = new (g_sdei_regs_storage) sdei::SdeiRegisterClasses(g_sdei);
+    return g_sdei_regs->add_to(cat);
+}
 
 bool sdei_handle_call(Vcpu& v) {
     if (!__atomic_load_n(&g_sdei_ready, __ATOMIC_ACQUIRE)) return false;

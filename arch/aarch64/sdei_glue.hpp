@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/vm.hpp"
+#include "core/reglist/catalogue.hpp"
 #include "sdei/sdei.hpp"
 
 namespace hv::arch {
@@ -11,6 +12,8 @@ namespace hv::arch {
 // hook. No interrupt is bindable yet (INTERRUPT_BIND answers OUT_OF_RESOURCE).
 [[nodiscard]] Status sdei_vm_init(Vm& vm);
 sdei::Sdei& vm_sdei();
+// Adds the SDEI register classes (0x0805, sdei/reglist_class.hpp) to the VM's catalogue, once (after sdei_vm_init).
+[[nodiscard]] Status sdei_add_registers(reglist::RegisterCatalogue& cat);
 // A trapped HVC/SMC (PC already past an SMC): true if w0 was an SDEI function ID and the call was handled.
 bool sdei_handle_call(Vcpu& v);
 // Right before entering vCPU `v`: enter a pending event's handler if one can be taken.

@@ -512,6 +512,7 @@ Status vm_init_firmware(Vm& vm, psci::PsciVersion version) {
         HV_TRY(g_regs->catalogue.add(g_regs->core));
         HV_TRY(g_regs->catalogue.add(g_regs->sys));
         HV_TRY(g_regs->catalogue.add(g_regs->firmware));
+        HV_TRY(sdei_add_registers(g_regs->catalogue));  // SDEI state, class 0x0805 (sdei_glue)
     }
     // The same path a restore takes (docs/reglist.md): KVM_REG_ARM_PSCI_VERSION on the VM handle.
     return g_regs->catalogue.set_u64(reglist::Handle::vm(), psci::fwreg::kPsciVersion | reglist::kScopeVm,

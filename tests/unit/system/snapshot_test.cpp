@@ -178,6 +178,32 @@ Behaviour observe(VmModel& vm) {
     return b;
 }
 
+// SDEI: event 0 registered-enabled on every vCPU; vCPU 0 runs its handler (interrupted context saved in the model),
+// vCPU 1 is masked with event 0 pending.
+u64 sdei_call(VmModel& vm, u32 v, u32 fid, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0) {
+    VcpuContext& c = vm.ctx[v];
+    c.core.x[0] = fid;
+    c.core.x[1] = a1;
+    c.core.x[2] = a2;
+    c.core.x[3] = a3;
+    c.core.x[4] = 0;
+    c.core.x[5] = 0;
+    vm.sdei->handle(v, c);
+    return c.core.x[0];
+}
+void build_sdei_state(VmModel& vm) {
+    for (u32 v = 0; v < vm.vcpus; ++v) {
+        ASSERT_EQ(sdei_call(vm, v, sdei::kEventRegister, 0, kRam0 + 0x3000 + v * 0x100, 0x5d000 + v), 0u);
+        ASSERT_EQ(sdei_call(vm, v, sdei::kEventEnable, 0), 0u);
+    }
+    ASSERT_EQ(sdei_call(vm, 0, sdei::kPeUnmask), 0u);
+    vm.ctx[0].core.x[7] = 0x77;
+    vm.sdei->signal(0);
+    ASSERT_TRUE(vm.sdei->deliver(0, vm.ctx[0]));
+    vm.sdei->signal(1);
+    ASSERT_FALSE(vm.sdei->deliver(1, vm.ctx[1]));
+}
+
 }  // namespace
 
 class SystemSnapshot : public ::testing::TestWithParam<u32> {
@@ -189,6 +215,7 @@ TEST_P(SystemSnapshot, SaveRestoreSaveIsByteIdenticalAndBehavesTheSame) {
     const u32 n = GetParam();
     VmModel a(n, 2);
     build_rich_state(a);
+    build_sdei_state(a);
     const std::vector<u8> s1 = a.save();
 
     VmModel b(n, 2);  // fresh objects, zeroed RAM
@@ -221,6 +248,17 @@ TEST_P(SystemSnapshot, SaveRestoreSaveIsByteIdenticalAndBehavesTheSame) {
     }
     Behaviour ba = observe(a), bb = observe(b);
     EXPECT_TRUE(ba == bb);
+    // SDEI came along: vCPU 0 is in its handler, COMPLETE returns to the same interrupted context on both; vCPU 1
+    // takes its pending event once unmasked.
+    EXPECT_TRUE(b.sdei->vcpu_state(0).handler.active);
+    for (VmModel* vm : {&a, &b}) {
+        (void)sdei_call(*vm, 0, sdei::kEventComplete);
+        EXPECT_EQ(vm->ctx[0].core.x[7], 0x77u);
+        ASSERT_EQ(sdei_call(*vm, 1, sdei::kPeUnmask), 0u);
+        EXPECT_TRUE(vm->sdei->deliver(1, vm->ctx[1]));
+        EXPECT_EQ(vm->ctx[1].core.pc, kRam0 + 0x3100);
+    }
+    EXPECT_EQ(a.ctx[0].core.pc, b.ctx[0].core.pc);
     // The state is rich: LPIs, SPIs and SGIs are in the LRs, translations succeed.
     EXPECT_GT(std::count_if(ba.translations.begin(), ba.translations.end(), [](u64 t) { return t < kNoTranslation; }), 10);
     bool lpi = false, spi = false, sgi = false;
@@ -245,7 +283,8 @@ TEST(SystemSnapshot2, RestoreRunsInKvmOrderWhateverTheClassOrder) {
     VmModel b(2);
     EXPECT_EQ(b.cat.restore_stage_of(its::gits_id(0, reg(GitsReg::CTLR), 4) | kScopeVm), its::kItsRestoreStage);
     EXPECT_EQ(b.cat.restore_stage_of(vgic::gicr_id(0, 4)), vgic::kVgicRestoreStage);
-    EXPECT_EQ(b.cat.max_restore_stage(), 2);
+    EXPECT_EQ(b.cat.restore_stage_of(sdei::sdei_reg_id(sdei::reg::kVcpuActive)), sdei::kSdeiRestoreStage);
+    EXPECT_EQ(b.cat.max_restore_stage(), sdei::kSdeiCommitStage);  // SDEI after the vGIC and the ITS
     ASSERT_EQ(b.restore(s), Status::ok);
     // Pending LPIs came back through the pending tables (EnableLPIs restored last).
     EXPECT_TRUE(b.vgic->lpi_pending(1, 8192 + 3));
@@ -318,13 +357,14 @@ TEST_F(SystemRefusals, ScopeOfEveryListedRegister) {
         EXPECT_EQ(vm.cat.scope_of(id).value_or(Scope::vcpu), Scope::vm) << std::hex << id;
         const u64 cls = reg_class(id);
         EXPECT_TRUE(cls == kClassFw || cls == kClassFwFeatBmap || cls == kClassGicd || cls == kClassLineLevel ||
-                    cls == kClassGits)
+                    cls == kClassGits || cls == kClassSdei)
             << std::hex << id;
     }
     for (u32 v = 0; v < 4; ++v) {
         const auto ids = vm.list(Handle::for_vcpu(v));
         EXPECT_EQ(ids.size(), kCoreRegCount + kSysRegListCount + vgic::gicr_save_count() +
-                                  vgic::icc_save_count(vgic::kDefaultIchVtr));
+                                  vgic::icc_save_count(vgic::kDefaultIchVtr) + vm.sdei_regs->vcpu.count(v));
+        EXPECT_EQ(vm.sdei_regs->vcpu.count(v), usize{5 + 18 + 4});  // handler state + event 0 (no bind slots)
         for (u64 id : ids) {
             EXPECT_FALSE(is_vm_scoped_id(id));
             EXPECT_EQ(vm.cat.scope_of(id).value_or(Scope::vm), Scope::vcpu) << std::hex << id;

@@ -12,6 +12,7 @@
 #include "its/its.hpp"
 #include "its/reglist_class.hpp"
 #include "psci/fw_registers.hpp"
+#include "sdei/reglist_class.hpp"
 #include "tests/unit/psci/fake_platform.hpp"
 #include "vgic/reglist_class.hpp"
 
@@ -30,6 +31,18 @@ struct NullKicker final : VcpuKicker {
     void kick(u32) override {}
 };
 
+// SDEI platform: MPIDR = vCPU index in Aff0 (as the VM model's vCPUs), kicks ignored.
+class ModelSdeiPlatform final : public sdei::SdeiPlatform {
+public:
+    explicit ModelSdeiPlatform(u32 n) : n_(n) {}
+    u32 vcpu_count() const override { return n_; }
+    u64 vcpu_mpidr(u32 v) const override { return v; }
+    void kick(u32) override {}
+
+private:
+    u32 n_;
+};
+
 constexpr u64 kRam0 = 0x40000000;
 constexpr u64 kRam0Size = 2 * 1024 * 1024;
 constexpr u64 kRam1 = 0x80000000;  // a second, small RAM region (the snapshot carries every region)
@@ -37,7 +50,7 @@ constexpr u64 kRam1Size = 64 * 1024;
 
 struct VmModel {
     explicit VmModel(u32 n = 2, u32 n_its = 1, u32 nr_spis = 64)
-        : vcpus(n), platform(n), ctx(n), contexts(ctx.data(), n), core(contexts), sys(contexts, clock), fwc(fw),
+        : vcpus(n), platform(n), sdei_platform(n), ctx(n), contexts(ctx.data(), n), core(contexts), sys(contexts, clock), fwc(fw),
           cat(n) {
         EXPECT_EQ(mem.add_region(kRam0, kRam0Size, ram0.data()), Status::ok);
         EXPECT_EQ(mem.add_region(kRam1, kRam1Size, ram1.data()), Status::ok);
@@ -57,6 +70,11 @@ struct VmModel {
             its_regs.push_back(std::make_unique<its::ItsRegisterClass>(*its.back(), i));
             EXPECT_EQ(cat.add(*its_regs.back()), Status::ok);
         }
+        // SDEI as the hypervisor configures it (sdei_glue: default SdeiConfig).
+        sdei = std::make_unique<sdei::Sdei>();
+        EXPECT_EQ(sdei->init(sdei_platform, mem, sdei::SdeiConfig{}), Status::ok);
+        sdei_regs = std::make_unique<sdei::SdeiRegisterClasses>(*sdei);
+        EXPECT_EQ(sdei_regs->add_to(cat), Status::ok);
         cat.reset_all();
     }
     std::vector<u64> list(reglist::Handle h) const {
@@ -87,6 +105,7 @@ struct VmModel {
     std::vector<u8> ram1 = std::vector<u8>(kRam1Size);
     RegionGuestMemory mem;
     hvtest::FakeFirmwarePlatform platform;
+    ModelSdeiPlatform sdei_platform;
     psci::Firmware fw;
     FixedClock clock;
     std::vector<VcpuContext> ctx;
@@ -99,6 +118,8 @@ struct VmModel {
     std::unique_ptr<vgic::VgicRegisterClasses> vgic_regs;
     std::vector<std::unique_ptr<its::Its>> its;
     std::vector<std::unique_ptr<its::ItsRegisterClass>> its_regs;
+    std::unique_ptr<sdei::Sdei> sdei;
+    std::unique_ptr<sdei::SdeiRegisterClasses> sdei_regs;
     reglist::RegisterCatalogue cat;
 };
 
