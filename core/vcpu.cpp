@@ -14,6 +14,8 @@ void vcpu_reset(Vcpu& v, u64 entry, u64 arg0) {
     v.ctx.sysreg(SysReg::SCTLR_EL1) = 0x30d00800;
     v.ctx.sysreg(SysReg::MPIDR_EL1) = mpidr;
     v.fp_dirty = true;
+    v.sys_dirty = true;   // the CPU's EL1 registers (if any) belong to the old context
+    v.sys_stale = false;
     v.restart_requested = false;
 }
 

@@ -134,7 +134,7 @@ constexpr u64 kCntvEnable = 1, kCntvImask = 2, kCntvIstatus = 4;
 // timer the same way). Raising is left to the physical interrupt.
 void sync_timer_line(Vcpu& v) {
     if (v.id >= vgic::kMaxVcpus || !g_timer_line[v.id]) return;
-    u64 ctl = v.ctx.sysreg(SysReg::CNTV_CTL_EL0);
+    u64 ctl = HV_READ_SYSREG(cntv_ctl_el0);  // right after the exit: the guest's live register (lazy ctx.sys)
     bool level = (ctl & kCntvEnable) != 0 && (ctl & kCntvIstatus) != 0 && (ctl & kCntvImask) == 0;
     if (level) return;
     g_timer_line[v.id] = false;

@@ -111,6 +111,22 @@ void load_sysregs(const VcpuContext& c) {
 #undef HV_SAVE
 #undef HV_LOAD
 
+// Lazy EL1 system registers (the vcpu_load/vcpu_put idea): the guest's EL1 registers stay in the CPU across exits
+// and are only saved when something reads ctx.sys, and only loaded when ctx.sys was changed (Vcpu::sys_dirty /
+// sys_stale). Both helpers run on the vCPU's own pCPU. Accesses from another pCPU (VM reset, snapshot save/restore)
+// happen with the vCPU parked, and it syncs and marks itself dirty before parking (vcpu_loop).
+void sys_sync(Vcpu& v) {
+    if (!v.sys_stale) return;
+    save_sysregs(v.ctx);
+    v.sys_stale = false;
+}
+// ctx.sys up to date and reloaded at the next entry: for any path that may write it.
+VcpuContext& sys_for_write(Vcpu& v) {
+    sys_sync(v);
+    v.sys_dirty = true;
+    return v.ctx;
+}
+
 // --- firmware (psci/) ---
 class VmFirmwarePlatform final : public psci::FirmwarePlatform {
 public:
@@ -244,6 +260,7 @@ bool vcpu_wait_for_interrupt(Vcpu& v) {
     // counts. WFI wakes on a pending physical IRQ even while PSTATE.I masks it at EL2 (DDI0487 D1.6.2), so the
     // check-then-sleep sequence cannot lose a wake-up: an SGI sent after the check stays pending and ends the WFI
     // at once.
+    sys_sync(v);  // arm_wakeup_timer reads the timer registers from ctx.sys
     u64 deadline = 0;
     const bool timer_armed = arm_wakeup_timer(v, deadline);
     bool woke = false;
@@ -269,6 +286,8 @@ bool vcpu_wait_for_interrupt(Vcpu& v) {
 namespace {
 
 void handle_firmware(Vm& vm, Vcpu& v, bool smc) {
+    // Firmware calls and hypercall hooks (PSCI, snapshots, VM reset) may read or replace the whole context.
+    (void)sys_for_write(v);
     psci::FirmwareCall call{};
     for (unsigned i = 0; i < 18; ++i) call.x[i] = v.ctx.core.x[i];
     const u32 fid = static_cast<u32>(call.x[0]);
@@ -330,7 +349,7 @@ void handle_data_abort(Vm& vm, Vcpu& v, u64 esr) {
         HV_LOG_RATELIMITED(warn, "vcpu%u: %s at IPA 0x%llx (ESR 0x%llx, PC 0x%llx) not emulatable: external abort",
                            v.id, d.write ? "write" : "read", static_cast<unsigned long long>(ipa),
                            static_cast<unsigned long long>(esr), static_cast<unsigned long long>(v.ctx.core.pc));
-        inject_data_abort(v.ctx, far, d.write);
+        inject_data_abort(sys_for_write(v), far, d.write);
         return;
     }
     u64 width_mask = d.access_size >= 8 ? ~u64{0} : (u64{1} << (d.access_size * 8)) - 1;
@@ -339,7 +358,7 @@ void handle_data_abort(Vm& vm, Vcpu& v, u64 esr) {
         HV_LOG_RATELIMITED(warn, "vcpu%u: %s of %u bytes at unclaimed IPA 0x%llx (PC 0x%llx): external abort", v.id,
                            d.write ? "write" : "read", d.access_size, static_cast<unsigned long long>(ipa),
                            static_cast<unsigned long long>(v.ctx.core.pc));
-        inject_data_abort(v.ctx, far, d.write);
+        inject_data_abort(sys_for_write(v), far, d.write);
         return;
     }
     if (!d.write) {
@@ -361,7 +380,7 @@ void handle_sysreg(Vcpu& v, u64 esr) {
         // one of these encodings is UNDEFINED (and does not normally trap; be safe if it does).
         if (!s.read) {
             HV_LOG_RATELIMITED(warn, "vcpu%u: write to ID register S3_0_C0_C%u_%u: UNDEF", v.id, s.crm, s.op2);
-            inject_undef(v.ctx);
+            inject_undef(sys_for_write(v));
             return;
         }
         write_gpr(v.ctx, s.rt, idreg::guest_id_value(s.key(), g_host_ids, g_ipa_bits));
@@ -394,7 +413,7 @@ void handle_sysreg(Vcpu& v, u64 esr) {
     HV_LOG_RATELIMITED(warn, "vcpu%u: %s of unhandled sysreg S%u_%u_C%u_C%u_%u at PC 0x%llx: UNDEF", v.id,
                        s.read ? "read" : "write", s.op0, s.op1, s.crn, s.crm, s.op2,
                        static_cast<unsigned long long>(v.ctx.core.pc));
-    inject_undef(v.ctx);
+    inject_undef(sys_for_write(v));
 }
 
 void handle_sync(Vm& vm, Vcpu& v) {
@@ -430,7 +449,7 @@ void handle_sync(Vm& vm, Vcpu& v) {
             u64 far = HV_READ_SYSREG(far_el2);
             HV_LOG_RATELIMITED(warn, "vcpu%u: instruction fetch from unmapped IPA 0x%llx: external abort", v.id,
                                static_cast<unsigned long long>(esr::fault_ipa(HV_READ_SYSREG(hpfar_el2), far)));
-            inject_instruction_abort(v.ctx, far);
+            inject_instruction_abort(sys_for_write(v), far);
             return;
         }
         case esr::ExceptionClass::unknown:
@@ -451,7 +470,7 @@ void handle_sync(Vm& vm, Vcpu& v) {
     HV_LOG_RATELIMITED(warn, "vcpu%u: unexpected trap EC 0x%02llx (%s) ESR 0x%llx at PC 0x%llx: UNDEF", v.id,
                        static_cast<unsigned long long>(esr::Ec::get(esr)), esr::ec_name(esr),
                        static_cast<unsigned long long>(esr), static_cast<unsigned long long>(v.ctx.core.pc));
-    inject_undef(v.ctx);
+    inject_undef(sys_for_write(v));
 }
 
 
@@ -564,7 +583,10 @@ void vcpu_loop(Vm& vm, Vcpu& v) {
     dsb_ish();
     isb();
     for (;;) {
-        if (reset_requested()) park_for_reset(v);
+        if (reset_requested()) {
+            (void)sys_for_write(v);  // the resetting pCPU may read or replace this context while we are parked
+            park_for_reset(v);
+        }
         if (__atomic_load_n(&v.state, __ATOMIC_ACQUIRE) != VcpuState::running) {
             if (panicking()) stop_this_cpu();
             if (__atomic_load_n(&v.state, __ATOMIC_ACQUIRE) == VcpuState::pending) {
@@ -580,7 +602,10 @@ void vcpu_loop(Vm& vm, Vcpu& v) {
                 continue;
             }
         }
-        load_sysregs(v.ctx);
+        if (v.sys_dirty) {
+            load_sysregs(v.ctx);
+            v.sys_dirty = false;
+        }
         // Entering the guest delivers whatever a kick announced (before_entry flushes the vGIC's pending interrupts
         // into the LRs), so a kick left from before this point is spent: kept, it would end the next WFI or
         // CPU_SUSPEND at once for no reason (start_vcpu's kick did exactly that to a started vCPU's first
@@ -591,7 +616,7 @@ void vcpu_loop(Vm& vm, Vcpu& v) {
         if (g_hooks.before_entry) g_hooks.before_entry(v);
         u64 reason = hv_enter_guest(&v.ctx, v.fp_dirty ? 1 : 0);
         v.fp_dirty = false;
-        save_sysregs(v.ctx);
+        v.sys_stale = true;  // the CPU holds the guest's EL1 registers; saved on demand (sys_sync)
         if (g_hooks.after_exit) g_hooks.after_exit(v);
         switch (reason) {
             case HV_EXIT_SYNC: handle_sync(vm, v); break;
@@ -607,7 +632,7 @@ void vcpu_loop(Vm& vm, Vcpu& v) {
                 break;
             default:
                 HV_LOG_RATELIMITED(error, "vcpu%u: exit from AArch32 state: UNDEF", v.id);
-                inject_undef(v.ctx);
+                inject_undef(sys_for_write(v));
                 break;
         }
         if (panicking()) stop_this_cpu();
