@@ -56,6 +56,7 @@ MmioResult Distributor::mmio_read(const MmioAccess& a, u64& value) {
 }
 
 MmioResult Distributor::mmio_write(const MmioAccess& a, u64 value) {
+    vgic_->mark_flush_all();  // may change enable/priority/group/routing/pending state
     guest_write(*this, DistributorTable::regions, DistributorTable::count, a, a.offset, value, "GICD");
     return MmioResult::ok;
 }
@@ -66,6 +67,7 @@ Status Distributor::save_read(u32 vcpu, u64 offset, u8 width, u64& value) {
 }
 
 Status Distributor::restore_write(u32 vcpu, u64 offset, u8 width, u64 value) {
+    vgic_->mark_flush_all();
     const MmioAccess a{vcpu, offset, width, true};
     return uaccess_write(*this, DistributorTable::regions, DistributorTable::count, a, offset, value, restore_status_);
 }

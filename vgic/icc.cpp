@@ -96,6 +96,7 @@ Status Vgic::icc_read(u32 vcpu, IccReg reg, u64& value) {
 }
 
 Status Vgic::icc_write(u32 vcpu, IccReg reg, u64 value) {
+    mark_flush_all();
     if (vcpu >= cfg_.nr_vcpus) return Status::invalid_argument;
     VcpuState& v = vcpus_[vcpu];
     LockGuard g(v.lock);

@@ -74,6 +74,7 @@ MmioResult Redistributor::mmio_read(const MmioAccess& a, u64& value) {
 }
 
 MmioResult Redistributor::mmio_write(const MmioAccess& a, u64 value) {
+    vgic_->mark_flush_all();  // may change enable/priority/group/pending/LPI state
     usize n;
     const auto* t = frame_table(a.offset, n);
     guest_write(*this, t, n, a, a.offset % kFrameSize, value, a.offset < kFrameSize ? "GICR" : "GICR_SGI");
@@ -90,6 +91,7 @@ Status Redistributor::save_read(u64 offset, u8 width, u64& value) {
 }
 
 Status Redistributor::restore_write(u64 offset, u8 width, u64 value) {
+    vgic_->mark_flush_all();
     if (offset >= kRedistStride) return Status::not_found;
     usize n;
     const auto* t = frame_table(offset, n);

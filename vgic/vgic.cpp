@@ -77,6 +77,7 @@ void Vgic::reset() {
         v.cpu_if = VcpuIfState{};
         v.cpu_if.nr_lrs = nr_lrs;
     }
+    mark_flush_all();
 }
 
 // ---------------------------------------------------------------- helpers
@@ -105,6 +106,7 @@ bool Vgic::group_enabled(bool group1) const {
 }
 
 void Vgic::cand_set(VcpuState& v, u32 intid) {
+    mark_flush(v);
     __atomic_fetch_or(&v.candidates[intid / 64], bit(intid % 64), __ATOMIC_RELAXED);
 }
 void Vgic::cand_clear(VcpuState& v, u32 intid) {
@@ -120,6 +122,7 @@ void Vgic::note_changed(u32 vcpu, u32 intid, IrqState& s, u32& kick_mask) {
     const bool deliverable = s.pending() && s.enabled && group_enabled(s.group1);
     if (s.lr_owner != kNoVcpu) {
         // In flight: the owner's fold() takes it back; make the owner exit so a new edge is not delayed.
+        if (s.lr_owner < cfg_.nr_vcpus) mark_flush(vcpus_[s.lr_owner]);
         if (deliverable) kick_mask |= 1u << s.lr_owner;
         return;
     }
@@ -156,6 +159,7 @@ u64 Vgic::iidr() const {
 // ---------------------------------------------------------------- injection
 
 Status Vgic::set_level(u32 intid, u32 vcpu, bool level) {
+    mark_flush_all();
     if (intid < 16) return Status::invalid_argument;  // SGIs have no line
     if (intid < kNumPrivate && vcpu >= cfg_.nr_vcpus) return Status::invalid_argument;
     if (irq(vcpu, intid) == nullptr) return Status::invalid_argument;
@@ -178,6 +182,7 @@ Status Vgic::set_level(u32 intid, u32 vcpu, bool level) {
 }
 
 Status Vgic::inject_edge(u32 intid, u32 vcpu) {
+    mark_flush_all();
     if (intid < kNumPrivate && vcpu >= cfg_.nr_vcpus) return Status::invalid_argument;
     if (irq(vcpu, intid) == nullptr) return Status::invalid_argument;
     u32 kick_mask = 0;
@@ -194,6 +199,7 @@ Status Vgic::inject_edge(u32 intid, u32 vcpu) {
 }
 
 Status Vgic::map_hw(u32 vcpu, u32 vintid, u32 pintid) {
+    mark_flush_all();
     if (vintid < 16 || pintid < 16 || pintid > kMaxSpiIntid) return Status::invalid_argument;
     if (vintid < kNumPrivate && vcpu >= cfg_.nr_vcpus) return Status::invalid_argument;
     if (irq(vcpu, vintid) == nullptr) return Status::invalid_argument;
@@ -205,6 +211,7 @@ Status Vgic::map_hw(u32 vcpu, u32 vintid, u32 pintid) {
 }
 
 Status Vgic::unmap_hw(u32 vcpu, u32 vintid) {
+    mark_flush_all();
     if (vintid < kNumPrivate && vcpu >= cfg_.nr_vcpus) return Status::invalid_argument;
     if (irq(vcpu, vintid) == nullptr) return Status::invalid_argument;
     LockGuard g(vintid < kNumPrivate ? vcpus_[vcpu].lock : dist_lock_);
@@ -262,6 +269,14 @@ void Vgic::flush(u32 vcpu, VcpuIfState& s) {
         LockGuard d(dist_lock_);
         // flush without fold: take the old state back first
         if (s.used_lrs != 0 || ich_hcr::EOIcount::get(s.hcr) != 0) fold_locked(vcpu, s, kick_mask);
+        // Nothing changed since the last flush, which left no LR in use (else fold_locked marked it): its
+        // result -- empty LRs and the same UIE/NPIE/LRENPIE -- still holds (see VcpuState::flush_needed).
+        if (!__atomic_exchange_n(&v.flush_needed, false, __ATOMIC_RELAXED)) {
+            s.hcr = ich_hcr::EOIcount::set(ich_hcr::En::set(s.hcr, 1), 0);
+            for (u32 i = 0; i < kMaxLrs; ++i) s.lr[i] = 0;
+            s.used_lrs = 0;
+            goto done;
+        }
 
         struct Cand {
             u32 intid;
@@ -406,6 +421,7 @@ void Vgic::flush(u32 vcpu, VcpuIfState& s) {
         hcr = ich_hcr::LRENPIE::set(hcr, active_overflow != 0);
         s.hcr = hcr;
     }
+done:
     kick_all(kick_mask & ~(1u << vcpu));
 }
 
@@ -445,6 +461,7 @@ void Vgic::retire_eoicount(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
 // Both locks held.
 void Vgic::fold_locked(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
     VcpuState& v = vcpus_[vcpu];
+    if (s.used_lrs != 0 || ich_hcr::EOIcount::get(s.hcr) != 0) mark_flush(v);
     retire_eoicount(vcpu, s, kick_mask);  // before the LRs come back, so LR-held interrupts are excluded
     const u32 n = min<u32>(s.used_lrs, kMaxLrs);
     for (u32 i = 0; i < n; ++i) {
@@ -527,6 +544,7 @@ bool Vgic::has_pending_for_wakeup(u32 vcpu) {
 // ---------------------------------------------------------------- LPIs
 
 void Vgic::load_lpi_config_range(u32 first, u32 count) {
+    mark_flush_all();
     // Caller holds dist_lock_. `first`/`count` index LPIs (INTID - 8192).
     if (first >= kNumLpis) return;
     count = min(count, kNumLpis - first);
@@ -547,6 +565,7 @@ u8 Vgic::lpi_config(u32 intid) const {
 }
 
 void Vgic::set_lpi_pending(u32 vcpu, u32 intid, bool pending) {
+    mark_flush_all();
     if (vcpu >= cfg_.nr_vcpus || intid < kLpiBase || intid >= kMaxIntid) {
         HV_LOG_RATELIMITED(warn, "vgic: LPI %u for vCPU %u out of range", intid, vcpu);
         return;
@@ -569,6 +588,7 @@ bool Vgic::lpi_pending(u32 vcpu, u32 intid) const {
 }
 
 void Vgic::invalidate_lpi(u32 vcpu, u32 intid) {
+    mark_flush_all();
     if (vcpu >= cfg_.nr_vcpus || intid < kLpiBase || intid >= kMaxIntid) return;
     bool kick;
     {
@@ -582,6 +602,7 @@ void Vgic::invalidate_lpi(u32 vcpu, u32 intid) {
 }
 
 void Vgic::invalidate_all_lpis(u32 vcpu) {
+    mark_flush_all();
     if (vcpu >= cfg_.nr_vcpus) return;
     bool kick;
     {
@@ -594,6 +615,7 @@ void Vgic::invalidate_all_lpis(u32 vcpu) {
 }
 
 void Vgic::move_all_lpis(u32 from_vcpu, u32 to_vcpu) {
+    mark_flush_all();
     if (from_vcpu >= cfg_.nr_vcpus || to_vcpu >= cfg_.nr_vcpus || from_vcpu == to_vcpu) return;
     VcpuState& from = vcpus_[from_vcpu];
     VcpuState& to = vcpus_[to_vcpu];
@@ -612,6 +634,7 @@ void Vgic::move_all_lpis(u32 from_vcpu, u32 to_vcpu) {
 }
 
 void Vgic::enable_lpis(u32 vcpu) {
+    mark_flush_all();
     VcpuState& v = vcpus_[vcpu];
     v.lpis_enabled = true;
     u32 limit;
@@ -638,6 +661,7 @@ void Vgic::enable_lpis(u32 vcpu) {
 }
 
 Status Vgic::write_pending_table(u32 vcpu) {
+    mark_flush_all();
     VcpuState& v = vcpus_[vcpu];
     if (mem_ == nullptr) return Status::unsupported;
     u32 limit;
@@ -662,6 +686,7 @@ Status Vgic::write_pending_table(u32 vcpu) {
 }
 
 void Vgic::disable_lpis(u32 vcpu) {
+    mark_flush_all();
     VcpuState& v = vcpus_[vcpu];
     // GICR_CTLR.CES == 1 allows clearing EnableLPIs. Our choice: the pending state is written back to the
     // pending table (so re-enabling without PTZ restores it) and dropped from the redistributor.
@@ -672,6 +697,7 @@ void Vgic::disable_lpis(u32 vcpu) {
 }
 
 Status Vgic::save_pending_tables() {
+    mark_flush_all();
     Status result = Status::ok;
     for (u32 i = 0; i < cfg_.nr_vcpus; ++i) {
         LockGuard g(vcpus_[i].lock);
@@ -707,6 +733,7 @@ Status Vgic::line_level_read(u32 vcpu, u32 first, u32& bits) {
 }
 
 Status Vgic::line_level_write(u32 vcpu, u32 first, u32 bits) {
+    mark_flush_all();
     if (first % 32 != 0 || first >= nr_irqs_) return Status::invalid_argument;
     if (first < kNumPrivate && vcpu >= cfg_.nr_vcpus) return Status::invalid_argument;
     u32 kick_mask = 0;

@@ -314,7 +314,16 @@ private:
         SparseBitmap<kNumLpis> lpi_pending;
         SparseBitmap<kNumLpis> lpi_active;  // LPIs active in (or folded back from) the LRs
         VcpuIfState cpu_if;
+        // Set (atomically, under a lock flush also holds) by everything that may change what flush() would put
+        // into this vCPU's LRs; cleared by flush(). Clear with no LR in use means the last flush's answer (no
+        // LRs, same ICH_HCR_EL2 bits) still holds and the scan is skipped.
+        bool flush_needed = true;
     };
+    void mark_flush(VcpuState& v) { __atomic_store_n(&v.flush_needed, true, __ATOMIC_RELAXED); }
+    // Conservative: any configuration change (GICD/GICR/ICC writes, restore, LPI tables, reset) re-flushes all.
+    void mark_flush_all() {
+        for (VcpuState& v : vcpus_) mark_flush(v);
+    }
 
     IrqState* irq(u32 vcpu, u32 intid);
     u8 route_target(u64 route) const;
@@ -325,7 +334,7 @@ private:
     void kick_all(u32 mask);
     void hw_pending_changed(IrqState& s, bool was_pending);
     void hw_cleared(IrqState& s);
-    static void cand_set(VcpuState& v, u32 intid);
+    void cand_set(VcpuState& v, u32 intid);
     static void cand_clear(VcpuState& v, u32 intid);
     static bool cand_test(const VcpuState& v, u32 intid);
 

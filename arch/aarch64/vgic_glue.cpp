@@ -122,6 +122,9 @@ bool g_ready = false;
 u32 g_nr_lrs = 4;
 u32 g_nr_aprs = 1;
 bool g_cpu_ready[kMaxCpus] = {};
+// Per pCPU: the ICH_LR<n>_EL2 at index >= this are known to be 0 in the hardware (written 0 by us; the hardware
+// never changes an invalid LR), so before_entry only writes the LRs in use now or at the last entry.
+u32 g_hw_lrs[kMaxCpus] = {};
 bool g_timer_line[vgic::kMaxVcpus] = {};  // our view of each vCPU's virtual timer line on the vGIC
 alignas(vgic::VgicRegisterClasses) u8 g_vgic_regs_storage[sizeof(vgic::VgicRegisterClasses)];
 vgic::VgicRegisterClasses* g_vgic_regs = nullptr;
@@ -150,6 +153,7 @@ void cpu_setup() {
     HV_WRITE_SYSREG(ICH_HCR_EL2, 0);
     HV_WRITE_SYSREG(ICH_VMCR_EL2, 0);
     for (u32 i = 0; i < g_nr_lrs; ++i) write_lr(i, 0);
+    g_hw_lrs[cpu] = 0;
     gic_clear_active(kPpiVirtualTimer);
     gic_enable(kPpiMaintenance, true);
     gic_enable(kPpiVirtualTimer, true);
@@ -159,7 +163,12 @@ void before_entry(Vcpu& v) {
     cpu_setup();
     vgic::VcpuIfState& s = g_vgic.cpu_if(v.id);
     g_vgic.flush(v.id, s);  // the model sets NPIE only while a pending LR exists (no maintenance storm)
-    for (u32 i = 0; i < g_nr_lrs; ++i) write_lr(i, s.lr[i]);
+    const u32 cpu = this_cpu_index();
+    u32& hw_lrs = g_hw_lrs[cpu < kMaxCpus ? cpu : 0];
+    const u32 used = min(s.used_lrs, g_nr_lrs);
+    const u32 nwrite = cpu < kMaxCpus ? max(used, hw_lrs) : g_nr_lrs;  // s.lr[i] == 0 for i >= used_lrs
+    for (u32 i = 0; i < nwrite; ++i) write_lr(i, s.lr[i]);
+    hw_lrs = used;
     write_aprs(g_nr_aprs, s.ap0r, s.ap1r);
     HV_WRITE_SYSREG(ICH_VMCR_EL2, s.vmcr);
     HV_WRITE_SYSREG(ICH_HCR_EL2, s.hcr);  // En (+ UIE/NPIE/LRENPIE as the model chose)
@@ -178,7 +187,8 @@ void after_exit(Vcpu& v) {
     // exit is handled, so it does not fire again at once (IHI0069H 4.8).
     HV_WRITE_SYSREG(ICH_HCR_EL2, 0);
     isb();
-    g_vgic.fold(v.id, s);
+    // Nothing in the LRs and no EOI outside them: fold would not change anything.
+    if (s.used_lrs != 0 || vgic::ich_hcr::EOIcount::get(s.hcr) != 0) g_vgic.fold(v.id, s);
     sync_timer_line(v);
 }
 
