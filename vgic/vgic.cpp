@@ -435,12 +435,15 @@ void Vgic::retire_eoicount(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
     for (; count > 0; --count) {
         u32 best = kMaxIntid;
         u32 best_prio = 0x100;
-        for (u32 intid = 0; intid < nr_irqs_; ++intid) {
-            if (!cand_test(v, intid)) continue;
-            const IrqState* st = irq(vcpu, intid);
-            if (st == nullptr || !st->active || st->lr_owner != kNoVcpu) continue;
-            if (intid >= kNumPrivate && st->target != vcpu) continue;
-            if (st->priority < best_prio) best = intid, best_prio = st->priority;
+        for (u32 w = 0; w < kMaxIrqs / 64 && w * 64 < nr_irqs_; ++w) {
+            for (u64 bits = __atomic_load_n(&v.candidates[w], __ATOMIC_RELAXED); bits != 0; bits &= bits - 1) {
+                const u32 intid = w * 64 + ctz(bits);  // ascending: ties keep the lowest INTID
+                if (intid >= nr_irqs_) break;
+                const IrqState* st = irq(vcpu, intid);
+                if (st == nullptr || !st->active || st->lr_owner != kNoVcpu) continue;
+                if (intid >= kNumPrivate && st->target != vcpu) continue;
+                if (st->priority < best_prio) best = intid, best_prio = st->priority;
+            }
         }
         for (usize i = v.lpi_active.find_next(0); i < kNumLpis; i = v.lpi_active.find_next(i + 1)) {
             const u32 prio = lpi_config_[i] & 0xfcu;
@@ -526,11 +529,16 @@ bool Vgic::has_pending_for_wakeup(u32 vcpu) {
             visible(ich_lr::Group::get(lr), static_cast<u8>(ich_lr::Priority::get(lr))))
             return true;
     }
-    for (u32 intid = 0; intid < nr_irqs_; ++intid) {
-        if (!cand_test(v, intid)) continue;
-        const IrqState* st = irq(vcpu, intid);
-        if (st == nullptr || (intid >= kNumPrivate && st->target != vcpu) || st->lr_owner != kNoVcpu) continue;
-        if (st->pending() && st->enabled && group_enabled(st->group1) && visible(st->group1, st->priority)) return true;
+    // Only the candidate bits, in INTID order (a word at a time, not every INTID).
+    for (u32 w = 0; w < kMaxIrqs / 64 && w * 64 < nr_irqs_; ++w) {
+        for (u64 bits = __atomic_load_n(&v.candidates[w], __ATOMIC_RELAXED); bits != 0; bits &= bits - 1) {
+            const u32 intid = w * 64 + ctz(bits);
+            if (intid >= nr_irqs_) break;
+            const IrqState* st = irq(vcpu, intid);
+            if (st == nullptr || (intid >= kNumPrivate && st->target != vcpu) || st->lr_owner != kNoVcpu) continue;
+            if (st->pending() && st->enabled && group_enabled(st->group1) && visible(st->group1, st->priority))
+                return true;
+        }
     }
     if (v.lpis_enabled && group_enabled(true)) {
         const u32 limit = lpi_limit();
