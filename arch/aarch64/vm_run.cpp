@@ -612,6 +612,8 @@ void vcpu_loop(Vm& vm, Vcpu& v) {
         // CPU_SUSPEND). Cleared before the flush: a later kick is either seen by the flush or, from another pCPU,
         // is a physical SGI that exits the guest at once and sets the flag again.
         __atomic_store_n(&v.kick_pending, false, __ATOMIC_RELEASE);
+        // SDEI delivery reads SCTLR_EL1 (SPAN) from ctx.sys: keep that one field current (the rest stays lazy).
+        if (v.sys_stale) v.ctx.sysreg(SysReg::SCTLR_EL1) = HV_READ_SYSREG(sctlr_el1);
         sdei_before_entry(v);  // enter a pending SDEI handler (sdei_glue)
         if (g_hooks.before_entry) g_hooks.before_entry(v);
         u64 reason = hv_enter_guest(&v.ctx, v.fp_dirty ? 1 : 0);
