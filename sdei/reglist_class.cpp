@@ -50,6 +50,7 @@ Status set_record_field(const Sdei& s, EventRecord& r, u16 field, u64 v, bool sh
         case reg::kFieldPending:
             if (v > 1) return Status::invalid_argument;
             r.pending = v != 0;
+            if (r.pending) s.note_pending();
             return Status::ok;
         case reg::kFieldEp:
             // 0 = not registered; else the EVENT_REGISTER rule: 4-aligned in guest RAM.

@@ -135,18 +135,30 @@ bool Sdei::deliverable_locked(u32 vcpu, Located& which) const {
 
 // ---- delivery ----------------------------------------------------------------------------------------------------
 
+bool Sdei::any_pending_locked() const {
+    for (u32 c = 0; c < vcpu_count_; ++c)
+        for (const EventRecord& r : vcpus_[c].priv)
+            if (r.pending) return true;
+    for (const EventRecord& r : shared_)
+        if (r.pending) return true;
+    return false;
+}
+
 bool Sdei::has_deliverable(u32 vcpu) const {
-    if (vcpu >= vcpu_count_) return false;
+    if (vcpu >= vcpu_count_ || __atomic_load_n(&pending_hint_, __ATOMIC_ACQUIRE) == 0) return false;
     LockGuard guard(lock_);
     Located l;
     return deliverable_locked(vcpu, l);
 }
 
 bool Sdei::deliver(u32 vcpu, VcpuContext& ctx) {
-    if (vcpu >= vcpu_count_) return false;
+    if (vcpu >= vcpu_count_ || __atomic_load_n(&pending_hint_, __ATOMIC_ACQUIRE) == 0) return false;
     LockGuard guard(lock_);
     Located l;
-    if (!deliverable_locked(vcpu, l)) return false;
+    if (!deliverable_locked(vcpu, l)) {
+        if (!any_pending_locked()) __atomic_store_n(&pending_hint_, 0u, __ATOMIC_RELEASE);
+        return false;
+    }
     EventRecord& r = *l.rec;
     apply(r, EventAction::dispatch);
     r.pending = false;
@@ -178,6 +190,7 @@ void Sdei::signal(u32 vcpu) {
         EventRecord& r = vcpus_[vcpu].priv[0];
         if (!is_registered(r.state) || r.state == EventState::unregister_pending) return;
         r.pending = true;
+        note_pending();
     }
     platform_->kick(vcpu);
 }
@@ -193,6 +206,7 @@ bool Sdei::raise_interrupt(u32 intid, u32 vcpu) {
                 EventRecord& r = vcpus_[vcpu].priv[1 + s];
                 if (is_registered(r.state) && r.state != EventState::unregister_pending) {
                     r.pending = true;
+        note_pending();
                     kick = vcpu;
                 }
                 break;
@@ -206,6 +220,7 @@ bool Sdei::raise_interrupt(u32 intid, u32 vcpu) {
             EventRecord& r = shared_[s];
             if (!is_registered(r.state) || r.state == EventState::unregister_pending) return true;
             r.pending = true;
+        note_pending();
             kick = shared_target(r);
         } else {
             return false;
@@ -378,6 +393,7 @@ i64 Sdei::do_signal(u32 vcpu, u64 event, u64 target, u32& kick) {
     // firmware dispatcher would ignore). A registered but disabled or masked event stays pending.
     if (is_registered(r.state) && r.state != EventState::unregister_pending) {
         r.pending = true;
+        note_pending();
         kick = t;
     }
     return kSuccess;

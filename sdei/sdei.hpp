@@ -98,6 +98,10 @@ public:
     // At guest entry: enter a deliverable event's handler. True if the context was switched to a handler.
     bool deliver(u32 vcpu, VcpuContext& ctx);
     bool has_deliverable(u32 vcpu) const;
+    // Every path that makes an event pending calls this (under the lock, or with the VM stopped on restore). The
+    // hint lets the per-entry checks above skip the lock while nothing at all is pending; it is cleared only by a
+    // locked scan that finds no pending event.
+    void note_pending() const { __atomic_store_n(&pending_hint_, 1u, __ATOMIC_RELEASE); }
 
     // A bound interrupt fired (from the interrupt glue): PPI on `vcpu`, or an SPI (vcpu ignored). False if `intid`
     // is not bound.
@@ -144,6 +148,7 @@ private:
     bool valid_entry(u64 ep) const;
     u32 vcpu_by_mpidr(u64 mpidr) const;
     bool deliverable_locked(u32 vcpu, Located& which) const;
+    bool any_pending_locked() const;
     u32 shared_target(const EventRecord& r) const;
 
     SdeiPlatform* platform_ = nullptr;
@@ -151,6 +156,7 @@ private:
     SdeiConfig config_;
     u32 vcpu_count_ = 0;
     mutable Spinlock lock_;
+    mutable u32 pending_hint_ = 0;  // see note_pending(); a hint like the lock, so mutable
     VcpuSdei vcpus_[kMaxVcpus];
     EventRecord shared_[kMaxSharedBound];
     Binding private_bind_[kMaxPrivateBound];

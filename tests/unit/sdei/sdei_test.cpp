@@ -326,3 +326,26 @@ TEST(Sdei, ModelFollowsTheTableForEveryPair) {
         }
     }
 }
+
+// The per-entry checks skip the lock while nothing is pending; once everything is drained, a new signal must still
+// be seen (the pending hint is set again), round after round, and on both vCPUs.
+TEST(Sdei, DeliveryAfterDrainEveryRound) {
+    Harness h(2);
+    for (u32 v = 0; v < 2; ++v) {
+        h.call(v, kEventRegister, 0, kEp, 40 + v, 0, 0);
+        h.call(v, kEventEnable, 0);
+        h.call(v, kPeUnmask);
+    }
+    EXPECT_FALSE(h.sdei.has_deliverable(0));
+    EXPECT_FALSE(h.deliver(0));
+    for (u32 round = 0; round < 3; ++round) {
+        const u32 v = round % 2;
+        EXPECT_EQ(h.call(0, kEventSignal, 0, v), kSuccess);
+        EXPECT_TRUE(h.sdei.has_deliverable(v)) << "round " << round;
+        EXPECT_TRUE(h.deliver(v)) << "round " << round;
+        EXPECT_EQ(h.ctx[v].core.x[1], 40u + v);
+        h.call(v, kEventComplete, 0);
+        EXPECT_FALSE(h.deliver(v));  // drained: clears the hint
+        EXPECT_FALSE(h.deliver(1 - v));
+    }
+}
