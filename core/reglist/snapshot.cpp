@@ -11,22 +11,30 @@ constexpr usize kHeaderSize = kSnapshotHeaderSize;
 static_assert(kHeaderSize == 8 + 4 * 4 + 4 * SnapshotInfo::kAbiSlots + 8);
 constexpr usize kMaxRegsPerSection = 65536;  // sanity bound on a section's record count
 
-class Writer {
+// Typed puts shared by the buffer writer and the streaming writer (each provides `put(const void*, usize)`).
+template <typename Derived> class PutHelpers {
+public:
+    void u32v(u32 v) { self().put(&v, 4); }
+    void u64v(u64 v) { self().put(&v, 8); }
+    void zeros(usize n) {
+        static constexpr u8 z[16] = {};
+        while (n > 0) {
+            usize k = min<usize>(n, sizeof z);
+            self().put(z, k);
+            n -= k;
+        }
+    }
+
+private:
+    Derived& self() { return static_cast<Derived&>(*this); }
+};
+
+class Writer : public PutHelpers<Writer> {
 public:
     explicit Writer(Span<u8> out) : out_(out) {}
     void put(const void* p, usize n) {
         if (pos_ + n <= out_.size()) memcpy(out_.data() + pos_, p, n);
         pos_ += n;
-    }
-    void u32v(u32 v) { put(&v, 4); }
-    void u64v(u64 v) { put(&v, 8); }
-    void zeros(usize n) {
-        static constexpr u8 z[16] = {};
-        while (n > 0) {
-            usize k = min<usize>(n, sizeof z);
-            put(z, k);
-            n -= k;
-        }
     }
     usize pos() const { return pos_; }
     bool fits() const { return pos_ <= out_.size(); }
@@ -64,7 +72,7 @@ private:
 };
 
 // Writer into a SnapshotSink through a small buffer; the first error sticks.
-class SinkWriter {
+class SinkWriter : public PutHelpers<SinkWriter> {
 public:
     explicit SinkWriter(SnapshotSink* sink) : sink_(sink) {}
     void put(const void* p, usize n) {
@@ -94,16 +102,6 @@ public:
             p += k;
             n -= k;
             pos_ += k;
-        }
-    }
-    void u32v(u32 v) { put(&v, 4); }
-    void u64v(u64 v) { put(&v, 8); }
-    void zeros(usize n) {
-        static constexpr u8 z[16] = {};
-        while (n > 0) {
-            usize k = min<usize>(n, sizeof z);
-            put(z, k);
-            n -= k;
         }
     }
     void flush() {
