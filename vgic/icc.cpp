@@ -38,6 +38,14 @@ u32 Vgic::nr_aprs() const {
     return pre <= 5 ? 1 : (pre == 6 ? 2 : 4);
 }
 
+// ICC_AP0R<n> / ICC_AP1R<n> of a vCPU, or nullptr if that register is not implemented (n >= nr_aprs()).
+u32* Vgic::active_priority_reg(VcpuState& v, IccReg reg) const {
+    const bool group1 = reg >= IccReg::AP1R0 && reg <= IccReg::AP1R3;
+    const u32 n = static_cast<u32>(reg) - static_cast<u32>(group1 ? IccReg::AP1R0 : IccReg::AP0R0);
+    if (n >= nr_aprs()) return nullptr;
+    return group1 ? &v.cpu_if.ap1r[n] : &v.cpu_if.ap0r[n];
+}
+
 Status Vgic::icc_read(u32 vcpu, IccReg reg, u64& value) {
     value = 0;
     if (vcpu >= cfg_.nr_vcpus) return Status::invalid_argument;
@@ -60,19 +68,14 @@ Status Vgic::icc_read(u32 vcpu, IccReg reg, u64& value) {
         case IccReg::AP0R0:
         case IccReg::AP0R1:
         case IccReg::AP0R2:
-        case IccReg::AP0R3: {
-            const u32 n = static_cast<u32>(reg) - static_cast<u32>(IccReg::AP0R0);
-            if (n >= nr_aprs()) return Status::invalid_argument;
-            value = v.cpu_if.ap0r[n];
-            break;
-        }
+        case IccReg::AP0R3:
         case IccReg::AP1R0:
         case IccReg::AP1R1:
         case IccReg::AP1R2:
         case IccReg::AP1R3: {
-            const u32 n = static_cast<u32>(reg) - static_cast<u32>(IccReg::AP1R0);
-            if (n >= nr_aprs()) return Status::invalid_argument;
-            value = v.cpu_if.ap1r[n];
+            u32* apr = active_priority_reg(v, reg);
+            if (apr == nullptr) return Status::invalid_argument;
+            value = *apr;
             break;
         }
         case IccReg::CTLR:
@@ -116,19 +119,14 @@ Status Vgic::icc_write(u32 vcpu, IccReg reg, u64 value) {
         case IccReg::AP0R0:
         case IccReg::AP0R1:
         case IccReg::AP0R2:
-        case IccReg::AP0R3: {
-            const u32 n = static_cast<u32>(reg) - static_cast<u32>(IccReg::AP0R0);
-            if (n >= nr_aprs()) return Status::invalid_argument;
-            v.cpu_if.ap0r[n] = static_cast<u32>(value);
-            break;
-        }
+        case IccReg::AP0R3:
         case IccReg::AP1R0:
         case IccReg::AP1R1:
         case IccReg::AP1R2:
         case IccReg::AP1R3: {
-            const u32 n = static_cast<u32>(reg) - static_cast<u32>(IccReg::AP1R0);
-            if (n >= nr_aprs()) return Status::invalid_argument;
-            v.cpu_if.ap1r[n] = static_cast<u32>(value);
+            u32* apr = active_priority_reg(v, reg);
+            if (apr == nullptr) return Status::invalid_argument;
+            *apr = static_cast<u32>(value);
             break;
         }
         case IccReg::CTLR:

@@ -355,6 +355,7 @@ private:
     [[nodiscard]] Status write_pending_table(u32 vcpu);
     u64 iidr() const;
     u32 nr_aprs() const;
+    u32* active_priority_reg(VcpuState& v, IccReg reg) const;
 
     VgicConfig cfg_;
     u32 nr_irqs_ = 0;
