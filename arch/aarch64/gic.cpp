@@ -3,41 +3,23 @@
 #include "arch/aarch64/percpu.hpp"
 #include "arch/aarch64/sysreg.hpp"
 #include "lib/log.hpp"
+#include "vgic/regs.hpp"
 
 namespace hv::arch {
 
 namespace {
 
-// Distributor (IHI0069H 12.9) and redistributor (12.10, 12.11) offsets.
-enum class Gicd : u64 {
-    CTLR = 0x0000,
-    TYPER = 0x0004,
-    IGROUPR = 0x0080,
-    ISENABLER = 0x0100,
-    ICENABLER = 0x0180,
-    ICPENDR = 0x0280,
-    ICACTIVER = 0x0380,
-    IPRIORITYR = 0x0400,
-    ICFGR = 0x0c00,
-    IROUTER = 0x6000,
-};
-enum class Gicr : u64 {
-    CTLR = 0x0000,
-    TYPER = 0x0008,
-    WAKER = 0x0014,
-    // SGI_base frame (+64 KiB)
-    IGROUPR0 = 0x10080,
-    ISENABLER0 = 0x10100,
-    ICENABLER0 = 0x10180,
-    ICPENDR0 = 0x10280,
-    ICACTIVER0 = 0x10380,
-    IPRIORITYR = 0x10400,
-};
-constexpr u32 kCtlrRwp = 1u << 31;
-constexpr u32 kCtlrEnableGrp1 = 1u << 1;  // single security state (DS = 1) / NS view: EnableGrp1(A)
-constexpr u32 kCtlrAre = 1u << 4;
-constexpr u32 kWakerProcessorSleep = 1u << 1;
-constexpr u32 kWakerChildrenAsleep = 1u << 2;
+// Register offsets and fields are the architecture's (IHI0069H 12.9-12.11): one definition in vgic/regs.hpp serves
+// the physical driver and the virtual model alike.
+namespace gicd_ctlr = vgic::gicd_ctlr;
+namespace gicr_ctlr = vgic::gicr_ctlr;
+namespace gicr_waker = vgic::gicr_waker;
+using vgic::GicdReg;
+using vgic::GicrReg;
+using vgic::GicrSgiReg;
+// Offset of a redistributor register from RD_base (SGI_base registers live in the second 64 KiB frame).
+constexpr u64 rd_off(GicrReg r) { return vgic::off(r); }
+constexpr u64 rd_off(GicrSgiReg r) { return vgic::kFrameSize + vgic::off(r); }
 constexpr u8 kDefaultPriority = 0xa0;
 constexpr u32 kMaxIntid = 1020;
 
@@ -52,7 +34,7 @@ struct Slot {
 Slot g_handlers[kMaxIntid];
 Slot g_lpi;
 
-u64 gicd(Gicd r) { return g_gicd + static_cast<u64>(r); }
+u64 gicd(GicdReg r) { return g_gicd + vgic::off(r); }
 
 bool wait_clear(u64 addr, u32 bits) {
     for (u32 i = 0; i < 1000000; ++i) {
@@ -72,29 +54,29 @@ Status gic_init_distributor(const GicInfo& gic) {
     g_info = gic;
     g_gicd = gic.gicd_base;
     if (g_gicd == 0 || gic.gicr.empty()) return Status::not_found;
-    u32 typer = mmio_read<u32>(gicd(Gicd::TYPER));
+    u32 typer = mmio_read<u32>(gicd(GicdReg::TYPER));
     g_spi_lines = min<u32>(32 * ((typer & 0x1f) + 1), kMaxIntid);
 
-    mmio_write<u32>(gicd(Gicd::CTLR), 0);
-    if (!wait_clear(gicd(Gicd::CTLR), kCtlrRwp)) return Status::timeout;
+    mmio_write<u32>(gicd(GicdReg::CTLR), 0);
+    if (!wait_clear(gicd(GicdReg::CTLR), gicd_ctlr::RWP::make(1))) return Status::timeout;
     // SPIs: group 1, disabled, not pending/active, default priority, level-triggered, routed to the boot pCPU.
     for (u32 i = 32; i < g_spi_lines; i += 32) {
-        mmio_write<u32>(gicd(Gicd::IGROUPR) + i / 8, ~0u);
-        mmio_write<u32>(gicd(Gicd::ICENABLER) + i / 8, ~0u);
-        mmio_write<u32>(gicd(Gicd::ICPENDR) + i / 8, ~0u);
-        mmio_write<u32>(gicd(Gicd::ICACTIVER) + i / 8, ~0u);
+        mmio_write<u32>(gicd(GicdReg::IGROUPR) + i / 8, ~0u);
+        mmio_write<u32>(gicd(GicdReg::ICENABLER) + i / 8, ~0u);
+        mmio_write<u32>(gicd(GicdReg::ICPENDR) + i / 8, ~0u);
+        mmio_write<u32>(gicd(GicdReg::ICACTIVER) + i / 8, ~0u);
     }
     for (u32 i = 32; i < g_spi_lines; i += 4)
-        mmio_write<u32>(gicd(Gicd::IPRIORITYR) + i, 0x01010101u * kDefaultPriority);
-    for (u32 i = 32; i < g_spi_lines; i += 16) mmio_write<u32>(gicd(Gicd::ICFGR) + i / 4, 0);
+        mmio_write<u32>(gicd(GicdReg::IPRIORITYR) + i, 0x01010101u * kDefaultPriority);
+    for (u32 i = 32; i < g_spi_lines; i += 16) mmio_write<u32>(gicd(GicdReg::ICFGR) + i / 4, 0);
     u64 boot = mpidr_affinity(HV_READ_SYSREG(mpidr_el1));
     u64 route = ((boot >> 24) << 32) | (boot & 0xffffff);
-    for (u32 i = 32; i < g_spi_lines; ++i) mmio_write<u64>(gicd(Gicd::IROUTER) + 8 * i, route);
+    for (u32 i = 32; i < g_spi_lines; ++i) mmio_write<u64>(gicd(GicdReg::IROUTER) + 8 * i, route);
     // Affinity routing, then group 1 (IHI0069H 12.9.4: ARE must be set before the group enables).
-    mmio_write<u32>(gicd(Gicd::CTLR), kCtlrAre);
-    if (!wait_clear(gicd(Gicd::CTLR), kCtlrRwp)) return Status::timeout;
-    mmio_write<u32>(gicd(Gicd::CTLR), kCtlrAre | kCtlrEnableGrp1);
-    if (!wait_clear(gicd(Gicd::CTLR), kCtlrRwp)) return Status::timeout;
+    mmio_write<u32>(gicd(GicdReg::CTLR), gicd_ctlr::ARE::make(1));
+    if (!wait_clear(gicd(GicdReg::CTLR), gicd_ctlr::RWP::make(1))) return Status::timeout;
+    mmio_write<u32>(gicd(GicdReg::CTLR), gicd_ctlr::ARE::make(1) | gicd_ctlr::EnableGrp1::make(1));
+    if (!wait_clear(gicd(GicdReg::CTLR), gicd_ctlr::RWP::make(1))) return Status::timeout;
     return Status::ok;
 }
 
@@ -106,7 +88,7 @@ Status gic_init_cpu() {
     u64 rd = 0;
     for (const MemRegion& region : g_info.gicr) {
         for (u64 off = 0; off + g_info.gicr_stride <= region.size; off += g_info.gicr_stride) {
-            u64 typer = mmio_read<u64>(region.base + off + static_cast<u64>(Gicr::TYPER));
+            u64 typer = mmio_read<u64>(region.base + off + rd_off(GicrReg::TYPER));
             if ((typer >> 32) == aff) {
                 rd = region.base + off;
                 break;
@@ -119,19 +101,19 @@ Status gic_init_cpu() {
     g_rd[cpu] = rd;
 
     // Wake the redistributor (IHI0069H 12.11.44 GICR_WAKER).
-    mmio_write<u32>(rd + static_cast<u64>(Gicr::WAKER),
-                    mmio_read<u32>(rd + static_cast<u64>(Gicr::WAKER)) & ~kWakerProcessorSleep);
-    if (!wait_clear(rd + static_cast<u64>(Gicr::WAKER), kWakerChildrenAsleep)) return Status::timeout;
+    mmio_write<u32>(rd + rd_off(GicrReg::WAKER),
+                    mmio_read<u32>(rd + rd_off(GicrReg::WAKER)) & ~static_cast<u32>(gicr_waker::ProcessorSleep::make(1)));
+    if (!wait_clear(rd + rd_off(GicrReg::WAKER), gicr_waker::ChildrenAsleep::make(1))) return Status::timeout;
 
     // SGIs/PPIs: group 1, disabled except our SGIs, default priority.
-    mmio_write<u32>(rd + static_cast<u64>(Gicr::IGROUPR0), ~0u);
-    mmio_write<u32>(rd + static_cast<u64>(Gicr::ICENABLER0), ~0u);
-    mmio_write<u32>(rd + static_cast<u64>(Gicr::ICPENDR0), ~0u);
-    mmio_write<u32>(rd + static_cast<u64>(Gicr::ICACTIVER0), ~0u);
+    mmio_write<u32>(rd + rd_off(GicrSgiReg::IGROUPR0), ~0u);
+    mmio_write<u32>(rd + rd_off(GicrSgiReg::ICENABLER0), ~0u);
+    mmio_write<u32>(rd + rd_off(GicrSgiReg::ICPENDR0), ~0u);
+    mmio_write<u32>(rd + rd_off(GicrSgiReg::ICACTIVER0), ~0u);
     for (u32 i = 0; i < 32; i += 4)
-        mmio_write<u32>(rd + static_cast<u64>(Gicr::IPRIORITYR) + i, 0x01010101u * kDefaultPriority);
-    if (!wait_clear(rd + static_cast<u64>(Gicr::CTLR), 1u << 3 /* RWP */)) return Status::timeout;
-    mmio_write<u32>(rd + static_cast<u64>(Gicr::ISENABLER0), (1u << kSgiKick) | (1u << kSgiStop));
+        mmio_write<u32>(rd + rd_off(GicrSgiReg::IPRIORITYR) + i, 0x01010101u * kDefaultPriority);
+    if (!wait_clear(rd + rd_off(GicrReg::CTLR), gicr_ctlr::RWP::make(1))) return Status::timeout;
+    mmio_write<u32>(rd + rd_off(GicrSgiReg::ISENABLER0), (1u << kSgiKick) | (1u << kSgiStop));
 
     // CPU interface: system registers at EL2 and below (ICC_SRE_EL2: SRE, DFB, DIB, Enable), priority mask open,
     // EOImode = 1, group 1 on.
@@ -155,16 +137,16 @@ void gic_enable(u32 intid, bool enable) {
     if (intid < 32) {
         u64 rd = g_rd[this_cpu_index()];
         if (rd == 0) return;
-        mmio_write<u32>(rd + static_cast<u64>(enable ? Gicr::ISENABLER0 : Gicr::ICENABLER0), 1u << intid);
+        mmio_write<u32>(rd + rd_off(enable ? GicrSgiReg::ISENABLER0 : GicrSgiReg::ICENABLER0), 1u << intid);
     } else if (intid < g_spi_lines) {
-        mmio_write<u32>(gicd(enable ? Gicd::ISENABLER : Gicd::ICENABLER) + (intid / 32) * 4, 1u << (intid % 32));
+        mmio_write<u32>(gicd(enable ? GicdReg::ISENABLER : GicdReg::ICENABLER) + (intid / 32) * 4, 1u << (intid % 32));
     }
 }
 
 void gic_route_spi(u32 intid, u64 mpidr) {
     if (intid < 32 || intid >= g_spi_lines) return;
     u64 aff = mpidr_affinity(mpidr);
-    mmio_write<u64>(gicd(Gicd::IROUTER) + 8 * intid, ((aff >> 24) << 32) | (aff & 0xffffff));
+    mmio_write<u64>(gicd(GicdReg::IROUTER) + 8 * intid, ((aff >> 24) << 32) | (aff & 0xffffff));
 }
 
 void gic_deactivate(u32 intid) {
@@ -174,9 +156,9 @@ void gic_deactivate(u32 intid) {
 void gic_clear_active(u32 intid) {
     if (intid < 32) {
         u64 rd = g_rd[this_cpu_index()];
-        if (rd != 0) mmio_write<u32>(rd + static_cast<u64>(Gicr::ICACTIVER0), 1u << intid);
+        if (rd != 0) mmio_write<u32>(rd + rd_off(GicrSgiReg::ICACTIVER0), 1u << intid);
     } else if (intid < g_spi_lines) {
-        mmio_write<u32>(gicd(Gicd::ICACTIVER) + (intid / 32) * 4, 1u << (intid % 32));
+        mmio_write<u32>(gicd(GicdReg::ICACTIVER) + (intid / 32) * 4, 1u << (intid % 32));
     }
 }
 
