@@ -69,17 +69,7 @@ void park_for_reset(Vcpu& v) {
 
 void vm_system_reset(Vm& vm, Vcpu& self, ResetReason reason) {
     // Two vCPUs resetting at once: the second one parks and is reset with the others.
-    if (__atomic_exchange_n(&g_requested, true, __ATOMIC_ACQ_REL)) {
-        park_for_reset(self);
-        return;
-    }
-    u32 others = 0;
-    for (u32 i = 0; i < vm.vcpu_count; ++i) {
-        if (i == self.id) continue;
-        ++others;
-        kick_vcpu(i);
-    }
-    wait_parked(vm, others);
+    if (!vm_stop_others(vm, self)) return;
 
     // 1. vCPUs: off, architectural reset state (context cleared; the MPIDR stays).
     for (u32 i = 0; i < vm.vcpu_count; ++i) {
