@@ -261,8 +261,9 @@ u64 Its::sanitize_baser(unsigned n, u64 v) const {
                baser::Size::field_mask;
     if (n == 0) keep |= baser::Indirect::field_mask;  // two-level tables: devices only (collections RAZ/WI)
     v &= keep;
-    if (baser::PageSize::get(v) == 3) v = baser::PageSize::set(v, baser::kPage64K);  // reserved -> 64 KiB
-    if (baser::PageSize::get(v) == baser::kPage16K) v &= ~mask(13, 12);                 // RES0 for 16 KiB pages
+    // Page_Size is read-only 64 KiB, as KVM's and QEMU's ITS: guests (kvm-unit-tests, Linux) assume it. With 64 KiB
+    // pages, PA[51:48] live in bits [15:12] (GICv3 spec 12.19.1); the 40-bit IPA leaves them 0 and they stay RES0.
+    v = baser::PageSize::set(v, baser::kPage64K) & ~mask(15, 12);
     auto type = n == 0 ? baser::TableType::devices : baser::TableType::collections;
     return v | baser::Type::make(static_cast<u64>(type)) | baser::EntrySize::make(abi::kEntrySize - 1);
 }
