@@ -26,9 +26,9 @@ bool parse_uint(const char* s, usize len, u64& out) {
         if (c >= '0' && c <= '9')
             d = static_cast<u64>(c - '0');
         else if (base == 16 && c >= 'a' && c <= 'f')
-            d = static_cast<u64>(c - 'a' + 10);
+            d = static_cast<u64>(c - 'a') + 10;
         else if (base == 16 && c >= 'A' && c <= 'F')
-            d = static_cast<u64>(c - 'A' + 10);
+            d = static_cast<u64>(c - 'A') + 10;
         else
             return false;
         if (v > (~u64{0} - d) / base) return false;  // overflow

@@ -119,7 +119,7 @@ void MsiShadow::remove(u16 slot) {
     const u16 dslot = s.device;
     s = Slot{};
     used_.clear(slot);
-    if (dslot != kNil && dslot < kMaxDevices) {
+    if (dslot < kMaxDevices) {  // kNil (no device) is out of range too
         if (devices_[dslot].events > 0) --devices_[dslot].events;
         release_device(dslot);
     }
