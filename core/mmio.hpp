@@ -2,7 +2,7 @@
 //
 // Two levels:
 //  * MmioBus: a sorted set of frames (base, size, handler) for one VM. Lookup is a binary search.
-//  * RegisterTable<Device>: inside a device, a sorted constexpr table of register regions with their allowed
+//  * RegisterRegion<Device> tables: inside a device, a sorted constexpr array of register regions with their allowed
 //    access widths and the guest and save/restore accessors (see vgic/ for the model use).
 #pragma once
 

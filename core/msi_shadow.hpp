@@ -1,5 +1,5 @@
 // Shadow MSI mappings: the guest's (DeviceID, EventID) mappings on its virtual ITS, mirrored on the physical ITS for
-// passed-through PCI devices (ARCHITECTURE.md §3 "MSIs", docs/msi-passthrough.md).
+// passed-through PCI devices (docs/architecture.md §3 "MSIs", docs/msi-passthrough.md).
 //
 // The guest programs its virtual ITS; the its/ model reports every mapping change (ItsObserver). For a DeviceID that
 // belongs to a passed-through device, MsiShadow allocates a host LPI of the hypervisor's own, maps the same

@@ -29,8 +29,8 @@ static_assert(__builtin_offsetof(CoreRegs, vregs) == 0x150);
 static_assert(__builtin_offsetof(CoreRegs, fpsr) == 0x350);
 static_assert(sizeof(CoreRegs) == 0x360);
 
-// EL1/EL0 system registers the world switch carries. The order is the save order in arch/ (pairs are
-// stored with stp), so append new registers at the end and keep the assembly in step.
+// EL1/EL0 system registers the world switch carries, switched by name in arch/aarch64/vm_run.cpp (so their order
+// here is only the index into VcpuContext::sys; the register list has its own, sorted by KVM ID).
 enum class SysReg : u16 {
     SCTLR_EL1,
     ACTLR_EL1,

@@ -1,4 +1,4 @@
-// Freestanding declarations of the memory/string functions (provided by libc on host, lib/string.cpp on target).
+// Freestanding declarations of the memory/string functions (provided by libc on host, lib/target/string.cpp on target).
 #pragma once
 
 #include "lib/types.hpp"

@@ -1,4 +1,4 @@
-// The VM's virtual ITS and the MSI path of passed-through PCI devices (ARCHITECTURE.md §3 "MSIs",
+// The VM's virtual ITS and the MSI path of passed-through PCI devices (docs/architecture.md §3 "MSIs",
 // docs/msi-passthrough.md).
 //  * One its::Its per VM (static storage) over vm.memory, delivering LPIs to the vGIC (an LpiSink), registered on
 //    the VM's MmioBus at the HOST ITS address: the doorbell a guest programs into MSI-X/MSI capabilities is then

@@ -41,7 +41,7 @@ Status map_device_window(Vm& vm, u64 base, u64 size, const char* what) {
 }
 
 // INTx of a passed-through device: the physical SPI is forwarded as the same virtual SPI, hardware-linked, so the
-// guest's deactivation deactivates the physical one (ARCHITECTURE.md §3). INTx is level-triggered, but the device's
+// guest's deactivation deactivates the physical one (docs/architecture.md §3). INTx is level-triggered, but the device's
 // line cannot be sampled from here: each physical activation latches the virtual SPI pending once (like a write to
 // GICD_ISPENDR); after the guest deactivates it, a still-asserted line simply fires again -- a resample.
 bool intx_irq(u32 intid, void*) {

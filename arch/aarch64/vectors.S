@@ -7,7 +7,7 @@
  * -mgeneral-regs-only, so the registers still hold the guest's values) and returns HV_EXIT_* from hv_enter_guest.
  * FP/SIMD is reloaded only on request so that SVE's upper Z-register bits survive an exit on a pinned pCPU
  * (an AdvSIMD write would zero them).
- * The EL1 system registers are switched in C++ (arch/aarch64/world_switch.cpp).
+ * The EL1 system registers are switched in C++ (arch/aarch64/vm_run.cpp, lazily).
  *
  * Offsets: core/vcpu_context.hpp (KVM kvm_regs layout), static_assert'ed there. */
 #include "arch/aarch64/asm_defs.h"
@@ -224,7 +224,7 @@ el2_fault_common:
     mrs     x3, far_el2
     stp     x2, x3, [sp, #272]
     mov     x0, sp
-    bl      hv_el2_fault                /* arch/aarch64/exceptions.cpp, [[noreturn]] */
+    bl      hv_el2_fault                /* arch/aarch64/panic.cpp, [[noreturn]] */
     b       halt
 
 /* IRQ while at EL2 (only possible if the hypervisor unmasks IRQs, e.g. while idling): caller-saved state around
@@ -245,7 +245,7 @@ el2_irq:
     mrs     x1, spsr_el2
     stp     x30, x0, [sp, #160]
     str     x1, [sp, #176]
-    bl      hv_el2_irq                  /* arch/aarch64/exceptions.cpp */
+    bl      hv_el2_irq                  /* arch/aarch64/gic.cpp */
     ldr     x1, [sp, #176]
     ldp     x30, x0, [sp, #160]
     msr     elr_el2, x0

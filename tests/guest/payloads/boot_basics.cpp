@@ -9,7 +9,7 @@ using namespace rt;
 
 namespace {
 
-constexpr u64 kHypervisorBase = 0x4000'0000;  // start of host RAM, owned by the hypervisor (ARCHITECTURE.md 2)
+constexpr u64 kHypervisorBase = 0x4000'0000;  // start of host RAM, owned by the hypervisor (docs/architecture.md §2)
 constexpr u64 kHypervisorSize = 32 * MiB;
 constexpr u64 kImageBase = 0x5000'0000;       // linker/guest.ld
 
