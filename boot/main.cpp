@@ -154,11 +154,17 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     if (s == Status::ok) s = arch::gic_init_cpu();
     if (s != Status::ok) panic("GIC initialisation failed: %s", status_name(s));
 
-    // The VM: guest RAM = all RAM but the hypervisor region (or mem= of it), identity mapped at stage 2.
+    // The VM: guest RAM = all RAM but the hypervisor region and the module store (pristine kernel/initrd copies for
+    // VM reset, off the top of RAM), identity mapped at stage 2; with mem=, exactly mem= of it (docs/boot.md).
     Vm& vm = arch::the_vm();
-    s = carve_guest_ram(g_platform.memory, ram_base, kHvRegionSize, g_options.mem, vm.ram);
-    // Pristine kernel/initrd copies for VM reset, off the top of guest RAM (docs/boot.md "VM reset").
+    s = carve_guest_ram(g_platform.memory, ram_base, kHvRegionSize, 0, vm.ram);
     if (s == Status::ok) reserve_module_store(g_platform, vm, g_module_store);
+    if (s == Status::ok && g_options.mem != 0) {
+        const u64 kept = limit_guest_ram(vm.ram, g_options.mem);
+        if (kept < g_options.mem)
+            HV_LOG_WARN("mem=%lluM but only %lluM of RAM is left for the guest: using that",
+                        static_cast<unsigned long long>(g_options.mem / MiB), static_cast<unsigned long long>(kept / MiB));
+    }
     if (s == Status::ok) s = arch::vm_init_memory(vm);
     if (s != Status::ok) panic("guest memory setup failed: %s", status_name(s));
     arch::hyp_init_cpu();

@@ -2,7 +2,7 @@
 // words; unknown keys and bad values are reported (warn log + counters) and otherwise ignored, never fatal.
 //
 //   vcpus=N          guest vCPUs (1..8; default 0 = one per pCPU)
-//   mem=SIZE         guest RAM size, suffix K/M/G (default 0 = all RAM the hypervisor does not own)
+//   mem=SIZE         guest RAM size, exactly (K/M/G suffix; default 0 = all RAM the hypervisor does not own)
 //   psci=0.1|0.2|1.0|1.1   PSCI version offered to the guest (default 1.1)
 //   loglevel=N|error|warn|info|debug   log threshold (0 error .. 3 debug; default info)
 //   its=on|off       give the guest an ITS (default on)

@@ -25,6 +25,20 @@ Status reserve_top_of_ram(FixedVector<MemRegion, Vm::kMaxRam>& ram, u64 size, u6
     return Status::no_memory;
 }
 
+u64 limit_guest_ram(FixedVector<MemRegion, Vm::kMaxRam>& ram, u64 limit) {
+    limit = align_down(limit, 2 * MiB);
+    FixedVector<MemRegion, Vm::kMaxRam> kept;
+    u64 total = 0;
+    for (const MemRegion& r : ram) {
+        if (total >= limit) break;
+        const u64 size = min(r.size, limit - total);
+        ignore_status(kept.push_back(MemRegion{r.base, size}));  // never more regions than `ram` has
+        total += size;
+    }
+    ram = kept;
+    return total;
+}
+
 Status carve_guest_ram(const FixedVector<MemRegion, PlatformInfo::kMaxMemRegions>& host_ram, u64 hv_base,
                        u64 hv_size, u64 limit, FixedVector<MemRegion, Vm::kMaxRam>& out) {
     out.clear();

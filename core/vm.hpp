@@ -47,4 +47,9 @@ struct Vm {
 // receives the start of the removed range. no_memory if no region is large enough; invalid_argument for size 0.
 [[nodiscard]] Status reserve_top_of_ram(FixedVector<MemRegion, Vm::kMaxRam>& ram, u64 size, u64& base);
 
+// Keeps the lowest `limit` bytes of `ram` (regions in ascending order; `limit` rounded down to 2 MiB), dropping
+// what lies above. Returns the bytes kept: less than `limit` when `ram` had less. The `mem=` option: applied after
+// the module store was taken off the top, so the guest gets exactly `mem=` whenever the RAM has room for it.
+u64 limit_guest_ram(FixedVector<MemRegion, Vm::kMaxRam>& ram, u64 limit);
+
 }  // namespace hv

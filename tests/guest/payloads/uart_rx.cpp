@@ -1,11 +1,17 @@
-// uart_rx: the receive side of the guest's PL011 (core/pl011, arch/aarch64/guest_uart). Without input the FIFO reads
-// empty (FR.RXFE, RIS.RXRIS clear, a DR read gives 0). With `paste=N` in the bootargs the payload waits 300 ms
-// without reading -- while N characters of a known pattern arrive on the console (tools/run-guest --interactive
-// < file) -- and then must read all N, in order: the hypervisor applies back-pressure (the rest waits in the host
-// UART while the emulated 32-entry FIFO is full) instead of dropping what does not fit. Make the input with
+// uart_rx: the receive side of the guest's PL011 (core/pl011, arch/aarch64/guest_uart) fed from tools/run-guest's
+// stdin. Without input the FIFO reads empty (FR.RXFE, RIS.RXRIS clear, a DR read gives 0).
+// With `rx_bytes=N` the harness pipes tests/guest/data/uart_rx_input.bin into run-guest (header item `stdin=`):
+// N bytes, every value 0x00..0xff first (Ctrl-A 0x01, Ctrl-C 0x03, CR, XON/XOFF, DEL, 0xff: nothing on the way
+// may eat or translate a byte), then a fixed LCG sequence (rx_expected below); the payload waits 300 ms without
+// reading, so the input piles up far beyond the 32-entry FIFO, then must read every byte, in order, and the
+// checksum of what it read must match. The hypervisor applies back-pressure (the rest waits in the host UART while
+// the emulated FIFO is full) instead of dropping what does not fit.
+// With `paste=N` (by hand: `tools/run-guest ... < /tmp/paste.txt`) the same for N letters made by
 //   python3 -c "import sys; sys.stdout.write(''.join(chr(97 + i * 7 % 26) for i in range(N)))" > /tmp/paste.txt
 //
 // guest-tests: smp=1 mem=512M append="" hv_append="vcpus=1" expect=pass
+// guest-tests: variant=idle
+// guest-tests: variant=piped append="rx_bytes=4096" stdin=tests/guest/data/uart_rx_input.bin
 #include "tests/guest/runtime/guest.hpp"
 
 using namespace rt;
@@ -23,10 +29,36 @@ u64 uart() {
 
 char expected(u64 i) { return static_cast<char>('a' + i * 7 % 26); }
 
+// Byte i of tests/guest/data/uart_rx_input.bin: i for the first 256, then the top byte of an LCG
+// (x = x * 1103515245 + 12345 mod 2^32, starting at 0x2545f491, stepped once per byte). Regenerate the file with
+//   python3 -c "import sys; x=0x2545f491; b=bytearray(range(256))
+//   for _ in range(3840): x=(x*1103515245+12345)%2**32; b.append(x>>24)
+//   sys.stdout.buffer.write(b)" > tests/guest/data/uart_rx_input.bin
+struct RxExpected {
+    u64 index = 0;
+    u32 x = 0x2545'f491;
+    u8 next() {
+        const u64 i = index++;
+        if (i < 256) return static_cast<u8>(i);
+        x = x * 1103515245u + 12345u;
+        return static_cast<u8>(x >> 24);
+    }
+};
+
+// Fletcher-16 over the bytes (RFC 1146), order-sensitive.
+struct Fletcher16 {
+    u32 a = 0, b = 0;
+    void add(u8 v) {
+        a = (a + v) % 255;
+        b = (b + a) % 255;
+    }
+    u32 value() const { return b << 8 | a; }
+};
+
 }  // namespace
 
 GUEST_TEST(receive_fifo_is_empty_without_input) {
-    if (bootarg_u64("paste", 0) != 0) GUEST_SKIP("input is being pasted");
+    if (bootarg_u64("paste", 0) != 0 || bootarg_u64("rx_bytes", 0) != 0) GUEST_SKIP("input is being piped");
     const u64 u = uart();
     EXPECT_EQ(mmio_read32(u + kFr) & kFrRxfe, kFrRxfe);
     EXPECT_EQ(mmio_read32(u + kRis) & kIntRx, 0u);
@@ -51,4 +83,34 @@ GUEST_TEST(pasted_input_arrives_whole_and_in_order) {
            static_cast<unsigned long long>(n), static_cast<unsigned long long>(bad));
     EXPECT_EQ(got, n);
     EXPECT_EQ(bad, 0u);
+}
+
+GUEST_TEST(piped_bytes_arrive_exactly) {
+    const u64 n = bootarg_u64("rx_bytes", 0);
+    if (n == 0) GUEST_SKIP("no rx_bytes=N in the bootargs (needs tests/guest/data/uart_rx_input.bin on stdin)");
+    const u64 u = uart();
+    delay_us(300'000);
+    RxExpected want;
+    Fletcher16 sum_got, sum_want;
+    u64 got = 0, bad = 0, first_bad = ~0ull;
+    u64 idle_until = counter() + ms_ticks(2000);
+    while (got < n && counter() < idle_until) {
+        if (mmio_read32(u + kFr) & kFrRxfe) continue;
+        const u8 c = static_cast<u8>(mmio_read32(u + kDr) & 0xff);
+        const u8 w = want.next();
+        sum_got.add(c);
+        sum_want.add(w);
+        if (c != w && bad++ == 0) first_bad = got;
+        ++got;
+        idle_until = counter() + ms_ticks(2000);
+    }
+    printf("  read %llu of %llu bytes, %llu differ (first at %lld), Fletcher-16 0x%04x (expected 0x%04x)\n",
+           static_cast<unsigned long long>(got), static_cast<unsigned long long>(n),
+           static_cast<unsigned long long>(bad), static_cast<long long>(first_bad), sum_got.value(), sum_want.value());
+    EXPECT_EQ(got, n);
+    EXPECT_EQ(bad, 0u);
+    EXPECT_EQ(sum_got.value(), sum_want.value());
+    // Nothing more than the file: the FIFO is empty afterwards.
+    delay_us(100'000);
+    EXPECT_EQ(mmio_read32(u + kFr) & kFrRxfe, kFrRxfe);
 }

@@ -130,6 +130,24 @@ TEST(Vm, ReserveTopOfRamTakesFromTheHighestRegion) {
     EXPECT_EQ(reserve_top_of_ram(ram, ~u64{0}, base), Status::invalid_argument);
 }
 
+TEST(Vm, LimitGuestRamKeepsTheLowestBytes) {
+    FixedVector<MemRegion, Vm::kMaxRam> ram;
+    ASSERT_EQ(ram.push_back({0x4200'0000, 256 * MiB}), Status::ok);
+    ASSERT_EQ(ram.push_back({0x1'0000'0000, 64 * MiB}), Status::ok);
+    FixedVector<MemRegion, Vm::kMaxRam> a = ram;
+    EXPECT_EQ(limit_guest_ram(a, 128 * MiB), 128 * MiB);
+    ASSERT_EQ(a.size(), 1u);
+    EXPECT_EQ(a[0].base, 0x4200'0000u);
+    EXPECT_EQ(a[0].size, 128 * MiB);
+    FixedVector<MemRegion, Vm::kMaxRam> b = ram;
+    EXPECT_EQ(limit_guest_ram(b, 256 * MiB + 32 * MiB + MiB), 288 * MiB);  // rounded down to 2 MiB, spans both
+    ASSERT_EQ(b.size(), 2u);
+    EXPECT_EQ(b[1].size, 32 * MiB);
+    FixedVector<MemRegion, Vm::kMaxRam> c = ram;
+    EXPECT_EQ(limit_guest_ram(c, 4 * GiB), 320 * MiB);  // less than asked: everything kept
+    EXPECT_EQ(c.size(), 2u);
+}
+
 TEST(Vm, ResetReasonNamesAreTheDtStrings) {
     EXPECT_STREQ(reset_reason_name(ResetReason::cold), "cold");
     EXPECT_STREQ(reset_reason_name(ResetReason::system_reset), "system-reset");
