@@ -15,8 +15,8 @@ using namespace rt;
 
 namespace {
 
-constexpr u64 kRamBase = 0x4000'0000;            // QEMU virt
-constexpr u64 kGuestRamBase = 0x4200'0000;       // RAM base + the hypervisor's 32 MiB (docs/boot.md)
+constexpr u64 kRamBase = 0x4000'0000;       // QEMU virt
+constexpr u64 kGuestRamBase = 0x4200'0000;  // RAM base + the hypervisor's 32 MiB (docs/boot.md)
 
 u32 memory_nodes() {
     const fdt::Reader& f = dt();
