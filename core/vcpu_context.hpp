@@ -57,6 +57,8 @@ enum class SysReg : u16 {
     CNTV_CTL_EL0,
     CNTV_CVAL_EL0,
     CNTVOFF_EL2,     // virtual counter offset (KVM exposes CNTVCT_EL0 instead; see reglist)
+    CNTP_CTL_EL0,    // EL1 physical timer (CNTHCTL_EL2.EL1PCEN = 1: the guest owns it, PPI 30)
+    CNTP_CVAL_EL0,
     count
 };
 constexpr usize kSysRegCount = static_cast<usize>(SysReg::count);

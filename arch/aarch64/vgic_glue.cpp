@@ -125,24 +125,38 @@ bool g_cpu_ready[kMaxCpus] = {};
 // Per pCPU: the ICH_LR<n>_EL2 at index >= this are known to be 0 in the hardware (written 0 by us; the hardware
 // never changes an invalid LR), so before_entry only writes the LRs in use now or at the last entry.
 u32 g_hw_lrs[kMaxCpus] = {};
-bool g_timer_line[vgic::kMaxVcpus] = {};  // our view of each vCPU's virtual timer line on the vGIC
+// The guest's EL1 timers, both hardware-linked (vINTID == pINTID). The guest owns their registers; vm_run switches
+// them per vCPU with the other EL1 registers, so right after an exit (and right before an entry) the CPU's
+// registers are the vCPU's.
+enum TimerIndex : u32 { kVirtualTimer, kPhysicalTimer, kTimerCount };
+constexpr u32 kTimerPpi[kTimerCount] = {kPpiVirtualTimer, kPpiPhysicalTimer};
+constexpr const char* kTimerName[kTimerCount] = {"virtual", "physical"};
+bool g_timer_line[kTimerCount][vgic::kMaxVcpus] = {};  // our view of each vCPU's timer lines on the vGIC
 alignas(vgic::VgicRegisterClasses) u8 g_vgic_regs_storage[sizeof(vgic::VgicRegisterClasses)];
 vgic::VgicRegisterClasses* g_vgic_regs = nullptr;
 
-// CNTV_CTL_EL0 (DDI0487 D13.8.18): ENABLE, IMASK, ISTATUS. The timer's output is ENABLE && ISTATUS && !IMASK.
-constexpr u64 kCntvEnable = 1, kCntvImask = 2, kCntvIstatus = 4;
+// CNTV_CTL_EL0 / CNTP_CTL_EL0 (DDI0487 D13.8.18 / D13.8.15): ENABLE, IMASK, ISTATUS. A timer's output is
+// ENABLE && ISTATUS && !IMASK (D11.2.4).
+constexpr u64 kCtlEnable = 1, kCtlImask = 2, kCtlIstatus = 4;
 
-// After an exit: if the guest masked, disabled or reprogrammed its timer, its (level) output is low now; lower the
-// vGIC line so a pending-but-undelivered timer interrupt is withdrawn, as a level interrupt must be (KVM samples the
-// timer the same way). Raising is left to the physical interrupt.
-void sync_timer_line(Vcpu& v) {
-    if (v.id >= vgic::kMaxVcpus || !g_timer_line[v.id]) return;
-    u64 ctl = HV_READ_SYSREG(cntv_ctl_el0);  // right after the exit: the guest's live register (lazy ctx.sys)
-    bool level = (ctl & kCntvEnable) != 0 && (ctl & kCntvIstatus) != 0 && (ctl & kCntvImask) == 0;
-    if (level) return;
-    g_timer_line[v.id] = false;
-    if (g_vgic.set_level(kPpiVirtualTimer, v.id, false) != Status::ok)
-        HV_LOG_RATELIMITED(warn, "vcpu%u: virtual timer line update failed", v.id);
+u64 read_timer_ctl(u32 t) {
+    return t == kVirtualTimer ? HV_READ_SYSREG(cntv_ctl_el0) : HV_READ_SYSREG(cntp_ctl_el0);
+}
+
+// If the guest masked, disabled or reprogrammed a timer, its (level) output is low now; lower the vGIC line so a
+// pending-but-undelivered timer interrupt is withdrawn, as a level interrupt must be (KVM samples its timers the
+// same way). Raising is left to the physical interrupt. Called right after an exit and right before an entry (the
+// context may have been replaced meanwhile: CPU_ON, VM reset, a restore), with the vCPU's registers in the CPU.
+void sync_timer_lines(Vcpu& v) {
+    if (v.id >= vgic::kMaxVcpus) return;
+    for (u32 t = 0; t < kTimerCount; ++t) {
+        if (!g_timer_line[t][v.id]) continue;
+        const u64 ctl = read_timer_ctl(t);
+        if ((ctl & kCtlEnable) != 0 && (ctl & kCtlIstatus) != 0 && (ctl & kCtlImask) == 0) continue;
+        g_timer_line[t][v.id] = false;
+        if (g_vgic.set_level(kTimerPpi[t], v.id, false) != Status::ok)
+            HV_LOG_RATELIMITED(warn, "vcpu%u: %s timer line update failed", v.id, kTimerName[t]);
+    }
 }
 
 // First entry on a pCPU: enable the interrupts the vGIC needs on its redistributor.
@@ -154,13 +168,16 @@ void cpu_setup() {
     HV_WRITE_SYSREG(ICH_VMCR_EL2, 0);
     for (u32 i = 0; i < g_nr_lrs; ++i) write_lr(i, 0);
     g_hw_lrs[cpu] = 0;
-    gic_clear_active(kPpiVirtualTimer);
     gic_enable(kPpiMaintenance, true);
-    gic_enable(kPpiVirtualTimer, true);
+    for (u32 ppi : kTimerPpi) {
+        gic_clear_active(ppi);
+        gic_enable(ppi, true);
+    }
 }
 
 void before_entry(Vcpu& v) {
     cpu_setup();
+    sync_timer_lines(v);  // a replaced context (CPU_ON, reset) must not inherit the old timers' level
     vgic::VcpuIfState& s = g_vgic.cpu_if(v.id);
     g_vgic.flush(v.id, s);  // the model sets NPIE only while a pending LR exists (no maintenance storm)
     const u32 cpu = this_cpu_index();
@@ -189,7 +206,7 @@ void after_exit(Vcpu& v) {
     isb();
     // Nothing in the LRs and no EOI outside them: fold would not change anything.
     if (s.used_lrs != 0 || vgic::ich_hcr::EOIcount::get(s.hcr) != 0) g_vgic.fold(v.id, s);
-    sync_timer_line(v);
+    sync_timer_lines(v);
 }
 
 bool sysreg(Vcpu& v, const esr::SysRegAccess& a, u64& value) {
@@ -214,18 +231,19 @@ void reset_hook(Vm&, void*) { vgic_vm_reset(); }
 // Maintenance interrupt: the exit itself was the point (fold + flush run around it); deactivate at once.
 bool maintenance_irq(u32, void*) { return true; }
 
-// The guest's virtual timer fired: make the guest's PPI 27 pending as a hardware-linked interrupt. The physical
-// one stays active (EOImode 1: only the priority was dropped) until the guest deactivates the virtual one, which
-// deactivates the physical through the LR's HW bit (IHI0069H 4.4.4 / ICH_LR<n>_EL2.HW).
-bool vtimer_irq(u32 intid, void*) {
+// A guest timer fired: make the guest's PPI 27 / 30 pending as a hardware-linked interrupt. The physical one stays
+// active (EOImode 1: only the priority was dropped) until the guest deactivates the virtual one, which deactivates
+// the physical through the LR's HW bit (IHI0069H 4.4.4 / ICH_LR<n>_EL2.HW).
+bool timer_irq(u32 intid, void*) {
     Vcpu* v = this_cpu().vcpu;
     if (v == nullptr || !g_ready) {
         gic_enable(intid, false);
         return true;
     }
-    if (v->id < vgic::kMaxVcpus) g_timer_line[v->id] = true;
-    if (g_vgic.set_level(kPpiVirtualTimer, v->id, true) != Status::ok) {
-        HV_LOG_RATELIMITED(warn, "vcpu%u: virtual timer injection failed", v->id);
+    const u32 t = intid == kPpiPhysicalTimer ? kPhysicalTimer : kVirtualTimer;
+    if (v->id < vgic::kMaxVcpus) g_timer_line[t][v->id] = true;
+    if (g_vgic.set_level(intid, v->id, true) != Status::ok) {
+        HV_LOG_RATELIMITED(warn, "vcpu%u: %s timer injection failed", v->id, kTimerName[t]);
         return true;
     }
     return false;
@@ -242,6 +260,8 @@ Status vgic_vm_init(Vm& vm, const PlatformInfo& plat) {
     if (vm.vcpu_count == 0 || vm.vcpu_count > vgic::kMaxVcpus) return Status::invalid_argument;
     if (plat.timer.virt.valid && plat.timer.virt.intid() != kPpiVirtualTimer)
         HV_LOG_WARN("vgic: DT virtual timer is INTID %u, expected %u", plat.timer.virt.intid(), kPpiVirtualTimer);
+    if (plat.timer.phys.valid && plat.timer.phys.intid() != kPpiPhysicalTimer)
+        HV_LOG_WARN("vgic: DT physical timer is INTID %u, expected %u", plat.timer.phys.intid(), kPpiPhysicalTimer);
     if (gic.maintenance.valid && gic.maintenance.intid() != kPpiMaintenance)
         HV_LOG_WARN("vgic: DT maintenance interrupt is INTID %u, expected %u", gic.maintenance.intid(), kPpiMaintenance);
 
@@ -263,10 +283,11 @@ Status vgic_vm_init(Vm& vm, const PlatformInfo& plat) {
 
     HV_TRY(vm.mmio.add(gic.gicd_base, g_vgic.distributor_size(), &g_vgic.distributor()));
     HV_TRY(vm.mmio.add(gic.gicr[0].base, g_vgic.redistributors_size(), &g_vgic.redistributors()));
-    for (u32 i = 0; i < vm.vcpu_count; ++i) HV_TRY(g_vgic.map_hw(i, kPpiVirtualTimer, kPpiVirtualTimer));
+    for (u32 i = 0; i < vm.vcpu_count; ++i)
+        for (u32 ppi : kTimerPpi) HV_TRY(g_vgic.map_hw(i, ppi, ppi));
 
     gic_set_handler(kPpiMaintenance, maintenance_irq, nullptr);
-    gic_set_handler(kPpiVirtualTimer, vtimer_irq, nullptr);
+    for (u32 ppi : kTimerPpi) gic_set_handler(ppi, timer_irq, nullptr);
     VcpuHooks& hooks = vcpu_hooks();
     hooks.before_entry = before_entry;
     hooks.after_exit = after_exit;
@@ -300,11 +321,14 @@ bool vgic_vcpu_has_pending(u32 vcpu) { return vgic_ready() && g_vgic.has_pending
 void vgic_vm_reset() {
     if (!vgic_ready()) return;
     g_vgic.reset();
-    // The physical timer PPI of this pCPU: not active, enabled (the other pCPUs clean theirs on their next entry).
-    gic_clear_active(kPpiVirtualTimer);
-    gic_enable(kPpiVirtualTimer, true);
+    // The timer PPIs of this pCPU: not active, enabled (the other pCPUs clean theirs on their next entry).
+    for (u32 ppi : kTimerPpi) {
+        gic_clear_active(ppi);
+        gic_enable(ppi, true);
+    }
     for (u32 i = 0; i < kMaxCpus; ++i) g_cpu_ready[i] = false;
-    for (bool& line : g_timer_line) line = false;
+    for (auto& lines : g_timer_line)
+        for (bool& line : lines) line = false;
 }
 
 }  // namespace hv::arch

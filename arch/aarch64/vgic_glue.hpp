@@ -1,7 +1,7 @@
 // The VM's virtual GICv3 (vgic/) wired to the hardware: one Vgic per VM in static storage, its GICD/GICR frames on
 // the VM's MmioBus, the ICH_* list-register load/store around every guest entry (VcpuHooks), trapped ICC_SGI*R
-// writes, the hardware-linked virtual timer (PPI 27), the maintenance interrupt (PPI 25) and vCPU kicks (physical
-// SGI kSgiKick). See docs/boot.md "Interrupts".
+// writes, the hardware-linked EL1 timers (virtual PPI 27, physical PPI 30), the maintenance interrupt (PPI 25) and
+// vCPU kicks (physical SGI kSgiKick). See docs/boot.md "Interrupts".
 #pragma once
 
 #include "core/platform.hpp"
@@ -13,11 +13,12 @@ namespace hv::arch {
 // INTIDs the hypervisor uses on every pCPU (QEMU virt; the DT's timer / GIC "interrupts" are checked at init).
 constexpr u32 kPpiMaintenance = 25;  // GIC maintenance interrupt (IHI0069H 4.8)
 constexpr u32 kPpiVirtualTimer = 27;  // EL1 virtual timer: hardware-linked to the guest's PPI 27
+constexpr u32 kPpiPhysicalTimer = 30;  // EL1 physical timer: hardware-linked to the guest's PPI 30
 
 // Create the VM's vGIC: after vm.vcpu_count, vm.vcpus[].mpidr and vm.memory are set, before any vCPU runs.
 // Sizes the SPI range from the host GICD_TYPER, reads ICH_VTR_EL2, registers the distributor at the host GICD base
-// and the redistributors (vcpu_count x 128 KiB) at the first host GICR base, links the virtual timer to the
-// physical one on every vCPU and installs the VcpuHooks (before_entry / after_exit / sysreg).
+// and the redistributors (vcpu_count x 128 KiB) at the first host GICR base, links both EL1 timers' PPIs to the
+// physical ones on every vCPU and installs the VcpuHooks (before_entry / after_exit / sysreg).
 [[nodiscard]] Status vgic_vm_init(Vm& vm, const PlatformInfo& plat);
 
 // The VM's vGIC (valid after vgic_vm_init); the ITS uses it as its LpiSink.

@@ -78,6 +78,8 @@ void save_sysregs(VcpuContext& c) {
     HV_SAVE(CNTV_CTL_EL0, cntv_ctl_el0);
     HV_SAVE(CNTV_CVAL_EL0, cntv_cval_el0);
     HV_SAVE(CNTVOFF_EL2, cntvoff_el2);
+    HV_SAVE(CNTP_CTL_EL0, cntp_ctl_el0);
+    HV_SAVE(CNTP_CVAL_EL0, cntp_cval_el0);
 }
 
 void load_sysregs(const VcpuContext& c) {
@@ -107,6 +109,10 @@ void load_sysregs(const VcpuContext& c) {
     HV_LOAD(CNTVOFF_EL2, cntvoff_el2);
     HV_LOAD(CNTV_CVAL_EL0, cntv_cval_el0);
     HV_LOAD(CNTV_CTL_EL0, cntv_ctl_el0);
+    // The EL1 physical timer is the guest's alone (CNTHCTL_EL2.EL1PCEN = 1; the hypervisor uses CNTHP): compare
+    // value first, so enabling never fires on the previous compare value.
+    HV_LOAD(CNTP_CVAL_EL0, cntp_cval_el0);
+    HV_LOAD(CNTP_CTL_EL0, cntp_ctl_el0);
 }
 #undef HV_SAVE
 #undef HV_LOAD
@@ -177,22 +183,34 @@ bool sgi_stop(u32, void*) {
     if (panicking()) stop_this_cpu();
     return true;
 }
-// The EL2 timer only ever serves as a wake-up at the guest's virtual-timer deadline: mask it when it fires.
+// The EL2 timer only ever serves as a wake-up at the guest's next timer deadline: mask it when it fires.
 bool hyp_timer_irq(u32, void*) {
     HV_WRITE_SYSREG(cnthp_ctl_el2, 0);
     return true;
 }
 
-// While the vCPU waits, the EL2 physical timer fires at its virtual timer's deadline (CNTV_CVAL_EL0 is in virtual
-// counter ticks: physical = virtual + CNTVOFF_EL2), so a guest sleeping until its timer wakes up even before the
-// vGIC delivers PPI 27. Not armed if the timer is off, masked, or already expired (DDI0487 D11.2.4). Returns
-// whether it was armed; `deadline` is then the physical-counter value at which the guest's timer condition holds.
-bool arm_wakeup_timer(const Vcpu& v, u64& deadline) {
-    const u64 ctl = v.ctx.sys[static_cast<usize>(SysReg::CNTV_CTL_EL0)];
+// The physical-counter value at which an EL1 timer's output (ENABLE && !IMASK && ISTATUS) goes high; false if it
+// is off, masked, or already high. `offset` converts its compare value to the physical counter: CNTVOFF_EL2 for
+// the virtual timer (virtual = physical - CNTVOFF), 0 for the physical one (DDI0487 D11.2.4).
+bool timer_deadline(u64 ctl, u64 cval, u64 offset, u64 now, u64& deadline) {
     if ((ctl & 3) != 1) return false;  // ENABLE = 1, IMASK = 0
-    deadline = v.ctx.sys[static_cast<usize>(SysReg::CNTV_CVAL_EL0)] +
-               v.ctx.sys[static_cast<usize>(SysReg::CNTVOFF_EL2)];
-    if (static_cast<i64>(deadline - HV_READ_SYSREG(cntpct_el0)) <= 0) return false;
+    deadline = cval + offset;
+    return static_cast<i64>(deadline - now) > 0;
+}
+
+// While the vCPU waits, the EL2 physical timer fires at the earlier of its two EL1 timers' deadlines, so a guest
+// sleeping until its timer wakes up even before the vGIC delivers PPI 27 / 30. Not armed if neither timer will
+// fire. Returns whether it was armed; `deadline` is then the physical-counter value at which a guest timer's
+// condition holds.
+bool arm_wakeup_timer(const Vcpu& v, u64& deadline) {
+    const VcpuContext& c = v.ctx;
+    const u64 now = HV_READ_SYSREG(cntpct_el0);
+    u64 vdl = 0, pdl = 0;
+    const bool virt = timer_deadline(c.sysreg(SysReg::CNTV_CTL_EL0), c.sysreg(SysReg::CNTV_CVAL_EL0),
+                                     c.sysreg(SysReg::CNTVOFF_EL2), now, vdl);
+    const bool phys = timer_deadline(c.sysreg(SysReg::CNTP_CTL_EL0), c.sysreg(SysReg::CNTP_CVAL_EL0), 0, now, pdl);
+    if (!virt && !phys) return false;
+    deadline = !phys ? vdl : !virt ? pdl : static_cast<i64>(vdl - pdl) <= 0 ? vdl : pdl;
     HV_WRITE_SYSREG(cnthp_cval_el2, deadline);
     HV_WRITE_SYSREG(cnthp_ctl_el2, 1);
     isb();
@@ -254,7 +272,7 @@ VcpuKicker& vcpu_kicker() { return g_kicker; }
 bool vcpu_wait_for_interrupt(Vcpu& v) {
     // A wait ends only for a reason: a kick (start_vcpu, a VM reset, or an interrupt the vGIC made pending for this
     // vCPU; stale kicks are dropped at guest entry, see vcpu_loop), a deliverable pending interrupt (has_pending),
-    // the guest's virtual-timer deadline, a reset or a panic. A physical IRQ handled here is not a reason by itself
+    // the earlier of the guest's two timer deadlines, a reset or a panic. A physical IRQ handled here is not a reason by itself
     // (the host UART's or another vCPU's device interrupt may have nothing for this vCPU): its handler makes
     // something pending or kicks, and the loop looks again. Without the vGIC's has_pending hook, any physical IRQ
     // counts. WFI wakes on a pending physical IRQ even while PSTATE.I masks it at EL2 (DDI0487 D1.6.2), so the
@@ -270,7 +288,7 @@ bool vcpu_wait_for_interrupt(Vcpu& v) {
         if (sdei_has_pending(v)) break;  // an SDEI event ignores PSTATE.I: it ends the wait (docs/sdei.md)
         if (reset_requested() || panicking()) break;
         if (timer_armed && static_cast<i64>(deadline - HV_READ_SYSREG(cntpct_el0)) <= 0) {
-            woke = true;  // the guest's timer condition holds: re-entry delivers PPI 27
+            woke = true;  // a guest timer's condition holds: re-entry delivers PPI 27 / 30
             break;
         }
         wfi();
@@ -395,10 +413,6 @@ void handle_sysreg(Vcpu& v, u64 esr) {
     }
     using K = esr::SysRegAccess;
     switch (s.key()) {
-        // CNTHCTL_EL2.EL1PCEN = 0 traps the EL1 physical timer: RAZ/WI (the guest is given the virtual timer).
-        case K::sysreg_key(3, 3, 14, 2, 0):  // CNTP_TVAL_EL0
-        case K::sysreg_key(3, 3, 14, 2, 1):  // CNTP_CTL_EL0
-        case K::sysreg_key(3, 3, 14, 2, 2):  // CNTP_CVAL_EL0
         // SGI generation without a vGIC: write-ignored.
         case K::sysreg_key(3, 0, 12, 11, 5):  // ICC_SGI1R_EL1
         case K::sysreg_key(3, 0, 12, 11, 6):  // ICC_ASGI1R_EL1
@@ -503,9 +517,12 @@ void hyp_init_cpu() {
     if (((HV_READ_SYSREG(id_aa64dfr0_el1) >> 8) & 0xf) != 0 && ((HV_READ_SYSREG(id_aa64dfr0_el1) >> 8) & 0xf) != 0xf)
         pmcr_n = (HV_READ_SYSREG(pmcr_el0) >> 11) & 0x1f;
     HV_WRITE_SYSREG(mdcr_el2, pmcr_n);
-    // CNTHCTL_EL2 (non-VHE): EL1PCTEN = 1 (physical counter readable), EL1PCEN = 0 (EL1 physical timer trapped:
-    // RAZ/WI). The guest uses the virtual timer and counter directly; CNTVOFF_EL2 is per vCPU.
-    HV_WRITE_SYSREG(cnthctl_el2, 1);
+    // CNTHCTL_EL2 (non-VHE, DDI0487 D19.11.4): EL1PCTEN = 1 (physical counter readable), EL1PCEN = 1 (EL1
+    // physical timer not trapped). The guest owns both EL1 timers and both counters: CNTV_* / CNTVOFF_EL2 and
+    // CNTP_* are switched per vCPU with the other EL1 registers (lazily: vCPUs are pinned 1:1); PPI 27 and 30 are
+    // hardware-linked (vgic_glue). The hypervisor keeps the EL2 physical timer (CNTHP, PPI 26) for itself.
+    HV_WRITE_SYSREG(cnthctl_el2, 3);
+    HV_WRITE_SYSREG(cntp_ctl_el0, 0);   // no stale EL1 physical timer from firmware before the first vCPU load
     HV_WRITE_SYSREG(cnthp_ctl_el2, 0);  // EL2 timer: wake-up at the guest's timer deadline only (vcpu_wait)
     HV_WRITE_SYSREG(vtcr_el2, g_vtcr);
     (void)pfr0;

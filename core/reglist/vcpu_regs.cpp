@@ -35,60 +35,54 @@ constexpr u32 kPstateOffset = 0x108;
 constexpr u64 sr(u32 op0, u32 op1, u32 crn, u32 crm, u32 op2) { return sysreg_id(op0, op1, crn, crm, op2); }
 
 // Sorted by ID (the order KVM's list has within the SYSREG class). Encodings: DDI0487 D19 / "System register index".
-constexpr SysRegDesc kSys[kSysRegListCount - 1] = {
-    {sr(2, 0, 0, 2, 2), SysReg::MDSCR_EL1, 0, false},
-    {sr(3, 0, 0, 0, 5), SysReg::MPIDR_EL1, 0, false},  // reset: default_mpidr(vcpu)
-    {sr(3, 0, 1, 0, 0), SysReg::SCTLR_EL1, 0x00c50078, false},
-    {sr(3, 0, 1, 0, 1), SysReg::ACTLR_EL1, 0, false},
-    {sr(3, 0, 1, 0, 2), SysReg::CPACR_EL1, 0, false},
-    {sr(3, 0, 2, 0, 0), SysReg::TTBR0_EL1, 0, false},
-    {sr(3, 0, 2, 0, 1), SysReg::TTBR1_EL1, 0, false},
-    {sr(3, 0, 2, 0, 2), SysReg::TCR_EL1, 0, false},
-    {sr(3, 0, 5, 1, 0), SysReg::AFSR0_EL1, 0, false},
-    {sr(3, 0, 5, 1, 1), SysReg::AFSR1_EL1, 0, false},
-    {sr(3, 0, 5, 2, 0), SysReg::ESR_EL1, 0, false},
-    {sr(3, 0, 6, 0, 0), SysReg::FAR_EL1, 0, false},
-    {sr(3, 0, 7, 4, 0), SysReg::PAR_EL1, 0, false},
-    {sr(3, 0, 10, 2, 0), SysReg::MAIR_EL1, 0, false},
-    {sr(3, 0, 10, 3, 0), SysReg::AMAIR_EL1, 0, false},
-    {sr(3, 0, 12, 0, 0), SysReg::VBAR_EL1, 0, false},
-    {sr(3, 0, 13, 0, 1), SysReg::CONTEXTIDR_EL1, 0, false},
-    {sr(3, 0, 13, 0, 4), SysReg::TPIDR_EL1, 0, false},
-    {sr(3, 0, 14, 1, 0), SysReg::CNTKCTL_EL1, 0, false},
-    {sr(3, 2, 0, 0, 0), SysReg::CSSELR_EL1, 0, false},
-    {sr(3, 3, 13, 0, 2), SysReg::TPIDR_EL0, 0, false},
-    {sr(3, 3, 13, 0, 3), SysReg::TPIDRRO_EL0, 0, false},
-    {kTimerCval, SysReg::CNTV_CVAL_EL0, 0, false},  // (3,3,14,0,2): KVM's TIMER_CVAL
-    {kTimerCtl, SysReg::CNTV_CTL_EL0, 0, false},    // (3,3,14,3,1)
+constexpr SysRegDesc plain(u64 id, SysReg slot, u64 reset = 0) { return {id, slot, reset, SysRegKind::plain}; }
+constexpr SysRegDesc kSys[kSysRegListCount] = {
+    plain(sr(2, 0, 0, 2, 2), SysReg::MDSCR_EL1),
+    plain(sr(3, 0, 0, 0, 5), SysReg::MPIDR_EL1),  // reset: default_mpidr(vcpu)
+    plain(sr(3, 0, 1, 0, 0), SysReg::SCTLR_EL1, 0x00c50078),
+    plain(sr(3, 0, 1, 0, 1), SysReg::ACTLR_EL1),
+    plain(sr(3, 0, 1, 0, 2), SysReg::CPACR_EL1),
+    plain(sr(3, 0, 2, 0, 0), SysReg::TTBR0_EL1),
+    plain(sr(3, 0, 2, 0, 1), SysReg::TTBR1_EL1),
+    plain(sr(3, 0, 2, 0, 2), SysReg::TCR_EL1),
+    plain(sr(3, 0, 5, 1, 0), SysReg::AFSR0_EL1),
+    plain(sr(3, 0, 5, 1, 1), SysReg::AFSR1_EL1),
+    plain(sr(3, 0, 5, 2, 0), SysReg::ESR_EL1),
+    plain(sr(3, 0, 6, 0, 0), SysReg::FAR_EL1),
+    plain(sr(3, 0, 7, 4, 0), SysReg::PAR_EL1),
+    plain(sr(3, 0, 10, 2, 0), SysReg::MAIR_EL1),
+    plain(sr(3, 0, 10, 3, 0), SysReg::AMAIR_EL1),
+    plain(sr(3, 0, 12, 0, 0), SysReg::VBAR_EL1),
+    plain(sr(3, 0, 13, 0, 1), SysReg::CONTEXTIDR_EL1),
+    plain(sr(3, 0, 13, 0, 4), SysReg::TPIDR_EL1),
+    plain(sr(3, 0, 14, 1, 0), SysReg::CNTKCTL_EL1),
+    plain(sr(3, 2, 0, 0, 0), SysReg::CSSELR_EL1),
+    plain(sr(3, 3, 13, 0, 2), SysReg::TPIDR_EL0),
+    plain(sr(3, 3, 13, 0, 3), SysReg::TPIDRRO_EL0),
+    {kPtimerCnt, SysReg::count, 0, SysRegKind::physical_count},  // (3,3,14,0,1): CNTPCT_EL0
+    plain(kTimerCval, SysReg::CNTV_CVAL_EL0),  // (3,3,14,0,2): KVM's TIMER_CVAL
+    plain(kPtimerCtl, SysReg::CNTP_CTL_EL0),   // (3,3,14,2,1)
+    plain(kPtimerCval, SysReg::CNTP_CVAL_EL0), // (3,3,14,2,2)
+    plain(kTimerCtl, SysReg::CNTV_CTL_EL0),    // (3,3,14,3,1)
+    {kTimerCnt, SysReg::CNTVOFF_EL2, 0, SysRegKind::virtual_count},  // (3,3,14,3,2): KVM's TIMER_CNT
 };
-// TIMER_CNT (3,3,14,3,2) sorts last; it is kept apart because it is derived.
-constexpr SysRegDesc kTimerCntDesc = {kTimerCnt, SysReg::CNTVOFF_EL2, 0, true};
-
-struct SysTable {
-    SysRegDesc e[kSysRegListCount];
-};
-constexpr SysTable make_sys_table() {
-    SysTable t{};
-    for (usize i = 0; i + 1 < kSysRegListCount; ++i) t.e[i] = kSys[i];
-    t.e[kSysRegListCount - 1] = kTimerCntDesc;
-    return t;
-}
-constexpr SysTable kSysTable = make_sys_table();
 
 constexpr bool sys_sorted() {
     for (usize i = 1; i < kSysRegListCount; ++i)
-        if (kSysTable.e[i - 1].id >= kSysTable.e[i].id) return false;
+        if (kSys[i - 1].id >= kSys[i].id) return false;
     return true;
 }
 static_assert(sys_sorted(), "sysreg table must be sorted by ID");
-// Every SysReg slot except CNTVOFF_EL2 (which backs TIMER_CNT) appears exactly once.
+// Every SysReg slot appears exactly once (CNTVOFF_EL2 as the slot behind TIMER_CNT); only PTIMER_CNT has none.
 constexpr bool sys_covers_context() {
     for (usize s = 0; s < kSysRegCount; ++s) {
         usize hits = 0;
-        for (const SysRegDesc& d : kSysTable.e)
+        for (const SysRegDesc& d : kSys)
             if (static_cast<usize>(d.slot) == s) ++hits;
         if (hits != 1) return false;
     }
+    for (const SysRegDesc& d : kSys)
+        if ((d.slot == SysReg::count) != (d.kind == SysRegKind::physical_count)) return false;
     return true;
 }
 static_assert(sys_covers_context(), "every VcpuContext system register must be in the list exactly once");
@@ -97,8 +91,8 @@ const SysRegDesc* find_sys(u64 id) {
     usize lo = 0, hi = kSysRegListCount;
     while (lo < hi) {
         usize mid = (lo + hi) / 2;
-        if (kSysTable.e[mid].id == id) return &kSysTable.e[mid];
-        if (kSysTable.e[mid].id < id)
+        if (kSys[mid].id == id) return &kSys[mid];
+        if (kSys[mid].id < id)
             lo = mid + 1;
         else
             hi = mid;
@@ -115,7 +109,7 @@ const CoreRegDesc* find_core(u64 id) {
 }  // namespace
 
 const CoreRegDesc* core_reg_table() { return kCore.e; }
-const SysRegDesc* sysreg_table() { return kSysTable.e; }
+const SysRegDesc* sysreg_table() { return kSys; }
 
 // ---- core ----
 
@@ -162,7 +156,12 @@ Status SysRegisterClass::get(u32 vcpu, u64 id, Span<u8> value) {
     const SysRegDesc* d = find_sys(id);
     VcpuContext* c = ctx_.context(vcpu);
     if (d == nullptr || c == nullptr) return Status::not_found;
-    u64 v = d->counter ? clock_.now() - c->sysreg(SysReg::CNTVOFF_EL2) : c->sysreg(d->slot);
+    u64 v = 0;
+    switch (d->kind) {
+        case SysRegKind::plain: v = c->sysreg(d->slot); break;
+        case SysRegKind::virtual_count: v = clock_.now() - c->sysreg(SysReg::CNTVOFF_EL2); break;
+        case SysRegKind::physical_count: v = clock_.now(); break;
+    }
     memcpy(value.data(), &v, 8);
     return Status::ok;
 }
@@ -173,11 +172,16 @@ Status SysRegisterClass::set(u32 vcpu, u64 id, Span<const u8> value) {
     if (d == nullptr || c == nullptr) return Status::not_found;
     u64 v = 0;
     memcpy(&v, value.data(), 8);
-    if (d->counter) {
-        // CNTVCT = CNTPCT - CNTVOFF: choose the offset that makes the guest read `v` now.
-        c->sysreg(SysReg::CNTVOFF_EL2) = clock_.now() - v;
-    } else {
-        c->sysreg(d->slot) = v;
+    switch (d->kind) {
+        case SysRegKind::plain: c->sysreg(d->slot) = v; break;
+        case SysRegKind::virtual_count:
+            // CNTVCT = CNTPCT - CNTVOFF: choose the offset that makes the guest read `v` now.
+            c->sysreg(SysReg::CNTVOFF_EL2) = clock_.now() - v;
+            break;
+        case SysRegKind::physical_count:
+            // The guest reads CNTPCT_EL0 untrapped and nothing can offset it (CNTPOFF_EL2 needs FEAT_ECV): the
+            // physical counter is the machine's. Accepted and ignored, so a snapshot taken elsewhere restores.
+            break;
     }
     return Status::ok;
 }
@@ -186,8 +190,8 @@ void SysRegisterClass::reset(u32 vcpu) {
     VcpuContext* c = ctx_.context(vcpu);
     if (c == nullptr) return;
     for (usize i = 0; i < kSysRegListCount; ++i) {
-        const SysRegDesc& d = kSysTable.e[i];
-        if (!d.counter) c->sysreg(d.slot) = d.reset;
+        const SysRegDesc& d = kSys[i];
+        if (d.kind == SysRegKind::plain) c->sysreg(d.slot) = d.reset;
     }
     c->sysreg(SysReg::MPIDR_EL1) = default_mpidr(vcpu);
     c->sysreg(SysReg::CNTVOFF_EL2) = clock_.now();  // the virtual counter starts at 0

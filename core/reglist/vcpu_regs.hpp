@@ -1,6 +1,7 @@
 // The vCPU register classes KVM defines: core registers (KVM_REG_ARM_CORE, struct kvm_regs offsets), the EL1
-// system registers our world switch carries (KVM_REG_ARM64_SYSREG) and the virtual timer (KVM's TIMER_CTL /
-// TIMER_CVAL / TIMER_CNT IDs). Both read and write a VcpuContext.
+// system registers our world switch carries (KVM_REG_ARM64_SYSREG), the virtual timer (KVM's TIMER_CTL /
+// TIMER_CVAL / TIMER_CNT IDs) and the EL1 physical timer (PTIMER_CTL / PTIMER_CVAL / PTIMER_CNT). Both read and
+// write a VcpuContext.
 #pragma once
 
 #include "core/irq.hpp"
@@ -58,15 +59,22 @@ private:
     VcpuContexts& ctx_;
 };
 
-// System registers and the timer. TIMER_CNT is CNTVCT_EL0 = clock - CNTVOFF: reading it computes, writing it
-// moves this vCPU's CNTVOFF_EL2.
+// System registers and the timers. TIMER_CNT is CNTVCT_EL0 = clock - CNTVOFF: reading it computes, writing it
+// moves this vCPU's CNTVOFF_EL2. PTIMER_CNT is CNTPCT_EL0 = the clock: the guest reads the physical counter
+// directly (CNTHCTL_EL2.EL1PCTEN) and there is no physical offset without FEAT_ECV, so a write is accepted and
+// ignored (a restore must not fail on it).
+enum class SysRegKind : u8 {
+    plain,           // the value of `slot`
+    virtual_count,   // TIMER_CNT: derived from CNTVOFF_EL2 (its slot) and the clock
+    physical_count,  // PTIMER_CNT: the clock; no slot
+};
 struct SysRegDesc {
     u64 id;
-    SysReg slot;
+    SysReg slot;  // SysReg::count for PTIMER_CNT
     u64 reset;
-    bool counter;  // TIMER_CNT: derived from CNTVOFF_EL2 and the clock
+    SysRegKind kind;
 };
-constexpr usize kSysRegListCount = 25;  // every SysReg except CNTVOFF_EL2, plus TIMER_CNT
+constexpr usize kSysRegListCount = 28;  // every SysReg except CNTVOFF_EL2, plus TIMER_CNT and PTIMER_CNT
 const SysRegDesc* sysreg_table();
 
 // MPIDR_EL1 KVM gives vCPU `n` at reset (RES1 bit 31, Aff0 = n[3:0], Aff1 = n[11:4], Aff2 = n[19:12]).
@@ -84,7 +92,8 @@ public:
     bool owns(u64 id) const override;
     [[nodiscard]] Status get(u32 vcpu, u64 id, Span<u8> value) override;
     [[nodiscard]] Status set(u32 vcpu, u64 id, Span<const u8> value) override;
-    // KVM reset values (SCTLR_EL1 = 0x00c50078, MPIDR_EL1 = default_mpidr), virtual counter restarts at 0.
+    // KVM reset values (SCTLR_EL1 = 0x00c50078, MPIDR_EL1 = default_mpidr, both timers off with CVAL 0), virtual
+    // counter restarts at 0.
     void reset(u32 vcpu) override;
 
 private:

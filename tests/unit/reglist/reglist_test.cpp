@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -418,6 +419,36 @@ TEST(VcpuRegs, SysregsAndTimer) {
     vm.clock.t += 10;
     EXPECT_EQ(vm.get(kVcpu0, kTimerCnt), (1u << 30) + 10);
     EXPECT_EQ(vm.get(Handle::for_vcpu(1), kTimerCnt), 510u);  // other vCPU unaffected
+}
+
+TEST(VcpuRegs, PhysicalTimer) {
+    VmRegs vm(2);
+    // KVM's PTIMER IDs are the registers' own encodings.
+    EXPECT_EQ(kPtimerCtl, sysreg_id(3, 3, 14, 2, 1));
+    EXPECT_EQ(kPtimerCval, sysreg_id(3, 3, 14, 2, 2));
+    EXPECT_EQ(kPtimerCnt, sysreg_id(3, 3, 14, 0, 1));
+    EXPECT_EQ(vm.get(kVcpu0, kPtimerCtl), 0u);  // reset: off
+    EXPECT_EQ(vm.get(kVcpu0, kPtimerCval), 0u);
+    EXPECT_EQ(vm.set(kVcpu0, kPtimerCval, 0x1234567), Status::ok);
+    EXPECT_EQ(vm.ctx[0].sysreg(SysReg::CNTP_CVAL_EL0), 0x1234567u);
+    EXPECT_EQ(vm.set(kVcpu0, kPtimerCtl, 3), Status::ok);
+    EXPECT_EQ(vm.ctx[0].sysreg(SysReg::CNTP_CTL_EL0), 3u);
+    EXPECT_EQ(vm.ctx[1].sysreg(SysReg::CNTP_CVAL_EL0), 0u);  // per vCPU
+    EXPECT_EQ(vm.ctx[0].sysreg(SysReg::CNTV_CVAL_EL0), 0u);  // not the virtual timer
+    // PTIMER_CNT is the physical counter itself: the clock, whatever CNTVOFF is; a write is accepted and changes
+    // nothing (no physical offset), so a snapshot from another machine restores.
+    vm.clock.t += 1000;
+    EXPECT_EQ(vm.get(kVcpu0, kPtimerCnt), vm.clock.t);
+    EXPECT_EQ(vm.set(kVcpu0, kTimerCnt, 5), Status::ok);
+    EXPECT_EQ(vm.get(kVcpu0, kPtimerCnt), vm.clock.t);
+    const VcpuContext before = vm.ctx[0];
+    EXPECT_EQ(vm.set(kVcpu0, kPtimerCnt, 42), Status::ok);
+    EXPECT_EQ(vm.get(kVcpu0, kPtimerCnt), vm.clock.t);
+    EXPECT_EQ(memcmp(&before, &vm.ctx[0], sizeof before), 0);
+    // Reset turns it off again.
+    vm.cat.reset_vcpu(0);
+    EXPECT_EQ(vm.get(kVcpu0, kPtimerCtl), 0u);
+    EXPECT_EQ(vm.get(kVcpu0, kPtimerCval), 0u);
 }
 
 // ---- Extension ----

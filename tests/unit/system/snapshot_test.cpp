@@ -67,6 +67,8 @@ void build_rich_state(VmModel& vm) {
         vm.ctx[v].core.pc = 0x40080000 + v * 0x100;
         ASSERT_EQ(vm.cat.set_u64(Handle::for_vcpu(v), sysreg_id(3, 0, 12, 0, 0), 0x40001000 + v * 0x800), Status::ok);
         ASSERT_EQ(vm.cat.set_u64(Handle::for_vcpu(v), kTimerCval, 0x123456 + v), Status::ok);
+        ASSERT_EQ(vm.cat.set_u64(Handle::for_vcpu(v), kPtimerCval, 0x654321 + v), Status::ok);
+        ASSERT_EQ(vm.cat.set_u64(Handle::for_vcpu(v), kPtimerCtl, 3), Status::ok);  // ENABLE | IMASK
     }
     ASSERT_EQ(vm.cat.set_u64(Handle::vm(), psci::fwreg::kPsciVersion, 0x10000), Status::ok);
 
@@ -227,6 +229,10 @@ TEST_P(SystemSnapshot, SaveRestoreSaveIsByteIdenticalAndBehavesTheSame) {
         EXPECT_EQ(b.its[i]->ite_count(), a.its[i]->ite_count());
         EXPECT_EQ(b.its[i]->collection_count(), a.its[i]->collection_count());
         EXPECT_EQ(b.its[i]->restore_phase(), its::RestorePhase::idle);
+    }
+    for (u32 v = 0; v < n; ++v) {  // the EL1 physical timer came along
+        EXPECT_EQ(b.ctx[v].sysreg(SysReg::CNTP_CVAL_EL0), 0x654321u + v);
+        EXPECT_EQ(b.ctx[v].sysreg(SysReg::CNTP_CTL_EL0), 3u);
     }
     const std::vector<u8> s2 = b.save();
     ASSERT_EQ(s1.size(), s2.size());
