@@ -278,14 +278,18 @@ bool vcpu_wait_for_interrupt(Vcpu& v) {
     // counts. WFI wakes on a pending physical IRQ even while PSTATE.I masks it at EL2 (DDI0487 D1.6.2), so the
     // check-then-sleep sequence cannot lose a wake-up: an SGI sent after the check stays pending and ends the WFI
     // at once.
+    // A vCPU that is off (PSCI CPU_OFF, or never started) is woken by CPU_ON alone (DEN0022D 5.5): interrupts and
+    // timers it left behind are no reason -- its EL1 timers keep running in the CPU (lazy switch) and a pending
+    // PPI would otherwise end every wait at once, spinning the pCPU until CPU_ON.
+    const bool off = __atomic_load_n(&v.state, __ATOMIC_ACQUIRE) == VcpuState::off;
     sys_sync(v);  // arm_wakeup_timer reads the timer registers from ctx.sys
     u64 deadline = 0;
-    const bool timer_armed = arm_wakeup_timer(v, deadline);
+    const bool timer_armed = !off && arm_wakeup_timer(v, deadline);
     bool woke = false;
     for (;;) {
         if (__atomic_exchange_n(&v.kick_pending, false, __ATOMIC_ACQ_REL)) break;
-        if (g_hooks.has_pending != nullptr && g_hooks.has_pending(v)) break;
-        if (sdei_has_pending(v)) break;  // an SDEI event ignores PSTATE.I: it ends the wait (docs/sdei.md)
+        if (!off && g_hooks.has_pending != nullptr && g_hooks.has_pending(v)) break;
+        if (!off && sdei_has_pending(v)) break;  // an SDEI event ignores PSTATE.I: it ends the wait (docs/sdei.md)
         if (reset_requested() || panicking()) break;
         if (timer_armed && static_cast<i64>(deadline - HV_READ_SYSREG(cntpct_el0)) <= 0) {
             woke = true;  // a guest timer's condition holds: re-entry delivers PPI 27 / 30

@@ -139,6 +139,47 @@ void secondary(u32, void*) {
 
 bool sec_done(u32) { return g_sec.done != 0; }
 
+// CPU_OFF with the physical timer's interrupt pending (condition met, PPI 30 enabled, PSTATE.I masked), then
+// CPU_ON: the new context starts with the timer off and nothing pending from the old one.
+struct OffOnResult {
+    volatile u32 pending_before_off;
+    volatile u64 ctl_at_entry;
+    volatile u64 cval_at_entry;
+    volatile u32 fired_after_on;
+    volatile u32 pending_after_on;
+    volatile u32 done;
+};
+OffOnResult g_offon;
+
+void secondary_leave_pending(u32, void*) {
+    if (!gic::init_cpu()) return;
+    gic::enable(kPtimer);
+    parm(pcount() - 1, kCtlEnable);
+    g_offon.pending_before_off = wait_pending(true, 500) ? 1 : 0;
+    // Returning calls CPU_OFF with the timer still armed and its interrupt pending.
+}
+
+void secondary_after_on(u32, void*) {
+    // Before anything that could exit to the hypervisor: the registers as CPU_ON left them, then IRQs unmasked
+    // (the CPU interface and the PPI's enable survive CPU_OFF): a stale pending PPI 30 would be taken now.
+    g_offon.ctl_at_entry = pctl();
+    g_offon.cval_at_entry = pcval();
+    const u32 me = self_index();
+    g_fired[me] = 0;
+    const u64 until = counter() + ms_ticks(20);
+    irq_enable();
+    while (counter() < until) {
+    }
+    irq_disable();
+    g_offon.fired_after_on = g_fired[me];
+    g_offon.pending_after_on = gic::is_pending(kPtimer) ? 1 : 0;
+    gic::disable(kPtimer);
+    dsb_sy();
+    g_offon.done = 1;
+}
+
+bool offon_done(u32) { return g_offon.done != 0; }
+
 }  // namespace
 
 GUEST_TEST(setup) {
@@ -389,6 +430,33 @@ GUEST_TEST(each_vcpu_has_its_own_physical_timer) {
     EXPECT_EQ(g_fired[me], 1u);
     EXPECT_GE(g_fired_at[me], cval);
     EXPECT_EQ(g_early, 0u);
+}
+
+GUEST_TEST(cpu_on_starts_with_the_timer_off) {
+    ASSERT_TRUE(gic::initialised());
+    if (bootarg_u64("expect_cpus", 1) < 2) GUEST_SKIP("one CPU");
+    const u64 other = dt_other_cpu();
+    ASSERT_NE(other, ~0ull);
+    ASSERT_TRUE(wait_slot(cpu_finished, 1, 1000));  // the previous test's secondary is done
+    // Let CPU_OFF complete (AFFINITY_INFO reports OFF) before starting it again.
+    const u64 until = counter() + ms_ticks(2000);
+    while (smccc_call(psci_conduit(), psci::kAffinityInfo | psci::kSmc64, other, 0).status() != psci::kAffinityOff &&
+           counter() < until) {
+    }
+    ASSERT_EQ(start_cpu(1, other, secondary_leave_pending, nullptr), 0);
+    ASSERT_TRUE(wait_slot(cpu_finished, 1, 2000));
+    EXPECT_EQ(g_offon.pending_before_off, 1u);
+    const u64 until2 = counter() + ms_ticks(2000);
+    while (smccc_call(psci_conduit(), psci::kAffinityInfo | psci::kSmc64, other, 0).status() != psci::kAffinityOff &&
+           counter() < until2) {
+    }
+    delay_us(20000);  // the old timer keeps its condition while the CPU is off
+    ASSERT_EQ(start_cpu(1, other, secondary_after_on, nullptr), 0);
+    EXPECT_TRUE(wait_slot(offon_done, 1, 2000));
+    EXPECT_EQ(g_offon.ctl_at_entry & (kCtlEnable | kCtlImask), 0u);  // reset: off (KVM resets both timers)
+    EXPECT_EQ(g_offon.fired_after_on, 0u);
+    EXPECT_EQ(g_offon.pending_after_on, 0u);
+    EXPECT_TRUE(wait_slot(cpu_finished, 1, 1000));
 }
 
 GUEST_TEST(teardown) {

@@ -1,9 +1,10 @@
 // reset_reboot: PSCI SYSTEM_RESET and SYSTEM_RESET2 reset the VM, not the machine (docs/boot.md "VM reset").
 // The guest learns which boot it is from /chosen "hv,boot-count" (u32) and "hv,reset-reason" -- memory a reset may
 // leave alone is never trusted for that:
-//   boot 1 (cold):          start vCPU 1 spinning, dirty an initialised global, SYSTEM_RESET;
+//   boot 1 (cold):          start vCPU 1 spinning, dirty an initialised global, arm both EL1 timers, SYSTEM_RESET;
 //   boot 2 (system-reset):  the global is back to its image value (the kernel module was restored), vCPU 1 is OFF
-//                           again (every vCPU was stopped and the firmware reset), then SYSTEM_RESET2 (warm);
+//                           again (every vCPU was stopped and the firmware reset), both timers are off with
+//                           CVAL 0 (KVM's vCPU reset), then SYSTEM_RESET2 (warm);
 //   boot 3 (system-reset2): reason and count checked, pass.
 // A failed check in boot 1 or 2 ends the run there (no reset), so it shows in the summary.
 //
@@ -27,6 +28,17 @@ void spin_forever(u32, void*) {
 }
 
 i64 affinity_info(u64 mpidr) { return smccc_call(psci_conduit(), (psci::kAffinityInfo | psci::kSmc64), mpidr, 0).status(); }
+
+constexpr u64 kTimerEnable = 1, kTimerImask = 2;
+
+// Both EL1 timers enabled, masked (no interrupt), deadline 100 s ahead: state a VM reset must clear.
+void arm_timers() {
+    RT_WRITE_SYSREG(cntp_cval_el0, RT_READ_SYSREG(cntpct_el0) + counter_frequency() * 100);
+    RT_WRITE_SYSREG(cntp_ctl_el0, kTimerEnable | kTimerImask);
+    RT_WRITE_SYSREG(cntv_cval_el0, counter() + counter_frequency() * 100);
+    RT_WRITE_SYSREG(cntv_ctl_el0, kTimerEnable | kTimerImask);
+    isb();
+}
 
 bool wait_for(volatile u32* flag, u64 ms) {
     u64 deadline = counter() + counter_frequency() / 1000 * ms;
@@ -61,7 +73,9 @@ GUEST_TEST(reset_sequence) {
             ASSERT_EQ(affinity_info(other), psci::kAffinityOn);
             g_initialised = 0xdead'beef;  // must not survive the reset
             dsb_sy();
-            printf("  boot 1: vCPU 1 spinning, calling SYSTEM_RESET\n");
+            arm_timers();
+            ASSERT_EQ(RT_READ_SYSREG(cntp_ctl_el0) & 3, kTimerEnable | kTimerImask);
+            printf("  boot 1: vCPU 1 spinning, timers armed, calling SYSTEM_RESET\n");
             SmcccResult r = smccc_call(psci_conduit(), psci::kSystemReset);
             EXPECT_TRUE(false);  // SYSTEM_RESET does not return (DEN0022D 5.11)
             printf("  SYSTEM_RESET returned %lld\n", static_cast<long long>(r.status()));
@@ -71,6 +85,11 @@ GUEST_TEST(reset_sequence) {
             ASSERT_EQ(strcmp(reason, "system-reset"), 0);
             // After a reset only the boot vCPU is on (DEN0022D 5.11: as after a cold boot).
             ASSERT_EQ(affinity_info(other), psci::kAffinityOff);
+            // The EL1 timers of boot 1 are gone: off, compare values 0.
+            ASSERT_EQ(RT_READ_SYSREG(cntp_ctl_el0) & 3, 0u);
+            ASSERT_EQ(RT_READ_SYSREG(cntp_cval_el0), 0u);
+            ASSERT_EQ(RT_READ_SYSREG(cntv_ctl_el0) & 3, 0u);
+            ASSERT_EQ(RT_READ_SYSREG(cntv_cval_el0), 0u);
             g_initialised = 0xdead'beef;
             dsb_sy();
             printf("  boot 2: calling SYSTEM_RESET2 (warm)\n");
