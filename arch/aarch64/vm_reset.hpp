@@ -6,8 +6,9 @@
 namespace hv::arch {
 
 // Sleep on this pCPU until an interrupt for `v`: a kick, VcpuHooks::has_pending, a physical IRQ taken at EL2 (it
-// is handled here), a VM reset request or a panic. Arms the EL2 timer at the guest's virtual-timer deadline while
-// it sleeps. Returns true if a physical IRQ ended the wait.
+// is handled here), a VM reset request or a panic. Arms the EL2 timer at the earlier of the guest's two timer
+// deadlines (virtual, physical) while it sleeps. A vCPU that is off waits for a kick, reset or panic only.
+// Returns true if a timer deadline (or, without the has_pending hook, a physical IRQ) ended the wait.
 bool vcpu_wait_for_interrupt(Vcpu& v);
 
 // True while a VM reset is collecting the vCPUs.
