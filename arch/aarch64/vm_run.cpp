@@ -272,12 +272,12 @@ VcpuKicker& vcpu_kicker() { return g_kicker; }
 bool vcpu_wait_for_interrupt(Vcpu& v) {
     // A wait ends only for a reason: a kick (start_vcpu, a VM reset, or an interrupt the vGIC made pending for this
     // vCPU; stale kicks are dropped at guest entry, see vcpu_loop), a deliverable pending interrupt (has_pending),
-    // the earlier of the guest's two timer deadlines, a reset or a panic. A physical IRQ handled here is not a reason by itself
-    // (the host UART's or another vCPU's device interrupt may have nothing for this vCPU): its handler makes
-    // something pending or kicks, and the loop looks again. Without the vGIC's has_pending hook, any physical IRQ
-    // counts. WFI wakes on a pending physical IRQ even while PSTATE.I masks it at EL2 (DDI0487 D1.6.2), so the
-    // check-then-sleep sequence cannot lose a wake-up: an SGI sent after the check stays pending and ends the WFI
-    // at once.
+    // the earlier of the guest's two timer deadlines, a reset or a panic. A physical IRQ handled here is not a
+    // reason by itself (the host UART's or another vCPU's device interrupt may have nothing for this vCPU): its
+    // handler makes something pending or kicks, and the loop looks again. Without the vGIC's has_pending hook, any
+    // physical IRQ counts. WFI wakes on a pending physical IRQ even while PSTATE.I masks it at EL2 (DDI0487
+    // D1.6.2), so the check-then-sleep sequence cannot lose a wake-up: an SGI sent after the check stays pending and
+    // ends the WFI at once.
     // A vCPU that is off (PSCI CPU_OFF, or never started) is woken by CPU_ON alone (DEN0022D 5.5): interrupts and
     // timers it left behind are no reason -- its EL1 timers keep running in the CPU (lazy switch) and a pending
     // PPI would otherwise end every wait at once, spinning the pCPU until CPU_ON.

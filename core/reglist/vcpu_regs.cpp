@@ -59,11 +59,11 @@ constexpr SysRegDesc kSys[kSysRegListCount] = {
     plain(sr(3, 2, 0, 0, 0), SysReg::CSSELR_EL1),
     plain(sr(3, 3, 13, 0, 2), SysReg::TPIDR_EL0),
     plain(sr(3, 3, 13, 0, 3), SysReg::TPIDRRO_EL0),
-    {kPtimerCnt, SysReg::count, 0, SysRegKind::physical_count},  // (3,3,14,0,1): CNTPCT_EL0
-    plain(kTimerCval, SysReg::CNTV_CVAL_EL0),  // (3,3,14,0,2): KVM's TIMER_CVAL
-    plain(kPtimerCtl, SysReg::CNTP_CTL_EL0),   // (3,3,14,2,1)
-    plain(kPtimerCval, SysReg::CNTP_CVAL_EL0), // (3,3,14,2,2)
-    plain(kTimerCtl, SysReg::CNTV_CTL_EL0),    // (3,3,14,3,1)
+    {kPtimerCnt, SysReg::count, 0, SysRegKind::physical_count},      // (3,3,14,0,1): CNTPCT_EL0
+    plain(kTimerCval, SysReg::CNTV_CVAL_EL0),                        // (3,3,14,0,2): KVM's TIMER_CVAL
+    plain(kPtimerCtl, SysReg::CNTP_CTL_EL0),                         // (3,3,14,2,1)
+    plain(kPtimerCval, SysReg::CNTP_CVAL_EL0),                       // (3,3,14,2,2)
+    plain(kTimerCtl, SysReg::CNTV_CTL_EL0),                          // (3,3,14,3,1)
     {kTimerCnt, SysReg::CNTVOFF_EL2, 0, SysRegKind::virtual_count},  // (3,3,14,3,2): KVM's TIMER_CNT
 };
 
@@ -158,9 +158,15 @@ Status SysRegisterClass::get(u32 vcpu, u64 id, Span<u8> value) {
     if (d == nullptr || c == nullptr) return Status::not_found;
     u64 v = 0;
     switch (d->kind) {
-        case SysRegKind::plain: v = c->sysreg(d->slot); break;
-        case SysRegKind::virtual_count: v = clock_.now() - c->sysreg(SysReg::CNTVOFF_EL2); break;
-        case SysRegKind::physical_count: v = clock_.now(); break;
+        case SysRegKind::plain:
+            v = c->sysreg(d->slot);
+            break;
+        case SysRegKind::virtual_count:
+            v = clock_.now() - c->sysreg(SysReg::CNTVOFF_EL2);
+            break;
+        case SysRegKind::physical_count:
+            v = clock_.now();
+            break;
     }
     memcpy(value.data(), &v, 8);
     return Status::ok;
@@ -173,7 +179,9 @@ Status SysRegisterClass::set(u32 vcpu, u64 id, Span<const u8> value) {
     u64 v = 0;
     memcpy(&v, value.data(), 8);
     switch (d->kind) {
-        case SysRegKind::plain: c->sysreg(d->slot) = v; break;
+        case SysRegKind::plain:
+            c->sysreg(d->slot) = v;
+            break;
         case SysRegKind::virtual_count:
             // CNTVCT = CNTPCT - CNTVOFF: choose the offset that makes the guest read `v` now.
             c->sysreg(SysReg::CNTVOFF_EL2) = clock_.now() - v;
