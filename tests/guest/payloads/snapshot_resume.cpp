@@ -1,10 +1,11 @@
 // snapshot_resume: a VM saved in one QEMU process resumes in another (docs/snapshot.md). Both vCPUs run; vCPU 0
-// sets up state -- a counter in RAM, its virtual timer programmed, an SPI pending while IRQs are masked, FP/SIMD
-// registers with known values -- while vCPU 1 keeps counting with its own FP register as a witness, then vCPU 0
-// calls the save hypercall (0xC6000040). With the hypervisor option snapshot=save:PATH the first QEMU powers off
-// inside the call; tests/guest/snapshot-roundtrip starts a second QEMU with snapshot=restore:PATH and the call
-// "returns" 1 there. The payload then checks that all of it survived: the counter, the FP registers, the pending
-// SPI is delivered, the timer fires, vCPU 1 is still running (and its FP register intact).
+// sets up state -- a counter in RAM, its virtual timer programmed, its physical timer set (masked), an SPI pending
+// while IRQs are masked, FP/SIMD registers with known values -- while vCPU 1 keeps counting with its own FP register
+// as a witness, then vCPU 0 calls the save hypercall (0xC6000040). With the hypervisor option snapshot=save:PATH the
+// first QEMU powers off inside the call; tests/guest/snapshot-roundtrip starts a second QEMU with
+// snapshot=restore:PATH and the call "returns" 1 there. The payload then checks that all of it survived: the
+// counter, the FP registers, the physical timer's CTL/CVAL, the pending SPI is delivered, the virtual timer fires,
+// vCPU 1 is still running (and its FP register intact).
 //
 // Guest bootargs: `expect_snapshot` -- the save must happen (the call must return 1, i.e. we run in the restored
 // VM); without it the call must answer NOT_SUPPORTED (-1) and the same checks run on the unsaved VM (this is how
@@ -122,6 +123,11 @@ GUEST_TEST(save_and_resume) {
     gic::enable(kTimer);
     RT_WRITE_SYSREG(cntv_cval_el0, counter() + counter_frequency() * 3 / 10);
     RT_WRITE_SYSREG(cntv_ctl_el0, 1);
+    // The EL1 physical timer, enabled but masked, with a compare value far ahead: carried as it is (PTIMER_CTL /
+    // PTIMER_CVAL), never firing.
+    constexpr u64 kPtimerCval = 0x7fff'0000'1234'5678ull;
+    RT_WRITE_SYSREG(cntp_cval_el0, kPtimerCval);
+    RT_WRITE_SYSREG(cntp_ctl_el0, 3);  // ENABLE | IMASK
     isb();
     const u64 ticks_before = g_cpu1_ticks;
     for (u32 i = 0; i < 8; ++i) g_fp.in[i] = 0x0123'4567'89ab'cdefull * (i + 1) ^ (u64{i} << 56);
@@ -135,6 +141,10 @@ GUEST_TEST(save_and_resume) {
     for (u32 i = 0; i < 8; ++i) EXPECT_EQ(g_fp.out[i], g_fp.in[i]);
     EXPECT_EQ(g_fp.fpcr_out & 0x0fc0'0000ull, g_fp.fpcr_in);
     EXPECT_EQ(g_counter, kMagicCounter);
+    EXPECT_EQ(RT_READ_SYSREG(cntp_cval_el0), kPtimerCval);
+    EXPECT_EQ(RT_READ_SYSREG(cntp_ctl_el0), 3u);  // ENABLE | IMASK, ISTATUS clear
+    RT_WRITE_SYSREG(cntp_ctl_el0, 0);
+    isb();
     // vCPU 1 counts on (after a restore it may start a little after vCPU 0: wait for it, bounded).
     for (u64 deadline = counter() + 5 * counter_frequency(); g_cpu1_ticks == ticks_before && counter() < deadline;) {}
     EXPECT_GT(g_cpu1_ticks, ticks_before);
