@@ -5,7 +5,7 @@
 // Invariants: the ITS only makes LPIs pending on existing vCPUs with INTIDs in [8192, 2^16); the observer sees a
 // consistent map/unmap sequence whose live set matches the ITS's ITE count and its translations; CREADR stays
 // 32-byte aligned inside the queue; a successful SAVE_TABLES + reset + RESTORE_TABLES gives back the same
-// devices, events, collections and translations.
+// devices, events, collections and translations; GITS_BASER0/1.Page_Size reads 64 KiB whatever was written.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -23,12 +23,17 @@ using hvfuzz::ByteStream;
 namespace {
 
 constexpr u64 kRamBase = 0x40000000;
-constexpr u64 kRamSize = 512 * KiB;
-constexpr u64 kQueue = kRamBase;                  // up to 4 pages
-constexpr u64 kDevTable = kRamBase + 0x10000;     // up to 4 pages (flat) or a level-1 page
-constexpr u64 kCollTable = kRamBase + 0x20000;    // 1 page
-constexpr u64 kL2Pages = kRamBase + 0x30000;      // level-2 device table pages
-constexpr u64 kItts = kRamBase + 0x40000;         // ITTs, 4 KiB apart
+// GITS_BASER<n>.Page_Size is read-only 64 KiB (as KVM and QEMU): table pages are 64 KiB and 64 KiB aligned; the
+// command queue (GITS_CBASER) still counts 4 KiB pages.
+constexpr u64 kTablePage = 64 * KiB;
+constexpr u64 kRamSize = 1 * MiB;
+constexpr u64 kQueue = kRamBase;                  // up to 4 x 4 KiB
+constexpr u64 kDevTable = kRamBase + 0x10000;     // up to 2 pages (flat) or a level-1 page
+constexpr u64 kCollTable = kRamBase + 0x30000;    // 1 page
+constexpr u64 kL2Pages = kRamBase + 0x40000;      // 8 level-2 device table pages
+constexpr u64 kL2Count = 8;
+constexpr u64 kItts = kRamBase + 0xc0000;         // 64 ITTs, 4 KiB apart
+static_assert(kL2Pages + kL2Count * kTablePage <= kItts && kItts + 64 * 0x1000 <= kRamBase + kRamSize);
 constexpr u32 kMaxOps = 2048;
 
 class CheckingSink final : public LpiSink {
@@ -109,9 +114,10 @@ void write_reg(World& w, u64 off, u64 v, u8 width = 8) {
     FUZZ_CHECK(w.its.mmio_write(MmioAccess{0, off, width, true}, v) == MmioResult::ok);
 }
 
-u64 baser_value(u64 addr, u64 pages, bool indirect) {
-    return baser::Valid::make(1) | baser::Indirect::make(indirect) | baser::PhysicalAddress::make(addr >> 12) |
-           baser::Size::make(pages - 1);
+// `page_code`: the Page_Size the guest writes (any of 4/16/64 KiB or the reserved 0b11); the ITS keeps 64 KiB.
+u64 baser_value(u64 addr, u64 pages, bool indirect, u64 page_code) {
+    return baser::Valid::make(1) | baser::Indirect::make(indirect) | baser::PageSize::make(page_code) |
+           baser::PhysicalAddress::make(addr >> 12) | baser::Size::make(pages - 1);
 }
 
 Command structured(ByteStream& in) {
@@ -164,6 +170,8 @@ void check_consistent(World& w) {
     }
     const u64 creadr = read_reg(w, reg(GitsReg::CREADR));
     FUZZ_CHECK((creadr & 0x1f) == 0 || (creadr & 0x1f) == 1);  // Stalled is bit 0
+    for (unsigned n = 0; n < 2; ++n)  // Page_Size is read-only 64 KiB, PA[51:48] RES0
+        FUZZ_CHECK((read_reg(w, reg(GitsReg::BASER0) + 8 * n) & mask(15, 8)) == baser::PageSize::make(baser::kPage64K));
 }
 
 struct Range {
@@ -252,20 +260,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     w.sink.n = w.obs.n = 1 + in.u8() % 4;
 
     // Setup: command queue, device table (flat or two-level), collection table, enable -- each skippable.
+    // setup bits: [1:0] queue pages - 1, [2] two-level, [4:3] the Page_Size code written, [5] flat pages - 1,
+    // [6] leave disabled, [7] no CBASER.
     const u8 setup = in.u8();
+    const u64 page_code = (setup >> 3) & 3;
     const u64 queue_pages = 1 + (setup & 3);
     const u64 queue_bytes = queue_pages * 4096;
     if (!(setup & 0x80)) write_reg(w, reg(GitsReg::CBASER), cbaser::Valid::make(1) | kQueue | (queue_pages - 1));
     if (setup & 0x04) {
-        write_reg(w, reg(GitsReg::BASER0), baser_value(kDevTable, 1, true));
-        for (u64 i = 0; i < 8; ++i) {  // some level-1 entries point at level-2 pages
-            const u64 l1 = (u64{1} << 63) | (kL2Pages + i * 0x1000);
+        write_reg(w, reg(GitsReg::BASER0), baser_value(kDevTable, 1, true, page_code));
+        for (u64 i = 0; i < kL2Count; ++i) {  // some level-1 entries point at level-2 pages
+            const u64 l1 = (u64{1} << 63) | (kL2Pages + i * kTablePage);
             std::memcpy(&w.ram[kDevTable - kRamBase + i * 8], &l1, 8);
         }
     } else {
-        write_reg(w, reg(GitsReg::BASER0), baser_value(kDevTable, 1 + ((setup >> 3) & 3), false));
+        write_reg(w, reg(GitsReg::BASER0), baser_value(kDevTable, 1 + ((setup >> 5) & 1), false, page_code));
     }
-    write_reg(w, reg(GitsReg::BASER0) + 8, baser_value(kCollTable, 1, false));
+    write_reg(w, reg(GitsReg::BASER0) + 8, baser_value(kCollTable, 1, false, page_code));
     if (!(setup & 0x40)) write_reg(w, reg(GitsReg::CTLR), 1, 4);
     u64 cwriter = read_reg(w, reg(GitsReg::CWRITER));
 

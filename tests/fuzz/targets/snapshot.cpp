@@ -28,7 +28,7 @@ constexpr u32 kVcpus = 2;
 constexpr u64 kRam0 = 0x40000000;
 constexpr u64 kRam0Size = 64 * KiB;
 constexpr u64 kRam1 = 0x80000000;
-constexpr u64 kRam1Size = 4 * KiB;
+constexpr u64 kRam1Size = 128 * KiB;  // the ITS device and collection tables: 64 KiB pages (Page_Size is read-only)
 
 struct FixedClock final : Clock {
     u64 now() const override { return 7000000; }
@@ -138,10 +138,11 @@ const std::vector<u8>& reference_snapshot() {
         std::memset(vm->ram0 + 0x8000, 0xa1, 64);  // LPI 8192..8255 enabled, priority 0xa0
         its::Its& its = *vm->its;
         vm->mmio(its, its::reg(its::GitsReg::CBASER), its::cbaser::Valid::make(1) | kRam0, 8);
+        const u64 page64k = its::baser::PageSize::make(its::baser::kPage64K);
         vm->mmio(its, its::reg(its::GitsReg::BASER0),
-                 its::baser::Valid::make(1) | its::baser::PhysicalAddress::make((kRam0 + 0x1000) >> 12), 8);
+                 its::baser::Valid::make(1) | page64k | its::baser::PhysicalAddress::make(kRam1 >> 12), 8);
         vm->mmio(its, its::reg(its::GitsReg::BASER0) + 8,
-                 its::baser::Valid::make(1) | its::baser::PhysicalAddress::make((kRam0 + 0x2000) >> 12), 8);
+                 its::baser::Valid::make(1) | page64k | its::baser::PhysicalAddress::make((kRam1 + 0x10000) >> 12), 8);
         vm->mmio(its, its::reg(its::GitsReg::CTLR), 1);
         const its::Command cmds[] = {its::Command::mapc(0, 0, true), its::Command::mapc(1, 1, true),
                                      its::Command::mapd(3, kRam0 + 0x3000, 3, true),

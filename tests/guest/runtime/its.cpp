@@ -9,6 +9,7 @@ namespace rt::its {
 namespace {
 
 constexpr u64 kBaserValid = u64{1} << 63;
+constexpr u64 kBaserIndirect = u64{1} << 62;
 constexpr u64 kCbaserValid = u64{1} << 63;
 constexpr u64 kQueueOffsetMask = 0xf'ffe0;  // GITS_CREADR/CWRITER.Offset [19:5]
 constexpr u32 kMaxSpins = 1'000'000;
@@ -86,6 +87,31 @@ void set_lpi_config(u8* prop_table, u32 lpi, bool enable, u8 priority) {
     dsb_sy();
 }
 
+u64 baser_page_bytes(u64 baser) {
+    const u64 code = (baser >> kBaserPageSizeShift) & 3;
+    return code == 0 ? 4096 : code == 1 ? 16384 : 65536;
+}
+
+bool program_baser(u64 its_base, u32 n, const void* table, u64 bytes, bool indirect) {
+    // GITS_BASER<n>: Valid | Indirect | Physical_Address | Page_Size | Size = pages - 1; Type/Entry_Size are RO.
+    // Page_Size may be read-only (64 KiB on KVM and this hypervisor): try 64 KiB, then 16 KiB, then 4 KiB, and keep
+    // the first one the ITS reads back (as Linux's driver does, IHI0069H 12.19.1).
+    const u64 addr = reinterpret_cast<u64>(table);
+    const u64 reg = its_base + kBaser0 + 8 * n;
+    for (u64 code = 2;; --code) {
+        const u64 page = code == 0 ? 4096 : code == 1 ? 16384 : 65536;
+        if (addr % page == 0 && bytes % page == 0 && bytes / page <= 256) {
+            mmio_write64(reg, kBaserValid | (indirect ? kBaserIndirect : 0) | addr | (code << kBaserPageSizeShift) |
+                                  (bytes / page - 1));
+            const u64 got = mmio_read64(reg);
+            if (baser_page_bytes(got) == page)
+                return (got & kBaserValid) != 0 && (got & 0xffff'ffff'f000ull & ~(page - 1)) == addr &&
+                       (got & 0xff) == bytes / page - 1;
+        }
+        if (code == 0) return false;
+    }
+}
+
 bool Its::init(u64 base, const Memory& mem) {
     base_ = base;
     queue_ = mem.queue;
@@ -97,11 +123,8 @@ bool Its::init(u64 base, const Memory& mem) {
     // GITS_CBASER: Valid | Physical_Address [51:12] | Size [7:0] = 4 KiB pages - 1 (IHI0069H 12.19.2).
     mmio_write64(base + kCbaser,
                  kCbaserValid | reinterpret_cast<u64>(mem.queue) | ((mem.queue_bytes / 4096 - 1) & 0xff));
-    // GITS_BASER<n>: Valid | Physical_Address | Page_Size 0 (4 KiB) | Size = pages - 1; Type/Entry_Size are RO.
-    mmio_write64(base + kBaser0,
-                 kBaserValid | reinterpret_cast<u64>(mem.devices) | ((mem.devices_bytes / 4096 - 1) & 0xff));
-    mmio_write64(base + kBaser0 + 8,
-                 kBaserValid | reinterpret_cast<u64>(mem.collections) | ((mem.collections_bytes / 4096 - 1) & 0xff));
+    if (!program_baser(base, 0, mem.devices, mem.devices_bytes, false)) return false;
+    if (!program_baser(base, 1, mem.collections, mem.collections_bytes, false)) return false;
     set_enabled(true);
     cwriter_ = mmio_read64(base + kCwriter) & kQueueOffsetMask;  // 0 after a CBASER write
     return (ctlr() & 1) != 0;

@@ -1,6 +1,8 @@
 // A minimal GICv3 ITS driver for guest payloads (ARM IHI0069H chapter 5; registers 12.19, command layouts 5.3).
 // One `Its` object per ITS: several ITSes can be driven at once, each with its own command queue and device /
-// collection tables in memory the payload owns (flat tables, 4 KiB pages). The LPI side of the redistributors
+// collection tables in memory the payload owns (flat tables; pages of the size the ITS keeps in GITS_BASER.Page_Size,
+// which is read-only 64 KiB on KVM and this hypervisor, so give 64 KiB-aligned multiples of 64 KiB). The LPI side of
+// the redistributors
 // (property table, pending tables, EnableLPIs) is shared by every ITS and set up with enable_lpis().
 #pragma once
 
@@ -19,6 +21,7 @@ constexpr u64 kCwriter = 0x0088;
 constexpr u64 kCreadr = 0x0090;
 constexpr u64 kBaser0 = 0x0100;
 constexpr u64 kPidr2 = 0xffe8;
+constexpr u64 kBaserPageSizeShift = 8;  // GITS_BASER.Page_Size [9:8]: 0 = 4 KiB, 1 = 16 KiB, 2 = 64 KiB
 constexpr u64 kTranslater = 0x1'0040;
 constexpr u32 kFirstLpi = 8192;
 
@@ -53,12 +56,19 @@ void enable_lpis(u64 rd_base, const void* prop_table, u32 id_bits, const void* p
 // for a mapped event).
 void set_lpi_config(u8* prop_table, u32 lpi, bool enable, u8 priority = 0xa0);
 
+// Bytes per table page GITS_BASER<n> `baser` describes.
+u64 baser_page_bytes(u64 baser);
+// Programs GITS_BASER<n> (ITS disabled) for a table of `bytes` at `table`, flat or two-level (`indirect`): tries
+// Page_Size 64 KiB, 16 KiB, 4 KiB (those `table`/`bytes` are aligned to) and keeps the first the ITS reads back.
+// False if none sticks or the ITS did not keep Valid, the address or the size.
+bool program_baser(u64 its_base, u32 n, const void* table, u64 bytes, bool indirect);
+
 struct Memory {
     u8* queue = nullptr;  // 64 KiB aligned is always safe; queue_bytes a multiple of 4 KiB (<= 1 MiB)
     u64 queue_bytes = 0;
-    u8* devices = nullptr;  // flat device table (4 KiB aligned, multiple of 4 KiB)
+    u8* devices = nullptr;  // flat device table (64 KiB aligned, multiple of 64 KiB: see program_baser)
     u64 devices_bytes = 0;
-    u8* collections = nullptr;  // flat collection table (4 KiB aligned, multiple of 4 KiB)
+    u8* collections = nullptr;  // flat collection table (64 KiB aligned, multiple of 64 KiB)
     u64 collections_bytes = 0;
 };
 

@@ -153,13 +153,13 @@ TEST(ItsCommandErrors, IgnoredWithLog) {
         {"MAPD devid beyond DevBits", Command::mapd(0x10000, itt_for(1), 4, true), "not backed"},
         {"MAPD size beyond IDbits", Command::mapd(9, itt_for(9), 16, true), "EventID bits"},
         {"MAPD ITT outside RAM", Command::mapd(9, kRamBase + kRamSize - 256, 5, true), "outside guest RAM"},
-        {"MAPC icid beyond table", Command::mapc(512, 0, true), "beyond the collection table"},
+        {"MAPC icid beyond table", Command::mapc(kCollIds, 0, true), "beyond the collection table"},
         {"MAPC rdbase beyond vcpus", Command::mapc(5, 4, true), "no such vCPU"},
         {"MAPTI unmapped device", Command::mapti(8, 0, 8192, 1), "not mapped"},
         {"MAPTI event beyond ITT", Command::mapti(7, 1u << 14, 8192, 1), "beyond its ITT"},
         {"MAPTI intid below 8192", Command::mapti(7, 5, 8191, 1), "out of range"},
         {"MAPTI intid beyond IDbits", Command::mapti(7, 5, 65536, 1), "out of range"},
-        {"MAPTI icid beyond table", Command::mapti(7, 5, 8192, 600), "beyond the collection table"},
+        {"MAPTI icid beyond table", Command::mapti(7, 5, 8192, kCollIds + 88), "beyond the collection table"},
         {"MAPTI already mapped", Command::mapti(7, 0, 9999, 2), "already mapped"},
         {"MAPI event beyond ITT", Command::mapi(7, 1u << 14, 1), "beyond its ITT"},
         {"MOVI unmapped event", Command::movi(7, 5, 2), "not mapped"},
@@ -275,22 +275,29 @@ TEST(ItsCommandErrors, PoolExhaustionIsGraceful) {
 
 TEST(ItsCommands, TwoLevelDeviceTable) {
     Harness h;
-    h.setup(true);  // level-1 table: one 4 KiB page = 512 entries, each covering 512 DeviceIDs
-    h.poke64(kDevTable + 1 * 8, l1e::Valid::make(1) | kL2Pages);  // DeviceIDs 512..1023
+    // Level-1 table: one 64 KiB page = 8192 entries, each pointing at a 64 KiB level-2 page of 8192 DeviceIDs.
+    h.setup(true);
+    h.poke64(kDevTable + 1 * 8, l1e::Valid::make(1) | kL2Pages);  // DeviceIDs 8192..16383
     hvtest::captured_log().clear();
     h.mapd(5);  // level-1 entry 0 invalid: ignored
     EXPECT_EQ(h.its->device_count(), 0u);
     EXPECT_NE(hvtest::captured_log().find("not backed"), std::string::npos);
-    h.mapd(600);
-    h.cmds({Command::mapc(0, 1, true), Command::mapti(600, 1, 8192, 0)});
-    h.expect_tr(600, 1, 1, 8192);
+    h.mapd(8192 + 600);
+    h.cmds({Command::mapc(0, 1, true), Command::mapti(8192 + 600, 1, 8192, 0)});
+    h.expect_tr(8192 + 600, 1, 1, 8192);
+    // A level-1 entry's address bits below the 64 KiB page are ignored (IHI0069H 5.2.1: the page is aligned).
+    h.poke64(kDevTable + 3 * 8, l1e::Valid::make(1) | (kL2Pages + kTablePage + 0x3000));
+    h.mapd(3 * 8192 + 7);
+    h.cmds({Command::mapti(3 * 8192 + 7, 2, 8193, 0)});
+    h.expect_tr(3 * 8192 + 7, 2, 1, 8193);
+    EXPECT_EQ(h.its->device_count(), 2u);
     // Level-1 entry pointing outside guest RAM.
     h.poke64(kDevTable + 2 * 8, l1e::Valid::make(1) | (kRamBase + kRamSize));
-    h.mapd(1100);
-    EXPECT_EQ(h.its->device_count(), 1u);
-    // Beyond the level-1 table (512 entries x 512 ids = 2^18 > DevBits): DevBits limits.
+    h.mapd(2 * 8192 + 76);
+    EXPECT_EQ(h.its->device_count(), 2u);
+    // Beyond the level-1 table (8192 entries x 8192 ids = 2^26 > DevBits): DevBits limits.
     h.mapd(0x10000);
-    EXPECT_EQ(h.its->device_count(), 1u);
+    EXPECT_EQ(h.its->device_count(), 2u);
 }
 
 TEST(ItsCommands, SeveralInstancesAreIndependent) {

@@ -25,10 +25,14 @@ constexpr u64 kRamBase = 0x40000000;
 constexpr u64 kRamSize = 32 * MiB;
 constexpr u64 kQueue = kRamBase;                 // 64 KiB command queue
 constexpr u64 kQueuePages = 16;
-constexpr u64 kDevTable = kRamBase + 0x100000;   // flat: 16 x 4 KiB = 8192 DTEs
-constexpr u64 kDevTablePages = 16;
-constexpr u64 kCollTable = kRamBase + 0x200000;  // 1 x 4 KiB = 512 CTEs
-constexpr u64 kL2Pages = kRamBase + 0x300000;    // level-2 pages for two-level tests
+// GITS_BASER.Page_Size is read-only 64 KiB (as KVM and QEMU): every table page below is 64 KiB. CBASER.Size still
+// counts 4 KiB pages (IHI0069H 12.19.2).
+constexpr u64 kTablePage = 64 * KiB;
+constexpr u64 kDevTable = kRamBase + 0x100000;   // flat: 1 x 64 KiB = 8192 DTEs
+constexpr u64 kDevTablePages = 1;
+constexpr u64 kCollTable = kRamBase + 0x200000;  // 1 x 64 KiB = 8192 CTEs
+constexpr u64 kCollIds = kTablePage / 8;         // first ICID beyond the collection table
+constexpr u64 kL2Pages = kRamBase + 0x300000;    // 16 level-2 pages (64 KiB each) for two-level tests
 constexpr u64 kItts = kRamBase + 0x400000;       // ITTs, 128 KiB apart
 
 inline u64 itt_for(u32 dev) { return kItts + u64{dev % 128} * 0x20000; }  // room for 14 EventID bits
@@ -117,7 +121,8 @@ struct Harness {
         EXPECT_EQ(its->mmio_write(MmioAccess{0, off, width, true}, v), MmioResult::ok);
     }
 
-    static u64 baser_value(u64 addr, u64 pages, bool indirect = false, u64 page_size_code = 0) {
+    // Page_Size defaults to the only value the ITS keeps (64 KiB); a test may write another to see it ignored.
+    static u64 baser_value(u64 addr, u64 pages, bool indirect = false, u64 page_size_code = baser::kPage64K) {
         return baser::Valid::make(1) | baser::Indirect::make(indirect) | baser::PageSize::make(page_size_code) |
                baser::PhysicalAddress::make(addr >> 12) | baser::Size::make(pages - 1);
     }

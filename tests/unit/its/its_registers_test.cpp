@@ -44,7 +44,8 @@ TEST(ItsRegisters, BaserReadOnlyFieldsAndRazWi) {
     EXPECT_EQ(baser::Type::get(b0), 1u);        // devices
     EXPECT_EQ(baser::EntrySize::get(b0), 7u);   // 8-byte entries
     EXPECT_EQ(baser::Indirect::get(b0), 1u);    // two-level supported for devices
-    EXPECT_EQ(baser::PageSize::get(b0), 2u);    // reserved 0b11 reads as 64 KiB
+    EXPECT_EQ(baser::PageSize::get(b0), baser::kPage64K);  // read-only 64 KiB (KVM, QEMU)
+    EXPECT_EQ(b0 & mask(15, 12), 0u);           // PA[51:48] with 64 KiB pages: RES0 under a 40-bit IPA
     h.write(reg(GitsReg::BASER0) + 8, ~u64{0});
     u64 b1 = h.read(reg(GitsReg::BASER0) + 8);
     EXPECT_EQ(baser::Type::get(b1), 4u);        // collections
@@ -52,6 +53,22 @@ TEST(ItsRegisters, BaserReadOnlyFieldsAndRazWi) {
     for (unsigned n = 2; n < 8; ++n) {
         h.write(reg(GitsReg::BASER0) + 8 * n, ~u64{0});
         EXPECT_EQ(h.read(reg(GitsReg::BASER0) + 8 * n), 0u) << n;
+    }
+    // Page_Size is read-only 64 KiB for both tables whatever the guest writes (4 KiB, 16 KiB, reserved 0b11, or a
+    // 32-bit write of the low half), and the address keeps only its 64 KiB-aligned part.
+    for (unsigned n = 0; n < 2; ++n) {
+        for (u64 code : {baser::kPage4K, baser::kPage16K, baser::kPage64K, u64{3}}) {
+            SCOPED_TRACE(::testing::Message() << "BASER" << n << " Page_Size " << code);
+            h.write(reg(GitsReg::BASER0) + 8 * n, Harness::baser_value(kDevTable + 0x3000, 4, false, code));
+            u64 v = h.read(reg(GitsReg::BASER0) + 8 * n);
+            EXPECT_EQ(baser::PageSize::get(v), baser::kPage64K);
+            EXPECT_EQ(baser::PhysicalAddress::get(v) << 12, kDevTable);  // bits [15:12] are PA[51:48]: RES0
+            EXPECT_EQ(baser::Size::get(v), 3u);
+            EXPECT_EQ(baser::Valid::get(v), 1u);
+            h.write(reg(GitsReg::BASER0) + 8 * n, baser::PageSize::make(code) | kCollTable, 4);
+            EXPECT_EQ(baser::PageSize::get(h.read(reg(GitsReg::BASER0) + 8 * n)), baser::kPage64K);
+        }
+        h.write(reg(GitsReg::BASER0) + 8 * n, 0);
     }
     // 32-bit write to the upper half only changes the upper half.
     h.write(reg(GitsReg::BASER0), Harness::baser_value(kDevTable, 2));

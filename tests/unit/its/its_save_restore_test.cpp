@@ -4,7 +4,7 @@ using namespace itstest;
 
 namespace {
 
-constexpr u64 kDtes = kDevTablePages * 4096 / 8;
+constexpr u64 kDtes = kDevTablePages * kTablePage / 8;
 
 Harness::Regs image_regs(const Harness& h) {
     Harness::Regs r{};
@@ -63,7 +63,7 @@ TEST(ItsRestore, GoldenImageRestoresExpectedMappings) {
 TEST(ItsSave, KnownStateProducesExactBytes) {
     Harness h;
     // Garbage everywhere the save must overwrite or zero.
-    std::memset(&h.ram[kDevTable - kRamBase], 0xaa, kDevTablePages * 4096);
+    std::memset(&h.ram[kDevTable - kRamBase], 0xaa, kDevTablePages * kTablePage);
     std::memset(&h.ram[itt_for(2) - kRamBase], 0xbb, 16 * 8);
     std::memset(&h.ram[itt_for(5) - kRamBase], 0xcc, 4 * 8);
     h.setup();
@@ -74,7 +74,7 @@ TEST(ItsSave, KnownStateProducesExactBytes) {
     Harness ref;
     build_image(ref);
     EXPECT_EQ(0, std::memcmp(&h.ram[kCollTable - kRamBase], &ref.ram[kCollTable - kRamBase], 24));
-    EXPECT_EQ(0, std::memcmp(&h.ram[kDevTable - kRamBase], &ref.ram[kDevTable - kRamBase], kDevTablePages * 4096));
+    EXPECT_EQ(0, std::memcmp(&h.ram[kDevTable - kRamBase], &ref.ram[kDevTable - kRamBase], kDevTablePages * kTablePage));
     EXPECT_EQ(0, std::memcmp(&h.ram[itt_for(2) - kRamBase], &ref.ram[itt_for(2) - kRamBase], 16 * 8));
     EXPECT_EQ(0, std::memcmp(&h.ram[itt_for(5) - kRamBase], &ref.ram[itt_for(5) - kRamBase], 4 * 8));
     EXPECT_EQ(h.peek64(kDevTable + 2 * 8), 0x8006000008088003ull);  // spelled out: V, next 3, ITT 0x40440000 >> 8 << 5, Size 3
@@ -98,7 +98,7 @@ TEST(ItsRestore, EveryCorruptionLeavesTheItsEmpty) {
          Status::corrupt},
         {"duplicate ICID", [](Harness& h) { h.poke64(kCollTable + 8, hv::its::abi::cte::make(2, 3)); }, Status::corrupt},
         {"CTE target beyond vCPUs", [](Harness& h) { h.poke64(kCollTable, hv::its::abi::cte::make(4, 3)); }, Status::corrupt},
-        {"CTE ICID beyond the table", [](Harness& h) { h.poke64(kCollTable + 8, hv::its::abi::cte::make(0, 600)); },
+        {"CTE ICID beyond the table", [](Harness& h) { h.poke64(kCollTable + 8, hv::its::abi::cte::make(0, kCollIds)); },
          Status::corrupt},
         {"DTE next runs off the table",
          [](Harness& h) { h.poke64(kDevTable + 5 * 8, hv::its::abi::dte::make(kDtes - 5, itt_for(5), 1)); }, Status::corrupt},
@@ -136,7 +136,7 @@ TEST(ItsRestore, TablesOutsideGuestRam) {
     {
         Harness h;
         Harness::Regs r = image_regs(h);
-        r.baser0 = Harness::baser_value(kRamBase + kRamSize - 4096, 2);
+        r.baser0 = Harness::baser_value(kRamBase + kRamSize - kTablePage, 2);
         EXPECT_EQ(h.restore_regs_and_tables(r), Status::out_of_range);
         expect_empty(h);
     }
@@ -155,13 +155,45 @@ TEST(ItsRestore, UnknownRevisionRefusedBeforeAnythingIsRead) {
     build_image(h);
     u64 iidr = h.its->iidr();
     EXPECT_EQ(h.its->restore_write(reg(GitsReg::IIDR), 4, iidr::Revision::set(iidr, 1)), Status::invalid_argument);
-    EXPECT_EQ(h.its->restore_write(reg(GitsReg::IIDR), 4, iidr::ProductId::set(iidr, 1)), Status::invalid_argument);
     EXPECT_EQ(iidr::Revision::get(h.read(reg(GitsReg::IIDR), 4)), 0u);
     Harness::Regs r = image_regs(h);
     EXPECT_EQ(h.its->restore_write(reg(GitsReg::BASER0), 8, r.baser0), Status::ok);
     EXPECT_EQ(h.its->restore_write(reg(GitsReg::BASER0) + 8, 8, r.baser1), Status::ok);
     EXPECT_EQ(h.its->restore_tables(), Status::bad_order);  // the IIDR step never succeeded
     expect_empty(h);
+}
+
+// KVM's GITS_IIDR (arch/arm64/kvm/vgic/vgic-its.c): ProductID 0x4b ('K') in [31:24], Revision = the table ABI
+// revision in [15:12] (only ABI 0 exists), implementer 0x43b (Arm) in [11:0]. KVM's restore looks only at the
+// revision; so does ours: a KVM-made state with revision 0 restores (and its tables are read), revision 1 is
+// refused before anything is read. Reads keep reporting our own IDs.
+TEST(ItsRestore, KvmIidrAcceptedByRevisionOnly) {
+    constexpr u64 kKvmIidrRev0 = 0x4b00043b, kKvmIidrRev1 = 0x4b00143b;
+    {
+        Harness h;
+        build_image(h);
+        Harness::Regs r = image_regs(h);
+        r.iidr = kKvmIidrRev0;
+        EXPECT_EQ(h.restore_regs_and_tables(r), Status::ok);
+        EXPECT_EQ(h.its->ite_count(), 3u);
+        h.expect_tr(2, 0, 1, 8192);
+        EXPECT_EQ(h.read(reg(GitsReg::IIDR), 4), (u64{iidr::kProductId} << 24) | iidr::kImplementerArm);
+    }
+    {
+        Harness h;
+        build_image(h);
+        Harness::Regs r = image_regs(h);
+        r.iidr = kKvmIidrRev1;
+        EXPECT_EQ(h.restore_regs_and_tables(r), Status::invalid_argument);
+        expect_empty(h);
+        EXPECT_EQ(iidr::Revision::get(h.read(reg(GitsReg::IIDR), 4)), 0u);
+    }
+    {
+        Harness h;  // implementer / product / variant of someone else, revision 0: accepted
+        EXPECT_EQ(h.its->restore_write(reg(GitsReg::CBASER), 8, image_regs(h).cbaser), Status::ok);
+        EXPECT_EQ(h.its->restore_write(reg(GitsReg::IIDR), 4, 0x01020123), Status::ok);
+        EXPECT_EQ(h.its->restore_write(reg(GitsReg::IIDR), 4, 0x0102f123), Status::invalid_argument);
+    }
 }
 
 TEST(ItsRestore, OrderAndRegisterRules) {
@@ -219,8 +251,8 @@ namespace {
 void round_trip(bool indirect) {
     Harness h;
     h.setup(indirect);
-    if (indirect)  // level-1 entries for the first 16 level-2 pages (DeviceIDs 0..8191)
-        for (u64 i = 0; i < 16; ++i) h.poke64(kDevTable + i * 8, l1e::Valid::make(1) | (kL2Pages + i * 4096));
+    if (indirect)  // level-1 entries for the first 16 level-2 pages of 64 KiB (DeviceIDs 0..2^17-1, DevBits caps)
+        for (u64 i = 0; i < 16; ++i) h.poke64(kDevTable + i * 8, l1e::Valid::make(1) | (kL2Pages + i * kTablePage));
     constexpr u32 kDevices = 300;
     auto dev_id = [](u32 d) { return d * 27; };
     auto itt = [](u32 d) { return kItts + u64{d} * 256; };
