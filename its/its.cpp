@@ -160,8 +160,10 @@ void Its::restore_iidr(const MmioAccess&, u64, u64 v) {
         uaccess_status_ = Status::busy;
         return;
     }
-    // Like KVM: only Revision may differ from what we report, and it must name an ABI this build implements.
-    if (((v ^ iidr()) & ~iidr::Revision::field_mask) != 0 || iidr::Revision::get(v) != abi::kRevision) {
+    // As KVM (vgic-its.c, IIDR uaccess write): only Revision decides -- it names the table ABI the saved tables
+    // use, and it must be one this build implements. Implementer, ProductID and Variant are not checked, so a state
+    // KVM saved (ProductID 'K') restores here as one of ours does ('H'); reads keep reporting our own IDs.
+    if (iidr::Revision::get(v) != abi::kRevision) {
         uaccess_status_ = Status::invalid_argument;
         return;
     }

@@ -117,11 +117,13 @@ u64 Distributor::read_iidr(const MmioAccess&, u64) {
 }
 
 void Distributor::restore_iidr(const MmioAccess&, u64, u64 v) {
-    // As KVM: only the implementation revision may differ, and only to a revision we implement.
+    // Only the implementation revision decides, and it must be one we implement (KVM's meanings: 2 = IGROUPR
+    // writable, 3 = GICR_CTLR.{IR,CES}). Implementer, ProductID and Variant are not checked, so a state KVM saved
+    // (ProductID 'K') restores here; KVM itself refuses another ProductID, which is why docs/vgic.md says our
+    // states need their GICD_IIDR rewritten to go the other way. Reads keep reporting our own IDs.
     LockGuard g(vgic_->dist_lock_);
     const u64 rev = gic_iidr::Revision::get(v);
-    if (((v ^ vgic_->iidr()) & ~gic_iidr::Revision::field_mask & 0xffffffffu) != 0 || rev < kImplRevMin ||
-        rev > kImplRevLatest) {
+    if (rev < kImplRevMin || rev > kImplRevLatest) {
         restore_status_ = Status::invalid_argument;
         return;
     }

@@ -77,8 +77,30 @@ TEST_F(VgicTest, RestoreValidation) {
     EXPECT_EQ(gicr_read(0, 0x0) & (gicr_ctlr::CES::field_mask | gicr_ctlr::IR::field_mask), 0u);  // rev 2
     EXPECT_EQ(vgic->dist_restore_write(0x8, 4, gic_iidr::Revision::set(iidr, 1)), Status::invalid_argument);
     EXPECT_EQ(vgic->dist_restore_write(0x8, 4, gic_iidr::Revision::set(iidr, 4)), Status::invalid_argument);
-    EXPECT_EQ(vgic->dist_restore_write(0x8, 4, iidr ^ 0x1), Status::invalid_argument);
     EXPECT_EQ(gic_iidr::Revision::get(gicd_read(0x8)), 2u);  // unchanged by the failures
+}
+
+// KVM's GICD_IIDR (arch/arm64/kvm/vgic/vgic-mmio-v3.c: ProductID 0x4b 'K' in [31:24], implementation revision in
+// [15:12], implementer 0x43b Arm in [11:0]; include/kvm/arm_vgic.h: revisions 2 and 3, 3 the latest). Only the
+// revision decides on restore: KVM's states restore, with the revision they carry; reads keep our own IDs.
+TEST_F(VgicTest, RestoreAcceptsKvmGicdIidrByRevisionOnly) {
+    constexpr u64 kKvmIidrRev3 = 0x4b00343b, kKvmIidrRev2 = 0x4b00243b;
+    EXPECT_EQ(vgic->dist_restore_write(0x8, 4, kKvmIidrRev2), Status::ok);
+    EXPECT_EQ(gicd_read(0x8), (u64{kProductId} << 24) | (2u << 12) | kImplementer);
+    EXPECT_EQ(gicr_read(0, 0x0) & (gicr_ctlr::CES::field_mask | gicr_ctlr::IR::field_mask), 0u);  // rev 2 semantics
+    EXPECT_EQ(vgic->dist_restore_write(0x8, 4, kKvmIidrRev3), Status::ok);
+    EXPECT_EQ(gicd_read(0x8), (u64{kProductId} << 24) | (3u << 12) | kImplementer);
+    EXPECT_NE(gicr_read(0, 0x0) & gicr_ctlr::CES::field_mask, 0u);  // rev 3: GICR_CTLR.{IR,CES} advertised
+    // Revisions KVM's GICv3 never restores (0, 1) or that do not exist yet (4..15): refused, whoever made them.
+    for (u64 rev : {0u, 1u, 4u, 15u}) {
+        SCOPED_TRACE(rev);
+        EXPECT_EQ(vgic->dist_restore_write(0x8, 4, gic_iidr::Revision::set(kKvmIidrRev3, rev)), Status::invalid_argument);
+        EXPECT_EQ(gic_iidr::Revision::get(gicd_read(0x8)), 3u);
+    }
+    // Another implementer, product or variant: not a reason to refuse (only the revision carries meaning).
+    EXPECT_EQ(vgic->dist_restore_write(0x8, 4, 0x0102243bu), Status::ok);
+    EXPECT_EQ(vgic->dist_restore_write(0x8, 4, (u64{kProductId} << 24) | (3u << 12) | 0x123), Status::ok);
+    EXPECT_EQ(gicd_read(0x8), (u64{kProductId} << 24) | (3u << 12) | kImplementer);
     u64 typer;
     ASSERT_EQ(vgic->dist_save_read(0x4, 4, typer), Status::ok);
     EXPECT_EQ(vgic->dist_restore_write(0x4, 4, typer), Status::ok);
