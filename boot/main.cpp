@@ -42,25 +42,62 @@ volatile bool g_vm_ready = false;
 
 u32 be32(const u8* p) { return u32{p[0]} << 24 | u32{p[1]} << 16 | u32{p[2]} << 8 | p[3]; }
 
-void start_secondaries() {
+u64 now_ticks() { return HV_READ_SYSREG(cntpct_el0); }
+u64 ms_to_ticks(u64 ms) { return HV_READ_SYSREG(cntfrq_el0) / 1000 * ms; }
+
+// Starts every other pCPU of the DT (PSCI CPU_ON over SMC to QEMU's firmware: entry hv_secondary_entry, context_id
+// = our pCPU index, indices consecutive from 1 in DT order) at once, then waits -- bounded by cpu_timeout= -- until
+// each has finished its redistributor, CPU interface and EL2 set-up (CpuBoot::ready) or failed. A pCPU still not
+// done at the deadline is abandoned (it parks if it arrives later) and reported. Returns the number of pCPUs started
+// including this one; `missing` = how many of them are not ready (docs/boot.md "Secondary pCPUs").
+u32 start_secondaries(u32& missing) {
     u64 self = HV_READ_SYSREG(mpidr_el1) & 0xff00ffffffull;
     u32 next = 1;
     for (usize i = 0; i < g_platform.cpus.size() && next < arch::kMaxCpus; ++i) {
         u64 mpidr = g_platform.cpus[i].mpidr;
         if (mpidr == self) continue;
-        u32 index = next++;
+        u32 index = next;
         arch::percpu(index).mpidr = mpidr;
-        // PSCI CPU_ON (SMC64) to QEMU's firmware: entry = hv_secondary_entry, context_id = our pCPU index.
+        arch::cpu_boot_set(index, arch::CpuBoot::starting);
         i64 r = static_cast<i64>(arch::hv_smc_call(0xc4000003, mpidr, reinterpret_cast<u64>(&hv_secondary_entry), index));
         if (r != 0) {
-            HV_LOG_WARN("pCPU %u (MPIDR 0x%llx): CPU_ON failed (%lld)", index, static_cast<unsigned long long>(mpidr),
-                        static_cast<long long>(r));
+            HV_LOG_WARN("pCPU %u (MPIDR 0x%llx): CPU_ON failed (%lld): not used", index,
+                        static_cast<unsigned long long>(mpidr), static_cast<long long>(r));
+            arch::cpu_boot_set(index, arch::CpuBoot::off);
             continue;
         }
-        for (u32 spin = 0; spin < 100000000 && !__atomic_load_n(&arch::percpu(index).online, __ATOMIC_ACQUIRE); ++spin)
-            cpu_relax();
-        if (!arch::percpu(index).online) HV_LOG_WARN("pCPU %u did not come up", index);
+        ++next;
     }
+    const u64 t0 = now_ticks();
+    const u64 deadline = t0 + ms_to_ticks(g_options.cpu_timeout_ms);
+    for (;;) {
+        bool waiting = false;
+        for (u32 c = 1; c < next; ++c) waiting |= arch::cpu_boot_state(c) == arch::CpuBoot::starting;
+        if (!waiting || static_cast<i64>(deadline - now_ticks()) <= 0) break;
+        cpu_relax();
+    }
+    missing = 0;
+    for (u32 c = 1; c < next; ++c) {
+        if (arch::cpu_boot_transition(c, arch::CpuBoot::starting, arch::CpuBoot::abandoned)) {
+            HV_LOG_ERROR("pCPU %u (MPIDR 0x%llx) did not finish its GIC set-up within %u ms (%s): not used", c,
+                         static_cast<unsigned long long>(arch::percpu(c).mpidr), g_options.cpu_timeout_ms,
+                         arch::percpu(c).online ? "it entered the hypervisor" : "it never entered the hypervisor");
+            ++missing;
+        } else if (arch::cpu_boot_state(c) != arch::CpuBoot::ready) {
+            ++missing;  // failed: the pCPU logged why
+        }
+    }
+    const u64 freq = HV_READ_SYSREG(cntfrq_el0);
+    HV_LOG_INFO("%u of %u pCPU(s) ready after %llu ms", next - missing, next,
+                static_cast<unsigned long long>((now_ticks() - t0) * 1000 / (freq ? freq : 1)));
+    return next;
+}
+
+// The VM cannot be given what it was asked for: say why, never boot a degraded VM. Powers the machine off (QEMU exits
+// 0); the console line `VM NOT STARTED (<reason>)` is the documented failure (docs/boot.md, tools/run-guest exit 5).
+[[noreturn]] void refuse_to_start(const char* reason) {
+    HV_LOG_ERROR("VM NOT STARTED (%s): powering off", reason);
+    arch::machine_system_off();
 }
 
 psci::PsciVersion firmware_psci_version(PsciVersion v) {
@@ -150,6 +187,8 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
                 static_cast<unsigned long long>(g_platform.memory[0].base),
                 static_cast<unsigned long long>(g_platform.memory[0].end()));
 
+    // The physical GIC: distributor and this pCPU's redistributor + CPU interface, before any secondary starts (they
+    // look up their redistributors in the frames the distributor set-up recorded).
     s = arch::gic_init_distributor(g_platform.gic);
     if (s == Status::ok) s = arch::gic_init_cpu();
     if (s != Status::ok) panic("GIC initialisation failed: %s", status_name(s));
@@ -168,9 +207,24 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     if (s == Status::ok) s = arch::vm_init_memory(vm);
     if (s != Status::ok) panic("guest memory setup failed: %s", status_name(s));
     arch::hyp_init_cpu();
+    arch::cpu_boot_set(0, arch::CpuBoot::ready);
 
-    start_secondaries();
-    u32 online = arch::online_cpus();
+    // Every pCPU's GIC set-up is done (or it is reported missing) before anything that depends on the
+    // redistributors of the pCPUs running vCPUs -- the physical ITS above all (docs/boot.md "Secondary pCPUs").
+    u32 missing = 0;
+    const u32 started = start_secondaries(missing);
+    u32 online = arch::online_cpus();  // pCPUs 0..online-1 are ready
+    if (missing != 0) {
+        // A smaller VM only if the user asked for one that the ready pCPUs can hold; never silently.
+        if (g_options.vcpus == 0 || g_options.vcpus > online) {
+            HV_LOG_ERROR("%u of %u pCPU(s) not ready: a VM with %u vCPU(s) would be short of them (vcpus=N with "
+                         "N <= %u runs on the ready ones)", missing, started, g_options.vcpus ? g_options.vcpus : started,
+                         online);
+            refuse_to_start("pCPUs missing");
+        }
+        HV_LOG_WARN("%u pCPU(s) not ready: vcpus=%u runs on pCPUs 0..%u", missing, g_options.vcpus,
+                    g_options.vcpus - 1);
+    }
     u32 vcpus = g_options.vcpus == 0 ? online : min(g_options.vcpus, online);
     if (g_options.vcpus > online) HV_LOG_WARN("vcpus=%u but only %u pCPUs online: using %u", g_options.vcpus, online, vcpus);
     vm.vcpu_count = vcpus;
@@ -194,16 +248,39 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
 
     // The PCIe host bridge passed through (stage-2 ECAM/windows, INTx as hardware-linked SPIs) and the virtual ITS
     // at the host ITS address with MSI shadow mappings on the physical ITS (arch/aarch64/pci_passthrough,
-    // msi_passthrough). Failures leave the guest without these devices, never without a VM.
+    // msi_passthrough). No silent degradation: a VM whose passed-through devices would lack their windows or their
+    // MSIs is not started (pci=off boots without them); nor is one whose DT would describe an ITS that is not there.
     const bool pci = g_options.pci && g_platform.pcie.present;
     if (pci) {
         s = arch::pci_passthrough_map(vm, g_platform.pcie);
         if (s == Status::ok) s = arch::pci_passthrough_intx(vm, g_platform.pcie);
-        if (s != Status::ok) HV_LOG_WARN("PCIe passthrough incomplete: %s", status_name(s));
+        if (s != Status::ok) {
+            HV_LOG_ERROR("PCIe passthrough failed (%s): boot with pci=off to run without passed-through devices",
+                         status_name(s));
+            refuse_to_start("PCIe passthrough failed");
+        }
     }
     if (g_options.its && !g_platform.gic.its.empty()) {
-        s = arch::msi_vm_init(vm, g_platform, arch::the_vgic(), pci, g_options.vits, &g_reader);
-        if (s != Status::ok) HV_LOG_WARN("virtual ITS setup failed: %s", status_name(s));
+        s = arch::msi_vm_init(vm, g_platform, arch::the_vgic(), g_options.vits, &g_reader);
+        if (s != Status::ok) {
+            HV_LOG_ERROR("virtual ITS set-up failed (%s)", status_name(s));
+            refuse_to_start("no virtual ITS");
+        }
+        if (pci) {
+            s = arch::msi_passthrough_init(vm, g_platform);
+            if (s != Status::ok) {
+                HV_LOG_ERROR("passed-through devices would get no MSIs (%s): boot with pci=off to run without them",
+                             status_name(s));
+                refuse_to_start("no MSIs for passed-through devices");
+            }
+        } else {
+            HV_LOG_INFO("msi: virtual ITS at 0x%llx (no passthrough%s)",
+                        static_cast<unsigned long long>(g_platform.gic.its[0].base),
+                        g_platform.pcie.present ? ": pci=off" : "");
+        }
+    } else if (pci) {
+        HV_LOG_INFO("msi: %s: passed-through devices use INTx only",
+                    g_options.its ? "the host has no ITS" : "its=off");
     }
 
     // VM reset (PSCI SYSTEM_RESET/SYSTEM_RESET2): the devices registered their reset hooks above (vGIC, UART, ITS);
@@ -242,10 +319,32 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
 }
 
 extern "C" [[noreturn]] void hv_secondary_main(u64 index) {
-    arch::percpu_init(static_cast<u32>(index));
+    const u32 me = static_cast<u32>(index);
+    arch::percpu_init(me);  // `online`: entered the hypervisor, not yet usable
     arch::mmu_enable_secondary();
-    if (arch::gic_init_cpu() != Status::ok) panic("GIC CPU interface setup failed");
-    arch::hyp_init_cpu();
+    // Test hook (debug_late_cpu=N:MS): this pCPU is in the hypervisor but its redistributor is not set up yet -- the
+    // state in which a boot that only waited for `online` used to set the physical ITS up without it.
+    if (g_options.late_cpu == me && g_options.late_cpu_ms != 0) {
+        HV_LOG_WARN("pCPU %u: debug_late_cpu: waiting %u ms before the GIC set-up", me, g_options.late_cpu_ms);
+        const u64 until = now_ticks() + ms_to_ticks(g_options.late_cpu_ms);
+        while (static_cast<i64>(until - now_ticks()) > 0) cpu_relax();
+    }
+    Status s = arch::gic_init_cpu();
+    if (s == Status::ok) arch::hyp_init_cpu();
+    if (s != Status::ok) {
+        HV_LOG_ERROR("pCPU %u: GIC redistributor / CPU interface set-up failed (%s): not used", me, status_name(s));
+        if (!arch::cpu_boot_transition(me, arch::CpuBoot::starting, arch::CpuBoot::failed))
+            HV_LOG_ERROR("pCPU %u: the boot pCPU had stopped waiting", me);
+        for (;;) {
+            if (arch::panicking()) arch::stop_this_cpu();
+            arch::wfi();
+        }
+    }
+    if (!arch::cpu_boot_transition(me, arch::CpuBoot::starting, arch::CpuBoot::ready)) {
+        HV_LOG_ERROR("pCPU %u (MPIDR 0x%llx) arrived after the boot pCPU stopped waiting (cpu_timeout=%u): parked, "
+                     "not used", me, static_cast<unsigned long long>(arch::this_cpu().mpidr), g_options.cpu_timeout_ms);
+        idle_forever();
+    }
     HV_LOG_INFO("pCPU %llu online (MPIDR 0x%llx)", static_cast<unsigned long long>(index),
                 static_cast<unsigned long long>(arch::this_cpu().mpidr));
     while (!__atomic_load_n(&g_vm_ready, __ATOMIC_ACQUIRE)) {

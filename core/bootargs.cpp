@@ -180,6 +180,24 @@ Status parse_bootargs(const char* args, HvOptions& o) {
             } else {
                 note_invalid(o, w, len);
             }
+        } else if (word_eq(w, klen, "cpu_timeout") && has_val) {
+            u64 ms = 0;
+            if (parse_uint(val, vlen, ms) && ms >= 1 && ms <= HvOptions::kMaxCpuWaitMs)
+                o.cpu_timeout_ms = static_cast<u32>(ms);
+            else
+                note_invalid(o, w, len);
+        } else if (word_eq(w, klen, "debug_late_cpu") && has_val) {
+            // N:MS -- N a secondary pCPU index (the boot pCPU is 0 and cannot be late).
+            usize colon = 0;
+            while (colon < vlen && val[colon] != ':') ++colon;
+            u64 cpu = 0, ms = 0;
+            if (colon < vlen && parse_uint(val, colon, cpu) && cpu >= 1 && cpu < GuestDtbConfig::kMaxVcpus &&
+                parse_uint(val + colon + 1, vlen - colon - 1, ms) && ms <= HvOptions::kMaxCpuWaitMs) {
+                o.late_cpu = static_cast<u32>(cpu);
+                o.late_cpu_ms = static_cast<u32>(ms);
+            } else {
+                note_invalid(o, w, len);
+            }
         } else {
             note_unknown(o, w, len);
         }

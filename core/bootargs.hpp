@@ -11,6 +11,10 @@
 //                    "Several virtual ITSes per VM")
 //   pci=on|off       pass the PCIe host bridge through (default on)
 //   snapshot=save:PATH|restore:PATH   whole-VM snapshot to/from a host file over semihosting (docs/snapshot.md)
+//   cpu_timeout=MS   how long the boot pCPU waits for every secondary pCPU's GIC set-up (1..600000, default 10000;
+//                    docs/boot.md "Secondary pCPUs")
+//   debug_late_cpu=N:MS   test hook: pCPU N (1..7) waits MS ms (<= 600000) after entering the hypervisor and before
+//                    its GIC set-up, so a late secondary can be reproduced deterministically
 //   guest_bootargs="..."   not supported (use the guest-loader module's bootargs); quotes are not parsed
 #pragma once
 
@@ -35,6 +39,11 @@ struct HvOptions {
     static constexpr usize kMaxSnapshotPath = 128;
     SnapshotMode snapshot = SnapshotMode::none;
     char snapshot_path[kMaxSnapshotPath] = {};
+    // Secondary pCPU bring-up (docs/boot.md): the bounded wait, and the late-pCPU test hook (late_cpu 0 = off).
+    static constexpr u32 kMaxCpuWaitMs = 600000;
+    u32 cpu_timeout_ms = 10000;
+    u32 late_cpu = 0;
+    u32 late_cpu_ms = 0;
 
     // Diagnostics: how many words were not understood, and the first few of them (truncated copies).
     u32 unknown_count = 0;

@@ -109,8 +109,7 @@ Status add_its_instance(Vm& vm, LpiSink& sink, u32 index, const MemRegion& frame
 
 }  // namespace
 
-Status msi_vm_init(Vm& vm, const PlatformInfo& plat, LpiSink& sink, bool passthrough, u32 vits,
-                   const fdt::Reader* host) {
+Status msi_vm_init(Vm& vm, const PlatformInfo& plat, LpiSink& sink, u32 vits, const fdt::Reader* host) {
     if (plat.gic.its.empty()) return Status::not_found;
     if (plat.gic.its.size() > 1) HV_LOG_WARN("msi: %zu ITSes on the host: only the first is virtualised", plat.gic.its.size());
     const ItsFrame& frame = plat.gic.its[0];
@@ -139,27 +138,42 @@ Status msi_vm_init(Vm& vm, const PlatformInfo& plat, LpiSink& sink, bool passthr
         g_reset_hook_added = true;
     }
 
-    if (!passthrough) {
-        HV_LOG_INFO("msi: virtual ITS at 0x%llx (no passthrough)", static_cast<unsigned long long>(frame.base));
-        return Status::ok;
-    }
+    return Status::ok;
+}
+
+Status msi_passthrough_init(Vm& vm, const PlatformInfo& plat) {
+    if (plat.gic.its.empty() || g_its == nullptr) return Status::not_found;
+    const ItsFrame& frame = plat.gic.its[0];
     HostIts& hits = host_its();
     if (!hits.ready()) {
-        Status s = hits.init(frame, online_cpus());
-        if (s != Status::ok) {
-            HV_LOG_ERROR("msi: physical ITS unusable (%s): passed-through devices get no MSIs", status_name(s));
-            return Status::ok;  // the virtual ITS still works for virtual mappings
+        // Every pCPU that runs a vCPU must be ready (its redistributor known): the physical ITS gets LPIs and a
+        // collection on each of them. boot/main.cpp waits for that; this is the check that it did.
+        const u32 cpus = online_cpus();
+        if (cpus < vm.vcpu_count) {
+            HV_LOG_ERROR("msi: only %u pCPU(s) ready for %u vCPUs: no physical ITS set-up", cpus, vm.vcpu_count);
+            return Status::not_found;
+        }
+        if (Status s = hits.init(frame, cpus); s != Status::ok) {
+            HV_LOG_ERROR("msi: physical ITS at 0x%llx unusable (%s)", static_cast<unsigned long long>(frame.base),
+                         status_name(s));
+            return s;
         }
     }
     MsiShadow::Config cfg;
     cfg.passthrough = passthrough_device_ids(plat.pcie, frame.phandle);
     cfg.cap = MsiShadow::kMaxShadows;
     auto base = hits.reserve_lpis(cfg.cap);
-    if (!base.ok()) return base.status();
+    if (!base.ok()) {
+        HV_LOG_ERROR("msi: no host LPIs left for the VM (%s)", status_name(base.status()));
+        return base.status();
+    }
     cfg.host_lpi_base = base.value();
     cfg.vcpu_count = vm.vcpu_count;
     for (u32 i = 0; i < vm.vcpu_count && i < MsiShadow::kMaxVcpus; ++i) cfg.vcpu_pcpu[i] = vm.vcpus[i].pcpu;
-    HV_TRY(g_shadow.init(cfg, hits));
+    if (Status s = g_shadow.init(cfg, hits); s != Status::ok) {
+        HV_LOG_ERROR("msi: shadow table set-up failed (%s)", status_name(s));
+        return s;
+    }
     g_observer.shadow_ = &g_shadow;
     g_its->set_observer(&g_observer);
     g_shadow_ready = true;

@@ -28,14 +28,20 @@ struct MsiPassthroughStats {
     u64 host_lpis_on_pcpu[PlatformInfo::kMaxCpus] = {};  // host LPIs taken per pCPU (physical ITS collection)
 };
 
-// After the vGIC exists (sink = the vGIC) and the vCPUs are set up; before any vCPU runs. `passthrough`: the PCIe
-// host bridge is passed through, so its devices' MSIs are mirrored (needs the physical ITS; without one the
-// virtual ITS still works for purely virtual mappings). Returns not_found if the platform has no ITS.
-// `vits`: virtual ITS instances (bootargs vits=, 1..kMaxVirtualIts); `host` (may be nullptr) is the host DT, where
-// virtual_its_frames() finds the platform-bus window. If the extra instances cannot be placed or registered, the
-// VM keeps ITS 0 (logged).
-[[nodiscard]] Status msi_vm_init(Vm& vm, const PlatformInfo& plat, LpiSink& sink, bool passthrough, u32 vits = 1,
+// The virtual ITSes. After the vGIC exists (sink = the vGIC) and the vCPUs are set up; before any vCPU runs.
+// Returns not_found if the platform has no ITS, another error if ITS 0 cannot be registered (the guest DT would
+// describe an ITS that is not there: boot/main.cpp refuses to start the VM). `vits`: virtual ITS instances
+// (bootargs vits=, 1..kMaxVirtualIts); `host` (may be nullptr) is the host DT, where virtual_its_frames() finds the
+// platform-bus window. If the extra instances cannot be placed or registered, the VM keeps ITS 0 (logged).
+[[nodiscard]] Status msi_vm_init(Vm& vm, const PlatformInfo& plat, LpiSink& sink, u32 vits = 1,
                                  const fdt::Reader* host = nullptr);
+
+// The MSI path of passed-through devices, after msi_vm_init and once every pCPU that runs a vCPU is ready
+// (online_cpus(): their redistributors are known): the physical ITS (LPIs on those redistributors, tables, one
+// collection per pCPU), the VM's host LPI range and the shadow table, wired to virtual ITS 0. Any error means
+// passed-through devices would get no MSIs; it is returned (and logged with the reason) and nothing is half-wired:
+// boot/main.cpp then refuses to start the VM unless pci=off.
+[[nodiscard]] Status msi_passthrough_init(Vm& vm, const PlatformInfo& plat);
 
 // The VM's virtual ITS 0 (nullptr before msi_vm_init or without an ITS).
 its::Its* vm_its();

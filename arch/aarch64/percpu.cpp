@@ -28,9 +28,25 @@ u32 this_cpu_index() {
 
 u32 online_cpus() {
     u32 n = 0;
-    for (auto& p : g_percpu)
-        if (__atomic_load_n(&p.online, __ATOMIC_ACQUIRE)) ++n;
+    while (n < kMaxCpus && cpu_boot_state(n) == CpuBoot::ready) ++n;
     return n;
+}
+
+CpuBoot cpu_boot_state(u32 index) {
+    if (index >= kMaxCpus) return CpuBoot::off;
+    return static_cast<CpuBoot>(__atomic_load_n(&g_percpu[index].boot, __ATOMIC_ACQUIRE));
+}
+
+void cpu_boot_set(u32 index, CpuBoot s) {
+    if (index < kMaxCpus) __atomic_store_n(&g_percpu[index].boot, static_cast<u32>(s), __ATOMIC_RELEASE);
+}
+
+bool cpu_boot_transition(u32 index, CpuBoot from, CpuBoot to) {
+    if (index >= kMaxCpus) return false;
+    u32 expected = static_cast<u32>(from);
+    // Release: the GIC state a secondary set up (gic_redistributor) is visible to whoever acquires `ready`.
+    return __atomic_compare_exchange_n(&g_percpu[index].boot, &expected, static_cast<u32>(to), false, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_ACQUIRE);
 }
 
 }  // namespace hv::arch

@@ -8,13 +8,26 @@ namespace hv::arch {
 
 constexpr u32 kMaxCpus = HV_MAX_CPUS;
 
+// Bring-up of a pCPU (docs/boot.md "Secondary pCPUs"). The boot pCPU moves a secondary starting -> abandoned when
+// its bounded wait ends; the secondary moves itself starting -> ready / failed when its GIC set-up is done. Both use
+// one compare-and-swap, so a secondary arriving after the boot pCPU gave up sees `abandoned` and parks, never
+// half-joins.
+enum class CpuBoot : u32 {
+    off = 0,        // not started (or CPU_ON refused)
+    starting = 1,   // CPU_ON issued: entering the hypervisor, then redistributor + CPU interface + EL2 set-up
+    ready = 2,      // its redistributor (gic_redistributor) and CPU interface are up: usable
+    failed = 3,     // its GIC set-up failed (logged by the pCPU itself)
+    abandoned = 4,  // the boot pCPU stopped waiting for it: never used, parks if it arrives
+};
+
 struct PerCpu {
     VcpuContext* guest_ctx = nullptr;  // PERCPU_GUEST_CTX: context the running guest is saved into
     u64 host_sp = 0;                   // PERCPU_HOST_SP: hypervisor SP to return to on a guest exit
     u32 index = 0;                     // logical pCPU number (DTB /cpus order)
     u64 mpidr = 0;
-    volatile bool online = false;
+    volatile bool online = false;      // entered the hypervisor's C code (percpu_init); not yet usable
     Vcpu* vcpu = nullptr;              // the vCPU pinned to this pCPU, if any
+    u32 boot = 0;                      // CpuBoot, accessed atomically (cpu_boot_state / cpu_boot_transition)
 };
 static_assert(__builtin_offsetof(PerCpu, guest_ctx) == PERCPU_GUEST_CTX);
 static_assert(__builtin_offsetof(PerCpu, host_sp) == PERCPU_HOST_SP);
@@ -24,6 +37,13 @@ PerCpu& percpu(u32 index);
 PerCpu& this_cpu();
 void percpu_init(u32 index);
 u32 this_cpu_index();
+// pCPUs that are usable (CpuBoot::ready), which are pCPUs 0..n-1: the boot pCPU numbers the secondaries it started
+// consecutively, and refuses to start the VM while one of those is not ready (boot/main.cpp). A pCPU that only
+// entered the hypervisor (`online`) is not counted.
 u32 online_cpus();
+CpuBoot cpu_boot_state(u32 index);
+void cpu_boot_set(u32 index, CpuBoot s);
+// Atomically `from` -> `to`; false (and nothing changed) if the state was not `from`.
+bool cpu_boot_transition(u32 index, CpuBoot from, CpuBoot to);
 
 }  // namespace hv::arch

@@ -104,3 +104,26 @@ TEST(Bootargs, VirtualItsCount) {
     EXPECT_EQ(bad.invalid_count, 4u);
     EXPECT_EQ(bad.unknown_count, 1u);  // "vits" without '=' is not the option
 }
+
+TEST(Bootargs, SecondaryWaitAndLateCpuHook) {
+    HvOptions d;
+    EXPECT_EQ(d.cpu_timeout_ms, 10000u);
+    EXPECT_EQ(d.late_cpu, 0u);
+    HvOptions o;
+    ASSERT_EQ(parse_bootargs("cpu_timeout=2500 debug_late_cpu=2:1500", o), Status::ok);
+    EXPECT_EQ(o.cpu_timeout_ms, 2500u);
+    EXPECT_EQ(o.late_cpu, 2u);
+    EXPECT_EQ(o.late_cpu_ms, 1500u);
+    EXPECT_EQ(o.invalid_count, 0u);
+    // Bad values keep the defaults: timeout 0 or beyond 600 s; the boot pCPU (0), a pCPU beyond 7, no colon, no ms.
+    for (const char* bad : {"cpu_timeout=0", "cpu_timeout=600001", "cpu_timeout=x", "debug_late_cpu=0:100",
+                            "debug_late_cpu=8:100", "debug_late_cpu=3", "debug_late_cpu=3:", "debug_late_cpu=:5",
+                            "debug_late_cpu=1:600001"}) {
+        SCOPED_TRACE(bad);
+        HvOptions p;
+        ASSERT_EQ(parse_bootargs(bad, p), Status::ok);
+        EXPECT_EQ(p.invalid_count, 1u);
+        EXPECT_EQ(p.cpu_timeout_ms, 10000u);
+        EXPECT_EQ(p.late_cpu, 0u);
+    }
+}
