@@ -263,8 +263,9 @@ u64 Its::sanitize_baser(unsigned n, u64 v) const {
                baser::Size::field_mask;
     if (n == 0) keep |= baser::Indirect::field_mask;  // two-level tables: devices only (collections RAZ/WI)
     v &= keep;
-    // Page_Size is read-only 64 KiB, as KVM's and QEMU's ITS: guests (kvm-unit-tests, Linux) assume it. With 64 KiB
-    // pages, PA[51:48] live in bits [15:12] (GICv3 spec 12.19.1); the 40-bit IPA leaves them 0 and they stay RES0.
+    // Page_Size is read-only 64 KiB, as KVM's ITS (QEMU's resets to 64 KiB but lets the guest change it); guests
+    // (Linux, kvm-unit-tests) keep what reads back. With 64 KiB pages, PA[51:48] live in bits [15:12] (IHI0069H
+    // 12.19.1); the 40-bit IPA leaves them 0 and they stay RES0. docs/its.md "Page_Size".
     v = baser::PageSize::set(v, baser::kPage64K) & ~mask(15, 12);
     auto type = n == 0 ? baser::TableType::devices : baser::TableType::collections;
     return v | baser::Type::make(static_cast<u64>(type)) | baser::EntrySize::make(abi::kEntrySize - 1);
