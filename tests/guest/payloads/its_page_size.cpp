@@ -27,8 +27,8 @@ constexpr u64 kIndirect = u64{1} << 62;
 alignas(65536) u8 g_pending[65536];
 alignas(4096) u8 g_prop[(1u << kIdBits) - 8192];
 alignas(65536) u8 g_queue[kQueueBytes];
-alignas(65536) u8 g_devices[65536];      // flat table, or the level-1 table
-alignas(65536) u8 g_l2[2][65536];        // level-2 device table pages
+alignas(65536) u8 g_devices[65536];  // flat table, or the level-1 table
+alignas(65536) u8 g_l2[2][65536];    // level-2 device table pages
 alignas(65536) u8 g_collections[65536];
 alignas(256) u8 g_itt[4][4096];
 
@@ -68,7 +68,8 @@ bool map_and_int(u32 dev, u32 slot, u32 lpi, bool mapped) {
         !g_its.put(its::int_(dev, 0), false) || !g_its.put(its::sync(g_its.rdbase(gic::rd_base()))) || !g_its.drained())
         return false;
     const bool got = took(lpi);
-    if (got != mapped) printf("  DeviceID %u: LPI %u %s\n", dev, lpi, got ? "delivered (should be unmapped)" : "missing");
+    if (got != mapped)
+        printf("  DeviceID %u: LPI %u %s\n", dev, lpi, got ? "delivered (should be unmapped)" : "missing");
     return got == mapped;
 }
 
@@ -112,15 +113,15 @@ GUEST_TEST(page_size_reads_64k_at_reset_and_after_writes) {
             // 64-bit write: Valid, address with bits [15:12] set too, Size 3, Page_Size `code`.
             mmio_write64(baser_reg(n), kValid | table | 0xf000 | (code << 8) | 3);
             const u64 v = read_baser(n);
-            if (!EXPECT_EQ(v & kPageSizeMask, u64{2} << 8)) printf("  BASER%u after Page_Size %llu: 0x%llx\n", n,
-                                                                    static_cast<unsigned long long>(code),
-                                                                    static_cast<unsigned long long>(v));
-            EXPECT_EQ(v & 0xf000, 0u);                       // PA[51:48]: RES0 under the guest's IPA size
-            EXPECT_EQ(v & 0xffff'ffff'0000ull, table);       // the 64 KiB-aligned address is kept
-            EXPECT_EQ(v & 0xff, 3u);                         // Size kept
-            EXPECT_EQ(v >> 63, 1u);                          // Valid kept
-            EXPECT_EQ((v >> 56) & 7, n == 0 ? 1u : 4u);      // Type: devices / collections (RO)
-            EXPECT_EQ((v >> 48) & 0x1f, 7u);                 // Entry_Size 8 bytes (RO)
+            if (!EXPECT_EQ(v & kPageSizeMask, u64{2} << 8))
+                printf("  BASER%u after Page_Size %llu: 0x%llx\n", n, static_cast<unsigned long long>(code),
+                       static_cast<unsigned long long>(v));
+            EXPECT_EQ(v & 0xf000, 0u);                   // PA[51:48]: RES0 under the guest's IPA size
+            EXPECT_EQ(v & 0xffff'ffff'0000ull, table);   // the 64 KiB-aligned address is kept
+            EXPECT_EQ(v & 0xff, 3u);                     // Size kept
+            EXPECT_EQ(v >> 63, 1u);                      // Valid kept
+            EXPECT_EQ((v >> 56) & 7, n == 0 ? 1u : 4u);  // Type: devices / collections (RO)
+            EXPECT_EQ((v >> 48) & 0x1f, 7u);             // Entry_Size 8 bytes (RO)
             // 32-bit write of the low half with this Page_Size: still 64 KiB.
             mmio_write32(baser_reg(n), static_cast<u32>(table | (code << 8) | 1));
             EXPECT_EQ(read_baser(n) & kPageSizeMask, u64{2} << 8);

@@ -56,8 +56,10 @@ u32 cpu_index() {
 
 void lpi_irq(u32 intid, void*) {
     const u32 c = cpu_index();
-    if (intid == kLpi && c < kMaxCpus) __atomic_fetch_add(&g_count[c], 1u, __ATOMIC_SEQ_CST);
-    else __atomic_fetch_add(&g_stray, 1u, __ATOMIC_SEQ_CST);
+    if (intid == kLpi && c < kMaxCpus)
+        __atomic_fetch_add(&g_count[c], 1u, __ATOMIC_SEQ_CST);
+    else
+        __atomic_fetch_add(&g_stray, 1u, __ATOMIC_SEQ_CST);
 }
 
 void secondary(u32 slot, void*) {
@@ -187,13 +189,13 @@ GUEST_TEST(edu_found_and_msi_programmed) {
     const u64 doorbell = g_its_base + its::kTranslater;
     cfg32_write(cap + 4, static_cast<u32>(doorbell));
     if (is64) cfg32_write(cap + 8, static_cast<u32>(doorbell >> 32));
-    cfg16_write(cap + (is64 ? 0xc : 0x8), 0);                       // data: EventID 0
+    cfg16_write(cap + (is64 ? 0xc : 0x8), 0);                        // data: EventID 0
     cfg16_write(cap + 2, static_cast<u16>((ctl & ~(7u << 4)) | 1));  // MME = 1 vector, MSI Enable
     EXPECT_EQ(cfg16(cap + 2) & 1, 1u);
 
     // The ITS: one collection per CPU (ICID = CPU index), the edu's event on collection 0.
-    ASSERT_TRUE(g_its.init(g_its_base, {g_queue, kQueueBytes, g_devices, sizeof g_devices, g_collections,
-                                        sizeof g_collections}));
+    ASSERT_TRUE(g_its.init(g_its_base,
+                           {g_queue, kQueueBytes, g_devices, sizeof g_devices, g_collections, sizeof g_collections}));
     for (u32 c = 0; c < g_cpus; ++c) ASSERT_TRUE(g_its.put(its::mapc(c, g_its.rdbase(g_rd[c]), true), false));
     its::set_lpi_config(g_prop, kLpi, true);
     ASSERT_TRUE(g_its.put(its::mapd(g_devid, reinterpret_cast<u64>(g_itt), 1, true), false));
