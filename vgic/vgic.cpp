@@ -260,6 +260,94 @@ void Vgic::sgi_write(u32 src_vcpu, u64 value, SgiKind kind) {
 
 // ---------------------------------------------------------------- list registers
 
+// Both locks held.
+void Vgic::select_and_fill(u32 vcpu, VcpuIfState& s) {
+    VcpuState& v = vcpus_[vcpu];
+    ++v.flush_scans;
+    LrSelector sel(s.nr_lrs);
+    const LpiGate gate = lpi_gate(v);
+    collect_irqs(vcpu, sel);
+    collect_lpis(v, gate, sel);
+    const LrMaintenance m = sel.finish();
+    const u32 n = sel.count();
+    for (u32 i = 0; i < n; ++i) {
+        const LrCandidate& c = sel.at(i);
+        s.lr[i] = c.intid >= kLpiBase ? lpi_lr(v, gate, c) : irq_lr(vcpu, c);
+    }
+    for (u32 i = n; i < kMaxLrs; ++i) s.lr[i] = 0;
+    s.used_lrs = n;
+    s.hcr = hcr_for_entry(s.hcr, m);
+}
+
+// SGIs, PPIs and SPIs from the candidate bitmap; stale bits (routed elsewhere, in another vCPU's LRs, idle) are
+// dropped.
+void Vgic::collect_irqs(u32 vcpu, LrSelector& sel) {
+    VcpuState& v = vcpus_[vcpu];
+    for (u32 w = 0; w < kMaxIrqs / 64; ++w) {
+        for (u64 bits = __atomic_load_n(&v.candidates[w], __ATOMIC_RELAXED); bits != 0; bits &= bits - 1) {
+            const u32 intid = w * 64 + ctz(bits);
+            const IrqState* st = irq(vcpu, intid);
+            if (st == nullptr || (intid >= kNumPrivate && st->target != vcpu) || st->lr_owner != kNoVcpu ||
+                (!st->pending() && !st->active)) {
+                cand_clear(v, intid);
+                continue;
+            }
+            const bool pend = st->pending() && st->enabled && group_enabled(st->group1);
+            if (pend || st->active) sel.consider({intid, st->priority, st->active, pend});
+        }
+    }
+}
+
+// Pending LPIs -- pending = set in lpi_pending and deliverable, see lpi_deliverable() --, then active-only ones.
+void Vgic::collect_lpis(const VcpuState& v, const LpiGate& g, LrSelector& sel) const {
+    if (g.on) {
+        for (usize i = v.lpi_pending.find_next(0); i < kNumLpis; i = v.lpi_pending.find_next(i + 1)) {
+            if (kLpiBase + i >= g.limit) break;
+            const u8 cfgb = lpi_config_[i];
+            if (lpi_prop::Enable::get(cfgb))
+                sel.consider(
+                    {kLpiBase + static_cast<u32>(i), static_cast<u8>(cfgb & 0xfc), v.lpi_active.test(i), true});
+        }
+    }
+    for (usize i = v.lpi_active.find_next(0); i < kNumLpis; i = v.lpi_active.find_next(i + 1)) {
+        if (lpi_deliverable(v, g, i)) continue;  // already offered above
+        sel.consider({kLpiBase + static_cast<u32>(i), static_cast<u8>(lpi_config_[i] & 0xfc), true, false});
+    }
+}
+
+bool Vgic::lpi_deliverable(const VcpuState& v, const LpiGate& g, usize idx) const {
+    return g.on && v.lpi_pending.test(idx) && lpi_prop::Enable::get(lpi_config_[idx]) && kLpiBase + idx < g.limit;
+}
+
+// The LR of an LPI: pending state moves into the LR (LPIs have edge semantics); the LR holds the active state
+// until fold().
+u64 Vgic::lpi_lr(VcpuState& v, const LpiGate& g, const LrCandidate& c) {
+    const usize idx = c.intid - kLpiBase;
+    const bool p = lpi_deliverable(v, g, idx);
+    if (p) v.lpi_pending.clear(idx);
+    v.lpi_active.clear(idx);
+    return ich_lr::vINTID::make(c.intid) | ich_lr::Priority::make(c.priority) | ich_lr::Group::make(1) |
+           ich_lr::State::make((p ? ich_lr::kStatePending : 0) | (c.active ? ich_lr::kStateActive : 0));
+}
+
+// The LR of an SGI/PPI/SPI, which this vCPU's LRs now own.
+u64 Vgic::irq_lr(u32 vcpu, const LrCandidate& c) {
+    IrqState& st = *irq(vcpu, c.intid);
+    bool p = st.pending() && st.enabled && group_enabled(st.group1);
+    const bool a = st.active;
+    if (st.hw && a) p = false;  // never pending+active with HW == 1 (as KVM); re-sent after deactivation
+    u64 lr = ich_lr::vINTID::make(c.intid) | ich_lr::Priority::make(c.priority) | ich_lr::Group::make(st.group1) |
+             ich_lr::State::make((p ? ich_lr::kStatePending : 0) | (a ? ich_lr::kStateActive : 0));
+    if (st.hw) {
+        lr |= ich_lr::HW::make(1) | ich_lr::pINTID::make(st.pintid);
+    } else if (!st.edge && p) {
+        lr |= ich_lr::EOI::make(1);  // maintenance interrupt on EOI so the level is re-sampled
+    }
+    if (p && st.edge) st.pending_latch = false;  // the edge is consumed by the LR
+    st.lr_owner = static_cast<u8>(vcpu);
+    return lr;
+}
+
 void Vgic::flush(u32 vcpu, VcpuIfState& s) {
     if (vcpu >= cfg_.nr_vcpus) return;
     VcpuState& v = vcpus_[vcpu];
@@ -269,160 +357,23 @@ void Vgic::flush(u32 vcpu, VcpuIfState& s) {
         LockGuard d(dist_lock_);
         // flush without fold: take the old state back first
         if (s.used_lrs != 0 || ich_hcr::EOIcount::get(s.hcr) != 0) fold_locked(vcpu, s, kick_mask);
-        // Nothing changed since the last flush, which left no LR in use (else fold_locked marked it): its
-        // result -- empty LRs and the same UIE/NPIE/LRENPIE -- still holds (see VcpuState::flush_needed).
-        if (!__atomic_exchange_n(&v.flush_needed, false, __ATOMIC_RELAXED)) {
+        if (__atomic_exchange_n(&v.flush_needed, false, __ATOMIC_RELAXED)) {
+            select_and_fill(vcpu, s);
+        } else {
+            // Nothing changed since the last flush, which left no LR in use (else fold_locked marked it): its
+            // result -- empty LRs and the same UIE/NPIE/LRENPIE -- still holds (see VcpuState::flush_needed).
             s.hcr = ich_hcr::EOIcount::set(ich_hcr::En::set(s.hcr, 1), 0);
-            for (u32 i = 0; i < kMaxLrs; ++i) s.lr[i] = 0;
+            for (u64& lr : s.lr) lr = 0;
             s.used_lrs = 0;
-            goto done;
         }
-
-        struct Cand {
-            u32 intid;
-            u8 prio;
-            bool active;
-            bool pending;  // deliverable pending state (may also be active)
-        };
-        const u32 nlr = min<u32>(s.nr_lrs, kMaxLrs);
-        Cand best[kMaxLrs];
-        u32 n = 0;
-        u32 overflow = 0;
-        u32 active_overflow = 0;  // active interrupts that did not fit
-        // Order: active first (the guest must be able to deactivate them), then priority, then INTID (as KVM).
-        auto better = [](const Cand& a, const Cand& b) {
-            if (a.active != b.active) return a.active;
-            if (a.prio != b.prio) return a.prio < b.prio;
-            return a.intid < b.intid;
-        };
-        // The highest-priority pending-only candidate, so it can be given an LR even when active interrupts
-        // fill them all (IHI0069H 4.8: only acknowledging an interrupt changes the running priority, so a
-        // pending interrupt of higher priority must still be signalled while others are active).
-        Cand best_pending{};
-        bool have_best_pending = false;
-        u32 pending_total = 0;  // pending-only candidates, in LRs or not
-        auto consider = [&](Cand c) {
-            pending_total += c.pending && !c.active;
-            if (c.pending && !c.active &&
-                (!have_best_pending || c.prio < best_pending.prio ||
-                 (c.prio == best_pending.prio && c.intid < best_pending.intid))) {
-                best_pending = c;
-                have_best_pending = true;
-            }
-            if (nlr == 0) {
-                ++overflow;
-                active_overflow += c.active;
-                return;
-            }
-            if (n == nlr) {
-                ++overflow;
-                if (!better(c, best[n - 1])) {
-                    active_overflow += c.active;
-                    return;
-                }
-                active_overflow += best[n - 1].active;
-                --n;
-            }
-            u32 pos = n;
-            while (pos > 0 && better(c, best[pos - 1])) {
-                best[pos] = best[pos - 1];
-                --pos;
-            }
-            best[pos] = c;
-            ++n;
-        };
-
-        for (u32 w = 0; w < kMaxIrqs / 64; ++w) {
-            u64 bits = __atomic_load_n(&v.candidates[w], __ATOMIC_RELAXED);
-            while (bits) {
-                const u32 intid = w * 64 + ctz(bits);
-                bits &= bits - 1;
-                IrqState* st = irq(vcpu, intid);
-                if (st == nullptr || (intid >= kNumPrivate && st->target != vcpu) || st->lr_owner != kNoVcpu ||
-                    (!st->pending() && !st->active)) {
-                    cand_clear(v, intid);  // stale: routed elsewhere, owned by another LR set, or idle
-                    continue;
-                }
-                const bool pend = st->pending() && st->enabled && group_enabled(st->group1);
-                if (pend || st->active) consider({intid, st->priority, st->active, pend});
-            }
-        }
-        const u32 limit = lpi_limit();
-        const bool lpi_grp = group_enabled(true);
-        if (v.lpis_enabled && lpi_grp) {
-            for (usize i = v.lpi_pending.find_next(0); i < kNumLpis; i = v.lpi_pending.find_next(i + 1)) {
-                const u32 intid = kLpiBase + static_cast<u32>(i);
-                if (intid >= limit) break;
-                const u8 cfgb = lpi_config_[i];
-                if (lpi_prop::Enable::get(cfgb))
-                    consider({intid, static_cast<u8>(cfgb & 0xfc), v.lpi_active.test(i), true});
-            }
-        }
-        for (usize i = v.lpi_active.find_next(0); i < kNumLpis; i = v.lpi_active.find_next(i + 1)) {
-            if (v.lpi_pending.test(i) && v.lpis_enabled && lpi_grp && lpi_prop::Enable::get(lpi_config_[i]) &&
-                kLpiBase + i < limit)
-                continue;  // already considered above
-            consider({kLpiBase + static_cast<u32>(i), static_cast<u8>(lpi_config_[i] & 0xfc), true, false});
-        }
-
-        // All LRs taken by active interrupts while a pending one waits: the lowest-ranked active interrupt
-        // stays active in the model (EOIcount covers its EOI) and the best pending interrupt takes its LR.
-        if (overflow != 0 && have_best_pending && n == nlr && nlr > 0) {
-            bool pending_in_lrs = false;
-            for (u32 i = 0; i < n; ++i) pending_in_lrs |= best[i].pending;
-            if (!pending_in_lrs) {
-                active_overflow += best[n - 1].active;
-                best[n - 1] = best_pending;
-            }
-        }
-        u32 pending_in_lrs = 0;
-        for (u32 i = 0; i < n; ++i) pending_in_lrs += best[i].pending && !best[i].active;
-        const bool pending_left_out = pending_total > pending_in_lrs;
-        for (u32 i = 0; i < n; ++i) {
-            const Cand& c = best[i];
-            u64 lr = ich_lr::vINTID::make(c.intid) | ich_lr::Priority::make(c.prio);
-            if (c.intid >= kLpiBase) {
-                const usize idx = c.intid - kLpiBase;
-                const bool p = v.lpi_pending.test(idx) && v.lpis_enabled && lpi_grp &&
-                               lpi_prop::Enable::get(lpi_config_[idx]) && c.intid < limit;
-                lr |= ich_lr::Group::make(1) |
-                      ich_lr::State::make((p ? ich_lr::kStatePending : 0) | (c.active ? ich_lr::kStateActive : 0));
-                if (p) v.lpi_pending.clear(idx);  // consumed into the LR (LPIs have edge semantics)
-                v.lpi_active.clear(idx);          // the LR holds the active state until fold()
-                s.lr[i] = lr;
-                continue;
-            }
-            IrqState& st = *irq(vcpu, c.intid);
-            bool p = st.pending() && st.enabled && group_enabled(st.group1);
-            const bool a = st.active;
-            if (st.hw && a) p = false;  // never pending+active with HW == 1 (as KVM); re-sent after deactivation
-            lr |= ich_lr::Group::make(st.group1) |
-                  ich_lr::State::make((p ? ich_lr::kStatePending : 0) | (a ? ich_lr::kStateActive : 0));
-            if (st.hw) {
-                lr |= ich_lr::HW::make(1) | ich_lr::pINTID::make(st.pintid);
-            } else if (!st.edge && p) {
-                lr |= ich_lr::EOI::make(1);  // maintenance interrupt on EOI so the level is re-sampled
-            }
-            if (p && st.edge) st.pending_latch = false;  // the edge is consumed by the LR
-            st.lr_owner = static_cast<u8>(vcpu);
-            s.lr[i] = lr;
-        }
-        for (u32 i = n; i < kMaxLrs; ++i) s.lr[i] = 0;
-        s.used_lrs = n;
-        u64 hcr = ich_hcr::En::set(s.hcr, 1);
-        hcr = ich_hcr::EOIcount::set(hcr, 0);
-        // More deliverable interrupts than LRs: underflow (<= 1 valid LR) and no-pending maintenance
-        // interrupts make the guest exit so the next flush can refill (IHI0069H 6.4).
-        // UIE only with more than one LR (with one, "zero or one valid" always holds and would storm); NPIE only
-        // while a pending interrupt waits outside the LRs -- with active-only LRs it would fire on every entry.
-        hcr = ich_hcr::UIE::set(hcr, overflow != 0 && nlr > 1);
-        hcr = ich_hcr::NPIE::set(hcr, pending_left_out);
-        // Active interrupts outside the LRs: an EOI of one of them increments EOIcount (fold deactivates them).
-        hcr = ich_hcr::LRENPIE::set(hcr, active_overflow != 0);
-        s.hcr = hcr;
     }
-done:
     kick_all(kick_mask & ~(1u << vcpu));
+}
+
+u64 Vgic::flush_scans(u32 vcpu) const {
+    if (vcpu >= cfg_.nr_vcpus) return 0;
+    LockGuard g(vcpus_[vcpu].lock);
+    return vcpus_[vcpu].flush_scans;
 }
 
 // Both locks held. IHI0069H 12.5.7 (ICH_HCR_EL2.EOIcount): with EOImode 0 each counted EOI dropped the running
@@ -560,8 +511,7 @@ void Vgic::load_lpi_config_range(u32 first, u32 count) {
     const u32 in_range = first < limit ? min(count, limit - first) : 0;
     const u64 pa = gicr_propbaser::PA::get(propbaser_) << 12;
     if (in_range != 0 && (mem_ == nullptr || mem_->read(pa + first, &lpi_config_[first], in_range) != Status::ok)) {
-        HV_LOG_RATELIMITED(warn, "vgic: LPI property table at 0x%llx unreadable",
-                           static_cast<unsigned long long>(pa));
+        HV_LOG_RATELIMITED(warn, "vgic: LPI property table at 0x%llx unreadable", static_cast<unsigned long long>(pa));
         memset(&lpi_config_[first], 0, in_range);
     }
     memset(&lpi_config_[first + in_range], 0, count - in_range);

@@ -8,12 +8,12 @@
 #include "core/mmio.hpp"
 #include "lib/containers.hpp"
 #include "lib/spinlock.hpp"
+#include "vgic/lr_select.hpp"
 #include "vgic/regs.hpp"
 
 namespace hv::vgic {
 
 constexpr u32 kMaxVcpus = 16;
-constexpr u32 kMaxLrs = 16;
 constexpr u32 kNumPrivate = 32;     // SGIs 0-15, PPIs 16-31
 constexpr u32 kMaxIrqs = 1024;      // SGI + PPI + SPI INTID space (ITLinesNumber granularity)
 constexpr u32 kMaxSpiIntid = 1019;  // 1020-1023 are special INTIDs
@@ -261,6 +261,8 @@ public:
     void fold(u32 vcpu, VcpuIfState& s);
     // For WFI: is anything pending, enabled and above the vCPU's priority mask?
     bool has_pending_for_wakeup(u32 vcpu);
+    // Flushes of `vcpu` that scanned its candidates (the others found nothing changed and skipped the scan).
+    u64 flush_scans(u32 vcpu) const;
 
     // ---- injection ----
     // Line level of a level- (or edge-, rising edge) triggered SPI or PPI. `vcpu` selects the PPI bank.
@@ -318,6 +320,7 @@ private:
         // into this vCPU's LRs; cleared by flush(). Clear with no LR in use means the last flush's answer (no
         // LRs, same ICH_HCR_EL2 bits) still holds and the scan is skipped.
         bool flush_needed = true;
+        u64 flush_scans = 0;
     };
     void mark_flush(VcpuState& v) { __atomic_store_n(&v.flush_needed, true, __ATOMIC_RELAXED); }
     // Conservative: any configuration change (GICD/GICR/ICC writes, restore, LPI tables, reset) re-flushes all.
@@ -347,6 +350,19 @@ private:
     template <IrqField F, WriteOp Op, bool Uaccess>
     void write_irqs(u32 vcpu, u32 first, u32 count, u64 value);
 
+    // flush() in pieces, both locks held: gather the candidates into an LrSelector, encode its choice into LRs.
+    // Defined in vgic.cpp only; always inlined into flush() (the scan runs on guest entries: no call overhead).
+    struct LpiGate {
+        bool on;    // EnableLPIs and GICD_CTLR.EnableGrp1
+        u32 limit;  // lpi_limit()
+    };
+    LpiGate lpi_gate(const VcpuState& v) const { return {v.lpis_enabled && group_enabled(true), lpi_limit()}; }
+    [[gnu::always_inline]] inline void select_and_fill(u32 vcpu, VcpuIfState& s);
+    [[gnu::always_inline]] inline void collect_irqs(u32 vcpu, LrSelector& sel);
+    [[gnu::always_inline]] inline void collect_lpis(const VcpuState& v, const LpiGate& g, LrSelector& sel) const;
+    inline bool lpi_deliverable(const VcpuState& v, const LpiGate& g, usize idx) const;
+    inline u64 irq_lr(u32 vcpu, const LrCandidate& c);
+    inline u64 lpi_lr(VcpuState& v, const LpiGate& g, const LrCandidate& c);
     void fold_locked(u32 vcpu, VcpuIfState& s, u32& kick_mask);
     void retire_eoicount(u32 vcpu, VcpuIfState& s, u32& kick_mask);
     void load_lpi_config_range(u32 first, u32 count);
