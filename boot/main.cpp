@@ -7,6 +7,7 @@
 #include "arch/aarch64/panic.hpp"
 #include "arch/aarch64/pci_passthrough.hpp"
 #include "arch/aarch64/percpu.hpp"
+#include "arch/aarch64/smmu.hpp"
 #include "arch/aarch64/sysreg.hpp"
 #include "arch/aarch64/guest_uart.hpp"
 #include "arch/aarch64/vgic_glue.hpp"
@@ -281,6 +282,15 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     } else if (pci) {
         HV_LOG_INFO("msi: %s: passed-through devices use INTx only",
                     g_options.its ? "the host has no ITS" : "its=off");
+    }
+
+    // DMA isolation: the hypervisor owns the host SMMUv3; the root complex's StreamIDs reach guest RAM and the ITS
+    // doorbell only (arch/aarch64/smmu, docs/msi-passthrough.md "DMA isolation"). smmu=off leaves devices unconfined.
+    if (!g_options.smmu) {
+        if (g_platform.smmu.present) HV_LOG_WARN("smmu=off: UNSAFE, passed-through devices can DMA anywhere");
+    } else if (s = arch::smmu_vm_init(vm, g_platform, pci, g_options.its && !g_platform.gic.its.empty());
+               s != Status::ok) {
+        HV_LOG_ERROR("no DMA isolation (%s): passed-through devices can DMA anywhere", status_name(s));
     }
 
     // VM reset (PSCI SYSTEM_RESET/SYSTEM_RESET2): the devices registered their reset hooks above (vGIC, UART, ITS);

@@ -228,6 +228,9 @@ CopyAction pcie_filter(void* vctx, const Reader& r, i32 node, const Property& p,
                                                                                               : CopyAction::keep;
     }
     if (strcmp(p.name, "interrupt-parent") == 0 || strcmp(p.name, "phandle") == 0) return CopyAction::drop;
+    // The SMMU belongs to the hypervisor (docs/msi-passthrough.md "DMA isolation"): the guest sees no IOMMU.
+    if (strcmp(p.name, "iommu-map") == 0 || strcmp(p.name, "iommu-map-mask") == 0 || strcmp(p.name, "iommus") == 0)
+        return CopyAction::drop;
     if (strcmp(p.name, "msi-parent") == 0) {
         const u32 ph = guest_its_phandle(c, c.plat->pcie.msi_parent);
         if (ph == 0) return CopyAction::drop;

@@ -1,6 +1,7 @@
 // Host platform description from the host DTB. Bindings used: Devicetree Specification v0.4 (memory, cpus,
 // chosen), Linux bindings arm/psci.yaml, interrupt-controller/arm,gic-v3.yaml, timer/arm,arch_timer.yaml,
-// pci/host-generic-pci.yaml + pci/pci-msi.txt (msi-map), and Xen's multiboot module binding (QEMU guest-loader).
+// pci/host-generic-pci.yaml + pci/pci-msi.txt (msi-map) + pci/pci-iommu.txt (iommu-map), iommu/arm,smmu-v3.yaml,
+// and Xen's multiboot module binding (QEMU guest-loader).
 #include "core/platform.hpp"
 
 #include "lib/log.hpp"
@@ -259,6 +260,16 @@ Status parse_pcie(const Reader& r, PlatformInfo& out) {
     }
     p.msi_parent = r.prop_u32(n, "msi-parent").value_or(0);
 
+    // iommu-map: <rid-base iommu sid-base length>, #iommu-cells = 1 (pci-iommu.txt).
+    Span<const u8> im_map = r.prop(n, "iommu-map");
+    if (im_map.data() != nullptr && im_map.size() % 16 != 0) return Status::corrupt;
+    for (usize off = 0; im_map.data() != nullptr && off + 16 <= im_map.size(); off += 16) {
+        const u8* e = im_map.data() + off;
+        PciIommuMap m{fdt::load_be32(e), fdt::load_be32(e + 4), fdt::load_be32(e + 8), fdt::load_be32(e + 12)};
+        if (p.iommu_map.push_back(m) != Status::ok) return Status::no_memory;
+    }
+    p.iommu_map_mask = r.prop_u32(n, "iommu-map-mask").value_or(~0u);
+
     // interrupt-map-mask / interrupt-map (DT spec 2.4.3). Child specifier = 3 address cells + #interrupt-cells.
     const u32 cic = r.prop_u32(n, "#interrupt-cells").value_or(1);
     if (cic != 1) return r.has_prop(n, "interrupt-map") ? Status::corrupt : Status::ok;
@@ -288,6 +299,35 @@ Status parse_pcie(const Reader& r, PlatformInfo& out) {
         off += len;
     }
     p.present = true;
+    return Status::ok;
+}
+
+// The SMMUv3 (Linux binding iommu/arm,smmu-v3.yaml): reg, interrupts named "eventq", "gerror", "priq",
+// "cmdq-sync" (or one "combined"), dma-coherent. Prefers the node the PCIe iommu-map names.
+Status parse_smmu(const Reader& r, PlatformInfo& out) {
+    i32 n = kNoNode;
+    if (!out.pcie.iommu_map.empty()) {
+        const i32 target = r.find_phandle(out.pcie.iommu_map[0].phandle);
+        if (target != kNoNode && r.has_compatible(target, "arm,smmu-v3")) n = target;
+    }
+    if (n == kNoNode) n = r.find_compatible("arm,smmu-v3");
+    if (n == kNoNode) return Status::ok;  // optional
+    SmmuInfo& s = out.smmu;
+    s.node = n;
+    s.phandle = r.phandle(n);
+    if (r.read_reg(n, 0, s.base, s.size) != Status::ok || s.size == 0) return Status::corrupt;
+    s.coherent = r.has_prop(n, "dma-coherent");
+    fdt::StringList names(r.prop(n, "interrupt-names"));
+    usize idx = 0;
+    for (const char* name = names.next(); name != nullptr; name = names.next(), ++idx) {
+        const DtIrq irq = irq_at(r, n, idx);
+        if (strcmp(name, "eventq") == 0) s.eventq = irq;
+        else if (strcmp(name, "gerror") == 0) s.gerror = irq;
+        else if (strcmp(name, "priq") == 0) s.priq = irq;
+        else if (strcmp(name, "cmdq-sync") == 0) s.cmdq_sync = irq;
+        else if (strcmp(name, "combined") == 0) s.eventq = s.gerror = irq;
+    }
+    s.present = true;
     return Status::ok;
 }
 
@@ -357,6 +397,7 @@ Status parse_platform(const Reader& r, PlatformInfo& out) {
     HV_TRY(parse_timer(r, out));
     HV_TRY(parse_uart(r, out));
     HV_TRY(parse_pcie(r, out));
+    HV_TRY(parse_smmu(r, out));
     return Status::ok;
 }
 

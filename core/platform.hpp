@@ -82,6 +82,15 @@ struct PciMsiMap {
     u32 length = 0;
 };
 
+// One iommu-map entry (pci-iommu.txt): requester IDs [rid_base, rid_base+length) -> StreamIDs [sid_base, ...) of the
+// SMMU `phandle`.
+struct PciIommuMap {
+    u32 rid_base = 0;
+    u32 phandle = 0;
+    u32 sid_base = 0;
+    u32 length = 0;
+};
+
 // One interrupt-map entry (child address hi cell masked by interrupt-map-mask, INTx pin 1..4) -> GIC SPI.
 struct PciIntxRoute {
     u32 devfn_hi = 0;  // phys.hi of the child unit address (device number in bits [15:11])
@@ -102,11 +111,24 @@ struct PcieInfo {
     FixedVector<PciRange, kMaxRanges> ranges;
     FixedVector<PciMsiMap, kMaxMsiMaps> msi_map;
     u32 msi_parent = 0;     // "msi-parent" phandle if used instead of msi-map
+    FixedVector<PciIommuMap, kMaxMsiMaps> iommu_map;
+    u32 iommu_map_mask = ~0u;  // "iommu-map-mask" (applied to the requester ID first), all ones if absent
     u32 intx_mask[4] = {};  // interrupt-map-mask: 3 address cells + 1 interrupt cell
     FixedVector<PciIntxRoute, kMaxIntx> intx;
     i32 node = fdt::kNoNode;
     // Helper: the window of `space` (first one), or nullptr.
     const PciRange* window(PciRange::Space space) const;
+};
+
+// An "arm,smmu-v3" node (Linux binding iommu/arm,smmu-v3.yaml): registers and the wired interrupts by name.
+struct SmmuInfo {
+    bool present = false;
+    u64 base = 0;
+    u64 size = 0;  // 128 KiB: page 0 + page 1
+    DtIrq eventq, gerror, priq, cmdq_sync;  // "combined" fills eventq and gerror
+    bool coherent = false;                  // "dma-coherent"
+    u32 phandle = 0;
+    i32 node = fdt::kNoNode;
 };
 
 enum class ModuleKind : u8 { other, kernel, ramdisk };
@@ -148,6 +170,7 @@ struct PlatformInfo {
     TimerInfo timer;
     UartInfo uart;
     PcieInfo pcie;
+    SmmuInfo smmu;  // the first "arm,smmu-v3" node (the one the PCIe iommu-map names, on QEMU virt)
     ChosenInfo chosen;
     u32 root_address_cells = 2;
     u32 root_size_cells = 2;
@@ -158,7 +181,7 @@ struct PlatformInfo {
 };
 
 // Parses the host DTB. Mandatory: /memory (>= 1 region), /cpus (>= 1 cpu), an "arm,gic-v3" node with GICD and at
-// least one GICR region, /timer ("arm,armv8-timer"). Optional: ITS, UART, PCIe, /chosen, PSCI. A missing
+// least one GICR region, /timer ("arm,armv8-timer"). Optional: ITS, UART, PCIe, SMMUv3, /chosen, PSCI. A missing
 // mandatory node -> Status::not_found; malformed values -> Status::corrupt; more items than the fixed maxima ->
 // Status::no_memory (CPUs beyond kMaxCpus are ignored with a warning instead). Never crashes on a bad blob.
 [[nodiscard]] Status parse_platform(const fdt::Reader& dtb, PlatformInfo& out);

@@ -143,6 +143,16 @@ void gic_enable(u32 intid, bool enable) {
     }
 }
 
+void gic_set_edge(u32 intid, bool edge) {
+    // GICD_ICFGR<n>: two bits per INTID, bit 1 of the pair = edge-triggered (IHI0069H 12.9.9). Change it only while
+    // the SPI is disabled.
+    if (intid < 32 || intid >= g_spi_lines) return;
+    const u64 reg = gicd(GicdReg::ICFGR) + (intid / 16) * 4;
+    const u32 bitpos = (intid % 16) * 2 + 1;
+    const u32 v = mmio_read<u32>(reg);
+    mmio_write<u32>(reg, edge ? (v | (1u << bitpos)) : (v & ~(1u << bitpos)));
+}
+
 void gic_route_spi(u32 intid, u64 mpidr) {
     if (intid < 32 || intid >= g_spi_lines) return;
     u64 aff = mpidr_affinity(mpidr);

@@ -21,6 +21,7 @@ using IrqHandler = bool (*)(u32 intid, void* arg);
 void gic_set_handler(u32 intid, IrqHandler handler, void* arg);  // SGI/PPI/SPI (< 1020)
 void gic_set_lpi_handler(IrqHandler handler, void* arg);         // INTIDs >= 8192
 void gic_enable(u32 intid, bool enable);                         // SGI/PPI: this pCPU; SPI: distributor
+void gic_set_edge(u32 intid, bool edge);                         // SPI trigger (default level), while disabled
 void gic_route_spi(u32 intid, u64 mpidr);
 // Acknowledge and handle every pending interrupt of this pCPU (called with IRQs masked, on an IRQ exit or after a
 // WFI). Returns how many were taken (0: nothing was pending).
