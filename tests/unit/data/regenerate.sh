@@ -11,6 +11,7 @@ head -c 65536 /dev/urandom >"$tmp/k.bin"
 head -c 16384 /dev/urandom >"$tmp/r.bin"
 M=virt,virtualization=on,gic-version=3,its=on
 qemu-system-aarch64 -M $M,dumpdtb="$tmp/a.dtb" -cpu max -smp 4 -m 1G -nographic -nodefaults
+qemu-system-aarch64 -M $M,iommu=smmuv3,dumpdtb="$tmp/c.dtb" -cpu max -smp 2 -m 1G -nographic -nodefaults
 qemu-system-aarch64 -M $M,dumpdtb="$tmp/b.dtb" -cpu max -smp 2 -m 2G -nographic -nodefaults -kernel "$tmp/hv.bin" \
   -append "vcpus=2 mem=512M psci=1.0" \
   -device guest-loader,addr=0x60000000,kernel="$tmp/k.bin",bootargs="console=ttyAMA0 earlycon" \
@@ -18,7 +19,8 @@ qemu-system-aarch64 -M $M,dumpdtb="$tmp/b.dtb" -cpu max -smp 2 -m 2G -nographic 
 python3 - "$tmp" <<'PY'
 import struct, sys
 tmp = sys.argv[1]
-for src, dst in [("a.dtb", "qemu-virt-smp4.dtb"), ("b.dtb", "qemu-virt-smp2-modules.dtb")]:
+for src, dst in [("a.dtb", "qemu-virt-smp4.dtb"), ("b.dtb", "qemu-virt-smp2-modules.dtb"),
+                 ("c.dtb", "qemu-virt-smmuv3.dtb")]:
     d = bytearray(open(f"{tmp}/{src}", "rb").read())
     h = list(struct.unpack(">10I", d[:40]))
     end = (max(h[2] + h[9], h[3] + h[8]) + 7) & ~7

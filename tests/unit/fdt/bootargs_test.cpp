@@ -127,3 +127,15 @@ TEST(Bootargs, SecondaryWaitAndLateCpuHook) {
         EXPECT_EQ(p.late_cpu, 0u);
     }
 }
+
+TEST(Bootargs, SmmuIsOnByDefaultAndCanBeTurnedOff) {
+    HvOptions o;
+    ASSERT_EQ(parse_bootargs("", o), Status::ok);
+    EXPECT_TRUE(o.smmu);
+    ASSERT_EQ(parse_bootargs("smmu=off", o), Status::ok);
+    EXPECT_FALSE(o.smmu);
+    HvOptions p;
+    ASSERT_EQ(parse_bootargs("smmu=maybe", p), Status::ok);
+    EXPECT_TRUE(p.smmu);  // a bad value keeps the (safe) default
+    EXPECT_EQ(p.invalid_count, 1u);
+}

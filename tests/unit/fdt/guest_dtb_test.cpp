@@ -354,3 +354,21 @@ TEST(VirtualIts, GuestTreeHasOneMsiControllerPerInstance) {
     ASSERT_EQ(parse_platform(one->reader, *g1), Status::ok);
     EXPECT_EQ(g1->gic.its.size(), 1u);
 }
+
+TEST(GuestDtb, TheSmmuStaysTheHypervisors) {
+    // The host has an SMMUv3 in front of the root complex; the guest sees neither the SMMU nor an iommu-map (its
+    // devices' DMA is translated by the hypervisor's SMMU configuration, docs/msi-passthrough.md).
+    auto h = host("qemu-virt-smmuv3.dtb");
+    ASSERT_TRUE(h->info->smmu.present);
+    auto b = build(*h, config(2));
+    EXPECT_EQ(b->reader.find_compatible("arm,smmu-v3"), kNoNode);
+    const i32 pci = b->reader.find_compatible("pci-host-ecam-generic");
+    ASSERT_NE(pci, kNoNode);
+    EXPECT_FALSE(b->reader.has_prop(pci, "iommu-map"));
+    EXPECT_FALSE(b->reader.has_prop(pci, "iommu-map-mask"));
+    EXPECT_TRUE(b->reader.has_prop(pci, "msi-map"));  // MSIs still go to the (virtual) ITS
+    PlatformInfo again;
+    ASSERT_EQ(parse_platform(b->reader, again), Status::ok);
+    EXPECT_FALSE(again.smmu.present);
+    EXPECT_TRUE(again.pcie.iommu_map.empty());
+}

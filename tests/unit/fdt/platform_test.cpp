@@ -225,3 +225,33 @@ TEST(Platform, ParsesEveryTruncationWithoutCrashing) {
     Reader none;
     EXPECT_EQ(parse_platform(none, *pi), Status::invalid_argument);
 }
+
+TEST(Platform, QemuVirtSmmuv3AndIommuMap) {
+    auto p = parse("qemu-virt-smmuv3.dtb");
+    ASSERT_EQ(p->status, Status::ok);
+    const PlatformInfo& pi = *p->info;
+    ASSERT_TRUE(pi.smmu.present);
+    EXPECT_EQ(pi.smmu.base, 0x09050000u);
+    EXPECT_EQ(pi.smmu.size, 0x20000u);
+    EXPECT_TRUE(pi.smmu.coherent);
+    EXPECT_NE(pi.smmu.phandle, 0u);
+    // interrupt-names = "eventq", "priq", "cmdq-sync", "gerror": SPIs 74..77, edge rising.
+    EXPECT_TRUE(pi.smmu.eventq.valid);
+    EXPECT_EQ(pi.smmu.eventq.intid(), 106u);
+    EXPECT_EQ(pi.smmu.eventq.flags, 1u);
+    EXPECT_EQ(pi.smmu.priq.intid(), 107u);
+    EXPECT_EQ(pi.smmu.cmdq_sync.intid(), 108u);
+    EXPECT_EQ(pi.smmu.gerror.intid(), 109u);
+    ASSERT_TRUE(pi.pcie.present);
+    ASSERT_EQ(pi.pcie.iommu_map.size(), 1u);  // <0 &smmu 0 0x10000>: StreamID = requester ID
+    EXPECT_EQ(pi.pcie.iommu_map[0].rid_base, 0u);
+    EXPECT_EQ(pi.pcie.iommu_map[0].phandle, pi.smmu.phandle);
+    EXPECT_EQ(pi.pcie.iommu_map[0].sid_base, 0u);
+    EXPECT_EQ(pi.pcie.iommu_map[0].length, 0x10000u);
+    EXPECT_EQ(pi.pcie.iommu_map_mask, ~0u);
+
+    auto plain = parse("qemu-virt-smp4.dtb");
+    ASSERT_EQ(plain->status, Status::ok);
+    EXPECT_FALSE(plain->info->smmu.present);
+    EXPECT_TRUE(plain->info->pcie.iommu_map.empty());
+}
