@@ -58,11 +58,16 @@ u8 cmd_opcode(const Cmd& c) { return static_cast<u8>(CmdOpcode::get(c.dw[0])); }
 
 const char* cmdq_error_name(u32 err) {
     switch (err) {
-        case 0: return "none";
-        case 1: return "CERROR_ILL";
-        case 2: return "CERROR_ABT";
-        case 3: return "CERROR_ATC_INV_SYNC";
-        default: return "unknown";
+        case 0:
+            return "none";
+        case 1:
+            return "CERROR_ILL";
+        case 2:
+            return "CERROR_ABT";
+        case 3:
+            return "CERROR_ATC_INV_SYNC";
+        default:
+            return "unknown";
     }
 }
 
@@ -90,30 +95,48 @@ Event decode_event(const EventRecord& r) {
         case static_cast<u8>(EventType::F_CD_FETCH):
             e.address2 = r.dw[3] & mask(51, 3);
             break;
-        default: break;
+        default:
+            break;
     }
     return e;
 }
 
 const char* event_name(u8 type) {
     switch (static_cast<EventType>(type)) {
-        case EventType::F_UUT: return "F_UUT";
-        case EventType::C_BAD_STREAMID: return "C_BAD_STREAMID";
-        case EventType::F_STE_FETCH: return "F_STE_FETCH";
-        case EventType::C_BAD_STE: return "C_BAD_STE";
-        case EventType::F_BAD_ATS_TREQ: return "F_BAD_ATS_TREQ";
-        case EventType::F_STREAM_DISABLED: return "F_STREAM_DISABLED";
-        case EventType::F_TRANSL_FORBIDDEN: return "F_TRANSL_FORBIDDEN";
-        case EventType::C_BAD_SUBSTREAMID: return "C_BAD_SUBSTREAMID";
-        case EventType::F_CD_FETCH: return "F_CD_FETCH";
-        case EventType::C_BAD_CD: return "C_BAD_CD";
-        case EventType::F_WALK_EABT: return "F_WALK_EABT";
-        case EventType::F_TRANSLATION: return "F_TRANSLATION";
-        case EventType::F_ADDR_SIZE: return "F_ADDR_SIZE";
-        case EventType::F_ACCESS: return "F_ACCESS";
-        case EventType::F_PERMISSION: return "F_PERMISSION";
-        case EventType::F_TLB_CONFLICT: return "F_TLB_CONFLICT";
-        case EventType::F_CFG_CONFLICT: return "F_CFG_CONFLICT";
+        case EventType::F_UUT:
+            return "F_UUT";
+        case EventType::C_BAD_STREAMID:
+            return "C_BAD_STREAMID";
+        case EventType::F_STE_FETCH:
+            return "F_STE_FETCH";
+        case EventType::C_BAD_STE:
+            return "C_BAD_STE";
+        case EventType::F_BAD_ATS_TREQ:
+            return "F_BAD_ATS_TREQ";
+        case EventType::F_STREAM_DISABLED:
+            return "F_STREAM_DISABLED";
+        case EventType::F_TRANSL_FORBIDDEN:
+            return "F_TRANSL_FORBIDDEN";
+        case EventType::C_BAD_SUBSTREAMID:
+            return "C_BAD_SUBSTREAMID";
+        case EventType::F_CD_FETCH:
+            return "F_CD_FETCH";
+        case EventType::C_BAD_CD:
+            return "C_BAD_CD";
+        case EventType::F_WALK_EABT:
+            return "F_WALK_EABT";
+        case EventType::F_TRANSLATION:
+            return "F_TRANSLATION";
+        case EventType::F_ADDR_SIZE:
+            return "F_ADDR_SIZE";
+        case EventType::F_ACCESS:
+            return "F_ACCESS";
+        case EventType::F_PERMISSION:
+            return "F_PERMISSION";
+        case EventType::F_TLB_CONFLICT:
+            return "F_TLB_CONFLICT";
+        case EventType::F_CFG_CONFLICT:
+            return "F_CFG_CONFLICT";
     }
     return "unknown";
 }
@@ -186,10 +209,9 @@ Cd make_cd(const PageTable& s1, u16 asid, u64 ips_field) {
     Cd c;
     // TTB0 walks: 4 KiB granule, inner/outer write-back, inner shareable; TTB1 disabled (EPD1). AA64 tables, faults
     // recorded (R) and terminated transactions aborted (A; no stall model).
-    c.dw[0] = cd::T0sz::make(64 - s1.ia_bits()) | cd::Tg0::make(0) | cd::Ir0::make(kCacheWb) |
-              cd::Or0::make(kCacheWb) | cd::Sh0::make(kShareInner) | cd::Epd1::make(1) | cd::V::make(1) |
-              cd::Ips::make(ips_field) | cd::Aa64::make(1) | cd::R::make(1) | cd::A::make(1) | cd::Aset::make(1) |
-              cd::Asid::make(asid);
+    c.dw[0] = cd::T0sz::make(64 - s1.ia_bits()) | cd::Tg0::make(0) | cd::Ir0::make(kCacheWb) | cd::Or0::make(kCacheWb) |
+              cd::Sh0::make(kShareInner) | cd::Epd1::make(1) | cd::V::make(1) | cd::Ips::make(ips_field) |
+              cd::Aa64::make(1) | cd::R::make(1) | cd::A::make(1) | cd::Aset::make(1) | cd::Asid::make(asid);
     c.dw[1] = cd::Ttb0::make(s1.root_pa() >> 4);
     c.dw[3] = pte::kMairValue;
     return c;

@@ -28,21 +28,21 @@ enum class Reg : u32 {
     IRQ_CTRLACK = 0x54,
     GERROR = 0x60,
     GERRORN = 0x64,
-    STRTAB_BASE = 0x80,      // 64-bit
+    STRTAB_BASE = 0x80,  // 64-bit
     STRTAB_BASE_CFG = 0x88,
-    CMDQ_BASE = 0x90,        // 64-bit
+    CMDQ_BASE = 0x90,  // 64-bit
     CMDQ_PROD = 0x98,
     CMDQ_CONS = 0x9c,
-    EVENTQ_BASE = 0xa0,      // 64-bit
-    EVENTQ_PROD = 0x100a8,   // page 1
-    EVENTQ_CONS = 0x100ac,   // page 1
+    EVENTQ_BASE = 0xa0,     // 64-bit
+    EVENTQ_PROD = 0x100a8,  // page 1
+    EVENTQ_CONS = 0x100ac,  // page 1
 };
 constexpr u32 reg(Reg r) { return static_cast<u32>(r); }
 
 namespace idr0 {
 using S2p = Bit<0>;
 using S1p = Bit<1>;
-using Ttf = Field<3, 2>;        // 2 = AArch64 tables only, 3 = both
+using Ttf = Field<3, 2>;  // 2 = AArch64 tables only, 3 = both
 using Cohacc = Bit<4>;
 using StLevel = Field<28, 27>;  // 0: linear stream table only
 }  // namespace idr0
@@ -228,11 +228,11 @@ struct Event {
     u32 sid = 0;
     bool ssv = false;
     u32 ssid = 0;
-    bool read = false;   // RnW (translation-class events)
+    bool read = false;  // RnW (translation-class events)
     bool stage2 = false;
     bool has_address = false;
-    u64 address = 0;  // input address (IOVA) of the faulting transaction
-    u64 address2 = 0; // IPA / fetch address where the record carries one
+    u64 address = 0;   // input address (IOVA) of the faulting transaction
+    u64 address2 = 0;  // IPA / fetch address where the record carries one
 };
 Event decode_event(const EventRecord& r);
 const char* event_name(u8 type);

@@ -142,8 +142,7 @@ Status submit_locked(const Cmd* cmds, u32 n) {
         cpu_relax();
     }
     ++g_smmu.stats.timeouts;
-    HV_LOG_RATELIMITED(error, "smmu: CMD_SYNC timed out (PROD 0x%x, CONS 0x%x)", g_smmu.cmd_prod,
-                       rd32(Reg::CMDQ_CONS));
+    HV_LOG_RATELIMITED(error, "smmu: CMD_SYNC timed out (PROD 0x%x, CONS 0x%x)", g_smmu.cmd_prod, rd32(Reg::CMDQ_CONS));
     return Status::timeout;
 }
 
@@ -305,9 +304,8 @@ Status smmu_vm_init(const Vm& vm, const PlatformInfo& plat, bool passthrough, bo
     // interrupts, SMMUEN.
     const u64 cache = g_smmu.coherent ? kCacheWb : 0;
     const u64 share = g_smmu.coherent ? kShareInner : 0;
-    wr32(Reg::CR1, static_cast<u32>(cr1::QueueIc::make(cache) | cr1::QueueOc::make(cache) |
-                                    cr1::QueueSh::make(share) | cr1::TableIc::make(cache) |
-                                    cr1::TableOc::make(cache) | cr1::TableSh::make(share)));
+    wr32(Reg::CR1, static_cast<u32>(cr1::QueueIc::make(cache) | cr1::QueueOc::make(cache) | cr1::QueueSh::make(share) |
+                                    cr1::TableIc::make(cache) | cr1::TableOc::make(cache) | cr1::TableSh::make(share)));
     wr32(Reg::CR2, static_cast<u32>(cr2::RecInvSid::make(1) | cr2::Ptm::make(1)));
     wr64(Reg::STRTAB_BASE, strtab::Ra::make(1) | strtab::Addr::make(pa(g_strtab) >> 6));
     wr32(Reg::STRTAB_BASE_CFG, static_cast<u32>(strtab::Fmt::make(0) | strtab::Log2Size::make(log2)));
@@ -357,10 +355,11 @@ Status smmu_vm_init(const Vm& vm, const PlatformInfo& plat, bool passthrough, bo
     if (vm.stage2.translate(info.base).ok() || vm.stage2.translate(info.base + info.size - 1).ok())
         HV_LOG_ERROR("smmu: its registers are mapped at stage 2: the guest could reprogram it");
 
-    HV_LOG_INFO("smmu at 0x%llx: stage %u, %u-bit IOVA, StreamIDs < 0x%x (%zu range(s) to the VM), %zu doorbell "
-                "page(s), eventq INTID %u%s",
-                static_cast<unsigned long long>(info.base), g_smmu.stage2 ? 2 : 1, ia.value(), 1u << log2, nranges,
-                ndoorbells, info.eventq.valid ? info.eventq.intid() : 0, g_smmu.coherent ? "" : ", non-coherent");
+    HV_LOG_INFO(
+        "smmu at 0x%llx: stage %u, %u-bit IOVA, StreamIDs < 0x%x (%zu range(s) to the VM), %zu doorbell "
+        "page(s), eventq INTID %u%s",
+        static_cast<unsigned long long>(info.base), g_smmu.stage2 ? 2 : 1, ia.value(), 1u << log2, nranges, ndoorbells,
+        info.eventq.valid ? info.eventq.intid() : 0, g_smmu.coherent ? "" : ", non-coherent");
     for (usize i = 0; i < nranges; ++i)
         HV_LOG_INFO("smmu: StreamIDs 0x%x..0x%x -> guest RAM + doorbell", ranges[i].first,
                     ranges[i].first + ranges[i].count - 1);

@@ -15,13 +15,13 @@
 namespace hv::arch {
 
 struct SmmuStats {
-    u64 events = 0;        // event records consumed
-    u64 faults = 0;        // translation-class events (DMA outside the VM's window)
-    u64 config_errors = 0; // C_BAD_* / fetch events (StreamIDs without a valid STE land here)
-    u64 overflows = 0;     // event queue overflows seen
-    u64 gerrors = 0;       // global errors
-    u64 commands = 0;      // commands issued (SYNCs included)
-    u64 timeouts = 0;      // command waits that timed out or hit CMDQ_ERR
+    u64 events = 0;         // event records consumed
+    u64 faults = 0;         // translation-class events (DMA outside the VM's window)
+    u64 config_errors = 0;  // C_BAD_* / fetch events (StreamIDs without a valid STE land here)
+    u64 overflows = 0;      // event queue overflows seen
+    u64 gerrors = 0;        // global errors
+    u64 commands = 0;       // commands issued (SYNCs included)
+    u64 timeouts = 0;       // command waits that timed out or hit CMDQ_ERR
 };
 
 // After the VM's RAM is final and the PCIe windows are mapped, before any vCPU runs. `passthrough`: the PCIe root

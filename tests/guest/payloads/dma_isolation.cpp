@@ -11,9 +11,11 @@
 // bytes itself) turn every attack into a control: the same DMA then really reads the magic and really writes the
 // field (restored afterwards), so the blocked run cannot pass vacuously.
 //
+// clang-format off
 // guest-tests: smp=1 mem=512M hv_append="vcpus=1" expect=pass timeout=90 qemu="-device edu,dma_mask=0xffffffffffffffff"
 // guest-tests: variant=smmu append="expect_dma=blocked" console="smmu: DMA read blocked: F_TRANSLATION StreamID 0x[0-9a-f]+ \([0-9a-f:.]+\) address 0x40200038(?s:.*)smmu: DMA write blocked: F_TRANSLATION StreamID 0x[0-9a-f]+ \([0-9a-f:.]+\) address 0x40200030"
 // guest-tests: variant=smmu_off append="expect_dma=open" hv_append="vcpus=1 smmu=off" console="smmu=off: UNSAFE"
+// clang-format on
 #include "lib/string.hpp"
 #include "tests/guest/runtime/guest.hpp"
 
@@ -169,11 +171,11 @@ GUEST_TEST(dma_write_to_hypervisor_image) {
            static_cast<unsigned long long>(before), static_cast<unsigned long long>(kPattern),
            static_cast<unsigned long long>(after));
     if (open_mode()) {
-        EXPECT_EQ(before, 0u);         // the header's res4 really was read
-        EXPECT_EQ(after, kPattern);    // and really was overwritten
+        EXPECT_EQ(before, 0u);                       // the header's res4 really was read
+        EXPECT_EQ(after, kPattern);                  // and really was overwritten
         EXPECT_TRUE(dma_poke(kHvRes4Addr, before));  // put it back
     } else {
-        EXPECT_NE(after, kPattern);    // the write did not land (the read-back is blocked as well)
+        EXPECT_NE(after, kPattern);  // the write did not land (the read-back is blocked as well)
     }
 }
 

@@ -219,7 +219,7 @@ TEST(SmmuTables, Stage2EntryCarriesTheTableAndVtcrFields) {
     PageTable t;
     Result<unsigned> ia = dma_ia_bits(window(), Regime::stage2, 44);
     ASSERT_TRUE(ia.ok());
-    EXPECT_EQ(ia.value(), 32u);  // everything below 4 GiB
+    EXPECT_EQ(ia.value(), 32u);                               // everything below 4 GiB
     ASSERT_EQ(t.init(pool, Regime::stage2, 40), Status::ok);  // as the CPU's stage 2: two concatenated roots
     ASSERT_EQ(map_dma_window(t, window()), Status::ok);
     auto r = t.translate(0x5000'0000);
