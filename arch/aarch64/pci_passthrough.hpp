@@ -1,8 +1,9 @@
 // Passing the host PCIe host bridge through to the guest: the ECAM and the MMIO (32/64-bit) and I/O windows are
 // mapped identity at stage 2 with device attributes, so the guest's PCI core enumerates and drives the real
-// devices; the guest DT keeps the bridge node with msi-map -> the virtual ITS (core/guest_dtb). DMA needs no SMMU
-// because guest RAM is identity mapped (IPA == PA). MSIs: arch/aarch64/msi_passthrough. INTx: the interrupt-map
-// SPIs become hardware-linked virtual SPIs.
+// devices; the guest DT keeps the bridge node with msi-map -> the virtual ITS (core/guest_dtb). Guest RAM is identity
+// mapped (IPA == PA), so the devices' bus addresses are guest-physical addresses; their DMA is confined to guest RAM
+// and the ITS doorbell by the hypervisor's SMMU (arch/aarch64/smmu). MSIs: arch/aarch64/msi_passthrough. INTx: the
+// interrupt-map SPIs become hardware-linked virtual SPIs.
 #pragma once
 
 #include "core/platform.hpp"
