@@ -285,12 +285,17 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     }
 
     // DMA isolation: the hypervisor owns the host SMMUv3; the root complex's StreamIDs reach guest RAM and the ITS
-    // doorbell only (arch/aarch64/smmu, docs/msi-passthrough.md "DMA isolation"). smmu=off leaves devices unconfined.
+    // doorbell only (arch/aarch64/smmu, docs/msi-passthrough.md "DMA isolation"). smmu=off leaves devices unconfined
+    // (unsafe); a machine without an SMMU boots with a warning; an SMMU that cannot be set up refuses the VM when
+    // devices are passed through (they could DMA anywhere).
     if (!g_options.smmu) {
         if (g_platform.smmu.present) HV_LOG_WARN("smmu=off: UNSAFE, passed-through devices can DMA anywhere");
     } else if (s = arch::smmu_vm_init(vm, g_platform, pci, g_options.its && !g_platform.gic.its.empty());
-               s != Status::ok) {
-        HV_LOG_ERROR("no DMA isolation (%s): passed-through devices can DMA anywhere", status_name(s));
+               s == Status::not_found) {
+        if (pci) HV_LOG_WARN("no SMMUv3 in the host DT: passed-through devices can DMA anywhere (no DMA isolation)");
+    } else if (s != Status::ok) {
+        HV_LOG_ERROR("SMMUv3 set-up failed (%s): passed-through devices would DMA anywhere", status_name(s));
+        if (pci) refuse_to_start("no DMA isolation");
     }
 
     // VM reset (PSCI SYSTEM_RESET/SYSTEM_RESET2): the devices registered their reset hooks above (vGIC, UART, ITS);
