@@ -1,5 +1,6 @@
 #include "boot/guest_loader.hpp"
 
+#include "arch/aarch64/pmu.hpp"
 #include "arch/aarch64/vm_run.hpp"
 #include "core/guest_dtb.hpp"
 #include "lib/log.hpp"
@@ -173,6 +174,7 @@ Status load_guest(const fdt::Reader& host, const PlatformInfo& platform, const H
     cfg.include_its = options.its;
     cfg.virtual_its = options.vits;  // the same frames arch/aarch64/msi_passthrough registers
     cfg.include_pcie = options.pci;
+    cfg.include_pmu = arch::pmu_config().present();  // ID_AA64DFR0_EL1.PMUVer != 0 (docs/boot.md "PMU")
     usize size = 0;
     HV_TRY(build_guest_dtb(host, platform, cfg, g_guest_dtb, sizeof g_guest_dtb, size));
     u64 slot = 0;

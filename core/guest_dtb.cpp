@@ -1,5 +1,5 @@
 // The guest's device tree. What goes in and why: docs/device-tree.md. Bindings: arm/psci.yaml,
-// interrupt-controller/arm,gic-v3.yaml, timer/arm,arch_timer.yaml, serial/pl011.yaml, pci/host-generic-pci.yaml,
+// interrupt-controller/arm,gic-v3.yaml, timer/arm,arch_timer.yaml, arm/pmu.yaml, serial/pl011.yaml, pci/host-generic-pci.yaml,
 // pci/pci-msi.txt, chosen.txt (linux,initrd-start/end, stdout-path).
 #include "core/guest_dtb.hpp"
 
@@ -203,6 +203,18 @@ Status emit_uart(Writer& w, const PlatformInfo& plat, char* path, usize path_cap
 CopyAction timer_filter(void*, const Reader&, i32, const Property& p, Writer&) {
     if (strcmp(p.name, "interrupt-parent") == 0 || strcmp(p.name, "phandle") == 0) return CopyAction::drop;
     return CopyAction::keep;
+}
+
+// --- the PMU (Linux Documentation/devicetree/bindings/arm/pmu.yaml): one PPI for every CPU, level-high, with the
+// PPI CPU mask of the timer node the guest gets (arm,gic-v3.yaml: bits [15:8], GICv2 hosts only; 0 on GICv3)
+
+Status emit_pmu(Writer& w, const PlatformInfo& plat) {
+    constexpr u32 kIrqTypeLevelHigh = 4;
+    HV_TRY(w.begin_node("pmu"));
+    HV_TRY(w.prop_string("compatible", "arm,armv8-pmuv3"));
+    const u32 cells[3] = {DtIrq::kPpi, kPmuPpiIntid - 16, kIrqTypeLevelHigh | (plat.timer.virt.flags & 0xff00)};
+    HV_TRY(w.prop_cells("interrupts", cells, 3));
+    return w.end_node();
 }
 
 // --- the PCIe host bridge: copied, with phandle references rewritten to the guest's fixed phandles
@@ -413,6 +425,8 @@ Status build_guest_dtb(const Reader& host, const PlatformInfo& plat, const Guest
         const CopyFilter tf{timer_filter, nullptr, nullptr};
         HV_TRY(fdt::copy_node(host, plat.timer.node, w, &tf, "timer"));
     }
+
+    if (cfg.include_pmu) HV_TRY(emit_pmu(w, plat));
 
     char stdout_path[64] = {};
     if (cfg.include_uart && plat.uart.present) HV_TRY(emit_uart(w, plat, stdout_path, sizeof stdout_path));

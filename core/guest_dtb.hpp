@@ -15,6 +15,10 @@ constexpr u32 kPhandleClock = 2;
 constexpr u32 kPhandleItsBase = 0x10;  // ITS i gets kPhandleItsBase + i
 constexpr u32 kPhandleCpuBase = 0x20;  // cpu i gets kPhandleCpuBase + i
 
+// The PMU overflow interrupt the guest is given: PPI 7 = INTID 23 (Arm BSA's recommended PMU PPI, QEMU virt's
+// VIRTUAL_PMU_IRQ, what KVM users configure), hardware-linked to the physical PMU PPI (arch/aarch64/vgic_glue).
+constexpr u32 kPmuPpiIntid = 23;
+
 // PSCI 0.1 function IDs as used by KVM and QEMU (KVM_PSCI_FN_BASE + n); PSCI 0.1 had no standard IDs.
 constexpr u32 kPsci01CpuSuspend = 0x95c1ba5e;
 constexpr u32 kPsci01CpuOff = 0x95c1ba5f;
@@ -65,6 +69,7 @@ struct GuestDtbConfig {
     bool include_pcie = true;              // keep the host PCIe node (with msi-map -> our ITS)
     bool include_uart = true;              // the pl011 (emulated) + stdout-path
     bool include_sdei = true;              // /firmware/sdei ("arm,sdei-1.0", method "hvc"): docs/sdei.md
+    bool include_pmu = false;              // /pmu ("arm,armv8-pmuv3", PPI 7 = INTID 23): the guest has a PMUv3
     // GIC redistributor base for vCPU 0; 0 = the host's first GICR region base. The region emitted is exactly
     // vcpu count x 128 KiB.
     u64 gicr_base = 0;

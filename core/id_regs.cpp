@@ -3,6 +3,8 @@
 // hidden field below means "not implemented" (none of them is a signed field whose absence is 0xF).
 #include "core/id_regs.hpp"
 
+#include "core/pmu.hpp"
+
 namespace hv::idreg {
 
 namespace {
@@ -23,10 +25,10 @@ constexpr u64 kPfr0Pass = f(16) | f(20) | f(24) | f(48) | f(56) | f(60);
 // ID_AA64PFR1_EL1: BT [3:0] (SCTLR_EL1.BT* switched), SSBS [7:4] (PSTATE.SSBS in SPSR), CSV2_frac [35:32].
 // Hidden: MTE, RAS_frac, MPAM_frac, SME [27:24] (trapped by CPTR_EL2.TSM), RNDR_trap, NMI, MTE_frac, GCS, THE, ...
 constexpr u64 kPfr1Pass = f(0) | f(4) | f(32);
-// ID_AA64DFR0_EL1: DebugVer [3:0], BRPs [15:12], WRPs [23:20], CTX_CMPs [31:28], DoubleLock [39:36] (signed: 0
-// means implemented, so it is passed, not zeroed). Hidden: TraceVer, PMUVer [11:8] (no PMU in the guest DT, PMU
-// state not switched), PMSVer (SPE), TraceFilt, TraceBuffer, MTPMU, BRBE, HPMN0.
-constexpr u64 kDfr0Pass = f(0) | f(12) | f(20) | f(28) | f(36);
+// ID_AA64DFR0_EL1: DebugVer [3:0], PMUVer [11:8] (capped below: core/pmu.hpp), BRPs [15:12], WRPs [23:20],
+// CTX_CMPs [31:28], DoubleLock [39:36] (signed: 0 means implemented, so it is passed, not zeroed). Hidden:
+// TraceVer, PMSVer (SPE), TraceFilt, TraceBuffer, MTPMU, BRBE, HPMN0.
+constexpr u64 kDfr0Pass = f(0) | f(8) | f(12) | f(20) | f(28) | f(36);
 // ID_AA64ISAR0_EL1: every instruction-set field except TME [27:24] (transactional memory state not switched).
 constexpr u64 kIsar0Pass = ~f(24);
 // ID_AA64ISAR1_EL1: everything except LS64 [63:60] (needs HCRX_EL2 enables the hypervisor does not set).
@@ -93,8 +95,11 @@ u64 guest_id_value(u32 k, const HostIdRegs& host, unsigned ipa_bits) {
                 if (Mmfr0PaRange::get(v) > cap) v = Mmfr0PaRange::set(v, cap);
                 break;
             }
-            case HostReg::pfr1:
             case HostReg::dfr0:
+                // PMUVer: the guest's PMUv3 (min(host, v3p5); IMPLEMENTATION DEFINED -> none), as KVM.
+                v = pmu::PmuVer::set(v, pmu::guest_version(pmu::PmuVer::get(v)));
+                break;
+            case HostReg::pfr1:
             case HostReg::isar0:
             case HostReg::isar1:
             case HostReg::isar2:

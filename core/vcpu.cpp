@@ -1,6 +1,7 @@
 #include "core/vcpu.hpp"
 
 #include "core/esr.hpp"
+#include "core/pmu.hpp"
 
 namespace hv {
 
@@ -13,6 +14,8 @@ void vcpu_reset(Vcpu& v, u64 entry, u64 arg0) {
     // SCTLR_EL1 RES1 bits (bits 29, 28, 23, 22, 20, 11): MMU, caches and alignment checks off, little endian.
     v.ctx.sysreg(SysReg::SCTLR_EL1) = 0x30d00800;
     v.ctx.sysreg(SysReg::MPIDR_EL1) = mpidr;
+    pmu::reset(v.ctx.pmu);
+    v.pmu_dirty = true;  // the PMU restarts from its reset state too (KVM resets it with the vCPU)
     v.fp_dirty = true;
     v.sys_dirty = true;   // the CPU's EL1 registers (if any) belong to the old context
     v.sys_stale = false;

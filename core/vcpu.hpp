@@ -37,6 +37,10 @@ struct Vcpu {
     // it before anything reads ctx.sys. Never both.
     bool sys_dirty = true;
     bool sys_stale = false;
+    // PMU registers (ctx.pmu): the guest owns its pCPU's PMU, so they are not switched at exits at all. pmu_dirty:
+    // ctx.pmu is newer than the hardware (vCPU reset, restore): load it before the vCPU runs. Clear: the hardware
+    // is current and ctx.pmu may be stale (arch/aarch64/pmu.cpp saves it before anything reads it).
+    bool pmu_dirty = true;
     volatile bool kick_pending = false;  // set by a kick (arch::kick_vcpu): ends a WFI / CPU_SUSPEND wait
     // A CPU_ON that arrived while this vCPU was between its CPU_OFF call and the arch's `off` state: honoured when
     // the CPU_OFF completes (arch start_vcpu / vcpu_off under one lock).

@@ -63,9 +63,28 @@ enum class SysReg : u16 {
 };
 constexpr usize kSysRegCount = static_cast<usize>(SysReg::count);
 
+// PMUv3 registers of one vCPU (core/pmu.hpp). The guest owns the PMU hardware of its pCPU (no traps), so these are
+// only moved in and out at vCPU reset, VM reset and snapshots (arch/aarch64/pmu.cpp), not at every exit. PMCR holds
+// only the writable bits; the read-only fields (IMP, IDCODE, N) are the host's. Event counters/types n >= PMCR.N
+// do not exist and stay 0.
+struct PmuRegs {
+    static constexpr unsigned kMaxEventCounters = 31;
+    u64 pmcr;
+    u64 cntenset;  // PMCNTENSET_EL0 (= PMCNTENCLR_EL0)
+    u64 intenset;  // PMINTENSET_EL1 (= PMINTENCLR_EL1)
+    u64 ovsset;    // PMOVSSET_EL0 (= PMOVSCLR_EL0)
+    u64 userenr;   // PMUSERENR_EL0
+    u64 selr;      // PMSELR_EL0
+    u64 ccntr;     // PMCCNTR_EL0
+    u64 ccfiltr;   // PMCCFILTR_EL0
+    u64 evcntr[kMaxEventCounters];   // PMEVCNTR<n>_EL0
+    u64 evtyper[kMaxEventCounters];  // PMEVTYPER<n>_EL0
+};
+
 struct VcpuContext {
     CoreRegs core;
     u64 sys[kSysRegCount];
+    PmuRegs pmu;
 
     u64& sysreg(SysReg r) { return sys[static_cast<usize>(r)]; }
     u64 sysreg(SysReg r) const { return sys[static_cast<usize>(r)]; }

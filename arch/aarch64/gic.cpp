@@ -172,6 +172,12 @@ void gic_clear_active(u32 intid) {
     }
 }
 
+bool gic_ppi_pending(u32 intid) {
+    if (intid >= 32) return false;
+    const u64 rd = g_rd[this_cpu_index()];
+    return rd != 0 && ((mmio_read<u32>(rd + rd_off(GicrSgiReg::ISPENDR0)) >> intid) & 1) != 0;
+}
+
 u32 gic_handle_irqs() {
     u32 budget = 0;
     for (; budget < 64; ++budget) {

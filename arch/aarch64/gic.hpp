@@ -29,6 +29,8 @@ u32 gic_handle_irqs();
 void gic_deactivate(u32 intid);
 // Clear the active state through the GICR (SGI/PPI: this pCPU's) or GICD (SPI) register, whoever activated it.
 void gic_clear_active(u32 intid);
+// An SGI/PPI of this pCPU is pending (GICR_ISPENDR0; for a level-sensitive PPI: its line is asserted).
+bool gic_ppi_pending(u32 intid);
 void gic_send_sgi(u32 sgi, u64 target_mpidr);
 void gic_send_sgi_others(u32 sgi);
 u64 gic_redistributor(u32 cpu);  // RD_base of pCPU `cpu` (0 if unknown)

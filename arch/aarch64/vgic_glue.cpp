@@ -2,6 +2,7 @@
 
 #include "arch/aarch64/gic.hpp"
 #include "arch/aarch64/percpu.hpp"
+#include "arch/aarch64/pmu.hpp"
 #include "arch/aarch64/sysreg.hpp"
 #include "arch/aarch64/vm_run.hpp"
 #include "lib/log.hpp"
@@ -132,6 +133,10 @@ enum TimerIndex : u32 { kVirtualTimer, kPhysicalTimer, kTimerCount };
 constexpr u32 kTimerPpi[kTimerCount] = {kPpiVirtualTimer, kPpiPhysicalTimer};
 constexpr const char* kTimerName[kTimerCount] = {"virtual", "physical"};
 bool g_timer_line[kTimerCount][vgic::kMaxVcpus] = {};  // our view of each vCPU's timer lines on the vGIC
+bool g_pmu_line[vgic::kMaxVcpus] = {};  // the same for the PMU overflow line (PPI 23)
+bool g_pmu_linked = false;              // the guest has a PMUv3: PPI 23 is hardware-linked
+// Per pCPU: its physical PMU PPI fired while the architectural request was low and was left active (pmu_irq).
+bool g_pmu_parked[kMaxCpus] = {};
 alignas(vgic::VgicRegisterClasses) u8 g_vgic_regs_storage[sizeof(vgic::VgicRegisterClasses)];
 vgic::VgicRegisterClasses* g_vgic_regs = nullptr;
 
@@ -159,6 +164,32 @@ void sync_timer_lines(Vcpu& v) {
     }
 }
 
+// The same for the PMU overflow line: the guest owns the PMU, so after an exit its registers are live in the CPU. A
+// line the guest lowered (PMOVSCLR, PMINTENCLR, PMCR.E = 0) withdraws an undelivered interrupt. The level is the
+// architectural one the hardware drives on the physical PPI (core/pmu.hpp overflow_level), so the two agree.
+// A physical PMU interrupt that fires while the request is architecturally low (QEMU 7.2 does not re-evaluate its
+// PMU interrupt on a PMCR_EL0 write, so PMCR.E = 0 leaves the physical line up) is left active ("parked") rather
+// than injected or deactivated, which would make it fire again at once; it is released here once the request is
+// back (it fires and is injected) or the physical line has dropped.
+void sync_pmu_line(Vcpu& v) {
+    const u32 cpu = this_cpu_index();
+    bool* parked = cpu < kMaxCpus ? &g_pmu_parked[cpu] : nullptr;
+    const bool line = v.id < vgic::kMaxVcpus && g_pmu_line[v.id];
+    if (!line && (parked == nullptr || !*parked)) return;
+    const bool level = pmu_overflow_live();
+    if (parked != nullptr && *parked) {
+        if (level || !gic_ppi_pending(kPpiPmu)) {
+            *parked = false;
+            gic_clear_active(kPpiPmu);
+        }
+        return;
+    }
+    if (level) return;
+    g_pmu_line[v.id] = false;
+    if (g_vgic.set_level(kPpiPmu, v.id, false) != Status::ok)
+        HV_LOG_RATELIMITED(warn, "vcpu%u: PMU overflow line update failed", v.id);
+}
+
 // First entry on a pCPU: enable the interrupts the vGIC needs on its redistributor.
 void cpu_setup() {
     u32 cpu = this_cpu_index();
@@ -173,11 +204,17 @@ void cpu_setup() {
         gic_clear_active(ppi);
         gic_enable(ppi, true);
     }
+    if (g_pmu_linked) {
+        g_pmu_parked[cpu] = false;
+        gic_clear_active(kPpiPmu);
+        gic_enable(kPpiPmu, true);
+    }
 }
 
 void before_entry(Vcpu& v) {
     cpu_setup();
     sync_timer_lines(v);  // a replaced context (CPU_ON, reset) must not inherit the old timers' level
+    sync_pmu_line(v);     // ... nor the old PMU's (vm_run loaded the new one before this hook)
     vgic::VcpuIfState& s = g_vgic.cpu_if(v.id);
     g_vgic.flush(v.id, s);  // the model sets NPIE only while a pending LR exists (no maintenance storm)
     const u32 cpu = this_cpu_index();
@@ -207,6 +244,7 @@ void after_exit(Vcpu& v) {
     // Nothing in the LRs and no EOI outside them: fold would not change anything.
     if (s.used_lrs != 0 || vgic::ich_hcr::EOIcount::get(s.hcr) != 0) g_vgic.fold(v.id, s);
     sync_timer_lines(v);
+    sync_pmu_line(v);
 }
 
 bool sysreg(Vcpu& v, const esr::SysRegAccess& a, u64& value) {
@@ -249,6 +287,29 @@ bool timer_irq(u32 intid, void*) {
     return false;
 }
 
+// The guest's PMU overflowed (its counters run only while it does, so this is the vCPU of this pCPU): make its
+// PPI 23 pending as a hardware-linked interrupt, exactly as the timer above. If the request is architecturally
+// low (PMCR.E = 0; a vCPU that is not running has its PMU stopped by pmu_vcpu_put), the physical interrupt is
+// parked instead (sync_pmu_line).
+bool pmu_irq(u32 intid, void*) {
+    Vcpu* v = this_cpu().vcpu;
+    const u32 cpu = this_cpu_index();
+    if (v == nullptr || !g_ready || cpu >= kMaxCpus) {
+        gic_enable(intid, false);
+        return true;
+    }
+    if (__atomic_load_n(&v->state, __ATOMIC_ACQUIRE) != VcpuState::running || !pmu_overflow_live()) {
+        g_pmu_parked[cpu] = true;
+        return false;
+    }
+    if (v->id < vgic::kMaxVcpus) g_pmu_line[v->id] = true;
+    if (g_vgic.set_level(kPpiPmu, v->id, true) != Status::ok) {
+        HV_LOG_RATELIMITED(warn, "vcpu%u: PMU overflow injection failed", v->id);
+        return true;
+    }
+    return false;
+}
+
 }  // namespace
 
 vgic::Vgic& the_vgic() { return g_vgic; }
@@ -285,6 +346,12 @@ Status vgic_vm_init(Vm& vm, const PlatformInfo& plat) {
     HV_TRY(vm.mmio.add(gic.gicr[0].base, g_vgic.redistributors_size(), &g_vgic.redistributors()));
     for (u32 i = 0; i < vm.vcpu_count; ++i)
         for (u32 ppi : kTimerPpi) HV_TRY(g_vgic.map_hw(i, ppi, ppi));
+    // The PMU overflow interrupt, linked the same way when the guest has a PMUv3 (docs/boot.md "PMU").
+    g_pmu_linked = pmu_config().present();
+    if (g_pmu_linked) {
+        for (u32 i = 0; i < vm.vcpu_count; ++i) HV_TRY(g_vgic.map_hw(i, kPpiPmu, kPpiPmu));
+        gic_set_handler(kPpiPmu, pmu_irq, nullptr);
+    }
 
     gic_set_handler(kPpiMaintenance, maintenance_irq, nullptr);
     for (u32 ppi : kTimerPpi) gic_set_handler(ppi, timer_irq, nullptr);
@@ -326,9 +393,15 @@ void vgic_vm_reset() {
         gic_clear_active(ppi);
         gic_enable(ppi, true);
     }
+    if (g_pmu_linked) {
+        gic_clear_active(kPpiPmu);
+        gic_enable(kPpiPmu, true);
+    }
     for (u32 i = 0; i < kMaxCpus; ++i) g_cpu_ready[i] = false;
     for (auto& lines : g_timer_line)
         for (bool& line : lines) line = false;
+    for (bool& line : g_pmu_line) line = false;
+    for (bool& parked : g_pmu_parked) parked = false;
 }
 
 }  // namespace hv::arch

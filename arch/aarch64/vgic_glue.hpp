@@ -14,6 +14,7 @@ namespace hv::arch {
 constexpr u32 kPpiMaintenance = 25;  // GIC maintenance interrupt (IHI0069H 4.8)
 constexpr u32 kPpiVirtualTimer = 27;  // EL1 virtual timer: hardware-linked to the guest's PPI 27
 constexpr u32 kPpiPhysicalTimer = 30;  // EL1 physical timer: hardware-linked to the guest's PPI 30
+constexpr u32 kPpiPmu = 23;            // PMU overflow interrupt: hardware-linked to the guest's PPI 23 (with a PMUv3)
 
 // Create the VM's vGIC: after vm.vcpu_count, vm.vcpus[].mpidr and vm.memory are set, before any vCPU runs.
 // Sizes the SPI range from the host GICD_TYPER, reads ICH_VTR_EL2, registers the distributor at the host GICD base

@@ -8,6 +8,7 @@
 #include "arch/aarch64/gic.hpp"
 #include "arch/aarch64/panic.hpp"
 #include "arch/aarch64/percpu.hpp"
+#include "arch/aarch64/pmu.hpp"
 #include "arch/aarch64/sysreg.hpp"
 #include "arch/aarch64/vm_reset.hpp"
 #include "arch/aarch64/vm_run.hpp"
@@ -58,6 +59,7 @@ bool reset_requested() { return __atomic_load_n(&g_requested, __ATOMIC_ACQUIRE);
 void park_for_reset(Vcpu& v) {
     const u32 gen = __atomic_load_n(&g_generation, __ATOMIC_ACQUIRE);
     if (!reset_requested()) return;
+    pmu_vcpu_put(v);  // the rendezvous owner may read (snapshot) or reset ctx.pmu; reloaded when released
     __atomic_fetch_add(&g_parked, 1, __ATOMIC_ACQ_REL);
     while (__atomic_load_n(&g_generation, __ATOMIC_ACQUIRE) == gen) {
         if (panicking()) stop_this_cpu();

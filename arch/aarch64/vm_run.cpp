@@ -6,6 +6,7 @@
 #include "arch/aarch64/mmu.hpp"
 #include "arch/aarch64/panic.hpp"
 #include "arch/aarch64/percpu.hpp"
+#include "arch/aarch64/pmu.hpp"
 #include "arch/aarch64/sysreg.hpp"
 #include "arch/aarch64/vm_reset.hpp"
 #include "arch/aarch64/sdei_glue.hpp"
@@ -13,6 +14,7 @@
 #include "lib/log.hpp"
 #include "lib/spinlock.hpp"
 #include "core/id_regs.hpp"
+#include "core/reglist/pmu_regs.hpp"
 #include "core/reglist/vcpu_regs.hpp"
 #include "psci/fw_registers.hpp"
 
@@ -169,6 +171,7 @@ struct VmRegisters {
     CounterClock clock;
     reglist::CoreRegisterClass core{contexts};
     reglist::SysRegisterClass sys{contexts, clock};
+    reglist::PmuRegisterClass pmu{contexts, pmu_config()};  // no registers without a PMUv3
     psci::FirmwareRegisterClass firmware{g_firmware};
     reglist::RegisterCatalogue catalogue;
 };
@@ -516,11 +519,9 @@ void hyp_init_cpu() {
     // No ZCR_EL2 write: with TZ = 1 it would trap at EL2 itself.
     HV_WRITE_SYSREG(cptr_el2, 0x22ffu | (1u << 8) | (1u << 12));
     isb();
-    // MDCR_EL2: no debug/PMU traps; HPMN = all counters to EL1/EL0 (PMCR_EL0.N).
-    u64 pmcr_n = 0;
-    if (((HV_READ_SYSREG(id_aa64dfr0_el1) >> 8) & 0xf) != 0 && ((HV_READ_SYSREG(id_aa64dfr0_el1) >> 8) & 0xf) != 0xf)
-        pmcr_n = (HV_READ_SYSREG(pmcr_el0) >> 11) & 0x1f;
-    HV_WRITE_SYSREG(mdcr_el2, pmcr_n);
+    // MDCR_EL2: no debug traps; the PMU belongs to the guest (HPMN = PMCR_EL0.N, no TPM/TPMCR) with EL2 not counted
+    // (HPMD, HCCD): arch/aarch64/pmu.cpp.
+    pmu_init_cpu();
     // CNTHCTL_EL2 (non-VHE, DDI0487 D19.11.4): EL1PCTEN = 1 (physical counter readable), EL1PCEN = 1 (EL1
     // physical timer not trapped). The guest owns both EL1 timers and both counters: CNTV_* / CNTVOFF_EL2 and
     // CNTP_* are switched per vCPU with the other EL1 registers (lazily: vCPUs are pinned 1:1); PPI 27 and 30 are
@@ -551,6 +552,7 @@ Status vm_init_firmware(Vm& vm, psci::PsciVersion version) {
         g_regs->catalogue.set_vcpu_count(vm.vcpu_count);
         HV_TRY(g_regs->catalogue.add(g_regs->core));
         HV_TRY(g_regs->catalogue.add(g_regs->sys));
+        HV_TRY(g_regs->catalogue.add(g_regs->pmu));
         HV_TRY(g_regs->catalogue.add(g_regs->firmware));
         HV_TRY(sdei_add_registers(g_regs->catalogue));  // SDEI state, class 0x0805 (sdei_glue)
     }
@@ -618,11 +620,13 @@ void vcpu_loop(Vm& vm, Vcpu& v) {
                 g_firmware.note_vm_ran();
                 g_firmware.on_vcpu_started(v.id);
             } else {
-                // Off: sleep until start_vcpu (or a reset) kicks this pCPU.
+                // Off: sleep until start_vcpu (or a reset) kicks this pCPU. Its PMU stops counting and interrupting.
+                pmu_vcpu_put(v);
                 (void)vcpu_wait_for_interrupt(v);
                 continue;
             }
         }
+        pmu_vcpu_load(v);  // only after a vCPU reset or a restore: the guest owns the PMU otherwise
         if (v.sys_dirty) {
             load_sysregs(v.ctx);
             v.sys_dirty = false;

@@ -1,6 +1,7 @@
 #include "arch/aarch64/vm_snapshot.hpp"
 
 #include "arch/aarch64/percpu.hpp"
+#include "arch/aarch64/pmu.hpp"
 #include "arch/aarch64/semihosting.hpp"
 #include "arch/aarch64/sysreg.hpp"
 #include "arch/aarch64/vm_reset.hpp"
@@ -143,6 +144,7 @@ bool snapshot_hypercall(Vm& vm, Vcpu& v) {
     // Every other vCPU parks in its vcpu_loop with its exit handled (context saved, LRs folded into the vGIC);
     // this vCPU's exit was handled the same way before the trap was dispatched.
     if (!vm_stop_others(vm, v)) return true;  // a VM reset took the VM meanwhile: this context was replaced
+    pmu_vcpu_put(v);  // this vCPU's PMU into its context too (the others did it when they parked)
     const u64 t0 = HV_READ_SYSREG(cntpct_el0);
     v.ctx.core.x[0] = static_cast<u64>(kSnapshotResumed);  // what the call returns in the resumed VM
     HV_LOG_INFO("snapshot: vcpu%u requested a save: %u vCPU(s) stopped, writing '%s'", v.id, vm.vcpu_count,

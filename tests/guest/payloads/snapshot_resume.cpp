@@ -5,7 +5,8 @@
 // first QEMU powers off inside the call; tests/guest/snapshot-roundtrip starts a second QEMU with
 // snapshot=restore:PATH and the call "returns" 1 there. The payload then checks that all of it survived: the
 // counter, the FP registers, the physical timer's CTL/CVAL, the pending SPI is delivered, the virtual timer fires,
-// vCPU 1 is still running (and its FP register intact).
+// vCPU 1 is still running (and its FP register intact), and each vCPU's PMU registers (a SW_INCR event counter,
+// PMSELR, PMUSERENR, PMCCFILTR, PMCR.E) are as they were, per vCPU.
 //
 // Guest bootargs: `expect_snapshot` -- the save must happen (the call must return 1, i.e. we run in the restored
 // VM); without it the call must answer NOT_SUPPORTED (-1) and the same checks run on the unsaved VM (this is how
@@ -31,6 +32,15 @@ volatile u32 g_cpu1_running = 0;
 volatile u32 g_spi_taken = 0;
 volatile u32 g_timer_fired = 0;
 volatile u32 g_stop = 0;
+volatile u32 g_cpu1_pmu_bad = 0;    // vCPU 1 saw its PMU witness (event counter 0) change
+
+// PMU (DDI0487 D13): PMCR_EL0 E and LC; event 0 = SW_INCR. Counter n through PMSELR_EL0 + PMXEVCNTR_EL0.
+constexpr u64 kPmcrE = 1, kPmcrLc = 1 << 6;
+constexpr u64 kCpu1PmuWitness = 0xc1c1'0001;
+void pmu_select(u64 n) {
+    RT_WRITE_SYSREG(pmselr_el0, n);
+    isb();
+}
 
 // CPACR_EL1.FPEN = 0b11 (DDI0487 D17.2.30): FP/SIMD at EL1 without trapping.
 void enable_fp() {
@@ -53,7 +63,13 @@ void cpu1_main(u32, void*) {
     // -mgeneral-regs-only: the compiler itself never touches the FP/SIMD registers; the asm enables them locally.
     asm volatile(".arch_extension fp\n .arch_extension simd\n"
                  "mov x9, #0x7777\n movk x9, #0x3333, lsl #16\n fmov d20, x9\n mov v20.d[1], x9" ::: "x9");
+    // Its own PMU: event counter 0 holds a witness value and does not count (nothing enabled).
+    pmu_select(0);
+    RT_WRITE_SYSREG(pmxevtyper_el0, 0);
+    RT_WRITE_SYSREG(pmxevcntr_el0, kCpu1PmuWitness);
+    isb();
     while (!g_stop) {
+        if (RT_READ_SYSREG(pmxevcntr_el0) != kCpu1PmuWitness) g_cpu1_pmu_bad = g_cpu1_pmu_bad + 1;
         u64 got = 0;
         asm volatile(".arch_extension fp\n fmov %0, d20" : "=r"(got));
         if (got != 0x33337777ull) g_cpu1_fp_bad = g_cpu1_fp_bad + 1;
@@ -129,6 +145,15 @@ GUEST_TEST(save_and_resume) {
     RT_WRITE_SYSREG(cntp_cval_el0, kPtimerCval);
     RT_WRITE_SYSREG(cntp_ctl_el0, 3);  // ENABLE | IMASK
     isb();
+    // vCPU 0's PMU: counting on, event counter 1 counts SW_INCR from 0x7000, a selection and filters set.
+    RT_WRITE_SYSREG(pmcr_el0, kPmcrLc | kPmcrE);
+    pmu_select(1);
+    RT_WRITE_SYSREG(pmxevtyper_el0, 0);  // SW_INCR, EL0 and EL1
+    RT_WRITE_SYSREG(pmxevcntr_el0, 0x7000);
+    RT_WRITE_SYSREG(pmcntenset_el0, 1u << 1);
+    RT_WRITE_SYSREG(pmccfiltr_el0, u64{1} << 31);  // P: the cycle counter would not count EL1
+    RT_WRITE_SYSREG(pmuserenr_el0, 0x3);
+    pmu_select(3);
     const u64 ticks_before = g_cpu1_ticks;
     for (u32 i = 0; i < 8; ++i) g_fp.in[i] = 0x0123'4567'89ab'cdefull * (i + 1) ^ (u64{i} << 56);
     g_fp.fpcr_in = 0x0300'0000ull;  // RMode = round towards zero (FPCR[23:22]) -- not the reset value
@@ -145,6 +170,18 @@ GUEST_TEST(save_and_resume) {
     EXPECT_EQ(RT_READ_SYSREG(cntp_ctl_el0), 3u);  // ENABLE | IMASK, ISTATUS clear
     RT_WRITE_SYSREG(cntp_ctl_el0, 0);
     isb();
+    EXPECT_EQ(RT_READ_SYSREG(pmselr_el0), 3u);
+    EXPECT_EQ(RT_READ_SYSREG(pmuserenr_el0), 0x3u);
+    EXPECT_EQ(RT_READ_SYSREG(pmccfiltr_el0), u64{1} << 31);
+    EXPECT_EQ(RT_READ_SYSREG(pmcr_el0) & 0xff, kPmcrLc | kPmcrE);
+    EXPECT_EQ(RT_READ_SYSREG(pmcntenset_el0), 1u << 1);
+    pmu_select(1);
+    EXPECT_EQ(RT_READ_SYSREG(pmxevcntr_el0), 0x7000u);
+    RT_WRITE_SYSREG(pmswinc_el0, 1u << 1);  // and it still counts
+    isb();
+    EXPECT_EQ(RT_READ_SYSREG(pmxevcntr_el0), 0x7001u);
+    RT_WRITE_SYSREG(pmcr_el0, kPmcrLc);
+    RT_WRITE_SYSREG(pmuserenr_el0, 0);
     // vCPU 1 counts on (after a restore it may start a little after vCPU 0: wait for it, bounded).
     for (u64 deadline = counter() + 5 * counter_frequency(); g_cpu1_ticks == ticks_before && counter() < deadline;) {}
     EXPECT_GT(g_cpu1_ticks, ticks_before);
@@ -171,6 +208,7 @@ GUEST_TEST(vcpu1_still_running) {
     for (u64 deadline = counter() + 5 * counter_frequency(); g_cpu1_ticks == t0 && counter() < deadline;) {}
     EXPECT_GT(g_cpu1_ticks, t0);
     EXPECT_EQ(g_cpu1_fp_bad, 0u);
+    EXPECT_EQ(g_cpu1_pmu_bad, 0u);
     EXPECT_EQ(g_counter, kMagicCounter);
     g_stop = 1;
     dsb_sy();

@@ -76,13 +76,26 @@ TEST(IdRegs, Pfr1HidesSmeMteKeepsBtSsbs) {
     EXPECT_EQ(guest_id_value(key(3, 0, 0, 4, 1), all, 40), 0xf0000000full | 0xf0ull);
 }
 
+TEST(IdRegs, PmuVersionIsCappedAtV3p5AndImpDefHidden) {
+    HostIdRegs h;
+    const u32 dfr0 = key(3, 0, 0, 5, 0);
+    const u64 cases[][2] = {{0, 0}, {1, 1}, {4, 4}, {5, 5}, {6, 6}, {7, 6}, {8, 6}, {0xf, 0}};
+    for (const auto& c : cases) {
+        h[HostReg::dfr0] = c[0] << 8 | 0x6;  // DebugVer 6 alongside
+        const u64 v = guest_id_value(dfr0, h, 40);
+        EXPECT_EQ(fld(v, 8), c[1]) << "host PMUVer " << c[0];
+        EXPECT_EQ(fld(v, 0), 6u);
+    }
+    EXPECT_EQ(fld(guest_id_value(dfr0, qemu_max(), 40), 8), 6u);  // QEMU 7.2 -cpu max: PMUv3p5
+}
+
 TEST(IdRegs, DebugKeepsBreakpointsHidesPmuSpeTrace) {
     HostIdRegs h;
     h[HostReg::dfr0] = ~u64{0};
     u64 v = guest_id_value(key(3, 0, 0, 5, 0), h, 40);
     EXPECT_EQ(fld(v, 0), 0xfu);   // DebugVer
     EXPECT_EQ(fld(v, 4), 0u);     // TraceVer
-    EXPECT_EQ(fld(v, 8), 0u);     // PMUVer
+    EXPECT_EQ(fld(v, 8), 0u);     // PMUVer 0xF: IMPLEMENTATION DEFINED, not a PMUv3 -> none
     EXPECT_EQ(fld(v, 12), 0xfu);  // BRPs
     EXPECT_EQ(fld(v, 20), 0xfu);  // WRPs
     EXPECT_EQ(fld(v, 28), 0xfu);  // CTX_CMPs

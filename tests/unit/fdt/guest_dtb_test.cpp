@@ -195,6 +195,31 @@ TEST(GuestDtb, OptionalPartsCanBeLeftOut) {
     EXPECT_FALSE(b2->reader.has_prop(b2->reader.find_path("/chosen"), "stdout-path"));
 }
 
+TEST(GuestDtb, PmuNodeOnlyWhenTheGuestHasAPmu) {
+    auto h = host();
+    GuestDtbConfig c = config(2);
+    auto without = build(*h, c);
+    EXPECT_EQ(without->reader.find_compatible("arm,armv8-pmuv3"), kNoNode);
+    EXPECT_EQ(without->reader.find_path("/pmu"), kNoNode);
+
+    c.include_pmu = true;
+    auto b = build(*h, c);
+    const Reader& r = b->reader;
+    const i32 pmu = r.find_path("/pmu");
+    ASSERT_NE(pmu, kNoNode);
+    EXPECT_TRUE(r.has_compatible(pmu, "arm,armv8-pmuv3"));
+    const Span<const u8> irq = r.prop(pmu, "interrupts");
+    ASSERT_EQ(irq.size(), 12u);
+    EXPECT_EQ(load_be32(irq.data()), 1u);      // PPI
+    EXPECT_EQ(load_be32(irq.data() + 4), 7u);  // PPI 7 = INTID 23
+    // Level-high, with the timer node's CPU mask (none on this GICv3 host).
+    EXPECT_EQ(load_be32(irq.data() + 8), 4u | (h->info->timer.virt.flags & 0xff00));
+    EXPECT_FALSE(r.has_prop(pmu, "interrupt-parent"));  // the root's: the guest GIC
+    if (fdttest::have_dtc()) {
+        EXPECT_TRUE(has(b->dts, "compatible = \"arm,armv8-pmuv3\";")) << b->dts;
+    }
+}
+
 TEST(GuestDtb, MultiAffinityMpidrsUseTwoAddressCells) {
     auto h = host();
     GuestDtbConfig c = config(0);

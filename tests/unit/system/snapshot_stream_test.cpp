@@ -114,8 +114,9 @@ TEST(SnapshotStream, RestoreFromSourceIntoFreshObjects) {
     EXPECT_EQ(x5, 0x3333u);
     VectorSink sink2;
     EXPECT_TRUE(save_stream(b, sink2) == s1);
-    // The source was read through a small window, not byte by byte.
-    EXPECT_LT(src.reads, 200u);
+    // The source was read through a small window, not byte by byte (records 512 bytes at a time in each of the
+    // parse, validate and apply passes; RAM in large chunks).
+    EXPECT_LT(src.reads, 300u);
 }
 
 TEST(SnapshotStream, RefusalsChangeNothing) {

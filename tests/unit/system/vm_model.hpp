@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/reglist/catalogue.hpp"
+#include "core/reglist/pmu_regs.hpp"
 #include "core/reglist/snapshot.hpp"
 #include "core/reglist/vcpu_regs.hpp"
 #include "its/its.hpp"
@@ -43,6 +44,10 @@ private:
     u32 n_;
 };
 
+// The host PMU of QEMU 7.2 -cpu max: PMUv3p5 (ID_AA64DFR0_EL1.PMUVer 6), PMCR_EL0 IMP 'A', IDCODE 1, N = 6.
+constexpr u64 kHostDfr0 = u64{6} << 8;
+constexpr u64 kHostPmcr = 0x41013000;
+
 constexpr u64 kRam0 = 0x40000000;
 constexpr u64 kRam0Size = 2 * 1024 * 1024;
 constexpr u64 kRam1 = 0x80000000;  // a second, small RAM region (the snapshot carries every region)
@@ -50,7 +55,8 @@ constexpr u64 kRam1Size = 64 * 1024;
 
 struct VmModel {
     explicit VmModel(u32 n = 2, u32 n_its = 1, u32 nr_spis = 64)
-        : vcpus(n), platform(n), sdei_platform(n), ctx(n), contexts(ctx.data(), n), core(contexts), sys(contexts, clock), fwc(fw),
+        : vcpus(n), platform(n), sdei_platform(n), ctx(n), contexts(ctx.data(), n), core(contexts), sys(contexts, clock),
+          pmu(contexts, pmu::make_config(kHostDfr0, kHostPmcr)), fwc(fw),
           cat(n) {
         EXPECT_EQ(mem.add_region(kRam0, kRam0Size, ram0.data()), Status::ok);
         EXPECT_EQ(mem.add_region(kRam1, kRam1Size, ram1.data()), Status::ok);
@@ -63,6 +69,7 @@ struct VmModel {
         vgic_regs = std::make_unique<vgic::VgicRegisterClasses>(*vgic, cfg.ich_vtr);
         EXPECT_EQ(cat.add(core), Status::ok);
         EXPECT_EQ(cat.add(sys), Status::ok);
+        EXPECT_EQ(cat.add(pmu), Status::ok);
         EXPECT_EQ(cat.add(fwc), Status::ok);
         EXPECT_EQ(vgic_regs->add_to(cat), Status::ok);
         for (u32 i = 0; i < n_its; ++i) {
@@ -112,6 +119,7 @@ struct VmModel {
     reglist::ArrayVcpuContexts contexts;
     reglist::CoreRegisterClass core;
     reglist::SysRegisterClass sys;
+    reglist::PmuRegisterClass pmu;
     psci::FirmwareRegisterClass fwc;
     NullKicker kicker;
     std::unique_ptr<vgic::Vgic> vgic;

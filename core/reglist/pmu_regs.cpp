@@ -1,0 +1,158 @@
+#include "core/reglist/pmu_regs.hpp"
+
+#include "lib/log.hpp"
+#include "lib/string.hpp"
+
+namespace hv::reglist {
+
+namespace {
+
+enum class Kind : u8 { intenset, pmcr, cntenset, ovsset, swinc, selr, ccntr, userenr, evcntr, evtyper, ccfiltr };
+
+struct Desc {
+    u64 id;
+    Kind kind;
+    u8 n;  // counter index for evcntr / evtyper
+};
+
+constexpr u64 sr(u32 op0, u32 op1, u32 crn, u32 crm, u32 op2) { return sysreg_id(op0, op1, crn, crm, op2); }
+
+// Encodings: DDI0487 D19 "Performance Monitors registers"; PMEVCNTR<n>_EL0 = (3,3,14,8 + n/8, n%8),
+// PMEVTYPER<n>_EL0 = (3,3,14,12 + n/8, n%8). Sorted by ID, which is KVM's enumeration order.
+struct Table {
+    Desc e[kPmuRegCount];
+};
+constexpr Table make_table() {
+    Table t{};
+    usize k = 0;
+    t.e[k++] = {sr(3, 0, 9, 14, 1), Kind::intenset, 0};  // PMINTENSET_EL1
+    t.e[k++] = {sr(3, 0, 9, 14, 2), Kind::intenset, 0};  // PMINTENCLR_EL1
+    t.e[k++] = {sr(3, 3, 9, 12, 0), Kind::pmcr, 0};      // PMCR_EL0
+    t.e[k++] = {sr(3, 3, 9, 12, 1), Kind::cntenset, 0};  // PMCNTENSET_EL0
+    t.e[k++] = {sr(3, 3, 9, 12, 2), Kind::cntenset, 0};  // PMCNTENCLR_EL0
+    t.e[k++] = {sr(3, 3, 9, 12, 3), Kind::ovsset, 0};    // PMOVSCLR_EL0
+    t.e[k++] = {sr(3, 3, 9, 12, 4), Kind::swinc, 0};     // PMSWINC_EL0
+    t.e[k++] = {sr(3, 3, 9, 12, 5), Kind::selr, 0};      // PMSELR_EL0
+    t.e[k++] = {sr(3, 3, 9, 13, 0), Kind::ccntr, 0};     // PMCCNTR_EL0
+    t.e[k++] = {sr(3, 3, 9, 14, 0), Kind::userenr, 0};   // PMUSERENR_EL0
+    t.e[k++] = {sr(3, 3, 9, 14, 3), Kind::ovsset, 0};    // PMOVSSET_EL0
+    for (u32 n = 0; n < PmuRegs::kMaxEventCounters; ++n)
+        t.e[k++] = {sr(3, 3, 14, 8 + n / 8, n % 8), Kind::evcntr, static_cast<u8>(n)};
+    for (u32 n = 0; n < PmuRegs::kMaxEventCounters; ++n)
+        t.e[k++] = {sr(3, 3, 14, 12 + n / 8, n % 8), Kind::evtyper, static_cast<u8>(n)};
+    t.e[k++] = {sr(3, 3, 14, 15, 7), Kind::ccfiltr, 0};  // PMCCFILTR_EL0
+    return t;
+}
+constexpr Table kTable = make_table();
+
+constexpr bool table_sorted() {
+    for (usize i = 1; i < kPmuRegCount; ++i)
+        if (kTable.e[i - 1].id >= kTable.e[i].id) return false;
+    return true;
+}
+static_assert(table_sorted(), "PMU register table must be sorted by ID");
+static_assert(kTable.e[2].id == 0x603000000013dce0ull);                 // PMCR_EL0, as KVM numbers it
+static_assert(kTable.e[kPmuRegCount - 1].id == 0x603000000013df7full);  // PMCCFILTR_EL0
+static_assert(kTable.e[11 + 30].id == 0x603000000013df5eull);           // PMEVCNTR30_EL0 (3,3,14,11,6)
+
+const Desc* find(u64 id) {
+    usize lo = 0, hi = kPmuRegCount;
+    while (lo < hi) {
+        const usize mid = (lo + hi) / 2;
+        if (kTable.e[mid].id == id) return &kTable.e[mid];
+        if (kTable.e[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+u64 PmuRegisterClass::id_at(u32, usize i) const { return i < count(0) ? kTable.e[i].id : 0; }
+
+bool PmuRegisterClass::owns(u64 id) const { return cfg_.present() && find(id) != nullptr; }
+
+Status PmuRegisterClass::get(u32 vcpu, u64 id, Span<u8> value) {
+    const Desc* d = find(id);
+    VcpuContext* c = ctx_.context(vcpu);
+    if (d == nullptr || c == nullptr || !cfg_.present()) return Status::not_found;
+    const PmuRegs& r = c->pmu;
+    u64 v = 0;
+    switch (d->kind) {
+        case Kind::intenset: v = r.intenset; break;
+        case Kind::pmcr: v = cfg_.pmcr_ro | (r.pmcr & cfg_.pmcr_writable()); break;
+        case Kind::cntenset: v = r.cntenset; break;
+        case Kind::ovsset: v = r.ovsset; break;
+        case Kind::swinc: v = 0; break;  // write-only: RAZ (KVM get_raz_reg)
+        case Kind::selr: v = r.selr; break;
+        case Kind::ccntr: v = r.ccntr; break;
+        case Kind::userenr: v = r.userenr; break;
+        case Kind::evcntr: v = r.evcntr[d->n]; break;
+        case Kind::evtyper: v = r.evtyper[d->n]; break;
+        case Kind::ccfiltr: v = r.ccfiltr; break;
+    }
+    memcpy(value.data(), &v, 8);
+    return Status::ok;
+}
+
+Status PmuRegisterClass::set(u32 vcpu, u64 id, Span<const u8> value) {
+    const Desc* d = find(id);
+    VcpuContext* c = ctx_.context(vcpu);
+    if (d == nullptr || c == nullptr || !cfg_.present()) return Status::not_found;
+    u64 v = 0;
+    memcpy(&v, value.data(), 8);
+    // The bits a value may have; anything else is refused (a failed SET changes nothing).
+    u64 allowed = 0;
+    switch (d->kind) {
+        case Kind::intenset:
+        case Kind::cntenset:
+        case Kind::ovsset: allowed = cfg_.counter_mask(); break;
+        case Kind::pmcr:
+            // N is the host's (PMCR_EL0.N reads MDCR_EL2.HPMN = the host's N); IMP and IDCODE are read-only and
+            // ignored (another CPU model's values are not an error); P and C are actions that read 0.
+            if (pmu::pmcr::N::get(v) != cfg_.counters) {
+                HV_LOG_RATELIMITED(warn, "reglist: vcpu%u PMCR_EL0.N %llu refused (this PMU has %u counters)", vcpu,
+                                   static_cast<unsigned long long>(pmu::pmcr::N::get(v)), cfg_.counters);
+                return Status::invalid_argument;
+            }
+            allowed = pmu::pmcr::kReadOnly | cfg_.pmcr_writable();
+            break;
+        case Kind::swinc: return Status::ok;  // write-ignored (KVM set_wi_reg)
+        case Kind::selr: allowed = pmu::Config::kSelrMask; break;
+        case Kind::ccntr: allowed = ~u64{0}; break;
+        case Kind::userenr: allowed = pmu::Config::kUserenrMask; break;
+        case Kind::evcntr: allowed = d->n < cfg_.counters ? cfg_.evcntr_mask() : 0; break;
+        case Kind::evtyper: allowed = d->n < cfg_.counters ? cfg_.evtyper_mask() : 0; break;
+        case Kind::ccfiltr: allowed = cfg_.ccfiltr_mask(); break;
+    }
+    if ((v & ~allowed) != 0) {
+        HV_LOG_RATELIMITED(warn, "reglist: vcpu%u PMU register %#llx value %#llx refused (bits %#llx)", vcpu,
+                           static_cast<unsigned long long>(id), static_cast<unsigned long long>(v),
+                           static_cast<unsigned long long>(v & ~allowed));
+        return Status::invalid_argument;
+    }
+    PmuRegs& r = c->pmu;
+    switch (d->kind) {
+        case Kind::intenset: r.intenset = v; break;
+        case Kind::pmcr: r.pmcr = v & cfg_.pmcr_writable(); break;
+        case Kind::cntenset: r.cntenset = v; break;
+        case Kind::ovsset: r.ovsset = v; break;
+        case Kind::swinc: break;
+        case Kind::selr: r.selr = v; break;
+        case Kind::ccntr: r.ccntr = v; break;
+        case Kind::userenr: r.userenr = v; break;
+        case Kind::evcntr: r.evcntr[d->n] = v; break;
+        case Kind::evtyper: r.evtyper[d->n] = v; break;
+        case Kind::ccfiltr: r.ccfiltr = v; break;
+    }
+    return Status::ok;
+}
+
+void PmuRegisterClass::reset(u32 vcpu) {
+    VcpuContext* c = ctx_.context(vcpu);
+    if (c != nullptr) pmu::reset(c->pmu);
+}
+
+}  // namespace hv::reglist
