@@ -1,7 +1,7 @@
 // The VM's virtual GICv3 (vgic/) wired to the hardware: one Vgic per VM in static storage, its GICD/GICR frames on
 // the VM's MmioBus, the ICH_* list-register load/store around every guest entry (VcpuHooks), trapped ICC_SGI*R
-// writes, the hardware-linked EL1 timers (virtual PPI 27, physical PPI 30), the maintenance interrupt (PPI 25) and
-// vCPU kicks (physical SGI kSgiKick). See docs/boot.md "Interrupts".
+// writes, the hardware-linked EL1 timers (virtual PPI 27, physical PPI 30) and PMU overflow interrupt (PPI 23), the
+// maintenance interrupt (PPI 25) and vCPU kicks (physical SGI kSgiKick). See docs/boot.md "Interrupts".
 #pragma once
 
 #include "core/platform.hpp"
