@@ -81,17 +81,39 @@ Status PmuRegisterClass::get(u32 vcpu, u64 id, Span<u8> value) {
     const PmuRegs& r = c->pmu;
     u64 v = 0;
     switch (d->kind) {
-        case Kind::intenset: v = r.intenset; break;
-        case Kind::pmcr: v = cfg_.pmcr_ro | (r.pmcr & cfg_.pmcr_writable()); break;
-        case Kind::cntenset: v = r.cntenset; break;
-        case Kind::ovsset: v = r.ovsset; break;
-        case Kind::swinc: v = 0; break;  // write-only: RAZ (KVM get_raz_reg)
-        case Kind::selr: v = r.selr; break;
-        case Kind::ccntr: v = r.ccntr; break;
-        case Kind::userenr: v = r.userenr; break;
-        case Kind::evcntr: v = r.evcntr[d->n]; break;
-        case Kind::evtyper: v = r.evtyper[d->n]; break;
-        case Kind::ccfiltr: v = r.ccfiltr; break;
+        case Kind::intenset:
+            v = r.intenset;
+            break;
+        case Kind::pmcr:
+            v = cfg_.pmcr_ro | (r.pmcr & cfg_.pmcr_writable());
+            break;
+        case Kind::cntenset:
+            v = r.cntenset;
+            break;
+        case Kind::ovsset:
+            v = r.ovsset;
+            break;
+        case Kind::swinc:
+            v = 0;
+            break;  // write-only: RAZ (KVM get_raz_reg)
+        case Kind::selr:
+            v = r.selr;
+            break;
+        case Kind::ccntr:
+            v = r.ccntr;
+            break;
+        case Kind::userenr:
+            v = r.userenr;
+            break;
+        case Kind::evcntr:
+            v = r.evcntr[d->n];
+            break;
+        case Kind::evtyper:
+            v = r.evtyper[d->n];
+            break;
+        case Kind::ccfiltr:
+            v = r.ccfiltr;
+            break;
     }
     memcpy(value.data(), &v, 8);
     return Status::ok;
@@ -108,7 +130,9 @@ Status PmuRegisterClass::set(u32 vcpu, u64 id, Span<const u8> value) {
     switch (d->kind) {
         case Kind::intenset:
         case Kind::cntenset:
-        case Kind::ovsset: allowed = cfg_.counter_mask(); break;
+        case Kind::ovsset:
+            allowed = cfg_.counter_mask();
+            break;
         case Kind::pmcr:
             // N is the host's (PMCR_EL0.N reads MDCR_EL2.HPMN = the host's N); IMP and IDCODE are read-only and
             // ignored (another CPU model's values are not an error); P and C are actions that read 0.
@@ -119,13 +143,26 @@ Status PmuRegisterClass::set(u32 vcpu, u64 id, Span<const u8> value) {
             }
             allowed = pmu::pmcr::kReadOnly | cfg_.pmcr_writable();
             break;
-        case Kind::swinc: return Status::ok;  // write-ignored (KVM set_wi_reg)
-        case Kind::selr: allowed = pmu::Config::kSelrMask; break;
-        case Kind::ccntr: allowed = ~u64{0}; break;
-        case Kind::userenr: allowed = pmu::Config::kUserenrMask; break;
-        case Kind::evcntr: allowed = d->n < cfg_.counters ? cfg_.evcntr_mask() : 0; break;
-        case Kind::evtyper: allowed = d->n < cfg_.counters ? cfg_.evtyper_mask() : 0; break;
-        case Kind::ccfiltr: allowed = cfg_.ccfiltr_mask(); break;
+        case Kind::swinc:
+            return Status::ok;  // write-ignored (KVM set_wi_reg)
+        case Kind::selr:
+            allowed = pmu::Config::kSelrMask;
+            break;
+        case Kind::ccntr:
+            allowed = ~u64{0};
+            break;
+        case Kind::userenr:
+            allowed = pmu::Config::kUserenrMask;
+            break;
+        case Kind::evcntr:
+            allowed = d->n < cfg_.counters ? cfg_.evcntr_mask() : 0;
+            break;
+        case Kind::evtyper:
+            allowed = d->n < cfg_.counters ? cfg_.evtyper_mask() : 0;
+            break;
+        case Kind::ccfiltr:
+            allowed = cfg_.ccfiltr_mask();
+            break;
     }
     if ((v & ~allowed) != 0) {
         HV_LOG_RATELIMITED(warn, "reglist: vcpu%u PMU register %#llx value %#llx refused (bits %#llx)", vcpu,
@@ -135,17 +172,38 @@ Status PmuRegisterClass::set(u32 vcpu, u64 id, Span<const u8> value) {
     }
     PmuRegs& r = c->pmu;
     switch (d->kind) {
-        case Kind::intenset: r.intenset = v; break;
-        case Kind::pmcr: r.pmcr = v & cfg_.pmcr_writable(); break;
-        case Kind::cntenset: r.cntenset = v; break;
-        case Kind::ovsset: r.ovsset = v; break;
-        case Kind::swinc: break;
-        case Kind::selr: r.selr = v; break;
-        case Kind::ccntr: r.ccntr = v; break;
-        case Kind::userenr: r.userenr = v; break;
-        case Kind::evcntr: r.evcntr[d->n] = v; break;
-        case Kind::evtyper: r.evtyper[d->n] = v; break;
-        case Kind::ccfiltr: r.ccfiltr = v; break;
+        case Kind::intenset:
+            r.intenset = v;
+            break;
+        case Kind::pmcr:
+            r.pmcr = v & cfg_.pmcr_writable();
+            break;
+        case Kind::cntenset:
+            r.cntenset = v;
+            break;
+        case Kind::ovsset:
+            r.ovsset = v;
+            break;
+        case Kind::swinc:
+            break;
+        case Kind::selr:
+            r.selr = v;
+            break;
+        case Kind::ccntr:
+            r.ccntr = v;
+            break;
+        case Kind::userenr:
+            r.userenr = v;
+            break;
+        case Kind::evcntr:
+            r.evcntr[d->n] = v;
+            break;
+        case Kind::evtyper:
+            r.evtyper[d->n] = v;
+            break;
+        case Kind::ccfiltr:
+            r.ccfiltr = v;
+            break;
     }
     return Status::ok;
 }

@@ -145,6 +145,8 @@ GUEST_TEST(pmu_reset_state) {
             ASSERT_TRUE(run_on_cpu1(other, cpu1_report));
             EXPECT_TRUE(expect_reset(g_cpu1, "vCPU 1 after the VM reset"));
             return;
-        default: EXPECT_TRUE(false); return;
+        default:
+            EXPECT_TRUE(false);
+            return;
     }
 }
