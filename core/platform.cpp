@@ -321,11 +321,16 @@ Status parse_smmu(const Reader& r, PlatformInfo& out) {
     usize idx = 0;
     for (const char* name = names.next(); name != nullptr; name = names.next(), ++idx) {
         const DtIrq irq = irq_at(r, n, idx);
-        if (strcmp(name, "eventq") == 0) s.eventq = irq;
-        else if (strcmp(name, "gerror") == 0) s.gerror = irq;
-        else if (strcmp(name, "priq") == 0) s.priq = irq;
-        else if (strcmp(name, "cmdq-sync") == 0) s.cmdq_sync = irq;
-        else if (strcmp(name, "combined") == 0) s.eventq = s.gerror = irq;
+        if (strcmp(name, "eventq") == 0)
+            s.eventq = irq;
+        else if (strcmp(name, "gerror") == 0)
+            s.gerror = irq;
+        else if (strcmp(name, "priq") == 0)
+            s.priq = irq;
+        else if (strcmp(name, "cmdq-sync") == 0)
+            s.cmdq_sync = irq;
+        else if (strcmp(name, "combined") == 0)
+            s.eventq = s.gerror = irq;
     }
     s.present = true;
     return Status::ok;

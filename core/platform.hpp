@@ -110,10 +110,10 @@ struct PcieInfo {
     u32 domain = 0;
     FixedVector<PciRange, kMaxRanges> ranges;
     FixedVector<PciMsiMap, kMaxMsiMaps> msi_map;
-    u32 msi_parent = 0;     // "msi-parent" phandle if used instead of msi-map
+    u32 msi_parent = 0;  // "msi-parent" phandle if used instead of msi-map
     FixedVector<PciIommuMap, kMaxMsiMaps> iommu_map;
     u32 iommu_map_mask = ~0u;  // "iommu-map-mask" (applied to the requester ID first), all ones if absent
-    u32 intx_mask[4] = {};  // interrupt-map-mask: 3 address cells + 1 interrupt cell
+    u32 intx_mask[4] = {};     // interrupt-map-mask: 3 address cells + 1 interrupt cell
     FixedVector<PciIntxRoute, kMaxIntx> intx;
     i32 node = fdt::kNoNode;
     // Helper: the window of `space` (first one), or nullptr.
@@ -124,7 +124,7 @@ struct PcieInfo {
 struct SmmuInfo {
     bool present = false;
     u64 base = 0;
-    u64 size = 0;  // 128 KiB: page 0 + page 1
+    u64 size = 0;                           // 128 KiB: page 0 + page 1
     DtIrq eventq, gerror, priq, cmdq_sync;  // "combined" fills eventq and gerror
     bool coherent = false;                  // "dma-coherent"
     u32 phandle = 0;

@@ -116,9 +116,9 @@ TEST(Bootargs, SecondaryWaitAndLateCpuHook) {
     EXPECT_EQ(o.late_cpu_ms, 1500u);
     EXPECT_EQ(o.invalid_count, 0u);
     // Bad values keep the defaults: timeout 0 or beyond 600 s; the boot pCPU (0), a pCPU beyond 7, no colon, no ms.
-    for (const char* bad : {"cpu_timeout=0", "cpu_timeout=600001", "cpu_timeout=x", "debug_late_cpu=0:100",
-                            "debug_late_cpu=8:100", "debug_late_cpu=3", "debug_late_cpu=3:", "debug_late_cpu=:5",
-                            "debug_late_cpu=1:600001"}) {
+    for (const char* bad :
+         {"cpu_timeout=0", "cpu_timeout=600001", "cpu_timeout=x", "debug_late_cpu=0:100", "debug_late_cpu=8:100",
+          "debug_late_cpu=3", "debug_late_cpu=3:", "debug_late_cpu=:5", "debug_late_cpu=1:600001"}) {
         SCOPED_TRACE(bad);
         HvOptions p;
         ASSERT_EQ(parse_bootargs(bad, p), Status::ok);
