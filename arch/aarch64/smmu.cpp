@@ -239,6 +239,18 @@ bool smmu_active() { return g_smmu.active; }
 const SmmuStats& smmu_stats() { return g_smmu.stats; }
 void smmu_poll_events() { drain_events(); }
 
+void smmu_log_stats() {
+    drain_events();
+    const SmmuStats& s = g_smmu.stats;
+    HV_LOG_INFO("stats: smmu active=%u stage=%u events=%llu faults=%llu config_errors=%llu overflows=%llu gerrors=%llu "
+                "commands=%llu timeouts=%llu",
+                g_smmu.active ? 1 : 0, g_smmu.active ? (g_smmu.stage2 ? 2 : 1) : 0,
+                static_cast<unsigned long long>(s.events), static_cast<unsigned long long>(s.faults),
+                static_cast<unsigned long long>(s.config_errors), static_cast<unsigned long long>(s.overflows),
+                static_cast<unsigned long long>(s.gerrors), static_cast<unsigned long long>(s.commands),
+                static_cast<unsigned long long>(s.timeouts));
+}
+
 Status smmu_vm_init(const Vm& vm, const PlatformInfo& plat, bool passthrough, bool msi) {
     const SmmuInfo& info = plat.smmu;
     if (!info.present) return Status::not_found;

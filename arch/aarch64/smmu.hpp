@@ -34,5 +34,7 @@ bool smmu_active();
 // Drain the event queue now (the eventq interrupt does this; also usable as a poll).
 void smmu_poll_events();
 const SmmuStats& smmu_stats();
+// `stats: smmu active=... faults=...` (after draining the event queue); logged at power-off with the other stats.
+void smmu_log_stats();
 
 }  // namespace hv::arch

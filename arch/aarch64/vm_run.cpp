@@ -10,6 +10,7 @@
 #include "arch/aarch64/sysreg.hpp"
 #include "arch/aarch64/vm_reset.hpp"
 #include "arch/aarch64/sdei_glue.hpp"
+#include "arch/aarch64/smmu.hpp"
 #include "lib/assert.hpp"
 #include "lib/log.hpp"
 #include "lib/spinlock.hpp"
@@ -241,6 +242,7 @@ void log_exit_stats() {
                     ld(e.other), ld(e.wfi_wait_ns) * 1000 / freq);
     }
     msi_log_stats();
+    smmu_log_stats();
 }
 
 }  // namespace
