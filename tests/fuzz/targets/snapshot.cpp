@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/reglist/catalogue.hpp"
+#include "core/reglist/pmu_regs.hpp"
 #include "core/reglist/snapshot.hpp"
 #include "core/reglist/vcpu_regs.hpp"
 #include "its/its.hpp"
@@ -48,7 +49,8 @@ struct Platform final : psci::FirmwarePlatform {
 };
 
 struct Vm {
-    Vm() : contexts(ctx, kVcpus), core(contexts), sys(contexts, clock), fwc(fw), cat(kVcpus) {
+    Vm() : contexts(ctx, kVcpus), core(contexts), sys(contexts, clock),
+          pmu(contexts, pmu::make_config(u64{6} << 8, 0x41013000)), fwc(fw), cat(kVcpus) {
         FUZZ_CHECK(mem.add_region(kRam0, kRam0Size, ram0) == Status::ok);
         FUZZ_CHECK(mem.add_region(kRam1, kRam1Size, ram1) == Status::ok);
         FUZZ_CHECK(fw.init(platform, mem, psci::FirmwareConfig{}) == Status::ok);
@@ -61,6 +63,7 @@ struct Vm {
         its_regs = std::make_unique<its::ItsRegisterClass>(*its, 0);
         FUZZ_CHECK(cat.add(core) == Status::ok);
         FUZZ_CHECK(cat.add(sys) == Status::ok);
+        FUZZ_CHECK(cat.add(pmu) == Status::ok);  // QEMU 7.2's PMU: PMUv3p5, 6 counters (SET validation)
         FUZZ_CHECK(cat.add(fwc) == Status::ok);
         FUZZ_CHECK(vgic_regs->add_to(cat) == Status::ok);
         FUZZ_CHECK(cat.add(*its_regs) == Status::ok);
@@ -90,6 +93,7 @@ struct Vm {
     reglist::ArrayVcpuContexts contexts;
     reglist::CoreRegisterClass core;
     reglist::SysRegisterClass sys;
+    reglist::PmuRegisterClass pmu;
     psci::FirmwareRegisterClass fwc;
     NullKicker kicker;
     vgic::Vgic vgic;
