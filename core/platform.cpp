@@ -182,6 +182,13 @@ Status parse_timer(const Reader& r, PlatformInfo& out) {
     return Status::ok;
 }
 
+// Optional: the PMU's overflow interrupt (Linux bindings arm/pmu.yaml: one PPI for all CPUs, or one SPI per CPU).
+void parse_pmu(const Reader& r, PlatformInfo& out) {
+    const i32 n = r.find_compatible("arm,armv8-pmuv3");
+    if (n == kNoNode) return;
+    out.pmu_irq = irq_at(r, n, 0);
+}
+
 // Resolves /chosen/stdout-path (absolute path or /aliases entry, ":options" stripped) to a node.
 i32 stdout_node(const Reader& r, const char* path) {
     if (path == nullptr || path[0] == 0) return kNoNode;
@@ -400,6 +407,7 @@ Status parse_platform(const Reader& r, PlatformInfo& out) {
     parse_psci(r, out);
     HV_TRY(parse_gic(r, out));
     HV_TRY(parse_timer(r, out));
+    parse_pmu(r, out);
     HV_TRY(parse_uart(r, out));
     HV_TRY(parse_pcie(r, out));
     HV_TRY(parse_smmu(r, out));

@@ -168,6 +168,7 @@ struct PlatformInfo {
     PsciMethod psci_method = PsciMethod::none;
     GicInfo gic;
     TimerInfo timer;
+    DtIrq pmu_irq;  // "arm,armv8-pmuv3" first interrupt (QEMU virt: PPI 7 = INTID 23); invalid if no PMU node
     UartInfo uart;
     PcieInfo pcie;
     SmmuInfo smmu;  // the first "arm,smmu-v3" node (the one the PCIe iommu-map names, on QEMU virt)
@@ -181,7 +182,7 @@ struct PlatformInfo {
 };
 
 // Parses the host DTB. Mandatory: /memory (>= 1 region), /cpus (>= 1 cpu), an "arm,gic-v3" node with GICD and at
-// least one GICR region, /timer ("arm,armv8-timer"). Optional: ITS, UART, PCIe, SMMUv3, /chosen, PSCI. A missing
+// least one GICR region, /timer ("arm,armv8-timer"). Optional: ITS, UART, PCIe, SMMUv3, /chosen, PSCI, PMU. A missing
 // mandatory node -> Status::not_found; malformed values -> Status::corrupt; more items than the fixed maxima ->
 // Status::no_memory (CPUs beyond kMaxCpus are ignored with a warning instead). Never crashes on a bad blob.
 [[nodiscard]] Status parse_platform(const fdt::Reader& dtb, PlatformInfo& out);

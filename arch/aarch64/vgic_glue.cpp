@@ -348,6 +348,8 @@ Status vgic_vm_init(Vm& vm, const PlatformInfo& plat) {
         for (u32 ppi : kTimerPpi) HV_TRY(g_vgic.map_hw(i, ppi, ppi));
     // The PMU overflow interrupt, linked the same way when the guest has a PMUv3 (docs/boot.md "PMU").
     g_pmu_linked = pmu_config().present();
+    if (g_pmu_linked && plat.pmu_irq.valid && plat.pmu_irq.intid() != kPpiPmu)
+        HV_LOG_WARN("vgic: DT PMU interrupt is INTID %u, expected %u", plat.pmu_irq.intid(), kPpiPmu);
     if (g_pmu_linked) {
         for (u32 i = 0; i < vm.vcpu_count; ++i) HV_TRY(g_vgic.map_hw(i, kPpiPmu, kPpiPmu));
         gic_set_handler(kPpiPmu, pmu_irq, nullptr);

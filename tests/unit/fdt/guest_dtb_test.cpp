@@ -212,6 +212,7 @@ TEST(GuestDtb, PmuNodeOnlyWhenTheGuestHasAPmu) {
     ASSERT_EQ(irq.size(), 12u);
     EXPECT_EQ(load_be32(irq.data()), 1u);      // PPI
     EXPECT_EQ(load_be32(irq.data() + 4), 7u);  // PPI 7 = INTID 23
+    EXPECT_EQ(h->info->pmu_irq.intid(), 23u);  // the host's (QEMU virt) PMU PPI: the one the guest's is linked to
     // Level-high, with the timer node's CPU mask (none on this GICv3 host).
     EXPECT_EQ(load_be32(irq.data() + 8), 4u | (h->info->timer.virt.flags & 0xff00));
     EXPECT_FALSE(r.has_prop(pmu, "interrupt-parent"));  // the root's: the guest GIC
