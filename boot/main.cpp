@@ -11,6 +11,7 @@
 #include "arch/aarch64/sysreg.hpp"
 #include "arch/aarch64/guest_uart.hpp"
 #include "arch/aarch64/vgic_glue.hpp"
+#include "arch/aarch64/virtio_mmio_passthrough.hpp"
 #include "arch/aarch64/vm_run.hpp"
 #include "arch/aarch64/vm_snapshot.hpp"
 #include "boot/guest_loader.hpp"
@@ -296,6 +297,17 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     } else if (s != Status::ok) {
         HV_LOG_ERROR("SMMUv3 set-up failed (%s): passed-through devices would DMA anywhere", status_name(s));
         if (pci) refuse_to_start("no DMA isolation");
+    }
+
+    // QEMU's virtio-mmio transports passed through (stage-2 pages, hardware-linked SPIs); only if that worked does
+    // the guest DT describe them (arch/aarch64/virtio_mmio_passthrough, docs/device-tree.md).
+    if (g_options.virtio_mmio) {
+        s = arch::virtio_mmio_passthrough(vm, g_platform.virtio_mmio);
+        if (s != Status::ok) {
+            if (s != Status::not_found)
+                HV_LOG_WARN("virtio-mmio passthrough failed (%s): not in the guest DT", status_name(s));
+            g_options.virtio_mmio = false;
+        }
     }
 
     // VM reset (PSCI SYSTEM_RESET/SYSTEM_RESET2): the devices registered their reset hooks above (vGIC, UART, ITS);

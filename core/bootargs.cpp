@@ -167,6 +167,8 @@ Status parse_bootargs(const char* args, HvOptions& o) {
             if (!parse_bool(val, vlen, o.pci)) note_invalid(o, w, len);
         } else if (word_eq(w, klen, "smmu") && has_val) {
             if (!parse_bool(val, vlen, o.smmu)) note_invalid(o, w, len);
+        } else if (word_eq(w, klen, "virtio_mmio") && has_val) {
+            if (!parse_bool(val, vlen, o.virtio_mmio)) note_invalid(o, w, len);
         } else if (word_eq(w, klen, "snapshot") && has_val) {
             // save:PATH or restore:PATH; PATH non-empty, shorter than kMaxSnapshotPath.
             usize colon = 0;

@@ -12,6 +12,7 @@
 //   pci=on|off       pass the PCIe host bridge through (default on)
 //   smmu=on|off      DMA isolation through the host SMMUv3 (default on). off is UNSAFE: passed-through devices can
 //                    then DMA anywhere, the hypervisor included (docs/msi-passthrough.md "DMA isolation")
+//   virtio_mmio=on|off   pass the host's virtio-mmio transports through (default on; docs/device-tree.md)
 //   snapshot=save:PATH|restore:PATH   whole-VM snapshot to/from a host file over semihosting (docs/snapshot.md)
 //   cpu_timeout=MS   how long the boot pCPU waits for every secondary pCPU's GIC set-up (1..600000, default 10000;
 //                    docs/boot.md "Secondary pCPUs")
@@ -37,6 +38,7 @@ struct HvOptions {
     u32 vits = 1;  // virtual ITS instances (1..kMaxVirtualIts); only meaningful with its=on
     bool pci = true;
     bool smmu = true;  // smmu=off: leave the SMMU alone (devices bypass it) -- unsafe, for comparison only
+    bool virtio_mmio = true;  // virtio-mmio transports: stage-2 frames, hardware-linked SPIs, guest DT nodes
     // snapshot=save:PATH (the guest's save hypercall writes PATH) / restore:PATH (resume from PATH at boot).
     enum class SnapshotMode : u8 { none, save, restore };
     static constexpr usize kMaxSnapshotPath = 128;

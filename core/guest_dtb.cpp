@@ -296,6 +296,24 @@ CopyAction pcie_filter(void* vctx, const Reader& r, i32 node, const Property& p,
     return CopyAction::keep;
 }
 
+// The passed-through virtio-mmio transports (virtio/mmio.yaml), re-described from PlatformInfo: the host's reg,
+// SPI (the guest GIC through the root's interrupt-parent) and dma-coherent. Guest RAM is identity mapped, so the
+// device's DMA addresses are the guest's physical addresses.
+Status emit_virtio_mmio(Writer& w, const PlatformInfo& plat) {
+    char name[48];
+    for (const VirtioMmioDevice& d : plat.virtio_mmio.devices) {
+        node_name(name, sizeof name, "virtio_mmio", d.base);
+        HV_TRY(w.begin_node(name));
+        HV_TRY(w.prop_string("compatible", "virtio,mmio"));
+        const Writer::AddrSize reg{d.base, d.size};
+        HV_TRY(w.prop_reg("reg", kGuestAddressCells, kGuestSizeCells, &reg, 1));
+        HV_TRY(irq_prop(w, "interrupts", &d.irq, 1));
+        if (d.dma_coherent) HV_TRY(w.prop_empty("dma-coherent"));
+        HV_TRY(w.end_node());
+    }
+    return Status::ok;
+}
+
 Status emit_chosen(Writer& w, const GuestDtbConfig& cfg, const char* stdout_path) {
     HV_TRY(w.begin_node("chosen"));
     if (cfg.bootargs != nullptr) HV_TRY(w.prop_string("bootargs", cfg.bootargs));
@@ -347,6 +365,10 @@ bool overlaps_platform(const PlatformInfo& plat, u64 base, u64 size) {
         if (overlaps(base, size, plat.pcie.ecam_base, plat.pcie.ecam_size)) return true;
         for (const PciRange& r : plat.pcie.ranges)
             if (overlaps(base, size, r.cpu_addr, r.size)) return true;
+    }
+    for (const VirtioMmioDevice& d : plat.virtio_mmio.devices) {  // passed through in whole 4 KiB pages
+        const u64 first = align_down(d.base, 4 * KiB);
+        if (overlaps(base, size, first, align_up(d.base + d.size, 4 * KiB) - first)) return true;
     }
     return false;
 }
@@ -436,6 +458,7 @@ Status build_guest_dtb(const Reader& host, const PlatformInfo& plat, const Guest
         const CopyFilter pf{pcie_filter, nullptr, &ctx};
         HV_TRY(fdt::copy_node(host, plat.pcie.node, w, &pf));
     }
+    if (cfg.include_virtio_mmio) HV_TRY(emit_virtio_mmio(w, plat));
 
     HV_TRY(emit_chosen(w, cfg, stdout_path));
     HV_TRY(w.end_node());

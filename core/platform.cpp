@@ -343,6 +343,86 @@ Status parse_smmu(const Reader& r, PlatformInfo& out) {
     return Status::ok;
 }
 
+// --- virtio-mmio transports (Linux binding virtio/mmio.yaml: compatible "virtio,mmio", reg, interrupts) -------------
+
+constexpr u64 kPage = 4 * KiB;  // stage 2 maps whole 4 KiB pages: a transport shares its page with its neighbours
+
+bool ranges_overlap(u64 a, u64 asize, u64 b, u64 bsize) {
+    return asize != 0 && bsize != 0 && a < b + bsize && b < a + asize;
+}
+
+// Why the transport's pages [base, base + size) cannot go to the guest, or nullptr: they hold something the
+// hypervisor owns or emulates (RAM and with it the hypervisor's own region and module store, the GIC frames the vGIC
+// emulates, the ITS frames, the console UART, the PCIe bridge's ECAM and windows, the SMMU).
+const char* page_conflict(const PlatformInfo& p, u64 base, u64 size) {
+    for (const MemRegion& m : p.memory)
+        if (ranges_overlap(base, size, m.base, m.size)) return "RAM";
+    for (const MemRegion& m : p.reserved)
+        if (ranges_overlap(base, size, m.base, m.size)) return "a reserved range";
+    const GicInfo& g = p.gic;
+    if (ranges_overlap(base, size, g.gicd_base, g.gicd_size)) return "the GIC distributor";
+    for (const MemRegion& m : g.gicr)
+        if (ranges_overlap(base, size, m.base, m.size)) return "a GIC redistributor";
+    for (const ItsFrame& f : g.its)
+        if (ranges_overlap(base, size, f.base, f.size)) return "an ITS";
+    if (p.uart.present && ranges_overlap(base, size, align_down(p.uart.base, kPage),
+                                         align_up(p.uart.base + p.uart.size, kPage) - align_down(p.uart.base, kPage)))
+        return "the console UART";
+    if (p.pcie.present) {
+        if (ranges_overlap(base, size, p.pcie.ecam_base, p.pcie.ecam_size)) return "the PCIe ECAM";
+        for (const PciRange& r : p.pcie.ranges)
+            if (ranges_overlap(base, size, r.cpu_addr, r.size)) return "a PCIe window";
+    }
+    if (p.smmu.present && ranges_overlap(base, size, p.smmu.base, p.smmu.size)) return "the SMMU";
+    return nullptr;
+}
+
+// Why the transport's SPI cannot be hardware-linked to the guest, or nullptr: it is the UART's, the SMMU's, a PCIe
+// INTx line (forwarded already) or another transport's.
+const char* irq_conflict(const PlatformInfo& p, u32 intid) {
+    if (p.uart.present && p.uart.irq.valid && p.uart.irq.intid() == intid) return "the console UART's SPI";
+    const DtIrq smmu_irqs[] = {p.smmu.eventq, p.smmu.gerror, p.smmu.priq, p.smmu.cmdq_sync};
+    for (const DtIrq& i : smmu_irqs)
+        if (p.smmu.present && i.valid && i.intid() == intid) return "an SMMU SPI";
+    for (const PciIntxRoute& r : p.pcie.intx)
+        if (r.irq.valid && r.irq.intid() == intid) return "a PCIe INTx SPI";
+    for (const VirtioMmioDevice& d : p.virtio_mmio.devices)
+        if (d.irq.intid() == intid) return "another transport's SPI";
+    return nullptr;
+}
+
+// Optional and never fatal: a transport that is malformed or conflicts is left out with a warning (the guest just
+// does not get it); the rest of the platform is unaffected.
+void parse_virtio_mmio(const Reader& r, PlatformInfo& out) {
+    VirtioMmioInfo& v = out.virtio_mmio;
+    for (i32 n = r.find_compatible("virtio,mmio"); n != kNoNode; n = r.find_compatible("virtio,mmio", n)) {
+        VirtioMmioDevice d;
+        d.node = n;
+        if (r.read_reg(n, 0, d.base, d.size) != Status::ok || d.size == 0 || d.base + d.size < d.base) {
+            HV_LOG_WARN("dtb: %s: bad reg, not passed through", r.name(n));
+            continue;
+        }
+        d.irq = irq_at(r, n, 0);
+        if (!d.irq.valid || d.irq.type != DtIrq::kSpi) {
+            HV_LOG_WARN("dtb: %s: no SPI in interrupts, not passed through", r.name(n));
+            continue;
+        }
+        d.dma_coherent = r.has_prop(n, "dma-coherent");
+        const u64 first = align_down(d.base, kPage);
+        const u64 last = align_up(d.base + d.size, kPage);
+        const char* why = last > first ? page_conflict(out, first, last - first) : "its reg wraps";
+        if (why == nullptr) why = irq_conflict(out, d.irq.intid());
+        if (why != nullptr) {
+            HV_LOG_WARN("dtb: %s: shares %s, not passed through", r.name(n), why);
+            continue;
+        }
+        if (v.devices.push_back(d) != Status::ok) {
+            HV_LOG_WARN("dtb: more than %zu virtio-mmio transports, ignoring the rest", VirtioMmioInfo::kMaxDevices);
+            return;
+        }
+    }
+}
+
 Status parse_chosen(const Reader& r, PlatformInfo& out) {
     ChosenInfo& c = out.chosen;
     const i32 n = r.find_path("/chosen");
@@ -411,6 +491,7 @@ Status parse_platform(const Reader& r, PlatformInfo& out) {
     HV_TRY(parse_uart(r, out));
     HV_TRY(parse_pcie(r, out));
     HV_TRY(parse_smmu(r, out));
+    parse_virtio_mmio(r, out);  // last: checked against everything above
     return Status::ok;
 }
 

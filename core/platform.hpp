@@ -131,6 +131,24 @@ struct SmmuInfo {
     i32 node = fdt::kNoNode;
 };
 
+// One "virtio,mmio" transport of the host (QEMU virt: 32 of them, 0x200 bytes each from 0x0a00_0000, SPIs 16..47).
+struct VirtioMmioDevice {
+    u64 base = 0;
+    u64 size = 0;
+    DtIrq irq;                  // an SPI
+    bool dma_coherent = false;  // the host node has "dma-coherent"
+    i32 node = fdt::kNoNode;
+};
+
+// The transports the guest may have (passed through: stage-2 mapped, SPIs hardware-linked; docs/device-tree.md).
+// parse_platform keeps only transports that do not share a 4 KiB page with, or an SPI of, anything the hypervisor
+// owns or emulates (RAM, GIC, ITS, the console UART, the PCIe bridge, the SMMU); the others are dropped with a
+// warning.
+struct VirtioMmioInfo {
+    static constexpr usize kMaxDevices = 32;
+    FixedVector<VirtioMmioDevice, kMaxDevices> devices;  // in host DT order
+};
+
 enum class ModuleKind : u8 { other, kernel, ramdisk };
 
 struct BootModule {
@@ -172,6 +190,7 @@ struct PlatformInfo {
     UartInfo uart;
     PcieInfo pcie;
     SmmuInfo smmu;  // the first "arm,smmu-v3" node (the one the PCIe iommu-map names, on QEMU virt)
+    VirtioMmioInfo virtio_mmio;
     ChosenInfo chosen;
     u32 root_address_cells = 2;
     u32 root_size_cells = 2;
@@ -185,6 +204,10 @@ struct PlatformInfo {
 // least one GICR region, /timer ("arm,armv8-timer"). Optional: ITS, UART, PCIe, SMMUv3, /chosen, PSCI, PMU. A missing
 // mandatory node -> Status::not_found; malformed values -> Status::corrupt; more items than the fixed maxima ->
 // Status::no_memory (CPUs beyond kMaxCpus are ignored with a warning instead). Never crashes on a bad blob.
+// least one GICR region, /timer ("arm,armv8-timer"). Optional: ITS, UART, PCIe, virtio-mmio (never fatal: a bad or
+// conflicting transport is dropped with a warning), /chosen, PSCI. A missing mandatory node -> Status::not_found;
+// malformed values -> Status::corrupt; more items than the fixed maxima -> Status::no_memory (CPUs beyond kMaxCpus
+// are ignored with a warning instead). Never crashes on a bad blob.
 [[nodiscard]] Status parse_platform(const fdt::Reader& dtb, PlatformInfo& out);
 
 }  // namespace hv

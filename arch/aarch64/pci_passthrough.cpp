@@ -40,19 +40,6 @@ Status map_device_window(Vm& vm, u64 base, u64 size, const char* what) {
     return Status::ok;
 }
 
-// INTx of a passed-through device: the physical SPI is forwarded as the same virtual SPI, hardware-linked, so the
-// guest's deactivation deactivates the physical one (docs/architecture.md §3). INTx is level-triggered, but the device's
-// line cannot be sampled from here: each physical activation latches the virtual SPI pending once (like a write to
-// GICD_ISPENDR); after the guest deactivates it, a still-asserted line simply fires again -- a resample.
-bool intx_irq(u32 intid, void*) {
-    if (!vgic_ready() || the_vgic().inject_edge(intid, 0) != Status::ok) {
-        HV_LOG_RATELIMITED(warn, "pci: INTx SPI %u could not be forwarded: disabled", intid);
-        gic_enable(intid, false);
-        return true;
-    }
-    return false;  // deactivated by the guest through the hardware-linked LR
-}
-
 }  // namespace
 
 Status pci_passthrough_map(Vm& vm, const PcieInfo& pcie) {
@@ -78,9 +65,9 @@ Status pci_passthrough_intx(Vm& vm, const PcieInfo& pcie) {
         for (usize i = 0; i < n; ++i) seen |= done[i] == intid;
         if (seen || intid < 32 || intid >= 1020) continue;
         done[n++] = intid;
-        HV_TRY(the_vgic().map_hw(0, intid, intid));
-        gic_set_handler(intid, intx_irq, nullptr);
-        gic_enable(intid, true);
+        // INTx is level-triggered, but the device's line cannot be sampled from here: each physical activation
+        // latches the virtual SPI pending once; a line still asserted after the guest's deactivation fires again.
+        HV_TRY(vgic_forward_hw_spi(intid, "pci: INTx"));
     }
     HV_LOG_INFO("pci: %zu INTx SPI(s) forwarded as hardware-linked virtual SPIs", n);
     return Status::ok;

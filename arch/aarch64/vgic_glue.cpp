@@ -310,7 +310,27 @@ bool pmu_irq(u32 intid, void*) {
     return false;
 }
 
+// A passed-through SPI fired (vgic_forward_hw_spi): latch the virtual SPI pending; the guest deactivates the
+// physical one through the hardware-linked LR. `arg` is the device name for the log.
+bool forwarded_spi_irq(u32 intid, void* arg) {
+    if (!g_ready || g_vgic.inject_edge(intid, 0) != Status::ok) {
+        HV_LOG_RATELIMITED(warn, "%s: SPI %u could not be forwarded: disabled", static_cast<const char*>(arg), intid);
+        gic_enable(intid, false);
+        return true;
+    }
+    return false;
+}
+
 }  // namespace
+
+Status vgic_forward_hw_spi(u32 intid, const char* what) {
+    if (!vgic_ready()) return Status::not_found;
+    if (intid < vgic::kNumPrivate || intid >= 1020) return Status::invalid_argument;
+    HV_TRY(g_vgic.map_hw(0, intid, intid));
+    gic_set_handler(intid, forwarded_spi_irq, const_cast<char*>(what));
+    gic_enable(intid, true);
+    return Status::ok;
+}
 
 vgic::Vgic& the_vgic() { return g_vgic; }
 bool vgic_ready() { return __atomic_load_n(&g_ready, __ATOMIC_ACQUIRE); }

@@ -1,0 +1,46 @@
+#include "arch/aarch64/virtio_mmio_passthrough.hpp"
+
+#include "arch/aarch64/vgic_glue.hpp"
+#include "lib/log.hpp"
+
+namespace hv::arch {
+
+namespace {
+
+constexpr u64 kPage = PageTable::kPageSize;
+
+// One 4 KiB page holds several transports (8 of QEMU's 0x200-byte ones): map each page once.
+Status map_pages(Vm& vm, u64 base, u64 size) {
+    const u64 first = align_down(base, kPage), end = align_up(base + size, kPage);
+    if (end <= first || end > (u64{1} << vm.stage2.ia_bits())) return Status::out_of_range;
+    for (u64 page = first; page < end; page += kPage) {
+        if (vm.stage2.translate(page).ok()) continue;     // a neighbour's page, mapped already
+        for (u64 a = page; a < page + kPage; a += 0x100)  // never hide an emulated device (frames: >= 256 B)
+            if (vm.mmio.find(a) != nullptr) return Status::invalid_argument;
+        HV_TRY(vm.stage2.map(page, page, kPage, MapAttrs{MemType::device, true, false}));
+    }
+    return Status::ok;
+}
+
+}  // namespace
+
+Status virtio_mmio_passthrough(Vm& vm, const VirtioMmioInfo& info) {
+    if (info.devices.empty()) return Status::not_found;
+    for (const VirtioMmioDevice& d : info.devices) {
+        Status s = map_pages(vm, d.base, d.size);
+        if (s == Status::ok) s = vgic_forward_hw_spi(d.irq.intid(), "virtio-mmio");
+        if (s != Status::ok) {
+            HV_LOG_WARN("virtio-mmio 0x%llx (SPI %u): not passed through: %s", static_cast<unsigned long long>(d.base),
+                        d.irq.intid(), status_name(s));
+            return s;
+        }
+    }
+    const VirtioMmioDevice& lo = info.devices[0];
+    const VirtioMmioDevice& hi = info.devices[info.devices.size() - 1];
+    HV_LOG_INFO("virtio-mmio: %zu transport(s) passed through (0x%llx.., INTIDs %u..%u hardware-linked)",
+                info.devices.size(), static_cast<unsigned long long>(min(lo.base, hi.base)),
+                min(lo.irq.intid(), hi.irq.intid()), max(lo.irq.intid(), hi.irq.intid()));
+    return Status::ok;
+}
+
+}  // namespace hv::arch
