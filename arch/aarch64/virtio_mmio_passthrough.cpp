@@ -1,6 +1,8 @@
 #include "arch/aarch64/virtio_mmio_passthrough.hpp"
 
+#include "arch/aarch64/sysreg.hpp"
 #include "arch/aarch64/vgic_glue.hpp"
+#include "arch/aarch64/vm_run.hpp"
 #include "lib/log.hpp"
 
 namespace hv::arch {
@@ -22,6 +24,24 @@ Status map_pages(Vm& vm, u64 base, u64 size) {
     return Status::ok;
 }
 
+// virtio v1.2 4.2.2: MagicValue "virt" at 0x000, DeviceID at 0x008 (0: no device), Status at 0x070 (writing 0
+// resets the device, legacy and modern alike).
+constexpr u64 kRegMagic = 0x000, kRegDeviceId = 0x008, kRegStatus = 0x070;
+constexpr u32 kMagicVirt = 0x74726976;
+
+// VM reset: the devices live on in QEMU with the old guest's queues and would keep using (DMA into) them until the
+// rebooted guest's driver resets them. Reset every transport that has a device, as a machine reset would.
+void reset_hook(Vm&, void* arg) {
+    const VirtioMmioInfo& info = *static_cast<const VirtioMmioInfo*>(arg);
+    u32 n = 0;
+    for (const VirtioMmioDevice& d : info.devices) {
+        if (mmio_read<u32>(d.base + kRegMagic) != kMagicVirt || mmio_read<u32>(d.base + kRegDeviceId) == 0) continue;
+        mmio_write<u32>(d.base + kRegStatus, 0);
+        ++n;
+    }
+    if (n != 0) HV_LOG_INFO("virtio-mmio: %u device(s) reset", n);
+}
+
 }  // namespace
 
 Status virtio_mmio_passthrough(Vm& vm, const VirtioMmioInfo& info) {
@@ -35,6 +55,7 @@ Status virtio_mmio_passthrough(Vm& vm, const VirtioMmioInfo& info) {
             return s;
         }
     }
+    HV_TRY(add_reset_hook(reset_hook, const_cast<VirtioMmioInfo*>(&info)));
     const VirtioMmioDevice& lo = info.devices[0];
     const VirtioMmioDevice& hi = info.devices[info.devices.size() - 1];
     HV_LOG_INFO("virtio-mmio: %zu transport(s) passed through (0x%llx.., INTIDs %u..%u hardware-linked)",

@@ -12,9 +12,10 @@
 
 namespace hv::arch {
 
-// Stage-2 mappings and hardware-linked SPIs of every transport in `info` (after vgic_vm_init). not_found if there
-// is none; otherwise the first error (the transports done before it stay passed through; the caller then leaves
-// all of them out of the guest DT).
+// Stage-2 mappings and hardware-linked SPIs of every transport in `info` (after vgic_vm_init), and a VM reset hook
+// that resets every transport with a device (`info` must outlive the VM: boot/main.cpp's PlatformInfo). not_found
+// if there is none; otherwise the first error (the transports done before it stay passed through; the caller then
+// leaves all of them out of the guest DT).
 [[nodiscard]] Status virtio_mmio_passthrough(Vm& vm, const VirtioMmioInfo& info);
 
 }  // namespace hv::arch
