@@ -118,7 +118,7 @@ TEST(GuestDtb, ReparsesAsAPlatform) {
     const Reader& r = b->reader;
     EXPECT_NE(r.find_phandle(r.prop_u32(r.root(), "interrupt-parent").value()), kNoNode);
     EXPECT_NE(r.find_phandle(r.prop_u32(r.find_compatible("arm,pl011"), "clocks").value()), kNoNode);
-    EXPECT_EQ(r.find_phandle(h->info->gic.phandle), kNoNode);  // no host phandle (0x8005) leaked
+    EXPECT_EQ(r.find_phandle(h->info->gic.phandle), kNoNode);   // no host phandle (0x8005) leaked
     EXPECT_EQ(r.find_compatible("qemu,fw-cfg-mmio"), kNoNode);  // host devices not given to the guest are absent
     EXPECT_EQ(r.find_compatible("arm,pl031"), kNoNode);
     EXPECT_NE(r.find_compatible("virtio,mmio"), kNoNode);  // passed through (tests/unit/fdt/virtio_mmio_test.cpp)
