@@ -310,8 +310,8 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
         }
     }
 
-    // VM reset (PSCI SYSTEM_RESET/SYSTEM_RESET2): the devices registered their reset hooks above (vGIC, UART, ITS);
-    // the guest is reloaded from the module store.
+    // VM reset (PSCI SYSTEM_RESET/SYSTEM_RESET2): the devices registered their reset hooks above (vGIC, UART, ITS,
+    // virtio-mmio); the guest is reloaded from the module store.
     arch::set_guest_reloader(reload_guest);
     save_modules(g_platform, g_module_store);
 
