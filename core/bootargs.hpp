@@ -37,7 +37,7 @@ struct HvOptions {
     bool its = true;
     u32 vits = 1;  // virtual ITS instances (1..kMaxVirtualIts); only meaningful with its=on
     bool pci = true;
-    bool smmu = true;  // smmu=off: leave the SMMU alone (devices bypass it) -- unsafe, for comparison only
+    bool smmu = true;         // smmu=off: leave the SMMU alone (devices bypass it) -- unsafe, for comparison only
     bool virtio_mmio = true;  // virtio-mmio transports: stage-2 frames, hardware-linked SPIs, guest DT nodes
     // snapshot=save:PATH (the guest's save hypercall writes PATH) / restore:PATH (resume from PATH at boot).
     enum class SnapshotMode : u8 { none, save, restore };
