@@ -46,7 +46,7 @@ struct Transport {
 };
 
 // A QEMU-virt-like tree (RAM at 1 GiB, GIC, timer, a pl011 at 0x0900_0000 on SPI 1) plus the given transports.
-std::vector<u8> tree(const std::vector<Transport>& transports) {
+std::vector<u8> tree(const std::vector<Transport>& transports, bool with_smmu = false) {
     std::vector<u8> buf(16384);
     Writer w(buf.data(), buf.size());
     ignore_status(w.begin_node(""));
@@ -83,6 +83,17 @@ std::vector<u8> tree(const std::vector<Transport>& transports) {
     const u32 uirq[3] = {0, 1, 4};
     ignore_status(w.prop_cells("interrupts", uirq, 3));
     ignore_status(w.end_node());
+    if (with_smmu) {  // as QEMU's iommu=smmuv3: 128 KiB at 0x0905_0000, SPIs 74..77 by name
+        ignore_status(w.begin_node("smmuv3@9050000"));
+        ignore_status(w.prop_string("compatible", "arm,smmu-v3"));
+        const Writer::AddrSize sr{0x09050000, 0x20000};
+        ignore_status(w.prop_reg("reg", 2, 2, &sr, 1));
+        const u32 sirq[12] = {0, 74, 1, 0, 75, 1, 0, 76, 1, 0, 77, 1};
+        ignore_status(w.prop_cells("interrupts", sirq, 12));
+        static const char* const names[] = {"eventq", "priq", "cmdq-sync", "gerror"};
+        ignore_status(w.prop_strings("interrupt-names", names, 4));
+        ignore_status(w.end_node());
+    }
     for (const Transport& t : transports) {
         char name[48];
         snprintf(name, sizeof name, "virtio_mmio@%llx", static_cast<unsigned long long>(t.base));
@@ -135,6 +146,31 @@ TEST(VirtioMmio, QemuVirtHasThirtyTwoTransports) {
         EXPECT_TRUE(devs[i].dma_coherent) << i;
         EXPECT_NE(devs[i].node, kNoNode) << i;
     }
+}
+
+TEST(VirtioMmio, KeptWithTheHostSmmu) {
+    // -M virt,iommu=smmuv3 (what tools/run-guest boots): the SMMU (0x0905_0000, SPIs 74..77) is the hypervisor's and
+    // shares neither a page nor an SPI with a transport, so all 32 stay.
+    auto p = parse(fdttest::load_data("qemu-virt-smmuv3.dtb"));
+    ASSERT_EQ(p->status, Status::ok);
+    ASSERT_TRUE(p->info->smmu.present);
+    ASSERT_EQ(p->info->virtio_mmio.devices.size(), 32u);
+}
+
+TEST(VirtioMmio, SmmuPageAndSpisAreRefused) {
+    hvtest::install_log_capture();
+    hvtest::captured_log().clear();
+    auto p = parse(tree({{0x0a000000, 0x200, DtIrq::kSpi, 16, true},
+                         {0x09050e00, 0x200, DtIrq::kSpi, 17, true},   // in the SMMU's frame
+                         {0x0a000200, 0x200, DtIrq::kSpi, 77, true}},  // the SMMU's gerror SPI
+                        true));
+    ASSERT_EQ(p->status, Status::ok);
+    ASSERT_TRUE(p->info->smmu.present);
+    ASSERT_EQ(p->info->virtio_mmio.devices.size(), 1u);
+    EXPECT_EQ(p->info->virtio_mmio.devices[0].base, 0x0a000000u);
+    const std::string& log = hvtest::captured_log();
+    EXPECT_NE(log.find("virtio_mmio@9050e00: shares the SMMU"), std::string::npos) << log;
+    EXPECT_NE(log.find("virtio_mmio@a000200: shares an SMMU SPI"), std::string::npos) << log;
 }
 
 TEST(VirtioMmio, TransportsNextToHypervisorDevicesAreRefused) {
