@@ -141,6 +141,22 @@ const char* event_name(u8 type) {
     return "unknown";
 }
 
+EventDrain drain_event_queue(const EventRecord* ring, const QueueIndex& q, u32 prod_reg, u32 cons_reg, EventFn fn,
+                             void* ctx) {
+    EventDrain d;
+    const u32 ovflg = static_cast<u32>(queue::Ovflg::field_mask);
+    d.overflowed = (prod_reg & ovflg) != (cons_reg & ovflg);
+    const u32 prod = prod_reg & q.mask();
+    u32 cons = cons_reg & q.mask();
+    for (u32 n = 0; !q.empty(prod, cons) && n < (1u << q.log2); ++n) {
+        fn(decode_event(ring[q.slot(cons)]), ctx);
+        cons = q.next(cons);
+        ++d.consumed;
+    }
+    d.cons = cons | (prod_reg & ovflg);
+    return d;
+}
+
 usize pcie_stream_ids(const PcieInfo& pcie, u32 smmu_phandle, StreamIdRange* out, usize cap) {
     if (!pcie.present || cap == 0) return 0;
     const u32 rid_first = pcie.bus_start << 8;

@@ -237,6 +237,19 @@ struct Event {
 Event decode_event(const EventRecord& r);
 const char* event_name(u8 type);
 
+// Consumes the event queue `ring` (2^q.log2 records) from the SMMU's EVENTQ_PROD / EVENTQ_CONS register values
+// (IHI0070 3.5, 7.4): `fn` gets every record between CONS and PROD in order, at most one queue's worth per call.
+// The result's `cons` is the value to write back to EVENTQ_CONS: the new index, OVACKFLG = PROD.OVFLG (which
+// acknowledges an overflow; `overflowed` says records were lost since the last acknowledgement).
+using EventFn = void (*)(const Event& e, void* ctx);
+struct EventDrain {
+    u32 cons = 0;
+    u32 consumed = 0;
+    bool overflowed = false;
+};
+EventDrain drain_event_queue(const EventRecord* ring, const QueueIndex& q, u32 prod_reg, u32 cons_reg, EventFn fn,
+                             void* ctx);
+
 // --- StreamIDs of a PCIe root complex
 // iommu-map (pci-iommu.txt): requester IDs [rid_base, rid_base + length) -> StreamIDs [sid_base, ...) of the SMMU
 // `phandle`; without an iommu-map, StreamID = requester ID (QEMU virt). RIDs cover the bridge's bus range.

@@ -170,27 +170,17 @@ void log_event(const Event& e) {
 void drain_events() {
     if (!g_smmu.active) return;
     LockGuard g(g_smmu.event_lock);
-    const QueueIndex& q = g_smmu.eventq;
-    const u32 prod_reg = rd32(Reg::EVENTQ_PROD);
-    u32 cons_reg = rd32(Reg::EVENTQ_CONS);
-    u32 cons = cons_reg & q.mask();
-    const u32 prod = prod_reg & q.mask();
-    // Overflow (IHI0070 7.4): PROD.OVFLG differs from CONS.OVACKFLG; records were lost. Acknowledge by copying it.
-    u32 ovack = cons_reg & queue::Ovflg::field_mask;
-    if ((prod_reg & queue::Ovflg::field_mask) != ovack) {
+    if (!g_smmu.coherent) dcache_op(g_eventq, sizeof g_eventq, true);  // the SMMU wrote them behind the caches
+    const EventDrain d = drain_event_queue(
+        g_eventq, g_smmu.eventq, rd32(Reg::EVENTQ_PROD), rd32(Reg::EVENTQ_CONS),
+        [](const Event& e, void*) { log_event(e); }, nullptr);
+    g_smmu.stats.events += d.consumed;
+    if (d.overflowed) {
         ++g_smmu.stats.overflows;
-        ovack = prod_reg & queue::Ovflg::field_mask;
         HV_LOG_RATELIMITED(warn, "smmu: event queue overflowed: DMA faults were lost");
     }
-    for (u32 n = 0; !q.empty(prod, cons) && n < (1u << kEventqLog2); ++n) {
-        EventRecord& rec = g_eventq[q.slot(cons)];
-        if (!g_smmu.coherent) dcache_op(&rec, sizeof rec, true);
-        ++g_smmu.stats.events;
-        log_event(decode_event(rec));
-        cons = q.next(cons);
-    }
     dsb_sy();  // the records are read before the slots are handed back
-    wr32(Reg::EVENTQ_CONS, cons | ovack);
+    wr32(Reg::EVENTQ_CONS, d.cons);
 }
 
 bool eventq_irq(u32, void*) {
@@ -242,13 +232,13 @@ void smmu_poll_events() { drain_events(); }
 void smmu_log_stats() {
     drain_events();
     const SmmuStats& s = g_smmu.stats;
-    HV_LOG_INFO("stats: smmu active=%u stage=%u events=%llu faults=%llu config_errors=%llu overflows=%llu gerrors=%llu "
-                "commands=%llu timeouts=%llu",
-                g_smmu.active ? 1 : 0, g_smmu.active ? (g_smmu.stage2 ? 2 : 1) : 0,
-                static_cast<unsigned long long>(s.events), static_cast<unsigned long long>(s.faults),
-                static_cast<unsigned long long>(s.config_errors), static_cast<unsigned long long>(s.overflows),
-                static_cast<unsigned long long>(s.gerrors), static_cast<unsigned long long>(s.commands),
-                static_cast<unsigned long long>(s.timeouts));
+    HV_LOG_INFO(
+        "stats: smmu active=%u stage=%u events=%llu faults=%llu config_errors=%llu overflows=%llu gerrors=%llu "
+        "commands=%llu timeouts=%llu",
+        g_smmu.active ? 1 : 0, g_smmu.active ? (g_smmu.stage2 ? 2 : 1) : 0, static_cast<unsigned long long>(s.events),
+        static_cast<unsigned long long>(s.faults), static_cast<unsigned long long>(s.config_errors),
+        static_cast<unsigned long long>(s.overflows), static_cast<unsigned long long>(s.gerrors),
+        static_cast<unsigned long long>(s.commands), static_cast<unsigned long long>(s.timeouts));
 }
 
 Status smmu_vm_init(const Vm& vm, const PlatformInfo& plat, bool passthrough, bool msi) {

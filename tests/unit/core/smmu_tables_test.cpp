@@ -259,3 +259,35 @@ TEST(SmmuTables, IovaSizeFollowsTheWindowAndTheOutputSize) {
     ASSERT_EQ(t.init(pool, Regime::el2_stage1, 39), Status::ok);
     EXPECT_EQ(map_dma_window(t, DmaWindow{Span<const MemRegion>(odd), Span<const u64>()}), Status::invalid_argument);
 }
+
+TEST(SmmuTables, EventQueueDrainWrapsAndAcknowledgesOverflow) {
+    QueueIndex q{2};  // 4 records
+    EventRecord ring[4];
+    for (u32 i = 0; i < 4; ++i) ring[i].dw[0] = (u64{0x100 + i} << 32) | 0x10;  // F_TRANSLATION, StreamID 0x10i
+    std::vector<u32> seen;
+    auto collect = [](const Event& e, void* ctx) { static_cast<std::vector<u32>*>(ctx)->push_back(e.sid); };
+
+    // CONS at slot 3, PROD wrapped to slot 2: records 3, 0, 1 in that order.
+    EventDrain d = drain_event_queue(ring, q, /*prod*/ 4 | 2, /*cons*/ 3, collect, &seen);
+    EXPECT_EQ(seen, (std::vector<u32>{0x103, 0x100, 0x101}));
+    EXPECT_EQ(d.consumed, 3u);
+    EXPECT_EQ(d.cons, 6u);  // slot 2, wrap flag set: equal to PROD, queue empty
+    EXPECT_FALSE(d.overflowed);
+
+    // Empty queue: nothing consumed, CONS unchanged.
+    seen.clear();
+    d = drain_event_queue(ring, q, 6, 6, collect, &seen);
+    EXPECT_TRUE(seen.empty());
+    EXPECT_EQ(d.cons, 6u);
+
+    // Overflow: PROD.OVFLG toggled; the write-back copies it into OVACKFLG. A full queue is drained once, no more.
+    seen.clear();
+    d = drain_event_queue(ring, q, 0x8000'0000u | 4, 0, collect, &seen);
+    EXPECT_TRUE(d.overflowed);
+    EXPECT_EQ(d.consumed, 4u);
+    EXPECT_EQ(d.cons, 0x8000'0000u | 4);
+    seen.clear();
+    d = drain_event_queue(ring, q, 0x8000'0000u | 4, d.cons, collect, &seen);
+    EXPECT_FALSE(d.overflowed);  // acknowledged
+    EXPECT_EQ(d.consumed, 0u);
+}
