@@ -53,7 +53,7 @@ void reserve_module_store(const PlatformInfo& platform, Vm& vm, ModuleStore& sto
     store = {};
     const u64 need = module_store_size(platform);
     if (need == 0) return;
-    FixedVector<MemRegion, Vm::kMaxRam> trial = vm.ram;
+    FixedVector<MemRegion, kMaxRamRegions> trial = vm.ram;
     u64 base = 0;
     if (reserve_top_of_ram(trial, need, base) != Status::ok) {
         HV_LOG_WARN("no room for the %llu KiB module store: SYSTEM_RESET will not restore the guest's images",

@@ -9,7 +9,7 @@
 #include "core/fdt/reader.hpp"
 #include "core/platform.hpp"
 #include "core/guest_dtb.hpp"
-#include "core/vm.hpp"
+#include "vm/vm.hpp"
 
 namespace hv {
 

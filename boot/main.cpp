@@ -25,8 +25,6 @@
 
 extern "C" char _text[], _end[];
 
-// Placement new (no <new> in the freestanding build).
-inline void* operator new(hv::usize, void* p) noexcept { return p; }
 extern "C" void hv_secondary_entry();
 
 namespace hv {
@@ -130,7 +128,7 @@ Status reload_guest(Vm& vm, u64& entry, u64& arg0) {
     if (!restore_modules(g_platform, g_module_store))
         HV_LOG_WARN("VM reset without a module store: the guest's images are not restored");
     GuestImage image;
-    HV_TRY(load_guest(g_reader, g_platform, g_options, guest_dtb_psci(arch::vm_firmware().psci_version()), vm, image));
+    HV_TRY(load_guest(g_reader, g_platform, g_options, guest_dtb_psci(vm.firmware.psci_version()), vm, image));
     entry = image.entry;
     arg0 = image.dtb;
     return Status::ok;
@@ -197,7 +195,7 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
 
     // The VM: guest RAM = all RAM but the hypervisor region and the module store (pristine kernel/initrd copies for
     // VM reset, off the top of RAM), identity mapped at stage 2; with mem=, exactly mem= of it (docs/boot.md).
-    Vm& vm = arch::the_vm();
+    Vm& vm = arch::create_vm();
     s = carve_guest_ram(g_platform.memory, ram_base, kHvRegionSize, 0, vm.ram);
     if (s == Status::ok) reserve_module_store(g_platform, vm, g_module_store);
     if (s == Status::ok && g_options.mem != 0) {
@@ -236,17 +234,32 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
         vm.vcpus[i].mpidr = arch::percpu(i).mpidr;
         vm.vcpus[i].state = VcpuState::off;
     }
-    s = arch::vm_init_firmware(vm, firmware_psci_version(g_options.psci));
-    if (s != Status::ok) panic("firmware setup failed: %s", status_name(s));
+    // Every guest-visible model in one object (vm/vm.hpp): firmware, SDEI, vGIC, the virtual ITSes, the UART, and
+    // the register catalogue over all of them. The platform facts come first: the vGIC's size from the hardware,
+    // the ITS frames, the UART.
+    VmConfig cfg;
+    cfg.vcpu_count = vcpus;
+    for (u32 i = 0; i < vcpus; ++i) cfg.mpidr[i] = vm.vcpus[i].mpidr;
+    VmPorts ports;
+    s = arch::vgic_config(g_platform, cfg.vgic, ports.hw_irq);
+    if (s != Status::ok) panic("vGIC setup failed: %s", status_name(s));
+    VirtualItsFrames its_frames;
+    const bool its = g_options.its && !g_platform.gic.its.empty();
+    if (its && arch::msi_its_frames(g_platform, g_options.vits, &g_reader, its_frames) != Status::ok)
+        refuse_to_start("no virtual ITS");
+    cfg.its_count = its ? static_cast<u32>(its_frames.size()) : 0;
+    ports.uart_backend = arch::guest_uart_backend(g_platform.uart);
+    cfg.uart = ports.uart_backend != nullptr;
+    s = arch::vm_build(vm, cfg, ports, firmware_psci_version(g_options.psci));
+    if (s != Status::ok) panic("VM setup failed: %s", status_name(s));
     HV_LOG_INFO("%u pCPU(s) online, VM with %u vCPU(s), guest RAM 0x%llx..0x%llx", online, vcpus,
                 static_cast<unsigned long long>(vm.ram[0].base), static_cast<unsigned long long>(vm.ram[0].end()));
 
-    // The virtual GICv3 (GICD/GICR frames, list registers, timer, SGIs), then the emulated UART at the host UART's
+    // The virtual GICv3's frames, list registers, timers and SGIs, then the emulated UART at the host UART's
     // address with its interrupt on the vGIC (arch/aarch64/vgic_glue, guest_uart).
     s = arch::vgic_vm_init(vm, g_platform);
     if (s != Status::ok) panic("vGIC setup failed: %s", status_name(s));
-    if (g_platform.uart.present && arch::guest_uart_init(vm, g_platform.uart) != Status::ok)
-        panic("cannot register the UART");
+    if (cfg.uart && arch::guest_uart_init(vm, g_platform.uart) != Status::ok) panic("cannot register the UART");
 
     // The PCIe host bridge passed through (stage-2 ECAM/windows, INTx as hardware-linked SPIs) and the virtual ITS
     // at the host ITS address with MSI shadow mappings on the physical ITS (arch/aarch64/pci_passthrough,
@@ -262,8 +275,8 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
             refuse_to_start("PCIe passthrough failed");
         }
     }
-    if (g_options.its && !g_platform.gic.its.empty()) {
-        s = arch::msi_vm_init(vm, g_platform, arch::the_vgic(), g_options.vits, &g_reader);
+    if (its) {
+        s = arch::msi_vm_init(vm, g_platform, its_frames);
         if (s != Status::ok) {
             HV_LOG_ERROR("virtual ITS set-up failed (%s)", status_name(s));
             refuse_to_start("no virtual ITS");
@@ -334,7 +347,7 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     }
 
     GuestImage image;
-    s = load_guest(g_reader, g_platform, g_options, guest_dtb_psci(arch::vm_firmware().psci_version()), vm, image);
+    s = load_guest(g_reader, g_platform, g_options, guest_dtb_psci(vm.firmware.psci_version()), vm, image);
     if (s != Status::ok) {
         HV_LOG_ERROR("no guest to run (%s): powering off", status_name(s));
         arch::machine_system_off();

@@ -2,6 +2,7 @@
 // Pure functions of the register value: host-unit-tested, used by arch/aarch64 to dispatch guest exits.
 #pragma once
 
+#include "core/arm_defs.hpp"
 #include "lib/bits.hpp"
 
 namespace hv::esr {
@@ -121,7 +122,7 @@ struct SysRegAccess {
     // The encoding packed like the MRS/MSR instruction's fields (op0:op1:CRn:CRm:op2), for switch statements.
     constexpr u32 key() const { return sysreg_key(op0, op1, crn, crm, op2); }
     static constexpr u32 sysreg_key(u32 op0, u32 op1, u32 crn, u32 crm, u32 op2) {
-        return (op0 << 14) | (op1 << 11) | (crn << 7) | (crm << 3) | op2;
+        return arm::sysreg_key(op0, op1, crn, crm, op2);
     }
 };
 

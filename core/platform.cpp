@@ -4,6 +4,7 @@
 // and Xen's multiboot module binding (QEMU guest-loader).
 #include "core/platform.hpp"
 
+#include "core/arm_defs.hpp"
 #include "lib/log.hpp"
 #include "lib/string.hpp"
 
@@ -13,8 +14,6 @@ using fdt::kNoNode;
 using fdt::Reader;
 
 namespace {
-
-constexpr u64 kMpidrAffinityMask = 0xff00ffffffull;  // Aff3 [39:32], Aff2..Aff0 [23:0]
 
 // Reset value, constant-initialised so that resetting `out` does not put a ~10 KiB temporary on the stack.
 constinit const PlatformInfo kEmptyPlatform{};
@@ -102,7 +101,7 @@ Status parse_cpus(const Reader& r, PlatformInfo& out) {
             HV_LOG_WARN("dtb: more than %zu CPUs, ignoring %s", PlatformInfo::kMaxCpus, r.name(c));
             continue;
         }
-        ignore_status(out.cpus.push_back({mpidr & kMpidrAffinityMask, c}));
+        ignore_status(out.cpus.push_back({arm::mpidr_affinity(mpidr), c}));
     }
     if (out.cpus.empty()) {
         HV_LOG_ERROR("dtb: no cpu nodes");

@@ -11,7 +11,7 @@ const char* reset_reason_name(ResetReason r) {
     return "cold";
 }
 
-Status reserve_top_of_ram(FixedVector<MemRegion, Vm::kMaxRam>& ram, u64 size, u64& base) {
+Status reserve_top_of_ram(FixedVector<MemRegion, kMaxRamRegions>& ram, u64 size, u64& base) {
     if (size == 0) return Status::invalid_argument;
     const u64 need = align_up(size, 2 * MiB);
     if (need < size) return Status::invalid_argument;  // overflow
@@ -25,9 +25,9 @@ Status reserve_top_of_ram(FixedVector<MemRegion, Vm::kMaxRam>& ram, u64 size, u6
     return Status::no_memory;
 }
 
-u64 limit_guest_ram(FixedVector<MemRegion, Vm::kMaxRam>& ram, u64 limit) {
+u64 limit_guest_ram(FixedVector<MemRegion, kMaxRamRegions>& ram, u64 limit) {
     limit = align_down(limit, 2 * MiB);
-    FixedVector<MemRegion, Vm::kMaxRam> kept;
+    FixedVector<MemRegion, kMaxRamRegions> kept;
     u64 total = 0;
     for (const MemRegion& r : ram) {
         if (total >= limit) break;
@@ -40,7 +40,7 @@ u64 limit_guest_ram(FixedVector<MemRegion, Vm::kMaxRam>& ram, u64 limit) {
 }
 
 Status carve_guest_ram(const FixedVector<MemRegion, PlatformInfo::kMaxMemRegions>& host_ram, u64 hv_base,
-                       u64 hv_size, u64 limit, FixedVector<MemRegion, Vm::kMaxRam>& out) {
+                       u64 hv_size, u64 limit, FixedVector<MemRegion, kMaxRamRegions>& out) {
     out.clear();
     u64 total = 0;
     u64 hv_end = hv_base + hv_size;

@@ -249,6 +249,7 @@ public:
     MmioHandler& distributor() { return dist_; }
     MmioHandler& redistributors() { return rd_region_; }
     u64 distributor_size() const { return kFrameSize; }
+    const VgicConfig& config() const { return cfg_; }
     u64 redistributors_size() const { return u64{cfg_.nr_vcpus} * kRedistStride; }
     u32 nr_irqs() const { return nr_irqs_; }
     u64 vcpu_mpidr(u32 vcpu) const { return vcpu < cfg_.nr_vcpus ? vcpus_[vcpu].mpidr : 0; }

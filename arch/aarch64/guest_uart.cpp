@@ -7,10 +7,6 @@
 #include "arch/aarch64/vm_run.hpp"
 #include "core/pl011.hpp"
 #include "lib/log.hpp"
-#include "lib/spinlock.hpp"
-
-// Placement new (no <new> in the freestanding build).
-inline void* operator new(hv::usize, void* p) noexcept { return p; }
 
 namespace hv::arch {
 
@@ -40,64 +36,42 @@ public:
     void rx_irq_enable(bool on) override { write_host(kHostImsc, on ? kHostRxim | kHostRtim : 0); }
 };
 
-// The model behind one lock: MMIO from any vCPU (whose DR reads may pull from the host UART) and input from the
-// IRQ handler.
-class LockedUart final : public MmioHandler {
-public:
-    explicit LockedUart(Pl011Backend& backend) : uart_(backend) {}
-    MmioResult mmio_read(const MmioAccess& a, u64& value) override {
-        LockGuard guard(lock_);
-        return uart_.mmio_read(a, value);
-    }
-    MmioResult mmio_write(const MmioAccess& a, u64 value) override {
-        LockGuard guard(lock_);
-        return uart_.mmio_write(a, value);
-    }
-    void attach(Pl011RxSource* source) {
-        LockGuard guard(lock_);
-        uart_.attach_rx_source(source);
-    }
-    // The host UART's receive interrupt: move what fits into the guest's FIFO.
-    void pull_host() {
-        LockGuard guard(lock_);
+constinit UartBackend g_backend;
+constinit HostUartRx g_host_rx;
+
+// The host UART's receive interrupt: move what fits into the guest's FIFO.
+void pull_host(LockedPl011& uart) {
+    uart.locked([](Pl011& u) {
         // Clear RX/RT before reading, so a character arriving after the last read raises them again (QEMU's PL011
         // clears RXRIS on an ICR write even with data waiting).
         write_host(kHostIcr, kHostRxim | kHostRtim);
-        (void)uart_.pull_rx();
-    }
-    void reset() {
-        LockGuard guard(lock_);
-        uart_.reset();
-    }
-
-private:
-    Spinlock lock_;
-    Pl011 uart_;
-};
-
-UartBackend g_backend;
-HostUartRx g_host_rx;
-alignas(LockedUart) u8 g_storage[sizeof(LockedUart)];
-LockedUart* g_uart = nullptr;
+        (void)u.pull_rx();
+    });
+}
 
 bool host_uart_irq(u32, void*) {
-    if (g_uart != nullptr) g_uart->pull_host();
+    Vm& vm = the_vm();
+    if (vm.uart.built()) pull_host(*vm.uart);
     return true;
 }
 
 }  // namespace
 
-Status guest_uart_init(Vm& vm, const UartInfo& uart) {
-    if (!uart.present) return Status::not_found;
+Pl011Backend* guest_uart_backend(const UartInfo& uart) {
+    if (!uart.present) return nullptr;
     g_backend.intid = uart.irq.valid ? uart.irq.intid() : 0;
-    g_uart = new (g_storage) LockedUart(g_backend);
-    HV_TRY(vm.mmio.add(uart.base, Pl011::kFrameSize, g_uart));
+    return &g_backend;
+}
+
+Status guest_uart_init(Vm& vm, const UartInfo& uart) {
+    if (!uart.present || !vm.uart.built()) return Status::not_found;
+    HV_TRY(vm.mmio.add(uart.base, Pl011::kFrameSize, &*vm.uart));
     HV_TRY(add_reset_hook([](Vm&, void*) { guest_uart_reset(); }, nullptr));
     if (uart.irq.valid && uart.irq.type == DtIrq::kSpi) {
         u32 host = uart.irq.intid();
         gic_set_handler(host, host_uart_irq, nullptr);
         gic_route_spi(host, HV_READ_SYSREG(mpidr_el1));
-        g_uart->attach(&g_host_rx);  // unmasks the host UART's RX/RT interrupts while the FIFO has room
+        vm.uart->locked([](Pl011& u) { u.attach_rx_source(&g_host_rx); });  // unmasks the host UART's RX/RT interrupts while the FIFO has room
         gic_enable(host, true);
     } else {
         HV_LOG_WARN("guest UART: no host UART interrupt in the DT: no console input");
@@ -106,7 +80,8 @@ Status guest_uart_init(Vm& vm, const UartInfo& uart) {
 }
 
 void guest_uart_reset() {
-    if (g_uart != nullptr) g_uart->reset();
+    Vm& vm = the_vm();
+    if (vm.uart.built()) vm.uart->locked([](Pl011& u) { u.reset(); });
 }
 
 }  // namespace hv::arch

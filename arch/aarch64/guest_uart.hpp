@@ -5,10 +5,12 @@
 #pragma once
 
 #include "core/platform.hpp"
-#include "core/vm.hpp"
+#include "vm/vm.hpp"
 
 namespace hv::arch {
 
+// The model's backend for build_vm (console output, the interrupt line on the vGIC); nullptr without a UART.
+Pl011Backend* guest_uart_backend(const UartInfo& uart);
 // After vgic_vm_init (the line goes to the vGIC). Registers the UART frame on vm.mmio and enables the physical
 // UART's receive interrupt. not_found if the platform has no UART.
 [[nodiscard]] Status guest_uart_init(Vm& vm, const UartInfo& uart);

@@ -9,8 +9,6 @@
 #include "lib/log.hpp"
 
 // Placement new (no <new> in the freestanding build; the same definition as boot/main.cpp).
-inline void* operator new(hv::usize, void* p) noexcept { return p; }
-
 namespace hv::arch {
 
 namespace {
@@ -25,13 +23,6 @@ public:
 
 // Virtual ITS instances (vits=N): [0] at the host ITS address (shadow mappings), [1..] purely virtual. Placement
 // construction into static storage: no global constructors (docs/conventions.md).
-alignas(its::Its) u8 g_its_storage[kMaxVirtualIts][sizeof(its::Its)];
-its::Its* g_its_inst[kMaxVirtualIts] = {};
-u64 g_its_base[kMaxVirtualIts] = {};
-u32 g_its_count = 0;
-its::Its* g_its = nullptr;  // == g_its_inst[0]: the one passed-through devices' MSIs go through
-alignas(its::ItsRegisterClass) u8 g_regclass_storage[kMaxVirtualIts][sizeof(its::ItsRegisterClass)];
-its::ItsRegisterClass* g_regclass[kMaxVirtualIts] = {};
 bool g_reset_hook_added = false;
 MsiShadow g_shadow;
 ShadowObserver g_observer;
@@ -45,12 +36,13 @@ bool host_lpi_irq(u32 intid, void*) {
     if (const u32 me = this_cpu_index(); me < PlatformInfo::kMaxCpus)
         __atomic_fetch_add(&g_stats.host_lpis_on_pcpu[me], 1, __ATOMIC_RELAXED);
     auto e = g_shadow.lookup(intid);
-    if (!e.ok() || g_its == nullptr) {
+    Vm& vm = the_vm();
+    if (!e.ok() || vm.its_count == 0) {
         __atomic_fetch_add(&g_stats.dropped, 1, __ATOMIC_RELAXED);
         HV_LOG_RATELIMITED(debug, "msi: host LPI %u has no shadow mapping: dropped", intid);
         return true;
     }
-    if (Status s = g_its->signal_msi(e.value().device_id, e.value().event_id); s != Status::ok) {
+    if (Status s = vm.its[0]->signal_msi(e.value().device_id, e.value().event_id); s != Status::ok) {
         // The guest disabled its ITS or unmapped the collection: the MSI is dropped, as the hardware would.
         __atomic_fetch_add(&g_stats.dropped, 1, __ATOMIC_RELAXED);
         HV_LOG_RATELIMITED(debug, "msi: 0x%x/%u (host LPI %u) not delivered: %s", e.value().device_id,
@@ -63,10 +55,6 @@ bool host_lpi_irq(u32 intid, void*) {
 
 }  // namespace
 
-its::Its* vm_its() { return g_its; }
-its::Its* vm_its(u32 index) { return index < g_its_count ? g_its_inst[index] : nullptr; }
-u64 vm_its_base(u32 index) { return index < g_its_count ? g_its_base[index] : 0; }
-u32 vm_its_count() { return g_its_count; }
 const MsiShadow* msi_shadow() { return g_shadow_ready ? &g_shadow : nullptr; }
 const MsiPassthroughStats& msi_stats() { return g_stats; }
 
@@ -88,42 +76,34 @@ void msi_log_stats() {
 
 namespace {
 
-// Creates virtual ITS `index` (if not yet), registers its 128 KiB window on the VM's bus at `frame` and adds its
-// register class (instance number = index) to the VM's catalogue.
-Status add_its_instance(Vm& vm, LpiSink& sink, u32 index, const MemRegion& frame) {
-    if (g_its_inst[index] == nullptr)
-        g_its_inst[index] = new (g_its_storage[index]) its::Its(vm.memory, sink, nullptr);
-    // The whole window (control frame + translater frame, docs/its.md).
-    HV_TRY(vm.mmio.add(frame.base, its::kControlFrameSize + its::kTranslaterFrameSize, g_its_inst[index]));
-    g_its_base[index] = frame.base;
-    g_its_count = index + 1;
-    if (g_regclass[index] == nullptr) {
-        g_regclass[index] = new (g_regclass_storage[index]) its::ItsRegisterClass(*g_its_inst[index], index);
-        if (Status s = vm_registers().add(*g_regclass[index]); s != Status::ok) {
-            // The ITS works; only save/restore of it through the register list is missing.
-            HV_LOG_WARN("msi: ITS %u not in the register catalogue: %s", index, status_name(s));
-        }
-    }
+// Registers virtual ITS `index`'s 128 KiB window on the VM's bus at `frame`.
+Status add_its_frame(Vm& vm, u32 index, const MemRegion& frame) {
+    if (index >= vm.its_count) return Status::out_of_range;
+    HV_TRY(vm.mmio.add(frame.base, its::kControlFrameSize + its::kTranslaterFrameSize, &*vm.its[index]));
+    vm.its_base[index] = frame.base;
     return Status::ok;
 }
 
 }  // namespace
 
-Status msi_vm_init(Vm& vm, const PlatformInfo& plat, LpiSink& sink, u32 vits, const fdt::Reader* host) {
+Status msi_its_frames(const PlatformInfo& plat, u32 vits, const fdt::Reader* host, VirtualItsFrames& frames) {
+    frames.clear();
     if (plat.gic.its.empty()) return Status::not_found;
     if (plat.gic.its.size() > 1) HV_LOG_WARN("msi: %zu ITSes on the host: only the first is virtualised", plat.gic.its.size());
-    const ItsFrame& frame = plat.gic.its[0];
-    // Where the guest finds its ITSes: the same function builds the guest DT's ITS nodes (core/guest_dtb).
-    VirtualItsFrames frames;
     if (Status s = virtual_its_frames(host, plat, vits, frames); s != Status::ok) {
         HV_LOG_WARN("msi: %u virtual ITSes requested, cannot place them (%s): only ITS 0", vits, status_name(s));
         frames.clear();
     }
-    if (frames.empty()) HV_TRY(frames.push_back({frame.base, its::kControlFrameSize + its::kTranslaterFrameSize}));
-    HV_TRY(add_its_instance(vm, sink, 0, frames[0]));
-    g_its = g_its_inst[0];
-    for (u32 i = 1; i < frames.size(); ++i) {
-        if (Status s = add_its_instance(vm, sink, i, frames[i]); s != Status::ok) {
+    if (frames.empty())
+        HV_TRY(frames.push_back({plat.gic.its[0].base, its::kControlFrameSize + its::kTranslaterFrameSize}));
+    return Status::ok;
+}
+
+Status msi_vm_init(Vm& vm, const PlatformInfo& plat, const VirtualItsFrames& frames) {
+    if (plat.gic.its.empty() || vm.its_count == 0 || frames.empty()) return Status::not_found;
+    HV_TRY(add_its_frame(vm, 0, frames[0]));
+    for (u32 i = 1; i < frames.size() && i < vm.its_count; ++i) {
+        if (Status s = add_its_frame(vm, i, frames[i]); s != Status::ok) {
             HV_LOG_WARN("msi: virtual ITS %u at 0x%llx not registered: %s", i,
                         static_cast<unsigned long long>(frames[i].base), status_name(s));
             break;
@@ -131,8 +111,8 @@ Status msi_vm_init(Vm& vm, const PlatformInfo& plat, LpiSink& sink, u32 vits, co
         HV_LOG_INFO("msi: virtual ITS %u at 0x%llx (purely virtual)", i,
                     static_cast<unsigned long long>(frames[i].base));
     }
-    HV_LOG_INFO("msi: %u virtual ITS(es); VM register catalogue: %zu classes, %zu VM-scoped registers", g_its_count,
-                vm_registers().class_count(), vm_registers().reg_count(reglist::Handle::vm()));
+    HV_LOG_INFO("msi: %u virtual ITS(es); VM register catalogue: %zu classes, %zu VM-scoped registers", vm.its_count,
+                vm.registers().class_count(), vm.registers().reg_count(reglist::Handle::vm()));
     if (!g_reset_hook_added) {
         HV_TRY(add_reset_hook([](Vm&, void*) { msi_vm_reset(); }, nullptr));
         g_reset_hook_added = true;
@@ -142,7 +122,7 @@ Status msi_vm_init(Vm& vm, const PlatformInfo& plat, LpiSink& sink, u32 vits, co
 }
 
 Status msi_passthrough_init(Vm& vm, const PlatformInfo& plat) {
-    if (plat.gic.its.empty() || g_its == nullptr) return Status::not_found;
+    if (plat.gic.its.empty() || vm.its_count == 0) return Status::not_found;
     const ItsFrame& frame = plat.gic.its[0];
     HostIts& hits = host_its();
     if (!hits.ready()) {
@@ -175,7 +155,7 @@ Status msi_passthrough_init(Vm& vm, const PlatformInfo& plat) {
         return s;
     }
     g_observer.shadow_ = &g_shadow;
-    g_its->set_observer(&g_observer);
+    vm.its[0]->set_observer(&g_observer);
     g_shadow_ready = true;
 
     gic_set_lpi_handler(host_lpi_irq, nullptr);
@@ -189,7 +169,8 @@ Status msi_passthrough_init(Vm& vm, const PlatformInfo& plat) {
 
 void msi_vm_reset() {
     // ITS 0 reports every mapping as unmapped: the shadows follow. The others have no observer.
-    for (u32 i = 0; i < g_its_count; ++i) g_its_inst[i]->reset();
+    Vm& vm = the_vm();
+    for (u32 i = 0; i < vm.its_count; ++i) vm.its[i]->reset();
     if (g_shadow_ready) g_shadow.clear();
 }
 

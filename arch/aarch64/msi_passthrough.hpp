@@ -1,6 +1,6 @@
 // The VM's virtual ITS and the MSI path of passed-through PCI devices (docs/architecture.md §3 "MSIs",
 // docs/msi-passthrough.md).
-//  * One its::Its per VM (static storage) over vm.memory, delivering LPIs to the vGIC (an LpiSink), registered on
+//  * The VM's its::Its instances (vm/vm.hpp) over vm.memory, delivering LPIs to the vGIC, the first registered on
 //    the VM's MmioBus at the HOST ITS address: the doorbell a guest programs into MSI-X/MSI capabilities is then
 //    the physical GITS_TRANSLATER, where passed-through devices really write.
 //  * Shadow mappings (core/msi_shadow) mirror the guest's mappings of passed-through DeviceIDs on the physical ITS
@@ -16,7 +16,7 @@
 #include "core/irq.hpp"
 #include "core/msi_shadow.hpp"
 #include "core/platform.hpp"
-#include "core/vm.hpp"
+#include "vm/vm.hpp"
 #include "its/its.hpp"
 
 namespace hv::arch {
@@ -28,13 +28,17 @@ struct MsiPassthroughStats {
     u64 host_lpis_on_pcpu[PlatformInfo::kMaxCpus] = {};  // host LPIs taken per pCPU (physical ITS collection)
 };
 
-// The virtual ITSes. After the vGIC exists (sink = the vGIC) and the vCPUs are set up; before any vCPU runs.
-// Returns not_found if the platform has no ITS, another error if ITS 0 cannot be registered (the guest DT would
-// describe an ITS that is not there: boot/main.cpp refuses to start the VM). `vits`: virtual ITS instances
-// (bootargs vits=, 1..kMaxVirtualIts); `host` (may be nullptr) is the host DT, where virtual_its_frames() finds the
-// platform-bus window. If the extra instances cannot be placed or registered, the VM keeps ITS 0 (logged).
-[[nodiscard]] Status msi_vm_init(Vm& vm, const PlatformInfo& plat, LpiSink& sink, u32 vits = 1,
-                                 const fdt::Reader* host = nullptr);
+// The guest-physical frames of the VM's virtual ITSes, before build_vm sizes the VM by them: ITS 0 at the host ITS
+// address, then `vits` - 1 purely virtual ones where core/guest_dtb's virtual_its_frames() places them (`host`, may
+// be nullptr, is the host DT with the platform-bus window). If the extra instances cannot be placed, only ITS 0
+// (logged). not_found if the platform has no ITS.
+[[nodiscard]] Status msi_its_frames(const PlatformInfo& plat, u32 vits, const fdt::Reader* host,
+                                    VirtualItsFrames& frames);
+
+// After build_vm (one ITS per frame); before any vCPU runs: registers the ITS frames on the VM's MmioBus. An error
+// if ITS 0 cannot be registered (the guest DT would describe an ITS that is not there: boot/main.cpp refuses to
+// start the VM); the extra instances are logged and left out if they cannot be.
+[[nodiscard]] Status msi_vm_init(Vm& vm, const PlatformInfo& plat, const VirtualItsFrames& frames);
 
 // The MSI path of passed-through devices, after msi_vm_init and once every pCPU that runs a vCPU is ready
 // (online_cpus(): their redistributors are known): the physical ITS (LPIs on those redistributors, tables, one
@@ -43,12 +47,6 @@ struct MsiPassthroughStats {
 // boot/main.cpp then refuses to start the VM unless pci=off.
 [[nodiscard]] Status msi_passthrough_init(Vm& vm, const PlatformInfo& plat);
 
-// The VM's virtual ITS 0 (nullptr before msi_vm_init or without an ITS).
-its::Its* vm_its();
-// Virtual ITS `index` (< vm_its_count()), nullptr otherwise; its guest-physical frame base (0 if none).
-its::Its* vm_its(u32 index);
-u64 vm_its_base(u32 index);
-u32 vm_its_count();
 const MsiShadow* msi_shadow();
 const MsiPassthroughStats& msi_stats();
 // One info line with the counters above and the shadow table's (mapped/moved/...): diagnostics at power-off/reset,

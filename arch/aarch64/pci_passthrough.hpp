@@ -7,7 +7,7 @@
 #pragma once
 
 #include "core/platform.hpp"
-#include "core/vm.hpp"
+#include "vm/vm.hpp"
 
 namespace hv::arch {
 

@@ -8,8 +8,6 @@
 #include "lib/log.hpp"
 #include "vgic/reglist_class.hpp"
 
-// Placement new (no <new> in the freestanding build; the same definition as boot/main.cpp).
-inline void* operator new(hv::usize, void* p) noexcept { return p; }
 
 namespace hv::arch {
 
@@ -117,7 +115,6 @@ public:
     void deactivate_physical(u32 pintid) override { gic_clear_active(pintid); }
 };
 
-constinit vgic::Vgic g_vgic;
 GicHwControl g_hw_control;
 bool g_ready = false;
 u32 g_nr_lrs = 4;
@@ -137,8 +134,6 @@ bool g_pmu_line[vgic::kMaxVcpus] = {};  // the same for the PMU overflow line (P
 bool g_pmu_linked = false;              // the guest has a PMUv3: PPI 23 is hardware-linked
 // Per pCPU: its physical PMU PPI fired while the architectural request was low and was left active (pmu_irq).
 bool g_pmu_parked[kMaxCpus] = {};
-alignas(vgic::VgicRegisterClasses) u8 g_vgic_regs_storage[sizeof(vgic::VgicRegisterClasses)];
-vgic::VgicRegisterClasses* g_vgic_regs = nullptr;
 
 // CNTV_CTL_EL0 / CNTP_CTL_EL0 (DDI0487 D13.8.18 / D13.8.15): ENABLE, IMASK, ISTATUS. A timer's output is
 // ENABLE && ISTATUS && !IMASK (D11.2.4).
@@ -159,7 +154,7 @@ void sync_timer_lines(Vcpu& v) {
         const u64 ctl = read_timer_ctl(t);
         if ((ctl & kCtlEnable) != 0 && (ctl & kCtlIstatus) != 0 && (ctl & kCtlImask) == 0) continue;
         g_timer_line[t][v.id] = false;
-        if (g_vgic.set_level(kTimerPpi[t], v.id, false) != Status::ok)
+        if (the_vgic().set_level(kTimerPpi[t], v.id, false) != Status::ok)
             HV_LOG_RATELIMITED(warn, "vcpu%u: %s timer line update failed", v.id, kTimerName[t]);
     }
 }
@@ -186,7 +181,7 @@ void sync_pmu_line(Vcpu& v) {
     }
     if (level) return;
     g_pmu_line[v.id] = false;
-    if (g_vgic.set_level(kPpiPmu, v.id, false) != Status::ok)
+    if (the_vgic().set_level(kPpiPmu, v.id, false) != Status::ok)
         HV_LOG_RATELIMITED(warn, "vcpu%u: PMU overflow line update failed", v.id);
 }
 
@@ -215,8 +210,8 @@ void before_entry(Vcpu& v) {
     cpu_setup();
     sync_timer_lines(v);  // a replaced context (CPU_ON, reset) must not inherit the old timers' level
     sync_pmu_line(v);     // ... nor the old PMU's (vm_run loaded the new one before this hook)
-    vgic::VcpuIfState& s = g_vgic.cpu_if(v.id);
-    g_vgic.flush(v.id, s);  // the model sets NPIE only while a pending LR exists (no maintenance storm)
+    vgic::VcpuIfState& s = the_vgic().cpu_if(v.id);
+    the_vgic().flush(v.id, s);  // the model sets NPIE only while a pending LR exists (no maintenance storm)
     const u32 cpu = this_cpu_index();
     u32& hw_lrs = g_hw_lrs[cpu < kMaxCpus ? cpu : 0];
     const u32 used = min(s.used_lrs, g_nr_lrs);
@@ -229,7 +224,7 @@ void before_entry(Vcpu& v) {
 }
 
 void after_exit(Vcpu& v) {
-    vgic::VcpuIfState& s = g_vgic.cpu_if(v.id);
+    vgic::VcpuIfState& s = the_vgic().cpu_if(v.id);
     for (u32 i = 0; i < s.used_lrs && i < g_nr_lrs; ++i) s.lr[i] = read_lr(i);
     read_aprs(g_nr_aprs, s.ap0r, s.ap1r);
     s.vmcr = HV_READ_SYSREG(ICH_VMCR_EL2);
@@ -242,7 +237,7 @@ void after_exit(Vcpu& v) {
     HV_WRITE_SYSREG(ICH_HCR_EL2, 0);
     isb();
     // Nothing in the LRs and no EOI outside them: fold would not change anything.
-    if (s.used_lrs != 0 || vgic::ich_hcr::EOIcount::get(s.hcr) != 0) g_vgic.fold(v.id, s);
+    if (s.used_lrs != 0 || vgic::ich_hcr::EOIcount::get(s.hcr) != 0) the_vgic().fold(v.id, s);
     sync_timer_lines(v);
     sync_pmu_line(v);
 }
@@ -257,12 +252,12 @@ bool sysreg(Vcpu& v, const esr::SysRegAccess& a, u64& value) {
         default: return false;
     }
     if (a.read) return false;  // write-only registers: the default path makes a read UNDEF
-    g_vgic.sgi_write(v.id, value, kind);
+    the_vgic().sgi_write(v.id, value, kind);
     return true;
 }
 
 // WFI / CPU_SUSPEND wait (after the exit's fold): something deliverable above the vCPU's priority mask.
-bool has_pending(Vcpu& v) { return g_vgic.has_pending_for_wakeup(v.id); }
+bool has_pending(Vcpu& v) { return the_vgic().has_pending_for_wakeup(v.id); }
 
 void reset_hook(Vm&, void*) { vgic_vm_reset(); }
 
@@ -280,7 +275,7 @@ bool timer_irq(u32 intid, void*) {
     }
     const u32 t = intid == kPpiPhysicalTimer ? kPhysicalTimer : kVirtualTimer;
     if (v->id < vgic::kMaxVcpus) g_timer_line[t][v->id] = true;
-    if (g_vgic.set_level(intid, v->id, true) != Status::ok) {
+    if (the_vgic().set_level(intid, v->id, true) != Status::ok) {
         HV_LOG_RATELIMITED(warn, "vcpu%u: %s timer injection failed", v->id, kTimerName[t]);
         return true;
     }
@@ -303,7 +298,7 @@ bool pmu_irq(u32 intid, void*) {
         return false;
     }
     if (v->id < vgic::kMaxVcpus) g_pmu_line[v->id] = true;
-    if (g_vgic.set_level(kPpiPmu, v->id, true) != Status::ok) {
+    if (the_vgic().set_level(kPpiPmu, v->id, true) != Status::ok) {
         HV_LOG_RATELIMITED(warn, "vcpu%u: PMU overflow injection failed", v->id);
         return true;
     }
@@ -313,7 +308,7 @@ bool pmu_irq(u32 intid, void*) {
 // A passed-through SPI fired (vgic_forward_hw_spi): latch the virtual SPI pending; the guest deactivates the
 // physical one through the hardware-linked LR. `arg` is the device name for the log.
 bool forwarded_spi_irq(u32 intid, void* arg) {
-    if (!g_ready || g_vgic.inject_edge(intid, 0) != Status::ok) {
+    if (!g_ready || the_vgic().inject_edge(intid, 0) != Status::ok) {
         HV_LOG_RATELIMITED(warn, "%s: SPI %u could not be forwarded: disabled", static_cast<const char*>(arg), intid);
         gic_enable(intid, false);
         return true;
@@ -326,14 +321,26 @@ bool forwarded_spi_irq(u32 intid, void* arg) {
 Status vgic_forward_hw_spi(u32 intid, const char* what) {
     if (!vgic_ready()) return Status::not_found;
     if (intid < vgic::kNumPrivate || intid >= 1020) return Status::invalid_argument;
-    HV_TRY(g_vgic.map_hw(0, intid, intid));
+    HV_TRY(the_vgic().map_hw(0, intid, intid));
     gic_set_handler(intid, forwarded_spi_irq, const_cast<char*>(what));
     gic_enable(intid, true);
     return Status::ok;
 }
 
-vgic::Vgic& the_vgic() { return g_vgic; }
+vgic::Vgic& the_vgic() { return the_vm().vgic; }
 bool vgic_ready() { return __atomic_load_n(&g_ready, __ATOMIC_ACQUIRE); }
+
+Status vgic_config(const PlatformInfo& plat, vgic::VgicConfig& cfg, vgic::HwIrqControl*& hw) {
+    const GicInfo& gic = plat.gic;
+    if (gic.gicd_base == 0 || gic.gicr.empty()) return Status::not_found;
+    // GICD_TYPER.ITLinesNumber (IHI0069H 12.9.38): 32 * (N + 1) INTIDs below 1020.
+    u32 typer = mmio_read<u32>(gic.gicd_base + 0x4);
+    u32 lines = min<u32>(32 * ((typer & 0x1f) + 1), vgic::kMaxIrqs);
+    cfg.nr_spis = lines > vgic::kNumPrivate ? lines - vgic::kNumPrivate : 32;
+    cfg.ich_vtr = HV_READ_SYSREG(ICH_VTR_EL2);
+    hw = &g_hw_control;
+    return Status::ok;
+}
 
 Status vgic_vm_init(Vm& vm, const PlatformInfo& plat) {
     const GicInfo& gic = plat.gic;
@@ -346,32 +353,21 @@ Status vgic_vm_init(Vm& vm, const PlatformInfo& plat) {
     if (gic.maintenance.valid && gic.maintenance.intid() != kPpiMaintenance)
         HV_LOG_WARN("vgic: DT maintenance interrupt is INTID %u, expected %u", gic.maintenance.intid(), kPpiMaintenance);
 
-    vgic::VgicConfig cfg;
-    cfg.nr_vcpus = vm.vcpu_count;
-    // GICD_TYPER.ITLinesNumber (IHI0069H 12.9.38): 32 * (N + 1) INTIDs below 1020.
-    u32 typer = mmio_read<u32>(gic.gicd_base + 0x4);
-    u32 lines = min<u32>(32 * ((typer & 0x1f) + 1), vgic::kMaxIrqs);
-    cfg.nr_spis = lines > vgic::kNumPrivate ? lines - vgic::kNumPrivate : 32;
-    cfg.ich_vtr = HV_READ_SYSREG(ICH_VTR_EL2);
-    for (u32 i = 0; i < vm.vcpu_count; ++i) cfg.mpidr[i] = vm.vcpus[i].mpidr & 0xff00ffffffull;
-    // Kicks (vm_run's kick_vcpu): a flag for the wait loop plus a physical SGI when the vCPU runs on another pCPU;
-    // the model calls it with no vGIC lock held.
-    HV_TRY(g_vgic.init(cfg, vm.memory, vcpu_kicker(), &g_hw_control));
-
-    g_nr_lrs = static_cast<u32>(vgic::ich_vtr::ListRegs::get(cfg.ich_vtr)) + 1;
-    u32 pre_bits = static_cast<u32>(vgic::ich_vtr::PREbits::get(cfg.ich_vtr)) + 1;
+    const u64 ich_vtr = vm.vgic.config().ich_vtr;
+    g_nr_lrs = static_cast<u32>(vgic::ich_vtr::ListRegs::get(ich_vtr)) + 1;
+    u32 pre_bits = static_cast<u32>(vgic::ich_vtr::PREbits::get(ich_vtr)) + 1;
     g_nr_aprs = pre_bits >= 7 ? 4 : pre_bits == 6 ? 2 : 1;
 
-    HV_TRY(vm.mmio.add(gic.gicd_base, g_vgic.distributor_size(), &g_vgic.distributor()));
-    HV_TRY(vm.mmio.add(gic.gicr[0].base, g_vgic.redistributors_size(), &g_vgic.redistributors()));
+    HV_TRY(vm.mmio.add(gic.gicd_base, the_vgic().distributor_size(), &the_vgic().distributor()));
+    HV_TRY(vm.mmio.add(gic.gicr[0].base, the_vgic().redistributors_size(), &the_vgic().redistributors()));
     for (u32 i = 0; i < vm.vcpu_count; ++i)
-        for (u32 ppi : kTimerPpi) HV_TRY(g_vgic.map_hw(i, ppi, ppi));
+        for (u32 ppi : kTimerPpi) HV_TRY(the_vgic().map_hw(i, ppi, ppi));
     // The PMU overflow interrupt, linked the same way when the guest has a PMUv3 (docs/boot.md "PMU").
     g_pmu_linked = pmu_config().present();
     if (g_pmu_linked && plat.pmu_irq.valid && plat.pmu_irq.intid() != kPpiPmu)
         HV_LOG_WARN("vgic: DT PMU interrupt is INTID %u, expected %u", plat.pmu_irq.intid(), kPpiPmu);
     if (g_pmu_linked) {
-        for (u32 i = 0; i < vm.vcpu_count; ++i) HV_TRY(g_vgic.map_hw(i, kPpiPmu, kPpiPmu));
+        for (u32 i = 0; i < vm.vcpu_count; ++i) HV_TRY(the_vgic().map_hw(i, kPpiPmu, kPpiPmu));
         gic_set_handler(kPpiPmu, pmu_irq, nullptr);
     }
 
@@ -383,33 +379,26 @@ Status vgic_vm_init(Vm& vm, const PlatformInfo& plat) {
     hooks.sysreg = sysreg;
     hooks.has_pending = has_pending;
     HV_TRY(add_reset_hook(reset_hook, nullptr));
-    // The vGIC's register classes (GICD, line levels, GICR, ICC) in the VM's catalogue: snapshots and the
-    // register list carry the interrupt state (docs/reglist.md "vGIC classes"). Placement construction: no
-    // global constructor.
-    if (g_vgic_regs == nullptr) {
-        g_vgic_regs = new (g_vgic_regs_storage) vgic::VgicRegisterClasses(g_vgic, cfg.ich_vtr);
-        if (Status s = g_vgic_regs->add_to(vm_registers()); s != Status::ok)
-            HV_LOG_WARN("vgic: not in the register catalogue: %s", status_name(s));
-    }
     __atomic_store_n(&g_ready, true, __ATOMIC_RELEASE);
-    HV_LOG_INFO("vgic: %u vCPU(s), %u SPIs, %u LRs, GICD 0x%llx, GICR 0x%llx (+0x%llx)", cfg.nr_vcpus, cfg.nr_spis,
+    HV_LOG_INFO("vgic: %u vCPU(s), %u SPIs, %u LRs, GICD 0x%llx, GICR 0x%llx (+0x%llx)", vm.vcpu_count,
+                vm.vgic.config().nr_spis,
                 g_nr_lrs, static_cast<unsigned long long>(gic.gicd_base),
                 static_cast<unsigned long long>(gic.gicr[0].base),
-                static_cast<unsigned long long>(g_vgic.redistributors_size()));
+                static_cast<unsigned long long>(the_vgic().redistributors_size()));
     return Status::ok;
 }
 
 void vgic_set_line(u32 intid, u32 vcpu, bool level) {
     if (!vgic_ready()) return;
-    if (g_vgic.set_level(intid, vcpu, level) != Status::ok)
+    if (the_vgic().set_level(intid, vcpu, level) != Status::ok)
         HV_LOG_RATELIMITED(warn, "vgic: cannot set line of INTID %u (vcpu%u)", intid, vcpu);
 }
 
-bool vgic_vcpu_has_pending(u32 vcpu) { return vgic_ready() && g_vgic.has_pending_for_wakeup(vcpu); }
+bool vgic_vcpu_has_pending(u32 vcpu) { return vgic_ready() && the_vgic().has_pending_for_wakeup(vcpu); }
 
 void vgic_vm_reset() {
     if (!vgic_ready()) return;
-    g_vgic.reset();
+    the_vgic().reset();
     // The timer PPIs of this pCPU: not active, enabled (the other pCPUs clean theirs on their next entry).
     for (u32 ppi : kTimerPpi) {
         gic_clear_active(ppi);

@@ -5,7 +5,7 @@
 #pragma once
 
 #include "core/platform.hpp"
-#include "core/vm.hpp"
+#include "vm/vm.hpp"
 #include "vgic/vgic.hpp"
 
 namespace hv::arch {
@@ -17,12 +17,15 @@ constexpr u32 kPpiPhysicalTimer = 30;  // EL1 physical timer: hardware-linked to
 constexpr u32 kPpiPmu = 23;            // PMU overflow interrupt: hardware-linked to the guest's PPI 23 (with a PMUv3)
 
 // Create the VM's vGIC: after vm.vcpu_count, vm.vcpus[].mpidr and vm.memory are set, before any vCPU runs.
-// Sizes the SPI range from the host GICD_TYPER, reads ICH_VTR_EL2, registers the distributor at the host GICD base
-// and the redistributors (vcpu_count x 128 KiB) at the first host GICR base, links both EL1 timers' PPIs to the
-// physical ones on every vCPU and installs the VcpuHooks (before_entry / after_exit / sysreg).
+// The vGIC's configuration from the hardware (SPIs from GICD_TYPER, list registers from ICH_VTR_EL2) and the
+// physical side of its hardware-linked interrupts, for build_vm.
+[[nodiscard]] Status vgic_config(const PlatformInfo& plat, vgic::VgicConfig& cfg, vgic::HwIrqControl*& hw);
+// After build_vm: registers the distributor at the host GICD base and the redistributors (vcpu_count x 128 KiB) at
+// the first host GICR base, links both EL1 timers' PPIs to the physical ones on every vCPU and installs the
+// VcpuHooks (before_entry / after_exit / sysreg).
 [[nodiscard]] Status vgic_vm_init(Vm& vm, const PlatformInfo& plat);
 
-// The VM's vGIC (valid after vgic_vm_init); the ITS uses it as its LpiSink.
+// The VM's vGIC (the_vm().vgic).
 vgic::Vgic& the_vgic();
 bool vgic_ready();
 

@@ -1,7 +1,7 @@
 // arch/aarch64 internals shared by vm_run.cpp (run loop, exits) and vm_reset.cpp (VM reset rendezvous).
 #pragma once
 
-#include "core/vm.hpp"
+#include "vm/vm.hpp"
 
 namespace hv::arch {
 

@@ -20,7 +20,6 @@
 #include "psci/fw_registers.hpp"
 
 // Placement new (no <new> in the freestanding build).
-inline void* operator new(hv::usize, void* p) noexcept { return p; }
 
 extern "C" hv::u64 hv_enter_guest(hv::VcpuContext* ctx, hv::u64 load_fp);  // vectors.S
 
@@ -28,7 +27,8 @@ namespace hv::arch {
 
 namespace {
 
-Vm g_vm;
+// The VM: the one object that owns every guest-visible model (vm/vm.hpp), constructed by create_vm().
+constinit InPlace<Vm> g_vm;
 VcpuHooks g_hooks;
 Spinlock g_start_lock;
 
@@ -139,8 +139,8 @@ VcpuContext& sys_for_write(Vcpu& v) {
 // --- firmware (psci/) ---
 class VmFirmwarePlatform final : public psci::FirmwarePlatform {
 public:
-    u32 vcpu_count() const override { return g_vm.vcpu_count; }
-    u64 vcpu_mpidr(u32 vcpu) const override { return vcpu < g_vm.vcpu_count ? g_vm.vcpus[vcpu].mpidr : 0; }
+    u32 vcpu_count() const override { return g_vm->vcpu_count; }
+    u64 vcpu_mpidr(u32 vcpu) const override { return vcpu < g_vm->vcpu_count ? g_vm->vcpus[vcpu].mpidr : 0; }
     Status start_vcpu(u32 vcpu, u64 entry, u64 context_id) override {
         return arch::start_vcpu(vcpu, entry, context_id);
     }
@@ -153,31 +153,14 @@ public:
         return ok != 0;
     }
 };
-VmFirmwarePlatform g_fw_platform;
-psci::Firmware g_firmware;
+constinit VmFirmwarePlatform g_fw_platform;
 
-// --- the register catalogue over the live vCPU contexts (constructed in vm_init_firmware: no global ctors) ---
-class VmVcpuContexts final : public reglist::VcpuContexts {
-public:
-    u32 count() const override { return g_vm.vcpu_count; }
-    VcpuContext* context(u32 vcpu) override { return vcpu < g_vm.vcpu_count ? &g_vm.vcpus[vcpu].ctx : nullptr; }
-};
 class CounterClock final : public Clock {
 public:
     u64 now() const override { return HV_READ_SYSREG(cntpct_el0); }
     u64 frequency() const override { return HV_READ_SYSREG(cntfrq_el0); }
 };
-struct VmRegisters {
-    VmVcpuContexts contexts;
-    CounterClock clock;
-    reglist::CoreRegisterClass core{contexts};
-    reglist::SysRegisterClass sys{contexts, clock};
-    reglist::PmuRegisterClass pmu{contexts, pmu_config()};  // no registers without a PMUv3
-    psci::FirmwareRegisterClass firmware{g_firmware};
-    reglist::RegisterCatalogue catalogue;
-};
-alignas(VmRegisters) u8 g_regs_storage[sizeof(VmRegisters)];
-VmRegisters* g_regs = nullptr;
+constinit CounterClock g_clock;
 
 // --- waiting for an interrupt (WFI, CPU_SUSPEND, vCPU off) ---
 constexpr u32 kHypTimerPpi = 26;  // EL2 physical timer (Arm BSA / QEMU virt); the hypervisor's own
@@ -234,7 +217,7 @@ void count_exit(u64& c, u64 n = 1) { __atomic_fetch_add(&c, n, __ATOMIC_RELAXED)
 void log_exit_stats() {
     u64 freq = HV_READ_SYSREG(cntfrq_el0);
     if (freq == 0) freq = 1;
-    for (u32 i = 0; i < g_vm.vcpu_count && i < PlatformInfo::kMaxCpus; ++i) {
+    for (u32 i = 0; i < g_vm->vcpu_count && i < PlatformInfo::kMaxCpus; ++i) {
         const ExitStats& e = g_exit_stats[i];
         auto ld = [](const u64& c) { return static_cast<unsigned long long>(__atomic_load_n(&c, __ATOMIC_RELAXED)); };
         HV_LOG_INFO("stats: vcpu%u exits irq=%llu hvc=%llu smc=%llu dabt=%llu sysreg=%llu wfi=%llu other=%llu "
@@ -247,16 +230,14 @@ void log_exit_stats() {
 
 }  // namespace
 
-Vm& the_vm() { return g_vm; }
+Vm& the_vm() { return *g_vm; }
+Vm& create_vm() { return g_vm.construct(); }
 VcpuHooks& vcpu_hooks() { return g_hooks; }
-psci::Firmware& vm_firmware() { return g_firmware; }
-reglist::RegisterCatalogue& vm_registers() {
-    HV_ASSERT(g_regs != nullptr);
-    return g_regs->catalogue;
-}
+psci::Firmware& vm_firmware() { return g_vm->firmware; }
+reglist::RegisterCatalogue& vm_registers() { return g_vm->registers(); }
 
 void kick_vcpu(u32 i) {
-    Vcpu* v = g_vm.vcpu(i);
+    Vcpu* v = g_vm->vcpu(i);
     if (v == nullptr) return;
     __atomic_store_n(&v->kick_pending, true, __ATOMIC_RELEASE);
     dsb_ish();
@@ -321,7 +302,7 @@ void handle_firmware(Vm& vm, Vcpu& v, bool smc) {
     if (smc) advance_pc(v.ctx);  // ELR_EL2 points at the trapped SMC; HVC's preferred return is past it
     if (g_hooks.hypercall != nullptr && g_hooks.hypercall(vm, v)) return;
     if (sdei_handle_call(v)) return;  // SDEI (DEN0054): needs the whole context, not just x0..x17
-    psci::FirmwareExit exit = g_firmware.handle(v.id, call);
+    psci::FirmwareExit exit = g_vm->firmware.handle(v.id, call);
     for (unsigned i = 0; i < 4; ++i) v.ctx.core.x[i] = call.x[i];
     switch (exit) {
         case psci::FirmwareExit::resume: break;
@@ -330,7 +311,7 @@ void handle_firmware(Vm& vm, Vcpu& v, bool smc) {
             // is allowed). Standby then returns SUCCESS after the call; power down restarts at the entry point.
             (void)vcpu_wait_for_interrupt(v);
             if (reset_requested()) break;  // the VM is being reset: this context is about to be replaced
-            psci::SuspendRequest req = g_firmware.suspend_request(v.id);
+            psci::SuspendRequest req = g_vm->firmware.suspend_request(v.id);
             if (req.power_down) {
                 vcpu_reset(v, req.entry, req.context_id);
                 v.state = VcpuState::running;
@@ -359,7 +340,7 @@ void handle_firmware(Vm& vm, Vcpu& v, bool smc) {
                 (fid & 0xffff) == 0x12 ? ResetReason::system_reset2 : ResetReason::system_reset;
             HV_LOG_INFO("guest requested %s (type %#x): resetting the VM",
                         reason == ResetReason::system_reset2 ? "SYSTEM_RESET2" : "SYSTEM_RESET",
-                        g_firmware.reset_type());
+                        g_vm->firmware.reset_type());
             log_exit_stats();
             vm_system_reset(vm, v, reason);
             break;
@@ -542,25 +523,20 @@ void hyp_init_cpu() {
     isb();
 }
 
-Status vm_init_firmware(Vm& vm, psci::PsciVersion version) {
+Status vm_build(Vm& vm, VmConfig& cfg, VmPorts ports, psci::PsciVersion version) {
     // KVM creates a VM's vCPUs with or without KVM_ARM_VCPU_PSCI_0_2; the exact version is then a register write.
-    psci::FirmwareConfig cfg;
-    cfg.psci_version = version == psci::PsciVersion::v0_1 ? psci::PsciVersion::v0_1 : psci::PsciVersion::v1_1;
-    cfg.boot_vcpu = 0;
-    HV_TRY(g_firmware.init(g_fw_platform, vm.memory, cfg));
+    cfg.firmware.psci_version = version == psci::PsciVersion::v0_1 ? psci::PsciVersion::v0_1 : psci::PsciVersion::v1_1;
+    cfg.firmware.boot_vcpu = 0;
+    cfg.pmu = pmu_config();  // no PMU registers without a PMUv3
+    ports.firmware = &g_fw_platform;
+    ports.sdei = &sdei_platform();
+    ports.kicker = &vcpu_kicker();
+    ports.clock = &g_clock;
+    HV_TRY(build_vm(vm, cfg, ports));
     HV_TRY(sdei_vm_init(vm));
-    if (g_regs == nullptr) {
-        g_regs = new (g_regs_storage) VmRegisters();
-        g_regs->catalogue.set_vcpu_count(vm.vcpu_count);
-        HV_TRY(g_regs->catalogue.add(g_regs->core));
-        HV_TRY(g_regs->catalogue.add(g_regs->sys));
-        HV_TRY(g_regs->catalogue.add(g_regs->pmu));
-        HV_TRY(g_regs->catalogue.add(g_regs->firmware));
-        HV_TRY(sdei_add_registers(g_regs->catalogue));  // SDEI state, class 0x0805 (sdei_glue)
-    }
     // The same path a restore takes (docs/reglist.md): KVM_REG_ARM_PSCI_VERSION on the VM handle.
-    return g_regs->catalogue.set_u64(reglist::Handle::vm(), psci::fwreg::kPsciVersion | reglist::kScopeVm,
-                                     static_cast<u64>(version));
+    return vm.registers().set_u64(reglist::Handle::vm(), psci::fwreg::kPsciVersion | reglist::kScopeVm,
+                                  static_cast<u64>(version));
 }
 
 Status vm_init_memory(Vm& vm) {
@@ -578,7 +554,7 @@ Status vm_init_memory(Vm& vm) {
 }
 
 Status start_vcpu(u32 i, u64 entry, u64 context_id) {
-    Vcpu* v = g_vm.vcpu(i);
+    Vcpu* v = g_vm->vcpu(i);
     if (v == nullptr) return Status::invalid_argument;
     {
         LockGuard guard(g_start_lock);
@@ -619,8 +595,8 @@ void vcpu_loop(Vm& vm, Vcpu& v) {
                             static_cast<unsigned long long>(v.ctx.core.pc),
                             static_cast<unsigned long long>(v.ctx.core.x[0]));
                 __atomic_store_n(&v.state, VcpuState::running, __ATOMIC_RELEASE);
-                g_firmware.note_vm_ran();
-                g_firmware.on_vcpu_started(v.id);
+                g_vm->firmware.note_vm_ran();
+                g_vm->firmware.on_vcpu_started(v.id);
             } else {
                 // Off: sleep until start_vcpu (or a reset) kicks this pCPU. Its PMU stops counting and interrupting.
                 pmu_vcpu_put(v);

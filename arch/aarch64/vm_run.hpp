@@ -6,12 +6,14 @@
 #include "core/irq.hpp"
 #include "core/pl011.hpp"
 #include "core/reglist/catalogue.hpp"
-#include "core/vm.hpp"
+#include "vm/vm.hpp"
 #include "psci/firmware.hpp"
 
 namespace hv::arch {
 
-// The single VM of this hypervisor.
+// The single VM of this hypervisor (the anchor: every guest-visible model lives inside it). create_vm() builds the
+// empty object once, early at boot; the_vm() is valid from then on.
+Vm& create_vm();
 Vm& the_vm();
 
 // Per-pCPU EL2 configuration for running guests (CPTR/MDCR/CNTHCTL/VTCR/ZCR), after mmu_init on each pCPU.
@@ -19,11 +21,11 @@ void hyp_init_cpu();
 // Stage 2 of `vm`: guest RAM identity mapped with blocks; everything else unmapped. Fills vm.memory too.
 [[nodiscard]] Status vm_init_memory(Vm& vm);
 
-// The VM's firmware (psci::Firmware behind HVC #0 / SMC #0), bound to vm.memory, and the VM's register catalogue
-// (core, sysreg + timer, firmware classes over the live vCPU contexts); after vm_init_memory and once the vCPU
-// count is set. The PSCI version is applied by writing KVM_REG_ARM_PSCI_VERSION through the catalogue -- the path
-// a restore takes; the firmware is created 0.2-capable unless `version` is 0.1 (KVM's KVM_ARM_VCPU_PSCI_0_2).
-[[nodiscard]] Status vm_init_firmware(Vm& vm, psci::PsciVersion version);
+// After vm_init_memory and once the vCPUs are set: builds the VM's models and register catalogue (build_vm) with
+// the ports this file implements (firmware platform, SDEI platform, kicker, counter clock) added to `ports`. The
+// PSCI version is applied by writing KVM_REG_ARM_PSCI_VERSION through the catalogue -- the path a restore takes;
+// the firmware is created 0.2-capable unless `version` is 0.1 (KVM's KVM_ARM_VCPU_PSCI_0_2).
+[[nodiscard]] Status vm_build(Vm& vm, VmConfig& cfg, VmPorts ports, psci::PsciVersion version);
 psci::Firmware& vm_firmware();
 reglist::RegisterCatalogue& vm_registers();
 

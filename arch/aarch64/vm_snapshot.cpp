@@ -10,52 +10,12 @@
 #include "lib/log.hpp"
 #include "lib/string.hpp"
 
-// Placement new (no <new> in the freestanding build; the same definition as boot/main.cpp).
-inline void* operator new(hv::usize, void* p) noexcept { return p; }
-
 namespace hv::arch {
 
 namespace {
 
 using semihosting::File;
 
-// vCPU power state as a register (KVM moves it with KVM_GET/SET_MP_STATE, not ONE_REG): class 0x0806, index 0,
-// U32, KVM_MP_STATE_RUNNABLE (0) or KVM_MP_STATE_STOPPED (3). GET reads the firmware's PSCI power state (ON and
-// ON_PENDING are runnable: a pending vCPU's context already holds its entry point). SET only stages the value:
-// vm_snapshot_restore applies it once every register is in place, so no vCPU starts half restored.
-constexpr u64 kMpStateId = reglist::kArchArm64 | reglist::kSizeU32 | reglist::kClassMpState | 0;
-
-class MpStateClass final : public reglist::RegisterClass {
-public:
-    const char* name() const override { return "mp_state"; }
-    reglist::Scope scope() const override { return reglist::Scope::vcpu; }
-    usize count(u32 vcpu) const override { return vcpu < the_vm().vcpu_count ? 1 : 0; }
-    u64 id_at(u32, usize) const override { return kMpStateId; }
-    bool owns(u64 id) const override { return id == kMpStateId; }
-    Status get(u32 vcpu, u64, Span<u8> value) override {
-        if (vcpu >= the_vm().vcpu_count) return Status::not_found;
-        const u32 v = vm_firmware().power_state(vcpu) == psci::PowerState::off ? kMpStateStopped : kMpStateRunnable;
-        memcpy(value.data(), &v, 4);
-        return Status::ok;
-    }
-    Status set(u32 vcpu, u64, Span<const u8> value) override {
-        if (vcpu >= the_vm().vcpu_count || vcpu >= kMaxCpus) return Status::not_found;
-        u32 v = 0;
-        memcpy(&v, value.data(), 4);
-        if (v != kMpStateRunnable && v != kMpStateStopped) return Status::invalid_argument;
-        staged[vcpu] = static_cast<u8>(v);
-        staged_valid[vcpu] = true;
-        return Status::ok;
-    }
-    void reset(u32 vcpu) override {
-        if (vcpu < kMaxCpus) staged_valid[vcpu] = false;
-    }
-    u8 staged[kMaxCpus] = {};
-    bool staged_valid[kMaxCpus] = {};
-};
-
-alignas(MpStateClass) u8 g_mp_storage[sizeof(MpStateClass)];
-MpStateClass* g_mp = nullptr;
 const HvOptions* g_opts = nullptr;
 
 class FileSink final : public reglist::SnapshotSink {
@@ -94,7 +54,7 @@ public:
         return Status::ok;
     }
     Status record(u32 vcpu, u64 id, Span<const u8>) override {
-        if (id == kMpStateId && vcpu < kMaxCpus) ++mp_states;
+        if (id == MpStateClass::kId && vcpu < kMaxCpus) ++mp_states;
         return Status::ok;
     }
     Status ram_region(u32 index, u64 gpa, u64 size, u64) override {
@@ -128,7 +88,7 @@ Status save_to_file(Vm& vm, const char* path, u64& written) {
     info.vcpu_count = vm.vcpu_count;
     info.abi[reglist::SnapshotInfo::kAbiItsTables] = 0;  // ITS tables: KVM ABI rev 0 (its/its_tables)
     FileSink sink(f);
-    s = reglist::snapshot_save_stream(vm_registers(), info, sink, &vm.memory, written);
+    s = reglist::snapshot_save_stream(vm.registers(), info, sink, &vm.memory, written);
     f.close();
     return s;
 }
@@ -169,17 +129,13 @@ bool snapshot_hypercall(Vm& vm, Vcpu& v) {
 
 Status vm_snapshot_init(Vm&, const HvOptions& opts) {
     g_opts = &opts;
-    if (g_mp == nullptr) {
-        g_mp = new (g_mp_storage) MpStateClass();
-        HV_TRY(vm_registers().add(*g_mp));
-    }
     vcpu_hooks().hypercall = snapshot_hypercall;
     return Status::ok;
 }
 
 Status vm_snapshot_restore(Vm& vm, bool& changed) {
     changed = false;
-    if (g_opts == nullptr || g_mp == nullptr) return Status::invalid_argument;
+    if (g_opts == nullptr) return Status::invalid_argument;
     const char* path = g_opts->snapshot_path;
     File f;
     Status s = f.open(path, semihosting::OpenMode::read_binary);
@@ -204,7 +160,7 @@ Status vm_snapshot_restore(Vm& vm, bool& changed) {
         s = Status::corrupt;
     }
     reglist::SnapshotInfo info;
-    if (s == Status::ok) s = reglist::snapshot_validate_stream(vm_registers(), src, info, &vm.memory);
+    if (s == Status::ok) s = reglist::snapshot_validate_stream(vm.registers(), src, info, &vm.memory);
     if (s != Status::ok) {
         HV_LOG_ERROR("snapshot: '%s' (%llu bytes) refused: %s; nothing was restored", path,
                      static_cast<unsigned long long>(len.value()), status_name(s));
@@ -217,10 +173,10 @@ Status vm_snapshot_restore(Vm& vm, bool& changed) {
     }
 
     // 2. RAM, then the registers in restore order (vCPU + firmware, vGIC, ITS: KVM's order).
-    for (u32 i = 0; i < vm.vcpu_count && i < kMaxCpus; ++i) g_mp->reset(i);
+    for (u32 i = 0; i < vm.vcpu_count; ++i) vm.mp_state().reset(i);
     changed = true;
     const u64 t0 = HV_READ_SYSREG(cntpct_el0);
-    s = reglist::snapshot_restore_stream(vm_registers(), src, info, &vm.memory);
+    s = reglist::snapshot_restore_stream(vm.registers(), src, info, &vm.memory);
     f.close();
     if (s != Status::ok) {
         HV_LOG_ERROR("snapshot: applying '%s' failed: %s", path, status_name(s));
@@ -236,8 +192,9 @@ Status vm_snapshot_restore(Vm& vm, bool& changed) {
     u32 running = 0;
     for (u32 i = 0; i < vm.vcpu_count && i < kMaxCpus; ++i) {
         Vcpu& v = vm.vcpus[i];
-        const bool on = g_mp->staged_valid[i] && g_mp->staged[i] == kMpStateRunnable;
-        vm_firmware().restore_power_state(i, on ? psci::PowerState::on : psci::PowerState::off);
+        bool on = false;
+        (void)vm.mp_state().staged(i, on);  // nothing staged: stays off
+        vm.firmware.restore_power_state(i, on ? psci::PowerState::on : psci::PowerState::off);
         v.fp_dirty = true;
         __atomic_store_n(&v.state, on ? VcpuState::pending : VcpuState::off, __ATOMIC_RELEASE);
         running += on ? 1 : 0;

@@ -15,7 +15,7 @@
 #pragma once
 
 #include "core/bootargs.hpp"
-#include "core/vm.hpp"
+#include "vm/vm.hpp"
 
 namespace hv::arch {
 
@@ -24,12 +24,7 @@ constexpr i64 kSnapshotResumed = 1;           // x0 seen by the caller after a r
 constexpr i64 kSnapshotNotSupported = -1;     // SMCCC NOT_SUPPORTED: no snapshot=save option
 constexpr i64 kSnapshotSaveFailed = -2;       // the file could not be written; the VM continues
 
-// KVM MP_STATE values carried by the MP state register (docs/snapshot.md).
-constexpr u32 kMpStateRunnable = 0;  // KVM_MP_STATE_RUNNABLE
-constexpr u32 kMpStateStopped = 3;   // KVM_MP_STATE_STOPPED
-
-// After the vGIC / ITS / UART are set up and vm_init_firmware ran: adds the MP state class to the VM catalogue
-// and installs the hypercall hook. `opts` must stay valid (the path is read at save time).
+// After build_vm: installs the hypercall hook. `opts` must stay valid (the path is read at save time).
 [[nodiscard]] Status vm_snapshot_init(Vm& vm, const HvOptions& opts);
 
 // Restore at boot from opts.snapshot_path (vCPUs not yet running). On ok every saved-running vCPU is pending

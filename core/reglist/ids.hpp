@@ -6,6 +6,7 @@
 // proposal "KVM_CAP_ARM_REG_SCOPE" used the same bit (KVM_REG_ARM_SCOPE_SHIFT 28, SCOPE_VM = 1).
 #pragma once
 
+#include "core/arm_defs.hpp"
 #include "lib/bits.hpp"
 
 namespace hv::reglist {
@@ -54,8 +55,7 @@ constexpr u64 core_id(u64 size_bits, u32 byte_offset) {
 
 // ARM64_SYS_REG(op0, op1, CRn, CRm, op2) (KVM_REG_ARM64_SYSREG_* shifts 14, 11, 7, 3, 0).
 constexpr u64 sysreg_id(u32 op0, u32 op1, u32 crn, u32 crm, u32 op2) {
-    return kArchArm64 | kSizeU64 | kClassSysreg | (u64{op0} << 14) | (u64{op1} << 11) | (u64{crn} << 7) |
-           (u64{crm} << 3) | u64{op2};
+    return kArchArm64 | kSizeU64 | kClassSysreg | arm::sysreg_key(op0, op1, crn, crm, op2);
 }
 
 // KVM's timer IDs. NOTE the historical swap in KVM's uapi: TIMER_CNT carries the encoding of CNTV_CVAL_EL0

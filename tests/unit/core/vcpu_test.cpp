@@ -88,7 +88,7 @@ TEST(Vcpu, InjectionFromEl0UsesLowerElVectorAndClass) {
 TEST(Vm, GuestRamExcludesHypervisorRegionAndHonoursLimit) {
     FixedVector<MemRegion, PlatformInfo::kMaxMemRegions> host;
     ASSERT_EQ(host.push_back({0x4000'0000, GiB}), Status::ok);
-    FixedVector<MemRegion, Vm::kMaxRam> out;
+    FixedVector<MemRegion, kMaxRamRegions> out;
     ASSERT_EQ(carve_guest_ram(host, 0x4000'0000, 32 * MiB, 0, out), Status::ok);
     ASSERT_EQ(out.size(), 1u);
     EXPECT_EQ(out[0].base, 0x4200'0000u);
@@ -102,18 +102,8 @@ TEST(Vm, GuestRamExcludesHypervisorRegionAndHonoursLimit) {
     EXPECT_EQ(carve_guest_ram(tiny, 0x4000'0000, 32 * MiB, 0, out), Status::no_memory);
 }
 
-TEST(Vm, VcpuLookupByMpidr) {
-    static Vm vm;
-    vm.vcpu_count = 2;
-    vm.vcpus[0].mpidr = 0x0;
-    vm.vcpus[1].mpidr = 0x1;
-    EXPECT_EQ(vm.vcpu_by_mpidr(0x80000001), &vm.vcpus[1]);  // RES1 bit 31 ignored
-    EXPECT_EQ(vm.vcpu_by_mpidr(0x2), nullptr);
-    EXPECT_EQ(vm.vcpu(2), nullptr);
-}
-
 TEST(Vm, ReserveTopOfRamTakesFromTheHighestRegion) {
-    FixedVector<MemRegion, Vm::kMaxRam> ram;
+    FixedVector<MemRegion, kMaxRamRegions> ram;
     ASSERT_EQ(ram.push_back({0x4200'0000, 0x1e00'0000}), Status::ok);  // ..0x6000_0000
     ASSERT_EQ(ram.push_back({0x1'0000'0000, 4 * MiB}), Status::ok);
     u64 base = 0;
@@ -131,19 +121,19 @@ TEST(Vm, ReserveTopOfRamTakesFromTheHighestRegion) {
 }
 
 TEST(Vm, LimitGuestRamKeepsTheLowestBytes) {
-    FixedVector<MemRegion, Vm::kMaxRam> ram;
+    FixedVector<MemRegion, kMaxRamRegions> ram;
     ASSERT_EQ(ram.push_back({0x4200'0000, 256 * MiB}), Status::ok);
     ASSERT_EQ(ram.push_back({0x1'0000'0000, 64 * MiB}), Status::ok);
-    FixedVector<MemRegion, Vm::kMaxRam> a = ram;
+    FixedVector<MemRegion, kMaxRamRegions> a = ram;
     EXPECT_EQ(limit_guest_ram(a, 128 * MiB), 128 * MiB);
     ASSERT_EQ(a.size(), 1u);
     EXPECT_EQ(a[0].base, 0x4200'0000u);
     EXPECT_EQ(a[0].size, 128 * MiB);
-    FixedVector<MemRegion, Vm::kMaxRam> b = ram;
+    FixedVector<MemRegion, kMaxRamRegions> b = ram;
     EXPECT_EQ(limit_guest_ram(b, 256 * MiB + 32 * MiB + MiB), 288 * MiB);  // rounded down to 2 MiB, spans both
     ASSERT_EQ(b.size(), 2u);
     EXPECT_EQ(b[1].size, 32 * MiB);
-    FixedVector<MemRegion, Vm::kMaxRam> c = ram;
+    FixedVector<MemRegion, kMaxRamRegions> c = ram;
     EXPECT_EQ(limit_guest_ram(c, 4 * GiB), 320 * MiB);  // less than asked: everything kept
     EXPECT_EQ(c.size(), 2u);
 }

@@ -1,21 +1,14 @@
-// A whole VM's models on the host, wired the way the hypervisor wires them: vCPU contexts, firmware, vGIC and
-// N ITS instances over one RegionGuestMemory, and a register catalogue holding every class. Shared by
-// tests/unit/system (whole-VM snapshot tests) and tests/unit/reglist (golden lists of the standard VM).
+// A whole VM on the host, built by the same builder as the hypervisor's (vm/vm.hpp build_vm): vCPU contexts,
+// firmware, SDEI, vGIC, N ITS instances and the register catalogue holding every class, over host-backed guest RAM
+// and fake ports. Shared by tests/unit/system (whole-VM snapshot tests) and tests/unit/reglist (golden lists).
 #pragma once
 
 #include <memory>
 #include <vector>
 
-#include "core/reglist/catalogue.hpp"
-#include "core/reglist/pmu_regs.hpp"
 #include "core/reglist/snapshot.hpp"
-#include "core/reglist/vcpu_regs.hpp"
-#include "its/its.hpp"
-#include "its/reglist_class.hpp"
-#include "psci/fw_registers.hpp"
-#include "sdei/reglist_class.hpp"
 #include "tests/unit/psci/fake_platform.hpp"
-#include "vgic/reglist_class.hpp"
+#include "vm/vm.hpp"
 
 namespace hvsys {
 
@@ -53,36 +46,44 @@ constexpr u64 kRam0Size = 2 * 1024 * 1024;
 constexpr u64 kRam1 = 0x80000000;  // a second, small RAM region (the snapshot carries every region)
 constexpr u64 kRam1Size = 64 * 1024;
 
+// vm.ctx[i]: vCPU i's register context inside the VM object.
+class ContextView {
+public:
+    explicit ContextView(Vm& vm) : vm_(vm) {}
+    VcpuContext& operator[](u32 i) { return vm_.vcpus[i].ctx; }
+    usize size() const { return vm_.vcpu_count; }
+
+private:
+    Vm& vm_;
+};
+
 struct VmModel {
     explicit VmModel(u32 n = 2, u32 n_its = 1, u32 nr_spis = 64)
-        : vcpus(n), platform(n), sdei_platform(n), ctx(n), contexts(ctx.data(), n), core(contexts), sys(contexts, clock),
-          pmu(contexts, pmu::make_config(kHostDfr0, kHostPmcr)), fwc(fw),
-          cat(n) {
+        : vcpus(n), machine(std::make_unique<Vm>()), platform(n), sdei_platform(n), mem(machine->memory),
+          fw(machine->firmware), ctx(*machine) {
         EXPECT_EQ(mem.add_region(kRam0, kRam0Size, ram0.data()), Status::ok);
         EXPECT_EQ(mem.add_region(kRam1, kRam1Size, ram1.data()), Status::ok);
-        EXPECT_EQ(fw.init(platform, mem, psci::FirmwareConfig{}), Status::ok);
-        vgic::VgicConfig cfg;
-        cfg.nr_vcpus = n;
-        cfg.nr_spis = nr_spis;
-        vgic = std::make_unique<vgic::Vgic>();
-        EXPECT_EQ(vgic->init(cfg, mem, kicker, nullptr), Status::ok);
-        vgic_regs = std::make_unique<vgic::VgicRegisterClasses>(*vgic, cfg.ich_vtr);
-        EXPECT_EQ(cat.add(core), Status::ok);
-        EXPECT_EQ(cat.add(sys), Status::ok);
-        EXPECT_EQ(cat.add(pmu), Status::ok);
-        EXPECT_EQ(cat.add(fwc), Status::ok);
-        EXPECT_EQ(vgic_regs->add_to(cat), Status::ok);
-        for (u32 i = 0; i < n_its; ++i) {
-            its.push_back(std::make_unique<its::Its>(mem, *vgic));
-            its_regs.push_back(std::make_unique<its::ItsRegisterClass>(*its.back(), i));
-            EXPECT_EQ(cat.add(*its_regs.back()), Status::ok);
+        VmConfig cfg;
+        cfg.vcpu_count = n;
+        machine->vcpu_count = n;
+        for (u32 i = 0; i < n; ++i) {
+            cfg.mpidr[i] = i;
+            machine->vcpus[i].id = i;
+            machine->vcpus[i].mpidr = i;
         }
-        // SDEI as the hypervisor configures it (sdei_glue: default SdeiConfig).
-        sdei = std::make_unique<sdei::Sdei>();
-        EXPECT_EQ(sdei->init(sdei_platform, mem, sdei::SdeiConfig{}), Status::ok);
-        sdei_regs = std::make_unique<sdei::SdeiRegisterClasses>(*sdei);
-        EXPECT_EQ(sdei_regs->add_to(cat), Status::ok);
-        cat.reset_all();
+        cfg.vgic.nr_spis = nr_spis;
+        cfg.its_count = n_its;
+        cfg.pmu = pmu::make_config(kHostDfr0, kHostPmcr);
+        VmPorts ports;
+        ports.firmware = &platform;
+        ports.sdei = &sdei_platform;
+        ports.kicker = &kicker;
+        ports.clock = &clock;
+        EXPECT_EQ(build_vm(*machine, cfg, ports), Status::ok);
+        vgic = &machine->vgic;
+        sdei = &machine->sdei;
+        for (u32 i = 0; i < machine->its_count; ++i) its.push_back(&machine->its[i].get());
+        machine->registers().reset_all();
     }
     std::vector<u64> list(reglist::Handle h) const {
         usize n = 0;
@@ -108,27 +109,20 @@ struct VmModel {
     }
 
     u32 vcpus;
+    std::unique_ptr<Vm> machine;
     std::vector<u8> ram0 = std::vector<u8>(kRam0Size);
     std::vector<u8> ram1 = std::vector<u8>(kRam1Size);
-    RegionGuestMemory mem;
     hvtest::FakeFirmwarePlatform platform;
     ModelSdeiPlatform sdei_platform;
-    psci::Firmware fw;
     FixedClock clock;
-    std::vector<VcpuContext> ctx;
-    reglist::ArrayVcpuContexts contexts;
-    reglist::CoreRegisterClass core;
-    reglist::SysRegisterClass sys;
-    reglist::PmuRegisterClass pmu;
-    psci::FirmwareRegisterClass fwc;
     NullKicker kicker;
-    std::unique_ptr<vgic::Vgic> vgic;
-    std::unique_ptr<vgic::VgicRegisterClasses> vgic_regs;
-    std::vector<std::unique_ptr<its::Its>> its;
-    std::vector<std::unique_ptr<its::ItsRegisterClass>> its_regs;
-    std::unique_ptr<sdei::Sdei> sdei;
-    std::unique_ptr<sdei::SdeiRegisterClasses> sdei_regs;
-    reglist::RegisterCatalogue cat;
+    RegionGuestMemory& mem;
+    psci::Firmware& fw;
+    ContextView ctx;
+    reglist::RegisterCatalogue& cat = machine->registers();
+    vgic::Vgic* vgic = nullptr;
+    std::vector<its::Its*> its;
+    sdei::Sdei* sdei = nullptr;
 };
 
 }  // namespace hvsys

@@ -1,0 +1,59 @@
+#include "vm/vm.hpp"
+
+namespace hv {
+
+Vcpu* Vm::vcpu_by_mpidr(u64 mpidr) {
+    for (u32 i = 0; i < vcpu_count; ++i)
+        if (arm::mpidr_affinity(vcpus[i].mpidr) == arm::mpidr_affinity(mpidr)) return &vcpus[i];
+    return nullptr;
+}
+
+namespace {
+
+Status check(const Vm& vm, const VmConfig& cfg, const VmPorts& ports) {
+    if (ports.firmware == nullptr || ports.sdei == nullptr || ports.kicker == nullptr || ports.clock == nullptr)
+        return Status::invalid_argument;
+    if (cfg.vcpu_count == 0 || cfg.vcpu_count > Vm::kMaxVcpus || cfg.vcpu_count != vm.vcpu_count)
+        return Status::invalid_argument;
+    if (cfg.its_count > Vm::kMaxIts) return Status::invalid_argument;
+    if (cfg.uart && ports.uart_backend == nullptr) return Status::invalid_argument;
+    return Status::ok;
+}
+
+Status build_models(Vm& vm, const VmConfig& cfg, const VmPorts& ports) {
+    HV_TRY(vm.firmware.init(*ports.firmware, vm.memory, cfg.firmware));
+    HV_TRY(vm.sdei.init(*ports.sdei, vm.memory, cfg.sdei));
+    vgic::VgicConfig vcfg = cfg.vgic;
+    vcfg.nr_vcpus = cfg.vcpu_count;
+    for (u32 i = 0; i < cfg.vcpu_count; ++i) vcfg.mpidr[i] = arm::mpidr_affinity(cfg.mpidr[i]);
+    HV_TRY(vm.vgic.init(vcfg, vm.memory, *ports.kicker, ports.hw_irq));
+    for (u32 i = 0; i < cfg.its_count; ++i)
+        vm.its[i].construct(vm.memory, vm.vgic, i == 0 ? ports.its0_observer : nullptr);
+    vm.its_count = cfg.its_count;
+    if (cfg.uart) vm.uart.construct(*ports.uart_backend);
+    return Status::ok;
+}
+
+}  // namespace
+
+Status build_vm(Vm& vm, const VmConfig& cfg, const VmPorts& ports) {
+    if (vm.regs_.built()) return Status::busy;
+    HV_TRY(check(vm, cfg, ports));
+    HV_TRY(build_models(vm, cfg, ports));
+
+    vm.pmu_config_ = cfg.pmu;  // the PMU class keeps a reference
+    Vm::Registers& r = vm.regs_.construct(vm, *ports.clock, vm.pmu_config_, cfg.vgic.ich_vtr);
+    reglist::RegisterCatalogue& cat = vm.catalogue_;
+    cat.set_vcpu_count(vm.vcpu_count);
+    HV_TRY(cat.add(r.core));
+    HV_TRY(cat.add(r.sys));
+    HV_TRY(cat.add(r.pmu));
+    HV_TRY(cat.add(r.firmware));
+    HV_TRY(r.vgic.add_to(cat));
+    for (u32 i = 0; i < vm.its_count; ++i) HV_TRY(cat.add(r.its[i].construct(vm.its[i].get(), i)));
+    HV_TRY(r.sdei.add_to(cat));
+    HV_TRY(cat.add(r.mp_state));
+    return Status::ok;
+}
+
+}  // namespace hv

@@ -1,0 +1,178 @@
+// The one VM object. It owns everything a guest can see: the vCPUs and guest RAM, the vGIC and every virtual ITS,
+// the firmware (PSCI/SMCCC/TRNG) and SDEI, the emulated UART, and the register catalogue that reaches all of it.
+// build_vm() assembles it from a configuration and the ports the platform implements; boot/ uses it for the running
+// hypervisor and the host tests use the same builder, so the register list they check is the one that ships.
+//
+// Layer: lib <- core <- {vgic, its, psci, sdei} <- vm <- arch <- boot. Plain C++: compiles for the host too.
+#pragma once
+
+#include "core/guest_memory.hpp"
+#include "core/irq.hpp"
+#include "core/mmio.hpp"
+#include "core/pl011.hpp"
+#include "core/pmu.hpp"
+#include "core/reglist/catalogue.hpp"
+#include "core/reglist/pmu_regs.hpp"
+#include "core/reglist/vcpu_regs.hpp"
+#include "core/stage2.hpp"
+#include "core/vcpu.hpp"
+#include "core/vm.hpp"
+#include "its/its.hpp"
+#include "its/reglist_class.hpp"
+#include "lib/containers.hpp"
+#include "lib/in_place.hpp"
+#include "lib/spinlock.hpp"
+#include "psci/firmware.hpp"
+#include "psci/fw_registers.hpp"
+#include "sdei/reglist_class.hpp"
+#include "sdei/sdei.hpp"
+#include "vgic/reglist_class.hpp"
+#include "vgic/vgic.hpp"
+#include "core/guest_dtb.hpp"
+#include "vm/mp_state.hpp"
+
+namespace hv {
+
+class Vm;
+
+// How a device plugs into the vCPU run loop: one set of hooks per device, called in registration order (all
+// optional). `self` is the device's own pointer, handed back on every call.
+struct DeviceHooks {
+    const char* name = "";
+    void* self = nullptr;
+    void (*before_entry)(void* self, Vcpu& v) = nullptr;  // the last exit's work is done: prepare the entry
+    void (*after_exit)(void* self, Vcpu& v) = nullptr;    // right after the exit, before it is handled
+    bool (*has_pending)(void* self, Vcpu& v) = nullptr;   // WFI wait: something for `v`, even masked
+    void (*reset)(void* self, Vm& vm) = nullptr;          // VM reset (SYSTEM_RESET): every vCPU is stopped
+};
+
+// What the VM is built from (the platform's facts and the user's options).
+struct VmConfig {
+    u32 vcpu_count = 1;
+    u64 mpidr[PlatformInfo::kMaxCpus] = {};  // affinity of each vCPU (VMPIDR_EL2)
+    pmu::Config pmu;                         // the guest's PMU (none: no PMU registers)
+    vgic::VgicConfig vgic;                   // nr_vcpus and mpidr are filled from the fields above
+    u32 its_count = 1;                       // virtual ITS instances (0: none)
+    psci::FirmwareConfig firmware;
+    sdei::SdeiConfig sdei;
+    bool uart = false;  // an emulated PL011 (its frame is added to the MMIO bus by whoever knows the address)
+};
+
+// What the platform implements for the models.
+struct VmPorts {
+    psci::FirmwarePlatform* firmware = nullptr;  // starts vCPUs, random numbers
+    sdei::SdeiPlatform* sdei = nullptr;          // kicks vCPUs for SDEI delivery
+    VcpuKicker* kicker = nullptr;                // kicks vCPUs for interrupts
+    const Clock* clock = nullptr;                // the counter the virtual counter offsets apply to
+    vgic::HwIrqControl* hw_irq = nullptr;        // physical side of hardware-linked interrupts (nullptr: none)
+    its::ItsObserver* its0_observer = nullptr;   // mirrors the first ITS's mappings (MSI passthrough)
+    Pl011Backend* uart_backend = nullptr;        // console output and the UART's interrupt line
+};
+
+// The emulated PL011 behind one lock: MMIO from any vCPU, input from the host UART's interrupt.
+class LockedPl011 final : public MmioHandler {
+public:
+    explicit LockedPl011(Pl011Backend& backend) : uart_(backend) {}
+    MmioResult mmio_read(const MmioAccess& a, u64& value) override {
+        LockGuard guard(lock_);
+        return uart_.mmio_read(a, value);
+    }
+    MmioResult mmio_write(const MmioAccess& a, u64 value) override {
+        LockGuard guard(lock_);
+        return uart_.mmio_write(a, value);
+    }
+    // Runs `fn(uart)` under the lock (input, attach, reset, save/restore).
+    template <typename Fn>
+    auto locked(Fn&& fn) {
+        LockGuard guard(lock_);
+        return fn(uart_);
+    }
+
+private:
+    Spinlock lock_;
+    Pl011 uart_;
+};
+
+class Vm {
+public:
+    static constexpr u32 kMaxVcpus = PlatformInfo::kMaxCpus;
+    static constexpr u32 kMaxIts = kMaxVirtualIts;
+    static constexpr u32 kMaxDevices = 8;
+
+    Vm() = default;
+    Vm(const Vm&) = delete;
+    Vm& operator=(const Vm&) = delete;
+
+    // --- vCPUs and memory ---
+    u16 vmid = 1;
+    u32 vcpu_count = 0;
+    Vcpu vcpus[kMaxVcpus];
+    FixedVector<MemRegion, kMaxRamRegions> ram;  // guest RAM (identity mapped: IPA == PA)
+    RegionGuestMemory memory;
+    MmioBus mmio;
+    PageTable stage2;
+    // Boots of this VM since the hypervisor started (1 = cold boot) and why the current one happened.
+    u32 boot_count = 1;
+    ResetReason reset_reason = ResetReason::cold;
+
+    Vcpu* vcpu(u32 i) { return i < vcpu_count ? &vcpus[i] : nullptr; }
+    // The vCPU whose MPIDR affinity (Aff3..Aff0) equals `mpidr`, or nullptr.
+    Vcpu* vcpu_by_mpidr(u64 mpidr);
+
+    // --- devices and firmware ---
+    psci::Firmware firmware;
+    sdei::Sdei sdei;
+    vgic::Vgic vgic;
+    InPlace<its::Its> its[kMaxIts];
+    u64 its_base[kMaxIts] = {};  // guest-physical base of each ITS's frames (set by whoever maps them)
+    u32 its_count = 0;
+    InPlace<LockedPl011> uart;
+
+    // --- hooks of the devices, in registration order ---
+    [[nodiscard]] Status add_device(const DeviceHooks& d) { return devices_.push_back(d); }
+    const FixedVector<DeviceHooks, kMaxDevices>& devices() const { return devices_; }
+
+    // --- the register list over all of it ---
+    reglist::RegisterCatalogue& registers() { return catalogue_; }
+    MpStateClass& mp_state() { return regs_->mp_state; }
+
+private:
+    friend Status build_vm(Vm&, const VmConfig&, const VmPorts&);
+
+    class Contexts final : public reglist::VcpuContexts {
+    public:
+        explicit Contexts(Vm& vm) : vm_(vm) {}
+        u32 count() const override { return vm_.vcpu_count; }
+        VcpuContext* context(u32 i) override { return i < vm_.vcpu_count ? &vm_.vcpus[i].ctx : nullptr; }
+
+    private:
+        Vm& vm_;
+    };
+    struct Registers {
+        Registers(Vm& vm, const Clock& clock, const pmu::Config& pmu_cfg, u64 ich_vtr)
+            : contexts(vm), core(contexts), sys(contexts, clock), pmu(contexts, pmu_cfg), firmware(vm.firmware),
+              vgic(vm.vgic, ich_vtr),
+              sdei(vm.sdei), mp_state(vm.firmware, vm.vcpu_count) {}
+        Contexts contexts;
+        reglist::CoreRegisterClass core;
+        reglist::SysRegisterClass sys;
+        reglist::PmuRegisterClass pmu;
+        psci::FirmwareRegisterClass firmware;
+        vgic::VgicRegisterClasses vgic;
+        InPlace<its::ItsRegisterClass> its[kMaxIts];
+        sdei::SdeiRegisterClasses sdei;
+        MpStateClass mp_state;
+    };
+    pmu::Config pmu_config_;
+    InPlace<Registers> regs_;
+    reglist::RegisterCatalogue catalogue_;
+    FixedVector<DeviceHooks, kMaxDevices> devices_;
+};
+
+// Builds the models of `vm` (whose vCPUs, RAM and `memory` are already set) from `cfg` and `ports`, and its
+// register catalogue in KVM's restore order: core, sysreg, PMU, firmware, vGIC, ITSes, SDEI, MP state. Called once per
+// Vm. Errors: invalid_argument (a missing port, a vCPU count of 0 or above kMaxVcpus, too many ITSes), and
+// whatever a model's init returns.
+[[nodiscard]] Status build_vm(Vm& vm, const VmConfig& cfg, const VmPorts& ports);
+
+}  // namespace hv
