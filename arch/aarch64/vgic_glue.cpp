@@ -305,6 +305,30 @@ bool pmu_irq(u32 intid, void*) {
     return false;
 }
 
+// Physical routing of the passed-through SPIs (vgic_forward_hw_spi): the pCPU index each one is routed to now
+// (gic_init_distributor routes every SPI to the boot pCPU, index 0).
+u8 g_forwarded_spi_pcpu[1020] = {};
+
+// The physical SPI follows the guest's GICD_IROUTER of the virtual one, so it is taken on the pCPU that runs the
+// target vCPU (no kick SGI, no cross-pCPU hop). Lazily: checked at each activation, the new route applies from the
+// next one (IHI0069H 12.9.22: a routing change does not affect an interrupt already active). A route that names no
+// vCPU keeps the current pCPU. vCPU i runs on its pinned pCPU (Vcpu::pcpu).
+void follow_guest_route(u32 intid) {
+    u64 route = 0;
+    const u64 irouter = static_cast<u64>(vgic::GicdReg::IROUTER) + u64{8} * intid;  // IROUTER<n>, IHI0069H 12.9.22
+    if (intid >= 1020 || g_vgic.dist_save_read(irouter, 8, route) != Status::ok) return;
+    const Vm& vm = the_vm();
+    for (u32 i = 0; i < vm.vcpu_count && i < g_vgic.vcpu_count(); ++i) {
+        if ((g_vgic.vcpu_mpidr(i) & vgic::mpidr::kAffMask) != (route & vgic::gicd_irouter::kAffMask)) continue;
+        const u32 pcpu = vm.vcpus[i].pcpu;
+        if (pcpu >= kMaxCpus || __atomic_load_n(&g_forwarded_spi_pcpu[intid], __ATOMIC_RELAXED) == pcpu) return;
+        __atomic_store_n(&g_forwarded_spi_pcpu[intid], static_cast<u8>(pcpu), __ATOMIC_RELAXED);
+        gic_route_spi(intid, percpu(pcpu).mpidr);
+        HV_LOG_DEBUG("vgic: passed-through SPI %u now taken on pCPU %u (vcpu%u)", intid, pcpu, i);
+        return;
+    }
+}
+
 // A passed-through SPI fired (vgic_forward_hw_spi): latch the virtual SPI pending; the guest deactivates the
 // physical one through the hardware-linked LR. `arg` is the device name for the log.
 bool forwarded_spi_irq(u32 intid, void* arg) {
@@ -313,6 +337,7 @@ bool forwarded_spi_irq(u32 intid, void* arg) {
         gic_enable(intid, false);
         return true;
     }
+    follow_guest_route(intid);
     return false;
 }
 

@@ -34,11 +34,12 @@ void vgic_set_line(u32 intid, u32 vcpu, bool level);
 
 // A passed-through device's SPI (PCIe INTx, virtio-mmio; docs/architecture.md §3): the physical SPI `intid` is
 // forwarded as the same virtual SPI, hardware-linked (ICH_LR<n>_EL2.HW, pINTID = vINTID), so the guest's
-// deactivation of the virtual one deactivates the physical one. The physical SPI stays routed to the boot pCPU
-// (docs/boot.md "Physical GIC"); its handler latches the virtual SPI pending once per activation (like a
-// GICD_ISPENDR write) and the vGIC kicks the vCPU the guest routed it to. A level line still asserted after the guest's deactivation fires again (a resample).
-// `what` names the device in logs. Errors: not_found before vgic_vm_init, invalid_argument for a non-SPI, whatever
-// Vgic::map_hw says (e.g. already linked).
+// deactivation of the virtual one deactivates the physical one. Its handler latches the virtual SPI pending once per
+// activation (like a GICD_ISPENDR write; the vGIC kicks the vCPU the guest routed it to) and then makes the physical
+// routing follow the guest's GICD_IROUTER (taken on the boot pCPU until the first activation), so later ones arrive
+// on the pCPU that runs the target vCPU. A level line still asserted after the guest's deactivation fires again (a
+// resample). `what` names the device in logs. Errors: not_found before vgic_vm_init, invalid_argument for a non-SPI,
+// whatever Vgic::map_hw says (e.g. already linked).
 [[nodiscard]] Status vgic_forward_hw_spi(u32 intid, const char* what);
 
 // WFI support: true if the vCPU has something deliverable (call on its own pCPU after the exit's fold).

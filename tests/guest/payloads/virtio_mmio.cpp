@@ -3,12 +3,13 @@
 // transport's registers are reachable without a trap (MagicValue "virt" at offset 0); a virtio-rng-device on the
 // highest transport is driven through the legacy (version 1) interface: its DMA writes random bytes into guest RAM
 // (identity mapped) and each request raises the transport's SPI exactly once (hardware-linked: the guest's
-// EOI deactivates the physical SPI, so the next request can interrupt again). Variant `off` (virtio_mmio=off): no
-// node in the DT and the transports' page is not mapped at stage 2 (an access is an external abort).
+// EOI deactivates the physical SPI, so the next request can interrupt again); routed by the guest to its second CPU,
+// the SPI is taken there and only there (the hypervisor's physical routing follows). Variant `off` (virtio_mmio=off):
+// no node in the DT and the transports' page is not mapped at stage 2 (an access is an external abort).
 //
 // guest-tests: smp=1 mem=512M hv_append="vcpus=1" expect=pass timeout=60
 // guest-tests: qemu="-global virtio-mmio.force-legacy=on -device virtio-rng-device"
-// guest-tests: variant=on hv_append="vcpus=1"
+// guest-tests: variant=on smp=2 hv_append="vcpus=2"
 // guest-tests: variant=off hv_append="vcpus=1 virtio_mmio=off" append="expect_virtio_mmio=0"
 #include "tests/guest/runtime/guest.hpp"
 
@@ -65,22 +66,60 @@ struct alignas(4096) Vring {
     u16 avail_event;
 };
 static_assert(__builtin_offsetof(Vring, used_flags) == 4096);
+static_assert(2 * kRequests <= kQueueSize);
 Vring g_ring;
-alignas(64) u8 g_buf[kRequests][kBufBytes];
+alignas(64) u8 g_buf[kQueueSize][kBufBytes];  // one per descriptor
 
 volatile u32 g_irqs = 0;
+volatile u32 g_irqs_on_other = 0;  // taken on the second CPU
 volatile u32 g_isr_bits = 0;
 u64 g_rng = 0;
+u32 g_rng_intid = 0;
+u64 g_other_cpu = ~0ull;
+volatile u32 g_other_ready = 0, g_other_stop = 0;
 
 void rng_irq(u32, void*) {
     // Acknowledge at the device first: its (level) line drops before the EOI, so it does not fire again.
     const u32 isr = mmio_read32(g_rng + kInterruptStatus);
     mmio_write32(g_rng + kInterruptAck, isr);
     g_isr_bits = g_isr_bits | isr;
+    if (self_mpidr() == g_other_cpu) g_irqs_on_other = g_irqs_on_other + 1;
     g_irqs = g_irqs + 1;
 }
 
 u16 volatile_read16(const u16* p) { return *static_cast<const volatile u16*>(p); }
+
+// Request `r` (descriptor and avail slot r, a fresh buffer), QueueNotify, then wait (IRQs unmasked here) for exactly
+// one interrupt and check what the device's DMA left in the used ring and the buffer.
+void rng_request(u32 r) {
+    if (r >= kQueueSize) return;
+    for (u32 i = 0; i < kBufBytes; ++i) g_buf[r][i] = 0;
+    g_ring.desc[r] = Desc{reinterpret_cast<u64>(g_buf[r]), kBufBytes, kDescWrite, 0};
+    g_ring.avail_ring[r] = static_cast<u16>(r);
+    dsb_sy();
+    *static_cast<volatile u16*>(&g_ring.avail_idx) = static_cast<u16>(r + 1);
+    dsb_sy();
+    const u32 irqs_before = g_irqs;
+    mmio_write32(g_rng + kQueueNotify, 0);
+    // One interrupt per request, and no second one while the guest has it active (settle 20 ms).
+    EXPECT_TRUE(run_irqs_until([&] { return g_irqs != irqs_before; }, 2000, 20));
+    EXPECT_EQ(g_irqs, irqs_before + 1);
+    dsb_sy();
+    EXPECT_EQ(volatile_read16(&g_ring.used_idx), r + 1);
+    EXPECT_EQ(g_ring.used_ring[r].id, r);
+    EXPECT_GT(g_ring.used_ring[r].len, 0u);
+    u32 nonzero = 0;
+    for (u32 i = 0; i < g_ring.used_ring[r].len && i < kBufBytes; ++i) nonzero += g_buf[r][i] != 0;
+    EXPECT_GT(nonzero, 0u);  // the device's DMA reached guest RAM at the guest-physical address
+}
+
+// The second CPU: its redistributor and CPU interface, the rng's SPI routed to itself, then IRQs open until told.
+void other_cpu(u32, void*) {
+    if (!gic::init_cpu()) return;
+    gic::route_spi_to_self(g_rng_intid);
+    g_other_ready = 1;
+    run_irqs_until([] { return g_other_stop != 0; }, 20000);
+}
 
 bool expect_passthrough() { return bootarg_u64("expect_virtio_mmio", 1) != 0; }
 
@@ -139,6 +178,7 @@ GUEST_TEST(every_transport_answers) {
         if (id == kDeviceEntropy) {
             ++entropy;
             g_rng = b;
+            g_rng_intid = g_t[i].intid;
             ASSERT_TRUE(gic::init());
             ASSERT_TRUE(gic::set_handler(g_t[i].intid, rng_irq));
             gic::route_spi_to_self(g_t[i].intid);
@@ -172,28 +212,27 @@ GUEST_TEST(rng_dma_and_interrupt) {
     mmio_write32(b + kQueuePfn, static_cast<u32>(reinterpret_cast<u64>(&g_ring) >> 12));
     mmio_write32(b + kStatus, kStatusAck | kStatusDriver | kStatusDriverOk);
 
-    for (u32 r = 0; r < kRequests; ++r) {
-        for (u32 i = 0; i < kBufBytes; ++i) g_buf[r][i] = 0;
-        g_ring.desc[r] = Desc{reinterpret_cast<u64>(g_buf[r]), kBufBytes, kDescWrite, 0};
-        g_ring.avail_ring[r] = static_cast<u16>(r);
-        dsb_sy();
-        *static_cast<volatile u16*>(&g_ring.avail_idx) = static_cast<u16>(r + 1);
-        dsb_sy();
-        const u32 irqs_before = g_irqs;
-        mmio_write32(b + kQueueNotify, 0);
-        // One interrupt per request, and no second one while the guest has it active (settle 20 ms).
-        EXPECT_TRUE(run_irqs_until([&] { return g_irqs != irqs_before; }, 2000, 20));
-        EXPECT_EQ(g_irqs, irqs_before + 1);
-        dsb_sy();
-        EXPECT_EQ(volatile_read16(&g_ring.used_idx), r + 1);
-        EXPECT_EQ(g_ring.used_ring[r].id, r);
-        EXPECT_GT(g_ring.used_ring[r].len, 0u);
-        u32 nonzero = 0;
-        for (u32 i = 0; i < g_ring.used_ring[r].len && i < kBufBytes; ++i) nonzero += g_buf[r][i] != 0;
-        EXPECT_GT(nonzero, 0u);  // the device's DMA reached guest RAM at the guest-physical address
-    }
+    for (u32 r = 0; r < kRequests; ++r) rng_request(r);
     EXPECT_EQ(g_irqs, kRequests);
     EXPECT_EQ(g_isr_bits & 1, 1u);  // "used buffer" interrupts
-    mmio_write32(b + kStatus, 0);   // reset the device: it forgets the queue
-    EXPECT_EQ(mmio_read32(b + kQueuePfn), 0u);
+}
+
+// The guest routes the SPI to its second CPU (GICD_IROUTER): every interrupt is taken there. Under the hypervisor the
+// physical SPI follows the virtual route (the first one is taken on the boot pCPU and kicked over, the rest arrive
+// on the second pCPU directly); either way the guest must see them on the CPU it chose, none on the first.
+GUEST_TEST(rng_interrupt_follows_the_route) {
+    if (!expect_passthrough()) GUEST_SKIP("virtio_mmio=off");
+    ASSERT_NE(g_rng, 0u);
+    ASSERT_EQ(g_irqs, kRequests);  // the device is set up (previous test)
+    g_other_cpu = dt_other_cpu();
+    if (g_other_cpu == ~0ull) GUEST_SKIP("needs a second CPU");
+    ASSERT_EQ(start_cpu(1, g_other_cpu, other_cpu, nullptr), 0);
+    ASSERT_TRUE(run_irqs_until([] { return g_other_ready != 0; }, 2000));
+    for (u32 r = kRequests; r < 2 * kRequests; ++r) rng_request(r);
+    EXPECT_EQ(g_irqs, 2 * kRequests);
+    EXPECT_EQ(g_irqs_on_other, kRequests);  // all on the second CPU
+    g_other_stop = 1;
+    EXPECT_TRUE(wait_slot(cpu_finished, 1, 2000));
+    mmio_write32(g_rng + kStatus, 0);  // reset the device: it forgets the queue
+    EXPECT_EQ(mmio_read32(g_rng + kQueuePfn), 0u);
 }
