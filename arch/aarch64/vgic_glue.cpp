@@ -316,10 +316,10 @@ u8 g_forwarded_spi_pcpu[1020] = {};
 void follow_guest_route(u32 intid) {
     u64 route = 0;
     const u64 irouter = static_cast<u64>(vgic::GicdReg::IROUTER) + u64{8} * intid;  // IROUTER<n>, IHI0069H 12.9.22
-    if (intid >= 1020 || g_vgic.dist_save_read(irouter, 8, route) != Status::ok) return;
+    if (intid >= 1020 || the_vgic().dist_save_read(irouter, 8, route) != Status::ok) return;
     const Vm& vm = the_vm();
-    for (u32 i = 0; i < vm.vcpu_count && i < g_vgic.vcpu_count(); ++i) {
-        if ((g_vgic.vcpu_mpidr(i) & vgic::mpidr::kAffMask) != (route & vgic::gicd_irouter::kAffMask)) continue;
+    for (u32 i = 0; i < vm.vcpu_count && i < the_vgic().vcpu_count(); ++i) {
+        if ((the_vgic().vcpu_mpidr(i) & vgic::mpidr::kAffMask) != (route & vgic::gicd_irouter::kAffMask)) continue;
         const u32 pcpu = vm.vcpus[i].pcpu;
         if (pcpu >= kMaxCpus || __atomic_load_n(&g_forwarded_spi_pcpu[intid], __ATOMIC_RELAXED) == pcpu) return;
         __atomic_store_n(&g_forwarded_spi_pcpu[intid], static_cast<u8>(pcpu), __ATOMIC_RELAXED);
