@@ -5,6 +5,7 @@
 #include "arch/aarch64/pmu.hpp"
 #include "arch/aarch64/sysreg.hpp"
 #include "arch/aarch64/vm_run.hpp"
+#include "lib/format.hpp"
 #include "lib/log.hpp"
 #include "vgic/reglist_class.hpp"
 
@@ -308,6 +309,9 @@ bool pmu_irq(u32 intid, void*) {
 // Physical routing of the passed-through SPIs (vgic_forward_hw_spi): the pCPU index each one is routed to now
 // (gic_init_distributor routes every SPI to the boot pCPU, index 0).
 u8 g_forwarded_spi_pcpu[1020] = {};
+// Counters for `stats: spi` (vgic_log_forwarded_spi_stats): activations taken per pCPU, physical re-routes.
+u64 g_forwarded_on_pcpu[kMaxCpus] = {};
+u64 g_forwarded_reroutes = 0;
 
 // The physical SPI follows the guest's GICD_IROUTER of the virtual one, so it is taken on the pCPU that runs the
 // target vCPU (no kick SGI, no cross-pCPU hop). Lazily: checked at each activation, the new route applies from the
@@ -324,6 +328,7 @@ void follow_guest_route(u32 intid) {
         if (pcpu >= kMaxCpus || __atomic_load_n(&g_forwarded_spi_pcpu[intid], __ATOMIC_RELAXED) == pcpu) return;
         __atomic_store_n(&g_forwarded_spi_pcpu[intid], static_cast<u8>(pcpu), __ATOMIC_RELAXED);
         gic_route_spi(intid, percpu(pcpu).mpidr);
+        __atomic_fetch_add(&g_forwarded_reroutes, 1, __ATOMIC_RELAXED);
         HV_LOG_DEBUG("vgic: passed-through SPI %u now taken on pCPU %u (vcpu%u)", intid, pcpu, i);
         return;
     }
@@ -332,6 +337,8 @@ void follow_guest_route(u32 intid) {
 // A passed-through SPI fired (vgic_forward_hw_spi): latch the virtual SPI pending; the guest deactivates the
 // physical one through the hardware-linked LR. `arg` is the device name for the log.
 bool forwarded_spi_irq(u32 intid, void* arg) {
+    if (const u32 cpu = this_cpu_index(); cpu < kMaxCpus)
+        __atomic_fetch_add(&g_forwarded_on_pcpu[cpu], 1, __ATOMIC_RELAXED);
     if (!g_ready || the_vgic().inject_edge(intid, 0) != Status::ok) {
         HV_LOG_RATELIMITED(warn, "%s: SPI %u could not be forwarded: disabled", static_cast<const char*>(arg), intid);
         gic_enable(intid, false);
@@ -350,6 +357,19 @@ Status vgic_forward_hw_spi(u32 intid, const char* what) {
     gic_set_handler(intid, forwarded_spi_irq, const_cast<char*>(what));
     gic_enable(intid, true);
     return Status::ok;
+}
+
+void vgic_log_forwarded_spi_stats() {
+    char per[kMaxCpus * 21 + 1] = {};
+    usize n = 0;
+    u64 total = 0;
+    for (u32 i = 0; i < online_cpus() && i < kMaxCpus; ++i) {
+        const u64 c = __atomic_load_n(&g_forwarded_on_pcpu[i], __ATOMIC_RELAXED);
+        total += c;
+        n += format(per + n, sizeof(per) - n, "%s%llu", i ? "," : "", static_cast<unsigned long long>(c));
+    }
+    HV_LOG_INFO("stats: spi forwarded=%llu per_pcpu=%s reroutes=%llu", static_cast<unsigned long long>(total), per,
+                static_cast<unsigned long long>(__atomic_load_n(&g_forwarded_reroutes, __ATOMIC_RELAXED)));
 }
 
 vgic::Vgic& the_vgic() { return the_vm().vgic; }

@@ -42,6 +42,10 @@ void vgic_set_line(u32 intid, u32 vcpu, bool level);
 // whatever Vgic::map_hw says (e.g. already linked).
 [[nodiscard]] Status vgic_forward_hw_spi(u32 intid, const char* what);
 
+// `stats: spi forwarded=N per_pcpu=a,b,.. reroutes=M` (forwarded SPI activations taken on each pCPU, physical
+// re-routes that followed the guest's GICD_IROUTER); logged at power-off with the other stats.
+void vgic_log_forwarded_spi_stats();
+
 // WFI support: true if the vCPU has something deliverable (call on its own pCPU after the exit's fold).
 bool vgic_vcpu_has_pending(u32 vcpu);
 

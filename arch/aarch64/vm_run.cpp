@@ -11,6 +11,7 @@
 #include "arch/aarch64/vm_reset.hpp"
 #include "arch/aarch64/sdei_glue.hpp"
 #include "arch/aarch64/smmu.hpp"
+#include "arch/aarch64/vgic_glue.hpp"
 #include "lib/assert.hpp"
 #include "lib/log.hpp"
 #include "lib/spinlock.hpp"
@@ -226,6 +227,7 @@ void log_exit_stats() {
     }
     msi_log_stats();
     smmu_log_stats();
+    vgic_log_forwarded_spi_stats();
 }
 
 }  // namespace
