@@ -1,4 +1,4 @@
-// arch/aarch64 internals shared by vm_run.cpp (run loop, exits) and vm_reset.cpp (VM reset rendezvous).
+// arch/aarch64 internals shared by the run loop (vcpu_loop.cpp, exits.cpp) and vm_reset.cpp (VM reset rendezvous).
 #pragma once
 
 #include "vm/vm.hpp"

@@ -1,4 +1,5 @@
-// Running the VM on this pCPU: EL2 trap configuration, the world switch around hv_enter_guest (vectors.S), and the
+// Running the VM on this pCPU (vcpu_loop.cpp, exits.cpp, el2_config.cpp, vm_build.cpp, ...): EL2 trap configuration,
+// the world switch around hv_enter_guest (vectors.S), and the
 // exit handlers (HVC/SMC -> firmware, stage-2 data aborts -> MmioBus, traps -> injection). Choices: docs/boot.md.
 #pragma once
 

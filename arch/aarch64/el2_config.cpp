@@ -1,0 +1,92 @@
+// EL2 configuration for running guests: HCR_EL2, CPTR_EL2, MDCR_EL2 (pmu.cpp), CNTHCTL_EL2, VTCR_EL2 and stage 2.
+// Choices: docs/boot.md "EL2 trap configuration".
+#include "arch/aarch64/mmu.hpp"
+#include "arch/aarch64/percpu.hpp"
+#include "arch/aarch64/pmu.hpp"
+#include "arch/aarch64/sysreg.hpp"
+#include "arch/aarch64/vcpu_internal.hpp"
+#include "arch/aarch64/vm_run.hpp"
+
+namespace hv::arch {
+
+namespace {
+
+// HCR_EL2 (DDI0487 D17.2.48): VM (stage 2 on), SWIO (set/way invalidate as clean+invalidate), FMO/IMO/AMO (physical
+// FIQ/IRQ/SError to EL2, virtual ones to the guest), FB (broadcast TLB/IC maintenance inside the inner shareable
+// domain), BSU = inner shareable, TSC (trap SMC: the guest's firmware calls come to us), TID3 (ID registers read
+// through guest_id_value: hidden features, core/id_regs.hpp), TWI (a guest WFI idles the pCPU in vcpu_wait until an
+// interrupt for the vCPU), RW (EL1 is AArch64).
+// Not set: TWE (WFE is a short spin-wait hint; trapping it costs more than it saves), TVM/TRVM, TSW, TACR, TIDCP,
+// TGE, E2H.
+constexpr u64 kHcrVm = 1ull << 0, kHcrSwio = 1ull << 1, kHcrFmo = 1ull << 3, kHcrImo = 1ull << 4, kHcrAmo = 1ull << 5,
+              kHcrFb = 1ull << 9, kHcrBsuIs = 1ull << 10, kHcrTwi = 1ull << 13, kHcrTsc = 1ull << 19,
+              kHcrTid3 = 1ull << 18, kHcrRw = 1ull << 31;
+constexpr u64 kHcrBase =
+    kHcrVm | kHcrSwio | kHcrFmo | kHcrImo | kHcrAmo | kHcrFb | kHcrBsuIs | kHcrTwi | kHcrTsc | kHcrTid3 | kHcrRw;
+constexpr u64 kHcrApi = 1ull << 41, kHcrApk = 1ull << 40;
+u64 g_hcr = kHcrBase;
+u64 g_vtcr = 0;
+idreg::HostIdRegs g_host_ids;  // the boot pCPU's ID registers (hyp_init_cpu)
+unsigned g_ipa_bits = 40;
+
+}  // namespace
+
+u64 guest_hcr() { return g_hcr; }
+const idreg::HostIdRegs& host_id_regs() { return g_host_ids; }
+unsigned guest_ipa_bits() { return g_ipa_bits; }
+
+void hyp_init_cpu() {
+    u64 pfr0 = HV_READ_SYSREG(id_aa64pfr0_el1);
+    u64 isar1 = HV_READ_SYSREG(id_aa64isar1_el1);
+    if (this_cpu_index() == 0) {
+        g_host_ids[idreg::HostReg::pfr0] = pfr0;
+        g_host_ids[idreg::HostReg::pfr1] = HV_READ_SYSREG(id_aa64pfr1_el1);
+        g_host_ids[idreg::HostReg::dfr0] = HV_READ_SYSREG(id_aa64dfr0_el1);
+        g_host_ids[idreg::HostReg::isar0] = HV_READ_SYSREG(id_aa64isar0_el1);
+        g_host_ids[idreg::HostReg::isar1] = isar1;
+        g_host_ids[idreg::HostReg::isar2] = HV_READ_SYSREG(S3_0_C0_C6_2);  // ID_AA64ISAR2_EL1
+        g_host_ids[idreg::HostReg::mmfr0] = HV_READ_SYSREG(id_aa64mmfr0_el1);
+        g_host_ids[idreg::HostReg::mmfr1] = HV_READ_SYSREG(id_aa64mmfr1_el1);
+        g_host_ids[idreg::HostReg::mmfr2] = HV_READ_SYSREG(S3_0_C0_C7_2);  // ID_AA64MMFR2_EL1
+        g_ipa_bits = min(pa_bits(), 40u);
+    }
+    // CPTR_EL2 (non-VHE, D17.2.32): RES1 bits 13, 9, 7:0; TFP = 0 (FP/SIMD not trapped: the world switch saves
+    // V0-V31/FPSR/FPCR); TZ = 1 (bit 8) and TSM = 1 (bit 12): SVE and SME are not context-switched, so their
+    // instructions and ZCR/SMCR accesses trap (EC 0x19 / 0x1D) and are answered with UNDEF; ID_AA64PFR0.SVE and
+    // ID_AA64PFR1.SME read 0 (TID3). Both bits are RES1 where the feature does not exist. TTA, TAM, TCPAC clear.
+    // No ZCR_EL2 write: with TZ = 1 it would trap at EL2 itself.
+    HV_WRITE_SYSREG(cptr_el2, 0x22ffu | (1u << 8) | (1u << 12));
+    isb();
+    // MDCR_EL2: no debug traps; the PMU belongs to the guest (HPMN = PMCR_EL0.N, no TPM/TPMCR) with EL2 not counted
+    // (HPMD, HCCD): arch/aarch64/pmu.cpp.
+    pmu_init_cpu();
+    // CNTHCTL_EL2 (non-VHE, DDI0487 D19.11.4): EL1PCTEN = 1 (physical counter readable), EL1PCEN = 1 (EL1
+    // physical timer not trapped). The guest owns both EL1 timers and both counters: CNTV_* / CNTVOFF_EL2 and
+    // CNTP_* are switched per vCPU with the other EL1 registers (lazily: vCPUs are pinned 1:1); PPI 27 and 30 are
+    // hardware-linked (vgic_glue). The hypervisor keeps the EL2 physical timer (CNTHP, PPI 26) for itself.
+    HV_WRITE_SYSREG(cnthctl_el2, 3);
+    HV_WRITE_SYSREG(cntp_ctl_el0, 0);   // no stale EL1 physical timer from firmware before the first vCPU load
+    HV_WRITE_SYSREG(cnthp_ctl_el2, 0);  // EL2 timer: wake-up at the guest's timer deadline only (vcpu_wait)
+    HV_WRITE_SYSREG(vtcr_el2, g_vtcr);
+    (void)pfr0;
+    bool pauth = ((isar1 >> 4) & 0xff) != 0 || ((isar1 >> 24) & 0xff) != 0;  // APA/API or GPA/GPI
+    g_hcr = kHcrBase | (pauth ? (kHcrApi | kHcrApk) : 0);
+    vcpu_wait_init_cpu();
+    isb();
+}
+
+Status vm_init_memory(Vm& vm) {
+    unsigned ipa_bits = min(pa_bits(), 40u);
+    HV_TRY(vm.stage2.init(table_pool(), Regime::stage2, ipa_bits));
+    vm.memory.clear();
+    for (const MemRegion& r : vm.ram) {
+        HV_TRY(vm.stage2.map(r.base, r.base, r.size, {MemType::normal, true, true}));
+        HV_TRY(vm.memory.add_region(r.base, r.size, reinterpret_cast<u8*>(r.base)));
+    }
+    g_vtcr = make_vtcr(vm.stage2, parange_field());
+    HV_WRITE_SYSREG(vtcr_el2, g_vtcr);
+    isb();
+    return Status::ok;
+}
+
+}  // namespace hv::arch

@@ -1,0 +1,39 @@
+// The VM anchor (the one Vm of this hypervisor, built in place at boot) and its assembly: build_vm with the ports
+// arch/ implements, the SDEI start and the PSCI version written through the register catalogue.
+#include "arch/aarch64/firmware_port.hpp"
+#include "arch/aarch64/pmu.hpp"
+#include "arch/aarch64/sdei_glue.hpp"
+#include "arch/aarch64/vm_run.hpp"
+#include "psci/fw_registers.hpp"
+
+namespace hv::arch {
+
+namespace {
+
+// The VM: the one object that owns every guest-visible model (vm/vm.hpp), constructed by create_vm().
+constinit InPlace<Vm> g_vm;
+
+}  // namespace
+
+Vm& the_vm() { return *g_vm; }
+Vm& create_vm() { return g_vm.construct(); }
+psci::Firmware& vm_firmware() { return g_vm->firmware; }
+reglist::RegisterCatalogue& vm_registers() { return g_vm->registers(); }
+
+Status vm_build(Vm& vm, VmConfig& cfg, VmPorts ports, psci::PsciVersion version) {
+    // KVM creates a VM's vCPUs with or without KVM_ARM_VCPU_PSCI_0_2; the exact version is then a register write.
+    cfg.firmware.psci_version = version == psci::PsciVersion::v0_1 ? psci::PsciVersion::v0_1 : psci::PsciVersion::v1_1;
+    cfg.firmware.boot_vcpu = 0;
+    cfg.pmu = pmu_config();  // no PMU registers without a PMUv3
+    ports.firmware = &firmware_platform();
+    ports.sdei = &sdei_platform();
+    ports.kicker = &vcpu_kicker();
+    ports.clock = &counter_clock();
+    HV_TRY(build_vm(vm, cfg, ports));
+    HV_TRY(sdei_vm_init(vm));
+    // The same path a restore takes (docs/reglist.md): KVM_REG_ARM_PSCI_VERSION on the VM handle.
+    return vm.registers().set_u64(reglist::Handle::vm(), psci::fwreg::kPsciVersion | reglist::kScopeVm,
+                                  static_cast<u64>(version));
+}
+
+}  // namespace hv::arch
