@@ -302,6 +302,7 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     // doorbell only (arch/aarch64/smmu, docs/msi-passthrough.md "DMA isolation"). smmu=off leaves devices unconfined
     // (unsafe); a machine without an SMMU boots with a warning; an SMMU that cannot be set up refuses the VM when
     // devices are passed through (they could DMA anywhere).
+    if (vm.add_device(arch::smmu_stats_device()) != Status::ok) panic("cannot register the SMMU's counters");
     if (!g_options.smmu) {
         if (g_platform.smmu.present) HV_LOG_WARN("smmu=off: UNSAFE, passed-through devices can DMA anywhere");
     } else if (s = arch::smmu_vm_init(vm, g_platform, pci, g_options.its && !g_platform.gic.its.empty());
@@ -323,8 +324,8 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
         }
     }
 
-    // VM reset (PSCI SYSTEM_RESET/SYSTEM_RESET2): the devices registered their reset hooks above (vGIC, UART, ITS,
-    // virtio-mmio); the guest is reloaded from the module store.
+    // VM reset (PSCI SYSTEM_RESET/SYSTEM_RESET2): the devices registered their hooks above (vm.add_device: PMU, SDEI,
+    // vGIC, UART, ITS, SMMU, virtio-mmio); the guest is reloaded from the module store.
     arch::set_guest_reloader(reload_guest);
     save_modules(g_platform, g_module_store);
 

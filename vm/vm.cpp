@@ -8,6 +8,31 @@ Vcpu* Vm::vcpu_by_mpidr(u64 mpidr) {
     return nullptr;
 }
 
+Status DeviceHookLists::add(const DeviceHooks& d) {
+    if (all_.full()) return Status::no_memory;  // every list has the same capacity: none can be full now
+    (void)all_.push_back(d);
+    auto pack = [&](auto& list, auto fn) {
+        if (fn != nullptr) (void)list.push_back({fn, d.self});
+    };
+    pack(before_entry_, d.before_entry);
+    pack(after_exit_, d.after_exit);
+    pack(has_pending_, d.has_pending);
+    pack(reset_, d.reset);
+    pack(put_, d.put);
+    pack(sysreg_, d.sysreg);
+    pack(hypercall_, d.hypercall);
+    pack(log_stats_, d.log_stats);
+    return Status::ok;
+}
+
+void DeviceHookLists::reset(Vm& vm) const {
+    for (const auto& h : reset_) h.fn(h.self, vm);
+}
+
+void DeviceHookLists::log_stats() const {
+    for (const auto& h : log_stats_) h.fn(h.self);
+}
+
 namespace {
 
 Status check(const Vm& vm, const VmConfig& cfg, const VmPorts& ports) {

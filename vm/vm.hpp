@@ -6,6 +6,7 @@
 // Layer: lib <- core <- {vgic, its, psci, sdei} <- vm <- arch <- boot. Plain C++: compiles for the host too.
 #pragma once
 
+#include "core/esr.hpp"
 #include "core/guest_memory.hpp"
 #include "core/irq.hpp"
 #include "core/mmio.hpp"
@@ -35,8 +36,10 @@ namespace hv {
 
 class Vm;
 
-// How a device plugs into the vCPU run loop: one set of hooks per device, called in registration order (all
-// optional). `self` is the device's own pointer, handed back on every call.
+// How a device plugs into the vCPU run loop: one set of hooks per device, registered with Vm::add_device and called
+// in registration order (all optional). `self` is the device's own pointer, handed back on every call. The run loop
+// (arch/) knows no device by name: every device -- vGIC, SDEI, PMU, UART, ITS/MSI, virtio-mmio, snapshots -- reaches
+// it through these.
 struct DeviceHooks {
     const char* name = "";
     void* self = nullptr;
@@ -44,6 +47,72 @@ struct DeviceHooks {
     void (*after_exit)(void* self, Vcpu& v) = nullptr;    // right after the exit, before it is handled
     bool (*has_pending)(void* self, Vcpu& v) = nullptr;   // WFI wait: something for `v`, even masked
     void (*reset)(void* self, Vm& vm) = nullptr;          // VM reset (SYSTEM_RESET): every vCPU is stopped
+    // `v` stops running on its pCPU for a while (powered off, parked for a reset or a snapshot): its state that
+    // lives in the CPU goes back into its context, where others may read or replace it.
+    void (*put)(void* self, Vcpu& v) = nullptr;
+    // A trapped MSR/MRS: true if handled (for a read, the result in `value`). The first device to handle it wins.
+    bool (*sysreg)(void* self, Vcpu& v, const esr::SysRegAccess& a, u64& value) = nullptr;
+    // A guest HVC/SMC before the firmware sees it (the PC already past an SMC): true if handled (x0.. set). The
+    // first device to handle it wins.
+    bool (*hypercall)(void* self, Vm& vm, Vcpu& v) = nullptr;
+    void (*log_stats)(void* self) = nullptr;  // diagnostics at SYSTEM_OFF / SYSTEM_RESET: one log line or none
+};
+
+// The devices' hooks, each kind packed into its own list (only the devices that have that hook), so the run loop's
+// per-exit walks visit nothing else.
+class DeviceHookLists {
+public:
+    static constexpr u32 kMaxDevices = 12;
+
+    [[nodiscard]] Status add(const DeviceHooks& d);
+    const FixedVector<DeviceHooks, kMaxDevices>& all() const { return all_; }
+
+    void before_entry(Vcpu& v) const {
+        for (const auto& h : before_entry_) h.fn(h.self, v);
+    }
+    void after_exit(Vcpu& v) const {
+        for (const auto& h : after_exit_) h.fn(h.self, v);
+    }
+    bool has_pending(Vcpu& v) const {
+        for (const auto& h : has_pending_)
+            if (h.fn(h.self, v)) return true;
+        return false;
+    }
+    // Some device can say whether a vCPU has something pending (without one, any physical IRQ ends a wait).
+    bool tracks_pending() const { return !has_pending_.empty(); }
+    void put(Vcpu& v) const {
+        for (const auto& h : put_) h.fn(h.self, v);
+    }
+    bool sysreg(Vcpu& v, const esr::SysRegAccess& a, u64& value) const {
+        for (const auto& h : sysreg_)
+            if (h.fn(h.self, v, a, value)) return true;
+        return false;
+    }
+    bool hypercall(Vm& vm, Vcpu& v) const {
+        for (const auto& h : hypercall_)
+            if (h.fn(h.self, vm, v)) return true;
+        return false;
+    }
+    void reset(Vm& vm) const;
+    void log_stats() const;
+
+private:
+    template <typename Fn>
+    struct Bound {
+        Fn fn;
+        void* self;
+    };
+    template <typename Fn>
+    using List = FixedVector<Bound<Fn>, kMaxDevices>;
+    FixedVector<DeviceHooks, kMaxDevices> all_;
+    List<decltype(DeviceHooks::before_entry)> before_entry_;
+    List<decltype(DeviceHooks::after_exit)> after_exit_;
+    List<decltype(DeviceHooks::has_pending)> has_pending_;
+    List<decltype(DeviceHooks::reset)> reset_;
+    List<decltype(DeviceHooks::put)> put_;
+    List<decltype(DeviceHooks::sysreg)> sysreg_;
+    List<decltype(DeviceHooks::hypercall)> hypercall_;
+    List<decltype(DeviceHooks::log_stats)> log_stats_;
 };
 
 // What the VM is built from (the platform's facts and the user's options).
@@ -97,7 +166,7 @@ class Vm {
 public:
     static constexpr u32 kMaxVcpus = PlatformInfo::kMaxCpus;
     static constexpr u32 kMaxIts = kMaxVirtualIts;
-    static constexpr u32 kMaxDevices = 8;
+    static constexpr u32 kMaxDevices = DeviceHookLists::kMaxDevices;
 
     Vm() = default;
     Vm(const Vm&) = delete;
@@ -128,9 +197,9 @@ public:
     u32 its_count = 0;
     InPlace<LockedPl011> uart;
 
-    // --- hooks of the devices, in registration order ---
-    [[nodiscard]] Status add_device(const DeviceHooks& d) { return devices_.push_back(d); }
-    const FixedVector<DeviceHooks, kMaxDevices>& devices() const { return devices_; }
+    // --- hooks of the devices, in registration order (the run loop calls them through devices()) ---
+    [[nodiscard]] Status add_device(const DeviceHooks& d) { return devices_.add(d); }
+    const DeviceHookLists& devices() const { return devices_; }
 
     // --- the register list over all of it ---
     reglist::RegisterCatalogue& registers() { return catalogue_; }
@@ -166,7 +235,7 @@ private:
     pmu::Config pmu_config_;
     InPlace<Registers> regs_;
     reglist::RegisterCatalogue catalogue_;
-    FixedVector<DeviceHooks, kMaxDevices> devices_;
+    DeviceHookLists devices_;
 };
 
 // Builds the models of `vm` (whose vCPUs, RAM and `memory` are already set) from `cfg` and `ports`, and its

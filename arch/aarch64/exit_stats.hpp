@@ -2,17 +2,17 @@
 // vCPU's counters are only written by the pCPU running it; relaxed atomics keep the cross-CPU read well defined.
 #pragma once
 
-#include "lib/types.hpp"
+#include "lib/atomic.hpp"
 
 namespace hv::arch {
 
 struct ExitStats {
-    u64 irq = 0, hvc = 0, smc = 0, dabt = 0, sysreg = 0, wfi = 0, wfi_wait_ns = 0, other = 0;
+    Atomic<u64> irq, hvc, smc, dabt, sysreg, wfi, wfi_wait_ns, other;
 };
-ExitStats& exit_stats(u32 vcpu);
-inline void count_exit(u64& c, u64 n = 1) { __atomic_fetch_add(&c, n, __ATOMIC_RELAXED); }
+// This pCPU's counters (the vCPU pinned to it): PerCpu::exits (percpu.hpp).
+inline void count_exit(Atomic<u64>& c, u64 n = 1) { c.fetch_add(n, MemoryOrder::relaxed); }
 
-// One line per vCPU, then the MSI and SMMU counters.
+// One line per vCPU, then the devices' counters (DeviceHooks::log_stats).
 void log_exit_stats();
 
 }  // namespace hv::arch

@@ -3,7 +3,7 @@
 #include "arch/aarch64/asm_defs.h"
 #include "arch/aarch64/exit_stats.hpp"
 #include "arch/aarch64/gic.hpp"
-#include "arch/aarch64/sdei_glue.hpp"
+#include "arch/aarch64/percpu.hpp"
 #include "arch/aarch64/sysreg.hpp"
 #include "arch/aarch64/vcpu_internal.hpp"
 #include "arch/aarch64/vm_reset.hpp"
@@ -21,8 +21,8 @@ void handle_firmware(Vm& vm, Vcpu& v, bool smc) {
     for (unsigned i = 0; i < 18; ++i) call.x[i] = v.ctx.core.x[i];
     const u32 fid = static_cast<u32>(call.x[0]);
     if (smc) advance_pc(v.ctx);  // ELR_EL2 points at the trapped SMC; HVC's preferred return is past it
-    if (vcpu_hooks().hypercall != nullptr && vcpu_hooks().hypercall(vm, v)) return;
-    if (sdei_handle_call(v)) return;  // SDEI (DEN0054): needs the whole context, not just x0..x17
+    // The devices' calls first (snapshot save, SDEI: DEN0054 needs the whole context, not just x0..x17).
+    if (vm.devices().hypercall(vm, v)) return;
     psci::FirmwareExit exit = vm.firmware.handle(v.id, call);
     for (unsigned i = 0; i < 4; ++i) v.ctx.core.x[i] = call.x[i];
     switch (exit) {
@@ -96,7 +96,7 @@ void handle_data_abort(Vm& vm, Vcpu& v, u64 esr) {
 
 void handle_sync(Vm& vm, Vcpu& v) {
     u64 esr = HV_READ_SYSREG(esr_el2);
-    ExitStats& st = exit_stats(v.id);
+    ExitStats& st = this_cpu().exits;
     {
         using esr::ExceptionClass;
         const ExceptionClass ec = esr::exception_class(esr);
@@ -169,7 +169,7 @@ void handle_exit(Vm& vm, Vcpu& v, u64 reason) {
             break;
         case HV_EXIT_IRQ:
         case HV_EXIT_FIQ:
-            count_exit(exit_stats(v.id).irq);
+            count_exit(this_cpu().exits.irq);
             (void)gic_handle_irqs();
             break;
         case HV_EXIT_SERROR:

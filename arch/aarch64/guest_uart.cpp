@@ -66,7 +66,10 @@ Pl011Backend* guest_uart_backend(const UartInfo& uart) {
 Status guest_uart_init(Vm& vm, const UartInfo& uart) {
     if (!uart.present || !vm.uart.built()) return Status::not_found;
     HV_TRY(vm.mmio.add(uart.base, Pl011::kFrameSize, &*vm.uart));
-    HV_TRY(add_reset_hook([](Vm&, void*) { guest_uart_reset(); }, nullptr));
+    DeviceHooks d;  // the UART as one of the VM's devices: reset with the VM
+    d.name = "uart";
+    d.reset = [](void*, Vm&) { guest_uart_reset(); };
+    HV_TRY(vm.add_device(d));
     if (uart.irq.valid && uart.irq.type == DtIrq::kSpi) {
         u32 host = uart.irq.intid();
         gic_set_handler(host, host_uart_irq, nullptr);

@@ -23,7 +23,6 @@ public:
 
 // Virtual ITS instances (vits=N): [0] at the host ITS address (shadow mappings), [1..] purely virtual. Placement
 // construction into static storage: no global constructors (docs/conventions.md).
-bool g_reset_hook_added = false;
 MsiShadow g_shadow;
 ShadowObserver g_observer;
 bool g_shadow_ready = false;
@@ -113,10 +112,12 @@ Status msi_vm_init(Vm& vm, const PlatformInfo& plat, const VirtualItsFrames& fra
     }
     HV_LOG_INFO("msi: %u virtual ITS(es); VM register catalogue: %zu classes, %zu VM-scoped registers", vm.its_count,
                 vm.registers().class_count(), vm.registers().reg_count(reglist::Handle::vm()));
-    if (!g_reset_hook_added) {
-        HV_TRY(add_reset_hook([](Vm&, void*) { msi_vm_reset(); }, nullptr));
-        g_reset_hook_added = true;
-    }
+    // The ITSes as one of the VM's devices: reset with the VM, counters at power-off.
+    DeviceHooks d;
+    d.name = "its";
+    d.reset = [](void*, Vm&) { msi_vm_reset(); };
+    d.log_stats = [](void*) { msi_log_stats(); };
+    HV_TRY(vm.add_device(d));
 
     return Status::ok;
 }

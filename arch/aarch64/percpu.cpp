@@ -19,12 +19,6 @@ void percpu_init(u32 index) {
     __atomic_store_n(&p.online, true, __ATOMIC_RELEASE);
 }
 
-PerCpu& this_cpu() { return *reinterpret_cast<PerCpu*>(HV_READ_SYSREG(tpidr_el2)); }
-
-u32 this_cpu_index() {
-    u64 p = HV_READ_SYSREG(tpidr_el2);
-    return p == 0 ? 0 : reinterpret_cast<PerCpu*>(p)->index;
-}
 
 u32 online_cpus() {
     u32 n = 0;

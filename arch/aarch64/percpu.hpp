@@ -1,7 +1,12 @@
-// Per-pCPU state, reached through TPIDR_EL2. The first two fields are used by the world switch (vectors.S).
+// THE per-CPU anchor: every piece of per-pCPU state of the hypervisor lives in this pCPU's PerCpu block, reached
+// through TPIDR_EL2 (this_cpu()) or by index (percpu(i)); nothing per-pCPU is kept in file-scope arrays
+// (docs/architecture.md §4 "The anchors", tools/check-singletons). The first two fields are used by the world switch
+// (vectors.S).
 #pragma once
 
 #include "arch/aarch64/asm_defs.h"
+#include "arch/aarch64/exit_stats.hpp"
+#include "arch/aarch64/sysreg.hpp"
 #include "core/vcpu.hpp"
 
 namespace hv::arch {
@@ -20,23 +25,39 @@ enum class CpuBoot : u32 {
     abandoned = 4,  // the boot pCPU stopped waiting for it: never used, parks if it arrives
 };
 
+// The vGIC glue's bookkeeping of this pCPU's virtual CPU interface (vgic_glue.cpp).
+struct VgicCpuState {
+    bool ready = false;  // ICH_* and the vGIC's PPIs set up since boot / the last VM reset (first entry)
+    // The ICH_LR<n>_EL2 at index >= this are known to be 0 in the hardware (written 0 by us; the hardware never
+    // changes an invalid LR), so before_entry only writes the LRs in use now or at the last entry.
+    u32 hw_lrs = 0;
+    // Its physical PMU PPI fired while the architectural request was low and was left active (pmu_irq).
+    bool pmu_parked = false;
+    u64 forwarded_spis = 0;  // activations of passed-through SPIs taken here (`stats: spi`; relaxed atomics)
+};
+
 struct PerCpu {
     VcpuContext* guest_ctx = nullptr;  // PERCPU_GUEST_CTX: context the running guest is saved into
     u64 host_sp = 0;                   // PERCPU_HOST_SP: hypervisor SP to return to on a guest exit
     u32 index = 0;                     // logical pCPU number (DTB /cpus order)
     u64 mpidr = 0;
-    volatile bool online = false;      // entered the hypervisor's C code (percpu_init); not yet usable
-    Vcpu* vcpu = nullptr;              // the vCPU pinned to this pCPU, if any
-    u32 boot = 0;                      // CpuBoot, accessed atomically (cpu_boot_state / cpu_boot_transition)
+    volatile bool online = false;  // entered the hypervisor's C code (percpu_init); not yet usable
+    Vcpu* vcpu = nullptr;          // the vCPU pinned to this pCPU, if any
+    u32 boot = 0;                  // CpuBoot, accessed atomically (cpu_boot_state / cpu_boot_transition)
+    VgicCpuState vgic;             // the vGIC glue's view of this pCPU's list registers and PPIs
+    ExitStats exits;               // exits of the vCPU pinned here (written by this pCPU only)
 };
 static_assert(__builtin_offsetof(PerCpu, guest_ctx) == PERCPU_GUEST_CTX);
 static_assert(__builtin_offsetof(PerCpu, host_sp) == PERCPU_HOST_SP);
 
 PerCpu& percpu(u32 index);
-// This pCPU's block (TPIDR_EL2; set by percpu_init).
-PerCpu& this_cpu();
+// This pCPU's block (TPIDR_EL2; set by percpu_init). Inline: the run loop and the vGIC glue use it on every exit.
+inline PerCpu& this_cpu() { return *reinterpret_cast<PerCpu*>(HV_READ_SYSREG(tpidr_el2)); }
 void percpu_init(u32 index);
-u32 this_cpu_index();
+inline u32 this_cpu_index() {
+    const u64 p = HV_READ_SYSREG(tpidr_el2);
+    return p == 0 ? 0 : reinterpret_cast<const PerCpu*>(p)->index;
+}
 // pCPUs that are usable (CpuBoot::ready), which are pCPUs 0..n-1: the boot pCPU numbers the secondaries it started
 // consecutively, and refuses to start the VM while one of those is not ready (boot/main.cpp). A pCPU that only
 // entered the hypervisor (`online`) is not counted.

@@ -99,6 +99,16 @@ void pmu_vcpu_put(Vcpu& v) {
     isb();
 }
 
+Status pmu_vm_init(Vm& vm) {
+    if (!g_cfg.present()) return Status::ok;
+    DeviceHooks d;
+    d.name = "pmu";
+    // Only after a vCPU reset or a restore does this load anything: the guest owns the PMU otherwise.
+    d.before_entry = [](void*, Vcpu& v) { pmu_vcpu_load(v); };
+    d.put = [](void*, Vcpu& v) { pmu_vcpu_put(v); };
+    return vm.add_device(d);
+}
+
 bool pmu_overflow_live() {
     if (!g_cfg.present()) return false;
     return pmu::overflow_level(HV_READ_SYSREG(pmcr_el0), HV_READ_SYSREG(pmovsset_el0), HV_READ_SYSREG(pmintenset_el1));

@@ -7,6 +7,7 @@
 
 #include "core/pmu.hpp"
 #include "core/vcpu.hpp"
+#include "vm/vm.hpp"
 
 namespace hv::arch {
 
@@ -23,6 +24,10 @@ void pmu_vcpu_load(Vcpu& v);
 // ctx.pmu made current from the hardware (others may read or replace it now) and reloaded before the vCPU runs
 // again, and the hardware stopped (PMCR_EL0.E = 0), so it neither counts nor raises its overflow interrupt.
 void pmu_vcpu_put(Vcpu& v);
+
+// With a PMUv3, the PMU as one of the VM's devices (registered first: the vGIC's before_entry reads the loaded
+// PMU): pmu_vcpu_load before every entry, pmu_vcpu_put when the vCPU stops running (off, parked).
+[[nodiscard]] Status pmu_vm_init(Vm& vm);
 
 // The PMU overflow interrupt request of this pCPU's PMU right now (pmu::overflow_level of the live registers).
 bool pmu_overflow_live();

@@ -1,8 +1,6 @@
 #include "arch/aarch64/sdei_glue.hpp"
 
 #include "arch/aarch64/vm_run.hpp"
-#include "lib/atomic.hpp"
-#include "lib/log.hpp"
 
 namespace hv::arch {
 
@@ -19,32 +17,39 @@ public:
     void kick(u32 vcpu) override { kick_vcpu(vcpu); }
 };
 
-constinit VmSdeiPlatform g_sdei_platform;
-constinit Atomic<bool> g_sdei_ready;  // delivery starts once the VM exists
+// A stateless port (vtable only): constant, allowed at file scope (docs/architecture.md §4 "The anchors").
+constinit const VmSdeiPlatform kSdeiPlatform;
 
-}  // namespace
+sdei::Sdei& sdei_of(void* self) { return *static_cast<sdei::Sdei*>(self); }
 
-sdei::SdeiPlatform& sdei_platform() { return g_sdei_platform; }
-
-Status sdei_vm_init(Vm& vm) {
-    if (!g_sdei_ready.load()) HV_TRY(add_reset_hook([](Vm& v, void*) { v.sdei.reset(); }, nullptr));
-    g_sdei_ready.store(true);
-    (void)vm;
-    return Status::ok;
-}
-
-bool sdei_handle_call(Vcpu& v) {
-    if (!g_sdei_ready.load()) return false;
+// A trapped HVC/SMC (PC already past an SMC): an SDEI function ID is handled here, with the whole context.
+bool handle_call(void* self, Vm&, Vcpu& v) {
     if (!sdei::is_sdei_fid(static_cast<u32>(v.ctx.core.x[0]))) return false;
-    the_vm().sdei.handle(v.id, v.ctx);
+    sdei_of(self).handle(v.id, v.ctx);
     return true;
 }
 
-void sdei_before_entry(Vcpu& v) {
-    if (!g_sdei_ready.load()) return;
-    (void)the_vm().sdei.deliver(v.id, v.ctx);
-}
+// Right before entering `v`: enter a pending event's handler if one can be taken.
+void before_entry(void* self, Vcpu& v) { (void)sdei_of(self).deliver(v.id, v.ctx); }
 
-bool sdei_has_pending(Vcpu& v) { return g_sdei_ready.load() && the_vm().sdei.has_deliverable(v.id); }
+// An SDEI event `v` could take now ends a WFI wait (it ignores PSTATE.I).
+bool has_pending(void* self, Vcpu& v) { return sdei_of(self).has_deliverable(v.id); }
+
+void reset(void* self, Vm&) { sdei_of(self).reset(); }
+
+}  // namespace
+
+sdei::SdeiPlatform& sdei_platform() { return const_cast<VmSdeiPlatform&>(kSdeiPlatform); }
+
+Status sdei_vm_init(Vm& vm) {
+    DeviceHooks d;
+    d.name = "sdei";
+    d.self = &vm.sdei;
+    d.hypercall = handle_call;
+    d.before_entry = before_entry;
+    d.has_pending = has_pending;
+    d.reset = reset;
+    return vm.add_device(d);
+}
 
 }  // namespace hv::arch

@@ -229,6 +229,13 @@ bool smmu_active() { return g_smmu.active; }
 const SmmuStats& smmu_stats() { return g_smmu.stats; }
 void smmu_poll_events() { drain_events(); }
 
+DeviceHooks smmu_stats_device() {
+    DeviceHooks d;
+    d.name = "smmu";
+    d.log_stats = [](void*) { smmu_log_stats(); };
+    return d;
+}
+
 void smmu_log_stats() {
     drain_events();
     const SmmuStats& s = g_smmu.stats;

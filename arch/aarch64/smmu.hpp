@@ -36,5 +36,8 @@ void smmu_poll_events();
 const SmmuStats& smmu_stats();
 // `stats: smmu active=... faults=...` (after draining the event queue); logged at power-off with the other stats.
 void smmu_log_stats();
+// The SMMU's counters at power-off as a device of the VM (log_stats only; registered whether or not the SMMU is on,
+// so `stats: smmu active=0` says it was off).
+DeviceHooks smmu_stats_device();
 
 }  // namespace hv::arch

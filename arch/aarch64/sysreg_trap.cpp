@@ -22,7 +22,7 @@ void handle_sysreg(Vcpu& v, u64 esr) {
         return;
     }
     u64 value = s.read ? 0 : read_gpr(v.ctx, s.rt);
-    if (vcpu_hooks().sysreg != nullptr && vcpu_hooks().sysreg(v, s, value)) {
+    if (the_vm().devices().sysreg(v, s, value)) {
         if (s.read) write_gpr(v.ctx, s.rt, value);
         advance_pc(v.ctx);
         return;

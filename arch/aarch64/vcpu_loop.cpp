@@ -3,8 +3,6 @@
 #include "arch/aarch64/gic.hpp"
 #include "arch/aarch64/panic.hpp"
 #include "arch/aarch64/percpu.hpp"
-#include "arch/aarch64/pmu.hpp"
-#include "arch/aarch64/sdei_glue.hpp"
 #include "arch/aarch64/sysreg.hpp"
 #include "arch/aarch64/vcpu_internal.hpp"
 #include "arch/aarch64/vm_reset.hpp"
@@ -18,7 +16,6 @@ namespace hv::arch {
 
 namespace {
 
-VcpuHooks g_hooks;
 Spinlock g_start_lock;
 
 // --- waiting for an interrupt (WFI, CPU_SUSPEND, vCPU off) ---
@@ -67,8 +64,6 @@ Vcpu* vcpu_on_this_cpu() { return this_cpu().vcpu; }
 
 }  // namespace
 
-VcpuHooks& vcpu_hooks() { return g_hooks; }
-
 void vcpu_wait_init_cpu() {
     gic_set_handler(kSgiKick, sgi_kick, nullptr);
     gic_set_handler(kSgiStop, sgi_stop, nullptr);
@@ -100,13 +95,14 @@ bool vcpu_wait_for_interrupt(Vcpu& v) {
     // vCPU; stale kicks are dropped at guest entry, see vcpu_loop), a deliverable pending interrupt (has_pending),
     // the earlier of the guest's two timer deadlines, a reset or a panic. A physical IRQ handled here is not a
     // reason by itself (the host UART's or another vCPU's device interrupt may have nothing for this vCPU): its
-    // handler makes something pending or kicks, and the loop looks again. Without the vGIC's has_pending hook, any
-    // physical IRQ counts. WFI wakes on a pending physical IRQ even while PSTATE.I masks it at EL2 (DDI0487
-    // D1.6.2), so the check-then-sleep sequence cannot lose a wake-up: an SGI sent after the check stays pending and
-    // ends the WFI at once.
-    // A vCPU that is off (PSCI CPU_OFF, or never started) is woken by CPU_ON alone (DEN0022D 5.5): interrupts and
-    // timers it left behind are no reason -- its EL1 timers keep running in the CPU (lazy switch) and a pending
-    // PPI would otherwise end every wait at once, spinning the pCPU until CPU_ON.
+    // handler makes something pending or kicks, and the loop looks again. Without a device's has_pending hook (the
+    // vGIC's, SDEI's: an SDEI event ignores PSTATE.I, docs/sdei.md), any physical IRQ counts. WFI wakes on a pending
+    // physical IRQ even while PSTATE.I masks it at EL2 (DDI0487 D1.6.2), so the check-then-sleep sequence cannot lose a
+    // wake-up: an SGI sent after the check stays pending and ends the WFI at once. A vCPU that is off (PSCI CPU_OFF, or
+    // never started) is woken by CPU_ON alone (DEN0022D 5.5): interrupts and timers it left behind are no reason -- its
+    // EL1 timers keep running in the CPU (lazy switch) and a pending PPI would otherwise end every wait at once,
+    // spinning the pCPU until CPU_ON.
+    const DeviceHookLists& devices = the_vm().devices();
     const bool off = __atomic_load_n(&v.state, __ATOMIC_ACQUIRE) == VcpuState::off;
     sys_sync(v);  // arm_wakeup_timer reads the timer registers from ctx.sys
     u64 deadline = 0;
@@ -114,15 +110,14 @@ bool vcpu_wait_for_interrupt(Vcpu& v) {
     bool woke = false;
     for (;;) {
         if (__atomic_exchange_n(&v.kick_pending, false, __ATOMIC_ACQ_REL)) break;
-        if (!off && g_hooks.has_pending != nullptr && g_hooks.has_pending(v)) break;
-        if (!off && sdei_has_pending(v)) break;  // an SDEI event ignores PSTATE.I: it ends the wait (docs/sdei.md)
+        if (!off && devices.has_pending(v)) break;
         if (reset_requested() || panicking()) break;
         if (timer_armed && static_cast<i64>(deadline - HV_READ_SYSREG(cntpct_el0)) <= 0) {
             woke = true;  // a guest timer's condition holds: re-entry delivers PPI 27 / 30
             break;
         }
         wfi();
-        if (gic_handle_irqs() > 0 && g_hooks.has_pending == nullptr) {
+        if (gic_handle_irqs() > 0 && !devices.tracks_pending()) {
             woke = true;
             break;
         }
@@ -187,13 +182,13 @@ void vcpu_loop(Vm& vm, Vcpu& v) {
                 vm.firmware.note_vm_ran();
                 vm.firmware.on_vcpu_started(v.id);
             } else {
-                // Off: sleep until start_vcpu (or a reset) kicks this pCPU. Its PMU stops counting and interrupting.
-                pmu_vcpu_put(v);
+                // Off: sleep until start_vcpu (or a reset) kicks this pCPU. Its devices' CPU state goes back into
+                // its context (the PMU stops counting and interrupting).
+                vm.devices().put(v);
                 (void)vcpu_wait_for_interrupt(v);
                 continue;
             }
         }
-        pmu_vcpu_load(v);  // only after a vCPU reset or a restore: the guest owns the PMU otherwise
         if (v.sys_dirty) {
             load_sysregs(v.ctx);
             v.sys_dirty = false;
@@ -204,14 +199,16 @@ void vcpu_loop(Vm& vm, Vcpu& v) {
         // CPU_SUSPEND). Cleared before the flush: a later kick is either seen by the flush or, from another pCPU,
         // is a physical SGI that exits the guest at once and sets the flag again.
         __atomic_store_n(&v.kick_pending, false, __ATOMIC_RELEASE);
-        // SDEI delivery reads SCTLR_EL1 (SPAN) from ctx.sys: keep that one field current (the rest stays lazy).
+        // The devices' before_entry hooks may read SCTLR_EL1 from ctx.sys (SDEI delivery: SPAN): keep that one
+        // field current (the rest stays lazy).
         if (v.sys_stale) v.ctx.sysreg(SysReg::SCTLR_EL1) = HV_READ_SYSREG(sctlr_el1);
-        sdei_before_entry(v);  // enter a pending SDEI handler (sdei_glue)
-        if (g_hooks.before_entry) g_hooks.before_entry(v);
+        // In registration order: the PMU loads a replaced context, SDEI enters a pending handler, the vGIC flushes
+        // pending interrupts into the list registers.
+        vm.devices().before_entry(v);
         u64 reason = hv_enter_guest(&v.ctx, v.fp_dirty ? 1 : 0);
         v.fp_dirty = false;
-        v.sys_stale = true;  // the CPU holds the guest's EL1 registers; saved on demand (sys_sync)
-        if (g_hooks.after_exit) g_hooks.after_exit(v);
+        v.sys_stale = true;          // the CPU holds the guest's EL1 registers; saved on demand (sys_sync)
+        vm.devices().after_exit(v);  // the vGIC folds the list registers back
         handle_exit(vm, v, reason);
         if (panicking()) stop_this_cpu();
     }

@@ -120,11 +120,7 @@ GicHwControl g_hw_control;
 bool g_ready = false;
 u32 g_nr_lrs = 4;
 u32 g_nr_aprs = 1;
-bool g_cpu_ready[kMaxCpus] = {};
-// Per pCPU: the ICH_LR<n>_EL2 at index >= this are known to be 0 in the hardware (written 0 by us; the hardware
-// never changes an invalid LR), so before_entry only writes the LRs in use now or at the last entry.
-u32 g_hw_lrs[kMaxCpus] = {};
-// The guest's EL1 timers, both hardware-linked (vINTID == pINTID). The guest owns their registers; vm_run switches
+// The guest's EL1 timers, both hardware-linked (vINTID == pINTID). The guest owns their registers; the run loop switches
 // them per vCPU with the other EL1 registers, so right after an exit (and right before an entry) the CPU's
 // registers are the vCPU's.
 enum TimerIndex : u32 { kVirtualTimer, kPhysicalTimer, kTimerCount };
@@ -133,8 +129,7 @@ constexpr const char* kTimerName[kTimerCount] = {"virtual", "physical"};
 bool g_timer_line[kTimerCount][vgic::kMaxVcpus] = {};  // our view of each vCPU's timer lines on the vGIC
 bool g_pmu_line[vgic::kMaxVcpus] = {};  // the same for the PMU overflow line (PPI 23)
 bool g_pmu_linked = false;              // the guest has a PMUv3: PPI 23 is hardware-linked
-// Per pCPU: its physical PMU PPI fired while the architectural request was low and was left active (pmu_irq).
-bool g_pmu_parked[kMaxCpus] = {};
+// Per pCPU (ready, LRs in use, parked PMU interrupt, SPI counters): this_cpu().vgic (percpu.hpp).
 
 // CNTV_CTL_EL0 / CNTP_CTL_EL0 (DDI0487 D13.8.18 / D13.8.15): ENABLE, IMASK, ISTATUS. A timer's output is
 // ENABLE && ISTATUS && !IMASK (D11.2.4).
@@ -168,14 +163,13 @@ void sync_timer_lines(Vcpu& v) {
 // than injected or deactivated, which would make it fire again at once; it is released here once the request is
 // back (it fires and is injected) or the physical line has dropped.
 void sync_pmu_line(Vcpu& v) {
-    const u32 cpu = this_cpu_index();
-    bool* parked = cpu < kMaxCpus ? &g_pmu_parked[cpu] : nullptr;
+    bool& parked = this_cpu().vgic.pmu_parked;
     const bool line = v.id < vgic::kMaxVcpus && g_pmu_line[v.id];
-    if (!line && (parked == nullptr || !*parked)) return;
+    if (!line && !parked) return;
     const bool level = pmu_overflow_live();
-    if (parked != nullptr && *parked) {
+    if (parked) {
         if (level || !gic_ppi_pending(kPpiPmu)) {
-            *parked = false;
+            parked = false;
             gic_clear_active(kPpiPmu);
         }
         return;
@@ -187,38 +181,36 @@ void sync_pmu_line(Vcpu& v) {
 }
 
 // First entry on a pCPU: enable the interrupts the vGIC needs on its redistributor.
-void cpu_setup() {
-    u32 cpu = this_cpu_index();
-    if (cpu >= kMaxCpus || g_cpu_ready[cpu]) return;
-    g_cpu_ready[cpu] = true;
+void cpu_setup(VgicCpuState& cpu) {
+    if (cpu.ready) return;
+    cpu.ready = true;
     HV_WRITE_SYSREG(ICH_HCR_EL2, 0);
     HV_WRITE_SYSREG(ICH_VMCR_EL2, 0);
     for (u32 i = 0; i < g_nr_lrs; ++i) write_lr(i, 0);
-    g_hw_lrs[cpu] = 0;
+    cpu.hw_lrs = 0;
     gic_enable(kPpiMaintenance, true);
     for (u32 ppi : kTimerPpi) {
         gic_clear_active(ppi);
         gic_enable(ppi, true);
     }
     if (g_pmu_linked) {
-        g_pmu_parked[cpu] = false;
+        cpu.pmu_parked = false;
         gic_clear_active(kPpiPmu);
         gic_enable(kPpiPmu, true);
     }
 }
 
 void before_entry(Vcpu& v) {
-    cpu_setup();
+    VgicCpuState& cpu = this_cpu().vgic;
+    cpu_setup(cpu);
     sync_timer_lines(v);  // a replaced context (CPU_ON, reset) must not inherit the old timers' level
-    sync_pmu_line(v);     // ... nor the old PMU's (vm_run loaded the new one before this hook)
+    sync_pmu_line(v);     // ... nor the old PMU's (the PMU device, registered first, loaded it)
     vgic::VcpuIfState& s = the_vgic().cpu_if(v.id);
     the_vgic().flush(v.id, s);  // the model sets NPIE only while a pending LR exists (no maintenance storm)
-    const u32 cpu = this_cpu_index();
-    u32& hw_lrs = g_hw_lrs[cpu < kMaxCpus ? cpu : 0];
     const u32 used = min(s.used_lrs, g_nr_lrs);
-    const u32 nwrite = cpu < kMaxCpus ? max(used, hw_lrs) : g_nr_lrs;  // s.lr[i] == 0 for i >= used_lrs
+    const u32 nwrite = max(used, cpu.hw_lrs);  // s.lr[i] == 0 for i >= used_lrs
     for (u32 i = 0; i < nwrite; ++i) write_lr(i, s.lr[i]);
-    hw_lrs = used;
+    cpu.hw_lrs = used;
     write_aprs(g_nr_aprs, s.ap0r, s.ap1r);
     HV_WRITE_SYSREG(ICH_VMCR_EL2, s.vmcr);
     HV_WRITE_SYSREG(ICH_HCR_EL2, s.hcr);  // En (+ UIE/NPIE/LRENPIE as the model chose)
@@ -260,7 +252,18 @@ bool sysreg(Vcpu& v, const esr::SysRegAccess& a, u64& value) {
 // WFI / CPU_SUSPEND wait (after the exit's fold): something deliverable above the vCPU's priority mask.
 bool has_pending(Vcpu& v) { return the_vgic().has_pending_for_wakeup(v.id); }
 
-void reset_hook(Vm&, void*) { vgic_vm_reset(); }
+// The vGIC as one of the VM's devices (vm/vm.hpp DeviceHooks).
+DeviceHooks device_hooks() {
+    DeviceHooks d;
+    d.name = "vgic";
+    d.before_entry = [](void*, Vcpu& v) { before_entry(v); };
+    d.after_exit = [](void*, Vcpu& v) { after_exit(v); };
+    d.has_pending = [](void*, Vcpu& v) { return has_pending(v); };
+    d.sysreg = [](void*, Vcpu& v, const esr::SysRegAccess& a, u64& value) { return sysreg(v, a, value); };
+    d.reset = [](void*, Vm&) { vgic_vm_reset(); };
+    d.log_stats = [](void*) { vgic_log_forwarded_spi_stats(); };
+    return d;
+}
 
 // Maintenance interrupt: the exit itself was the point (fold + flush run around it); deactivate at once.
 bool maintenance_irq(u32, void*) { return true; }
@@ -288,14 +291,14 @@ bool timer_irq(u32 intid, void*) {
 // low (PMCR.E = 0; a vCPU that is not running has its PMU stopped by pmu_vcpu_put), the physical interrupt is
 // parked instead (sync_pmu_line).
 bool pmu_irq(u32 intid, void*) {
-    Vcpu* v = this_cpu().vcpu;
-    const u32 cpu = this_cpu_index();
-    if (v == nullptr || !g_ready || cpu >= kMaxCpus) {
+    PerCpu& cpu = this_cpu();
+    Vcpu* v = cpu.vcpu;
+    if (v == nullptr || !g_ready) {
         gic_enable(intid, false);
         return true;
     }
     if (__atomic_load_n(&v->state, __ATOMIC_ACQUIRE) != VcpuState::running || !pmu_overflow_live()) {
-        g_pmu_parked[cpu] = true;
+        cpu.vgic.pmu_parked = true;
         return false;
     }
     if (v->id < vgic::kMaxVcpus) g_pmu_line[v->id] = true;
@@ -309,8 +312,8 @@ bool pmu_irq(u32 intid, void*) {
 // Physical routing of the passed-through SPIs (vgic_forward_hw_spi): the pCPU index each one is routed to now
 // (gic_init_distributor routes every SPI to the boot pCPU, index 0).
 u8 g_forwarded_spi_pcpu[1020] = {};
-// Counters for `stats: spi` (vgic_log_forwarded_spi_stats): activations taken per pCPU, physical re-routes.
-u64 g_forwarded_on_pcpu[kMaxCpus] = {};
+// Counters for `stats: spi` (vgic_log_forwarded_spi_stats): physical re-routes (activations per pCPU:
+// PerCpu::vgic.forwarded_spis).
 u64 g_forwarded_reroutes = 0;
 
 // The physical SPI follows the guest's GICD_IROUTER of the virtual one, so it is taken on the pCPU that runs the
@@ -337,8 +340,7 @@ void follow_guest_route(u32 intid) {
 // A passed-through SPI fired (vgic_forward_hw_spi): latch the virtual SPI pending; the guest deactivates the
 // physical one through the hardware-linked LR. `arg` is the device name for the log.
 bool forwarded_spi_irq(u32 intid, void* arg) {
-    if (const u32 cpu = this_cpu_index(); cpu < kMaxCpus)
-        __atomic_fetch_add(&g_forwarded_on_pcpu[cpu], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&this_cpu().vgic.forwarded_spis, 1, __ATOMIC_RELAXED);
     if (!g_ready || the_vgic().inject_edge(intid, 0) != Status::ok) {
         HV_LOG_RATELIMITED(warn, "%s: SPI %u could not be forwarded: disabled", static_cast<const char*>(arg), intid);
         gic_enable(intid, false);
@@ -364,7 +366,7 @@ void vgic_log_forwarded_spi_stats() {
     usize n = 0;
     u64 total = 0;
     for (u32 i = 0; i < online_cpus() && i < kMaxCpus; ++i) {
-        const u64 c = __atomic_load_n(&g_forwarded_on_pcpu[i], __ATOMIC_RELAXED);
+        const u64 c = __atomic_load_n(&percpu(i).vgic.forwarded_spis, __ATOMIC_RELAXED);
         total += c;
         n += format(per + n, sizeof(per) - n, "%s%llu", i ? "," : "", static_cast<unsigned long long>(c));
     }
@@ -418,12 +420,7 @@ Status vgic_vm_init(Vm& vm, const PlatformInfo& plat) {
 
     gic_set_handler(kPpiMaintenance, maintenance_irq, nullptr);
     for (u32 ppi : kTimerPpi) gic_set_handler(ppi, timer_irq, nullptr);
-    VcpuHooks& hooks = vcpu_hooks();
-    hooks.before_entry = before_entry;
-    hooks.after_exit = after_exit;
-    hooks.sysreg = sysreg;
-    hooks.has_pending = has_pending;
-    HV_TRY(add_reset_hook(reset_hook, nullptr));
+    HV_TRY(vm.add_device(device_hooks()));
     __atomic_store_n(&g_ready, true, __ATOMIC_RELEASE);
     HV_LOG_INFO("vgic: %u vCPU(s), %u SPIs, %u LRs, GICD 0x%llx, GICR 0x%llx (+0x%llx)", vm.vcpu_count,
                 vm.vgic.config().nr_spis,
@@ -453,11 +450,13 @@ void vgic_vm_reset() {
         gic_clear_active(kPpiPmu);
         gic_enable(kPpiPmu, true);
     }
-    for (u32 i = 0; i < kMaxCpus; ++i) g_cpu_ready[i] = false;
+    for (u32 i = 0; i < kMaxCpus; ++i) {
+        percpu(i).vgic.ready = false;
+        percpu(i).vgic.pmu_parked = false;
+    }
     for (auto& lines : g_timer_line)
         for (bool& line : lines) line = false;
     for (bool& line : g_pmu_line) line = false;
-    for (bool& parked : g_pmu_parked) parked = false;
 }
 
 }  // namespace hv::arch

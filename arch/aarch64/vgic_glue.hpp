@@ -1,5 +1,5 @@
 // The VM's virtual GICv3 (vgic/) wired to the hardware: one Vgic per VM in static storage, its GICD/GICR frames on
-// the VM's MmioBus, the ICH_* list-register load/store around every guest entry (VcpuHooks), trapped ICC_SGI*R
+// the VM's MmioBus, the ICH_* list-register load/store around every guest entry (its DeviceHooks), trapped ICC_SGI*R
 // writes, the hardware-linked EL1 timers (virtual PPI 27, physical PPI 30) and PMU overflow interrupt (PPI 23), the
 // maintenance interrupt (PPI 25) and vCPU kicks (physical SGI kSgiKick). See docs/boot.md "Interrupts".
 #pragma once
@@ -22,7 +22,7 @@ constexpr u32 kPpiPmu = 23;            // PMU overflow interrupt: hardware-linke
 [[nodiscard]] Status vgic_config(const PlatformInfo& plat, vgic::VgicConfig& cfg, vgic::HwIrqControl*& hw);
 // After build_vm: registers the distributor at the host GICD base and the redistributors (vcpu_count x 128 KiB) at
 // the first host GICR base, links both EL1 timers' PPIs to the physical ones on every vCPU and installs the
-// VcpuHooks (before_entry / after_exit / sysreg).
+// VM's device hooks (before_entry / after_exit / has_pending / sysreg / reset / log_stats).
 [[nodiscard]] Status vgic_vm_init(Vm& vm, const PlatformInfo& plat);
 
 // The VM's vGIC (the_vm().vgic).

@@ -31,7 +31,7 @@ constexpr u32 kMagicVirt = 0x74726976;
 
 // VM reset: the devices live on in QEMU with the old guest's queues and would keep using (DMA into) them until the
 // rebooted guest's driver resets them. Reset every transport that has a device, as a machine reset would.
-void reset_hook(Vm&, void* arg) {
+void reset_hook(void* arg, Vm&) {
     const VirtioMmioInfo& info = *static_cast<const VirtioMmioInfo*>(arg);
     u32 n = 0;
     for (const VirtioMmioDevice& d : info.devices) {
@@ -55,7 +55,11 @@ Status virtio_mmio_passthrough(Vm& vm, const VirtioMmioInfo& info) {
             return s;
         }
     }
-    HV_TRY(add_reset_hook(reset_hook, const_cast<VirtioMmioInfo*>(&info)));
+    DeviceHooks d;  // the transports as one of the VM's devices: reset with the VM
+    d.name = "virtio-mmio";
+    d.self = const_cast<VirtioMmioInfo*>(&info);
+    d.reset = reset_hook;
+    HV_TRY(vm.add_device(d));
     const VirtioMmioDevice& lo = info.devices[0];
     const VirtioMmioDevice& hi = info.devices[info.devices.size() - 1];
     HV_LOG_INFO("virtio-mmio: %zu transport(s) passed through (0x%llx.., INTIDs %u..%u hardware-linked)",

@@ -30,6 +30,9 @@ Status vm_build(Vm& vm, VmConfig& cfg, VmPorts ports, psci::PsciVersion version)
     ports.kicker = &vcpu_kicker();
     ports.clock = &counter_clock();
     HV_TRY(build_vm(vm, cfg, ports));
+    // The first devices of the run loop, in this order: the PMU (loads a replaced context before the vGIC reads its
+    // overflow line), SDEI. boot/ adds the vGIC, UART, ITSes, SMMU, virtio-mmio and snapshots.
+    HV_TRY(pmu_vm_init(vm));
     HV_TRY(sdei_vm_init(vm));
     // The same path a restore takes (docs/reglist.md): KVM_REG_ARM_PSCI_VERSION on the VM handle.
     return vm.registers().set_u64(reglist::Handle::vm(), psci::fwreg::kPsciVersion | reglist::kScopeVm,

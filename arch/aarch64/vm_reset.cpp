@@ -8,7 +8,6 @@
 #include "arch/aarch64/gic.hpp"
 #include "arch/aarch64/panic.hpp"
 #include "arch/aarch64/percpu.hpp"
-#include "arch/aarch64/pmu.hpp"
 #include "arch/aarch64/sysreg.hpp"
 #include "arch/aarch64/vm_reset.hpp"
 #include "arch/aarch64/vm_run.hpp"
@@ -20,16 +19,10 @@ namespace hv::arch {
 
 namespace {
 
-struct ResetHookSlot {
-    ResetHook fn;
-    void* arg;
-};
-
 bool g_requested = false;
 u32 g_parked = 0;
 u32 g_generation = 0;
 GuestReloader g_reloader = nullptr;
-FixedVector<ResetHookSlot, 8> g_hooks;
 
 void wait_parked(const Vm& vm, u32 others) {
     // Every other vCPU's pCPU was kicked and exits to EL2 within one guest instruction block; the loop only
@@ -49,17 +42,12 @@ void wait_parked(const Vm& vm, u32 others) {
 
 void set_guest_reloader(GuestReloader fn) { g_reloader = fn; }
 
-Status add_reset_hook(ResetHook fn, void* arg) {
-    if (fn == nullptr) return Status::invalid_argument;
-    return g_hooks.push_back(ResetHookSlot{fn, arg});
-}
-
 bool reset_requested() { return __atomic_load_n(&g_requested, __ATOMIC_ACQUIRE); }
 
 void park_for_reset(Vcpu& v) {
     const u32 gen = __atomic_load_n(&g_generation, __ATOMIC_ACQUIRE);
     if (!reset_requested()) return;
-    pmu_vcpu_put(v);  // the rendezvous owner may read (snapshot) or reset ctx.pmu; reloaded when released
+    the_vm().devices().put(v);  // the rendezvous owner may read (snapshot) or reset ctx.pmu; reloaded when released
     __atomic_fetch_add(&g_parked, 1, __ATOMIC_ACQ_REL);
     while (__atomic_load_n(&g_generation, __ATOMIC_ACQUIRE) == gen) {
         if (panicking()) stop_this_cpu();
@@ -83,7 +71,7 @@ void vm_system_reset(Vm& vm, Vcpu& self, ResetReason reason) {
     // 2. Firmware: power states back to "only the boot vCPU on" (configuration and has-run flag kept, as KVM).
     vm_firmware().reset();
     // 3. Devices and interrupt controllers.
-    for (const ResetHookSlot& h : g_hooks) h.fn(vm, h.arg);
+    vm.devices().reset(vm);
     // 4. The guest's images and boot state.
     vm.boot_count += 1;
     vm.reset_reason = reason;

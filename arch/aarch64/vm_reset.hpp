@@ -5,7 +5,7 @@
 
 namespace hv::arch {
 
-// Sleep on this pCPU until an interrupt for `v`: a kick, VcpuHooks::has_pending, a physical IRQ taken at EL2 (it
+// Sleep on this pCPU until an interrupt for `v`: a kick, a device's has_pending hook, a physical IRQ taken at EL2 (it
 // is handled here), a VM reset request or a panic. Arms the EL2 timer at the earlier of the guest's two timer
 // deadlines (virtual, physical) while it sleeps. A vCPU that is off waits for a kick, reset or panic only.
 // Returns true if a timer deadline (or, without the has_pending hook, a physical IRQ) ended the wait.
@@ -16,7 +16,7 @@ bool reset_requested();
 // Called by every vcpu_loop that sees reset_requested(): report stopped, sleep until the reset is done.
 void park_for_reset(Vcpu& v);
 // SYSTEM_RESET / SYSTEM_RESET2 from `self`: stop every other vCPU (kick + rendezvous), reset vCPU contexts,
-// firmware, reset hooks, reload the guest (GuestReloader) and make vCPU 0 pending. Returns to the caller's
+// firmware, the devices' reset hooks, reload the guest (GuestReloader) and make vCPU 0 pending. Returns to the caller's
 // vcpu_loop, which then follows its vCPU's new state.
 void vm_system_reset(Vm& vm, Vcpu& self, ResetReason reason);
 

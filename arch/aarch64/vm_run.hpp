@@ -1,6 +1,7 @@
-// Running the VM on this pCPU (vcpu_loop.cpp, exits.cpp, el2_config.cpp, vm_build.cpp, ...): EL2 trap configuration,
-// the world switch around hv_enter_guest (vectors.S), and the
-// exit handlers (HVC/SMC -> firmware, stage-2 data aborts -> MmioBus, traps -> injection). Choices: docs/boot.md.
+// Running the VM on this pCPU: EL2 trap configuration (el2_config.cpp), the world switch around hv_enter_guest
+// (vectors.S) and the loop (vcpu_loop.cpp), exit handlers (exits.cpp: HVC/SMC -> firmware, stage-2 data aborts ->
+// MmioBus, traps -> injection), the VM anchor and its assembly (vm_build.cpp). Choices: docs/boot.md.
+// This is the API the device glue (vgic_glue, sdei_glue, msi_passthrough, ...) uses; the run loop includes none of them.
 #pragma once
 
 #include "core/esr.hpp"
@@ -30,20 +31,8 @@ void hyp_init_cpu();
 psci::Firmware& vm_firmware();
 reglist::RegisterCatalogue& vm_registers();
 
-// Hooks the vGIC / device work installs (all optional; nullptr = default behaviour).
-struct VcpuHooks {
-    void (*before_entry)(Vcpu& v) = nullptr;  // e.g. flush pending virtual interrupts into the list registers
-    void (*after_exit)(Vcpu& v) = nullptr;    // e.g. fold the list registers back
-    // A trapped MSR/MRS: return true if handled (for reads, put the result in `value`).
-    bool (*sysreg)(Vcpu& v, const esr::SysRegAccess& access, u64& value) = nullptr;
-    // WFI / CPU_SUSPEND wait: true if `v` has an interrupt pending (even masked) and must not sleep. Called on the
-    // vCPU's own pCPU with IRQs masked. nullptr: only physical IRQs and kicks wake the vCPU.
-    bool (*has_pending)(Vcpu& v) = nullptr;
-    // A guest HVC/SMC before the firmware sees it (PC already past an SMC): return true if handled (x0.. set).
-    // Used for the hypervisor's own vendor-specific calls (snapshot save, arch/aarch64/vm_snapshot).
-    bool (*hypercall)(Vm& vm, Vcpu& v) = nullptr;
-};
-VcpuHooks& vcpu_hooks();
+// Devices plug into the run loop through the VM's hooks (vm/vm.hpp DeviceHooks, Vm::add_device): the loop calls
+// vm.devices() around every entry and exit, in the wait, on trapped MSR/MRS and HVC/SMC, at VM reset and power-off.
 
 // Wake vCPU `i` out of a WFI / CPU_SUSPEND / off wait (and out of the guest, to EL2): a flag plus SGI kKick to its
 // pCPU when that is another pCPU. Callable from any pCPU.
@@ -56,10 +45,8 @@ VcpuKicker& vcpu_kicker();
 // reset, vm.boot_count / vm.reset_reason already updated. Returns vCPU 0's entry point and x0.
 using GuestReloader = Status (*)(Vm& vm, u64& entry, u64& arg0);
 void set_guest_reloader(GuestReloader fn);
-// Device / interrupt-controller reset hooks, run in registration order during a VM reset after the vCPUs and the
-// firmware were reset and before the guest is reloaded (the vGIC/ITS integration adds theirs here).
-using ResetHook = void (*)(Vm& vm, void* arg);
-[[nodiscard]] Status add_reset_hook(ResetHook fn, void* arg);
+// The devices' reset hooks (DeviceHooks::reset) run in registration order during a VM reset, after the vCPUs and the
+// firmware were reset and before the guest is reloaded.
 
 // Start vCPU `i` at `entry` with x0 = context_id (EL1h, MMU off, DAIF masked) on its pinned pCPU (PSCI CPU_ON).
 // busy if it is not off; invalid_argument for an unknown vCPU.

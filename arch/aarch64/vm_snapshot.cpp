@@ -94,7 +94,7 @@ Status save_to_file(Vm& vm, const char* path, u64& written) {
 }
 
 // The vendor hypercall: save, then power off (or report the failure to the caller).
-bool snapshot_hypercall(Vm& vm, Vcpu& v) {
+bool snapshot_hypercall(void*, Vm& vm, Vcpu& v) {
     if (static_cast<u32>(v.ctx.core.x[0]) != kSnapshotSaveFid) return false;
     if (g_opts == nullptr || g_opts->snapshot != HvOptions::SnapshotMode::save) {
         HV_LOG_RATELIMITED(info, "vcpu%u: snapshot save requested without snapshot=save:PATH: NOT_SUPPORTED", v.id);
@@ -127,10 +127,12 @@ bool snapshot_hypercall(Vm& vm, Vcpu& v) {
 
 }  // namespace
 
-Status vm_snapshot_init(Vm&, const HvOptions& opts) {
+Status vm_snapshot_init(Vm& vm, const HvOptions& opts) {
     g_opts = &opts;
-    vcpu_hooks().hypercall = snapshot_hypercall;
-    return Status::ok;
+    DeviceHooks d;  // the save hypercall, taken before the firmware sees the call
+    d.name = "snapshot";
+    d.hypercall = snapshot_hypercall;
+    return vm.add_device(d);
 }
 
 Status vm_snapshot_restore(Vm& vm, bool& changed) {

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <string>
 
 #include "vm/vm.hpp"
 
@@ -110,4 +111,91 @@ TEST(BuildVm, RefusesMissingPortsAndBadCounts) {
         cfg.vcpu_count = 3;  // disagrees with the VM's vCPUs
         EXPECT_EQ(build_vm(*vm, cfg, ports.all()), Status::invalid_argument);
     }
+}
+
+TEST(DeviceHooks, EachKindIsCalledInRegistrationOrderAndOnlyForDevicesThatHaveIt) {
+    std::string log;
+    static Vm vm;
+    Vcpu& v = vm.vcpus[0];
+    struct Recorder {
+        std::string* log;
+        bool pending = false;
+    } a{&log}, b{&log};
+    DeviceHooks da;
+    da.self = &a;
+    da.before_entry = [](void* s, Vcpu&) { *static_cast<decltype(a)*>(s)->log += "aE"; };
+    da.reset = [](void* s, Vm&) { *static_cast<decltype(a)*>(s)->log += "aR"; };
+    da.has_pending = [](void* s, Vcpu&) { return static_cast<decltype(a)*>(s)->pending; };
+    DeviceHooks db;
+    db.self = &b;
+    db.before_entry = [](void* s, Vcpu&) { *static_cast<decltype(a)*>(s)->log += "bE"; };
+    db.after_exit = [](void* s, Vcpu&) { *static_cast<decltype(a)*>(s)->log += "bX"; };
+    db.put = [](void* s, Vcpu&) { *static_cast<decltype(a)*>(s)->log += "bP"; };
+    db.reset = [](void* s, Vm&) { *static_cast<decltype(a)*>(s)->log += "bR"; };
+    ASSERT_EQ(vm.add_device(da), Status::ok);
+    ASSERT_EQ(vm.add_device(db), Status::ok);
+    EXPECT_EQ(vm.devices().all().size(), 2u);
+
+    vm.devices().before_entry(v);
+    vm.devices().after_exit(v);
+    vm.devices().put(v);
+    vm.devices().reset(vm);
+    EXPECT_EQ(log, "aEbEbXbPaRbR");
+
+    EXPECT_TRUE(vm.devices().tracks_pending());
+    EXPECT_FALSE(vm.devices().has_pending(v));
+    a.pending = true;
+    EXPECT_TRUE(vm.devices().has_pending(v));
+}
+
+TEST(DeviceHooks, TheFirstDeviceThatHandlesATrapOrACallWins) {
+    static Vm vm;
+    Vcpu& v = vm.vcpus[0];
+    EXPECT_FALSE(vm.devices().tracks_pending());
+    int calls[2] = {};
+    DeviceHooks d0, d1;
+    d0.self = &calls[0];
+    d1.self = &calls[1];
+    // Device 0 handles reads only; device 1 handles everything.
+    d0.sysreg = [](void* s, Vcpu&, const esr::SysRegAccess& a, u64& value) {
+        ++*static_cast<int*>(s);
+        if (!a.read) return false;
+        value = 0x11;
+        return true;
+    };
+    d1.sysreg = [](void* s, Vcpu&, const esr::SysRegAccess&, u64& value) {
+        ++*static_cast<int*>(s);
+        value = 0x22;
+        return true;
+    };
+    d1.hypercall = [](void* s, Vm&, Vcpu& vc) {
+        ++*static_cast<int*>(s);
+        return vc.ctx.core.x[0] == 0xc6000000;
+    };
+    ASSERT_EQ(vm.add_device(d0), Status::ok);
+    ASSERT_EQ(vm.add_device(d1), Status::ok);
+
+    esr::SysRegAccess rd{};
+    rd.read = true;
+    u64 value = 0;
+    EXPECT_TRUE(vm.devices().sysreg(v, rd, value));
+    EXPECT_EQ(value, 0x11u);
+    EXPECT_EQ(calls[1], 0);  // never asked: device 0 handled it
+    esr::SysRegAccess wr{};
+    EXPECT_TRUE(vm.devices().sysreg(v, wr, value));
+    EXPECT_EQ(value, 0x22u);
+    EXPECT_EQ(calls[0], 2);
+    EXPECT_EQ(calls[1], 1);
+
+    v.ctx.core.x[0] = 0x84000000;
+    EXPECT_FALSE(vm.devices().hypercall(vm, v));
+    v.ctx.core.x[0] = 0xc6000000;
+    EXPECT_TRUE(vm.devices().hypercall(vm, v));
+}
+
+TEST(DeviceHooks, RegistrationStopsAtCapacity) {
+    static Vm vm;
+    for (u32 i = 0; i < Vm::kMaxDevices; ++i) ASSERT_EQ(vm.add_device(DeviceHooks{}), Status::ok);
+    EXPECT_EQ(vm.add_device(DeviceHooks{}), Status::no_memory);
+    EXPECT_EQ(vm.devices().all().size(), Vm::kMaxDevices);
 }
