@@ -171,7 +171,8 @@ void check_consistent(World& w) {
     const u64 creadr = read_reg(w, reg(GitsReg::CREADR));
     FUZZ_CHECK((creadr & 0x1f) == 0 || (creadr & 0x1f) == 1);  // Stalled is bit 0
     for (unsigned n = 0; n < 2; ++n)  // Page_Size is read-only 64 KiB, PA[51:48] RES0
-        FUZZ_CHECK((read_reg(w, reg(GitsReg::BASER0) + 8 * n) & mask(15, 8)) == baser::PageSize::make(baser::kPage64K));
+        FUZZ_CHECK((read_reg(w, reg(GitsReg::BASER0) + 8 * n) & (mask(15, 12) | baser::PageSize::field_mask)) ==
+                   baser::PageSize::make(baser::kPage64K));  // Shareability [11:10] stays writable
 }
 
 struct Range {
