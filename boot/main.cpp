@@ -13,6 +13,7 @@
 #include "arch/aarch64/vgic_glue.hpp"
 #include "arch/aarch64/virtio_mmio_passthrough.hpp"
 #include "arch/aarch64/vm_run.hpp"
+#include "arch/aarch64/snapdisk.hpp"
 #include "arch/aarch64/vm_snapshot.hpp"
 #include "boot/guest_loader.hpp"
 #include "core/bootargs.hpp"
@@ -313,6 +314,11 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
         if (pci) refuse_to_start("no DMA isolation");
     }
 
+    // The snapshot disk (arch/aarch64/snapdisk, docs/snapshot.md): a virtio-blk with serial "hvsnap" on a
+    // virtio-mmio transport is the hypervisor's; it and its page neighbours leave the list before the passthrough.
+    s = arch::snapdisk_claim(g_platform.virtio_mmio);
+    if (s != Status::ok && s != Status::not_found) HV_LOG_WARN("snapshot disk: %s", status_name(s));
+
     // QEMU's virtio-mmio transports passed through (stage-2 pages, hardware-linked SPIs); only if that worked does
     // the guest DT describe them (arch/aarch64/virtio_mmio_passthrough, docs/device-tree.md).
     if (g_options.virtio_mmio) {
@@ -329,17 +335,16 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     arch::set_guest_reloader(reload_guest);
     save_modules(g_platform, g_module_store);
 
-    // Snapshots (docs/snapshot.md): the save hypercall, and snapshot=restore:PATH resuming a saved VM instead of
+    // Snapshots (docs/snapshot.md): the save hypercall, and snapshot=restore resuming a saved VM instead of
     // booting the modules. A refused snapshot powers the machine off with the reason on the console (nothing was
     // restored), never boots the modules instead.
-    s = arch::vm_snapshot_init(vm, g_options);
+    s = arch::vm_snapshot_init(vm, g_options, g_platform);
     if (s != Status::ok) HV_LOG_WARN("snapshot support unavailable: %s", status_name(s));
     if (s == Status::ok && g_options.snapshot == HvOptions::SnapshotMode::restore) {
         bool changed = false;
         s = arch::vm_snapshot_restore(vm, changed);
         if (s != Status::ok) {
-            HV_LOG_ERROR("snapshot restore from '%s' %s (%s): powering off", g_options.snapshot_path,
-                         changed ? "failed while applying" : "refused", status_name(s));
+            HV_LOG_ERROR("snapshot restore from the snapshot disk %s (%s): powering off", changed ? "failed while applying" : "refused", status_name(s));
             arch::machine_system_off();
         }
         __atomic_store_n(&g_vm_ready, true, __ATOMIC_RELEASE);

@@ -170,20 +170,11 @@ Status parse_bootargs(const char* args, HvOptions& o) {
         } else if (word_eq(w, klen, "virtio_mmio") && has_val) {
             if (!parse_bool(val, vlen, o.virtio_mmio)) note_invalid(o, w, len);
         } else if (word_eq(w, klen, "snapshot") && has_val) {
-            // save:PATH or restore:PATH; PATH non-empty, shorter than kMaxSnapshotPath.
-            usize colon = 0;
-            while (colon < vlen && val[colon] != ':') ++colon;
-            const usize plen = colon < vlen ? vlen - colon - 1 : 0;
-            HvOptions::SnapshotMode mode = HvOptions::SnapshotMode::none;
-            if (word_eq(val, colon, "save")) mode = HvOptions::SnapshotMode::save;
-            if (word_eq(val, colon, "restore")) mode = HvOptions::SnapshotMode::restore;
-            if (mode != HvOptions::SnapshotMode::none && plen > 0 && plen < HvOptions::kMaxSnapshotPath) {
-                o.snapshot = mode;
-                memcpy(o.snapshot_path, val + colon + 1, plen);
-                o.snapshot_path[plen] = 0;
-            } else {
+            // restore (the snapshot disk). The old save:PATH / restore:PATH forms went with semihosting.
+            if (word_eq(val, vlen, "restore"))
+                o.snapshot = HvOptions::SnapshotMode::restore;
+            else
                 note_invalid(o, w, len);
-            }
         } else if (word_eq(w, klen, "cpu_timeout") && has_val) {
             u64 ms = 0;
             if (parse_uint(val, vlen, ms) && ms >= 1 && ms <= HvOptions::kMaxCpuWaitMs)

@@ -13,7 +13,7 @@
 //   smmu=on|off      DMA isolation through the host SMMUv3 (default on). off is UNSAFE: passed-through devices can
 //                    then DMA anywhere, the hypervisor included (docs/msi-passthrough.md "DMA isolation")
 //   virtio_mmio=on|off   pass the host's virtio-mmio transports through (default on; docs/device-tree.md)
-//   snapshot=save:PATH|restore:PATH   whole-VM snapshot to/from a host file over semihosting (docs/snapshot.md)
+//   snapshot=restore   resume the VM saved on the snapshot disk instead of booting the modules (docs/snapshot.md)
 //   cpu_timeout=MS   how long the boot pCPU waits for every secondary pCPU's GIC set-up (1..600000, default 10000;
 //                    docs/boot.md "Secondary pCPUs")
 //   debug_late_cpu=N:MS   test hook: pCPU N (1..7) waits MS ms (<= 600000) after entering the hypervisor and before
@@ -39,11 +39,9 @@ struct HvOptions {
     bool pci = true;
     bool smmu = true;         // smmu=off: leave the SMMU alone (devices bypass it) -- unsafe, for comparison only
     bool virtio_mmio = true;  // virtio-mmio transports: stage-2 frames, hardware-linked SPIs, guest DT nodes
-    // snapshot=save:PATH (the guest's save hypercall writes PATH) / restore:PATH (resume from PATH at boot).
-    enum class SnapshotMode : u8 { none, save, restore };
-    static constexpr usize kMaxSnapshotPath = 128;
+    // snapshot=restore: resume the VM saved on the snapshot disk (arch/aarch64/snapdisk) instead of booting.
+    enum class SnapshotMode : u8 { none, restore };
     SnapshotMode snapshot = SnapshotMode::none;
-    char snapshot_path[kMaxSnapshotPath] = {};
     // Secondary pCPU bring-up (docs/boot.md): the bounded wait, and the late-pCPU test hook (late_cpu 0 = off).
     static constexpr u32 kMaxCpuWaitMs = 600000;
     u32 cpu_timeout_ms = 10000;

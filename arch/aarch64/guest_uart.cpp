@@ -1,6 +1,7 @@
 #include "arch/aarch64/guest_uart.hpp"
 
 #include "arch/aarch64/console.hpp"
+#include "arch/aarch64/console_escape.hpp"
 #include "arch/aarch64/gic.hpp"
 #include "arch/aarch64/sysreg.hpp"
 #include "arch/aarch64/vgic_glue.hpp"
@@ -32,7 +33,7 @@ public:
 // leaves further input in the host UART (back-pressure, core/pl011.hpp) instead of dropping it.
 class HostUartRx final : public Pl011RxSource {
 public:
-    int rx_getc() override { return console_getc(); }
+    int rx_getc() override { return console_escape_getc(); }  // Ctrl-] commands never reach the guest
     void rx_irq_enable(bool on) override { write_host(kHostImsc, on ? kHostRxim | kHostRtim : 0); }
 };
 

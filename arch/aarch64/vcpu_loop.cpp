@@ -1,5 +1,6 @@
 // The vCPU run loop on its pinned pCPU: entry, the devices' hooks around it, the wait for an interrupt (WFI,
 // CPU_SUSPEND, vCPU off), start_vcpu / kick_vcpu. Exits are handled in exits.cpp. Choices: docs/boot.md.
+#include "arch/aarch64/console_escape.hpp"
 #include "arch/aarch64/gic.hpp"
 #include "arch/aarch64/panic.hpp"
 #include "arch/aarch64/percpu.hpp"
@@ -171,6 +172,12 @@ void vcpu_loop(Vm& vm, Vcpu& v) {
         if (reset_requested()) {
             (void)sys_for_write(v);  // the resetting pCPU may read or replace this context while we are parked
             park_for_reset(v);
+        }
+        // A console escape command (Ctrl-] m/s/i, arch/aarch64/console_escape) runs on vCPU 0 between exits.
+        if (v.id == 0 && console_command_pending()) {
+            (void)sys_for_write(v);  // the whole context may be saved
+            console_command_run(vm, v);
+            continue;
         }
         if (__atomic_load_n(&v.state, __ATOMIC_ACQUIRE) != VcpuState::running) {
             if (panicking()) stop_this_cpu();

@@ -2,7 +2,7 @@
 
 #include "arch/aarch64/percpu.hpp"
 #include "arch/aarch64/pmu.hpp"
-#include "arch/aarch64/semihosting.hpp"
+#include "arch/aarch64/snapdisk.hpp"
 #include "arch/aarch64/sysreg.hpp"
 #include "arch/aarch64/vm_reset.hpp"
 #include "arch/aarch64/vm_run.hpp"
@@ -14,32 +14,8 @@ namespace hv::arch {
 
 namespace {
 
-using semihosting::File;
-
 const HvOptions* g_opts = nullptr;
-
-class FileSink final : public reglist::SnapshotSink {
-public:
-    explicit FileSink(File& f) : f_(f) {}
-    Status write(const void* data, usize n) override { return f_.write(data, n); }
-
-private:
-    File& f_;
-};
-
-class FileSource final : public reglist::SnapshotSource {
-public:
-    FileSource(File& f, u64 size) : f_(f), size_(size) {}
-    u64 size() const override { return size_; }
-    Status read(u64 offset, void* buf, usize n) override {
-        if (offset > size_ || n > size_ - offset) return Status::out_of_range;
-        return f_.read_at(offset, buf, n);
-    }
-
-private:
-    File& f_;
-    u64 size_;
-};
+const PlatformInfo* g_platform = nullptr;
 
 // Checks that the snapshot fits this VM before anything is applied, with a message a person can act on: vCPU
 // count, the RAM regions (every region of this VM, same base and size, in order), one MP state per vCPU.
@@ -77,77 +53,126 @@ private:
     const Vm& vm_;
 };
 
-Status save_to_file(Vm& vm, const char* path, u64& written) {
-    File f;
-    Status s = f.open(path, semihosting::OpenMode::write_binary);
-    if (s != Status::ok) {
-        HV_LOG_ERROR("snapshot: cannot create '%s' (host errno %lld)", path, static_cast<long long>(File::last_errno()));
-        return s;
-    }
+Status save_to_disk(Vm& vm, u64& written) {
     reglist::SnapshotInfo info;
     info.vcpu_count = vm.vcpu_count;
     info.abi[reglist::SnapshotInfo::kAbiItsTables] = 0;  // ITS tables: KVM ABI rev 0 (its/its_tables)
-    FileSink sink(f);
-    s = reglist::snapshot_save_stream(vm.registers(), info, sink, &vm.memory, written);
-    f.close();
+    SnapdiskSink sink;
+    Status s = reglist::snapshot_save_stream(vm.registers(), info, sink, &vm.memory, written);
+    if (s == Status::ok) s = sink.finish();
+    return s;
+}
+
+u64 ms_since(u64 t0) {
+    const u64 freq = HV_READ_SYSREG(cntfrq_el0);
+    return (HV_READ_SYSREG(cntpct_el0) - t0) * 1000 / (freq ? freq : 1);
+}
+
+// Every other vCPU is parked (vm_stop_others) and `self`'s exit is handled: its PMU into its context, then the
+// whole VM to the snapshot disk.
+Status save_stopped_vm(Vm& vm, Vcpu& self, u64& written, u64& ms) {
+    pmu_vcpu_put(self);  // this vCPU's PMU into its context too (the others did it when they parked)
+    const u64 t0 = HV_READ_SYSREG(cntpct_el0);
+    const Status s = save_to_disk(vm, written);
+    ms = ms_since(t0);
     return s;
 }
 
 // The vendor hypercall: save, then power off (or report the failure to the caller).
 bool snapshot_hypercall(void*, Vm& vm, Vcpu& v) {
     if (static_cast<u32>(v.ctx.core.x[0]) != kSnapshotSaveFid) return false;
-    if (g_opts == nullptr || g_opts->snapshot != HvOptions::SnapshotMode::save) {
-        HV_LOG_RATELIMITED(info, "vcpu%u: snapshot save requested without snapshot=save:PATH: NOT_SUPPORTED", v.id);
+    if (!snapdisk_present()) {
+        HV_LOG_RATELIMITED(info, "vcpu%u: snapshot save requested without a snapshot disk: NOT_SUPPORTED", v.id);
         v.ctx.core.x[0] = static_cast<u64>(kSnapshotNotSupported);
         return true;
     }
     // Every other vCPU parks in its vcpu_loop with its exit handled (context saved, LRs folded into the vGIC);
     // this vCPU's exit was handled the same way before the trap was dispatched.
     if (!vm_stop_others(vm, v)) return true;  // a VM reset took the VM meanwhile: this context was replaced
-    pmu_vcpu_put(v);  // this vCPU's PMU into its context too (the others did it when they parked)
-    const u64 t0 = HV_READ_SYSREG(cntpct_el0);
     v.ctx.core.x[0] = static_cast<u64>(kSnapshotResumed);  // what the call returns in the resumed VM
-    HV_LOG_INFO("snapshot: vcpu%u requested a save: %u vCPU(s) stopped, writing '%s'", v.id, vm.vcpu_count,
-                g_opts->snapshot_path);
-    u64 written = 0;
-    const Status s = save_to_file(vm, g_opts->snapshot_path, written);
+    HV_LOG_INFO("snapshot: vcpu%u requested a save: %u vCPU(s) stopped, writing the snapshot disk", v.id,
+                vm.vcpu_count);
+    u64 written = 0, ms = 0;
+    const Status s = save_stopped_vm(vm, v, written, ms);
     if (s == Status::ok) {
-        const u64 freq = HV_READ_SYSREG(cntfrq_el0);
-        HV_LOG_INFO("snapshot: saved %llu bytes to '%s' in %llu ms: powering off",
-                    static_cast<unsigned long long>(written), g_opts->snapshot_path,
-                    static_cast<unsigned long long>((HV_READ_SYSREG(cntpct_el0) - t0) * 1000 / (freq ? freq : 1)));
+        HV_LOG_INFO("snapshot: saved %llu bytes in %llu ms: powering off", static_cast<unsigned long long>(written),
+                    static_cast<unsigned long long>(ms));
         machine_system_off();
     }
-    HV_LOG_ERROR("snapshot: save to '%s' failed (%s) after %llu bytes: the VM continues", g_opts->snapshot_path,
-                 status_name(s), static_cast<unsigned long long>(written));
+    HV_LOG_ERROR("snapshot: save failed (%s) after %llu bytes: the VM continues", status_name(s),
+                 static_cast<unsigned long long>(written));
     v.ctx.core.x[0] = static_cast<u64>(kSnapshotSaveFailed);
     vm_release_others(vm, v);
     return true;
 }
 
+// Passed-through devices carry state outside the VM (QEMU's devices, their DMA): a VM that has any cannot move.
+// The PCIe host bridge alone (QEMU's 1b36:0008 at 00:00.0) and empty virtio-mmio transports do not count.
+const char* passthrough_in_use() {
+    if (g_platform == nullptr || g_opts == nullptr) return nullptr;
+    if (g_opts->virtio_mmio) {
+        for (const VirtioMmioDevice& d : g_platform->virtio_mmio.devices)
+            if (mmio_read<u32>(d.base + 0x008) != 0) return "a passed-through virtio-mmio device";  // DeviceID
+    }
+    const PcieInfo& pci = g_platform->pcie;
+    if (g_opts->pci && pci.present && pci.ecam_size >= (u64{1} << 20)) {
+        // Bus bus_start, devices 0..31, function 0 (PCIe ECAM: bus << 20 | dev << 15 | fn << 12).
+        for (u32 dev = 0; dev < 32; ++dev) {
+            const u32 id = mmio_read<u32>(pci.ecam_base + (u64{dev} << 15));
+            if (id == 0xffffffffu || id == 0) continue;
+            if (id == 0x00081b36u) continue;  // QEMU's PCIe host bridge: no state of its own
+            return "a passed-through PCI device";
+        }
+    }
+    return nullptr;
+}
+
 }  // namespace
 
-Status vm_snapshot_init(Vm& vm, const HvOptions& opts) {
+Status vm_snapshot_init(Vm& vm, const HvOptions& opts, const PlatformInfo& platform) {
     g_opts = &opts;
+    g_platform = &platform;
     DeviceHooks d;  // the save hypercall, taken before the firmware sees the call
     d.name = "snapshot";
     d.hypercall = snapshot_hypercall;
     return vm.add_device(d);
 }
 
+const char* vm_snapshot_refusal() {
+    if (!snapdisk_present()) return "no snapshot disk (tools/run-guest --migratable, --save FILE)";
+    return passthrough_in_use();
+}
+
+Status vm_snapshot_save_and_stop(Vm& vm, Vcpu& self, const char* marker) {
+    if (const char* why = vm_snapshot_refusal(); why != nullptr) {
+        HV_LOG_ERROR("snapshot: refused: %s; the VM continues", why);
+        return Status::unsupported;
+    }
+    if (!vm_stop_others(vm, self)) return Status::busy;
+    u64 written = 0, ms = 0;
+    const Status s = save_stopped_vm(vm, self, written, ms);
+    if (s == Status::ok) {
+        HV_LOG_INFO("snapshot: saved %llu bytes in %llu ms (%u vCPU(s))", static_cast<unsigned long long>(written),
+                    static_cast<unsigned long long>(ms), vm.vcpu_count);
+        HV_LOG_INFO("%s", marker);
+        machine_system_off();
+    }
+    HV_LOG_ERROR("snapshot: save failed (%s) after %llu bytes: the VM continues", status_name(s),
+                 static_cast<unsigned long long>(written));
+    vm_release_others(vm, self);
+    return s;
+}
+
 Status vm_snapshot_restore(Vm& vm, bool& changed) {
     changed = false;
     if (g_opts == nullptr) return Status::invalid_argument;
-    const char* path = g_opts->snapshot_path;
-    File f;
-    Status s = f.open(path, semihosting::OpenMode::read_binary);
+    SnapdiskSource src;
+    Status s = src.open();
     if (s != Status::ok) {
-        HV_LOG_ERROR("snapshot: cannot open '%s' (host errno %lld)", path, static_cast<long long>(File::last_errno()));
+        HV_LOG_ERROR("snapshot: no snapshot on the snapshot disk (%s)", snapdisk_present() ? status_name(s) : "no disk");
         return s;
     }
-    Result<u64> len = f.length();
-    if (!len.ok()) return len.status();
-    FileSource src(f, len.value());
+    const char* path = "the snapshot disk";
 
     // 1. Everything is checked before anything changes: the stream's structure, that it fits this VM, and every
     //    register ID against the catalogue (snapshot_validate_stream).
@@ -165,7 +190,7 @@ Status vm_snapshot_restore(Vm& vm, bool& changed) {
     if (s == Status::ok) s = reglist::snapshot_validate_stream(vm.registers(), src, info, &vm.memory);
     if (s != Status::ok) {
         HV_LOG_ERROR("snapshot: '%s' (%llu bytes) refused: %s; nothing was restored", path,
-                     static_cast<unsigned long long>(len.value()), status_name(s));
+                     static_cast<unsigned long long>(src.size()), status_name(s));
         return s;
     }
     if (info.abi[reglist::SnapshotInfo::kAbiItsTables] != 0) {
@@ -179,7 +204,6 @@ Status vm_snapshot_restore(Vm& vm, bool& changed) {
     changed = true;
     const u64 t0 = HV_READ_SYSREG(cntpct_el0);
     s = reglist::snapshot_restore_stream(vm.registers(), src, info, &vm.memory);
-    f.close();
     if (s != Status::ok) {
         HV_LOG_ERROR("snapshot: applying '%s' failed: %s", path, status_name(s));
         return s;
@@ -203,7 +227,7 @@ Status vm_snapshot_restore(Vm& vm, bool& changed) {
     }
     const u64 freq = HV_READ_SYSREG(cntfrq_el0);
     HV_LOG_INFO("snapshot: restored '%s' (%llu bytes) in %llu ms: %u of %u vCPU(s) resume", path,
-                static_cast<unsigned long long>(len.value()),
+                static_cast<unsigned long long>(src.size()),
                 static_cast<unsigned long long>((HV_READ_SYSREG(cntpct_el0) - t0) * 1000 / (freq ? freq : 1)), running,
                 vm.vcpu_count);
     for (u32 i = 0; i < vm.vcpu_count; ++i) kick_vcpu(i);

@@ -2,7 +2,7 @@
 // stdin. Without input the FIFO reads empty (FR.RXFE, RIS.RXRIS clear, a DR read gives 0).
 // With `rx_bytes=N` the harness pipes tests/guest/data/uart_rx_input.bin into run-guest (header item `stdin=`):
 // N bytes, every value 0x00..0xff first (Ctrl-A 0x01, Ctrl-C 0x03, CR, XON/XOFF, DEL, 0xff: nothing on the way
-// may eat or translate a byte), then a fixed LCG sequence (RxExpected below); the payload waits 300 ms without
+// may eat or translate a byte; 0x1d is doubled in the file, the console escape's quoting), then a fixed LCG sequence (RxExpected below); the payload waits 300 ms without
 // reading, so the input piles up far beyond the 32-entry FIFO, then must read every byte, in order, and the
 // checksum of what it read must match. The hypervisor applies back-pressure (the rest waits in the host UART while
 // the emulated FIFO is full) instead of dropping what does not fit.
@@ -35,7 +35,9 @@ char expected(u64 i) { return static_cast<char>('a' + i * 7 % 26); }
 // (x = x * 1103515245 + 12345 mod 2^32, starting at 0x2545f491, stepped once per byte). Regenerate the file with
 //   python3 -c "import sys; x=0x2545f491; b=bytearray(range(256))
 //   for _ in range(3840): x=(x*1103515245+12345)%2**32; b.append(x>>24)
-//   sys.stdout.buffer.write(b)" > tests/guest/data/uart_rx_input.bin
+//   sys.stdout.buffer.write(bytes(b).replace(b"\x1d", b"\x1d\x1d"))" > tests/guest/data/uart_rx_input.bin
+// The file doubles every 0x1d: Ctrl-] is the hypervisor console's escape, and Ctrl-] Ctrl-] is how one 0x1d
+// reaches the guest (docs/snapshot.md "Console escape"); the guest still reads the N bytes above.
 struct RxExpected {
     u64 index = 0;
     u32 x = 0x2545'f491;
