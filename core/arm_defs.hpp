@@ -29,6 +29,16 @@ constexpr u32 sysreg_key(u32 op0, u32 op1, u32 crn, u32 crm, u32 op2) {
     return (op0 << 14) | (op1 << 11) | (crn << 7) | (crm << 3) | op2;
 }
 
+// Encodings the trap handlers and the register list name outside the EL1 register table (core/el1_regs.hpp).
+namespace reg {
+// GICv3 SGI generation (IHI0069H 12.2 "AArch64 GIC System register descriptions").
+constexpr u32 kIccSgi1rEl1 = sysreg_key(3, 0, 12, 11, 5);
+constexpr u32 kIccAsgi1rEl1 = sysreg_key(3, 0, 12, 11, 6);
+constexpr u32 kIccSgi0rEl1 = sysreg_key(3, 0, 12, 11, 7);
+constexpr u32 kCntpctEl0 = sysreg_key(3, 3, 14, 0, 1);      // physical count (KVM's PTIMER_CNT)
+constexpr u32 kCntvctEl0 = sysreg_key(3, 3, 14, 0, 2);      // virtual count (KVM's TIMER_CVAL ID: the uapi swap)
+}  // namespace reg
+
 // --- Generic timer control (CNTV_CTL_EL0 / CNTP_CTL_EL0, DDI0487 D11.2.4) ---
 namespace timer_ctl {
 using Enable = Bit<0>;

@@ -5,6 +5,7 @@
 // Pure functions of the host values: host-unit-tested.
 #pragma once
 
+#include "core/arm_defs.hpp"
 #include "lib/bits.hpp"
 
 namespace hv::idreg {
@@ -31,9 +32,7 @@ struct HostIdRegs {
 };
 
 // The encoding key of a register (esr::SysRegAccess::sysreg_key layout: op0:op1:CRn:CRm:op2).
-constexpr u32 key(u32 op0, u32 op1, u32 crn, u32 crm, u32 op2) {
-    return (op0 << 14) | (op1 << 11) | (crn << 7) | (crm << 3) | op2;
-}
+constexpr u32 key(u32 op0, u32 op1, u32 crn, u32 crm, u32 op2) { return arm::sysreg_key(op0, op1, crn, crm, op2); }
 // Encoding of each HostReg.
 u32 host_reg_key(HostReg r);
 

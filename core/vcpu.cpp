@@ -6,14 +6,14 @@
 namespace hv {
 
 void vcpu_reset(Vcpu& v, u64 entry, u64 arg0) {
-    u64 mpidr = v.mpidr;
+    const u64 cntvoff = v.ctx.sysreg(SysReg::CNTVOFF_EL2);  // el1::reset keeps it; the context is rebuilt here
     v.ctx = VcpuContext{};
     v.ctx.core.x[0] = arg0;
     v.ctx.core.pc = entry;
     v.ctx.core.pstate = pstate::kEl1hMasked;
-    // SCTLR_EL1 RES1 bits (bits 29, 28, 23, 22, 20, 11): MMU, caches and alignment checks off, little endian.
-    v.ctx.sysreg(SysReg::SCTLR_EL1) = 0x30d00800;
-    v.ctx.sysreg(SysReg::MPIDR_EL1) = mpidr;
+    v.ctx.sysreg(SysReg::CNTVOFF_EL2) = cntvoff;
+    // The EL1 register table's reset values (KVM's: SCTLR_EL1 0x00c50078 -- MMU, caches off, little endian).
+    el1::reset(v.ctx.sys, v.mpidr);
     pmu::reset(v.ctx.pmu);
     v.pmu_dirty = true;  // the PMU restarts from its reset state too (KVM resets it with the vCPU)
     v.fp_dirty = true;

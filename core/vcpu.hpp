@@ -50,8 +50,9 @@ struct Vcpu {
     VcpuContext ctx{};
 };
 
-// Put the vCPU at its architectural reset state for a kernel entry: EL1h, DAIF masked, MMU/caches off
-// (SCTLR_EL1 RES1 bits only), x0 = arg0, PC = entry (DEN0022D 6.4.3 "CPU_ON" entry conditions; Linux booting.rst).
+// Put the vCPU at its architectural reset state for a kernel entry: EL1h, DAIF masked, the EL1 registers at the
+// table's reset values (el1::reset: KVM's, MMU/caches off; MPIDR = v.mpidr; CNTVOFF_EL2 kept), x0 = arg0,
+// PC = entry (DEN0022D 6.4.3 "CPU_ON" entry conditions; Linux booting.rst).
 void vcpu_reset(Vcpu& v, u64 entry, u64 arg0);
 
 // General-purpose register read/write by number as instructions see it: 31 is XZR (reads 0, writes ignored).

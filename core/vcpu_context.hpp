@@ -3,6 +3,7 @@
 // (offset / 4) addresses the same field here. Offsets are checked below and used by the world-switch assembly.
 #pragma once
 
+#include "core/el1_regs.hpp"
 #include "lib/types.hpp"
 
 namespace hv {
@@ -29,40 +30,6 @@ static_assert(__builtin_offsetof(CoreRegs, vregs) == 0x150);
 static_assert(__builtin_offsetof(CoreRegs, fpsr) == 0x350);
 static_assert(sizeof(CoreRegs) == 0x360);
 
-// EL1/EL0 system registers the world switch carries, switched by name in arch/aarch64/vm_run.cpp (so their order
-// here is only the index into VcpuContext::sys; the register list has its own, sorted by KVM ID).
-enum class SysReg : u16 {
-    SCTLR_EL1,
-    ACTLR_EL1,
-    CPACR_EL1,
-    TTBR0_EL1,
-    TTBR1_EL1,
-    TCR_EL1,
-    ESR_EL1,
-    AFSR0_EL1,
-    AFSR1_EL1,
-    FAR_EL1,
-    MAIR_EL1,
-    AMAIR_EL1,
-    VBAR_EL1,
-    CONTEXTIDR_EL1,
-    TPIDR_EL0,
-    TPIDRRO_EL0,
-    TPIDR_EL1,
-    PAR_EL1,
-    CNTKCTL_EL1,
-    CSSELR_EL1,
-    MDSCR_EL1,
-    MPIDR_EL1,       // VMPIDR_EL2 on the hardware
-    CNTV_CTL_EL0,
-    CNTV_CVAL_EL0,
-    CNTVOFF_EL2,     // virtual counter offset (KVM exposes CNTVCT_EL0 instead; see reglist)
-    CNTP_CTL_EL0,    // EL1 physical timer (CNTHCTL_EL2.EL1PCEN = 1: the guest owns it, PPI 30)
-    CNTP_CVAL_EL0,
-    count
-};
-constexpr usize kSysRegCount = static_cast<usize>(SysReg::count);
-
 // PMUv3 registers of one vCPU (core/pmu.hpp). The guest owns the PMU hardware of its pCPU (no traps), so these are
 // only moved in and out at vCPU reset, VM reset and snapshots (arch/aarch64/pmu.cpp), not at every exit. PMCR holds
 // only the writable bits; the read-only fields (IMP, IDCODE, N) are the host's. Event counters/types n >= PMCR.N
@@ -83,7 +50,7 @@ struct PmuRegs {
 
 struct VcpuContext {
     CoreRegs core;
-    u64 sys[kSysRegCount];
+    u64 sys[kSysRegCount];  // indexed by SysReg: the EL1 register table (core/el1_regs.hpp)
     PmuRegs pmu;
 
     u64& sysreg(SysReg r) { return sys[static_cast<usize>(r)]; }

@@ -1,8 +1,11 @@
 // Trapped MSR/MRS (EC 0x18): the sanitised ID registers (HCR_EL2.TID3), the devices' hooks (the vGIC's SGI
-// registers), RAZ/WI for the SGI registers without a vGIC, UNDEF for everything else.
+// registers), the EL1 register table (core/el1_regs.hpp), RAZ/WI for the SGI registers without a vGIC, UNDEF for
+// everything else.
 #include "arch/aarch64/sysreg.hpp"
 #include "arch/aarch64/vcpu_internal.hpp"
 #include "arch/aarch64/vm_run.hpp"
+#include "core/arm_defs.hpp"
+#include "core/el1_regs.hpp"
 #include "lib/log.hpp"
 
 namespace hv::arch {
@@ -27,12 +30,23 @@ void handle_sysreg(Vcpu& v, u64 esr) {
         advance_pc(v.ctx);
         return;
     }
-    using K = esr::SysRegAccess;
+    // A register of the EL1 table (none traps today -- no TVM/TRVM -- but a trap bit set later must not lose the
+    // access): the saved copy, synchronised lazily like every other reader and writer of ctx.sys.
+    if (const el1::Reg* r = el1::guest_access(s.key(), s.read)) {
+        if (s.read) {
+            sys_sync(v);
+            write_gpr(v.ctx, s.rt, v.ctx.sysreg(r->index));
+        } else {
+            sys_for_write(v).sysreg(r->index) = value;
+        }
+        advance_pc(v.ctx);
+        return;
+    }
     switch (s.key()) {
         // SGI generation without a vGIC: write-ignored.
-        case K::sysreg_key(3, 0, 12, 11, 5):  // ICC_SGI1R_EL1
-        case K::sysreg_key(3, 0, 12, 11, 6):  // ICC_ASGI1R_EL1
-        case K::sysreg_key(3, 0, 12, 11, 7):  // ICC_SGI0R_EL1
+        case arm::reg::kIccSgi1rEl1:
+        case arm::reg::kIccAsgi1rEl1:
+        case arm::reg::kIccSgi0rEl1:
             HV_LOG_RATELIMITED(debug, "vcpu%u: %s of trapped sysreg S%u_%u_C%u_C%u_%u: RAZ/WI", v.id,
                                s.read ? "read" : "write", s.op0, s.op1, s.crn, s.crm, s.op2);
             if (s.read) write_gpr(v.ctx, s.rt, 0);

@@ -5,6 +5,7 @@
 #include "arch/aarch64/pmu.hpp"
 #include "arch/aarch64/sysreg.hpp"
 #include "arch/aarch64/vm_run.hpp"
+#include "core/arm_defs.hpp"
 #include "lib/format.hpp"
 #include "lib/log.hpp"
 #include "vgic/reglist_class.hpp"
@@ -236,12 +237,11 @@ void after_exit(Vcpu& v) {
 }
 
 bool sysreg(Vcpu& v, const esr::SysRegAccess& a, u64& value) {
-    using K = esr::SysRegAccess;
     vgic::SgiKind kind;
     switch (a.key()) {
-        case K::sysreg_key(3, 0, 12, 11, 5): kind = vgic::SgiKind::sgi1r; break;   // ICC_SGI1R_EL1
-        case K::sysreg_key(3, 0, 12, 11, 6): kind = vgic::SgiKind::asgi1r; break;  // ICC_ASGI1R_EL1
-        case K::sysreg_key(3, 0, 12, 11, 7): kind = vgic::SgiKind::sgi0r; break;   // ICC_SGI0R_EL1
+        case arm::reg::kIccSgi1rEl1: kind = vgic::SgiKind::sgi1r; break;
+        case arm::reg::kIccAsgi1rEl1: kind = vgic::SgiKind::asgi1r; break;
+        case arm::reg::kIccSgi0rEl1: kind = vgic::SgiKind::sgi0r; break;
         default: return false;
     }
     if (a.read) return false;  // write-only registers: the default path makes a read UNDEF

@@ -32,40 +32,37 @@ static_assert(kCore.e[32].id == 0x6030000000100040ull);                 // pc
 
 constexpr u32 kPstateOffset = 0x108;
 
-constexpr u64 sr(u32 op0, u32 op1, u32 crn, u32 crm, u32 op2) { return sysreg_id(op0, op1, crn, crm, op2); }
-
-// Sorted by ID (the order KVM's list has within the SYSREG class). Encodings: DDI0487 D19 / "System register index".
-constexpr SysRegDesc plain(u64 id, SysReg slot, u64 reset = 0) { return {id, slot, reset, SysRegKind::plain}; }
-constexpr SysRegDesc kSys[kSysRegListCount] = {
-    plain(sr(2, 0, 0, 2, 2), SysReg::MDSCR_EL1),
-    plain(sr(3, 0, 0, 0, 5), SysReg::MPIDR_EL1),  // reset: default_mpidr(vcpu)
-    plain(sr(3, 0, 1, 0, 0), SysReg::SCTLR_EL1, 0x00c50078),
-    plain(sr(3, 0, 1, 0, 1), SysReg::ACTLR_EL1),
-    plain(sr(3, 0, 1, 0, 2), SysReg::CPACR_EL1),
-    plain(sr(3, 0, 2, 0, 0), SysReg::TTBR0_EL1),
-    plain(sr(3, 0, 2, 0, 1), SysReg::TTBR1_EL1),
-    plain(sr(3, 0, 2, 0, 2), SysReg::TCR_EL1),
-    plain(sr(3, 0, 5, 1, 0), SysReg::AFSR0_EL1),
-    plain(sr(3, 0, 5, 1, 1), SysReg::AFSR1_EL1),
-    plain(sr(3, 0, 5, 2, 0), SysReg::ESR_EL1),
-    plain(sr(3, 0, 6, 0, 0), SysReg::FAR_EL1),
-    plain(sr(3, 0, 7, 4, 0), SysReg::PAR_EL1),
-    plain(sr(3, 0, 10, 2, 0), SysReg::MAIR_EL1),
-    plain(sr(3, 0, 10, 3, 0), SysReg::AMAIR_EL1),
-    plain(sr(3, 0, 12, 0, 0), SysReg::VBAR_EL1),
-    plain(sr(3, 0, 13, 0, 1), SysReg::CONTEXTIDR_EL1),
-    plain(sr(3, 0, 13, 0, 4), SysReg::TPIDR_EL1),
-    plain(sr(3, 0, 14, 1, 0), SysReg::CNTKCTL_EL1),
-    plain(sr(3, 2, 0, 0, 0), SysReg::CSSELR_EL1),
-    plain(sr(3, 3, 13, 0, 2), SysReg::TPIDR_EL0),
-    plain(sr(3, 3, 13, 0, 3), SysReg::TPIDRRO_EL0),
-    {kPtimerCnt, SysReg::count, 0, SysRegKind::physical_count},      // (3,3,14,0,1): CNTPCT_EL0
-    plain(kTimerCval, SysReg::CNTV_CVAL_EL0),                        // (3,3,14,0,2): KVM's TIMER_CVAL
-    plain(kPtimerCtl, SysReg::CNTP_CTL_EL0),                         // (3,3,14,2,1)
-    plain(kPtimerCval, SysReg::CNTP_CVAL_EL0),                       // (3,3,14,2,2)
-    plain(kTimerCtl, SysReg::CNTV_CTL_EL0),                          // (3,3,14,3,1)
-    {kTimerCnt, SysReg::CNTVOFF_EL2, 0, SysRegKind::virtual_count},  // (3,3,14,3,2): KVM's TIMER_CNT
+// The KVM_REG_ARM64_SYSREG class: every register of the EL1 table KVM lists (core/el1_regs.hpp) plus the two counts
+// KVM exposes as registers (TIMER_CNT, PTIMER_CNT), sorted by ID (the order KVM's list has within the class).
+struct SysTable {
+    SysRegDesc e[kSysRegListCount];
 };
+constexpr SysTable make_sys_table() {
+    SysTable t{};
+    usize k = 0;
+    for (const el1::Reg& r : el1::kRegs)
+        if (el1::has_kvm_id(r)) t.e[k++] = {sysreg_key_id(el1::kvm_key(r)), r.index, SysRegKind::plain};
+    t.e[k++] = {kTimerCnt, SysReg::CNTVOFF_EL2, SysRegKind::virtual_count};
+    t.e[k++] = {kPtimerCnt, SysReg::count, SysRegKind::physical_count};
+    for (usize i = 1; i < k; ++i)  // insertion sort by ID
+        for (usize j = i; j > 0 && t.e[j - 1].id > t.e[j].id; --j) {
+            const SysRegDesc tmp = t.e[j];
+            t.e[j] = t.e[j - 1];
+            t.e[j - 1] = tmp;
+        }
+    return t;
+}
+constexpr SysTable kSysTable = make_sys_table();
+constexpr const SysRegDesc (&kSys)[kSysRegListCount] = kSysTable.e;
+// KVM's timer IDs (ids.hpp, the uapi swap included) come out of the table.
+constexpr u64 id_of(SysReg r) {
+    for (const SysRegDesc& d : kSys)
+        if (d.slot == r && d.kind == SysRegKind::plain) return d.id;
+    return 0;
+}
+static_assert(id_of(SysReg::CNTV_CTL_EL0) == kTimerCtl && id_of(SysReg::CNTV_CVAL_EL0) == kTimerCval);
+static_assert(id_of(SysReg::CNTP_CTL_EL0) == kPtimerCtl && id_of(SysReg::CNTP_CVAL_EL0) == kPtimerCval);
+static_assert(id_of(SysReg::SCTLR_EL1) == 0x603000000013c080ull && kSys[0].id == 0x6030000000138012ull);
 
 constexpr bool sys_sorted() {
     for (usize i = 1; i < kSysRegListCount; ++i)
@@ -197,12 +194,8 @@ Status SysRegisterClass::set(u32 vcpu, u64 id, Span<const u8> value) {
 void SysRegisterClass::reset(u32 vcpu) {
     VcpuContext* c = ctx_.context(vcpu);
     if (c == nullptr) return;
-    for (usize i = 0; i < kSysRegListCount; ++i) {
-        const SysRegDesc& d = kSys[i];
-        if (d.kind == SysRegKind::plain) c->sysreg(d.slot) = d.reset;
-    }
-    c->sysreg(SysReg::MPIDR_EL1) = default_mpidr(vcpu);
-    c->sysreg(SysReg::CNTVOFF_EL2) = clock_.now();  // the virtual counter starts at 0
+    el1::reset(c->sys, default_mpidr(vcpu));        // the table's reset values, as vcpu_reset
+    c->sysreg(SysReg::CNTVOFF_EL2) = clock_.now();  // a new VM: the virtual counter starts at 0
 }
 
 }  // namespace hv::reglist

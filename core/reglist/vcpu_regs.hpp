@@ -71,10 +71,9 @@ enum class SysRegKind : u8 {
 struct SysRegDesc {
     u64 id;
     SysReg slot;  // SysReg::count for PTIMER_CNT
-    u64 reset;
     SysRegKind kind;
 };
-constexpr usize kSysRegListCount = 28;  // every SysReg except CNTVOFF_EL2, plus TIMER_CNT and PTIMER_CNT
+constexpr usize kSysRegListCount = el1::kKvmCount + 2;  // the table's KVM registers, TIMER_CNT, PTIMER_CNT
 const SysRegDesc* sysreg_table();
 
 // MPIDR_EL1 KVM gives vCPU `n` at reset (RES1 bit 31, Aff0 = n[3:0], Aff1 = n[11:4], Aff2 = n[19:12]).
@@ -92,7 +91,7 @@ public:
     bool owns(u64 id) const override;
     [[nodiscard]] Status get(u32 vcpu, u64 id, Span<u8> value) override;
     [[nodiscard]] Status set(u32 vcpu, u64 id, Span<const u8> value) override;
-    // KVM reset values (SCTLR_EL1 = 0x00c50078, MPIDR_EL1 = default_mpidr, both timers off with CVAL 0), virtual
+    // The EL1 table's reset values (KVM's: SCTLR_EL1 = 0x00c50078, MPIDR_EL1 = default_mpidr, both timers off with CVAL 0), virtual
     // counter restarts at 0.
     void reset(u32 vcpu) override;
 
