@@ -1,7 +1,7 @@
 // The EL1 register table: the one list of the guest system registers the world switch carries. Everything else is
 // generated from it: the `SysReg` enum (the index into VcpuContext::sys), the world switch's save/load code
-// (arch/aarch64/vm_run.cpp), trapped accesses (vm_run.cpp handle_sysreg), the KVM_REG_ARM64_SYSREG class of the
-// register catalogue (core/reglist/vcpu_regs.cpp) and the reset values (vcpu_reset, the catalogue's reset).
+// (arch/aarch64/el1_sysregs.cpp), trapped accesses (arch/aarch64/sysreg_trap.cpp), the KVM_REG_ARM64_SYSREG class
+// of the register catalogue (core/reglist/vcpu_regs.cpp) and the reset values (vcpu_reset, the catalogue's reset).
 // Adding a register is one line in HV_EL1_REGS (docs/reglist.md "The EL1 register table").
 #pragma once
 

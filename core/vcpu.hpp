@@ -31,9 +31,9 @@ struct Vcpu {
     u64 mpidr = 0;      // the guest-visible MPIDR (VMPIDR_EL2)
     volatile VcpuState state = VcpuState::off;
     bool fp_dirty = true;  // context FP/SIMD registers must be loaded into the CPU at the next entry
-    // Lazy EL1 system registers (arch/aarch64/vm_run.cpp; vCPUs are pinned 1:1 and EL2 never uses EL1 state, so the
-    // guest's EL1 registers stay live in the CPU across exits). sys_dirty: ctx.sys is newer than the CPU (or the CPU
-    // never held it): load it at the next entry. sys_stale: the CPU is newer than ctx.sys (set at every exit): save
+    // Lazy EL1 system registers (arch/aarch64/el1_sysregs.cpp; vCPUs are pinned 1:1 and EL2 never uses EL1 state, so
+    // the guest's EL1 registers stay live in the CPU across exits). sys_dirty: ctx.sys is newer than the CPU (or the
+    // CPU never held it): load it at the next entry. sys_stale: the CPU is newer than ctx.sys (set at every exit): save
     // it before anything reads ctx.sys. Never both.
     bool sys_dirty = true;
     bool sys_stale = false;
