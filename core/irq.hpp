@@ -31,6 +31,38 @@ protected:
     ~VcpuKicker() = default;
 };
 
+// Interrupts bound to a firmware event (SDEI INTERRUPT_BIND, Arm DEN0054 5.1.14) leave the normal IRQ path: the
+// interrupt controller never delivers them through its list registers but hands each pending edge to the event
+// dispatcher instead. Implemented by the dispatcher (sdei/); called by the vGIC with its locks held, so an
+// implementation must not call back into the IrqBinder below.
+class BoundIrqSink {
+public:
+    // `intid` became pending on `vcpu` (the PPI's bank, or the SPI's routing target; kept for information). True if
+    // the dispatcher owns `intid`: the edge is consumed (raised as the event, or dropped while the event cannot take
+    // it). False: not bound after all (a BIND/RELEASE race) -- the interrupt is delivered normally.
+    virtual bool bound_irq_fired(u32 intid, u32 vcpu) = 0;
+
+protected:
+    ~BoundIrqSink() = default;
+};
+
+// Implemented by the vGIC for the dispatcher: take INTIDs out of normal delivery and give them back. Never called
+// with the dispatcher's lock held (the vGIC calls the sink under its own locks).
+class IrqBinder {
+public:
+    // Bind (`bound` = true) or release a PPI (every vCPU's bank) or SPI. invalid_argument for SGIs, LPIs, special
+    // or unimplemented INTIDs. Binding an interrupt that is already pending raises it at once; releasing one that
+    // is pending delivers it normally.
+    [[nodiscard]] virtual Status set_bound(u32 intid, bool bound) = 0;
+    // Can `intid` be bound (a PPI, or an implemented SPI that is not hardware-linked)?
+    virtual bool bindable(u32 intid) const = 0;
+    // The interrupt's current GIC priority byte (PPIs: in `vcpu`'s bank); 0xff for an unknown INTID.
+    virtual u8 irq_priority(u32 intid, u32 vcpu) const = 0;
+
+protected:
+    ~IrqBinder() = default;
+};
+
 // Monotonic time in ticks of the generic counter.
 class Clock {
 public:

@@ -141,6 +141,7 @@ FirmwareExit Firmware::handle(u32 vcpu, FirmwareCall& call) {
     call.x[1] = r.r1;
     call.x[2] = r.r2;
     call.x[3] = r.r3;
+    if (r.exit == FirmwareExit::vcpu_off && observer_ != nullptr) observer_->vcpu_powered(vcpu, false);  // CPU_OFF
     return r.exit;
 }
 
@@ -356,6 +357,7 @@ i64 FirmwareDispatch::cpu_on(Firmware& fw, u32 caller, u64 target, u64 entry, u6
         fw.vcpus_[t].power = PowerState::on_pending;
         fw.vcpus_[t].suspend = {};
     }
+    if (fw.observer_ != nullptr) fw.observer_->vcpu_powered(t, true);  // the PE comes out of reset
     if (fw.platform_->start_vcpu(t, entry, context_id) != Status::ok) {
         LockGuard guard(fw.lock_);
         if (fw.vcpus_[t].power == PowerState::on_pending) fw.vcpus_[t].power = PowerState::off;

@@ -59,6 +59,17 @@ protected:
     ~FirmwarePlatform() = default;
 };
 
+// Told about a vCPU's power transitions (the VM wires SDEI to it: a PE that is switched off or on has its private
+// SDEI events reset, DEN0054 6.6). Called without any Firmware lock held.
+class PowerObserver {
+public:
+    // CPU_OFF of `vcpu` (it stops running), or a CPU_ON of it accepted (it is about to start from reset).
+    virtual void vcpu_powered(u32 vcpu, bool on) = 0;
+
+protected:
+    ~PowerObserver() = default;
+};
+
 // PSCI versions as KVM's KVM_REG_ARM_PSCI_VERSION values (major << 16 | minor).
 enum class PsciVersion : u32 { v0_1 = 0x1, v0_2 = 0x2, v1_0 = 0x10000, v1_1 = 0x10001 };
 
@@ -134,6 +145,8 @@ public:
 
     // One guest HVC/SMC. Never fails: bad input gets the architected error code in x0.
     FirmwareExit handle(u32 vcpu, FirmwareCall& call);
+    // Power transitions go to `observer` (nullptr: nobody). Set once while the VM is built.
+    void set_power_observer(PowerObserver* observer) { observer_ = observer; }
 
     // ON_PENDING -> ON once a started vCPU runs.
     void on_vcpu_started(u32 vcpu);
@@ -168,6 +181,7 @@ private:
     };
 
     FirmwarePlatform* platform_ = nullptr;
+    PowerObserver* observer_ = nullptr;
     GuestMemory* memory_ = nullptr;
     FirmwareConfig config_;
     mutable Spinlock lock_;

@@ -79,6 +79,13 @@ constexpr u32 kSignalEvent = 0;
 constexpr u32 kPrivateBoundBase = 0x100;  // + slot: a PPI bound on every PE
 constexpr u32 kSharedBoundBase = 0x200;   // + slot: an SPI
 
+// Event priorities (EVENT_GET_INFO PRIORITY, DEN0054 4.5): a critical event preempts a running normal handler.
+constexpr u8 kPriorityNormal = 0;
+constexpr u8 kPriorityCritical = 1;
+// The priority of a bound event is fixed at INTERRUPT_BIND from the interrupt's GIC priority (ours; DEN0054 leaves
+// it to the implementation): values below this (the more urgent half of the range) give a critical event.
+constexpr u8 kCriticalGicPriorityBelow = 0x80;
+
 // EVENT_CONTEXT parameter: which of the interrupted x0..x17.
 constexpr u64 kContextRegs = 18;
 

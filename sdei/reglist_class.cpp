@@ -98,12 +98,18 @@ u64 get_record_field(const EventRecord& r, u16 field) {
 
 // ---------------- vCPU scope ----------------
 
-usize SdeiVcpuRegisters::count(u32) const { return reg::kVcpuStateRegs + private_slots(sdei_) * reg::kPrivFields; }
+usize SdeiVcpuRegisters::count(u32) const {
+    return reg::kVcpuStateRegs + reg::kVcpuCriticalRegs + private_slots(sdei_) * reg::kPrivFields;
+}
 
 u64 SdeiVcpuRegisters::id_at(u32, usize i) const {
     if (i < 5) return sdei_reg_id(static_cast<u16>(reg::kVcpuMasked + i));
     if (i < reg::kVcpuStateRegs) return sdei_reg_id(static_cast<u16>(reg::kVcpuX0 + (i - 5)));
     i -= reg::kVcpuStateRegs;
+    if (i < 4) return sdei_reg_id(static_cast<u16>(reg::kVcpuActive + reg::kCriticalOffset + i));
+    if (i < reg::kVcpuCriticalRegs)
+        return sdei_reg_id(static_cast<u16>(reg::kVcpuX0 + reg::kCriticalOffset + (i - 4)));
+    i -= reg::kVcpuCriticalRegs;
     if (i >= private_slots(sdei_) * reg::kPrivFields) return 0;
     return sdei_private_id(static_cast<u32>(i / reg::kPrivFields), static_cast<u16>(i % reg::kPrivFields));
 }
@@ -113,6 +119,9 @@ bool SdeiVcpuRegisters::owns(u64 id) const {
     const u16 x = index_of(id);
     if (x >= reg::kVcpuMasked && x <= reg::kVcpuPstate) return true;
     if (x >= reg::kVcpuX0 && x < reg::kVcpuX0 + kContextRegs) return true;
+    if (x >= reg::kVcpuActive + reg::kCriticalOffset && x <= reg::kVcpuPstate + reg::kCriticalOffset) return true;
+    if (x >= reg::kVcpuX0 + reg::kCriticalOffset && x < reg::kVcpuX0 + reg::kCriticalOffset + kContextRegs)
+        return true;
     if ((x & 0xf000) != reg::kPrivBase) return false;
     return (x >> 4) < private_slots(sdei_) && (x & 0xf) < reg::kPrivFields;
 }
@@ -121,14 +130,17 @@ Status SdeiVcpuRegisters::get(u32 vcpu, u64 id, Span<u8> value) {
     if (!owns(id) || vcpu >= sdei_.vcpu_count()) return Status::not_found;
     LockGuard g(sdei_.lock());
     const VcpuSdei& st = sdei_.vcpu_state(vcpu);
-    const u16 x = index_of(id);
+    const u16 raw = index_of(id);
+    const bool crit = (raw & 0xff00) == reg::kVcpuMasked + reg::kCriticalOffset;
+    const u16 x = crit ? static_cast<u16>(raw - reg::kCriticalOffset) : raw;
+    const HandlerContext& h = crit ? st.critical : st.handler;
     u64 v = 0;
     if (x == reg::kVcpuMasked) v = st.masked ? 1 : 0;
-    else if (x == reg::kVcpuActive) v = st.handler.active ? 1 : 0;
-    else if (x == reg::kVcpuEvent) v = st.handler.event;
-    else if (x == reg::kVcpuPc) v = st.handler.pc;
-    else if (x == reg::kVcpuPstate) v = st.handler.pstate;
-    else if (x >= reg::kVcpuX0) v = st.handler.x[x - reg::kVcpuX0];
+    else if (x == reg::kVcpuActive) v = h.active ? 1 : 0;
+    else if (x == reg::kVcpuEvent) v = h.event;
+    else if (x == reg::kVcpuPc) v = h.pc;
+    else if (x == reg::kVcpuPstate) v = h.pstate;
+    else if (x >= reg::kVcpuX0) v = h.x[x - reg::kVcpuX0];
     else v = get_record_field(st.priv[(x >> 4) & 0xff], x & 0xf);
     store(value, v);
     return Status::ok;
@@ -137,35 +149,38 @@ Status SdeiVcpuRegisters::get(u32 vcpu, u64 id, Span<u8> value) {
 Status SdeiVcpuRegisters::set(u32 vcpu, u64 id, Span<const u8> value) {
     if (!owns(id) || vcpu >= sdei_.vcpu_count()) return Status::not_found;
     const u64 v = load(value);
-    const u16 x = index_of(id);
+    const u16 raw = index_of(id);
+    const bool crit = (raw & 0xff00) == reg::kVcpuMasked + reg::kCriticalOffset;
+    const u16 x = crit ? static_cast<u16>(raw - reg::kCriticalOffset) : raw;
     Status s = Status::ok;
     {
         LockGuard g(sdei_.lock());
         VcpuSdei& st = sdei_.vcpu_state(vcpu);
+        HandlerContext& h = crit ? st.critical : st.handler;
         if (x == reg::kVcpuMasked || x == reg::kVcpuActive) {
             if (v > 1) {
                 s = Status::invalid_argument;
             } else if (x == reg::kVcpuMasked) {
                 st.masked = v != 0;
             } else {
-                st.handler.active = v != 0;
+                h.active = v != 0;
             }
         } else if (x == reg::kVcpuEvent) {
             if (!known_event(sdei_, v)) s = Status::invalid_argument;
-            else st.handler.event = static_cast<u32>(v);
+            else h.event = static_cast<u32>(v);
         } else if (x == reg::kVcpuPc) {
-            st.handler.pc = v;
+            h.pc = v;
         } else if (x == reg::kVcpuPstate) {
             if (!valid_pstate(v)) s = Status::invalid_argument;
-            else st.handler.pstate = v;
+            else h.pstate = v;
         } else if (x >= reg::kVcpuX0) {
-            st.handler.x[x - reg::kVcpuX0] = v;
+            h.x[x - reg::kVcpuX0] = v;
         } else {
             s = set_record_field(sdei_, st.priv[(x >> 4) & 0xff], x & 0xf, v, false);
         }
     }
     if (s != Status::ok)
-        HV_LOG_RATELIMITED(warn, "reglist: SDEI %#x of vCPU %u refused: %s", u32{x}, vcpu, status_name(s));
+        HV_LOG_RATELIMITED(warn, "reglist: SDEI %#x of vCPU %u refused: %s", u32{raw}, vcpu, status_name(s));
     return s;
 }
 
@@ -173,11 +188,14 @@ Status SdeiVcpuRegisters::set(u32 vcpu, u64 id, Span<const u8> value) {
 
 usize SdeiVmRegisters::count(u32) const {
     const SdeiConfig& c = sdei_.config();
-    return (c.private_bind_slots + c.shared_bind_slots) * reg::kBindFields + c.shared_bind_slots * reg::kSharedFields;
+    return 1 + (c.private_bind_slots + c.shared_bind_slots) * reg::kBindFields +
+           c.shared_bind_slots * reg::kSharedFields;
 }
 
 u64 SdeiVmRegisters::id_at(u32, usize i) const {
     const SdeiConfig& c = sdei_.config();
+    if (i == 0) return kSdeiLayoutVersionId;  // first: a refused version stops the restore before any SDEI state
+    --i;
     if (i < c.private_bind_slots * reg::kBindFields)
         return sdei_bind_id(false, static_cast<u32>(i / reg::kBindFields), static_cast<u16>(i % reg::kBindFields));
     i -= c.private_bind_slots * reg::kBindFields;
@@ -192,6 +210,7 @@ u64 SdeiVmRegisters::id_at(u32, usize i) const {
 bool SdeiVmRegisters::owns(u64 id) const {
     if (!is_sdei_u64(id)) return false;
     const u16 x = index_of(id);
+    if (x == reg::kLayoutVersionIndex) return true;
     const u32 slot = (x >> 4) & 0xf;
     const SdeiConfig& c = sdei_.config();
     if ((x & 0xff00) == reg::kSharedBase) return slot < c.shared_bind_slots && (x & 0xf) < reg::kSharedFields;
@@ -206,11 +225,14 @@ Status SdeiVmRegisters::get(u32, u64 id, Span<u8> value) {
     const u16 x = index_of(id);
     const u32 slot = (x >> 4) & 0xf;
     u64 v = 0;
-    if ((x & 0xf000) == reg::kSharedBase) {
+    if (x == reg::kLayoutVersionIndex) {
+        v = kLayoutVersion;
+    } else if ((x & 0xf000) == reg::kSharedBase) {
         v = get_record_field(sdei_.shared_event(slot), x & 0xf);
     } else {
         const Binding& b = (x & 0x100) ? sdei_.shared_binding(slot) : sdei_.private_binding(slot);
-        v = (x & 0xf) == reg::kBindUsed ? (b.used ? 1 : 0) : b.intid;
+        const u16 f = x & 0xf;
+        v = f == reg::kBindUsed ? (b.used ? 1 : 0) : f == reg::kBindIntid ? b.intid : b.priority;
     }
     store(value, v);
     return Status::ok;
@@ -221,6 +243,14 @@ Status SdeiVmRegisters::set(u32, u64 id, Span<const u8> value) {
     const u64 v = load(value);
     const u16 x = index_of(id);
     const u32 slot = (x >> 4) & 0xf;
+    if (x == reg::kLayoutVersionIndex) {
+        if (v <= kLayoutVersion) return Status::ok;  // older layouts are subsets of this one
+        HV_LOG_RATELIMITED(warn,
+               "reglist: SDEI state layout version %llu was saved by a newer hypervisor (this one reads up to %llu): "
+               "restore refused",
+               static_cast<unsigned long long>(v), static_cast<unsigned long long>(kLayoutVersion));
+        return Status::invalid_argument;
+    }
     Status s = Status::ok;
     {
         LockGuard g(sdei_.lock());
@@ -232,6 +262,9 @@ Status SdeiVmRegisters::set(u32, u64 id, Span<const u8> value) {
             if ((x & 0xf) == reg::kBindUsed) {
                 if (v > 1) s = Status::invalid_argument;
                 else b.used = v != 0;
+            } else if ((x & 0xf) == reg::kBindPriority) {
+                if (v > kPriorityCritical) s = Status::invalid_argument;
+                else b.priority = static_cast<u8>(v);
             } else if (v != 0 && !(shared ? is_spi(v) : is_ppi(v))) {
                 s = Status::invalid_argument;  // a bound private event is a PPI, a shared one an SPI (DEN0054 5.1.13)
             } else {
@@ -247,8 +280,9 @@ Status SdeiVmRegisters::set(u32, u64 id, Span<const u8> value) {
 
 Status validate_restored(const Sdei& s) {
     HV_TRY(s.validate());
-    for (u32 v = 0; v < s.vcpu_count(); ++v) {
-        const HandlerContext& h = s.vcpu_state(v).handler;
+    for (u32 i = 0; i < 2 * s.vcpu_count(); ++i) {
+        const u32 v = i / 2;
+        const HandlerContext& h = i % 2 ? s.vcpu_state(v).critical : s.vcpu_state(v).handler;
         if (!h.active) continue;
         // The saved context belongs to the one event running on this vCPU (Sdei::validate counts them).
         if (!known_event(s, h.event)) return Status::corrupt;
@@ -277,6 +311,7 @@ Status SdeiCommitRegister::set(u32, u64 id, Span<const u8> value) {
         LockGuard g(sdei_.lock());
         s = validate_restored(sdei_);
     }
+    if (s == Status::ok) s = sdei_.reapply_bindings();  // the vGIC diverts the restored bound INTIDs again
     if (s == Status::ok) return Status::ok;
     HV_LOG_RATELIMITED(warn, "reglist: restored SDEI state inconsistent (%s): SDEI reset", status_name(s));
     sdei_.reset();  // nothing half-restored survives

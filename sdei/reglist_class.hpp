@@ -5,12 +5,17 @@
 //   vCPU scope (SdeiVcpuRegisters, restore stage 3), for each vCPU, in enumeration order:
 //     0x1000 PE_MASK state (0/1)        0x1001 handler running (0/1)   0x1002 event number the handler runs
 //     0x1003 interrupted PC             0x1004 interrupted PSTATE      0x1010 + n: interrupted x_n (n < 18)
+//     0x1101..0x1104, 0x1110 + n        the same for the running critical handler (layout 2)
 //     0x0000 | slot << 4 | field        private event slot (0 = event 0, 1 + k = bound PPI slot k, k <
 //                                       SdeiConfig::private_bind_slots); field 0 state (EventState), 1 pending,
 //                                       2 entry point, 3 argument
 //   VM scope (SdeiVmRegisters, restore stage 3):
+//     0x4000 LAYOUT_VERSION: the version of this layout (kLayoutVersion). GET answers it; SET of a higher value is
+//            refused (invalid_argument, "saved by a newer hypervisor"), of an equal or lower one accepted (older
+//            layouts are subsets: registers they lack keep their reset values). First in the list, so a refused
+//            restore stops before any SDEI state is written.
 //     0x3000 | kind << 8 | slot << 4 | field   INTERRUPT_BIND slot (kind 0 private / PPI, 1 shared / SPI);
-//                                              field 0 used (0/1), 1 INTID
+//                                              field 0 used (0/1), 1 INTID, 2 event priority (layout 2)
 //     0x2000 | slot << 4 | field        shared event slot (< shared_bind_slots): field 0 state, 1 pending, 2 entry
 //                                       point, 3 argument, 4 routing mode, 5 routing affinity, 6 vCPU running the
 //                                       handler (0xffffffff = none)
@@ -31,6 +36,11 @@
 namespace hv::sdei {
 
 constexpr u8 kSdeiRestoreStage = 3;
+
+// Version of the SDEI register layout (docs/reglist.md "SDEI class"). 1: the first layout (no version register);
+// 2: critical handler contexts (0x11xx) and the bound events' priority (bind field 2). Raise it whenever a register
+// is added or its meaning changes; a restore of a higher version is refused.
+constexpr u64 kLayoutVersion = 2;
 constexpr u8 kSdeiCommitStage = 4;
 
 namespace reg {
@@ -41,6 +51,8 @@ constexpr u16 kVcpuEvent = 0x1002;
 constexpr u16 kVcpuPc = 0x1003;
 constexpr u16 kVcpuPstate = 0x1004;
 constexpr u16 kVcpuX0 = 0x1010;
+constexpr u16 kCriticalOffset = 0x100;  // 0x1101..0x1104, 0x1110 + n: the critical handler's context
+constexpr u16 kLayoutVersionIndex = 0x4000;
 constexpr u16 kSharedBase = 0x2000;
 constexpr u16 kBindBase = 0x3000;
 constexpr u16 kValidate = 0xf000;
@@ -49,13 +61,15 @@ constexpr u16 kFieldState = 0, kFieldPending = 1, kFieldEp = 2, kFieldArg = 3, k
               kFieldAffinity = 5, kFieldRunningOn = 6;
 constexpr u16 kPrivFields = 4, kSharedFields = 7;
 // Binding fields.
-constexpr u16 kBindUsed = 0, kBindIntid = 1, kBindFields = 2;
+constexpr u16 kBindUsed = 0, kBindIntid = 1, kBindPriority = 2, kBindFields = 3;
 constexpr u16 kVcpuStateRegs = 5 + static_cast<u16>(kContextRegs);
+constexpr u16 kVcpuCriticalRegs = 4 + static_cast<u16>(kContextRegs);
 }  // namespace reg
 
 constexpr u64 sdei_reg_id(u16 index) {
     return reglist::kArchArm64 | reglist::kSizeU64 | reglist::kClassSdei | index;
 }
+constexpr u64 kSdeiLayoutVersionId = sdei_reg_id(reg::kLayoutVersionIndex);
 constexpr u64 sdei_private_id(u32 slot, u16 field) { return sdei_reg_id(static_cast<u16>(reg::kPrivBase | (slot << 4) | field)); }
 constexpr u64 sdei_shared_id(u32 slot, u16 field) { return sdei_reg_id(static_cast<u16>(reg::kSharedBase | (slot << 4) | field)); }
 constexpr u64 sdei_bind_id(bool shared, u32 slot, u16 field) {

@@ -44,7 +44,8 @@ void Sdei::reset() {
 void Sdei::reset_vcpu(u32 vcpu) {
     if (vcpu >= vcpu_count_) return;
     LockGuard guard(lock_);
-    // A shared handler this vCPU was running is abandoned: the event goes back to its non-running state.
+    // A shared handler this vCPU was running (either priority) is abandoned: the event goes back to its non-running
+    // state (or unregistered, if an unregister was pending).
     for (auto& e : shared_) {
         if (e.running_on != vcpu) continue;
         apply(e, EventAction::complete);
@@ -100,35 +101,55 @@ u32 Sdei::vcpu_by_mpidr(u64 mpidr) const {
     return kNoVcpu;
 }
 
-// The vCPU a pending shared event should go to: its RM_PE target, or (RM_ANY) the first unmasked vCPU without a
-// running handler -- kNoVcpu if none can take it now.
-u32 Sdei::shared_target(const EventRecord& r) const {
+// Can a PE take an event of `priority` now? Not while masked (PE_MASK); a critical event while no critical handler
+// runs (it preempts a normal one); a normal event only while no handler runs at all (DEN0054 6.3, 4.5).
+bool Sdei::can_take(const VcpuSdei& v, u8 priority) {
+    if (v.masked || v.critical.active) return false;
+    return priority == kPriorityCritical || !v.handler.active;
+}
+
+u8 Sdei::event_priority(u32 event) const {
+    if (event >= kPrivateBoundBase && event < kPrivateBoundBase + kMaxPrivateBound)
+        return private_bind_[event - kPrivateBoundBase].priority;
+    if (event >= kSharedBoundBase && event < kSharedBoundBase + kMaxSharedBound)
+        return shared_bind_[event - kSharedBoundBase].priority;
+    return kPriorityNormal;  // event 0 (DEN0054 4.4)
+}
+
+// The vCPU a pending shared event should go to: its RM_PE target, or (RM_ANY) the first vCPU that can take it now
+// (unmasked, not running a handler of that priority or higher) -- kNoVcpu if none can.
+u32 Sdei::shared_target(const EventRecord& r, u8 priority) const {
     if (r.routing == kRoutingPe) return vcpu_by_mpidr(r.affinity);
     for (u32 i = 0; i < vcpu_count_; ++i)
-        if (!vcpus_[i].masked && !vcpus_[i].handler.active) return i;
+        if (can_take(vcpus_[i], priority)) return i;
     return kNoVcpu;
 }
 
+// Critical events first, then normal ones; private before shared within a priority.
 bool Sdei::deliverable_locked(u32 vcpu, Located& which) const {
     const VcpuSdei& v = vcpus_[vcpu];
-    if (v.masked || v.handler.active) return false;  // one normal-priority handler at a time (DEN0054 6.3)
-    for (u32 i = 0; i < kPrivateEvents; ++i) {
-        const EventRecord& r = v.priv[i];
-        if (r.pending && r.state == EventState::registered_enabled) {
+    constexpr u8 kOrder[] = {kPriorityCritical, kPriorityNormal};
+    for (u8 prio : kOrder) {
+        if (!can_take(v, prio)) continue;
+        for (u32 i = 0; i < kPrivateEvents; ++i) {
+            const EventRecord& r = v.priv[i];
+            if (!r.pending || r.state != EventState::registered_enabled) continue;
+            if ((i == 0 ? kPriorityNormal : private_bind_[i - 1].priority) != prio) continue;
             which.rec = const_cast<EventRecord*>(&r);
             which.shared = false;
             which.slot = i;
             return true;
         }
-    }
-    for (u32 s = 0; s < kMaxSharedBound; ++s) {
-        const EventRecord& r = shared_[s];
-        if (!r.pending || r.state != EventState::registered_enabled || r.running_on != kNoVcpu) continue;
-        if (r.routing == kRoutingPe && vcpu_by_mpidr(r.affinity) != vcpu) continue;
-        which.rec = const_cast<EventRecord*>(&r);
-        which.shared = true;
-        which.slot = s;
-        return true;
+        for (u32 s = 0; s < kMaxSharedBound; ++s) {
+            const EventRecord& r = shared_[s];
+            if (!r.pending || r.state != EventState::registered_enabled || r.running_on != kNoVcpu) continue;
+            if (shared_bind_[s].priority != prio) continue;
+            if (r.routing == kRoutingPe && vcpu_by_mpidr(r.affinity) != vcpu) continue;
+            which.rec = const_cast<EventRecord*>(&r);
+            which.shared = true;
+            which.slot = s;
+            return true;
+        }
     }
     return false;
 }
@@ -166,7 +187,8 @@ bool Sdei::deliver(u32 vcpu, VcpuContext& ctx) {
     const u32 event = l.shared ? kSharedBoundBase + l.slot
                       : l.slot == 0 ? kSignalEvent
                                     : kPrivateBoundBase + (l.slot - 1);
-    HandlerContext& h = vcpus_[vcpu].handler;
+    // A critical handler preempting a normal one saves the normal handler's context as the interrupted one.
+    HandlerContext& h = vcpus_[vcpu].context(event_priority(event));
     h.active = true;
     h.event = event;
     for (u32 i = 0; i < kContextRegs; ++i) h.x[i] = ctx.core.x[i];
@@ -199,19 +221,19 @@ bool Sdei::raise_interrupt(u32 intid, u32 vcpu) {
     u32 kick = kNoVcpu;
     {
         LockGuard guard(lock_);
+        // A bound interrupt whose event cannot take it (unregistered, or unregistering) is dropped: the dispatcher
+        // owns the INTID either way.
         if (is_ppi(intid)) {
             if (vcpu >= vcpu_count_) return false;
-            for (u32 s = 0; s < config_.private_bind_slots; ++s) {
-                if (!private_bind_[s].used || private_bind_[s].intid != intid) continue;
-                EventRecord& r = vcpus_[vcpu].priv[1 + s];
-                if (is_registered(r.state) && r.state != EventState::unregister_pending) {
-                    r.pending = true;
-        note_pending();
-                    kick = vcpu;
-                }
-                break;
-            }
-            if (kick == kNoVcpu) return false;
+            u32 s = 0;
+            for (; s < config_.private_bind_slots; ++s)
+                if (private_bind_[s].used && private_bind_[s].intid == intid) break;
+            if (s == config_.private_bind_slots) return false;
+            EventRecord& r = vcpus_[vcpu].priv[1 + s];
+            if (!is_registered(r.state) || r.state == EventState::unregister_pending) return true;
+            r.pending = true;
+            note_pending();
+            kick = vcpu;
         } else if (is_spi(intid)) {
             u32 s = 0;
             for (; s < config_.shared_bind_slots; ++s)
@@ -220,8 +242,8 @@ bool Sdei::raise_interrupt(u32 intid, u32 vcpu) {
             EventRecord& r = shared_[s];
             if (!is_registered(r.state) || r.state == EventState::unregister_pending) return true;
             r.pending = true;
-        note_pending();
-            kick = shared_target(r);
+            note_pending();
+            kick = shared_target(r, shared_bind_[s].priority);
         } else {
             return false;
         }
@@ -277,7 +299,7 @@ i64 Sdei::do_get_info(u32 vcpu, u64 event, u64 info, u64& value) {
     switch (info) {
         case kInfoType: value = l.shared ? 1 : 0; return kSuccess;
         case kInfoSignaled: value = event == kSignalEvent ? 1 : 0; return kSuccess;
-        case kInfoPriority: value = 0; return kSuccess;  // every event is normal priority
+        case kInfoPriority: value = event_priority(static_cast<u32>(event)); return kSuccess;
         case kInfoRoutingMode:
             if (!l.shared) return kInvalidParameters;
             if (!is_registered(l.rec->state)) return kDenied;
@@ -308,8 +330,9 @@ i64 Sdei::do_routing_set(u32 vcpu, u64 event, u64 flags, u64 affinity) {
 }
 
 i64 Sdei::do_complete(u32 vcpu, VcpuContext& ctx, bool resume, u64 resume_addr) {
-    HandlerContext& h = vcpus_[vcpu].handler;
-    if (!h.active) return kDenied;  // no handler running on this PE (DEN0054 5.1.5)
+    HandlerContext* inner = vcpus_[vcpu].innermost();
+    if (inner == nullptr) return kDenied;  // no handler running on this PE (DEN0054 5.1.5)
+    HandlerContext& h = *inner;  // a critical handler completes before the normal one it preempted
     if (resume && !valid_entry(resume_addr)) return kInvalidParameters;
     Located l = locate(vcpu, h.event);
     if (l.rec != nullptr) {
@@ -333,7 +356,8 @@ i64 Sdei::do_complete(u32 vcpu, VcpuContext& ctx, bool resume, u64 resume_addr) 
     return kSuccess;
 }
 
-i64 Sdei::do_bind(u64 intid, u64& event) {
+i64 Sdei::do_bind(u64 intid, u8 priority, u64& event, bool& fresh) {
+    fresh = false;
     Binding* slots = nullptr;
     u32 n = 0, base = 0;
     if (is_ppi(intid)) {
@@ -358,16 +382,19 @@ i64 Sdei::do_bind(u64 intid, u64& event) {
     if (free_slot == n) return kOutOfResource;
     slots[free_slot].used = true;
     slots[free_slot].intid = static_cast<u32>(intid);
+    slots[free_slot].priority = priority;
     event = base + free_slot;
+    fresh = true;
     return kSuccess;
 }
 
-i64 Sdei::do_release(u64 event) {
+i64 Sdei::do_release(u64 event, u32& intid) {
     if (event >= kPrivateBoundBase && event < kPrivateBoundBase + config_.private_bind_slots) {
         const u32 slot = static_cast<u32>(event - kPrivateBoundBase);
         if (!private_bind_[slot].used) return kInvalidParameters;
         for (u32 v = 0; v < vcpu_count_; ++v)
             if (is_registered(vcpus_[v].priv[1 + slot].state)) return kDenied;  // DEN0054 5.1.15
+        intid = private_bind_[slot].intid;
         private_bind_[slot] = Binding{};
         for (u32 v = 0; v < vcpu_count_; ++v) vcpus_[v].priv[1 + slot] = EventRecord{};
         return kSuccess;
@@ -376,6 +403,7 @@ i64 Sdei::do_release(u64 event) {
         const u32 slot = static_cast<u32>(event - kSharedBoundBase);
         if (!shared_bind_[slot].used) return kInvalidParameters;
         if (is_registered(shared_[slot].state)) return kDenied;
+        intid = shared_bind_[slot].intid;
         shared_bind_[slot] = Binding{};
         shared_[slot] = EventRecord{};
         return kSuccess;
@@ -414,10 +442,21 @@ void Sdei::handle(u32 vcpu, VcpuContext& ctx) {
     u64 r1 = 0;
     u32 kick = kNoVcpu;
     u64 kick_mask = 0;  // shared events that became deliverable elsewhere
+    u32 bind_change = 0;  // INTID to bind (BIND) or release (RELEASE) in the interrupt controller, after the lock
+    bool bind_on = false;
     if (vcpu >= vcpu_count_ || platform_ == nullptr) {
         HV_LOG_RATELIMITED(warn, "sdei: call %#x from unknown vCPU %u", fid, vcpu);
         x[0] = static_cast<u64>(kNotSupported);
         return;
+    }
+    // The binder is asked before the model's lock is taken: it locks the vGIC, which calls back into the model with
+    // its own locks held (bound_irq_fired), so the model never calls it under lock_.
+    bool bindable = true;
+    u8 bind_priority = kPriorityNormal;
+    if (fid == kInterruptBind && binder_ != nullptr) {
+        bindable = x[1] <= 0xffffffffu && binder_->bindable(static_cast<u32>(x[1]));
+        if (bindable && binder_->irq_priority(static_cast<u32>(x[1]), vcpu) < kCriticalGicPriorityBelow)
+            bind_priority = kPriorityCritical;
     }
     {
         LockGuard guard(lock_);
@@ -428,10 +467,10 @@ void Sdei::handle(u32 vcpu, VcpuContext& ctx) {
             case kEventDisable: r0 = do_simple(vcpu, x[1], EventAction::disable); break;
             case kEventUnregister: r0 = do_simple(vcpu, x[1], EventAction::unregister); break;
             case kEventContext: {
-                const HandlerContext& h = vcpus_[vcpu].handler;
-                if (!h.active) r0 = kDenied;
+                const HandlerContext* h = vcpus_[vcpu].innermost();
+                if (h == nullptr) r0 = kDenied;
                 else if (x[1] >= kContextRegs) r0 = kInvalidParameters;
-                else r0 = static_cast<i64>(h.x[x[1]]);
+                else r0 = static_cast<i64>(h->x[x[1]]);
                 break;
             }
             case kEventComplete:
@@ -442,7 +481,7 @@ void Sdei::handle(u32 vcpu, VcpuContext& ctx) {
                     for (u32 s = 0; s < kMaxSharedBound; ++s) {
                         const EventRecord& e = shared_[s];
                         if (e.pending && e.state == EventState::registered_enabled) {
-                            const u32 t = shared_target(e);
+                            const u32 t = shared_target(e, shared_bind_[s].priority);
                             if (t != kNoVcpu && t != vcpu) kick_mask |= u64{1} << t;
                         }
                     }
@@ -467,11 +506,19 @@ void Sdei::handle(u32 vcpu, VcpuContext& ctx) {
             case kPeUnmask: vcpus_[vcpu].masked = false; r0 = kSuccess; break;
             case kInterruptBind: {
                 u64 ev = 0;
-                r0 = do_bind(x[1], ev);
+                bool fresh = false;
+                // An INTID the interrupt controller cannot give up (SGI, LPI, unimplemented, hardware-linked).
+                r0 = bindable ? do_bind(x[1], bind_priority, ev, fresh) : kInvalidParameters;
                 if (r0 == kSuccess) r0 = static_cast<i64>(ev);
+                if (fresh) bind_change = static_cast<u32>(x[1]), bind_on = true;
                 break;
             }
-            case kInterruptRelease: r0 = do_release(x[1]); break;
+            case kInterruptRelease: {
+                u32 intid = 0;
+                r0 = do_release(x[1], intid);
+                if (r0 == kSuccess) bind_change = intid, bind_on = false;
+                break;
+            }
             case kEventSignal: r0 = do_signal(vcpu, x[1], x[2], kick); break;
             case kFeatures:
                 if (x[1] == kFeatureBindSlots)
@@ -493,6 +540,8 @@ void Sdei::handle(u32 vcpu, VcpuContext& ctx) {
         x[2] = 0;
         x[3] = 0;
     }
+    if (bind_change != 0 && binder_ != nullptr && binder_->set_bound(bind_change, bind_on) != Status::ok)
+        HV_LOG_RATELIMITED(warn, "sdei: interrupt %u not %s in the vGIC", bind_change, bind_on ? "bound" : "released");
 done:
     if (kick != kNoVcpu && kick != vcpu) platform_->kick(kick);
     for (u32 i = 0; i < 64; ++i)
@@ -513,18 +562,21 @@ Status Sdei::validate() const {
     };
     for (u32 v = 0; v < vcpu_count_; ++v) {
         const VcpuSdei& s = vcpus_[v];
-        u32 running = 0;
+        u32 running[2] = {};  // per priority: at most one handler each, matching the saved contexts
         for (u32 i = 0; i < kPrivateEvents; ++i) {
             if (!ok_record(s.priv[i], false)) return Status::corrupt;
             if (i > 0 && is_registered(s.priv[i].state) && !private_bind_[i - 1].used) return Status::corrupt;
-            if (is_running(s.priv[i].state)) ++running;
+            if (is_running(s.priv[i].state)) ++running[i == 0 ? kPriorityNormal : private_bind_[i - 1].priority];
         }
-        for (const auto& e : shared_)
-            if (e.running_on == v) ++running;
-        if (running != (s.handler.active ? 1u : 0u)) return Status::corrupt;
+        for (u32 e = 0; e < kMaxSharedBound; ++e)
+            if (shared_[e].running_on == v) ++running[shared_bind_[e].priority];
+        if (running[kPriorityNormal] != (s.handler.active ? 1u : 0u)) return Status::corrupt;
+        if (running[kPriorityCritical] != (s.critical.active ? 1u : 0u)) return Status::corrupt;
+        if (s.handler.active && event_priority(s.handler.event) != kPriorityNormal) return Status::corrupt;
+        if (s.critical.active && event_priority(s.critical.event) != kPriorityCritical) return Status::corrupt;
     }
     for (u32 v = vcpu_count_; v < kMaxVcpus; ++v)
-        if (vcpus_[v].handler.active) return Status::corrupt;
+        if (vcpus_[v].handler.active || vcpus_[v].critical.active) return Status::corrupt;
     for (u32 s = 0; s < kMaxSharedBound; ++s) {
         if (!ok_record(shared_[s], true)) return Status::corrupt;
         if (is_registered(shared_[s].state) && !shared_bind_[s].used) return Status::corrupt;
@@ -534,6 +586,28 @@ Status Sdei::validate() const {
     for (u32 s = 0; s < kMaxPrivateBound; ++s)
         if (private_bind_[s].used && (s >= config_.private_bind_slots || !is_ppi(private_bind_[s].intid)))
             return Status::corrupt;
+    auto ok_binding = [](const Binding& b) {
+        return b.priority <= kPriorityCritical && (b.used || b.priority == kPriorityNormal);
+    };
+    for (const Binding& b : private_bind_)
+        if (!ok_binding(b)) return Status::corrupt;
+    for (const Binding& b : shared_bind_)
+        if (!ok_binding(b)) return Status::corrupt;
+    return Status::ok;
+}
+
+Status Sdei::reapply_bindings() {
+    if (binder_ == nullptr) return Status::ok;
+    u32 intids[kMaxPrivateBound + kMaxSharedBound];
+    u32 n = 0;
+    {
+        LockGuard guard(lock_);
+        for (const Binding& b : private_bind_)
+            if (b.used) intids[n++] = b.intid;
+        for (const Binding& b : shared_bind_)
+            if (b.used) intids[n++] = b.intid;
+    }
+    for (u32 i = 0; i < n; ++i) HV_TRY(binder_->set_bound(intids[i], true));
     return Status::ok;
 }
 

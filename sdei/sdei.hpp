@@ -2,8 +2,10 @@
 //
 // Events: event 0 (private, software-signalled with EVENT_SIGNAL, normal priority) on every vCPU; with bind slots
 // configured, INTERRUPT_BIND creates private events for PPIs (kPrivateBoundBase + slot) and shared events for SPIs
-// (kSharedBoundBase + slot) that the interrupt glue raises with raise_interrupt(). Every event is normal priority:
-// a handler is never preempted and a vCPU runs at most one handler at a time.
+// (kSharedBoundBase + slot). The vGIC diverts a bound interrupt's pending edge here (BoundIrqSink, wired by
+// vm/vm.cpp; raise_interrupt() is the same path). A bound event is critical when the interrupt's GIC priority at
+// bind time is below kCriticalGicPriorityBelow, else normal. A vCPU runs at most one handler per priority: a
+// critical event preempts a running normal handler, which resumes when the critical one completes.
 //
 // How arch/ uses it:
 //   1. On an HVC/SMC trap whose w0 is an SDEI function ID (is_sdei_fid), call `handle(vcpu, ctx)` with the vCPU's
@@ -15,6 +17,7 @@
 #pragma once
 
 #include "core/guest_memory.hpp"
+#include "core/irq.hpp"
 #include "core/vcpu_context.hpp"
 #include "lib/spinlock.hpp"
 #include "sdei/state_table.hpp"
@@ -60,6 +63,7 @@ struct EventRecord {
 struct Binding {
     bool used = false;
     u32 intid = 0;
+    u8 priority = kPriorityNormal;  // of the bound event (kPriorityNormal / kPriorityCritical)
 };
 
 // The interrupted context saved at handler entry (DEN0054 6.2.1: x0-x17, PC, PSTATE).
@@ -74,7 +78,16 @@ struct HandlerContext {
 struct VcpuSdei {
     EventRecord priv[kPrivateEvents];  // [0] = event 0, [1 + slot] = bound PPI slot
     bool masked = true;                // PE_MASK state; PEs come out of reset masked (DEN0054 5.1.12)
-    HandlerContext handler;
+    HandlerContext handler;            // the running normal-priority handler
+    HandlerContext critical;           // the running critical handler (it may have preempted `handler`)
+
+    HandlerContext& context(u8 priority) { return priority == kPriorityCritical ? critical : handler; }
+    const HandlerContext& context(u8 priority) const { return priority == kPriorityCritical ? critical : handler; }
+    // The innermost running handler (the one COMPLETE and EVENT_CONTEXT act on), or nullptr.
+    HandlerContext* innermost() { return critical.active ? &critical : handler.active ? &handler : nullptr; }
+    const HandlerContext* innermost() const {
+        return critical.active ? &critical : handler.active ? &handler : nullptr;
+    }
 };
 
 // PSTATE fields the dispatcher sets (DDI0487 C5.2.18).
@@ -84,11 +97,15 @@ using PstatePan = Bit<22>;
 constexpr u64 kModeEl1h = 0x5;
 constexpr u64 kSctlrSpan = u64{1} << 23;  // SCTLR_EL1.SPAN: 0 = PAN set on exception entry to EL1
 
-class Sdei {
+class Sdei final : public BoundIrqSink {
 public:
     // invalid_argument: no vCPUs, too many, or more bind slots than the model has.
     [[nodiscard]] Status init(SdeiPlatform& platform, GuestMemory& memory, const SdeiConfig& config);
-    // VM reset: every event unregistered, bindings released, every PE masked.
+    // The interrupt controller side of INTERRUPT_BIND / RELEASE (nullptr: bindings live in the model only, as in
+    // unit tests). Set once while the VM is built.
+    void set_binder(IrqBinder* binder) { binder_ = binder; }
+    // VM reset: every event unregistered, bindings released, every PE masked. The interrupt controller is reset
+    // alongside (its bound flags with it).
     void reset();
     // vCPU reset (CPU_ON / restart): its private events unregistered, its handler state dropped, masked.
     void reset_vcpu(u32 vcpu);
@@ -106,6 +123,11 @@ public:
     // A bound interrupt fired (from the interrupt glue): PPI on `vcpu`, or an SPI (vcpu ignored). False if `intid`
     // is not bound.
     bool raise_interrupt(u32 intid, u32 vcpu);
+    bool bound_irq_fired(u32 intid, u32 vcpu) override { return raise_interrupt(intid, vcpu); }
+    // After a restore: tell the binder about every used binding (the vGIC does not save its bound flags).
+    [[nodiscard]] Status reapply_bindings();
+    // The priority of an event number (kPriorityNormal for unknown ones).
+    u8 event_priority(u32 event) const;
     // EVENT_SIGNAL from the host side (tests, tools): event 0 pending on `vcpu`.
     void signal(u32 vcpu);
 
@@ -140,8 +162,8 @@ private:
     i64 do_status(u32 vcpu, u64 event);
     i64 do_get_info(u32 vcpu, u64 event, u64 info, u64& value);
     i64 do_routing_set(u32 vcpu, u64 event, u64 flags, u64 affinity);
-    i64 do_bind(u64 intid, u64& event);
-    i64 do_release(u64 event);
+    i64 do_bind(u64 intid, u8 priority, u64& event, bool& fresh);
+    i64 do_release(u64 event, u32& intid);
     i64 do_signal(u32 vcpu, u64 event, u64 target, u32& kick);
     void reset_events(u32 vcpu, bool private_events);
     void apply(EventRecord& r, EventAction a);
@@ -149,9 +171,11 @@ private:
     u32 vcpu_by_mpidr(u64 mpidr) const;
     bool deliverable_locked(u32 vcpu, Located& which) const;
     bool any_pending_locked() const;
-    u32 shared_target(const EventRecord& r) const;
+    u32 shared_target(const EventRecord& r, u8 priority) const;
+    static bool can_take(const VcpuSdei& v, u8 priority);
 
     SdeiPlatform* platform_ = nullptr;
+    IrqBinder* binder_ = nullptr;
     GuestMemory* memory_ = nullptr;
     SdeiConfig config_;
     u32 vcpu_count_ = 0;

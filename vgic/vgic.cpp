@@ -118,6 +118,7 @@ bool Vgic::cand_test(const VcpuState& v, u32 intid) {
 
 // Caller holds the lock of `s` (vCPU lock for private INTIDs, distributor lock for SPIs).
 void Vgic::note_changed(u32 vcpu, u32 intid, IrqState& s, u32& kick_mask) {
+    if (s.bound && divert_bound(vcpu, intid, s)) return;
     if (!s.pending() && !s.active) return;
     const bool deliverable = s.pending() && s.enabled && group_enabled(s.group1);
     if (s.lr_owner != kNoVcpu) {
@@ -130,6 +131,70 @@ void Vgic::note_changed(u32 vcpu, u32 intid, IrqState& s, u32& kick_mask) {
     if (t >= cfg_.nr_vcpus) return;
     cand_set(vcpus_[t], intid);
     if (deliverable) kick_mask |= 1u << t;
+}
+
+// Caller holds the lock of `s`. A bound interrupt never reaches a list register: its pending edge (the latch of an
+// edge-triggered interrupt or of a GICD_ISPENDR / GICR_ISPENDR0 write) is consumed here and handed to the event
+// dispatcher, as firmware acknowledging a Group 0 interrupt would (DEN0054 5.1.14). A level-sensitive line that
+// stays high is sampled on each change. An interrupt still in this or another vCPU's LRs (bound while in flight) is
+// left to fold(), which calls here again.
+bool Vgic::divert_bound(u32 vcpu, u32 intid, IrqState& s) {
+    if (bound_sink_ == nullptr) return false;
+    if (s.lr_owner != kNoVcpu) return true;
+    if (!s.pending()) return true;
+    const u32 target = intid < kNumPrivate ? vcpu : s.target;
+    if (!bound_sink_->bound_irq_fired(intid, target)) {
+        s.bound = false;  // the dispatcher does not own it (BIND/RELEASE race): an ordinary interrupt again
+        return false;
+    }
+    s.pending_latch = false;  // the edge is the event's now (bindable() keeps hardware-linked interrupts out)
+    return true;
+}
+
+bool Vgic::bindable(u32 intid) const {
+    // PPIs and implemented SPIs. Hardware-linked interrupts (the timers, passed-through SPIs) stay with their owner.
+    if (intid < 16 || intid >= nr_irqs_ || intid > kMaxSpiIntid) return false;
+    if (intid >= kNumPrivate) return !spis_[intid - kNumPrivate].hw;
+    for (u32 v = 0; v < cfg_.nr_vcpus; ++v)
+        if (vcpus_[v].priv[intid].hw) return false;
+    return true;
+}
+
+Status Vgic::set_bound(u32 intid, bool bound) {
+    if (!bindable(intid)) return Status::invalid_argument;
+    mark_flush_all();
+    u32 kick_mask = 0;
+    if (intid < kNumPrivate) {
+        for (u32 v = 0; v < cfg_.nr_vcpus; ++v) {
+            LockGuard g(vcpus_[v].lock);
+            IrqState& s = vcpus_[v].priv[intid];
+            s.bound = bound;
+            note_changed(v, intid, s, kick_mask);  // bind: a pending edge goes to the event; release: delivered
+        }
+    } else {
+        LockGuard d(dist_lock_);
+        IrqState& s = spis_[intid - kNumPrivate];
+        s.bound = bound;
+        note_changed(kNoVcpu, intid, s, kick_mask);
+    }
+    kick_all(kick_mask);
+    return Status::ok;
+}
+
+// Unlocked on purpose: called by the SDEI dispatcher, which must not take vGIC locks in its call path (the vGIC
+// calls it under them); a byte read sees either the old or the new priority.
+u8 Vgic::irq_priority(u32 intid, u32 vcpu) const {
+    if (intid < kNumPrivate) return vcpu < cfg_.nr_vcpus ? vcpus_[vcpu].priv[intid].priority : 0xff;
+    if (intid >= nr_irqs_ || intid > kMaxSpiIntid) return 0xff;
+    return spis_[intid - kNumPrivate].priority;
+}
+
+bool Vgic::is_bound(u32 intid, u32 vcpu) {
+    if (intid < kNumPrivate && vcpu >= cfg_.nr_vcpus) return false;
+    IrqState* s = irq(vcpu, intid);
+    if (s == nullptr) return false;
+    LockGuard g(intid < kNumPrivate ? vcpus_[vcpu].lock : dist_lock_);
+    return s->bound;
 }
 
 void Vgic::kick_all(u32 mask) {
@@ -288,7 +353,7 @@ void Vgic::collect_irqs(u32 vcpu, LrSelector& sel) {
             const u32 intid = w * 64 + ctz(bits);
             const IrqState* st = irq(vcpu, intid);
             if (st == nullptr || (intid >= kNumPrivate && st->target != vcpu) || st->lr_owner != kNoVcpu ||
-                (!st->pending() && !st->active)) {
+                (!st->pending() && !st->active) || (st->bound && !st->active)) {
                 cand_clear(v, intid);
                 continue;
             }
@@ -487,6 +552,7 @@ bool Vgic::has_pending_for_wakeup(u32 vcpu) {
             if (intid >= nr_irqs_) break;
             const IrqState* st = irq(vcpu, intid);
             if (st == nullptr || (intid >= kNumPrivate && st->target != vcpu) || st->lr_owner != kNoVcpu) continue;
+            if (st->bound) continue;  // a bound interrupt wakes the vCPU through its SDEI event
             if (st->pending() && st->enabled && group_enabled(st->group1) && visible(st->group1, st->priority))
                 return true;
         }

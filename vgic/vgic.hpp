@@ -100,6 +100,7 @@ struct IrqState {
     bool active = false;
     bool edge = false;
     bool hw = false;
+    bool bound = false;  // bound to a firmware event (IrqBinder): pending edges go to the BoundIrqSink, never to LRs
     u8 lr_owner = kNoVcpu;  // vCPU whose list registers currently hold this interrupt
     u8 target = 0;          // SPIs: vCPU selected by route (kNoVcpu if none matches)
     u16 pintid = 0;         // hardware-linked: physical INTID
@@ -235,7 +236,7 @@ private:
     Vgic* vgic_ = nullptr;
 };
 
-class Vgic final : public LpiSink {
+class Vgic final : public LpiSink, public IrqBinder {
 public:
     Vgic() = default;
     Vgic(const Vgic&) = delete;
@@ -273,6 +274,14 @@ public:
     [[nodiscard]] Status unmap_hw(u32 vcpu, u32 vintid);
     // Trapped ICC_SGI1R_EL1 / ICC_ASGI1R_EL1 / ICC_SGI0R_EL1 write by `src_vcpu`.
     void sgi_write(u32 src_vcpu, u64 value, SgiKind kind);
+
+    // ---- bound interrupts (SDEI INTERRUPT_BIND, core/irq.hpp) ----
+    // Where bound interrupts go (nullptr: nothing can be bound). Set once while the VM is built.
+    void set_bound_sink(BoundIrqSink* sink) { bound_sink_ = sink; }
+    [[nodiscard]] Status set_bound(u32 intid, bool bound) override;
+    bool bindable(u32 intid) const override;
+    u8 irq_priority(u32 intid, u32 vcpu) const override;
+    bool is_bound(u32 intid, u32 vcpu);
 
     // ---- LpiSink (the ITS) ----
     u32 vcpu_count() const override { return cfg_.nr_vcpus; }
@@ -336,6 +345,8 @@ private:
     // After a state change of `intid`: mark it as candidate on its target, and note a kick if deliverable.
     void note_changed(u32 vcpu, u32 intid, IrqState& s, u32& kick_mask);
     void kick_all(u32 mask);
+    // note_changed() of a bound interrupt: hand a pending edge to the sink (true), or deliver normally (false).
+    bool divert_bound(u32 vcpu, u32 intid, IrqState& s);
     void hw_pending_changed(IrqState& s, bool was_pending);
     void hw_cleared(IrqState& s);
     void cand_set(VcpuState& v, u32 intid);
@@ -379,6 +390,7 @@ private:
     GuestMemory* mem_ = nullptr;
     VcpuKicker* kicker_ = nullptr;
     HwIrqControl* hw_ = nullptr;
+    BoundIrqSink* bound_sink_ = nullptr;
 
     Spinlock dist_lock_;  // SPI state, GICD_CTLR, PROPBASER and the LPI configuration cache
     u32 dist_ctlr_ = 0;   // EnableGrp0 | EnableGrp1

@@ -52,6 +52,9 @@ Status build_models(Vm& vm, const VmConfig& cfg, const VmPorts& ports) {
     vcfg.nr_vcpus = cfg.vcpu_count;
     for (u32 i = 0; i < cfg.vcpu_count; ++i) vcfg.mpidr[i] = arm::mpidr_affinity(cfg.mpidr[i]);
     HV_TRY(vm.vgic.init(vcfg, vm.memory, *ports.kicker, ports.hw_irq));
+    // SDEI INTERRUPT_BIND: the vGIC diverts bound INTIDs to the dispatcher, which binds and releases them there.
+    vm.vgic.set_bound_sink(&vm.sdei);
+    vm.sdei.set_binder(&vm.vgic);
     for (u32 i = 0; i < cfg.its_count; ++i)
         vm.its[i].construct(vm.memory, vm.vgic, i == 0 ? ports.its0_observer : nullptr);
     vm.its_count = cfg.its_count;
@@ -65,6 +68,7 @@ Status build_vm(Vm& vm, const VmConfig& cfg, const VmPorts& ports) {
     if (vm.regs_.built()) return Status::busy;
     HV_TRY(check(vm, cfg, ports));
     HV_TRY(build_models(vm, cfg, ports));
+    vm.firmware.set_power_observer(&vm.sdei_power_);  // CPU_OFF / CPU_ON reset the PE's private SDEI events
 
     vm.pmu_config_ = cfg.pmu;  // the PMU class keeps a reference
     Vm::Registers& r = vm.regs_.construct(vm, *ports.clock, vm.pmu_config_, cfg.vgic.ich_vtr);

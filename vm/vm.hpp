@@ -123,7 +123,7 @@ struct VmConfig {
     vgic::VgicConfig vgic;                   // nr_vcpus and mpidr are filled from the fields above
     u32 its_count = 1;                       // virtual ITS instances (0: none)
     psci::FirmwareConfig firmware;
-    sdei::SdeiConfig sdei;
+    sdei::SdeiConfig sdei{sdei::kMaxPrivateBound, sdei::kMaxSharedBound};  // every bind slot the model has
     bool uart = false;  // an emulated PL011 (its frame is added to the MMIO bus by whoever knows the address)
 };
 
@@ -232,6 +232,16 @@ private:
         sdei::SdeiRegisterClasses sdei;
         MpStateClass mp_state;
     };
+    // psci/ power transitions -> SDEI (a PE switched off or on has its private events reset, DEN0054 6.6).
+    class SdeiPowerLink final : public psci::PowerObserver {
+    public:
+        explicit SdeiPowerLink(sdei::Sdei& s) : sdei_(s) {}
+        void vcpu_powered(u32 vcpu, bool) override { sdei_.reset_vcpu(vcpu); }
+
+    private:
+        sdei::Sdei& sdei_;
+    };
+    SdeiPowerLink sdei_power_{sdei};
     pmu::Config pmu_config_;
     InPlace<Registers> regs_;
     reglist::RegisterCatalogue catalogue_;

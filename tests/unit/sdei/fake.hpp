@@ -24,4 +24,22 @@ private:
     u32 n_;
 };
 
+// The interrupt controller side of INTERRUPT_BIND: records bind/release, answers a GIC priority per INTID.
+class FakeBinder final : public IrqBinder {
+public:
+    Status set_bound(u32 intid, bool bound) override {
+        calls.push_back({intid, bound});
+        return Status::ok;
+    }
+    bool bindable(u32 intid) const override { return intid >= 16 && intid < 96 && intid != unbindable; }
+    u8 irq_priority(u32 intid, u32) const override { return intid == critical_intid ? 0x40 : 0xa0; }
+    struct Call {
+        u32 intid;
+        bool bound;
+    };
+    std::vector<Call> calls;
+    u32 critical_intid = 0;  // this INTID has an urgent GIC priority: its event is critical
+    u32 unbindable = 0;      // e.g. a hardware-linked one
+};
+
 }  // namespace sdeitest

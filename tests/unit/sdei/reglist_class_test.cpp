@@ -122,9 +122,11 @@ void build_rich(Rig& r) {
 
 TEST(SdeiReglist, EnumerationExact) {
     Rig r(3);
-    const usize per_vcpu = 5 + 18 + 3 * 4;  // state + x0..x17 + (event 0 + 2 PPI slots) * 4 fields
+    // state + x0..x17, critical handler (4 + 18), (event 0 + 2 PPI slots) * 4 fields
+    const usize per_vcpu = 5 + 18 + 4 + 18 + 3 * 4;
     EXPECT_EQ(r.cat.reg_count(reglist::Handle::for_vcpu(0)), per_vcpu);
-    EXPECT_EQ(r.cat.reg_count(reglist::Handle::vm()), usize{(2 + 2) * 2 + 2 * 7 + 1});
+    // LAYOUT_VERSION, 4 bind slots * 3 fields, 2 shared events * 7 fields, VALIDATE
+    EXPECT_EQ(r.cat.reg_count(reglist::Handle::vm()), usize{1 + (2 + 2) * 3 + 2 * 7 + 1});
     u64 id = 0;
     EXPECT_EQ(r.cat.reg_id_at(reglist::Handle::vm(), 0, id), Status::ok);
     EXPECT_TRUE(reglist::is_vm_scoped_id(id));
@@ -133,8 +135,8 @@ TEST(SdeiReglist, EnumerationExact) {
     EXPECT_EQ(id, sdei_private_id(2, reg::kFieldArg));
     EXPECT_NE(r.cat.reg_id_at(reglist::Handle::for_vcpu(3), 0, id), Status::ok);  // no vCPU 3
     Rig plain(1, SdeiConfig{});
-    EXPECT_EQ(plain.cat.reg_count(reglist::Handle::vm()), usize{1});  // VALIDATE only
-    EXPECT_EQ(plain.cat.reg_count(reglist::Handle::for_vcpu(0)), usize{5 + 18 + 4});
+    EXPECT_EQ(plain.cat.reg_count(reglist::Handle::vm()), usize{2});  // LAYOUT_VERSION and VALIDATE
+    EXPECT_EQ(plain.cat.reg_count(reglist::Handle::for_vcpu(0)), usize{5 + 18 + 4 + 18 + 4});
 }
 
 TEST(SdeiReglist, RoundTripRichStateAndBehaviour) {
@@ -237,4 +239,53 @@ TEST(SdeiReglist, InconsistentImageRefusedAndReset) {
         if (!rec.h.is_vm() && rec.h.vcpu == 1 && rec.id == sdei_private_id(0, reg::kFieldEp)) rec.value = 0;
     Rig d;
     EXPECT_EQ(d.restore(saved), Status::invalid_argument);
+}
+
+TEST(SdeiReglist, LayoutVersionRefusesNewerAcceptsOlder) {
+    Rig r;
+    u64 id = 0;
+    ASSERT_EQ(r.cat.reg_id_at(reglist::Handle::vm(), 0, id), Status::ok);
+    EXPECT_EQ(id & ~reglist::kScopeVm, kSdeiLayoutVersionId);  // first in the list
+    u64 v = 0;
+    ASSERT_EQ(r.cat.get_u64(reglist::Handle::vm(), id, v), Status::ok);
+    EXPECT_EQ(v, kLayoutVersion);
+    EXPECT_EQ(kLayoutVersion, 2u);
+    EXPECT_EQ(r.cat.set_u64(reglist::Handle::vm(), id, kLayoutVersion), Status::ok);
+    EXPECT_EQ(r.cat.set_u64(reglist::Handle::vm(), id, 1), Status::ok);  // the first layout: a subset
+    EXPECT_EQ(r.cat.set_u64(reglist::Handle::vm(), id, 0), Status::ok);
+    EXPECT_EQ(r.cat.set_u64(reglist::Handle::vm(), id, kLayoutVersion + 1), Status::invalid_argument);
+    EXPECT_EQ(r.cat.set_u64(reglist::Handle::vm(), id, ~u64{0}), Status::invalid_argument);
+    ASSERT_EQ(r.cat.get_u64(reglist::Handle::vm(), id, v), Status::ok);
+    EXPECT_EQ(v, kLayoutVersion);  // GET always answers this build's layout
+}
+
+TEST(SdeiReglist, CriticalContextAndBindPriorityRoundTrip) {
+    Rig a;
+    FakeBinder binder;
+    binder.critical_intid = kSpi;
+    a.sdei.set_binder(&binder);
+    const i64 ev = a.call(0, kInterruptBind, kSpi);
+    ASSERT_EQ(a.call(0, kEventRegister, ev, kEp2, 3, kRoutingPe, 0), kSuccess);
+    ASSERT_EQ(a.call(0, kEventEnable, ev), kSuccess);
+    ASSERT_EQ(a.call(0, kEventRegister, 0, kEp, 1, 0, 0), kSuccess);
+    ASSERT_EQ(a.call(0, kEventEnable, 0), kSuccess);
+    ASSERT_EQ(a.call(0, kPeUnmask), kSuccess);
+    a.sdei.signal(0);
+    ASSERT_TRUE(a.sdei.deliver(0, a.ctx[0]));
+    a.ctx[0].core.pc = kEp + 0x20;
+    ASSERT_TRUE(a.sdei.raise_interrupt(kSpi, 0));
+    ASSERT_TRUE(a.sdei.deliver(0, a.ctx[0]));  // critical over normal
+    const auto saved = a.save();
+    Rig b;
+    FakeBinder binder_b;
+    b.sdei.set_binder(&binder_b);
+    ASSERT_EQ(b.restore(saved), Status::ok);
+    EXPECT_TRUE(b.sdei.vcpu_state(0).critical.active);
+    EXPECT_EQ(b.sdei.vcpu_state(0).critical.pc, kEp + 0x20);
+    EXPECT_EQ(b.sdei.shared_binding(0).priority, kPriorityCritical);
+    ASSERT_EQ(binder_b.calls.size(), 1u);  // the restored binding reaches the vGIC again
+    EXPECT_EQ(binder_b.calls[0].intid, kSpi);
+    b.ctx[0] = a.ctx[0];
+    b.call(0, kEventComplete, kEvHandled);
+    EXPECT_EQ(b.ctx[0].core.pc, kEp + 0x20);  // into the normal handler
 }

@@ -264,7 +264,9 @@ TEST(Sdei, BoundPpiIsPrivate) {
     h.call(1, kEventRegister, ev, kEp, 0, 0, 0);
     h.call(1, kEventEnable, ev);
     h.call(1, kPeUnmask);
-    EXPECT_FALSE(h.sdei.raise_interrupt(27, 0));  // not registered on vCPU 0
+    EXPECT_TRUE(h.sdei.raise_interrupt(27, 0));  // bound: the edge is the dispatcher's, dropped (unregistered here)
+    EXPECT_FALSE(h.sdei.vcpu_state(0).priv[1].pending);
+    EXPECT_FALSE(h.sdei.raise_interrupt(28, 1));  // not bound: normal delivery
     EXPECT_TRUE(h.sdei.raise_interrupt(27, 1));
     EXPECT_TRUE(h.deliver(1));
     EXPECT_EQ(h.call(0, kEventGetInfo, ev, kInfoType), 0);
@@ -348,4 +350,128 @@ TEST(Sdei, DeliveryAfterDrainEveryRound) {
         EXPECT_FALSE(h.deliver(v));  // drained: clears the hint
         EXPECT_FALSE(h.deliver(1 - v));
     }
+}
+
+// ---- interrupt binding through the IrqBinder port, priorities, routing, PE reset ----
+
+namespace {
+struct BoundHarness : Harness {
+    explicit BoundHarness(u32 n = 2) : Harness(n, with_slots()) { sdei.set_binder(&binder); }
+    FakeBinder binder;
+};
+constexpr u64 kEpCrit = kRamBase + 0x3000;
+}  // namespace
+
+TEST(SdeiBind, BindAndReleaseReachTheBinder) {
+    BoundHarness h;
+    const i64 ev = h.call(0, kInterruptBind, kSpi);
+    ASSERT_EQ(ev, static_cast<i64>(kSharedBoundBase));
+    ASSERT_EQ(h.binder.calls.size(), 1u);
+    EXPECT_EQ(h.binder.calls[0].intid, kSpi);
+    EXPECT_TRUE(h.binder.calls[0].bound);
+    EXPECT_EQ(h.call(0, kInterruptBind, kSpi), ev);  // bound already: same event, no second bind
+    EXPECT_EQ(h.binder.calls.size(), 1u);
+    EXPECT_EQ(h.call(0, kInterruptRelease, ev), kSuccess);
+    ASSERT_EQ(h.binder.calls.size(), 2u);
+    EXPECT_FALSE(h.binder.calls[1].bound);
+    h.binder.unbindable = 41;
+    EXPECT_EQ(h.call(0, kInterruptBind, 41), kInvalidParameters);
+    EXPECT_EQ(h.call(0, kInterruptBind, 8192), kInvalidParameters);  // LPI
+    EXPECT_EQ(h.call(0, kInterruptBind, u64{1} << 32 | kSpi), kInvalidParameters);
+    EXPECT_EQ(h.binder.calls.size(), 2u);
+}
+
+TEST(SdeiBind, PriorityFollowsGicPriorityAtBind) {
+    BoundHarness h;
+    h.binder.critical_intid = 41;
+    const i64 normal = h.call(0, kInterruptBind, kSpi);
+    const i64 crit = h.call(0, kInterruptBind, 41);
+    EXPECT_EQ(h.call(0, kEventGetInfo, normal, kInfoPriority), 0);
+    EXPECT_EQ(h.call(0, kEventGetInfo, crit, kInfoPriority), 1);
+    EXPECT_EQ(h.call(0, kEventGetInfo, 0, kInfoPriority), 0);
+}
+
+TEST(SdeiBind, CriticalPreemptsNormalWhichResumes) {
+    BoundHarness h;
+    h.binder.critical_intid = 41;
+    const i64 crit = h.call(0, kInterruptBind, 41);
+    ASSERT_EQ(h.call(0, kEventRegister, crit, kEpCrit, 7, kRoutingPe, 0), kSuccess);
+    ASSERT_EQ(h.call(0, kEventEnable, crit), kSuccess);
+    ASSERT_EQ(h.call(0, kEventRegister, 0, kEp, 1, 0, 0), kSuccess);
+    ASSERT_EQ(h.call(0, kEventEnable, 0), kSuccess);
+    ASSERT_EQ(h.call(0, kPeUnmask), kSuccess);
+    const u64 orig_pc = h.ctx[0].core.pc;
+    h.sdei.signal(0);
+    ASSERT_TRUE(h.deliver(0));  // normal handler of event 0
+    EXPECT_EQ(h.ctx[0].core.pc, kEp);
+    h.ctx[0].core.pc = kEp + 0x40;  // the normal handler runs on
+    h.ctx[0].core.x[5] = 0x5555;
+    h.sdei.signal(0);
+    EXPECT_FALSE(h.deliver(0));  // a normal event never preempts a normal handler
+    ASSERT_TRUE(h.sdei.raise_interrupt(41, 1));
+    ASSERT_TRUE(h.deliver(0));  // critical preempts
+    EXPECT_EQ(h.ctx[0].core.pc, kEpCrit);
+    EXPECT_EQ(h.ctx[0].core.x[0], static_cast<u64>(crit));
+    EXPECT_EQ(h.ctx[0].core.x[2], kEp + 0x40);  // interrupted = the normal handler
+    EXPECT_EQ(h.call(0, kEventContext, 5), 0x5555);
+    EXPECT_EQ(h.call(0, kEventStatus, crit), static_cast<i64>(kStatusRegistered | kStatusEnabled | kStatusRunning));
+    ASSERT_TRUE(h.sdei.raise_interrupt(41, 1));
+    EXPECT_FALSE(h.deliver(0));  // nor a critical one a critical handler
+    EXPECT_EQ(h.sdei.validate(), Status::ok);
+    h.call(0, kEventComplete, kEvHandled);
+    EXPECT_EQ(h.ctx[0].core.pc, kEp + 0x40);  // back in the normal handler
+    EXPECT_EQ(h.ctx[0].core.x[5], 0x5555u);
+    ASSERT_TRUE(h.deliver(0));  // the second critical edge, as soon as the critical handler completed
+    h.call(0, kEventComplete, kEvHandled);
+    EXPECT_EQ(h.ctx[0].core.pc, kEp + 0x40);
+    h.call(0, kEventComplete, kEvHandled);
+    EXPECT_EQ(h.ctx[0].core.pc, orig_pc);  // and the normal one returns to the interrupted context
+    ASSERT_TRUE(h.deliver(0));               // the event 0 signalled while the first ran
+    h.call(0, kEventComplete, kEvHandled);
+    EXPECT_EQ(h.call(0, kEventComplete, kEvHandled), kDenied);
+}
+
+TEST(SdeiBind, RmAnyGoesToAPeThatCanTakeIt) {
+    BoundHarness h(3);
+    const i64 ev = h.call(0, kInterruptBind, kSpi);
+    ASSERT_EQ(h.call(0, kEventRegister, ev, kEp, 0, kRoutingAny, 0), kSuccess);
+    ASSERT_EQ(h.call(0, kEventEnable, ev), kSuccess);
+    h.call(2, kPeUnmask);  // vCPUs 0 and 1 stay masked
+    h.platform.kicks.clear();
+    ASSERT_TRUE(h.sdei.raise_interrupt(kSpi, 0));
+    ASSERT_EQ(h.platform.kicks.size(), 1u);
+    EXPECT_EQ(h.platform.kicks[0], 2u);
+    EXPECT_FALSE(h.deliver(0));
+    EXPECT_TRUE(h.deliver(2));
+    EXPECT_EQ(h.sdei.shared_event(0).running_on, 2u);
+    // RM_PE to vCPU 1 (masked): stays pending until vCPU 1 unmasks.
+    h.call(2, kEventComplete, kEvHandled);
+    ASSERT_EQ(h.call(0, kEventDisable, ev), kSuccess);
+    ASSERT_EQ(h.call(0, kEventRoutingSet, ev, kRoutingPe, 1), kSuccess);
+    ASSERT_EQ(h.call(0, kEventEnable, ev), kSuccess);
+    ASSERT_TRUE(h.sdei.raise_interrupt(kSpi, 0));
+    EXPECT_FALSE(h.deliver(2));
+    EXPECT_FALSE(h.deliver(1));
+    h.call(1, kPeUnmask);
+    EXPECT_TRUE(h.deliver(1));
+    // Routing a private event: INVALID_PARAMETERS.
+    EXPECT_EQ(h.call(0, kEventRoutingSet, 0, kRoutingAny, 0), kInvalidParameters);
+}
+
+TEST(SdeiBind, ResetVcpuDropsPrivateStateAndAbandonsHandlers) {
+    BoundHarness h;
+    const i64 ev = h.call(0, kInterruptBind, kSpi);
+    ASSERT_EQ(h.call(0, kEventRegister, ev, kEp, 0, kRoutingPe, 1), kSuccess);
+    ASSERT_EQ(h.call(0, kEventEnable, ev), kSuccess);
+    ASSERT_EQ(h.call(1, kEventRegister, 0, kEp2, 0, 0, 0), kSuccess);
+    h.call(1, kPeUnmask);
+    ASSERT_TRUE(h.sdei.raise_interrupt(kSpi, 1));
+    ASSERT_TRUE(h.deliver(1));
+    h.sdei.reset_vcpu(1);  // CPU_OFF / CPU_ON
+    EXPECT_EQ(h.sdei.vcpu_state(1).priv[0].state, EventState::unregistered);
+    EXPECT_TRUE(h.sdei.vcpu_state(1).masked);
+    EXPECT_FALSE(h.sdei.vcpu_state(1).handler.active);
+    EXPECT_EQ(h.sdei.shared_event(0).state, EventState::registered_enabled);  // shared: kept, no longer running
+    EXPECT_EQ(h.sdei.shared_event(0).running_on, kNoVcpu);
+    EXPECT_EQ(h.sdei.validate(), Status::ok);
 }

@@ -155,7 +155,7 @@ TEST(SnapshotStream, RefusalsChangeNothing) {
     // this one is a RAM byte and the stream stays valid.
     EXPECT_EQ(snapshot_validate_stream(probe.cat, src, info, &probe.mem), Status::ok);
     bad = good;
-    bad[56] = 0x99;                                                   // first record's ID: unknown register
+    bad[kSnapshotHeaderSize + 16] = 0x99;  // first record's ID (after the header and the section header): unknown
     expect_refused(bad, 2, Status::not_found);
 }
 

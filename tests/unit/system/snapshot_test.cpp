@@ -372,7 +372,8 @@ TEST_F(SystemRefusals, ScopeOfEveryListedRegister) {
             static_cast<usize>(std::count_if(ids.begin(), ids.end(), [](u64 id) { return reg_class(id) == kClassSdei; }));
         EXPECT_EQ(ids.size(), kCoreRegCount + kSysRegListCount + kPmuRegCount + vgic::gicr_save_count() +
                                   vgic::icc_save_count(vgic::kDefaultIchVtr) + sdei_ids + 1);  // + MP state
-        EXPECT_EQ(sdei_ids, usize{5 + 18 + 4});  // handler state + event 0 (no bind slots)
+        // normal and critical handler state, event 0 and the 4 bound-PPI slots (the VM offers every bind slot)
+        EXPECT_EQ(sdei_ids, usize{5 + 18 + 4 + 18 + (1 + sdei::kMaxPrivateBound) * 4});
         for (u64 id : ids) {
             EXPECT_FALSE(is_vm_scoped_id(id));
             EXPECT_EQ(vm.cat.scope_of(id).value_or(Scope::vm), Scope::vcpu) << std::hex << id;
