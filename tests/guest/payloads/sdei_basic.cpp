@@ -194,7 +194,7 @@ void other_cpu(u32, void*) {
 GUEST_TEST(version_and_features) {
     REQUIRE_HYPERVISOR();
     EXPECT_EQ(static_cast<u64>(call(sd::kVersion)), 0x0001'0001'0000'0000ull);  // 1.1, vendor 0
-    EXPECT_EQ(call(sd::kFeatures, sd::kFeatureBindSlots), 0);
+    EXPECT_EQ(call(sd::kFeatures, sd::kFeatureBindSlots), 4 | 8 << 16);  // 4 PPI, 8 SPI bind slots
     EXPECT_EQ(call(sd::kFeatures, sd::kFeatureRelativeMode), 0);
     EXPECT_EQ(call(sd::kFeatures, 2), sd::kInvalidParameters);
 }
@@ -210,7 +210,7 @@ GUEST_TEST(error_answers) {
     EXPECT_EQ(call(sd::kEventSignal, 1, self_mpidr()), sd::kInvalidParameters);  // only event 0
     EXPECT_EQ(call(sd::kEventSignal, 0, 0xff'00ff'ff00ull), sd::kInvalidParameters);
     EXPECT_EQ(call(sd::kEventStatus, 7), sd::kInvalidParameters);
-    EXPECT_EQ(call(sd::kInterruptBind, 40), sd::kOutOfResource);  // no bind slots offered
+    EXPECT_EQ(call(sd::kInterruptBind, 5), sd::kInvalidParameters);  // an SGI cannot be bound (sdei_bound: the rest)
     EXPECT_EQ(call(sd::kFnBase + 0x1f), sd::kNotSupported);
 }
 
