@@ -24,8 +24,8 @@ constexpr u32 kPeMask = kFnBase + 0x0B;
 constexpr u32 kPeUnmask = kFnBase + 0x0C;
 constexpr u32 kInterruptBind = kFnBase + 0x0D;
 constexpr u32 kInterruptRelease = kFnBase + 0x0E;
-constexpr u32 kEventSignal = kFnBase + 0x0F;   // 1.1
-constexpr u32 kFeatures = kFnBase + 0x10;      // 1.1
+constexpr u32 kEventSignal = kFnBase + 0x0F;  // 1.1
+constexpr u32 kFeatures = kFnBase + 0x10;     // 1.1
 constexpr u32 kPrivateReset = kFnBase + 0x11;
 constexpr u32 kSharedReset = kFnBase + 0x12;
 constexpr u32 kFnLast = kSharedReset;
@@ -58,11 +58,11 @@ constexpr u64 kStatusEnabled = 1u << 1;
 constexpr u64 kStatusRunning = 1u << 2;
 
 // EVENT_GET_INFO queries (DEN0054 5.1.10).
-constexpr u64 kInfoType = 0;          // 0 private, 1 shared
-constexpr u64 kInfoSignaled = 1;      // 1 if EVENT_SIGNAL can raise it
-constexpr u64 kInfoPriority = 2;      // 0 normal, 1 critical
-constexpr u64 kInfoRoutingMode = 3;   // shared events only
-constexpr u64 kInfoRoutingAff = 4;    // shared events only
+constexpr u64 kInfoType = 0;         // 0 private, 1 shared
+constexpr u64 kInfoSignaled = 1;     // 1 if EVENT_SIGNAL can raise it
+constexpr u64 kInfoPriority = 2;     // 0 normal, 1 critical
+constexpr u64 kInfoRoutingMode = 3;  // shared events only
+constexpr u64 kInfoRoutingAff = 4;   // shared events only
 
 // FEATURES (1.1, DEN0054 5.1.17): 0 = BIND_SLOTS ([15:0] private, [31:16] shared), 1 = RELATIVE_MODE.
 constexpr u64 kFeatureBindSlots = 0;

@@ -84,13 +84,20 @@ Status set_record_field(const Sdei& s, EventRecord& r, u16 field, u64 v, bool sh
 
 u64 get_record_field(const EventRecord& r, u16 field) {
     switch (field) {
-        case reg::kFieldState: return static_cast<u64>(r.state);
-        case reg::kFieldPending: return r.pending ? 1 : 0;
-        case reg::kFieldEp: return r.ep;
-        case reg::kFieldArg: return r.arg;
-        case reg::kFieldRouting: return r.routing;
-        case reg::kFieldAffinity: return r.affinity;
-        default: return r.running_on;
+        case reg::kFieldState:
+            return static_cast<u64>(r.state);
+        case reg::kFieldPending:
+            return r.pending ? 1 : 0;
+        case reg::kFieldEp:
+            return r.ep;
+        case reg::kFieldArg:
+            return r.arg;
+        case reg::kFieldRouting:
+            return r.routing;
+        case reg::kFieldAffinity:
+            return r.affinity;
+        default:
+            return r.running_on;
     }
 }
 
@@ -107,8 +114,7 @@ u64 SdeiVcpuRegisters::id_at(u32, usize i) const {
     if (i < reg::kVcpuStateRegs) return sdei_reg_id(static_cast<u16>(reg::kVcpuX0 + (i - 5)));
     i -= reg::kVcpuStateRegs;
     if (i < 4) return sdei_reg_id(static_cast<u16>(reg::kVcpuActive + reg::kCriticalOffset + i));
-    if (i < reg::kVcpuCriticalRegs)
-        return sdei_reg_id(static_cast<u16>(reg::kVcpuX0 + reg::kCriticalOffset + (i - 4)));
+    if (i < reg::kVcpuCriticalRegs) return sdei_reg_id(static_cast<u16>(reg::kVcpuX0 + reg::kCriticalOffset + (i - 4)));
     i -= reg::kVcpuCriticalRegs;
     if (i >= private_slots(sdei_) * reg::kPrivFields) return 0;
     return sdei_private_id(static_cast<u32>(i / reg::kPrivFields), static_cast<u16>(i % reg::kPrivFields));
@@ -120,8 +126,7 @@ bool SdeiVcpuRegisters::owns(u64 id) const {
     if (x >= reg::kVcpuMasked && x <= reg::kVcpuPstate) return true;
     if (x >= reg::kVcpuX0 && x < reg::kVcpuX0 + kContextRegs) return true;
     if (x >= reg::kVcpuActive + reg::kCriticalOffset && x <= reg::kVcpuPstate + reg::kCriticalOffset) return true;
-    if (x >= reg::kVcpuX0 + reg::kCriticalOffset && x < reg::kVcpuX0 + reg::kCriticalOffset + kContextRegs)
-        return true;
+    if (x >= reg::kVcpuX0 + reg::kCriticalOffset && x < reg::kVcpuX0 + reg::kCriticalOffset + kContextRegs) return true;
     if ((x & 0xf000) != reg::kPrivBase) return false;
     return (x >> 4) < private_slots(sdei_) && (x & 0xf) < reg::kPrivFields;
 }
@@ -135,13 +140,20 @@ Status SdeiVcpuRegisters::get(u32 vcpu, u64 id, Span<u8> value) {
     const u16 x = crit ? static_cast<u16>(raw - reg::kCriticalOffset) : raw;
     const HandlerContext& h = crit ? st.critical : st.handler;
     u64 v = 0;
-    if (x == reg::kVcpuMasked) v = st.masked ? 1 : 0;
-    else if (x == reg::kVcpuActive) v = h.active ? 1 : 0;
-    else if (x == reg::kVcpuEvent) v = h.event;
-    else if (x == reg::kVcpuPc) v = h.pc;
-    else if (x == reg::kVcpuPstate) v = h.pstate;
-    else if (x >= reg::kVcpuX0) v = h.x[x - reg::kVcpuX0];
-    else v = get_record_field(st.priv[(x >> 4) & 0xff], x & 0xf);
+    if (x == reg::kVcpuMasked)
+        v = st.masked ? 1 : 0;
+    else if (x == reg::kVcpuActive)
+        v = h.active ? 1 : 0;
+    else if (x == reg::kVcpuEvent)
+        v = h.event;
+    else if (x == reg::kVcpuPc)
+        v = h.pc;
+    else if (x == reg::kVcpuPstate)
+        v = h.pstate;
+    else if (x >= reg::kVcpuX0)
+        v = h.x[x - reg::kVcpuX0];
+    else
+        v = get_record_field(st.priv[(x >> 4) & 0xff], x & 0xf);
     store(value, v);
     return Status::ok;
 }
@@ -166,13 +178,17 @@ Status SdeiVcpuRegisters::set(u32 vcpu, u64 id, Span<const u8> value) {
                 h.active = v != 0;
             }
         } else if (x == reg::kVcpuEvent) {
-            if (!known_event(sdei_, v)) s = Status::invalid_argument;
-            else h.event = static_cast<u32>(v);
+            if (!known_event(sdei_, v))
+                s = Status::invalid_argument;
+            else
+                h.event = static_cast<u32>(v);
         } else if (x == reg::kVcpuPc) {
             h.pc = v;
         } else if (x == reg::kVcpuPstate) {
-            if (!valid_pstate(v)) s = Status::invalid_argument;
-            else h.pstate = v;
+            if (!valid_pstate(v))
+                s = Status::invalid_argument;
+            else
+                h.pstate = v;
         } else if (x >= reg::kVcpuX0) {
             h.x[x - reg::kVcpuX0] = v;
         } else {
@@ -245,10 +261,11 @@ Status SdeiVmRegisters::set(u32, u64 id, Span<const u8> value) {
     const u32 slot = (x >> 4) & 0xf;
     if (x == reg::kLayoutVersionIndex) {
         if (v <= kLayoutVersion) return Status::ok;  // older layouts are subsets of this one
-        HV_LOG_RATELIMITED(warn,
-               "reglist: SDEI state layout version %llu was saved by a newer hypervisor (this one reads up to %llu): "
-               "restore refused",
-               static_cast<unsigned long long>(v), static_cast<unsigned long long>(kLayoutVersion));
+        HV_LOG_RATELIMITED(
+            warn,
+            "reglist: SDEI state layout version %llu was saved by a newer hypervisor (this one reads up to %llu): "
+            "restore refused",
+            static_cast<unsigned long long>(v), static_cast<unsigned long long>(kLayoutVersion));
         return Status::invalid_argument;
     }
     Status s = Status::ok;
@@ -260,11 +277,15 @@ Status SdeiVmRegisters::set(u32, u64 id, Span<const u8> value) {
             const bool shared = (x & 0x100) != 0;
             Binding& b = shared ? sdei_.shared_binding(slot) : sdei_.private_binding(slot);
             if ((x & 0xf) == reg::kBindUsed) {
-                if (v > 1) s = Status::invalid_argument;
-                else b.used = v != 0;
+                if (v > 1)
+                    s = Status::invalid_argument;
+                else
+                    b.used = v != 0;
             } else if ((x & 0xf) == reg::kBindPriority) {
-                if (v > kPriorityCritical) s = Status::invalid_argument;
-                else b.priority = static_cast<u8>(v);
+                if (v > kPriorityCritical)
+                    s = Status::invalid_argument;
+                else
+                    b.priority = static_cast<u8>(v);
             } else if (v != 0 && !(shared ? is_spi(v) : is_ppi(v))) {
                 s = Status::invalid_argument;  // a bound private event is a PPI, a shared one an SPI (DEN0054 5.1.13)
             } else {

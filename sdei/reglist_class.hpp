@@ -57,8 +57,8 @@ constexpr u16 kSharedBase = 0x2000;
 constexpr u16 kBindBase = 0x3000;
 constexpr u16 kValidate = 0xf000;
 // Event record fields.
-constexpr u16 kFieldState = 0, kFieldPending = 1, kFieldEp = 2, kFieldArg = 3, kFieldRouting = 4,
-              kFieldAffinity = 5, kFieldRunningOn = 6;
+constexpr u16 kFieldState = 0, kFieldPending = 1, kFieldEp = 2, kFieldArg = 3, kFieldRouting = 4, kFieldAffinity = 5,
+              kFieldRunningOn = 6;
 constexpr u16 kPrivFields = 4, kSharedFields = 7;
 // Binding fields.
 constexpr u16 kBindUsed = 0, kBindIntid = 1, kBindPriority = 2, kBindFields = 3;
@@ -66,12 +66,14 @@ constexpr u16 kVcpuStateRegs = 5 + static_cast<u16>(kContextRegs);
 constexpr u16 kVcpuCriticalRegs = 4 + static_cast<u16>(kContextRegs);
 }  // namespace reg
 
-constexpr u64 sdei_reg_id(u16 index) {
-    return reglist::kArchArm64 | reglist::kSizeU64 | reglist::kClassSdei | index;
-}
+constexpr u64 sdei_reg_id(u16 index) { return reglist::kArchArm64 | reglist::kSizeU64 | reglist::kClassSdei | index; }
 constexpr u64 kSdeiLayoutVersionId = sdei_reg_id(reg::kLayoutVersionIndex);
-constexpr u64 sdei_private_id(u32 slot, u16 field) { return sdei_reg_id(static_cast<u16>(reg::kPrivBase | (slot << 4) | field)); }
-constexpr u64 sdei_shared_id(u32 slot, u16 field) { return sdei_reg_id(static_cast<u16>(reg::kSharedBase | (slot << 4) | field)); }
+constexpr u64 sdei_private_id(u32 slot, u16 field) {
+    return sdei_reg_id(static_cast<u16>(reg::kPrivBase | (slot << 4) | field));
+}
+constexpr u64 sdei_shared_id(u32 slot, u16 field) {
+    return sdei_reg_id(static_cast<u16>(reg::kSharedBase | (slot << 4) | field));
+}
 constexpr u64 sdei_bind_id(bool shared, u32 slot, u16 field) {
     return sdei_reg_id(static_cast<u16>(reg::kBindBase | (shared ? 0x100 : 0) | (slot << 4) | field));
 }

@@ -184,7 +184,7 @@ bool Sdei::deliver(u32 vcpu, VcpuContext& ctx) {
     apply(r, EventAction::dispatch);
     r.pending = false;
     if (l.shared) r.running_on = vcpu;
-    const u32 event = l.shared ? kSharedBoundBase + l.slot
+    const u32 event = l.shared      ? kSharedBoundBase + l.slot
                       : l.slot == 0 ? kSignalEvent
                                     : kPrivateBoundBase + (l.slot - 1);
     // A critical handler preempting a normal one saves the normal handler's context as the interrupted one.
@@ -297,9 +297,15 @@ i64 Sdei::do_get_info(u32 vcpu, u64 event, u64 info, u64& value) {
     Located l = locate(vcpu, event);
     if (l.rec == nullptr) return kInvalidParameters;
     switch (info) {
-        case kInfoType: value = l.shared ? 1 : 0; return kSuccess;
-        case kInfoSignaled: value = event == kSignalEvent ? 1 : 0; return kSuccess;
-        case kInfoPriority: value = event_priority(static_cast<u32>(event)); return kSuccess;
+        case kInfoType:
+            value = l.shared ? 1 : 0;
+            return kSuccess;
+        case kInfoSignaled:
+            value = event == kSignalEvent ? 1 : 0;
+            return kSuccess;
+        case kInfoPriority:
+            value = event_priority(static_cast<u32>(event));
+            return kSuccess;
         case kInfoRoutingMode:
             if (!l.shared) return kInvalidParameters;
             if (!is_registered(l.rec->state)) return kDenied;
@@ -311,7 +317,8 @@ i64 Sdei::do_get_info(u32 vcpu, u64 event, u64 info, u64& value) {
             if (l.rec->routing != kRoutingPe) return kInvalidParameters;
             value = l.rec->affinity;
             return kSuccess;
-        default: return kInvalidParameters;
+        default:
+            return kInvalidParameters;
     }
 }
 
@@ -332,7 +339,7 @@ i64 Sdei::do_routing_set(u32 vcpu, u64 event, u64 flags, u64 affinity) {
 i64 Sdei::do_complete(u32 vcpu, VcpuContext& ctx, bool resume, u64 resume_addr) {
     HandlerContext* inner = vcpus_[vcpu].innermost();
     if (inner == nullptr) return kDenied;  // no handler running on this PE (DEN0054 5.1.5)
-    HandlerContext& h = *inner;  // a critical handler completes before the normal one it preempted
+    HandlerContext& h = *inner;            // a critical handler completes before the normal one it preempted
     if (resume && !valid_entry(resume_addr)) return kInvalidParameters;
     Located l = locate(vcpu, h.event);
     if (l.rec != nullptr) {
@@ -441,7 +448,7 @@ void Sdei::handle(u32 vcpu, VcpuContext& ctx) {
     i64 r0 = kNotSupported;
     u64 r1 = 0;
     u32 kick = kNoVcpu;
-    u64 kick_mask = 0;  // shared events that became deliverable elsewhere
+    u64 kick_mask = 0;    // shared events that became deliverable elsewhere
     u32 bind_change = 0;  // INTID to bind (BIND) or release (RELEASE) in the interrupt controller, after the lock
     bool bind_on = false;
     if (vcpu >= vcpu_count_ || platform_ == nullptr) {
@@ -461,16 +468,29 @@ void Sdei::handle(u32 vcpu, VcpuContext& ctx) {
     {
         LockGuard guard(lock_);
         switch (fid) {
-            case kVersion: r0 = static_cast<i64>(kVersion1_1); break;
-            case kEventRegister: r0 = do_register(vcpu, x); break;
-            case kEventEnable: r0 = do_simple(vcpu, x[1], EventAction::enable); break;
-            case kEventDisable: r0 = do_simple(vcpu, x[1], EventAction::disable); break;
-            case kEventUnregister: r0 = do_simple(vcpu, x[1], EventAction::unregister); break;
+            case kVersion:
+                r0 = static_cast<i64>(kVersion1_1);
+                break;
+            case kEventRegister:
+                r0 = do_register(vcpu, x);
+                break;
+            case kEventEnable:
+                r0 = do_simple(vcpu, x[1], EventAction::enable);
+                break;
+            case kEventDisable:
+                r0 = do_simple(vcpu, x[1], EventAction::disable);
+                break;
+            case kEventUnregister:
+                r0 = do_simple(vcpu, x[1], EventAction::unregister);
+                break;
             case kEventContext: {
                 const HandlerContext* h = vcpus_[vcpu].innermost();
-                if (h == nullptr) r0 = kDenied;
-                else if (x[1] >= kContextRegs) r0 = kInvalidParameters;
-                else r0 = static_cast<i64>(h->x[x[1]]);
+                if (h == nullptr)
+                    r0 = kDenied;
+                else if (x[1] >= kContextRegs)
+                    r0 = kInvalidParameters;
+                else
+                    r0 = static_cast<i64>(h->x[x[1]]);
                 break;
             }
             case kEventComplete:
@@ -490,20 +510,27 @@ void Sdei::handle(u32 vcpu, VcpuContext& ctx) {
                 r0 = r;
                 break;
             }
-            case kEventStatus: r0 = do_status(vcpu, x[1]); break;
+            case kEventStatus:
+                r0 = do_status(vcpu, x[1]);
+                break;
             case kEventGetInfo: {
                 u64 v = 0;
                 r0 = do_get_info(vcpu, x[1], x[2], v);
                 if (r0 == kSuccess) r0 = static_cast<i64>(v);
                 break;
             }
-            case kEventRoutingSet: r0 = do_routing_set(vcpu, x[1], x[2], x[3]); break;
+            case kEventRoutingSet:
+                r0 = do_routing_set(vcpu, x[1], x[2], x[3]);
+                break;
             case kPeMask:
                 // Returns whether the call changed the mask state (1) or the PE was already masked (0).
                 r0 = vcpus_[vcpu].masked ? 0 : 1;
                 vcpus_[vcpu].masked = true;
                 break;
-            case kPeUnmask: vcpus_[vcpu].masked = false; r0 = kSuccess; break;
+            case kPeUnmask:
+                vcpus_[vcpu].masked = false;
+                r0 = kSuccess;
+                break;
             case kInterruptBind: {
                 u64 ev = 0;
                 bool fresh = false;
@@ -519,7 +546,9 @@ void Sdei::handle(u32 vcpu, VcpuContext& ctx) {
                 if (r0 == kSuccess) bind_change = intid, bind_on = false;
                 break;
             }
-            case kEventSignal: r0 = do_signal(vcpu, x[1], x[2], kick); break;
+            case kEventSignal:
+                r0 = do_signal(vcpu, x[1], x[2], kick);
+                break;
             case kFeatures:
                 if (x[1] == kFeatureBindSlots)
                     r0 = static_cast<i64>(u64{config_.private_bind_slots} | u64{config_.shared_bind_slots} << 16);
@@ -528,8 +557,14 @@ void Sdei::handle(u32 vcpu, VcpuContext& ctx) {
                 else
                     r0 = kInvalidParameters;
                 break;
-            case kPrivateReset: reset_events(vcpu, true); r0 = kSuccess; break;
-            case kSharedReset: reset_events(vcpu, false); r0 = kSuccess; break;
+            case kPrivateReset:
+                reset_events(vcpu, true);
+                r0 = kSuccess;
+                break;
+            case kSharedReset:
+                reset_events(vcpu, false);
+                r0 = kSuccess;
+                break;
             default:
                 HV_LOG_RATELIMITED(debug, "sdei: vCPU %u function %#x not supported", vcpu, fid);
                 r0 = kNotSupported;

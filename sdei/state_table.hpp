@@ -99,13 +99,20 @@ static_assert(transition(EventState::registered_enabled, EventAction::dispatch).
 
 constexpr const char* state_name(EventState s) {
     switch (s) {
-        case EventState::unregistered: return "unregistered";
-        case EventState::registered_disabled: return "registered_disabled";
-        case EventState::registered_enabled: return "registered_enabled";
-        case EventState::disabled_running: return "disabled_running";
-        case EventState::enabled_running: return "enabled_running";
-        case EventState::unregister_pending: return "unregister_pending";
-        case EventState::count: break;
+        case EventState::unregistered:
+            return "unregistered";
+        case EventState::registered_disabled:
+            return "registered_disabled";
+        case EventState::registered_enabled:
+            return "registered_enabled";
+        case EventState::disabled_running:
+            return "disabled_running";
+        case EventState::enabled_running:
+            return "enabled_running";
+        case EventState::unregister_pending:
+            return "unregister_pending";
+        case EventState::count:
+            break;
     }
     return "?";
 }

@@ -14,11 +14,11 @@ extern "C" {
 // Handler bookkeeping (written by the handler, read by the tests).
 volatile u64 g_count[kMaxCpus];
 volatile u64 g_ev, g_arg, g_pc, g_pstate, g_ctx[18], g_sp_sel;
-volatile u64 g_resume_addr;          // non-zero: complete with COMPLETE_AND_RESUME here
+volatile u64 g_resume_addr;  // non-zero: complete with COMPLETE_AND_RESUME here
 volatile u64 g_unregister_in_handler;
 volatile i64 g_unregister_result, g_status_in_handler;
-volatile u64 g_probe[31];            // x0..x30 right after the probe's HVC returned
-volatile u64 g_landing[4];           // ELR_EL1, SPSR_EL1, DAIF at the resume address; [3] = 1 once taken
+volatile u64 g_probe[31];   // x0..x30 right after the probe's HVC returned
+volatile u64 g_landing[4];  // ELR_EL1, SPSR_EL1, DAIF at the resume address; [3] = 1 once taken
 void sdei_entry();
 void sdei_probe(u64 target_mpidr);
 void sdei_probe_resume();
@@ -194,7 +194,7 @@ void other_cpu(u32, void*) {
 GUEST_TEST(version_and_features) {
     REQUIRE_HYPERVISOR();
     EXPECT_EQ(static_cast<u64>(call(sd::kVersion)), 0x0001'0001'0000'0000ull);  // 1.1, vendor 0
-    EXPECT_EQ(call(sd::kFeatures, sd::kFeatureBindSlots), 4 | 8 << 16);  // 4 PPI, 8 SPI bind slots
+    EXPECT_EQ(call(sd::kFeatures, sd::kFeatureBindSlots), 4 | 8 << 16);         // 4 PPI, 8 SPI bind slots
     EXPECT_EQ(call(sd::kFeatures, sd::kFeatureRelativeMode), 0);
     EXPECT_EQ(call(sd::kFeatures, 2), sd::kInvalidParameters);
 }
@@ -204,7 +204,7 @@ GUEST_TEST(error_answers) {
     EXPECT_EQ(call(sd::kEventRegister, 1, entry(), 0, 0, 0), sd::kInvalidParameters);  // no such event
     EXPECT_EQ(call(sd::kEventRegister, 0, 0x1000, 0, 0, 0), sd::kInvalidParameters);   // entry not in RAM
     EXPECT_EQ(call(sd::kEventRegister, 0, entry() + 2, 0, 0, 0), sd::kInvalidParameters);
-    EXPECT_EQ(call(sd::kEventEnable, 0), sd::kDenied);  // not registered
+    EXPECT_EQ(call(sd::kEventEnable, 0), sd::kDenied);   // not registered
     EXPECT_EQ(call(sd::kEventContext, 0), sd::kDenied);  // no handler running
     EXPECT_EQ(call(sd::kEventComplete, 0), sd::kDenied);
     EXPECT_EQ(call(sd::kEventSignal, 1, self_mpidr()), sd::kInvalidParameters);  // only event 0
@@ -256,8 +256,8 @@ GUEST_TEST(complete_and_resume_enters_like_an_irq) {
     g_resume_addr = 0;
     EXPECT_EQ(g_landing[3], 1u);
     EXPECT_EQ(g_landing[0], reinterpret_cast<u64>(&sdei_probe_resume));  // ELR_EL1 = interrupted PC
-    EXPECT_EQ(g_landing[1] & 0xf, 0x5u);                                  // SPSR_EL1 = interrupted PSTATE
-    EXPECT_EQ(g_landing[2] & 0x3c0, 0x3c0u);                              // DAIF masked at the resume address
+    EXPECT_EQ(g_landing[1] & 0xf, 0x5u);                                 // SPSR_EL1 = interrupted PSTATE
+    EXPECT_EQ(g_landing[2] & 0x3c0, 0x3c0u);                             // DAIF masked at the resume address
     check_probe_registers();
 }
 

@@ -1,11 +1,12 @@
 // SDEI register class (0x0805): save -> fresh model -> restore round trip, behaviour after restore, refusals.
+#include "sdei/reglist_class.hpp"
+
 #include <gtest/gtest.h>
 
 #include <memory>
 #include <vector>
 
 #include "core/reglist/catalogue.hpp"
-#include "sdei/reglist_class.hpp"
 #include "tests/unit/sdei/fake.hpp"
 
 using namespace hv;
@@ -73,7 +74,8 @@ struct Rig {
     Status restore(const std::vector<Rec>& recs) {
         for (u8 stage = 0; stage <= cat.max_restore_stage(); ++stage)
             for (const Rec& r : recs)
-                if (cat.restore_stage_of(reglist::without_scope(r.id)) == stage) HV_TRY(cat.set_u64(r.h, r.id, r.value));
+                if (cat.restore_stage_of(reglist::without_scope(r.id)) == stage)
+                    HV_TRY(cat.set_u64(r.h, r.id, r.value));
         return Status::ok;
     }
 

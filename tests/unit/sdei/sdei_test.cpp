@@ -116,7 +116,7 @@ TEST(Sdei, CompleteAndResumeEmulatesAnIrq) {
     const u64 pc = h.ctx[0].core.pc;
     ASSERT_TRUE(h.deliver(0));
     EXPECT_EQ(h.call(0, kEventCompleteAndResume, kRamBase + 0x4000 + 2), kInvalidParameters);  // unaligned
-    EXPECT_EQ(h.call(0, kEventCompleteAndResume, 0x1000), kInvalidParameters);               // outside RAM
+    EXPECT_EQ(h.call(0, kEventCompleteAndResume, 0x1000), kInvalidParameters);                 // outside RAM
     h.ctx[0].sysreg(SysReg::SCTLR_EL1) = kSctlrSpan;
     h.call(0, kEventCompleteAndResume, kRamBase + 0x4000);
     EXPECT_EQ(h.ctx[0].core.pc, kRamBase + 0x4000);
@@ -152,8 +152,8 @@ TEST(Sdei, SignalOtherVcpuKicksIt) {
     EXPECT_FALSE(h.deliver(0));
     EXPECT_TRUE(h.deliver(1));
     EXPECT_EQ(h.ctx[1].core.x[1], 7u);
-    EXPECT_EQ(h.call(0, kEventSignal, 1, 1), kInvalidParameters);       // only event 0
-    EXPECT_EQ(h.call(0, kEventSignal, 0, 5), kInvalidParameters);       // no such PE
+    EXPECT_EQ(h.call(0, kEventSignal, 1, 1), kInvalidParameters);           // only event 0
+    EXPECT_EQ(h.call(0, kEventSignal, 0, 5), kInvalidParameters);           // no such PE
     EXPECT_EQ(h.call(0, kEventSignal, 0, 1ull << 31), kInvalidParameters);  // non-affinity bits
 }
 
@@ -229,10 +229,10 @@ TEST(Sdei, BoundSharedInterruptRouting) {
     EXPECT_EQ(h.call(1, kInterruptBind, kSpi), ev);  // same interrupt, same event
     EXPECT_EQ(h.call(0, kInterruptBind, 41), static_cast<i64>(kSharedBoundBase + 1));
     EXPECT_EQ(h.call(0, kInterruptBind, 42), kOutOfResource);
-    EXPECT_EQ(h.call(0, kInterruptBind, 5), kInvalidParameters);  // SGI
-    EXPECT_EQ(h.call(0, kInterruptBind, 8192), kInvalidParameters);  // LPI
+    EXPECT_EQ(h.call(0, kInterruptBind, 5), kInvalidParameters);                 // SGI
+    EXPECT_EQ(h.call(0, kInterruptBind, 8192), kInvalidParameters);              // LPI
     EXPECT_EQ(h.call(0, kEventRegister, ev, kEp, 3, 1, 9), kInvalidParameters);  // RM_PE to no PE
-    ASSERT_EQ(h.call(0, kEventRegister, ev, kEp, 3, 1, 1), kSuccess);          // RM_PE -> vCPU 1
+    ASSERT_EQ(h.call(0, kEventRegister, ev, kEp, 3, 1, 1), kSuccess);            // RM_PE -> vCPU 1
     EXPECT_EQ(h.call(0, kEventGetInfo, ev, kInfoType), 1);
     EXPECT_EQ(h.call(0, kEventGetInfo, ev, kInfoRoutingMode), 1);
     EXPECT_EQ(h.call(0, kEventGetInfo, ev, kInfoRoutingAff), 1);
@@ -248,7 +248,7 @@ TEST(Sdei, BoundSharedInterruptRouting) {
     ASSERT_TRUE(h.deliver(1));
     EXPECT_EQ(h.ctx[1].core.x[0], static_cast<u64>(ev));
     EXPECT_EQ(h.ctx[1].core.x[1], 3u);
-    EXPECT_EQ(h.call(0, kEventComplete, 0), kDenied);  // vCPU 0 runs no handler
+    EXPECT_EQ(h.call(0, kEventComplete, 0), kDenied);      // vCPU 0 runs no handler
     EXPECT_EQ(h.call(0, kInterruptRelease, ev), kDenied);  // still registered
     h.call(1, kEventComplete, 0);
     EXPECT_EQ(h.call(0, kEventUnregister, ev), kSuccess);
@@ -303,11 +303,21 @@ TEST(Sdei, ModelFollowsTheTableForEveryPair) {
             const Transition t = transition(st, ac);
             i64 r = 0;
             switch (ac) {
-                case EventAction::do_register: r = h.call(0, kEventRegister, ev, kEp2, 0, 0, 0); break;
-                case EventAction::enable: r = h.call(0, kEventEnable, ev); break;
-                case EventAction::disable: r = h.call(0, kEventDisable, ev); break;
-                case EventAction::unregister: r = h.call(0, kEventUnregister, ev); break;
-                case EventAction::routing_set: r = h.call(0, kEventRoutingSet, ev, 0, 0); break;
+                case EventAction::do_register:
+                    r = h.call(0, kEventRegister, ev, kEp2, 0, 0, 0);
+                    break;
+                case EventAction::enable:
+                    r = h.call(0, kEventEnable, ev);
+                    break;
+                case EventAction::disable:
+                    r = h.call(0, kEventDisable, ev);
+                    break;
+                case EventAction::unregister:
+                    r = h.call(0, kEventUnregister, ev);
+                    break;
+                case EventAction::routing_set:
+                    r = h.call(0, kEventRoutingSet, ev, 0, 0);
+                    break;
                 case EventAction::dispatch:
                     h.sdei.raise_interrupt(kSpi, 0);
                     r = h.deliver(0) ? kSuccess : kDenied;
@@ -320,7 +330,8 @@ TEST(Sdei, ModelFollowsTheTableForEveryPair) {
                     EXPECT_EQ(h.call(0, kSharedReset), kSuccess);
                     r = t.result;  // SHARED_RESET itself always succeeds
                     break;
-                case EventAction::count: break;
+                case EventAction::count:
+                    break;
             }
             EXPECT_EQ(r, t.result) << state_name(st) << " action " << a;
             EXPECT_EQ(h.sdei.shared_event(0).state, t.next) << state_name(st) << " action " << a;
@@ -426,7 +437,7 @@ TEST(SdeiBind, CriticalPreemptsNormalWhichResumes) {
     EXPECT_EQ(h.ctx[0].core.pc, kEp + 0x40);
     h.call(0, kEventComplete, kEvHandled);
     EXPECT_EQ(h.ctx[0].core.pc, orig_pc);  // and the normal one returns to the interrupted context
-    ASSERT_TRUE(h.deliver(0));               // the event 0 signalled while the first ran
+    ASSERT_TRUE(h.deliver(0));             // the event 0 signalled while the first ran
     h.call(0, kEventComplete, kEvHandled);
     EXPECT_EQ(h.call(0, kEventComplete, kEvHandled), kDenied);
 }

@@ -1,8 +1,8 @@
 // Walks every (state, action) pair of the SDEI transition table (sdei/state_table.hpp) and checks it against the
 // rules of DEN0054 6.1 written out independently here, and drives the model through every pair.
-#include <gtest/gtest.h>
-
 #include "sdei/state_table.hpp"
+
+#include <gtest/gtest.h>
 
 using namespace hv;
 using namespace hv::sdei;
@@ -12,8 +12,8 @@ namespace {
 // The expected outcome of each pair, spelled out from the spec's prose rather than from the table.
 Transition expected(EventState s, EventAction a) {
     const bool reg = s != EventState::unregistered;
-    const bool run = s == EventState::disabled_running || s == EventState::enabled_running ||
-                     s == EventState::unregister_pending;
+    const bool run =
+        s == EventState::disabled_running || s == EventState::enabled_running || s == EventState::unregister_pending;
     const bool enabled = s == EventState::registered_enabled || s == EventState::enabled_running;
     auto ok = [](EventState n) { return Transition{true, n, kSuccess}; };
     auto denied = [&] { return Transition{false, s, kDenied}; };
@@ -42,7 +42,8 @@ Transition expected(EventState s, EventAction a) {
         case EventAction::reset:  // PRIVATE_RESET / SHARED_RESET behave like unregister on every event
             if (run) return Transition{true, EventState::unregister_pending, kPending};
             return ok(EventState::unregistered);
-        case EventAction::count: break;
+        case EventAction::count:
+            break;
     }
     return denied();
 }
