@@ -9,8 +9,8 @@
 #include "lib/types.hpp"
 
 // X(name, op0, op1, CRn, CRm, op2, reset, access). Encodings: DDI0487 D19 / "System register index by encoding";
-// reset values are KVM's (arch/arm64/kvm/sys_regs.c: SCTLR_EL1 0x00C50078, everything else here 0; MPIDR_EL1 is
-// the vCPU's own, see el1::Access). The order is that of VcpuContext::sys and the world switch's load order: a
+// reset values are KVM's (arch/arm64/kvm/sys_regs.c: SCTLR_EL1 0x00C50078, OSLSR_EL1 0x8, everything else 0;
+// MPIDR_EL1 is the vCPU's own, see el1::Access). The order is that of VcpuContext::sys and the world switch's load order: a
 // timer's compare value before its control register, CNTVOFF_EL2 before the virtual timer, so enabling a timer
 // never fires on a stale compare value or offset. The KVM list order is derived (sorted by ID) where it is needed.
 // clang-format off
@@ -41,7 +41,73 @@
     X(CNTV_CVAL_EL0,  3, 3, 14, 3, 2, 0,          kvm_swap)  \
     X(CNTV_CTL_EL0,   3, 3, 14, 3, 1, 0,          el1)       \
     X(CNTP_CVAL_EL0,  3, 3, 14, 2, 2, 0,          el1)       \
-    X(CNTP_CTL_EL0,   3, 3, 14, 2, 1, 0,          el1)
+    X(CNTP_CTL_EL0,   3, 3, 14, 2, 1, 0,          el1)       \
+    X(MDCCINT_EL1,    2, 0,  0, 2, 0, 0,          el1)       \
+    X(OSLSR_EL1,      2, 0,  1, 1, 4, 0x8,        oslsr)     \
+    X(DBGBVR0_EL1,    2, 0,  0,  0, 4, 0,          dbg_bp)   \
+    X(DBGBCR0_EL1,    2, 0,  0,  0, 5, 0,          dbg_bp)   \
+    X(DBGWVR0_EL1,    2, 0,  0,  0, 6, 0,          dbg_wp)   \
+    X(DBGWCR0_EL1,    2, 0,  0,  0, 7, 0,          dbg_wp)   \
+    X(DBGBVR1_EL1,    2, 0,  0,  1, 4, 0,          dbg_bp)   \
+    X(DBGBCR1_EL1,    2, 0,  0,  1, 5, 0,          dbg_bp)   \
+    X(DBGWVR1_EL1,    2, 0,  0,  1, 6, 0,          dbg_wp)   \
+    X(DBGWCR1_EL1,    2, 0,  0,  1, 7, 0,          dbg_wp)   \
+    X(DBGBVR2_EL1,    2, 0,  0,  2, 4, 0,          dbg_bp)   \
+    X(DBGBCR2_EL1,    2, 0,  0,  2, 5, 0,          dbg_bp)   \
+    X(DBGWVR2_EL1,    2, 0,  0,  2, 6, 0,          dbg_wp)   \
+    X(DBGWCR2_EL1,    2, 0,  0,  2, 7, 0,          dbg_wp)   \
+    X(DBGBVR3_EL1,    2, 0,  0,  3, 4, 0,          dbg_bp)   \
+    X(DBGBCR3_EL1,    2, 0,  0,  3, 5, 0,          dbg_bp)   \
+    X(DBGWVR3_EL1,    2, 0,  0,  3, 6, 0,          dbg_wp)   \
+    X(DBGWCR3_EL1,    2, 0,  0,  3, 7, 0,          dbg_wp)   \
+    X(DBGBVR4_EL1,    2, 0,  0,  4, 4, 0,          dbg_bp)   \
+    X(DBGBCR4_EL1,    2, 0,  0,  4, 5, 0,          dbg_bp)   \
+    X(DBGWVR4_EL1,    2, 0,  0,  4, 6, 0,          dbg_wp)   \
+    X(DBGWCR4_EL1,    2, 0,  0,  4, 7, 0,          dbg_wp)   \
+    X(DBGBVR5_EL1,    2, 0,  0,  5, 4, 0,          dbg_bp)   \
+    X(DBGBCR5_EL1,    2, 0,  0,  5, 5, 0,          dbg_bp)   \
+    X(DBGWVR5_EL1,    2, 0,  0,  5, 6, 0,          dbg_wp)   \
+    X(DBGWCR5_EL1,    2, 0,  0,  5, 7, 0,          dbg_wp)   \
+    X(DBGBVR6_EL1,    2, 0,  0,  6, 4, 0,          dbg_bp)   \
+    X(DBGBCR6_EL1,    2, 0,  0,  6, 5, 0,          dbg_bp)   \
+    X(DBGWVR6_EL1,    2, 0,  0,  6, 6, 0,          dbg_wp)   \
+    X(DBGWCR6_EL1,    2, 0,  0,  6, 7, 0,          dbg_wp)   \
+    X(DBGBVR7_EL1,    2, 0,  0,  7, 4, 0,          dbg_bp)   \
+    X(DBGBCR7_EL1,    2, 0,  0,  7, 5, 0,          dbg_bp)   \
+    X(DBGWVR7_EL1,    2, 0,  0,  7, 6, 0,          dbg_wp)   \
+    X(DBGWCR7_EL1,    2, 0,  0,  7, 7, 0,          dbg_wp)   \
+    X(DBGBVR8_EL1,    2, 0,  0,  8, 4, 0,          dbg_bp)   \
+    X(DBGBCR8_EL1,    2, 0,  0,  8, 5, 0,          dbg_bp)   \
+    X(DBGWVR8_EL1,    2, 0,  0,  8, 6, 0,          dbg_wp)   \
+    X(DBGWCR8_EL1,    2, 0,  0,  8, 7, 0,          dbg_wp)   \
+    X(DBGBVR9_EL1,    2, 0,  0,  9, 4, 0,          dbg_bp)   \
+    X(DBGBCR9_EL1,    2, 0,  0,  9, 5, 0,          dbg_bp)   \
+    X(DBGWVR9_EL1,    2, 0,  0,  9, 6, 0,          dbg_wp)   \
+    X(DBGWCR9_EL1,    2, 0,  0,  9, 7, 0,          dbg_wp)   \
+    X(DBGBVR10_EL1,   2, 0,  0, 10, 4, 0,          dbg_bp)   \
+    X(DBGBCR10_EL1,   2, 0,  0, 10, 5, 0,          dbg_bp)   \
+    X(DBGWVR10_EL1,   2, 0,  0, 10, 6, 0,          dbg_wp)   \
+    X(DBGWCR10_EL1,   2, 0,  0, 10, 7, 0,          dbg_wp)   \
+    X(DBGBVR11_EL1,   2, 0,  0, 11, 4, 0,          dbg_bp)   \
+    X(DBGBCR11_EL1,   2, 0,  0, 11, 5, 0,          dbg_bp)   \
+    X(DBGWVR11_EL1,   2, 0,  0, 11, 6, 0,          dbg_wp)   \
+    X(DBGWCR11_EL1,   2, 0,  0, 11, 7, 0,          dbg_wp)   \
+    X(DBGBVR12_EL1,   2, 0,  0, 12, 4, 0,          dbg_bp)   \
+    X(DBGBCR12_EL1,   2, 0,  0, 12, 5, 0,          dbg_bp)   \
+    X(DBGWVR12_EL1,   2, 0,  0, 12, 6, 0,          dbg_wp)   \
+    X(DBGWCR12_EL1,   2, 0,  0, 12, 7, 0,          dbg_wp)   \
+    X(DBGBVR13_EL1,   2, 0,  0, 13, 4, 0,          dbg_bp)   \
+    X(DBGBCR13_EL1,   2, 0,  0, 13, 5, 0,          dbg_bp)   \
+    X(DBGWVR13_EL1,   2, 0,  0, 13, 6, 0,          dbg_wp)   \
+    X(DBGWCR13_EL1,   2, 0,  0, 13, 7, 0,          dbg_wp)   \
+    X(DBGBVR14_EL1,   2, 0,  0, 14, 4, 0,          dbg_bp)   \
+    X(DBGBCR14_EL1,   2, 0,  0, 14, 5, 0,          dbg_bp)   \
+    X(DBGWVR14_EL1,   2, 0,  0, 14, 6, 0,          dbg_wp)   \
+    X(DBGWCR14_EL1,   2, 0,  0, 14, 7, 0,          dbg_wp)   \
+    X(DBGBVR15_EL1,   2, 0,  0, 15, 4, 0,          dbg_bp)   \
+    X(DBGBCR15_EL1,   2, 0,  0, 15, 5, 0,          dbg_bp)   \
+    X(DBGWVR15_EL1,   2, 0,  0, 15, 6, 0,          dbg_wp)   \
+    X(DBGWCR15_EL1,   2, 0,  0, 15, 7, 0,          dbg_wp)
 // clang-format on
 
 namespace hv {
@@ -65,6 +131,11 @@ enum class Access : u8 {
                // count, is derived from it: core/reglist); not the guest's (a trapped access is UNDEFINED)
     kvm_swap,  // CNTV_CVAL_EL0: as el1, but KVM lists it under CNTVCT_EL0's encoding (KVM_REG_ARM_TIMER_CVAL; the
                // historical swap in KVM's uapi, core/reglist/ids.hpp)
+    oslsr,     // OSLSR_EL1: saved by its encoding, loaded through OSLAR_EL1.OSLK (OSLM is read-only); KVM resets it to
+               // 0x8 (OS lock implemented, unlocked)
+    dbg_bp,    // DBGBVR/DBGBCR<n>_EL1 (n = CRm): as el1, but only the hardware's ID_AA64DFR0_EL1.BRPs + 1 exist (an
+               // access past them is UNDEFINED): the others stay in the context only (0 from reset, as KVM reads them)
+    dbg_wp,    // DBGWVR/DBGWCR<n>_EL1: the same with WRPs
 };
 
 struct Reg {

@@ -62,7 +62,7 @@ constexpr u64 id_of(SysReg r) {
 }
 static_assert(id_of(SysReg::CNTV_CTL_EL0) == kTimerCtl && id_of(SysReg::CNTV_CVAL_EL0) == kTimerCval);
 static_assert(id_of(SysReg::CNTP_CTL_EL0) == kPtimerCtl && id_of(SysReg::CNTP_CVAL_EL0) == kPtimerCval);
-static_assert(id_of(SysReg::SCTLR_EL1) == 0x603000000013c080ull && kSys[0].id == 0x6030000000138012ull);
+static_assert(id_of(SysReg::SCTLR_EL1) == 0x603000000013c080ull && kSys[0].id == 0x6030000000138004ull);  // DBGBVR0_EL1
 
 constexpr bool sys_sorted() {
     for (usize i = 1; i < kSysRegListCount; ++i)

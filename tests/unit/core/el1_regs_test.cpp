@@ -85,8 +85,11 @@ TEST(El1Regs, VcpuResetUsesTheTableAndKeepsTheCounterOffset) {
     EXPECT_EQ(v.ctx.sysreg(SysReg::SCTLR_EL1), 0x00c50078u);
     EXPECT_EQ(v.ctx.sysreg(SysReg::MPIDR_EL1), 0x80000102u);
     EXPECT_EQ(v.ctx.sysreg(SysReg::CNTVOFF_EL2), 0x1234u);  // the virtual counter does not jump at CPU_ON
+    EXPECT_EQ(v.ctx.sysreg(SysReg::OSLSR_EL1), 0x8u);       // KVM: OS lock implemented, unlocked
     for (const el1::Reg& r : el1::kRegs) {
-        if (r.index == SysReg::SCTLR_EL1 || r.index == SysReg::MPIDR_EL1 || r.index == SysReg::CNTVOFF_EL2) continue;
+        if (r.index == SysReg::SCTLR_EL1 || r.index == SysReg::MPIDR_EL1 || r.index == SysReg::CNTVOFF_EL2 ||
+            r.index == SysReg::OSLSR_EL1)
+            continue;
         EXPECT_EQ(v.ctx.sysreg(r.index), 0u) << r.name;
         EXPECT_EQ(r.reset, 0u) << r.name;
     }
