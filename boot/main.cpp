@@ -344,7 +344,9 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
         bool changed = false;
         s = arch::vm_snapshot_restore(vm, changed);
         if (s != Status::ok) {
-            HV_LOG_ERROR("snapshot restore from the snapshot disk %s (%s): powering off", changed ? "failed while applying" : "refused", status_name(s));
+            // The documented failure line (docs/snapshot.md; tools/run-guest exit 6).
+            HV_LOG_ERROR("VM NOT RESTORED (snapshot %s: %s): powering off",
+                         changed ? "failed while applying" : "refused, nothing changed", status_name(s));
             arch::machine_system_off();
         }
         __atomic_store_n(&g_vm_ready, true, __ATOMIC_RELEASE);

@@ -54,6 +54,7 @@ Status Firmware::init(FirmwarePlatform& platform, GuestMemory& memory, const Fir
     config_ = config;
     vcpu_count_ = n;
     psci_0_2_capable_ = config.psci_version != PsciVersion::v0_1;
+    max_psci_ = config.psci_version;
     // The VM's workaround registers start at the host's own level (what KVM reports).
     vm_wa_[0] = config.host.wa1;
     vm_wa_[1] = FirmwareDispatch::host_wa2_register_level(config.host);

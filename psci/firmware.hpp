@@ -112,6 +112,7 @@ struct HostMitigations {
 };
 
 struct FirmwareConfig {
+    // The version offered: the VM starts with it, and KVM_REG_ARM_PSCI_VERSION may be set to it or lower.
     PsciVersion psci_version = PsciVersion::v1_1;
     HostMitigations host;
     u64 std_bmap = bmap::kStdImplemented;
@@ -173,6 +174,12 @@ public:
     // the VM ran). A failed set changes nothing.
     [[nodiscard]] Status get_reg(u64 id, u64& value) const;
     [[nodiscard]] Status set_reg(u64 id, u64 value);
+    // set_reg's checks without the write: the status set_reg(id, value) would return now; `limit` = the largest
+    // value this firmware accepts (PSCI: the offered version; workarounds: the host's level; bitmaps: the bits
+    // implemented).
+    [[nodiscard]] Status check_reg(u64 id, u64 value, u64& limit) const;
+    // The highest PSCI version this firmware offers (FirmwareConfig::psci_version at init, the `psci=` option).
+    PsciVersion max_psci_version() const { return max_psci_; }
 
 private:
     struct VcpuState {
@@ -188,7 +195,10 @@ private:
     VcpuState vcpus_[kMaxVcpus];
     u32 vcpu_count_ = 0;
     bool vm_ran_ = false;
-    bool psci_0_2_capable_ = true;  // KVM's KVM_ARM_VCPU_PSCI_0_2 feature: fixed by the configured version
+    [[nodiscard]] Status check_reg_locked(u64 id, u64 value, u64& stored, u64& limit) const;
+
+    bool psci_0_2_capable_ = true;
+    PsciVersion max_psci_ = PsciVersion::v1_1;  // the offer: SET of a higher version is refused  // KVM's KVM_ARM_VCPU_PSCI_0_2 feature: fixed by the configured version
     u64 vm_wa_[3] = {};             // the VM's SMCCC_ARCH_WORKAROUND_1..3 register values
     u32 reset_type_ = 0;
     u64 reset_cookie_ = 0;

@@ -18,6 +18,8 @@ public:
     bool owns(u64 id) const override;
     [[nodiscard]] Status get(u32 vcpu, u64 id, Span<u8> value) override;
     [[nodiscard]] Status set(u32 vcpu, u64 id, Span<const u8> value) override;
+    [[nodiscard]] Status validate(u32 vcpu, u64 id, Span<const u8> value, reglist::Refusal& why) override;
+    static const char* reg_name(u64 id);
 
 private:
     Firmware& fw_;

@@ -254,6 +254,20 @@ Status SdeiVmRegisters::get(u32, u64 id, Span<u8> value) {
     return Status::ok;
 }
 
+Status SdeiVmRegisters::validate(u32, u64 id, Span<const u8> value, reglist::Refusal& why) {
+    if (!owns(id)) return Status::not_found;
+    if (index_of(id) != reg::kLayoutVersionIndex || load(value) <= kLayoutVersion) return Status::ok;
+    HV_LOG_RATELIMITED(warn,
+                       "reglist: SDEI state layout version %llu was saved by a newer hypervisor (this one reads up to "
+                       "%llu): restore refused",
+                       static_cast<unsigned long long>(load(value)), static_cast<unsigned long long>(kLayoutVersion));
+    why.reg = "SDEI LAYOUT_VERSION";
+    why.host = kLayoutVersion;
+    why.has_host = true;
+    why.reason = "SDEI state layout newer than this hypervisor's";
+    return Status::invalid_argument;
+}
+
 Status SdeiVmRegisters::set(u32, u64 id, Span<const u8> value) {
     if (!owns(id)) return Status::not_found;
     const u64 v = load(value);

@@ -104,6 +104,8 @@ public:
     bool owns(u64 id) const override;
     [[nodiscard]] Status get(u32 vcpu, u64 id, Span<u8> value) override;
     [[nodiscard]] Status set(u32 vcpu, u64 id, Span<const u8> value) override;
+    // Dry-run SET: LAYOUT_VERSION newer than this hypervisor's is refused before a restore changes anything.
+    [[nodiscard]] Status validate(u32 vcpu, u64 id, Span<const u8> value, reglist::Refusal& why) override;
     u8 restore_stage() const override { return kSdeiRestoreStage; }
 
 private:

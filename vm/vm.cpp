@@ -71,9 +71,10 @@ Status build_vm(Vm& vm, const VmConfig& cfg, const VmPorts& ports) {
     vm.firmware.set_power_observer(&vm.sdei_power_);  // CPU_OFF / CPU_ON reset the PE's private SDEI events
 
     vm.pmu_config_ = cfg.pmu;  // the PMU class keeps a reference
-    Vm::Registers& r = vm.regs_.construct(vm, *ports.clock, vm.pmu_config_, cfg.vgic.ich_vtr);
+    Vm::Registers& r = vm.regs_.construct(vm, *ports.clock, vm.pmu_config_, cfg.vgic.ich_vtr, cfg);
     reglist::RegisterCatalogue& cat = vm.catalogue_;
     cat.set_vcpu_count(vm.vcpu_count);
+    HV_TRY(cat.add(r.ids));  // first: the VM's shape, checked and restored before anything else
     HV_TRY(cat.add(r.core));
     HV_TRY(cat.add(r.sys));
     HV_TRY(cat.add(r.pmu));

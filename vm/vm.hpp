@@ -13,6 +13,7 @@
 #include "core/pl011.hpp"
 #include "core/pmu.hpp"
 #include "core/reglist/catalogue.hpp"
+#include "core/reglist/id_regs_class.hpp"
 #include "core/reglist/pmu_regs.hpp"
 #include "core/reglist/vcpu_regs.hpp"
 #include "core/stage2.hpp"
@@ -123,6 +124,8 @@ struct VmConfig {
     vgic::VgicConfig vgic;                   // nr_vcpus and mpidr are filled from the fields above
     u32 its_count = 1;                       // virtual ITS instances (0: none)
     psci::FirmwareConfig firmware;
+    idreg::HostIdRegs host_ids;  // the host's ID registers: limits and reset values of the VM's (reglist idregs)
+    unsigned ipa_bits = 40;      // caps ID_AA64MMFR0_EL1.PARange
     sdei::SdeiConfig sdei{sdei::kMaxPrivateBound, sdei::kMaxSharedBound};  // every bind slot the model has
     bool uart = false;  // an emulated PL011 (its frame is added to the MMIO bus by whoever knows the address)
 };
@@ -204,6 +207,8 @@ public:
     // --- the register list over all of it ---
     reglist::RegisterCatalogue& registers() { return catalogue_; }
     MpStateClass& mp_state() { return regs_->mp_state; }
+    // The VM's ID registers (what the guest's MRS of the TID3 space reads; restored with the VM).
+    const reglist::IdRegisterClass& id_regs() const { return regs_.get().ids; }
 
 private:
     friend Status build_vm(Vm&, const VmConfig&, const VmPorts&);
@@ -218,10 +223,11 @@ private:
         Vm& vm_;
     };
     struct Registers {
-        Registers(Vm& vm, const Clock& clock, const pmu::Config& pmu_cfg, u64 ich_vtr)
-            : contexts(vm), core(contexts), sys(contexts, clock), pmu(contexts, pmu_cfg), firmware(vm.firmware),
+        Registers(Vm& vm, const Clock& clock, const pmu::Config& pmu_cfg, u64 ich_vtr, const VmConfig& cfg)
+            : ids(cfg.host_ids, cfg.ipa_bits), contexts(vm), core(contexts), sys(contexts, clock), pmu(contexts, pmu_cfg), firmware(vm.firmware),
               vgic(vm.vgic, ich_vtr),
               sdei(vm.sdei), mp_state(vm.firmware, vm.vcpu_count) {}
+        reglist::IdRegisterClass ids;
         Contexts contexts;
         reglist::CoreRegisterClass core;
         reglist::SysRegisterClass sys;

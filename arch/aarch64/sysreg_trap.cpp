@@ -13,14 +13,15 @@ namespace hv::arch {
 void handle_sysreg(Vcpu& v, u64 esr) {
     auto s = esr::SysRegAccess::from_esr(esr);
     if (idreg::is_id_space(s.op0, s.op1, s.crn, s.crm)) {
-        // HCR_EL2.TID3: the sanitised ID registers (core/id_regs.hpp). The ID registers are read-only: an MSR to
+        // HCR_EL2.TID3: the VM's ID registers (core/id_regs.hpp, core/reglist/id_regs_class.hpp). The ID registers are read-only: an MSR to
         // one of these encodings is UNDEFINED (and does not normally trap; be safe if it does).
         if (!s.read) {
             HV_LOG_RATELIMITED(warn, "vcpu%u: write to ID register S3_0_C0_C%u_%u: UNDEF", v.id, s.crm, s.op2);
             inject_undef(sys_for_write(v));
             return;
         }
-        write_gpr(v.ctx, s.rt, idreg::guest_id_value(s.key(), host_id_regs(), guest_ipa_bits()));
+        // The VM's values (reglist idregs: the host's sanitised values unless a restore set fewer features).
+        write_gpr(v.ctx, s.rt, the_vm().id_regs().guest_value(s.key()));
         advance_pc(v.ctx);
         return;
     }

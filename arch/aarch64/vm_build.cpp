@@ -1,6 +1,8 @@
 // The VM anchor (the one Vm of this hypervisor, built in place at boot) and its assembly: build_vm with the ports
 // arch/ implements, the SDEI start and the PSCI version written through the register catalogue.
 #include "arch/aarch64/firmware_port.hpp"
+#include "arch/aarch64/mitigations.hpp"
+#include "arch/aarch64/vcpu_internal.hpp"
 #include "arch/aarch64/pmu.hpp"
 #include "arch/aarch64/sdei_glue.hpp"
 #include "arch/aarch64/vm_run.hpp"
@@ -22,7 +24,12 @@ reglist::RegisterCatalogue& vm_registers() { return g_vm->registers(); }
 
 Status vm_build(Vm& vm, VmConfig& cfg, VmPorts ports, psci::PsciVersion version) {
     // KVM creates a VM's vCPUs with or without KVM_ARM_VCPU_PSCI_0_2; the exact version is then a register write.
-    cfg.firmware.psci_version = version == psci::PsciVersion::v0_1 ? psci::PsciVersion::v0_1 : psci::PsciVersion::v1_1;
+    // The option is also the highest version offered: a snapshot of a VM that saw a newer one is refused.
+    cfg.firmware.psci_version = version;
+    // What the host promises the VM: the mitigation levels (arch/aarch64/mitigations) and the ID registers.
+    cfg.firmware.host = host_mitigations();
+    cfg.host_ids = host_id_regs();
+    cfg.ipa_bits = guest_ipa_bits();
     cfg.firmware.boot_vcpu = 0;
     cfg.pmu = pmu_config();  // no PMU registers without a PMUv3
     ports.firmware = &firmware_platform();

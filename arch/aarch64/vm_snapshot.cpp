@@ -7,6 +7,7 @@
 #include "arch/aarch64/vm_reset.hpp"
 #include "arch/aarch64/vm_run.hpp"
 #include "core/reglist/snapshot.hpp"
+#include "lib/format.hpp"
 #include "lib/log.hpp"
 #include "lib/string.hpp"
 
@@ -17,12 +18,40 @@ namespace {
 const HvOptions* g_opts = nullptr;
 const PlatformInfo* g_platform = nullptr;
 
+// The records of a snapshot between the check and the apply (reglist::RecordStore): 4096 records, far more than
+// 8 vCPUs' and the VM's (about 240 per vCPU, 300 for the VM).
+alignas(8) u8 g_record_store[4096 * reglist::RecordStore::kEntrySize];
+
+// A value this VM cannot honour: the register, the saved value, this host's, and why (docs/snapshot.md).
+void report_refusal(const reglist::SnapshotRefusal& r) {
+    char where[24] = "";
+    if (r.vcpu != reglist::kSnapshotVmSection) (void)format(where, sizeof where, " (vcpu%u)", r.vcpu);
+    char reg[40];
+    if (r.why.reg != nullptr)
+        (void)format(reg, sizeof reg, "%s", r.why.reg);
+    else
+        (void)format(reg, sizeof reg, "reg %#llx", static_cast<unsigned long long>(r.id));
+    char host[32] = "";
+    if (r.why.has_host) (void)format(host, sizeof host, " host %#llx", static_cast<unsigned long long>(r.why.host));
+    char reason[64];
+    if (r.why.feature != nullptr)
+        (void)format(reason, sizeof reason, "feature %s missing", r.why.feature);
+    else
+        (void)format(reason, sizeof reason, "%s", r.why.reason != nullptr ? r.why.reason : "value refused");
+    HV_LOG_ERROR("snapshot: refused: %s%s saved %#llx%s: %s", reg, where, static_cast<unsigned long long>(r.saved),
+                 host, reason);
+}
+
 // Checks that the snapshot fits this VM before anything is applied, with a message a person can act on: vCPU
 // count, the RAM regions (every region of this VM, same base and size, in order), one MP state per vCPU.
 class FitVisitor final : public reglist::SnapshotVisitor {
 public:
     explicit FitVisitor(const Vm& vm) : vm_(vm) {}
     Status header(const reglist::SnapshotInfo& info) override {
+        if (info.abi[reglist::SnapshotInfo::kAbiItsTables] != 0) {
+            HV_LOG_ERROR("snapshot: ITS table ABI revision %u unknown", info.abi[reglist::SnapshotInfo::kAbiItsTables]);
+            return Status::invalid_argument;
+        }
         if (info.vcpu_count != vm_.vcpu_count) {
             HV_LOG_ERROR("snapshot: saved with %u vCPU(s), this VM has %u", info.vcpu_count, vm_.vcpu_count);
             return Status::invalid_argument;
@@ -186,24 +215,28 @@ Status vm_snapshot_restore(Vm& vm, bool& changed) {
         HV_LOG_ERROR("snapshot: %u vCPU power state(s) saved, expected %u", fit.mp_states, vm.vcpu_count);
         s = Status::corrupt;
     }
-    reglist::SnapshotInfo info;
-    if (s == Status::ok) s = reglist::snapshot_validate_stream(vm.registers(), src, info, &vm.memory);
     if (s != Status::ok) {
         HV_LOG_ERROR("snapshot: '%s' (%llu bytes) refused: %s; nothing was restored", path,
                      static_cast<unsigned long long>(src.size()), status_name(s));
         return s;
     }
-    if (info.abi[reglist::SnapshotInfo::kAbiItsTables] != 0) {
-        HV_LOG_ERROR("snapshot: ITS table ABI revision %u unknown; nothing was restored",
-                     info.abi[reglist::SnapshotInfo::kAbiItsTables]);
-        return Status::invalid_argument;
-    }
 
-    // 2. RAM, then the registers in restore order (vCPU + firmware, vGIC, ITS: KVM's order).
+    // 2. One more pass checks every value against this VM (a dry-run SET of each record: ID registers, firmware
+    //    levels and versions, ...) and keeps the records; then RAM and the registers are applied from what was
+    //    checked (KVM's order: vCPU + firmware, vGIC, ITS), the stream's bytes read once.
     for (u32 i = 0; i < vm.vcpu_count; ++i) vm.mp_state().reset(i);
-    changed = true;
     const u64 t0 = HV_READ_SYSREG(cntpct_el0);
-    s = reglist::snapshot_restore_stream(vm.registers(), src, info, &vm.memory);
+    reglist::SnapshotInfo info;
+    reglist::SnapshotRefusal why;
+    s = reglist::snapshot_restore_stream(vm.registers(), src, info, &vm.memory,
+                                         Span<u8>(g_record_store, sizeof g_record_store), &why);
+    if (s != Status::ok && !why.applying) {
+        if (why.id != 0) report_refusal(why);
+        HV_LOG_ERROR("snapshot: '%s' (%llu bytes) refused: %s; nothing was restored", path,
+                     static_cast<unsigned long long>(src.size()), status_name(s));
+        return s;
+    }
+    changed = true;
     if (s != Status::ok) {
         HV_LOG_ERROR("snapshot: applying '%s' failed: %s", path, status_name(s));
         return s;

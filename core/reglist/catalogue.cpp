@@ -102,6 +102,13 @@ Status RegisterCatalogue::set_one_reg(Handle h, u64 id, Span<const u8> value) {
     return c->set(v, without_scope(id), value);
 }
 
+Status RegisterCatalogue::validate_one_reg(Handle h, u64 id, Span<const u8> value, Refusal& why) {
+    RegisterClass* c = nullptr;
+    u32 v = 0;
+    HV_TRY(resolve(h, id, value.size(), c, v));
+    return c->validate(v, without_scope(id), value, why);
+}
+
 Status RegisterCatalogue::get_u64(Handle h, u64 id, u64& value) {
     u8 buf[8] = {};
     const usize sz = reg_size(id);

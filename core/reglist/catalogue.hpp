@@ -19,6 +19,16 @@ namespace hv::reglist {
 
 enum class Scope : u8 { vm, vcpu };
 
+// Why a value was refused (RegisterClass::validate), for a message a person can act on: the register's name, the
+// value this destination supports, and the reason (`feature`: the missing feature's name, when there is one).
+struct Refusal {
+    const char* reg = nullptr;      // register name (nullptr: print the ID)
+    u64 host = 0;                   // what this destination offers
+    bool has_host = false;
+    const char* reason = nullptr;   // e.g. "PSCI version above this hypervisor's"
+    const char* feature = nullptr;  // e.g. "RNDR" -> "feature RNDR missing"
+};
+
 // Who a request is addressed to.
 struct Handle {
     static constexpr u32 kVm = 0xffffffffu;
@@ -41,6 +51,13 @@ public:
     // `value` has exactly reg_size(id) bytes (the catalogue checks), little-endian.
     [[nodiscard]] virtual Status get(u32 vcpu, u64 id, Span<u8> value) = 0;
     [[nodiscard]] virtual Status set(u32 vcpu, u64 id, Span<const u8> value) = 0;
+    // A dry-run SET: the error set() would return for `value` on this destination, without changing anything
+    // (snapshot restores check every record with it before applying any). `why` may be filled on refusal. Classes
+    // whose values depend on other registers or on guest RAM (vGIC, ITS) check what can be checked alone and
+    // leave the rest to set(). Default: nothing to check here.
+    [[nodiscard]] virtual Status validate(u32 /*vcpu*/, u64 /*id*/, Span<const u8> /*value*/, Refusal& /*why*/) {
+        return Status::ok;
+    }
     // Architectural / KVM reset values (VM reset, vCPU creation). Default: nothing to do.
     virtual void reset(u32 /*vcpu*/) {}
     // Restore ordering across classes (snapshot_restore): records are applied stage by stage, lowest first; within
@@ -58,7 +75,7 @@ protected:
 
 class RegisterCatalogue {
 public:
-    static constexpr usize kMaxClasses = 16;
+    static constexpr usize kMaxClasses = 24;
 
     explicit RegisterCatalogue(u32 vcpu_count = 0) : vcpu_count_(vcpu_count) {}
     void set_vcpu_count(u32 n) { vcpu_count_ = n; }
@@ -78,6 +95,8 @@ public:
     [[nodiscard]] Status reg_id_at(Handle h, usize index, u64& id) const;
     [[nodiscard]] Status get_one_reg(Handle h, u64 id, Span<u8> value);
     [[nodiscard]] Status set_one_reg(Handle h, u64 id, Span<const u8> value);
+    // Dry-run of set_one_reg (RegisterClass::validate): the same resolution errors, then the class's check.
+    [[nodiscard]] Status validate_one_reg(Handle h, u64 id, Span<const u8> value, Refusal& why);
     // Convenience for registers up to 64 bits.
     [[nodiscard]] Status get_u64(Handle h, u64 id, u64& value);
     [[nodiscard]] Status set_u64(Handle h, u64 id, u64 value);

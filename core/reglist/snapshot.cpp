@@ -215,24 +215,44 @@ Status read_section(R& r, u32 want_tag, u32 want_vcpu, SnapshotVisitor& v) {
 
 // ---- catalogue-aware visitors ----
 
-// Every record's ID must be known and sit in the section of its scope; RAM must match the destination.
+// Every record's ID must be known and sit in the section of its scope, and its value must be one this destination
+// accepts (a dry-run SET: RegisterCatalogue::validate_one_reg); RAM must match the destination. Optionally keeps
+// every record (RecordStore) and the RAM sections' offsets, so a restore applies what was checked without reading
+// the stream again.
 class CheckVisitor final : public SnapshotVisitor {
 public:
-    CheckVisitor(RegisterCatalogue& cat, const RegionGuestMemory* ram) : cat_(cat), ram_(ram) {}
+    CheckVisitor(RegisterCatalogue& cat, const RegionGuestMemory* ram, SnapshotRefusal* why,
+                 RecordStore* store = nullptr)
+        : cat_(cat), ram_(ram), why_(why), store_(store) {}
     Status header(const SnapshotInfo& info) override {
         return info.vcpu_count == cat_.vcpu_count() ? Status::ok : Status::invalid_argument;
     }
-    Status record(u32 vcpu, u64 id, Span<const u8>) override {
+    Status record(u32 vcpu, u64 id, Span<const u8> value) override {
         Result<Scope> s = cat_.scope_of(id);
         if (!s.ok()) return s.status();
         if ((s.value() == Scope::vm) != (vcpu == kSnapshotVmSection) || is_vm_scoped_id(id) != (s.value() == Scope::vm))
             return Status::corrupt;
+        const Handle h = vcpu == kSnapshotVmSection ? Handle::vm() : Handle::for_vcpu(vcpu);
+        Refusal why;
+        const Status v = cat_.validate_one_reg(h, id, value, why);
+        if (v != Status::ok) {
+            if (why_ != nullptr) {
+                why_->vcpu = vcpu;
+                why_->id = id;
+                why_->saved = 0;
+                memcpy(&why_->saved, value.data(), min<usize>(value.size(), 8));
+                why_->why = why;
+            }
+            return v;
+        }
+        if (store_ != nullptr) HV_TRY(store_->add(vcpu, id, value));
         return Status::ok;
     }
-    Status ram_region(u32 index, u64 gpa, u64 size, u64) override {
+    Status ram_region(u32 index, u64 gpa, u64 size, u64 offset) override {
         if (ram_ == nullptr || index >= ram_->regions().size()) return Status::invalid_argument;
         const RegionGuestMemory::Region& reg = ram_->regions()[index];
         if (reg.gpa != gpa || reg.size != size) return Status::invalid_argument;
+        if (store_ != nullptr) HV_TRY(store_->add_ram(gpa, size, offset));
         ++ram_sections;
         return Status::ok;
     }
@@ -241,6 +261,8 @@ public:
 private:
     RegisterCatalogue& cat_;
     const RegionGuestMemory* ram_;
+    SnapshotRefusal* why_;
+    RecordStore* store_;
 };
 
 class RamApplyVisitor final : public SnapshotVisitor {
@@ -472,10 +494,10 @@ Status snapshot_save(RegisterCatalogue& cat, const SnapshotInfo& info, Span<u8> 
     return Status::ok;
 }
 
-Status snapshot_validate(RegisterCatalogue& cat, Span<const u8> in, SnapshotInfo& info,
-                         const RegionGuestMemory* ram) {
+Status snapshot_validate(RegisterCatalogue& cat, Span<const u8> in, SnapshotInfo& info, const RegionGuestMemory* ram,
+                         SnapshotRefusal* why) {
     InfoVisitor iv;
-    CheckVisitor check(cat, ram);
+    CheckVisitor check(cat, ram, why);
     PairVisitor both(iv, check);
     HV_TRY(snapshot_parse(in, both));
     info = iv.got;
@@ -483,54 +505,95 @@ Status snapshot_validate(RegisterCatalogue& cat, Span<const u8> in, SnapshotInfo
 }
 
 Status snapshot_validate_stream(RegisterCatalogue& cat, SnapshotSource& src, SnapshotInfo& info,
-                                const RegionGuestMemory* ram) {
+                                const RegionGuestMemory* ram, SnapshotRefusal* why) {
     InfoVisitor iv;
-    CheckVisitor check(cat, ram);
+    CheckVisitor check(cat, ram, why);
     PairVisitor both(iv, check);
     HV_TRY(snapshot_parse_stream(src, both));
     info = iv.got;
     return Status::ok;
 }
 
-namespace {
-// Reads each RAM section straight into its (already validated) region.
-class RamStreamVisitor final : public SnapshotVisitor {
-public:
-    RamStreamVisitor(SnapshotSource& src, RegionGuestMemory* ram) : src_(src), ram_(ram) {}
-    Status ram_region(u32, u64 gpa, u64 size, u64 offset) override {
-        if (ram_ == nullptr) return Status::invalid_argument;
-        u8* host = ram_->host_ptr(gpa, static_cast<usize>(size));
-        if (host == nullptr) return Status::out_of_range;
-        constexpr u64 kChunk = 1 * MiB;
-        for (u64 done = 0; done < size;) {
-            const usize k = static_cast<usize>(min(size - done, kChunk));
-            HV_TRY(src_.read(offset + done, host + done, k));
-            done += k;
-        }
-        return Status::ok;
-    }
+Status RecordStore::add(u32 vcpu, u64 id, Span<const u8> value) {
+    if (value.size() > 16) return Status::unsupported;
+    if ((count_ + 1) * kEntrySize > buf_.size()) return Status::no_memory;
+    u8* e = buf_.data() + count_ * kEntrySize;
+    memset(e, 0, kEntrySize);
+    memcpy(e, &vcpu, 4);
+    const u32 size = static_cast<u32>(value.size());
+    memcpy(e + 4, &size, 4);
+    memcpy(e + 8, &id, 8);
+    memcpy(e + 16, value.data(), value.size());
+    ++count_;
+    return Status::ok;
+}
 
-private:
-    SnapshotSource& src_;
-    RegionGuestMemory* ram_;
-};
-}  // namespace
+Status RecordStore::add_ram(u64 gpa, u64 size, u64 offset) {
+    if (ram_count_ == kMaxRam) return Status::no_memory;
+    ram_[ram_count_++] = {gpa, size, offset};
+    return Status::ok;
+}
+
+RecordStore::Entry RecordStore::at(usize i) const {
+    Entry e;
+    const u8* p = buf_.data() + i * kEntrySize;
+    u32 size = 0;
+    memcpy(&e.vcpu, p, 4);
+    memcpy(&size, p + 4, 4);
+    memcpy(&e.id, p + 8, 8);
+    e.value = Span<const u8>(p + 16, size);
+    return e;
+}
 
 Status snapshot_restore_stream(RegisterCatalogue& cat, SnapshotSource& src, SnapshotInfo& info,
-                               RegionGuestMemory* ram) {
-    HV_TRY(snapshot_validate_stream(cat, src, info, ram));
-    RamStreamVisitor ram_apply(src, ram);
-    Status s = snapshot_parse_stream(src, ram_apply);
+                               RegionGuestMemory* ram, Span<u8> scratch, SnapshotRefusal* why) {
+    // 1. One pass over the stream: structure, IDs, scopes, RAM layout, every value against the catalogue; the
+    //    records are kept in `scratch`. Nothing changes on any error (no_memory if `scratch` is too small).
+    RecordStore store(scratch);
+    {
+        InfoVisitor iv;
+        CheckVisitor check(cat, ram, why, &store);
+        PairVisitor both(iv, check);
+        HV_TRY(snapshot_parse_stream(src, both));
+        info = iv.got;
+    }
+    // 2. RAM, read straight into each region (the only read of those bytes), then the kept records stage by
+    //    stage: what is applied is exactly what was checked, whatever happens to the source meanwhile.
+    if (why != nullptr) why->applying = true;
+    Status s = Status::ok;
+    for (usize r = 0; s == Status::ok && r < store.ram_count(); ++r) {
+        const RecordStore::Ram& sec = store.ram(r);
+        u8* host = ram != nullptr ? ram->host_ptr(sec.gpa, static_cast<usize>(sec.size)) : nullptr;
+        if (host == nullptr) {
+            s = Status::out_of_range;
+            break;
+        }
+        constexpr u64 kChunk = 1 * MiB;
+        for (u64 done = 0; s == Status::ok && done < sec.size;) {
+            const usize k = static_cast<usize>(min(sec.size - done, kChunk));
+            s = src.read(sec.offset + done, host + done, k);
+            done += k;
+        }
+    }
     for (u8 stage = 0; s == Status::ok && stage <= cat.max_restore_stage(); ++stage) {
-        StageApplyVisitor apply(cat, stage);
-        s = snapshot_parse_stream(src, apply);
+        for (usize i = 0; s == Status::ok && i < store.count(); ++i) {
+            const RecordStore::Entry e = store.at(i);
+            if (cat.restore_stage_of(e.id) != stage) continue;
+            const Handle h = e.vcpu == kSnapshotVmSection ? Handle::vm() : Handle::for_vcpu(e.vcpu);
+            s = cat.set_one_reg(h, e.id, e.value);
+            if (s != Status::ok)
+                HV_LOG_RATELIMITED(warn, "snapshot: SET %#llx failed: %s", static_cast<unsigned long long>(e.id),
+                                   status_name(s));
+        }
     }
     if (s != Status::ok) HV_LOG_RATELIMITED(warn, "snapshot: restore failed: %s", status_name(s));
     return s;
 }
 
-Status snapshot_restore(RegisterCatalogue& cat, Span<const u8> in, SnapshotInfo& info, RegionGuestMemory* ram) {
-    HV_TRY(snapshot_validate(cat, in, info, ram));
+Status snapshot_restore(RegisterCatalogue& cat, Span<const u8> in, SnapshotInfo& info, RegionGuestMemory* ram,
+                        SnapshotRefusal* why) {
+    HV_TRY(snapshot_validate(cat, in, info, ram, why));
+    if (why != nullptr) why->applying = true;
     RamApplyVisitor ram_apply(ram);
     Status s = snapshot_parse(in, ram_apply);
     for (u8 stage = 0; s == Status::ok && stage <= cat.max_restore_stage(); ++stage) {

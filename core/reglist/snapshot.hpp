@@ -13,9 +13,12 @@
 // runs SAVE_TABLES), then every register, then guest RAM -- so the RAM image carries those tables. vCPUs must be
 // stopped and their list registers folded back into the vGIC (Vgic::fold) before saving.
 // Restore: the whole stream is validated first (structure, known IDs, scope/section agreement, padding, vCPU
-// count, RAM regions matching the destination's) and only then applied: guest RAM first, then the records stage
-// by stage (RegisterClass::restore_stage: vCPU registers + firmware, then the vGIC, then the ITS -- KVM's order).
-// A SET error while applying is returned as is (earlier records and RAM stay applied).
+// count, RAM regions matching the destination's, and every value by a dry-run SET: RegisterClass::validate) and
+// only then applied: guest RAM first, then the records stage by stage (RegisterClass::restore_stage: vCPU
+// registers + firmware, then the vGIC, then the ITS -- KVM's order). A refusal changes nothing. The streaming
+// restore reads the stream once (records kept in a caller's buffer between check and apply). A SET error while
+// applying (a value only checkable against other state: ITS tables in the RAM image) is returned as is (earlier
+// records and RAM stay applied).
 #pragma once
 
 #include "core/guest_memory.hpp"
@@ -29,6 +32,44 @@ struct SnapshotInfo {
     static constexpr usize kAbiItsTables = 1;  // abi[] slot of the ITS table ABI revision
     u32 vcpu_count = 0;
     u32 abi[kAbiSlots] = {kReglistAbi, 0, 0, 0};
+};
+
+// A value the destination refused (validate/restore): where, the saved value (first 8 bytes), and why.
+struct SnapshotRefusal {
+    u32 vcpu = 0;  // kSnapshotVmSection for a VM-scoped record
+    u64 id = 0;
+    u64 saved = 0;
+    Refusal why;
+    bool applying = false;  // set by a restore once it starts changing the VM (every check passed)
+};
+
+// The records of a stream kept between check and apply (fixed 32-byte entries in a caller's buffer) and the
+// offsets of its RAM sections.
+class RecordStore {
+public:
+    static constexpr usize kEntrySize = 32;  // u32 vcpu, u32 size, u64 id, 16 bytes of value
+    static constexpr usize kMaxRam = 16;
+    struct Entry {
+        u32 vcpu = 0;
+        u64 id = 0;
+        Span<const u8> value;
+    };
+    struct Ram {
+        u64 gpa = 0, size = 0, offset = 0;
+    };
+    explicit RecordStore(Span<u8> buf) : buf_(buf) {}
+    [[nodiscard]] Status add(u32 vcpu, u64 id, Span<const u8> value);
+    [[nodiscard]] Status add_ram(u64 gpa, u64 size, u64 offset);
+    usize count() const { return count_; }
+    Entry at(usize i) const;
+    usize ram_count() const { return ram_count_; }
+    const Ram& ram(usize i) const { return ram_[i]; }
+
+private:
+    Span<u8> buf_;
+    usize count_ = 0;
+    Ram ram_[kMaxRam] = {};
+    usize ram_count_ = 0;
 };
 
 constexpr u64 kSnapshotMagic = 0x3176504e53564855ull;  // "UHVSNPv1" read as little-endian bytes: 55 48 56 53 ...
@@ -69,12 +110,13 @@ protected:
 // Parses and validates `in` against `cat` (corrupt on any structural problem, not_found for an ID the catalogue
 // does not know, invalid_argument if the vCPU count differs or a RAM section does not match a region of `ram` --
 // or the stream has RAM and `ram` is null); fills `info` from the header.
+// A refused value is the class's error (invalid_argument, busy) with `why` filled when given.
 [[nodiscard]] Status snapshot_validate(RegisterCatalogue& cat, Span<const u8> in, SnapshotInfo& info,
-                                       const RegionGuestMemory* ram = nullptr);
+                                       const RegionGuestMemory* ram = nullptr, SnapshotRefusal* why = nullptr);
 
 // snapshot_validate, then RAM, then every record through set_one_reg in restore-stage order.
 [[nodiscard]] Status snapshot_restore(RegisterCatalogue& cat, Span<const u8> in, SnapshotInfo& info,
-                                      RegionGuestMemory* ram = nullptr);
+                                      RegionGuestMemory* ram = nullptr, SnapshotRefusal* why = nullptr);
 
 // ---- Streaming form: a stream larger than any buffer (guest RAM), written in order and read by offset ----
 // The bytes are exactly those of the buffer functions above (same format); only the transport differs.
@@ -107,8 +149,12 @@ protected:
 // changed on a validation error), then reads each RAM section straight into the matching region of `ram`, then
 // applies the records stage by stage.
 [[nodiscard]] Status snapshot_validate_stream(RegisterCatalogue& cat, SnapshotSource& src, SnapshotInfo& info,
-                                              const RegionGuestMemory* ram = nullptr);
+                                              const RegionGuestMemory* ram = nullptr, SnapshotRefusal* why = nullptr);
+// The restore reads the stream once: one pass checks everything and keeps the records in `scratch`
+// (RecordStore::kEntrySize bytes per record; no_memory, before anything changes, if it is too small), then RAM is
+// read into the regions and the kept records are applied.
 [[nodiscard]] Status snapshot_restore_stream(RegisterCatalogue& cat, SnapshotSource& src, SnapshotInfo& info,
-                                             RegionGuestMemory* ram = nullptr);
+                                             RegionGuestMemory* ram, Span<u8> scratch,
+                                             SnapshotRefusal* why = nullptr);
 
 }  // namespace hv::reglist

@@ -2,8 +2,10 @@
 // vGIC, one ITS, two RAM regions, wired as tests/unit/system/vm_model.hpp does). Input byte 0 selects the mode:
 // even = the rest of the input is the stream; odd = a valid snapshot of a VM with live vGIC/ITS state, patched
 // by (offset, xor) pairs from the input and optionally truncated (reaches deep into restore).
-// Invariants: no crash / sanitizer report; the buffer and streaming validators agree; a stream the destination
-// accepts can be saved again, that save validates, restores into a fresh VM and saves byte-identically.
+// Invariants: no crash / sanitizer report; the buffer and streaming validators agree; a refused stream (refused by
+// the checks before anything is applied: structure, IDs, every value by a dry-run SET) leaves the VM's registers and
+// RAM exactly as they were; a stream the destination accepts can be saved again, that save validates, restores
+// into a fresh VM and saves byte-identically.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "core/reglist/catalogue.hpp"
+#include "core/reglist/id_regs_class.hpp"
 #include "core/reglist/pmu_regs.hpp"
 #include "core/reglist/snapshot.hpp"
 #include "core/reglist/vcpu_regs.hpp"
@@ -49,7 +52,7 @@ struct Platform final : psci::FirmwarePlatform {
 };
 
 struct Vm {
-    Vm() : contexts(ctx, kVcpus), core(contexts), sys(contexts, clock),
+    Vm() : ids(host_ids(), 40), contexts(ctx, kVcpus), core(contexts), sys(contexts, clock),
           pmu(contexts, pmu::make_config(u64{6} << 8, 0x41013000)), fwc(fw), cat(kVcpus) {
         FUZZ_CHECK(mem.add_region(kRam0, kRam0Size, ram0) == Status::ok);
         FUZZ_CHECK(mem.add_region(kRam1, kRam1Size, ram1) == Status::ok);
@@ -61,6 +64,7 @@ struct Vm {
         vgic_regs = std::make_unique<vgic::VgicRegisterClasses>(vgic, cfg.ich_vtr);
         its = std::make_unique<its::Its>(mem, vgic);
         its_regs = std::make_unique<its::ItsRegisterClass>(*its, 0);
+        FUZZ_CHECK(cat.add(ids) == Status::ok);  // the VM's ID registers: SET refuses features the host lacks
         FUZZ_CHECK(cat.add(core) == Status::ok);
         FUZZ_CHECK(cat.add(sys) == Status::ok);
         FUZZ_CHECK(cat.add(pmu) == Status::ok);  // QEMU 7.2's PMU: PMUv3p5, 6 counters (SET validation)
@@ -89,6 +93,14 @@ struct Vm {
     Platform platform;
     psci::Firmware fw;
     FixedClock clock;
+    static idreg::HostIdRegs host_ids() {
+        idreg::HostIdRegs h;
+        h[idreg::HostReg::isar0] = 0x1221111110212120ull;  // QEMU 7.2 -cpu max
+        h[idreg::HostReg::pfr0] = 0x0100000001000011ull;
+        h[idreg::HostReg::mmfr0] = 0x5;
+        return h;
+    }
+    reglist::IdRegisterClass ids;
     VcpuContext ctx[kVcpus];
     reglist::ArrayVcpuContexts contexts;
     reglist::CoreRegisterClass core;
@@ -187,8 +199,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const Status v_stream = reglist::snapshot_validate_stream(vm->cat, src, info_stream, &vm->mem);
     FUZZ_CHECK(v_buf == v_stream);
 
+    // A refusal (anything found before the restore starts applying) changes nothing: registers and RAM.
+    const std::vector<u8> before = vm->save();
     reglist::SnapshotInfo info;
-    const Status restored = reglist::snapshot_restore(vm->cat, s, info, &vm->mem);
+    reglist::SnapshotRefusal why;
+    const Status restored = reglist::snapshot_restore(vm->cat, s, info, &vm->mem, &why);
+    if (restored != Status::ok && !why.applying) FUZZ_CHECK(vm->save() == before);
     if (std::getenv("HV_FUZZ_LOG"))
         std::fprintf(stderr, "snapshot: %zu bytes, validate %s, restore %s\n", stream.size(), status_name(v_buf),
                      status_name(restored));

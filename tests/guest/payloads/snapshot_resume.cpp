@@ -5,7 +5,8 @@
 // first QEMU powers off inside the call; tests/guest/snapshot-roundtrip starts a second QEMU with
 // snapshot=restore:PATH and the call "returns" 1 there. The payload then checks that all of it survived: the
 // counter, the FP registers, the physical timer's CTL/CVAL, the pending SPI is delivered, the virtual timer fires,
-// vCPU 1 is still running (and its FP register intact), and each vCPU's PMU registers (a SW_INCR event counter,
+// vCPU 1 is still running (and its FP register intact), the ID registers read the same (the VM's, restored), and
+// each vCPU's PMU registers (a SW_INCR event counter,
 // PMSELR, PMUSERENR, PMCCFILTR, PMCR.E) are as they were, per vCPU.
 //
 // Guest bootargs: `expect_snapshot` -- the save must happen (the call must return 1, i.e. we run in the restored
@@ -154,6 +155,11 @@ GUEST_TEST(save_and_resume) {
     RT_WRITE_SYSREG(pmccfiltr_el0, u64{1} << 31);  // P: the cycle counter would not count EL1
     RT_WRITE_SYSREG(pmuserenr_el0, 0x3);
     pmu_select(3);
+    // The ID registers this VM was promised (the VM's, carried by the snapshot): the same after a restore on
+    // another CPU model (tests/guest/snapshot-roundtrip saves on cortex-a72 and restores on max).
+    const u64 id_before[] = {RT_READ_SYSREG(id_aa64pfr0_el1), RT_READ_SYSREG(id_aa64isar0_el1),
+                             RT_READ_SYSREG(id_aa64isar1_el1), RT_READ_SYSREG(id_aa64mmfr0_el1),
+                             RT_READ_SYSREG(id_aa64dfr0_el1)};
     const u64 ticks_before = g_cpu1_ticks;
     for (u32 i = 0; i < 8; ++i) g_fp.in[i] = 0x0123'4567'89ab'cdefull * (i + 1) ^ (u64{i} << 56);
     g_fp.fpcr_in = 0x0300'0000ull;  // RMode = round towards zero (FPCR[23:22]) -- not the reset value
@@ -164,6 +170,10 @@ GUEST_TEST(save_and_resume) {
         EXPECT_EQ(g_fp.ret, -1);  // NOT_SUPPORTED without snapshot=save:PATH
     }
     for (u32 i = 0; i < 8; ++i) EXPECT_EQ(g_fp.out[i], g_fp.in[i]);
+    const u64 id_after[] = {RT_READ_SYSREG(id_aa64pfr0_el1), RT_READ_SYSREG(id_aa64isar0_el1),
+                            RT_READ_SYSREG(id_aa64isar1_el1), RT_READ_SYSREG(id_aa64mmfr0_el1),
+                            RT_READ_SYSREG(id_aa64dfr0_el1)};
+    for (u32 i = 0; i < 5; ++i) EXPECT_EQ(id_after[i], id_before[i]);
     EXPECT_EQ(g_fp.fpcr_out & 0x0fc0'0000ull, g_fp.fpcr_in);
     EXPECT_EQ(g_counter, kMagicCounter);
     EXPECT_EQ(RT_READ_SYSREG(cntp_cval_el0), kPtimerCval);

@@ -46,6 +46,12 @@ public:
     bool fail_reads = false;
 };
 
+// The restore's record buffer (RecordStore).
+Span<u8> scratch() {
+    static std::vector<u8> buf(64 * 1024 * RecordStore::kEntrySize / 32);
+    return Span<u8>(buf.data(), buf.size());
+}
+
 // Some state in every kind of place: core, sysreg, RAM of both regions, a vGIC register.
 void build_state(VmModel& vm) {
     for (u32 v = 0; v < vm.vcpus; ++v) {
@@ -105,7 +111,7 @@ TEST(SnapshotStream, RestoreFromSourceIntoFreshObjects) {
     VmModel b(3);
     VectorSource src(s1);
     SnapshotInfo info;
-    ASSERT_EQ(snapshot_restore_stream(b.cat, src, info, &b.mem), Status::ok) << hvtest::captured_log();
+    ASSERT_EQ(snapshot_restore_stream(b.cat, src, info, &b.mem, scratch()), Status::ok) << hvtest::captured_log();
     EXPECT_EQ(info.vcpu_count, 3u);
     EXPECT_EQ(a.ram0, b.ram0);
     EXPECT_EQ(a.ram1, b.ram1);
@@ -131,7 +137,7 @@ TEST(SnapshotStream, RefusalsChangeNothing) {
         ASSERT_EQ(other.add_region(kRam0, kRam0Size / 2, b.ram0.data()), Status::ok);
         VectorSource src(std::move(bytes));
         SnapshotInfo info;
-        EXPECT_EQ(snapshot_restore_stream(b.cat, src, info, other_ram ? &other : &b.mem), want);
+        EXPECT_EQ(snapshot_restore_stream(b.cat, src, info, other_ram ? &other : &b.mem, scratch()), want);
         EXPECT_TRUE(std::all_of(b.ram0.begin(), b.ram0.end(), [](u8 c) { return c == 0; }));
         EXPECT_TRUE(std::all_of(b.ram1.begin(), b.ram1.end(), [](u8 c) { return c == 0; }));
         u64 x5 = 1;
@@ -155,7 +161,10 @@ TEST(SnapshotStream, RefusalsChangeNothing) {
     // this one is a RAM byte and the stream stays valid.
     EXPECT_EQ(snapshot_validate_stream(probe.cat, src, info, &probe.mem), Status::ok);
     bad = good;
-    bad[kSnapshotHeaderSize + 16] = 0x99;  // first record's ID (after the header and the section header): unknown
+    {
+        const u64 unknown = kArchArm64 | kSizeU64 | kScopeVm | (u64{0xfff} << kClassShift);
+        memcpy(&bad[kSnapshotHeaderSize + kSnapshotSectionSize], &unknown, 8);  // first record's ID: unknown
+    }
     expect_refused(bad, 2, Status::not_found);
 }
 
@@ -174,6 +183,6 @@ TEST(SnapshotStream, TransportErrorsAreReturned) {
     VmModel b(2);
     VectorSource src(good);
     src.fail_reads = true;
-    EXPECT_EQ(snapshot_restore_stream(b.cat, src, info, &b.mem), Status::corrupt);
+    EXPECT_EQ(snapshot_restore_stream(b.cat, src, info, &b.mem, scratch()), Status::corrupt);
     EXPECT_TRUE(std::all_of(b.ram0.begin(), b.ram0.end(), [](u8 c) { return c == 0; }));
 }

@@ -3,6 +3,7 @@
 // and fake ports. Shared by tests/unit/system (whole-VM snapshot tests) and tests/unit/reglist (golden lists).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -41,6 +42,11 @@ private:
 constexpr u64 kHostDfr0 = u64{6} << 8;
 constexpr u64 kHostPmcr = 0x41013000;
 
+// The host's ID registers (the standard VM): ID_AA64ISAR0_EL1 of QEMU 7.2 -cpu max (AES, SHA1/2/3, CRC32, atomics,
+// RDM, SM3/SM4, DP, FHM, TS, TLB, RNDR) and an ID_AA64PFR0_EL1 with FP/AdvSIMD, GICv3 system registers and CSV2.
+constexpr u64 kHostIsar0 = 0x1221111110212120ull;
+constexpr u64 kHostPfr0 = 0x0100000001000011ull | (u64{1} << 56);
+
 constexpr u64 kRam0 = 0x40000000;
 constexpr u64 kRam0Size = 2 * 1024 * 1024;
 constexpr u64 kRam1 = 0x80000000;  // a second, small RAM region (the snapshot carries every region)
@@ -58,7 +64,7 @@ private:
 };
 
 struct VmModel {
-    explicit VmModel(u32 n = 2, u32 n_its = 1, u32 nr_spis = 64)
+    explicit VmModel(u32 n = 2, u32 n_its = 1, u32 nr_spis = 64, const std::function<void(VmConfig&)>& tweak = {})
         : vcpus(n), machine(std::make_unique<Vm>()), platform(n), sdei_platform(n), mem(machine->memory),
           fw(machine->firmware), ctx(*machine) {
         EXPECT_EQ(mem.add_region(kRam0, kRam0Size, ram0.data()), Status::ok);
@@ -74,6 +80,10 @@ struct VmModel {
         cfg.vgic.nr_spis = nr_spis;
         cfg.its_count = n_its;
         cfg.pmu = pmu::make_config(kHostDfr0, kHostPmcr);
+        cfg.host_ids[idreg::HostReg::isar0] = kHostIsar0;
+        cfg.host_ids[idreg::HostReg::pfr0] = kHostPfr0;
+        cfg.host_ids[idreg::HostReg::dfr0] = kHostDfr0;
+        if (tweak) tweak(cfg);
         VmPorts ports;
         ports.firmware = &platform;
         ports.sdei = &sdei_platform;

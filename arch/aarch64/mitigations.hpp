@@ -1,0 +1,25 @@
+// What the host promises a VM against speculation attacks: the SMCCC_ARCH_WORKAROUND_1/2/3 levels of its firmware
+// pseudo-registers (psci::HostMitigations, KVM's values), probed once at boot from MIDR_EL1, ID_AA64PFR0_EL1.CSV2
+// / CSV3, ID_AA64PFR1_EL1.SSBS, ID_AA64MMFR1_EL1.ECBHB and from what EL2 itself does on a guest exit. They are the
+// upper bound of what a restored VM may have been told (psci/firmware_regs: a higher saved level is refused).
+//
+// The one place that says what EL2 does: the branch-predictor work on guest exit (branch `harden`:
+// mitigation::decide) replaces wa1/wa3 here when it lands; until then EL2 does nothing on exit, so WA1/WA3 are
+// NOT_REQUIRED only on CPUs that are not affected and NOT_AVAIL otherwise (never promised AVAIL).
+// WA2 (speculative store bypass), as KVM: NOT_AVAIL if the CPU has SSBS (the guest uses PSTATE.SSBS itself) or is
+// vulnerable (this hypervisor has no firmware SSBD call to offer), NOT_REQUIRED on the unaffected cores.
+#pragma once
+
+#include "psci/firmware.hpp"
+
+namespace hv::arch {
+
+struct MitigationInputs {
+    u64 midr = 0, pfr0 = 0, pfr1 = 0, mmfr1 = 0;
+};
+// The levels for these inputs (pure).
+psci::HostMitigations decide_host_mitigations(const MitigationInputs& in);
+// The boot pCPU's levels (probed on first use).
+const psci::HostMitigations& host_mitigations();
+
+}  // namespace hv::arch
