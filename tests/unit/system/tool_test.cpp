@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <sys/wait.h>
 
@@ -99,4 +100,69 @@ TEST(SnapshotTool, ListValidateDiff) {
     EXPECT_NE(sc.out.find("wrong section"), std::string::npos) << sc.out;
     EXPECT_EQ(run("validate /nonexistent/file").rc, 2);
     EXPECT_EQ(run("frobnicate").rc, 2);
+}
+
+TEST(SnapshotTool, ListNamesEveryRegister) {
+    VmModel a(2);
+    const std::string f = write_tmp("names", a.save());
+    ToolRun l = run("list " + f);
+    ASSERT_EQ(l.rc, 0) << l.out;
+    for (const char* name : {"KVM ID", "ID_AA64ISAR0_EL1", "KVM_REG_ARM_PSCI_VERSION", "KVM_REG_ARM_SMCCC_ARCH_WORKAROUND_1",
+                             " x0 ", " pc ", " v31 ", " fpcr ", "SCTLR_EL1", "TIMER_CNT", "GICD+0x8"})
+        EXPECT_NE(l.out.find(name), std::string::npos) << name;
+    // The ID register line: VM scope, its KVM ID (scope bit set), name and value.
+    EXPECT_NE(l.out.find("vm     0x603000001013c030 sysreg       ID_AA64ISAR0_EL1"), std::string::npos) << l.out;
+}
+
+TEST(SnapshotTool, ExportAsOlderRevision) {
+    hvtest::install_log_capture();
+    VmModel a(2);  // PSCI 1.1, GICD_IIDR revision 3
+    const std::vector<u8> s = a.save();
+    const std::string f = write_tmp("exp-in", s);
+
+    // PSCI 1.1 -> 1.0: restores on a psci=1.0 hypervisor, which refuses the original.
+    const std::string f10 = ::testing::TempDir() + "hv-snapshot-exp-psci10";
+    ToolRun e = run("export --psci 1.0 " + f + " " + f10);
+    ASSERT_EQ(e.rc, 0) << e.out;
+    ToolRun d = run("diff " + f + " " + f10);
+    EXPECT_NE(d.out.find("KVM_REG_ARM_PSCI_VERSION 0x0000000000010001 -> 0x0000000000010000"), std::string::npos)
+        << d.out;
+    EXPECT_NE(d.out.find("1 difference"), std::string::npos) << d.out;
+    auto psci10 = [](VmConfig& cfg) { cfg.firmware.psci_version = psci::PsciVersion::v1_0; };
+    VmModel old_hv(2, 1, 64, psci10);
+    EXPECT_EQ(old_hv.restore(s), Status::invalid_argument);
+    std::ifstream in(f10, std::ios::binary);
+    const std::vector<u8> exported((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_EQ(old_hv.restore(exported), Status::ok) << hvtest::captured_log();
+    EXPECT_EQ(old_hv.fw.psci_version(), psci::PsciVersion::v1_0);
+
+    // GICD_IIDR revision 3 -> 2: GICR_CTLR loses CES/IR; the restored vGIC reports revision 2.
+    const std::string fr2 = ::testing::TempDir() + "hv-snapshot-exp-rev2";
+    ASSERT_EQ(run("export --gicd-rev 2 " + f + " " + fr2).rc, 0);
+    std::ifstream in2(fr2, std::ios::binary);
+    const std::vector<u8> rev2((std::istreambuf_iterator<char>(in2)), std::istreambuf_iterator<char>());
+    VmModel b(2);
+    ASSERT_EQ(b.restore(rev2), Status::ok) << hvtest::captured_log();
+    u64 iidr = 0, ctlr = 0;
+    ASSERT_EQ(b.cat.get_u64(reglist::Handle::vm(), vgic::gicd_id(0x8, 4) | reglist::kScopeVm, iidr), Status::ok);
+    EXPECT_EQ((iidr >> 12) & 0xf, 2u);
+    ASSERT_EQ(b.cat.get_u64(reglist::Handle::for_vcpu(0), vgic::gicr_id(0, 4), ctlr), Status::ok);
+    EXPECT_EQ(ctlr & 0x6, 0u);
+
+    // Not representable: refused with the reason, no file written.
+    const std::string no = ::testing::TempDir() + "hv-snapshot-exp-no";
+    std::remove(no.c_str());
+    ToolRun r01 = run("export --psci 0.1 " + f + " " + no);
+    EXPECT_EQ(r01.rc, 1);
+    EXPECT_NE(r01.out.find("cannot export: PSCI 0x1: a VM that saw 0x10001 uses other function IDs"),
+              std::string::npos)
+        << r01.out;
+    ToolRun rnew = run("export --gicd-rev 4 " + f + " " + no);
+    EXPECT_EQ(rnew.rc, 1);
+    EXPECT_NE(rnew.out.find("GICD_IIDR revision 4 is newer than the saved 3"), std::string::npos) << rnew.out;
+    ToolRun r1 = run("export --gicd-rev 1 " + f + " " + no);
+    EXPECT_EQ(r1.rc, 1);
+    EXPECT_NE(r1.out.find("interrupt groups are not configurable"), std::string::npos) << r1.out;
+    EXPECT_FALSE(std::ifstream(no).good());
+    EXPECT_EQ(run("export " + f + " " + no).rc, 2);  // nothing to export
 }
