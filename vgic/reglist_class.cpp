@@ -51,6 +51,32 @@ Status GicdRegisterClass::get(u32, u64 id, Span<u8> value) {
     return Status::ok;
 }
 
+Status GicdRegisterClass::validate(u32, u64 id, Span<const u8> value, reglist::Refusal& why) {
+    if (!owns(id)) return Status::not_found;
+    const u64 v = load(value);
+    if (offset_of(id) == off(GicdReg::IIDR)) {
+        // Only the implementation revision decides (restore_iidr): one this vGIC implements.
+        const u64 rev = gic_iidr::Revision::get(v);
+        if (rev >= kImplRevMin && rev <= kImplRevLatest) return Status::ok;
+        why.reg = "GICD_IIDR";
+        u64 ours = 0;
+        if (vgic_.dist_save_read(off(GicdReg::IIDR), 4, ours) == Status::ok) why.host = ours, why.has_host = true;
+        why.reason = "implementation revision not implemented by this vGIC (2..3)";
+        return Status::invalid_argument;
+    }
+    if (offset_of(id) == off(GicdReg::TYPER)) {
+        u64 ours = 0;
+        HV_TRY(vgic_.dist_save_read(off(GicdReg::TYPER), 4, ours));
+        if ((v & 0xffffffffu) == ours) return Status::ok;
+        why.reg = "GICD_TYPER";
+        why.host = ours;
+        why.has_host = true;
+        why.reason = "another distributor (SPI count, ID bits, features)";
+        return Status::invalid_argument;
+    }
+    return Status::ok;
+}
+
 Status GicdRegisterClass::set(u32, u64 id, Span<const u8> value) {
     if (!owns(id)) return Status::not_found;
     Status s = restore_dist_value(vgic_, offset_of(id), width_of(id), load(value));

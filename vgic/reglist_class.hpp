@@ -40,6 +40,8 @@ public:
     bool owns(u64 id) const override;
     [[nodiscard]] Status get(u32 vcpu, u64 id, Span<u8> value) override;
     [[nodiscard]] Status set(u32 vcpu, u64 id, Span<const u8> value) override;
+    // Dry-run SET: GICD_IIDR revision (2..3) and GICD_TYPER (must equal ours) refused before a restore applies.
+    [[nodiscard]] Status validate(u32 vcpu, u64 id, Span<const u8> value, reglist::Refusal& why) override;
     u8 restore_stage() const override { return kVgicRestoreStage; }
 
 private:

@@ -225,3 +225,32 @@ TEST(Capabilities, RecordBufferTooSmallIsRefusedBeforeAnythingChanges) {
               Status::no_memory);
     EXPECT_TRUE(b.save() == before);
 }
+
+TEST(Capabilities, GicdRevisionAndTyperAreCheckedBeforeAnythingChanges) {
+    VmModel a;
+    a.ram0[11] = 0x42;
+    const std::vector<u8> s = a.save();
+    const usize iidr_at = value_offset(s, vgic::gicd_id(0x8, 4) | kScopeVm);
+    const usize typer_at = value_offset(s, vgic::gicd_id(0x4, 4) | kScopeVm);
+    ASSERT_NE(iidr_at, 0u);
+    ASSERT_NE(typer_at, 0u);
+    struct Case {
+        usize at;
+        u8 x;
+        const char* reg;
+    } cases[] = {{iidr_at + 1, 0x70, "GICD_IIDR"},  // revision 3 -> 4
+                 {typer_at, 0x01, "GICD_TYPER"}};  // another ITLinesNumber
+    for (const Case& c : cases) {
+        std::vector<u8> bad = s;
+        bad[c.at] ^= c.x;
+        VmModel b;
+        const std::vector<u8> before = b.save();
+        SnapshotInfo info;
+        SnapshotRefusal why;
+        EXPECT_EQ(snapshot_restore(b.cat, Span<const u8>(bad.data(), bad.size()), info, &b.mem, &why),
+                  Status::invalid_argument);
+        EXPECT_FALSE(why.applying);
+        EXPECT_STREQ(why.why.reg, c.reg);
+        EXPECT_TRUE(b.save() == before) << c.reg;
+    }
+}
