@@ -119,7 +119,15 @@ Status PmuRegisterClass::get(u32 vcpu, u64 id, Span<u8> value) {
     return Status::ok;
 }
 
-Status PmuRegisterClass::set(u32 vcpu, u64 id, Span<const u8> value) {
+Status PmuRegisterClass::set(u32 vcpu, u64 id, Span<const u8> value) { return check_or_set(vcpu, id, value, true); }
+
+Status PmuRegisterClass::validate(u32 vcpu, u64 id, Span<const u8> value, Refusal& why) {
+    const Status s = check_or_set(vcpu, id, value, false);
+    if (s == Status::invalid_argument) why.reason = "a value this host's PMU cannot hold (counters, version fields)";
+    return s;
+}
+
+Status PmuRegisterClass::check_or_set(u32 vcpu, u64 id, Span<const u8> value, bool write) {
     const Desc* d = find(id);
     VcpuContext* c = ctx_.context(vcpu);
     if (d == nullptr || c == nullptr || !cfg_.present()) return Status::not_found;
@@ -170,6 +178,7 @@ Status PmuRegisterClass::set(u32 vcpu, u64 id, Span<const u8> value) {
                            static_cast<unsigned long long>(v & ~allowed));
         return Status::invalid_argument;
     }
+    if (!write) return Status::ok;
     PmuRegs& r = c->pmu;
     switch (d->kind) {
         case Kind::intenset:

@@ -25,10 +25,13 @@ public:
     bool owns(u64 id) const override;
     [[nodiscard]] Status get(u32 vcpu, u64 id, Span<u8> value) override;
     [[nodiscard]] Status set(u32 vcpu, u64 id, Span<const u8> value) override;
+    // Dry-run SET: the same checks against this host's PMU, nothing written.
+    [[nodiscard]] Status validate(u32 vcpu, u64 id, Span<const u8> value, Refusal& why) override;
     // pmu::reset: PMCR.LC, everything else 0.
     void reset(u32 vcpu) override;
 
 private:
+    [[nodiscard]] Status check_or_set(u32 vcpu, u64 id, Span<const u8> value, bool write);
     VcpuContexts& ctx_;
     pmu::Config cfg_;
 };

@@ -239,7 +239,7 @@ TEST(Capabilities, GicdRevisionAndTyperAreCheckedBeforeAnythingChanges) {
         u8 x;
         const char* reg;
     } cases[] = {{iidr_at + 1, 0x70, "GICD_IIDR"},  // revision 3 -> 4
-                 {typer_at, 0x01, "GICD_TYPER"}};  // another ITLinesNumber
+                 {typer_at, 0x01, "GICD_TYPER"}};   // another ITLinesNumber
     for (const Case& c : cases) {
         std::vector<u8> bad = s;
         bad[c.at] ^= c.x;
@@ -253,4 +253,21 @@ TEST(Capabilities, GicdRevisionAndTyperAreCheckedBeforeAnythingChanges) {
         EXPECT_STREQ(why.why.reg, c.reg);
         EXPECT_TRUE(b.save() == before) << c.reg;
     }
+}
+
+TEST(Capabilities, PmuWithFewerCountersIsRefusedBeforeAnythingChanges) {
+    VmModel a;  // PMUv3p5, 6 counters
+    a.ram0[5] = 0x33;
+    const std::vector<u8> s = a.save();
+    VmModel b(2, 1, 64, [](VmConfig& cfg) {
+        cfg.pmu = pmu::make_config(kHostDfr0, (kHostPmcr & ~(u64{0x1f} << 11)) | (u64{4} << 11));
+    });
+    const std::vector<u8> before = b.save();
+    SnapshotInfo info;
+    SnapshotRefusal why;
+    EXPECT_EQ(snapshot_restore(b.cat, Span<const u8>(s.data(), s.size()), info, &b.mem, &why),
+              Status::invalid_argument);
+    EXPECT_FALSE(why.applying);
+    EXPECT_NE(why.vcpu, kSnapshotVmSection);
+    EXPECT_TRUE(b.save() == before);
 }
