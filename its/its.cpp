@@ -74,6 +74,8 @@ MmioResult Its::mmio_read(const MmioAccess& a, u64& value) {
     }
     if (r->write == &Its::write_translater) return MmioResult::ok;  // GITS_TRANSLATER is write-only: RAZ
     LockGuard g(cmd_lock_);
+    // A driver polls CREADR (or CTLR.Quiescent) for completion: each poll moves the queue on by one batch.
+    if (r->read == &Its::read_creadr || r->read == &Its::read_ctlr) process_queue(kCommandsPerTrap);
     value = (this->*r->read)(a, a.offset - r->offset);
     return MmioResult::ok;
 }
@@ -95,6 +97,7 @@ MmioResult Its::mmio_write(const MmioAccess& a, u64 value) {
     }
     LockGuard g(cmd_lock_);
     (this->*r->write)(a, a.offset - r->offset, value);
+    update_backlog();
     return MmioResult::ok;
 }
 
@@ -389,6 +392,7 @@ Status Its::access_for_uaccess(u64 offset, u8 width, bool write, u64& value) {
     }
     uaccess_status_ = Status::ok;
     (this->*(r->restore_write ? r->restore_write : r->write))(a, offset - r->offset, value);
+    update_backlog();
     return uaccess_status_;
 }
 

@@ -50,6 +50,12 @@ enum class RestorePhase : u8 { idle, registers, tables_restored };
 // Outcome of one command handler.
 enum class CmdResult : u8 { next, stall };
 
+// Commands processed per guest trap (a CWRITER write, a CREADR or CTLR read, the enable): the bound on the work one
+// trap does in the command queue (docs/its.md "Batching", docs/isolation.md). The rest of the queue is processed
+// at the guest's next CREADR/CTLR poll or CWRITER write -- every driver polls CREADR for completion -- or by
+// process_backlog().
+constexpr u32 kCommandsPerTrap = 32;
+
 class Its final : public MmioHandler {
 public:
     // DeviceID used for a GITS_TRANSLATER write that arrives as a CPU store through the MMIO path (it carries
@@ -87,6 +93,12 @@ public:
     [[nodiscard]] Status restore_tables();
     // KVM_DEV_ARM_ITS_CTRL_RESET.
     void reset();
+
+    // Commands are waiting in the queue (CREADR != CWRITER, enabled, not stalled): lock-free hint for callers that
+    // want to move the queue on without a guest poll (e.g. at a vCPU exit).
+    bool has_backlog() const { return __atomic_load_n(&backlog_, __ATOMIC_RELAXED); }
+    // Processes at most one batch (kCommandsPerTrap commands) of the queue.
+    void process_backlog();
 
     // Introspection (tests, diagnostics).
     usize device_count() const { return map_.device_count(); }
@@ -147,7 +159,9 @@ private:
     void set_enabled(bool on);
 
     // Command queue
-    void process_queue();
+    void process_queue(u32 budget = kCommandsPerTrap);
+    void process_queue_batch(u32 budget);
+    void update_backlog();
     CmdResult execute(const Command& c);
     CmdResult cmd_mapd(const Command& c);
     CmdResult cmd_mapc(const Command& c);
@@ -192,6 +206,7 @@ private:
     u64 cbaser_ = 0;
     u64 creadr_ = 0;  // offset only (Stalled lives in stalled_)
     u64 cwriter_ = 0;
+    bool backlog_ = false;  // mirror of "commands wait" for has_backlog(), written under cmd_lock_
     u64 baser_[8] = {};
 
     RestorePhase phase_ = RestorePhase::idle;

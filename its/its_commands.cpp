@@ -13,15 +13,32 @@
 
 namespace hv::its {
 
-void Its::process_queue() {
+void Its::process_queue(u32 budget) {
+    process_queue_batch(budget);
+    update_backlog();
+}
+
+void Its::update_backlog() {
+    __atomic_store_n(&backlog_, enabled_ && !stalled_ && creadr_ != cwriter_ && cbaser::Valid::get(cbaser_) != 0,
+                     __ATOMIC_RELAXED);
+}
+
+void Its::process_backlog() {
+    LockGuard g(cmd_lock_);
+    process_queue(kCommandsPerTrap);
+}
+
+void Its::process_queue_batch(u32 budget) {
     if (!enabled_ || stalled_ || !cbaser::Valid::get(cbaser_)) return;
     const u64 size = queue_bytes();
     if (creadr_ >= size || cwriter_ >= size) {  // cannot happen through the register paths; be safe anyway
         stalled_ = true;
         return;
     }
-    // Bounded: at most one pass over the queue per call.
-    for (u64 n = 0; creadr_ != cwriter_ && n < size / kCommandSize; ++n) {
+    // Bounded: at most `budget` commands per call (kCommandsPerTrap from a guest trap, docs/its.md "Batching"); the
+    // rest waits for the next CWRITER write or CREADR / CTLR read, as a real ITS works through its queue
+    // asynchronously while the driver polls GITS_CREADR (IHI0069H 5.3: commands complete when CREADR passes them).
+    for (u64 n = 0; creadr_ != cwriter_ && n < budget && n < size / kCommandSize; ++n) {
         Command c;
         if (mem_.read(queue_base() + creadr_, &c, sizeof c) != Status::ok) {
             HV_LOG_RATELIMITED(warn, "its: command at %#llx outside guest RAM: queue stalled",

@@ -29,6 +29,7 @@ void Its::reset() {
     phase_ = RestorePhase::idle;
     iidr_restored_ = false;
     baser_restored_[0] = baser_restored_[1] = false;
+    update_backlog();
 }
 
 // ---------------------------------------------------------------- save

@@ -100,9 +100,14 @@ inline void LrSelector::give_pending_an_lr() {
     // IHI0069H 4.8: only acknowledging an interrupt changes the running priority, so a pending interrupt of higher
     // priority must still be signalled while others are active. If active interrupts took every LR, the lowest-
     // ranked one stays active in the model (its EOI reaches EOIcount, LRENPIE) and the best pending one takes its LR.
+    // Only a pending-only LR counts: a pending+active one is in the "active and pending" state, which the guest
+    // cannot acknowledge until it deactivates it (and with HW = 1 it is written active-only, see irq_lr). Counting it
+    // left every LR without the pending state while NPIE was set for the waiting candidate: ICH_MISR_EL2.NP held at
+    // every entry (IHI0069H 12.5.9: "no List register is in the pending state") and the maintenance interrupt
+    // livelocked the vCPU (docs/isolation.md, guest test gic_storm).
     if (overflow_ == 0 || !have_best_pending_ || n_ != nr_lrs_ || nr_lrs_ == 0) return;
     for (u32 i = 0; i < n_; ++i)
-        if (chosen_[i].pending) return;  // a pending (or pending+active) interrupt already has an LR
+        if (chosen_[i].pending && !chosen_[i].active) return;  // a pending-only interrupt already has an LR
     active_overflow_ += chosen_[n_ - 1].active;
     chosen_[n_ - 1] = best_pending_;
 }

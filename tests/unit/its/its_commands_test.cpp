@@ -229,6 +229,8 @@ TEST(ItsCommandErrors, QueueOutsideGuestRamStallsAndRetryResumes) {
     for (u64 off = 0; off < 4096; off += 32) std::memcpy(&h.ram[base - kRamBase + off], &c, 32);
     hvtest::captured_log().clear();
     h.write(reg(GitsReg::CWRITER), 4096 + 64);
+    h.cwriter = 4096 + 64;
+    h.drain();
     EXPECT_TRUE(h.its->stalled());
     EXPECT_EQ(h.creadr(), 4096u | cqueue::Stalled::make(1));  // CREADR names the failing command
     EXPECT_NE(hvtest::captured_log().find("stalled"), std::string::npos);
@@ -313,4 +315,27 @@ TEST(ItsCommands, SeveralInstancesAreIndependent) {
     a.cmd(Command::event_cmd(Opcode::DISCARD, 1, 0));
     EXPECT_EQ(a.tr(1, 0).status(), Status::not_found);
     b.expect_tr(1, 0, 2, 9000);
+}
+
+// docs/its.md "Batching": one CWRITER write runs at most kCommandsPerTrap commands; each CREADR (or CTLR) poll moves
+// the queue on by one more batch, and CREADR shows the progress; CTLR.Quiescent only once the queue is drained.
+TEST(ItsBatching, OneBatchPerTrapAndCreadrShowsProgress) {
+    Harness h;
+    h.setup();
+    h.cmd(Command::mapc(0, 0, true));
+    const u32 n = 3 * kCommandsPerTrap + 5;
+    h.put(Command::mapd(1, itt_for(1), 11, true));
+    for (u32 e = 1; e < n; ++e) h.put(Command::mapti(1, e, 8192 + e, 0));
+    const u64 start = h.read(reg(GitsReg::CWRITER));
+    h.write(reg(GitsReg::CWRITER), h.cwriter);  // no polling yet
+    EXPECT_EQ(h.its->ite_count(), kCommandsPerTrap - 1u);  // the MAPD + 31 MAPTIs
+    EXPECT_TRUE(h.its->has_backlog());
+    EXPECT_EQ(h.read(reg(GitsReg::CTLR), 4) & ctlr::Quiescent::make(1), 0u);  // this poll ran batch 2
+    EXPECT_EQ(h.creadr(), start + 3 * kCommandsPerTrap * kCommandSize);       // and this one batch 3
+    EXPECT_EQ(h.its->ite_count(), 3 * kCommandsPerTrap - 1u);
+    h.its->process_backlog();  // e.g. at a vCPU exit
+    EXPECT_EQ(h.its->ite_count(), n - 1u);
+    EXPECT_FALSE(h.its->has_backlog());
+    EXPECT_EQ(h.creadr(), h.cwriter);
+    EXPECT_NE(h.read(reg(GitsReg::CTLR), 4) & ctlr::Quiescent::make(1), 0u);
 }

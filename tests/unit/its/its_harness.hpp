@@ -142,7 +142,20 @@ struct Harness {
         std::memcpy(&ram[kQueue - kRamBase + cwriter], &c, sizeof c);
         cwriter = (cwriter + 32) % (kQueuePages * 4096);
     }
-    void kick() { write(reg(GitsReg::CWRITER), cwriter); }
+    // Like a driver: write CWRITER, then poll CREADR (each poll moves the queue on by one batch, its.hpp
+    // kCommandsPerTrap) until it reaches CWRITER or stops moving (stalled, disabled).
+    void kick() {
+        write(reg(GitsReg::CWRITER), cwriter);
+        drain();
+    }
+    void drain() {
+        u64 prev = ~u64{0};
+        for (int i = 0; i < 100000; ++i) {
+            const u64 r = creadr();
+            if ((r & ~u64{1}) == cwriter || r == prev) return;
+            prev = r;
+        }
+    }
     void cmd(const Command& c) {
         put(c);
         kick();

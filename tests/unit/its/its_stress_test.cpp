@@ -121,7 +121,10 @@ TEST(ItsFuzz, RandomCommandQueue) {
         ASSERT_LE(h.its->collection_count(), kMaxCollections);
         bool queue_live = h.its->enabled() && cbaser::Valid::get(h.read(reg(GitsReg::CBASER)));
         if (queue_live && !h.its->stalled()) {
-            ASSERT_EQ(h.creadr(), h.cwriter);
+            h.drain();  // a random CWRITER write moved the queue on by one batch only (kCommandsPerTrap)
+            if (!h.its->stalled()) {
+                ASSERT_EQ(h.creadr(), h.cwriter);
+            }
         }
     }
     EXPECT_GT(max_ites, 5u);  // the fuzzer does reach the mapping commands
