@@ -47,6 +47,12 @@ void Its::set_observer(ItsObserver* observer) {
     observer_ = observer;
 }
 
+bool Its::set_hash_seed(u64 seed) {
+    LockGuard g(cmd_lock_);
+    LockGuard m(map_lock_);
+    return map_.set_hash_seed(seed);
+}
+
 u64 Its::typer() const {
     return typer::Physical::make(1) | typer::ItteSize::make(kIteSize - 1) | typer::IdBits::make(kIdBits - 1) |
            typer::DevBits::make(kDevBits - 1) | typer::Pta::make(0) | typer::Hcc::make(0) | typer::CidBits::make(0) |

@@ -55,6 +55,8 @@ enum class CmdResult : u8 { next, stall };
 // at the guest's next CREADR/CTLR poll or CWRITER write -- every driver polls CREADR for completion -- or by
 // process_backlog().
 constexpr u32 kCommandsPerTrap = 32;
+// INVALL and MOVALL count as this many commands of the batch (each walks all 57344 LPIs once).
+constexpr u32 kHeavyCommandCost = 8;
 
 class Its final : public MmioHandler {
 public:
@@ -67,6 +69,9 @@ public:
     Its& operator=(const Its&) = delete;
 
     void set_observer(ItsObserver* observer);
+    // Keys the translation hash with a per-VM secret (call before the guest runs; docs/isolation.md). False if
+    // something is mapped already.
+    bool set_hash_seed(u64 seed);
 
     // MmioHandler over the whole 128 KiB window: control frame at +0, translater frame at +64 KiB.
     MmioResult mmio_read(const MmioAccess& a, u64& value) override;

@@ -38,7 +38,9 @@ void Its::process_queue_batch(u32 budget) {
     // Bounded: at most `budget` commands per call (kCommandsPerTrap from a guest trap, docs/its.md "Batching"); the
     // rest waits for the next CWRITER write or CREADR / CTLR read, as a real ITS works through its queue
     // asynchronously while the driver polls GITS_CREADR (IHI0069H 5.3: commands complete when CREADR passes them).
-    for (u64 n = 0; creadr_ != cwriter_ && n < budget && n < size / kCommandSize; ++n) {
+    // INVALL and MOVALL walk every LPI (the property table, the pending bitmap): they count kHeavyCommandCost.
+    u32 work = 0;
+    for (u64 n = 0; creadr_ != cwriter_ && work < budget && n < size / kCommandSize; ++n) {
         Command c;
         if (mem_.read(queue_base() + creadr_, &c, sizeof c) != Status::ok) {
             HV_LOG_RATELIMITED(warn, "its: command at %#llx outside guest RAM: queue stalled",
@@ -50,6 +52,9 @@ void Its::process_queue_batch(u32 budget) {
             stalled_ = true;
             return;
         }
+        const bool heavy = c.raw_opcode() == static_cast<u8>(Opcode::INVALL) ||
+                           c.raw_opcode() == static_cast<u8>(Opcode::MOVALL);
+        work += heavy ? kHeavyCommandCost : 1;
         creadr_ = (creadr_ + kCommandSize) % size;
     }
 }

@@ -2,6 +2,14 @@
 
 namespace hv::its {
 
+bool Mappings::set_hash_seed(u64 seed) {
+    if (n_devices_ != 0 || n_ites_ != 0 || n_collections_ != 0) return false;
+    devices_index_.set_seed(seed);
+    ites_index_.set_seed(seed * 0x9e3779b97f4a7c15ull + 1);
+    collections_index_.set_seed(seed ^ 0xd1b54a32d192ed03ull);
+    return true;
+}
+
 void Mappings::clear() {
     for (auto& d : devices_) d = Device{};
     for (auto& i : ites_) i = Ite{};

@@ -19,11 +19,27 @@ constexpr u32 kUnmappedTarget = 0xffffffffu;
 static_assert(kMaxItes < kNil && kMaxDevices < kNil && kMaxCollections < kNil);
 
 // Chained hash index: u32 key -> u16 slot of a pool of Capacity entries. Buckets is a power of two.
+// The keys (DeviceIDs, EventIDs, ICIDs) are the guest's choice, so the bucket function is keyed with a per-VM secret
+// (set_seed, from the hardware RNG at VM build): without it a guest could pick IDs that all share one bucket and
+// make every translation walk a chain of thousands (docs/isolation.md). With an unknown seed the chains stay at the
+// expected length of a random hash (load <= 1).
 template <usize Buckets, usize Capacity> class HashIndex {
     static_assert(is_pow2(Buckets));
 
 public:
     HashIndex() { clear(); }
+    // Only while the index is empty (the bucket of every stored key would change).
+    void set_seed(u64 seed) { seed_ = seed; }
+    // Diagnostics (tests): the bucket of `key`, and how many entries a lookup of it walks.
+    usize bucket_of(u32 key) const { return bucket(key); }
+    usize probes(u32 key) const {
+        usize n = 0;
+        for (u16 i = head_[bucket(key)]; i != kNil; i = next_[i]) {
+            ++n;
+            if (key_[i] == key) break;
+        }
+        return n;
+    }
     void clear() {
         for (auto& h : head_) h = kNil;
         for (auto& n : next_) n = kNil;
@@ -52,7 +68,16 @@ public:
     }
 
 private:
-    static usize bucket(u32 key) { return (key * 0x9e3779b1u) >> (32 - __builtin_ctzll(Buckets)); }
+    // A keyed 64-bit mix (two multiply-xorshift rounds, the second multiplier secret and odd): every input bit
+    // reaches the top bits, which pick the bucket.
+    usize bucket(u32 key) const {
+        u64 h = (u64{key} ^ seed_) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        h *= (seed_ >> 1) | 1;
+        h ^= h >> 29;
+        return static_cast<usize>(h >> (64 - __builtin_ctzll(Buckets)));
+    }
+    u64 seed_ = 0x9e3779b97f4a7c15ull;  // replaced per VM by set_seed
     u16 head_[Buckets];
     u16 next_[Capacity];
     u32 key_[Capacity] = {};
@@ -92,6 +117,9 @@ public:
     Mappings& operator=(const Mappings&) = delete;
 
     void clear();
+    // Keys the hash indexes with a per-VM secret (see HashIndex). Only while nothing is mapped: returns false (and
+    // changes nothing) otherwise.
+    bool set_hash_seed(u64 seed);
 
     u16 find_device(u32 device_id) const { return devices_index_.find(device_id); }
     [[nodiscard]] Result<u16> add_device(u32 device_id, u64 itt_addr, u8 event_bits);

@@ -625,14 +625,44 @@ void Vgic::invalidate_lpi(u32 vcpu, u32 intid) {
     if (kick) kick_all(1u << vcpu);
 }
 
+// The whole property table is re-read (up to 56 KiB with IDbits = 16), but never under a lock: guest RAM is read
+// in kLpiReloadChunk pieces into a buffer with no lock held, and each piece is copied into the cache under
+// dist_lock_ alone, so an INVALL / INVALLR / EnableLPIs holds the lock every flush takes for one chunk's copy at a
+// time (docs/isolation.md). An LPI whose byte changes during the reload sees the old or the new value, as with a
+// hardware cache that is being refilled; the next INV/INVALL settles it.
+void Vgic::reload_lpi_config() {
+    u64 propbaser;
+    u32 limit;
+    {
+        LockGuard d(dist_lock_);
+        propbaser = propbaser_;
+        limit = lpi_limit() - kLpiBase;
+    }
+    const u64 pa = gicr_propbaser::PA::get(propbaser) << 12;
+    bool readable = mem_ != nullptr;
+    u8 chunk[kLpiReloadChunk];
+    for (u32 first = 0; first < kNumLpis; first += kLpiReloadChunk) {
+        const u32 count = min<u32>(kLpiReloadChunk, kNumLpis - first);
+        const u32 in_range = first < limit ? min(count, limit - first) : 0;
+        if (readable && in_range != 0 && mem_->read(pa + first, chunk, in_range) != Status::ok) readable = false;
+        if (!readable) memset(chunk, 0, in_range);
+        LockGuard d(dist_lock_);
+        if (propbaser_ != propbaser) return;  // PROPBASER moved meanwhile: whoever moved it reloads
+        memcpy(&lpi_config_[first], chunk, in_range);
+        memset(&lpi_config_[first + in_range], 0, count - in_range);
+    }
+    if (!readable)
+        HV_LOG_RATELIMITED(warn, "vgic: LPI property table at 0x%llx unreadable", static_cast<unsigned long long>(pa));
+    mark_flush_all();
+}
+
 void Vgic::invalidate_all_lpis(u32 vcpu) {
     mark_flush_all();
     if (vcpu >= cfg_.nr_vcpus) return;
+    reload_lpi_config();
     bool kick;
     {
         LockGuard g(vcpus_[vcpu].lock);
-        LockGuard d(dist_lock_);
-        load_lpi_config_range(0, kNumLpis);
         kick = vcpus_[vcpu].lpis_enabled && vcpus_[vcpu].lpi_pending.any();
     }
     if (kick) kick_all(1u << vcpu);
@@ -661,10 +691,10 @@ void Vgic::enable_lpis(u32 vcpu) {
     mark_flush_all();
     VcpuState& v = vcpus_[vcpu];
     v.lpis_enabled = true;
+    reload_lpi_config();
     u32 limit;
     {
         LockGuard d(dist_lock_);
-        load_lpi_config_range(0, kNumLpis);
         limit = lpi_limit();
     }
     // IHI0069H 5.1.2: with PENDBASER.PTZ the table is known to be zero; otherwise it is read now.

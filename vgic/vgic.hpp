@@ -378,6 +378,9 @@ private:
     void fold_locked(u32 vcpu, VcpuIfState& s, u32& kick_mask);
     void retire_eoicount(u32 vcpu, VcpuIfState& s, u32& kick_mask);
     void load_lpi_config_range(u32 first, u32 count);
+    // Re-reads the whole property table into lpi_config_ chunk by chunk, no lock held while guest RAM is read.
+    static constexpr u32 kLpiReloadChunk = 1024;
+    void reload_lpi_config();
     void enable_lpis(u32 vcpu);   // EnableLPIs 0 -> 1 (vcpu lock held)
     void disable_lpis(u32 vcpu);  // EnableLPIs 1 -> 0 (vcpu lock held)
     [[nodiscard]] Status write_pending_table(u32 vcpu);

@@ -1,5 +1,7 @@
 #include "vm/vm.hpp"
 
+#include "lib/log.hpp"
+
 namespace hv {
 
 Vcpu* Vm::vcpu_by_mpidr(u64 mpidr) {
@@ -55,8 +57,14 @@ Status build_models(Vm& vm, const VmConfig& cfg, const VmPorts& ports) {
     // SDEI INTERRUPT_BIND: the vGIC diverts bound INTIDs to the dispatcher, which binds and releases them there.
     vm.vgic.set_bound_sink(&vm.sdei);
     vm.sdei.set_binder(&vm.vgic);
-    for (u32 i = 0; i < cfg.its_count; ++i)
+    for (u32 i = 0; i < cfg.its_count; ++i) {
         vm.its[i].construct(vm.memory, vm.vgic, i == 0 ? ports.its0_observer : nullptr);
+        // A per-VM secret keys the translation hash, so guest-chosen IDs cannot build long chains
+        // (docs/isolation.md). Without a random source the fixed default stays (logged).
+        u64 seed = 0;
+        if (ports.firmware->random64(seed)) (void)vm.its[i].get().set_hash_seed(seed);
+        else HV_LOG_WARN("its%u: no random source: translation hash keyed with the default", i);
+    }
     vm.its_count = cfg.its_count;
     if (cfg.uart) vm.uart.construct(*ports.uart_backend);
     return Status::ok;

@@ -82,9 +82,17 @@ void kick_vcpu(u32 i) {
 }
 
 namespace {
+// The device models' kicker (an interrupt became pending for `vcpu`). An off vCPU is woken by CPU_ON alone
+// (start_vcpu kicks it itself), so an interrupt for it is no reason to wake its pCPU: without this check a guest
+// flooding an off vCPU with SGIs woke its pCPU once per SGI (docs/isolation.md, guest test sgi_flood_offline). A
+// vCPU that turns off after this check ignores the kick anyway; one being started is `pending`, not off.
 class ArchKicker final : public VcpuKicker {
 public:
-    void kick(u32 vcpu) override { kick_vcpu(vcpu); }
+    void kick(u32 vcpu) override {
+        const Vcpu* v = the_vm().vcpu(vcpu);
+        if (v != nullptr && __atomic_load_n(&v->state, __ATOMIC_ACQUIRE) == VcpuState::off) return;
+        kick_vcpu(vcpu);
+    }
 };
 ArchKicker g_kicker;
 }  // namespace
@@ -118,6 +126,7 @@ bool vcpu_wait_for_interrupt(Vcpu& v) {
             break;
         }
         wfi();
+        if (off) count_exit(this_cpu().exits.off_wakes);
         if (gic_handle_irqs() > 0 && !devices.tracks_pending()) {
             woke = true;
             break;
