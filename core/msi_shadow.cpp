@@ -38,6 +38,8 @@ Status MsiShadow::init(const Config& cfg, PhysicalItsOps& ops) {
     for (auto& s : slots_) s = Slot{};
     for (auto& d : devices_) d = DeviceSlot{};
     used_.reset();
+    for (auto& p : published_) p.store(0);
+    lookups_missed_.store(0);
     live_ = 0;
     stats_ = Stats{};
     return Status::ok;
@@ -105,6 +107,7 @@ void MsiShadow::release_device(u16 dslot) {
 void MsiShadow::remove(u16 slot) {
     Slot& s = slots_[slot];
     const u32 lpi = cfg_.host_lpi_base + slot;
+    published_[slot].store(0);  // host LPIs still in flight are dropped from now on
     unlink(slot);
     --live_;
     ++stats_.unmapped;
@@ -185,6 +188,7 @@ void MsiShadow::on_map(u32 dev, u32 ev, u32 intid, u32 vcpu) {
     Slot& s = slots_[slot];
     s = Slot{dev, ev, pcpu, head_[bucket(dev, ev)], dslot, SlotState::live};
     head_[bucket(dev, ev)] = slot;
+    published_[slot].store(kPublished | u64{ev} << 32 | dev);
     ++devices_[dslot].events;
     ++live_;
     ++stats_.mapped;
@@ -206,14 +210,13 @@ void MsiShadow::clear() {
 
 Result<MsiShadow::Event> MsiShadow::lookup(u32 host_lpi) const {
     if (host_lpi < cfg_.host_lpi_base || host_lpi - cfg_.host_lpi_base >= cfg_.cap) return Status::not_found;
-    const u32 slot = host_lpi - cfg_.host_lpi_base;
-    LockGuard g(lock_);
-    const Slot& s = slots_[slot];
-    if (s.state != SlotState::live) {
-        ++stats_.lookups_missed;
+    // Lock-free (see published_): a host LPI never waits for a mapping change that is talking to the physical ITS.
+    const u64 p = published_[host_lpi - cfg_.host_lpi_base].load();
+    if ((p & kPublished) == 0) {
+        lookups_missed_.fetch_add(1);
         return Status::not_found;
     }
-    return Event{s.device_id, s.event_id};
+    return Event{static_cast<u32>(p), static_cast<u32>((p & ~kPublished) >> 32)};
 }
 
 u32 MsiShadow::device_count() const {

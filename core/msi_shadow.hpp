@@ -16,6 +16,7 @@
 #pragma once
 
 #include "core/platform.hpp"
+#include "lib/atomic.hpp"
 #include "lib/containers.hpp"
 #include "lib/spinlock.hpp"
 #include "lib/status.hpp"
@@ -107,7 +108,11 @@ public:
     // Host LPI of a live shadow (0 if none), and the pCPU it targets.
     u32 host_lpi_of(u32 device_id, u32 event_id) const;
     u32 pcpu_of(u32 device_id, u32 event_id) const;
-    const Stats& stats() const { return stats_; }
+    Stats stats() const {
+        Stats s = stats_;
+        s.lookups_missed = lookups_missed_.load(MemoryOrder::relaxed);
+        return s;
+    }
 
 private:
     static constexpr u16 kNil = 0xffff;
@@ -138,6 +143,13 @@ private:
     PhysicalItsOps* ops_ = nullptr;
     Config cfg_;
     mutable Spinlock lock_;
+    // What lookup() reads, without lock_: per host LPI, kPublished | EventID << 32 | DeviceID while the shadow is
+    // live, else 0. on_map/on_unmap call the physical ITS (bounded waits on its command queue) with lock_ held, and
+    // the host-LPI handler (any pCPU, IRQs masked) must never wait for that (docs/isolation.md).
+    static constexpr u64 kPublished = u64{1} << 63;
+    static_assert(kEventBits < 31);
+    Atomic<u64> published_[kMaxShadows];
+    mutable Atomic<u64> lookups_missed_;
     Slot slots_[kMaxShadows];
     u16 head_[kBuckets] = {};
     Bitmap<kMaxShadows> used_;  // live or quarantined host LPIs

@@ -2,6 +2,7 @@
 // model (its::Its) through the observer interface, against a fake physical ITS that records its state.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -36,6 +37,7 @@ public:
     }
     Status map_event(u32 dev, u32 ev, u32 lpi, u32 pcpu) override {
         ++calls;
+        if (during_phys_call) during_phys_call();
         if (fail_map_event) return Status::timeout;
         EXPECT_EQ(devices.count(dev), 1u) << "MAPTI on an unmapped device";
         EXPECT_LT(ev, 1u << devices[dev]) << "EventID beyond the ITT";
@@ -72,6 +74,7 @@ public:
     u32 device_limit = 0x10000;
     bool fail_map_device = false, fail_map_event = false, fail_unmap_event = false;
     int calls = 0, moves = 0;
+    std::function<void()> during_phys_call;  // runs while the shadow waits on the "physical ITS"
 };
 
 // Forwards the virtual ITS's observer calls to the shadow (what arch/aarch64/msi_passthrough does).
@@ -404,3 +407,28 @@ TEST_F(Fixture, RandomCommandStreamsKeepTheShadowExact) {
 }
 
 }  // namespace
+
+// docs/isolation.md: a host LPI never waits for a mapping change that is talking to the physical ITS. While a MAPTI
+// is in the physical ITS (the shadow's lock held), the host-LPI path still resolves another live shadow -- if lookup()
+// took that lock this would spin for ever.
+TEST_F(Fixture, HostLpiLookupDoesNotWaitForAPhysicalItsCall) {
+    h.mapd(0x10, 4);
+    h.cmd(Command::mapti(0x10, 1, 8300, 1));
+    const u32 lpi = shadow.host_lpi_of(0x10, 1);
+    ASSERT_NE(lpi, 0u);
+    int looked_up = 0;
+    phys.during_phys_call = [&] {
+        auto e = shadow.lookup(lpi);
+        ASSERT_TRUE(e.ok());
+        EXPECT_EQ(e.value().device_id, 0x10u);
+        EXPECT_EQ(e.value().event_id, 1u);
+        ++looked_up;
+    };
+    h.cmd(Command::mapti(0x10, 2, 8301, 1));
+    phys.during_phys_call = nullptr;
+    EXPECT_EQ(looked_up, 1);
+    EXPECT_NE(shadow.host_lpi_of(0x10, 2), 0u);
+    // An unmapped shadow is unpublished before the physical DISCARD: its LPI no longer resolves.
+    h.cmd(Command::event_cmd(Opcode::DISCARD, 0x10, 1));
+    EXPECT_FALSE(shadow.lookup(lpi).ok());
+}
