@@ -220,6 +220,7 @@ private:
     Status uaccess_status_ = Status::ok;  // set by restore_* accessors (the register table's writers return void)
 
     Mappings map_;
+    u16 save_order_[kMaxItes] = {};  // save_itt's scratch: one device's ITE slots in EventID order
 };
 
 }  // namespace hv::its

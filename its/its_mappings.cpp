@@ -18,7 +18,9 @@ void Mappings::clear() {
     ites_index_.clear();
     collections_index_.clear();
     n_devices_ = n_ites_ = n_collections_ = 0;
-    ite_free_hint_ = 0;
+    // Free ITE slots as a stack, slot 0 on top: allocation and release are O(1) whatever the guest freed before.
+    for (u16 i = 0; i < kMaxItes; ++i) free_ites_[i] = static_cast<u16>(kMaxItes - 1 - i);
+    n_free_ites_ = kMaxItes;
 }
 
 Result<u16> Mappings::add_device(u32 device_id, u64 itt_addr, u8 event_bits) {
@@ -67,31 +69,16 @@ Result<u16> Mappings::add_ite(u16 device_slot, u32 event, u32 intid, u16 collect
         collection_slot >= kMaxCollections || !collections_[collection_slot].used)
         return Status::invalid_argument;
     if (find_ite(device_slot, event) != kNil) return Status::busy;
-    u16 slot = kNil;
-    for (u32 n = 0; n < kMaxItes; ++n) {
-        u16 s = static_cast<u16>((ite_free_hint_ + n) % kMaxItes);
-        if (!ites_[s].used) {
-            slot = s;
-            break;
-        }
-    }
-    if (slot == kNil) return Status::no_memory;
-    ite_free_hint_ = static_cast<u16>((slot + 1) % kMaxItes);
+    if (n_free_ites_ == 0) return Status::no_memory;
+    const u16 slot = free_ites_[--n_free_ites_];
 
     Device& d = devices_[device_slot];
     Ite& e = ites_[slot];
-    e = Ite{static_cast<u16>(event), device_slot, collection_slot, static_cast<u16>(intid), kNil, kNil, true};
-    // Sorted insertion into the device's list (bounded by the pool size).
-    u16 prev = kNil, cur = d.first_ite;
-    for (u32 guard = 0; cur != kNil && ites_[cur].event < event && guard < kMaxItes; ++guard) {
-        prev = cur;
-        cur = ites_[cur].next;
-    }
-    e.prev = prev;
-    e.next = cur;
-    if (prev == kNil) d.first_ite = slot;
-    else ites_[prev].next = slot;
-    if (cur != kNil) ites_[cur].prev = slot;
+    // O(1): the device's list is unordered (save_itt sorts by EventID when it needs the order). A sorted insertion
+    // cost O(events of the device) per MAPTI, which a guest could make 8192 steps (docs/isolation.md).
+    e = Ite{static_cast<u16>(event), device_slot, collection_slot, static_cast<u16>(intid), kNil, d.first_ite, true};
+    if (d.first_ite != kNil) ites_[d.first_ite].prev = slot;
+    d.first_ite = slot;
     ++d.ite_count;
 
     ites_index_.insert(ite_key(device_slot, event), slot);
@@ -113,6 +100,7 @@ void Mappings::remove_ite(u16 slot) {
     --collections_[coll].refs;
     e = Ite{};
     --n_ites_;
+    free_ites_[n_free_ites_++] = slot;
     release_collection_if_unused(coll);
 }
 

@@ -1,5 +1,5 @@
 // The live ITS mappings, KVM-style: kept in the model's own fixed-capacity structures (not in guest RAM).
-//   devices     — DeviceID -> {ITT address, EventID bits, sorted list of its ITEs}
+//   devices     — DeviceID -> {ITT address, EventID bits, list of its ITEs}
 //   ITEs        — one shared pool; (device slot, EventID) -> {LPI INTID, collection slot}
 //   collections — ICID -> target vCPU (or "unmapped" while only ITEs reference it)
 // Every lookup a translation needs is an O(1) chained-hash probe. Not thread-safe: the owning Its serialises
@@ -98,7 +98,7 @@ struct Ite {
     u16 device = kNil;      // device slot
     u16 collection = kNil;  // collection slot
     u16 intid = 0;          // LPI INTID (< 2^16 since GITS_TYPER.IDbits = 16)
-    u16 prev = kNil, next = kNil;  // the device's list, sorted by EventID
+    u16 prev = kNil, next = kNil;  // the device's list (unordered)
     bool used = false;
 };
 
@@ -112,7 +112,7 @@ struct Collection {
 
 class Mappings {
 public:
-    Mappings() = default;
+    Mappings() { clear(); }
     Mappings(const Mappings&) = delete;
     Mappings& operator=(const Mappings&) = delete;
 
@@ -163,7 +163,8 @@ private:
     HashIndex<8192, kMaxItes> ites_index_;
     HashIndex<512, kMaxCollections> collections_index_;
     usize n_devices_ = 0, n_ites_ = 0, n_collections_ = 0;
-    u16 ite_free_hint_ = 0;
+    u16 free_ites_[kMaxItes];  // stack of free ITE slots
+    u32 n_free_ites_ = 0;
 };
 
 }  // namespace hv::its

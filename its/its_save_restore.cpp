@@ -62,9 +62,29 @@ Status Its::save_collections() {
 Status Its::save_itt(const Device& d) {
     // The whole ITT is rewritten: gaps are zero so stale entries of an earlier save cannot come back.
     HV_TRY(zero_guest(mem_, d.itt_addr, u64{d.event_limit()} * abi::kEntrySize));
-    for (u16 e = d.first_ite; e != kNil; e = map_.ite(e).next) {
-        const Ite& ite = map_.ite(e);
-        u64 next = ite.next == kNil ? 0 : min<u64>(map_.ite(ite.next).event - ite.event, abi::ite::kMaxNext);
+    // The device's list is unordered; `next` needs EventID order: heap sort of its slots (O(n log n), save only).
+    u32 n = 0;
+    for (u16 e = d.first_ite; e != kNil && n < kMaxItes; e = map_.ite(e).next) save_order_[n++] = e;
+    auto ev = [&](u32 i) { return map_.ite(save_order_[i]).event; };
+    auto sift = [&](u32 root, u32 end) {
+        for (u32 child; (child = 2 * root + 1) < end; root = child) {
+            if (child + 1 < end && ev(child + 1) > ev(child)) ++child;
+            if (ev(root) >= ev(child)) return;
+            const u16 t = save_order_[root];
+            save_order_[root] = save_order_[child];
+            save_order_[child] = t;
+        }
+    };
+    for (u32 i = n / 2; i-- > 0;) sift(i, n);
+    for (u32 end = n; end > 1; --end) {
+        const u16 t = save_order_[0];
+        save_order_[0] = save_order_[end - 1];
+        save_order_[end - 1] = t;
+        sift(0, end - 1);
+    }
+    for (u32 i = 0; i < n; ++i) {
+        const Ite& ite = map_.ite(save_order_[i]);
+        u64 next = i + 1 == n ? 0 : min<u64>(ev(i + 1) - ite.event, abi::ite::kMaxNext);
         u64 v = abi::ite::make(next, ite.intid, map_.collection(ite.collection).icid);
         HV_TRY(mem_.write_obj(d.itt_addr + u64{ite.event} * abi::kEntrySize, v));
     }
