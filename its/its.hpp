@@ -56,7 +56,7 @@ enum class CmdResult : u8 { next, stall };
 // process_backlog().
 constexpr u32 kCommandsPerTrap = 32;
 // INVALL and MOVALL count as this many commands of the batch (each walks all 57344 LPIs once).
-constexpr u32 kHeavyCommandCost = 8;
+constexpr u32 kHeavyCommandCost = 16;
 
 class Its final : public MmioHandler {
 public:

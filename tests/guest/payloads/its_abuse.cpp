@@ -16,9 +16,9 @@ constexpr u64 kQueueBytes = 16 * 1024;  // 4 pages: 512 commands
 alignas(65536) u8 g_pending[65536];     // LPI pending table (64 KiB aligned)
 alignas(4096) u8 g_prop[8192];          // LPI properties for INTIDs 8192..16383
 alignas(65536) u8 g_queue[kQueueBytes];
-alignas(65536) u8 g_devices[65536];     // flat device table
+alignas(65536) u8 g_devices[65536];  // flat device table
 alignas(65536) u8 g_collections[65536];
-alignas(256) u8 g_itt[4][8192];         // ITTs
+alignas(256) u8 g_itt[4][8192];  // ITTs
 
 its::Its g_its;
 bool g_its_ready = false;
@@ -77,8 +77,8 @@ GUEST_TEST(its_setup) {
     ASSERT_EQ(its::dt_find_all(&base, &size, 1), 1u);
     // Redistributor LPIs: PROPBASER (IDbits 14: INTIDs < 16384), PENDBASER, EnableLPIs (IHI0069H 12.11).
     its::enable_lpis(gic::rd_base(), g_prop, 14, g_pending);
-    ASSERT_TRUE(g_its.init(base, {g_queue, kQueueBytes, g_devices, sizeof g_devices, g_collections,
-                                  sizeof g_collections}));
+    ASSERT_TRUE(
+        g_its.init(base, {g_queue, kQueueBytes, g_devices, sizeof g_devices, g_collections, sizeof g_collections}));
     printf("  ITS at 0x%llx, TYPER 0x%llx\n", static_cast<unsigned long long>(base),
            static_cast<unsigned long long>(g_its.typer()));
     EXPECT_EQ(g_its.ctlr() & 1, 1u);
@@ -123,11 +123,21 @@ GUEST_TEST(command_flood_with_garbage_and_wraparound) {
     for (u32 i = 0; i < 6000; ++i) {
         Cmd c;
         switch (rnd() % 6) {
-            case 0: c = mapti(0x08 + (rnd() % 64), rnd() % 300, 8192 + rnd() % 4096, rnd() % 4); break;
-            case 1: c = discard(rnd() % 0x200, rnd() % 300); break;
-            case 2: c = mapd(rnd() % 0x200, reinterpret_cast<u64>(g_itt[1 + rnd() % 3]), 1 + rnd() % 12, rnd() & 1); break;
-            case 3: c = movi(rnd() % 0x200, rnd() % 300, rnd() % 8); break;
-            default: c = Cmd{{u64{rnd()} << 32 | rnd(), u64{rnd()} << 32 | rnd(), u64{rnd()} << 32 | rnd(), rnd()}}; break;
+            case 0:
+                c = mapti(0x08 + (rnd() % 64), rnd() % 300, 8192 + rnd() % 4096, rnd() % 4);
+                break;
+            case 1:
+                c = discard(rnd() % 0x200, rnd() % 300);
+                break;
+            case 2:
+                c = mapd(rnd() % 0x200, reinterpret_cast<u64>(g_itt[1 + rnd() % 3]), 1 + rnd() % 12, rnd() & 1);
+                break;
+            case 3:
+                c = movi(rnd() % 0x200, rnd() % 300, rnd() % 8);
+                break;
+            default:
+                c = Cmd{{u64{rnd()} << 32 | rnd(), u64{rnd()} << 32 | rnd(), u64{rnd()} << 32 | rnd(), rnd()}};
+                break;
         }
         if (!put(c, (i % 7) == 0)) {
             EXPECT_TRUE(false);
@@ -139,7 +149,8 @@ GUEST_TEST(command_flood_with_garbage_and_wraparound) {
     g_its.kick();
     EXPECT_TRUE(drained());
     EXPECT_GE(wraps, 10u);
-    printf("  6000 commands, %u CWRITER wraparounds, CREADR 0x%llx\n", wraps, static_cast<unsigned long long>(creadr()));
+    printf("  6000 commands, %u CWRITER wraparounds, CREADR 0x%llx\n", wraps,
+           static_cast<unsigned long long>(creadr()));
     // A CWRITER beyond the queue is ignored; reading registers still works.
     mmio_write64(g_its.base() + its::kCwriter, kQueueBytes + 0x1000);
     EXPECT_EQ(g_its.ctlr() & 1, 1u);
@@ -153,4 +164,52 @@ GUEST_TEST(normal_mapping_still_delivers_afterwards) {
     g_its.set_enabled(false);
     g_its.set_enabled(true);
     EXPECT_TRUE(deliver_through_translater(6, 8211));
+}
+
+// docs/isolation.md: tables pointed at the hypervisor's own memory (its image at 0x40200000, below guest RAM) are
+// refused or ignored -- the ITS never reads commands from there, the redistributor never takes LPI properties from
+// there nor writes pending bits there -- and the hypervisor keeps working. Each step has its control: the same
+// register pointed at guest RAM does work, so the path the attack uses is live.
+GUEST_TEST(tables_in_hypervisor_memory_are_refused) {
+    REQUIRE_HYPERVISOR();
+    ASSERT_TRUE(g_its_ready);
+    constexpr u64 kHyp = 0x40200000;
+    const u64 base = g_its.base();
+    // 1. Command queue in hypervisor memory: nothing is read from it, the queue stalls (CREADR.Stalled).
+    g_its.set_enabled(false);
+    mmio_write64(base + its::kCbaser, (u64{1} << 63) | kHyp);  // Valid, one 4 KiB page
+    g_its.set_enabled(true);
+    mmio_write64(base + its::kCwriter, 4 * 32);
+    EXPECT_EQ(g_its.creadr() & 1, 1u);  // stalled at the first command
+    EXPECT_EQ(g_its.creadr() & ~u64{1}, 0u);
+    // Control: the queue back in guest RAM runs commands and delivers.
+    ASSERT_TRUE(
+        g_its.init(base, {g_queue, kQueueBytes, g_devices, sizeof g_devices, g_collections, sizeof g_collections}));
+    EXPECT_TRUE(deliver_through_translater(7, 8212));
+
+    // 2. LPI property and pending tables in hypervisor memory: the properties read as "disabled" (the LPI is not
+    // delivered), and clearing EnableLPIs (which writes pending bits back to PENDBASER) writes nothing there.
+    const u64 rd = gic::rd_base();
+    mmio_write32(rd, mmio_read32(rd) & ~1u);  // EnableLPIs = 0 (GICR_CTLR.CES = 1 here)
+    mmio_write64(rd + 0x70, kHyp | 13);       // PROPBASER: IDbits 14
+    mmio_write64(rd + 0x78, kHyp + 0x10000);  // PENDBASER
+    mmio_write32(rd, mmio_read32(rd) | 1);
+    const u32 before = g_lpi_hits;
+    g_its.signal(7);  // LPI 8212: pending, but its property (unreadable) says disabled
+    EXPECT_FALSE(wait_lpi(before + 1));
+    mmio_write32(rd, mmio_read32(rd) & ~1u);  // writes the pending LPI back: refused (outside guest RAM)
+    // Control: the tables back in guest RAM, a mapped LPI comes through again.
+    its::set_lpi_config(g_prop, 8212, false);
+    its::enable_lpis(rd, g_prop, 14, g_pending);
+    EXPECT_TRUE(deliver_through_translater(8, 8213));
+    // 3. The device and collection tables in hypervisor memory: the model keeps its mappings itself and never
+    // writes them during operation (only SAVE_TABLES, a host operation, would: refused there too).
+    g_its.set_enabled(false);
+    const u64 pa_mask = ((u64{1} << 48) - 1) & ~u64{0xfff};
+    mmio_write64(base + its::kBaser0, (mmio_read64(base + its::kBaser0) & ~pa_mask) | kHyp);
+    g_its.set_enabled(true);
+    EXPECT_EQ(mmio_read64(base + its::kCtlr) & 1, 1u);
+    ASSERT_TRUE(
+        g_its.init(base, {g_queue, kQueueBytes, g_devices, sizeof g_devices, g_collections, sizeof g_collections}));
+    EXPECT_TRUE(deliver_through_translater(9, 8214));
 }

@@ -79,7 +79,7 @@ u64 g_its_base = 0;
 // Documented bounds (docs/isolation.md), in instructions.
 constexpr u64 kBoundMmio = 20000;
 constexpr u64 kBoundCwriter = 400000;
-constexpr u64 kBoundInvall = 600000;
+constexpr u64 kBoundInvall = 400000;
 constexpr u64 kBoundCall = 20000;
 
 }  // namespace
