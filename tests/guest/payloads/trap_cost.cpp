@@ -7,8 +7,7 @@
 // The test asserts the bounds documented in docs/isolation.md (generous: 4x the measured values), so a change that
 // makes a trap unbounded again fails here.
 //
-// guest-tests: smp=1 mem=512M append="icount_shift=0" hv_append="vcpus=1" expect=pass timeout=180 qemu="-icount
-// shift=0"
+// guest-tests: smp=1 append="icount_shift=0" hv_append="vcpus=1" timeout=180 qemu="-icount shift=0"
 #include "tests/guest/runtime/guest.hpp"
 #include "tests/guest/runtime/its.hpp"
 
