@@ -535,13 +535,23 @@ bool Vgic::has_pending_for_wakeup(u32 vcpu) {
     LockGuard d(dist_lock_);
     const u64 vmcr = v.cpu_if.vmcr;
     const u32 pmr = static_cast<u32>(ich_vmcr::VPMR::get(vmcr));
+    // The running priority (IHI0069H 4.8): the lowest set bit of the active-priority registers is the group priority
+    // of the highest-priority active interrupt; only a strictly higher group priority preempts it. Without this, an
+    // interrupt masked by the running priority ended every WFI at once and the vCPU spun (docs/isolation.md).
+    const u32 pre_bits = static_cast<u32>(ich_vtr::PREbits::get(cfg_.ich_vtr)) + 1;
+    u32 running = 0xffffffffu;  // group-priority index; none active
+    for (u32 n = 0; n < 4 && running == 0xffffffffu; ++n) {
+        const u32 bits = v.cpu_if.ap0r[n] | v.cpu_if.ap1r[n];
+        if (bits != 0) running = n * 32 + ctz(bits);
+    }
     auto visible = [&](bool group1, u8 prio) {
         const bool cpu_en = group1 ? ich_vmcr::VENG1::get(vmcr) : ich_vmcr::VENG0::get(vmcr);
-        return cpu_en && prio < pmr;  // ICC_PMR_EL1: only higher priority (lower value) than the mask is signalled
+        // ICC_PMR_EL1: only higher priority (lower value) than the mask is signalled; then the running priority.
+        return cpu_en && prio < pmr && (u32{prio} >> (8 - pre_bits)) < running;
     };
     for (u32 i = 0; i < min<u32>(v.cpu_if.used_lrs, kMaxLrs); ++i) {
         const u64 lr = v.cpu_if.lr[i];
-        if ((ich_lr::State::get(lr) & ich_lr::kStatePending) &&
+        if (ich_lr::State::get(lr) == ich_lr::kStatePending &&  // pending+active cannot be taken yet
             visible(ich_lr::Group::get(lr), static_cast<u8>(ich_lr::Priority::get(lr))))
             return true;
     }
@@ -553,7 +563,9 @@ bool Vgic::has_pending_for_wakeup(u32 vcpu) {
             const IrqState* st = irq(vcpu, intid);
             if (st == nullptr || (intid >= kNumPrivate && st->target != vcpu) || st->lr_owner != kNoVcpu) continue;
             if (st->bound) continue;  // a bound interrupt wakes the vCPU through its SDEI event
-            if (st->pending() && st->enabled && group_enabled(st->group1) && visible(st->group1, st->priority))
+            // Pending and active: cannot be taken until the guest deactivates it, so it is no reason to wake.
+            if (st->pending() && !st->active && st->enabled && group_enabled(st->group1) &&
+                visible(st->group1, st->priority))
                 return true;
         }
     }

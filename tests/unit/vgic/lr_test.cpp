@@ -310,6 +310,26 @@ TEST_F(VgicTest, WakeupHonoursPriorityMask) {
     EXPECT_FALSE(vgic->has_pending_for_wakeup(1));
 }
 
+// docs/isolation.md: a vCPU in WFI sleeps through interrupts it cannot take -- masked by the running priority (an
+// active interrupt of equal or higher priority in the APRs), or pending and active at once.
+TEST_F(VgicTest, WakeupHonoursRunningPriorityAndActiveState) {
+    auto& s = vgic->cpu_if(0);
+    gicd_write(0x0, 2);
+    gicd_write(0x104, 1);        // SPI 32 enabled
+    gicd_write(0x420, 0x80, 1);  // priority 0x80
+    gicd_write(0x204, 1);        // pending
+    s.vmcr = ich_vmcr::VENG1::make(1) | ich_vmcr::VPMR::make(0xff);
+    EXPECT_TRUE(vgic->has_pending_for_wakeup(0));
+    const u32 pre = static_cast<u32>(ich_vtr::PREbits::get(vgic->config().ich_vtr)) + 1;
+    s.ap1r[0] = 1u << (0x80 >> (8 - pre));  // running priority 0x80: equal, not higher
+    EXPECT_FALSE(vgic->has_pending_for_wakeup(0));
+    s.ap1r[0] = 1u << (0x88 >> (8 - pre));  // running priority 0x88: 0x80 preempts
+    EXPECT_TRUE(vgic->has_pending_for_wakeup(0));
+    s.ap1r[0] = 0;
+    gicd_write(0x304, 1);  // ISACTIVER: now pending and active
+    EXPECT_FALSE(vgic->has_pending_for_wakeup(0));
+}
+
 TEST_F(VgicTest, InjectionValidatesArguments) {
     EXPECT_EQ(vgic->set_level(3, 0, true), Status::invalid_argument);   // SGI
     EXPECT_EQ(vgic->set_level(20, 4, true), Status::invalid_argument);  // no vCPU 4
