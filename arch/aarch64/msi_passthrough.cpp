@@ -121,9 +121,9 @@ Status msi_vm_init(Vm& vm, const PlatformInfo& plat, const VirtualItsFrames& fra
     // at each guest entry too, as a real ITS works through its queue without being polled. Otherwise one relaxed
     // load per ITS.
     d.before_entry = [](void*, Vcpu&) {
-        Vm& vm = the_vm();
-        for (u32 i = 0; i < vm.its_count; ++i)
-            if (vm.its[i]->has_backlog()) vm.its[i]->process_backlog();
+        Vm& m = the_vm();
+        for (u32 i = 0; i < m.its_count; ++i)
+            if (m.its[i]->has_backlog()) m.its[i]->process_backlog();
     };
     HV_TRY(vm.add_device(d));
 
