@@ -39,6 +39,47 @@ void Pl011::reset() {
     if (rx_source_ != nullptr) set_rx_source_irq(true);  // the FIFO is empty: accept input again
 }
 
+Pl011State Pl011::state() const {
+    Pl011State s;
+    s.rsr = rsr_;
+    s.ilpr = ilpr_;
+    s.ibrd = ibrd_;
+    s.fbrd = fbrd_;
+    s.lcr_h = lcr_h_;
+    s.cr = cr_;
+    s.ifls = ifls_;
+    s.imsc = imsc_;
+    s.ris = ris_;
+    s.dmacr = dmacr_;
+    s.rx_count = static_cast<u32>(rx_count_);
+    for (usize i = 0; i < kRxFifo; ++i) s.rx[i] = static_cast<u8>(rx_[(rx_head_ + i) % kRxFifo]);
+    return s;
+}
+
+Status Pl011::set_state(const Pl011State& s) {
+    static_assert(sizeof(s.rx) == kRxFifo);
+    // Field widths (DDI0183G 3.3): RSR 4 bits, ILPR 8, IBRD 16, FBRD 6, LCR_H 8, CR 16, IFLS 6, IMSC/RIS 11, DMACR 3.
+    if (s.rx_count > kRxFifo || s.rsr > 0xf || s.ilpr > 0xff || s.ibrd > 0xffff || s.fbrd > 0x3f || s.lcr_h > 0xff ||
+        s.cr > 0xffff || s.ifls > 0x3f || s.imsc > kIntAll || s.ris > kIntAll || s.dmacr > 0x7)
+        return Status::invalid_argument;
+    rsr_ = s.rsr;
+    ilpr_ = s.ilpr;
+    ibrd_ = s.ibrd;
+    fbrd_ = s.fbrd;
+    lcr_h_ = s.lcr_h;
+    cr_ = s.cr;
+    ifls_ = s.ifls;
+    imsc_ = s.imsc;
+    ris_ = s.ris;
+    dmacr_ = s.dmacr;
+    rx_head_ = 0;
+    rx_count_ = s.rx_count;
+    for (usize i = 0; i < kRxFifo; ++i) rx_[i] = static_cast<char>(s.rx[i]);
+    update_irq();
+    if (rx_source_ != nullptr) set_rx_source_irq(!rx_full());
+    return Status::ok;
+}
+
 void Pl011::set_rx_source_irq(bool on) {
     if (rx_source_ == nullptr || on == rx_source_irq_on_) return;
     rx_source_irq_on_ = on;

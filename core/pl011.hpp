@@ -51,6 +51,14 @@ enum class Pl011Reg : u32 {
     PERIPH_ID0 = 0xfe0,  // PeriphID0..3, PCellID0..3 (RO)
 };
 
+// The model's whole guest-visible state (snapshots: vm/uart_class). The receive FIFO's 32 slots from its oldest
+// character (the first rx_count are waiting).
+struct Pl011State {
+    u32 rsr = 0, ilpr = 0, ibrd = 0, fbrd = 0, lcr_h = 0, cr = 0, ifls = 0, imsc = 0, ris = 0, dmacr = 0;
+    u32 rx_count = 0;
+    u8 rx[32] = {};
+};
+
 class Pl011 final : public MmioHandler {
 public:
     static constexpr u64 kFrameSize = 0x1000;
@@ -84,6 +92,12 @@ public:
     usize pull_rx();
     bool rx_source_irq_enabled() const { return rx_source_irq_on_; }
     bool irq_level() const { return (ris_ & imsc_) != 0; }
+
+    // Snapshot state. set_state refuses (invalid_argument, nothing changed) a FIFO count above kRxFifo or bits
+    // outside a register's fields (DDI0183G 3.3), then drives the interrupt line from the restored RIS & IMSC and
+    // re-evaluates the receive source's back-pressure.
+    Pl011State state() const;
+    [[nodiscard]] Status set_state(const Pl011State& s);
 
     // Register accessors used by the region table.
     u64 read_dr(const MmioAccess&, u64);

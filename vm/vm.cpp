@@ -91,6 +91,7 @@ Status build_vm(Vm& vm, const VmConfig& cfg, const VmPorts& ports) {
     for (u32 i = 0; i < vm.its_count; ++i) HV_TRY(cat.add(r.its[i].construct(vm.its[i].get(), i)));
     HV_TRY(r.sdei.add_to(cat));
     HV_TRY(cat.add(r.mp_state));
+    if (vm.uart.built()) HV_TRY(cat.add(r.uart.construct(*vm.uart)));
     return Status::ok;
 }
 

@@ -32,6 +32,7 @@
 #include "vgic/vgic.hpp"
 #include "core/guest_dtb.hpp"
 #include "vm/mp_state.hpp"
+#include "vm/uart_class.hpp"
 
 namespace hv {
 
@@ -237,6 +238,7 @@ private:
         InPlace<its::ItsRegisterClass> its[kMaxIts];
         sdei::SdeiRegisterClasses sdei;
         MpStateClass mp_state;
+        InPlace<UartRegisterClass> uart;
     };
     // psci/ power transitions -> SDEI (a PE switched off or on has its private events reset, DEN0054 6.6).
     class SdeiPowerLink final : public psci::PowerObserver {

@@ -38,6 +38,7 @@ constexpr u64 kClassLineLevel = u64{0x0803} << kClassShift;  // vgic/: level-tri
 constexpr u64 kClassGits = u64{0x0804} << kClassShift;       // its/: GITS registers (VM)
 constexpr u64 kClassSdei = u64{0x0805} << kClassShift;       // sdei/: event state
 constexpr u64 kClassMpState = u64{0x0806} << kClassShift;    // arch/ vm_snapshot: vCPU power (KVM MP_STATE) (vCPU)
+constexpr u64 kClassUart = u64{0x0807} << kClassShift;       // vm/uart_class: the emulated PL011 (VM)
 
 constexpr u64 size_bits_for(usize bytes) {
     return bytes == 1 ? kSizeU8 : bytes == 2 ? kSizeU16 : bytes == 4 ? kSizeU32 : bytes == 8 ? kSizeU64 : kSizeU128;

@@ -199,3 +199,80 @@ TEST(DeviceHooks, RegistrationStopsAtCapacity) {
     EXPECT_EQ(vm.add_device(DeviceHooks{}), Status::no_memory);
     EXPECT_EQ(vm.devices().all().size(), Vm::kMaxDevices);
 }
+
+namespace {
+
+struct NullUart final : Pl011Backend {
+    void uart_tx(char) override {}
+    void uart_irq(bool level) override { line = level; }
+    bool line = false;
+};
+
+}  // namespace
+
+TEST(UartClass, StateAndFifoGoThroughTheCatalogueIntoAFreshVm) {
+    Ports ports;
+    NullUart be_a, be_b;
+    VmConfig cfg;
+    cfg.uart = true;
+    auto a = two_vcpu_vm(cfg);
+    VmPorts pa = ports.all();
+    pa.uart_backend = &be_a;
+    ASSERT_EQ(build_vm(*a, cfg, pa), Status::ok);
+    auto b = two_vcpu_vm(cfg);
+    VmPorts pb = ports.all();
+    pb.uart_backend = &be_b;
+    ASSERT_EQ(build_vm(*b, cfg, pb), Status::ok);
+
+    // A: programmed, three characters waiting (one read already: the FIFO head is not slot 0), RX interrupt on.
+    a->uart->locked([&](Pl011& u) {
+        (void)u.mmio_write(MmioAccess{0, 0x024, 4, true}, 0x27);   // IBRD
+        (void)u.mmio_write(MmioAccess{0, 0x02c, 4, true}, 0x70);   // LCR_H: 8 bits, FIFOs
+        (void)u.mmio_write(MmioAccess{0, 0x038, 4, true}, Pl011::kIntRx);  // IMSC
+        for (char c : std::string("xabc")) (void)u.push_rx(c);
+        u64 v = 0;
+        (void)u.mmio_read(MmioAccess{0, 0x000, 4, false}, v);  // takes 'x'
+        EXPECT_EQ(v, u64{'x'});
+    });
+    EXPECT_TRUE(be_a.line);
+
+    // Copy every UART register of A's catalogue into B's, in enumeration order (the restore's order).
+    reglist::RegisterCatalogue& ca = a->registers();
+    reglist::RegisterCatalogue& cb = b->registers();
+    u32 copied = 0;
+    for (usize i = 0, n = ca.reg_count(reglist::Handle::vm()); i < n; ++i) {
+        u64 id = 0;
+        ASSERT_EQ(ca.reg_id_at(reglist::Handle::vm(), i, id), Status::ok);
+        if (reglist::reg_class(id) != reglist::kClassUart) continue;
+        u64 v = 0;
+        ASSERT_EQ(ca.get_u64(reglist::Handle::vm(), id, v), Status::ok);
+        ASSERT_EQ(cb.set_u64(reglist::Handle::vm(), id, v), Status::ok) << std::hex << id;
+        ++copied;
+    }
+    EXPECT_EQ(copied, UartRegisterClass::kRegs + 1 + UartRegisterClass::kRxSlots);
+    EXPECT_TRUE(be_b.line);  // RIS & IMSC restored: the line is up
+    std::string got;
+    b->uart->locked([&](Pl011& u) {
+        EXPECT_EQ(u.rx_count(), 3u);
+        u64 v = 0;
+        (void)u.mmio_read(MmioAccess{0, 0x024, 4, false}, v);
+        EXPECT_EQ(v, 0x27u);
+        (void)u.mmio_read(MmioAccess{0, 0x02c, 4, false}, v);
+        EXPECT_EQ(v, 0x70u);
+        for (int k = 0; k < 3; ++k) {
+            (void)u.mmio_read(MmioAccess{0, 0x000, 4, false}, v);
+            got.push_back(static_cast<char>(v & 0xff));
+        }
+    });
+    EXPECT_EQ(got, "abc");
+    EXPECT_FALSE(be_b.line);  // FIFO drained
+
+    // Refusals change nothing: a count above 32, a value outside a field.
+    EXPECT_EQ(cb.set_u64(reglist::Handle::vm(), UartRegisterClass::id(UartRegisterClass::kRxCount), 33),
+              Status::invalid_argument);
+    EXPECT_EQ(cb.set_u64(reglist::Handle::vm(), UartRegisterClass::id(2), 0x10000), Status::invalid_argument);
+    u64 ibrd = 0;
+    ASSERT_EQ(cb.get_u64(reglist::Handle::vm(), UartRegisterClass::id(2), ibrd), Status::ok);
+    EXPECT_EQ(ibrd, 0x27u);
+    EXPECT_EQ(cb.set_u64(reglist::Handle::vm(), UartRegisterClass::id(0x0b), 0), Status::not_found);
+}
