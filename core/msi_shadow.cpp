@@ -41,6 +41,7 @@ Status MsiShadow::init(const Config& cfg, PhysicalItsOps& ops) {
     for (auto& p : published_) p.store(0);
     lookups_missed_.store(0);
     live_ = 0;
+    quarantined_ = 0;
     stats_ = Stats{};
     return Status::ok;
 }
@@ -56,6 +57,12 @@ u16 MsiShadow::find(u32 dev, u32 ev) const {
     for (u16 i = head_[bucket(dev, ev)]; i != kNil && guard < kMaxShadows; i = slots_[i].next, ++guard)
         if (slots_[i].device_id == dev && slots_[i].event_id == ev) return i;
     return kNil;
+}
+
+bool MsiShadow::is_quarantined(u32 dev, u32 ev) const {
+    for (const Slot& s : slots_)
+        if (s.state == SlotState::quarantined && s.device_id == dev && s.event_id == ev) return true;
+    return false;
 }
 
 void MsiShadow::unlink(u16 slot) {
@@ -115,6 +122,7 @@ void MsiShadow::remove(u16 slot) {
         // The physical ITS may still deliver this LPI: never hand it out again (lookup() ignores it).
         ++stats_.phys_errors;
         s.state = SlotState::quarantined;
+        ++quarantined_;
         HV_LOG_RATELIMITED(warn, "msi: physical DISCARD of 0x%x/%u (host LPI %u) failed (%s): LPI quarantined",
                            s.device_id, s.event_id, lpi, status_name(st));
         return;
@@ -150,6 +158,13 @@ void MsiShadow::on_map(u32 dev, u32 ev, u32 intid, u32 vcpu) {
         }
         s.pcpu = pcpu;
         ++stats_.moved;
+        return;
+    }
+    if (quarantined_ > 0 && is_quarantined(dev, ev)) {
+        // Its DISCARD failed: the physical ITS may still hold (dev, ev) -> the quarantined LPI, and a second MAPTI
+        // of a mapped EventID is not something to rely on (fuzz_msi_shadow found this path). Stays virtual.
+        ++stats_.virtual_only;
+        HV_LOG_RATELIMITED(warn, "msi: 0x%x/%u has a quarantined physical mapping: not mirrored again", dev, ev);
         return;
     }
     if (ev >> kEventBits) {

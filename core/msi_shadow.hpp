@@ -134,6 +134,7 @@ private:
 
     static usize bucket(u32 dev, u32 ev) { return ((dev * 0x9e3779b1u) ^ (ev * 0x85ebca6bu)) % kBuckets; }
     u16 find(u32 dev, u32 ev) const;
+    bool is_quarantined(u32 dev, u32 ev) const;  // a slot whose physical DISCARD failed still names (dev, ev)
     void unlink(u16 slot);
     u32 pcpu_for(u32 vcpu, u32 fallback) const;
     u16 device_slot(u32 dev, bool create);
@@ -155,6 +156,7 @@ private:
     Bitmap<kMaxShadows> used_;  // live or quarantined host LPIs
     DeviceSlot devices_[kMaxDevices];
     u32 live_ = 0;
+    u32 quarantined_ = 0;  // slots in SlotState::quarantined (never freed until init)
     mutable Stats stats_;
 };
 

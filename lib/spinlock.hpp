@@ -5,8 +5,16 @@
 
 namespace hv {
 
+#if defined(HV_HOST_SPIN_YIELD)
+// Host builds that run more spinning threads than cores (tests/fuzz/tsan): give the CPU away while waiting, or a
+// ticket lock whose next owner is descheduled stalls everyone for a whole time slice.
+extern "C" void hv_host_spin_yield();
+#endif
+
 inline void cpu_relax() {
-#if defined(__aarch64__)
+#if defined(HV_HOST_SPIN_YIELD)
+    hv_host_spin_yield();
+#elif defined(__aarch64__)
     asm volatile("yield" ::: "memory");
 #elif defined(__x86_64__)
     __builtin_ia32_pause();

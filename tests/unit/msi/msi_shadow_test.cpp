@@ -312,6 +312,23 @@ TEST_F(Fixture, PhysicalFailuresKeepTheMappingVirtualAndQuarantineStaleLpis) {
     EXPECT_GE(shadow.stats().phys_errors, 3u);
 }
 
+// Found by fuzz_msi_shadow: after a failed DISCARD the physical ITS may still map (dev, ev) to the quarantined LPI, so
+// the guest mapping the same EventID again must not issue a second MAPTI for it; it stays virtual.
+TEST_F(Fixture, AnEventWithAQuarantinedPhysicalMappingIsNotMappedTwice) {
+    h.mapd(0x10);
+    h.cmd(Command::mapti(0x10, 2, 8202, 0));
+    const u32 lpi = shadow.host_lpi_of(0x10, 2);
+    ASSERT_NE(lpi, 0u);
+    const usize before = phys.events.size();
+    phys.fail_unmap_event = true;
+    h.cmd(Command::event_cmd(Opcode::DISCARD, 0x10, 2));
+    phys.fail_unmap_event = false;
+    h.cmd(Command::mapti(0x10, 2, 8204, 0));
+    h.expect_tr(0x10, 2, 0, 8204);
+    EXPECT_EQ(shadow.host_lpi_of(0x10, 2), 0u);
+    EXPECT_EQ(phys.events.size(), before) << "no second physical MAPTI of a still-mapped EventID";
+}
+
 TEST_F(Fixture, DeviceIdsBeyondThePhysicalTablesStayVirtual) {
     phys.device_limit = 0x20;
     h.mapd(0x100);
