@@ -57,6 +57,7 @@ primary_entry:
     stp     xzr, xzr, [x1], #16
     b       3b
 4:
+    bl      init_stack_guard
     mov     x0, #0
     bl      set_stack_and_vectors
     mov     x0, x19
@@ -81,17 +82,46 @@ hv_secondary_entry:
     bl      hv_secondary_main           /* boot/main.cpp; never returns */
     b       halt
 
-/* x0 = pCPU index: SP_EL2 = top of that CPU's stack, VBAR_EL2 = hv_vectors. Clobbers x1, x2. */
+/* x0 = pCPU index: SP_EL2 = top of that CPU's stack (its slot's upper half, 16 bytes below the slot's end so that
+ * even an empty stack has bit HV_STACK_SHIFT set), VBAR_EL2 = hv_vectors. Clobbers x1, x2. */
 set_stack_and_vectors:
     msr     spsel, #1
     adr_l   x1, hv_stacks
     add     x0, x0, #1
-    mov     x2, #HV_STACK_SIZE
+    mov     x2, #HV_STACK_SLOT
     madd    x1, x0, x2, x1
+    sub     x1, x1, #16
     mov     sp, x1
     adr_l   x1, hv_vectors
     msr     vbar_el2, x1
     isb
+    ret
+
+/* The stack protector's canary (-fstack-protector-strong, docs/boot.md "EL2 hardening"): set once, before any C++
+ * runs, from RNDR when FEAT_RNG exists (ID_AA64ISAR0_EL1.RNDR, bits [63:60]; a failed RNDR sets Z and is retried a
+ * few times) mixed with the physical counter, else from the counter alone. The lowest byte is cleared so that a
+ * string overflow cannot reproduce the canary. hv_stack_guard_source: 1 = RNDR, 0 = counter only. Clobbers x1-x4. */
+init_stack_guard:
+    mrs     x1, cntpct_el0
+    mov     x4, #0
+    mrs     x2, id_aa64isar0_el1
+    lsr     x2, x2, #60
+    cbz     x2, 2f
+    mov     x3, #8
+1:  mrs     x2, s3_3_c2_c4_0            /* RNDR */
+    b.ne    3f                          /* NZCV = 0b0000: a random number */
+    subs    x3, x3, #1
+    b.ne    1b
+    b       2f
+3:  eor     x1, x1, x2
+    mov     x4, #1
+2:  ror     x2, x1, #29                 /* spread the counter's low bits over the whole word */
+    eor     x1, x1, x2, lsl #17
+    and     x1, x1, #~0xff
+    adr_l   x2, __stack_chk_guard
+    str     x1, [x2]
+    adr_l   x2, hv_stack_guard_source
+    str     w4, [x2]
     ret
 
     .global halt
@@ -146,7 +176,11 @@ msg_wrong_addr:
     .ltorg
 
     .section .bss.stacks, "aw", %nobits
-    .balign 16
+    .balign HV_STACK_SLOT
     .global hv_stacks
-hv_stacks:
-    .skip   HV_MAX_CPUS * HV_STACK_SIZE
+hv_stacks:                              /* per pCPU: [guard (unmapped) | stack], HV_STACK_SLOT each */
+    .skip   HV_MAX_CPUS * HV_STACK_SLOT
+    .balign 4096
+    .global hv_fault_stacks
+hv_fault_stacks:
+    .skip   HV_MAX_CPUS * HV_FAULT_STACK_SIZE

@@ -2,6 +2,7 @@
 // Flow and memory layout: docs/boot.md.
 #include "arch/aarch64/console.hpp"
 #include "arch/aarch64/gic.hpp"
+#include "arch/aarch64/hardening.hpp"
 #include "arch/aarch64/mmu.hpp"
 #include "arch/aarch64/msi_passthrough.hpp"
 #include "arch/aarch64/panic.hpp"
@@ -187,6 +188,11 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     HV_LOG_INFO("EL2 MMU on: %u-bit PA, %zu RAM region(s), first 0x%llx..0x%llx", arch::pa_bits(), g_platform.memory.size(),
                 static_cast<unsigned long long>(g_platform.memory[0].base),
                 static_cast<unsigned long long>(g_platform.memory[0].end()));
+    // EL2 hardening (docs/boot.md): check W^X and the stack guards on the tables just built, decide the
+    // branch-predictor mitigation before the VM's firmware registers are set from it; the debug_fault= hooks.
+    arch::hardening_self_check();
+    arch::bp_mitigation_init();
+    if (g_options.debug_fault != HvOptions::DebugFault::none) arch::debug_fault(g_options.debug_fault);
 
     // The physical GIC: distributor and this pCPU's redistributor + CPU interface, before any secondary starts (they
     // look up their redistributors in the frames the distributor set-up recorded).

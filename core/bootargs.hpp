@@ -18,6 +18,9 @@
 //                    docs/boot.md "Secondary pCPUs")
 //   debug_late_cpu=N:MS   test hook: pCPU N (1..7) waits MS ms (<= 600000) after entering the hypervisor and before
 //                    its GIC set-up, so a late secondary can be reproduced deterministically
+//   debug_fault=exec_data|stack_overflow|stack_smash   test hook (docs/boot.md "EL2 hardening"): right after the
+//                    boot-time hardening self-check the hypervisor executes from its data, overflows its stack, or
+//                    smashes a stack canary, and must panic with a clear message (guest test payload hardening)
 //   guest_bootargs="..."   not supported (use the guest-loader module's bootargs); quotes are not parsed
 #pragma once
 
@@ -47,6 +50,9 @@ struct HvOptions {
     u32 cpu_timeout_ms = 10000;
     u32 late_cpu = 0;
     u32 late_cpu_ms = 0;
+    // Hardening test hook (debug_fault=): which deliberate EL2 fault to commit after the self-check.
+    enum class DebugFault : u8 { none, exec_data, stack_overflow, stack_smash };
+    DebugFault debug_fault = DebugFault::none;
 
     // Diagnostics: how many words were not understood, and the first few of them (truncated copies).
     u32 unknown_count = 0;

@@ -16,7 +16,7 @@
 // clang-format off
 #define HV_EL1_REGS(X)                                       \
     X(SCTLR_EL1,      3, 0,  1, 0, 0, 0x00c50078, el1)       \
-    X(ACTLR_EL1,      3, 0,  1, 0, 1, 0,          el1)       \
+    X(ACTLR_EL1,      3, 0,  1, 0, 1, 0,          shadow)    \
     X(CPACR_EL1,      3, 0,  1, 0, 2, 0,          el1)       \
     X(TTBR0_EL1,      3, 0,  2, 0, 0, 0,          el1)       \
     X(TTBR1_EL1,      3, 0,  2, 0, 1, 0,          el1)       \
@@ -136,6 +136,9 @@ enum class Access : u8 {
     dbg_bp,    // DBGBVR/DBGBCR<n>_EL1 (n = CRm): as el1, but only the hardware's ID_AA64DFR0_EL1.BRPs + 1 exist (an
                // access past them is UNDEFINED): the others stay in the context only (0 from reset, as KVM reads them)
     dbg_wp,    // DBGWVR/DBGWCR<n>_EL1: the same with WRPs
+    shadow,    // ACTLR_EL1: HCR_EL2.TACR traps every access; never switched into the CPU (the CPU keeps the
+               // hypervisor's IMPLEMENTATION DEFINED controls); KVM ID = its encoding; a trapped read returns the
+               // saved value, a write is ignored (KVM's access_actlr; docs/boot.md "EL2 hardening")
 };
 
 struct Reg {

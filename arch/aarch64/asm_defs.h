@@ -4,6 +4,13 @@
 
 #define HV_MAX_CPUS 8
 #define HV_STACK_SIZE 0x4000 /* per pCPU, 16 KiB */
+/* Stack guard (docs/boot.md "EL2 hardening"): each pCPU's stack sits in the upper half of a 32 KiB-aligned slot of
+ * 2 * HV_STACK_SIZE whose lower half is left unmapped at EL2. Every SP inside a stack has bit HV_STACK_SHIFT set and
+ * every address in a guard has it clear, which lets the EL2 sync vector recognise an overflow without touching
+ * memory (vectors.S) and switch to the pCPU's fault stack. */
+#define HV_STACK_SHIFT 14
+#define HV_STACK_SLOT (2 * HV_STACK_SIZE)
+#define HV_FAULT_STACK_SIZE 0x1000 /* per pCPU: where an overflow is reported from */
 
 /* PerCpu field offsets (static_assert'ed in percpu.hpp). */
 #define PERCPU_GUEST_CTX 0
@@ -24,6 +31,7 @@
 #define HV_EL2_SYNC 1
 #define HV_EL2_FIQ 2
 #define HV_EL2_SERROR 3
+#define HV_EL2_STACK_OVERFLOW 4 /* sync exception with SP in a stack guard (vectors.S) */
 
 /* El2Frame layout: x0..x30, sp, elr, spsr, esr, far. */
 #define EL2_FRAME_SIZE 288

@@ -16,6 +16,8 @@ namespace hv::arch {
 #define HV_LOAD_el2 HV_LOAD_el1
 #define HV_SAVE_kvm_swap HV_SAVE_el1
 #define HV_LOAD_kvm_swap HV_LOAD_el1
+#define HV_SAVE_shadow(name, enc)  // trapped (HCR_EL2.TACR), never in the CPU
+#define HV_LOAD_shadow(name, enc)
 #define HV_SAVE_vmpidr(name, enc) c.sys[static_cast<usize>(SysReg::name)] = HV_READ_SYSREG(vmpidr_el2)
 #define HV_LOAD_vmpidr(name, enc) \
     HV_WRITE_SYSREG(vmpidr_el2, c.sys[static_cast<usize>(SysReg::name)] | arm::mpidr::kRes1)
@@ -74,6 +76,8 @@ void load_sysregs(const VcpuContext& c) {
 #undef HV_LOAD_el2
 #undef HV_SAVE_kvm_swap
 #undef HV_LOAD_kvm_swap
+#undef HV_SAVE_shadow
+#undef HV_LOAD_shadow
 #undef HV_SAVE_vmpidr
 #undef HV_LOAD_vmpidr
 #undef HV_SAVE_oslsr

@@ -16,13 +16,15 @@ namespace {
 // domain), BSU = inner shareable, TSC (trap SMC: the guest's firmware calls come to us), TID3 (ID registers read
 // through guest_id_value: hidden features, core/id_regs.hpp), TWI (a guest WFI idles the pCPU in vcpu_wait until an
 // interrupt for the vCPU), RW (EL1 is AArch64).
-// Not set: TWE (WFE is a short spin-wait hint; trapping it costs more than it saves), TVM/TRVM, TSW, TACR, TIDCP,
-// TGE, E2H.
+// TIDCP: IMPLEMENTATION DEFINED system registers (op0 = 3, CRn = 11 / 15) trap and get an UNDEF (KVM's answer);
+// TACR: ACTLR_EL1 traps: reads return the vCPU's register-list value, writes are ignored (KVM's access_actlr), and
+// the CPU's own ACTLR_EL1 is never loaded from guest-controlled state (docs/boot.md "EL2 hardening").
+// Not set: TWE (WFE is a short spin-wait hint; trapping it costs more than it saves), TVM/TRVM, TSW, TGE, E2H.
 constexpr u64 kHcrVm = 1ull << 0, kHcrSwio = 1ull << 1, kHcrFmo = 1ull << 3, kHcrImo = 1ull << 4, kHcrAmo = 1ull << 5,
               kHcrFb = 1ull << 9, kHcrBsuIs = 1ull << 10, kHcrTwi = 1ull << 13, kHcrTsc = 1ull << 19,
               kHcrTid3 = 1ull << 18, kHcrRw = 1ull << 31;
-constexpr u64 kHcrBase =
-    kHcrVm | kHcrSwio | kHcrFmo | kHcrImo | kHcrAmo | kHcrFb | kHcrBsuIs | kHcrTwi | kHcrTsc | kHcrTid3 | kHcrRw;
+constexpr u64 kHcrBase = kHcrVm | kHcrSwio | kHcrFmo | kHcrImo | kHcrAmo | kHcrFb | kHcrBsuIs | kHcrTwi | kHcrTsc |
+                         kHcrTid3 | kHcrRw | arm::hcr::TIDCP::make(1) | arm::hcr::TACR::make(1);
 constexpr u64 kHcrApi = 1ull << 41, kHcrApk = 1ull << 40;
 u64 g_hcr = kHcrBase;
 u64 g_vtcr = 0;

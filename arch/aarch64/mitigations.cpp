@@ -1,5 +1,7 @@
 #include "arch/aarch64/mitigations.hpp"
 
+#include "arch/aarch64/hardening.hpp"
+
 #include "arch/aarch64/sysreg.hpp"
 #include "lib/log.hpp"
 
@@ -51,6 +53,9 @@ const psci::HostMitigations& host_mitigations() {
         in.pfr1 = HV_READ_SYSREG(id_aa64pfr1_el1);
         in.mmfr1 = HV_READ_SYSREG(id_aa64mmfr1_el1);
         g_levels = decide_host_mitigations(in);
+        // WA1/WA3: what EL2 does on a guest exit, decided in one place (psci/mitigations.hpp, hardening.cpp).
+        g_levels.wa1 = bp_mitigation().host.wa1;
+        g_levels.wa3 = bp_mitigation().host.wa3;
         g_probed = true;
         HV_LOG_INFO("mitigations: MIDR %#llx: SMCCC_ARCH_WORKAROUND_1/2/3 levels %llu/%llu/%llu (KVM values)",
                     static_cast<unsigned long long>(in.midr), static_cast<unsigned long long>(g_levels.wa1),

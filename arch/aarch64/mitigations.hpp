@@ -3,9 +3,9 @@
 // / CSV3, ID_AA64PFR1_EL1.SSBS, ID_AA64MMFR1_EL1.ECBHB and from what EL2 itself does on a guest exit. They are the
 // upper bound of what a restored VM may have been told (psci/firmware_regs: a higher saved level is refused).
 //
-// The one place that says what EL2 does: the branch-predictor work on guest exit (branch `harden`:
-// mitigation::decide) replaces wa1/wa3 here when it lands; until then EL2 does nothing on exit, so WA1/WA3 are
-// NOT_REQUIRED only on CPUs that are not affected and NOT_AVAIL otherwise (never promised AVAIL).
+// WA1/WA3 come from the one place that says what EL2 does on a guest exit: mitigation::decide (psci/mitigations.hpp,
+// applied by arch/aarch64/hardening.cpp bp_mitigation_init at boot, before the first use here); the wa1/wa3 of
+// decide_host_mitigations are only its fallback view without the firmware probe.
 // WA2 (speculative store bypass), as KVM: NOT_AVAIL if the CPU has SSBS (the guest uses PSTATE.SSBS itself) or is
 // vulnerable (this hypervisor has no firmware SSBD call to offer), NOT_REQUIRED on the unaffected cores.
 #pragma once

@@ -13,9 +13,13 @@ PageAllocator& table_pool();
 u64 parange_field();
 unsigned pa_bits();
 
-// Builds the EL2 identity map from the DTB's memory regions (normal WB, executable) and maps everything else below
-// 2^min(PA bits, 40) as Device-nGnRE, execute-never. Then enables the MMU on this pCPU.
+// Builds the EL2 identity map from the DTB's memory regions and maps everything else below 2^min(PA bits, 40) as
+// Device-nGnRE, execute-never. W^X (docs/boot.md "EL2 hardening"): the image's text is read-only + executable, its
+// rodata read-only + XN, everything else in RAM read-write + XN, the guard below every pCPU stack unmapped; then
+// SCTLR_EL2.WXN on top. Then enables the MMU on this pCPU.
 [[nodiscard]] Status mmu_init(const FixedVector<MemRegion, PlatformInfo::kMaxMemRegions>& ram);
+// The EL2 stage-1 table mmu_init built (for the hardening self-check's walk).
+const PageTable& el2_table();
 // Secondary pCPUs: turn on the MMU with the tables mmu_init built.
 void mmu_enable_secondary();
 

@@ -1,5 +1,6 @@
 #include "arch/aarch64/panic.hpp"
 
+#include "arch/aarch64/asm_defs.h"
 #include "arch/aarch64/console.hpp"
 #include "arch/aarch64/gic.hpp"
 #include "arch/aarch64/percpu.hpp"
@@ -32,7 +33,8 @@ void claim_panic() {
 }
 
 [[noreturn]] void finish_panic() {
-    raw_print("hv: system halted after panic\n");
+    // run-guest (tools/run-guest) and the test runners recognise a panic by this marker.
+    raw_print("hv: HYPERVISOR PANIC: system halted after panic\n");
     stop_this_cpu();
 }
 }  // namespace
@@ -55,6 +57,15 @@ void stop_this_cpu() {
 [[noreturn]] void fault_panic(const El2Frame& f, u64 kind) {
     static constexpr const char* kKinds[] = {"sync (SP_EL0)", "sync", "FIQ", "SError"};
     claim_panic();
+    if (kind == HV_EL2_STACK_OVERFLOW) {
+        // vectors.S el2_stack_overflow: the faulting SP is in SP_EL0, the report runs on the fault stack.
+        raw_print("\n[hv%u E] PANIC: EL2 stack overflow: SP 0x%016llx is in the guard page below pCPU %u's stack "
+                  "(ESR 0x%016llx, FAR 0x%016llx, ELR 0x%016llx)\n",
+                  this_cpu_index(), static_cast<unsigned long long>(HV_READ_SYSREG(sp_el0)), this_cpu_index(),
+                  static_cast<unsigned long long>(f.esr), static_cast<unsigned long long>(f.far),
+                  static_cast<unsigned long long>(f.elr));
+        finish_panic();
+    }
     raw_print("\n[hv%u E] PANIC: unexpected %s exception at EL2: %s (EC 0x%02llx) ESR 0x%016llx\n", this_cpu_index(),
               kKinds[kind & 3], esr::ec_name(f.esr), static_cast<unsigned long long>(esr::Ec::get(f.esr)),
               static_cast<unsigned long long>(f.esr));

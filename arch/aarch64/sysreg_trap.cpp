@@ -1,6 +1,7 @@
 // Trapped MSR/MRS (EC 0x18): the sanitised ID registers (HCR_EL2.TID3), the devices' hooks (the vGIC's SGI
-// registers), the EL1 register table (core/el1_regs.hpp), RAZ/WI for the SGI registers without a vGIC, UNDEF for
-// everything else.
+// registers), the EL1 register table (core/el1_regs.hpp; ACTLR_EL1, trapped by HCR_EL2.TACR: its saved value, writes
+// ignored), RAZ/WI for the SGI registers without a vGIC, UNDEF for everything else (the IMPLEMENTATION DEFINED
+// registers HCR_EL2.TIDCP traps included).
 #include "arch/aarch64/sysreg.hpp"
 #include "arch/aarch64/vcpu_internal.hpp"
 #include "arch/aarch64/vm_run.hpp"
@@ -34,7 +35,12 @@ void handle_sysreg(Vcpu& v, u64 esr) {
     // A register of the EL1 table (none traps today -- no TVM/TRVM -- but a trap bit set later must not lose the
     // access): the saved copy, synchronised lazily like every other reader and writer of ctx.sys.
     if (const el1::Reg* r = el1::guest_access(s.key(), s.read)) {
-        if (s.read) {
+        if (r->access == el1::Access::shadow) {
+            // HCR_EL2.TACR (DDI0487 D19.2): ACTLR_EL1 reads the vCPU's value, writes are ignored (KVM: access_actlr).
+            // Never in the CPU, so ctx.sys holds it whatever the lazy switch's state.
+            if (s.read) write_gpr(v.ctx, s.rt, v.ctx.sysreg(r->index));
+            else HV_LOG_RATELIMITED(debug, "vcpu%u: %s write 0x%llx ignored", v.id, r->name, static_cast<unsigned long long>(value));
+        } else if (s.read) {
             sys_sync(v);
             write_gpr(v.ctx, s.rt, v.ctx.sysreg(r->index));
         } else {

@@ -51,8 +51,18 @@ hv_vectors:
     el2_fault_stub HV_EL2_SYNC_SP0
     el2_fault_stub HV_EL2_SYNC_SP0
     el2_fault_stub HV_EL2_SYNC_SP0
-    /* Current EL with SP_EL2. */
-    el2_fault_stub HV_EL2_SYNC
+    /* Current EL with SP_EL2. The sync entry first checks the stack guard (asm_defs.h HV_STACK_SHIFT): without a
+     * scratch register, SP's bit is tested through x0 and both are restored arithmetically. */
+    .balign 128
+    add     sp, sp, x0                  /* sp' = sp + x0 */
+    sub     x0, sp, x0                  /* x0 = sp */
+    tbz     x0, #HV_STACK_SHIFT, el2_stack_overflow
+    sub     x0, sp, x0                  /* x0 = sp' - sp = x0 */
+    sub     sp, sp, x0                  /* sp */
+    sub     sp, sp, #EL2_FRAME_SIZE
+    stp     x0, x1, [sp, #0]
+    mov     x1, #HV_EL2_SYNC
+    b       el2_fault_common
     vector_entry el2_irq
     el2_fault_stub HV_EL2_FIQ
     el2_fault_stub HV_EL2_SERROR
@@ -121,6 +131,33 @@ guest_exit_common:
     mrs     x3, fpcr
     str     w3, [x0, #CTX_FPCR]
 
+    /* Branch-predictor hardening on entry from the guest, before the first indirect branch (the ret below):
+     * hv_entry_mitigation (arch/aarch64/hardening.cpp, decided by psci/mitigations.hpp) bit 0 = firmware
+     * SMCCC_ARCH_WORKAROUND_1, bit 1 = the BHB-clearing loop (word 1 = iterations), bit 2 = CLRBHB, bit 3 = firmware
+     * SMCCC_ARCH_WORKAROUND_3. The guest's registers are saved: x0-x17 are free (SMCCC 1.1 keeps x4-x17). */
+    adr_l   x2, hv_entry_mitigation
+    ldp     w5, w6, [x2]
+    cbz     w5, 15f
+    mov     x4, x1
+    tbz     w5, #0, 11f
+    movz    w0, #0x8000, lsl #16
+    movk    w0, #0x8000                 /* SMCCC_ARCH_WORKAROUND_1 */
+    smc     #0
+11: tbz     w5, #1, 13f
+12: b       . + 4
+    subs    w6, w6, #1
+    b.ne    12b
+    dsb     nsh
+    isb
+13: tbz     w5, #2, 14f
+    hint    #22                         /* CLRBHB */
+    isb
+14: tbz     w5, #3, 16f
+    movz    w0, #0x8000, lsl #16
+    movk    w0, #0x3fff                 /* SMCCC_ARCH_WORKAROUND_3 */
+    smc     #0
+16: mov     x1, x4
+15:
     mov     x0, x1
     mrs     x2, tpidr_el2
     ldr     x3, [x2, #PERCPU_HOST_SP]
@@ -200,6 +237,30 @@ hv_enter_guest:
     isb
 
 /* An exception taken from EL2 itself: x0/x1 saved in a new El2Frame, x1 = kind. Never returns (panic). */
+/* A synchronous exception with SP in a stack guard (the pCPU overflowed its stack; or SP is not in any stack at all,
+ * which halts). x0 = the faulting SP, the original x0 is lost. The faulting SP goes to SP_EL0 (the guest's SP_EL0 was
+ * saved at the exit; EL2 never runs on SP_EL0), the pCPU follows from the slot the SP is in, and the report is made
+ * from that pCPU's fault stack (hv_fault_stacks, boot/entry.S). */
+el2_stack_overflow:
+    msr     sp_el0, x0
+    adr_l   x0, hv_stacks
+    mov     sp, x0
+    mrs     x0, sp_el0
+    sub     x0, sp, x0                  /* hv_stacks - faulting SP */
+    neg     x0, x0
+    lsr     x0, x0, #(HV_STACK_SHIFT + 1)  /* slot = pCPU index */
+    cmp     x0, #HV_MAX_CPUS
+    b.hs    halt
+    add     x0, x0, #1
+    lsl     x0, x0, #12                 /* HV_FAULT_STACK_SIZE */
+    mov     sp, x0
+    adr_l   x0, hv_fault_stacks
+    add     sp, sp, x0
+    sub     sp, sp, #EL2_FRAME_SIZE
+    stp     xzr, x1, [sp, #0]
+    mov     x1, #HV_EL2_STACK_OVERFLOW
+    b       el2_fault_common
+
 el2_fault_common:
     stp     x2, x3, [sp, #16]
     stp     x4, x5, [sp, #32]

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
 #include "tests/unit/support.hpp"
 
@@ -126,6 +127,25 @@ TEST(Bootargs, SecondaryWaitAndLateCpuHook) {
         EXPECT_EQ(p.cpu_timeout_ms, 10000u);
         EXPECT_EQ(p.late_cpu, 0u);
     }
+}
+
+TEST(Bootargs, DebugFaultHook) {
+    HvOptions d;
+    EXPECT_EQ(d.debug_fault, HvOptions::DebugFault::none);
+    const std::pair<const char*, HvOptions::DebugFault> cases[] = {
+        {"debug_fault=exec_data", HvOptions::DebugFault::exec_data},
+        {"debug_fault=stack_overflow", HvOptions::DebugFault::stack_overflow},
+        {"debug_fault=stack_smash", HvOptions::DebugFault::stack_smash}};
+    for (const auto& [args, want] : cases) {
+        HvOptions o;
+        ASSERT_EQ(parse_bootargs(args, o), Status::ok);
+        EXPECT_EQ(o.debug_fault, want) << args;
+        EXPECT_EQ(o.invalid_count, 0u);
+    }
+    HvOptions bad;
+    ASSERT_EQ(parse_bootargs("debug_fault=everything", bad), Status::ok);
+    EXPECT_EQ(bad.invalid_count, 1u);
+    EXPECT_EQ(bad.debug_fault, HvOptions::DebugFault::none);
 }
 
 TEST(Bootargs, SmmuIsOnByDefaultAndCanBeTurnedOff) {
