@@ -169,9 +169,10 @@ namespace {
 void clear_debug_pair(unsigned n, unsigned brps, unsigned wrps) {
     switch (n) {
         HV_DBG_CLEAR(0)
-        HV_DBG_CLEAR(1) HV_DBG_CLEAR(2) HV_DBG_CLEAR(3) HV_DBG_CLEAR(4) HV_DBG_CLEAR(5) HV_DBG_CLEAR(6) HV_DBG_CLEAR(7)
-            HV_DBG_CLEAR(8) HV_DBG_CLEAR(9) HV_DBG_CLEAR(10) HV_DBG_CLEAR(11) HV_DBG_CLEAR(12) HV_DBG_CLEAR(13)
-                HV_DBG_CLEAR(14) HV_DBG_CLEAR(15) default : break;
+        HV_DBG_CLEAR(1)
+        HV_DBG_CLEAR(2) HV_DBG_CLEAR(3) HV_DBG_CLEAR(4) HV_DBG_CLEAR(5) HV_DBG_CLEAR(6) HV_DBG_CLEAR(7) HV_DBG_CLEAR(8)
+            HV_DBG_CLEAR(9) HV_DBG_CLEAR(10) HV_DBG_CLEAR(11) HV_DBG_CLEAR(12) HV_DBG_CLEAR(13) HV_DBG_CLEAR(14)
+                HV_DBG_CLEAR(15) default : break;
     }
 }
 #undef HV_DBG_CLEAR
