@@ -13,7 +13,7 @@
 // clang-format off
 // guest-tests: smp=1 mem=512M hv_append="vcpus=1" expect=pass
 // guest-tests: variant=max console="hardening: W\^X ok: text 0x[0-9a-f]+\.\.0x[0-9a-f]+ RX(?s:.*)stack protector on(?s:.*)Spectre-v2: not affected; BHB: not affected"
-// guest-tests: variant=a72 append="expect_bp=a72" qemu="-cpu cortex-a72" console="hardening: W\^X ok(?s:.*)BHB: BHB-clearing loop on entry \(k=8\); guest WORKAROUND_1 level 0, WORKAROUND_3 level 1"
+// guest-tests: variant=a72 append="expect_bp=a72" run_guest="--cpu cortex-a72" console="hardening: W\^X ok(?s:.*)BHB: BHB-clearing loop on entry \(k=8\); guest WORKAROUND_1 level 0, WORKAROUND_3 level 1"
 // guest-tests: variant=exec_data hv_append="vcpus=1 debug_fault=exec_data" expect=panic timeout=30 console="PANIC: unexpected sync exception at EL2: .*\(EC 0x21\)(?s:.*)HYPERVISOR PANIC"
 // guest-tests: variant=stack_overflow hv_append="vcpus=1 debug_fault=stack_overflow" expect=panic timeout=30 console="PANIC: EL2 stack overflow: SP 0x[0-9a-f]+ is in the guard page(?s:.*)HYPERVISOR PANIC"
 // guest-tests: variant=stack_smash hv_append="vcpus=1 debug_fault=stack_smash" expect=panic timeout=30 console="PANIC: stack protector: stack smashing detected(?s:.*)HYPERVISOR PANIC"
