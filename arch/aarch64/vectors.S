@@ -56,8 +56,9 @@ hv_vectors:
     .balign 128
     add     sp, sp, x0                  /* sp' = sp + x0 */
     sub     x0, sp, x0                  /* x0 = sp */
-    tbz     x0, #HV_STACK_SHIFT, el2_stack_overflow
-    sub     x0, sp, x0                  /* x0 = sp' - sp = x0 */
+    tbnz    x0, #HV_STACK_SHIFT, 1f    /* (tbz reaches only +-32 KiB: el2_stack_overflow is in .text) */
+    b       el2_stack_overflow
+1:  sub     x0, sp, x0                  /* x0 = sp' - sp = x0 */
     sub     sp, sp, x0                  /* sp */
     sub     sp, sp, #EL2_FRAME_SIZE
     stp     x0, x1, [sp, #0]
