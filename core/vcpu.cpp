@@ -16,7 +16,6 @@ void vcpu_reset(Vcpu& v, u64 entry, u64 arg0) {
     el1::reset(v.ctx.sys, v.mpidr);
     pmu::reset(v.ctx.pmu);
     v.pmu_dirty = true;  // the PMU restarts from its reset state too (KVM resets it with the vCPU)
-    v.debug_reset = true;  // no breakpoint / watchpoint of the old context survives (KVM resets them too)
     v.fp_dirty = true;
     v.sys_dirty = true;   // the CPU's EL1 registers (if any) belong to the old context
     v.sys_stale = false;

@@ -41,10 +41,6 @@ struct Vcpu {
     // ctx.pmu is newer than the hardware (vCPU reset, restore): load it before the vCPU runs. Clear: the hardware
     // is current and ctx.pmu may be stale (arch/aarch64/pmu.cpp saves it before anything reads it).
     bool pmu_dirty = true;
-    // Debug registers (breakpoints, watchpoints, OS lock): like the PMU, owned by the guest on its pinned pCPU and not
-    // switched at exits (MDCR_EL2 traps none of them). debug_reset: a vCPU reset happened, so the hardware ones are
-    // cleared before the vCPU runs again (arch/aarch64/hardening.cpp debug_vcpu_load), as KVM resets them.
-    bool debug_reset = true;
     volatile bool kick_pending = false;  // set by a kick (arch::kick_vcpu): ends a WFI / CPU_SUSPEND wait
     // A CPU_ON that arrived while this vCPU was between its CPU_OFF call and the arch's `off` state: honoured when
     // the CPU_OFF completes (arch start_vcpu / vcpu_off under one lock).

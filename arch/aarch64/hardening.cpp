@@ -154,43 +154,6 @@ void bp_mitigation_init() {
 const mitigation::Decision& bp_mitigation() { return g_bp; }
 
 namespace {
-#define HV_DBG_CLEAR(n)                          \
-    case n:                                      \
-        if (n < brps) {                          \
-            HV_WRITE_SYSREG(dbgbcr##n##_el1, 0); \
-            HV_WRITE_SYSREG(dbgbvr##n##_el1, 0); \
-        }                                        \
-        if (n < wrps) {                          \
-            HV_WRITE_SYSREG(dbgwcr##n##_el1, 0); \
-            HV_WRITE_SYSREG(dbgwvr##n##_el1, 0); \
-        }                                        \
-        break;
-
-void clear_debug_pair(unsigned n, unsigned brps, unsigned wrps) {
-    switch (n) {
-        HV_DBG_CLEAR(0)
-        HV_DBG_CLEAR(1)
-        HV_DBG_CLEAR(2) HV_DBG_CLEAR(3) HV_DBG_CLEAR(4) HV_DBG_CLEAR(5) HV_DBG_CLEAR(6) HV_DBG_CLEAR(7) HV_DBG_CLEAR(8)
-            HV_DBG_CLEAR(9) HV_DBG_CLEAR(10) HV_DBG_CLEAR(11) HV_DBG_CLEAR(12) HV_DBG_CLEAR(13) HV_DBG_CLEAR(14)
-                HV_DBG_CLEAR(15) default : break;
-    }
-}
-#undef HV_DBG_CLEAR
-}  // namespace
-
-void debug_vcpu_load(Vcpu& v) {
-    if (!v.debug_reset) return;
-    v.debug_reset = false;
-    const u64 dfr0 = HV_READ_SYSREG(id_aa64dfr0_el1);
-    const unsigned brps = static_cast<unsigned>((dfr0 >> 12) & 0xf) + 1;  // BRPs: number - 1
-    const unsigned wrps = static_cast<unsigned>((dfr0 >> 20) & 0xf) + 1;  // WRPs: number - 1
-    for (unsigned n = 0; n < 16; ++n) clear_debug_pair(n, brps, wrps);
-    HV_WRITE_SYSREG(osdlr_el1, 0);  // OS double lock off
-    HV_WRITE_SYSREG(oslar_el1, 0);  // OS lock off
-    isb();
-}
-
-namespace {
 
 // Deliberately faulty code for the debug_fault= hooks. Not inlined, and with values the compiler cannot see through.
 volatile u64 g_sink = 0;

@@ -4,7 +4,6 @@
 #pragma once
 
 #include "core/bootargs.hpp"
-#include "core/vcpu.hpp"
 #include "psci/mitigations.hpp"
 
 namespace hv::arch {
@@ -19,12 +18,6 @@ void hardening_self_check();
 void bp_mitigation_init();
 // The decision (its `host` is the bound of the VM's SMCCC_ARCH_WORKAROUND_1/3 registers: vm_build applies it).
 const mitigation::Decision& bp_mitigation();
-
-// On the vCPU's own pCPU before it runs: after a vCPU reset (Vcpu::debug_reset) clear the hardware breakpoints and
-// watchpoints (DBGBCR/DBGBVR/DBGWCR/DBGWVR n < BRPs/WRPs), MDSCR_EL1 is reset with the EL1 registers, the OS lock
-// and OS double lock are released. The guest owns them otherwise (pinned 1:1; MDCR_EL2 traps none of them: a debug
-// exception can never target EL2 while MDCR_EL2.TDE = 0, DDI0487 D2.1).
-void debug_vcpu_load(Vcpu& v);
 
 // debug_fault= test hooks: never return (the fault panics).
 [[noreturn]] void debug_fault(HvOptions::DebugFault which);

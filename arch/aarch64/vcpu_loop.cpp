@@ -2,7 +2,6 @@
 // CPU_SUSPEND, vCPU off), start_vcpu / kick_vcpu. Exits are handled in exits.cpp. Choices: docs/boot.md.
 #include "arch/aarch64/console_escape.hpp"
 #include "arch/aarch64/gic.hpp"
-#include "arch/aarch64/hardening.hpp"
 #include "arch/aarch64/panic.hpp"
 #include "arch/aarch64/percpu.hpp"
 #include "arch/aarch64/sysreg.hpp"
@@ -210,7 +209,6 @@ void vcpu_loop(Vm& vm, Vcpu& v) {
             load_sysregs(v.ctx);
             v.sys_dirty = false;
         }
-        debug_vcpu_load(v);  // only after a vCPU reset: the guest owns the debug registers otherwise (hardening.cpp)
         // Entering the guest delivers whatever a kick announced (before_entry flushes the vGIC's pending interrupts
         // into the LRs), so a kick left from before this point is spent: kept, it would end the next WFI or
         // CPU_SUSPEND at once for no reason (start_vcpu's kick did exactly that to a started vCPU's first
