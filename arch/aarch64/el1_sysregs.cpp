@@ -39,6 +39,7 @@ namespace hv::arch {
 #define HV_ARGS_kvm_swap HV_ARGS_el1
 #define HV_ARGS_vmpidr HV_ARGS_el1
 #define HV_ARGS_oslsr HV_ARGS_el1
+#define HV_ARGS_shadow HV_ARGS_el1
 #define HV_ARGS_dbg_bp(name, enc, n) (name, enc, n)
 #define HV_ARGS_dbg_wp HV_ARGS_dbg_bp
 #define HV_APPLY(m, args) m args  // `args` is expanded first: each access kind takes the arguments it needs
@@ -78,6 +79,7 @@ void load_sysregs(const VcpuContext& c) {
 #undef HV_LOAD_kvm_swap
 #undef HV_SAVE_shadow
 #undef HV_LOAD_shadow
+#undef HV_ARGS_shadow
 #undef HV_SAVE_vmpidr
 #undef HV_LOAD_vmpidr
 #undef HV_SAVE_oslsr
