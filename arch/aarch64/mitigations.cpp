@@ -1,7 +1,6 @@
 #include "arch/aarch64/mitigations.hpp"
 
 #include "arch/aarch64/hardening.hpp"
-
 #include "arch/aarch64/sysreg.hpp"
 #include "lib/log.hpp"
 
