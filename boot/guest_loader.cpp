@@ -1,5 +1,6 @@
 #include "boot/guest_loader.hpp"
 
+#include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/pmu.hpp"
 #include "arch/aarch64/vm_run.hpp"
 #include "core/guest_dtb.hpp"
@@ -13,8 +14,6 @@ namespace {
 constexpr u64 kImageMagicOffset = 56;
 constexpr u32 kImageMagic = 0x644d5241;  // "ARM\x64" little endian (Linux Documentation/arm64/booting.rst)
 constexpr u64 kAlign = 2 * MiB;
-constexpr usize kDtbMax = 256 * KiB;
-alignas(8) u8 g_guest_dtb[kDtbMax];
 
 struct Range {
     u64 base, size;
@@ -177,7 +176,7 @@ Status load_guest(const fdt::Reader& host, const PlatformInfo& platform, const H
     cfg.include_pmu = arch::pmu_config().present();  // ID_AA64DFR0_EL1.PMUVer != 0 (docs/boot.md "PMU")
     cfg.include_virtio_mmio = options.virtio_mmio;  // cleared by boot/main.cpp if the passthrough failed
     usize size = 0;
-    HV_TRY(build_guest_dtb(host, platform, cfg, g_guest_dtb, sizeof g_guest_dtb, size));
+    HV_TRY(build_guest_dtb(host, platform, cfg, arch::hyp().boot.guest_dtb, sizeof arch::hyp().boot.guest_dtb, size));
     u64 slot = 0;
     for (usize i = vm.ram.size(); i-- > 0 && slot == 0;) {
         const MemRegion& r = vm.ram[i];
@@ -190,7 +189,7 @@ Status load_guest(const fdt::Reader& host, const PlatformInfo& platform, const H
         }
     }
     if (slot == 0) return Status::no_memory;
-    HV_TRY(vm.memory.write(slot, g_guest_dtb, size));
+    HV_TRY(vm.memory.write(slot, arch::hyp().boot.guest_dtb, size));
     // The guest starts with its MMU (and so its data cache) off: what we wrote must be at the point of coherency.
     arch::clean_dcache_to_poc(out.kernel_base, out.kernel_size);
     if (ramdisk != nullptr) arch::clean_dcache_to_poc(ramdisk->base, ramdisk->size);

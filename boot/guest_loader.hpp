@@ -31,10 +31,7 @@ struct GuestImage {
 // Pristine copies of the kernel / initrd modules for VM reset (docs/boot.md "VM reset"). The store lives in
 // hypervisor-owned RAM outside guest RAM (taken off the top of guest RAM by reserve_module_store before stage 2 is
 // built, so /memory and stage 2 exclude it).
-struct ModuleStore {
-    u64 base = 0;  // 0: no store (modules are not restored on reset)
-    u64 size = 0;
-};
+using ModuleStore = MemRegion;  // base 0: no store (modules are not restored on reset)
 // Bytes the store needs for the modules of `platform` (each rounded up to 4 KiB); 0 if there is no kernel module.
 u64 module_store_size(const PlatformInfo& platform);
 // Removes the store from the top of vm.ram unless it would overlap a module (then store.base stays 0 and a warning

@@ -1,5 +1,6 @@
 // C++ side of the boot (after boot/entry.S): console, DTB, EL2 MMU, GIC, secondaries, the VM and its guest.
 // Flow and memory layout: docs/boot.md.
+#include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/console.hpp"
 #include "arch/aarch64/gic.hpp"
 #include "arch/aarch64/hardening.hpp"
@@ -34,12 +35,9 @@ namespace hv {
 namespace {
 
 constexpr u64 kHvRegionSize = 32 * MiB;  // the hypervisor's share at the start of RAM (docs/boot.md)
-constexpr usize kDtbMax = 2 * MiB;
-alignas(8) u8 g_dtb[kDtbMax];            // host DTB, copied out of what becomes guest RAM
-PlatformInfo g_platform;
-HvOptions g_options;
-fdt::Reader g_reader;
-volatile bool g_vm_ready = false;
+// The boot facts live in the anchor (arch/aarch64/anchor.hpp BootState).
+arch::BootState& boot_state() { return arch::hyp().boot; }
+constexpr usize kDtbMax = arch::BootState::kHostDtbMax;
 
 
 u32 be32(const u8* p) { return u32{p[0]} << 24 | u32{p[1]} << 16 | u32{p[2]} << 8 | p[3]; }
@@ -55,8 +53,8 @@ u64 ms_to_ticks(u64 ms) { return HV_READ_SYSREG(cntfrq_el0) / 1000 * ms; }
 u32 start_secondaries(u32& missing) {
     u64 self = HV_READ_SYSREG(mpidr_el1) & 0xff00ffffffull;
     u32 next = 1;
-    for (usize i = 0; i < g_platform.cpus.size() && next < arch::kMaxCpus; ++i) {
-        u64 mpidr = g_platform.cpus[i].mpidr;
+    for (usize i = 0; i < boot_state().platform.cpus.size() && next < arch::kMaxCpus; ++i) {
+        u64 mpidr = boot_state().platform.cpus[i].mpidr;
         if (mpidr == self) continue;
         u32 index = next;
         arch::percpu(index).mpidr = mpidr;
@@ -71,7 +69,7 @@ u32 start_secondaries(u32& missing) {
         ++next;
     }
     const u64 t0 = now_ticks();
-    const u64 deadline = t0 + ms_to_ticks(g_options.cpu_timeout_ms);
+    const u64 deadline = t0 + ms_to_ticks(boot_state().options.cpu_timeout_ms);
     for (;;) {
         bool waiting = false;
         for (u32 c = 1; c < next; ++c) waiting |= arch::cpu_boot_state(c) == arch::CpuBoot::starting;
@@ -82,7 +80,7 @@ u32 start_secondaries(u32& missing) {
     for (u32 c = 1; c < next; ++c) {
         if (arch::cpu_boot_transition(c, arch::CpuBoot::starting, arch::CpuBoot::abandoned)) {
             HV_LOG_ERROR("pCPU %u (MPIDR 0x%llx) did not finish its GIC set-up within %u ms (%s): not used", c,
-                         static_cast<unsigned long long>(arch::percpu(c).mpidr), g_options.cpu_timeout_ms,
+                         static_cast<unsigned long long>(arch::percpu(c).mpidr), boot_state().options.cpu_timeout_ms,
                          arch::percpu(c).online ? "it entered the hypervisor" : "it never entered the hypervisor");
             ++missing;
         } else if (arch::cpu_boot_state(c) != arch::CpuBoot::ready) {
@@ -123,14 +121,13 @@ PsciVersion guest_dtb_psci(psci::PsciVersion v) {
     return PsciVersion::v1_1;
 }
 
-ModuleStore g_module_store;
 
 // VM reset: modules back in place, kernel placed and guest DTB rebuilt exactly as at cold boot.
 Status reload_guest(Vm& vm, u64& entry, u64& arg0) {
-    if (!restore_modules(g_platform, g_module_store))
+    if (!restore_modules(boot_state().platform, boot_state().module_store))
         HV_LOG_WARN("VM reset without a module store: the guest's images are not restored");
     GuestImage image;
-    HV_TRY(load_guest(g_reader, g_platform, g_options, guest_dtb_psci(vm.firmware.psci_version()), vm, image));
+    HV_TRY(load_guest(boot_state().host_dt, boot_state().platform, boot_state().options, guest_dtb_psci(vm.firmware.psci_version()), vm, image));
     entry = image.entry;
     arg0 = image.dtb;
     return Status::ok;
@@ -153,6 +150,7 @@ Status reload_guest(Vm& vm, u64& entry, u64& arg0) {
 using namespace hv;
 
 extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
+    arch::anchor_init();  // THE anchor (arch/aarch64/anchor.hpp): every piece of state lives in it
     arch::percpu_init(0);
     arch::console_init(HV_EARLY_UART);
     HV_LOG_INFO("hypervisor starting at EL2: image loaded at 0x%llx (linked at 0x%llx), %llu KiB, host DTB at 0x%llx",
@@ -164,52 +162,52 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     if (dtb_pa == 0 || (dtb_pa & 7) != 0 || be32(src) != 0xd00dfeed) panic("no valid host DTB at 0x%llx", static_cast<unsigned long long>(dtb_pa));
     usize dtb_size = be32(src + 4);
     if (dtb_size > kDtbMax) panic("host DTB too large (%zu bytes)", dtb_size);
-    memcpy(g_dtb, src, dtb_size);
-    auto reader = fdt::Reader::open(g_dtb, dtb_size);
+    memcpy(boot_state().host_dtb, src, dtb_size);
+    auto reader = fdt::Reader::open(boot_state().host_dtb, dtb_size);
     if (!reader.ok()) panic("host DTB invalid: %s", status_name(reader.status()));
-    g_reader = reader.value();
-    Status s = parse_platform(g_reader, g_platform);
+    boot_state().host_dt = reader.value();
+    Status s = parse_platform(boot_state().host_dt, boot_state().platform);
     if (s != Status::ok) panic("host DTB: platform description incomplete: %s", status_name(s));
-    if (g_platform.uart.present) arch::console_init(g_platform.uart.base);
+    if (boot_state().platform.uart.present) arch::console_init(boot_state().platform.uart.base);
 
-    s = parse_bootargs(g_platform.chosen.bootargs, g_options);
+    s = parse_bootargs(boot_state().platform.chosen.bootargs, boot_state().options);
     if (s != Status::ok) HV_LOG_WARN("hypervisor bootargs ignored: %s", status_name(s));
-    log_hooks().threshold = g_options.loglevel;
+    log_hooks().threshold = boot_state().options.loglevel;
 
     // The hypervisor region: [RAM base, + 32 MiB). The image must lie inside it.
-    u64 ram_base = g_platform.memory[0].base;
+    u64 ram_base = boot_state().platform.memory[0].base;
     u64 hv_end = ram_base + kHvRegionSize;
     if (reinterpret_cast<u64>(_text) < ram_base || reinterpret_cast<u64>(_end) > hv_end)
         panic("image [0x%llx, 0x%llx) outside the hypervisor region", static_cast<unsigned long long>(reinterpret_cast<u64>(_text)),
               static_cast<unsigned long long>(reinterpret_cast<u64>(_end)));
 
-    s = arch::mmu_init(g_platform.memory);
+    s = arch::mmu_init(boot_state().platform.memory);
     if (s != Status::ok) panic("EL2 MMU setup failed: %s", status_name(s));
-    HV_LOG_INFO("EL2 MMU on: %u-bit PA, %zu RAM region(s), first 0x%llx..0x%llx", arch::pa_bits(), g_platform.memory.size(),
-                static_cast<unsigned long long>(g_platform.memory[0].base),
-                static_cast<unsigned long long>(g_platform.memory[0].end()));
+    HV_LOG_INFO("EL2 MMU on: %u-bit PA, %zu RAM region(s), first 0x%llx..0x%llx", arch::pa_bits(), boot_state().platform.memory.size(),
+                static_cast<unsigned long long>(boot_state().platform.memory[0].base),
+                static_cast<unsigned long long>(boot_state().platform.memory[0].end()));
     // EL2 hardening (docs/boot.md): check W^X and the stack guards on the tables just built, decide the
     // branch-predictor mitigation before the VM's firmware registers are set from it; the debug_fault= hooks.
     arch::hardening_self_check();
     arch::bp_mitigation_init();
-    if (g_options.debug_fault != HvOptions::DebugFault::none) arch::debug_fault(g_options.debug_fault);
+    if (boot_state().options.debug_fault != HvOptions::DebugFault::none) arch::debug_fault(boot_state().options.debug_fault);
 
     // The physical GIC: distributor and this pCPU's redistributor + CPU interface, before any secondary starts (they
     // look up their redistributors in the frames the distributor set-up recorded).
-    s = arch::gic_init_distributor(g_platform.gic);
+    s = arch::gic_init_distributor(boot_state().platform.gic);
     if (s == Status::ok) s = arch::gic_init_cpu();
     if (s != Status::ok) panic("GIC initialisation failed: %s", status_name(s));
 
     // The VM: guest RAM = all RAM but the hypervisor region and the module store (pristine kernel/initrd copies for
     // VM reset, off the top of RAM), identity mapped at stage 2; with mem=, exactly mem= of it (docs/boot.md).
     Vm& vm = arch::create_vm();
-    s = carve_guest_ram(g_platform.memory, ram_base, kHvRegionSize, 0, vm.ram);
-    if (s == Status::ok) reserve_module_store(g_platform, vm, g_module_store);
-    if (s == Status::ok && g_options.mem != 0) {
-        const u64 kept = limit_guest_ram(vm.ram, g_options.mem);
-        if (kept < g_options.mem)
+    s = carve_guest_ram(boot_state().platform.memory, ram_base, kHvRegionSize, 0, vm.ram);
+    if (s == Status::ok) reserve_module_store(boot_state().platform, vm, boot_state().module_store);
+    if (s == Status::ok && boot_state().options.mem != 0) {
+        const u64 kept = limit_guest_ram(vm.ram, boot_state().options.mem);
+        if (kept < boot_state().options.mem)
             HV_LOG_WARN("mem=%lluM but only %lluM of RAM is left for the guest: using that",
-                        static_cast<unsigned long long>(g_options.mem / MiB), static_cast<unsigned long long>(kept / MiB));
+                        static_cast<unsigned long long>(boot_state().options.mem / MiB), static_cast<unsigned long long>(kept / MiB));
     }
     if (s == Status::ok) s = arch::vm_init_memory(vm);
     if (s != Status::ok) panic("guest memory setup failed: %s", status_name(s));
@@ -223,17 +221,17 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     u32 online = arch::online_cpus();  // pCPUs 0..online-1 are ready
     if (missing != 0) {
         // A smaller VM only if the user asked for one that the ready pCPUs can hold; never silently.
-        if (g_options.vcpus == 0 || g_options.vcpus > online) {
+        if (boot_state().options.vcpus == 0 || boot_state().options.vcpus > online) {
             HV_LOG_ERROR("%u of %u pCPU(s) not ready: a VM with %u vCPU(s) would be short of them (vcpus=N with "
-                         "N <= %u runs on the ready ones)", missing, started, g_options.vcpus ? g_options.vcpus : started,
+                         "N <= %u runs on the ready ones)", missing, started, boot_state().options.vcpus ? boot_state().options.vcpus : started,
                          online);
             refuse_to_start("pCPUs missing");
         }
-        HV_LOG_WARN("%u pCPU(s) not ready: vcpus=%u runs on pCPUs 0..%u", missing, g_options.vcpus,
-                    g_options.vcpus - 1);
+        HV_LOG_WARN("%u pCPU(s) not ready: vcpus=%u runs on pCPUs 0..%u", missing, boot_state().options.vcpus,
+                    boot_state().options.vcpus - 1);
     }
-    u32 vcpus = g_options.vcpus == 0 ? online : min(g_options.vcpus, online);
-    if (g_options.vcpus > online) HV_LOG_WARN("vcpus=%u but only %u pCPUs online: using %u", g_options.vcpus, online, vcpus);
+    u32 vcpus = boot_state().options.vcpus == 0 ? online : min(boot_state().options.vcpus, online);
+    if (boot_state().options.vcpus > online) HV_LOG_WARN("vcpus=%u but only %u pCPUs online: using %u", boot_state().options.vcpus, online, vcpus);
     vm.vcpu_count = vcpus;
     for (u32 i = 0; i < vcpus; ++i) {
         vm.vcpus[i].id = i;
@@ -248,34 +246,34 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     cfg.vcpu_count = vcpus;
     for (u32 i = 0; i < vcpus; ++i) cfg.mpidr[i] = vm.vcpus[i].mpidr;
     VmPorts ports;
-    s = arch::vgic_config(g_platform, cfg.vgic, ports.hw_irq);
+    s = arch::vgic_config(boot_state().platform, cfg.vgic, ports.hw_irq);
     if (s != Status::ok) panic("vGIC setup failed: %s", status_name(s));
     VirtualItsFrames its_frames;
-    const bool its = g_options.its && !g_platform.gic.its.empty();
-    if (its && arch::msi_its_frames(g_platform, g_options.vits, &g_reader, its_frames) != Status::ok)
+    const bool its = boot_state().options.its && !boot_state().platform.gic.its.empty();
+    if (its && arch::msi_its_frames(boot_state().platform, boot_state().options.vits, &boot_state().host_dt, its_frames) != Status::ok)
         refuse_to_start("no virtual ITS");
     cfg.its_count = its ? static_cast<u32>(its_frames.size()) : 0;
-    ports.uart_backend = arch::guest_uart_backend(g_platform.uart);
+    ports.uart_backend = arch::guest_uart_backend(boot_state().platform.uart);
     cfg.uart = ports.uart_backend != nullptr;
-    s = arch::vm_build(vm, cfg, ports, firmware_psci_version(g_options.psci));
+    s = arch::vm_build(vm, cfg, ports, firmware_psci_version(boot_state().options.psci));
     if (s != Status::ok) panic("VM setup failed: %s", status_name(s));
     HV_LOG_INFO("%u pCPU(s) online, VM with %u vCPU(s), guest RAM 0x%llx..0x%llx", online, vcpus,
                 static_cast<unsigned long long>(vm.ram[0].base), static_cast<unsigned long long>(vm.ram[0].end()));
 
     // The virtual GICv3's frames, list registers, timers and SGIs, then the emulated UART at the host UART's
     // address with its interrupt on the vGIC (arch/aarch64/vgic_glue, guest_uart).
-    s = arch::vgic_vm_init(vm, g_platform);
+    s = arch::vgic_vm_init(vm, boot_state().platform);
     if (s != Status::ok) panic("vGIC setup failed: %s", status_name(s));
-    if (cfg.uart && arch::guest_uart_init(vm, g_platform.uart) != Status::ok) panic("cannot register the UART");
+    if (cfg.uart && arch::guest_uart_init(vm, boot_state().platform.uart) != Status::ok) panic("cannot register the UART");
 
     // The PCIe host bridge passed through (stage-2 ECAM/windows, INTx as hardware-linked SPIs) and the virtual ITS
     // at the host ITS address with MSI shadow mappings on the physical ITS (arch/aarch64/pci_passthrough,
     // msi_passthrough). No silent degradation: a VM whose passed-through devices would lack their windows or their
     // MSIs is not started (pci=off boots without them); nor is one whose DT would describe an ITS that is not there.
-    const bool pci = g_options.pci && g_platform.pcie.present;
+    const bool pci = boot_state().options.pci && boot_state().platform.pcie.present;
     if (pci) {
-        s = arch::pci_passthrough_map(vm, g_platform.pcie);
-        if (s == Status::ok) s = arch::pci_passthrough_intx(vm, g_platform.pcie);
+        s = arch::pci_passthrough_map(vm, boot_state().platform.pcie);
+        if (s == Status::ok) s = arch::pci_passthrough_intx(vm, boot_state().platform.pcie);
         if (s != Status::ok) {
             HV_LOG_ERROR("PCIe passthrough failed (%s): boot with pci=off to run without passed-through devices",
                          status_name(s));
@@ -283,13 +281,13 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
         }
     }
     if (its) {
-        s = arch::msi_vm_init(vm, g_platform, its_frames);
+        s = arch::msi_vm_init(vm, boot_state().platform, its_frames);
         if (s != Status::ok) {
             HV_LOG_ERROR("virtual ITS set-up failed (%s)", status_name(s));
             refuse_to_start("no virtual ITS");
         }
         if (pci) {
-            s = arch::msi_passthrough_init(vm, g_platform);
+            s = arch::msi_passthrough_init(vm, boot_state().platform);
             if (s != Status::ok) {
                 HV_LOG_ERROR("passed-through devices would get no MSIs (%s): boot with pci=off to run without them",
                              status_name(s));
@@ -297,12 +295,12 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
             }
         } else {
             HV_LOG_INFO("msi: virtual ITS at 0x%llx (no passthrough%s)",
-                        static_cast<unsigned long long>(g_platform.gic.its[0].base),
-                        g_platform.pcie.present ? ": pci=off" : "");
+                        static_cast<unsigned long long>(boot_state().platform.gic.its[0].base),
+                        boot_state().platform.pcie.present ? ": pci=off" : "");
         }
     } else if (pci) {
         HV_LOG_INFO("msi: %s: passed-through devices use INTx only",
-                    g_options.its ? "the host has no ITS" : "its=off");
+                    boot_state().options.its ? "the host has no ITS" : "its=off");
     }
 
     // DMA isolation: the hypervisor owns the host SMMUv3; the root complex's StreamIDs reach guest RAM and the ITS
@@ -310,9 +308,9 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     // (unsafe); a machine without an SMMU boots with a warning; an SMMU that cannot be set up refuses the VM when
     // devices are passed through (they could DMA anywhere).
     if (vm.add_device(arch::smmu_stats_device()) != Status::ok) panic("cannot register the SMMU's counters");
-    if (!g_options.smmu) {
-        if (g_platform.smmu.present) HV_LOG_WARN("smmu=off: UNSAFE, passed-through devices can DMA anywhere");
-    } else if (s = arch::smmu_vm_init(vm, g_platform, pci, g_options.its && !g_platform.gic.its.empty());
+    if (!boot_state().options.smmu) {
+        if (boot_state().platform.smmu.present) HV_LOG_WARN("smmu=off: UNSAFE, passed-through devices can DMA anywhere");
+    } else if (s = arch::smmu_vm_init(vm, boot_state().platform, pci, boot_state().options.its && !boot_state().platform.gic.its.empty());
                s == Status::not_found) {
         if (pci) HV_LOG_WARN("no SMMUv3 in the host DT: passed-through devices can DMA anywhere (no DMA isolation)");
     } else if (s != Status::ok) {
@@ -322,31 +320,31 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
 
     // The snapshot disk (arch/aarch64/snapdisk, docs/snapshot.md): a virtio-blk with serial "hvsnap" on a
     // virtio-mmio transport is the hypervisor's; it and its page neighbours leave the list before the passthrough.
-    s = arch::snapdisk_claim(g_platform.virtio_mmio);
+    s = arch::snapdisk_claim(boot_state().platform.virtio_mmio);
     if (s != Status::ok && s != Status::not_found) HV_LOG_WARN("snapshot disk: %s", status_name(s));
 
     // QEMU's virtio-mmio transports passed through (stage-2 pages, hardware-linked SPIs); only if that worked does
     // the guest DT describe them (arch/aarch64/virtio_mmio_passthrough, docs/device-tree.md).
-    if (g_options.virtio_mmio) {
-        s = arch::virtio_mmio_passthrough(vm, g_platform.virtio_mmio);
+    if (boot_state().options.virtio_mmio) {
+        s = arch::virtio_mmio_passthrough(vm, boot_state().platform.virtio_mmio);
         if (s != Status::ok) {
             if (s != Status::not_found)
                 HV_LOG_WARN("virtio-mmio passthrough failed (%s): not in the guest DT", status_name(s));
-            g_options.virtio_mmio = false;
+            boot_state().options.virtio_mmio = false;
         }
     }
 
     // VM reset (PSCI SYSTEM_RESET/SYSTEM_RESET2): the devices registered their hooks above (vm.add_device: PMU, SDEI,
     // vGIC, UART, ITS, SMMU, virtio-mmio); the guest is reloaded from the module store.
     arch::set_guest_reloader(reload_guest);
-    save_modules(g_platform, g_module_store);
+    save_modules(boot_state().platform, boot_state().module_store);
 
     // Snapshots (docs/snapshot.md): the save hypercall, and snapshot=restore resuming a saved VM instead of
     // booting the modules. A refused snapshot powers the machine off with the reason on the console (nothing was
     // restored), never boots the modules instead.
-    s = arch::vm_snapshot_init(vm, g_options, g_platform);
+    s = arch::vm_snapshot_init(vm, boot_state().options, boot_state().platform);
     if (s != Status::ok) HV_LOG_WARN("snapshot support unavailable: %s", status_name(s));
-    if (s == Status::ok && g_options.snapshot == HvOptions::SnapshotMode::restore) {
+    if (s == Status::ok && boot_state().options.snapshot == HvOptions::SnapshotMode::restore) {
         bool changed = false;
         s = arch::vm_snapshot_restore(vm, changed);
         if (s != Status::ok) {
@@ -355,18 +353,18 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
                          changed ? "failed while applying" : "refused, nothing changed", status_name(s));
             arch::machine_system_off();
         }
-        __atomic_store_n(&g_vm_ready, true, __ATOMIC_RELEASE);
+        boot_state().vm_ready.store(true, MemoryOrder::release);
         arch::sev();
         arch::vcpu_loop(vm, vm.vcpus[0]);
     }
 
     GuestImage image;
-    s = load_guest(g_reader, g_platform, g_options, guest_dtb_psci(vm.firmware.psci_version()), vm, image);
+    s = load_guest(boot_state().host_dt, boot_state().platform, boot_state().options, guest_dtb_psci(vm.firmware.psci_version()), vm, image);
     if (s != Status::ok) {
         HV_LOG_ERROR("no guest to run (%s): powering off", status_name(s));
         arch::machine_system_off();
     }
-    __atomic_store_n(&g_vm_ready, true, __ATOMIC_RELEASE);
+    boot_state().vm_ready.store(true, MemoryOrder::release);
     arch::sev();
     if (arch::start_vcpu(0, image.entry, image.dtb) != Status::ok) panic("cannot start vCPU 0");
     arch::vcpu_loop(vm, vm.vcpus[0]);
@@ -378,9 +376,9 @@ extern "C" [[noreturn]] void hv_secondary_main(u64 index) {
     arch::mmu_enable_secondary();
     // Test hook (debug_late_cpu=N:MS): this pCPU is in the hypervisor but its redistributor is not set up yet -- the
     // state in which a boot that only waited for `online` used to set the physical ITS up without it.
-    if (g_options.late_cpu == me && g_options.late_cpu_ms != 0) {
-        HV_LOG_WARN("pCPU %u: debug_late_cpu: waiting %u ms before the GIC set-up", me, g_options.late_cpu_ms);
-        const u64 until = now_ticks() + ms_to_ticks(g_options.late_cpu_ms);
+    if (boot_state().options.late_cpu == me && boot_state().options.late_cpu_ms != 0) {
+        HV_LOG_WARN("pCPU %u: debug_late_cpu: waiting %u ms before the GIC set-up", me, boot_state().options.late_cpu_ms);
+        const u64 until = now_ticks() + ms_to_ticks(boot_state().options.late_cpu_ms);
         while (static_cast<i64>(until - now_ticks()) > 0) cpu_relax();
     }
     Status s = arch::gic_init_cpu();
@@ -396,12 +394,12 @@ extern "C" [[noreturn]] void hv_secondary_main(u64 index) {
     }
     if (!arch::cpu_boot_transition(me, arch::CpuBoot::starting, arch::CpuBoot::ready)) {
         HV_LOG_ERROR("pCPU %u (MPIDR 0x%llx) arrived after the boot pCPU stopped waiting (cpu_timeout=%u): parked, "
-                     "not used", me, static_cast<unsigned long long>(arch::this_cpu().mpidr), g_options.cpu_timeout_ms);
+                     "not used", me, static_cast<unsigned long long>(arch::this_cpu().mpidr), boot_state().options.cpu_timeout_ms);
         idle_forever();
     }
     HV_LOG_INFO("pCPU %llu online (MPIDR 0x%llx)", static_cast<unsigned long long>(index),
                 static_cast<unsigned long long>(arch::this_cpu().mpidr));
-    while (!__atomic_load_n(&g_vm_ready, __ATOMIC_ACQUIRE)) {
+    while (!boot_state().vm_ready.load(MemoryOrder::acquire)) {
         if (arch::panicking()) arch::stop_this_cpu();
         arch::wfe();
     }

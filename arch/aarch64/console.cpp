@@ -1,5 +1,6 @@
 #include "arch/aarch64/console.hpp"
 
+#include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/percpu.hpp"
 #include "arch/aarch64/sysreg.hpp"
 #include "lib/log.hpp"
@@ -13,13 +14,12 @@ constexpr u64 kFr = 0x018;
 constexpr u32 kFrTxff = 1u << 5;
 constexpr u32 kFrRxfe = 1u << 4;
 
-u64 g_base = HV_EARLY_UART;
-Spinlock g_lock;
+ConsoleState& st() { return hyp().console; }
 
 void raw_putc(char c) {
     // Bounded wait: a wedged UART must not hang the hypervisor forever.
-    for (u32 i = 0; i < 1000000 && (mmio_read<u32>(g_base + kFr) & kFrTxff); ++i) cpu_relax();
-    mmio_write<u32>(g_base + kDr, static_cast<u8>(c));
+    for (u32 i = 0; i < 1000000 && (mmio_read<u32>(st().base + kFr) & kFrTxff); ++i) cpu_relax();
+    mmio_write<u32>(st().base + kDr, static_cast<u8>(c));
 }
 
 void log_write(const char* s, usize len) { console_write(s, len); }
@@ -27,15 +27,15 @@ unsigned log_cpu() { return this_cpu_index(); }
 }  // namespace
 
 void console_init(u64 base) {
-    g_base = base;
+    st().base = base;
     log_hooks().write = log_write;
     log_hooks().cpu_id = log_cpu;
 }
 
-u64 console_base() { return g_base; }
+u64 console_base() { return st().base; }
 
 void console_write(const char* s, usize len) {
-    LockGuard guard(g_lock);
+    LockGuard guard(st().lock);
     for (usize i = 0; i < len; ++i) {
         if (s[i] == '\n') raw_putc('\r');
         raw_putc(s[i]);
@@ -48,13 +48,13 @@ void console_putc_unlocked(char c) {
 }
 
 void console_guest_putc(char c) {
-    LockGuard guard(g_lock);
+    LockGuard guard(st().lock);
     raw_putc(c);
 }
 
 int console_getc() {
-    if (mmio_read<u32>(g_base + kFr) & kFrRxfe) return -1;
-    return static_cast<int>(mmio_read<u32>(g_base + kDr) & 0xff);
+    if (mmio_read<u32>(st().base + kFr) & kFrRxfe) return -1;
+    return static_cast<int>(mmio_read<u32>(st().base + kDr) & 0xff);
 }
 
 }  // namespace hv::arch

@@ -1,6 +1,8 @@
 // The hypervisor console: the host PL011 (polled), shared by the logger and the guest's emulated UART.
 #pragma once
 
+#include "arch/aarch64/asm_defs.h"
+#include "lib/spinlock.hpp"
 #include "lib/types.hpp"
 
 namespace hv::arch {
@@ -14,5 +16,11 @@ void console_guest_putc(char c);
 // Polls the receive FIFO; returns -1 if empty.
 int console_getc();
 u64 console_base();
+
+// The console's state, held by the anchor (anchor.hpp); only console.cpp touches it.
+struct ConsoleState {
+    u64 base = HV_EARLY_UART;
+    Spinlock lock;
+};
 
 }  // namespace hv::arch

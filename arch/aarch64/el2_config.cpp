@@ -1,5 +1,6 @@
 // EL2 configuration for running guests: HCR_EL2, CPTR_EL2, MDCR_EL2 (pmu.cpp), CNTHCTL_EL2, VTCR_EL2 and stage 2.
 // Choices: docs/boot.md "EL2 trap configuration".
+#include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/mmu.hpp"
 #include "arch/aarch64/percpu.hpp"
 #include "arch/aarch64/pmu.hpp"
@@ -26,31 +27,28 @@ constexpr u64 kHcrVm = 1ull << 0, kHcrSwio = 1ull << 1, kHcrFmo = 1ull << 3, kHc
 constexpr u64 kHcrBase = kHcrVm | kHcrSwio | kHcrFmo | kHcrImo | kHcrAmo | kHcrFb | kHcrBsuIs | kHcrTwi | kHcrTsc |
                          kHcrTid3 | kHcrRw | arm::hcr::TIDCP::make(1) | arm::hcr::TACR::make(1);
 constexpr u64 kHcrApi = 1ull << 41, kHcrApk = 1ull << 40;
-u64 g_hcr = kHcrBase;
-u64 g_vtcr = 0;
-idreg::HostIdRegs g_host_ids;  // the boot pCPU's ID registers (hyp_init_cpu)
-unsigned g_ipa_bits = 40;
+El2State& st() { return hyp().el2; }
 
 }  // namespace
 
-u64 guest_hcr() { return g_hcr; }
-const idreg::HostIdRegs& host_id_regs() { return g_host_ids; }
-unsigned guest_ipa_bits() { return g_ipa_bits; }
+u64 guest_hcr() { return st().hcr; }
+const idreg::HostIdRegs& host_id_regs() { return st().host_ids; }
+unsigned guest_ipa_bits() { return st().ipa_bits; }
 
 void hyp_init_cpu() {
     u64 pfr0 = HV_READ_SYSREG(id_aa64pfr0_el1);
     u64 isar1 = HV_READ_SYSREG(id_aa64isar1_el1);
     if (this_cpu_index() == 0) {
-        g_host_ids[idreg::HostReg::pfr0] = pfr0;
-        g_host_ids[idreg::HostReg::pfr1] = HV_READ_SYSREG(id_aa64pfr1_el1);
-        g_host_ids[idreg::HostReg::dfr0] = HV_READ_SYSREG(id_aa64dfr0_el1);
-        g_host_ids[idreg::HostReg::isar0] = HV_READ_SYSREG(id_aa64isar0_el1);
-        g_host_ids[idreg::HostReg::isar1] = isar1;
-        g_host_ids[idreg::HostReg::isar2] = HV_READ_SYSREG(S3_0_C0_C6_2);  // ID_AA64ISAR2_EL1
-        g_host_ids[idreg::HostReg::mmfr0] = HV_READ_SYSREG(id_aa64mmfr0_el1);
-        g_host_ids[idreg::HostReg::mmfr1] = HV_READ_SYSREG(id_aa64mmfr1_el1);
-        g_host_ids[idreg::HostReg::mmfr2] = HV_READ_SYSREG(S3_0_C0_C7_2);  // ID_AA64MMFR2_EL1
-        g_ipa_bits = min(pa_bits(), 40u);
+        st().host_ids[idreg::HostReg::pfr0] = pfr0;
+        st().host_ids[idreg::HostReg::pfr1] = HV_READ_SYSREG(id_aa64pfr1_el1);
+        st().host_ids[idreg::HostReg::dfr0] = HV_READ_SYSREG(id_aa64dfr0_el1);
+        st().host_ids[idreg::HostReg::isar0] = HV_READ_SYSREG(id_aa64isar0_el1);
+        st().host_ids[idreg::HostReg::isar1] = isar1;
+        st().host_ids[idreg::HostReg::isar2] = HV_READ_SYSREG(S3_0_C0_C6_2);  // ID_AA64ISAR2_EL1
+        st().host_ids[idreg::HostReg::mmfr0] = HV_READ_SYSREG(id_aa64mmfr0_el1);
+        st().host_ids[idreg::HostReg::mmfr1] = HV_READ_SYSREG(id_aa64mmfr1_el1);
+        st().host_ids[idreg::HostReg::mmfr2] = HV_READ_SYSREG(S3_0_C0_C7_2);  // ID_AA64MMFR2_EL1
+        st().ipa_bits = min(pa_bits(), 40u);
     }
     // CPTR_EL2 (non-VHE, D17.2.32): RES1 bits 13, 9, 7:0; TFP = 0 (FP/SIMD not trapped: the world switch saves
     // V0-V31/FPSR/FPCR); TZ = 1 (bit 8) and TSM = 1 (bit 12): SVE and SME are not context-switched, so their
@@ -69,10 +67,10 @@ void hyp_init_cpu() {
     HV_WRITE_SYSREG(cnthctl_el2, 3);
     HV_WRITE_SYSREG(cntp_ctl_el0, 0);   // no stale EL1 physical timer from firmware before the first vCPU load
     HV_WRITE_SYSREG(cnthp_ctl_el2, 0);  // EL2 timer: wake-up at the guest's timer deadline only (vcpu_wait)
-    HV_WRITE_SYSREG(vtcr_el2, g_vtcr);
+    HV_WRITE_SYSREG(vtcr_el2, st().vtcr);
     (void)pfr0;
     bool pauth = ((isar1 >> 4) & 0xff) != 0 || ((isar1 >> 24) & 0xff) != 0;  // APA/API or GPA/GPI
-    g_hcr = kHcrBase | (pauth ? (kHcrApi | kHcrApk) : 0);
+    st().hcr = kHcrBase | (pauth ? (kHcrApi | kHcrApk) : 0);
     vcpu_wait_init_cpu();
     isb();
 }
@@ -85,8 +83,8 @@ Status vm_init_memory(Vm& vm) {
         HV_TRY(vm.stage2.map(r.base, r.base, r.size, {MemType::normal, true, true}));
         HV_TRY(vm.memory.add_region(r.base, r.size, reinterpret_cast<u8*>(r.base)));
     }
-    g_vtcr = make_vtcr(vm.stage2, parange_field());
-    HV_WRITE_SYSREG(vtcr_el2, g_vtcr);
+    st().vtcr = make_vtcr(vm.stage2, parange_field());
+    HV_WRITE_SYSREG(vtcr_el2, st().vtcr);
     isb();
     return Status::ok;
 }

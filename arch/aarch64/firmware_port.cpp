@@ -28,18 +28,21 @@ public:
         return ok != 0;
     }
 };
-constinit VmFirmwarePlatform g_fw_platform;
+// Stateless ports (vtable only): constant at file scope (docs/architecture.md §4 "The anchors").
+constinit const VmFirmwarePlatform kFirmwarePlatform;
 
 class CounterClock final : public Clock {
 public:
     u64 now() const override { return HV_READ_SYSREG(cntpct_el0); }
     u64 frequency() const override { return HV_READ_SYSREG(cntfrq_el0); }
 };
-constinit CounterClock g_clock;
+constinit const CounterClock kClock;
 
 }  // namespace
 
-psci::FirmwarePlatform& firmware_platform() { return g_fw_platform; }
-const Clock& counter_clock() { return g_clock; }
+psci::FirmwarePlatform& firmware_platform() {
+    return const_cast<VmFirmwarePlatform&>(kFirmwarePlatform);  // stateless: nothing is written through it
+}
+const Clock& counter_clock() { return kClock; }
 
 }  // namespace hv::arch

@@ -1,5 +1,6 @@
 #include "arch/aarch64/gic.hpp"
 
+#include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/percpu.hpp"
 #include "arch/aarch64/sysreg.hpp"
 #include "lib/log.hpp"
@@ -21,20 +22,12 @@ using vgic::GicrSgiReg;
 constexpr u64 rd_off(GicrReg r) { return vgic::off(r); }
 constexpr u64 rd_off(GicrSgiReg r) { return vgic::kFrameSize + vgic::off(r); }
 constexpr u8 kDefaultPriority = 0xa0;
-constexpr u32 kMaxIntid = 1020;
+constexpr u32 kMaxIntid = kGicMaxIntid;
+using Slot = GicState::Slot;
 
-u64 g_gicd = 0;
-u32 g_spi_lines = 0;
-GicInfo g_info;
-u64 g_rd[kMaxCpus] = {};
-struct Slot {
-    IrqHandler fn = nullptr;
-    void* arg = nullptr;
-};
-Slot g_handlers[kMaxIntid];
-Slot g_lpi;
+GicState& st() { return hyp().gic; }
 
-u64 gicd(GicdReg r) { return g_gicd + vgic::off(r); }
+u64 gicd(GicdReg r) { return st().gicd + vgic::off(r); }
 
 bool wait_clear(u64 addr, u32 bits) {
     for (u32 i = 0; i < 1000000; ++i) {
@@ -51,27 +44,27 @@ u64 mpidr_affinity(u64 mpidr) {  // Aff3.Aff2.Aff1.Aff0 packed as in GICR_TYPER[
 }  // namespace
 
 Status gic_init_distributor(const GicInfo& gic) {
-    g_info = gic;
-    g_gicd = gic.gicd_base;
-    if (g_gicd == 0 || gic.gicr.empty()) return Status::not_found;
+    st().info = gic;
+    st().gicd = gic.gicd_base;
+    if (st().gicd == 0 || gic.gicr.empty()) return Status::not_found;
     u32 typer = mmio_read<u32>(gicd(GicdReg::TYPER));
-    g_spi_lines = min<u32>(32 * ((typer & 0x1f) + 1), kMaxIntid);
+    st().spi_lines = min<u32>(32 * ((typer & 0x1f) + 1), kMaxIntid);
 
     mmio_write<u32>(gicd(GicdReg::CTLR), 0);
     if (!wait_clear(gicd(GicdReg::CTLR), gicd_ctlr::RWP::make(1))) return Status::timeout;
     // SPIs: group 1, disabled, not pending/active, default priority, level-triggered, routed to the boot pCPU.
-    for (u32 i = 32; i < g_spi_lines; i += 32) {
+    for (u32 i = 32; i < st().spi_lines; i += 32) {
         mmio_write<u32>(gicd(GicdReg::IGROUPR) + i / 8, ~0u);
         mmio_write<u32>(gicd(GicdReg::ICENABLER) + i / 8, ~0u);
         mmio_write<u32>(gicd(GicdReg::ICPENDR) + i / 8, ~0u);
         mmio_write<u32>(gicd(GicdReg::ICACTIVER) + i / 8, ~0u);
     }
-    for (u32 i = 32; i < g_spi_lines; i += 4)
+    for (u32 i = 32; i < st().spi_lines; i += 4)
         mmio_write<u32>(gicd(GicdReg::IPRIORITYR) + i, 0x01010101u * kDefaultPriority);
-    for (u32 i = 32; i < g_spi_lines; i += 16) mmio_write<u32>(gicd(GicdReg::ICFGR) + i / 4, 0);
+    for (u32 i = 32; i < st().spi_lines; i += 16) mmio_write<u32>(gicd(GicdReg::ICFGR) + i / 4, 0);
     u64 boot = mpidr_affinity(HV_READ_SYSREG(mpidr_el1));
     u64 route = ((boot >> 24) << 32) | (boot & 0xffffff);
-    for (u32 i = 32; i < g_spi_lines; ++i) mmio_write<u64>(gicd(GicdReg::IROUTER) + 8 * i, route);
+    for (u32 i = 32; i < st().spi_lines; ++i) mmio_write<u64>(gicd(GicdReg::IROUTER) + 8 * i, route);
     // Affinity routing, then group 1 (IHI0069H 12.9.4: ARE must be set before the group enables).
     mmio_write<u32>(gicd(GicdReg::CTLR), gicd_ctlr::ARE::make(1));
     if (!wait_clear(gicd(GicdReg::CTLR), gicd_ctlr::RWP::make(1))) return Status::timeout;
@@ -80,14 +73,14 @@ Status gic_init_distributor(const GicInfo& gic) {
     return Status::ok;
 }
 
-u64 gic_redistributor(u32 cpu) { return cpu < kMaxCpus ? g_rd[cpu] : 0; }
+u64 gic_redistributor(u32 cpu) { return cpu < kMaxCpus ? percpu(cpu).gicr : 0; }
 
 Status gic_init_cpu() {
     u32 cpu = this_cpu_index();
     u64 aff = mpidr_affinity(HV_READ_SYSREG(mpidr_el1));
     u64 rd = 0;
-    for (const MemRegion& region : g_info.gicr) {
-        for (u64 off = 0; off + g_info.gicr_stride <= region.size; off += g_info.gicr_stride) {
+    for (const MemRegion& region : st().info.gicr) {
+        for (u64 off = 0; off + st().info.gicr_stride <= region.size; off += st().info.gicr_stride) {
             u64 typer = mmio_read<u64>(region.base + off + rd_off(GicrReg::TYPER));
             if ((typer >> 32) == aff) {
                 rd = region.base + off;
@@ -98,7 +91,7 @@ Status gic_init_cpu() {
         if (rd) break;
     }
     if (rd == 0) return Status::not_found;
-    g_rd[cpu] = rd;
+    percpu(cpu).gicr = rd;
 
     // Wake the redistributor (IHI0069H 12.11.44 GICR_WAKER).
     mmio_write<u32>(rd + rd_off(GicrReg::WAKER),
@@ -128,17 +121,17 @@ Status gic_init_cpu() {
 }
 
 void gic_set_handler(u32 intid, IrqHandler handler, void* arg) {
-    if (intid < kMaxIntid) g_handlers[intid] = Slot{handler, arg};
+    if (intid < kMaxIntid) st().handlers[intid] = Slot{handler, arg};
 }
 
-void gic_set_lpi_handler(IrqHandler handler, void* arg) { g_lpi = Slot{handler, arg}; }
+void gic_set_lpi_handler(IrqHandler handler, void* arg) { st().lpi = Slot{handler, arg}; }
 
 void gic_enable(u32 intid, bool enable) {
     if (intid < 32) {
-        u64 rd = g_rd[this_cpu_index()];
+        u64 rd = this_cpu().gicr;
         if (rd == 0) return;
         mmio_write<u32>(rd + rd_off(enable ? GicrSgiReg::ISENABLER0 : GicrSgiReg::ICENABLER0), 1u << intid);
-    } else if (intid < g_spi_lines) {
+    } else if (intid < st().spi_lines) {
         mmio_write<u32>(gicd(enable ? GicdReg::ISENABLER : GicdReg::ICENABLER) + (intid / 32) * 4, 1u << (intid % 32));
     }
 }
@@ -146,7 +139,7 @@ void gic_enable(u32 intid, bool enable) {
 void gic_set_edge(u32 intid, bool edge) {
     // GICD_ICFGR<n>: two bits per INTID, bit 1 of the pair = edge-triggered (IHI0069H 12.9.9). Change it only while
     // the SPI is disabled.
-    if (intid < 32 || intid >= g_spi_lines) return;
+    if (intid < 32 || intid >= st().spi_lines) return;
     const u64 reg = gicd(GicdReg::ICFGR) + (intid / 16) * 4;
     const u32 bitpos = (intid % 16) * 2 + 1;
     const u32 v = mmio_read<u32>(reg);
@@ -154,7 +147,7 @@ void gic_set_edge(u32 intid, bool edge) {
 }
 
 void gic_route_spi(u32 intid, u64 mpidr) {
-    if (intid < 32 || intid >= g_spi_lines) return;
+    if (intid < 32 || intid >= st().spi_lines) return;
     u64 aff = mpidr_affinity(mpidr);
     mmio_write<u64>(gicd(GicdReg::IROUTER) + 8 * intid, ((aff >> 24) << 32) | (aff & 0xffffff));
 }
@@ -165,16 +158,16 @@ void gic_deactivate(u32 intid) {
 
 void gic_clear_active(u32 intid) {
     if (intid < 32) {
-        u64 rd = g_rd[this_cpu_index()];
+        u64 rd = this_cpu().gicr;
         if (rd != 0) mmio_write<u32>(rd + rd_off(GicrSgiReg::ICACTIVER0), 1u << intid);
-    } else if (intid < g_spi_lines) {
+    } else if (intid < st().spi_lines) {
         mmio_write<u32>(gicd(GicdReg::ICACTIVER) + (intid / 32) * 4, 1u << (intid % 32));
     }
 }
 
 bool gic_ppi_pending(u32 intid) {
     if (intid >= 32) return false;
-    const u64 rd = g_rd[this_cpu_index()];
+    const u64 rd = this_cpu().gicr;
     return rd != 0 && ((mmio_read<u32>(rd + rd_off(GicrSgiReg::ISPENDR0)) >> intid) & 1) != 0;
 }
 
@@ -185,7 +178,7 @@ u32 gic_handle_irqs() {
         u32 intid = static_cast<u32>(iar & 0xffffff);
         if (intid >= 1020 && intid < 1024) return budget;  // spurious: nothing (more) pending
         bool deactivate = true;
-        const Slot* s = intid < kMaxIntid ? &g_handlers[intid] : intid >= 8192 ? &g_lpi : nullptr;
+        const Slot* s = intid < kMaxIntid ? &st().handlers[intid] : intid >= 8192 ? &st().lpi : nullptr;
         if (s != nullptr && s->fn != nullptr) {
             deactivate = s->fn(intid, s->arg);
         } else if (intid >= 16) {
@@ -209,7 +202,7 @@ void gic_send_sgi(u32 sgi, u64 mpidr) {
 }
 
 void gic_send_sgi_others(u32 sgi) {
-    if (g_gicd == 0) return;  // GIC not up yet
+    if (st().gicd == 0) return;  // GIC not up yet
     dsb_ishst();
     HV_WRITE_SYSREG(S3_0_C12_C11_5, (u64{1} << 40) | (u64{sgi & 0xf} << 24));  // IRM = 1: all but self
     isb();

@@ -35,4 +35,19 @@ void gic_send_sgi(u32 sgi, u64 target_mpidr);
 void gic_send_sgi_others(u32 sgi);
 u64 gic_redistributor(u32 cpu);  // RD_base of pCPU `cpu` (0 if unknown)
 
+// The physical GIC driver's state, held by the anchor (anchor.hpp); only gic.cpp touches it. Each pCPU's
+// redistributor is in its PerCpu block (percpu.hpp).
+constexpr u32 kGicMaxIntid = 1020;  // SGIs, PPIs and SPIs; LPIs (>= 8192) share one handler
+struct GicState {
+    struct Slot {
+        IrqHandler fn = nullptr;
+        void* arg = nullptr;
+    };
+    u64 gicd = 0;
+    u32 spi_lines = 0;
+    GicInfo info;
+    Slot handlers[kGicMaxIntid];
+    Slot lpi;
+};
+
 }  // namespace hv::arch

@@ -1,5 +1,6 @@
 #include "arch/aarch64/guest_uart.hpp"
 
+#include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/console.hpp"
 #include "arch/aarch64/console_escape.hpp"
 #include "arch/aarch64/gic.hpp"
@@ -21,13 +22,6 @@ constexpr u32 kHostRtim = 1u << 6;
 
 void write_host(u64 reg, u32 v) { mmio_write<u32>(console_base() + reg, v); }
 
-class UartBackend final : public Pl011Backend {
-public:
-    void uart_tx(char c) override { console_guest_putc(c); }
-    // Called with the UART lock held; the vGIC takes its own locks and kicks the target after dropping them.
-    void uart_irq(bool level) override { vgic_set_line(intid, 0, level); }
-    u32 intid = 0;
-};
 
 // The host PL011's receiver as the model's input. Masking its RX/RT interrupts while the guest's FIFO is full
 // leaves further input in the host UART (back-pressure, core/pl011.hpp) instead of dropping it.
@@ -37,8 +31,8 @@ public:
     void rx_irq_enable(bool on) override { write_host(kHostImsc, on ? kHostRxim | kHostRtim : 0); }
 };
 
-constinit UartBackend g_backend;
-constinit HostUartRx g_host_rx;
+// A stateless port (vtable only): constant at file scope (docs/architecture.md §4 "The anchors").
+constinit const HostUartRx kHostRx;
 
 // The host UART's receive interrupt: move what fits into the guest's FIFO.
 void pull_host(LockedPl011& uart) {
@@ -58,10 +52,14 @@ bool host_uart_irq(u32, void*) {
 
 }  // namespace
 
+void GuestUartBackend::uart_tx(char c) { console_guest_putc(c); }
+// Called with the UART lock held; the vGIC takes its own locks and kicks the target after dropping them.
+void GuestUartBackend::uart_irq(bool level) { vgic_set_line(intid, 0, level); }
+
 Pl011Backend* guest_uart_backend(const UartInfo& uart) {
     if (!uart.present) return nullptr;
-    g_backend.intid = uart.irq.valid ? uart.irq.intid() : 0;
-    return &g_backend;
+    hyp().uart_backend.intid = uart.irq.valid ? uart.irq.intid() : 0;
+    return &hyp().uart_backend;
 }
 
 Status guest_uart_init(Vm& vm, const UartInfo& uart) {
@@ -75,7 +73,7 @@ Status guest_uart_init(Vm& vm, const UartInfo& uart) {
         u32 host = uart.irq.intid();
         gic_set_handler(host, host_uart_irq, nullptr);
         gic_route_spi(host, HV_READ_SYSREG(mpidr_el1));
-        vm.uart->locked([](Pl011& u) { u.attach_rx_source(&g_host_rx); });  // unmasks the host UART's RX/RT interrupts while the FIFO has room
+        vm.uart->locked([](Pl011& u) { u.attach_rx_source(&const_cast<HostUartRx&>(kHostRx)); });  // unmasks the host UART's RX/RT interrupts while the FIFO has room
         gic_enable(host, true);
     } else {
         HV_LOG_WARN("guest UART: no host UART interrupt in the DT: no console input");

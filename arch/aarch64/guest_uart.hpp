@@ -4,6 +4,7 @@
 // serialised by one lock.
 #pragma once
 
+#include "core/pl011.hpp"
 #include "core/platform.hpp"
 #include "vm/vm.hpp"
 
@@ -17,5 +18,13 @@ Pl011Backend* guest_uart_backend(const UartInfo& uart);
 
 // VM reset: the emulated UART back to its reset state.
 void guest_uart_reset();
+
+// The emulated UART's output and interrupt line (console, vGIC), held by the anchor (anchor.hpp).
+class GuestUartBackend final : public Pl011Backend {
+public:
+    void uart_tx(char c) override;
+    void uart_irq(bool level) override;
+    u32 intid = 0;
+};
 
 }  // namespace hv::arch

@@ -1,5 +1,6 @@
 #include "arch/aarch64/host_its.hpp"
 
+#include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/gic.hpp"
 #include "arch/aarch64/percpu.hpp"
 #include "arch/aarch64/sysreg.hpp"
@@ -41,24 +42,15 @@ constexpr u8 kPropEnable = 1;
 constexpr u64 kBaserTypeDevice = 1;
 constexpr u64 kBaserTypeCollection = 4;
 
-constexpr u32 kQueuePages = 4;  // 16 KiB: 512 commands
-constexpr u64 kQueueBytes = kQueuePages * 4096;
-constexpr u64 kTableBytes = 64 * KiB;  // device table and collection table: one 64 KiB block each
-constexpr u32 kIttSlots = MsiShadow::kMaxDevices;
-constexpr u64 kIttBytes = 4096;  // 2^8 events x up to 16 bytes per entry
 constexpr u32 kSpinLimit = 2000000;  // bounded waits: ~ms on hardware, plenty under TCG
 
-// The ITS's own memory: BSS (zeroed at boot), identity mapped Normal WB at EL2.
-alignas(64 * KiB) u8 g_pending[kMaxCpus][64 * KiB];  // 2 KiB used each; PENDBASER needs 64 KiB alignment
-alignas(4096) u8 g_prop[kHostLpiCount];              // shared by every redistributor
-alignas(64 * KiB) u8 g_device_table[kTableBytes];
-alignas(64 * KiB) u8 g_collection_table[kTableBytes];
-alignas(4096) u8 g_queue[kQueueBytes];
-alignas(4096) u8 g_itt[kIttSlots][kIttBytes];
-u32 g_itt_owner[kIttSlots];
-bool g_itt_used[kIttSlots];
+constexpr u32 kQueuePages = HostItsMemory::kQueuePages;
+constexpr u64 kQueueBytes = HostItsMemory::kQueueBytes;
+constexpr u64 kTableBytes = HostItsMemory::kTableBytes;
+constexpr u32 kIttSlots = HostItsMemory::kIttSlots;
+constexpr u64 kIttBytes = HostItsMemory::kIttBytes;
 
-HostIts g_host_its;
+HostItsMemory& mem() { return hyp().host_its_mem; }
 
 u64 pa(const void* p) { return reinterpret_cast<u64>(p); }  // identity map at EL2
 
@@ -71,7 +63,7 @@ void clean_dcache(const void* p, usize len) {
 
 }  // namespace
 
-HostIts& host_its() { return g_host_its; }
+HostIts& host_its() { return hyp().host_its; }
 
 u64 HostIts::rdbase(u32 cpu) const {
     const u64 rd = gic_redistributor(cpu);
@@ -89,10 +81,10 @@ Status HostIts::setup_redistributor(u32 cpu) {
         HV_LOG_ERROR("host ITS: LPIs already enabled on pCPU %u's redistributor", cpu);
         return Status::busy;
     }
-    const u64 prop = PropAddress::make(pa(g_prop) >> 12) | PropIdBits::make(kHostLpiIdBits - 1) |
+    const u64 prop = PropAddress::make(pa(mem().prop) >> 12) | PropIdBits::make(kHostLpiIdBits - 1) |
                      PropInnerCache::make(kCacheWbRaWa) | PropShareability::make(kShareInner);
     mmio_write<u64>(rd + kGicrPropbaser, prop);
-    const u64 pend = PendAddress::make(pa(g_pending[cpu]) >> 16) | PendInnerCache::make(kCacheWbRaWa) |
+    const u64 pend = PendAddress::make(pa(mem().pending[cpu]) >> 16) | PendInnerCache::make(kCacheWbRaWa) |
                      PendShareability::make(kShareInner) | PendPtz::make(1);
     mmio_write<u64>(rd + kGicrPendbaser, pend);
     if (PropShareability::get(mmio_read<u64>(rd + kGicrPropbaser)) == 0) flush_ = true;
@@ -109,7 +101,7 @@ Status HostIts::setup_tables() {
         const u64 off = its::reg(its::GitsReg::BASER0) + 8 * n;
         const u64 cur = mmio_read<u64>(base_ + off);
         const u64 type = baser::Type::get(cur);
-        u8* table = type == kBaserTypeDevice ? g_device_table : type == kBaserTypeCollection ? g_collection_table : nullptr;
+        u8* table = type == kBaserTypeDevice ? mem().device_table : type == kBaserTypeCollection ? mem().collection_table : nullptr;
         if (table == nullptr) {
             mmio_write<u64>(base_ + off, 0);
             continue;
@@ -170,16 +162,16 @@ Status HostIts::init(const ItsFrame& frame, u32 cpus) {
 
     namespace cbaser = its::cbaser;
     const u64 cb = cbaser::Valid::make(1) | cbaser::InnerCache::make(kCacheWbRaWa) |
-                   cbaser::Shareability::make(kShareInner) | cbaser::PhysicalAddress::make(pa(g_queue) >> 12) |
+                   cbaser::Shareability::make(kShareInner) | cbaser::PhysicalAddress::make(pa(mem().queue) >> 12) |
                    cbaser::Size::make(kQueuePages - 1);
     mmio_write<u64>(base_ + its::reg(its::GitsReg::CBASER), cb);
     if (cbaser::Shareability::get(mmio_read<u64>(base_ + its::reg(its::GitsReg::CBASER))) == 0) flush_ = true;
     mmio_write<u64>(base_ + its::reg(its::GitsReg::CWRITER), 0);
     cwriter_ = 0;
     if (flush_) {
-        clean_dcache(g_prop, sizeof g_prop);
-        clean_dcache(g_device_table, sizeof g_device_table);
-        clean_dcache(g_collection_table, sizeof g_collection_table);
+        clean_dcache(mem().prop, sizeof mem().prop);
+        clean_dcache(mem().device_table, sizeof mem().device_table);
+        clean_dcache(mem().collection_table, sizeof mem().collection_table);
     }
     dsb_sy();
     mmio_write<u32>(ctlr, mmio_read<u32>(ctlr) | 1u);
@@ -236,8 +228,8 @@ Status HostIts::submit(const Cmd* cmds, u32 n, u32 sync_cpu) {
                                static_cast<unsigned long long>(cwriter_));
             return s;
         }
-        memcpy(g_queue + cwriter_, c.dw, 32);
-        if (flush_) clean_dcache(g_queue + cwriter_, 32);
+        memcpy(mem().queue + cwriter_, c.dw, 32);
+        if (flush_) clean_dcache(mem().queue + cwriter_, 32);
         cwriter_ = next;
         ++commands_;
     }
@@ -263,13 +255,13 @@ Status HostIts::submit(const Cmd* cmds, u32 n, u32 sync_cpu) {
 
 i32 HostIts::itt_slot_of(u32 device_id) const {
     for (u32 i = 0; i < kIttSlots; ++i)
-        if (g_itt_used[i] && g_itt_owner[i] == device_id) return static_cast<i32>(i);
+        if (mem().itt_used[i] && mem().itt_owner[i] == device_id) return static_cast<i32>(i);
     return -1;
 }
 
 void HostIts::set_lpi_config(u32 lpi, bool enable) {
     if (lpi < kHostLpiFirst || lpi - kHostLpiFirst >= kHostLpiCount) return;
-    u8& p = g_prop[lpi - kHostLpiFirst];
+    u8& p = mem().prop[lpi - kHostLpiFirst];
     p = static_cast<u8>((kHostLpiPriority & 0xfc) | (enable ? kPropEnable : 0));
     if (flush_) clean_dcache(&p, 1);
     dsb_sy();
@@ -284,16 +276,16 @@ Status HostIts::map_device(u32 device_id, u32 event_bits) {
     if (itt_slot_of(device_id) >= 0) return Status::busy;
     i32 slot = -1;
     for (u32 i = 0; i < kIttSlots && slot < 0; ++i)
-        if (!g_itt_used[i]) slot = static_cast<i32>(i);
+        if (!mem().itt_used[i]) slot = static_cast<i32>(i);
     if (slot < 0) return Status::no_memory;
-    memset(g_itt[slot], 0, kIttBytes);
-    if (flush_) clean_dcache(g_itt[slot], kIttBytes);
+    memset(mem().itt[slot], 0, kIttBytes);
+    if (flush_) clean_dcache(mem().itt[slot], kIttBytes);
     Cmd c;
-    Command m = Command::mapd(device_id, pa(g_itt[slot]), event_bits - 1, true);
+    Command m = Command::mapd(device_id, pa(mem().itt[slot]), event_bits - 1, true);
     memcpy(c.dw, m.dw, 32);
     HV_TRY(submit(&c, 1, 0));
-    g_itt_used[slot] = true;
-    g_itt_owner[slot] = device_id;
+    mem().itt_used[slot] = true;
+    mem().itt_owner[slot] = device_id;
     return Status::ok;
 }
 
@@ -306,7 +298,7 @@ Status HostIts::unmap_device(u32 device_id) {
     Command m = Command::mapd(device_id, 0, 0, false);
     memcpy(c.dw, m.dw, 32);
     HV_TRY(submit(&c, 1, 0));
-    g_itt_used[slot] = false;  // only once the ITS is done with it
+    mem().itt_used[slot] = false;  // only once the ITS is done with it
     return Status::ok;
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "core/msi_shadow.hpp"
+#include "arch/aarch64/asm_defs.h"
 #include "core/platform.hpp"
 #include "lib/spinlock.hpp"
 
@@ -73,5 +74,24 @@ private:
 };
 
 HostIts& host_its();
+
+// The ITS's own memory: BSS (zeroed at boot; the anchor leaves it as it is), identity mapped Normal WB at EL2. Held by the anchor (anchor.hpp);
+// only host_its.cpp touches it.
+struct HostItsMemory {
+    static constexpr u32 kQueuePages = 4;  // 16 KiB: 512 commands
+    static constexpr u64 kQueueBytes = kQueuePages * 4096;
+    static constexpr u64 kTableBytes = 64 * KiB;  // device table and collection table: one 64 KiB block each
+    static constexpr u32 kIttSlots = MsiShadow::kMaxDevices;
+    static constexpr u64 kIttBytes = 4096;  // 2^8 events x up to 16 bytes per entry
+
+    alignas(64 * KiB) u8 pending[HV_MAX_CPUS][64 * KiB];  // 2 KiB used each; PENDBASER needs 64 KiB alignment
+    alignas(64 * KiB) u8 device_table[kTableBytes];
+    alignas(64 * KiB) u8 collection_table[kTableBytes];
+    alignas(4096) u8 prop[kHostLpiCount];  // shared by every redistributor
+    alignas(4096) u8 queue[kQueueBytes];
+    alignas(4096) u8 itt[kIttSlots][kIttBytes];
+    u32 itt_owner[kIttSlots];
+    bool itt_used[kIttSlots];
+};
 
 }  // namespace hv::arch

@@ -1,5 +1,6 @@
 #include "arch/aarch64/mmu.hpp"
 
+#include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/asm_defs.h"
 #include "arch/aarch64/sysreg.hpp"
 #include "lib/string.hpp"
@@ -12,30 +13,7 @@ namespace hv::arch {
 
 namespace {
 
-constexpr usize kPoolPages = 256;  // 1 MiB: EL2 map (~10 pages) + stage 2 of one VM with some 4 KiB edges
-
-alignas(65536) u8 g_pool_storage[kPoolPages * 4096];
-
-class BumpPool final : public PageAllocator {
-public:
-    u64 alloc_pages(usize pages) override {
-        if (pages == 0 || pages > 16 || !is_pow2(pages)) return 0;
-        usize start = align_up(next_, pages);
-        if (start + pages > kPoolPages) return 0;
-        next_ = start + pages;
-        u8* p = g_pool_storage + start * 4096;
-        memset(p, 0, pages * 4096);
-        return reinterpret_cast<u64>(p);
-    }
-    u64* table_ptr(u64 pa) override { return reinterpret_cast<u64*>(pa); }
-
-private:
-    usize next_ = 0;
-};
-
-BumpPool g_pool;
-PageTable g_el2;
-u64 g_tcr = 0;
+MmuState& st() { return hyp().mmu; }
 
 constexpr u64 kSctlrRes1 = 0x30c50830;
 constexpr u64 kSctlrM = 1u << 0, kSctlrC = 1u << 2, kSctlrSa = 1u << 3, kSctlrI = 1u << 12;
@@ -55,10 +33,10 @@ Status map_data(u64 base, u64 end) {
     for (u64 cpu = 0; cpu < HV_MAX_CPUS; ++cpu) {
         const u64 guard = stacks + cpu * HV_STACK_SLOT, guard_end = guard + HV_STACK_SLOT - HV_STACK_SIZE;
         if (guard_end <= cursor || guard >= end) continue;
-        if (guard > cursor) HV_TRY(g_el2.map(cursor, cursor, guard - cursor, kRw));
+        if (guard > cursor) HV_TRY(st().el2.map(cursor, cursor, guard - cursor, kRw));
         cursor = guard_end;
     }
-    if (end > cursor) HV_TRY(g_el2.map(cursor, cursor, end - cursor, kRw));
+    if (end > cursor) HV_TRY(st().el2.map(cursor, cursor, end - cursor, kRw));
     return Status::ok;
 }
 
@@ -76,15 +54,25 @@ void enable(u64 ttbr, u64 tcr) {
 
 }  // namespace
 
-PageAllocator& table_pool() { return g_pool; }
-const PageTable& el2_table() { return g_el2; }
+u64 BumpPool::alloc_pages(usize pages) {
+    if (pages == 0 || pages > 16 || !is_pow2(pages)) return 0;
+    usize start = align_up(next_, pages);
+    if (start + pages > kPoolPages) return 0;
+    next_ = start + pages;
+    u8* p = st().pool_storage + start * 4096;
+    memset(p, 0, pages * 4096);
+    return reinterpret_cast<u64>(p);
+}
+
+PageAllocator& table_pool() { return st().pool; }
+const PageTable& el2_table() { return st().el2; }
 
 u64 parange_field() { return HV_READ_SYSREG(id_aa64mmfr0_el1) & 0xf; }
 unsigned pa_bits() { return parange_bits(parange_field()); }
 
 Status mmu_init(const FixedVector<MemRegion, PlatformInfo::kMaxMemRegions>& ram) {
     unsigned bits = min(pa_bits(), 48u);
-    HV_TRY(g_el2.init(g_pool, Regime::el2_stage1, bits));
+    HV_TRY(st().el2.init(st().pool, Regime::el2_stage1, bits));
     u64 limit = u64{1} << min(bits, 40u);
     u64 cursor = 0;
     // `ram` is sorted by base (platform parser); the gaps between regions are device memory. W^X (docs/boot.md
@@ -96,29 +84,29 @@ Status mmu_init(const FixedVector<MemRegion, PlatformInfo::kMaxMemRegions>& ram)
         u64 base = align_down(r.base, PageTable::kPageSize);
         u64 end = align_up(r.end(), PageTable::kPageSize);
         if (base < cursor || end > limit) return Status::invalid_argument;
-        if (base > cursor) HV_TRY(g_el2.map(cursor, cursor, base - cursor, kDev));
+        if (base > cursor) HV_TRY(st().el2.map(cursor, cursor, base - cursor, kDev));
         if (text >= base && image_end <= end) {
-            if (text > base) HV_TRY(g_el2.map(base, base, text - base, kRw));
-            HV_TRY(g_el2.map(text, text, text_end - text, kRx));
-            HV_TRY(g_el2.map(ro, ro, ro_end - ro, kRo));
+            if (text > base) HV_TRY(st().el2.map(base, base, text - base, kRw));
+            HV_TRY(st().el2.map(text, text, text_end - text, kRx));
+            HV_TRY(st().el2.map(ro, ro, ro_end - ro, kRo));
             HV_TRY(map_data(data, image_end));
-            if (end > image_end) HV_TRY(g_el2.map(image_end, image_end, end - image_end, kRw));
+            if (end > image_end) HV_TRY(st().el2.map(image_end, image_end, end - image_end, kRw));
             image_mapped = true;
         } else {
-            HV_TRY(g_el2.map(base, base, end - base, kRw));
+            HV_TRY(st().el2.map(base, base, end - base, kRw));
         }
         cursor = end;
     }
     if (!image_mapped) return Status::invalid_argument;  // the image is not inside one RAM region
-    if (cursor < limit) HV_TRY(g_el2.map(cursor, cursor, limit - cursor, kDev));
+    if (cursor < limit) HV_TRY(st().el2.map(cursor, cursor, limit - cursor, kDev));
 
     u64 ps = min<u64>(parange_field(), 5);
     // TCR_EL2 (non-VHE): T0SZ, IRGN0/ORGN0 WBWA, SH0 inner, TG0 4K, PS, RES1 bits 31 and 23.
-    g_tcr = (64 - bits) | (1u << 8) | (1u << 10) | (3u << 12) | (ps << 16) | (1u << 23) | (1u << 31);
-    enable(g_el2.root_pa(), g_tcr);
+    st().tcr = (64 - bits) | (1u << 8) | (1u << 10) | (3u << 12) | (ps << 16) | (1u << 23) | (1u << 31);
+    enable(st().el2.root_pa(), st().tcr);
     return Status::ok;
 }
 
-void mmu_enable_secondary() { enable(g_el2.root_pa(), g_tcr); }
+void mmu_enable_secondary() { enable(st().el2.root_pa(), st().tcr); }
 
 }  // namespace hv::arch

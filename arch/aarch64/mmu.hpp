@@ -23,4 +23,21 @@ const PageTable& el2_table();
 // Secondary pCPUs: turn on the MMU with the tables mmu_init built.
 void mmu_enable_secondary();
 
+// The EL2 page-table pool and identity map, held by the anchor (anchor.hpp); only mmu.cpp touches them.
+constexpr usize kPoolPages = 256;  // 1 MiB: EL2 map (~10 pages) + stage 2 of one VM with some 4 KiB edges
+class BumpPool final : public PageAllocator {
+public:
+    u64 alloc_pages(usize pages) override;
+    u64* table_ptr(u64 pa) override { return reinterpret_cast<u64*>(pa); }
+
+private:
+    usize next_ = 0;
+};
+struct MmuState {
+    alignas(65536) u8 pool_storage[kPoolPages * 4096];  // zero (.bss)
+    BumpPool pool;
+    PageTable el2;
+    u64 tcr = 0;
+};
+
 }  // namespace hv::arch

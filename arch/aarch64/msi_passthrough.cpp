@@ -1,5 +1,6 @@
 #include "arch/aarch64/msi_passthrough.hpp"
 
+#include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/gic.hpp"
 #include "arch/aarch64/host_its.hpp"
 #include "arch/aarch64/percpu.hpp"
@@ -13,61 +14,60 @@ namespace hv::arch {
 
 namespace {
 
+MsiState& st() { return hyp().msi; }
+
 // Forwards the virtual ITS's mapping changes to the shadow table (called with the virtual ITS's command lock held).
+// A stateless port (vtable only): constant at file scope (docs/architecture.md §4 "The anchors").
 class ShadowObserver final : public its::ItsObserver {
 public:
-    void on_map(u32 dev, u32 ev, u32 intid, u32 vcpu) override { shadow_->on_map(dev, ev, intid, vcpu); }
-    void on_unmap(u32 dev, u32 ev, u32 intid) override { shadow_->on_unmap(dev, ev, intid); }
-    MsiShadow* shadow_ = nullptr;
+    void on_map(u32 dev, u32 ev, u32 intid, u32 vcpu) override { st().shadow.on_map(dev, ev, intid, vcpu); }
+    void on_unmap(u32 dev, u32 ev, u32 intid) override { st().shadow.on_unmap(dev, ev, intid); }
 };
+constinit const ShadowObserver kObserver;
 
 // Virtual ITS instances (vits=N): [0] at the host ITS address (shadow mappings), [1..] purely virtual. Placement
 // construction into static storage: no global constructors (docs/conventions.md).
-MsiShadow g_shadow;
-ShadowObserver g_observer;
-bool g_shadow_ready = false;
-MsiPassthroughStats g_stats;
 
 // A host LPI at EL2 (any pCPU, IRQs masked): host LPI -> (DeviceID, EventID) in O(1), then the guest's translation
 // through the virtual ITS. Edge-triggered and owned by us: deactivate at once.
 bool host_lpi_irq(u32 intid, void*) {
-    __atomic_fetch_add(&g_stats.host_lpis, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&st().stats.host_lpis, 1, __ATOMIC_RELAXED);
     if (const u32 me = this_cpu_index(); me < PlatformInfo::kMaxCpus)
-        __atomic_fetch_add(&g_stats.host_lpis_on_pcpu[me], 1, __ATOMIC_RELAXED);
-    auto e = g_shadow.lookup(intid);
+        __atomic_fetch_add(&st().stats.host_lpis_on_pcpu[me], 1, __ATOMIC_RELAXED);
+    auto e = st().shadow.lookup(intid);
     Vm& vm = the_vm();
     if (!e.ok() || vm.its_count == 0) {
-        __atomic_fetch_add(&g_stats.dropped, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&st().stats.dropped, 1, __ATOMIC_RELAXED);
         HV_LOG_RATELIMITED(debug, "msi: host LPI %u has no shadow mapping: dropped", intid);
         return true;
     }
     if (Status s = vm.its[0]->signal_msi(e.value().device_id, e.value().event_id); s != Status::ok) {
         // The guest disabled its ITS or unmapped the collection: the MSI is dropped, as the hardware would.
-        __atomic_fetch_add(&g_stats.dropped, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&st().stats.dropped, 1, __ATOMIC_RELAXED);
         HV_LOG_RATELIMITED(debug, "msi: 0x%x/%u (host LPI %u) not delivered: %s", e.value().device_id,
                            e.value().event_id, intid, status_name(s));
         return true;
     }
-    __atomic_fetch_add(&g_stats.delivered, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&st().stats.delivered, 1, __ATOMIC_RELAXED);
     return true;
 }
 
 }  // namespace
 
-const MsiShadow* msi_shadow() { return g_shadow_ready ? &g_shadow : nullptr; }
-const MsiPassthroughStats& msi_stats() { return g_stats; }
+const MsiShadow* msi_shadow() { return st().shadow_ready ? &st().shadow : nullptr; }
+const MsiPassthroughStats& msi_stats() { return st().stats; }
 
 void msi_log_stats() {
     char per[PlatformInfo::kMaxCpus * 21 + 1] = {};
     usize n = 0;
     for (u32 i = 0; i < online_cpus() && i < PlatformInfo::kMaxCpus; ++i)
         n += format(per + n, sizeof(per) - n, "%s%llu", i ? "," : "",
-                    static_cast<unsigned long long>(__atomic_load_n(&g_stats.host_lpis_on_pcpu[i], __ATOMIC_RELAXED)));
-    const MsiShadow::Stats sh = g_shadow_ready ? g_shadow.stats() : MsiShadow::Stats{};
+                    static_cast<unsigned long long>(__atomic_load_n(&st().stats.host_lpis_on_pcpu[i], __ATOMIC_RELAXED)));
+    const MsiShadow::Stats sh = st().shadow_ready ? st().shadow.stats() : MsiShadow::Stats{};
     HV_LOG_INFO("stats: msi host_lpis=%llu per_pcpu=%s delivered=%llu dropped=%llu shadow mapped=%llu moved=%llu "
                 "unmapped=%llu virtual_only=%llu phys_errors=%llu",
-                static_cast<unsigned long long>(g_stats.host_lpis), per,
-                static_cast<unsigned long long>(g_stats.delivered), static_cast<unsigned long long>(g_stats.dropped),
+                static_cast<unsigned long long>(st().stats.host_lpis), per,
+                static_cast<unsigned long long>(st().stats.delivered), static_cast<unsigned long long>(st().stats.dropped),
                 static_cast<unsigned long long>(sh.mapped), static_cast<unsigned long long>(sh.moved),
                 static_cast<unsigned long long>(sh.unmapped), static_cast<unsigned long long>(sh.virtual_only),
                 static_cast<unsigned long long>(sh.phys_errors));
@@ -159,13 +159,12 @@ Status msi_passthrough_init(Vm& vm, const PlatformInfo& plat) {
     cfg.host_lpi_base = base.value();
     cfg.vcpu_count = vm.vcpu_count;
     for (u32 i = 0; i < vm.vcpu_count && i < MsiShadow::kMaxVcpus; ++i) cfg.vcpu_pcpu[i] = vm.vcpus[i].pcpu;
-    if (Status s = g_shadow.init(cfg, hits); s != Status::ok) {
+    if (Status s = st().shadow.init(cfg, hits); s != Status::ok) {
         HV_LOG_ERROR("msi: shadow table set-up failed (%s)", status_name(s));
         return s;
     }
-    g_observer.shadow_ = &g_shadow;
-    vm.its[0]->set_observer(&g_observer);
-    g_shadow_ready = true;
+    vm.its[0]->set_observer(&const_cast<ShadowObserver&>(kObserver));  // stateless: nothing is written through it
+    st().shadow_ready = true;
 
     gic_set_lpi_handler(host_lpi_irq, nullptr);
     for (const DeviceIdRange& r : cfg.passthrough)
@@ -180,7 +179,7 @@ void msi_vm_reset() {
     // ITS 0 reports every mapping as unmapped: the shadows follow. The others have no observer.
     Vm& vm = the_vm();
     for (u32 i = 0; i < vm.its_count; ++i) vm.its[i]->reset();
-    if (g_shadow_ready) g_shadow.clear();
+    if (st().shadow_ready) st().shadow.clear();
 }
 
 }  // namespace hv::arch

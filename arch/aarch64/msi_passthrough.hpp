@@ -56,4 +56,11 @@ void msi_log_stats();
 // VM reset: every virtual ITS back to its reset state; every shadow mapping is removed from the physical ITS.
 void msi_vm_reset();
 
+// The MSI path's state, held by the anchor (anchor.hpp); only msi_passthrough.cpp touches it.
+struct MsiState {
+    MsiShadow shadow;
+    bool shadow_ready = false;
+    MsiPassthroughStats stats;
+};
+
 }  // namespace hv::arch

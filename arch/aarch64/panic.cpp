@@ -1,5 +1,6 @@
 #include "arch/aarch64/panic.hpp"
 
+#include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/asm_defs.h"
 #include "arch/aarch64/console.hpp"
 #include "arch/aarch64/gic.hpp"
@@ -12,7 +13,6 @@
 namespace hv::arch {
 
 namespace {
-bool g_panicking = false;
 
 void raw_print(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void raw_print(const char* fmt, ...) {
@@ -28,7 +28,7 @@ void raw_print(const char* fmt, ...) {
 // The first pCPU to panic prints; any later one (or one that faults while printing) just stops.
 void claim_panic() {
     asm volatile("msr daifset, #0xf" ::: "memory");
-    if (__atomic_exchange_n(&g_panicking, true, __ATOMIC_ACQ_REL)) stop_this_cpu();
+    if (hyp().panicking.exchange(true, MemoryOrder::acq_rel)) stop_this_cpu();
     gic_send_sgi_others(kSgiStop);  // the others check panicking() when the SGI makes them exit
 }
 
@@ -39,7 +39,7 @@ void claim_panic() {
 }
 }  // namespace
 
-bool panicking() { return __atomic_load_n(&g_panicking, __ATOMIC_ACQUIRE); }
+bool panicking() { return hyp().panicking.load(MemoryOrder::acquire); }
 
 void stop_this_cpu() {
     asm volatile("msr daifset, #0xf" ::: "memory");

@@ -44,6 +44,7 @@ struct PerCpu {
     volatile bool online = false;  // entered the hypervisor's C code (percpu_init); not yet usable
     Vcpu* vcpu = nullptr;          // the vCPU pinned to this pCPU, if any
     u32 boot = 0;                  // CpuBoot, accessed atomically (cpu_boot_state / cpu_boot_transition)
+    u64 gicr = 0;                      // this pCPU's redistributor RD_base (gic_init_cpu)
     VgicCpuState vgic;             // the vGIC glue's view of this pCPU's list registers and PPIs
     ExitStats exits;               // exits of the vCPU pinned here (written by this pCPU only)
 };

@@ -1,5 +1,6 @@
 #include "arch/aarch64/pmu.hpp"
 
+#include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/percpu.hpp"
 #include "arch/aarch64/sysreg.hpp"
 
@@ -7,7 +8,6 @@ namespace hv::arch {
 
 namespace {
 
-pmu::Config g_cfg;  // written by the boot pCPU before any other pCPU or vCPU starts
 
 // Event counter n through PMSELR_EL0 + PMXEVCNTR/PMXEVTYPER (DDI0487 D13: the selected counter; an ISB makes the
 // new selection visible to the indirect accesses). n < PMCR.N only: other counters do not exist.
@@ -17,7 +17,7 @@ void select_counter(u32 n) {
 }
 
 void load(const PmuRegs& r) {
-    const pmu::Config& c = g_cfg;
+    const pmu::Config& c = hyp().pmu;
     const u64 pmcr = r.pmcr & c.pmcr_writable();  // never P or C: they would reset counters
     // Quiet first: counting off, nothing enabled, no overflow, so no interrupt can be raised half-way.
     HV_WRITE_SYSREG(pmcr_el0, pmcr & ~pmu::pmcr::E::field_mask);
@@ -44,7 +44,7 @@ void load(const PmuRegs& r) {
 // Every value is masked to the fields of the advertised PMU (pmu::Config), so what a snapshot carries always
 // passes the register list's validation on restore.
 void save(PmuRegs& r) {
-    const pmu::Config& c = g_cfg;
+    const pmu::Config& c = hyp().pmu;
     r.pmcr = HV_READ_SYSREG(pmcr_el0) & c.pmcr_writable();
     r.cntenset = HV_READ_SYSREG(pmcntenset_el0) & c.counter_mask();
     r.intenset = HV_READ_SYSREG(pmintenset_el1) & c.counter_mask();
@@ -68,17 +68,17 @@ void save(PmuRegs& r) {
 
 }  // namespace
 
-const pmu::Config& pmu_config() { return g_cfg; }
+const pmu::Config& pmu_config() { return hyp().pmu; }
 
 void pmu_init_cpu() {
     const u64 dfr0 = HV_READ_SYSREG(id_aa64dfr0_el1);
     const bool has_pmu = pmu::guest_version(pmu::PmuVer::get(dfr0)) != pmu::kVerNone;
     // PMCR_EL0 only exists with a PMUv3 (an IMPLEMENTATION DEFINED PMU is not one).
     const u64 pmcr = has_pmu ? HV_READ_SYSREG(pmcr_el0) : 0;
-    if (this_cpu_index() == 0) g_cfg = pmu::make_config(dfr0, pmcr);
-    HV_WRITE_SYSREG(mdcr_el2, pmu::mdcr_el2(g_cfg));
+    if (this_cpu_index() == 0) hyp().pmu = pmu::make_config(dfr0, pmcr);
+    HV_WRITE_SYSREG(mdcr_el2, pmu::mdcr_el2(hyp().pmu));
     isb();
-    if (!g_cfg.present()) return;
+    if (!hyp().pmu.present()) return;
     PmuRegs quiet;
     pmu::reset(quiet);
     load(quiet);
@@ -86,21 +86,21 @@ void pmu_init_cpu() {
 
 void pmu_vcpu_load(Vcpu& v) {
     if (!v.pmu_dirty) return;
-    if (g_cfg.present()) load(v.ctx.pmu);
+    if (hyp().pmu.present()) load(v.ctx.pmu);
     v.pmu_dirty = false;
 }
 
 void pmu_vcpu_put(Vcpu& v) {
-    if (!g_cfg.present()) return;
+    if (!hyp().pmu.present()) return;
     if (!v.pmu_dirty) save(v.ctx.pmu);  // else ctx.pmu is already the newer copy (vCPU reset, restore)
     v.pmu_dirty = true;
     // The overflow line needs PMCR.E (pmu::overflow_level): it drops with it.
-    HV_WRITE_SYSREG(pmcr_el0, HV_READ_SYSREG(pmcr_el0) & g_cfg.pmcr_writable() & ~pmu::pmcr::E::field_mask);
+    HV_WRITE_SYSREG(pmcr_el0, HV_READ_SYSREG(pmcr_el0) & hyp().pmu.pmcr_writable() & ~pmu::pmcr::E::field_mask);
     isb();
 }
 
 Status pmu_vm_init(Vm& vm) {
-    if (!g_cfg.present()) return Status::ok;
+    if (!hyp().pmu.present()) return Status::ok;
     DeviceHooks d;
     d.name = "pmu";
     // Only after a vCPU reset or a restore does this load anything: the guest owns the PMU otherwise.
@@ -110,7 +110,7 @@ Status pmu_vm_init(Vm& vm) {
 }
 
 bool pmu_overflow_live() {
-    if (!g_cfg.present()) return false;
+    if (!hyp().pmu.present()) return false;
     return pmu::overflow_level(HV_READ_SYSREG(pmcr_el0), HV_READ_SYSREG(pmovsset_el0), HV_READ_SYSREG(pmintenset_el1));
 }
 

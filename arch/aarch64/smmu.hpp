@@ -9,7 +9,10 @@
 // SPI: faults become rate-limited log lines. GERROR is logged and acknowledged.
 #pragma once
 
+#include "arch/aarch64/mmu.hpp"
 #include "core/platform.hpp"
+#include "core/smmu_tables.hpp"
+#include "lib/spinlock.hpp"
 #include "vm/vm.hpp"
 
 namespace hv::arch {
@@ -39,5 +42,61 @@ void smmu_log_stats();
 // The SMMU's counters at power-off as a device of the VM (log_stats only; registered whether or not the SMMU is on,
 // so `stats: smmu active=0` says it was off).
 DeviceHooks smmu_stats_device();
+
+// --- the driver's state, held by the anchor (anchor.hpp); only smmu.cpp touches it ---
+constexpr u32 kSmmuMaxSidBits = 16;  // linear stream table capacity: 2^16 x 64 B = 4 MiB
+constexpr u32 kSmmuCmdqLog2 = 8;     // 256 commands, 4 KiB
+constexpr u32 kSmmuEventqLog2 = 7;   // 128 records, 4 KiB
+constexpr usize kSmmuMaxTablePages = 64;
+
+// The SMMU's memory: BSS (zeroed at boot), identity mapped Normal WB at EL2. A linear stream table must be aligned
+// to its size (IHI0070 6.3.23 STRTAB_BASE): the anchor places this first, 4 MiB aligned (kSmmuStrtabAlign), and the
+// struct itself carries no such alignment, so its size is not rounded up to 4 MiB.
+constexpr usize kSmmuStrtabAlign = 4 * MiB;
+struct SmmuMemory {
+    smmu::Ste strtab[u64{1} << kSmmuMaxSidBits];
+    alignas(64) smmu::Cd cd;
+    alignas(4096) smmu::Cmd cmdq[1u << kSmmuCmdqLog2];
+    alignas(4096) smmu::EventRecord eventq[1u << kSmmuEventqLog2];
+};
+static_assert(sizeof SmmuMemory::strtab == 4 * MiB);
+
+// Page tables come from the EL2 pool; the pages are remembered so a non-coherent SMMU can be given clean copies.
+class SmmuTablePool final : public PageAllocator {
+public:
+    u64 alloc_pages(usize pages) override {
+        const u64 pa = table_pool().alloc_pages(pages);
+        if (pa != 0 && count_ < kSmmuMaxTablePages) pages_[count_++] = {pa, pages};
+        return pa;
+    }
+    u64* table_ptr(u64 pa) override { return table_pool().table_ptr(pa); }
+    usize count() const { return count_; }
+    u64 base(usize i) const { return pages_[i].pa; }
+    usize pages(usize i) const { return pages_[i].n; }
+
+private:
+    struct Block {
+        u64 pa;
+        usize n;
+    };
+    Block pages_[kSmmuMaxTablePages] = {};
+    usize count_ = 0;
+};
+
+struct SmmuState {
+    u64 base = 0;
+    bool coherent = false;
+    bool active = false;
+    bool stage2 = false;
+    u32 sid_log2 = 0;
+    smmu::QueueIndex cmdq{kSmmuCmdqLog2};
+    smmu::QueueIndex eventq{kSmmuEventqLog2};
+    u32 cmd_prod = 0;
+    Spinlock cmd_lock;
+    Spinlock event_lock;
+    SmmuStats stats;
+    SmmuTablePool pool;
+    PageTable dma_table;
+};
 
 }  // namespace hv::arch

@@ -1,5 +1,6 @@
 // The vCPU run loop on its pinned pCPU: entry, the devices' hooks around it, the wait for an interrupt (WFI,
 // CPU_SUSPEND, vCPU off), start_vcpu / kick_vcpu. Exits are handled in exits.cpp. Choices: docs/boot.md.
+#include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/console_escape.hpp"
 #include "arch/aarch64/gic.hpp"
 #include "arch/aarch64/panic.hpp"
@@ -17,7 +18,6 @@ namespace hv::arch {
 
 namespace {
 
-Spinlock g_start_lock;
 
 // --- waiting for an interrupt (WFI, CPU_SUSPEND, vCPU off) ---
 constexpr u32 kHypTimerPpi = 26;  // EL2 physical timer (Arm BSA / QEMU virt); the hypervisor's own
@@ -94,10 +94,11 @@ public:
         kick_vcpu(vcpu);
     }
 };
-ArchKicker g_kicker;
+// A stateless port (vtable only): constant at file scope (docs/architecture.md §4 "The anchors").
+constinit const ArchKicker kKicker;
 }  // namespace
 
-VcpuKicker& vcpu_kicker() { return g_kicker; }
+VcpuKicker& vcpu_kicker() { return const_cast<ArchKicker&>(kKicker); }  // stateless: nothing is written through it
 
 bool vcpu_wait_for_interrupt(Vcpu& v) {
     // A wait ends only for a reason: a kick (start_vcpu, a VM reset, or an interrupt the vGIC made pending for this
@@ -137,7 +138,7 @@ bool vcpu_wait_for_interrupt(Vcpu& v) {
 }
 
 void vcpu_power_off(Vcpu& v) {
-    LockGuard guard(g_start_lock);
+    LockGuard guard(hyp().start_lock);
     if (v.restart_requested) {  // a CPU_ON raced with this CPU_OFF (see start_vcpu)
         v.restart_requested = false;
         vcpu_reset(v, v.restart_entry, v.restart_context);
@@ -151,7 +152,7 @@ Status start_vcpu(u32 i, u64 entry, u64 context_id) {
     Vcpu* v = the_vm().vcpu(i);
     if (v == nullptr) return Status::invalid_argument;
     {
-        LockGuard guard(g_start_lock);
+        LockGuard guard(hyp().start_lock);
         if (v->state == VcpuState::running) {
             // The firmware model already saw this vCPU's CPU_OFF (it only starts vCPUs it holds OFF), but its pCPU
             // has not processed the exit yet: start it when it does.

@@ -1,5 +1,6 @@
 #include "arch/aarch64/vgic_glue.hpp"
 
+#include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/gic.hpp"
 #include "arch/aarch64/percpu.hpp"
 #include "arch/aarch64/pmu.hpp"
@@ -117,19 +118,15 @@ public:
     void deactivate_physical(u32 pintid) override { gic_clear_active(pintid); }
 };
 
-GicHwControl g_hw_control;
-bool g_ready = false;
-u32 g_nr_lrs = 4;
-u32 g_nr_aprs = 1;
+// A stateless port (vtable only): constant at file scope (docs/architecture.md §4 "The anchors").
+constinit const GicHwControl kHwControl;
+VgicGlueState& st() { return hyp().vgic_glue; }
 // The guest's EL1 timers, both hardware-linked (vINTID == pINTID). The guest owns their registers; the run loop switches
 // them per vCPU with the other EL1 registers, so right after an exit (and right before an entry) the CPU's
 // registers are the vCPU's.
 enum TimerIndex : u32 { kVirtualTimer, kPhysicalTimer, kTimerCount };
 constexpr u32 kTimerPpi[kTimerCount] = {kPpiVirtualTimer, kPpiPhysicalTimer};
 constexpr const char* kTimerName[kTimerCount] = {"virtual", "physical"};
-bool g_timer_line[kTimerCount][vgic::kMaxVcpus] = {};  // our view of each vCPU's timer lines on the vGIC
-bool g_pmu_line[vgic::kMaxVcpus] = {};  // the same for the PMU overflow line (PPI 23)
-bool g_pmu_linked = false;              // the guest has a PMUv3: PPI 23 is hardware-linked
 // Per pCPU (ready, LRs in use, parked PMU interrupt, SPI counters): this_cpu().vgic (percpu.hpp).
 
 // CNTV_CTL_EL0 / CNTP_CTL_EL0 (DDI0487 D13.8.18 / D13.8.15): ENABLE, IMASK, ISTATUS. A timer's output is
@@ -147,10 +144,10 @@ u64 read_timer_ctl(u32 t) {
 void sync_timer_lines(Vcpu& v) {
     if (v.id >= vgic::kMaxVcpus) return;
     for (u32 t = 0; t < kTimerCount; ++t) {
-        if (!g_timer_line[t][v.id]) continue;
+        if (!st().timer_line[t][v.id]) continue;
         const u64 ctl = read_timer_ctl(t);
         if ((ctl & kCtlEnable) != 0 && (ctl & kCtlIstatus) != 0 && (ctl & kCtlImask) == 0) continue;
-        g_timer_line[t][v.id] = false;
+        st().timer_line[t][v.id] = false;
         if (the_vgic().set_level(kTimerPpi[t], v.id, false) != Status::ok)
             HV_LOG_RATELIMITED(warn, "vcpu%u: %s timer line update failed", v.id, kTimerName[t]);
     }
@@ -165,7 +162,7 @@ void sync_timer_lines(Vcpu& v) {
 // back (it fires and is injected) or the physical line has dropped.
 void sync_pmu_line(Vcpu& v) {
     bool& parked = this_cpu().vgic.pmu_parked;
-    const bool line = v.id < vgic::kMaxVcpus && g_pmu_line[v.id];
+    const bool line = v.id < vgic::kMaxVcpus && st().pmu_line[v.id];
     if (!line && !parked) return;
     const bool level = pmu_overflow_live();
     if (parked) {
@@ -176,7 +173,7 @@ void sync_pmu_line(Vcpu& v) {
         return;
     }
     if (level) return;
-    g_pmu_line[v.id] = false;
+    st().pmu_line[v.id] = false;
     if (the_vgic().set_level(kPpiPmu, v.id, false) != Status::ok)
         HV_LOG_RATELIMITED(warn, "vcpu%u: PMU overflow line update failed", v.id);
 }
@@ -187,14 +184,14 @@ void cpu_setup(VgicCpuState& cpu) {
     cpu.ready = true;
     HV_WRITE_SYSREG(ICH_HCR_EL2, 0);
     HV_WRITE_SYSREG(ICH_VMCR_EL2, 0);
-    for (u32 i = 0; i < g_nr_lrs; ++i) write_lr(i, 0);
+    for (u32 i = 0; i < st().nr_lrs; ++i) write_lr(i, 0);
     cpu.hw_lrs = 0;
     gic_enable(kPpiMaintenance, true);
     for (u32 ppi : kTimerPpi) {
         gic_clear_active(ppi);
         gic_enable(ppi, true);
     }
-    if (g_pmu_linked) {
+    if (st().pmu_linked) {
         cpu.pmu_parked = false;
         gic_clear_active(kPpiPmu);
         gic_enable(kPpiPmu, true);
@@ -208,19 +205,19 @@ void before_entry(Vcpu& v) {
     sync_pmu_line(v);     // ... nor the old PMU's (the PMU device, registered first, loaded it)
     vgic::VcpuIfState& s = the_vgic().cpu_if(v.id);
     the_vgic().flush(v.id, s);  // the model sets NPIE only while a pending LR exists (no maintenance storm)
-    const u32 used = min(s.used_lrs, g_nr_lrs);
+    const u32 used = min(s.used_lrs, st().nr_lrs);
     const u32 nwrite = max(used, cpu.hw_lrs);  // s.lr[i] == 0 for i >= used_lrs
     for (u32 i = 0; i < nwrite; ++i) write_lr(i, s.lr[i]);
     cpu.hw_lrs = used;
-    write_aprs(g_nr_aprs, s.ap0r, s.ap1r);
+    write_aprs(st().nr_aprs, s.ap0r, s.ap1r);
     HV_WRITE_SYSREG(ICH_VMCR_EL2, s.vmcr);
     HV_WRITE_SYSREG(ICH_HCR_EL2, s.hcr);  // En (+ UIE/NPIE/LRENPIE as the model chose)
 }
 
 void after_exit(Vcpu& v) {
     vgic::VcpuIfState& s = the_vgic().cpu_if(v.id);
-    for (u32 i = 0; i < s.used_lrs && i < g_nr_lrs; ++i) s.lr[i] = read_lr(i);
-    read_aprs(g_nr_aprs, s.ap0r, s.ap1r);
+    for (u32 i = 0; i < s.used_lrs && i < st().nr_lrs; ++i) s.lr[i] = read_lr(i);
+    read_aprs(st().nr_aprs, s.ap0r, s.ap1r);
     s.vmcr = HV_READ_SYSREG(ICH_VMCR_EL2);
     s.elrsr = HV_READ_SYSREG(ICH_ELRSR_EL2);
     s.eisr = HV_READ_SYSREG(ICH_EISR_EL2);
@@ -273,12 +270,12 @@ bool maintenance_irq(u32, void*) { return true; }
 // the physical through the LR's HW bit (IHI0069H 4.4.4 / ICH_LR<n>_EL2.HW).
 bool timer_irq(u32 intid, void*) {
     Vcpu* v = this_cpu().vcpu;
-    if (v == nullptr || !g_ready) {
+    if (v == nullptr || !st().ready.load(MemoryOrder::acquire)) {
         gic_enable(intid, false);
         return true;
     }
     const u32 t = intid == kPpiPhysicalTimer ? kPhysicalTimer : kVirtualTimer;
-    if (v->id < vgic::kMaxVcpus) g_timer_line[t][v->id] = true;
+    if (v->id < vgic::kMaxVcpus) st().timer_line[t][v->id] = true;
     if (the_vgic().set_level(intid, v->id, true) != Status::ok) {
         HV_LOG_RATELIMITED(warn, "vcpu%u: %s timer injection failed", v->id, kTimerName[t]);
         return true;
@@ -293,7 +290,7 @@ bool timer_irq(u32 intid, void*) {
 bool pmu_irq(u32 intid, void*) {
     PerCpu& cpu = this_cpu();
     Vcpu* v = cpu.vcpu;
-    if (v == nullptr || !g_ready) {
+    if (v == nullptr || !st().ready.load(MemoryOrder::acquire)) {
         gic_enable(intid, false);
         return true;
     }
@@ -301,7 +298,7 @@ bool pmu_irq(u32 intid, void*) {
         cpu.vgic.pmu_parked = true;
         return false;
     }
-    if (v->id < vgic::kMaxVcpus) g_pmu_line[v->id] = true;
+    if (v->id < vgic::kMaxVcpus) st().pmu_line[v->id] = true;
     if (the_vgic().set_level(kPpiPmu, v->id, true) != Status::ok) {
         HV_LOG_RATELIMITED(warn, "vcpu%u: PMU overflow injection failed", v->id);
         return true;
@@ -309,12 +306,6 @@ bool pmu_irq(u32 intid, void*) {
     return false;
 }
 
-// Physical routing of the passed-through SPIs (vgic_forward_hw_spi): the pCPU index each one is routed to now
-// (gic_init_distributor routes every SPI to the boot pCPU, index 0).
-u8 g_forwarded_spi_pcpu[1020] = {};
-// Counters for `stats: spi` (vgic_log_forwarded_spi_stats): physical re-routes (activations per pCPU:
-// PerCpu::vgic.forwarded_spis).
-u64 g_forwarded_reroutes = 0;
 
 // The physical SPI follows the guest's GICD_IROUTER of the virtual one, so it is taken on the pCPU that runs the
 // target vCPU (no kick SGI, no cross-pCPU hop). Lazily: checked at each activation, the new route applies from the
@@ -328,10 +319,10 @@ void follow_guest_route(u32 intid) {
     for (u32 i = 0; i < vm.vcpu_count && i < the_vgic().vcpu_count(); ++i) {
         if ((the_vgic().vcpu_mpidr(i) & vgic::mpidr::kAffMask) != (route & vgic::gicd_irouter::kAffMask)) continue;
         const u32 pcpu = vm.vcpus[i].pcpu;
-        if (pcpu >= kMaxCpus || __atomic_load_n(&g_forwarded_spi_pcpu[intid], __ATOMIC_RELAXED) == pcpu) return;
-        __atomic_store_n(&g_forwarded_spi_pcpu[intid], static_cast<u8>(pcpu), __ATOMIC_RELAXED);
+        if (pcpu >= kMaxCpus || st().forwarded_spi_pcpu[intid].load(MemoryOrder::relaxed) == pcpu) return;
+        st().forwarded_spi_pcpu[intid].store(static_cast<u8>(pcpu), MemoryOrder::relaxed);
         gic_route_spi(intid, percpu(pcpu).mpidr);
-        __atomic_fetch_add(&g_forwarded_reroutes, 1, __ATOMIC_RELAXED);
+        st().forwarded_reroutes.fetch_add(1, MemoryOrder::relaxed);
         HV_LOG_DEBUG("vgic: passed-through SPI %u now taken on pCPU %u (vcpu%u)", intid, pcpu, i);
         return;
     }
@@ -341,7 +332,7 @@ void follow_guest_route(u32 intid) {
 // physical one through the hardware-linked LR. `arg` is the device name for the log.
 bool forwarded_spi_irq(u32 intid, void* arg) {
     __atomic_fetch_add(&this_cpu().vgic.forwarded_spis, 1, __ATOMIC_RELAXED);
-    if (!g_ready || the_vgic().inject_edge(intid, 0) != Status::ok) {
+    if (!st().ready.load(MemoryOrder::acquire) || the_vgic().inject_edge(intid, 0) != Status::ok) {
         HV_LOG_RATELIMITED(warn, "%s: SPI %u could not be forwarded: disabled", static_cast<const char*>(arg), intid);
         gic_enable(intid, false);
         return true;
@@ -371,11 +362,11 @@ void vgic_log_forwarded_spi_stats() {
         n += format(per + n, sizeof(per) - n, "%s%llu", i ? "," : "", static_cast<unsigned long long>(c));
     }
     HV_LOG_INFO("stats: spi forwarded=%llu per_pcpu=%s reroutes=%llu", static_cast<unsigned long long>(total), per,
-                static_cast<unsigned long long>(__atomic_load_n(&g_forwarded_reroutes, __ATOMIC_RELAXED)));
+                static_cast<unsigned long long>(st().forwarded_reroutes.load(MemoryOrder::relaxed)));
 }
 
 vgic::Vgic& the_vgic() { return the_vm().vgic; }
-bool vgic_ready() { return __atomic_load_n(&g_ready, __ATOMIC_ACQUIRE); }
+bool vgic_ready() { return st().ready.load(MemoryOrder::acquire); }
 
 Status vgic_config(const PlatformInfo& plat, vgic::VgicConfig& cfg, vgic::HwIrqControl*& hw) {
     const GicInfo& gic = plat.gic;
@@ -385,7 +376,7 @@ Status vgic_config(const PlatformInfo& plat, vgic::VgicConfig& cfg, vgic::HwIrqC
     u32 lines = min<u32>(32 * ((typer & 0x1f) + 1), vgic::kMaxIrqs);
     cfg.nr_spis = lines > vgic::kNumPrivate ? lines - vgic::kNumPrivate : 32;
     cfg.ich_vtr = HV_READ_SYSREG(ICH_VTR_EL2);
-    hw = &g_hw_control;
+    hw = &const_cast<GicHwControl&>(kHwControl);  // stateless: nothing is written through it
     return Status::ok;
 }
 
@@ -401,19 +392,19 @@ Status vgic_vm_init(Vm& vm, const PlatformInfo& plat) {
         HV_LOG_WARN("vgic: DT maintenance interrupt is INTID %u, expected %u", gic.maintenance.intid(), kPpiMaintenance);
 
     const u64 ich_vtr = vm.vgic.config().ich_vtr;
-    g_nr_lrs = static_cast<u32>(vgic::ich_vtr::ListRegs::get(ich_vtr)) + 1;
+    st().nr_lrs = static_cast<u32>(vgic::ich_vtr::ListRegs::get(ich_vtr)) + 1;
     u32 pre_bits = static_cast<u32>(vgic::ich_vtr::PREbits::get(ich_vtr)) + 1;
-    g_nr_aprs = pre_bits >= 7 ? 4 : pre_bits == 6 ? 2 : 1;
+    st().nr_aprs = pre_bits >= 7 ? 4 : pre_bits == 6 ? 2 : 1;
 
     HV_TRY(vm.mmio.add(gic.gicd_base, the_vgic().distributor_size(), &the_vgic().distributor()));
     HV_TRY(vm.mmio.add(gic.gicr[0].base, the_vgic().redistributors_size(), &the_vgic().redistributors()));
     for (u32 i = 0; i < vm.vcpu_count; ++i)
         for (u32 ppi : kTimerPpi) HV_TRY(the_vgic().map_hw(i, ppi, ppi));
     // The PMU overflow interrupt, linked the same way when the guest has a PMUv3 (docs/boot.md "PMU").
-    g_pmu_linked = pmu_config().present();
-    if (g_pmu_linked && plat.pmu_irq.valid && plat.pmu_irq.intid() != kPpiPmu)
+    st().pmu_linked = pmu_config().present();
+    if (st().pmu_linked && plat.pmu_irq.valid && plat.pmu_irq.intid() != kPpiPmu)
         HV_LOG_WARN("vgic: DT PMU interrupt is INTID %u, expected %u", plat.pmu_irq.intid(), kPpiPmu);
-    if (g_pmu_linked) {
+    if (st().pmu_linked) {
         for (u32 i = 0; i < vm.vcpu_count; ++i) HV_TRY(the_vgic().map_hw(i, kPpiPmu, kPpiPmu));
         gic_set_handler(kPpiPmu, pmu_irq, nullptr);
     }
@@ -421,10 +412,10 @@ Status vgic_vm_init(Vm& vm, const PlatformInfo& plat) {
     gic_set_handler(kPpiMaintenance, maintenance_irq, nullptr);
     for (u32 ppi : kTimerPpi) gic_set_handler(ppi, timer_irq, nullptr);
     HV_TRY(vm.add_device(device_hooks()));
-    __atomic_store_n(&g_ready, true, __ATOMIC_RELEASE);
+    st().ready.store(true, MemoryOrder::release);
     HV_LOG_INFO("vgic: %u vCPU(s), %u SPIs, %u LRs, GICD 0x%llx, GICR 0x%llx (+0x%llx)", vm.vcpu_count,
                 vm.vgic.config().nr_spis,
-                g_nr_lrs, static_cast<unsigned long long>(gic.gicd_base),
+                st().nr_lrs, static_cast<unsigned long long>(gic.gicd_base),
                 static_cast<unsigned long long>(gic.gicr[0].base),
                 static_cast<unsigned long long>(the_vgic().redistributors_size()));
     return Status::ok;
@@ -446,7 +437,7 @@ void vgic_vm_reset() {
         gic_clear_active(ppi);
         gic_enable(ppi, true);
     }
-    if (g_pmu_linked) {
+    if (st().pmu_linked) {
         gic_clear_active(kPpiPmu);
         gic_enable(kPpiPmu, true);
     }
@@ -454,9 +445,9 @@ void vgic_vm_reset() {
         percpu(i).vgic.ready = false;
         percpu(i).vgic.pmu_parked = false;
     }
-    for (auto& lines : g_timer_line)
+    for (auto& lines : st().timer_line)
         for (bool& line : lines) line = false;
-    for (bool& line : g_pmu_line) line = false;
+    for (bool& line : st().pmu_line) line = false;
 }
 
 }  // namespace hv::arch

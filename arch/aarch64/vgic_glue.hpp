@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/platform.hpp"
+#include "lib/atomic.hpp"
 #include "vm/vm.hpp"
 #include "vgic/vgic.hpp"
 
@@ -51,5 +52,21 @@ bool vgic_vcpu_has_pending(u32 vcpu);
 
 // VM reset: every vGIC register to its reset value, hardware-linked interrupts cleaned on this pCPU.
 void vgic_vm_reset();
+
+// The vGIC glue's per-VM state, held by the anchor (anchor.hpp); only vgic_glue.cpp touches it. Its per-pCPU state
+// is PerCpu::vgic (percpu.hpp).
+struct VgicGlueState {
+    Atomic<bool> ready;  // vgic_vm_init done
+    u32 nr_lrs = 4;      // ICH_VTR_EL2.ListRegs + 1
+    u32 nr_aprs = 1;     // implemented ICH_AP<n>R_EL2 (by PREbits)
+    // Our view of each vCPU's hardware-linked lines on the vGIC: the EL1 timers (virtual, physical) and PMU overflow.
+    bool timer_line[2][vgic::kMaxVcpus] = {};
+    bool pmu_line[vgic::kMaxVcpus] = {};
+    bool pmu_linked = false;  // the guest has a PMUv3: PPI 23 is hardware-linked
+    // Physical routing of the passed-through SPIs (vgic_forward_hw_spi): the pCPU index each one is routed to now
+    // (gic_init_distributor routes every SPI to the boot pCPU, index 0), and the re-routes so far (`stats: spi`).
+    Atomic<u8> forwarded_spi_pcpu[1020];
+    Atomic<u64> forwarded_reroutes;
+};
 
 }  // namespace hv::arch

@@ -1,5 +1,6 @@
 // The VM anchor (the one Vm of this hypervisor, built in place at boot) and its assembly: build_vm with the ports
 // arch/ implements, the SDEI start and the PSCI version written through the register catalogue.
+#include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/firmware_port.hpp"
 #include "arch/aarch64/mitigations.hpp"
 #include "arch/aarch64/vcpu_internal.hpp"
@@ -10,17 +11,10 @@
 
 namespace hv::arch {
 
-namespace {
-
-// The VM: the one object that owns every guest-visible model (vm/vm.hpp), constructed by create_vm().
-constinit InPlace<Vm> g_vm;
-
-}  // namespace
-
-Vm& the_vm() { return *g_vm; }
-Vm& create_vm() { return g_vm.construct(); }
-psci::Firmware& vm_firmware() { return g_vm->firmware; }
-reglist::RegisterCatalogue& vm_registers() { return g_vm->registers(); }
+Vm& the_vm() { return *hyp().vm; }
+Vm& create_vm() { return hyp().vm.construct(); }
+psci::Firmware& vm_firmware() { return hyp().vm->firmware; }
+reglist::RegisterCatalogue& vm_registers() { return hyp().vm->registers(); }
 
 Status vm_build(Vm& vm, VmConfig& cfg, VmPorts ports, psci::PsciVersion version) {
     // KVM creates a VM's vCPUs with or without KVM_ARM_VCPU_PSCI_0_2; the exact version is then a register write.

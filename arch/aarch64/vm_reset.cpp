@@ -5,6 +5,7 @@
 // exits on the physical IRQ, a sleeping pCPU leaves WFI). Each vcpu_loop checks reset_requested() at the top of
 // every iteration and inside every wait, and parks: it counts itself in `parked` and sleeps until `generation`
 // changes. With all others parked nothing else touches the VM, so the reset needs no further locking.
+#include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/gic.hpp"
 #include "arch/aarch64/panic.hpp"
 #include "arch/aarch64/percpu.hpp"
@@ -19,18 +20,15 @@ namespace hv::arch {
 
 namespace {
 
-bool g_requested = false;
-u32 g_parked = 0;
-u32 g_generation = 0;
-GuestReloader g_reloader = nullptr;
+ResetState& st() { return hyp().reset; }
 
 void wait_parked(const Vm& vm, u32 others) {
     // Every other vCPU's pCPU was kicked and exits to EL2 within one guest instruction block; the loop only
     // waits for hypervisor code paths that are themselves bounded. Log if it takes unusually long.
-    for (u64 spin = 0; __atomic_load_n(&g_parked, __ATOMIC_ACQUIRE) < others; ++spin) {
+    for (u64 spin = 0; st().parked.load(MemoryOrder::acquire) < others; ++spin) {
         if (panicking()) stop_this_cpu();
         if ((spin & 0xfffff) == 0xfffff) {
-            HV_LOG_WARN("VM reset: waiting for %u of %u vCPUs to stop", others - __atomic_load_n(&g_parked, __ATOMIC_ACQUIRE),
+            HV_LOG_WARN("VM reset: waiting for %u of %u vCPUs to stop", others - st().parked.load(MemoryOrder::acquire),
                         others);
             for (u32 i = 0; i < vm.vcpu_count; ++i) kick_vcpu(i);
         }
@@ -40,16 +38,16 @@ void wait_parked(const Vm& vm, u32 others) {
 
 }  // namespace
 
-void set_guest_reloader(GuestReloader fn) { g_reloader = fn; }
+void set_guest_reloader(GuestReloader fn) { st().reloader = fn; }
 
-bool reset_requested() { return __atomic_load_n(&g_requested, __ATOMIC_ACQUIRE); }
+bool reset_requested() { return st().requested.load(MemoryOrder::acquire); }
 
 void park_for_reset(Vcpu& v) {
-    const u32 gen = __atomic_load_n(&g_generation, __ATOMIC_ACQUIRE);
+    const u32 gen = st().generation.load(MemoryOrder::acquire);
     if (!reset_requested()) return;
     the_vm().devices().put(v);  // the rendezvous owner may read (snapshot) or reset ctx.pmu; reloaded when released
-    __atomic_fetch_add(&g_parked, 1, __ATOMIC_ACQ_REL);
-    while (__atomic_load_n(&g_generation, __ATOMIC_ACQUIRE) == gen) {
+    st().parked.fetch_add(1, MemoryOrder::acq_rel);
+    while (st().generation.load(MemoryOrder::acquire) == gen) {
         if (panicking()) stop_this_cpu();
         wfi();  // ended by the releasing kick (a pending SGI ends it at once)
         (void)gic_handle_irqs();
@@ -76,7 +74,7 @@ void vm_system_reset(Vm& vm, Vcpu& self, ResetReason reason) {
     vm.boot_count += 1;
     vm.reset_reason = reason;
     u64 entry = 0, arg0 = 0;
-    Status s = g_reloader != nullptr ? g_reloader(vm, entry, arg0) : Status::unsupported;
+    Status s = st().reloader != nullptr ? st().reloader(vm, entry, arg0) : Status::unsupported;
     if (s != Status::ok) {
         HV_LOG_ERROR("VM reset: cannot reload the guest (%s): powering off", status_name(s));
         machine_system_off();
@@ -89,16 +87,16 @@ void vm_system_reset(Vm& vm, Vcpu& self, ResetReason reason) {
                 static_cast<unsigned long long>(entry));
 
     // 5. Release the others, then start vCPU 0 (pinned to pCPU 0, possibly this one).
-    __atomic_store_n(&g_parked, 0, __ATOMIC_RELEASE);
-    __atomic_store_n(&g_requested, false, __ATOMIC_RELEASE);
-    __atomic_fetch_add(&g_generation, 1, __ATOMIC_ACQ_REL);
+    st().parked.store(0, MemoryOrder::release);
+    st().requested.store(false, MemoryOrder::release);
+    st().generation.fetch_add(1, MemoryOrder::acq_rel);
     for (u32 i = 0; i < vm.vcpu_count; ++i)
         if (i != self.id) kick_vcpu(i);
     if (start_vcpu(0, entry, arg0) != Status::ok) panic("VM reset: cannot start vCPU 0");
 }
 
 bool vm_stop_others(Vm& vm, Vcpu& self) {
-    if (__atomic_exchange_n(&g_requested, true, __ATOMIC_ACQ_REL)) {
+    if (st().requested.exchange(true, MemoryOrder::acq_rel)) {
         park_for_reset(self);
         return false;
     }
@@ -113,9 +111,9 @@ bool vm_stop_others(Vm& vm, Vcpu& self) {
 }
 
 void vm_release_others(Vm& vm, Vcpu& self) {
-    __atomic_store_n(&g_parked, 0, __ATOMIC_RELEASE);
-    __atomic_store_n(&g_requested, false, __ATOMIC_RELEASE);
-    __atomic_fetch_add(&g_generation, 1, __ATOMIC_ACQ_REL);
+    st().parked.store(0, MemoryOrder::release);
+    st().requested.store(false, MemoryOrder::release);
+    st().generation.fetch_add(1, MemoryOrder::acq_rel);
     for (u32 i = 0; i < vm.vcpu_count; ++i)
         if (i != self.id) kick_vcpu(i);
 }

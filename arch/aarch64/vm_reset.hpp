@@ -1,6 +1,8 @@
 // arch/aarch64 internals shared by the run loop (vcpu_loop.cpp, exits.cpp) and vm_reset.cpp (VM reset rendezvous).
 #pragma once
 
+#include "arch/aarch64/vm_run.hpp"
+#include "lib/atomic.hpp"
 #include "vm/vm.hpp"
 
 namespace hv::arch {
@@ -26,5 +28,13 @@ void vm_system_reset(Vm& vm, Vcpu& self, ResetReason reason);
 // the caller must return to its vcpu_loop without touching the VM. vm_release_others() lets the others run again.
 bool vm_stop_others(Vm& vm, Vcpu& self);
 void vm_release_others(Vm& vm, Vcpu& self);
+
+// The rendezvous' state, held by the anchor (anchor.hpp); only vm_reset.cpp touches it.
+struct ResetState {
+    Atomic<bool> requested;   // a reset (or another stop) is collecting the vCPUs
+    Atomic<u32> parked;       // vCPUs parked so far
+    Atomic<u32> generation;   // bumped on release: parked vCPUs wait for it to change
+    GuestReloader reloader = nullptr;
+};
 
 }  // namespace hv::arch

@@ -1,5 +1,6 @@
 #include "arch/aarch64/vm_snapshot.hpp"
 
+#include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/percpu.hpp"
 #include "arch/aarch64/pmu.hpp"
 #include "arch/aarch64/snapdisk.hpp"
@@ -15,8 +16,6 @@ namespace hv::arch {
 
 namespace {
 
-const HvOptions* g_opts = nullptr;
-const PlatformInfo* g_platform = nullptr;
 
 // The records of a snapshot between the check and the apply (reglist::RecordStore): 4096 records, far more than
 // 8 vCPUs' and the VM's (about 240 per vCPU, 300 for the VM).
@@ -138,13 +137,13 @@ bool snapshot_hypercall(void*, Vm& vm, Vcpu& v) {
 // Passed-through devices carry state outside the VM (QEMU's devices, their DMA): a VM that has any cannot move.
 // The PCIe host bridge alone (QEMU's 1b36:0008 at 00:00.0) and empty virtio-mmio transports do not count.
 const char* passthrough_in_use() {
-    if (g_platform == nullptr || g_opts == nullptr) return nullptr;
-    if (g_opts->virtio_mmio) {
-        for (const VirtioMmioDevice& d : g_platform->virtio_mmio.devices)
+    if (hyp().snapshot_platform == nullptr || hyp().snapshot_opts == nullptr) return nullptr;
+    if (hyp().snapshot_opts->virtio_mmio) {
+        for (const VirtioMmioDevice& d : hyp().snapshot_platform->virtio_mmio.devices)
             if (mmio_read<u32>(d.base + 0x008) != 0) return "a passed-through virtio-mmio device";  // DeviceID
     }
-    const PcieInfo& pci = g_platform->pcie;
-    if (g_opts->pci && pci.present && pci.ecam_size >= (u64{1} << 20)) {
+    const PcieInfo& pci = hyp().snapshot_platform->pcie;
+    if (hyp().snapshot_opts->pci && pci.present && pci.ecam_size >= (u64{1} << 20)) {
         // Bus bus_start, devices 0..31, function 0 (PCIe ECAM: bus << 20 | dev << 15 | fn << 12).
         for (u32 dev = 0; dev < 32; ++dev) {
             const u32 id = mmio_read<u32>(pci.ecam_base + (u64{dev} << 15));
@@ -159,8 +158,8 @@ const char* passthrough_in_use() {
 }  // namespace
 
 Status vm_snapshot_init(Vm& vm, const HvOptions& opts, const PlatformInfo& platform) {
-    g_opts = &opts;
-    g_platform = &platform;
+    hyp().snapshot_opts = &opts;
+    hyp().snapshot_platform = &platform;
     DeviceHooks d;  // the save hypercall, taken before the firmware sees the call
     d.name = "snapshot";
     d.hypercall = snapshot_hypercall;
@@ -194,7 +193,7 @@ Status vm_snapshot_save_and_stop(Vm& vm, Vcpu& self, const char* marker) {
 
 Status vm_snapshot_restore(Vm& vm, bool& changed) {
     changed = false;
-    if (g_opts == nullptr) return Status::invalid_argument;
+    if (hyp().snapshot_opts == nullptr) return Status::invalid_argument;
     SnapdiskSource src;
     Status s = src.open();
     if (s != Status::ok) {
