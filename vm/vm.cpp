@@ -24,6 +24,7 @@ Status DeviceHookLists::add(const DeviceHooks& d) {
     pack(sysreg_, d.sysreg);
     pack(hypercall_, d.hypercall);
     pack(log_stats_, d.log_stats);
+    pack(run_pending_, d.run_pending);
     return Status::ok;
 }
 

@@ -58,6 +58,9 @@ struct DeviceHooks {
     // first device to handle it wins.
     bool (*hypercall)(void* self, Vm& vm, Vcpu& v) = nullptr;
     void (*log_stats)(void* self) = nullptr;  // diagnostics at SYSTEM_OFF / SYSTEM_RESET: one log line or none
+    // At the top of `v`'s loop, its last exit handled: work the device deferred to this vCPU (the console escape's
+    // commands on vCPU 0). True if it ran something: the loop starts over (the vCPU's state may have changed).
+    bool (*run_pending)(void* self, Vm& vm, Vcpu& v) = nullptr;
 };
 
 // The devices' hooks, each kind packed into its own list (only the devices that have that hook), so the run loop's
@@ -95,6 +98,11 @@ public:
             if (h.fn(h.self, vm, v)) return true;
         return false;
     }
+    bool run_pending(Vm& vm, Vcpu& v) const {
+        for (const auto& h : run_pending_)
+            if (h.fn(h.self, vm, v)) return true;
+        return false;
+    }
     void reset(Vm& vm) const;
     void log_stats() const;
 
@@ -115,6 +123,7 @@ private:
     List<decltype(DeviceHooks::sysreg)> sysreg_;
     List<decltype(DeviceHooks::hypercall)> hypercall_;
     List<decltype(DeviceHooks::log_stats)> log_stats_;
+    List<decltype(DeviceHooks::run_pending)> run_pending_;
 };
 
 // What the VM is built from (the platform's facts and the user's options).

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "arch/aarch64/console.hpp"
+#include "arch/aarch64/console_escape.hpp"
 #include "arch/aarch64/gic.hpp"
 #include "arch/aarch64/guest_uart.hpp"
 #include "arch/aarch64/host_its.hpp"
@@ -19,6 +20,7 @@
 #include "arch/aarch64/msi_passthrough.hpp"
 #include "arch/aarch64/percpu.hpp"
 #include "arch/aarch64/smmu.hpp"
+#include "arch/aarch64/snapdisk.hpp"
 #include "arch/aarch64/vgic_glue.hpp"
 #include "arch/aarch64/vm_reset.hpp"
 #include "core/bootargs.hpp"
@@ -65,22 +67,24 @@ struct Hypervisor {
     PerCpu cpus[kMaxCpus];  // THE per-CPU blocks (percpu.hpp: this_cpu(), percpu(i))
 
     // --- platform drivers ---
-    ConsoleState console;    // console.cpp
-    GicState gic;            // gic.cpp
-    HostIts host_its;        // host_its.cpp
-    SmmuState smmu;          // smmu.cpp
-    El2State el2;            // el2_config.cpp
-    pmu::Config pmu;         // the guest's PMU, from the boot pCPU (pmu.cpp)
-    Atomic<bool> panicking;  // panic.cpp
+    ConsoleState console;               // console.cpp
+    ConsoleEscapeState console_escape;  // console_escape.cpp
+    SnapdiskState snapdisk;             // snapdisk.cpp (its 1 MiB bounce buffer stays .bss zero)
+    GicState gic;                       // gic.cpp
+    HostIts host_its;                   // host_its.cpp
+    SmmuState smmu;                     // smmu.cpp
+    El2State el2;                       // el2_config.cpp
+    pmu::Config pmu;                    // the guest's PMU, from the boot pCPU (pmu.cpp)
+    Atomic<bool> panicking;             // panic.cpp
 
     // --- the VM ---
-    InPlace<Vm> vm;                            // the one VM (vm/vm.hpp), built by create_vm() (vm_build.cpp)
-    Spinlock start_lock;                       // start_vcpu / CPU_OFF race (vcpu_loop.cpp)
-    ResetState reset;                          // the stop-every-vCPU rendezvous (vm_reset.cpp)
-    VgicGlueState vgic_glue;                   // vgic_glue.cpp
-    MsiState msi;                              // msi_passthrough.cpp
-    GuestUartBackend uart_backend;             // guest_uart.cpp
-    const HvOptions* snapshot_opts = nullptr;          // vm_snapshot.cpp
+    InPlace<Vm> vm;                                   // the one VM (vm/vm.hpp), built by create_vm() (vm_build.cpp)
+    Spinlock start_lock;                              // start_vcpu / CPU_OFF race (vcpu_loop.cpp)
+    ResetState reset;                                 // the stop-every-vCPU rendezvous (vm_reset.cpp)
+    VgicGlueState vgic_glue;                          // vgic_glue.cpp
+    MsiState msi;                                     // msi_passthrough.cpp
+    GuestUartBackend uart_backend;                    // guest_uart.cpp
+    const HvOptions* snapshot_opts = nullptr;         // vm_snapshot.cpp
     const PlatformInfo* snapshot_platform = nullptr;  // vm_snapshot.cpp
 
     // --- boot ---

@@ -1,5 +1,6 @@
 #include "arch/aarch64/console_escape.hpp"
 
+#include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/console.hpp"
 #include "arch/aarch64/vm_reset.hpp"
 #include "arch/aarch64/vm_run.hpp"
@@ -12,8 +13,7 @@ namespace hv::arch {
 
 namespace {
 
-constinit ConsoleEscape g_escape;
-constinit Atomic<u8> g_command{static_cast<u8>(EscapeCommand::none)};
+ConsoleEscapeState& st() { return hyp().console_escape; }
 
 void help() {
     HV_LOG_INFO(
@@ -129,7 +129,7 @@ int console_escape_getc() {
         const int raw = console_getc();
         if (raw < 0) return -1;
         EscapeCommand cmd = EscapeCommand::none;
-        const int c = g_escape.feed(static_cast<u8>(raw), cmd);
+        const int c = st().escape.feed(static_cast<u8>(raw), cmd);
         switch (cmd) {
             case EscapeCommand::none:
                 break;
@@ -142,7 +142,7 @@ int console_escape_getc() {
             case EscapeCommand::migrate:
             case EscapeCommand::save:
             case EscapeCommand::info:
-                g_command.store(static_cast<u8>(cmd));
+                st().command.store(static_cast<u8>(cmd));
                 kick_vcpu(0);
                 break;
         }
@@ -150,10 +150,10 @@ int console_escape_getc() {
     }
 }
 
-bool console_command_pending() { return g_command.load() != static_cast<u8>(EscapeCommand::none); }
+bool console_command_pending() { return st().command.load() != static_cast<u8>(EscapeCommand::none); }
 
 void console_command_run(Vm& vm, Vcpu& self) {
-    const auto cmd = static_cast<EscapeCommand>(g_command.exchange(static_cast<u8>(EscapeCommand::none)));
+    const auto cmd = static_cast<EscapeCommand>(st().command.exchange(static_cast<u8>(EscapeCommand::none)));
     switch (cmd) {
         case EscapeCommand::migrate:
         case EscapeCommand::save: {
@@ -172,6 +172,18 @@ void console_command_run(Vm& vm, Vcpu& self) {
         case EscapeCommand::unknown:
             break;
     }
+}
+
+DeviceHooks console_escape_device() {
+    DeviceHooks d;
+    d.name = "console-escape";
+    d.run_pending = [](void*, Vm& vm, Vcpu& v) {
+        if (v.id != 0 || !console_command_pending()) return false;
+        (void)vcpu_context_for_write(v);  // the whole context may be saved
+        console_command_run(vm, v);
+        return true;
+    };
+    return d;
 }
 
 }  // namespace hv::arch

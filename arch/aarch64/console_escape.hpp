@@ -7,6 +7,8 @@
 //   h  help; Ctrl-] Ctrl-] sends one 0x1d to the guest
 #pragma once
 
+#include "core/console_escape.hpp"
+#include "lib/atomic.hpp"
 #include "vm/vm.hpp"
 
 namespace hv::arch {
@@ -23,5 +25,13 @@ int console_escape_getc();
 bool console_command_pending();
 // On vCPU 0's pCPU, at the top of its vcpu_loop (exit handled, context saved).
 void console_command_run(Vm& vm, Vcpu& self);
+// The escape as one of the VM's devices (run_pending: a waiting command runs on vCPU 0 at the top of its loop).
+DeviceHooks console_escape_device();
+
+// The escape's state, held by the anchor (anchor.hpp); only console_escape.cpp touches it.
+struct ConsoleEscapeState {
+    ConsoleEscape escape;
+    Atomic<u8> command;  // EscapeCommand::none (0) or the command waiting for vCPU 0
+};
 
 }  // namespace hv::arch

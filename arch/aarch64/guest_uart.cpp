@@ -69,6 +69,7 @@ Status guest_uart_init(Vm& vm, const UartInfo& uart) {
     d.name = "uart";
     d.reset = [](void*, Vm&) { guest_uart_reset(); };
     HV_TRY(vm.add_device(d));
+    HV_TRY(vm.add_device(console_escape_device()));  // Ctrl-] commands typed on this console
     if (uart.irq.valid && uart.irq.type == DtIrq::kSpi) {
         u32 host = uart.irq.intid();
         gic_set_handler(host, host_uart_irq, nullptr);

@@ -9,6 +9,7 @@
 
 #include "core/platform.hpp"
 #include "core/reglist/snapshot.hpp"
+#include "core/virtio_blk.hpp"
 
 namespace hv::arch {
 
@@ -41,6 +42,25 @@ public:
 
 private:
     u64 size_ = 0;
+};
+
+// --- the driver's state, held by the anchor (anchor.hpp); only snapdisk.cpp touches it ---
+// The claimed transport's registers (EL2 identity map), polled.
+class SnapdiskTransport final : public virtio::MmioPort {
+public:
+    u32 read32(virtio::MmioReg r) override;
+    void write32(virtio::MmioReg r, u32 v) override;
+    u64 dma_address(const volatile void* p) override;
+    void barrier() override;
+    u64 now_us() override;
+    void relax() override;
+    u64 base = 0;
+};
+struct SnapdiskState {
+    static constexpr u32 kBounceBytes = 1024 * 1024;
+    alignas(4096) u8 bounce[kBounceBytes];  // zero (.bss): the anchor leaves it as it is
+    SnapdiskTransport port;
+    virtio::BlkDriver drv;
 };
 
 }  // namespace hv::arch

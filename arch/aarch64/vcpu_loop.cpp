@@ -1,7 +1,6 @@
 // The vCPU run loop on its pinned pCPU: entry, the devices' hooks around it, the wait for an interrupt (WFI,
 // CPU_SUSPEND, vCPU off), start_vcpu / kick_vcpu. Exits are handled in exits.cpp. Choices: docs/boot.md.
 #include "arch/aarch64/anchor.hpp"
-#include "arch/aarch64/console_escape.hpp"
 #include "arch/aarch64/gic.hpp"
 #include "arch/aarch64/panic.hpp"
 #include "arch/aarch64/percpu.hpp"
@@ -98,6 +97,8 @@ public:
 constinit const ArchKicker kKicker;
 }  // namespace
 
+VcpuContext& vcpu_context_for_write(Vcpu& v) { return sys_for_write(v); }
+
 VcpuKicker& vcpu_kicker() { return const_cast<ArchKicker&>(kKicker); }  // stateless: nothing is written through it
 
 bool vcpu_wait_for_interrupt(Vcpu& v) {
@@ -183,12 +184,8 @@ void vcpu_loop(Vm& vm, Vcpu& v) {
             (void)sys_for_write(v);  // the resetting pCPU may read or replace this context while we are parked
             park_for_reset(v);
         }
-        // A console escape command (Ctrl-] m/s/i, arch/aarch64/console_escape) runs on vCPU 0 between exits.
-        if (v.id == 0 && console_command_pending()) {
-            (void)sys_for_write(v);  // the whole context may be saved
-            console_command_run(vm, v);
-            continue;
-        }
+        // Work a device deferred to this vCPU (a console escape command on vCPU 0, arch/aarch64/console_escape).
+        if (vm.devices().run_pending(vm, v)) continue;
         if (__atomic_load_n(&v.state, __ATOMIC_ACQUIRE) != VcpuState::running) {
             if (panicking()) stop_this_cpu();
             if (__atomic_load_n(&v.state, __ATOMIC_ACQUIRE) == VcpuState::pending) {

@@ -34,6 +34,10 @@ reglist::RegisterCatalogue& vm_registers();
 // Devices plug into the run loop through the VM's hooks (vm/vm.hpp DeviceHooks, Vm::add_device): the loop calls
 // vm.devices() around every entry and exit, in the wait, on trapped MSR/MRS and HVC/SMC, at VM reset and power-off.
 
+// On `v`'s own pCPU, between exits: its whole context (the lazily switched EL1 registers included) up to date in
+// memory and reloaded at the next entry -- for a device that reads or replaces it (snapshots, console commands).
+VcpuContext& vcpu_context_for_write(Vcpu& v);
+
 // Wake vCPU `i` out of a WFI / CPU_SUSPEND / off wait (and out of the guest, to EL2): a flag plus SGI kKick to its
 // pCPU when that is another pCPU. Callable from any pCPU.
 void kick_vcpu(u32 i);
