@@ -22,6 +22,7 @@
 #include "core/fdt/reader.hpp"
 #include "core/pl011.hpp"
 #include "core/platform.hpp"
+#include "psci/ids.hpp"
 #include "lib/assert.hpp"
 #include "lib/log.hpp"
 #include "lib/string.hpp"
@@ -51,7 +52,7 @@ u64 ms_to_ticks(u64 ms) { return HV_READ_SYSREG(cntfrq_el0) / 1000 * ms; }
 // done at the deadline is abandoned (it parks if it arrives later) and reported. Returns the number of pCPUs started
 // including this one; `missing` = how many of them are not ready (docs/boot.md "Secondary pCPUs").
 u32 start_secondaries(u32& missing) {
-    u64 self = HV_READ_SYSREG(mpidr_el1) & 0xff00ffffffull;
+    u64 self = arm::mpidr_affinity(HV_READ_SYSREG(mpidr_el1));
     u32 next = 1;
     for (usize i = 0; i < boot_state().platform.cpus.size() && next < arch::kMaxCpus; ++i) {
         u64 mpidr = boot_state().platform.cpus[i].mpidr;
@@ -59,7 +60,7 @@ u32 start_secondaries(u32& missing) {
         u32 index = next;
         arch::percpu(index).mpidr = mpidr;
         arch::cpu_boot_set(index, arch::CpuBoot::starting);
-        i64 r = static_cast<i64>(arch::hv_smc_call(0xc4000003, mpidr, reinterpret_cast<u64>(&hv_secondary_entry), index));
+        i64 r = static_cast<i64>(arch::hv_smc_call(psci::kCpuOn | psci::kSmc64, mpidr, reinterpret_cast<u64>(&hv_secondary_entry), index));
         if (r != 0) {
             HV_LOG_WARN("pCPU %u (MPIDR 0x%llx): CPU_ON failed (%lld): not used", index,
                         static_cast<unsigned long long>(mpidr), static_cast<long long>(r));
@@ -81,7 +82,7 @@ u32 start_secondaries(u32& missing) {
         if (arch::cpu_boot_transition(c, arch::CpuBoot::starting, arch::CpuBoot::abandoned)) {
             HV_LOG_ERROR("pCPU %u (MPIDR 0x%llx) did not finish its GIC set-up within %u ms (%s): not used", c,
                          static_cast<unsigned long long>(arch::percpu(c).mpidr), boot_state().options.cpu_timeout_ms,
-                         arch::percpu(c).online ? "it entered the hypervisor" : "it never entered the hypervisor");
+                         arch::percpu(c).online.load() ? "it entered the hypervisor" : "it never entered the hypervisor");
             ++missing;
         } else if (arch::cpu_boot_state(c) != arch::CpuBoot::ready) {
             ++missing;  // failed: the pCPU logged why
@@ -237,7 +238,7 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
         vm.vcpus[i].id = i;
         vm.vcpus[i].pcpu = i;
         vm.vcpus[i].mpidr = arch::percpu(i).mpidr;
-        vm.vcpus[i].state = VcpuState::off;
+        vm.vcpus[i].state.store(VcpuState::off, MemoryOrder::relaxed);
     }
     // Every guest-visible model in one object (vm/vm.hpp): firmware, SDEI, vGIC, the virtual ITSes, the UART, and
     // the register catalogue over all of them. The platform facts come first: the vGIC's size from the hardware,

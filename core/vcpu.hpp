@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/vcpu_context.hpp"
+#include "lib/atomic.hpp"
 #include "lib/bits.hpp"
 
 namespace hv {
@@ -29,7 +30,7 @@ struct Vcpu {
     u32 id = 0;
     u32 pcpu = 0;       // pinned 1:1
     u64 mpidr = 0;      // the guest-visible MPIDR (VMPIDR_EL2)
-    volatile VcpuState state = VcpuState::off;
+    Atomic<VcpuState> state{VcpuState::off};  // written by its own pCPU and by start_vcpu / VM reset
     bool fp_dirty = true;  // context FP/SIMD registers must be loaded into the CPU at the next entry
     // Lazy EL1 system registers (arch/aarch64/el1_sysregs.cpp; vCPUs are pinned 1:1 and EL2 never uses EL1 state, so
     // the guest's EL1 registers stay live in the CPU across exits). sys_dirty: ctx.sys is newer than the CPU (or the
@@ -41,7 +42,7 @@ struct Vcpu {
     // ctx.pmu is newer than the hardware (vCPU reset, restore): load it before the vCPU runs. Clear: the hardware
     // is current and ctx.pmu may be stale (arch/aarch64/pmu.cpp saves it before anything reads it).
     bool pmu_dirty = true;
-    volatile bool kick_pending = false;  // set by a kick (arch::kick_vcpu): ends a WFI / CPU_SUSPEND wait
+    Atomic<bool> kick_pending;  // set by a kick (arch::kick_vcpu): ends a WFI / CPU_SUSPEND wait
     // A CPU_ON that arrived while this vCPU was between its CPU_OFF call and the arch's `off` state: honoured when
     // the CPU_OFF completes (arch start_vcpu / vcpu_off under one lock).
     bool restart_requested = false;

@@ -128,13 +128,13 @@ void Its::write_wi(const MmioAccess& a, u64, u64) {
 
 u64 Its::read_ctlr(const MmioAccess&, u64) {
     // KVM reports Quiescent whenever the queue is drained; this model has no other in-flight work.
-    u64 v = ctlr::Enabled::make(enabled_);
+    u64 v = ctlr::Enabled::make(enabled_.load(MemoryOrder::relaxed));
     if (creadr_ == cwriter_) v |= ctlr::Quiescent::make(1);
     return v;
 }
 
 void Its::set_enabled(bool on) {
-    if (on && !enabled_) {
+    if (on && !enabled_.load(MemoryOrder::relaxed)) {
         // IHI0069H 12.19.4: enabling with an invalid CBASER or device/collection BASER is UNPREDICTABLE.
         // Choice (KVM): the enable is ignored.
         if (!cbaser::Valid::get(cbaser_) || !baser::Valid::get(baser_[0]) || !baser::Valid::get(baser_[1])) {
@@ -144,7 +144,7 @@ void Its::set_enabled(bool on) {
     }
     {
         LockGuard g(map_lock_);
-        __atomic_store_n(&enabled_, on, __ATOMIC_RELEASE);
+        enabled_.store(on, MemoryOrder::release);
     }
     if (on) process_queue();
 }
@@ -165,7 +165,7 @@ void Its::restore_ctlr(const MmioAccess&, u64, u64 v) {
 u64 Its::read_iidr(const MmioAccess&, u64) { return iidr(); }
 
 void Its::restore_iidr(const MmioAccess&, u64, u64 v) {
-    if (enabled_) {
+    if (enabled_.load(MemoryOrder::relaxed)) {
         uaccess_status_ = Status::busy;
         return;
     }
@@ -197,7 +197,7 @@ void Its::set_cbaser(u64 v) {
 }
 
 void Its::write_cbaser(const MmioAccess& a, u64 off, u64 v) {
-    if (enabled_) {  // UNPREDICTABLE while enabled (IHI0069H 12.19.2); choice (KVM): ignored
+    if (enabled_.load(MemoryOrder::relaxed)) {  // UNPREDICTABLE while enabled (IHI0069H 12.19.2); choice (KVM): ignored
         HV_LOG_RATELIMITED(warn, "its: GITS_CBASER write while enabled ignored");
         return;
     }
@@ -205,7 +205,7 @@ void Its::write_cbaser(const MmioAccess& a, u64 off, u64 v) {
 }
 
 void Its::restore_cbaser(const MmioAccess&, u64, u64 v) {
-    if (enabled_) {
+    if (enabled_.load(MemoryOrder::relaxed)) {
         uaccess_status_ = Status::busy;
         return;
     }
@@ -231,7 +231,7 @@ void Its::write_cwriter(const MmioAccess& a, u64 off, u64 v) {
 }
 
 void Its::restore_cwriter(const MmioAccess&, u64, u64 v) {
-    if (enabled_) {
+    if (enabled_.load(MemoryOrder::relaxed)) {
         uaccess_status_ = Status::busy;
         return;
     }
@@ -252,7 +252,7 @@ void Its::restore_creadr(const MmioAccess&, u64, u64 v) {
         uaccess_status_ = Status::bad_order;
         return;
     }
-    if (enabled_) {
+    if (enabled_.load(MemoryOrder::relaxed)) {
         uaccess_status_ = Status::busy;
         return;
     }
@@ -316,7 +316,7 @@ u64 Its::read_baser(const MmioAccess& a, u64 off) {
 void Its::write_baser(const MmioAccess& a, u64 off, u64 v) {
     unsigned n = static_cast<unsigned>(off / 8);
     if (n >= 2) return;  // RAZ/WI
-    if (enabled_) {      // UNPREDICTABLE while enabled (IHI0069H 12.19.1); choice (KVM): ignored
+    if (enabled_.load(MemoryOrder::relaxed)) {      // UNPREDICTABLE while enabled (IHI0069H 12.19.1); choice (KVM): ignored
         HV_LOG_RATELIMITED(warn, "its: GITS_BASER%u write while enabled ignored", n);
         return;
     }
@@ -325,7 +325,7 @@ void Its::write_baser(const MmioAccess& a, u64 off, u64 v) {
 
 void Its::restore_baser(const MmioAccess&, u64 off, u64 v) {
     unsigned n = static_cast<unsigned>(off / 8);
-    if (enabled_) {
+    if (enabled_.load(MemoryOrder::relaxed)) {
         uaccess_status_ = Status::busy;
         return;
     }
@@ -365,7 +365,7 @@ void Its::write_translater(const MmioAccess& a, u64, u64 v) {
 
 Result<Translation> Its::translate(u32 device_id, u32 event_id) const {
     LockGuard g(map_lock_);
-    if (!enabled_) return Status::busy;  // IHI0069H 5.1: a disabled ITS drops translation requests
+    if (!enabled_.load(MemoryOrder::relaxed)) return Status::busy;  // IHI0069H 5.1: a disabled ITS drops translation requests
     u16 d = map_.find_device(device_id);
     if (d == kNil) return Status::not_found;
     u16 e = map_.find_ite(d, event_id);

@@ -18,6 +18,7 @@
 #include "its/its_mappings.hpp"
 #include "its/its_regs.hpp"
 #include "its/its_tables.hpp"
+#include "lib/atomic.hpp"
 #include "lib/spinlock.hpp"
 
 namespace hv::its {
@@ -111,7 +112,7 @@ public:
     usize collection_count() const { return map_.collection_count(); }
     // Read-only view of the mappings (tests and the fuzz harness: device ITT ranges, ITEs).
     const Mappings& mappings() const { return map_; }
-    bool enabled() const { return __atomic_load_n(&enabled_, __ATOMIC_ACQUIRE); }
+    bool enabled() const { return enabled_.load(MemoryOrder::acquire); }
     bool stalled() const { return stalled_; }
     RestorePhase restore_phase() const { return phase_; }
     u64 typer() const;
@@ -205,7 +206,7 @@ private:
     mutable Spinlock map_lock_;
     Spinlock cmd_lock_;
 
-    bool enabled_ = false;
+    Atomic<bool> enabled_;  // written under the command lock; read without it by enabled()
     bool stalled_ = false;
     u32 abi_revision_ = 0;
     u64 cbaser_ = 0;

@@ -19,7 +19,7 @@ void Its::process_queue(u32 budget) {
 }
 
 void Its::update_backlog() {
-    __atomic_store_n(&backlog_, enabled_ && !stalled_ && creadr_ != cwriter_ && cbaser::Valid::get(cbaser_) != 0,
+    __atomic_store_n(&backlog_, enabled_.load(MemoryOrder::relaxed) && !stalled_ && creadr_ != cwriter_ && cbaser::Valid::get(cbaser_) != 0,
                      __ATOMIC_RELAXED);
 }
 
@@ -29,7 +29,7 @@ void Its::process_backlog() {
 }
 
 void Its::process_queue_batch(u32 budget) {
-    if (!enabled_ || stalled_ || !cbaser::Valid::get(cbaser_)) return;
+    if (!enabled_.load(MemoryOrder::relaxed) || stalled_ || !cbaser::Valid::get(cbaser_)) return;
     const u64 size = queue_bytes();
     if (creadr_ >= size || cwriter_ >= size) {  // cannot happen through the register paths; be safe anyway
         stalled_ = true;

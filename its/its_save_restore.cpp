@@ -18,7 +18,7 @@ void Its::reset() {
     unmap_all();
     {
         LockGuard m(map_lock_);
-        __atomic_store_n(&enabled_, false, __ATOMIC_RELEASE);
+        enabled_.store(false, MemoryOrder::release);
     }
     // KVM "ITS Reset State": CTLR.Enabled = 0, CBASER/CREADR/CWRITER = 0, BASER<n>.Valid = 0, caches empty;
     // the ABI revision is kept.
@@ -246,7 +246,7 @@ Status Its::restore_devices() {
 
 Status Its::restore_tables() {
     LockGuard g(cmd_lock_);
-    if (enabled_) return Status::busy;
+    if (enabled_.load(MemoryOrder::relaxed)) return Status::busy;
     if (!iidr_restored_ || !baser_restored_[0] || !baser_restored_[1]) return Status::bad_order;
     if (abi_revision_ != abi::kRevision) return Status::unsupported;  // refused before anything is read
     unmap_all();

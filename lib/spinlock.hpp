@@ -1,6 +1,7 @@
 // Ticket spinlock and RAII guard; builds on host (tests) and target alike.
 #pragma once
 
+#include "lib/atomic.hpp"
 #include "lib/types.hpp"
 
 namespace hv {
@@ -24,15 +25,16 @@ inline void cpu_relax() {
 class Spinlock {
 public:
     void lock() {
-        u32 ticket = __atomic_fetch_add(&next_, 1u, __ATOMIC_RELAXED);
-        while (__atomic_load_n(&owner_, __ATOMIC_ACQUIRE) != ticket) cpu_relax();
+        u32 ticket = next_.fetch_add(1u, MemoryOrder::relaxed);
+        while (owner_.load(MemoryOrder::acquire) != ticket) cpu_relax();
     }
-    void unlock() { __atomic_store_n(&owner_, owner_ + 1, __ATOMIC_RELEASE); }
-    bool is_locked() const { return __atomic_load_n(&owner_, __ATOMIC_RELAXED) != __atomic_load_n(&next_, __ATOMIC_RELAXED); }
+    // Only the holder writes owner_: its own relaxed read is the current value.
+    void unlock() { owner_.store(owner_.load(MemoryOrder::relaxed) + 1, MemoryOrder::release); }
+    bool is_locked() const { return owner_.load(MemoryOrder::relaxed) != next_.load(MemoryOrder::relaxed); }
 
 private:
-    u32 next_ = 0;
-    u32 owner_ = 0;
+    Atomic<u32> next_;
+    Atomic<u32> owner_;
 };
 
 template <typename Lock> class [[nodiscard]] LockGuard {

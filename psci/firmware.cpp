@@ -1,10 +1,13 @@
 // Firmware: the VM's view of PSCI/SMCCC/TRNG. Top-level dispatch and the PSCI power-state machine.
 #include "psci/firmware.hpp"
 
+#include "core/arm_defs.hpp"
 #include "lib/log.hpp"
 #include "psci/dispatch.hpp"
 
 namespace hv::psci {
+
+static_assert(kMpidrAffinityMask == arm::mpidr::kAffinityMask);
 
 namespace {
 
@@ -17,13 +20,13 @@ constexpr bool psci_at_least(PsciVersion have, PsciVersion want) {
 constexpr u64 affinity_mask_for_level(u64 level) {
     switch (level) {
         case 0:
-            return 0xff00ffffffull;
+            return arm::mpidr::kAffinityMask;
         case 1:
-            return 0xff00ffff00ull;
+            return arm::mpidr::kAffinityMask & ~arm::mpidr::Aff0::field_mask;
         case 2:
-            return 0xff00ff0000ull;
+            return arm::mpidr::Aff3::field_mask | arm::mpidr::Aff2::field_mask;
         case 3:
-            return 0xff00000000ull;
+            return arm::mpidr::Aff3::field_mask;
         default:
             return 0;
     }
@@ -59,7 +62,7 @@ Status Firmware::init(FirmwarePlatform& platform, GuestMemory& memory, const Fir
     vm_wa_[0] = config.host.wa1;
     vm_wa_[1] = FirmwareDispatch::host_wa2_register_level(config.host);
     vm_wa_[2] = config.host.wa3;
-    vm_ran_ = false;
+    vm_ran_.store(false, MemoryOrder::relaxed);
     reset();
     return Status::ok;
 }
@@ -78,7 +81,7 @@ void Firmware::on_vcpu_started(u32 vcpu) {
     if (vcpus_[vcpu].power == PowerState::on_pending) vcpus_[vcpu].power = PowerState::on;
 }
 
-void Firmware::note_vm_ran() { __atomic_store_n(&vm_ran_, true, __ATOMIC_RELEASE); }
+void Firmware::note_vm_ran() { vm_ran_.store(true, MemoryOrder::release); }
 
 PowerState Firmware::power_state(u32 vcpu) const {
     if (vcpu >= vcpu_count_) return PowerState::off;

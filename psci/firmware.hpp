@@ -18,6 +18,7 @@
 #pragma once
 
 #include "core/guest_memory.hpp"
+#include "lib/atomic.hpp"
 #include "lib/spinlock.hpp"
 #include "lib/status.hpp"
 
@@ -153,7 +154,7 @@ public:
     void on_vcpu_started(u32 vcpu);
     // The VM ran: from now on the feature bitmaps can no longer change.
     void note_vm_ran();
-    bool vm_has_run() const { return __atomic_load_n(&vm_ran_, __ATOMIC_ACQUIRE); }
+    bool vm_has_run() const { return vm_ran_.load(MemoryOrder::acquire); }
     // VM reset (SYSTEM_RESET or restart): power states back to boot state; VM configuration (PSCI version,
     // workaround levels, bitmaps) and the has-run flag are kept, as in KVM.
     void reset();
@@ -194,7 +195,7 @@ private:
     mutable Spinlock lock_;
     VcpuState vcpus_[kMaxVcpus];
     u32 vcpu_count_ = 0;
-    bool vm_ran_ = false;
+    Atomic<bool> vm_ran_;
     [[nodiscard]] Status check_reg_locked(u64 id, u64 value, u64& stored, u64& limit) const;
 
     bool psci_0_2_capable_ = true;

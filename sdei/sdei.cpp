@@ -1,9 +1,12 @@
 // Sdei: the SDEI 1.1 dispatcher model (DEN0054). Event state changes only through transition() (sdei/state_table.hpp).
 #include "sdei/sdei.hpp"
 
+#include "core/arm_defs.hpp"
 #include "lib/log.hpp"
 
 namespace hv::sdei {
+
+static_assert(kMpidrAffinityMask == arm::mpidr::kAffinityMask);
 
 namespace {
 
@@ -166,18 +169,18 @@ bool Sdei::any_pending_locked() const {
 }
 
 bool Sdei::has_deliverable(u32 vcpu) const {
-    if (vcpu >= vcpu_count_ || __atomic_load_n(&pending_hint_, __ATOMIC_ACQUIRE) == 0) return false;
+    if (vcpu >= vcpu_count_ || pending_hint_.load(MemoryOrder::acquire) == 0) return false;
     LockGuard guard(lock_);
     Located l;
     return deliverable_locked(vcpu, l);
 }
 
 bool Sdei::deliver(u32 vcpu, VcpuContext& ctx) {
-    if (vcpu >= vcpu_count_ || __atomic_load_n(&pending_hint_, __ATOMIC_ACQUIRE) == 0) return false;
+    if (vcpu >= vcpu_count_ || pending_hint_.load(MemoryOrder::acquire) == 0) return false;
     LockGuard guard(lock_);
     Located l;
     if (!deliverable_locked(vcpu, l)) {
-        if (!any_pending_locked()) __atomic_store_n(&pending_hint_, 0u, __ATOMIC_RELEASE);
+        if (!any_pending_locked()) pending_hint_.store(0u, MemoryOrder::release);
         return false;
     }
     EventRecord& r = *l.rec;

@@ -19,6 +19,7 @@
 #include "core/guest_memory.hpp"
 #include "core/irq.hpp"
 #include "core/vcpu_context.hpp"
+#include "lib/atomic.hpp"
 #include "lib/spinlock.hpp"
 #include "sdei/state_table.hpp"
 
@@ -118,7 +119,7 @@ public:
     // Every path that makes an event pending calls this (under the lock, or with the VM stopped on restore). The
     // hint lets the per-entry checks above skip the lock while nothing at all is pending; it is cleared only by a
     // locked scan that finds no pending event.
-    void note_pending() const { __atomic_store_n(&pending_hint_, 1u, __ATOMIC_RELEASE); }
+    void note_pending() const { pending_hint_.store(1u, MemoryOrder::release); }
 
     // A bound interrupt fired (from the interrupt glue): PPI on `vcpu`, or an SPI (vcpu ignored). False if `intid`
     // is not bound.
@@ -180,7 +181,7 @@ private:
     SdeiConfig config_;
     u32 vcpu_count_ = 0;
     mutable Spinlock lock_;
-    mutable u32 pending_hint_ = 0;  // see note_pending(); a hint like the lock, so mutable
+    mutable Atomic<u32> pending_hint_;  // see note_pending(); a hint like the lock, so mutable
     VcpuSdei vcpus_[kMaxVcpus];
     EventRecord shared_[kMaxSharedBound];
     Binding private_bind_[kMaxPrivateBound];

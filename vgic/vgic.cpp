@@ -71,7 +71,7 @@ void Vgic::reset() {
         v.lpis_enabled = false;
         v.sleep = true;
         v.pendbaser = 0;
-        for (u64& w : v.candidates) __atomic_store_n(&w, 0, __ATOMIC_RELAXED);
+        for (Atomic<u64>& w : v.candidates) w.store(0, MemoryOrder::relaxed);
         v.lpi_pending.reset();
         v.lpi_active.reset();
         v.cpu_if = VcpuIfState{};
@@ -107,13 +107,13 @@ bool Vgic::group_enabled(bool group1) const {
 
 void Vgic::cand_set(VcpuState& v, u32 intid) {
     mark_flush(v);
-    __atomic_fetch_or(&v.candidates[intid / 64], bit(intid % 64), __ATOMIC_RELAXED);
+    v.candidates[intid / 64].fetch_or(bit(intid % 64), MemoryOrder::relaxed);
 }
 void Vgic::cand_clear(VcpuState& v, u32 intid) {
-    __atomic_fetch_and(&v.candidates[intid / 64], ~bit(intid % 64), __ATOMIC_RELAXED);
+    v.candidates[intid / 64].fetch_and(~bit(intid % 64), MemoryOrder::relaxed);
 }
 bool Vgic::cand_test(const VcpuState& v, u32 intid) {
-    return (__atomic_load_n(&v.candidates[intid / 64], __ATOMIC_RELAXED) >> (intid % 64)) & 1;
+    return (v.candidates[intid / 64].load(MemoryOrder::relaxed) >> (intid % 64)) & 1;
 }
 
 // Caller holds the lock of `s` (vCPU lock for private INTIDs, distributor lock for SPIs).
@@ -349,7 +349,7 @@ void Vgic::select_and_fill(u32 vcpu, VcpuIfState& s) {
 void Vgic::collect_irqs(u32 vcpu, LrSelector& sel) {
     VcpuState& v = vcpus_[vcpu];
     for (u32 w = 0; w < kMaxIrqs / 64; ++w) {
-        for (u64 bits = __atomic_load_n(&v.candidates[w], __ATOMIC_RELAXED); bits != 0; bits &= bits - 1) {
+        for (u64 bits = v.candidates[w].load(MemoryOrder::relaxed); bits != 0; bits &= bits - 1) {
             const u32 intid = w * 64 + ctz(bits);
             const IrqState* st = irq(vcpu, intid);
             if (st == nullptr || (intid >= kNumPrivate && st->target != vcpu) || st->lr_owner != kNoVcpu ||
@@ -422,7 +422,7 @@ void Vgic::flush(u32 vcpu, VcpuIfState& s) {
         LockGuard d(dist_lock_);
         // flush without fold: take the old state back first
         if (s.used_lrs != 0 || ich_hcr::EOIcount::get(s.hcr) != 0) fold_locked(vcpu, s, kick_mask);
-        if (__atomic_exchange_n(&v.flush_needed, false, __ATOMIC_RELAXED)) {
+        if (v.flush_needed.exchange(false, MemoryOrder::relaxed)) {
             select_and_fill(vcpu, s);
         } else {
             // Nothing changed since the last flush, which left no LR in use (else fold_locked marked it): its
@@ -452,7 +452,7 @@ void Vgic::retire_eoicount(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
         u32 best = kMaxIntid;
         u32 best_prio = 0x100;
         for (u32 w = 0; w < kMaxIrqs / 64 && w * 64 < nr_irqs_; ++w) {
-            for (u64 bits = __atomic_load_n(&v.candidates[w], __ATOMIC_RELAXED); bits != 0; bits &= bits - 1) {
+            for (u64 bits = v.candidates[w].load(MemoryOrder::relaxed); bits != 0; bits &= bits - 1) {
                 const u32 intid = w * 64 + ctz(bits);  // ascending: ties keep the lowest INTID
                 if (intid >= nr_irqs_) break;
                 const IrqState* st = irq(vcpu, intid);
@@ -557,7 +557,7 @@ bool Vgic::has_pending_for_wakeup(u32 vcpu) {
     }
     // Only the candidate bits, in INTID order (a word at a time, not every INTID).
     for (u32 w = 0; w < kMaxIrqs / 64 && w * 64 < nr_irqs_; ++w) {
-        for (u64 bits = __atomic_load_n(&v.candidates[w], __ATOMIC_RELAXED); bits != 0; bits &= bits - 1) {
+        for (u64 bits = v.candidates[w].load(MemoryOrder::relaxed); bits != 0; bits &= bits - 1) {
             const u32 intid = w * 64 + ctz(bits);
             if (intid >= nr_irqs_) break;
             const IrqState* st = irq(vcpu, intid);

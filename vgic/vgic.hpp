@@ -6,6 +6,7 @@
 #include "core/guest_memory.hpp"
 #include "core/irq.hpp"
 #include "core/mmio.hpp"
+#include "lib/atomic.hpp"
 #include "lib/containers.hpp"
 #include "lib/spinlock.hpp"
 #include "vgic/lr_select.hpp"
@@ -322,17 +323,17 @@ private:
         bool lpis_enabled = false;
         bool sleep = true;  // GICR_WAKER.ProcessorSleep (resets to 1)
         u64 pendbaser = 0;
-        u64 candidates[kMaxIrqs / 64] = {};  // INTIDs < 1024 that may need this vCPU's LRs (atomic words)
+        Atomic<u64> candidates[kMaxIrqs / 64];  // INTIDs < 1024 that may need this vCPU's LRs (atomic words)
         SparseBitmap<kNumLpis> lpi_pending;
         SparseBitmap<kNumLpis> lpi_active;  // LPIs active in (or folded back from) the LRs
         VcpuIfState cpu_if;
         // Set (atomically, under a lock flush also holds) by everything that may change what flush() would put
         // into this vCPU's LRs; cleared by flush(). Clear with no LR in use means the last flush's answer (no
         // LRs, same ICH_HCR_EL2 bits) still holds and the scan is skipped.
-        bool flush_needed = true;
+        Atomic<bool> flush_needed{true};
         u64 flush_scans = 0;
     };
-    void mark_flush(VcpuState& v) { __atomic_store_n(&v.flush_needed, true, __ATOMIC_RELAXED); }
+    void mark_flush(VcpuState& v) { v.flush_needed.store(true, MemoryOrder::relaxed); }
     // Conservative: any configuration change (GICD/GICR/ICC writes, restore, LPI tables, reset) re-flushes all.
     void mark_flush_all() {
         for (VcpuState& v : vcpus_) mark_flush(v);

@@ -21,12 +21,12 @@ namespace {
 // TACR: ACTLR_EL1 traps: reads return the vCPU's register-list value, writes are ignored (KVM's access_actlr), and
 // the CPU's own ACTLR_EL1 is never loaded from guest-controlled state (docs/boot.md "EL2 hardening").
 // Not set: TWE (WFE is a short spin-wait hint; trapping it costs more than it saves), TVM/TRVM, TSW, TGE, E2H.
-constexpr u64 kHcrVm = 1ull << 0, kHcrSwio = 1ull << 1, kHcrFmo = 1ull << 3, kHcrImo = 1ull << 4, kHcrAmo = 1ull << 5,
-              kHcrFb = 1ull << 9, kHcrBsuIs = 1ull << 10, kHcrTwi = 1ull << 13, kHcrTsc = 1ull << 19,
-              kHcrTid3 = 1ull << 18, kHcrRw = 1ull << 31;
-constexpr u64 kHcrBase = kHcrVm | kHcrSwio | kHcrFmo | kHcrImo | kHcrAmo | kHcrFb | kHcrBsuIs | kHcrTwi | kHcrTsc |
-                         kHcrTid3 | kHcrRw | arm::hcr::TIDCP::make(1) | arm::hcr::TACR::make(1);
-constexpr u64 kHcrApi = 1ull << 41, kHcrApk = 1ull << 40;
+namespace hcr = arm::hcr;
+constexpr u64 kHcrBase = hcr::VM::make(1) | hcr::SWIO::make(1) | hcr::FMO::make(1) | hcr::IMO::make(1) |
+                         hcr::AMO::make(1) | hcr::FB::make(1) | hcr::BSU::make(hcr::kBsuInnerShareable) |
+                         hcr::TWI::make(1) | hcr::TSC::make(1) | hcr::TID3::make(1) | hcr::RW::make(1) |
+                         hcr::TIDCP::make(1) | hcr::TACR::make(1);
+constexpr u64 kHcrPauth = hcr::API::make(1) | hcr::APK::make(1);
 El2State& st() { return hyp().el2; }
 
 }  // namespace
@@ -64,13 +64,13 @@ void hyp_init_cpu() {
     // physical timer not trapped). The guest owns both EL1 timers and both counters: CNTV_* / CNTVOFF_EL2 and
     // CNTP_* are switched per vCPU with the other EL1 registers (lazily: vCPUs are pinned 1:1); PPI 27 and 30 are
     // hardware-linked (vgic_glue). The hypervisor keeps the EL2 physical timer (CNTHP, PPI 26) for itself.
-    HV_WRITE_SYSREG(cnthctl_el2, 3);
+    HV_WRITE_SYSREG(cnthctl_el2, arm::cnthctl::EL1PCTEN::make(1) | arm::cnthctl::EL1PCEN::make(1));
     HV_WRITE_SYSREG(cntp_ctl_el0, 0);   // no stale EL1 physical timer from firmware before the first vCPU load
     HV_WRITE_SYSREG(cnthp_ctl_el2, 0);  // EL2 timer: wake-up at the guest's timer deadline only (vcpu_wait)
     HV_WRITE_SYSREG(vtcr_el2, st().vtcr);
     (void)pfr0;
     bool pauth = ((isar1 >> 4) & 0xff) != 0 || ((isar1 >> 24) & 0xff) != 0;  // APA/API or GPA/GPI
-    st().hcr = kHcrBase | (pauth ? (kHcrApi | kHcrApk) : 0);
+    st().hcr = kHcrBase | (pauth ? kHcrPauth : 0);
     vcpu_wait_init_cpu();
     isb();
 }

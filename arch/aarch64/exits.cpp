@@ -9,6 +9,7 @@
 #include "arch/aarch64/vm_reset.hpp"
 #include "arch/aarch64/vm_run.hpp"
 #include "lib/log.hpp"
+#include "psci/ids.hpp"
 
 namespace hv::arch {
 
@@ -36,7 +37,7 @@ void handle_firmware(Vm& vm, Vcpu& v, bool smc) {
             psci::SuspendRequest req = vm.firmware.suspend_request(v.id);
             if (req.power_down) {
                 vcpu_reset(v, req.entry, req.context_id);
-                v.state = VcpuState::running;
+                v.state.store(VcpuState::running, MemoryOrder::release);
             }
             break;
         }
@@ -50,7 +51,9 @@ void handle_firmware(Vm& vm, Vcpu& v, bool smc) {
         case psci::FirmwareExit::system_reset: {
             // SYSTEM_RESET (0x84000009) or SYSTEM_RESET2 (0x84000012 / 0xC4000012, DEN0022D 5.19): a VM reset,
             // never a machine reset.
-            const ResetReason reason = (fid & 0xffff) == 0x12 ? ResetReason::system_reset2 : ResetReason::system_reset;
+            const ResetReason reason = psci::FidNumber::get(fid) == psci::FidNumber::get(psci::kSystemReset2)
+                                            ? ResetReason::system_reset2
+                                            : ResetReason::system_reset;
             HV_LOG_INFO("guest requested %s (type %#x): resetting the VM",
                         reason == ResetReason::system_reset2 ? "SYSTEM_RESET2" : "SYSTEM_RESET",
                         vm.firmware.reset_type());

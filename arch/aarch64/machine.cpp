@@ -3,6 +3,7 @@
 #include "arch/aarch64/panic.hpp"
 #include "arch/aarch64/sysreg.hpp"
 #include "arch/aarch64/vm_run.hpp"
+#include "psci/ids.hpp"
 
 namespace hv::arch {
 
@@ -21,12 +22,12 @@ void invalidate_icache_all() {
 }
 
 void machine_system_off() {
-    hv_smc_call(0x84000008, 0, 0, 0);  // PSCI SYSTEM_OFF (DEN0022D 5.10): QEMU exits with status 0
+    hv_smc_call(psci::kSystemOff, 0, 0, 0);  // PSCI SYSTEM_OFF (DEN0022D 5.10): QEMU exits with status 0
     panic("PSCI SYSTEM_OFF returned");
 }
 
 void machine_system_reset() {
-    hv_smc_call(0x84000009, 0, 0, 0);  // PSCI SYSTEM_RESET
+    hv_smc_call(psci::kSystemReset, 0, 0, 0);  // PSCI SYSTEM_RESET
     panic("PSCI SYSTEM_RESET returned");
 }
 

@@ -31,24 +31,24 @@ constinit const ShadowObserver kObserver;
 // A host LPI at EL2 (any pCPU, IRQs masked): host LPI -> (DeviceID, EventID) in O(1), then the guest's translation
 // through the virtual ITS. Edge-triggered and owned by us: deactivate at once.
 bool host_lpi_irq(u32 intid, void*) {
-    __atomic_fetch_add(&st().stats.host_lpis, 1, __ATOMIC_RELAXED);
+    st().stats.host_lpis.fetch_add(1, MemoryOrder::relaxed);
     if (const u32 me = this_cpu_index(); me < PlatformInfo::kMaxCpus)
-        __atomic_fetch_add(&st().stats.host_lpis_on_pcpu[me], 1, __ATOMIC_RELAXED);
+        st().stats.host_lpis_on_pcpu[me].fetch_add(1, MemoryOrder::relaxed);
     auto e = st().shadow.lookup(intid);
     Vm& vm = the_vm();
     if (!e.ok() || vm.its_count == 0) {
-        __atomic_fetch_add(&st().stats.dropped, 1, __ATOMIC_RELAXED);
+        st().stats.dropped.fetch_add(1, MemoryOrder::relaxed);
         HV_LOG_RATELIMITED(debug, "msi: host LPI %u has no shadow mapping: dropped", intid);
         return true;
     }
     if (Status s = vm.its[0]->signal_msi(e.value().device_id, e.value().event_id); s != Status::ok) {
         // The guest disabled its ITS or unmapped the collection: the MSI is dropped, as the hardware would.
-        __atomic_fetch_add(&st().stats.dropped, 1, __ATOMIC_RELAXED);
+        st().stats.dropped.fetch_add(1, MemoryOrder::relaxed);
         HV_LOG_RATELIMITED(debug, "msi: 0x%x/%u (host LPI %u) not delivered: %s", e.value().device_id,
                            e.value().event_id, intid, status_name(s));
         return true;
     }
-    __atomic_fetch_add(&st().stats.delivered, 1, __ATOMIC_RELAXED);
+    st().stats.delivered.fetch_add(1, MemoryOrder::relaxed);
     return true;
 }
 
@@ -62,12 +62,12 @@ void msi_log_stats() {
     usize n = 0;
     for (u32 i = 0; i < online_cpus() && i < PlatformInfo::kMaxCpus; ++i)
         n += format(per + n, sizeof(per) - n, "%s%llu", i ? "," : "",
-                    static_cast<unsigned long long>(__atomic_load_n(&st().stats.host_lpis_on_pcpu[i], __ATOMIC_RELAXED)));
+                    static_cast<unsigned long long>(st().stats.host_lpis_on_pcpu[i].load(MemoryOrder::relaxed)));
     const MsiShadow::Stats sh = st().shadow_ready ? st().shadow.stats() : MsiShadow::Stats{};
     HV_LOG_INFO("stats: msi host_lpis=%llu per_pcpu=%s delivered=%llu dropped=%llu shadow mapped=%llu moved=%llu "
                 "unmapped=%llu virtual_only=%llu phys_errors=%llu",
-                static_cast<unsigned long long>(st().stats.host_lpis), per,
-                static_cast<unsigned long long>(st().stats.delivered), static_cast<unsigned long long>(st().stats.dropped),
+                static_cast<unsigned long long>(st().stats.host_lpis.load(MemoryOrder::relaxed)), per,
+                static_cast<unsigned long long>(st().stats.delivered.load(MemoryOrder::relaxed)), static_cast<unsigned long long>(st().stats.dropped.load(MemoryOrder::relaxed)),
                 static_cast<unsigned long long>(sh.mapped), static_cast<unsigned long long>(sh.moved),
                 static_cast<unsigned long long>(sh.unmapped), static_cast<unsigned long long>(sh.virtual_only),
                 static_cast<unsigned long long>(sh.phys_errors));

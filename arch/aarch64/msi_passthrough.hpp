@@ -22,10 +22,10 @@
 namespace hv::arch {
 
 struct MsiPassthroughStats {
-    u64 host_lpis = 0;      // host LPIs taken at EL2
-    u64 delivered = 0;      // signalled to the guest through the virtual ITS
-    u64 dropped = 0;        // no shadow, or the virtual ITS refused (disabled / unmapped collection)
-    u64 host_lpis_on_pcpu[PlatformInfo::kMaxCpus] = {};  // host LPIs taken per pCPU (physical ITS collection)
+    Atomic<u64> host_lpis;  // host LPIs taken at EL2
+    Atomic<u64> delivered;  // signalled to the guest through the virtual ITS
+    Atomic<u64> dropped;    // no shadow, or the virtual ITS refused (disabled / unmapped collection)
+    Atomic<u64> host_lpis_on_pcpu[PlatformInfo::kMaxCpus];  // host LPIs taken per pCPU (physical ITS collection)
 };
 
 // The guest-physical frames of the VM's virtual ITSes, before build_vm sizes the VM by them: ITS 0 at the host ITS

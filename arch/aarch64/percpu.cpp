@@ -11,10 +11,10 @@ PerCpu& percpu(u32 index) { return hyp().cpus[index < kMaxCpus ? index : 0]; }
 void percpu_init(u32 index) {
     PerCpu& p = percpu(index);
     p.index = index;
-    p.mpidr = HV_READ_SYSREG(mpidr_el1) & 0xff00ffffffull;
+    p.mpidr = arm::mpidr_affinity(HV_READ_SYSREG(mpidr_el1));
     HV_WRITE_SYSREG(tpidr_el2, reinterpret_cast<u64>(&p));
     isb();
-    __atomic_store_n(&p.online, true, __ATOMIC_RELEASE);
+    p.online.store(true, MemoryOrder::release);
 }
 
 
@@ -26,19 +26,18 @@ u32 online_cpus() {
 
 CpuBoot cpu_boot_state(u32 index) {
     if (index >= kMaxCpus) return CpuBoot::off;
-    return static_cast<CpuBoot>(__atomic_load_n(&hyp().cpus[index].boot, __ATOMIC_ACQUIRE));
+    return static_cast<CpuBoot>(hyp().cpus[index].boot.load(MemoryOrder::acquire));
 }
 
 void cpu_boot_set(u32 index, CpuBoot s) {
-    if (index < kMaxCpus) __atomic_store_n(&hyp().cpus[index].boot, static_cast<u32>(s), __ATOMIC_RELEASE);
+    if (index < kMaxCpus) hyp().cpus[index].boot.store(static_cast<u32>(s), MemoryOrder::release);
 }
 
 bool cpu_boot_transition(u32 index, CpuBoot from, CpuBoot to) {
     if (index >= kMaxCpus) return false;
     u32 expected = static_cast<u32>(from);
     // Release: the GIC state a secondary set up (gic_redistributor) is visible to whoever acquires `ready`.
-    return __atomic_compare_exchange_n(&hyp().cpus[index].boot, &expected, static_cast<u32>(to), false, __ATOMIC_ACQ_REL,
-                                       __ATOMIC_ACQUIRE);
+    return hyp().cpus[index].boot.compare_exchange(expected, static_cast<u32>(to), MemoryOrder::acq_rel);  // fail: acquire
 }
 
 }  // namespace hv::arch

@@ -33,7 +33,7 @@ struct VgicCpuState {
     u32 hw_lrs = 0;
     // Its physical PMU PPI fired while the architectural request was low and was left active (pmu_irq).
     bool pmu_parked = false;
-    u64 forwarded_spis = 0;  // activations of passed-through SPIs taken here (`stats: spi`; relaxed atomics)
+    Atomic<u64> forwarded_spis;  // activations of passed-through SPIs taken here (`stats: spi`; relaxed atomics)
 };
 
 struct PerCpu {
@@ -41,12 +41,12 @@ struct PerCpu {
     u64 host_sp = 0;                   // PERCPU_HOST_SP: hypervisor SP to return to on a guest exit
     u32 index = 0;                     // logical pCPU number (DTB /cpus order)
     u64 mpidr = 0;
-    volatile bool online = false;  // entered the hypervisor's C code (percpu_init); not yet usable
-    Vcpu* vcpu = nullptr;          // the vCPU pinned to this pCPU, if any
-    u32 boot = 0;                  // CpuBoot, accessed atomically (cpu_boot_state / cpu_boot_transition)
-    u64 gicr = 0;                      // this pCPU's redistributor RD_base (gic_init_cpu)
-    VgicCpuState vgic;             // the vGIC glue's view of this pCPU's list registers and PPIs
-    ExitStats exits;               // exits of the vCPU pinned here (written by this pCPU only)
+    Atomic<bool> online;  // entered the hypervisor's C code (percpu_init); not yet usable
+    Vcpu* vcpu = nullptr;  // the vCPU pinned to this pCPU, if any
+    Atomic<u32> boot;      // CpuBoot (cpu_boot_state / cpu_boot_transition)
+    u64 gicr = 0;          // this pCPU's redistributor RD_base (gic_init_cpu)
+    VgicCpuState vgic;     // the vGIC glue's view of this pCPU's list registers and PPIs
+    ExitStats exits;       // exits of the vCPU pinned here (written by this pCPU only)
 };
 static_assert(__builtin_offsetof(PerCpu, guest_ctx) == PERCPU_GUEST_CTX);
 static_assert(__builtin_offsetof(PerCpu, host_sp) == PERCPU_HOST_SP);

@@ -17,7 +17,6 @@ namespace hv::arch {
 
 namespace {
 
-
 // --- waiting for an interrupt (WFI, CPU_SUSPEND, vCPU off) ---
 constexpr u32 kHypTimerPpi = 26;  // EL2 physical timer (Arm BSA / QEMU virt); the hypervisor's own
 
@@ -74,7 +73,7 @@ void vcpu_wait_init_cpu() {
 void kick_vcpu(u32 i) {
     Vcpu* v = the_vm().vcpu(i);
     if (v == nullptr) return;
-    __atomic_store_n(&v->kick_pending, true, __ATOMIC_RELEASE);
+    v->kick_pending.store(true, MemoryOrder::release);
     dsb_ish();
     Vcpu* self = vcpu_on_this_cpu();
     if (self != v) gic_send_sgi(kSgiKick, percpu(v->pcpu).mpidr);
@@ -114,13 +113,13 @@ bool vcpu_wait_for_interrupt(Vcpu& v) {
     // EL1 timers keep running in the CPU (lazy switch) and a pending PPI would otherwise end every wait at once,
     // spinning the pCPU until CPU_ON.
     const DeviceHookLists& devices = the_vm().devices();
-    const bool off = __atomic_load_n(&v.state, __ATOMIC_ACQUIRE) == VcpuState::off;
+    const bool off = v.state.load(MemoryOrder::acquire) == VcpuState::off;
     sys_sync(v);  // arm_wakeup_timer reads the timer registers from ctx.sys
     u64 deadline = 0;
     const bool timer_armed = !off && arm_wakeup_timer(v, deadline);
     bool woke = false;
     for (;;) {
-        if (__atomic_exchange_n(&v.kick_pending, false, __ATOMIC_ACQ_REL)) break;
+        if (v.kick_pending.exchange(false, MemoryOrder::acq_rel)) break;
         if (!off && devices.has_pending(v)) break;
         if (reset_requested() || panicking()) break;
         if (timer_armed && static_cast<i64>(deadline - HV_READ_SYSREG(cntpct_el0)) <= 0) {
@@ -143,9 +142,9 @@ void vcpu_power_off(Vcpu& v) {
     if (v.restart_requested) {  // a CPU_ON raced with this CPU_OFF (see start_vcpu)
         v.restart_requested = false;
         vcpu_reset(v, v.restart_entry, v.restart_context);
-        __atomic_store_n(&v.state, VcpuState::pending, __ATOMIC_RELEASE);
+        v.state.store(VcpuState::pending, MemoryOrder::release);
     } else {
-        __atomic_store_n(&v.state, VcpuState::off, __ATOMIC_RELEASE);
+        v.state.store(VcpuState::off, MemoryOrder::release);
     }
 }
 
@@ -154,7 +153,7 @@ Status start_vcpu(u32 i, u64 entry, u64 context_id) {
     if (v == nullptr) return Status::invalid_argument;
     {
         LockGuard guard(hyp().start_lock);
-        if (v->state == VcpuState::running) {
+        if (v->state.load(MemoryOrder::relaxed) == VcpuState::running) {
             // The firmware model already saw this vCPU's CPU_OFF (it only starts vCPUs it holds OFF), but its pCPU
             // has not processed the exit yet: start it when it does.
             v->restart_requested = true;
@@ -162,9 +161,9 @@ Status start_vcpu(u32 i, u64 entry, u64 context_id) {
             v->restart_context = context_id;
             return Status::ok;
         }
-        if (v->state != VcpuState::off) return Status::busy;
+        if (v->state.load(MemoryOrder::relaxed) != VcpuState::off) return Status::busy;
         vcpu_reset(*v, entry, context_id);
-        __atomic_store_n(&v->state, VcpuState::pending, __ATOMIC_RELEASE);
+        v->state.store(VcpuState::pending, MemoryOrder::release);
     }
     kick_vcpu(i);
     return Status::ok;
@@ -186,13 +185,13 @@ void vcpu_loop(Vm& vm, Vcpu& v) {
         }
         // Work a device deferred to this vCPU (a console escape command on vCPU 0, arch/aarch64/console_escape).
         if (vm.devices().run_pending(vm, v)) continue;
-        if (__atomic_load_n(&v.state, __ATOMIC_ACQUIRE) != VcpuState::running) {
+        if (v.state.load(MemoryOrder::acquire) != VcpuState::running) {
             if (panicking()) stop_this_cpu();
-            if (__atomic_load_n(&v.state, __ATOMIC_ACQUIRE) == VcpuState::pending) {
+            if (v.state.load(MemoryOrder::acquire) == VcpuState::pending) {
                 HV_LOG_INFO("vcpu%u starting at 0x%llx (x0 = 0x%llx)", v.id,
                             static_cast<unsigned long long>(v.ctx.core.pc),
                             static_cast<unsigned long long>(v.ctx.core.x[0]));
-                __atomic_store_n(&v.state, VcpuState::running, __ATOMIC_RELEASE);
+                v.state.store(VcpuState::running, MemoryOrder::release);
                 vm.firmware.note_vm_ran();
                 vm.firmware.on_vcpu_started(v.id);
             } else {
@@ -212,7 +211,7 @@ void vcpu_loop(Vm& vm, Vcpu& v) {
         // CPU_SUSPEND at once for no reason (start_vcpu's kick did exactly that to a started vCPU's first
         // CPU_SUSPEND). Cleared before the flush: a later kick is either seen by the flush or, from another pCPU,
         // is a physical SGI that exits the guest at once and sets the flag again.
-        __atomic_store_n(&v.kick_pending, false, __ATOMIC_RELEASE);
+        v.kick_pending.store(false, MemoryOrder::release);
         // The devices' before_entry hooks may read SCTLR_EL1 from ctx.sys (SDEI delivery: SPAN): keep that one
         // field current (the rest stays lazy).
         if (v.sys_stale) v.ctx.sysreg(SysReg::SCTLR_EL1) = HV_READ_SYSREG(sctlr_el1);

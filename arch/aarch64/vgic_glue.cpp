@@ -294,7 +294,7 @@ bool pmu_irq(u32 intid, void*) {
         gic_enable(intid, false);
         return true;
     }
-    if (__atomic_load_n(&v->state, __ATOMIC_ACQUIRE) != VcpuState::running || !pmu_overflow_live()) {
+    if (v->state.load(MemoryOrder::acquire) != VcpuState::running || !pmu_overflow_live()) {
         cpu.vgic.pmu_parked = true;
         return false;
     }
@@ -331,7 +331,7 @@ void follow_guest_route(u32 intid) {
 // A passed-through SPI fired (vgic_forward_hw_spi): latch the virtual SPI pending; the guest deactivates the
 // physical one through the hardware-linked LR. `arg` is the device name for the log.
 bool forwarded_spi_irq(u32 intid, void* arg) {
-    __atomic_fetch_add(&this_cpu().vgic.forwarded_spis, 1, __ATOMIC_RELAXED);
+    this_cpu().vgic.forwarded_spis.fetch_add(1, MemoryOrder::relaxed);
     if (!st().ready.load(MemoryOrder::acquire) || the_vgic().inject_edge(intid, 0) != Status::ok) {
         HV_LOG_RATELIMITED(warn, "%s: SPI %u could not be forwarded: disabled", static_cast<const char*>(arg), intid);
         gic_enable(intid, false);
@@ -357,7 +357,7 @@ void vgic_log_forwarded_spi_stats() {
     usize n = 0;
     u64 total = 0;
     for (u32 i = 0; i < online_cpus() && i < kMaxCpus; ++i) {
-        const u64 c = __atomic_load_n(&percpu(i).vgic.forwarded_spis, __ATOMIC_RELAXED);
+        const u64 c = percpu(i).vgic.forwarded_spis.load(MemoryOrder::relaxed);
         total += c;
         n += format(per + n, sizeof(per) - n, "%s%llu", i ? "," : "", static_cast<unsigned long long>(c));
     }

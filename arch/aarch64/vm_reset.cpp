@@ -52,7 +52,7 @@ void park_for_reset(Vcpu& v) {
         wfi();  // ended by the releasing kick (a pending SGI ends it at once)
         (void)gic_handle_irqs();
     }
-    __atomic_store_n(&v.kick_pending, false, __ATOMIC_RELEASE);
+    v.kick_pending.store(false, MemoryOrder::release);
 }
 
 void vm_system_reset(Vm& vm, Vcpu& self, ResetReason reason) {
@@ -63,8 +63,8 @@ void vm_system_reset(Vm& vm, Vcpu& self, ResetReason reason) {
     for (u32 i = 0; i < vm.vcpu_count; ++i) {
         Vcpu& v = vm.vcpus[i];
         vcpu_reset(v, 0, 0);
-        __atomic_store_n(&v.state, VcpuState::off, __ATOMIC_RELEASE);
-        __atomic_store_n(&v.kick_pending, false, __ATOMIC_RELEASE);
+        v.state.store(VcpuState::off, MemoryOrder::release);
+        v.kick_pending.store(false, MemoryOrder::release);
     }
     // 2. Firmware: power states back to "only the boot vCPU on" (configuration and has-run flag kept, as KVM).
     vm_firmware().reset();

@@ -254,7 +254,7 @@ Status vm_snapshot_restore(Vm& vm, bool& changed) {
         (void)vm.mp_state().staged(i, on);  // nothing staged: stays off
         vm.firmware.restore_power_state(i, on ? psci::PowerState::on : psci::PowerState::off);
         v.fp_dirty = true;
-        __atomic_store_n(&v.state, on ? VcpuState::pending : VcpuState::off, __ATOMIC_RELEASE);
+        v.state.store(on ? VcpuState::pending : VcpuState::off, MemoryOrder::release);
         running += on ? 1 : 0;
     }
     const u64 freq = HV_READ_SYSREG(cntfrq_el0);
