@@ -16,6 +16,7 @@
 #include "arch/aarch64/gic.hpp"
 #include "arch/aarch64/guest_uart.hpp"
 #include "arch/aarch64/host_its.hpp"
+#include "arch/aarch64/mitigations.hpp"
 #include "arch/aarch64/mmu.hpp"
 #include "arch/aarch64/msi_passthrough.hpp"
 #include "arch/aarch64/percpu.hpp"
@@ -28,6 +29,7 @@
 #include "core/id_regs.hpp"
 #include "core/platform.hpp"
 #include "core/pmu.hpp"
+#include "core/reglist/snapshot.hpp"
 #include "lib/atomic.hpp"
 #include "lib/in_place.hpp"
 #include "lib/spinlock.hpp"
@@ -74,6 +76,7 @@ struct Hypervisor {
     HostIts host_its;                   // host_its.cpp
     SmmuState smmu;                     // smmu.cpp
     El2State el2;                       // el2_config.cpp
+    MitigationState mitigations;        // mitigations.cpp
     pmu::Config pmu;                    // the guest's PMU, from the boot pCPU (pmu.cpp)
     Atomic<bool> panicking;             // panic.cpp
 
@@ -86,6 +89,9 @@ struct Hypervisor {
     GuestUartBackend uart_backend;                    // guest_uart.cpp
     const HvOptions* snapshot_opts = nullptr;         // vm_snapshot.cpp
     const PlatformInfo* snapshot_platform = nullptr;  // vm_snapshot.cpp
+    // The records of a snapshot between the check and the apply (reglist::RecordStore): 4096 records, far more than
+    // 8 vCPUs' and the VM's (about 240 per vCPU, 300 for the VM). vm_snapshot.cpp; stays .bss zero.
+    alignas(8) u8 snapshot_record_store[4096 * reglist::RecordStore::kEntrySize];
 
     // --- boot ---
     BootState boot;  // boot/main.cpp, boot/guest_loader.cpp

@@ -1,5 +1,6 @@
 #include "arch/aarch64/mitigations.hpp"
 
+#include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/hardening.hpp"
 #include "arch/aarch64/sysreg.hpp"
 #include "lib/log.hpp"
@@ -25,8 +26,7 @@ bool unaffected(u64 midr) {
     return false;
 }
 
-psci::HostMitigations g_levels;
-bool g_probed = false;
+MitigationState& st() { return hyp().mitigations; }
 
 }  // namespace
 
@@ -45,22 +45,22 @@ psci::HostMitigations decide_host_mitigations(const MitigationInputs& in) {
 }
 
 const psci::HostMitigations& host_mitigations() {
-    if (!g_probed) {
+    if (!st().probed) {
         MitigationInputs in;
         in.midr = HV_READ_SYSREG(midr_el1);
         in.pfr0 = HV_READ_SYSREG(id_aa64pfr0_el1);
         in.pfr1 = HV_READ_SYSREG(id_aa64pfr1_el1);
         in.mmfr1 = HV_READ_SYSREG(id_aa64mmfr1_el1);
-        g_levels = decide_host_mitigations(in);
+        st().levels = decide_host_mitigations(in);
         // WA1/WA3: what EL2 does on a guest exit, decided in one place (psci/mitigations.hpp, hardening.cpp).
-        g_levels.wa1 = bp_mitigation().host.wa1;
-        g_levels.wa3 = bp_mitigation().host.wa3;
-        g_probed = true;
+        st().levels.wa1 = bp_mitigation().host.wa1;
+        st().levels.wa3 = bp_mitigation().host.wa3;
+        st().probed = true;
         HV_LOG_INFO("mitigations: MIDR %#llx: SMCCC_ARCH_WORKAROUND_1/2/3 levels %llu/%llu/%llu (KVM values)",
-                    static_cast<unsigned long long>(in.midr), static_cast<unsigned long long>(g_levels.wa1),
-                    static_cast<unsigned long long>(g_levels.wa2), static_cast<unsigned long long>(g_levels.wa3));
+                    static_cast<unsigned long long>(in.midr), static_cast<unsigned long long>(st().levels.wa1),
+                    static_cast<unsigned long long>(st().levels.wa2), static_cast<unsigned long long>(st().levels.wa3));
     }
-    return g_levels;
+    return st().levels;
 }
 
 }  // namespace hv::arch

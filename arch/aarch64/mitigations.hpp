@@ -22,4 +22,10 @@ psci::HostMitigations decide_host_mitigations(const MitigationInputs& in);
 // The boot pCPU's levels (probed on first use).
 const psci::HostMitigations& host_mitigations();
 
+// The host's mitigation levels once probed, held by the anchor (anchor.hpp); only mitigations.cpp touches them.
+struct MitigationState {
+    psci::HostMitigations levels;
+    bool probed = false;
+};
+
 }  // namespace hv::arch

@@ -17,10 +17,6 @@ namespace hv::arch {
 namespace {
 
 
-// The records of a snapshot between the check and the apply (reglist::RecordStore): 4096 records, far more than
-// 8 vCPUs' and the VM's (about 240 per vCPU, 300 for the VM).
-alignas(8) u8 g_record_store[4096 * reglist::RecordStore::kEntrySize];
-
 // A value this VM cannot honour: the register, the saved value, this host's, and why (docs/snapshot.md).
 void report_refusal(const reglist::SnapshotRefusal& r) {
     char where[24] = "";
@@ -228,7 +224,7 @@ Status vm_snapshot_restore(Vm& vm, bool& changed) {
     reglist::SnapshotInfo info;
     reglist::SnapshotRefusal why;
     s = reglist::snapshot_restore_stream(vm.registers(), src, info, &vm.memory,
-                                         Span<u8>(g_record_store, sizeof g_record_store), &why);
+                                         Span<u8>(hyp().snapshot_record_store, sizeof hyp().snapshot_record_store), &why);
     if (s != Status::ok && !why.applying) {
         if (why.id != 0) report_refusal(why);
         HV_LOG_ERROR("snapshot: '%s' (%llu bytes) refused: %s; nothing was restored", path,
