@@ -102,7 +102,7 @@ public:
 
     // Commands are waiting in the queue (CREADR != CWRITER, enabled, not stalled): lock-free hint for callers that
     // want to move the queue on without a guest poll (e.g. at a vCPU exit).
-    bool has_backlog() const { return __atomic_load_n(&backlog_, __ATOMIC_RELAXED); }
+    bool has_backlog() const { return backlog_.load(MemoryOrder::relaxed); }
     // Processes at most one batch (kCommandsPerTrap commands) of the queue.
     void process_backlog();
 
@@ -212,7 +212,7 @@ private:
     u64 cbaser_ = 0;
     u64 creadr_ = 0;  // offset only (Stalled lives in stalled_)
     u64 cwriter_ = 0;
-    bool backlog_ = false;  // mirror of "commands wait" for has_backlog(), written under cmd_lock_
+    Atomic<bool> backlog_;  // mirror of "commands wait" for has_backlog(), written under cmd_lock_
     u64 baser_[8] = {};
 
     RestorePhase phase_ = RestorePhase::idle;

@@ -19,8 +19,7 @@ void Its::process_queue(u32 budget) {
 }
 
 void Its::update_backlog() {
-    __atomic_store_n(&backlog_, enabled_.load(MemoryOrder::relaxed) && !stalled_ && creadr_ != cwriter_ && cbaser::Valid::get(cbaser_) != 0,
-                     __ATOMIC_RELAXED);
+    backlog_.store(enabled_.load(MemoryOrder::relaxed) && !stalled_ && creadr_ != cwriter_ && cbaser::Valid::get(cbaser_) != 0, MemoryOrder::relaxed);
 }
 
 void Its::process_backlog() {

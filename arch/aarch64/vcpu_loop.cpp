@@ -88,7 +88,7 @@ class ArchKicker final : public VcpuKicker {
 public:
     void kick(u32 vcpu) override {
         const Vcpu* v = the_vm().vcpu(vcpu);
-        if (v != nullptr && __atomic_load_n(&v->state, __ATOMIC_ACQUIRE) == VcpuState::off) return;
+        if (v != nullptr && v->state.load(MemoryOrder::acquire) == VcpuState::off) return;
         kick_vcpu(vcpu);
     }
 };
