@@ -62,9 +62,10 @@ void reserve_module_store(const PlatformInfo& platform, Vm& vm, ModuleStore& sto
     const u64 end = base + align_up(need, 2 * MiB);
     for (const BootModule& m : platform.chosen.modules) {
         if (is_guest_module(m) && m.base < end && base < m.base + m.size) {
-            HV_LOG_WARN("module at 0x%llx overlaps the top of RAM needed for the module store: SYSTEM_RESET will "
-                        "not restore the guest's images (load modules lower)",
-                        static_cast<unsigned long long>(m.base));
+            HV_LOG_WARN(
+                "module at 0x%llx overlaps the top of RAM needed for the module store: SYSTEM_RESET will "
+                "not restore the guest's images (load modules lower)",
+                static_cast<unsigned long long>(m.base));
             return;
         }
     }
@@ -105,8 +106,8 @@ Status load_guest(const fdt::Reader& host, const PlatformInfo& platform, const H
     }
     const BootModule* ramdisk = platform.chosen.module(ModuleKind::ramdisk);
     if (!in_ram(vm, kernel->base, kernel->size)) {
-        HV_LOG_ERROR("kernel module 0x%llx+0x%llx is not inside guest RAM", static_cast<unsigned long long>(kernel->base),
-                     static_cast<unsigned long long>(kernel->size));
+        HV_LOG_ERROR("kernel module 0x%llx+0x%llx is not inside guest RAM",
+                     static_cast<unsigned long long>(kernel->base), static_cast<unsigned long long>(kernel->size));
         return Status::out_of_range;
     }
     if (ramdisk != nullptr && !in_ram(vm, ramdisk->base, ramdisk->size)) {
@@ -135,7 +136,8 @@ Status load_guest(const fdt::Reader& host, const PlatformInfo& platform, const H
             dst = 0;
             for (const MemRegion& r : vm.ram) {
                 for (u64 a = align_up(r.base, kAlign) + text_offset; a + image_size <= r.end(); a += kAlign) {
-                    if (!overlaps_any(busy, a, image_size) && !Range{kernel->base, kernel->size}.overlaps(a, image_size)) {
+                    if (!overlaps_any(busy, a, image_size) &&
+                        !Range{kernel->base, kernel->size}.overlaps(a, image_size)) {
                         dst = a;
                         break;
                     }
@@ -174,7 +176,7 @@ Status load_guest(const fdt::Reader& host, const PlatformInfo& platform, const H
     cfg.virtual_its = options.vits;  // the same frames arch/aarch64/msi_passthrough registers
     cfg.include_pcie = options.pci;
     cfg.include_pmu = arch::pmu_config().present();  // ID_AA64DFR0_EL1.PMUVer != 0 (docs/boot.md "PMU")
-    cfg.include_virtio_mmio = options.virtio_mmio;  // cleared by boot/main.cpp if the passthrough failed
+    cfg.include_virtio_mmio = options.virtio_mmio;   // cleared by boot/main.cpp if the passthrough failed
     usize size = 0;
     HV_TRY(build_guest_dtb(host, platform, cfg, arch::hyp().boot.guest_dtb, sizeof arch::hyp().boot.guest_dtb, size));
     u64 slot = 0;

@@ -7,8 +7,8 @@
 
 #include "core/bootargs.hpp"
 #include "core/fdt/reader.hpp"
-#include "core/platform.hpp"
 #include "core/guest_dtb.hpp"
+#include "core/platform.hpp"
 #include "vm/vm.hpp"
 
 namespace hv {

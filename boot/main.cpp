@@ -3,6 +3,7 @@
 #include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/console.hpp"
 #include "arch/aarch64/gic.hpp"
+#include "arch/aarch64/guest_uart.hpp"
 #include "arch/aarch64/hardening.hpp"
 #include "arch/aarch64/mmu.hpp"
 #include "arch/aarch64/msi_passthrough.hpp"
@@ -10,22 +11,21 @@
 #include "arch/aarch64/pci_passthrough.hpp"
 #include "arch/aarch64/percpu.hpp"
 #include "arch/aarch64/smmu.hpp"
+#include "arch/aarch64/snapdisk.hpp"
 #include "arch/aarch64/sysreg.hpp"
-#include "arch/aarch64/guest_uart.hpp"
 #include "arch/aarch64/vgic_glue.hpp"
 #include "arch/aarch64/virtio_mmio_passthrough.hpp"
 #include "arch/aarch64/vm_run.hpp"
-#include "arch/aarch64/snapdisk.hpp"
 #include "arch/aarch64/vm_snapshot.hpp"
 #include "boot/guest_loader.hpp"
 #include "core/bootargs.hpp"
 #include "core/fdt/reader.hpp"
 #include "core/pl011.hpp"
 #include "core/platform.hpp"
-#include "psci/ids.hpp"
 #include "lib/assert.hpp"
 #include "lib/log.hpp"
 #include "lib/string.hpp"
+#include "psci/ids.hpp"
 
 extern "C" char _text[], _end[];
 
@@ -39,7 +39,6 @@ constexpr u64 kHvRegionSize = 32 * MiB;  // the hypervisor's share at the start 
 // The boot facts live in the anchor (arch/aarch64/anchor.hpp BootState).
 arch::BootState& boot_state() { return arch::hyp().boot; }
 constexpr usize kDtbMax = arch::BootState::kHostDtbMax;
-
 
 u32 be32(const u8* p) { return u32{p[0]} << 24 | u32{p[1]} << 16 | u32{p[2]} << 8 | p[3]; }
 
@@ -60,7 +59,8 @@ u32 start_secondaries(u32& missing) {
         u32 index = next;
         arch::percpu(index).mpidr = mpidr;
         arch::cpu_boot_set(index, arch::CpuBoot::starting);
-        i64 r = static_cast<i64>(arch::hv_smc_call(psci::kCpuOn | psci::kSmc64, mpidr, reinterpret_cast<u64>(&hv_secondary_entry), index));
+        i64 r = static_cast<i64>(
+            arch::hv_smc_call(psci::kCpuOn | psci::kSmc64, mpidr, reinterpret_cast<u64>(&hv_secondary_entry), index));
         if (r != 0) {
             HV_LOG_WARN("pCPU %u (MPIDR 0x%llx): CPU_ON failed (%lld): not used", index,
                         static_cast<unsigned long long>(mpidr), static_cast<long long>(r));
@@ -80,9 +80,10 @@ u32 start_secondaries(u32& missing) {
     missing = 0;
     for (u32 c = 1; c < next; ++c) {
         if (arch::cpu_boot_transition(c, arch::CpuBoot::starting, arch::CpuBoot::abandoned)) {
-            HV_LOG_ERROR("pCPU %u (MPIDR 0x%llx) did not finish its GIC set-up within %u ms (%s): not used", c,
-                         static_cast<unsigned long long>(arch::percpu(c).mpidr), boot_state().options.cpu_timeout_ms,
-                         arch::percpu(c).online.load() ? "it entered the hypervisor" : "it never entered the hypervisor");
+            HV_LOG_ERROR(
+                "pCPU %u (MPIDR 0x%llx) did not finish its GIC set-up within %u ms (%s): not used", c,
+                static_cast<unsigned long long>(arch::percpu(c).mpidr), boot_state().options.cpu_timeout_ms,
+                arch::percpu(c).online.load() ? "it entered the hypervisor" : "it never entered the hypervisor");
             ++missing;
         } else if (arch::cpu_boot_state(c) != arch::CpuBoot::ready) {
             ++missing;  // failed: the pCPU logged why
@@ -103,10 +104,14 @@ u32 start_secondaries(u32& missing) {
 
 psci::PsciVersion firmware_psci_version(PsciVersion v) {
     switch (v) {
-        case PsciVersion::v0_1: return psci::PsciVersion::v0_1;
-        case PsciVersion::v0_2: return psci::PsciVersion::v0_2;
-        case PsciVersion::v1_0: return psci::PsciVersion::v1_0;
-        case PsciVersion::v1_1: return psci::PsciVersion::v1_1;
+        case PsciVersion::v0_1:
+            return psci::PsciVersion::v0_1;
+        case PsciVersion::v0_2:
+            return psci::PsciVersion::v0_2;
+        case PsciVersion::v1_0:
+            return psci::PsciVersion::v1_0;
+        case PsciVersion::v1_1:
+            return psci::PsciVersion::v1_1;
     }
     return psci::PsciVersion::v1_1;
 }
@@ -114,21 +119,25 @@ psci::PsciVersion firmware_psci_version(PsciVersion v) {
 // The /psci node follows the VM's KVM_REG_ARM_PSCI_VERSION register (set through the register catalogue).
 PsciVersion guest_dtb_psci(psci::PsciVersion v) {
     switch (v) {
-        case psci::PsciVersion::v0_1: return PsciVersion::v0_1;
-        case psci::PsciVersion::v0_2: return PsciVersion::v0_2;
-        case psci::PsciVersion::v1_0: return PsciVersion::v1_0;
-        case psci::PsciVersion::v1_1: return PsciVersion::v1_1;
+        case psci::PsciVersion::v0_1:
+            return PsciVersion::v0_1;
+        case psci::PsciVersion::v0_2:
+            return PsciVersion::v0_2;
+        case psci::PsciVersion::v1_0:
+            return PsciVersion::v1_0;
+        case psci::PsciVersion::v1_1:
+            return PsciVersion::v1_1;
     }
     return PsciVersion::v1_1;
 }
-
 
 // VM reset: modules back in place, kernel placed and guest DTB rebuilt exactly as at cold boot.
 Status reload_guest(Vm& vm, u64& entry, u64& arg0) {
     if (!restore_modules(boot_state().platform, boot_state().module_store))
         HV_LOG_WARN("VM reset without a module store: the guest's images are not restored");
     GuestImage image;
-    HV_TRY(load_guest(boot_state().host_dt, boot_state().platform, boot_state().options, guest_dtb_psci(vm.firmware.psci_version()), vm, image));
+    HV_TRY(load_guest(boot_state().host_dt, boot_state().platform, boot_state().options,
+                      guest_dtb_psci(vm.firmware.psci_version()), vm, image));
     entry = image.entry;
     arg0 = image.dtb;
     return Status::ok;
@@ -155,12 +164,14 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     arch::percpu_init(0);
     arch::console_init(HV_EARLY_UART);
     HV_LOG_INFO("hypervisor starting at EL2: image loaded at 0x%llx (linked at 0x%llx), %llu KiB, host DTB at 0x%llx",
-                static_cast<unsigned long long>(load_addr), static_cast<unsigned long long>(reinterpret_cast<u64>(_text)),
+                static_cast<unsigned long long>(load_addr),
+                static_cast<unsigned long long>(reinterpret_cast<u64>(_text)),
                 static_cast<unsigned long long>((_end - _text) / 1024), static_cast<unsigned long long>(dtb_pa));
 
     // Host DTB: validate the header size, copy into the hypervisor's own memory, parse.
     const u8* src = reinterpret_cast<const u8*>(dtb_pa);
-    if (dtb_pa == 0 || (dtb_pa & 7) != 0 || be32(src) != 0xd00dfeed) panic("no valid host DTB at 0x%llx", static_cast<unsigned long long>(dtb_pa));
+    if (dtb_pa == 0 || (dtb_pa & 7) != 0 || be32(src) != 0xd00dfeed)
+        panic("no valid host DTB at 0x%llx", static_cast<unsigned long long>(dtb_pa));
     usize dtb_size = be32(src + 4);
     if (dtb_size > kDtbMax) panic("host DTB too large (%zu bytes)", dtb_size);
     memcpy(boot_state().host_dtb, src, dtb_size);
@@ -179,19 +190,22 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     u64 ram_base = boot_state().platform.memory[0].base;
     u64 hv_end = ram_base + kHvRegionSize;
     if (reinterpret_cast<u64>(_text) < ram_base || reinterpret_cast<u64>(_end) > hv_end)
-        panic("image [0x%llx, 0x%llx) outside the hypervisor region", static_cast<unsigned long long>(reinterpret_cast<u64>(_text)),
+        panic("image [0x%llx, 0x%llx) outside the hypervisor region",
+              static_cast<unsigned long long>(reinterpret_cast<u64>(_text)),
               static_cast<unsigned long long>(reinterpret_cast<u64>(_end)));
 
     s = arch::mmu_init(boot_state().platform.memory);
     if (s != Status::ok) panic("EL2 MMU setup failed: %s", status_name(s));
-    HV_LOG_INFO("EL2 MMU on: %u-bit PA, %zu RAM region(s), first 0x%llx..0x%llx", arch::pa_bits(), boot_state().platform.memory.size(),
+    HV_LOG_INFO("EL2 MMU on: %u-bit PA, %zu RAM region(s), first 0x%llx..0x%llx", arch::pa_bits(),
+                boot_state().platform.memory.size(),
                 static_cast<unsigned long long>(boot_state().platform.memory[0].base),
                 static_cast<unsigned long long>(boot_state().platform.memory[0].end()));
     // EL2 hardening (docs/boot.md): check W^X and the stack guards on the tables just built, decide the
     // branch-predictor mitigation before the VM's firmware registers are set from it; the debug_fault= hooks.
     arch::hardening_self_check();
     arch::bp_mitigation_init();
-    if (boot_state().options.debug_fault != HvOptions::DebugFault::none) arch::debug_fault(boot_state().options.debug_fault);
+    if (boot_state().options.debug_fault != HvOptions::DebugFault::none)
+        arch::debug_fault(boot_state().options.debug_fault);
 
     // The physical GIC: distributor and this pCPU's redistributor + CPU interface, before any secondary starts (they
     // look up their redistributors in the frames the distributor set-up recorded).
@@ -208,7 +222,8 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
         const u64 kept = limit_guest_ram(vm.ram, boot_state().options.mem);
         if (kept < boot_state().options.mem)
             HV_LOG_WARN("mem=%lluM but only %lluM of RAM is left for the guest: using that",
-                        static_cast<unsigned long long>(boot_state().options.mem / MiB), static_cast<unsigned long long>(kept / MiB));
+                        static_cast<unsigned long long>(boot_state().options.mem / MiB),
+                        static_cast<unsigned long long>(kept / MiB));
     }
     if (s == Status::ok) s = arch::vm_init_memory(vm);
     if (s != Status::ok) panic("guest memory setup failed: %s", status_name(s));
@@ -223,16 +238,18 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     if (missing != 0) {
         // A smaller VM only if the user asked for one that the ready pCPUs can hold; never silently.
         if (boot_state().options.vcpus == 0 || boot_state().options.vcpus > online) {
-            HV_LOG_ERROR("%u of %u pCPU(s) not ready: a VM with %u vCPU(s) would be short of them (vcpus=N with "
-                         "N <= %u runs on the ready ones)", missing, started, boot_state().options.vcpus ? boot_state().options.vcpus : started,
-                         online);
+            HV_LOG_ERROR(
+                "%u of %u pCPU(s) not ready: a VM with %u vCPU(s) would be short of them (vcpus=N with "
+                "N <= %u runs on the ready ones)",
+                missing, started, boot_state().options.vcpus ? boot_state().options.vcpus : started, online);
             refuse_to_start("pCPUs missing");
         }
         HV_LOG_WARN("%u pCPU(s) not ready: vcpus=%u runs on pCPUs 0..%u", missing, boot_state().options.vcpus,
                     boot_state().options.vcpus - 1);
     }
     u32 vcpus = boot_state().options.vcpus == 0 ? online : min(boot_state().options.vcpus, online);
-    if (boot_state().options.vcpus > online) HV_LOG_WARN("vcpus=%u but only %u pCPUs online: using %u", boot_state().options.vcpus, online, vcpus);
+    if (boot_state().options.vcpus > online)
+        HV_LOG_WARN("vcpus=%u but only %u pCPUs online: using %u", boot_state().options.vcpus, online, vcpus);
     vm.vcpu_count = vcpus;
     for (u32 i = 0; i < vcpus; ++i) {
         vm.vcpus[i].id = i;
@@ -251,7 +268,8 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     if (s != Status::ok) panic("vGIC setup failed: %s", status_name(s));
     VirtualItsFrames its_frames;
     const bool its = boot_state().options.its && !boot_state().platform.gic.its.empty();
-    if (its && arch::msi_its_frames(boot_state().platform, boot_state().options.vits, &boot_state().host_dt, its_frames) != Status::ok)
+    if (its && arch::msi_its_frames(boot_state().platform, boot_state().options.vits, &boot_state().host_dt,
+                                    its_frames) != Status::ok)
         refuse_to_start("no virtual ITS");
     cfg.its_count = its ? static_cast<u32>(its_frames.size()) : 0;
     ports.uart_backend = arch::guest_uart_backend(boot_state().platform.uart);
@@ -265,7 +283,8 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     // address with its interrupt on the vGIC (arch/aarch64/vgic_glue, guest_uart).
     s = arch::vgic_vm_init(vm, boot_state().platform);
     if (s != Status::ok) panic("vGIC setup failed: %s", status_name(s));
-    if (cfg.uart && arch::guest_uart_init(vm, boot_state().platform.uart) != Status::ok) panic("cannot register the UART");
+    if (cfg.uart && arch::guest_uart_init(vm, boot_state().platform.uart) != Status::ok)
+        panic("cannot register the UART");
 
     // The PCIe host bridge passed through (stage-2 ECAM/windows, INTx as hardware-linked SPIs) and the virtual ITS
     // at the host ITS address with MSI shadow mappings on the physical ITS (arch/aarch64/pci_passthrough,
@@ -310,8 +329,10 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     // devices are passed through (they could DMA anywhere).
     if (vm.add_device(arch::smmu_stats_device()) != Status::ok) panic("cannot register the SMMU's counters");
     if (!boot_state().options.smmu) {
-        if (boot_state().platform.smmu.present) HV_LOG_WARN("smmu=off: UNSAFE, passed-through devices can DMA anywhere");
-    } else if (s = arch::smmu_vm_init(vm, boot_state().platform, pci, boot_state().options.its && !boot_state().platform.gic.its.empty());
+        if (boot_state().platform.smmu.present)
+            HV_LOG_WARN("smmu=off: UNSAFE, passed-through devices can DMA anywhere");
+    } else if (s = arch::smmu_vm_init(vm, boot_state().platform, pci,
+                                      boot_state().options.its && !boot_state().platform.gic.its.empty());
                s == Status::not_found) {
         if (pci) HV_LOG_WARN("no SMMUv3 in the host DT: passed-through devices can DMA anywhere (no DMA isolation)");
     } else if (s != Status::ok) {
@@ -360,7 +381,8 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     }
 
     GuestImage image;
-    s = load_guest(boot_state().host_dt, boot_state().platform, boot_state().options, guest_dtb_psci(vm.firmware.psci_version()), vm, image);
+    s = load_guest(boot_state().host_dt, boot_state().platform, boot_state().options,
+                   guest_dtb_psci(vm.firmware.psci_version()), vm, image);
     if (s != Status::ok) {
         HV_LOG_ERROR("no guest to run (%s): powering off", status_name(s));
         arch::machine_system_off();
@@ -378,7 +400,8 @@ extern "C" [[noreturn]] void hv_secondary_main(u64 index) {
     // Test hook (debug_late_cpu=N:MS): this pCPU is in the hypervisor but its redistributor is not set up yet -- the
     // state in which a boot that only waited for `online` used to set the physical ITS up without it.
     if (boot_state().options.late_cpu == me && boot_state().options.late_cpu_ms != 0) {
-        HV_LOG_WARN("pCPU %u: debug_late_cpu: waiting %u ms before the GIC set-up", me, boot_state().options.late_cpu_ms);
+        HV_LOG_WARN("pCPU %u: debug_late_cpu: waiting %u ms before the GIC set-up", me,
+                    boot_state().options.late_cpu_ms);
         const u64 until = now_ticks() + ms_to_ticks(boot_state().options.late_cpu_ms);
         while (static_cast<i64>(until - now_ticks()) > 0) cpu_relax();
     }
@@ -394,8 +417,10 @@ extern "C" [[noreturn]] void hv_secondary_main(u64 index) {
         }
     }
     if (!arch::cpu_boot_transition(me, arch::CpuBoot::starting, arch::CpuBoot::ready)) {
-        HV_LOG_ERROR("pCPU %u (MPIDR 0x%llx) arrived after the boot pCPU stopped waiting (cpu_timeout=%u): parked, "
-                     "not used", me, static_cast<unsigned long long>(arch::this_cpu().mpidr), boot_state().options.cpu_timeout_ms);
+        HV_LOG_ERROR(
+            "pCPU %u (MPIDR 0x%llx) arrived after the boot pCPU stopped waiting (cpu_timeout=%u): parked, "
+            "not used",
+            me, static_cast<unsigned long long>(arch::this_cpu().mpidr), boot_state().options.cpu_timeout_ms);
         idle_forever();
     }
     HV_LOG_INFO("pCPU %llu online (MPIDR 0x%llx)", static_cast<unsigned long long>(index),

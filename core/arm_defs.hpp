@@ -35,8 +35,8 @@ namespace reg {
 constexpr u32 kIccSgi1rEl1 = sysreg_key(3, 0, 12, 11, 5);
 constexpr u32 kIccAsgi1rEl1 = sysreg_key(3, 0, 12, 11, 6);
 constexpr u32 kIccSgi0rEl1 = sysreg_key(3, 0, 12, 11, 7);
-constexpr u32 kCntpctEl0 = sysreg_key(3, 3, 14, 0, 1);      // physical count (KVM's PTIMER_CNT)
-constexpr u32 kCntvctEl0 = sysreg_key(3, 3, 14, 0, 2);      // virtual count (KVM's TIMER_CVAL ID: the uapi swap)
+constexpr u32 kCntpctEl0 = sysreg_key(3, 3, 14, 0, 1);  // physical count (KVM's PTIMER_CNT)
+constexpr u32 kCntvctEl0 = sysreg_key(3, 3, 14, 0, 2);  // virtual count (KVM's TIMER_CVAL ID: the uapi swap)
 }  // namespace reg
 
 // --- Generic timer control (CNTV_CTL_EL0 / CNTP_CTL_EL0, DDI0487 D11.2.4) ---

@@ -182,10 +182,14 @@ Status parse_bootargs(const char* args, HvOptions& o) {
             else
                 note_invalid(o, w, len);
         } else if (word_eq(w, klen, "debug_fault") && has_val) {
-            if (word_eq(val, vlen, "exec_data")) o.debug_fault = HvOptions::DebugFault::exec_data;
-            else if (word_eq(val, vlen, "stack_overflow")) o.debug_fault = HvOptions::DebugFault::stack_overflow;
-            else if (word_eq(val, vlen, "stack_smash")) o.debug_fault = HvOptions::DebugFault::stack_smash;
-            else note_invalid(o, w, len);
+            if (word_eq(val, vlen, "exec_data"))
+                o.debug_fault = HvOptions::DebugFault::exec_data;
+            else if (word_eq(val, vlen, "stack_overflow"))
+                o.debug_fault = HvOptions::DebugFault::stack_overflow;
+            else if (word_eq(val, vlen, "stack_smash"))
+                o.debug_fault = HvOptions::DebugFault::stack_smash;
+            else
+                note_invalid(o, w, len);
         } else if (word_eq(w, klen, "debug_late_cpu") && has_val) {
             // N:MS -- N a secondary pCPU index (the boot pCPU is 0 and cannot be late).
             usize colon = 0;

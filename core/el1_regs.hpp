@@ -10,8 +10,8 @@
 
 // X(name, op0, op1, CRn, CRm, op2, reset, access). Encodings: DDI0487 D19 / "System register index by encoding";
 // reset values are KVM's (arch/arm64/kvm/sys_regs.c: SCTLR_EL1 0x00C50078, OSLSR_EL1 0x8, everything else 0;
-// MPIDR_EL1 is the vCPU's own, see el1::Access). The order is that of VcpuContext::sys and the world switch's load order: a
-// timer's compare value before its control register, CNTVOFF_EL2 before the virtual timer, so enabling a timer
+// MPIDR_EL1 is the vCPU's own, see el1::Access). The order is that of VcpuContext::sys and the world switch's load
+// order: a timer's compare value before its control register, CNTVOFF_EL2 before the virtual timer, so enabling a timer
 // never fires on a stale compare value or offset. The KVM list order is derived (sorted by ID) where it is needed.
 // clang-format off
 #define HV_EL1_REGS(X)                                       \

@@ -43,19 +43,19 @@ constexpr u8 kFscSyncExternal = 0x10;
 
 // Data abort (EC 0x24/0x25), ISS encoding for "data abort" (DDI0487 D17.2.37, ISS for EC 0b10010x).
 struct DataAbort {
-    bool isv = false;     // ISS[24]: syndrome (SAS/SSE/SRT/SF/AR) valid
-    u8 access_size = 0;   // bytes: 1 << SAS (only if isv)
+    bool isv = false;          // ISS[24]: syndrome (SAS/SSE/SRT/SF/AR) valid
+    u8 access_size = 0;        // bytes: 1 << SAS (only if isv)
     bool sign_extend = false;  // SSE
-    u8 srt = 0;           // transfer register (31 = XZR/WZR)
-    bool sf = false;      // 64-bit register
+    u8 srt = 0;                // transfer register (31 = XZR/WZR)
+    bool sf = false;           // 64-bit register
     bool acquire_release = false;
-    bool fnv = false;     // FAR not valid
-    bool external = false;  // EA
+    bool fnv = false;          // FAR not valid
+    bool external = false;     // EA
     bool cache_maint = false;  // CM
-    bool s1ptw = false;   // stage-2 fault on a stage-1 table walk
-    bool write = false;   // WnR
-    u8 dfsc = 0;          // fault status code
-    bool il32 = true;     // instruction length 32 bits
+    bool s1ptw = false;        // stage-2 fault on a stage-1 table walk
+    bool write = false;        // WnR
+    u8 dfsc = 0;               // fault status code
+    bool il32 = true;          // instruction length 32 bits
 
     static constexpr DataAbort from_esr(u64 esr) {
         DataAbort d;

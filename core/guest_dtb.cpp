@@ -1,6 +1,6 @@
 // The guest's device tree. What goes in and why: docs/device-tree.md. Bindings: arm/psci.yaml,
-// interrupt-controller/arm,gic-v3.yaml, timer/arm,arch_timer.yaml, arm/pmu.yaml, serial/pl011.yaml, pci/host-generic-pci.yaml,
-// pci/pci-msi.txt, chosen.txt (linux,initrd-start/end, stdout-path).
+// interrupt-controller/arm,gic-v3.yaml, timer/arm,arch_timer.yaml, arm/pmu.yaml, serial/pl011.yaml,
+// pci/host-generic-pci.yaml, pci/pci-msi.txt, chosen.txt (linux,initrd-start/end, stdout-path).
 #include "core/guest_dtb.hpp"
 
 #include "core/fdt/writer.hpp"
@@ -379,8 +379,8 @@ Status virtual_its_frames(const Reader* host, const PlatformInfo& plat, u32 coun
     out.clear();
     if (count == 0 || count > kMaxVirtualIts) return Status::invalid_argument;
     if (plat.gic.its.empty()) return Status::not_found;
-    HV_TRY(out.push_back({plat.gic.its[0].base, plat.gic.its[0].size != 0 ? plat.gic.its[0].size
-                                                                            : kVirtualItsFrameSize}));
+    HV_TRY(
+        out.push_back({plat.gic.its[0].base, plat.gic.its[0].size != 0 ? plat.gic.its[0].size : kVirtualItsFrameSize}));
     u64 win = kDefaultPlatformBusBase, win_size = kDefaultPlatformBusSize;
     if (host != nullptr && host->valid()) {
         u64 b = 0, sz = 0;

@@ -66,11 +66,11 @@ struct GuestDtbConfig {
     // Virtual ITS instances (vits=): 1 = the host ITS node(s) only; N > 1 adds N - 1 purely virtual ITS nodes at
     // virtual_its_frames() (only with include_its and a host ITS). The PCIe msi-map keeps pointing at ITS 0.
     u32 virtual_its = 1;
-    bool include_pcie = true;              // keep the host PCIe node (with msi-map -> our ITS)
-    bool include_uart = true;              // the pl011 (emulated) + stdout-path
-    bool include_virtio_mmio = true;       // PlatformInfo::virtio_mmio transports as virtio_mmio@... nodes
-    bool include_sdei = true;              // /firmware/sdei ("arm,sdei-1.0", method "hvc"): docs/sdei.md
-    bool include_pmu = false;              // /pmu ("arm,armv8-pmuv3", PPI 7 = INTID 23): the guest has a PMUv3
+    bool include_pcie = true;         // keep the host PCIe node (with msi-map -> our ITS)
+    bool include_uart = true;         // the pl011 (emulated) + stdout-path
+    bool include_virtio_mmio = true;  // PlatformInfo::virtio_mmio transports as virtio_mmio@... nodes
+    bool include_sdei = true;         // /firmware/sdei ("arm,sdei-1.0", method "hvc"): docs/sdei.md
+    bool include_pmu = false;         // /pmu ("arm,armv8-pmuv3", PPI 7 = INTID 23): the guest has a PMUv3
     // GIC redistributor base for vCPU 0; 0 = the host's first GICR region base. The region emitted is exactly
     // vcpu count x 128 KiB.
     u64 gicr_base = 0;

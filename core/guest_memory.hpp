@@ -12,8 +12,14 @@ public:
     [[nodiscard]] virtual Status write(u64 gpa, const void* src, usize len) = 0;
     virtual bool contains(u64 gpa, usize len) const = 0;
 
-    template <typename T> [[nodiscard]] Status read_obj(u64 gpa, T& out) { return read(gpa, &out, sizeof(T)); }
-    template <typename T> [[nodiscard]] Status write_obj(u64 gpa, const T& v) { return write(gpa, &v, sizeof(T)); }
+    template <typename T>
+    [[nodiscard]] Status read_obj(u64 gpa, T& out) {
+        return read(gpa, &out, sizeof(T));
+    }
+    template <typename T>
+    [[nodiscard]] Status write_obj(u64 gpa, const T& v) {
+        return write(gpa, &v, sizeof(T));
+    }
 
 protected:
     ~GuestMemory() = default;

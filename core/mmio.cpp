@@ -16,9 +16,12 @@ const MmioBus::Frame* MmioBus::find(u64 gpa) const {
     while (lo < hi) {
         usize mid = lo + (hi - lo) / 2;
         const Frame& f = frames_[mid];
-        if (gpa < f.base) hi = mid;
-        else if (gpa - f.base >= f.size) lo = mid + 1;
-        else return &f;
+        if (gpa < f.base)
+            hi = mid;
+        else if (gpa - f.base >= f.size)
+            lo = mid + 1;
+        else
+            return &f;
     }
     return nullptr;
 }

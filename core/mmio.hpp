@@ -13,14 +13,14 @@
 namespace hv {
 
 enum class MmioResult : u8 {
-    ok,          // handled (including RAZ/WI answers)
-    unhandled,   // no device claims the address: the caller injects an external abort
+    ok,         // handled (including RAZ/WI answers)
+    unhandled,  // no device claims the address: the caller injects an external abort
 };
 
 struct MmioAccess {
-    u32 vcpu = 0;      // the accessing vCPU
-    u64 offset = 0;    // offset inside the frame
-    u8 width = 4;      // bytes: 1, 2, 4 or 8
+    u32 vcpu = 0;    // the accessing vCPU
+    u64 offset = 0;  // offset inside the frame
+    u8 width = 4;    // bytes: 1, 2, 4 or 8
     bool write = false;
 };
 
@@ -57,12 +57,15 @@ private:
 
 // Allowed access widths as a bit mask.
 enum AccessWidth : u8 { kW8 = 1, kW16 = 2, kW32 = 4, kW64 = 8 };
-constexpr u8 width_bit(u8 width) { return width == 1 ? kW8 : width == 2 ? kW16 : width == 4 ? kW32 : width == 8 ? kW64 : 0; }
+constexpr u8 width_bit(u8 width) {
+    return width == 1 ? kW8 : width == 2 ? kW16 : width == 4 ? kW32 : width == 8 ? kW64 : 0;
+}
 
 // A register region of a device: [offset, offset + length), accessed with the given widths. For per-IRQ
 // registers `bits_per_irq` says how many bits describe one interrupt (1, 2, 8 or 64), so handlers can map
 // (offset, width) to the first INTID and the number of INTIDs covered.
-template <typename Device> struct RegisterRegion {
+template <typename Device>
+struct RegisterRegion {
     using Read = u64 (Device::*)(const MmioAccess& a, u64 reg_offset);
     using Write = void (Device::*)(const MmioAccess& a, u64 reg_offset, u64 value);
 
@@ -70,13 +73,14 @@ template <typename Device> struct RegisterRegion {
     u32 length;
     u8 bits_per_irq;
     u8 widths;
-    Read read;           // guest read
-    Write write;         // guest write (set/clear semantics where the architecture has them)
-    Read save_read;      // save/restore read (nullptr: same as read)
-    Write restore_write; // save/restore write: sets the latch directly (nullptr: same as write)
+    Read read;            // guest read
+    Write write;          // guest write (set/clear semantics where the architecture has them)
+    Read save_read;       // save/restore read (nullptr: same as read)
+    Write restore_write;  // save/restore write: sets the latch directly (nullptr: same as write)
 };
 
-template <typename Device, usize N> constexpr bool regions_sorted(const RegisterRegion<Device> (&t)[N]) {
+template <typename Device, usize N>
+constexpr bool regions_sorted(const RegisterRegion<Device> (&t)[N]) {
     for (usize i = 1; i < N; ++i)
         if (t[i].offset < t[i - 1].offset + t[i - 1].length) return false;
     return true;
@@ -89,16 +93,17 @@ const RegisterRegion<Device>* find_region(const RegisterRegion<Device>* table, u
     while (lo < hi) {
         usize mid = lo + (hi - lo) / 2;
         const auto& r = table[mid];
-        if (offset < r.offset) hi = mid;
-        else if (offset >= u64{r.offset} + r.length) lo = mid + 1;
-        else return &r;
+        if (offset < r.offset)
+            hi = mid;
+        else if (offset >= u64{r.offset} + r.length)
+            lo = mid + 1;
+        else
+            return &r;
     }
     return nullptr;
 }
 
 // First INTID covered by an access at `reg_offset` inside a per-IRQ region.
-constexpr u32 first_intid(u64 reg_offset, u8 bits_per_irq) {
-    return static_cast<u32>(reg_offset * 8 / bits_per_irq);
-}
+constexpr u32 first_intid(u64 reg_offset, u8 bits_per_irq) { return static_cast<u32>(reg_offset * 8 / bits_per_irq); }
 
 }  // namespace hv

@@ -177,8 +177,8 @@ void MsiShadow::on_map(u32 dev, u32 ev, u32 intid, u32 vcpu) {
     if (live_ >= cfg_.cap || slot_index >= cfg_.cap) {
         ++stats_.virtual_only;
         ++stats_.refused_cap;
-        HV_LOG_RATELIMITED(warn, "msi: per-VM shadow cap (%u) reached: DeviceID 0x%x EventID %u not mirrored",
-                           cfg_.cap, dev, ev);
+        HV_LOG_RATELIMITED(warn, "msi: per-VM shadow cap (%u) reached: DeviceID 0x%x EventID %u not mirrored", cfg_.cap,
+                           dev, ev);
         return;
     }
     const u16 dslot = device_slot(dev, true);

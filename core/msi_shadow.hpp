@@ -60,17 +60,17 @@ DeviceIdRanges passthrough_device_ids(const PcieInfo& pcie, u32 its_phandle);
 
 class MsiShadow {
 public:
-    static constexpr u32 kMaxShadows = 1024;      // host LPIs per VM (hard maximum of the cap)
-    static constexpr u32 kMaxDevices = 32;        // physical devices with at least one shadow
-    static constexpr u32 kEventBits = 8;          // shadowed EventIDs are < 2^kEventBits (MSI-X vectors)
+    static constexpr u32 kMaxShadows = 1024;  // host LPIs per VM (hard maximum of the cap)
+    static constexpr u32 kMaxDevices = 32;    // physical devices with at least one shadow
+    static constexpr u32 kEventBits = 8;      // shadowed EventIDs are < 2^kEventBits (MSI-X vectors)
     static constexpr u32 kMaxVcpus = PlatformInfo::kMaxCpus;
-    static constexpr u32 kNoVcpu = 0xffffffffu;   // ItsObserver::kNoVcpu
+    static constexpr u32 kNoVcpu = 0xffffffffu;  // ItsObserver::kNoVcpu
     static_assert(kMaxShadows < 0xffff);
 
     struct Config {
-        DeviceIdRanges passthrough;    // DeviceIDs that are mirrored
-        u32 host_lpi_base = 8192;      // host LPIs [base, base + cap) belong to this VM
-        u32 cap = kMaxShadows;         // per-VM limit on shadow mappings (<= kMaxShadows)
+        DeviceIdRanges passthrough;  // DeviceIDs that are mirrored
+        u32 host_lpi_base = 8192;    // host LPIs [base, base + cap) belong to this VM
+        u32 cap = kMaxShadows;       // per-VM limit on shadow mappings (<= kMaxShadows)
         u32 vcpu_count = 1;
         u32 vcpu_pcpu[kMaxVcpus] = {};  // vCPU i runs on pCPU vcpu_pcpu[i]
     };

@@ -152,21 +152,30 @@ u64 Pl011::read_fr(const MmioAccess&, u64) {
 
 u64 Pl011::read_simple(const MmioAccess&, u64 reg_offset) {
     switch (static_cast<Pl011Reg>(reg_offset)) {
-        case Pl011Reg::ILPR: return ilpr_;
-        case Pl011Reg::IBRD: return ibrd_;
-        case Pl011Reg::FBRD: return fbrd_;
-        case Pl011Reg::LCR_H: return lcr_h_;
-        case Pl011Reg::CR: return cr_;
-        case Pl011Reg::IFLS: return ifls_;
-        case Pl011Reg::IMSC: return imsc_;
-        case Pl011Reg::DMACR: return dmacr_;
+        case Pl011Reg::ILPR:
+            return ilpr_;
+        case Pl011Reg::IBRD:
+            return ibrd_;
+        case Pl011Reg::FBRD:
+            return fbrd_;
+        case Pl011Reg::LCR_H:
+            return lcr_h_;
+        case Pl011Reg::CR:
+            return cr_;
+        case Pl011Reg::IFLS:
+            return ifls_;
+        case Pl011Reg::IMSC:
+            return imsc_;
+        case Pl011Reg::DMACR:
+            return dmacr_;
         case Pl011Reg::DR:
         case Pl011Reg::RSR:
         case Pl011Reg::FR:
         case Pl011Reg::RIS:
         case Pl011Reg::MIS:
         case Pl011Reg::ICR:
-        case Pl011Reg::PERIPH_ID0: break;
+        case Pl011Reg::PERIPH_ID0:
+            break;
     }
     return 0;  // reserved offsets inside the region: RAZ
 }
@@ -174,21 +183,38 @@ u64 Pl011::read_simple(const MmioAccess&, u64 reg_offset) {
 void Pl011::write_simple(const MmioAccess&, u64 reg_offset, u64 v) {
     u32 v32 = static_cast<u32>(v);
     switch (static_cast<Pl011Reg>(reg_offset)) {
-        case Pl011Reg::ILPR: ilpr_ = v32 & 0xff; break;
-        case Pl011Reg::IBRD: ibrd_ = v32 & 0xffff; break;
-        case Pl011Reg::FBRD: fbrd_ = v32 & 0x3f; break;
-        case Pl011Reg::LCR_H: lcr_h_ = v32 & 0xff; break;
-        case Pl011Reg::CR: cr_ = v32 & 0xff87; break;
-        case Pl011Reg::IFLS: ifls_ = v32 & 0x3f; break;
-        case Pl011Reg::IMSC: write_imsc({}, reg_offset, v); break;
-        case Pl011Reg::DMACR: dmacr_ = 0; break;  // no DMA: the enable bits read as zero
+        case Pl011Reg::ILPR:
+            ilpr_ = v32 & 0xff;
+            break;
+        case Pl011Reg::IBRD:
+            ibrd_ = v32 & 0xffff;
+            break;
+        case Pl011Reg::FBRD:
+            fbrd_ = v32 & 0x3f;
+            break;
+        case Pl011Reg::LCR_H:
+            lcr_h_ = v32 & 0xff;
+            break;
+        case Pl011Reg::CR:
+            cr_ = v32 & 0xff87;
+            break;
+        case Pl011Reg::IFLS:
+            ifls_ = v32 & 0x3f;
+            break;
+        case Pl011Reg::IMSC:
+            write_imsc({}, reg_offset, v);
+            break;
+        case Pl011Reg::DMACR:
+            dmacr_ = 0;
+            break;  // no DMA: the enable bits read as zero
         case Pl011Reg::DR:
         case Pl011Reg::RSR:
         case Pl011Reg::FR:
         case Pl011Reg::RIS:
         case Pl011Reg::MIS:
         case Pl011Reg::ICR:
-        case Pl011Reg::PERIPH_ID0: break;
+        case Pl011Reg::PERIPH_ID0:
+            break;
     }
 }
 

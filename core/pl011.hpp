@@ -34,20 +34,20 @@ protected:
 };
 
 enum class Pl011Reg : u32 {
-    DR = 0x000,     // data
-    RSR = 0x004,    // receive status / error clear
-    FR = 0x018,     // flags (RO)
-    ILPR = 0x020,   // IrDA low-power counter
-    IBRD = 0x024,   // integer baud rate
-    FBRD = 0x028,   // fractional baud rate
-    LCR_H = 0x02c,  // line control
-    CR = 0x030,     // control
-    IFLS = 0x034,   // FIFO level select
-    IMSC = 0x038,   // interrupt mask set/clear
-    RIS = 0x03c,    // raw interrupt status (RO)
-    MIS = 0x040,    // masked interrupt status (RO)
-    ICR = 0x044,    // interrupt clear (WO)
-    DMACR = 0x048,  // DMA control
+    DR = 0x000,          // data
+    RSR = 0x004,         // receive status / error clear
+    FR = 0x018,          // flags (RO)
+    ILPR = 0x020,        // IrDA low-power counter
+    IBRD = 0x024,        // integer baud rate
+    FBRD = 0x028,        // fractional baud rate
+    LCR_H = 0x02c,       // line control
+    CR = 0x030,          // control
+    IFLS = 0x034,        // FIFO level select
+    IMSC = 0x038,        // interrupt mask set/clear
+    RIS = 0x03c,         // raw interrupt status (RO)
+    MIS = 0x040,         // masked interrupt status (RO)
+    ICR = 0x044,         // interrupt clear (WO)
+    DMACR = 0x048,       // DMA control
     PERIPH_ID0 = 0xfe0,  // PeriphID0..3, PCellID0..3 (RO)
 };
 

@@ -8,14 +8,22 @@ constexpr u64 kEntries = 512;
 
 unsigned parange_bits(u64 parange_field) {
     switch (parange_field & 0xf) {
-        case 0: return 32;
-        case 1: return 36;
-        case 2: return 40;
-        case 3: return 42;
-        case 4: return 44;
-        case 5: return 48;
-        case 6: return 52;
-        default: return 48;  // reserved encodings: treat as the largest 4K-granule size
+        case 0:
+            return 32;
+        case 1:
+            return 36;
+        case 2:
+            return 40;
+        case 3:
+            return 42;
+        case 4:
+            return 44;
+        case 5:
+            return 48;
+        case 6:
+            return 52;
+        default:
+            return 48;  // reserved encodings: treat as the largest 4K-granule size
     }
 }
 

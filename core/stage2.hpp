@@ -42,26 +42,26 @@ using Ap = Field<7, 6>;         // stage 1 AP[2:1]; stage 2 S2AP
 using Sh = Field<9, 8>;
 using Af = Bit<10>;
 using OutputAddr = Field<47, 12>;
-using S1Xn = Bit<54>;           // EL2 regime: XN
-using S2Xn = Field<54, 53>;     // stage 2: XN[1:0]
+using S1Xn = Bit<54>;        // EL2 regime: XN
+using S2Xn = Field<54, 53>;  // stage 2: XN[1:0]
 
 constexpr u64 kShInner = 3;
-constexpr u64 kS2MemNormalWb = 0xf;    // Outer WB, Inner WB (DDI0487 D8.5.5)
+constexpr u64 kS2MemNormalWb = 0xf;  // Outer WB, Inner WB (DDI0487 D8.5.5)
 constexpr u64 kS2MemDeviceNGnRE = 0x1;
 constexpr u64 kS2ApReadWrite = 3;
 constexpr u64 kS2ApReadOnly = 1;
-constexpr u64 kS1ApEl2ReadWrite = 1;   // AP[2:1] = 0b01 (AP[1] is RES1 in the EL2 regime)
+constexpr u64 kS1ApEl2ReadWrite = 1;  // AP[2:1] = 0b01 (AP[1] is RES1 in the EL2 regime)
 constexpr u64 kS1ApEl2ReadOnly = 3;
 // MAIR_EL2 indices the stage-1 descriptors use (arch/aarch64 programs MAIR_EL2 to match).
-constexpr u64 kMairIdxDevice = 0;      // Device-nGnRE  (0x04)
-constexpr u64 kMairIdxNormal = 1;      // Normal WB RA WA, inner+outer (0xff)
+constexpr u64 kMairIdxDevice = 0;  // Device-nGnRE  (0x04)
+constexpr u64 kMairIdxNormal = 1;  // Normal WB RA WA, inner+outer (0xff)
 constexpr u64 kMairValue = (u64{0x04} << (8 * kMairIdxDevice)) | (u64{0xff} << (8 * kMairIdxNormal));
 }  // namespace pte
 
 // Result of a software walk.
 struct Translation {
     u64 pa = 0;
-    unsigned level = 0;   // level of the leaf descriptor (1: 1 GiB block, 2: 2 MiB block, 3: 4 KiB page)
+    unsigned level = 0;  // level of the leaf descriptor (1: 1 GiB block, 2: 2 MiB block, 3: 4 KiB page)
     u64 block_size = 0;
     u64 descriptor = 0;
 };

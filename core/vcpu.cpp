@@ -17,7 +17,7 @@ void vcpu_reset(Vcpu& v, u64 entry, u64 arg0) {
     pmu::reset(v.ctx.pmu);
     v.pmu_dirty = true;  // the PMU restarts from its reset state too (KVM resets it with the vCPU)
     v.fp_dirty = true;
-    v.sys_dirty = true;   // the CPU's EL1 registers (if any) belong to the old context
+    v.sys_dirty = true;  // the CPU's EL1 registers (if any) belong to the old context
     v.sys_stale = false;
     v.restart_requested = false;
 }
@@ -31,9 +31,12 @@ void write_gpr(VcpuContext& c, unsigned n, u64 value) {
 u64 el1_vector_offset(u64 spsr, VectorKind kind) {
     u64 mode = pstate::M::get(spsr);
     u64 base;
-    if (mode == pstate::kEl1t) base = 0x000;       // current EL with SP_EL0
-    else if (mode == pstate::kEl1h) base = 0x200;  // current EL with SP_ELx
-    else base = 0x400;                             // lower EL (EL0) using AArch64
+    if (mode == pstate::kEl1t)
+        base = 0x000;  // current EL with SP_EL0
+    else if (mode == pstate::kEl1h)
+        base = 0x200;  // current EL with SP_ELx
+    else
+        base = 0x400;  // lower EL (EL0) using AArch64
     return base + 0x80 * static_cast<u64>(kind);
 }
 

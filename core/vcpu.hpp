@@ -28,10 +28,10 @@ enum class VcpuState : u8 {
 
 struct Vcpu {
     u32 id = 0;
-    u32 pcpu = 0;       // pinned 1:1
-    u64 mpidr = 0;      // the guest-visible MPIDR (VMPIDR_EL2)
+    u32 pcpu = 0;                             // pinned 1:1
+    u64 mpidr = 0;                            // the guest-visible MPIDR (VMPIDR_EL2)
     Atomic<VcpuState> state{VcpuState::off};  // written by its own pCPU and by start_vcpu / VM reset
-    bool fp_dirty = true;  // context FP/SIMD registers must be loaded into the CPU at the next entry
+    bool fp_dirty = true;                     // context FP/SIMD registers must be loaded into the CPU at the next entry
     // Lazy EL1 system registers (arch/aarch64/el1_sysregs.cpp; vCPUs are pinned 1:1 and EL2 never uses EL1 state, so
     // the guest's EL1 registers stay live in the CPU across exits). sys_dirty: ctx.sys is newer than the CPU (or the
     // CPU never held it): load it at the next entry. sys_stale: the CPU is newer than ctx.sys (set at every exit): save

@@ -37,13 +37,13 @@ static_assert(sizeof(CoreRegs) == 0x360);
 struct PmuRegs {
     static constexpr unsigned kMaxEventCounters = 31;
     u64 pmcr;
-    u64 cntenset;  // PMCNTENSET_EL0 (= PMCNTENCLR_EL0)
-    u64 intenset;  // PMINTENSET_EL1 (= PMINTENCLR_EL1)
-    u64 ovsset;    // PMOVSSET_EL0 (= PMOVSCLR_EL0)
-    u64 userenr;   // PMUSERENR_EL0
-    u64 selr;      // PMSELR_EL0
-    u64 ccntr;     // PMCCNTR_EL0
-    u64 ccfiltr;   // PMCCFILTR_EL0
+    u64 cntenset;                    // PMCNTENSET_EL0 (= PMCNTENCLR_EL0)
+    u64 intenset;                    // PMINTENSET_EL1 (= PMINTENCLR_EL1)
+    u64 ovsset;                      // PMOVSSET_EL0 (= PMOVSCLR_EL0)
+    u64 userenr;                     // PMUSERENR_EL0
+    u64 selr;                        // PMSELR_EL0
+    u64 ccntr;                       // PMCCNTR_EL0
+    u64 ccfiltr;                     // PMCCFILTR_EL0
     u64 evcntr[kMaxEventCounters];   // PMEVCNTR<n>_EL0
     u64 evtyper[kMaxEventCounters];  // PMEVTYPER<n>_EL0
 };

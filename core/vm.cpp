@@ -4,9 +4,12 @@ namespace hv {
 
 const char* reset_reason_name(ResetReason r) {
     switch (r) {
-        case ResetReason::cold: return "cold";
-        case ResetReason::system_reset: return "system-reset";
-        case ResetReason::system_reset2: return "system-reset2";
+        case ResetReason::cold:
+            return "cold";
+        case ResetReason::system_reset:
+            return "system-reset";
+        case ResetReason::system_reset2:
+            return "system-reset2";
     }
     return "cold";
 }
@@ -39,8 +42,8 @@ u64 limit_guest_ram(FixedVector<MemRegion, kMaxRamRegions>& ram, u64 limit) {
     return total;
 }
 
-Status carve_guest_ram(const FixedVector<MemRegion, PlatformInfo::kMaxMemRegions>& host_ram, u64 hv_base,
-                       u64 hv_size, u64 limit, FixedVector<MemRegion, kMaxRamRegions>& out) {
+Status carve_guest_ram(const FixedVector<MemRegion, PlatformInfo::kMaxMemRegions>& host_ram, u64 hv_base, u64 hv_size,
+                       u64 limit, FixedVector<MemRegion, kMaxRamRegions>& out) {
     out.clear();
     u64 total = 0;
     u64 hv_end = hv_base + hv_size;

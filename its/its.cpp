@@ -17,8 +17,7 @@ constexpr Region kRegions[] = {
     {reg(GitsReg::IIDR), 4, 0, kW32, &Its::read_iidr, &Its::write_wi, nullptr, &Its::restore_iidr},
     {reg(GitsReg::TYPER), 8, 0, kW32 | kW64, &Its::read_typer, &Its::write_wi, nullptr, &Its::restore_typer},
     {reg(GitsReg::CBASER), 8, 0, kW32 | kW64, &Its::read_cbaser, &Its::write_cbaser, nullptr, &Its::restore_cbaser},
-    {reg(GitsReg::CWRITER), 8, 0, kW32 | kW64, &Its::read_cwriter, &Its::write_cwriter, nullptr,
-     &Its::restore_cwriter},
+    {reg(GitsReg::CWRITER), 8, 0, kW32 | kW64, &Its::read_cwriter, &Its::write_cwriter, nullptr, &Its::restore_cwriter},
     {reg(GitsReg::CREADR), 8, 0, kW32 | kW64, &Its::read_creadr, &Its::write_wi, nullptr, &Its::restore_creadr},
     {reg(GitsReg::BASER0), 0x40, 0, kW32 | kW64, &Its::read_baser, &Its::write_baser, nullptr, &Its::restore_baser},
     {reg(GitsReg::PIDR4), 0x30, 0, kW32, &Its::read_idreg, &Its::write_wi, nullptr, &Its::restore_idreg},
@@ -123,7 +122,8 @@ MmioResult Its::TranslaterFrame::mmio_write(const MmioAccess& a, u64 value) {
 
 u64 Its::read_raz(const MmioAccess&, u64) { return 0; }
 void Its::write_wi(const MmioAccess& a, u64, u64) {
-    HV_LOG_RATELIMITED(warn, "its: write to read-only register %#llx ignored", static_cast<unsigned long long>(a.offset));
+    HV_LOG_RATELIMITED(warn, "its: write to read-only register %#llx ignored",
+                       static_cast<unsigned long long>(a.offset));
 }
 
 u64 Its::read_ctlr(const MmioAccess&, u64) {
@@ -315,8 +315,8 @@ u64 Its::read_baser(const MmioAccess& a, u64 off) {
 
 void Its::write_baser(const MmioAccess& a, u64 off, u64 v) {
     unsigned n = static_cast<unsigned>(off / 8);
-    if (n >= 2) return;  // RAZ/WI
-    if (enabled_.load(MemoryOrder::relaxed)) {      // UNPREDICTABLE while enabled (IHI0069H 12.19.1); choice (KVM): ignored
+    if (n >= 2) return;                         // RAZ/WI
+    if (enabled_.load(MemoryOrder::relaxed)) {  // UNPREDICTABLE while enabled (IHI0069H 12.19.1); choice (KVM): ignored
         HV_LOG_RATELIMITED(warn, "its: GITS_BASER%u write while enabled ignored", n);
         return;
     }
@@ -336,16 +336,26 @@ void Its::restore_baser(const MmioAccess&, u64 off, u64 v) {
 
 u64 Its::read_idreg(const MmioAccess&, u64 off) {
     switch (reg(GitsReg::PIDR4) + off) {
-        case reg(GitsReg::PIDR4): return 0x44;  // 64 KiB frame (SIZE = 4), JEP106 continuation 4
-        case reg(GitsReg::PIDR0): return iidr::kProductId;
-        case reg(GitsReg::PIDR1): return 0xb0;  // JEP106 identity bits [3:0] = 0xb
-        case reg(GitsReg::PIDR2): return 0x3b;  // ArchRev [7:4] = 3 (GICv3), JEDEC, JEP106 [6:4] = 3
-        case reg(GitsReg::PIDR3): return 0x00;
-        case reg(GitsReg::CIDR0): return 0x0d;  // component preamble
-        case reg(GitsReg::CIDR0) + 4: return 0xf0;
-        case reg(GitsReg::CIDR0) + 8: return 0x05;
-        case reg(GitsReg::CIDR3): return 0xb1;
-        default: return 0;  // PIDR5..7: reserved, RAZ
+        case reg(GitsReg::PIDR4):
+            return 0x44;  // 64 KiB frame (SIZE = 4), JEP106 continuation 4
+        case reg(GitsReg::PIDR0):
+            return iidr::kProductId;
+        case reg(GitsReg::PIDR1):
+            return 0xb0;  // JEP106 identity bits [3:0] = 0xb
+        case reg(GitsReg::PIDR2):
+            return 0x3b;  // ArchRev [7:4] = 3 (GICv3), JEDEC, JEP106 [6:4] = 3
+        case reg(GitsReg::PIDR3):
+            return 0x00;
+        case reg(GitsReg::CIDR0):
+            return 0x0d;  // component preamble
+        case reg(GitsReg::CIDR0) + 4:
+            return 0xf0;
+        case reg(GitsReg::CIDR0) + 8:
+            return 0x05;
+        case reg(GitsReg::CIDR3):
+            return 0xb1;
+        default:
+            return 0;  // PIDR5..7: reserved, RAZ
     }
 }
 
@@ -357,15 +367,15 @@ void Its::write_translater(const MmioAccess& a, u64, u64 v) {
     // IHI0069H 12.19.8: 16- and 32-bit writes; the EventID is the written value (zero-extended).
     u32 event = static_cast<u32>(a.width == 2 ? (v & 0xffff) : (v & 0xffffffff));
     Status s = signal_msi(kCpuRequesterId, event);
-    if (s != Status::ok)
-        HV_LOG_RATELIMITED(debug, "its: GITS_TRANSLATER event %u dropped (%s)", event, status_name(s));
+    if (s != Status::ok) HV_LOG_RATELIMITED(debug, "its: GITS_TRANSLATER event %u dropped (%s)", event, status_name(s));
 }
 
 // ---------------------------------------------------------------- translation
 
 Result<Translation> Its::translate(u32 device_id, u32 event_id) const {
     LockGuard g(map_lock_);
-    if (!enabled_.load(MemoryOrder::relaxed)) return Status::busy;  // IHI0069H 5.1: a disabled ITS drops translation requests
+    if (!enabled_.load(MemoryOrder::relaxed))
+        return Status::busy;  // IHI0069H 5.1: a disabled ITS drops translation requests
     u16 d = map_.find_device(device_id);
     if (d == kNil) return Status::not_found;
     u16 e = map_.find_ite(d, event_id);

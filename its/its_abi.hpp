@@ -7,14 +7,14 @@
 
 namespace hv::its::abi {
 
-constexpr u32 kRevision = 0;     // GITS_IIDR.Revision of the only ABI this build implements
-constexpr u64 kEntrySize = 8;    // DTE, ITE and CTE
+constexpr u32 kRevision = 0;   // GITS_IIDR.Revision of the only ABI this build implements
+constexpr u64 kEntrySize = 8;  // DTE, ITE and CTE
 
 // DTE: | 63 V | 62:49 next | 48:5 ITT_addr[51:8] | 4:0 Size (EventID bits - 1) |
 namespace dte {
 using Valid = Bit<63>;
-using Next = Field<62, 49>;     // DeviceID offset to the next valid DTE, 0 = last; capped at 2^14 - 1
-using IttAddr = Field<48, 5>;   // ITT address bits [51:8]
+using Next = Field<62, 49>;    // DeviceID offset to the next valid DTE, 0 = last; capped at 2^14 - 1
+using IttAddr = Field<48, 5>;  // ITT address bits [51:8]
 using Size = Field<4, 0>;
 constexpr u64 kMaxNext = (1u << 14) - 1;
 constexpr u64 make(u64 next, u64 itt_addr, u32 size_minus_one) {
@@ -25,7 +25,7 @@ constexpr u64 itt_addr(u64 e) { return IttAddr::get(e) << 8; }
 
 // ITE: | 63:48 next | 47:16 pINTID | 15:0 ICID |, pINTID == 0 means invalid.
 namespace ite {
-using Next = Field<63, 48>;     // EventID offset to the next valid ITE, 0 = last; capped at 2^16 - 1
+using Next = Field<63, 48>;  // EventID offset to the next valid ITE, 0 = last; capped at 2^16 - 1
 using PIntId = Field<47, 16>;
 using Icid = Field<15, 0>;
 constexpr u64 kMaxNext = (1u << 16) - 1;

@@ -24,27 +24,51 @@ enum class Opcode : u8 {
 
 constexpr const char* opcode_name(Opcode op) {
     switch (op) {
-        case Opcode::MOVI: return "MOVI";
-        case Opcode::INT: return "INT";
-        case Opcode::CLEAR: return "CLEAR";
-        case Opcode::SYNC: return "SYNC";
-        case Opcode::MAPD: return "MAPD";
-        case Opcode::MAPC: return "MAPC";
-        case Opcode::MAPTI: return "MAPTI";
-        case Opcode::MAPI: return "MAPI";
-        case Opcode::INV: return "INV";
-        case Opcode::INVALL: return "INVALL";
-        case Opcode::MOVALL: return "MOVALL";
-        case Opcode::DISCARD: return "DISCARD";
+        case Opcode::MOVI:
+            return "MOVI";
+        case Opcode::INT:
+            return "INT";
+        case Opcode::CLEAR:
+            return "CLEAR";
+        case Opcode::SYNC:
+            return "SYNC";
+        case Opcode::MAPD:
+            return "MAPD";
+        case Opcode::MAPC:
+            return "MAPC";
+        case Opcode::MAPTI:
+            return "MAPTI";
+        case Opcode::MAPI:
+            return "MAPI";
+        case Opcode::INV:
+            return "INV";
+        case Opcode::INVALL:
+            return "INVALL";
+        case Opcode::MOVALL:
+            return "MOVALL";
+        case Opcode::DISCARD:
+            return "DISCARD";
     }
     return "?";
 }
 
 constexpr bool is_known_opcode(u8 raw) {
     switch (raw) {
-        case 0x01: case 0x03: case 0x04: case 0x05: case 0x08: case 0x09:
-        case 0x0a: case 0x0b: case 0x0c: case 0x0d: case 0x0e: case 0x0f: return true;
-        default: return false;
+        case 0x01:
+        case 0x03:
+        case 0x04:
+        case 0x05:
+        case 0x08:
+        case 0x09:
+        case 0x0a:
+        case 0x0b:
+        case 0x0c:
+        case 0x0d:
+        case 0x0e:
+        case 0x0f:
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -52,15 +76,15 @@ constexpr bool is_known_opcode(u8 raw) {
 struct Command {
     u64 dw[4] = {};
 
-    using OpcodeF = Field<7, 0>;       // DW0
-    using DeviceIdF = Field<63, 32>;   // DW0
-    using EventIdF = Field<31, 0>;     // DW1
-    using PIntIdF = Field<63, 32>;     // DW1 (MAPTI)
-    using SizeF = Field<4, 0>;         // DW1 (MAPD): EventID bits minus one
-    using IttAddrF = Field<51, 8>;     // DW2 (MAPD): ITT address bits [51:8]
-    using IcidF = Field<15, 0>;        // DW2
-    using RdBaseF = Field<50, 16>;     // DW2 (MAPC, SYNC, MOVALL RDbase1), DW3 (MOVALL RDbase2)
-    using ValidF = Bit<63>;            // DW2 (MAPD, MAPC)
+    using OpcodeF = Field<7, 0>;      // DW0
+    using DeviceIdF = Field<63, 32>;  // DW0
+    using EventIdF = Field<31, 0>;    // DW1
+    using PIntIdF = Field<63, 32>;    // DW1 (MAPTI)
+    using SizeF = Field<4, 0>;        // DW1 (MAPD): EventID bits minus one
+    using IttAddrF = Field<51, 8>;    // DW2 (MAPD): ITT address bits [51:8]
+    using IcidF = Field<15, 0>;       // DW2
+    using RdBaseF = Field<50, 16>;    // DW2 (MAPC, SYNC, MOVALL RDbase1), DW3 (MOVALL RDbase2)
+    using ValidF = Bit<63>;           // DW2 (MAPD, MAPC)
 
     constexpr u8 raw_opcode() const { return static_cast<u8>(OpcodeF::get(dw[0])); }
     constexpr Opcode opcode() const { return static_cast<Opcode>(raw_opcode()); }

@@ -19,7 +19,9 @@ void Its::process_queue(u32 budget) {
 }
 
 void Its::update_backlog() {
-    backlog_.store(enabled_.load(MemoryOrder::relaxed) && !stalled_ && creadr_ != cwriter_ && cbaser::Valid::get(cbaser_) != 0, MemoryOrder::relaxed);
+    backlog_.store(
+        enabled_.load(MemoryOrder::relaxed) && !stalled_ && creadr_ != cwriter_ && cbaser::Valid::get(cbaser_) != 0,
+        MemoryOrder::relaxed);
 }
 
 void Its::process_backlog() {
@@ -51,8 +53,8 @@ void Its::process_queue_batch(u32 budget) {
             stalled_ = true;
             return;
         }
-        const bool heavy = c.raw_opcode() == static_cast<u8>(Opcode::INVALL) ||
-                           c.raw_opcode() == static_cast<u8>(Opcode::MOVALL);
+        const bool heavy =
+            c.raw_opcode() == static_cast<u8>(Opcode::INVALL) || c.raw_opcode() == static_cast<u8>(Opcode::MOVALL);
         work += heavy ? kHeavyCommandCost : 1;
         creadr_ = (creadr_ + kCommandSize) % size;
     }
@@ -65,18 +67,28 @@ CmdResult Its::execute(const Command& c) {
         return CmdResult::next;
     }
     switch (c.opcode()) {
-        case Opcode::MAPD: return cmd_mapd(c);
-        case Opcode::MAPC: return cmd_mapc(c);
-        case Opcode::MAPTI: return cmd_mapti(c, c.pintid());
-        case Opcode::MAPI: return cmd_mapti(c, c.event_id());  // MAPI: pINTID = EventID (IHI0069H 5.3.10)
-        case Opcode::MOVI: return cmd_movi(c);
-        case Opcode::DISCARD: return cmd_discard(c);
+        case Opcode::MAPD:
+            return cmd_mapd(c);
+        case Opcode::MAPC:
+            return cmd_mapc(c);
+        case Opcode::MAPTI:
+            return cmd_mapti(c, c.pintid());
+        case Opcode::MAPI:
+            return cmd_mapti(c, c.event_id());  // MAPI: pINTID = EventID (IHI0069H 5.3.10)
+        case Opcode::MOVI:
+            return cmd_movi(c);
+        case Opcode::DISCARD:
+            return cmd_discard(c);
         case Opcode::INT:
         case Opcode::CLEAR:
-        case Opcode::INV: return cmd_int_clear_inv(c);
-        case Opcode::INVALL: return cmd_invall(c);
-        case Opcode::SYNC: return cmd_sync(c);
-        case Opcode::MOVALL: return cmd_movall(c);
+        case Opcode::INV:
+            return cmd_int_clear_inv(c);
+        case Opcode::INVALL:
+            return cmd_invall(c);
+        case Opcode::SYNC:
+            return cmd_sync(c);
+        case Opcode::MOVALL:
+            return cmd_movall(c);
     }
     return CmdResult::next;
 }
@@ -135,7 +147,8 @@ CmdResult Its::cmd_mapd(const Command& c) {
         const u64 itt_bytes = (u64{1} << event_bits) * kIteSize;
         if (!mem_.contains(c.itt_addr(), itt_bytes)) {
             HV_LOG_RATELIMITED(warn, "its: MAPD device %#x ITT %#llx+%#llx outside guest RAM: ignored", dev,
-                               static_cast<unsigned long long>(c.itt_addr()), static_cast<unsigned long long>(itt_bytes));
+                               static_cast<unsigned long long>(c.itt_addr()),
+                               static_cast<unsigned long long>(itt_bytes));
             return CmdResult::next;
         }
     }
@@ -314,9 +327,12 @@ CmdResult Its::cmd_int_clear_inv(const Command& c) {
         return CmdResult::next;
     }
     const u32 target = ite_target(e), intid = map_.ite(e).intid;
-    if (c.opcode() == Opcode::INT) sink_.set_lpi_pending(target, intid, true);
-    else if (c.opcode() == Opcode::CLEAR) sink_.set_lpi_pending(target, intid, false);
-    else sink_.invalidate_lpi(target, intid);
+    if (c.opcode() == Opcode::INT)
+        sink_.set_lpi_pending(target, intid, true);
+    else if (c.opcode() == Opcode::CLEAR)
+        sink_.set_lpi_pending(target, intid, false);
+    else
+        sink_.invalidate_lpi(target, intid);
     return CmdResult::next;
 }
 
@@ -346,8 +362,7 @@ CmdResult Its::cmd_movall(const Command& c) {
                            static_cast<unsigned long long>(c.rdbase()), static_cast<unsigned long long>(c.rdbase2()));
         return CmdResult::next;
     }
-    if (c.rdbase() != c.rdbase2())
-        sink_.move_all_lpis(static_cast<u32>(c.rdbase()), static_cast<u32>(c.rdbase2()));
+    if (c.rdbase() != c.rdbase2()) sink_.move_all_lpis(static_cast<u32>(c.rdbase()), static_cast<u32>(c.rdbase2()));
     return CmdResult::next;
 }
 

@@ -91,8 +91,10 @@ void Mappings::remove_ite(u16 slot) {
     if (slot >= kMaxItes || !ites_[slot].used) return;
     Ite& e = ites_[slot];
     Device& d = devices_[e.device];
-    if (e.prev == kNil) d.first_ite = e.next;
-    else ites_[e.prev].next = e.next;
+    if (e.prev == kNil)
+        d.first_ite = e.next;
+    else
+        ites_[e.prev].next = e.next;
     if (e.next != kNil) ites_[e.next].prev = e.prev;
     --d.ite_count;
     ites_index_.erase(ite_key(e.device, e.event), slot);

@@ -23,7 +23,8 @@ static_assert(kMaxItes < kNil && kMaxDevices < kNil && kMaxCollections < kNil);
 // (set_seed, from the hardware RNG at VM build): without it a guest could pick IDs that all share one bucket and
 // make every translation walk a chain of thousands (docs/isolation.md). With an unknown seed the chains stay at the
 // expected length of a random hash (load <= 1).
-template <usize Buckets, usize Capacity> class HashIndex {
+template <usize Buckets, usize Capacity>
+class HashIndex {
     static_assert(is_pow2(Buckets));
 
 public:
@@ -95,9 +96,9 @@ struct Device {
 
 struct Ite {
     u16 event = 0;
-    u16 device = kNil;      // device slot
-    u16 collection = kNil;  // collection slot
-    u16 intid = 0;          // LPI INTID (< 2^16 since GITS_TYPER.IDbits = 16)
+    u16 device = kNil;             // device slot
+    u16 collection = kNil;         // collection slot
+    u16 intid = 0;                 // LPI INTID (< 2^16 since GITS_TYPER.IDbits = 16)
     u16 prev = kNil, next = kNil;  // the device's list (unordered)
     bool used = false;
 };

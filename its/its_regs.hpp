@@ -7,22 +7,22 @@ namespace hv::its {
 
 // Offsets inside the 128 KiB ITS window: control frame [0, 64K), translater frame [64K, 128K).
 enum class GitsReg : u32 {
-    CTLR = 0x0000,        // 32 RW  GITS_CTLR
-    IIDR = 0x0004,        // 32 RO  GITS_IIDR (Revision = table ABI revision; writable on restore only)
-    TYPER = 0x0008,       // 64 RO  GITS_TYPER
-    CBASER = 0x0080,      // 64 RW  GITS_CBASER
-    CWRITER = 0x0088,     // 64 RW  GITS_CWRITER
-    CREADR = 0x0090,      // 64 RO  GITS_CREADR (writable on restore only)
-    BASER0 = 0x0100,      // 64 RW  GITS_BASER<n>, n = 0..7
+    CTLR = 0x0000,     // 32 RW  GITS_CTLR
+    IIDR = 0x0004,     // 32 RO  GITS_IIDR (Revision = table ABI revision; writable on restore only)
+    TYPER = 0x0008,    // 64 RO  GITS_TYPER
+    CBASER = 0x0080,   // 64 RW  GITS_CBASER
+    CWRITER = 0x0088,  // 64 RW  GITS_CWRITER
+    CREADR = 0x0090,   // 64 RO  GITS_CREADR (writable on restore only)
+    BASER0 = 0x0100,   // 64 RW  GITS_BASER<n>, n = 0..7
     BASER7 = 0x0138,
-    PIDR4 = 0xffd0,       // 32 RO  CoreSight-style ID registers
+    PIDR4 = 0xffd0,  // 32 RO  CoreSight-style ID registers
     PIDR0 = 0xffe0,
     PIDR1 = 0xffe4,
-    PIDR2 = 0xffe8,       // ArchRev [7:4] = 3 (GICv3)
+    PIDR2 = 0xffe8,  // ArchRev [7:4] = 3 (GICv3)
     PIDR3 = 0xffec,
     CIDR0 = 0xfff0,
     CIDR3 = 0xfffc,
-    TRANSLATER = 0x10040, // 16/32 WO GITS_TRANSLATER (translater frame + 0x40)
+    TRANSLATER = 0x10040,  // 16/32 WO GITS_TRANSLATER (translater frame + 0x40)
 };
 constexpr u32 reg(GitsReg r) { return static_cast<u32>(r); }
 constexpr u64 kControlFrameSize = 64 * KiB;
@@ -50,7 +50,7 @@ using ItteSize = Field<7, 4>;   // bytes per ITT entry minus one
 using IdBits = Field<12, 8>;    // EventID bits minus one
 using DevBits = Field<17, 13>;  // DeviceID bits minus one
 using Seis = Bit<18>;
-using Pta = Bit<19>;            // 0: RDbase is a processor number
+using Pta = Bit<19>;  // 0: RDbase is a processor number
 using Hcc = Field<31, 24>;
 using CidBits = Field<35, 32>;
 using Cil = Bit<36>;
@@ -67,7 +67,7 @@ constexpr u64 kWritableMask = Size::field_mask | Shareability::field_mask | Phys
                               OuterCache::field_mask | InnerCache::field_mask | Valid::field_mask;
 }  // namespace cbaser
 
-namespace cqueue {  // GITS_CWRITER / GITS_CREADR
+namespace cqueue {       // GITS_CWRITER / GITS_CREADR
 using Retry = Bit<0>;    // CWRITER
 using Stalled = Bit<0>;  // CREADR
 using Offset = Field<19, 5>;
@@ -82,7 +82,7 @@ using PhysicalAddress = Field<47, 12>;
 using PhysicalAddressHigh = Field<15, 12>;  // PA[51:48] when the page size is 64 KiB
 using EntrySize = Field<52, 48>;            // bytes minus one (RO)
 using OuterCache = Field<55, 53>;
-using Type = Field<58, 56>;                 // RO
+using Type = Field<58, 56>;  // RO
 using InnerCache = Field<61, 59>;
 using Indirect = Bit<62>;
 using Valid = Bit<63>;

@@ -54,8 +54,7 @@ Status Its::save_collections() {
         HV_TRY(mem_.write_obj(ct.base + index * abi::kEntrySize, abi::cte::make(rd, c.icid)));
         ++index;
     }
-    if ((index + 1) * abi::kEntrySize <= ct.bytes)
-        HV_TRY(mem_.write_obj(ct.base + index * abi::kEntrySize, u64{0}));
+    if ((index + 1) * abi::kEntrySize <= ct.bytes) HV_TRY(mem_.write_obj(ct.base + index * abi::kEntrySize, u64{0}));
     return Status::ok;
 }
 
@@ -117,7 +116,8 @@ Status Its::save_devices() {
         if (cur != kNil) {
             const Device& d = map_.device(cur);
             Result<u64> gpa = locate_entry(mem_, dt, d.id);
-            if (!gpa.ok()) return gpa.status() == Status::out_of_range ? Status::out_of_range : Status::invalid_argument;
+            if (!gpa.ok())
+                return gpa.status() == Status::out_of_range ? Status::out_of_range : Status::invalid_argument;
             HV_TRY(save_itt(d));
             u64 next = best == kNil ? 0 : min<u64>(map_.device(best).id - d.id, abi::dte::kMaxNext);
             HV_TRY(mem_.write_obj(gpa.value(), abi::dte::make(next, d.itt_addr, d.event_bits - 1u)));
@@ -147,13 +147,13 @@ Status Its::restore_collections() {
     for (u64 i = 0; i < entries; ++i) {
         u64 v = 0;
         if (mem_.read_obj(ct.base + i * abi::kEntrySize, v) != Status::ok) return Status::out_of_range;
-        if (!abi::cte::Valid::get(v)) return Status::ok;  // the first invalid entry ends the table
+        if (!abi::cte::Valid::get(v)) return Status::ok;      // the first invalid entry ends the table
         if ((v & mask(62, 52)) != 0) return Status::corrupt;  // RES0
         const u32 icid = static_cast<u32>(abi::cte::Icid::get(v));
         const u64 rd = abi::cte::RdBase::get(v);
-        if (icid >= ct.id_limit) return Status::corrupt;                                    // ICID beyond table
+        if (icid >= ct.id_limit) return Status::corrupt;                                     // ICID beyond table
         if (rd != abi::cte::kNotMapped && rd >= sink_.vcpu_count()) return Status::corrupt;  // no such vCPU
-        if (map_.find_collection(icid) != kNil) return Status::corrupt;                     // duplicate (KVM EEXIST)
+        if (map_.find_collection(icid) != kNil) return Status::corrupt;                      // duplicate (KVM EEXIST)
         LockGuard g(map_lock_);
         Result<u16> s = map_.get_or_add_collection(icid);
         if (!s.ok()) return s.status();
@@ -264,7 +264,8 @@ Status Its::restore_tables() {
         for (u16 e = 0; e < Mappings::ite_slots(); ++e) {
             const Ite& ite = map_.ite(e);
             if (ite.used)
-                observer_->on_map(map_.device(ite.device).id, ite.event, ite.intid, map_.collection(ite.collection).target);
+                observer_->on_map(map_.device(ite.device).id, ite.event, ite.intid,
+                                  map_.collection(ite.collection).target);
         }
     }
     return Status::ok;

@@ -11,10 +11,10 @@ namespace hv::its {
 struct TableGeometry {
     bool valid = false;
     bool indirect = false;
-    u64 base = 0;         // table (flat) or level-1 table (indirect)
+    u64 base = 0;  // table (flat) or level-1 table (indirect)
     u64 page_size = 4096;
-    u64 bytes = 0;        // size of the flat table / of the level-1 table
-    u64 id_limit = 0;     // exclusive bound on the IDs this table can hold (also capped by the architected bits)
+    u64 bytes = 0;     // size of the flat table / of the level-1 table
+    u64 id_limit = 0;  // exclusive bound on the IDs this table can hold (also capped by the architected bits)
 
     u64 ids_per_page() const { return page_size / 8; }
     u64 l1_entries() const { return bytes / 8; }
@@ -22,9 +22,12 @@ struct TableGeometry {
 
 constexpr u64 baser_page_size(u64 baser) {
     switch (baser::PageSize::get(baser)) {
-        case baser::kPage4K: return 4 * KiB;
-        case baser::kPage16K: return 16 * KiB;
-        default: return 64 * KiB;  // 0b11 is reserved; write_baser never stores it
+        case baser::kPage4K:
+            return 4 * KiB;
+        case baser::kPage16K:
+            return 16 * KiB;
+        default:
+            return 64 * KiB;  // 0b11 is reserved; write_baser never stores it
     }
 }
 

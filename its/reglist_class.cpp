@@ -15,11 +15,20 @@ struct ListEntry {
 constexpr u32 kCtrl = 0xffffffffu;
 // KVM's restore order: CBASER, the other registers, RESTORE_TABLES, CTLR last.
 constexpr ListEntry kList[ItsRegisterClass::kListCount] = {
-    {reg(GitsReg::CBASER), 8},     {reg(GitsReg::IIDR), 4},           {reg(GitsReg::CREADR), 8},
-    {reg(GitsReg::CWRITER), 8},    {reg(GitsReg::BASER0) + 0x00, 8}, {reg(GitsReg::BASER0) + 0x08, 8},
-    {reg(GitsReg::BASER0) + 0x10, 8}, {reg(GitsReg::BASER0) + 0x18, 8}, {reg(GitsReg::BASER0) + 0x20, 8},
-    {reg(GitsReg::BASER0) + 0x28, 8}, {reg(GitsReg::BASER0) + 0x30, 8}, {reg(GitsReg::BASER7), 8},
-    {kCtrl, 8},                    {reg(GitsReg::CTLR), 4},
+    {reg(GitsReg::CBASER), 8},
+    {reg(GitsReg::IIDR), 4},
+    {reg(GitsReg::CREADR), 8},
+    {reg(GitsReg::CWRITER), 8},
+    {reg(GitsReg::BASER0) + 0x00, 8},
+    {reg(GitsReg::BASER0) + 0x08, 8},
+    {reg(GitsReg::BASER0) + 0x10, 8},
+    {reg(GitsReg::BASER0) + 0x18, 8},
+    {reg(GitsReg::BASER0) + 0x20, 8},
+    {reg(GitsReg::BASER0) + 0x28, 8},
+    {reg(GitsReg::BASER0) + 0x30, 8},
+    {reg(GitsReg::BASER7), 8},
+    {kCtrl, 8},
+    {reg(GitsReg::CTLR), 4},
 };
 
 u64 load(Span<const u8> v) {
@@ -38,8 +47,7 @@ u64 ItsRegisterClass::id_at(u32, usize i) const {
 }
 
 bool ItsRegisterClass::owns(u64 id) const {
-    if (id == gits_ctrl_id(instance_, kItsCtrlSaveTables) || id == gits_ctrl_id(instance_, kItsCtrlReset))
-        return true;
+    if (id == gits_ctrl_id(instance_, kItsCtrlSaveTables) || id == gits_ctrl_id(instance_, kItsCtrlReset)) return true;
     for (usize i = 0; i < kListCount; ++i)
         if (id_at(0, i) == id) return true;
     return false;

@@ -27,8 +27,8 @@ constexpr u16 kItsCtrlReset = 0xf04;          // KVM_DEV_ARM_ITS_CTRL_RESET = 4
 
 // ID of GITS register `offset` (width 4 or 8) of ITS `instance`.
 constexpr u64 gits_id(u32 instance, u32 offset, u8 width) {
-    return reglist::kArchArm64 | reglist::size_bits_for(width) | reglist::kClassGits |
-           (u64{instance & 0xf} << 12) | ((offset >> 2) & 0xfff);
+    return reglist::kArchArm64 | reglist::size_bits_for(width) | reglist::kClassGits | (u64{instance & 0xf} << 12) |
+           ((offset >> 2) & 0xfff);
 }
 constexpr u64 gits_ctrl_id(u32 instance, u16 ctrl) {
     return reglist::kArchArm64 | reglist::kSizeU64 | reglist::kClassGits | (u64{instance & 0xf} << 12) | ctrl;

@@ -5,7 +5,7 @@ namespace hv {
 [[noreturn]] void panic(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 }
 
-#define HV_ASSERT(cond)                                                                \
-    do {                                                                               \
+#define HV_ASSERT(cond)                                                                      \
+    do {                                                                                     \
         if (!(cond)) ::hv::panic("assertion failed: %s (%s:%d)", #cond, __FILE__, __LINE__); \
     } while (0)

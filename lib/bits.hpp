@@ -12,7 +12,8 @@ constexpr u64 mask(unsigned hi, unsigned lo) {
 }
 
 // Field<hi, lo>: a named bit range of a register value.
-template <unsigned Hi, unsigned Lo> struct Field {
+template <unsigned Hi, unsigned Lo>
+struct Field {
     static_assert(Hi >= Lo && Hi < 64, "bad field");
     static constexpr unsigned hi = Hi;
     static constexpr unsigned lo = Lo;
@@ -25,7 +26,8 @@ template <unsigned Hi, unsigned Lo> struct Field {
     static constexpr bool fits(u64 v) { return width >= 64 || v < (u64{1} << width); }
 };
 
-template <unsigned N> using Bit = Field<N, N>;
+template <unsigned N>
+using Bit = Field<N, N>;
 
 static_assert(Field<7, 4>::get(0xab) == 0xa);
 static_assert(Field<7, 4>::set(0xab, 0x3) == 0x3b);

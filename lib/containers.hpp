@@ -7,7 +7,8 @@
 
 namespace hv {
 
-template <typename T, usize Capacity> class FixedVector {
+template <typename T, usize Capacity>
+class FixedVector {
 public:
     constexpr usize size() const { return size_; }
     constexpr static usize capacity() { return Capacity; }
@@ -49,7 +50,8 @@ private:
     usize size_ = 0;
 };
 
-template <usize Bits> class Bitmap {
+template <usize Bits>
+class Bitmap {
 public:
     static constexpr usize words = (Bits + 63) / 64;
     constexpr static usize size() { return Bits; }
@@ -100,7 +102,8 @@ struct ListNode {
     bool linked() const { return next != nullptr; }
 };
 
-template <typename T, ListNode T::*Member> class IntrusiveList {
+template <typename T, ListNode T::*Member>
+class IntrusiveList {
 public:
     IntrusiveList() { head_.prev = head_.next = &head_; }
     IntrusiveList(const IntrusiveList&) = delete;
@@ -140,7 +143,8 @@ private:
 };
 
 // Fixed pool of T objects; allocation returns nullptr when exhausted.
-template <typename T, usize N> class ObjectPool {
+template <typename T, usize N>
+class ObjectPool {
 public:
     T* allocate() {
         usize i = used_.find_first_zero();

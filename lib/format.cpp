@@ -61,10 +61,14 @@ usize vformat(char* buf, usize cap, const char* fmt, va_list ap) {
         char pad = ' ';
         bool alt = false;
         for (;; ++p) {
-            if (*p == '-') left = true;
-            else if (*p == '0') pad = '0';
-            else if (*p == '#') alt = true;
-            else break;
+            if (*p == '-')
+                left = true;
+            else if (*p == '0')
+                pad = '0';
+            else if (*p == '#')
+                alt = true;
+            else
+                break;
         }
         int width = 0;
         if (*p == '*') {
@@ -108,9 +112,15 @@ usize vformat(char* buf, usize cap, const char* fmt, va_list ap) {
                 put_number(o, mag, v < 0, 10, false, width, left, pad, nullptr);
                 break;
             }
-            case 'u': put_number(o, get_unsigned(), false, 10, false, width, left, pad, nullptr); break;
-            case 'x': put_number(o, get_unsigned(), false, 16, false, width, left, pad, alt ? "0x" : nullptr); break;
-            case 'X': put_number(o, get_unsigned(), false, 16, true, width, left, pad, alt ? "0X" : nullptr); break;
+            case 'u':
+                put_number(o, get_unsigned(), false, 10, false, width, left, pad, nullptr);
+                break;
+            case 'x':
+                put_number(o, get_unsigned(), false, 16, false, width, left, pad, alt ? "0x" : nullptr);
+                break;
+            case 'X':
+                put_number(o, get_unsigned(), false, 16, true, width, left, pad, alt ? "0X" : nullptr);
+                break;
             case 'p':
                 put_number(o, reinterpret_cast<uptr>(va_arg(ap, void*)), false, 16, false, width, left, pad, "0x");
                 break;
@@ -127,8 +137,12 @@ usize vformat(char* buf, usize cap, const char* fmt, va_list ap) {
                 put_padded(o, s, n, width, left, ' ');
                 break;
             }
-            case '%': o.put('%'); break;
-            case '\0': --p; break;
+            case '%':
+                o.put('%');
+                break;
+            case '\0':
+                --p;
+                break;
             default:
                 o.put('%');
                 o.put(*p);

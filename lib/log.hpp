@@ -35,8 +35,8 @@ struct RateLimit {
 #define HV_LOG_DEBUG(...) ::hv::log(::hv::LogLevel::debug, __VA_ARGS__)
 
 // For anything a guest can trigger: never floods the console.
-#define HV_LOG_RATELIMITED(level, ...)                           \
-    do {                                                         \
-        static ::hv::RateLimit hv_rl_;                           \
+#define HV_LOG_RATELIMITED(level, ...)                                     \
+    do {                                                                   \
+        static ::hv::RateLimit hv_rl_;                                     \
         if (hv_rl_.allow()) ::hv::log(::hv::LogLevel::level, __VA_ARGS__); \
     } while (0)

@@ -5,11 +5,13 @@
 
 namespace hv {
 
-template <typename T> class Span {
+template <typename T>
+class Span {
 public:
     constexpr Span() = default;
     constexpr Span(T* data, usize size) : data_(data), size_(size) {}
-    template <usize N> constexpr Span(T (&arr)[N]) : data_(arr), size_(N) {}  // NOLINT(implicit)
+    template <usize N>
+    constexpr Span(T (&arr)[N]) : data_(arr), size_(N) {}  // NOLINT(implicit)
 
     constexpr T* data() const { return data_; }
     constexpr usize size() const { return size_; }

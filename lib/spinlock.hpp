@@ -37,7 +37,8 @@ private:
     Atomic<u32> owner_;
 };
 
-template <typename Lock> class [[nodiscard]] LockGuard {
+template <typename Lock>
+class [[nodiscard]] LockGuard {
 public:
     explicit LockGuard(Lock& l) : lock_(l) { lock_.lock(); }
     ~LockGuard() { lock_.unlock(); }

@@ -5,7 +5,7 @@
 
 namespace hv {
 
-enum class [[nodiscard]] Status : u8 {
+enum class [[nodiscard]] Status : u8{
     ok,
     invalid_argument,  // a value the callee cannot honour (KVM: EINVAL)
     not_found,         // unknown ID / nothing at that address (KVM: ENOENT)
@@ -21,26 +21,38 @@ enum class [[nodiscard]] Status : u8 {
 
 constexpr const char* status_name(Status s) {
     switch (s) {
-        case Status::ok: return "ok";
-        case Status::invalid_argument: return "invalid_argument";
-        case Status::not_found: return "not_found";
-        case Status::wrong_size: return "wrong_size";
-        case Status::busy: return "busy";
-        case Status::out_of_range: return "out_of_range";
-        case Status::no_memory: return "no_memory";
-        case Status::unsupported: return "unsupported";
-        case Status::bad_order: return "bad_order";
-        case Status::timeout: return "timeout";
-        case Status::corrupt: return "corrupt";
+        case Status::ok:
+            return "ok";
+        case Status::invalid_argument:
+            return "invalid_argument";
+        case Status::not_found:
+            return "not_found";
+        case Status::wrong_size:
+            return "wrong_size";
+        case Status::busy:
+            return "busy";
+        case Status::out_of_range:
+            return "out_of_range";
+        case Status::no_memory:
+            return "no_memory";
+        case Status::unsupported:
+            return "unsupported";
+        case Status::bad_order:
+            return "bad_order";
+        case Status::timeout:
+            return "timeout";
+        case Status::corrupt:
+            return "corrupt";
     }
     return "?";
 }
 
 // A value or an error. T must be default-constructible and trivially copyable enough for our use.
-template <typename T> class [[nodiscard]] Result {
+template <typename T>
+class [[nodiscard]] Result {
 public:
     constexpr Result(T value) : value_(value), status_(Status::ok) {}  // NOLINT(implicit)
-    constexpr Result(Status s) : value_(), status_(s) {}              // NOLINT(implicit)
+    constexpr Result(Status s) : value_(), status_(s) {}               // NOLINT(implicit)
     constexpr bool ok() const { return status_ == Status::ok; }
     constexpr Status status() const { return status_; }
     constexpr const T& value() const { return value_; }
@@ -53,9 +65,9 @@ private:
 };
 
 // Propagate a non-ok status to the caller.
-#define HV_TRY(expr)                                  \
-    do {                                              \
-        ::hv::Status hv_try_status_ = (expr);         \
+#define HV_TRY(expr)                                                   \
+    do {                                                               \
+        ::hv::Status hv_try_status_ = (expr);                          \
         if (hv_try_status_ != ::hv::Status::ok) return hv_try_status_; \
     } while (0)
 

@@ -17,8 +17,14 @@ using i64 = int64_t;
 using usize = size_t;
 using uptr = uintptr_t;
 
-template <typename T> constexpr T min(T a, T b) { return a < b ? a : b; }
-template <typename T> constexpr T max(T a, T b) { return a > b ? a : b; }
+template <typename T>
+constexpr T min(T a, T b) {
+    return a < b ? a : b;
+}
+template <typename T>
+constexpr T max(T a, T b) {
+    return a > b ? a : b;
+}
 
 constexpr u64 KiB = 1024;
 constexpr u64 MiB = 1024 * KiB;
@@ -35,6 +41,9 @@ constexpr bool range_within(u64 base, u64 size, u64 lo, u64 len) {
     return base >= lo && base + size <= lo + len;
 }
 
-template <typename T, usize N> constexpr usize array_size(const T (&)[N]) { return N; }
+template <typename T, usize N>
+constexpr usize array_size(const T (&)[N]) {
+    return N;
+}
 
 }  // namespace hv

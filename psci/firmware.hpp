@@ -199,8 +199,9 @@ private:
     [[nodiscard]] Status check_reg_locked(u64 id, u64 value, u64& stored, u64& limit) const;
 
     bool psci_0_2_capable_ = true;
-    PsciVersion max_psci_ = PsciVersion::v1_1;  // the offer: SET of a higher version is refused  // KVM's KVM_ARM_VCPU_PSCI_0_2 feature: fixed by the configured version
-    u64 vm_wa_[3] = {};             // the VM's SMCCC_ARCH_WORKAROUND_1..3 register values
+    PsciVersion max_psci_ = PsciVersion::v1_1;  // the offer: SET of a higher version is refused  // KVM's
+                                                // KVM_ARM_VCPU_PSCI_0_2 feature: fixed by the configured version
+    u64 vm_wa_[3] = {};                         // the VM's SMCCC_ARCH_WORKAROUND_1..3 register values
     u32 reset_type_ = 0;
     u64 reset_cookie_ = 0;
 

@@ -106,7 +106,8 @@ constexpr u32 kResetTypeVendor = 0x80000000;
 constexpr u32 kResetTypeWarm = 0;
 
 // MPIDR affinity fields valid in a target_cpu argument (DEN0022D 5.1.4); every other bit must be zero.
-constexpr u64 kMpidrAffinityMask = 0xff00ffffffull;  // = arm::mpidr::kAffinityMask (static_assert in firmware.cpp; guest payloads include this header without core/)
+constexpr u64 kMpidrAffinityMask = 0xff00ffffffull;  // = arm::mpidr::kAffinityMask (static_assert in firmware.cpp;
+                                                     // guest payloads include this header without core/)
 
 // TRNG 1.0 (DEN0098): version 1.0, RND32 up to 96 bits, RND64 up to 192 bits.
 constexpr u32 kTrngVersion = 0x84000050;

@@ -90,6 +90,7 @@ constexpr u8 kCriticalGicPriorityBelow = 0x80;
 constexpr u64 kContextRegs = 18;
 
 // MPIDR affinity fields accepted as a target / routing affinity (Aff3 [39:32], Aff2..Aff0 [23:0]).
-constexpr u64 kMpidrAffinityMask = 0xff00ffffffull;  // = arm::mpidr::kAffinityMask (static_assert in sdei.cpp; guest payloads include this header without core/)
+constexpr u64 kMpidrAffinityMask = 0xff00ffffffull;  // = arm::mpidr::kAffinityMask (static_assert in sdei.cpp; guest
+                                                     // payloads include this header without core/)
 
 }  // namespace hv::sdei

@@ -80,8 +80,7 @@ Status GicdRegisterClass::validate(u32, u64 id, Span<const u8> value, reglist::R
 Status GicdRegisterClass::set(u32, u64 id, Span<const u8> value) {
     if (!owns(id)) return Status::not_found;
     Status s = restore_dist_value(vgic_, offset_of(id), width_of(id), load(value));
-    if (s != Status::ok)
-        HV_LOG_RATELIMITED(warn, "reglist: GICD %#x refused: %s", offset_of(id), status_name(s));
+    if (s != Status::ok) HV_LOG_RATELIMITED(warn, "reglist: GICD %#x refused: %s", offset_of(id), status_name(s));
     return s;
 }
 
@@ -182,8 +181,7 @@ Status LineLevelRegisterClass::get(u32, u64 id, Span<u8> value) {
 Status LineLevelRegisterClass::set(u32, u64 id, Span<const u8> value) {
     if (!owns(id)) return Status::not_found;
     const u16 index = static_cast<u16>(id & 0xffff);
-    return vgic_.line_level_write(line_level_vcpu(index), line_level_first_intid(index),
-                                  static_cast<u32>(load(value)));
+    return vgic_.line_level_write(line_level_vcpu(index), line_level_first_intid(index), static_cast<u32>(load(value)));
 }
 
 }  // namespace hv::vgic

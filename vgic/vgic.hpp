@@ -101,7 +101,7 @@ struct IrqState {
     bool active = false;
     bool edge = false;
     bool hw = false;
-    bool bound = false;  // bound to a firmware event (IrqBinder): pending edges go to the BoundIrqSink, never to LRs
+    bool bound = false;     // bound to a firmware event (IrqBinder): pending edges go to the BoundIrqSink, never to LRs
     u8 lr_owner = kNoVcpu;  // vCPU whose list registers currently hold this interrupt
     u8 target = 0;          // SPIs: vCPU selected by route (kNoVcpu if none matches)
     u16 pintid = 0;         // hardware-linked: physical INTID

@@ -5,8 +5,8 @@
 // it once every register is in place, so no vCPU starts half restored.
 #pragma once
 
-#include "core/reglist/catalogue.hpp"
 #include "core/platform.hpp"
+#include "core/reglist/catalogue.hpp"
 #include "core/reglist/ids.hpp"
 #include "psci/firmware.hpp"
 

@@ -63,8 +63,10 @@ Status build_models(Vm& vm, const VmConfig& cfg, const VmPorts& ports) {
         // A per-VM secret keys the translation hash, so guest-chosen IDs cannot build long chains
         // (docs/isolation.md). Without a random source the fixed default stays (logged).
         u64 seed = 0;
-        if (ports.firmware->random64(seed)) (void)vm.its[i].get().set_hash_seed(seed);
-        else HV_LOG_WARN("its%u: no random source: translation hash keyed with the default", i);
+        if (ports.firmware->random64(seed))
+            (void)vm.its[i].get().set_hash_seed(seed);
+        else
+            HV_LOG_WARN("its%u: no random source: translation hash keyed with the default", i);
     }
     vm.its_count = cfg.its_count;
     if (cfg.uart) vm.uart.construct(*ports.uart_backend);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "core/esr.hpp"
+#include "core/guest_dtb.hpp"
 #include "core/guest_memory.hpp"
 #include "core/irq.hpp"
 #include "core/mmio.hpp"
@@ -30,7 +31,6 @@
 #include "sdei/sdei.hpp"
 #include "vgic/reglist_class.hpp"
 #include "vgic/vgic.hpp"
-#include "core/guest_dtb.hpp"
 #include "vm/mp_state.hpp"
 #include "vm/uart_class.hpp"
 
@@ -234,9 +234,15 @@ private:
     };
     struct Registers {
         Registers(Vm& vm, const Clock& clock, const pmu::Config& pmu_cfg, u64 ich_vtr, const VmConfig& cfg)
-            : ids(cfg.host_ids, cfg.ipa_bits), contexts(vm), core(contexts), sys(contexts, clock), pmu(contexts, pmu_cfg), firmware(vm.firmware),
+            : ids(cfg.host_ids, cfg.ipa_bits),
+              contexts(vm),
+              core(contexts),
+              sys(contexts, clock),
+              pmu(contexts, pmu_cfg),
+              firmware(vm.firmware),
               vgic(vm.vgic, ich_vtr),
-              sdei(vm.sdei), mp_state(vm.firmware, vm.vcpu_count) {}
+              sdei(vm.sdei),
+              mp_state(vm.firmware, vm.vcpu_count) {}
         reglist::IdRegisterClass ids;
         Contexts contexts;
         reglist::CoreRegisterClass core;

@@ -10,7 +10,7 @@ namespace hv::arch {
 // Use the PL011 at `base` (from the DTB; 0x0900_0000 before it is parsed). Installs the lib/log.hpp hooks.
 void console_init(u64 base);
 void console_write(const char* s, usize len);  // takes the console lock
-void console_putc_unlocked(char c);             // for panic: no lock
+void console_putc_unlocked(char c);            // for panic: no lock
 // A guest's character, byte for byte (no CR insertion), under the console lock.
 void console_guest_putc(char c);
 // Polls the receive FIFO; returns -1 if empty.

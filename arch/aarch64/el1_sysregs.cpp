@@ -23,8 +23,7 @@ namespace hv::arch {
     HV_WRITE_SYSREG(vmpidr_el2, c.sys[static_cast<usize>(SysReg::name)] | arm::mpidr::kRes1)
 // OSLSR_EL1: the OS lock is set and cleared through OSLAR_EL1.OSLK (DDI0487 D19.3: OSLSR_EL1.OSLK is bit 1).
 #define HV_SAVE_oslsr HV_SAVE_el1
-#define HV_LOAD_oslsr(name, enc) \
-    HV_WRITE_SYSREG(oslar_el1, (c.sys[static_cast<usize>(SysReg::name)] >> 1) & 1)
+#define HV_LOAD_oslsr(name, enc) HV_WRITE_SYSREG(oslar_el1, (c.sys[static_cast<usize>(SysReg::name)] >> 1) & 1)
 // Breakpoint / watchpoint n (= CRm) only if the hardware has it (ID_AA64DFR0_EL1.BRPs / WRPs + 1).
 #define HV_SAVE_dbg_bp(name, enc, n) \
     if ((n) < dbg.brps) HV_SAVE_el1(name, enc)

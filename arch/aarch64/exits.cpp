@@ -52,8 +52,8 @@ void handle_firmware(Vm& vm, Vcpu& v, bool smc) {
             // SYSTEM_RESET (0x84000009) or SYSTEM_RESET2 (0x84000012 / 0xC4000012, DEN0022D 5.19): a VM reset,
             // never a machine reset.
             const ResetReason reason = psci::FidNumber::get(fid) == psci::FidNumber::get(psci::kSystemReset2)
-                                            ? ResetReason::system_reset2
-                                            : ResetReason::system_reset;
+                                           ? ResetReason::system_reset2
+                                           : ResetReason::system_reset;
             HV_LOG_INFO("guest requested %s (type %#x): resetting the VM",
                         reason == ResetReason::system_reset2 ? "SYSTEM_RESET2" : "SYSTEM_RESET",
                         vm.firmware.reset_type());

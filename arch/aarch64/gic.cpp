@@ -94,8 +94,8 @@ Status gic_init_cpu() {
     percpu(cpu).gicr = rd;
 
     // Wake the redistributor (IHI0069H 12.11.44 GICR_WAKER).
-    mmio_write<u32>(rd + rd_off(GicrReg::WAKER),
-                    mmio_read<u32>(rd + rd_off(GicrReg::WAKER)) & ~static_cast<u32>(gicr_waker::ProcessorSleep::make(1)));
+    mmio_write<u32>(rd + rd_off(GicrReg::WAKER), mmio_read<u32>(rd + rd_off(GicrReg::WAKER)) &
+                                                     ~static_cast<u32>(gicr_waker::ProcessorSleep::make(1)));
     if (!wait_clear(rd + rd_off(GicrReg::WAKER), gicr_waker::ChildrenAsleep::make(1))) return Status::timeout;
 
     // SGIs/PPIs: group 1, disabled except our SGIs, default priority.

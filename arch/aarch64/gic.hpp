@@ -16,8 +16,8 @@ constexpr u32 kSgiStop = 15;  // panic: stop
 // through a hardware-linked list register).
 using IrqHandler = bool (*)(u32 intid, void* arg);
 
-[[nodiscard]] Status gic_init_distributor(const GicInfo& gic);  // primary pCPU, once
-[[nodiscard]] Status gic_init_cpu();                            // every pCPU (its redistributor + CPU interface)
+[[nodiscard]] Status gic_init_distributor(const GicInfo& gic);   // primary pCPU, once
+[[nodiscard]] Status gic_init_cpu();                             // every pCPU (its redistributor + CPU interface)
 void gic_set_handler(u32 intid, IrqHandler handler, void* arg);  // SGI/PPI/SPI (< 1020)
 void gic_set_lpi_handler(IrqHandler handler, void* arg);         // INTIDs >= 8192
 void gic_enable(u32 intid, bool enable);                         // SGI/PPI: this pCPU; SPI: distributor

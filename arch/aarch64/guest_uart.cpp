@@ -22,7 +22,6 @@ constexpr u32 kHostRtim = 1u << 6;
 
 void write_host(u64 reg, u32 v) { mmio_write<u32>(console_base() + reg, v); }
 
-
 // The host PL011's receiver as the model's input. Masking its RX/RT interrupts while the guest's FIFO is full
 // leaves further input in the host UART (back-pressure, core/pl011.hpp) instead of dropping it.
 class HostUartRx final : public Pl011RxSource {
@@ -74,7 +73,9 @@ Status guest_uart_init(Vm& vm, const UartInfo& uart) {
         u32 host = uart.irq.intid();
         gic_set_handler(host, host_uart_irq, nullptr);
         gic_route_spi(host, HV_READ_SYSREG(mpidr_el1));
-        vm.uart->locked([](Pl011& u) { u.attach_rx_source(&const_cast<HostUartRx&>(kHostRx)); });  // unmasks the host UART's RX/RT interrupts while the FIFO has room
+        vm.uart->locked([](Pl011& u) {
+            u.attach_rx_source(&const_cast<HostUartRx&>(kHostRx));
+        });  // unmasks the host UART's RX/RT interrupts while the FIFO has room
         gic_enable(host, true);
     } else {
         HV_LOG_WARN("guest UART: no host UART interrupt in the DT: no console input");

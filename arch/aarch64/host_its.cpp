@@ -32,7 +32,7 @@ using PendInnerCache = Field<9, 7>;
 using PendShareability = Field<11, 10>;
 using PendAddress = Field<51, 16>;
 using PendPtz = Bit<62>;
-constexpr u64 kCacheWbRaWa = 7;   // Normal, inner write-back, read- and write-allocate
+constexpr u64 kCacheWbRaWa = 7;  // Normal, inner write-back, read- and write-allocate
 constexpr u64 kShareInner = 1;
 
 // LPI property entry (IHI0069H 5.1.1): priority [7:2], Enable bit 0.
@@ -101,7 +101,9 @@ Status HostIts::setup_tables() {
         const u64 off = its::reg(its::GitsReg::BASER0) + 8 * n;
         const u64 cur = mmio_read<u64>(base_ + off);
         const u64 type = baser::Type::get(cur);
-        u8* table = type == kBaserTypeDevice ? mem().device_table : type == kBaserTypeCollection ? mem().collection_table : nullptr;
+        u8* table = type == kBaserTypeDevice       ? mem().device_table
+                    : type == kBaserTypeCollection ? mem().collection_table
+                                                   : nullptr;
         if (table == nullptr) {
             mmio_write<u64>(base_ + off, 0);
             continue;
@@ -120,8 +122,8 @@ Status HostIts::setup_tables() {
             if (baser::PageSize::get(got) == code) break;
         }
         if (!baser::Valid::get(got) || baser::PhysicalAddress::get(got) != (pa(table) >> 12)) {
-            HV_LOG_ERROR("host ITS: BASER%u (type %llu) not accepted (0x%llx)", n, static_cast<unsigned long long>(type),
-                         static_cast<unsigned long long>(got));
+            HV_LOG_ERROR("host ITS: BASER%u (type %llu) not accepted (0x%llx)", n,
+                         static_cast<unsigned long long>(type), static_cast<unsigned long long>(got));
             return Status::unsupported;
         }
         if (baser::Shareability::get(got) == 0) flush_ = true;
@@ -217,8 +219,10 @@ Status HostIts::submit(const Cmd* cmds, u32 n, u32 sync_cpu) {
     const u64 creadr_reg = base_ + its::reg(its::GitsReg::CREADR);
     for (u32 i = 0; i <= n; ++i) {
         Command c;
-        if (i < n) memcpy(c.dw, cmds[i].dw, 32);
-        else c = Command::sync(rdbase(sync_cpu < cpus_ ? sync_cpu : 0));
+        if (i < n)
+            memcpy(c.dw, cmds[i].dw, 32);
+        else
+            c = Command::sync(rdbase(sync_cpu < cpus_ ? sync_cpu : 0));
         const u64 next = (cwriter_ + 32) % kQueueBytes;
         if (Status s = wait_for_space(next); s != Status::ok) {
             ++timeouts_;

@@ -8,17 +8,17 @@
 // Every wait is bounded: an ITS that does not answer yields Status::timeout and a log line, never a hang.
 #pragma once
 
-#include "core/msi_shadow.hpp"
 #include "arch/aarch64/asm_defs.h"
+#include "core/msi_shadow.hpp"
 #include "core/platform.hpp"
 #include "lib/spinlock.hpp"
 
 namespace hv::arch {
 
-constexpr u32 kHostLpiIdBits = 14;                              // host LPIs are INTIDs [8192, 16384)
+constexpr u32 kHostLpiIdBits = 14;  // host LPIs are INTIDs [8192, 16384)
 constexpr u32 kHostLpiFirst = 8192;
 constexpr u32 kHostLpiCount = (1u << kHostLpiIdBits) - kHostLpiFirst;
-constexpr u8 kHostLpiPriority = 0xa0;                           // as the hypervisor's SPIs (gic.cpp)
+constexpr u8 kHostLpiPriority = 0xa0;  // as the hypervisor's SPIs (gic.cpp)
 
 class HostIts final : public PhysicalItsOps {
 public:
@@ -67,7 +67,7 @@ private:
     u32 itt_entry_size_ = 8;
     u32 device_limit_ = 0;  // DeviceIDs < device_limit_ are backed by our device table
     u32 event_bits_max_ = 0;
-    u64 cwriter_ = 0;       // next free byte offset in the queue
+    u64 cwriter_ = 0;  // next free byte offset in the queue
     u32 next_lpi_ = kHostLpiFirst;
     u64 commands_ = 0;
     u64 timeouts_ = 0;
@@ -75,8 +75,8 @@ private:
 
 HostIts& host_its();
 
-// The ITS's own memory: BSS (zeroed at boot; the anchor leaves it as it is), identity mapped Normal WB at EL2. Held by the anchor (anchor.hpp);
-// only host_its.cpp touches it.
+// The ITS's own memory: BSS (zeroed at boot; the anchor leaves it as it is), identity mapped Normal WB at EL2. Held by
+// the anchor (anchor.hpp); only host_its.cpp touches it.
 struct HostItsMemory {
     static constexpr u32 kQueuePages = 4;  // 16 KiB: 512 commands
     static constexpr u64 kQueueBytes = kQueuePages * 4096;

@@ -21,10 +21,10 @@ constexpr u64 kSctlrWxn = 1u << 19;  // DDI0487 D19.2 SCTLR_EL2.WXN: every writa
 
 u64 addr(const char* p) { return reinterpret_cast<u64>(p); }
 
-constexpr MapAttrs kRw{MemType::normal, true, false};    // data, BSS, stacks, tables, all other RAM: RW, XN
-constexpr MapAttrs kRx{MemType::normal, false, true};    // text: read-only, executable
-constexpr MapAttrs kRo{MemType::normal, false, false};   // rodata: read-only, XN
-constexpr MapAttrs kDev{MemType::device, true, false};   // everything that is not RAM
+constexpr MapAttrs kRw{MemType::normal, true, false};   // data, BSS, stacks, tables, all other RAM: RW, XN
+constexpr MapAttrs kRx{MemType::normal, false, true};   // text: read-only, executable
+constexpr MapAttrs kRo{MemType::normal, false, false};  // rodata: read-only, XN
+constexpr MapAttrs kDev{MemType::device, true, false};  // everything that is not RAM
 
 // [base, end) read-write execute-never, leaving out the stack guards (the lower half of every stack slot).
 Status map_data(u64 base, u64 end) {

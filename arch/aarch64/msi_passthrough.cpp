@@ -64,13 +64,15 @@ void msi_log_stats() {
         n += format(per + n, sizeof(per) - n, "%s%llu", i ? "," : "",
                     static_cast<unsigned long long>(st().stats.host_lpis_on_pcpu[i].load(MemoryOrder::relaxed)));
     const MsiShadow::Stats sh = st().shadow_ready ? st().shadow.stats() : MsiShadow::Stats{};
-    HV_LOG_INFO("stats: msi host_lpis=%llu per_pcpu=%s delivered=%llu dropped=%llu shadow mapped=%llu moved=%llu "
-                "unmapped=%llu virtual_only=%llu phys_errors=%llu",
-                static_cast<unsigned long long>(st().stats.host_lpis.load(MemoryOrder::relaxed)), per,
-                static_cast<unsigned long long>(st().stats.delivered.load(MemoryOrder::relaxed)), static_cast<unsigned long long>(st().stats.dropped.load(MemoryOrder::relaxed)),
-                static_cast<unsigned long long>(sh.mapped), static_cast<unsigned long long>(sh.moved),
-                static_cast<unsigned long long>(sh.unmapped), static_cast<unsigned long long>(sh.virtual_only),
-                static_cast<unsigned long long>(sh.phys_errors));
+    HV_LOG_INFO(
+        "stats: msi host_lpis=%llu per_pcpu=%s delivered=%llu dropped=%llu shadow mapped=%llu moved=%llu "
+        "unmapped=%llu virtual_only=%llu phys_errors=%llu",
+        static_cast<unsigned long long>(st().stats.host_lpis.load(MemoryOrder::relaxed)), per,
+        static_cast<unsigned long long>(st().stats.delivered.load(MemoryOrder::relaxed)),
+        static_cast<unsigned long long>(st().stats.dropped.load(MemoryOrder::relaxed)),
+        static_cast<unsigned long long>(sh.mapped), static_cast<unsigned long long>(sh.moved),
+        static_cast<unsigned long long>(sh.unmapped), static_cast<unsigned long long>(sh.virtual_only),
+        static_cast<unsigned long long>(sh.phys_errors));
 }
 
 namespace {
@@ -88,7 +90,8 @@ Status add_its_frame(Vm& vm, u32 index, const MemRegion& frame) {
 Status msi_its_frames(const PlatformInfo& plat, u32 vits, const fdt::Reader* host, VirtualItsFrames& frames) {
     frames.clear();
     if (plat.gic.its.empty()) return Status::not_found;
-    if (plat.gic.its.size() > 1) HV_LOG_WARN("msi: %zu ITSes on the host: only the first is virtualised", plat.gic.its.size());
+    if (plat.gic.its.size() > 1)
+        HV_LOG_WARN("msi: %zu ITSes on the host: only the first is virtualised", plat.gic.its.size());
     if (Status s = virtual_its_frames(host, plat, vits, frames); s != Status::ok) {
         HV_LOG_WARN("msi: %u virtual ITSes requested, cannot place them (%s): only ITS 0", vits, status_name(s));
         frames.clear();
@@ -171,7 +174,8 @@ Status msi_passthrough_init(Vm& vm, const PlatformInfo& plat) {
         HV_LOG_INFO("msi: DeviceIDs 0x%x..0x%x are passed through (host LPIs %u..%u)", r.first, r.first + r.count - 1,
                     cfg.host_lpi_base, cfg.host_lpi_base + cfg.cap - 1);
     HV_LOG_INFO("msi: virtual ITS at 0x%llx, doorbell = physical GITS_TRANSLATER 0x%llx",
-                static_cast<unsigned long long>(frame.base), static_cast<unsigned long long>(hits.translater_address()));
+                static_cast<unsigned long long>(frame.base),
+                static_cast<unsigned long long>(hits.translater_address()));
     return Status::ok;
 }
 

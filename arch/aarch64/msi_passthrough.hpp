@@ -16,8 +16,8 @@
 #include "core/irq.hpp"
 #include "core/msi_shadow.hpp"
 #include "core/platform.hpp"
-#include "vm/vm.hpp"
 #include "its/its.hpp"
+#include "vm/vm.hpp"
 
 namespace hv::arch {
 

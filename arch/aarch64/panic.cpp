@@ -59,11 +59,12 @@ void stop_this_cpu() {
     claim_panic();
     if (kind == HV_EL2_STACK_OVERFLOW) {
         // vectors.S el2_stack_overflow: the faulting SP is in SP_EL0, the report runs on the fault stack.
-        raw_print("\n[hv%u E] PANIC: EL2 stack overflow: SP 0x%016llx is in the guard page below pCPU %u's stack "
-                  "(ESR 0x%016llx, FAR 0x%016llx, ELR 0x%016llx)\n",
-                  this_cpu_index(), static_cast<unsigned long long>(HV_READ_SYSREG(sp_el0)), this_cpu_index(),
-                  static_cast<unsigned long long>(f.esr), static_cast<unsigned long long>(f.far),
-                  static_cast<unsigned long long>(f.elr));
+        raw_print(
+            "\n[hv%u E] PANIC: EL2 stack overflow: SP 0x%016llx is in the guard page below pCPU %u's stack "
+            "(ESR 0x%016llx, FAR 0x%016llx, ELR 0x%016llx)\n",
+            this_cpu_index(), static_cast<unsigned long long>(HV_READ_SYSREG(sp_el0)), this_cpu_index(),
+            static_cast<unsigned long long>(f.esr), static_cast<unsigned long long>(f.far),
+            static_cast<unsigned long long>(f.elr));
         finish_panic();
     }
     raw_print("\n[hv%u E] PANIC: unexpected %s exception at EL2: %s (EC 0x%02llx) ESR 0x%016llx\n", this_cpu_index(),

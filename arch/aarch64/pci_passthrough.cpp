@@ -10,10 +10,14 @@ namespace {
 
 const char* space_name(PciRange::Space s) {
     switch (s) {
-        case PciRange::Space::config: return "config";
-        case PciRange::Space::io: return "I/O";
-        case PciRange::Space::mmio32: return "MMIO32";
-        case PciRange::Space::mmio64: return "MMIO64";
+        case PciRange::Space::config:
+            return "config";
+        case PciRange::Space::io:
+            return "I/O";
+        case PciRange::Space::mmio32:
+            return "MMIO32";
+        case PciRange::Space::mmio64:
+            return "MMIO64";
     }
     return "?";
 }

@@ -5,7 +5,6 @@
 
 namespace hv::arch {
 
-
 PerCpu& percpu(u32 index) { return hyp().cpus[index < kMaxCpus ? index : 0]; }
 
 void percpu_init(u32 index) {
@@ -16,7 +15,6 @@ void percpu_init(u32 index) {
     isb();
     p.online.store(true, MemoryOrder::release);
 }
-
 
 u32 online_cpus() {
     u32 n = 0;
@@ -37,7 +35,8 @@ bool cpu_boot_transition(u32 index, CpuBoot from, CpuBoot to) {
     if (index >= kMaxCpus) return false;
     u32 expected = static_cast<u32>(from);
     // Release: the GIC state a secondary set up (gic_redistributor) is visible to whoever acquires `ready`.
-    return hyp().cpus[index].boot.compare_exchange(expected, static_cast<u32>(to), MemoryOrder::acq_rel);  // fail: acquire
+    return hyp().cpus[index].boot.compare_exchange(expected, static_cast<u32>(to),
+                                                   MemoryOrder::acq_rel);  // fail: acquire
 }
 
 }  // namespace hv::arch

@@ -41,7 +41,7 @@ struct PerCpu {
     u64 host_sp = 0;                   // PERCPU_HOST_SP: hypervisor SP to return to on a guest exit
     u32 index = 0;                     // logical pCPU number (DTB /cpus order)
     u64 mpidr = 0;
-    Atomic<bool> online;  // entered the hypervisor's C code (percpu_init); not yet usable
+    Atomic<bool> online;   // entered the hypervisor's C code (percpu_init); not yet usable
     Vcpu* vcpu = nullptr;  // the vCPU pinned to this pCPU, if any
     Atomic<u32> boot;      // CpuBoot (cpu_boot_state / cpu_boot_transition)
     u64 gicr = 0;          // this pCPU's redistributor RD_base (gic_init_cpu)

@@ -8,7 +8,6 @@ namespace hv::arch {
 
 namespace {
 
-
 // Event counter n through PMSELR_EL0 + PMXEVCNTR/PMXEVTYPER (DDI0487 D13: the selected counter; an ISB makes the
 // new selection visible to the indirect accesses). n < PMCR.N only: other counters do not exist.
 void select_counter(u32 n) {

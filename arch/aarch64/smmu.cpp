@@ -82,8 +82,9 @@ Status submit_locked(const Cmd* cmds, u32 n) {
         if (gerror::CmdqErr::get(gerr)) {
             // IHI0070 7.1: the queue stops at the bad command; report it, skip it, acknowledge, and let the rest run.
             ++st().stats.timeouts;
-            HV_LOG_RATELIMITED(error, "smmu: command 0x%x at CONS 0x%x failed: %s", cmd_opcode(mem().cmdq[q.slot(cons)]),
-                               cons & q.mask(), cmdq_error_name(static_cast<u32>(queue::ConsErr::get(cons))));
+            HV_LOG_RATELIMITED(error, "smmu: command 0x%x at CONS 0x%x failed: %s",
+                               cmd_opcode(mem().cmdq[q.slot(cons)]), cons & q.mask(),
+                               cmdq_error_name(static_cast<u32>(queue::ConsErr::get(cons))));
             mem().cmdq[q.slot(cons)] = cmd_sync();
             publish(&mem().cmdq[q.slot(cons)], sizeof(Cmd));
             wr32(Reg::GERRORN, rd32(Reg::GERRORN) ^ gerror::CmdqErr::make(1));
@@ -212,7 +213,8 @@ Status smmu_vm_init(const Vm& vm, const PlatformInfo& plat, bool passthrough, bo
                      static_cast<unsigned long long>(info.base), idr0, idr5);
         return Status::unsupported;
     }
-    if (idr1::CmdqS::get(idr1) < kSmmuCmdqLog2 || idr1::EventqS::get(idr1) < kSmmuEventqLog2) return Status::unsupported;
+    if (idr1::CmdqS::get(idr1) < kSmmuCmdqLog2 || idr1::EventqS::get(idr1) < kSmmuEventqLog2)
+        return Status::unsupported;
     st().stage2 = s2;
     // COHACC: the SMMU's table and queue accesses snoop the CPU caches, when the DT also says the bus is coherent.
     st().coherent = idr0::Cohacc::get(idr0) != 0 && info.coherent;
@@ -269,7 +271,8 @@ Status smmu_vm_init(const Vm& vm, const PlatformInfo& plat, bool passthrough, bo
     wr32(Reg::CR2, static_cast<u32>(cr2::RecInvSid::make(1) | cr2::Ptm::make(1)));
     wr64(Reg::STRTAB_BASE, strtab::Ra::make(1) | strtab::Addr::make(pa(mem().strtab) >> 6));
     wr32(Reg::STRTAB_BASE_CFG, static_cast<u32>(strtab::Fmt::make(0) | strtab::Log2Size::make(log2)));
-    wr64(Reg::CMDQ_BASE, queue::Ra::make(1) | queue::Addr::make(pa(mem().cmdq) >> 5) | queue::Log2Size::make(kSmmuCmdqLog2));
+    wr64(Reg::CMDQ_BASE,
+         queue::Ra::make(1) | queue::Addr::make(pa(mem().cmdq) >> 5) | queue::Log2Size::make(kSmmuCmdqLog2));
     wr32(Reg::CMDQ_PROD, 0);
     wr32(Reg::CMDQ_CONS, 0);
     st().cmd_prod = 0;

@@ -97,7 +97,8 @@ Status SnapdiskSink::write(const void* data, usize n) {
         p += take;
         n -= take;
         pos_ += take;
-        if (pos_ % kBounceBytes == 0) HV_TRY(st().drv.write((pos_ - kBounceBytes) / kSectorSize, st().bounce, kBounceBytes));
+        if (pos_ % kBounceBytes == 0)
+            HV_TRY(st().drv.write((pos_ - kBounceBytes) / kSectorSize, st().bounce, kBounceBytes));
     }
     return Status::ok;
 }

@@ -4,16 +4,16 @@
 #include "lib/spinlock.hpp"
 #include "lib/types.hpp"
 
-#define HV_READ_SYSREG(name)                              \
-    ({                                                    \
-        ::hv::u64 hv_v_;                                  \
-        asm volatile("mrs %0, " #name : "=r"(hv_v_));     \
-        hv_v_;                                            \
+#define HV_READ_SYSREG(name)                          \
+    ({                                                \
+        ::hv::u64 hv_v_;                              \
+        asm volatile("mrs %0, " #name : "=r"(hv_v_)); \
+        hv_v_;                                        \
     })
-#define HV_WRITE_SYSREG(name, v)                                                \
-    do {                                                                        \
-        ::hv::u64 hv_w_ = (v);                                                  \
-        asm volatile("msr " #name ", %0" ::"r"(hv_w_) : "memory");              \
+#define HV_WRITE_SYSREG(name, v)                                   \
+    do {                                                           \
+        ::hv::u64 hv_w_ = (v);                                     \
+        asm volatile("msr " #name ", %0" ::"r"(hv_w_) : "memory"); \
     } while (0)
 
 namespace hv::arch {
@@ -26,8 +26,14 @@ inline void sev() { asm volatile("sev" ::: "memory"); }
 inline void wfe() { asm volatile("wfe" ::: "memory"); }
 inline void wfi() { asm volatile("wfi" ::: "memory"); }
 
-template <typename T> inline T mmio_read(u64 addr) { return *reinterpret_cast<volatile T*>(addr); }
-template <typename T> inline void mmio_write(u64 addr, T v) { *reinterpret_cast<volatile T*>(addr) = v; }
+template <typename T>
+inline T mmio_read(u64 addr) {
+    return *reinterpret_cast<volatile T*>(addr);
+}
+template <typename T>
+inline void mmio_write(u64 addr, T v) {
+    *reinterpret_cast<volatile T*>(addr) = v;
+}
 
 // SMCCC call to the firmware below us (QEMU's PSCI over SMC); returns x0. vectors.S.
 extern "C" u64 hv_smc_call(u64 fid, u64 a1, u64 a2, u64 a3);

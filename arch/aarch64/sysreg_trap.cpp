@@ -14,8 +14,8 @@ namespace hv::arch {
 void handle_sysreg(Vcpu& v, u64 esr) {
     auto s = esr::SysRegAccess::from_esr(esr);
     if (idreg::is_id_space(s.op0, s.op1, s.crn, s.crm)) {
-        // HCR_EL2.TID3: the VM's ID registers (core/id_regs.hpp, core/reglist/id_regs_class.hpp). The ID registers are read-only: an MSR to
-        // one of these encodings is UNDEFINED (and does not normally trap; be safe if it does).
+        // HCR_EL2.TID3: the VM's ID registers (core/id_regs.hpp, core/reglist/id_regs_class.hpp). The ID registers are
+        // read-only: an MSR to one of these encodings is UNDEFINED (and does not normally trap; be safe if it does).
         if (!s.read) {
             HV_LOG_RATELIMITED(warn, "vcpu%u: write to ID register S3_0_C0_C%u_%u: UNDEF", v.id, s.crm, s.op2);
             inject_undef(sys_for_write(v));
@@ -38,8 +38,11 @@ void handle_sysreg(Vcpu& v, u64 esr) {
         if (r->access == el1::Access::shadow) {
             // HCR_EL2.TACR (DDI0487 D19.2): ACTLR_EL1 reads the vCPU's value, writes are ignored (KVM: access_actlr).
             // Never in the CPU, so ctx.sys holds it whatever the lazy switch's state.
-            if (s.read) write_gpr(v.ctx, s.rt, v.ctx.sysreg(r->index));
-            else HV_LOG_RATELIMITED(debug, "vcpu%u: %s write 0x%llx ignored", v.id, r->name, static_cast<unsigned long long>(value));
+            if (s.read)
+                write_gpr(v.ctx, s.rt, v.ctx.sysreg(r->index));
+            else
+                HV_LOG_RATELIMITED(debug, "vcpu%u: %s write 0x%llx ignored", v.id, r->name,
+                                   static_cast<unsigned long long>(value));
         } else if (s.read) {
             sys_sync(v);
             write_gpr(v.ctx, s.rt, v.ctx.sysreg(r->index));

@@ -11,7 +11,6 @@
 #include "lib/log.hpp"
 #include "vgic/reglist_class.hpp"
 
-
 namespace hv::arch {
 
 namespace {
@@ -27,45 +26,95 @@ namespace {
 
 void write_lr(u32 n, u64 v) {
     switch (n) {
-        case 0: HV_WRITE_SYSREG(S3_4_C12_C12_0, v); break;
-        case 1: HV_WRITE_SYSREG(S3_4_C12_C12_1, v); break;
-        case 2: HV_WRITE_SYSREG(S3_4_C12_C12_2, v); break;
-        case 3: HV_WRITE_SYSREG(S3_4_C12_C12_3, v); break;
-        case 4: HV_WRITE_SYSREG(S3_4_C12_C12_4, v); break;
-        case 5: HV_WRITE_SYSREG(S3_4_C12_C12_5, v); break;
-        case 6: HV_WRITE_SYSREG(S3_4_C12_C12_6, v); break;
-        case 7: HV_WRITE_SYSREG(S3_4_C12_C12_7, v); break;
-        case 8: HV_WRITE_SYSREG(S3_4_C12_C13_0, v); break;
-        case 9: HV_WRITE_SYSREG(S3_4_C12_C13_1, v); break;
-        case 10: HV_WRITE_SYSREG(S3_4_C12_C13_2, v); break;
-        case 11: HV_WRITE_SYSREG(S3_4_C12_C13_3, v); break;
-        case 12: HV_WRITE_SYSREG(S3_4_C12_C13_4, v); break;
-        case 13: HV_WRITE_SYSREG(S3_4_C12_C13_5, v); break;
-        case 14: HV_WRITE_SYSREG(S3_4_C12_C13_6, v); break;
-        case 15: HV_WRITE_SYSREG(S3_4_C12_C13_7, v); break;
-        default: break;
+        case 0:
+            HV_WRITE_SYSREG(S3_4_C12_C12_0, v);
+            break;
+        case 1:
+            HV_WRITE_SYSREG(S3_4_C12_C12_1, v);
+            break;
+        case 2:
+            HV_WRITE_SYSREG(S3_4_C12_C12_2, v);
+            break;
+        case 3:
+            HV_WRITE_SYSREG(S3_4_C12_C12_3, v);
+            break;
+        case 4:
+            HV_WRITE_SYSREG(S3_4_C12_C12_4, v);
+            break;
+        case 5:
+            HV_WRITE_SYSREG(S3_4_C12_C12_5, v);
+            break;
+        case 6:
+            HV_WRITE_SYSREG(S3_4_C12_C12_6, v);
+            break;
+        case 7:
+            HV_WRITE_SYSREG(S3_4_C12_C12_7, v);
+            break;
+        case 8:
+            HV_WRITE_SYSREG(S3_4_C12_C13_0, v);
+            break;
+        case 9:
+            HV_WRITE_SYSREG(S3_4_C12_C13_1, v);
+            break;
+        case 10:
+            HV_WRITE_SYSREG(S3_4_C12_C13_2, v);
+            break;
+        case 11:
+            HV_WRITE_SYSREG(S3_4_C12_C13_3, v);
+            break;
+        case 12:
+            HV_WRITE_SYSREG(S3_4_C12_C13_4, v);
+            break;
+        case 13:
+            HV_WRITE_SYSREG(S3_4_C12_C13_5, v);
+            break;
+        case 14:
+            HV_WRITE_SYSREG(S3_4_C12_C13_6, v);
+            break;
+        case 15:
+            HV_WRITE_SYSREG(S3_4_C12_C13_7, v);
+            break;
+        default:
+            break;
     }
 }
 
 u64 read_lr(u32 n) {
     switch (n) {
-        case 0: return HV_READ_SYSREG(S3_4_C12_C12_0);
-        case 1: return HV_READ_SYSREG(S3_4_C12_C12_1);
-        case 2: return HV_READ_SYSREG(S3_4_C12_C12_2);
-        case 3: return HV_READ_SYSREG(S3_4_C12_C12_3);
-        case 4: return HV_READ_SYSREG(S3_4_C12_C12_4);
-        case 5: return HV_READ_SYSREG(S3_4_C12_C12_5);
-        case 6: return HV_READ_SYSREG(S3_4_C12_C12_6);
-        case 7: return HV_READ_SYSREG(S3_4_C12_C12_7);
-        case 8: return HV_READ_SYSREG(S3_4_C12_C13_0);
-        case 9: return HV_READ_SYSREG(S3_4_C12_C13_1);
-        case 10: return HV_READ_SYSREG(S3_4_C12_C13_2);
-        case 11: return HV_READ_SYSREG(S3_4_C12_C13_3);
-        case 12: return HV_READ_SYSREG(S3_4_C12_C13_4);
-        case 13: return HV_READ_SYSREG(S3_4_C12_C13_5);
-        case 14: return HV_READ_SYSREG(S3_4_C12_C13_6);
-        case 15: return HV_READ_SYSREG(S3_4_C12_C13_7);
-        default: return 0;
+        case 0:
+            return HV_READ_SYSREG(S3_4_C12_C12_0);
+        case 1:
+            return HV_READ_SYSREG(S3_4_C12_C12_1);
+        case 2:
+            return HV_READ_SYSREG(S3_4_C12_C12_2);
+        case 3:
+            return HV_READ_SYSREG(S3_4_C12_C12_3);
+        case 4:
+            return HV_READ_SYSREG(S3_4_C12_C12_4);
+        case 5:
+            return HV_READ_SYSREG(S3_4_C12_C12_5);
+        case 6:
+            return HV_READ_SYSREG(S3_4_C12_C12_6);
+        case 7:
+            return HV_READ_SYSREG(S3_4_C12_C12_7);
+        case 8:
+            return HV_READ_SYSREG(S3_4_C12_C13_0);
+        case 9:
+            return HV_READ_SYSREG(S3_4_C12_C13_1);
+        case 10:
+            return HV_READ_SYSREG(S3_4_C12_C13_2);
+        case 11:
+            return HV_READ_SYSREG(S3_4_C12_C13_3);
+        case 12:
+            return HV_READ_SYSREG(S3_4_C12_C13_4);
+        case 13:
+            return HV_READ_SYSREG(S3_4_C12_C13_5);
+        case 14:
+            return HV_READ_SYSREG(S3_4_C12_C13_6);
+        case 15:
+            return HV_READ_SYSREG(S3_4_C12_C13_7);
+        default:
+            return 0;
     }
 }
 
@@ -121,8 +170,8 @@ public:
 // A stateless port (vtable only): constant at file scope (docs/architecture.md §4 "The anchors").
 constinit const GicHwControl kHwControl;
 VgicGlueState& st() { return hyp().vgic_glue; }
-// The guest's EL1 timers, both hardware-linked (vINTID == pINTID). The guest owns their registers; the run loop switches
-// them per vCPU with the other EL1 registers, so right after an exit (and right before an entry) the CPU's
+// The guest's EL1 timers, both hardware-linked (vINTID == pINTID). The guest owns their registers; the run loop
+// switches them per vCPU with the other EL1 registers, so right after an exit (and right before an entry) the CPU's
 // registers are the vCPU's.
 enum TimerIndex : u32 { kVirtualTimer, kPhysicalTimer, kTimerCount };
 constexpr u32 kTimerPpi[kTimerCount] = {kPpiVirtualTimer, kPpiPhysicalTimer};
@@ -133,9 +182,7 @@ constexpr const char* kTimerName[kTimerCount] = {"virtual", "physical"};
 // ENABLE && ISTATUS && !IMASK (D11.2.4).
 constexpr u64 kCtlEnable = 1, kCtlImask = 2, kCtlIstatus = 4;
 
-u64 read_timer_ctl(u32 t) {
-    return t == kVirtualTimer ? HV_READ_SYSREG(cntv_ctl_el0) : HV_READ_SYSREG(cntp_ctl_el0);
-}
+u64 read_timer_ctl(u32 t) { return t == kVirtualTimer ? HV_READ_SYSREG(cntv_ctl_el0) : HV_READ_SYSREG(cntp_ctl_el0); }
 
 // If the guest masked, disabled or reprogrammed a timer, its (level) output is low now; lower the vGIC line so a
 // pending-but-undelivered timer interrupt is withdrawn, as a level interrupt must be (KVM samples its timers the
@@ -236,10 +283,17 @@ void after_exit(Vcpu& v) {
 bool sysreg(Vcpu& v, const esr::SysRegAccess& a, u64& value) {
     vgic::SgiKind kind;
     switch (a.key()) {
-        case arm::reg::kIccSgi1rEl1: kind = vgic::SgiKind::sgi1r; break;
-        case arm::reg::kIccAsgi1rEl1: kind = vgic::SgiKind::asgi1r; break;
-        case arm::reg::kIccSgi0rEl1: kind = vgic::SgiKind::sgi0r; break;
-        default: return false;
+        case arm::reg::kIccSgi1rEl1:
+            kind = vgic::SgiKind::sgi1r;
+            break;
+        case arm::reg::kIccAsgi1rEl1:
+            kind = vgic::SgiKind::asgi1r;
+            break;
+        case arm::reg::kIccSgi0rEl1:
+            kind = vgic::SgiKind::sgi0r;
+            break;
+        default:
+            return false;
     }
     if (a.read) return false;  // write-only registers: the default path makes a read UNDEF
     the_vgic().sgi_write(v.id, value, kind);
@@ -305,7 +359,6 @@ bool pmu_irq(u32 intid, void*) {
     }
     return false;
 }
-
 
 // The physical SPI follows the guest's GICD_IROUTER of the virtual one, so it is taken on the pCPU that runs the
 // target vCPU (no kick SGI, no cross-pCPU hop). Lazily: checked at each activation, the new route applies from the
@@ -389,7 +442,8 @@ Status vgic_vm_init(Vm& vm, const PlatformInfo& plat) {
     if (plat.timer.phys.valid && plat.timer.phys.intid() != kPpiPhysicalTimer)
         HV_LOG_WARN("vgic: DT physical timer is INTID %u, expected %u", plat.timer.phys.intid(), kPpiPhysicalTimer);
     if (gic.maintenance.valid && gic.maintenance.intid() != kPpiMaintenance)
-        HV_LOG_WARN("vgic: DT maintenance interrupt is INTID %u, expected %u", gic.maintenance.intid(), kPpiMaintenance);
+        HV_LOG_WARN("vgic: DT maintenance interrupt is INTID %u, expected %u", gic.maintenance.intid(),
+                    kPpiMaintenance);
 
     const u64 ich_vtr = vm.vgic.config().ich_vtr;
     st().nr_lrs = static_cast<u32>(vgic::ich_vtr::ListRegs::get(ich_vtr)) + 1;
@@ -414,8 +468,7 @@ Status vgic_vm_init(Vm& vm, const PlatformInfo& plat) {
     HV_TRY(vm.add_device(device_hooks()));
     st().ready.store(true, MemoryOrder::release);
     HV_LOG_INFO("vgic: %u vCPU(s), %u SPIs, %u LRs, GICD 0x%llx, GICR 0x%llx (+0x%llx)", vm.vcpu_count,
-                vm.vgic.config().nr_spis,
-                st().nr_lrs, static_cast<unsigned long long>(gic.gicd_base),
+                vm.vgic.config().nr_spis, st().nr_lrs, static_cast<unsigned long long>(gic.gicd_base),
                 static_cast<unsigned long long>(gic.gicr[0].base),
                 static_cast<unsigned long long>(the_vgic().redistributors_size()));
     return Status::ok;

@@ -6,14 +6,14 @@
 
 #include "core/platform.hpp"
 #include "lib/atomic.hpp"
-#include "vm/vm.hpp"
 #include "vgic/vgic.hpp"
+#include "vm/vm.hpp"
 
 namespace hv::arch {
 
 // INTIDs the hypervisor uses on every pCPU (QEMU virt; the DT's timer / GIC "interrupts" are checked at init).
-constexpr u32 kPpiMaintenance = 25;  // GIC maintenance interrupt (IHI0069H 4.8)
-constexpr u32 kPpiVirtualTimer = 27;  // EL1 virtual timer: hardware-linked to the guest's PPI 27
+constexpr u32 kPpiMaintenance = 25;    // GIC maintenance interrupt (IHI0069H 4.8)
+constexpr u32 kPpiVirtualTimer = 27;   // EL1 virtual timer: hardware-linked to the guest's PPI 27
 constexpr u32 kPpiPhysicalTimer = 30;  // EL1 physical timer: hardware-linked to the guest's PPI 30
 constexpr u32 kPpiPmu = 23;            // PMU overflow interrupt: hardware-linked to the guest's PPI 23 (with a PMUv3)
 

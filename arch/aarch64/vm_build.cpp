@@ -3,9 +3,9 @@
 #include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/firmware_port.hpp"
 #include "arch/aarch64/mitigations.hpp"
-#include "arch/aarch64/vcpu_internal.hpp"
 #include "arch/aarch64/pmu.hpp"
 #include "arch/aarch64/sdei_glue.hpp"
+#include "arch/aarch64/vcpu_internal.hpp"
 #include "arch/aarch64/vm_run.hpp"
 #include "psci/fw_registers.hpp"
 

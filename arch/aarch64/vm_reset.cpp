@@ -5,12 +5,13 @@
 // exits on the physical IRQ, a sleeping pCPU leaves WFI). Each vcpu_loop checks reset_requested() at the top of
 // every iteration and inside every wait, and parks: it counts itself in `parked` and sleeps until `generation`
 // changes. With all others parked nothing else touches the VM, so the reset needs no further locking.
+#include "arch/aarch64/vm_reset.hpp"
+
 #include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/gic.hpp"
 #include "arch/aarch64/panic.hpp"
 #include "arch/aarch64/percpu.hpp"
 #include "arch/aarch64/sysreg.hpp"
-#include "arch/aarch64/vm_reset.hpp"
 #include "arch/aarch64/vm_run.hpp"
 #include "lib/assert.hpp"
 #include "lib/containers.hpp"

@@ -31,9 +31,9 @@ void vm_release_others(Vm& vm, Vcpu& self);
 
 // The rendezvous' state, held by the anchor (anchor.hpp); only vm_reset.cpp touches it.
 struct ResetState {
-    Atomic<bool> requested;   // a reset (or another stop) is collecting the vCPUs
-    Atomic<u32> parked;       // vCPUs parked so far
-    Atomic<u32> generation;   // bumped on release: parked vCPUs wait for it to change
+    Atomic<bool> requested;  // a reset (or another stop) is collecting the vCPUs
+    Atomic<u32> parked;      // vCPUs parked so far
+    Atomic<u32> generation;  // bumped on release: parked vCPUs wait for it to change
     GuestReloader reloader = nullptr;
 };
 

@@ -1,15 +1,16 @@
 // Running the VM on this pCPU: EL2 trap configuration (el2_config.cpp), the world switch around hv_enter_guest
 // (vectors.S) and the loop (vcpu_loop.cpp), exit handlers (exits.cpp: HVC/SMC -> firmware, stage-2 data aborts ->
 // MmioBus, traps -> injection), the VM anchor and its assembly (vm_build.cpp). Choices: docs/boot.md.
-// This is the API the device glue (vgic_glue, sdei_glue, msi_passthrough, ...) uses; the run loop includes none of them.
+// This is the API the device glue (vgic_glue, sdei_glue, msi_passthrough, ...) uses; the run loop includes none of
+// them.
 #pragma once
 
 #include "core/esr.hpp"
 #include "core/irq.hpp"
 #include "core/pl011.hpp"
 #include "core/reglist/catalogue.hpp"
-#include "vm/vm.hpp"
 #include "psci/firmware.hpp"
+#include "vm/vm.hpp"
 
 namespace hv::arch {
 

@@ -16,7 +16,6 @@ namespace hv::arch {
 
 namespace {
 
-
 // A value this VM cannot honour: the register, the saved value, this host's, and why (docs/snapshot.md).
 void report_refusal(const reglist::SnapshotRefusal& r) {
     char where[24] = "";
@@ -193,7 +192,8 @@ Status vm_snapshot_restore(Vm& vm, bool& changed) {
     SnapdiskSource src;
     Status s = src.open();
     if (s != Status::ok) {
-        HV_LOG_ERROR("snapshot: no snapshot on the snapshot disk (%s)", snapdisk_present() ? status_name(s) : "no disk");
+        HV_LOG_ERROR("snapshot: no snapshot on the snapshot disk (%s)",
+                     snapdisk_present() ? status_name(s) : "no disk");
         return s;
     }
     const char* path = "the snapshot disk";
@@ -224,7 +224,8 @@ Status vm_snapshot_restore(Vm& vm, bool& changed) {
     reglist::SnapshotInfo info;
     reglist::SnapshotRefusal why;
     s = reglist::snapshot_restore_stream(vm.registers(), src, info, &vm.memory,
-                                         Span<u8>(hyp().snapshot_record_store, sizeof hyp().snapshot_record_store), &why);
+                                         Span<u8>(hyp().snapshot_record_store, sizeof hyp().snapshot_record_store),
+                                         &why);
     if (s != Status::ok && !why.applying) {
         if (why.id != 0) report_refusal(why);
         HV_LOG_ERROR("snapshot: '%s' (%llu bytes) refused: %s; nothing was restored", path,
@@ -237,7 +238,8 @@ Status vm_snapshot_restore(Vm& vm, bool& changed) {
         return s;
     }
     // The guest's code and data were written through the data side: no stale instructions or translations.
-    for (const RegionGuestMemory::Region& r : vm.memory.regions()) clean_dcache_to_poc(reinterpret_cast<u64>(r.host), r.size);
+    for (const RegionGuestMemory::Region& r : vm.memory.regions())
+        clean_dcache_to_poc(reinterpret_cast<u64>(r.host), r.size);
     asm volatile("tlbi vmalls12e1is" ::: "memory");
     dsb_ish();
     invalidate_icache_all();

@@ -1,12 +1,13 @@
-// Whole-VM snapshot to / from the snapshot disk (arch/aarch64/snapdisk, docs/snapshot.md): a VM saved in one QEMU process
-// resumes in another. The stream is core/reglist/snapshot's (header, VM records, per-vCPU records, guest RAM),
+// Whole-VM snapshot to / from the snapshot disk (arch/aarch64/snapdisk, docs/snapshot.md): a VM saved in one QEMU
+// process resumes in another. The stream is core/reglist/snapshot's (header, VM records, per-vCPU records, guest RAM),
 // written and read in chunks (no RAM-sized buffer).
 //
 //  * Save: the guest calls the vendor-specific hypercall kSnapshotSaveFid (SMCCC SMC64 fast call, owner 6 =
-//    vendor-specific hypervisor service). Honoured only when the machine has a snapshot disk (else x0 = NOT_SUPPORTED). Every other vCPU is stopped (the VM-reset rendezvous), the catalogue's prepare_save runs
-//    (LPI pending tables, ITS SAVE_TABLES), the stream goes to the disk and the machine powers off (QEMU exits 0).
-//    The saved x0 of the calling vCPU is kSnapshotResumed: the call "returns" that value when the snapshot is
-//    restored. If the save fails the call returns kSnapshotSaveFailed and the VM continues.
+//    vendor-specific hypervisor service). Honoured only when the machine has a snapshot disk (else x0 = NOT_SUPPORTED).
+//    Every other vCPU is stopped (the VM-reset rendezvous), the catalogue's prepare_save runs (LPI pending tables, ITS
+//    SAVE_TABLES), the stream goes to the disk and the machine powers off (QEMU exits 0). The saved x0 of the calling
+//    vCPU is kSnapshotResumed: the call "returns" that value when the snapshot is restored. If the save fails the call
+//    returns kSnapshotSaveFailed and the VM continues.
 //  * Restore: with snapshot=restore, vm_snapshot_restore() runs at boot after the VM objects exist, instead
 //    of loading the guest's modules: the whole stream is validated first (header, vCPU count, every register ID,
 //    RAM layout equal to this VM's), then RAM and registers are applied in restore order, then every vCPU that

@@ -22,8 +22,8 @@ enum class Scope : u8 { vm, vcpu };
 // Why a value was refused (RegisterClass::validate), for a message a person can act on: the register's name, the
 // value this destination supports, and the reason (`feature`: the missing feature's name, when there is one).
 struct Refusal {
-    const char* reg = nullptr;      // register name (nullptr: print the ID)
-    u64 host = 0;                   // what this destination offers
+    const char* reg = nullptr;  // register name (nullptr: print the ID)
+    u64 host = 0;               // what this destination offers
     bool has_host = false;
     const char* reason = nullptr;   // e.g. "PSCI version above this hypervisor's"
     const char* feature = nullptr;  // e.g. "RNDR" -> "feature RNDR missing"

@@ -62,13 +62,13 @@ constexpr u64 sysreg_id(u32 op0, u32 op1, u32 crn, u32 crm, u32 op2) {
 
 // KVM's timer IDs. NOTE the historical swap in KVM's uapi: TIMER_CNT carries the encoding of CNTV_CVAL_EL0
 // (3,3,14,3,2) and TIMER_CVAL that of CNTVCT_EL0 (3,3,14,0,2). We follow KVM bit for bit.
-constexpr u64 kTimerCtl = sysreg_id(3, 3, 14, 3, 1);   // KVM_REG_ARM_TIMER_CTL  = CNTV_CTL_EL0
-constexpr u64 kTimerCnt = sysreg_id(3, 3, 14, 3, 2);   // KVM_REG_ARM_TIMER_CNT  (the virtual count)
+constexpr u64 kTimerCtl = sysreg_id(3, 3, 14, 3, 1);             // KVM_REG_ARM_TIMER_CTL  = CNTV_CTL_EL0
+constexpr u64 kTimerCnt = sysreg_id(3, 3, 14, 3, 2);             // KVM_REG_ARM_TIMER_CNT  (the virtual count)
 constexpr u64 kTimerCval = sysreg_key_id(arm::reg::kCntvctEl0);  // KVM_REG_ARM_TIMER_CVAL (the compare value)
 // The EL1 physical timer: KVM's PTIMER IDs are the registers' own encodings (no swap).
-constexpr u64 kPtimerCtl = sysreg_id(3, 3, 14, 2, 1);   // KVM_REG_ARM_PTIMER_CTL  = CNTP_CTL_EL0
+constexpr u64 kPtimerCtl = sysreg_id(3, 3, 14, 2, 1);            // KVM_REG_ARM_PTIMER_CTL  = CNTP_CTL_EL0
 constexpr u64 kPtimerCnt = sysreg_key_id(arm::reg::kCntpctEl0);  // KVM_REG_ARM_PTIMER_CNT = CNTPCT_EL0
-constexpr u64 kPtimerCval = sysreg_id(3, 3, 14, 2, 2);  // KVM_REG_ARM_PTIMER_CVAL = CNTP_CVAL_EL0
+constexpr u64 kPtimerCval = sysreg_id(3, 3, 14, 2, 2);           // KVM_REG_ARM_PTIMER_CVAL = CNTP_CVAL_EL0
 
 static_assert(core_id(kSizeU64, 0) == 0x6030000000100000ull);
 static_assert(core_id(kSizeU128, 0x150) == 0x6040000000100054ull);

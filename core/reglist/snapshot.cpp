@@ -12,7 +12,8 @@ static_assert(kHeaderSize == 8 + 4 * 4 + 4 * SnapshotInfo::kAbiSlots + 8);
 constexpr usize kMaxRegsPerSection = 65536;  // sanity bound on a section's record count
 
 // Typed puts shared by the buffer writer and the streaming writer (each provides `put(const void*, usize)`).
-template <typename Derived> class PutHelpers {
+template <typename Derived>
+class PutHelpers {
 public:
     void u32v(u32 v) { self().put(&v, 4); }
     void u64v(u64 v) { self().put(&v, 8); }
@@ -545,8 +546,8 @@ RecordStore::Entry RecordStore::at(usize i) const {
     return e;
 }
 
-Status snapshot_restore_stream(RegisterCatalogue& cat, SnapshotSource& src, SnapshotInfo& info,
-                               RegionGuestMemory* ram, Span<u8> scratch, SnapshotRefusal* why) {
+Status snapshot_restore_stream(RegisterCatalogue& cat, SnapshotSource& src, SnapshotInfo& info, RegionGuestMemory* ram,
+                               Span<u8> scratch, SnapshotRefusal* why) {
     // 1. One pass over the stream: structure, IDs, scopes, RAM layout, every value against the catalogue; the
     //    records are kept in `scratch`. Nothing changes on any error (no_memory if `scratch` is too small).
     RecordStore store(scratch);

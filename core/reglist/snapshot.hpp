@@ -28,7 +28,7 @@ namespace hv::reglist {
 
 struct SnapshotInfo {
     static constexpr usize kAbiSlots = 4;
-    static constexpr u32 kReglistAbi = 1;  // revision of the register ID/value conventions in docs/reglist.md
+    static constexpr u32 kReglistAbi = 1;      // revision of the register ID/value conventions in docs/reglist.md
     static constexpr usize kAbiItsTables = 1;  // abi[] slot of the ITS table ABI revision
     u32 vcpu_count = 0;
     u32 abi[kAbiSlots] = {kReglistAbi, 0, 0, 0};
@@ -73,7 +73,7 @@ private:
 };
 
 constexpr u64 kSnapshotMagic = 0x3176504e53564855ull;  // "UHVSNPv1" read as little-endian bytes: 55 48 56 53 ...
-constexpr u32 kSnapshotFormatVersion = 2;               // 1: registers only; 2: + RAM sections
+constexpr u32 kSnapshotFormatVersion = 2;              // 1: registers only; 2: + RAM sections
 constexpr usize kSnapshotHeaderSize = 48;
 constexpr usize kSnapshotSectionSize = 16;
 constexpr u32 kSnapshotTagVm = 0x204d5456;    // "VTM "
@@ -154,7 +154,6 @@ protected:
 // (RecordStore::kEntrySize bytes per record; no_memory, before anything changes, if it is too small), then RAM is
 // read into the regions and the kept records are applied.
 [[nodiscard]] Status snapshot_restore_stream(RegisterCatalogue& cat, SnapshotSource& src, SnapshotInfo& info,
-                                             RegionGuestMemory* ram, Span<u8> scratch,
-                                             SnapshotRefusal* why = nullptr);
+                                             RegionGuestMemory* ram, Span<u8> scratch, SnapshotRefusal* why = nullptr);
 
 }  // namespace hv::reglist

@@ -91,8 +91,8 @@ public:
     bool owns(u64 id) const override;
     [[nodiscard]] Status get(u32 vcpu, u64 id, Span<u8> value) override;
     [[nodiscard]] Status set(u32 vcpu, u64 id, Span<const u8> value) override;
-    // The EL1 table's reset values (KVM's: SCTLR_EL1 = 0x00c50078, MPIDR_EL1 = default_mpidr, both timers off with CVAL 0), virtual
-    // counter restarts at 0.
+    // The EL1 table's reset values (KVM's: SCTLR_EL1 = 0x00c50078, MPIDR_EL1 = default_mpidr, both timers off with CVAL
+    // 0), virtual counter restarts at 0.
     void reset(u32 vcpu) override;
 
 private:

@@ -14,9 +14,9 @@ namespace hvfuzz {
 void install_log_sink();
 [[noreturn]] void invariant_failed(const char* what, const char* file, int line);
 
-#define FUZZ_CHECK(cond)                                                         \
-    do {                                                                         \
-        if (!(cond)) ::hvfuzz::invariant_failed(#cond, __FILE__, __LINE__);      \
+#define FUZZ_CHECK(cond)                                                    \
+    do {                                                                    \
+        if (!(cond)) ::hvfuzz::invariant_failed(#cond, __FILE__, __LINE__); \
     } while (0)
 
 class ByteStream {

@@ -30,8 +30,8 @@ void install_log_sink() {
     const char* env = std::getenv("HV_FUZZ_LOG");
     const bool echo = env && env[0] == '1';
     hv::log_hooks().threshold = hv::LogLevel::debug;
-    hv::log_hooks().write = echo ? [](const char* s, hv::usize n) { std::fwrite(s, 1, n, stderr); }
-                                 : [](const char*, hv::usize) {};
+    hv::log_hooks().write =
+        echo ? [](const char* s, hv::usize n) { std::fwrite(s, 1, n, stderr); } : [](const char*, hv::usize) {};
 }
 
 [[noreturn]] void invariant_failed(const char* what, const char* file, int line) {

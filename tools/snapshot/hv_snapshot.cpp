@@ -1,6 +1,6 @@
 // hv-snapshot: list, validate, diff and export snapshot files. See README.md.
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -21,17 +21,28 @@ namespace {
 
 const char* class_name(u64 id) {
     switch (reg_class(id) >> kClassShift) {
-        case 0x0010: return "core";
-        case 0x0013: return "sysreg";
-        case 0x0014: return "fw";
-        case 0x0016: return "fw_feat_bmap";
-        case 0x0800: return "gicd";
-        case 0x0801: return "gicr";
-        case 0x0802: return "icc";
-        case 0x0803: return "line_level";
-        case 0x0804: return "gits";
-        case 0x0805: return "sdei";
-        default: return "?";
+        case 0x0010:
+            return "core";
+        case 0x0013:
+            return "sysreg";
+        case 0x0014:
+            return "fw";
+        case 0x0016:
+            return "fw_feat_bmap";
+        case 0x0800:
+            return "gicd";
+        case 0x0801:
+            return "gicr";
+        case 0x0802:
+            return "icc";
+        case 0x0803:
+            return "line_level";
+        case 0x0804:
+            return "gits";
+        case 0x0805:
+            return "sdei";
+        default:
+            return "?";
     }
 }
 
@@ -45,17 +56,28 @@ std::string reg_name(u64 full_id) {
     switch (reg_class(id) >> kClassShift) {
         case 0x0010: {  // KVM_REG_ARM_CORE: index = byte offset in struct kvm_regs / 4
             const u64 off = index * 4;
-            if (off < 31 * 8) snprintf(b, sizeof b, "x%llu", (unsigned long long)(off / 8));
-            else if (off == 248) snprintf(b, sizeof b, "sp");
-            else if (off == 256) snprintf(b, sizeof b, "pc");
-            else if (off == 264) snprintf(b, sizeof b, "pstate");
-            else if (off == 272) snprintf(b, sizeof b, "sp_el1");
-            else if (off == 280) snprintf(b, sizeof b, "elr_el1");
-            else if (off >= 288 && off < 328) snprintf(b, sizeof b, "spsr[%llu]", (unsigned long long)((off - 288) / 8));
-            else if (off >= 336 && off < 848) snprintf(b, sizeof b, "v%llu", (unsigned long long)((off - 336) / 16));
-            else if (off == 848) snprintf(b, sizeof b, "fpsr");
-            else if (off == 852) snprintf(b, sizeof b, "fpcr");
-            else snprintf(b, sizeof b, "core+%#llx", (unsigned long long)off);
+            if (off < 31 * 8)
+                snprintf(b, sizeof b, "x%llu", (unsigned long long)(off / 8));
+            else if (off == 248)
+                snprintf(b, sizeof b, "sp");
+            else if (off == 256)
+                snprintf(b, sizeof b, "pc");
+            else if (off == 264)
+                snprintf(b, sizeof b, "pstate");
+            else if (off == 272)
+                snprintf(b, sizeof b, "sp_el1");
+            else if (off == 280)
+                snprintf(b, sizeof b, "elr_el1");
+            else if (off >= 288 && off < 328)
+                snprintf(b, sizeof b, "spsr[%llu]", (unsigned long long)((off - 288) / 8));
+            else if (off >= 336 && off < 848)
+                snprintf(b, sizeof b, "v%llu", (unsigned long long)((off - 336) / 16));
+            else if (off == 848)
+                snprintf(b, sizeof b, "fpsr");
+            else if (off == 852)
+                snprintf(b, sizeof b, "fpcr");
+            else
+                snprintf(b, sizeof b, "core+%#llx", (unsigned long long)off);
             return b;
         }
         case 0x0013: {
@@ -71,17 +93,22 @@ std::string reg_name(u64 full_id) {
             if (id == kPtimerCtl) return "PTIMER_CTL";
             if (id == kPtimerCnt) return "PTIMER_CNT";
             if (id == kPtimerCval) return "PTIMER_CVAL";
-            snprintf(b, sizeof b, "S%u_%u_C%u_C%u_%u", (key >> 14) & 3, (key >> 11) & 7, (key >> 7) & 15, (key >> 3) & 15,
-                     key & 7);
+            snprintf(b, sizeof b, "S%u_%u_C%u_C%u_%u", (key >> 14) & 3, (key >> 11) & 7, (key >> 7) & 15,
+                     (key >> 3) & 15, key & 7);
             return b;
         }
         case 0x0014:
         case 0x0016:
             if (const char* n = psci::FirmwareRegisterClass::reg_name(id)) return n;
             break;
-        case 0x0800: snprintf(b, sizeof b, "GICD+%#llx", (unsigned long long)(index * 4)); return b;  // index = off/4
-        case 0x0801: snprintf(b, sizeof b, "GICR+%#llx", (unsigned long long)(index * 4)); return b;
-        default: break;
+        case 0x0800:
+            snprintf(b, sizeof b, "GICD+%#llx", (unsigned long long)(index * 4));
+            return b;  // index = off/4
+        case 0x0801:
+            snprintf(b, sizeof b, "GICR+%#llx", (unsigned long long)(index * 4));
+            return b;
+        default:
+            break;
     }
     snprintf(b, sizeof b, "%s[%#llx]", class_name(id), (unsigned long long)index);
     return b;
@@ -319,9 +346,10 @@ std::string export_older(Parsed& p, const u64* psci, const u32* gicd_rev) {
                 return b;
             }
             if ((saved == 1) != (*psci == 1)) {
-                snprintf(b, sizeof b, "PSCI %#llx: a VM that saw %#llx uses other function IDs (0.1 vs 0.2+, KVM's "
-                         "PSCI_0_2 vCPU feature) and has them in its device tree", (unsigned long long)*psci,
-                         (unsigned long long)saved);
+                snprintf(b, sizeof b,
+                         "PSCI %#llx: a VM that saw %#llx uses other function IDs (0.1 vs 0.2+, KVM's "
+                         "PSCI_0_2 vCPU feature) and has them in its device tree",
+                         (unsigned long long)*psci, (unsigned long long)saved);
                 return b;
             }
             set_u64(val, *psci);
@@ -339,8 +367,10 @@ std::string export_older(Parsed& p, const u64* psci, const u32* gicd_rev) {
                 return b;
             }
             if (*gicd_rev < 2) {
-                snprintf(b, sizeof b, "GICD_IIDR revision %u: before revision 2 the interrupt groups are not "
-                         "configurable (KVM), and the saved state has its own IGROUPR values", *gicd_rev);
+                snprintf(b, sizeof b,
+                         "GICD_IIDR revision %u: before revision 2 the interrupt groups are not "
+                         "configurable (KVM), and the saved state has its own IGROUPR values",
+                         *gicd_rev);
                 return b;
             }
             set_u64(val, (value_u64(val) & ~(u64{0xf} << 12)) | (u64{*gicd_rev} << 12));

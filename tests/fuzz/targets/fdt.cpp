@@ -72,8 +72,9 @@ void walk(const fdt::Reader& r) {
         if (ph != 0 && ph != 0xffffffffu) FUZZ_CHECK(r.find_phandle(ph) != fdt::kNoNode);
         (void)r.has_compatible(n, "arm,gic-v3");
     }
-    static const char* const kPaths[] = {"/", "/chosen", "/memory", "/cpus", "/cpus/cpu@0", "/intc", "/psci",
-                                         "/timer", "/pl011", "//", "/a/b/c/d/e/f", "", "memory", "/chosen/"};
+    static const char* const kPaths[] = {"/",      "/chosen", "/memory", "/cpus", "/cpus/cpu@0",  "/intc",
+                                         "/psci",  "/timer",  "/pl011",  "//",    "/a/b/c/d/e/f", "",
+                                         "memory", "/chosen/"};
     for (const char* p : kPaths) (void)r.find_path(p);
     for (i32 n = r.find_compatible("arm,gic-v3"); n != fdt::kNoNode; n = r.find_compatible("arm,gic-v3", n))
         FUZZ_CHECK(++nodes <= 2 * limit);
@@ -99,7 +100,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(platform.gic.gicr.size() >= 1);
 
     GuestDtbConfig cfg;
-    for (usize i = 0; i < platform.cpus.size() && i < 2; ++i) FUZZ_CHECK(cfg.vcpu_mpidrs.push_back(platform.cpus[i].mpidr) == Status::ok);
+    for (usize i = 0; i < platform.cpus.size() && i < 2; ++i)
+        FUZZ_CHECK(cfg.vcpu_mpidrs.push_back(platform.cpus[i].mpidr) == Status::ok);
     FUZZ_CHECK(cfg.memory.push_back(MemRegion{0x40000000, 0x8000000}) == Status::ok);
     cfg.bootargs = "console=ttyAMA0";
     cfg.virtual_its = platform.gic.its.size() ? 2 : 1;

@@ -27,12 +27,12 @@ constexpr u64 kRamBase = 0x40000000;
 // command queue (GITS_CBASER) still counts 4 KiB pages.
 constexpr u64 kTablePage = 64 * KiB;
 constexpr u64 kRamSize = 1 * MiB;
-constexpr u64 kQueue = kRamBase;                  // up to 4 x 4 KiB
-constexpr u64 kDevTable = kRamBase + 0x10000;     // up to 2 pages (flat) or a level-1 page
-constexpr u64 kCollTable = kRamBase + 0x30000;    // 1 page
-constexpr u64 kL2Pages = kRamBase + 0x40000;      // 8 level-2 device table pages
+constexpr u64 kQueue = kRamBase;                // up to 4 x 4 KiB
+constexpr u64 kDevTable = kRamBase + 0x10000;   // up to 2 pages (flat) or a level-1 page
+constexpr u64 kCollTable = kRamBase + 0x30000;  // 1 page
+constexpr u64 kL2Pages = kRamBase + 0x40000;    // 8 level-2 device table pages
 constexpr u64 kL2Count = 8;
-constexpr u64 kItts = kRamBase + 0xc0000;         // 64 ITTs, 4 KiB apart
+constexpr u64 kItts = kRamBase + 0xc0000;  // 64 ITTs, 4 KiB apart
 static_assert(kL2Pages + kL2Count * kTablePage <= kItts && kItts + 64 * 0x1000 <= kRamBase + kRamSize);
 constexpr u32 kMaxOps = 2048;
 
@@ -121,8 +121,8 @@ u64 baser_value(u64 addr, u64 pages, bool indirect, u64 page_code) {
 }
 
 Command structured(ByteStream& in) {
-    static constexpr Opcode kOps[] = {Opcode::MAPD, Opcode::MAPC,  Opcode::MAPTI,  Opcode::MAPI,
-                                      Opcode::MOVI, Opcode::INT,   Opcode::CLEAR,  Opcode::INV,
+    static constexpr Opcode kOps[] = {Opcode::MAPD, Opcode::MAPC,   Opcode::MAPTI,  Opcode::MAPI,
+                                      Opcode::MOVI, Opcode::INT,    Opcode::CLEAR,  Opcode::INV,
                                       Opcode::SYNC, Opcode::INVALL, Opcode::MOVALL, Opcode::DISCARD};
     const Opcode op = kOps[in.u8() % 12];
     const u8 sel = in.u8();
@@ -135,20 +135,27 @@ Command structured(ByteStream& in) {
             const u64 itt = sel & 0x08 ? in.u64() : kItts + (in.u8() % 64u) * u64{0x1000};
             return Command::mapd(dev, itt, in.u8() % 24, (sel & 0x04) == 0);
         }
-        case Opcode::MAPC: return Command::mapc(icid, rd, (sel & 0x04) == 0);
+        case Opcode::MAPC:
+            return Command::mapc(icid, rd, (sel & 0x04) == 0);
         case Opcode::MAPTI: {
             const u32 intid = sel & 0x08 ? in.u32() : 8192 + in.u8();
             return Command::mapti(dev, ev, intid, icid);
         }
-        case Opcode::MAPI: return Command::mapi(dev, ev, icid);
-        case Opcode::MOVI: return Command::movi(dev, ev, icid);
+        case Opcode::MAPI:
+            return Command::mapi(dev, ev, icid);
+        case Opcode::MOVI:
+            return Command::movi(dev, ev, icid);
         case Opcode::INT:
         case Opcode::CLEAR:
         case Opcode::INV:
-        case Opcode::DISCARD: return Command::event_cmd(op, dev, ev);
-        case Opcode::SYNC: return Command::sync(rd);
-        case Opcode::INVALL: return Command::invall(icid);
-        case Opcode::MOVALL: return Command::movall(rd, in.u8() % 5);
+        case Opcode::DISCARD:
+            return Command::event_cmd(op, dev, ev);
+        case Opcode::SYNC:
+            return Command::sync(rd);
+        case Opcode::INVALL:
+            return Command::invall(icid);
+        case Opcode::MOVALL:
+            return Command::movall(rd, in.u8() % 5);
     }
     return Command{};
 }
@@ -170,7 +177,7 @@ void check_consistent(World& w) {
     }
     const u64 creadr = read_reg(w, reg(GitsReg::CREADR));
     FUZZ_CHECK((creadr & 0x1f) == 0 || (creadr & 0x1f) == 1);  // Stalled is bit 0
-    for (unsigned n = 0; n < 2; ++n)  // Page_Size is read-only 64 KiB, PA[51:48] RES0
+    for (unsigned n = 0; n < 2; ++n)                           // Page_Size is read-only 64 KiB, PA[51:48] RES0
         FUZZ_CHECK((read_reg(w, reg(GitsReg::BASER0) + 8 * n) & (mask(15, 12) | baser::PageSize::field_mask)) ==
                    baser::PageSize::make(baser::kPage64K));  // Shareability [11:10] stays writable
 }
@@ -314,7 +321,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     write_reg(w, reg(GitsReg::TRANSLATER), in.u32() % 32, widths[in.u8() % 4]);
                 } else {
                     const u8 sel = in.u8();
-                    ignore_status(w.its.signal_msi(sel & 1 ? in.u32() : in.u8() % 8, sel & 2 ? in.u32() : in.u8() % 16));
+                    ignore_status(
+                        w.its.signal_msi(sel & 1 ? in.u32() : in.u8() % 8, sel & 2 ? in.u32() : in.u8() % 16));
                 }
                 break;
             }
@@ -322,8 +330,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 const u8 widths[] = {1, 2, 4, 8, 3, 16};
                 MmioAccess a{in.u8() % 4u, in.u32() % (2 * 64 * KiB + 0x100), widths[in.u8() % 6], (in.u8() & 1) != 0};
                 u64 value = in.u64();
-                if (a.write) (void)w.its.mmio_write(a, value);
-                else (void)w.its.mmio_read(a, value);
+                if (a.write)
+                    (void)w.its.mmio_write(a, value);
+                else
+                    (void)w.its.mmio_read(a, value);
                 cwriter = read_reg(w, reg(GitsReg::CWRITER)) & ~u64{0x1f};
                 break;
             }
@@ -338,8 +348,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 const u8 widths[] = {4, 8, 2};
                 u64 value = in.u64();
                 const u64 off = in.u16();
-                if (in.u8() & 1) ignore_status(w.its.restore_write(off, widths[in.u8() % 3], value));
-                else ignore_status(w.its.save_read(off, widths[in.u8() % 3], value));
+                if (in.u8() & 1)
+                    ignore_status(w.its.restore_write(off, widths[in.u8() % 3], value));
+                else
+                    ignore_status(w.its.save_read(off, widths[in.u8() % 3], value));
                 if (in.u8() % 8 == 0) ignore_status(w.its.restore_tables());
                 break;
             }

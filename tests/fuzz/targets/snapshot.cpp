@@ -6,6 +6,8 @@
 // the checks before anything is applied: structure, IDs, every value by a dry-run SET) leaves the VM's registers and
 // RAM exactly as they were; a stream the destination accepts can be saved again, that save validates, restores
 // into a fresh VM and saves byte-identically.
+#include "core/reglist/snapshot.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -15,7 +17,6 @@
 #include "core/reglist/catalogue.hpp"
 #include "core/reglist/id_regs_class.hpp"
 #include "core/reglist/pmu_regs.hpp"
-#include "core/reglist/snapshot.hpp"
 #include "core/reglist/vcpu_regs.hpp"
 #include "its/its.hpp"
 #include "its/reglist_class.hpp"
@@ -52,8 +53,14 @@ struct Platform final : psci::FirmwarePlatform {
 };
 
 struct Vm {
-    Vm() : ids(host_ids(), 40), contexts(ctx, kVcpus), core(contexts), sys(contexts, clock),
-          pmu(contexts, pmu::make_config(u64{6} << 8, 0x41013000)), fwc(fw), cat(kVcpus) {
+    Vm()
+        : ids(host_ids(), 40),
+          contexts(ctx, kVcpus),
+          core(contexts),
+          sys(contexts, clock),
+          pmu(contexts, pmu::make_config(u64{6} << 8, 0x41013000)),
+          fwc(fw),
+          cat(kVcpus) {
         FUZZ_CHECK(mem.add_region(kRam0, kRam0Size, ram0) == Status::ok);
         FUZZ_CHECK(mem.add_region(kRam1, kRam1Size, ram1) == Status::ok);
         FUZZ_CHECK(fw.init(platform, mem, psci::FirmwareConfig{}) == Status::ok);
@@ -138,18 +145,18 @@ const std::vector<u8>& reference_snapshot() {
         vm->ctx[1].core.pc = 0x40001000;
         auto& d = vm->vgic.distributor();
         auto& r = vm->vgic.redistributors();
-        vm->mmio(d, 0x0, 0x13);                    // GICD_CTLR: ARE, both groups
-        vm->mmio(d, 0x104, 0xff00ff);              // ISENABLER1
-        vm->mmio(d, 0x204, 0x10001);               // ISPENDR1
-        vm->mmio(d, 0x420, 0xa0a0a0a0);            // IPRIORITYR8
-        vm->mmio(d, 0x6100 + 33 * 8, 1, 8);        // IROUTER33 -> vCPU 1
+        vm->mmio(d, 0x0, 0x13);              // GICD_CTLR: ARE, both groups
+        vm->mmio(d, 0x104, 0xff00ff);        // ISENABLER1
+        vm->mmio(d, 0x204, 0x10001);         // ISPENDR1
+        vm->mmio(d, 0x420, 0xa0a0a0a0);      // IPRIORITYR8
+        vm->mmio(d, 0x6100 + 33 * 8, 1, 8);  // IROUTER33 -> vCPU 1
         for (u32 c = 0; c < kVcpus; ++c) {
             const u64 rd = c * vgic::kRedistStride;
-            vm->mmio(r, rd + 0x14, 0);             // GICR_WAKER: awake
-            vm->mmio(r, rd + 0x70, kRam0 + 0x8000 | 13, 8);               // PROPBASER: IDbits 14
-            vm->mmio(r, rd + 0x78, (kRam0 + 0xa000 + c * 0x1000), 8);    // PENDBASER
-            vm->mmio(r, rd + 0x10100, 0x8000ffff);                        // ISENABLER0
-            vm->mmio(r, rd + 0x0, 1);                                     // EnableLPIs
+            vm->mmio(r, rd + 0x14, 0);                                 // GICR_WAKER: awake
+            vm->mmio(r, rd + 0x70, kRam0 + 0x8000 | 13, 8);            // PROPBASER: IDbits 14
+            vm->mmio(r, rd + 0x78, (kRam0 + 0xa000 + c * 0x1000), 8);  // PENDBASER
+            vm->mmio(r, rd + 0x10100, 0x8000ffff);                     // ISENABLER0
+            vm->mmio(r, rd + 0x0, 1);                                  // EnableLPIs
         }
         std::memset(vm->ram0 + 0x8000, 0xa1, 64);  // LPI 8192..8255 enabled, priority 0xa0
         its::Its& its = *vm->its;
@@ -160,9 +167,11 @@ const std::vector<u8>& reference_snapshot() {
         vm->mmio(its, its::reg(its::GitsReg::BASER0) + 8,
                  its::baser::Valid::make(1) | page64k | its::baser::PhysicalAddress::make((kRam1 + 0x10000) >> 12), 8);
         vm->mmio(its, its::reg(its::GitsReg::CTLR), 1);
-        const its::Command cmds[] = {its::Command::mapc(0, 0, true), its::Command::mapc(1, 1, true),
+        const its::Command cmds[] = {its::Command::mapc(0, 0, true),
+                                     its::Command::mapc(1, 1, true),
                                      its::Command::mapd(3, kRam0 + 0x3000, 3, true),
-                                     its::Command::mapti(3, 0, 8192, 0), its::Command::mapti(3, 5, 8200, 1),
+                                     its::Command::mapti(3, 0, 8192, 0),
+                                     its::Command::mapti(3, 5, 8200, 1),
                                      its::Command::event_cmd(its::Opcode::INT, 3, 5)};
         std::memcpy(vm->ram0, cmds, sizeof cmds);
         vm->mmio(its, its::reg(its::GitsReg::CWRITER), sizeof cmds, 8);

@@ -162,8 +162,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             }
             case 6: {  // device input
                 const u32 intid = in.u16() % 1100;
-                if (in.u8() & 1) ignore_status(w.vgic.set_level(intid, vcpu, in.u8() & 1));
-                else ignore_status(w.vgic.inject_edge(intid, vcpu));
+                if (in.u8() & 1)
+                    ignore_status(w.vgic.set_level(intid, vcpu, in.u8() & 1));
+                else
+                    ignore_status(w.vgic.inject_edge(intid, vcpu));
                 break;
             }
             case 7: {  // trapped SGI register writes
@@ -185,8 +187,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             case 10: {  // CPU interface registers (KVM's CPU_SYSREGS group) and the guest's VMCR
                 const IccReg reg = static_cast<IccReg>(in.u8() % 15);
                 u64 value = in.u64();
-                if (in.u8() & 1) ignore_status(w.vgic.icc_write(vcpu, reg, value));
-                else ignore_status(w.vgic.icc_read(vcpu, reg, value));
+                if (in.u8() & 1)
+                    ignore_status(w.vgic.icc_write(vcpu, reg, value));
+                else
+                    ignore_status(w.vgic.icc_read(vcpu, reg, value));
                 if (in.u8() % 4 == 0) w.vgic.cpu_if(v).vmcr = in.u64();
                 break;
             }
@@ -196,31 +200,58 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 u64 value = in.u64();
                 u32 bits = 0;
                 switch (in.u8() % 6) {
-                    case 0: ignore_status(w.vgic.dist_save_read(off, width, value)); break;
-                    case 1: ignore_status(w.vgic.dist_restore_write(off, width, value)); break;
-                    case 2: ignore_status(w.vgic.redist_save_read(vcpu, off | (in.u8() & 1 ? 0x10000 : 0), width, value)); break;
-                    case 3: ignore_status(w.vgic.redist_restore_write(vcpu, off | (in.u8() & 1 ? 0x10000 : 0), width, value)); break;
-                    case 4: ignore_status(w.vgic.line_level_read(vcpu, in.u16(), bits)); break;
-                    default: ignore_status(w.vgic.line_level_write(vcpu, in.u16(), static_cast<u32>(value))); break;
+                    case 0:
+                        ignore_status(w.vgic.dist_save_read(off, width, value));
+                        break;
+                    case 1:
+                        ignore_status(w.vgic.dist_restore_write(off, width, value));
+                        break;
+                    case 2:
+                        ignore_status(w.vgic.redist_save_read(vcpu, off | (in.u8() & 1 ? 0x10000 : 0), width, value));
+                        break;
+                    case 3:
+                        ignore_status(
+                            w.vgic.redist_restore_write(vcpu, off | (in.u8() & 1 ? 0x10000 : 0), width, value));
+                        break;
+                    case 4:
+                        ignore_status(w.vgic.line_level_read(vcpu, in.u16(), bits));
+                        break;
+                    default:
+                        ignore_status(w.vgic.line_level_write(vcpu, in.u16(), static_cast<u32>(value)));
+                        break;
                 }
                 break;
             }
             case 12: {  // what the ITS does through LpiSink (it validates vCPU and INTID width)
                 const u32 intid = kLpiBase + in.u16() % kNumLpis;
                 switch (in.u8() % 5) {
-                    case 0: w.vgic.set_lpi_pending(v, intid, in.u8() & 1); break;
-                    case 1: (void)w.vgic.lpi_pending(v, intid); break;
-                    case 2: w.vgic.invalidate_lpi(v, intid); break;
-                    case 3: w.vgic.invalidate_all_lpis(v); break;
-                    default: w.vgic.move_all_lpis(v, in.u8() % n); break;
+                    case 0:
+                        w.vgic.set_lpi_pending(v, intid, in.u8() & 1);
+                        break;
+                    case 1:
+                        (void)w.vgic.lpi_pending(v, intid);
+                        break;
+                    case 2:
+                        w.vgic.invalidate_lpi(v, intid);
+                        break;
+                    case 3:
+                        w.vgic.invalidate_all_lpis(v);
+                        break;
+                    default:
+                        w.vgic.move_all_lpis(v, in.u8() % n);
+                        break;
                 }
                 break;
             }
             default: {  // hardware links, save of pending tables, reset
                 switch (in.u8() % 8) {
                     case 0:
-                    case 1: ignore_status(w.vgic.map_hw(vcpu, in.u16() % 1100, in.u16() % 1100)); break;
-                    case 2: ignore_status(w.vgic.unmap_hw(vcpu, in.u16() % 1100)); break;
+                    case 1:
+                        ignore_status(w.vgic.map_hw(vcpu, in.u16() % 1100, in.u16() % 1100));
+                        break;
+                    case 2:
+                        ignore_status(w.vgic.unmap_hw(vcpu, in.u16() % 1100));
+                        break;
                     case 3:  // save needs stopped, folded vCPUs
                         for (u32 i = 0; i < n; ++i) {
                             w.vgic.fold(i, w.vgic.cpu_if(i));
@@ -232,7 +263,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                         w.vgic.reset();
                         for (bool& f : w.in_flight) f = false;
                         break;
-                    default: (void)w.vgic.lpi_config(in.u32()); break;
+                    default:
+                        (void)w.vgic.lpi_config(in.u32());
+                        break;
                 }
                 break;
             }

@@ -7,7 +7,9 @@
 // vCPU early when the running one halts, so a busy-waiting receiver would measure QEMU's scheduling slice.
 // Output lines: `BENCH <name> <value>` (value with two decimals), parsed by tests/bench/vgic-costs.
 //
+// clang-format off
 // guest-tests: smp=2 mem=512M append="expect_cpus=2 icount_shift=0" hv_append="vcpus=2" expect=pass timeout=120 qemu="-icount shift=0"
+// clang-format on
 #include "tests/guest/runtime/guest.hpp"
 
 using namespace rt;
@@ -18,8 +20,8 @@ constexpr u32 kIterations = 1000;
 constexpr u32 kWarmup = 20;
 constexpr u32 kPing = 1, kPong = 2, kReady = 3;
 
-volatile u32 g_pings = 0;    // taken by CPU1
-volatile u32 g_pongs = 0;    // taken by CPU0
+volatile u32 g_pings = 0;  // taken by CPU1
+volatile u32 g_pongs = 0;  // taken by CPU0
 volatile u32 g_stop = 0;
 volatile u32 g_ready = 0;
 u64 g_cpu0 = 0, g_cpu1 = 0;  // MPIDRs

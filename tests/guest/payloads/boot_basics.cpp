@@ -11,7 +11,7 @@ namespace {
 
 constexpr u64 kHypervisorBase = 0x4000'0000;  // start of host RAM, owned by the hypervisor (docs/architecture.md §2)
 constexpr u64 kHypervisorSize = 32 * MiB;
-constexpr u64 kImageBase = 0x4200'0000;       // linker/guest.ld: the start of guest RAM
+constexpr u64 kImageBase = 0x4200'0000;  // linker/guest.ld: the start of guest RAM
 
 bool covered(const MemRange* r, u32 n, u64 addr, u64 len) {
     for (u32 i = 0; i < n; ++i)

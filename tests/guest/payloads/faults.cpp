@@ -30,7 +30,6 @@ void expect_external_abort(const FaultRecord& f, u64 addr, bool write, const cha
     if (EsrFnV::get(f.esr) == 0) EXPECT_EQ(f.far, addr);
 }
 
-
 }  // namespace
 
 GUEST_TEST(read_hypervisor_memory_aborts) {
@@ -69,7 +68,8 @@ GUEST_TEST(host_device_frame_aborts) {
 
 namespace {
 // Each call returns NOT_SUPPORTED in x0 and is not an exception at EL1.
-template <usize N> void expect_not_supported(Conduit conduit, const u32 (&fids)[N]) {
+template <usize N>
+void expect_not_supported(Conduit conduit, const u32 (&fids)[N]) {
     for (u32 fid : fids) {
         expect_fault();
         SmcccResult r = conduit == Conduit::smc ? smc_call(fid, 1, 2, 3) : hvc_call(fid, 1, 2, 3);

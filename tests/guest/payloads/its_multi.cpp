@@ -24,10 +24,10 @@ constexpr u32 kIdBits = 14;  // LPIs 8192..16383
 constexpr u64 kQueueBytes = 16 * 1024;
 
 // The LPIs used (each gets a handler; counts are per receiving CPU).
-constexpr u32 kLpiA = 8200;      // ITS A, DeviceID 0 / EventID 0
-constexpr u32 kLpiB = 8300;      // ITS B, DeviceID 0 / EventID 0
-constexpr u32 kLpiA2 = 8201;     // ITS A, re-mapped after the DISCARD
-constexpr u32 kLpiB1 = 8301;     // ITS B, DeviceID 0 / EventID 1
+constexpr u32 kLpiA = 8200;   // ITS A, DeviceID 0 / EventID 0
+constexpr u32 kLpiB = 8300;   // ITS B, DeviceID 0 / EventID 0
+constexpr u32 kLpiA2 = 8201;  // ITS A, re-mapped after the DISCARD
+constexpr u32 kLpiB1 = 8301;  // ITS B, DeviceID 0 / EventID 1
 constexpr u32 kLpis[] = {kLpiA, kLpiB, kLpiA2, kLpiB1};
 constexpr u32 kNumLpis = sizeof(kLpis) / sizeof(kLpis[0]);
 
@@ -174,8 +174,8 @@ GUEST_TEST(finds_every_its_in_the_dt) {
     const u64 use[2] = {base[0], base[n - 1]};
     for (u32 k = 0; k < 2; ++k) {
         ItsMemory& m = g_mem[k];
-        ASSERT_TRUE(g_its[k].init(use[k], {m.queue, kQueueBytes, m.devices, sizeof m.devices, m.collections,
-                                           sizeof m.collections}));
+        ASSERT_TRUE(g_its[k].init(
+            use[k], {m.queue, kQueueBytes, m.devices, sizeof m.devices, m.collections, sizeof m.collections}));
     }
     printf("  ITS A at 0x%llx, ITS B at 0x%llx\n", static_cast<unsigned long long>(use[0]),
            static_cast<unsigned long long>(use[1]));
@@ -211,8 +211,11 @@ GUEST_TEST(same_ids_map_independently_on_each_its) {
     const its::Cmd a[] = {its::mapd(0, reinterpret_cast<u64>(g_mem[0].itt), 4, true),
                           its::mapc(0, g_its[0].rdbase(g_rd[0]), true), its::mapti(0, 0, kLpiA, 0), its::inv(0, 0)};
     const its::Cmd b[] = {its::mapd(0, reinterpret_cast<u64>(g_mem[1].itt), 4, true),
-                          its::mapc(0, g_its[1].rdbase(g_rd[1]), true), its::mapti(0, 0, kLpiB, 0),
-                          its::mapti(0, 1, kLpiB1, 0), its::inv(0, 0), its::inv(0, 1)};
+                          its::mapc(0, g_its[1].rdbase(g_rd[1]), true),
+                          its::mapti(0, 0, kLpiB, 0),
+                          its::mapti(0, 1, kLpiB1, 0),
+                          its::inv(0, 0),
+                          its::inv(0, 1)};
     EXPECT_TRUE(run(0, a, 4));
     EXPECT_TRUE(run(1, b, 6));
     EXPECT_EQ(g_its[0].creadr(), g_its[0].cwriter());

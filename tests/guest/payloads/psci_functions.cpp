@@ -13,8 +13,7 @@ using namespace rt;
 
 namespace {
 
-constexpr u64 kHypervisorBase = 0x4000'0000;       // RAM base: the hypervisor's 32 MiB, not guest RAM (docs/boot.md)
-
+constexpr u64 kHypervisorBase = 0x4000'0000;  // RAM base: the hypervisor's 32 MiB, not guest RAM (docs/boot.md)
 
 SmcccResult call(u64 fid, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0) { return smccc_call(psci_conduit(), fid, a1, a2, a3); }
 i64 status(u64 fid, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0) { return call(fid, a1, a2, a3).status(); }
@@ -32,7 +31,6 @@ bool wait_affinity(u64 mpidr, i64 want, u64 ms) {
     }
     return affinity(mpidr) == want;
 }
-
 
 // --- secondary bodies ------------------------------------------------------------------------------------------
 volatile u32 g_release[kMaxCpus];
@@ -76,10 +74,14 @@ void racer(u32, void*) {
 
 const char* affinity_name(i64 a) {
     switch (a) {
-        case psci::kAffinityOn: return "ON";
-        case psci::kAffinityOff: return "OFF";
-        case psci::kAffinityOnPending: return "ON_PENDING";
-        default: return "error";
+        case psci::kAffinityOn:
+            return "ON";
+        case psci::kAffinityOff:
+            return "OFF";
+        case psci::kAffinityOnPending:
+            return "ON_PENDING";
+        default:
+            return "error";
     }
 }
 
@@ -190,7 +192,8 @@ GUEST_TEST(affinity_info_levels) {
     // SMC32 form: the upper halves of w-register arguments are ignored (DEN0028 2.6); SMC64 sees the whole value.
     EXPECT_EQ(status32(psci::kAffinityInfo, 0xdead'0000'0000'0000ull | self, 0xdead'0000'0000'0000ull),
               psci::kAffinityOn);
-    EXPECT_EQ(status((psci::kAffinityInfo | psci::kSmc64), 0xdead'0000'0000'0000ull | self, 0), psci::kPsciInvalidParameters);
+    EXPECT_EQ(status((psci::kAffinityInfo | psci::kSmc64), 0xdead'0000'0000'0000ull | self, 0),
+              psci::kPsciInvalidParameters);
 }
 
 GUEST_TEST(concurrent_cpu_on_exactly_one_success) {
@@ -314,8 +317,11 @@ GUEST_TEST(cpu_suspend_error_paths) {
     EXPECT_EQ(status32(psci::kCpuSuspend, 1u << 17, 0, 0), psci::kPsciInvalidParameters);
     EXPECT_EQ(status((psci::kCpuSuspend | psci::kSmc64), 1ull << 30, 0, 0), psci::kPsciInvalidParameters);
     // A power-down request whose entry point is outside guest RAM: INVALID_ADDRESS (DEN0022D 5.4.2).
-    EXPECT_EQ(status((psci::kCpuSuspend | psci::kSmc64), static_cast<u32>(psci::PowerStateType::field_mask), kHypervisorBase, 0), psci::kPsciInvalidAddress);
-    EXPECT_EQ(status32(psci::kCpuSuspend, static_cast<u32>(psci::PowerStateType::field_mask), 0, 0), psci::kPsciInvalidAddress);
+    EXPECT_EQ(status((psci::kCpuSuspend | psci::kSmc64), static_cast<u32>(psci::PowerStateType::field_mask),
+                     kHypervisorBase, 0),
+              psci::kPsciInvalidAddress);
+    EXPECT_EQ(status32(psci::kCpuSuspend, static_cast<u32>(psci::PowerStateType::field_mask), 0, 0),
+              psci::kPsciInvalidAddress);
 }
 
 GUEST_TEST(smc32_and_smc64_forms) {

@@ -48,8 +48,8 @@ u32 clobbered_after_hvc(u32 fid) {
         "stp x16, x17, [%[out], #96]\n"
         :
         : [fid] "r"(static_cast<u64>(fid)), [in] "r"(in), [out] "r"(out)
-        : "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15",
-          "x16", "x17", "memory");
+        : "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15", "x16",
+          "x17", "memory");
     u32 changed = 0;
     for (u32 i = 0; i < 14; ++i)
         if (out[i] != in[i]) ++changed;
@@ -133,7 +133,8 @@ GUEST_TEST(trng_version_and_features) {
     EXPECT_EQ(static_cast<u32>(v.x0) >> 31, 0u);
     ASSERT_GE(static_cast<u32>(v.x0), 0x1'0000u);
     // DEN0098 2.2: FEATURES answers SUCCESS for the five TRNG functions, NOT_SUPPORTED for anything else.
-    const u32 ids[5] = {psci::kTrngVersion, psci::kTrngFeatures, psci::kTrngGetUuid, psci::kTrngRnd32, psci::kTrngRnd64};
+    const u32 ids[5] = {psci::kTrngVersion, psci::kTrngFeatures, psci::kTrngGetUuid, psci::kTrngRnd32,
+                        psci::kTrngRnd64};
     for (u32 id : ids) EXPECT_EQ(w0(call(psci::kTrngFeatures, id)), 0);
     EXPECT_EQ(w0(call(psci::kTrngFeatures, 0x8400'0054u)), psci::kTrngNotSupported);
     EXPECT_EQ(w0(call(psci::kTrngFeatures, psci::kTrngGetUuid | psci::kSmc64)), psci::kTrngNotSupported);

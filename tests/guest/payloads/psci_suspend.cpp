@@ -31,16 +31,15 @@ bool gicd_emulated() {
     return !r.fault.taken;
 }
 
-
 constexpr u64 kPowerDownContext = 0xc0ff'ee00'1234'5678ull;
 struct PowerDown {
     volatile u32 gic_ok;
-    volatile u32 returned;      // CPU_SUSPEND came back instead of restarting at the entry point
+    volatile u32 returned;  // CPU_SUSPEND came back instead of restarting at the entry point
     volatile i64 result;
     volatile u64 deadline;
-    volatile u32 resumed;       // the body at the entry point ran
+    volatile u32 resumed;  // the body at the entry point ran
     volatile u64 resumed_at;
-    volatile u64 ctl_at_resume;           // CNTV_CTL_EL0 as found after the restart
+    volatile u64 ctl_at_resume;            // CNTV_CTL_EL0 as found after the restart
     volatile u32 timer_pending_at_resume;  // PPI 27 pending in this CPU's redistributor after the restart
 };
 PowerDown g_pd;
@@ -56,8 +55,9 @@ void suspender(u32, void*) {
     RT_WRITE_SYSREG(cntv_ctl_el0, 1);
     isb();
     dsb_sy();
-    SmcccResult r = smccc_call(psci_conduit(), (psci::kCpuSuspend | psci::kSmc64), static_cast<u32>(psci::PowerStateType::field_mask),
-                               capture_entry_address(), kPowerDownContext);
+    SmcccResult r =
+        smccc_call(psci_conduit(), (psci::kCpuSuspend | psci::kSmc64),
+                   static_cast<u32>(psci::PowerStateType::field_mask), capture_entry_address(), kPowerDownContext);
     g_pd.result = r.status();
     g_pd.returned = 1;
     RT_WRITE_SYSREG(cntv_ctl_el0, 0);
@@ -206,7 +206,8 @@ GUEST_TEST(cpu_suspend_powerdown_restarts_at_entry) {
     i64 delta = static_cast<i64>(g_pd.resumed_at - g_pd.deadline);
     printf("  resumed %lld us after the timer deadline; CNTV_CTL 0x%llx, PPI 27 %s\n",
            static_cast<long long>(delta * 1'000'000 / static_cast<i64>(counter_frequency())),
-           static_cast<unsigned long long>(g_pd.ctl_at_resume), g_pd.timer_pending_at_resume ? "pending" : "not pending");
+           static_cast<unsigned long long>(g_pd.ctl_at_resume),
+           g_pd.timer_pending_at_resume ? "pending" : "not pending");
     // The CPU called CPU_OFF after the resumed body: OFF again (DEN0022D 5.7).
     u64 deadline = counter() + counter_frequency() / 2;
     while (smccc_call(psci_conduit(), (psci::kAffinityInfo | psci::kSmc64), target, 0).status() != psci::kAffinityOff &&

@@ -31,8 +31,7 @@ i64 st32(u64 fid, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0) {
 u32 expected_version() {
     const char* v = nullptr;
     usize n = 0;
-    if (!bootarg("expect_psci", v, n) || n != 3 || v[1] != '.' || v[0] < '0' || v[0] > '9' || v[2] < '0' ||
-        v[2] > '9')
+    if (!bootarg("expect_psci", v, n) || n != 3 || v[1] != '.' || v[0] < '0' || v[0] > '9' || v[2] < '0' || v[2] > '9')
         return 0;
     return static_cast<u32>(v[0] - '0') << 16 | static_cast<u32>(v[2] - '0');
 }
@@ -50,7 +49,6 @@ Ids01 dt_ids01() {
             f.prop_u32(psci, "cpu_on").value_or(0), f.prop_u32(psci, "migrate").value_or(0)};
 }
 
-
 volatile u32 g_release = 0;
 void hold(u32, void*) {
     u64 deadline = counter() + ms_ticks(2000);
@@ -59,11 +57,11 @@ void hold(u32, void*) {
 }
 
 // The version under test, or skip the test (plain QEMU, or no expect_psci= in the bootargs).
-#define REQUIRE_VERSION(v)                                                   \
-    REQUIRE_HYPERVISOR();                                                    \
-    const u32 v = expected_version();                                        \
-    if (v == 0) GUEST_SKIP("no expect_psci=M.m in the bootargs");            \
-    do {                                                                     \
+#define REQUIRE_VERSION(v)                                        \
+    REQUIRE_HYPERVISOR();                                         \
+    const u32 v = expected_version();                             \
+    if (v == 0) GUEST_SKIP("no expect_psci=M.m in the bootargs"); \
+    do {                                                          \
     } while (0)
 
 }  // namespace

@@ -27,7 +27,9 @@ void spin_forever(u32, void*) {
     }
 }
 
-i64 affinity_info(u64 mpidr) { return smccc_call(psci_conduit(), (psci::kAffinityInfo | psci::kSmc64), mpidr, 0).status(); }
+i64 affinity_info(u64 mpidr) {
+    return smccc_call(psci_conduit(), (psci::kAffinityInfo | psci::kSmc64), mpidr, 0).status();
+}
 
 constexpr u64 kTimerEnable = 1, kTimerImask = 2;
 

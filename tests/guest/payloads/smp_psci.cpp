@@ -28,7 +28,9 @@ bool wait_until(bool (*cond)(u32), u32 slot, u64 ms) {
     return cond(slot);
 }
 
-i64 affinity_info(u64 mpidr) { return smccc_call(psci_conduit(), (psci::kAffinityInfo | psci::kSmc64), mpidr, 0).status(); }
+i64 affinity_info(u64 mpidr) {
+    return smccc_call(psci_conduit(), (psci::kAffinityInfo | psci::kSmc64), mpidr, 0).status();
+}
 
 }  // namespace
 

@@ -27,13 +27,13 @@ constexpr u32 kTimer = gic::kVirtualTimerPpi;
 constexpr u64 kMagicCounter = 0x5eed'0000'1234'5678ull;
 
 volatile u64 g_counter = 0;
-volatile u64 g_cpu1_ticks = 0;      // vCPU 1's loop count
-volatile u32 g_cpu1_fp_bad = 0;     // vCPU 1 saw its FP witness change
+volatile u64 g_cpu1_ticks = 0;   // vCPU 1's loop count
+volatile u32 g_cpu1_fp_bad = 0;  // vCPU 1 saw its FP witness change
 volatile u32 g_cpu1_running = 0;
 volatile u32 g_spi_taken = 0;
 volatile u32 g_timer_fired = 0;
 volatile u32 g_stop = 0;
-volatile u32 g_cpu1_pmu_bad = 0;    // vCPU 1 saw its PMU witness (event counter 0) change
+volatile u32 g_cpu1_pmu_bad = 0;  // vCPU 1 saw its PMU witness (event counter 0) change
 
 // PMU (DDI0487 D13): PMCR_EL0 E and LC; event 0 = SW_INCR. Counter n through PMSELR_EL0 + PMXEVCNTR_EL0.
 constexpr u64 kPmcrE = 1, kPmcrLc = 1 << 6;
@@ -62,8 +62,10 @@ void cpu1_main(u32, void*) {
     enable_fp();
     g_cpu1_running = 1;
     // -mgeneral-regs-only: the compiler itself never touches the FP/SIMD registers; the asm enables them locally.
-    asm volatile(".arch_extension fp\n .arch_extension simd\n"
-                 "mov x9, #0x7777\n movk x9, #0x3333, lsl #16\n fmov d20, x9\n mov v20.d[1], x9" ::: "x9");
+    asm volatile(
+        ".arch_extension fp\n .arch_extension simd\n"
+        "mov x9, #0x7777\n movk x9, #0x3333, lsl #16\n fmov d20, x9\n mov v20.d[1], x9" ::
+            : "x9");
     // Its own PMU: event counter 0 holds a witness value and does not count (nothing enabled).
     pmu_select(0);
     RT_WRITE_SYSREG(pmxevtyper_el0, 0);
@@ -104,8 +106,8 @@ void save_call(FpBlock& b) {
         "str x2, [x19, #136]\n"
         : "+r"(x0), "+r"(x1)
         :
-        : "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15", "x16", "x17",
-          "x19", "memory");
+        : "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15", "x16", "x17", "x19",
+          "memory");
     b.ret = static_cast<i64>(x0);
 }
 
@@ -122,7 +124,8 @@ GUEST_TEST(both_vcpus_run_and_state_is_set_up) {
     u64 mpidrs[2] = {};
     EXPECT_EQ(dt_cpu_mpidrs(mpidrs, 2), 2u);
     EXPECT_EQ(start_cpu(1, mpidrs[1], cpu1_main, nullptr), psci::kPsciSuccess);
-    for (u64 deadline = counter() + counter_frequency() * 5; !g_cpu1_running && counter() < deadline;) {}
+    for (u64 deadline = counter() + counter_frequency() * 5; !g_cpu1_running && counter() < deadline;) {
+    }
     EXPECT_EQ(g_cpu1_running, 1u);
     g_counter = kMagicCounter;
 }
@@ -193,7 +196,8 @@ GUEST_TEST(save_and_resume) {
     RT_WRITE_SYSREG(pmcr_el0, kPmcrLc);
     RT_WRITE_SYSREG(pmuserenr_el0, 0);
     // vCPU 1 counts on (after a restore it may start a little after vCPU 0: wait for it, bounded).
-    for (u64 deadline = counter() + 5 * counter_frequency(); g_cpu1_ticks == ticks_before && counter() < deadline;) {}
+    for (u64 deadline = counter() + 5 * counter_frequency(); g_cpu1_ticks == ticks_before && counter() < deadline;) {
+    }
     EXPECT_GT(g_cpu1_ticks, ticks_before);
     EXPECT_TRUE(gic::is_pending(kSpi));
     EXPECT_EQ(g_spi_taken, 0u);
@@ -202,7 +206,8 @@ GUEST_TEST(save_and_resume) {
 GUEST_TEST(pending_spi_is_delivered) {
     REQUIRE_HYPERVISOR();
     irq_enable();
-    for (u64 deadline = counter() + counter_frequency(); !g_spi_taken && counter() < deadline;) {}
+    for (u64 deadline = counter() + counter_frequency(); !g_spi_taken && counter() < deadline;) {
+    }
     EXPECT_EQ(g_spi_taken, 1u);
     EXPECT_FALSE(gic::is_pending(kSpi));
 }
@@ -215,13 +220,15 @@ GUEST_TEST(timer_fires) {
 
 GUEST_TEST(vcpu1_still_running) {
     const u64 t0 = g_cpu1_ticks;
-    for (u64 deadline = counter() + 5 * counter_frequency(); g_cpu1_ticks == t0 && counter() < deadline;) {}
+    for (u64 deadline = counter() + 5 * counter_frequency(); g_cpu1_ticks == t0 && counter() < deadline;) {
+    }
     EXPECT_GT(g_cpu1_ticks, t0);
     EXPECT_EQ(g_cpu1_fp_bad, 0u);
     EXPECT_EQ(g_cpu1_pmu_bad, 0u);
     EXPECT_EQ(g_counter, kMagicCounter);
     g_stop = 1;
     dsb_sy();
-    for (u64 deadline = counter() + counter_frequency() * 2; !cpu_finished(1) && counter() < deadline;) {}
+    for (u64 deadline = counter() + counter_frequency() * 2; !cpu_finished(1) && counter() < deadline;) {
+    }
     EXPECT_TRUE(cpu_finished(1));
 }

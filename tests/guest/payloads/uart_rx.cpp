@@ -2,11 +2,11 @@
 // stdin. Without input the FIFO reads empty (FR.RXFE, RIS.RXRIS clear, a DR read gives 0).
 // With `rx_bytes=N` the harness pipes tests/guest/data/uart_rx_input.bin into run-guest (header item `stdin=`):
 // N bytes, every value 0x00..0xff first (Ctrl-A 0x01, Ctrl-C 0x03, CR, XON/XOFF, DEL, 0xff: nothing on the way
-// may eat or translate a byte; 0x1d is doubled in the file, the console escape's quoting), then a fixed LCG sequence (RxExpected below); the payload waits 300 ms without
-// reading, so the input piles up far beyond the 32-entry FIFO, then must read every byte, in order, and the
-// checksum of what it read must match. The hypervisor applies back-pressure (the rest waits in the host UART while
-// the emulated FIFO is full) instead of dropping what does not fit.
-// With `paste=N` the same for N letters (variant `text`: 26 through the header's stdin_text; by hand:
+// may eat or translate a byte; 0x1d is doubled in the file, the console escape's quoting), then a fixed LCG sequence
+// (RxExpected below); the payload waits 300 ms without reading, so the input piles up far beyond the 32-entry FIFO,
+// then must read every byte, in order, and the checksum of what it read must match. The hypervisor applies
+// back-pressure (the rest waits in the host UART while the emulated FIFO is full) instead of dropping what does not
+// fit. With `paste=N` the same for N letters (variant `text`: 26 through the header's stdin_text; by hand:
 // `tools/run-guest ... < /tmp/paste.txt`) made by
 //   python3 -c "import sys; sys.stdout.write(''.join(chr(97 + i * 7 % 26) for i in range(N)))" > /tmp/paste.txt
 //

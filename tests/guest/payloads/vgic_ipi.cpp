@@ -35,8 +35,10 @@ u32 g_ncpus = 0;
 u32 self_index() { return static_cast<u32>(RT_READ_SYSREG(mpidr_el1) & 0xff) % kCpus; }
 
 void count_sgi(u32 intid, void*) {
-    if (intid < 16) __atomic_fetch_add(&g_count[self_index()][intid], 1u, __ATOMIC_SEQ_CST);
-    else __atomic_fetch_add(&g_stray, 1u, __ATOMIC_SEQ_CST);
+    if (intid < 16)
+        __atomic_fetch_add(&g_count[self_index()][intid], 1u, __ATOMIC_SEQ_CST);
+    else
+        __atomic_fetch_add(&g_stray, 1u, __ATOMIC_SEQ_CST);
 }
 
 void enable_sgis_here() {

@@ -38,19 +38,35 @@ u64 next_random() {  // xorshift64 (Marsaglia)
 // Single-instruction accesses: a fault handler that skips the instruction (elr + 4) lands right after them.
 void raw_write(u64 addr, u32 width, u64 v) {
     switch (width) {
-        case 1: asm volatile("strb %w1, [%0]" ::"r"(addr), "r"(v) : "memory"); break;
-        case 2: asm volatile("strh %w1, [%0]" ::"r"(addr), "r"(v) : "memory"); break;
-        case 4: asm volatile("str %w1, [%0]" ::"r"(addr), "r"(v) : "memory"); break;
-        default: asm volatile("str %1, [%0]" ::"r"(addr), "r"(v) : "memory"); break;
+        case 1:
+            asm volatile("strb %w1, [%0]" ::"r"(addr), "r"(v) : "memory");
+            break;
+        case 2:
+            asm volatile("strh %w1, [%0]" ::"r"(addr), "r"(v) : "memory");
+            break;
+        case 4:
+            asm volatile("str %w1, [%0]" ::"r"(addr), "r"(v) : "memory");
+            break;
+        default:
+            asm volatile("str %1, [%0]" ::"r"(addr), "r"(v) : "memory");
+            break;
     }
 }
 u64 raw_read(u64 addr, u32 width) {
     u64 v = 0;
     switch (width) {
-        case 1: asm volatile("ldrb %w0, [%1]" : "+r"(v) : "r"(addr) : "memory"); break;
-        case 2: asm volatile("ldrh %w0, [%1]" : "+r"(v) : "r"(addr) : "memory"); break;
-        case 4: asm volatile("ldr %w0, [%1]" : "+r"(v) : "r"(addr) : "memory"); break;
-        default: asm volatile("ldr %0, [%1]" : "+r"(v) : "r"(addr) : "memory"); break;
+        case 1:
+            asm volatile("ldrb %w0, [%1]" : "+r"(v) : "r"(addr) : "memory");
+            break;
+        case 2:
+            asm volatile("ldrh %w0, [%1]" : "+r"(v) : "r"(addr) : "memory");
+            break;
+        case 4:
+            asm volatile("ldr %w0, [%1]" : "+r"(v) : "r"(addr) : "memory");
+            break;
+        default:
+            asm volatile("ldr %0, [%1]" : "+r"(v) : "r"(addr) : "memory");
+            break;
     }
     return v;
 }
@@ -63,8 +79,10 @@ struct FuzzStats {
 
 void access(u64 addr, u32 width, bool write, u64 value, FuzzStats& st) {
     expect_fault(FaultAction::skip);
-    if (write) raw_write(addr, width, value);
-    else (void)raw_read(addr, width);
+    if (write)
+        raw_write(addr, width, value);
+    else
+        (void)raw_read(addr, width);
     FaultRecord f = take_fault();
     ++st.accesses;
     if (f.taken) {

@@ -18,7 +18,7 @@ constexpr u32 kMaxLog = 128;
 volatile u32 g_count[1024];
 volatile u32 g_log[kMaxLog];  // INTIDs in the order their handlers ran
 volatile u32 g_log_len = 0;
-volatile u32 g_nesting = 0;   // handlers currently running
+volatile u32 g_nesting = 0;  // handlers currently running
 volatile u32 g_max_nesting = 0;
 
 u32 g_low = 0, g_high = 0, g_lower = 0;  // the three SPIs of the preemption test

@@ -14,9 +14,9 @@ constexpr u64 kDefaultUartBase = 0x0900'0000;
 
 void console_set_base(u64 base);
 u64 console_base();
-void console_putc(char c);                 // '\n' becomes "\r\n"
+void console_putc(char c);  // '\n' becomes "\r\n"
 void console_write(const char* s, usize n);
-void console_puts(const char* s);          // no newline added
+void console_puts(const char* s);  // no newline added
 int printf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 int vprintf(const char* fmt, va_list ap);
 

@@ -30,11 +30,16 @@ u32& depth() {
 
 const char* kind_name(u32 kind) {
     switch (kind) {
-        case 0: return "sync";
-        case 1: return "irq";
-        case 2: return "fiq";
-        case 3: return "serror";
-        default: return kind < 8 ? "from SP_EL0" : "from lower EL";
+        case 0:
+            return "sync";
+        case 1:
+            return "irq";
+        case 2:
+            return "fiq";
+        case 3:
+            return "serror";
+        default:
+            return kind < 8 ? "from SP_EL0" : "from lower EL";
     }
 }
 
@@ -50,24 +55,42 @@ const char* kind_name(u32 kind) {
 
 const char* ec_name(u32 e) {
     switch (e) {
-        case ec::kUnknown: return "unknown/UNDEF";
-        case 0x01: return "WFx";
-        case 0x07: return "FP/SIMD access";
-        case 0x0e: return "illegal execution state";
-        case 0x15: return "SVC64";
-        case ec::kHvc64: return "HVC64";
-        case ec::kSmc64: return "SMC64";
-        case 0x18: return "MSR/MRS";
-        case ec::kSveAccess: return "SVE access";
-        case 0x20: return "instruction abort (lower EL)";
-        case ec::kInstAbortSameEl: return "instruction abort";
-        case 0x22: return "PC alignment";
-        case 0x24: return "data abort (lower EL)";
-        case ec::kDataAbortSameEl: return "data abort";
-        case 0x26: return "SP alignment";
-        case 0x2f: return "SError";
-        case 0x3c: return "BRK";
-        default: return "?";
+        case ec::kUnknown:
+            return "unknown/UNDEF";
+        case 0x01:
+            return "WFx";
+        case 0x07:
+            return "FP/SIMD access";
+        case 0x0e:
+            return "illegal execution state";
+        case 0x15:
+            return "SVC64";
+        case ec::kHvc64:
+            return "HVC64";
+        case ec::kSmc64:
+            return "SMC64";
+        case 0x18:
+            return "MSR/MRS";
+        case ec::kSveAccess:
+            return "SVE access";
+        case 0x20:
+            return "instruction abort (lower EL)";
+        case ec::kInstAbortSameEl:
+            return "instruction abort";
+        case 0x22:
+            return "PC alignment";
+        case 0x24:
+            return "data abort (lower EL)";
+        case ec::kDataAbortSameEl:
+            return "data abort";
+        case 0x26:
+            return "SP alignment";
+        case 0x2f:
+            return "SError";
+        case 0x3c:
+            return "BRK";
+        default:
+            return "?";
     }
 }
 

@@ -30,7 +30,10 @@ static_assert(__builtin_offsetof(ExceptionFrame, far) == 272);
 
 // Which vector was taken (start.S passes it).
 enum class VectorKind : u32 {
-    sync = 0, irq = 1, fiq = 2, serror = 3,
+    sync = 0,
+    irq = 1,
+    fiq = 2,
+    serror = 3,
     // 4..7: current EL with SP_EL0, 8..15: lower EL -- never expected.
 };
 
@@ -42,7 +45,7 @@ using EsrDfsc = Field<5, 0>;  // data/instruction abort fault status code
 using EsrWnR = Bit<6>;        // data abort: write not read
 
 namespace ec {
-constexpr u32 kUnknown = 0x00;       // also what an injected UNDEF reports
+constexpr u32 kUnknown = 0x00;  // also what an injected UNDEF reports
 constexpr u32 kSveAccess = 0x19;
 constexpr u32 kHvc64 = 0x16;
 constexpr u32 kSmc64 = 0x17;

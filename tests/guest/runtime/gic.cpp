@@ -11,18 +11,18 @@ namespace {
 
 // Distributor registers (IHI0069H ch. 12).
 enum class Gicd : u64 {
-    ctlr = 0x0000,       // RW  GICD_CTLR
-    typer = 0x0004,      // RO  GICD_TYPER
-    igroupr = 0x0080,    // RW  GICD_IGROUPR<n>
-    isenabler = 0x0100,  // RW  GICD_ISENABLER<n>
-    icenabler = 0x0180,  // RW  GICD_ICENABLER<n>
-    ispendr = 0x0200,    // RW  GICD_ISPENDR<n>
-    icpendr = 0x0280,    // RW  GICD_ICPENDR<n>
-    isactiver = 0x0300,  // RW  GICD_ISACTIVER<n>
-    icactiver = 0x0380,  // RW  GICD_ICACTIVER<n>
-    ipriorityr = 0x0400, // RW  GICD_IPRIORITYR<n> (byte access)
-    icfgr = 0x0c00,      // RW  GICD_ICFGR<n>
-    irouter = 0x6000,    // RW  GICD_IROUTER<n> (64-bit)
+    ctlr = 0x0000,        // RW  GICD_CTLR
+    typer = 0x0004,       // RO  GICD_TYPER
+    igroupr = 0x0080,     // RW  GICD_IGROUPR<n>
+    isenabler = 0x0100,   // RW  GICD_ISENABLER<n>
+    icenabler = 0x0180,   // RW  GICD_ICENABLER<n>
+    ispendr = 0x0200,     // RW  GICD_ISPENDR<n>
+    icpendr = 0x0280,     // RW  GICD_ICPENDR<n>
+    isactiver = 0x0300,   // RW  GICD_ISACTIVER<n>
+    icactiver = 0x0380,   // RW  GICD_ICACTIVER<n>
+    ipriorityr = 0x0400,  // RW  GICD_IPRIORITYR<n> (byte access)
+    icfgr = 0x0c00,       // RW  GICD_ICFGR<n>
+    irouter = 0x6000,     // RW  GICD_IROUTER<n> (64-bit)
 };
 using GicdCtlrRwp = Bit<31>;
 using GicdCtlrAre = Bit<4>;
@@ -60,9 +60,9 @@ struct HandlerSlot {
 };
 
 u64 g_gicd = 0;
-u64 g_redist = 0;       // the redistributor region (DT reg 1)
+u64 g_redist = 0;  // the redistributor region (DT reg 1)
 u64 g_redist_size = 0;
-u64 g_rd_of[8];         // per CPU (index cpu_slot()), set by init() / init_cpu()
+u64 g_rd_of[8];  // per CPU (index cpu_slot()), set by init() / init_cpu()
 u32 g_spis = 0;
 bool g_ready = false;
 HandlerSlot g_handlers[kMaxHandlers];
@@ -231,9 +231,7 @@ void disable(u32 intid) {
 
 void set_pending(u32 intid) { mmio_write32(bank(Gicd::ispendr, intid) + 4 * (intid / 32), 1u << (intid % 32)); }
 void clear_pending(u32 intid) { mmio_write32(bank(Gicd::icpendr, intid) + 4 * (intid / 32), 1u << (intid % 32)); }
-bool is_pending(u32 intid) {
-    return (mmio_read32(bank(Gicd::ispendr, intid) + 4 * (intid / 32)) >> (intid % 32)) & 1;
-}
+bool is_pending(u32 intid) { return (mmio_read32(bank(Gicd::ispendr, intid) + 4 * (intid / 32)) >> (intid % 32)) & 1; }
 
 void set_edge_triggered(u32 intid, bool edge) {
     u64 reg = bank(Gicd::icfgr, intid) + 4 * (intid / 16);
@@ -267,12 +265,8 @@ void set_group(u32 intid, u32 group) {
     mmio_write32(reg, group ? (v | 1u << (intid % 32)) : (v & ~(1u << (intid % 32))));
 }
 
-bool is_active(u32 intid) {
-    return (mmio_read32(bank(Gicd::isactiver, intid) + 4 * (intid / 32)) >> (intid % 32)) & 1;
-}
-void clear_active(u32 intid) {
-    mmio_write32(bank(Gicd::icactiver, intid) + 4 * (intid / 32), 1u << (intid % 32));
-}
+bool is_active(u32 intid) { return (mmio_read32(bank(Gicd::isactiver, intid) + 4 * (intid / 32)) >> (intid % 32)) & 1; }
+void clear_active(u32 intid) { mmio_write32(bank(Gicd::icactiver, intid) + 4 * (intid / 32), 1u << (intid % 32)); }
 bool is_enabled(u32 intid) {
     return (mmio_read32(bank(Gicd::isenabler, intid) + 4 * (intid / 32)) >> (intid % 32)) & 1;
 }
@@ -294,7 +288,8 @@ void deactivate(u32 intid) {
 
 void set_group_enable(u32 group, bool on) {
     u32 ctlr = mmio_read32(gicd(Gicd::ctlr));
-    u32 bit = group ? static_cast<u32>(GicdCtlrEnableGrp1::field_mask) : static_cast<u32>(GicdCtlrEnableGrp0::field_mask);
+    u32 bit =
+        group ? static_cast<u32>(GicdCtlrEnableGrp1::field_mask) : static_cast<u32>(GicdCtlrEnableGrp0::field_mask);
     mmio_write32(gicd(Gicd::ctlr), on ? (ctlr | bit) : (ctlr & ~bit));
     if (!wait_rwp()) printf("gic: GICD_CTLR.RWP stuck after changing group enables\n");
 }

@@ -23,9 +23,9 @@ bool init();
 bool initialised();
 
 u64 gicd_base();
-u64 rd_base();         // this CPU's redistributor RD_base (the one init()/init_cpu() found for it)
+u64 rd_base();              // this CPU's redistributor RD_base (the one init()/init_cpu() found for it)
 u64 rd_base_of(u64 mpidr);  // any CPU's RD_base by walking the redistributor frames; 0 if none matches
-u32 spi_count();       // from GICD_TYPER.ITLinesNumber
+u32 spi_count();            // from GICD_TYPER.ITLinesNumber
 
 // Handlers for up to kMaxHandlers distinct INTIDs; an IRQ without a handler is counted in unhandled_count().
 constexpr usize kMaxHandlers = 64;
@@ -44,8 +44,8 @@ void route_spi_to_self(u32 intid);
 void send_sgi_self(u32 sgi);
 void send_sgi(u32 sgi, u64 target_mpidr);
 
-u32 ack();             // ICC_IAR1_EL1 INTID
-void eoi(u32 intid);   // ICC_EOIR1_EL1 (priority drop + deactivate in EOImode 0)
+u32 ack();            // ICC_IAR1_EL1 INTID
+void eoi(u32 intid);  // ICC_EOIR1_EL1 (priority drop + deactivate in EOImode 0)
 
 // --- SMP and the less common parts of the architecture (additive; the calls above are unchanged) -------------
 // On a secondary CPU after init() ran on the primary: wake this CPU's redistributor (SGIs/PPIs Group 1, disabled)
@@ -58,8 +58,8 @@ void clear_active(u32 intid);          // GICD/GICR ICACTIVER
 bool is_enabled(u32 intid);
 // Banked SGI/PPI registers of another CPU's redistributor (SGI_base + offset of the GICD-equivalent register).
 bool is_pending_on(u64 rd, u32 intid);
-void set_eoi_mode(bool split);         // ICC_CTLR_EL1.EOImode of this CPU (true: EOIR drops priority, DIR deactivates)
-void deactivate(u32 intid);            // ICC_DIR_EL1
+void set_eoi_mode(bool split);  // ICC_CTLR_EL1.EOImode of this CPU (true: EOIR drops priority, DIR deactivates)
+void deactivate(u32 intid);     // ICC_DIR_EL1
 void set_group_enable(u32 group, bool on);  // GICD_CTLR.EnableGrp0/EnableGrp1 (waits for RWP)
 // Raw SGI register writes (IHI0069H 12.11: ICC_SGI1R_EL1, ICC_SGI0R_EL1, ICC_ASGI1R_EL1 share the layout).
 u64 sgi_value(u32 sgi, u64 aff3, u64 aff2, u64 aff1, u32 rs, u32 target_list, bool irm);

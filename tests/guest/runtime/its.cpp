@@ -156,7 +156,7 @@ bool Its::drained() const {
 }
 
 u64 Its::rdbase(u64 rd_base) const {
-    if ((typer() >> 19) & 1) return rd_base >> 16;  // PTA = 1: physical address, 64 KiB units
+    if ((typer() >> 19) & 1) return rd_base >> 16;      // PTA = 1: physical address, 64 KiB units
     return (mmio_read64(rd_base + 0x8) >> 8) & 0xffff;  // GICR_TYPER.Processor_Number [23:8]
 }
 

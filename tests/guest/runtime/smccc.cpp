@@ -8,20 +8,20 @@ namespace {
 Conduit g_conduit = Conduit::hvc;
 }
 
-#define RT_SMCCC_CALL(insn)                                                                             \
-    register u64 r0 asm("x0") = fid;                                                                    \
-    register u64 r1 asm("x1") = a1;                                                                     \
-    register u64 r2 asm("x2") = a2;                                                                     \
-    register u64 r3 asm("x3") = a3;                                                                     \
-    register u64 r4 asm("x4") = a4;                                                                     \
-    register u64 r5 asm("x5") = a5;                                                                     \
-    register u64 r6 asm("x6") = a6;                                                                     \
-    register u64 r7 asm("x7") = a7;                                                                     \
-    asm volatile(insn " #0"                                                                             \
-                 : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r4), "+r"(r5), "+r"(r6), "+r"(r7)        \
-                 :                                                                                      \
-                 : "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15", "x16", "x17", "memory");       \
-    return SmcccResult{r0, r1, r2, r3}
+#define RT_SMCCC_CALL(insn)                                                                       \
+    register u64 r0 asm("x0") = fid;                                                              \
+    register u64 r1 asm("x1") = a1;                                                               \
+    register u64 r2 asm("x2") = a2;                                                               \
+    register u64 r3 asm("x3") = a3;                                                               \
+    register u64 r4 asm("x4") = a4;                                                               \
+    register u64 r5 asm("x5") = a5;                                                               \
+    register u64 r6 asm("x6") = a6;                                                               \
+    register u64 r7 asm("x7") = a7;                                                               \
+    asm volatile(insn " #0"                                                                       \
+                 : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r4), "+r"(r5), "+r"(r6), "+r"(r7) \
+                 :                                                                                \
+                 : "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15", "x16", "x17", "memory"); \
+    return SmcccResult { r0, r1, r2, r3 }
 
 SmcccResult hvc_call(u64 fid, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5, u64 a6, u64 a7) { RT_SMCCC_CALL("hvc"); }
 SmcccResult smc_call(u64 fid, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5, u64 a6, u64 a7) { RT_SMCCC_CALL("smc"); }

@@ -27,7 +27,7 @@ void set_psci_conduit(Conduit c);
 Conduit psci_conduit();
 
 // PSCI calls over psci_conduit().
-u32 psci_version();  // major << 16 | minor
+u32 psci_version();                                            // major << 16 | minor
 i64 psci_cpu_on(u64 target_mpidr, u64 entry, u64 context_id);  // the SMC64 form
 i64 psci_features(u32 fid);
 [[noreturn]] void psci_system_off();  // spins in WFI if the call returns (printing why)

@@ -46,8 +46,8 @@ struct EntryCapture {
     u64 spsel;
     u64 sctlr_el1;
     u64 daif;
-    u64 valid;       // 1 once the record is written
-    u64 slot;        // set by prepare_captured_cpu()
+    u64 valid;  // 1 once the record is written
+    u64 slot;   // set by prepare_captured_cpu()
     u64 pad;
 };
 static_assert(sizeof(EntryCapture) == 64);

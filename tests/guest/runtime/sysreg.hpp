@@ -3,11 +3,11 @@
 
 #include "lib/types.hpp"
 
-#define RT_READ_SYSREG(name)                                   \
-    ({                                                         \
-        ::hv::u64 rt_v_;                                       \
+#define RT_READ_SYSREG(name)                                    \
+    ({                                                          \
+        ::hv::u64 rt_v_;                                        \
         asm volatile("mrs %0, " #name : "=r"(rt_v_)::"memory"); \
-        rt_v_;                                                 \
+        rt_v_;                                                  \
     })
 #define RT_WRITE_SYSREG(name, v) asm volatile("msr " #name ", %0" ::"r"(static_cast<::hv::u64>(v)) : "memory")
 
@@ -34,7 +34,8 @@ void delay_us(u64 us);
 
 // IRQs unmasked at the CPU until cond() holds or `ms` pass, then `settle_ms` more (time for unwanted extra
 // interrupts to show up); IRQs are masked again on return. Returns cond().
-template <typename Cond> bool run_irqs_until(Cond cond, u64 ms, u64 settle_ms = 0) {
+template <typename Cond>
+bool run_irqs_until(Cond cond, u64 ms, u64 settle_ms = 0) {
     const u64 deadline = counter() + ms_ticks(ms);
     irq_enable();
     while (!cond() && counter() < deadline) {

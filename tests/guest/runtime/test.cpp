@@ -56,12 +56,18 @@ void end_current_test() {
 
 const char* cmp_text(Cmp op) {
     switch (op) {
-        case Cmp::eq: return "==";
-        case Cmp::ne: return "!=";
-        case Cmp::lt: return "<";
-        case Cmp::le: return "<=";
-        case Cmp::gt: return ">";
-        case Cmp::ge: return ">=";
+        case Cmp::eq:
+            return "==";
+        case Cmp::ne:
+            return "!=";
+        case Cmp::lt:
+            return "<";
+        case Cmp::le:
+            return "<=";
+        case Cmp::gt:
+            return ">";
+        case Cmp::ge:
+            return ">=";
     }
     return "?";
 }
@@ -117,20 +123,31 @@ u64 bootarg_u64(const char* key, u64 fallback) {
     for (; i < n; ++i) {
         char c = v[i];
         u64 d;
-        if (c >= '0' && c <= '9') d = static_cast<u64>(c - '0');
-        else if (base == 16 && c >= 'a' && c <= 'f') d = static_cast<u64>(c - 'a' + 10);
-        else if (base == 16 && c >= 'A' && c <= 'F') d = static_cast<u64>(c - 'A' + 10);
-        else break;
+        if (c >= '0' && c <= '9')
+            d = static_cast<u64>(c - '0');
+        else if (base == 16 && c >= 'a' && c <= 'f')
+            d = static_cast<u64>(c - 'a' + 10);
+        else if (base == 16 && c >= 'A' && c <= 'F')
+            d = static_cast<u64>(c - 'A' + 10);
+        else
+            break;
         r = r * base + d;
         any = true;
     }
     if (!any) return fallback;
     if (i + 1 == n) {
         switch (v[i]) {
-            case 'K': case 'k': return r * KiB;
-            case 'M': case 'm': return r * MiB;
-            case 'G': case 'g': return r * GiB;
-            default: return fallback;
+            case 'K':
+            case 'k':
+                return r * KiB;
+            case 'M':
+            case 'm':
+                return r * MiB;
+            case 'G':
+            case 'g':
+                return r * GiB;
+            default:
+                return fallback;
         }
     }
     return i == n ? r : fallback;
@@ -169,12 +186,24 @@ void skip_current(const char* why) {
 bool expect_cmp_u64(Cmp op, u64 a, u64 b, const char* ea, const char* eb, const char* file, int line) {
     bool ok = false;
     switch (op) {
-        case Cmp::eq: ok = a == b; break;
-        case Cmp::ne: ok = a != b; break;
-        case Cmp::lt: ok = a < b; break;
-        case Cmp::le: ok = a <= b; break;
-        case Cmp::gt: ok = a > b; break;
-        case Cmp::ge: ok = a >= b; break;
+        case Cmp::eq:
+            ok = a == b;
+            break;
+        case Cmp::ne:
+            ok = a != b;
+            break;
+        case Cmp::lt:
+            ok = a < b;
+            break;
+        case Cmp::le:
+            ok = a <= b;
+            break;
+        case Cmp::gt:
+            ok = a > b;
+            break;
+        case Cmp::ge:
+            ok = a >= b;
+            break;
     }
     if (ok) {
         check_passed();

@@ -28,18 +28,24 @@ void skip_current(const char* why);
 
 // --- what the runtime learnt at boot ---------------------------------------------------------------------------
 // dt(), dtb_address(): tests/guest/runtime/fdt.hpp
-const char* bootargs();   // /chosen/bootargs, "" if absent
+const char* bootargs();  // /chosen/bootargs, "" if absent
 // `key=value` lookup in the bootargs (space separated). Returns false if the key is absent.
 bool bootarg(const char* key, const char*& value, usize& len);
 u64 bootarg_u64(const char* key, u64 fallback);  // decimal or 0x-hex; optional K/M/G suffix
-bool bootarg_flag(const char* key);               // `key` or `key=1`
+bool bootarg_flag(const char* key);              // `key` or `key=1`
 // False when the bootargs carry `nohv`: the payload runs on plain QEMU (developer check of the payload itself),
 // and hypervisor-specific expectations are skipped through REQUIRE_HYPERVISOR().
 bool under_hypervisor();
 
 // --- comparison helpers behind the macros ------------------------------------------------------------------------
-template <typename T> constexpr u64 to_u64(T* p) { return reinterpret_cast<uptr>(p); }
-template <typename T> constexpr u64 to_u64(T v) { return static_cast<u64>(v); }
+template <typename T>
+constexpr u64 to_u64(T* p) {
+    return reinterpret_cast<uptr>(p);
+}
+template <typename T>
+constexpr u64 to_u64(T v) {
+    return static_cast<u64>(v);
+}
 
 enum class Cmp : u8 { eq, ne, lt, le, gt, ge };
 bool expect_cmp_u64(Cmp op, u64 a, u64 b, const char* ea, const char* eb, const char* file, int line);
@@ -47,10 +53,10 @@ bool expect_true(bool v, bool want, const char* expr, const char* file, int line
 
 }  // namespace rt
 
-#define GUEST_TEST(name)                                                                              \
-    static void guest_test_fn_##name();                                                               \
-    [[gnu::used, gnu::section("guest_tests"), gnu::aligned(8)]] static const ::rt::TestCase          \
-        guest_test_case_##name{#name, guest_test_fn_##name};                                          \
+#define GUEST_TEST(name)                                                                                            \
+    static void guest_test_fn_##name();                                                                             \
+    [[gnu::used, gnu::section("guest_tests"), gnu::aligned(8)]] static const ::rt::TestCase guest_test_case_##name{ \
+        #name, guest_test_fn_##name};                                                                               \
     static void guest_test_fn_##name()
 
 // Values are compared as 64-bit unsigned numbers (so `EXPECT_EQ(ret, -1)` works for SMCCC returns); the
@@ -66,15 +72,45 @@ bool expect_true(bool v, bool want, const char* expr, const char* file, int line
 #define EXPECT_TRUE(c) ::rt::expect_true(static_cast<bool>(c), true, #c, __FILE__, __LINE__)
 #define EXPECT_FALSE(c) ::rt::expect_true(static_cast<bool>(c), false, #c, __FILE__, __LINE__)
 
-#define ASSERT_EQ(a, b) do { if (!EXPECT_EQ(a, b)) return; } while (0)
-#define ASSERT_NE(a, b) do { if (!EXPECT_NE(a, b)) return; } while (0)
-#define ASSERT_GE(a, b) do { if (!EXPECT_GE(a, b)) return; } while (0)
-#define ASSERT_GT(a, b) do { if (!EXPECT_GT(a, b)) return; } while (0)
-#define ASSERT_LE(a, b) do { if (!EXPECT_LE(a, b)) return; } while (0)
-#define ASSERT_LT(a, b) do { if (!EXPECT_LT(a, b)) return; } while (0)
-#define ASSERT_TRUE(c) do { if (!EXPECT_TRUE(c)) return; } while (0)
-#define ASSERT_FALSE(c) do { if (!EXPECT_FALSE(c)) return; } while (0)
+#define ASSERT_EQ(a, b)               \
+    do {                              \
+        if (!EXPECT_EQ(a, b)) return; \
+    } while (0)
+#define ASSERT_NE(a, b)               \
+    do {                              \
+        if (!EXPECT_NE(a, b)) return; \
+    } while (0)
+#define ASSERT_GE(a, b)               \
+    do {                              \
+        if (!EXPECT_GE(a, b)) return; \
+    } while (0)
+#define ASSERT_GT(a, b)               \
+    do {                              \
+        if (!EXPECT_GT(a, b)) return; \
+    } while (0)
+#define ASSERT_LE(a, b)               \
+    do {                              \
+        if (!EXPECT_LE(a, b)) return; \
+    } while (0)
+#define ASSERT_LT(a, b)               \
+    do {                              \
+        if (!EXPECT_LT(a, b)) return; \
+    } while (0)
+#define ASSERT_TRUE(c)               \
+    do {                             \
+        if (!EXPECT_TRUE(c)) return; \
+    } while (0)
+#define ASSERT_FALSE(c)               \
+    do {                              \
+        if (!EXPECT_FALSE(c)) return; \
+    } while (0)
 
-#define GUEST_SKIP(why) do { ::rt::skip_current(why); return; } while (0)
-#define REQUIRE_HYPERVISOR() \
-    do { if (!::rt::under_hypervisor()) GUEST_SKIP("needs the hypervisor (nohv)"); } while (0)
+#define GUEST_SKIP(why)          \
+    do {                         \
+        ::rt::skip_current(why); \
+        return;                  \
+    } while (0)
+#define REQUIRE_HYPERVISOR()                                                      \
+    do {                                                                          \
+        if (!::rt::under_hypervisor()) GUEST_SKIP("needs the hypervisor (nohv)"); \
+    } while (0)

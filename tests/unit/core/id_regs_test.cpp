@@ -12,9 +12,9 @@ u64 fld(u64 v, unsigned lo) { return (v >> lo) & 0xf; }
 // Representative host values with the features the guest must not see set (field comments name them).
 HostIdRegs qemu_max() {
     HostIdRegs h;
-    h[HostReg::pfr0] = 0x1201'1110'1111'2222ull;  // EL0-3 AArch32+64, FP/SIMD fp16, GIC, RAS, SVE, SEL2, DIT, CSV2/3
-    h[HostReg::pfr1] = 0x0000'0000'0121'0321ull;  // BT, SSBS 2, MTE 3, SME 1, RAS_frac 0...
-    h[HostReg::dfr0] = 0x0000'0001'f210'5609ull;  // DebugVer 9, PMUVer 6, BRPs, WRPs, PMSVer 1
+    h[HostReg::pfr0] = 0x1201'1110'1111'2222ull;   // EL0-3 AArch32+64, FP/SIMD fp16, GIC, RAS, SVE, SEL2, DIT, CSV2/3
+    h[HostReg::pfr1] = 0x0000'0000'0121'0321ull;   // BT, SSBS 2, MTE 3, SME 1, RAS_frac 0...
+    h[HostReg::dfr0] = 0x0000'0001'f210'5609ull;   // DebugVer 9, PMUVer 6, BRPs, WRPs, PMSVer 1
     h[HostReg::isar0] = 0x1221'1f21'2111'2120ull;  // RNDR, TLB, TS, FHM, DP, SM4, SM3, SHA3, RDM, TME = 1
     h[HostReg::isar1] = 0x1000'0000'0011'1011ull;  // LS64 = 1
     h[HostReg::isar2] = 0x0000'0000'0000'1011ull;  // WFxT = 1, MOPS = 1, RPRES 1
@@ -38,18 +38,18 @@ TEST(IdRegs, IdSpaceIsCrm1To7OfOp0_3Op1_0Crn0) {
 TEST(IdRegs, Pfr0HidesWhatIsNotSwitched) {
     const HostIdRegs h = qemu_max();
     u64 v = guest_id_value(key(3, 0, 0, 4, 0), h, 40);
-    EXPECT_EQ(fld(v, 0), 1u);   // EL0 AArch64 only
-    EXPECT_EQ(fld(v, 4), 1u);   // EL1 AArch64 only
-    EXPECT_EQ(fld(v, 8), 0u);   // EL2
-    EXPECT_EQ(fld(v, 12), 0u);  // EL3
+    EXPECT_EQ(fld(v, 0), 1u);                          // EL0 AArch64 only
+    EXPECT_EQ(fld(v, 4), 1u);                          // EL1 AArch64 only
+    EXPECT_EQ(fld(v, 8), 0u);                          // EL2
+    EXPECT_EQ(fld(v, 12), 0u);                         // EL3
     EXPECT_EQ(fld(v, 16), fld(h[HostReg::pfr0], 16));  // FP passed
     EXPECT_EQ(fld(v, 20), fld(h[HostReg::pfr0], 20));  // AdvSIMD passed
-    EXPECT_EQ(fld(v, 24), 1u);  // GIC v3 sysregs
-    EXPECT_EQ(fld(v, 28), 0u);  // RAS
-    EXPECT_EQ(fld(v, 32), 0u);  // SVE
-    EXPECT_EQ(fld(v, 36), 0u);  // SEL2
-    EXPECT_EQ(fld(v, 40), 0u);  // MPAM
-    EXPECT_EQ(fld(v, 44), 0u);  // AMU
+    EXPECT_EQ(fld(v, 24), 1u);                         // GIC v3 sysregs
+    EXPECT_EQ(fld(v, 28), 0u);                         // RAS
+    EXPECT_EQ(fld(v, 32), 0u);                         // SVE
+    EXPECT_EQ(fld(v, 36), 0u);                         // SEL2
+    EXPECT_EQ(fld(v, 40), 0u);                         // MPAM
+    EXPECT_EQ(fld(v, 44), 0u);                         // AMU
     EXPECT_EQ(fld(v, 48), fld(h[HostReg::pfr0], 48));  // DIT
     EXPECT_EQ(fld(v, 56), fld(h[HostReg::pfr0], 56));  // CSV2
     EXPECT_EQ(fld(v, 60), fld(h[HostReg::pfr0], 60));  // CSV3
@@ -137,18 +137,18 @@ TEST(IdRegs, MmfrHideEl2Features) {
     h[HostReg::mmfr1] = ~u64{0};
     h[HostReg::mmfr2] = ~u64{0};
     u64 m1 = guest_id_value(key(3, 0, 0, 7, 1), h, 40);
-    EXPECT_EQ(fld(m1, 4), 0u);   // VMIDBits
-    EXPECT_EQ(fld(m1, 8), 0u);   // VH
-    EXPECT_EQ(fld(m1, 28), 0u);  // XNX
-    EXPECT_EQ(fld(m1, 32), 0u);  // TWED
-    EXPECT_EQ(fld(m1, 40), 0u);  // HCX
-    EXPECT_EQ(fld(m1, 52), 0u);  // TIDCP1
+    EXPECT_EQ(fld(m1, 4), 0u);     // VMIDBits
+    EXPECT_EQ(fld(m1, 8), 0u);     // VH
+    EXPECT_EQ(fld(m1, 28), 0u);    // XNX
+    EXPECT_EQ(fld(m1, 32), 0u);    // TWED
+    EXPECT_EQ(fld(m1, 40), 0u);    // HCX
+    EXPECT_EQ(fld(m1, 52), 0u);    // TIDCP1
     EXPECT_EQ(fld(m1, 0), 0xfu);   // HAFDBS
     EXPECT_EQ(fld(m1, 20), 0xfu);  // PAN
     u64 m2 = guest_id_value(key(3, 0, 0, 7, 2), h, 40);
-    EXPECT_EQ(fld(m2, 24), 0u);  // NV
-    EXPECT_EQ(fld(m2, 40), 0u);  // FWB
-    EXPECT_EQ(fld(m2, 56), 0u);  // EVT
+    EXPECT_EQ(fld(m2, 24), 0u);    // NV
+    EXPECT_EQ(fld(m2, 40), 0u);    // FWB
+    EXPECT_EQ(fld(m2, 56), 0u);    // EVT
     EXPECT_EQ(fld(m2, 60), 0xfu);  // E0PD
     EXPECT_EQ(fld(m2, 0), 0xfu);   // CnP
 }

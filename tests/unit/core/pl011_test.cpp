@@ -111,10 +111,10 @@ TEST(Pl011, BadAccessesAreRazWiAndLogged) {
     hvtest::captured_log().clear();
     Backend b;
     Pl011 u(b);
-    EXPECT_EQ(rd(u, 0x800), 0u);          // hole
-    EXPECT_EQ(rd(u, 0x000, 8), 0u);       // 64-bit access not allowed
-    wr(u, 0x018, 0xff);                   // FR is read-only
-    wr(u, 0x031, 0xff, 1);                // sub-word write to a non-zero lane
+    EXPECT_EQ(rd(u, 0x800), 0u);     // hole
+    EXPECT_EQ(rd(u, 0x000, 8), 0u);  // 64-bit access not allowed
+    wr(u, 0x018, 0xff);              // FR is read-only
+    wr(u, 0x031, 0xff, 1);           // sub-word write to a non-zero lane
     EXPECT_EQ(rd(u, 0x030), 0x300u);
     EXPECT_EQ(b.out, "");
     EXPECT_NE(hvtest::captured_log().find("pl011"), std::string::npos);
@@ -194,7 +194,7 @@ TEST(Pl011BackPressure, GuestReadsRefillFromTheSourceAndUnmaskWhenItIsEmpty) {
     EXPECT_EQ(rd(u, 0x000), u64{'y'});
     EXPECT_EQ(src.left(), 0u);
     EXPECT_TRUE(u.rx_full());
-    EXPECT_FALSE(src.irq_on);  // not known to be empty yet
+    EXPECT_FALSE(src.irq_on);           // not known to be empty yet
     EXPECT_EQ(rd(u, 0x000), u64{'y'});  // the refill finds the source empty: unmasked again
     EXPECT_FALSE(u.rx_full());
     EXPECT_TRUE(src.irq_on);

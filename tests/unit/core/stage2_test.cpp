@@ -76,11 +76,11 @@ TEST(Stage2, FortyBitIpaUsesTwoConcatenatedLevel1Tables) {
     EXPECT_EQ(t.root_tables(), 2u);
     EXPECT_TRUE(is_aligned(t.root_pa(), 8192));
     u64 vtcr = make_vtcr(t, 5 /* 48-bit PA */);
-    EXPECT_EQ(vtcr & 0x3f, 24u);            // T0SZ
-    EXPECT_EQ((vtcr >> 6) & 3, 1u);         // SL0: level 1
-    EXPECT_EQ((vtcr >> 14) & 3, 0u);        // TG0: 4K
-    EXPECT_EQ((vtcr >> 16) & 7, 5u);        // PS
-    EXPECT_EQ((vtcr >> 12) & 3, 3u);        // SH0 inner
+    EXPECT_EQ(vtcr & 0x3f, 24u);      // T0SZ
+    EXPECT_EQ((vtcr >> 6) & 3, 1u);   // SL0: level 1
+    EXPECT_EQ((vtcr >> 14) & 3, 0u);  // TG0: 4K
+    EXPECT_EQ((vtcr >> 16) & 7, 5u);  // PS
+    EXPECT_EQ((vtcr >> 12) & 3, 3u);  // SH0 inner
     EXPECT_TRUE(vtcr & (1ull << 31));
 }
 

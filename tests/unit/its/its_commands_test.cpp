@@ -6,7 +6,8 @@
 using namespace itstest;
 
 namespace {
-// A mapped device 7 (14 EventID bits) with events 0..2 -> LPIs 8192.., event 9000 -> LPI 9000 (MAPI),, collection 1 on vCPU 1, collection 2 on vCPU 2.
+// A mapped device 7 (14 EventID bits) with events 0..2 -> LPIs 8192.., event 9000 -> LPI 9000 (MAPI),, collection 1 on
+// vCPU 1, collection 2 on vCPU 2.
 void basic(Harness& h) {
     h.setup();
     h.mapd(7, 14);
@@ -330,7 +331,7 @@ TEST(ItsBatching, OneBatchPerTrapAndCreadrShowsProgress) {
     h.put(Command::mapd(1, itt_for(1), 11, true));
     for (u32 e = 1; e < n; ++e) h.put(Command::mapti(1, e, 8192 + e, 0));
     const u64 start = h.read(reg(GitsReg::CWRITER));
-    h.write(reg(GitsReg::CWRITER), h.cwriter);  // no polling yet
+    h.write(reg(GitsReg::CWRITER), h.cwriter);             // no polling yet
     EXPECT_EQ(h.its->ite_count(), kCommandsPerTrap - 1u);  // the MAPD + 31 MAPTIs
     EXPECT_TRUE(h.its->has_backlog());
     EXPECT_EQ(h.read(reg(GitsReg::CTLR), 4) & ctlr::Quiescent::make(1), 0u);  // this poll ran batch 2

@@ -23,12 +23,12 @@ using namespace hv::its;
 
 constexpr u64 kRamBase = 0x40000000;
 constexpr u64 kRamSize = 32 * MiB;
-constexpr u64 kQueue = kRamBase;                 // 64 KiB command queue
+constexpr u64 kQueue = kRamBase;  // 64 KiB command queue
 constexpr u64 kQueuePages = 16;
 // GITS_BASER.Page_Size is read-only 64 KiB (as KVM and QEMU): every table page below is 64 KiB. CBASER.Size still
 // counts 4 KiB pages (IHI0069H 12.19.2).
 constexpr u64 kTablePage = 64 * KiB;
-constexpr u64 kDevTable = kRamBase + 0x100000;   // flat: 1 x 64 KiB = 8192 DTEs
+constexpr u64 kDevTable = kRamBase + 0x100000;  // flat: 1 x 64 KiB = 8192 DTEs
 constexpr u64 kDevTablePages = 1;
 constexpr u64 kCollTable = kRamBase + 0x200000;  // 1 x 64 KiB = 8192 CTEs
 constexpr u64 kCollIds = kTablePage / 8;         // first ICID beyond the collection table
@@ -43,8 +43,10 @@ public:
     u32 vcpu_count() const override { return vcpus_; }
     void set_lpi_pending(u32 vcpu, u32 intid, bool pending) override {
         std::lock_guard<std::mutex> g(m_);
-        if (pending) pending_.insert({vcpu, intid});
-        else pending_.erase({vcpu, intid});
+        if (pending)
+            pending_.insert({vcpu, intid});
+        else
+            pending_.erase({vcpu, intid});
         ++set_calls;
     }
     bool lpi_pending(u32 vcpu, u32 intid) const override {
@@ -130,8 +132,10 @@ struct Harness {
     // CBASER + BASER0 (flat unless told) + BASER1, then enable.
     void setup(bool indirect = false) {
         write(reg(GitsReg::CBASER), cbaser::Valid::make(1) | (kQueue) | (kQueuePages - 1));
-        if (indirect) write(reg(GitsReg::BASER0), baser_value(kDevTable, 1, true));
-        else write(reg(GitsReg::BASER0), baser_value(kDevTable, kDevTablePages));
+        if (indirect)
+            write(reg(GitsReg::BASER0), baser_value(kDevTable, 1, true));
+        else
+            write(reg(GitsReg::BASER0), baser_value(kDevTable, kDevTablePages));
         write(reg(GitsReg::BASER0) + 8, baser_value(kCollTable, 1));
         write(reg(GitsReg::CTLR), 1, 4);
         EXPECT_TRUE(its->enabled());

@@ -41,15 +41,15 @@ TEST(ItsRegisters, BaserReadOnlyFieldsAndRazWi) {
     Harness h;
     h.write(reg(GitsReg::BASER0), ~u64{0});
     u64 b0 = h.read(reg(GitsReg::BASER0));
-    EXPECT_EQ(baser::Type::get(b0), 1u);        // devices
-    EXPECT_EQ(baser::EntrySize::get(b0), 7u);   // 8-byte entries
-    EXPECT_EQ(baser::Indirect::get(b0), 1u);    // two-level supported for devices
+    EXPECT_EQ(baser::Type::get(b0), 1u);                   // devices
+    EXPECT_EQ(baser::EntrySize::get(b0), 7u);              // 8-byte entries
+    EXPECT_EQ(baser::Indirect::get(b0), 1u);               // two-level supported for devices
     EXPECT_EQ(baser::PageSize::get(b0), baser::kPage64K);  // read-only 64 KiB (KVM, QEMU)
-    EXPECT_EQ(b0 & mask(15, 12), 0u);           // PA[51:48] with 64 KiB pages: RES0 under a 40-bit IPA
+    EXPECT_EQ(b0 & mask(15, 12), 0u);                      // PA[51:48] with 64 KiB pages: RES0 under a 40-bit IPA
     h.write(reg(GitsReg::BASER0) + 8, ~u64{0});
     u64 b1 = h.read(reg(GitsReg::BASER0) + 8);
-    EXPECT_EQ(baser::Type::get(b1), 4u);        // collections
-    EXPECT_EQ(baser::Indirect::get(b1), 0u);    // flat only: RAZ/WI
+    EXPECT_EQ(baser::Type::get(b1), 4u);      // collections
+    EXPECT_EQ(baser::Indirect::get(b1), 0u);  // flat only: RAZ/WI
     for (unsigned n = 2; n < 8; ++n) {
         h.write(reg(GitsReg::BASER0) + 8 * n, ~u64{0});
         EXPECT_EQ(h.read(reg(GitsReg::BASER0) + 8 * n), 0u) << n;
@@ -81,11 +81,11 @@ TEST(ItsRegisters, BadWidthsAndReservedOffsetsAreRazWi) {
     Harness h;
     h.setup();
     hvtest::captured_log().clear();
-    EXPECT_EQ(h.read(reg(GitsReg::CTLR), 1), 0u);   // 8-bit
-    EXPECT_EQ(h.read(reg(GitsReg::CTLR), 8), 0u);   // 64-bit access to a 32-bit register
+    EXPECT_EQ(h.read(reg(GitsReg::CTLR), 1), 0u);  // 8-bit
+    EXPECT_EQ(h.read(reg(GitsReg::CTLR), 8), 0u);  // 64-bit access to a 32-bit register
     EXPECT_EQ(h.read(reg(GitsReg::TYPER) + 2, 2), 0u);
-    EXPECT_EQ(h.read(0x200, 4), 0u);                  // reserved
-    h.write(reg(GitsReg::CTLR), 0, 1);               // 8-bit write must not disable
+    EXPECT_EQ(h.read(0x200, 4), 0u);    // reserved
+    h.write(reg(GitsReg::CTLR), 0, 1);  // 8-bit write must not disable
     h.write(reg(GitsReg::CTLR), 0, 8);
     EXPECT_TRUE(h.its->enabled());
     EXPECT_NE(hvtest::captured_log().find("bad"), std::string::npos);
@@ -145,7 +145,8 @@ TEST(ItsRegisters, TranslaterWidthsAndSeparateFrame) {
     EXPECT_TRUE(h.sink.pending().empty());
     EXPECT_EQ(h.read(reg(GitsReg::TRANSLATER), 4), 0u);  // write-only: RAZ
     u64 v = 0;
-    EXPECT_EQ(h.its->translater_frame().mmio_write(MmioAccess{0, kTranslaterOffsetInFrame, 4, true}, 3), MmioResult::ok);
+    EXPECT_EQ(h.its->translater_frame().mmio_write(MmioAccess{0, kTranslaterOffsetInFrame, 4, true}, 3),
+              MmioResult::ok);
     EXPECT_TRUE(h.sink.lpi_pending(2, 8200));
     EXPECT_EQ(h.its->translater_frame().mmio_read(MmioAccess{0, 0, 4, false}, v), MmioResult::ok);
     EXPECT_EQ(v, 0u);

@@ -74,10 +74,12 @@ TEST(ItsSave, KnownStateProducesExactBytes) {
     Harness ref;
     build_image(ref);
     EXPECT_EQ(0, std::memcmp(&h.ram[kCollTable - kRamBase], &ref.ram[kCollTable - kRamBase], 24));
-    EXPECT_EQ(0, std::memcmp(&h.ram[kDevTable - kRamBase], &ref.ram[kDevTable - kRamBase], kDevTablePages * kTablePage));
+    EXPECT_EQ(0,
+              std::memcmp(&h.ram[kDevTable - kRamBase], &ref.ram[kDevTable - kRamBase], kDevTablePages * kTablePage));
     EXPECT_EQ(0, std::memcmp(&h.ram[itt_for(2) - kRamBase], &ref.ram[itt_for(2) - kRamBase], 16 * 8));
     EXPECT_EQ(0, std::memcmp(&h.ram[itt_for(5) - kRamBase], &ref.ram[itt_for(5) - kRamBase], 4 * 8));
-    EXPECT_EQ(h.peek64(kDevTable + 2 * 8), 0x8006000008088003ull);  // spelled out: V, next 3, ITT 0x40440000 >> 8 << 5, Size 3
+    EXPECT_EQ(h.peek64(kDevTable + 2 * 8),
+              0x8006000008088003ull);  // spelled out: V, next 3, ITT 0x40440000 >> 8 << 5, Size 3
 }
 
 struct Corruption {
@@ -92,16 +94,19 @@ TEST(ItsRestore, EveryCorruptionLeavesTheItsEmpty) {
          Status::corrupt},
         {"ITE INTID beyond IDbits", [](Harness& h) { h.poke64(itt_for(5) + 24, hv::its::abi::ite::make(0, 70000, 3)); },
          Status::corrupt},
-        {"ITE next beyond the DTE size", [](Harness& h) { h.poke64(itt_for(5) + 24, hv::its::abi::ite::make(1, 9000, 3)); },
-         Status::corrupt},
+        {"ITE next beyond the DTE size",
+         [](Harness& h) { h.poke64(itt_for(5) + 24, hv::its::abi::ite::make(1, 9000, 3)); }, Status::corrupt},
         {"ITE unknown ICID", [](Harness& h) { h.poke64(itt_for(5) + 24, hv::its::abi::ite::make(0, 9000, 9)); },
          Status::corrupt},
-        {"duplicate ICID", [](Harness& h) { h.poke64(kCollTable + 8, hv::its::abi::cte::make(2, 3)); }, Status::corrupt},
-        {"CTE target beyond vCPUs", [](Harness& h) { h.poke64(kCollTable, hv::its::abi::cte::make(4, 3)); }, Status::corrupt},
-        {"CTE ICID beyond the table", [](Harness& h) { h.poke64(kCollTable + 8, hv::its::abi::cte::make(0, kCollIds)); },
+        {"duplicate ICID", [](Harness& h) { h.poke64(kCollTable + 8, hv::its::abi::cte::make(2, 3)); },
          Status::corrupt},
+        {"CTE target beyond vCPUs", [](Harness& h) { h.poke64(kCollTable, hv::its::abi::cte::make(4, 3)); },
+         Status::corrupt},
+        {"CTE ICID beyond the table",
+         [](Harness& h) { h.poke64(kCollTable + 8, hv::its::abi::cte::make(0, kCollIds)); }, Status::corrupt},
         {"DTE next runs off the table",
-         [](Harness& h) { h.poke64(kDevTable + 5 * 8, hv::its::abi::dte::make(kDtes - 5, itt_for(5), 1)); }, Status::corrupt},
+         [](Harness& h) { h.poke64(kDevTable + 5 * 8, hv::its::abi::dte::make(kDtes - 5, itt_for(5), 1)); },
+         Status::corrupt},
         {"DTE EventID bits too wide",
          [](Harness& h) { h.poke64(kDevTable + 5 * 8, hv::its::abi::dte::make(0, itt_for(5), 16)); }, Status::corrupt},
         {"DTE ITT outside guest RAM",
@@ -282,8 +287,8 @@ void round_trip(bool indirect) {
         for (u32 e = 0; e < 17; ++e) {
             auto t = h.tr(d, e);
             if (t.status() != Status::not_found)
-                before[{d, e}] = {t.status(), t.ok() ? std::make_pair(t.value().vcpu, t.value().intid)
-                                                     : std::make_pair(0u, 0u)};
+                before[{d, e}] = {t.status(),
+                                  t.ok() ? std::make_pair(t.value().vcpu, t.value().intid) : std::make_pair(0u, 0u)};
         }
     auto pending = h.sink.pending();
     ASSERT_FALSE(pending.empty());
@@ -305,8 +310,8 @@ void round_trip(bool indirect) {
         for (u32 e = 0; e < 17; ++e) {
             auto t = h.tr(d, e);
             if (t.status() != Status::not_found)
-                after[{d, e}] = {t.status(), t.ok() ? std::make_pair(t.value().vcpu, t.value().intid)
-                                                    : std::make_pair(0u, 0u)};
+                after[{d, e}] = {t.status(),
+                                 t.ok() ? std::make_pair(t.value().vcpu, t.value().intid) : std::make_pair(0u, 0u)};
         }
     EXPECT_EQ(before, after);
     // A second save of the restored state is byte-identical to the first.

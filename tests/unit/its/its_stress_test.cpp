@@ -87,8 +87,8 @@ TEST(ItsFuzz, RandomCommandQueue) {
             }
             h.kick();
         } else if (action < 90) {
-            static constexpr u64 kOffsets[] = {0x0, 0x4, 0x8, 0x80, 0x84, 0x88, 0x8c, 0x90, 0x100, 0x104, 0x108,
-                                               0x110, 0xffe8, 0x10040, 0x333};
+            static constexpr u64 kOffsets[] = {0x0,   0x4,   0x8,   0x80,  0x84,   0x88,    0x8c, 0x90,
+                                               0x100, 0x104, 0x108, 0x110, 0xffe8, 0x10040, 0x333};
             u64 off = kOffsets[pick(sizeof kOffsets / 8)];
             static constexpr u8 kWidths[] = {1, 2, 4, 8};
             u64 v = pick(3) ? rng() : (off == 0 ? 1 : 0);

@@ -12,7 +12,8 @@ using namespace hv;
 
 TEST(Format, IntegersStringsAndPadding) {
     char buf[128];
-    format(buf, sizeof buf, "%d|%u|%x|%08lx|%-4s|%c|%%|%5d|%lld", -42, 7u, 0xbeefu, 0x1234ul, "ab", 'z', 3, -9000000000ll);
+    format(buf, sizeof buf, "%d|%u|%x|%08lx|%-4s|%c|%%|%5d|%lld", -42, 7u, 0xbeefu, 0x1234ul, "ab", 'z', 3,
+           -9000000000ll);
     EXPECT_STREQ(buf, "-42|7|beef|00001234|ab  |z|%|    3|-9000000000");
     format(buf, sizeof buf, "%#x %p %s", 255u, reinterpret_cast<void*>(0x10), static_cast<const char*>(nullptr));
     EXPECT_STREQ(buf, "0xff 0x10 (null)");

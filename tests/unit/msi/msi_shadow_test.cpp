@@ -1,5 +1,7 @@
 // MsiShadow: the (DeviceID, EventID) -> host LPI mirror of passed-through devices, driven by the real virtual ITS
 // model (its::Its) through the observer interface, against a fake physical ITS that records its state.
+#include "core/msi_shadow.hpp"
+
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -7,15 +9,14 @@
 #include <random>
 #include <set>
 
-#include "core/msi_shadow.hpp"
 #include "tests/unit/its/its_harness.hpp"
 
 namespace {
 
 using namespace hv;
-using itstest::Harness;
 using its::Command;
 using its::Opcode;
+using itstest::Harness;
 
 // The physical ITS as the shadow sees it: devices, and (dev, ev) -> (host LPI, pCPU).
 class FakePhysIts final : public PhysicalItsOps {
@@ -68,8 +69,8 @@ public:
         return Status::ok;
     }
 
-    std::map<u32, u32> devices;                                   // dev -> event bits
-    std::map<std::pair<u32, u32>, std::pair<u32, u32>> events;    // (dev, ev) -> (lpi, pcpu)
+    std::map<u32, u32> devices;                                 // dev -> event bits
+    std::map<std::pair<u32, u32>, std::pair<u32, u32>> events;  // (dev, ev) -> (lpi, pcpu)
     std::set<u32> lpis;
     u32 device_limit = 0x10000;
     bool fail_map_device = false, fail_map_event = false, fail_unmap_event = false;
@@ -374,13 +375,25 @@ TEST_F(Fixture, RandomCommandStreamsKeepTheShadowExact) {
         const u32 ev = rng() % 40;
         const u32 icid = rng() % 6;
         switch (rng() % 8) {
-            case 0: h.cmd(Command::mapd(dev, itstest::itt_for(dev), 5, rng() % 4 != 0)); break;
+            case 0:
+                h.cmd(Command::mapd(dev, itstest::itt_for(dev), 5, rng() % 4 != 0));
+                break;
             case 1:
-            case 2: h.cmd(Command::mapti(dev, ev, 8192 + rng() % 2000, icid)); break;
-            case 3: h.cmd(Command::movi(dev, ev, icid)); break;
-            case 4: h.cmd(Command::event_cmd(Opcode::DISCARD, dev, ev)); break;
-            case 5: h.cmd(Command::mapc(icid, rng() % 4, rng() % 5 != 0)); break;
-            case 6: h.cmd(Command::mapi(dev, ev, icid)); break;
+            case 2:
+                h.cmd(Command::mapti(dev, ev, 8192 + rng() % 2000, icid));
+                break;
+            case 3:
+                h.cmd(Command::movi(dev, ev, icid));
+                break;
+            case 4:
+                h.cmd(Command::event_cmd(Opcode::DISCARD, dev, ev));
+                break;
+            case 5:
+                h.cmd(Command::mapc(icid, rng() % 4, rng() % 5 != 0));
+                break;
+            case 6:
+                h.cmd(Command::mapi(dev, ev, icid));
+                break;
             default: {
                 Command junk;
                 junk.dw[0] = rng() | (u64{rng()} << 32);

@@ -113,7 +113,8 @@ std::string reg_name(u64 id) {
     } else if (cls == kClassGicd) {
         snprintf(buf, sizeof buf, "gicd %#06llx", (unsigned long long)(idx * 4));
     } else if (cls == kClassGicr) {
-        snprintf(buf, sizeof buf, "gicr %s%#06llx", idx * 4 >= 0x10000 ? "sgi+" : "", (unsigned long long)(idx * 4 % 0x10000));
+        snprintf(buf, sizeof buf, "gicr %s%#06llx", idx * 4 >= 0x10000 ? "sgi+" : "",
+                 (unsigned long long)(idx * 4 % 0x10000));
     } else if (cls == kClassIcc) {
         snprintf(buf, sizeof buf, "icc(%llu,%llu,%llu,%llu,%llu)", (unsigned long long)((idx >> 14) & 3),
                  (unsigned long long)((idx >> 11) & 7), (unsigned long long)((idx >> 7) & 15),
@@ -125,9 +126,11 @@ std::string reg_name(u64 id) {
             snprintf(buf, sizeof buf, "line_level spi %llu", (unsigned long long)((idx & 0x1f) * 32));
     } else if (cls == kClassGits) {
         if ((idx & 0xfff) >= 0xf00)
-            snprintf(buf, sizeof buf, "gits%llu ctrl %#llx", (unsigned long long)(idx >> 12), (unsigned long long)(idx & 0xff));
+            snprintf(buf, sizeof buf, "gits%llu ctrl %#llx", (unsigned long long)(idx >> 12),
+                     (unsigned long long)(idx & 0xff));
         else
-            snprintf(buf, sizeof buf, "gits%llu %#06llx", (unsigned long long)(idx >> 12), (unsigned long long)((idx & 0xfff) * 4));
+            snprintf(buf, sizeof buf, "gits%llu %#06llx", (unsigned long long)(idx >> 12),
+                     (unsigned long long)((idx & 0xfff) * 4));
     } else {
         snprintf(buf, sizeof buf, "class %#llx", (unsigned long long)(cls >> kClassShift));
     }
@@ -573,7 +576,7 @@ TEST(Snapshot, CorruptStreamsAreRejectedWithoutSideEffects) {
     bad[0] ^= 1;
     EXPECT_EQ(restore_into_fresh(bad), Status::corrupt);  // magic
     bad = s;
-    bad[8] = 1;  // format version 1 (registers only) is no longer read
+    bad[8] = 1;                                           // format version 1 (registers only) is no longer read
     EXPECT_EQ(restore_into_fresh(bad), Status::corrupt);  // format version
     for (usize cut : {usize{0}, usize{10}, usize{48}, used / 2, used - 1}) {
         std::vector<u8> t(s.begin(), s.begin() + cut);

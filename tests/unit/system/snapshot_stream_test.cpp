@@ -144,16 +144,16 @@ TEST(SnapshotStream, RefusalsChangeNothing) {
         EXPECT_EQ(b.cat.get_u64(Handle::for_vcpu(0), core_id(kSizeU64, 8 * 5), x5), Status::ok);
         EXPECT_EQ(x5, 0u);
     };
-    expect_refused(good, 3, Status::invalid_argument);                // vCPU count
-    expect_refused(good, 2, Status::invalid_argument, true);          // memory layout
+    expect_refused(good, 3, Status::invalid_argument);        // vCPU count
+    expect_refused(good, 2, Status::invalid_argument, true);  // memory layout
     std::vector<u8> bad = good;
-    bad[0] ^= 1;                                                      // magic
+    bad[0] ^= 1;  // magic
     expect_refused(bad, 2, Status::corrupt);
     bad = good;
-    bad.resize(bad.size() - 8);                                       // truncated
+    bad.resize(bad.size() - 8);  // truncated
     expect_refused(bad, 2, Status::corrupt);
     bad = good;
-    bad[bad.size() - 17] = 1;                                         // RAM padding / last bytes before END
+    bad[bad.size() - 17] = 1;  // RAM padding / last bytes before END
     VmModel probe(2);
     VectorSource src(bad);
     SnapshotInfo info;

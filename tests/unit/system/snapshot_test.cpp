@@ -19,9 +19,9 @@ using hv::its::reg;
 
 namespace {
 
-constexpr u64 kSgi = 0x10000;          // SGI_base offset inside a redistributor
-constexpr u64 kProp = kRam0 + 0x10000;  // LPI property table
-constexpr u64 kPend = kRam0 + 0x20000;  // pending tables, 64 KiB apart
+constexpr u64 kSgi = 0x10000;               // SGI_base offset inside a redistributor
+constexpr u64 kProp = kRam0 + 0x10000;      // LPI property table
+constexpr u64 kPend = kRam0 + 0x20000;      // pending tables, 64 KiB apart
 constexpr u64 kItsArea = kRam0 + 0x100000;  // per ITS instance: 0x40000 each
 constexpr u64 kQueueOff = 0x0, kDevOff = 0x10000, kCollOff = 0x20000, kIttOff = 0x30000;
 
@@ -42,7 +42,8 @@ void its_w(VmModel& vm, u32 i, u64 off, u64 v, u8 w = 8) {
 }
 u64 its_base(u32 i) { return kItsArea + i * 0x40000; }
 u64 baser(u64 addr, u64 pages) {
-    return its::baser::Valid::make(1) | its::baser::PhysicalAddress::make(addr >> 12) | its::baser::Size::make(pages - 1);
+    return its::baser::Valid::make(1) | its::baser::PhysicalAddress::make(addr >> 12) |
+           its::baser::Size::make(pages - 1);
 }
 
 // Runs commands on ITS `i` through its queue (CWRITER write).
@@ -78,21 +79,21 @@ void build_rich_state(VmModel& vm) {
     for (u32 i = 32; i < 96; ++i) gicd_w(vm, 0x400 + i, (i * 40) & 0xf8, 1);
     gicd_w(vm, 0xc08, 0xaaaa0000);  // SPIs 40..47 edge
     for (u32 i = 32; i < 96; ++i) gicd_w(vm, 0x6000 + 8 * i, vm.vgic->vcpu_mpidr(i % n) & 0xff00ffffffull, 8);
-    gicd_w(vm, 0x104, 0xfff0ff0f);   // ISENABLER1
-    gicd_w(vm, 0x108, 0x0000ffff);   // ISENABLER2
-    gicd_w(vm, 0x204, 0x00030300);   // ISPENDR1 (latches)
-    gicd_w(vm, 0x304, 0x00000010);   // ISACTIVER1: SPI 36 active
-    gicd_w(vm, 0x88, 0xfffffffe);    // IGROUPR2: SPI 64 group 0
+    gicd_w(vm, 0x104, 0xfff0ff0f);                           // ISENABLER1
+    gicd_w(vm, 0x108, 0x0000ffff);                           // ISENABLER2
+    gicd_w(vm, 0x204, 0x00030300);                           // ISPENDR1 (latches)
+    gicd_w(vm, 0x304, 0x00000010);                           // ISACTIVER1: SPI 36 active
+    gicd_w(vm, 0x88, 0xfffffffe);                            // IGROUPR2: SPI 64 group 0
     ASSERT_EQ(vm.vgic->set_level(33, 0, true), Status::ok);  // level SPI line high
     ASSERT_EQ(vm.vgic->set_level(70, 0, true), Status::ok);
     ASSERT_EQ(vm.vgic->inject_edge(44, 0), Status::ok);
 
     // Redistributors: SGIs/PPIs enabled with priorities, PPI 27 line level, SGIs sent, ICC state.
     for (u32 v = 0; v < n; ++v) {
-        gicr_w(vm, v, 0x14, 0);                                   // WAKER: awake
+        gicr_w(vm, v, 0x14, 0);                                       // WAKER: awake
         gicr_w(vm, v, kSgi + 0x100, 0x0800ffffu | (1u << (20 + v)));  // ISENABLER0
         for (u32 k = 0; k < 8; ++k) gicr_w(vm, v, kSgi + 0x400 + 4 * k, 0x10203040u + v * 0x08080808u + k * 0x08);
-        gicr_w(vm, v, kSgi + 0x200, 1u << (24 + v));              // ISPENDR0: a PPI latch
+        gicr_w(vm, v, kSgi + 0x200, 1u << (24 + v));  // ISPENDR0: a PPI latch
         ASSERT_EQ(vm.vgic->set_level(27, v, v % 2 == 0), Status::ok);
         ASSERT_EQ(vm.vgic->icc_write(v, vgic::IccReg::PMR, 0xf0 - v * 8), Status::ok);
         ASSERT_EQ(vm.vgic->icc_write(v, vgic::IccReg::BPR1, 3), Status::ok);
@@ -128,9 +129,8 @@ void build_rich_state(VmModel& vm) {
                Command::mapd(300, itt + 0x2000, 0, true), Command::mapti(1, 0, base + 0, 0),
                Command::mapti(1, 3, base + 3, 1), Command::mapti(1, 17, base + 17, 7),
                Command::mapti(8 + i, 1, base + 20, 7), Command::mapti(8 + i, 6, base + 21, 0),
-               Command::mapti(300, 0, base + 30, 1), Command::movi(1, 0, 1),
-               Command::event_cmd(its::Opcode::INT, 1, 3), Command::event_cmd(its::Opcode::INT, 8 + i, 6),
-               Command::sync(0)});
+               Command::mapti(300, 0, base + 30, 1), Command::movi(1, 0, 1), Command::event_cmd(its::Opcode::INT, 1, 3),
+               Command::event_cmd(its::Opcode::INT, 8 + i, 6), Command::sync(0)});
         ASSERT_EQ(vm.its[i]->ite_count(), 6u);
         ASSERT_EQ(vm.its[i]->signal_msi(300, 0), Status::ok);
     }
@@ -267,7 +267,8 @@ TEST_P(SystemSnapshot, SaveRestoreSaveIsByteIdenticalAndBehavesTheSame) {
     }
     EXPECT_EQ(a.ctx[0].core.pc, b.ctx[0].core.pc);
     // The state is rich: LPIs, SPIs and SGIs are in the LRs, translations succeed.
-    EXPECT_GT(std::count_if(ba.translations.begin(), ba.translations.end(), [](u64 t) { return t < kNoTranslation; }), 10);
+    EXPECT_GT(std::count_if(ba.translations.begin(), ba.translations.end(), [](u64 t) { return t < kNoTranslation; }),
+              10);
     bool lpi = false, spi = false, sgi = false;
     for (u64 lr : ba.lrs) {
         if (vgic::ich_lr::State::get(lr) == 0) continue;
@@ -329,7 +330,7 @@ TEST_F(SystemRefusals, UnknownIds) {
     EXPECT_EQ(vm.cat.get_u64(Handle::vm(), vgic::gicd_id(0x10, 4), v), Status::not_found);  // STATUSR: not listed
     EXPECT_EQ(vm.cat.get_u64(Handle::vm(), vgic::gicd_id(0x6000 + 8 * 96, 8), v), Status::not_found);  // no SPI 96
     EXPECT_EQ(vm.cat.get_u64(Handle::vm(), vgic::gicd_id(0x6000 + 8 * 16, 8), v), Status::not_found);  // PPI
-    EXPECT_EQ(vm.cat.get_u64(Handle::vm(), vgic::line_level_id(4, 0), v), Status::not_found);  // 4 vCPUs: 0..3
+    EXPECT_EQ(vm.cat.get_u64(Handle::vm(), vgic::line_level_id(4, 0), v), Status::not_found);          // 4 vCPUs: 0..3
     EXPECT_EQ(vm.cat.get_u64(Handle::vm(), vgic::line_level_id(0, 96), v), Status::not_found);
     EXPECT_EQ(vm.cat.get_u64(Handle::vm(), its::gits_id(1, 0, 4), v), Status::not_found);  // no ITS 1
     EXPECT_EQ(vm.cat.get_u64(Handle::vm(), its::gits_id(0, reg(GitsReg::TYPER), 8), v), Status::not_found);
@@ -369,8 +370,8 @@ TEST_F(SystemRefusals, ScopeOfEveryListedRegister) {
     }
     for (u32 v = 0; v < 4; ++v) {
         const auto ids = vm.list(Handle::for_vcpu(v));
-        const auto sdei_ids =
-            static_cast<usize>(std::count_if(ids.begin(), ids.end(), [](u64 id) { return reg_class(id) == kClassSdei; }));
+        const auto sdei_ids = static_cast<usize>(
+            std::count_if(ids.begin(), ids.end(), [](u64 id) { return reg_class(id) == kClassSdei; }));
         EXPECT_EQ(ids.size(), kCoreRegCount + kSysRegListCount + kPmuRegCount + vgic::gicr_save_count() +
                                   vgic::icc_save_count(vgic::kDefaultIchVtr) + sdei_ids + 1);  // + MP state
         // normal and critical handler state, event 0 and the 4 bound-PPI slots (the VM offers every bind slot)
@@ -454,7 +455,8 @@ TEST_F(SystemRefusals, ItsResetAndSaveTablesPseudoRegisters) {
 
 TEST_F(SystemRefusals, VgicValuesTheDestinationCannotHonour) {
     u64 iidr = get(Handle::vm(), vgic::gicd_id(0x8, 4));
-    EXPECT_EQ(vm.cat.set_u64(Handle::vm(), vgic::gicd_id(0x8, 4), (iidr & ~0xf000ull) | 0x7000), Status::invalid_argument);
+    EXPECT_EQ(vm.cat.set_u64(Handle::vm(), vgic::gicd_id(0x8, 4), (iidr & ~0xf000ull) | 0x7000),
+              Status::invalid_argument);
     const u64 typer = get(Handle::vm(), vgic::gicd_id(0x4, 4));
     EXPECT_EQ(vm.cat.set_u64(Handle::vm(), vgic::gicd_id(0x4, 4), typer + 1), Status::invalid_argument);
     EXPECT_EQ(vm.cat.set_u64(Handle::for_vcpu(0), vgic::icc_id(vgic::IccReg::SRE), 0), Status::invalid_argument);

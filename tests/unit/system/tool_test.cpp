@@ -1,11 +1,11 @@
 // tools/snapshot (hv-snapshot) over real snapshots of the whole-VM model: list, validate, diff.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <string>
-#include <sys/wait.h>
 
 #include "tests/unit/support.hpp"
 #include "tests/unit/system/vm_model.hpp"
@@ -107,8 +107,9 @@ TEST(SnapshotTool, ListNamesEveryRegister) {
     const std::string f = write_tmp("names", a.save());
     ToolRun l = run("list " + f);
     ASSERT_EQ(l.rc, 0) << l.out;
-    for (const char* name : {"KVM ID", "ID_AA64ISAR0_EL1", "KVM_REG_ARM_PSCI_VERSION", "KVM_REG_ARM_SMCCC_ARCH_WORKAROUND_1",
-                             " x0 ", " pc ", " v31 ", " fpcr ", "SCTLR_EL1", "TIMER_CNT", "GICD+0x8"})
+    for (const char* name :
+         {"KVM ID", "ID_AA64ISAR0_EL1", "KVM_REG_ARM_PSCI_VERSION", "KVM_REG_ARM_SMCCC_ARCH_WORKAROUND_1", " x0 ",
+          " pc ", " v31 ", " fpcr ", "SCTLR_EL1", "TIMER_CNT", "GICD+0x8"})
         EXPECT_NE(l.out.find(name), std::string::npos) << name;
     // The ID register line: VM scope, its KVM ID (scope bit set), name and value.
     EXPECT_NE(l.out.find("vm     0x603000001013c030 sysreg       ID_AA64ISAR0_EL1"), std::string::npos) << l.out;
@@ -154,8 +155,7 @@ TEST(SnapshotTool, ExportAsOlderRevision) {
     std::remove(no.c_str());
     ToolRun r01 = run("export --psci 0.1 " + f + " " + no);
     EXPECT_EQ(r01.rc, 1);
-    EXPECT_NE(r01.out.find("cannot export: PSCI 0x1: a VM that saw 0x10001 uses other function IDs"),
-              std::string::npos)
+    EXPECT_NE(r01.out.find("cannot export: PSCI 0x1: a VM that saw 0x10001 uses other function IDs"), std::string::npos)
         << r01.out;
     ToolRun rnew = run("export --gicd-rev 4 " + f + " " + no);
     EXPECT_EQ(rnew.rc, 1);

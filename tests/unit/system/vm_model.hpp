@@ -65,8 +65,13 @@ private:
 
 struct VmModel {
     explicit VmModel(u32 n = 2, u32 n_its = 1, u32 nr_spis = 64, const std::function<void(VmConfig&)>& tweak = {})
-        : vcpus(n), machine(std::make_unique<Vm>()), platform(n), sdei_platform(n), mem(machine->memory),
-          fw(machine->firmware), ctx(*machine) {
+        : vcpus(n),
+          machine(std::make_unique<Vm>()),
+          platform(n),
+          sdei_platform(n),
+          mem(machine->memory),
+          fw(machine->firmware),
+          ctx(*machine) {
         EXPECT_EQ(mem.add_region(kRam0, kRam0Size, ram0.data()), Status::ok);
         EXPECT_EQ(mem.add_region(kRam1, kRam1Size, ram1.data()), Status::ok);
         VmConfig cfg;

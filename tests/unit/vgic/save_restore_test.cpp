@@ -94,7 +94,8 @@ TEST_F(VgicTest, RestoreAcceptsKvmGicdIidrByRevisionOnly) {
     // Revisions KVM's GICv3 never restores (0, 1) or that do not exist yet (4..15): refused, whoever made them.
     for (u64 rev : {0u, 1u, 4u, 15u}) {
         SCOPED_TRACE(rev);
-        EXPECT_EQ(vgic->dist_restore_write(0x8, 4, gic_iidr::Revision::set(kKvmIidrRev3, rev)), Status::invalid_argument);
+        EXPECT_EQ(vgic->dist_restore_write(0x8, 4, gic_iidr::Revision::set(kKvmIidrRev3, rev)),
+                  Status::invalid_argument);
         EXPECT_EQ(gic_iidr::Revision::get(gicd_read(0x8)), 3u);
     }
     // Another implementer, product or variant: not a reason to refuse (only the revision carries meaning).

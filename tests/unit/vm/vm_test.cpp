@@ -1,9 +1,9 @@
+#include "vm/vm.hpp"
+
 #include <gtest/gtest.h>
 
 #include <memory>
 #include <string>
-
-#include "vm/vm.hpp"
 
 using namespace hv;
 
@@ -76,9 +76,11 @@ TEST(BuildVm, AssemblesEveryModelAndOneCatalogue) {
     EXPECT_FALSE(vm->uart.built());
     // The catalogue answers for the MP state of each vCPU, and its value follows the firmware (vCPU 0 boots on).
     u8 buf[4] = {};
-    ASSERT_EQ(vm->registers().get_one_reg(reglist::Handle::for_vcpu(1), MpStateClass::kId, Span<u8>(buf, 4)), Status::ok);
+    ASSERT_EQ(vm->registers().get_one_reg(reglist::Handle::for_vcpu(1), MpStateClass::kId, Span<u8>(buf, 4)),
+              Status::ok);
     EXPECT_EQ(buf[0], kMpStateStopped);
-    ASSERT_EQ(vm->registers().get_one_reg(reglist::Handle::for_vcpu(0), MpStateClass::kId, Span<u8>(buf, 4)), Status::ok);
+    ASSERT_EQ(vm->registers().get_one_reg(reglist::Handle::for_vcpu(0), MpStateClass::kId, Span<u8>(buf, 4)),
+              Status::ok);
     EXPECT_EQ(buf[0], kMpStateRunnable);
     // Built once.
     EXPECT_EQ(build_vm(*vm, cfg, ports.all()), Status::busy);
@@ -226,8 +228,8 @@ TEST(UartClass, StateAndFifoGoThroughTheCatalogueIntoAFreshVm) {
 
     // A: programmed, three characters waiting (one read already: the FIFO head is not slot 0), RX interrupt on.
     a->uart->locked([&](Pl011& u) {
-        (void)u.mmio_write(MmioAccess{0, 0x024, 4, true}, 0x27);   // IBRD
-        (void)u.mmio_write(MmioAccess{0, 0x02c, 4, true}, 0x70);   // LCR_H: 8 bits, FIFOs
+        (void)u.mmio_write(MmioAccess{0, 0x024, 4, true}, 0x27);           // IBRD
+        (void)u.mmio_write(MmioAccess{0, 0x02c, 4, true}, 0x70);           // LCR_H: 8 bits, FIFOs
         (void)u.mmio_write(MmioAccess{0, 0x038, 4, true}, Pl011::kIntRx);  // IMSC
         for (char c : std::string("xabc")) (void)u.push_rx(c);
         u64 v = 0;
