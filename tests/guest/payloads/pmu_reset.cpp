@@ -99,12 +99,22 @@ bool wait_for(volatile u32* flag, u64 ms) {
     return *flag != 0;
 }
 
+// AFFINITY_INFO says OFF (1) once the target's CPU_OFF has completed (DEN0022D 5.7): until then CPU_ON may
+// correctly answer ALREADY_ON.
+bool wait_off(u64 mpidr, u64 ms) {
+    const u64 deadline = counter() + ms_ticks(ms);
+    while (counter() < deadline)
+        if (smccc_call(psci_conduit(), psci::kAffinityInfo | psci::kSmc64, mpidr, 0).status() == 1) return true;
+    return false;
+}
+
 // vCPU 1 started on `fn`; waits for it to set g_done (and, for a returning fn, to power off).
 bool run_on_cpu1(u64 mpidr, CpuFn fn) {
     g_done = 0;
     dsb_sy();
     if (!EXPECT_EQ(start_cpu(1, mpidr, fn, nullptr), psci::kPsciSuccess)) return false;
-    return EXPECT_TRUE(wait_for(&g_done, 2000)) && EXPECT_TRUE(wait_slot(cpu_finished, 1, 2000));
+    return EXPECT_TRUE(wait_for(&g_done, 2000)) && EXPECT_TRUE(wait_slot(cpu_finished, 1, 2000)) &&
+           EXPECT_TRUE(wait_off(mpidr, 2000));
 }
 
 }  // namespace
