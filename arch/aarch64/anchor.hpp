@@ -8,13 +8,15 @@
 // it (through hyp(), usually behind a file-local `st()`).
 //
 // Allowed outside it: constants, stateless ports (a vtable and no data members) defined `constinit const` at file
-// scope, the logger's per-call-site rate limiters (HV_LOG_RATELIMITED), and the per-pCPU stacks of boot/entry.S.
+// scope, the logger's per-call-site rate limiters (HV_LOG_RATELIMITED), the per-pCPU stacks of boot/entry.S and the
+// few symbols assembly or the compiler ABI name (hardening.cpp). docs/conventions.md shows the check's grep.
 #pragma once
 
 #include "arch/aarch64/console.hpp"
 #include "arch/aarch64/console_escape.hpp"
 #include "arch/aarch64/gic.hpp"
 #include "arch/aarch64/guest_uart.hpp"
+#include "arch/aarch64/hardening.hpp"
 #include "arch/aarch64/host_its.hpp"
 #include "arch/aarch64/mitigations.hpp"
 #include "arch/aarch64/mmu.hpp"
@@ -77,6 +79,7 @@ struct Hypervisor {
     SmmuState smmu;                     // smmu.cpp
     El2State el2;                       // el2_config.cpp
     MitigationState mitigations;        // mitigations.cpp
+    HardeningState hardening;           // hardening.cpp (branch-predictor decision, debug_fault= hooks)
     pmu::Config pmu;                    // the guest's PMU, from the boot pCPU (pmu.cpp)
     Atomic<bool> panicking;             // panic.cpp
 

@@ -1,5 +1,6 @@
 #include "arch/aarch64/hardening.hpp"
 
+#include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/asm_defs.h"
 #include "arch/aarch64/mmu.hpp"
 #include "arch/aarch64/sysreg.hpp"
@@ -17,7 +18,9 @@ hv::u64 __stack_chk_guard = 0x2d8f3b1c6e5a9700ull;
 hv::u32 hv_stack_guard_source = 0;  // 1: RNDR contributed (entry.S)
 // What guest_exit_common (vectors.S) does before returning to C++: bit 0 SMCCC_ARCH_WORKAROUND_1, bit 1 the BHB
 // loop (hv_entry_mitigation[1] iterations), bit 2 CLRBHB, bit 3 SMCCC_ARCH_WORKAROUND_3. Written once at boot.
-hv::u32 hv_entry_mitigation[2] = {0, 0};
+// vectors.S reads the two words as plain u32s: Atomic<u32> has exactly that layout.
+constinit hv::Atomic<hv::u32> hv_entry_mitigation[2];
+static_assert(sizeof(hv::Atomic<hv::u32>) == 4 && alignof(hv::Atomic<hv::u32>) == 4);
 
 [[noreturn]] void __stack_chk_fail() {
     hv::panic("stack protector: stack smashing detected in the function returning to 0x%llx",
@@ -31,7 +34,7 @@ namespace {
 
 u64 addr(const char* p) { return reinterpret_cast<u64>(p); }
 
-mitigation::Decision g_bp;
+HardeningState& st() { return hyp().hardening; }
 
 enum class Want : u8 { rx, ro, rw, unmapped };
 
@@ -127,51 +130,49 @@ void bp_mitigation_init() {
         in.fw_wa1 = static_cast<i64>(hv_smc_call(psci::kSmcccArchFeatures, psci::kSmcccArchWorkaround1, 0, 0)) == 0;
         in.fw_wa3 = static_cast<i64>(hv_smc_call(psci::kSmcccArchFeatures, psci::kSmcccArchWorkaround3, 0, 0)) == 0;
     }
-    g_bp = mitigation::decide(in);
+    const mitigation::Decision& bp = st().bp = mitigation::decide(in);
     u32 flags = 0;
-    if (g_bp.v2 == mitigation::V2Action::firmware_wa1) flags |= 1;
-    if (g_bp.bhb == mitigation::BhbAction::loop) flags |= 2;
-    if (g_bp.bhb == mitigation::BhbAction::clrbhb) flags |= 4;
-    if (g_bp.bhb == mitigation::BhbAction::firmware_wa3) flags |= 8;
-    hv_entry_mitigation[1] = g_bp.loop_k;
-    __atomic_store_n(&hv_entry_mitigation[0], flags, __ATOMIC_RELEASE);
+    if (bp.v2 == mitigation::V2Action::firmware_wa1) flags |= 1;
+    if (bp.bhb == mitigation::BhbAction::loop) flags |= 2;
+    if (bp.bhb == mitigation::BhbAction::clrbhb) flags |= 4;
+    if (bp.bhb == mitigation::BhbAction::firmware_wa3) flags |= 8;
+    hv_entry_mitigation[1].store(bp.loop_k, MemoryOrder::relaxed);
+    hv_entry_mitigation[0].store(flags, MemoryOrder::release);
     dsb_ish();
     HV_LOG_INFO(
         "hardening: branch predictor: MIDR 0x%llx CSV2 %llu ECBHB %llu CLRBHB %llu, firmware WA1 %s WA3 %s; "
         "Spectre-v2: %s; BHB: %s (k=%u); guest WORKAROUND_1 level %llu, WORKAROUND_3 level %llu",
         static_cast<unsigned long long>(in.midr), static_cast<unsigned long long>((in.pfr0 >> 56) & 0xf),
         static_cast<unsigned long long>(in.mmfr1 >> 60), static_cast<unsigned long long>((in.isar2 >> 28) & 0xf),
-        in.fw_wa1 ? "yes" : "no", in.fw_wa3 ? "yes" : "no", mitigation::v2_name(g_bp.v2),
-        mitigation::bhb_name(g_bp.bhb), g_bp.loop_k, static_cast<unsigned long long>(g_bp.host.wa1),
-        static_cast<unsigned long long>(g_bp.host.wa3));
-    if (g_bp.v2 == mitigation::V2Action::vulnerable)
+        in.fw_wa1 ? "yes" : "no", in.fw_wa3 ? "yes" : "no", mitigation::v2_name(bp.v2), mitigation::bhb_name(bp.bhb),
+        bp.loop_k, static_cast<unsigned long long>(bp.host.wa1), static_cast<unsigned long long>(bp.host.wa3));
+    if (bp.v2 == mitigation::V2Action::vulnerable)
         HV_LOG_WARN(
             "hardening: this CPU is exposed to Spectre-v2 from the guest (only the firmware could invalidate "
             "the branch predictor, and it does not offer SMCCC_ARCH_WORKAROUND_1); the guest is told so "
             "(WORKAROUND_1 NOT_AVAIL)");
 }
 
-const mitigation::Decision& bp_mitigation() { return g_bp; }
+const mitigation::Decision& bp_mitigation() { return st().bp; }
 
 namespace {
 
-// Deliberately faulty code for the debug_fault= hooks. Not inlined, and with values the compiler cannot see through.
-volatile u64 g_sink = 0;
-volatile u64 g_recursion_limit = ~u64{0};
-alignas(16) u32 g_data_code[4] = {0xd65f03c0u, 0, 0, 0};  // `ret`, in .data: RW + XN
+// Deliberately faulty code for the debug_fault= hooks. Not inlined, and with values the compiler cannot see through:
+// `keep` makes a value observable without storing it anywhere.
+void keep(u64 v) { asm volatile("" : : "r"(v) : "memory"); }
 
-[[gnu::noinline]] u64 recurse(u64 depth) {
+[[gnu::noinline]] u64 recurse(u64 depth, const volatile u64& limit) {
     volatile u8 frame[1024];
     frame[depth % sizeof frame] = static_cast<u8>(depth);
-    if (depth >= g_recursion_limit) return frame[0];
-    return recurse(depth + 1) + frame[depth % sizeof frame];
+    if (depth >= limit) return frame[0];
+    return recurse(depth + 1, limit) + frame[depth % sizeof frame];
 }
 
 [[gnu::noinline]] void smash() {
     char buf[16];
     volatile usize n = 64;  // the compiler cannot prove the overflow
     for (usize i = 0; i < n; ++i) buf[i] = 'A';
-    g_sink = static_cast<u64>(buf[3]);
+    keep(static_cast<u64>(buf[3]));
 }
 
 }  // namespace
@@ -179,20 +180,23 @@ alignas(16) u32 g_data_code[4] = {0xd65f03c0u, 0, 0, 0};  // `ret`, in .data: RW
 void debug_fault(HvOptions::DebugFault which) {
     switch (which) {
         case HvOptions::DebugFault::exec_data: {
-            HV_LOG_WARN("debug_fault=exec_data: branching to 0x%llx in .data (must be an EL2 instruction abort)",
-                        static_cast<unsigned long long>(reinterpret_cast<u64>(g_data_code)));
+            // A `ret` written into the anchor (.bss: RW + XN, like all data) and branched to.
+            u32* code = st().fault_code;
+            code[0] = 0xd65f03c0u;  // ret
+            HV_LOG_WARN("debug_fault=exec_data: branching to 0x%llx in .bss (must be an EL2 instruction abort)",
+                        static_cast<unsigned long long>(reinterpret_cast<u64>(code)));
             dsb_ish();
             asm volatile("ic iallu" ::: "memory");
             dsb_ish();
             isb();
-            auto fn = reinterpret_cast<void (*)()>(reinterpret_cast<u64>(g_data_code));
+            auto fn = reinterpret_cast<void (*)()>(reinterpret_cast<u64>(code));
             fn();
             break;
         }
         case HvOptions::DebugFault::stack_overflow:
             HV_LOG_WARN("debug_fault=stack_overflow: recursing on pCPU 0's %u KiB stack (must hit its guard)",
                         HV_STACK_SIZE / 1024);
-            g_sink = recurse(0);
+            keep(recurse(0, st().recursion_limit));
             break;
         case HvOptions::DebugFault::stack_smash:
             HV_LOG_WARN("debug_fault=stack_smash: overwriting a stack canary (must end in __stack_chk_fail)");

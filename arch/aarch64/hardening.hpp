@@ -22,4 +22,11 @@ const mitigation::Decision& bp_mitigation();
 // debug_fault= test hooks: never return (the fault panics).
 [[noreturn]] void debug_fault(HvOptions::DebugFault which);
 
+// hardening.cpp's state, held by the anchor (anchor.hpp); only hardening.cpp touches it.
+struct HardeningState {
+    mitigation::Decision bp;        // bp_mitigation_init's decision
+    alignas(16) u32 fault_code[4];  // debug_fault=exec_data: a `ret` is written here (.bss: RW + XN) and called
+    volatile u64 recursion_limit = ~u64{0};  // debug_fault=stack_overflow: a bound the compiler cannot see through
+};
+
 }  // namespace hv::arch
