@@ -175,6 +175,127 @@ Status disable_smmu() {
     return write_acked(Reg::IRQ_CTRL, Reg::IRQ_CTRLACK, 0);
 }
 
+// smmu_vm_init's steps, in order (IHI0070 6.3 for the register sequence).
+
+// The features the hypervisor needs (AArch64 4 KiB tables at stage 1 or 2, queues of our size); records the stage
+// and coherency. Returns IDR5.OAS, capped at 48 bits (52-bit output needs LPA descriptors: not used).
+Result<u64> probe_features(const SmmuInfo& info) {
+    const u32 idr0 = rd32(Reg::IDR0), idr1 = rd32(Reg::IDR1), idr5 = rd32(Reg::IDR5);
+    const bool s1 = idr0::S1p::get(idr0) != 0, s2 = idr0::S2p::get(idr0) != 0;
+    if ((!s1 && !s2) || (idr0::Ttf::get(idr0) & 2) == 0 || !idr5::Gran4k::get(idr5)) {
+        HV_LOG_ERROR("smmu at 0x%llx: no AArch64 4 KiB translation (IDR0 0x%x, IDR5 0x%x)",
+                     static_cast<unsigned long long>(info.base), idr0, idr5);
+        return Status::unsupported;
+    }
+    if (idr1::CmdqS::get(idr1) < kSmmuCmdqLog2 || idr1::EventqS::get(idr1) < kSmmuEventqLog2)
+        return Status::unsupported;
+    st().stage2 = s2;
+    // COHACC: the SMMU's table and queue accesses snoop the CPU caches, when the DT also says the bus is coherent.
+    st().coherent = idr0::Cohacc::get(idr0) != 0 && info.coherent;
+    return min<u64>(idr5::Oas::get(idr5), 5);
+}
+
+// The stream table's size for these StreamIDs, capped at what the SMMU and our table hold (the rest abort).
+u32 stream_table_log2_capped(const StreamIdRange* ranges, usize nranges) {
+    u32 log2 = stream_table_log2(ranges, nranges);
+    const u32 sid_cap = min<u32>(static_cast<u32>(idr1::SidSize::get(rd32(Reg::IDR1))), kSmmuMaxSidBits);
+    if (log2 > sid_cap) {
+        HV_LOG_WARN("smmu: StreamIDs up to 2^%u needed, the stream table covers 2^%u: the rest abort", log2, sid_cap);
+        log2 = sid_cap;
+    }
+    return log2;
+}
+
+// The DMA translation (the VM's RAM and the doorbell pages, nothing else), the STE every passed-through StreamID
+// gets, the stream table; all published to the SMMU. Returns the IOVA width.
+Result<unsigned> build_dma_tables(const DmaWindow& window, u64 oas_field, const StreamIdRange* ranges, usize nranges,
+                                  u32 log2) {
+    const unsigned oas = oas_bits(oas_field);
+    const Regime regime = st().stage2 ? Regime::stage2 : Regime::el2_stage1;
+    Result<unsigned> ia = dma_ia_bits(window, regime, oas);
+    if (!ia.ok()) {
+        HV_LOG_ERROR("smmu: guest RAM beyond the SMMU's %u-bit output addresses", oas);
+        return ia.status();
+    }
+    HV_TRY(st().dma_table.init(st().pool, regime, ia.value()));
+    HV_TRY(map_dma_window(st().dma_table, window));
+
+    Ste device;
+    if (st().stage2) {
+        device = make_ste_stage2(st().dma_table, kVmid, oas_field);
+    } else {
+        mem().cd = make_cd(st().dma_table, kAsid, oas_field);
+        publish(&mem().cd, sizeof mem().cd);
+        device = make_ste_stage1(pa(&mem().cd));
+    }
+    fill_stream_table(mem().strtab, log2, ranges, nranges, device);
+    publish(mem().strtab, sizeof(Ste) << log2);
+    for (usize i = 0; i < st().pool.count(); ++i)
+        publish(reinterpret_cast<const void*>(st().pool.base(i)), st().pool.pages(i) * PageTable::kPageSize);
+    return ia;
+}
+
+// Table/queue attributes, the stream table, the command and event queues (IHI0070 6.3), all still disabled.
+void program_tables_and_queues(u32 log2) {
+    const u64 cache = st().coherent ? kCacheWb : 0;
+    const u64 share = st().coherent ? kShareInner : 0;
+    wr32(Reg::CR1, static_cast<u32>(cr1::QueueIc::make(cache) | cr1::QueueOc::make(cache) | cr1::QueueSh::make(share) |
+                                    cr1::TableIc::make(cache) | cr1::TableOc::make(cache) | cr1::TableSh::make(share)));
+    wr32(Reg::CR2, static_cast<u32>(cr2::RecInvSid::make(1) | cr2::Ptm::make(1)));
+    wr64(Reg::STRTAB_BASE, strtab::Ra::make(1) | strtab::Addr::make(pa(mem().strtab) >> 6));
+    wr32(Reg::STRTAB_BASE_CFG, static_cast<u32>(strtab::Fmt::make(0) | strtab::Log2Size::make(log2)));
+    wr64(Reg::CMDQ_BASE,
+         queue::Ra::make(1) | queue::Addr::make(pa(mem().cmdq) >> 5) | queue::Log2Size::make(kSmmuCmdqLog2));
+    wr32(Reg::CMDQ_PROD, 0);
+    wr32(Reg::CMDQ_CONS, 0);
+    st().cmd_prod = 0;
+    wr64(Reg::EVENTQ_BASE,
+         queue::Ra::make(1) | queue::Addr::make(pa(mem().eventq) >> 5) | queue::Log2Size::make(kSmmuEventqLog2));
+    wr32(Reg::EVENTQ_PROD, 0);
+    wr32(Reg::EVENTQ_CONS, 0);
+    dsb_sy();
+}
+
+// Faults arrive on the eventq SPI (edge: the SMMU pulses it), global errors on gerror; both to the boot pCPU.
+void wire_interrupts(const SmmuInfo& info) {
+    const DtIrq irqs[] = {info.eventq, info.gerror};
+    const IrqHandler handlers[] = {eventq_irq, gerror_irq};
+    for (usize i = 0; i < 2; ++i) {
+        if (!irqs[i].valid || irqs[i].type != DtIrq::kSpi) continue;
+        if (i == 1 && info.gerror.number == info.eventq.number) continue;  // "combined"
+        gic_set_edge(irqs[i].intid(), (irqs[i].flags & 0xf) == 1);
+        gic_set_handler(irqs[i].intid(), handlers[i], nullptr);
+        gic_enable(irqs[i].intid(), true);
+    }
+}
+
+// CMDQ on, invalidate everything, EVENTQ on, interrupts, SMMUEN.
+Status enable_translation(const SmmuInfo& info) {
+    u32 cr0 = static_cast<u32>(cr0::CmdqEn::make(1));
+    HV_TRY(write_acked(Reg::CR0, Reg::CR0ACK, cr0));
+    // Nothing cached may survive from before: every STE/CD, every TLB entry (IHI0070 4.3, 4.4).
+    const Cmd inval[] = {cmd_cfgi_all(), st().stage2 ? cmd_tlbi_s12_vmall(kVmid) : cmd_tlbi_nh_all(0),
+                         cmd_tlbi_nsnh_all()};
+    if (Status s = submit(inval, 3); s != Status::ok) {
+        ignore_status(disable_smmu());
+        return s;
+    }
+    cr0 |= static_cast<u32>(cr0::EventqEn::make(1));
+    HV_TRY(write_acked(Reg::CR0, Reg::CR0ACK, cr0));
+
+    wire_interrupts(info);
+    HV_TRY(write_acked(Reg::IRQ_CTRL, Reg::IRQ_CTRLACK,
+                       static_cast<u32>(irq_ctrl::EventqIrqEn::make(1) | irq_ctrl::GerrorIrqEn::make(1))));
+
+    st().active = true;
+    cr0 |= static_cast<u32>(cr0::SmmuEn::make(1));
+    if (Status s = write_acked(Reg::CR0, Reg::CR0ACK, cr0); s != Status::ok) {
+        st().active = false;
+        return s;
+    }
+    return Status::ok;
+}
+
 }  // namespace
 
 bool smmu_active() { return st().active; }
@@ -205,21 +326,8 @@ Status smmu_vm_init(const Vm& vm, const PlatformInfo& plat, bool passthrough, bo
     if (!info.present) return Status::not_found;
     if (info.size < 128 * KiB) return Status::unsupported;  // page 0 + page 1
     st().base = info.base;
-
-    const u32 idr0 = rd32(Reg::IDR0), idr1 = rd32(Reg::IDR1), idr5 = rd32(Reg::IDR5);
-    const bool s1 = idr0::S1p::get(idr0) != 0, s2 = idr0::S2p::get(idr0) != 0;
-    if ((!s1 && !s2) || (idr0::Ttf::get(idr0) & 2) == 0 || !idr5::Gran4k::get(idr5)) {
-        HV_LOG_ERROR("smmu at 0x%llx: no AArch64 4 KiB translation (IDR0 0x%x, IDR5 0x%x)",
-                     static_cast<unsigned long long>(info.base), idr0, idr5);
-        return Status::unsupported;
-    }
-    if (idr1::CmdqS::get(idr1) < kSmmuCmdqLog2 || idr1::EventqS::get(idr1) < kSmmuEventqLog2)
-        return Status::unsupported;
-    st().stage2 = s2;
-    // COHACC: the SMMU's table and queue accesses snoop the CPU caches, when the DT also says the bus is coherent.
-    st().coherent = idr0::Cohacc::get(idr0) != 0 && info.coherent;
-    const u64 oas_field = min<u64>(idr5::Oas::get(idr5), 5);  // 52-bit output needs LPA descriptors: not used
-    const unsigned oas = oas_bits(oas_field);
+    const Result<u64> oas_field = probe_features(info);
+    if (!oas_field.ok()) return oas_field.status();
 
     // Stop it first: a previous owner (firmware, a kexec) may have left it translating.
     HV_TRY(disable_smmu());
@@ -227,12 +335,7 @@ Status smmu_vm_init(const Vm& vm, const PlatformInfo& plat, bool passthrough, bo
     // StreamIDs of the passed-through root complex.
     StreamIdRange ranges[kMaxRanges];
     const usize nranges = passthrough ? pcie_stream_ids(plat.pcie, info.phandle, ranges, kMaxRanges) : 0;
-    u32 log2 = stream_table_log2(ranges, nranges);
-    const u32 sid_cap = min<u32>(static_cast<u32>(idr1::SidSize::get(idr1)), kSmmuMaxSidBits);
-    if (log2 > sid_cap) {
-        HV_LOG_WARN("smmu: StreamIDs up to 2^%u needed, the stream table covers 2^%u: the rest abort", log2, sid_cap);
-        log2 = sid_cap;
-    }
+    const u32 log2 = stream_table_log2_capped(ranges, nranges);
     st().sid_log2 = log2;
 
     // The DMA window: the VM's RAM and the doorbell page(s), nothing else.
@@ -240,79 +343,11 @@ Status smmu_vm_init(const Vm& vm, const PlatformInfo& plat, bool passthrough, bo
     const usize ndoorbells = msi ? doorbell_pages(plat, doorbells, kMaxDoorbells) : 0;
     const DmaWindow window{Span<const MemRegion>(vm.ram.begin(), vm.ram.size()),
                            Span<const u64>(doorbells, ndoorbells)};
-    const Regime regime = st().stage2 ? Regime::stage2 : Regime::el2_stage1;
-    Result<unsigned> ia = dma_ia_bits(window, regime, oas);
-    if (!ia.ok()) {
-        HV_LOG_ERROR("smmu: guest RAM beyond the SMMU's %u-bit output addresses", oas);
-        return ia.status();
-    }
-    HV_TRY(st().dma_table.init(st().pool, regime, ia.value()));
-    HV_TRY(map_dma_window(st().dma_table, window));
+    const Result<unsigned> ia = build_dma_tables(window, oas_field.value(), ranges, nranges, log2);
+    if (!ia.ok()) return ia.status();
 
-    Ste device;
-    if (st().stage2) {
-        device = make_ste_stage2(st().dma_table, kVmid, oas_field);
-    } else {
-        mem().cd = make_cd(st().dma_table, kAsid, oas_field);
-        publish(&mem().cd, sizeof mem().cd);
-        device = make_ste_stage1(pa(&mem().cd));
-    }
-    fill_stream_table(mem().strtab, log2, ranges, nranges, device);
-    publish(mem().strtab, sizeof(Ste) << log2);
-    for (usize i = 0; i < st().pool.count(); ++i)
-        publish(reinterpret_cast<const void*>(st().pool.base(i)), st().pool.pages(i) * PageTable::kPageSize);
-
-    // Registers (IHI0070 6.3): table/queue attributes, tables, queues; then CMDQ on, invalidate, EVENTQ on,
-    // interrupts, SMMUEN.
-    const u64 cache = st().coherent ? kCacheWb : 0;
-    const u64 share = st().coherent ? kShareInner : 0;
-    wr32(Reg::CR1, static_cast<u32>(cr1::QueueIc::make(cache) | cr1::QueueOc::make(cache) | cr1::QueueSh::make(share) |
-                                    cr1::TableIc::make(cache) | cr1::TableOc::make(cache) | cr1::TableSh::make(share)));
-    wr32(Reg::CR2, static_cast<u32>(cr2::RecInvSid::make(1) | cr2::Ptm::make(1)));
-    wr64(Reg::STRTAB_BASE, strtab::Ra::make(1) | strtab::Addr::make(pa(mem().strtab) >> 6));
-    wr32(Reg::STRTAB_BASE_CFG, static_cast<u32>(strtab::Fmt::make(0) | strtab::Log2Size::make(log2)));
-    wr64(Reg::CMDQ_BASE,
-         queue::Ra::make(1) | queue::Addr::make(pa(mem().cmdq) >> 5) | queue::Log2Size::make(kSmmuCmdqLog2));
-    wr32(Reg::CMDQ_PROD, 0);
-    wr32(Reg::CMDQ_CONS, 0);
-    st().cmd_prod = 0;
-    wr64(Reg::EVENTQ_BASE,
-         queue::Ra::make(1) | queue::Addr::make(pa(mem().eventq) >> 5) | queue::Log2Size::make(kSmmuEventqLog2));
-    wr32(Reg::EVENTQ_PROD, 0);
-    wr32(Reg::EVENTQ_CONS, 0);
-    dsb_sy();
-
-    u32 cr0 = static_cast<u32>(cr0::CmdqEn::make(1));
-    HV_TRY(write_acked(Reg::CR0, Reg::CR0ACK, cr0));
-    // Nothing cached may survive from before: every STE/CD, every TLB entry (IHI0070 4.3, 4.4).
-    const Cmd inval[] = {cmd_cfgi_all(), st().stage2 ? cmd_tlbi_s12_vmall(kVmid) : cmd_tlbi_nh_all(0),
-                         cmd_tlbi_nsnh_all()};
-    if (Status s = submit(inval, 3); s != Status::ok) {
-        ignore_status(disable_smmu());
-        return s;
-    }
-    cr0 |= static_cast<u32>(cr0::EventqEn::make(1));
-    HV_TRY(write_acked(Reg::CR0, Reg::CR0ACK, cr0));
-
-    // Faults arrive on the eventq SPI (edge: the SMMU pulses it), global errors on gerror; both to the boot pCPU.
-    const DtIrq irqs[] = {info.eventq, info.gerror};
-    const IrqHandler handlers[] = {eventq_irq, gerror_irq};
-    for (usize i = 0; i < 2; ++i) {
-        if (!irqs[i].valid || irqs[i].type != DtIrq::kSpi) continue;
-        if (i == 1 && info.gerror.number == info.eventq.number) continue;  // "combined"
-        gic_set_edge(irqs[i].intid(), (irqs[i].flags & 0xf) == 1);
-        gic_set_handler(irqs[i].intid(), handlers[i], nullptr);
-        gic_enable(irqs[i].intid(), true);
-    }
-    HV_TRY(write_acked(Reg::IRQ_CTRL, Reg::IRQ_CTRLACK,
-                       static_cast<u32>(irq_ctrl::EventqIrqEn::make(1) | irq_ctrl::GerrorIrqEn::make(1))));
-
-    st().active = true;
-    cr0 |= static_cast<u32>(cr0::SmmuEn::make(1));
-    if (Status s = write_acked(Reg::CR0, Reg::CR0ACK, cr0); s != Status::ok) {
-        st().active = false;
-        return s;
-    }
+    program_tables_and_queues(log2);
+    HV_TRY(enable_translation(info));
 
     // The SMMU's own frame must never be reachable by the guest.
     if (vm.stage2.translate(info.base).ok() || vm.stage2.translate(info.base + info.size - 1).ok())
