@@ -1,6 +1,7 @@
 #include "arch/aarch64/vm_snapshot.hpp"
 
 #include "arch/aarch64/anchor.hpp"
+#include "arch/aarch64/console_escape.hpp"
 #include "arch/aarch64/percpu.hpp"
 #include "arch/aarch64/pmu.hpp"
 #include "arch/aarch64/snapdisk.hpp"
@@ -101,9 +102,10 @@ Status save_stopped_vm(Vm& vm, Vcpu& self, u64& written, u64& ms) {
     return s;
 }
 
-// The vendor hypercall: save, then power off (or report the failure to the caller).
+// The vendor hypercalls: save (or save for a migration), then power off (or report the failure to the caller).
 bool snapshot_hypercall(void*, Vm& vm, Vcpu& v) {
-    if (static_cast<u32>(v.ctx.core.x[0]) != kSnapshotSaveFid) return false;
+    const u32 fid = static_cast<u32>(v.ctx.core.x[0]);
+    if (fid != kSnapshotSaveFid && fid != kSnapshotMigrateFid) return false;
     if (!snapdisk_present()) {
         HV_LOG_RATELIMITED(info, "vcpu%u: snapshot save requested without a snapshot disk: NOT_SUPPORTED", v.id);
         v.ctx.core.x[0] = static_cast<u64>(kSnapshotNotSupported);
@@ -120,6 +122,7 @@ bool snapshot_hypercall(void*, Vm& vm, Vcpu& v) {
     if (s == Status::ok) {
         HV_LOG_INFO("snapshot: saved %llu bytes in %llu ms: powering off", static_cast<unsigned long long>(written),
                     static_cast<unsigned long long>(ms));
+        if (fid == kSnapshotMigrateFid) HV_LOG_INFO("%s", kMigrateMarker);  // run-guest resumes it in a new QEMU
         machine_system_off();
     }
     HV_LOG_ERROR("snapshot: save failed (%s) after %llu bytes: the VM continues", status_name(s),

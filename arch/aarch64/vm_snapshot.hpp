@@ -7,7 +7,9 @@
 //    Every other vCPU is stopped (the VM-reset rendezvous), the catalogue's prepare_save runs (LPI pending tables, ITS
 //    SAVE_TABLES), the stream goes to the disk and the machine powers off (QEMU exits 0). The saved x0 of the calling
 //    vCPU is kSnapshotResumed: the call "returns" that value when the snapshot is restored. If the save fails the call
-//    returns kSnapshotSaveFailed and the VM continues.
+//    returns kSnapshotSaveFailed and the VM continues. kSnapshotMigrateFid does the same and then logs the console
+//    escape's migrate marker (kMigrateMarker) instead of a plain save: under `tools/run-guest --migratable` the VM
+//    resumes in a new QEMU process at once (a guest test can migrate itself at a chosen point).
 //  * Restore: with snapshot=restore, vm_snapshot_restore() runs at boot after the VM objects exist, instead
 //    of loading the guest's modules: the whole stream is validated first (header, vCPU count, every register ID,
 //    RAM layout equal to this VM's), then RAM and registers are applied in restore order, then every vCPU that
@@ -19,10 +21,11 @@
 
 namespace hv::arch {
 
-constexpr u32 kSnapshotSaveFid = 0xc6000040;  // SMC64, owner 6 (vendor hypervisor), function 0x40
-constexpr i64 kSnapshotResumed = 1;           // x0 seen by the caller after a restore
-constexpr i64 kSnapshotNotSupported = -1;     // SMCCC NOT_SUPPORTED: no snapshot disk
-constexpr i64 kSnapshotSaveFailed = -2;       // the disk could not be written; the VM continues
+constexpr u32 kSnapshotSaveFid = 0xc6000040;     // SMC64, owner 6 (vendor hypervisor), function 0x40
+constexpr u32 kSnapshotMigrateFid = 0xc6000041;  // function 0x41: save, then run-guest's migration (marker)
+constexpr i64 kSnapshotResumed = 1;              // x0 seen by the caller after a restore
+constexpr i64 kSnapshotNotSupported = -1;        // SMCCC NOT_SUPPORTED: no snapshot disk
+constexpr i64 kSnapshotSaveFailed = -2;          // the disk could not be written; the VM continues
 
 // After build_vm: installs the hypercall hook. `opts` and `platform` must stay valid (read at save time).
 [[nodiscard]] Status vm_snapshot_init(Vm& vm, const HvOptions& opts, const PlatformInfo& platform);
