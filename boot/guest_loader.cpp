@@ -176,7 +176,7 @@ Status load_guest(const fdt::Reader& host, const PlatformInfo& platform, const H
     cfg.virtual_its = options.vits;  // the same frames arch/aarch64/msi_passthrough registers
     cfg.include_pcie = options.pci;
     cfg.include_pmu = arch::pmu_config().present();  // ID_AA64DFR0_EL1.PMUVer != 0 (docs/boot.md "PMU")
-    cfg.include_virtio_mmio = options.virtio_mmio;   // cleared by boot/main.cpp if the passthrough failed
+    cfg.include_virtio_mmio = options.virtio_mmio != VirtioMmioMode::off;   // cleared by boot/main.cpp if the passthrough failed
     usize size = 0;
     HV_TRY(build_guest_dtb(host, platform, cfg, arch::hyp().boot.guest_dtb, sizeof arch::hyp().boot.guest_dtb, size));
     u64 slot = 0;

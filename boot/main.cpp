@@ -347,12 +347,18 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
 
     // QEMU's virtio-mmio transports passed through (stage-2 pages, hardware-linked SPIs); only if that worked does
     // the guest DT describe them (arch/aarch64/virtio_mmio_passthrough, docs/device-tree.md).
-    if (boot_state().options.virtio_mmio) {
+    // QEMU virt's virtio-mmio transports sit outside the SMMU's reach (it translates the PCIe root complex only): a
+    // device on them can DMA anywhere, so by default only transports without a device are passed through.
+    if (boot_state().options.virtio_mmio == VirtioMmioMode::on)
+        HV_LOG_WARN("virtio_mmio=on: UNSAFE, virtio-mmio devices' DMA is not confined (no IOMMU in front of them)");
+    if (boot_state().options.virtio_mmio == VirtioMmioMode::empty)
+        arch::virtio_mmio_keep_empty(boot_state().platform.virtio_mmio);
+    if (boot_state().options.virtio_mmio != VirtioMmioMode::off) {
         s = arch::virtio_mmio_passthrough(vm, boot_state().platform.virtio_mmio);
         if (s != Status::ok) {
             if (s != Status::not_found)
                 HV_LOG_WARN("virtio-mmio passthrough failed (%s): not in the guest DT", status_name(s));
-            boot_state().options.virtio_mmio = false;
+            boot_state().options.virtio_mmio = VirtioMmioMode::off;
         }
     }
 

@@ -168,7 +168,13 @@ Status parse_bootargs(const char* args, HvOptions& o) {
         } else if (word_eq(w, klen, "smmu") && has_val) {
             if (!parse_bool(val, vlen, o.smmu)) note_invalid(o, w, len);
         } else if (word_eq(w, klen, "virtio_mmio") && has_val) {
-            if (!parse_bool(val, vlen, o.virtio_mmio)) note_invalid(o, w, len);
+            bool all = false;
+            if (word_eq(val, vlen, "empty"))
+                o.virtio_mmio = VirtioMmioMode::empty;
+            else if (parse_bool(val, vlen, all))
+                o.virtio_mmio = all ? VirtioMmioMode::on : VirtioMmioMode::off;
+            else
+                note_invalid(o, w, len);
         } else if (word_eq(w, klen, "snapshot") && has_val) {
             // restore (the snapshot disk). The old save:PATH / restore:PATH forms went with semihosting.
             if (word_eq(val, vlen, "restore"))

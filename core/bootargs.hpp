@@ -12,7 +12,9 @@
 //   pci=on|off       pass the PCIe host bridge through (default on)
 //   smmu=on|off      DMA isolation through the host SMMUv3 (default on). off is UNSAFE: passed-through devices can
 //                    then DMA anywhere, the hypervisor included (docs/msi-passthrough.md "DMA isolation")
-//   virtio_mmio=on|off   pass the host's virtio-mmio transports through (default on; docs/device-tree.md)
+//   virtio_mmio=empty|on|off   which of the host's virtio-mmio transports are passed through (docs/device-tree.md):
+//                        empty (default) only pages of transports without a device; on all of them -- UNSAFE, their
+//                        devices' DMA is behind no IOMMU (docs/isolation.md); off none
 //   snapshot=restore   resume the VM saved on the snapshot disk instead of booting the modules (docs/snapshot.md)
 //   cpu_timeout=MS   how long the boot pCPU waits for every secondary pCPU's GIC set-up (1..600000, default 10000;
 //                    docs/boot.md "Secondary pCPUs")
@@ -29,6 +31,14 @@
 
 namespace hv {
 
+// virtio_mmio=: QEMU's virtio-mmio transports are outside the SMMU's reach, so one with a device is passed through
+// only on request.
+enum class VirtioMmioMode : u8 {
+    off,    // none
+    empty,  // pages whose transports have no device (DeviceID 0): the DT the guest expects, no DMA-capable device
+    on,     // all of them, devices included: their DMA is not confined (UNSAFE)
+};
+
 struct HvOptions {
     static constexpr usize kMaxUnknown = 4;
     static constexpr usize kMaxWord = 32;
@@ -41,7 +51,7 @@ struct HvOptions {
     u32 vits = 1;  // virtual ITS instances (1..kMaxVirtualIts); only meaningful with its=on
     bool pci = true;
     bool smmu = true;         // smmu=off: leave the SMMU alone (devices bypass it) -- unsafe, for comparison only
-    bool virtio_mmio = true;  // virtio-mmio transports: stage-2 frames, hardware-linked SPIs, guest DT nodes
+    VirtioMmioMode virtio_mmio = VirtioMmioMode::empty;  // transports passed through (stage 2, SPIs, DT nodes)
     // snapshot=restore: resume the VM saved on the snapshot disk (arch/aarch64/snapdisk) instead of booting.
     enum class SnapshotMode : u8 { none, restore };
     SnapshotMode snapshot = SnapshotMode::none;

@@ -29,13 +29,17 @@ Status map_pages(Vm& vm, u64 base, u64 size) {
 constexpr u64 kRegMagic = 0x000, kRegDeviceId = 0x008, kRegStatus = 0x070;
 constexpr u32 kMagicVirt = 0x74726976;
 
+bool has_device(u64 base) {
+    return mmio_read<u32>(base + kRegMagic) == kMagicVirt && mmio_read<u32>(base + kRegDeviceId) != 0;
+}
+
 // VM reset: the devices live on in QEMU with the old guest's queues and would keep using (DMA into) them until the
 // rebooted guest's driver resets them. Reset every transport that has a device, as a machine reset would.
 void reset_hook(void* arg, Vm&) {
     const VirtioMmioInfo& info = *static_cast<const VirtioMmioInfo*>(arg);
     u32 n = 0;
     for (const VirtioMmioDevice& d : info.devices) {
-        if (mmio_read<u32>(d.base + kRegMagic) != kMagicVirt || mmio_read<u32>(d.base + kRegDeviceId) == 0) continue;
+        if (!has_device(d.base)) continue;
         mmio_write<u32>(d.base + kRegStatus, 0);
         ++n;
     }
@@ -43,6 +47,23 @@ void reset_hook(void* arg, Vm&) {
 }
 
 }  // namespace
+
+u32 virtio_mmio_keep_empty(VirtioMmioInfo& info) {
+    u32 dropped = 0;
+    for (usize k = info.devices.size(); k-- > 0;) {
+        if (k >= info.devices.size() || !has_device(info.devices[k].base)) continue;
+        const u64 base = info.devices[k].base, page = align_down(base, kPage);
+        HV_LOG_INFO("virtio-mmio 0x%llx: device %u not passed through (its DMA is behind no IOMMU; virtio_mmio=on "
+                    "passes it through, unsafe)",
+                    static_cast<unsigned long long>(base), mmio_read<u32>(base + kRegDeviceId));
+        for (usize j = info.devices.size(); j-- > 0;) {
+            if (align_down(info.devices[j].base, kPage) != page) continue;
+            info.devices.erase(j);
+            ++dropped;
+        }
+    }
+    return dropped;
+}
 
 Status virtio_mmio_passthrough(Vm& vm, const VirtioMmioInfo& info) {
     if (info.devices.empty()) return Status::not_found;

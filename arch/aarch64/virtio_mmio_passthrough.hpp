@@ -18,4 +18,8 @@ namespace hv::arch {
 // leaves all of them out of the guest DT).
 [[nodiscard]] Status virtio_mmio_passthrough(Vm& vm, const VirtioMmioInfo& info);
 
+// virtio_mmio=empty: drops from `info` every transport whose 4 KiB page (stage 2's unit) holds a transport with a
+// device, so no DMA-capable device reaches the guest; each such device is logged. Returns how many were dropped.
+u32 virtio_mmio_keep_empty(VirtioMmioInfo& info);
+
 }  // namespace hv::arch

@@ -136,7 +136,7 @@ bool snapshot_hypercall(void*, Vm& vm, Vcpu& v) {
 // The PCIe host bridge alone (QEMU's 1b36:0008 at 00:00.0) and empty virtio-mmio transports do not count.
 const char* passthrough_in_use() {
     if (hyp().snapshot_platform == nullptr || hyp().snapshot_opts == nullptr) return nullptr;
-    if (hyp().snapshot_opts->virtio_mmio) {
+    if (hyp().snapshot_opts->virtio_mmio != VirtioMmioMode::off) {
         for (const VirtioMmioDevice& d : hyp().snapshot_platform->virtio_mmio.devices)
             if (mmio_read<u32>(d.base + 0x008) != 0) return "a passed-through virtio-mmio device";  // DeviceID
     }

@@ -4,13 +4,20 @@
 // highest transport is driven through the legacy (version 1) interface: its DMA writes random bytes into guest RAM
 // (identity mapped) and each request raises the transport's SPI exactly once (hardware-linked: the guest's
 // EOI deactivates the physical SPI, so the next request can interrupt again); routed by the guest to its second CPU,
-// the SPI is taken there and only there (the hypervisor's physical routing follows). Variant `off` (virtio_mmio=off):
-// no node in the DT and the transports' page is not mapped at stage 2 (an access is an external abort).
+// the SPI is taken there and only there (the hypervisor's physical routing follows). Passing a device through is
+// opt-in (virtio_mmio=on, logged as UNSAFE: the transports' DMA is behind no IOMMU). Variant `default`
+// (virtio_mmio=empty): only the pages whose transports have no device -- the rng's page of 8 transports is neither in
+// the DT nor mapped at stage 2 (an access is an external abort), the other 24 answer with DeviceID 0. Variant `off`:
+// no node in the DT and no transport mapped.
 //
-// guest-tests: smp=1 mem=512M hv_append="vcpus=1" expect=pass timeout=60
+// guest-tests: smp=1 mem=512M hv_append="vcpus=1 virtio_mmio=on" expect=pass timeout=60
 // guest-tests: qemu="-global virtio-mmio.force-legacy=on -device virtio-rng-device"
-// guest-tests: variant=on smp=2 hv_append="vcpus=2"
-// guest-tests: variant=off hv_append="vcpus=1 virtio_mmio=off" append="expect_virtio_mmio=0"
+// guest-tests: console="virtio_mmio=on: UNSAFE"
+// guest-tests: variant=on smp=2 hv_append="vcpus=2 virtio_mmio=on"
+// clang-format off
+// guest-tests: variant=default hv_append="vcpus=1" append="expect_virtio_mmio=2" console="virtio-mmio 0xa003e00: device 4 not passed through"
+// guest-tests: variant=off hv_append="vcpus=1 virtio_mmio=off" append="expect_virtio_mmio=0" console="^(?!(?s:.*)virtio_mmio=on: UNSAFE)"
+// clang-format on
 #include "tests/guest/runtime/guest.hpp"
 
 using namespace rt;
@@ -121,7 +128,11 @@ void other_cpu(u32, void*) {
     run_irqs_until([] { return g_other_stop != 0; }, 20000);
 }
 
-bool expect_passthrough() { return bootarg_u64("expect_virtio_mmio", 1) != 0; }
+// expect_virtio_mmio=: 1 every transport (virtio_mmio=on, plain QEMU), 0 none, 2 only the pages without a device.
+constexpr u64 kExpectNone = 0, kExpectAll = 1, kExpectEmpty = 2;
+u64 expected() { return under_hypervisor() ? bootarg_u64("expect_virtio_mmio", kExpectAll) : kExpectAll; }
+bool expect_passthrough() { return expected() == kExpectAll; }
+constexpr u64 kRngPage = 0x0a003000;  // -device fills the highest transport (0x0a003e00) first: its page
 
 }  // namespace
 
@@ -140,12 +151,14 @@ GUEST_TEST(guest_dt_has_the_transports) {
         t.coherent = r.has_prop(n, "dma-coherent");
         EXPECT_TRUE(t.coherent);
     }
-    if (!expect_passthrough() && under_hypervisor()) {
+    if (expected() == kExpectNone) {
         EXPECT_EQ(g_count, 0u);  // virtio_mmio=off (plain QEMU, nohv, has its own nodes: checked below)
         return;
     }
-    // QEMU virt: 32 transports of 0x200 bytes from 0x0a00_0000 on SPIs 16..47 (INTIDs 48..79).
-    EXPECT_EQ(g_count, 32u);
+    // QEMU virt: 32 transports of 0x200 bytes from 0x0a00_0000 on SPIs 16..47 (INTIDs 48..79); virtio_mmio=empty
+    // leaves out the rng's page (8 transports).
+    EXPECT_EQ(g_count, expected() == kExpectEmpty ? 24u : 32u);
+    for (u32 i = 0; i < g_count && expected() == kExpectEmpty; ++i) EXPECT_LT(g_t[i].base, kRngPage);
     u32 lowest = 0;
     for (u32 i = 0; i < g_count; ++i) {
         EXPECT_EQ(g_t[i].size, 0x200u);
@@ -158,10 +171,15 @@ GUEST_TEST(guest_dt_has_the_transports) {
 GUEST_TEST(every_transport_answers) {
     if (!expect_passthrough()) {
         REQUIRE_HYPERVISOR();
-        ProbeResult m = probe_read32(0x0a000000);  // QEMU's first transport: not mapped at stage 2
+        // QEMU's first transport (virtio_mmio=off) / the rng's (empty): not mapped at stage 2
+        ProbeResult m = probe_read32(expected() == kExpectEmpty ? kRngPage + 0xe00 : 0x0a000000);
         EXPECT_TRUE(m.fault.taken);
         EXPECT_EQ(m.fault.ec(), ec::kDataAbortSameEl);
         EXPECT_EQ(m.fault.dfsc(), kDfscSyncExternalAbort);
+        for (u32 i = 0; i < g_count; ++i) {  // empty: the transports given are device-less ones
+            EXPECT_EQ(mmio_read32(g_t[i].base + kMagicValue), kMagic);
+            EXPECT_EQ(mmio_read32(g_t[i].base + kDeviceId), 0u);
+        }
         return;
     }
     ASSERT_GT(g_count, 0u);
@@ -193,7 +211,7 @@ GUEST_TEST(every_transport_answers) {
 }
 
 GUEST_TEST(rng_dma_and_interrupt) {
-    if (!expect_passthrough()) GUEST_SKIP("virtio_mmio=off");
+    if (!expect_passthrough()) GUEST_SKIP("no device passed through");
     ASSERT_NE(g_rng, 0u);
     const u64 b = g_rng;
     // Legacy initialisation (virtio 1.2 4.2.4 / 3.1.2): reset, ACK, DRIVER, features, queue 0, DRIVER_OK.
@@ -221,7 +239,7 @@ GUEST_TEST(rng_dma_and_interrupt) {
 // physical SPI follows the virtual route (the first one is taken on the boot pCPU and kicked over, the rest arrive
 // on the second pCPU directly); either way the guest must see them on the CPU it chose, none on the first.
 GUEST_TEST(rng_interrupt_follows_the_route) {
-    if (!expect_passthrough()) GUEST_SKIP("virtio_mmio=off");
+    if (!expect_passthrough()) GUEST_SKIP("no device passed through");
     ASSERT_NE(g_rng, 0u);
     ASSERT_EQ(g_irqs, kRequests);  // the device is set up (previous test)
     g_other_cpu = dt_other_cpu();

@@ -274,13 +274,15 @@ TEST(VirtioMmio, VirtualItsFramesAvoidTransports) {
 
 TEST(VirtioMmio, BootOption) {
     HvOptions o;
-    EXPECT_TRUE(o.virtio_mmio);
+    EXPECT_EQ(o.virtio_mmio, VirtioMmioMode::empty);  // devices on them are behind no IOMMU: not by default
     ASSERT_EQ(parse_bootargs("virtio_mmio=off", o), Status::ok);
-    EXPECT_FALSE(o.virtio_mmio);
+    EXPECT_EQ(o.virtio_mmio, VirtioMmioMode::off);
     ASSERT_EQ(parse_bootargs("virtio_mmio=on", o), Status::ok);
-    EXPECT_TRUE(o.virtio_mmio);
+    EXPECT_EQ(o.virtio_mmio, VirtioMmioMode::on);
+    ASSERT_EQ(parse_bootargs("virtio_mmio=empty", o), Status::ok);
+    EXPECT_EQ(o.virtio_mmio, VirtioMmioMode::empty);
     HvOptions p;
     ASSERT_EQ(parse_bootargs("virtio_mmio=perhaps", p), Status::ok);
-    EXPECT_TRUE(p.virtio_mmio);
+    EXPECT_EQ(p.virtio_mmio, VirtioMmioMode::empty);
     EXPECT_EQ(p.invalid_count, 1u);
 }
