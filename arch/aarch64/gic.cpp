@@ -79,14 +79,21 @@ Status gic_init_cpu() {
     u32 cpu = this_cpu_index();
     u64 aff = mpidr_affinity(HV_READ_SYSREG(mpidr_el1));
     u64 rd = 0;
+    // Without a "redistributor-stride", a redistributor with GICR_TYPER.VLPIS (GICv4: VLPI_base and a reserved
+    // frame follow SGI_base) spans four 64 KiB frames, otherwise two (IHI0069H 9.1, 12.10; the arm,gic-v3 binding).
+    const bool explicit_stride = st().info.gicr_stride != GicInfo::kGicrFrameStride;
     for (const MemRegion& region : st().info.gicr) {
-        for (u64 off = 0; off + st().info.gicr_stride <= region.size; off += st().info.gicr_stride) {
+        u64 step = st().info.gicr_stride;
+        for (u64 off = 0; off + GicInfo::kGicrFrameStride <= region.size; off += step) {
             u64 typer = mmio_read<u64>(region.base + off + rd_off(GicrReg::TYPER));
+            step = explicit_stride                     ? st().info.gicr_stride
+                   : vgic::gicr_typer::VLPIS::get(typer) ? 2 * GicInfo::kGicrFrameStride
+                                                         : GicInfo::kGicrFrameStride;
             if ((typer >> 32) == aff) {
                 rd = region.base + off;
                 break;
             }
-            if (typer & (1u << 4)) break;  // Last
+            if (vgic::gicr_typer::Last::get(typer)) break;
         }
         if (rd) break;
     }
