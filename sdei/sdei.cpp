@@ -445,145 +445,147 @@ void Sdei::reset_events(u32 vcpu, bool private_events) {
     }
 }
 
+// What the interrupt controller says about INTERRUPT_BIND's INTID, asked before the model's lock is taken: it locks
+// the vGIC, which calls back into the model with its own locks held (bound_irq_fired), so the model never calls it
+// under lock_.
+Sdei::BindQuery Sdei::query_binder(u32 vcpu, u32 fid, const u64* x) const {
+    BindQuery q;
+    if (fid == kInterruptBind && binder_ != nullptr) {
+        q.bindable = x[1] <= 0xffffffffu && binder_->bindable(static_cast<u32>(x[1]));
+        if (q.bindable && binder_->irq_priority(static_cast<u32>(x[1]), vcpu) < kCriticalGicPriorityBelow)
+            q.priority = kPriorityCritical;
+    }
+    return q;
+}
+
+i64 Sdei::call_context(u32 vcpu, u64 reg) const {
+    const HandlerContext* h = vcpus_[vcpu].innermost();
+    if (h == nullptr) return kDenied;
+    if (reg >= kContextRegs) return kInvalidParameters;
+    return static_cast<i64>(h->x[reg]);
+}
+
+// The shared events pending and enabled whose target is another vCPU than `vcpu` (it may take them now that its
+// handler completed): a bit per vCPU to kick.
+u64 Sdei::shared_kicks_after_complete(u32 vcpu) const {
+    u64 kick_mask = 0;
+    for (u32 s = 0; s < kMaxSharedBound; ++s) {
+        const EventRecord& e = shared_[s];
+        if (e.pending && e.state == EventState::registered_enabled) {
+            const u32 t = shared_target(e, shared_bind_[s].priority);
+            if (t != kNoVcpu && t != vcpu) kick_mask |= u64{1} << t;
+        }
+    }
+    return kick_mask;
+}
+
+i64 Sdei::call_features(u64 feature) const {
+    if (feature == kFeatureBindSlots)
+        return static_cast<i64>(u64{config_.private_bind_slots} | u64{config_.shared_bind_slots} << 16);
+    if (feature == kFeatureRelativeMode) return 0;
+    return kInvalidParameters;
+}
+
+// One call under lock_: its result (x0), and in `fx` what is done after the lock (binder, kicks). A completion that
+// resumed the interrupted context sets fx.resumed: the registers are that context's and are not written.
+i64 Sdei::dispatch_locked(u32 vcpu, VcpuContext& ctx, u32 fid, const BindQuery& bind, CallEffects& fx) {
+    const u64* x = ctx.core.x;
+    switch (fid) {
+        case kVersion:
+            return static_cast<i64>(kVersion1_1);
+        case kEventRegister:
+            return do_register(vcpu, x);
+        case kEventEnable:
+            return do_simple(vcpu, x[1], EventAction::enable);
+        case kEventDisable:
+            return do_simple(vcpu, x[1], EventAction::disable);
+        case kEventUnregister:
+            return do_simple(vcpu, x[1], EventAction::unregister);
+        case kEventContext:
+            return call_context(vcpu, x[1]);
+        case kEventComplete:
+        case kEventCompleteAndResume: {
+            const i64 r = do_complete(vcpu, ctx, fid == kEventCompleteAndResume, x[1]);
+            if (r == kSuccess) {
+                fx.resumed = true;  // the interrupted context is back in place: nothing to write
+                fx.kick_mask = shared_kicks_after_complete(vcpu);
+            }
+            return r;
+        }
+        case kEventStatus:
+            return do_status(vcpu, x[1]);
+        case kEventGetInfo: {
+            u64 v = 0;
+            const i64 r = do_get_info(vcpu, x[1], x[2], v);
+            return r == kSuccess ? static_cast<i64>(v) : r;
+        }
+        case kEventRoutingSet:
+            return do_routing_set(vcpu, x[1], x[2], x[3]);
+        case kPeMask: {
+            // Returns whether the call changed the mask state (1) or the PE was already masked (0).
+            const i64 r = vcpus_[vcpu].masked ? 0 : 1;
+            vcpus_[vcpu].masked = true;
+            return r;
+        }
+        case kPeUnmask:
+            vcpus_[vcpu].masked = false;
+            return kSuccess;
+        case kInterruptBind: {
+            u64 ev = 0;
+            bool fresh = false;
+            // An INTID the interrupt controller cannot give up (SGI, LPI, unimplemented, hardware-linked).
+            const i64 r = bind.bindable ? do_bind(x[1], bind.priority, ev, fresh) : kInvalidParameters;
+            if (fresh) fx.bind_change = static_cast<u32>(x[1]), fx.bind_on = true;
+            return r == kSuccess ? static_cast<i64>(ev) : r;
+        }
+        case kInterruptRelease: {
+            u32 intid = 0;
+            const i64 r = do_release(x[1], intid);
+            if (r == kSuccess) fx.bind_change = intid, fx.bind_on = false;
+            return r;
+        }
+        case kEventSignal:
+            return do_signal(vcpu, x[1], x[2], fx.kick);
+        case kFeatures:
+            return call_features(x[1]);
+        case kPrivateReset:
+            reset_events(vcpu, true);
+            return kSuccess;
+        case kSharedReset:
+            reset_events(vcpu, false);
+            return kSuccess;
+        default:
+            HV_LOG_RATELIMITED(debug, "sdei: vCPU %u function %#x not supported", vcpu, fid);
+            return kNotSupported;
+    }
+}
+
 void Sdei::handle(u32 vcpu, VcpuContext& ctx) {
     u64* x = ctx.core.x;
     const u32 fid = static_cast<u32>(x[0]);
-    i64 r0 = kNotSupported;
-    u64 r1 = 0;
-    u32 kick = kNoVcpu;
-    u64 kick_mask = 0;    // shared events that became deliverable elsewhere
-    u32 bind_change = 0;  // INTID to bind (BIND) or release (RELEASE) in the interrupt controller, after the lock
-    bool bind_on = false;
     if (vcpu >= vcpu_count_ || platform_ == nullptr) {
         HV_LOG_RATELIMITED(warn, "sdei: call %#x from unknown vCPU %u", fid, vcpu);
         x[0] = static_cast<u64>(kNotSupported);
         return;
     }
-    // The binder is asked before the model's lock is taken: it locks the vGIC, which calls back into the model with
-    // its own locks held (bound_irq_fired), so the model never calls it under lock_.
-    bool bindable = true;
-    u8 bind_priority = kPriorityNormal;
-    if (fid == kInterruptBind && binder_ != nullptr) {
-        bindable = x[1] <= 0xffffffffu && binder_->bindable(static_cast<u32>(x[1]));
-        if (bindable && binder_->irq_priority(static_cast<u32>(x[1]), vcpu) < kCriticalGicPriorityBelow)
-            bind_priority = kPriorityCritical;
-    }
+    const BindQuery bind = query_binder(vcpu, fid, x);
+    CallEffects fx;
     {
         LockGuard guard(lock_);
-        switch (fid) {
-            case kVersion:
-                r0 = static_cast<i64>(kVersion1_1);
-                break;
-            case kEventRegister:
-                r0 = do_register(vcpu, x);
-                break;
-            case kEventEnable:
-                r0 = do_simple(vcpu, x[1], EventAction::enable);
-                break;
-            case kEventDisable:
-                r0 = do_simple(vcpu, x[1], EventAction::disable);
-                break;
-            case kEventUnregister:
-                r0 = do_simple(vcpu, x[1], EventAction::unregister);
-                break;
-            case kEventContext: {
-                const HandlerContext* h = vcpus_[vcpu].innermost();
-                if (h == nullptr)
-                    r0 = kDenied;
-                else if (x[1] >= kContextRegs)
-                    r0 = kInvalidParameters;
-                else
-                    r0 = static_cast<i64>(h->x[x[1]]);
-                break;
-            }
-            case kEventComplete:
-            case kEventCompleteAndResume: {
-                const i64 r = do_complete(vcpu, ctx, fid == kEventCompleteAndResume, x[1]);
-                if (r == kSuccess) {
-                    // The interrupted context is back in place: nothing to write.
-                    for (u32 s = 0; s < kMaxSharedBound; ++s) {
-                        const EventRecord& e = shared_[s];
-                        if (e.pending && e.state == EventState::registered_enabled) {
-                            const u32 t = shared_target(e, shared_bind_[s].priority);
-                            if (t != kNoVcpu && t != vcpu) kick_mask |= u64{1} << t;
-                        }
-                    }
-                    goto done;
-                }
-                r0 = r;
-                break;
-            }
-            case kEventStatus:
-                r0 = do_status(vcpu, x[1]);
-                break;
-            case kEventGetInfo: {
-                u64 v = 0;
-                r0 = do_get_info(vcpu, x[1], x[2], v);
-                if (r0 == kSuccess) r0 = static_cast<i64>(v);
-                break;
-            }
-            case kEventRoutingSet:
-                r0 = do_routing_set(vcpu, x[1], x[2], x[3]);
-                break;
-            case kPeMask:
-                // Returns whether the call changed the mask state (1) or the PE was already masked (0).
-                r0 = vcpus_[vcpu].masked ? 0 : 1;
-                vcpus_[vcpu].masked = true;
-                break;
-            case kPeUnmask:
-                vcpus_[vcpu].masked = false;
-                r0 = kSuccess;
-                break;
-            case kInterruptBind: {
-                u64 ev = 0;
-                bool fresh = false;
-                // An INTID the interrupt controller cannot give up (SGI, LPI, unimplemented, hardware-linked).
-                r0 = bindable ? do_bind(x[1], bind_priority, ev, fresh) : kInvalidParameters;
-                if (r0 == kSuccess) r0 = static_cast<i64>(ev);
-                if (fresh) bind_change = static_cast<u32>(x[1]), bind_on = true;
-                break;
-            }
-            case kInterruptRelease: {
-                u32 intid = 0;
-                r0 = do_release(x[1], intid);
-                if (r0 == kSuccess) bind_change = intid, bind_on = false;
-                break;
-            }
-            case kEventSignal:
-                r0 = do_signal(vcpu, x[1], x[2], kick);
-                break;
-            case kFeatures:
-                if (x[1] == kFeatureBindSlots)
-                    r0 = static_cast<i64>(u64{config_.private_bind_slots} | u64{config_.shared_bind_slots} << 16);
-                else if (x[1] == kFeatureRelativeMode)
-                    r0 = 0;
-                else
-                    r0 = kInvalidParameters;
-                break;
-            case kPrivateReset:
-                reset_events(vcpu, true);
-                r0 = kSuccess;
-                break;
-            case kSharedReset:
-                reset_events(vcpu, false);
-                r0 = kSuccess;
-                break;
-            default:
-                HV_LOG_RATELIMITED(debug, "sdei: vCPU %u function %#x not supported", vcpu, fid);
-                r0 = kNotSupported;
-                break;
+        const i64 r0 = dispatch_locked(vcpu, ctx, fid, bind, fx);
+        if (!fx.resumed) {
+            x[0] = static_cast<u64>(r0);
+            x[1] = 0;
+            x[2] = 0;
+            x[3] = 0;
         }
-        x[0] = static_cast<u64>(r0);
-        x[1] = r1;
-        x[2] = 0;
-        x[3] = 0;
     }
-    if (bind_change != 0 && binder_ != nullptr && binder_->set_bound(bind_change, bind_on) != Status::ok)
-        HV_LOG_RATELIMITED(warn, "sdei: interrupt %u not %s in the vGIC", bind_change, bind_on ? "bound" : "released");
-done:
-    if (kick != kNoVcpu && kick != vcpu) platform_->kick(kick);
+    if (fx.bind_change != 0 && binder_ != nullptr && binder_->set_bound(fx.bind_change, fx.bind_on) != Status::ok)
+        HV_LOG_RATELIMITED(warn, "sdei: interrupt %u not %s in the vGIC", fx.bind_change,
+                           fx.bind_on ? "bound" : "released");
+    if (fx.kick != kNoVcpu && fx.kick != vcpu) platform_->kick(fx.kick);
     for (u32 i = 0; i < 64; ++i)
-        if (kick_mask & (u64{1} << i)) platform_->kick(i);
+        if (fx.kick_mask & (u64{1} << i)) platform_->kick(i);
 }
 
 Status Sdei::validate() const {

@@ -157,6 +157,24 @@ private:
         u32 slot = 0;  // private: index into priv[]; shared: index into shared_[]
     };
     Located locate(u32 vcpu, u64 event);
+    // handle(): the binder's answer for INTERRUPT_BIND (asked before the lock), the call under the lock, and what
+    // is done after it.
+    struct BindQuery {
+        bool bindable = true;
+        u8 priority = kPriorityNormal;
+    };
+    struct CallEffects {
+        u32 kick = kNoVcpu;   // a vCPU an EVENT_SIGNAL made an event pending on
+        u64 kick_mask = 0;    // shared events that became deliverable elsewhere
+        u32 bind_change = 0;  // INTID to bind (BIND) or release (RELEASE) in the interrupt controller
+        bool bind_on = false;
+        bool resumed = false;  // COMPLETE restored the interrupted context: x0..x3 are not written
+    };
+    BindQuery query_binder(u32 vcpu, u32 fid, const u64* x) const;
+    i64 dispatch_locked(u32 vcpu, VcpuContext& ctx, u32 fid, const BindQuery& bind, CallEffects& fx);
+    i64 call_context(u32 vcpu, u64 reg) const;
+    i64 call_features(u64 feature) const;
+    u64 shared_kicks_after_complete(u32 vcpu) const;
     i64 do_register(u32 vcpu, const u64* a);
     i64 do_simple(u32 vcpu, u64 event, EventAction action);
     i64 do_complete(u32 vcpu, VcpuContext& ctx, bool resume, u64 resume_addr);
