@@ -95,6 +95,142 @@ const char* psci_version_name(PsciVersion v) {
     return "?";
 }
 
+namespace {
+
+// One option's value. A value is a string (not NUL-terminated) of `len` characters.
+struct Value {
+    const char* s;
+    usize len;
+    bool is(const char* lit) const { return word_eq(s, len, lit); }
+};
+
+// A name -> enumerator choice (psci=, loglevel=, debug_fault=, snapshot=).
+template <typename E>
+struct Choice {
+    const char* name;
+    E value;
+};
+
+template <typename E, usize N>
+bool parse_choice(Value v, const Choice<E> (&choices)[N], E& out) {
+    for (const Choice<E>& c : choices)
+        if (v.is(c.name)) return out = c.value, true;
+    return false;
+}
+
+// An unsigned number in [lo, hi].
+template <typename T>
+bool parse_bounded(Value v, u64 lo, u64 hi, T& out) {
+    u64 n = 0;
+    if (!parse_uint(v.s, v.len, n) || n < lo || n > hi) return false;
+    out = static_cast<T>(n);
+    return true;
+}
+
+bool set_vcpus(Value v, HvOptions& o) { return parse_bounded(v, 1, GuestDtbConfig::kMaxVcpus, o.vcpus); }
+
+bool set_mem(Value v, HvOptions& o) {
+    u64 sz = 0;
+    if (!parse_size(v.s, v.len, sz) || sz < 2 * MiB || !is_aligned(sz, 2 * MiB)) return false;  // 2 MiB blocks
+    o.mem = sz;
+    return true;
+}
+
+bool set_psci(Value v, HvOptions& o) {
+    static constexpr Choice<PsciVersion> kChoices[] = {
+        {"0.1", PsciVersion::v0_1}, {"0.2", PsciVersion::v0_2}, {"1.0", PsciVersion::v1_0}, {"1.1", PsciVersion::v1_1}};
+    return parse_choice(v, kChoices, o.psci);
+}
+
+bool set_loglevel(Value v, HvOptions& o) {
+    static constexpr Choice<LogLevel> kChoices[] = {
+        {"error", LogLevel::error}, {"warn", LogLevel::warn}, {"info", LogLevel::info}, {"debug", LogLevel::debug}};
+    return parse_choice(v, kChoices, o.loglevel) || parse_bounded(v, 0, 3, o.loglevel);
+}
+
+bool set_its(Value v, HvOptions& o) { return parse_bool(v.s, v.len, o.its); }
+bool set_vits(Value v, HvOptions& o) { return parse_bounded(v, 1, kMaxVirtualIts, o.vits); }
+bool set_pci(Value v, HvOptions& o) { return parse_bool(v.s, v.len, o.pci); }
+bool set_smmu(Value v, HvOptions& o) { return parse_bool(v.s, v.len, o.smmu); }
+bool set_virtio_mmio(Value v, HvOptions& o) {
+    bool all = false;
+    if (v.is("empty"))
+        o.virtio_mmio = VirtioMmioMode::empty;
+    else if (parse_bool(v.s, v.len, all))
+        o.virtio_mmio = all ? VirtioMmioMode::on : VirtioMmioMode::off;
+    else
+        return false;
+    return true;
+}
+
+// restore (the snapshot disk). The old save:PATH / restore:PATH forms went with semihosting.
+bool set_snapshot(Value v, HvOptions& o) {
+    static constexpr Choice<HvOptions::SnapshotMode> kChoices[] = {{"restore", HvOptions::SnapshotMode::restore}};
+    return parse_choice(v, kChoices, o.snapshot);
+}
+
+bool set_cpu_timeout(Value v, HvOptions& o) { return parse_bounded(v, 1, HvOptions::kMaxCpuWaitMs, o.cpu_timeout_ms); }
+
+bool set_debug_fault(Value v, HvOptions& o) {
+    static constexpr Choice<HvOptions::DebugFault> kChoices[] = {
+        {"exec_data", HvOptions::DebugFault::exec_data},
+        {"stack_overflow", HvOptions::DebugFault::stack_overflow},
+        {"stack_smash", HvOptions::DebugFault::stack_smash}};
+    return parse_choice(v, kChoices, o.debug_fault);
+}
+
+// N:MS -- N a secondary pCPU index (the boot pCPU is 0 and cannot be late).
+bool set_late_cpu(Value v, HvOptions& o) {
+    usize colon = 0;
+    while (colon < v.len && v.s[colon] != ':') ++colon;
+    u32 cpu = 0, ms = 0;
+    if (colon >= v.len || !parse_bounded(Value{v.s, colon}, 1, GuestDtbConfig::kMaxVcpus - 1, cpu) ||
+        !parse_bounded(Value{v.s + colon + 1, v.len - colon - 1}, 0, HvOptions::kMaxCpuWaitMs, ms))
+        return false;
+    o.late_cpu = cpu;
+    o.late_cpu_ms = ms;
+    return true;
+}
+
+// Every option (core/bootargs.hpp has their meaning). A setter leaves the options untouched when it returns false.
+struct Option {
+    const char* name;
+    bool (*set)(Value v, HvOptions& o);
+};
+constexpr Option kOptions[] = {
+    {"vcpus", set_vcpus},
+    {"mem", set_mem},
+    {"psci", set_psci},
+    {"loglevel", set_loglevel},
+    {"its", set_its},
+    {"vits", set_vits},
+    {"pci", set_pci},
+    {"smmu", set_smmu},
+    {"virtio_mmio", set_virtio_mmio},
+    {"snapshot", set_snapshot},
+    {"cpu_timeout", set_cpu_timeout},
+    {"debug_fault", set_debug_fault},
+    {"debug_late_cpu", set_late_cpu},
+};
+
+// One `key=value` word: a known key with a value is applied (or counted invalid); anything else is unknown.
+void apply_word(const char* w, usize len, HvOptions& o) {
+    usize klen = 0;
+    while (klen < len && w[klen] != '=') ++klen;
+    if (klen < len) {
+        for (const Option& opt : kOptions) {
+            if (!word_eq(w, klen, opt.name)) continue;
+            if (!opt.set(Value{w + klen + 1, len - klen - 1}, o)) note_invalid(o, w, len);
+            return;
+        }
+    }
+    note_unknown(o, w, len);
+}
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n'; }
+
+}  // namespace
+
 Status parse_bootargs(const char* args, HvOptions& o) {
     if (args == nullptr) return Status::ok;
     usize total = 0;
@@ -105,112 +241,13 @@ Status parse_bootargs(const char* args, HvOptions& o) {
     }
     usize i = 0;
     while (i < total) {
-        while (i < total && (args[i] == ' ' || args[i] == '\t' || args[i] == '\n')) ++i;
+        while (i < total && is_space(args[i])) ++i;
         if (i >= total) break;
         const char* w = args + i;
         usize len = 0;
-        while (i + len < total && w[len] != ' ' && w[len] != '\t' && w[len] != '\n') ++len;
+        while (i + len < total && !is_space(w[len])) ++len;
         i += len;
-
-        usize klen = 0;
-        while (klen < len && w[klen] != '=') ++klen;
-        const char* val = w + klen + 1;
-        const usize vlen = klen < len ? len - klen - 1 : 0;
-        const bool has_val = klen < len;
-
-        if (word_eq(w, klen, "vcpus") && has_val) {
-            u64 n = 0;
-            if (parse_uint(val, vlen, n) && n >= 1 && n <= GuestDtbConfig::kMaxVcpus)
-                o.vcpus = static_cast<u32>(n);
-            else
-                note_invalid(o, w, len);
-        } else if (word_eq(w, klen, "mem") && has_val) {
-            u64 sz = 0;
-            if (parse_size(val, vlen, sz) && sz >= 2 * MiB && is_aligned(sz, 2 * MiB))
-                o.mem = sz;
-            else
-                note_invalid(o, w, len);  // guest RAM is mapped with 2 MiB blocks
-        } else if (word_eq(w, klen, "psci") && has_val) {
-            if (word_eq(val, vlen, "0.1"))
-                o.psci = PsciVersion::v0_1;
-            else if (word_eq(val, vlen, "0.2"))
-                o.psci = PsciVersion::v0_2;
-            else if (word_eq(val, vlen, "1.0"))
-                o.psci = PsciVersion::v1_0;
-            else if (word_eq(val, vlen, "1.1"))
-                o.psci = PsciVersion::v1_1;
-            else
-                note_invalid(o, w, len);
-        } else if (word_eq(w, klen, "loglevel") && has_val) {
-            u64 n = 0;
-            if (word_eq(val, vlen, "error"))
-                o.loglevel = LogLevel::error;
-            else if (word_eq(val, vlen, "warn"))
-                o.loglevel = LogLevel::warn;
-            else if (word_eq(val, vlen, "info"))
-                o.loglevel = LogLevel::info;
-            else if (word_eq(val, vlen, "debug"))
-                o.loglevel = LogLevel::debug;
-            else if (parse_uint(val, vlen, n) && n <= 3)
-                o.loglevel = static_cast<LogLevel>(n);
-            else
-                note_invalid(o, w, len);
-        } else if (word_eq(w, klen, "its") && has_val) {
-            if (!parse_bool(val, vlen, o.its)) note_invalid(o, w, len);
-        } else if (word_eq(w, klen, "vits") && has_val) {
-            u64 n = 0;
-            if (parse_uint(val, vlen, n) && n >= 1 && n <= kMaxVirtualIts)
-                o.vits = static_cast<u32>(n);
-            else
-                note_invalid(o, w, len);
-        } else if (word_eq(w, klen, "pci") && has_val) {
-            if (!parse_bool(val, vlen, o.pci)) note_invalid(o, w, len);
-        } else if (word_eq(w, klen, "smmu") && has_val) {
-            if (!parse_bool(val, vlen, o.smmu)) note_invalid(o, w, len);
-        } else if (word_eq(w, klen, "virtio_mmio") && has_val) {
-            bool all = false;
-            if (word_eq(val, vlen, "empty"))
-                o.virtio_mmio = VirtioMmioMode::empty;
-            else if (parse_bool(val, vlen, all))
-                o.virtio_mmio = all ? VirtioMmioMode::on : VirtioMmioMode::off;
-            else
-                note_invalid(o, w, len);
-        } else if (word_eq(w, klen, "snapshot") && has_val) {
-            // restore (the snapshot disk). The old save:PATH / restore:PATH forms went with semihosting.
-            if (word_eq(val, vlen, "restore"))
-                o.snapshot = HvOptions::SnapshotMode::restore;
-            else
-                note_invalid(o, w, len);
-        } else if (word_eq(w, klen, "cpu_timeout") && has_val) {
-            u64 ms = 0;
-            if (parse_uint(val, vlen, ms) && ms >= 1 && ms <= HvOptions::kMaxCpuWaitMs)
-                o.cpu_timeout_ms = static_cast<u32>(ms);
-            else
-                note_invalid(o, w, len);
-        } else if (word_eq(w, klen, "debug_fault") && has_val) {
-            if (word_eq(val, vlen, "exec_data"))
-                o.debug_fault = HvOptions::DebugFault::exec_data;
-            else if (word_eq(val, vlen, "stack_overflow"))
-                o.debug_fault = HvOptions::DebugFault::stack_overflow;
-            else if (word_eq(val, vlen, "stack_smash"))
-                o.debug_fault = HvOptions::DebugFault::stack_smash;
-            else
-                note_invalid(o, w, len);
-        } else if (word_eq(w, klen, "debug_late_cpu") && has_val) {
-            // N:MS -- N a secondary pCPU index (the boot pCPU is 0 and cannot be late).
-            usize colon = 0;
-            while (colon < vlen && val[colon] != ':') ++colon;
-            u64 cpu = 0, ms = 0;
-            if (colon < vlen && parse_uint(val, colon, cpu) && cpu >= 1 && cpu < GuestDtbConfig::kMaxVcpus &&
-                parse_uint(val + colon + 1, vlen - colon - 1, ms) && ms <= HvOptions::kMaxCpuWaitMs) {
-                o.late_cpu = static_cast<u32>(cpu);
-                o.late_cpu_ms = static_cast<u32>(ms);
-            } else {
-                note_invalid(o, w, len);
-            }
-        } else {
-            note_unknown(o, w, len);
-        }
+        apply_word(w, len, o);
     }
     return Status::ok;
 }
