@@ -47,108 +47,128 @@ void put_number(Out& o, u64 v, bool negative, unsigned base, bool upper, int wid
         for (int i = 0; i < fill; ++i) o.put(' ');
 }
 
+// One conversion's flags, width, precision and length.
+struct Spec {
+    bool left = false;
+    char pad = ' ';
+    bool alt = false;
+    int width = 0;
+    int precision = -1;
+    int longness = 0;  // 0 int, 1 long, 2 long long / size_t
+};
+
+// A width or precision: `*` (the next int argument) or decimal digits.
+int parse_count(const char*& p, va_list* ap) {
+    if (*p == '*') {
+        ++p;
+        return va_arg(*ap, int);
+    }
+    int n = 0;
+    while (*p >= '0' && *p <= '9') n = n * 10 + (*p++ - '0');
+    return n;
+}
+
+// Parses what follows a '%' up to the conversion character, whose position it returns.
+const char* parse_spec(const char* p, va_list* ap, Spec& s) {
+    for (;; ++p) {
+        if (*p == '-')
+            s.left = true;
+        else if (*p == '0')
+            s.pad = '0';
+        else if (*p == '#')
+            s.alt = true;
+        else
+            break;
+    }
+    s.width = parse_count(p, ap);
+    if (*p == '.') {
+        ++p;
+        s.precision = parse_count(p, ap);
+    }
+    while (*p == 'l' || *p == 'z' || *p == 'h') {
+        if (*p == 'l') ++s.longness;
+        if (*p == 'z') s.longness = 2;
+        ++p;
+    }
+    return p;
+}
+
+u64 get_unsigned(va_list* ap, int longness) {
+    if (longness >= 2) return va_arg(*ap, unsigned long long);
+    if (longness == 1) return va_arg(*ap, unsigned long);
+    return va_arg(*ap, unsigned int);
+}
+
+i64 get_signed(va_list* ap, int longness) {
+    if (longness >= 2) return va_arg(*ap, long long);
+    if (longness == 1) return va_arg(*ap, long);
+    return va_arg(*ap, int);
+}
+
+// One conversion (not '\0'): its argument formatted, or an unknown conversion echoed.
+void put_conversion(Out& o, char conv, const Spec& s, va_list* ap) {
+    switch (conv) {
+        case 'd':
+        case 'i': {
+            i64 v = get_signed(ap, s.longness);
+            u64 mag = v < 0 ? u64(0) - static_cast<u64>(v) : static_cast<u64>(v);
+            put_number(o, mag, v < 0, 10, false, s.width, s.left, s.pad, nullptr);
+            break;
+        }
+        case 'u':
+            put_number(o, get_unsigned(ap, s.longness), false, 10, false, s.width, s.left, s.pad, nullptr);
+            break;
+        case 'x':
+            put_number(o, get_unsigned(ap, s.longness), false, 16, false, s.width, s.left, s.pad,
+                       s.alt ? "0x" : nullptr);
+            break;
+        case 'X':
+            put_number(o, get_unsigned(ap, s.longness), false, 16, true, s.width, s.left, s.pad,
+                       s.alt ? "0X" : nullptr);
+            break;
+        case 'p':
+            put_number(o, reinterpret_cast<uptr>(va_arg(*ap, void*)), false, 16, false, s.width, s.left, s.pad, "0x");
+            break;
+        case 'c': {
+            char c = static_cast<char>(va_arg(*ap, int));
+            put_padded(o, &c, 1, s.width, s.left, ' ');
+            break;
+        }
+        case 's': {
+            const char* str = va_arg(*ap, const char*);
+            if (!str) str = "(null)";
+            usize n = 0;
+            while (str[n] && (s.precision < 0 || n < static_cast<usize>(s.precision))) ++n;
+            put_padded(o, str, n, s.width, s.left, ' ');
+            break;
+        }
+        case '%':
+            o.put('%');
+            break;
+        default:
+            o.put('%');
+            o.put(conv);
+            break;
+    }
+}
+
 }  // namespace
 
 usize vformat(char* buf, usize cap, const char* fmt, va_list ap) {
     Out o{buf, cap};
+    va_list args;  // passed on by pointer (va_list may be an array type)
+    va_copy(args, ap);
     for (const char* p = fmt; *p; ++p) {
         if (*p != '%') {
             o.put(*p);
             continue;
         }
-        ++p;
-        bool left = false;
-        char pad = ' ';
-        bool alt = false;
-        for (;; ++p) {
-            if (*p == '-')
-                left = true;
-            else if (*p == '0')
-                pad = '0';
-            else if (*p == '#')
-                alt = true;
-            else
-                break;
-        }
-        int width = 0;
-        if (*p == '*') {
-            width = va_arg(ap, int);
-            ++p;
-        } else {
-            while (*p >= '0' && *p <= '9') width = width * 10 + (*p++ - '0');
-        }
-        int precision = -1;
-        if (*p == '.') {
-            ++p;
-            precision = 0;
-            if (*p == '*') {
-                precision = va_arg(ap, int);
-                ++p;
-            } else {
-                while (*p >= '0' && *p <= '9') precision = precision * 10 + (*p++ - '0');
-            }
-        }
-        int longness = 0;  // 0 int, 1 long, 2 long long / size_t
-        while (*p == 'l' || *p == 'z' || *p == 'h') {
-            if (*p == 'l') ++longness;
-            if (*p == 'z') longness = 2;
-            ++p;
-        }
-        auto get_unsigned = [&]() -> u64 {
-            if (longness >= 2) return va_arg(ap, unsigned long long);
-            if (longness == 1) return va_arg(ap, unsigned long);
-            return va_arg(ap, unsigned int);
-        };
-        auto get_signed = [&]() -> i64 {
-            if (longness >= 2) return va_arg(ap, long long);
-            if (longness == 1) return va_arg(ap, long);
-            return va_arg(ap, int);
-        };
-        switch (*p) {
-            case 'd':
-            case 'i': {
-                i64 v = get_signed();
-                u64 mag = v < 0 ? u64(0) - static_cast<u64>(v) : static_cast<u64>(v);
-                put_number(o, mag, v < 0, 10, false, width, left, pad, nullptr);
-                break;
-            }
-            case 'u':
-                put_number(o, get_unsigned(), false, 10, false, width, left, pad, nullptr);
-                break;
-            case 'x':
-                put_number(o, get_unsigned(), false, 16, false, width, left, pad, alt ? "0x" : nullptr);
-                break;
-            case 'X':
-                put_number(o, get_unsigned(), false, 16, true, width, left, pad, alt ? "0X" : nullptr);
-                break;
-            case 'p':
-                put_number(o, reinterpret_cast<uptr>(va_arg(ap, void*)), false, 16, false, width, left, pad, "0x");
-                break;
-            case 'c': {
-                char c = static_cast<char>(va_arg(ap, int));
-                put_padded(o, &c, 1, width, left, ' ');
-                break;
-            }
-            case 's': {
-                const char* s = va_arg(ap, const char*);
-                if (!s) s = "(null)";
-                usize n = 0;
-                while (s[n] && (precision < 0 || n < static_cast<usize>(precision))) ++n;
-                put_padded(o, s, n, width, left, ' ');
-                break;
-            }
-            case '%':
-                o.put('%');
-                break;
-            case '\0':
-                --p;
-                break;
-            default:
-                o.put('%');
-                o.put(*p);
-                break;
-        }
+        Spec spec;
+        p = parse_spec(p + 1, &args, spec);
+        if (*p == '\0') break;  // a lone '%' at the end
+        put_conversion(o, *p, spec, &args);
     }
+    va_end(args);
     if (cap > 0) buf[o.len < cap ? o.len : cap - 1] = '\0';
     return o.len;
 }
