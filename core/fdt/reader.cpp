@@ -63,70 +63,92 @@ bool StringList::contains(const char* s) const {
 
 // ---------------------------------------------------------------- open / validation
 
-Result<Reader> Reader::open(const void* blob_ptr, usize max_size) {
-    const u8* blob = static_cast<const u8*>(blob_ptr);
+namespace {
+
+// Where the blocks are, from a header that passed check_header.
+struct Layout {
+    u64 total = 0;
+    u32 version = 0;
+    u64 off_struct = 0, size_struct = 0;
+    u64 off_strings = 0, size_strings = 0;
+    u64 off_rsv = 0;
+};
+
+// DT spec 5.2: the header and the block offsets/sizes inside the blob.
+Status check_header(const u8* blob, usize max_size, Layout& l) {
     if (blob == nullptr || max_size < kHeaderSize) return Status::corrupt;
     if (header(blob, HeaderField::magic) != kMagic) return Status::corrupt;
 
-    const u64 total = header(blob, HeaderField::totalsize);
-    const u32 version = header(blob, HeaderField::version);
+    l.total = header(blob, HeaderField::totalsize);
+    l.version = header(blob, HeaderField::version);
     const u32 last_comp = header(blob, HeaderField::last_comp_version);
-    if (total < kHeaderSize || total > max_size) return Status::corrupt;
+    if (l.total < kHeaderSize || l.total > max_size) return Status::corrupt;
     // DT spec 5.2: version 17 is current, compatible back to 16. Anything whose oldest compatible version is
     // newer than 17 has a layout we do not know.
-    if (version < 16 || last_comp > kVersion) return Status::unsupported;
+    if (l.version < 16 || last_comp > kVersion) return Status::unsupported;
 
-    const u64 off_struct = header(blob, HeaderField::off_dt_struct);
-    const u64 off_strings = header(blob, HeaderField::off_dt_strings);
-    const u64 off_rsv = header(blob, HeaderField::off_mem_rsvmap);
-    const u64 size_strings = header(blob, HeaderField::size_dt_strings);
+    l.off_struct = header(blob, HeaderField::off_dt_struct);
+    l.off_strings = header(blob, HeaderField::off_dt_strings);
+    l.off_rsv = header(blob, HeaderField::off_mem_rsvmap);
+    l.size_strings = header(blob, HeaderField::size_dt_strings);
     // Version 16 has no size_dt_struct: the structure block may extend to the end of the blob.
-    u64 size_struct = version >= 17 ? header(blob, HeaderField::size_dt_struct) : total - min(off_struct, total);
-    if (version < 17) size_struct = align_down(size_struct, 4);
+    l.size_struct = l.version >= 17 ? header(blob, HeaderField::size_dt_struct) : l.total - min(l.off_struct, l.total);
+    if (l.version < 17) l.size_struct = align_down(l.size_struct, 4);
 
-    const u64 hdr_size = version >= 17 ? kHeaderSize : 36;
-    if (!is_aligned(off_struct, 4) || !is_aligned(size_struct, 4) || !is_aligned(off_rsv, 8)) return Status::corrupt;
-    if (off_struct < hdr_size || off_rsv < hdr_size || off_strings < hdr_size) return Status::corrupt;
-    if (!range_within(off_struct, size_struct, 0, total) || !range_within(off_strings, size_strings, 0, total))
+    const u64 hdr_size = l.version >= 17 ? kHeaderSize : 36;
+    if (!is_aligned(l.off_struct, 4) || !is_aligned(l.size_struct, 4) || !is_aligned(l.off_rsv, 8))
         return Status::corrupt;
-    if (size_struct < 8 || size_struct > kMaxStructSize || size_strings > kMaxStructSize) return Status::corrupt;
+    if (l.off_struct < hdr_size || l.off_rsv < hdr_size || l.off_strings < hdr_size) return Status::corrupt;
+    if (!range_within(l.off_struct, l.size_struct, 0, l.total) ||
+        !range_within(l.off_strings, l.size_strings, 0, l.total))
+        return Status::corrupt;
+    if (l.size_struct < 8 || l.size_struct > kMaxStructSize || l.size_strings > kMaxStructSize) return Status::corrupt;
+    return Status::ok;
+}
 
-    Reader r;
-    r.blob_ = blob;
-    r.total_size_ = total;
-    r.version_ = version;
-    r.boot_cpuid_ = header(blob, HeaderField::boot_cpuid_phys);
-    r.struct_ = blob + off_struct;
-    r.struct_size_ = static_cast<u32>(size_struct);
-    r.strings_ = reinterpret_cast<const char*>(blob + off_strings);
-    r.strings_size_ = static_cast<u32>(size_strings);
-
-    // Reservation block: (address, size) pairs up to a (0, 0) terminator that must lie inside the blob.
-    r.rsv_off_ = static_cast<u32>(off_rsv);
-    for (u64 off = off_rsv;; off += kRsvEntrySize) {
-        if (!range_within(off, kRsvEntrySize, 0, total)) return Status::corrupt;
-        if (load_be64(blob + off) == 0 && load_be64(blob + off + 8) == 0) break;
-        ++r.rsv_count_;
+// Reservation block: (address, size) pairs up to a (0, 0) terminator that must lie inside the blob.
+Status count_reservations(const u8* blob, const Layout& l, usize& count) {
+    for (u64 off = l.off_rsv;; off += kRsvEntrySize) {
+        if (!range_within(off, kRsvEntrySize, 0, l.total)) return Status::corrupt;
+        if (load_be64(blob + off) == 0 && load_be64(blob + off + 8) == 0) return Status::ok;
+        ++count;
     }
+}
 
-    // One complete walk of the structure block. Every step advances `off` by at least 4, so it ends within
-    // size_struct / 4 steps. After the root's END_NODE only NOPs and END may follow (a second BEGIN_NODE at depth 0
-    // and a PROP at depth 0 are rejected).
+// A PROP token's payload (len, nameoff, value) with `rest` bytes after the token: the value inside the block, the
+// name inside the strings block and terminated. `adv` = the bytes to the next token.
+Status check_prop(const u8* payload, u64 rest, const char* strings, u32 strings_size, u64& adv) {
+    if (rest < 8) return Status::corrupt;
+    const u64 len = load_be32(payload);
+    const u64 nameoff = load_be32(payload + 4);
+    if (len > rest - 8) return Status::corrupt;
+    if (nameoff >= strings_size) return Status::corrupt;
+    if (bounded_strlen(reinterpret_cast<const u8*>(strings) + nameoff,
+                       min<usize>(strings_size - nameoff, kMaxNameLen + 1)) < 0)
+        return Status::corrupt;
+    adv = 12 + align_up(len, 4);
+    if (adv > rest + 4) return Status::corrupt;
+    return Status::ok;
+}
+
+// One complete walk of the structure block. Every step advances `off` by at least 4, so it ends within
+// size_struct / 4 steps. After the root's END_NODE only NOPs and END may follow (a second BEGIN_NODE at depth 0
+// and a PROP at depth 0 are rejected). `root` = the root node's offset.
+Status walk_structure(const u8* st, u32 size, const char* strings, u32 strings_size, i32& root) {
     i32 off = 0;
     usize depth = 0;
     bool root_seen = false;
-    bool ended = false;
-    while (!ended) {
-        if (!range_within(static_cast<u64>(off), 4, 0, r.struct_size_)) return Status::corrupt;
-        const u32 tok = load_be32(r.struct_ + off);
-        const u64 rest = r.struct_size_ - static_cast<u32>(off) - 4;
-        const u8* payload = r.struct_ + off + 4;
+    for (;;) {
+        if (!range_within(static_cast<u64>(off), 4, 0, size)) return Status::corrupt;
+        const u32 tok = load_be32(st + off);
+        const u64 rest = size - static_cast<u32>(off) - 4;
+        const u8* payload = st + off + 4;
         switch (tok) {
             case static_cast<u32>(Token::begin_node): {
                 if (root_seen && depth == 0) return Status::corrupt;  // a second root
                 i64 len = bounded_strlen(payload, static_cast<usize>(min<u64>(rest, kMaxNameLen + 1)));
                 if (len < 0) return Status::corrupt;
-                if (!root_seen) r.root_ = off;
+                if (!root_seen) root = off;
                 root_seen = true;
                 if (++depth > kMaxDepth) return Status::corrupt;
                 off += static_cast<i32>(4 + align_up(static_cast<u64>(len) + 1, 4));
@@ -138,16 +160,9 @@ Result<Reader> Reader::open(const void* blob_ptr, usize max_size) {
                 off += 4;
                 break;
             case static_cast<u32>(Token::prop): {
-                if (depth == 0 || rest < 8) return Status::corrupt;
-                const u64 len = load_be32(payload);
-                const u64 nameoff = load_be32(payload + 4);
-                if (len > rest - 8) return Status::corrupt;
-                if (nameoff >= r.strings_size_) return Status::corrupt;
-                if (bounded_strlen(reinterpret_cast<const u8*>(r.strings_) + nameoff,
-                                   min<usize>(r.strings_size_ - nameoff, kMaxNameLen + 1)) < 0)
-                    return Status::corrupt;
-                const u64 adv = 12 + align_up(len, 4);
-                if (adv > rest + 4) return Status::corrupt;
+                if (depth == 0) return Status::corrupt;
+                u64 adv = 0;
+                HV_TRY(check_prop(payload, rest, strings, strings_size, adv));
                 off += static_cast<i32>(adv);
                 break;
             }
@@ -155,13 +170,32 @@ Result<Reader> Reader::open(const void* blob_ptr, usize max_size) {
                 off += 4;
                 break;
             case static_cast<u32>(Token::end):
-                if (!root_seen || depth != 0) return Status::corrupt;
-                ended = true;
-                break;
+                return root_seen && depth == 0 ? Status::ok : Status::corrupt;
             default:
                 return Status::corrupt;
         }
     }
+}
+
+}  // namespace
+
+Result<Reader> Reader::open(const void* blob_ptr, usize max_size) {
+    const u8* blob = static_cast<const u8*>(blob_ptr);
+    Layout l;
+    HV_TRY(check_header(blob, max_size, l));
+
+    Reader r;
+    r.blob_ = blob;
+    r.total_size_ = l.total;
+    r.version_ = l.version;
+    r.boot_cpuid_ = header(blob, HeaderField::boot_cpuid_phys);
+    r.struct_ = blob + l.off_struct;
+    r.struct_size_ = static_cast<u32>(l.size_struct);
+    r.strings_ = reinterpret_cast<const char*>(blob + l.off_strings);
+    r.strings_size_ = static_cast<u32>(l.size_strings);
+    r.rsv_off_ = static_cast<u32>(l.off_rsv);
+    HV_TRY(count_reservations(blob, l, r.rsv_count_));
+    HV_TRY(walk_structure(r.struct_, r.struct_size_, r.strings_, r.strings_size_, r.root_));
     return r;
 }
 
