@@ -97,77 +97,72 @@ bool restore_modules(const PlatformInfo& platform, const ModuleStore& store) {
     return true;
 }
 
-Status load_guest(const fdt::Reader& host, const PlatformInfo& platform, const HvOptions& options, PsciVersion psci,
-                  Vm& vm, GuestImage& out) {
-    const BootModule* kernel = platform.chosen.module(ModuleKind::kernel);
-    if (kernel == nullptr) {
-        HV_LOG_ERROR("no /chosen module with compatible \"multiboot,kernel\" (QEMU: -device guest-loader,kernel=...)");
-        return Status::not_found;
-    }
-    const BootModule* ramdisk = platform.chosen.module(ModuleKind::ramdisk);
-    if (!in_ram(vm, kernel->base, kernel->size)) {
-        HV_LOG_ERROR("kernel module 0x%llx+0x%llx is not inside guest RAM",
-                     static_cast<unsigned long long>(kernel->base), static_cast<unsigned long long>(kernel->size));
-        return Status::out_of_range;
-    }
-    if (ramdisk != nullptr && !in_ram(vm, ramdisk->base, ramdisk->size)) {
-        HV_LOG_ERROR("ramdisk module 0x%llx+0x%llx is not inside guest RAM",
-                     static_cast<unsigned long long>(ramdisk->base), static_cast<unsigned long long>(ramdisk->size));
-        return Status::out_of_range;
-    }
-    FixedVector<Range, 4> busy;
-    if (ramdisk != nullptr) ignore_status(busy.push_back({ramdisk->base, ramdisk->size}));
+namespace {
 
-    // arm64 Image header?
-    u8 hdr[64] = {};
-    if (kernel->size >= sizeof hdr) ignore_status(vm.memory.read(kernel->base, hdr, sizeof hdr));
-    bool is_image = kernel->size >= sizeof hdr && (le64(hdr + kImageMagicOffset) & 0xffffffffu) == kImageMagic;
-    out.is_linux_image = is_image;
-    if (is_image) {
-        u64 text_offset = le64(hdr + 8);
-        u64 image_size = le64(hdr + 16);
-        if (image_size == 0) text_offset = 0x80000;  // pre-3.17 kernels: booting.rst
-        image_size = max(image_size, kernel->size);
-        if (text_offset >= kAlign) return Status::invalid_argument;
-        u64 dst = kernel->base;
-        bool in_place = is_aligned(kernel->base - text_offset, kAlign) && in_ram(vm, dst, image_size) &&
-                        !overlaps_any(busy, dst, image_size);
-        if (!in_place) {
-            dst = 0;
-            for (const MemRegion& r : vm.ram) {
-                for (u64 a = align_up(r.base, kAlign) + text_offset; a + image_size <= r.end(); a += kAlign) {
-                    if (!overlaps_any(busy, a, image_size) &&
-                        !Range{kernel->base, kernel->size}.overlaps(a, image_size)) {
-                        dst = a;
-                        break;
-                    }
-                }
-                if (dst) break;
-            }
-            if (dst == 0) return Status::no_memory;
-            memmove(reinterpret_cast<void*>(dst), reinterpret_cast<const void*>(kernel->base), kernel->size);
+Status check_in_ram(const Vm& vm, const char* what, const BootModule* m) {
+    if (m == nullptr || in_ram(vm, m->base, m->size)) return Status::ok;
+    HV_LOG_ERROR("%s module 0x%llx+0x%llx is not inside guest RAM", what, static_cast<unsigned long long>(m->base),
+                 static_cast<unsigned long long>(m->size));
+    return Status::out_of_range;
+}
+
+// The first 2 MiB-aligned address + text_offset in guest RAM where the image fits clear of `busy` and of the module
+// it is copied from; 0 if none.
+u64 find_kernel_slot(const Vm& vm, const FixedVector<Range, 4>& busy, const BootModule& kernel, u64 text_offset,
+                     u64 image_size) {
+    for (const MemRegion& r : vm.ram) {
+        for (u64 a = align_up(r.base, kAlign) + text_offset; a + image_size <= r.end(); a += kAlign) {
+            if (!overlaps_any(busy, a, image_size) && !Range{kernel.base, kernel.size}.overlaps(a, image_size))
+                return a;
         }
-        HV_LOG_INFO("guest kernel: arm64 Image, text_offset 0x%llx, image_size 0x%llx, %s at 0x%llx",
-                    static_cast<unsigned long long>(text_offset), static_cast<unsigned long long>(image_size),
-                    in_place ? "in place" : "copied", static_cast<unsigned long long>(dst));
-        out.entry = out.kernel_base = dst;
-        out.kernel_size = image_size;
-    } else {
-        out.entry = out.kernel_base = kernel->base;
-        out.kernel_size = kernel->size;
-        HV_LOG_INFO("guest kernel: raw binary of %llu bytes, entered at its load address 0x%llx",
-                    static_cast<unsigned long long>(kernel->size), static_cast<unsigned long long>(kernel->base));
     }
-    ignore_status(busy.push_back({out.kernel_base, out.kernel_size}));
+    return 0;
+}
 
-    // Guest DTB.
+// The kernel where it is entered: an arm64 Image at a 2 MiB boundary + text_offset (in place if it already is,
+// else copied), anything else entered at its load address.
+Status place_kernel(Vm& vm, const BootModule& kernel, const FixedVector<Range, 4>& busy, GuestImage& out) {
+    u8 hdr[64] = {};
+    if (kernel.size >= sizeof hdr) ignore_status(vm.memory.read(kernel.base, hdr, sizeof hdr));
+    const bool is_image = kernel.size >= sizeof hdr && (le64(hdr + kImageMagicOffset) & 0xffffffffu) == kImageMagic;
+    out.is_linux_image = is_image;
+    if (!is_image) {
+        out.entry = out.kernel_base = kernel.base;
+        out.kernel_size = kernel.size;
+        HV_LOG_INFO("guest kernel: raw binary of %llu bytes, entered at its load address 0x%llx",
+                    static_cast<unsigned long long>(kernel.size), static_cast<unsigned long long>(kernel.base));
+        return Status::ok;
+    }
+    u64 text_offset = le64(hdr + 8);
+    u64 image_size = le64(hdr + 16);
+    if (image_size == 0) text_offset = 0x80000;  // pre-3.17 kernels: booting.rst
+    image_size = max(image_size, kernel.size);
+    if (text_offset >= kAlign) return Status::invalid_argument;
+    u64 dst = kernel.base;
+    const bool in_place = is_aligned(kernel.base - text_offset, kAlign) && in_ram(vm, dst, image_size) &&
+                          !overlaps_any(busy, dst, image_size);
+    if (!in_place) {
+        dst = find_kernel_slot(vm, busy, kernel, text_offset, image_size);
+        if (dst == 0) return Status::no_memory;
+        memmove(reinterpret_cast<void*>(dst), reinterpret_cast<const void*>(kernel.base), kernel.size);
+    }
+    HV_LOG_INFO("guest kernel: arm64 Image, text_offset 0x%llx, image_size 0x%llx, %s at 0x%llx",
+                static_cast<unsigned long long>(text_offset), static_cast<unsigned long long>(image_size),
+                in_place ? "in place" : "copied", static_cast<unsigned long long>(dst));
+    out.entry = out.kernel_base = dst;
+    out.kernel_size = image_size;
+    return Status::ok;
+}
+
+GuestDtbConfig guest_dtb_config(const Vm& vm, const HvOptions& options, PsciVersion psci, const BootModule& kernel,
+                                const BootModule* ramdisk) {
     GuestDtbConfig cfg;
     for (u32 i = 0; i < vm.vcpu_count; ++i) ignore_status(cfg.vcpu_mpidrs.push_back(vm.vcpus[i].mpidr));
     for (const MemRegion& r : vm.ram) ignore_status(cfg.memory.push_back(r));
     cfg.psci = psci;
     cfg.boot_count = vm.boot_count;
     cfg.reset_reason = reset_reason_name(vm.reset_reason);
-    cfg.bootargs = kernel->bootargs[0] ? kernel->bootargs : nullptr;
+    cfg.bootargs = kernel.bootargs[0] ? kernel.bootargs : nullptr;
     if (ramdisk != nullptr) {
         cfg.initrd_start = ramdisk->base;
         cfg.initrd_end = ramdisk->base + ramdisk->size;
@@ -176,20 +171,44 @@ Status load_guest(const fdt::Reader& host, const PlatformInfo& platform, const H
     cfg.virtual_its = options.vits;  // the same frames arch/aarch64/msi_passthrough registers
     cfg.include_pcie = options.pci;
     cfg.include_pmu = arch::pmu_config().present();  // ID_AA64DFR0_EL1.PMUVer != 0 (docs/boot.md "PMU")
-    cfg.include_virtio_mmio = options.virtio_mmio != VirtioMmioMode::off;   // cleared by boot/main.cpp if the passthrough failed
-    usize size = 0;
-    HV_TRY(build_guest_dtb(host, platform, cfg, arch::hyp().boot.guest_dtb, sizeof arch::hyp().boot.guest_dtb, size));
-    u64 slot = 0;
-    for (usize i = vm.ram.size(); i-- > 0 && slot == 0;) {
+    cfg.include_virtio_mmio =
+        options.virtio_mmio != VirtioMmioMode::off;  // cleared by boot/main.cpp if the passthrough failed
+    return cfg;
+}
+
+// The highest 2 MiB block of guest RAM clear of `busy` (the DTB's slot); 0 if none.
+u64 find_dtb_slot(const Vm& vm, const FixedVector<Range, 4>& busy) {
+    for (usize i = vm.ram.size(); i-- > 0;) {
         const MemRegion& r = vm.ram[i];
         for (u64 a = align_down(r.end() - kAlign, kAlign); a >= r.base && a + kAlign <= r.end(); a -= kAlign) {
-            if (!overlaps_any(busy, a, kAlign)) {
-                slot = a;
-                break;
-            }
+            if (!overlaps_any(busy, a, kAlign)) return a;
             if (a < kAlign) break;
         }
     }
+    return 0;
+}
+
+}  // namespace
+
+Status load_guest(const fdt::Reader& host, const PlatformInfo& platform, const HvOptions& options, PsciVersion psci,
+                  Vm& vm, GuestImage& out) {
+    const BootModule* kernel = platform.chosen.module(ModuleKind::kernel);
+    if (kernel == nullptr) {
+        HV_LOG_ERROR("no /chosen module with compatible \"multiboot,kernel\" (QEMU: -device guest-loader,kernel=...)");
+        return Status::not_found;
+    }
+    const BootModule* ramdisk = platform.chosen.module(ModuleKind::ramdisk);
+    HV_TRY(check_in_ram(vm, "kernel", kernel));
+    HV_TRY(check_in_ram(vm, "ramdisk", ramdisk));
+    FixedVector<Range, 4> busy;
+    if (ramdisk != nullptr) ignore_status(busy.push_back({ramdisk->base, ramdisk->size}));
+    HV_TRY(place_kernel(vm, *kernel, busy, out));
+    ignore_status(busy.push_back({out.kernel_base, out.kernel_size}));
+
+    const GuestDtbConfig cfg = guest_dtb_config(vm, options, psci, *kernel, ramdisk);
+    usize size = 0;
+    HV_TRY(build_guest_dtb(host, platform, cfg, arch::hyp().boot.guest_dtb, sizeof arch::hyp().boot.guest_dtb, size));
+    const u64 slot = find_dtb_slot(vm, busy);
     if (slot == 0) return Status::no_memory;
     HV_TRY(vm.memory.write(slot, arch::hyp().boot.guest_dtb, size));
     // The guest starts with its MMU (and so its data cache) off: what we wrote must be at the point of coherency.
