@@ -153,22 +153,11 @@ Status reload_guest(Vm& vm, u64& entry, u64& arg0) {
     }
 }
 
-}  // namespace
+// hv_main's steps, in boot order (docs/boot.md). Each panics or refuses to start the VM on what it cannot do.
 
-}  // namespace hv
-
-using namespace hv;
-
-extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
-    arch::anchor_init();  // THE anchor (arch/aarch64/anchor.hpp): every piece of state lives in it
-    arch::percpu_init(0);
-    arch::console_init(HV_EARLY_UART);
-    HV_LOG_INFO("hypervisor starting at EL2: image loaded at 0x%llx (linked at 0x%llx), %llu KiB, host DTB at 0x%llx",
-                static_cast<unsigned long long>(load_addr),
-                static_cast<unsigned long long>(reinterpret_cast<u64>(_text)),
-                static_cast<unsigned long long>((_end - _text) / 1024), static_cast<unsigned long long>(dtb_pa));
-
-    // Host DTB: validate the header size, copy into the hypervisor's own memory, parse.
+// Host DTB: validate the header size, copy into the hypervisor's own memory, parse; the platform, the console on
+// the DT's UART, the hypervisor's bootargs.
+void read_host_dtb(u64 dtb_pa) {
     const u8* src = reinterpret_cast<const u8*>(dtb_pa);
     if (dtb_pa == 0 || (dtb_pa & 7) != 0 || be32(src) != 0xd00dfeed)
         panic("no valid host DTB at 0x%llx", static_cast<unsigned long long>(dtb_pa));
@@ -185,38 +174,46 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     s = parse_bootargs(boot_state().platform.chosen.bootargs, boot_state().options);
     if (s != Status::ok) HV_LOG_WARN("hypervisor bootargs ignored: %s", status_name(s));
     log_hooks().threshold = boot_state().options.loglevel;
+}
 
-    // The hypervisor region: [RAM base, + 32 MiB). The image must lie inside it.
-    u64 ram_base = boot_state().platform.memory[0].base;
-    u64 hv_end = ram_base + kHvRegionSize;
+// The hypervisor region: [RAM base, + 32 MiB). The image must lie inside it. Returns the RAM base.
+u64 check_hypervisor_region() {
+    const u64 ram_base = boot_state().platform.memory[0].base;
+    const u64 hv_end = ram_base + kHvRegionSize;
     if (reinterpret_cast<u64>(_text) < ram_base || reinterpret_cast<u64>(_end) > hv_end)
         panic("image [0x%llx, 0x%llx) outside the hypervisor region",
               static_cast<unsigned long long>(reinterpret_cast<u64>(_text)),
               static_cast<unsigned long long>(reinterpret_cast<u64>(_end)));
+    return ram_base;
+}
 
-    s = arch::mmu_init(boot_state().platform.memory);
+// The EL2 MMU, then EL2 hardening (docs/boot.md): check W^X and the stack guards on the tables just built, decide
+// the branch-predictor mitigation before the VM's firmware registers are set from it; the debug_fault= hooks.
+void init_el2_mmu_and_hardening() {
+    const Status s = arch::mmu_init(boot_state().platform.memory);
     if (s != Status::ok) panic("EL2 MMU setup failed: %s", status_name(s));
     HV_LOG_INFO("EL2 MMU on: %u-bit PA, %zu RAM region(s), first 0x%llx..0x%llx", arch::pa_bits(),
                 boot_state().platform.memory.size(),
                 static_cast<unsigned long long>(boot_state().platform.memory[0].base),
                 static_cast<unsigned long long>(boot_state().platform.memory[0].end()));
-    // EL2 hardening (docs/boot.md): check W^X and the stack guards on the tables just built, decide the
-    // branch-predictor mitigation before the VM's firmware registers are set from it; the debug_fault= hooks.
     arch::hardening_self_check();
     arch::bp_mitigation_init();
     if (boot_state().options.debug_fault != HvOptions::DebugFault::none)
         arch::debug_fault(boot_state().options.debug_fault);
+}
 
-    // The physical GIC: distributor and this pCPU's redistributor + CPU interface, before any secondary starts (they
-    // look up their redistributors in the frames the distributor set-up recorded).
-    s = arch::gic_init_distributor(boot_state().platform.gic);
+// The physical GIC: distributor and this pCPU's redistributor + CPU interface, before any secondary starts (they
+// look up their redistributors in the frames the distributor set-up recorded).
+void init_host_gic() {
+    Status s = arch::gic_init_distributor(boot_state().platform.gic);
     if (s == Status::ok) s = arch::gic_init_cpu();
     if (s != Status::ok) panic("GIC initialisation failed: %s", status_name(s));
+}
 
-    // The VM: guest RAM = all RAM but the hypervisor region and the module store (pristine kernel/initrd copies for
-    // VM reset, off the top of RAM), identity mapped at stage 2; with mem=, exactly mem= of it (docs/boot.md).
-    Vm& vm = arch::create_vm();
-    s = carve_guest_ram(boot_state().platform.memory, ram_base, kHvRegionSize, 0, vm.ram);
+// The VM's memory: guest RAM = all RAM but the hypervisor region and the module store (pristine kernel/initrd
+// copies for VM reset, off the top of RAM), identity mapped at stage 2; with mem=, exactly mem= of it.
+void init_guest_memory(Vm& vm, u64 ram_base) {
+    Status s = carve_guest_ram(boot_state().platform.memory, ram_base, kHvRegionSize, 0, vm.ram);
     if (s == Status::ok) reserve_module_store(boot_state().platform, vm, boot_state().module_store);
     if (s == Status::ok && boot_state().options.mem != 0) {
         const u64 kept = limit_guest_ram(vm.ram, boot_state().options.mem);
@@ -227,29 +224,34 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     }
     if (s == Status::ok) s = arch::vm_init_memory(vm);
     if (s != Status::ok) panic("guest memory setup failed: %s", status_name(s));
-    arch::hyp_init_cpu();
-    arch::cpu_boot_set(0, arch::CpuBoot::ready);
+}
 
-    // Every pCPU's GIC set-up is done (or it is reported missing) before anything that depends on the
-    // redistributors of the pCPUs running vCPUs -- the physical ITS above all (docs/boot.md "Secondary pCPUs").
+// Every pCPU's GIC set-up is done (or it is reported missing) before anything that depends on the redistributors
+// of the pCPUs running vCPUs -- the physical ITS above all (docs/boot.md "Secondary pCPUs"). Returns the vCPU count
+// (vcpus=, at most the ready pCPUs); `online` = the ready pCPUs (0..online-1).
+u32 start_pcpus_and_count_vcpus(u32& online) {
     u32 missing = 0;
     const u32 started = start_secondaries(missing);
-    u32 online = arch::online_cpus();  // pCPUs 0..online-1 are ready
+    online = arch::online_cpus();
+    const u32 want = boot_state().options.vcpus;
     if (missing != 0) {
         // A smaller VM only if the user asked for one that the ready pCPUs can hold; never silently.
-        if (boot_state().options.vcpus == 0 || boot_state().options.vcpus > online) {
+        if (want == 0 || want > online) {
             HV_LOG_ERROR(
                 "%u of %u pCPU(s) not ready: a VM with %u vCPU(s) would be short of them (vcpus=N with "
                 "N <= %u runs on the ready ones)",
-                missing, started, boot_state().options.vcpus ? boot_state().options.vcpus : started, online);
+                missing, started, want ? want : started, online);
             refuse_to_start("pCPUs missing");
         }
-        HV_LOG_WARN("%u pCPU(s) not ready: vcpus=%u runs on pCPUs 0..%u", missing, boot_state().options.vcpus,
-                    boot_state().options.vcpus - 1);
+        HV_LOG_WARN("%u pCPU(s) not ready: vcpus=%u runs on pCPUs 0..%u", missing, want, want - 1);
     }
-    u32 vcpus = boot_state().options.vcpus == 0 ? online : min(boot_state().options.vcpus, online);
-    if (boot_state().options.vcpus > online)
-        HV_LOG_WARN("vcpus=%u but only %u pCPUs online: using %u", boot_state().options.vcpus, online, vcpus);
+    const u32 vcpus = want == 0 ? online : min(want, online);
+    if (want > online) HV_LOG_WARN("vcpus=%u but only %u pCPUs online: using %u", want, online, vcpus);
+    return vcpus;
+}
+
+// vCPU i runs on pCPU i.
+void init_vcpus(Vm& vm, u32 vcpus) {
     vm.vcpu_count = vcpus;
     for (u32 i = 0; i < vcpus; ++i) {
         vm.vcpus[i].id = i;
@@ -257,16 +259,20 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
         vm.vcpus[i].mpidr = arch::percpu(i).mpidr;
         vm.vcpus[i].state.store(VcpuState::off, MemoryOrder::relaxed);
     }
-    // Every guest-visible model in one object (vm/vm.hpp): firmware, SDEI, vGIC, the virtual ITSes, the UART, and
-    // the register catalogue over all of them. The platform facts come first: the vGIC's size from the hardware,
-    // the ITS frames, the UART.
+}
+
+// Every guest-visible model in one object (vm/vm.hpp): firmware, SDEI, vGIC, the virtual ITSes, the UART, and the
+// register catalogue over all of them. The platform facts come first: the vGIC's size from the hardware, the ITS
+// frames, the UART. Then the virtual GICv3's frames, list registers, timers and SGIs, and the emulated UART at the
+// host UART's address with its interrupt on the vGIC (arch/aarch64/vgic_glue, guest_uart). Returns whether the VM
+// has virtual ITSes (their frames in `its_frames`).
+bool build_vm_models(Vm& vm, u32 online, VirtualItsFrames& its_frames) {
     VmConfig cfg;
-    cfg.vcpu_count = vcpus;
-    for (u32 i = 0; i < vcpus; ++i) cfg.mpidr[i] = vm.vcpus[i].mpidr;
+    cfg.vcpu_count = vm.vcpu_count;
+    for (u32 i = 0; i < vm.vcpu_count; ++i) cfg.mpidr[i] = vm.vcpus[i].mpidr;
     VmPorts ports;
-    s = arch::vgic_config(boot_state().platform, cfg.vgic, ports.hw_irq);
+    Status s = arch::vgic_config(boot_state().platform, cfg.vgic, ports.hw_irq);
     if (s != Status::ok) panic("vGIC setup failed: %s", status_name(s));
-    VirtualItsFrames its_frames;
     const bool its = boot_state().options.its && !boot_state().platform.gic.its.empty();
     if (its && arch::msi_its_frames(boot_state().platform, boot_state().options.vits, &boot_state().host_dt,
                                     its_frames) != Status::ok)
@@ -276,21 +282,24 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     cfg.uart = ports.uart_backend != nullptr;
     s = arch::vm_build(vm, cfg, ports, firmware_psci_version(boot_state().options.psci));
     if (s != Status::ok) panic("VM setup failed: %s", status_name(s));
-    HV_LOG_INFO("%u pCPU(s) online, VM with %u vCPU(s), guest RAM 0x%llx..0x%llx", online, vcpus,
+    HV_LOG_INFO("%u pCPU(s) online, VM with %u vCPU(s), guest RAM 0x%llx..0x%llx", online, vm.vcpu_count,
                 static_cast<unsigned long long>(vm.ram[0].base), static_cast<unsigned long long>(vm.ram[0].end()));
 
-    // The virtual GICv3's frames, list registers, timers and SGIs, then the emulated UART at the host UART's
-    // address with its interrupt on the vGIC (arch/aarch64/vgic_glue, guest_uart).
     s = arch::vgic_vm_init(vm, boot_state().platform);
     if (s != Status::ok) panic("vGIC setup failed: %s", status_name(s));
     if (cfg.uart && arch::guest_uart_init(vm, boot_state().platform.uart) != Status::ok)
         panic("cannot register the UART");
+    return its;
+}
 
-    // The PCIe host bridge passed through (stage-2 ECAM/windows, INTx as hardware-linked SPIs) and the virtual ITS
-    // at the host ITS address with MSI shadow mappings on the physical ITS (arch/aarch64/pci_passthrough,
-    // msi_passthrough). No silent degradation: a VM whose passed-through devices would lack their windows or their
-    // MSIs is not started (pci=off boots without them); nor is one whose DT would describe an ITS that is not there.
+// The PCIe host bridge passed through (stage-2 ECAM/windows, INTx as hardware-linked SPIs) and the virtual ITS at
+// the host ITS address with MSI shadow mappings on the physical ITS (arch/aarch64/pci_passthrough,
+// msi_passthrough). No silent degradation: a VM whose passed-through devices would lack their windows or their
+// MSIs is not started (pci=off boots without them); nor is one whose DT would describe an ITS that is not there.
+// Returns whether PCIe is passed through.
+bool attach_pci_and_msi(Vm& vm, bool its, const VirtualItsFrames& its_frames) {
     const bool pci = boot_state().options.pci && boot_state().platform.pcie.present;
+    Status s = Status::ok;
     if (pci) {
         s = arch::pci_passthrough_map(vm, boot_state().platform.pcie);
         if (s == Status::ok) s = arch::pci_passthrough_intx(vm, boot_state().platform.pcie);
@@ -322,33 +331,40 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
         HV_LOG_INFO("msi: %s: passed-through devices use INTx only",
                     boot_state().options.its ? "the host has no ITS" : "its=off");
     }
+    return pci;
+}
 
-    // DMA isolation: the hypervisor owns the host SMMUv3; the root complex's StreamIDs reach guest RAM and the ITS
-    // doorbell only (arch/aarch64/smmu, docs/msi-passthrough.md "DMA isolation"). smmu=off leaves devices unconfined
-    // (unsafe); a machine without an SMMU boots with a warning; an SMMU that cannot be set up refuses the VM when
-    // devices are passed through (they could DMA anywhere).
+// DMA isolation: the hypervisor owns the host SMMUv3; the root complex's StreamIDs reach guest RAM and the ITS
+// doorbell only (arch/aarch64/smmu, docs/msi-passthrough.md "DMA isolation"). smmu=off leaves devices unconfined
+// (unsafe); a machine without an SMMU boots with a warning; an SMMU that cannot be set up refuses the VM when
+// devices are passed through (they could DMA anywhere).
+void attach_smmu(Vm& vm, bool pci) {
     if (vm.add_device(arch::smmu_stats_device()) != Status::ok) panic("cannot register the SMMU's counters");
     if (!boot_state().options.smmu) {
         if (boot_state().platform.smmu.present)
             HV_LOG_WARN("smmu=off: UNSAFE, passed-through devices can DMA anywhere");
-    } else if (s = arch::smmu_vm_init(vm, boot_state().platform, pci,
-                                      boot_state().options.its && !boot_state().platform.gic.its.empty());
-               s == Status::not_found) {
+        return;
+    }
+    const Status s = arch::smmu_vm_init(vm, boot_state().platform, pci,
+                                        boot_state().options.its && !boot_state().platform.gic.its.empty());
+    if (s == Status::not_found) {
         if (pci) HV_LOG_WARN("no SMMUv3 in the host DT: passed-through devices can DMA anywhere (no DMA isolation)");
     } else if (s != Status::ok) {
         HV_LOG_ERROR("SMMUv3 set-up failed (%s): passed-through devices would DMA anywhere", status_name(s));
         if (pci) refuse_to_start("no DMA isolation");
     }
+}
 
-    // The snapshot disk (arch/aarch64/snapdisk, docs/snapshot.md): a virtio-blk with serial "hvsnap" on a
-    // virtio-mmio transport is the hypervisor's; it and its page neighbours leave the list before the passthrough.
-    s = arch::snapdisk_claim(boot_state().platform.virtio_mmio);
+// The snapshot disk (arch/aarch64/snapdisk, docs/snapshot.md): a virtio-blk with serial "hvsnap" on a virtio-mmio
+// transport is the hypervisor's; it and its page neighbours leave the list before the passthrough. Then QEMU's
+// virtio-mmio transports passed through (stage-2 pages, hardware-linked SPIs); only if that worked does the guest DT
+// describe them (arch/aarch64/virtio_mmio_passthrough, docs/device-tree.md). QEMU virt's virtio-mmio transports sit
+// outside the SMMU's reach (it translates the PCIe root complex only): a device on them can DMA anywhere, so by
+// default only transports without a device are passed through.
+void attach_virtio_mmio(Vm& vm) {
+    Status s = arch::snapdisk_claim(boot_state().platform.virtio_mmio);
     if (s != Status::ok && s != Status::not_found) HV_LOG_WARN("snapshot disk: %s", status_name(s));
 
-    // QEMU's virtio-mmio transports passed through (stage-2 pages, hardware-linked SPIs); only if that worked does
-    // the guest DT describe them (arch/aarch64/virtio_mmio_passthrough, docs/device-tree.md).
-    // QEMU virt's virtio-mmio transports sit outside the SMMU's reach (it translates the PCIe root complex only): a
-    // device on them can DMA anywhere, so by default only transports without a device are passed through.
     if (boot_state().options.virtio_mmio == VirtioMmioMode::on)
         HV_LOG_WARN("virtio_mmio=on: UNSAFE, virtio-mmio devices' DMA is not confined (no IOMMU in front of them)");
     if (boot_state().options.virtio_mmio == VirtioMmioMode::empty)
@@ -361,34 +377,34 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
             boot_state().options.virtio_mmio = VirtioMmioMode::off;
         }
     }
+}
 
-    // VM reset (PSCI SYSTEM_RESET/SYSTEM_RESET2): the devices registered their hooks above (vm.add_device: PMU, SDEI,
-    // vGIC, UART, ITS, SMMU, virtio-mmio); the guest is reloaded from the module store.
-    arch::set_guest_reloader(reload_guest);
-    save_modules(boot_state().platform, boot_state().module_store);
+// The secondaries may enter their vCPUs; this pCPU runs vCPU 0.
+[[noreturn]] void run_vm(Vm& vm) {
+    boot_state().vm_ready.store(true, MemoryOrder::release);
+    arch::sev();
+    arch::vcpu_loop(vm, vm.vcpus[0]);
+}
 
-    // Snapshots (docs/snapshot.md): the save hypercall, and snapshot=restore resuming a saved VM instead of
-    // booting the modules. A refused snapshot powers the machine off with the reason on the console (nothing was
-    // restored), never boots the modules instead.
-    s = arch::vm_snapshot_init(vm, boot_state().options, boot_state().platform);
-    if (s != Status::ok) HV_LOG_WARN("snapshot support unavailable: %s", status_name(s));
-    if (s == Status::ok && boot_state().options.snapshot == HvOptions::SnapshotMode::restore) {
-        bool changed = false;
-        s = arch::vm_snapshot_restore(vm, changed);
-        if (s != Status::ok) {
-            // The documented failure line (docs/snapshot.md; tools/run-guest exit 6).
-            HV_LOG_ERROR("VM NOT RESTORED (snapshot %s: %s): powering off",
-                         changed ? "failed while applying" : "refused, nothing changed", status_name(s));
-            arch::machine_system_off();
-        }
-        boot_state().vm_ready.store(true, MemoryOrder::release);
-        arch::sev();
-        arch::vcpu_loop(vm, vm.vcpus[0]);
+// snapshot=restore: resume the saved VM instead of booting the modules. A refused snapshot powers the machine off
+// with the reason on the console (nothing was restored), never boots the modules instead.
+[[noreturn]] void resume_snapshot(Vm& vm) {
+    bool changed = false;
+    const Status s = arch::vm_snapshot_restore(vm, changed);
+    if (s != Status::ok) {
+        // The documented failure line (docs/snapshot.md; tools/run-guest exit 6).
+        HV_LOG_ERROR("VM NOT RESTORED (snapshot %s: %s): powering off",
+                     changed ? "failed while applying" : "refused, nothing changed", status_name(s));
+        arch::machine_system_off();
     }
+    run_vm(vm);
+}
 
+// The guest from the modules: kernel placed, guest DTB built, vCPU 0 started at the kernel's entry.
+[[noreturn]] void boot_guest(Vm& vm) {
     GuestImage image;
-    s = load_guest(boot_state().host_dt, boot_state().platform, boot_state().options,
-                   guest_dtb_psci(vm.firmware.psci_version()), vm, image);
+    const Status s = load_guest(boot_state().host_dt, boot_state().platform, boot_state().options,
+                                guest_dtb_psci(vm.firmware.psci_version()), vm, image);
     if (s != Status::ok) {
         HV_LOG_ERROR("no guest to run (%s): powering off", status_name(s));
         arch::machine_system_off();
@@ -397,6 +413,51 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     arch::sev();
     if (arch::start_vcpu(0, image.entry, image.dtb) != Status::ok) panic("cannot start vCPU 0");
     arch::vcpu_loop(vm, vm.vcpus[0]);
+}
+
+}  // namespace
+
+}  // namespace hv
+
+using namespace hv;
+
+extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
+    arch::anchor_init();  // THE anchor (arch/aarch64/anchor.hpp): every piece of state lives in it
+    arch::percpu_init(0);
+    arch::console_init(HV_EARLY_UART);
+    HV_LOG_INFO("hypervisor starting at EL2: image loaded at 0x%llx (linked at 0x%llx), %llu KiB, host DTB at 0x%llx",
+                static_cast<unsigned long long>(load_addr),
+                static_cast<unsigned long long>(reinterpret_cast<u64>(_text)),
+                static_cast<unsigned long long>((_end - _text) / 1024), static_cast<unsigned long long>(dtb_pa));
+    read_host_dtb(dtb_pa);
+    const u64 ram_base = check_hypervisor_region();
+    init_el2_mmu_and_hardening();
+    init_host_gic();
+
+    Vm& vm = arch::create_vm();
+    init_guest_memory(vm, ram_base);
+    arch::hyp_init_cpu();
+    arch::cpu_boot_set(0, arch::CpuBoot::ready);
+
+    u32 online = 0;
+    init_vcpus(vm, start_pcpus_and_count_vcpus(online));
+    VirtualItsFrames its_frames;
+    const bool its = build_vm_models(vm, online, its_frames);
+    const bool pci = attach_pci_and_msi(vm, its, its_frames);
+    attach_smmu(vm, pci);
+    attach_virtio_mmio(vm);
+
+    // VM reset (PSCI SYSTEM_RESET/SYSTEM_RESET2): the devices registered their hooks above (vm.add_device: PMU, SDEI,
+    // vGIC, UART, ITS, SMMU, virtio-mmio); the guest is reloaded from the module store.
+    arch::set_guest_reloader(reload_guest);
+    save_modules(boot_state().platform, boot_state().module_store);
+
+    // Snapshots (docs/snapshot.md): the save hypercall, and snapshot=restore resuming a saved VM instead of
+    // booting the modules.
+    const Status s = arch::vm_snapshot_init(vm, boot_state().options, boot_state().platform);
+    if (s != Status::ok) HV_LOG_WARN("snapshot support unavailable: %s", status_name(s));
+    if (s == Status::ok && boot_state().options.snapshot == HvOptions::SnapshotMode::restore) resume_snapshot(vm);
+    boot_guest(vm);
 }
 
 extern "C" [[noreturn]] void hv_secondary_main(u64 index) {
