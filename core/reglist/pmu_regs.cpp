@@ -68,6 +68,66 @@ const Desc* find(u64 id) {
     return nullptr;
 }
 
+// Where a register's value lives in the vCPU's PmuRegs (the SET/CLR pairs share one field); nullptr for the
+// write-only PMSWINC_EL0.
+template <typename Regs>
+auto field(Regs& r, const Desc& d) -> decltype(&r.pmcr) {
+    switch (d.kind) {
+        case Kind::intenset:
+            return &r.intenset;
+        case Kind::pmcr:
+            return &r.pmcr;
+        case Kind::cntenset:
+            return &r.cntenset;
+        case Kind::ovsset:
+            return &r.ovsset;
+        case Kind::swinc:
+            return nullptr;
+        case Kind::selr:
+            return &r.selr;
+        case Kind::ccntr:
+            return &r.ccntr;
+        case Kind::userenr:
+            return &r.userenr;
+        case Kind::evcntr:
+            return &r.evcntr[d.n];
+        case Kind::evtyper:
+            return &r.evtyper[d.n];
+        case Kind::ccfiltr:
+            return &r.ccfiltr;
+    }
+    return nullptr;
+}
+
+// The bits a value of the register may have on this PMU; anything else is refused.
+u64 allowed_bits(const pmu::Config& cfg, const Desc& d) {
+    switch (d.kind) {
+        case Kind::intenset:
+        case Kind::cntenset:
+        case Kind::ovsset:
+            return cfg.counter_mask();
+        case Kind::pmcr:
+            // IMP and IDCODE are read-only and ignored (another CPU model's values are not an error); P and C are
+            // actions that read 0.
+            return pmu::pmcr::kReadOnly | cfg.pmcr_writable();
+        case Kind::swinc:
+            return ~u64{0};
+        case Kind::selr:
+            return pmu::Config::kSelrMask;
+        case Kind::ccntr:
+            return ~u64{0};
+        case Kind::userenr:
+            return pmu::Config::kUserenrMask;
+        case Kind::evcntr:
+            return d.n < cfg.counters ? cfg.evcntr_mask() : 0;
+        case Kind::evtyper:
+            return d.n < cfg.counters ? cfg.evtyper_mask() : 0;
+        case Kind::ccfiltr:
+            return cfg.ccfiltr_mask();
+    }
+    return 0;
+}
+
 }  // namespace
 
 u64 PmuRegisterClass::id_at(u32, usize i) const { return i < count(0) ? kTable.e[i].id : 0; }
@@ -79,42 +139,11 @@ Status PmuRegisterClass::get(u32 vcpu, u64 id, Span<u8> value) {
     VcpuContext* c = ctx_.context(vcpu);
     if (d == nullptr || c == nullptr || !cfg_.present()) return Status::not_found;
     const PmuRegs& r = c->pmu;
-    u64 v = 0;
-    switch (d->kind) {
-        case Kind::intenset:
-            v = r.intenset;
-            break;
-        case Kind::pmcr:
-            v = cfg_.pmcr_ro | (r.pmcr & cfg_.pmcr_writable());
-            break;
-        case Kind::cntenset:
-            v = r.cntenset;
-            break;
-        case Kind::ovsset:
-            v = r.ovsset;
-            break;
-        case Kind::swinc:
-            v = 0;
-            break;  // write-only: RAZ (KVM get_raz_reg)
-        case Kind::selr:
-            v = r.selr;
-            break;
-        case Kind::ccntr:
-            v = r.ccntr;
-            break;
-        case Kind::userenr:
-            v = r.userenr;
-            break;
-        case Kind::evcntr:
-            v = r.evcntr[d->n];
-            break;
-        case Kind::evtyper:
-            v = r.evtyper[d->n];
-            break;
-        case Kind::ccfiltr:
-            v = r.ccfiltr;
-            break;
-    }
+    u64 v = 0;  // PMSWINC_EL0 is write-only: RAZ (KVM get_raz_reg)
+    if (d->kind == Kind::pmcr)
+        v = cfg_.pmcr_ro | (r.pmcr & cfg_.pmcr_writable());
+    else if (const u64* f = field(r, *d))
+        v = *f;
     memcpy(value.data(), &v, 8);
     return Status::ok;
 }
@@ -133,87 +162,22 @@ Status PmuRegisterClass::check_or_set(u32 vcpu, u64 id, Span<const u8> value, bo
     if (d == nullptr || c == nullptr || !cfg_.present()) return Status::not_found;
     u64 v = 0;
     memcpy(&v, value.data(), 8);
-    // The bits a value may have; anything else is refused (a failed SET changes nothing).
-    u64 allowed = 0;
-    switch (d->kind) {
-        case Kind::intenset:
-        case Kind::cntenset:
-        case Kind::ovsset:
-            allowed = cfg_.counter_mask();
-            break;
-        case Kind::pmcr:
-            // N is the host's (PMCR_EL0.N reads MDCR_EL2.HPMN = the host's N); IMP and IDCODE are read-only and
-            // ignored (another CPU model's values are not an error); P and C are actions that read 0.
-            if (pmu::pmcr::N::get(v) != cfg_.counters) {
-                HV_LOG_RATELIMITED(warn, "reglist: vcpu%u PMCR_EL0.N %llu refused (this PMU has %u counters)", vcpu,
-                                   static_cast<unsigned long long>(pmu::pmcr::N::get(v)), cfg_.counters);
-                return Status::invalid_argument;
-            }
-            allowed = pmu::pmcr::kReadOnly | cfg_.pmcr_writable();
-            break;
-        case Kind::swinc:
-            return Status::ok;  // write-ignored (KVM set_wi_reg)
-        case Kind::selr:
-            allowed = pmu::Config::kSelrMask;
-            break;
-        case Kind::ccntr:
-            allowed = ~u64{0};
-            break;
-        case Kind::userenr:
-            allowed = pmu::Config::kUserenrMask;
-            break;
-        case Kind::evcntr:
-            allowed = d->n < cfg_.counters ? cfg_.evcntr_mask() : 0;
-            break;
-        case Kind::evtyper:
-            allowed = d->n < cfg_.counters ? cfg_.evtyper_mask() : 0;
-            break;
-        case Kind::ccfiltr:
-            allowed = cfg_.ccfiltr_mask();
-            break;
+    if (d->kind == Kind::swinc) return Status::ok;  // write-ignored (KVM set_wi_reg)
+    // PMCR_EL0.N is the host's (it reads MDCR_EL2.HPMN = the host's N).
+    if (d->kind == Kind::pmcr && pmu::pmcr::N::get(v) != cfg_.counters) {
+        HV_LOG_RATELIMITED(warn, "reglist: vcpu%u PMCR_EL0.N %llu refused (this PMU has %u counters)", vcpu,
+                           static_cast<unsigned long long>(pmu::pmcr::N::get(v)), cfg_.counters);
+        return Status::invalid_argument;
     }
+    // A failed SET changes nothing.
+    const u64 allowed = allowed_bits(cfg_, *d);
     if ((v & ~allowed) != 0) {
         HV_LOG_RATELIMITED(warn, "reglist: vcpu%u PMU register %#llx value %#llx refused (bits %#llx)", vcpu,
                            static_cast<unsigned long long>(id), static_cast<unsigned long long>(v),
                            static_cast<unsigned long long>(v & ~allowed));
         return Status::invalid_argument;
     }
-    if (!write) return Status::ok;
-    PmuRegs& r = c->pmu;
-    switch (d->kind) {
-        case Kind::intenset:
-            r.intenset = v;
-            break;
-        case Kind::pmcr:
-            r.pmcr = v & cfg_.pmcr_writable();
-            break;
-        case Kind::cntenset:
-            r.cntenset = v;
-            break;
-        case Kind::ovsset:
-            r.ovsset = v;
-            break;
-        case Kind::swinc:
-            break;
-        case Kind::selr:
-            r.selr = v;
-            break;
-        case Kind::ccntr:
-            r.ccntr = v;
-            break;
-        case Kind::userenr:
-            r.userenr = v;
-            break;
-        case Kind::evcntr:
-            r.evcntr[d->n] = v;
-            break;
-        case Kind::evtyper:
-            r.evtyper[d->n] = v;
-            break;
-        case Kind::ccfiltr:
-            r.ccfiltr = v;
-            break;
-    }
+    if (write) *field(c->pmu, *d) = d->kind == Kind::pmcr ? v & cfg_.pmcr_writable() : v;
     return Status::ok;
 }
 
