@@ -223,11 +223,8 @@ Status parse_uart(const Reader& r, PlatformInfo& out) {
     return Status::ok;
 }
 
-Status parse_pcie(const Reader& r, PlatformInfo& out) {
-    const i32 n = r.find_compatible("pci-host-ecam-generic");
-    if (n == kNoNode) return Status::ok;  // optional
-    PcieInfo& p = out.pcie;
-    p.node = n;
+// reg (the ECAM window), bus-range, linux,pci-domain.
+Status parse_pcie_ecam(const Reader& r, i32 n, PcieInfo& p) {
     if (r.read_reg(n, 0, p.ecam_base, p.ecam_size) != Status::ok || p.ecam_size == 0) return Status::corrupt;
     Result<u32> b0 = r.prop_u32(n, "bus-range", 0), b1 = r.prop_u32(n, "bus-range", 1);
     if (b0.ok() && b1.ok()) {
@@ -238,9 +235,12 @@ Status parse_pcie(const Reader& r, PlatformInfo& out) {
     // ECAM: 1 MiB of configuration space per bus (PCIe base spec 7.2.2).
     if (static_cast<u64>(p.bus_end - p.bus_start + 1) * MiB > p.ecam_size) return Status::corrupt;
     p.domain = r.prop_u32(n, "linux,pci-domain").value_or(0);
+    return Status::ok;
+}
 
-    // ranges: <phys.hi phys.mid phys.lo> <parent address> <size (#size-cells of the bridge)>.
-    const u32 cac = r.address_cells(n), csc = r.size_cells(n), pac = out.root_address_cells;
+// ranges: <phys.hi phys.mid phys.lo> <parent address> <size (#size-cells of the bridge)>.
+Status parse_pcie_ranges(const Reader& r, i32 n, u32 root_address_cells, PcieInfo& p) {
+    const u32 cac = r.address_cells(n), csc = r.size_cells(n), pac = root_address_cells;
     if (cac != 3 || csc == 0 || csc > 2 || pac == 0 || pac > 2) return Status::corrupt;
     Span<const u8> ranges = r.prop(n, "ranges");
     const usize rentry = (cac + pac + csc) * 4;
@@ -256,8 +256,12 @@ Status parse_pcie(const Reader& r, PlatformInfo& out) {
         if (rg.cpu_addr + rg.size < rg.cpu_addr) return Status::corrupt;
         if (p.ranges.push_back(rg) != Status::ok) return Status::no_memory;
     }
+    return Status::ok;
+}
 
-    // msi-map: <rid-base msi-controller msi-base length>, #msi-cells = 1 (pci-msi.txt).
+// msi-map / msi-parent (pci-msi.txt) and iommu-map / iommu-map-mask (pci-iommu.txt): four cells per entry,
+// <rid-base controller base length> with #msi-cells = #iommu-cells = 1.
+Status parse_pcie_maps(const Reader& r, i32 n, PcieInfo& p) {
     Span<const u8> mm = r.prop(n, "msi-map");
     for (usize off = 0; mm.data() != nullptr && off + 16 <= mm.size(); off += 16) {
         PciMsiMap m{fdt::load_be32(mm.data() + off), fdt::load_be32(mm.data() + off + 4),
@@ -266,7 +270,6 @@ Status parse_pcie(const Reader& r, PlatformInfo& out) {
     }
     p.msi_parent = r.prop_u32(n, "msi-parent").value_or(0);
 
-    // iommu-map: <rid-base iommu sid-base length>, #iommu-cells = 1 (pci-iommu.txt).
     Span<const u8> im_map = r.prop(n, "iommu-map");
     if (im_map.data() != nullptr && im_map.size() % 16 != 0) return Status::corrupt;
     for (usize off = 0; im_map.data() != nullptr && off + 16 <= im_map.size(); off += 16) {
@@ -275,10 +278,12 @@ Status parse_pcie(const Reader& r, PlatformInfo& out) {
         if (p.iommu_map.push_back(m) != Status::ok) return Status::no_memory;
     }
     p.iommu_map_mask = r.prop_u32(n, "iommu-map-mask").value_or(~0u);
+    return Status::ok;
+}
 
-    // interrupt-map-mask / interrupt-map (DT spec 2.4.3). Child specifier = 3 address cells + #interrupt-cells.
-    const u32 cic = r.prop_u32(n, "#interrupt-cells").value_or(1);
-    if (cic != 1) return r.has_prop(n, "interrupt-map") ? Status::corrupt : Status::ok;
+// interrupt-map-mask / interrupt-map (DT spec 2.4.3) with #interrupt-cells = 1: child specifier = 3 address cells
+// + 1 interrupt cell; the parent's specifier is its #address-cells (0 if absent, 2.4.3.1) + 3 GIC cells.
+Status parse_pcie_intx(const Reader& r, i32 n, PcieInfo& p) {
     for (usize i = 0; i < 4; ++i) p.intx_mask[i] = r.prop_u32(n, "interrupt-map-mask", i).value_or(~0u);
     Span<const u8> im = r.prop(n, "interrupt-map");
     usize off = 0;
@@ -290,7 +295,6 @@ Status parse_pcie(const Reader& r, PlatformInfo& out) {
         const u32 ph = fdt::load_be32(e + 16);
         const i32 parent = r.find_phandle(ph);
         if (parent == kNoNode) return Status::corrupt;
-        // The parent's unit address width is its #address-cells, 0 if absent (DT spec 2.4.3.1).
         const u32 pac2 = r.prop_u32(parent, "#address-cells").value_or(0);
         const u32 pic = r.prop_u32(parent, "#interrupt-cells").value_or(0);
         if (pac2 > 3 || pic != 3) return Status::corrupt;
@@ -304,6 +308,21 @@ Status parse_pcie(const Reader& r, PlatformInfo& out) {
         if (p.intx.push_back(route) != Status::ok) return Status::no_memory;
         off += len;
     }
+    return Status::ok;
+}
+
+Status parse_pcie(const Reader& r, PlatformInfo& out) {
+    const i32 n = r.find_compatible("pci-host-ecam-generic");
+    if (n == kNoNode) return Status::ok;  // optional
+    PcieInfo& p = out.pcie;
+    p.node = n;
+    HV_TRY(parse_pcie_ecam(r, n, p));
+    HV_TRY(parse_pcie_ranges(r, n, out.root_address_cells, p));
+    HV_TRY(parse_pcie_maps(r, n, p));
+    // A bridge whose INTx specifier is not one cell: corrupt with an interrupt-map, else left out (not present).
+    if (r.prop_u32(n, "#interrupt-cells").value_or(1) != 1)
+        return r.has_prop(n, "interrupt-map") ? Status::corrupt : Status::ok;
+    HV_TRY(parse_pcie_intx(r, n, p));
     p.present = true;
     return Status::ok;
 }
