@@ -91,7 +91,12 @@ Status build_vm(Vm& vm, const VmConfig& cfg, const VmPorts& ports) {
     HV_TRY(cat.add(r.pmu));
     HV_TRY(cat.add(r.firmware));
     HV_TRY(r.vgic.add_to(cat));
-    for (u32 i = 0; i < vm.its_count; ++i) HV_TRY(cat.add(r.its[i].construct(vm.its[i].get(), i)));
+    if (vm.its_count > 0) r.its_check.construct(vm.vcpu_count);
+    for (u32 i = 0; i < vm.its_count; ++i) {
+        its::ItsRegisterClass& c = r.its[i].construct(vm.its[i].get(), i);
+        c.set_restore_check(&r.its_check.get());  // snapshots: the ITS tables checked before anything changes
+        HV_TRY(cat.add(c));
+    }
     HV_TRY(r.sdei.add_to(cat));
     HV_TRY(cat.add(r.mp_state));
     if (vm.uart.built()) HV_TRY(cat.add(r.uart.construct(*vm.uart)));

@@ -251,6 +251,7 @@ private:
         psci::FirmwareRegisterClass firmware;
         vgic::VgicRegisterClasses vgic;
         InPlace<its::ItsRegisterClass> its[kMaxIts];
+        InPlace<its::ItsRestoreCheck> its_check;  // the ITS classes' dry run (a scratch ITS), with any ITS
         sdei::SdeiRegisterClasses sdei;
         MpStateClass mp_state;
         InPlace<UartRegisterClass> uart;

@@ -220,8 +220,9 @@ Status vm_snapshot_restore(Vm& vm, bool& changed) {
     }
 
     // 2. One more pass checks every value against this VM (a dry-run SET of each record: ID registers, firmware
-    //    levels and versions, ...) and keeps the records; then RAM and the registers are applied from what was
-    //    checked (KVM's order: vCPU + firmware, vGIC, ITS), the stream's bytes read once.
+    //    levels and versions, ...) and keeps the records, then the checks across records and RAM (each ITS's
+    //    records replayed on a scratch ITS over the snapshot's own tables); then RAM and the registers are applied
+    //    from what was checked (KVM's order: vCPU + firmware, vGIC, ITS), the records' bytes read once.
     for (u32 i = 0; i < vm.vcpu_count; ++i) vm.mp_state().reset(i);
     const u64 t0 = HV_READ_SYSREG(cntpct_el0);
     reglist::SnapshotInfo info;
@@ -237,7 +238,8 @@ Status vm_snapshot_restore(Vm& vm, bool& changed) {
     }
     changed = true;
     if (s != Status::ok) {
-        HV_LOG_ERROR("snapshot: applying '%s' failed: %s", path, status_name(s));
+        HV_LOG_ERROR("snapshot: applying '%s' failed at reg %#llx: %s", path, static_cast<unsigned long long>(why.id),
+                     status_name(s));
         return s;
     }
     // The guest's code and data were written through the data side: no stale instructions or translations.

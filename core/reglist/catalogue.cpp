@@ -161,6 +161,11 @@ u8 RegisterCatalogue::max_restore_stage() const {
     return m;
 }
 
+Status RegisterCatalogue::check_snapshot(SnapshotImage& image, ImageRefusal& refused) {
+    for (RegisterClass* c : classes_) HV_TRY(c->check_snapshot(image, refused));
+    return Status::ok;
+}
+
 Status RegisterCatalogue::prepare_save() {
     for (RegisterClass* c : classes_) HV_TRY(c->before_save());
     return Status::ok;

@@ -12,6 +12,7 @@
 // out_of_range from get_reg_list (KVM E2BIG: buffer too small, `n` holds the required count).
 #pragma once
 
+#include "core/guest_memory.hpp"
 #include "core/reglist/ids.hpp"
 #include "lib/containers.hpp"
 
@@ -38,6 +39,35 @@ struct Handle {
     constexpr bool is_vm() const { return vcpu == kVm; }
 };
 
+// A snapshot being restored, seen before anything of it is applied (RegisterClass::check_snapshot): its records
+// in stream order and guest RAM as it holds it. Nothing of the VM is reachable through it.
+class SnapshotImage {
+public:
+    class RecordVisitor {
+    public:
+        // `id` as in the stream (VM-scoped IDs carry kScopeVm); `h` the section the record is in.
+        [[nodiscard]] virtual Status record(Handle h, u64 id, Span<const u8> value) = 0;
+
+    protected:
+        ~RecordVisitor() = default;
+    };
+    // Every record, in stream order; the visitor's first error stops the walk and is returned.
+    [[nodiscard]] virtual Status for_each_record(RecordVisitor& v) = 0;
+    // Guest RAM as saved (the stream's RAM sections at their guest-physical addresses): reads only, writes are
+    // refused (unsupported).
+    virtual GuestMemory& ram() = 0;
+
+protected:
+    ~SnapshotImage() = default;
+};
+
+// A check of a whole snapshot refused one of its records: which, its value (first 8 bytes) and why.
+struct ImageRefusal {
+    u64 id = 0;
+    u64 saved = 0;
+    Refusal why;
+};
+
 // A family of registers provided by one model. The model keeps its state; the class translates. IDs passed in and
 // out never carry the scope bit. For VM-scoped classes `vcpu` is Handle::kVm.
 class RegisterClass {
@@ -56,6 +86,13 @@ public:
     // whose values depend on other registers or on guest RAM (vGIC, ITS) check what can be checked alone and
     // leave the rest to set(). Default: nothing to check here.
     [[nodiscard]] virtual Status validate(u32 /*vcpu*/, u64 /*id*/, Span<const u8> /*value*/, Refusal& /*why*/) {
+        return Status::ok;
+    }
+    // The rest of the dry run, once every record of a snapshot passed validate(): what depends on other records or
+    // on the saved guest RAM (the ITS replays its records on a scratch ITS reading the image's tables), so a
+    // snapshot whose apply would fail is refused before anything changes. Fills `refused` on refusal. Default:
+    // nothing to check.
+    [[nodiscard]] virtual Status check_snapshot(SnapshotImage& /*image*/, ImageRefusal& /*refused*/) {
         return Status::ok;
     }
     // Architectural / KVM reset values (VM reset, vCPU creation). Default: nothing to do.
@@ -110,6 +147,8 @@ public:
     // Restore stage of the class owning `id` (0 if unknown) and the highest stage of any class.
     u8 restore_stage_of(u64 id) const;
     u8 max_restore_stage() const;
+    // RegisterClass::check_snapshot() of every class, in the order they were added; stops at the first refusal.
+    [[nodiscard]] Status check_snapshot(SnapshotImage& image, ImageRefusal& refused);
     // RegisterClass::before_save() of every class, in the order they were added; stops at the first error.
     [[nodiscard]] Status prepare_save();
 

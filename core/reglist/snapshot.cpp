@@ -254,10 +254,12 @@ public:
         const RegionGuestMemory::Region& reg = ram_->regions()[index];
         if (reg.gpa != gpa || reg.size != size) return Status::invalid_argument;
         if (store_ != nullptr) HV_TRY(store_->add_ram(gpa, size, offset));
-        ++ram_sections;
+        if (ram_sections >= RecordStore::kMaxRam) return Status::no_memory;
+        sections[ram_sections++] = {gpa, size, offset};
         return Status::ok;
     }
     u32 ram_sections = 0;
+    RecordStore::Ram sections[RecordStore::kMaxRam] = {};  // where each RAM section's bytes are in the stream
 
 private:
     RegisterCatalogue& cat_;
@@ -278,22 +280,31 @@ private:
     RegionGuestMemory* ram_;
 };
 
+// A SET that failed while applying: which record (the refusal then has `applying` set).
+void note_apply_failure(SnapshotRefusal* why, u32 vcpu, u64 id, Span<const u8> value, Status s) {
+    HV_LOG_RATELIMITED(warn, "snapshot: SET %#llx failed: %s", static_cast<unsigned long long>(id), status_name(s));
+    if (why == nullptr) return;
+    why->vcpu = vcpu;
+    why->id = id;
+    why->saved = 0;
+    memcpy(&why->saved, value.data(), min<usize>(value.size(), 8));
+}
+
 class StageApplyVisitor final : public SnapshotVisitor {
 public:
-    StageApplyVisitor(RegisterCatalogue& cat, u8 stage) : cat_(cat), stage_(stage) {}
+    StageApplyVisitor(RegisterCatalogue& cat, u8 stage, SnapshotRefusal* why) : cat_(cat), stage_(stage), why_(why) {}
     Status record(u32 vcpu, u64 id, Span<const u8> value) override {
         if (cat_.restore_stage_of(id) != stage_) return Status::ok;
         const Handle h = vcpu == kSnapshotVmSection ? Handle::vm() : Handle::for_vcpu(vcpu);
         Status s = cat_.set_one_reg(h, id, value);
-        if (s != Status::ok)
-            HV_LOG_RATELIMITED(warn, "snapshot: SET %#llx failed: %s", static_cast<unsigned long long>(id),
-                               status_name(s));
+        if (s != Status::ok) note_apply_failure(why_, vcpu, id, value, s);
         return s;
     }
 
 private:
     RegisterCatalogue& cat_;
     u8 stage_;
+    SnapshotRefusal* why_;
 };
 
 class InfoVisitor final : public SnapshotVisitor {
@@ -334,6 +345,119 @@ private:
     SnapshotVisitor& a_;
     SnapshotVisitor& b_;
 };
+
+// A SnapshotSource over a buffer (the buffer form's image checks read it like a stream).
+class SpanSource final : public SnapshotSource {
+public:
+    explicit SpanSource(Span<const u8> in) : in_(in) {}
+    u64 size() const override { return in_.size(); }
+    Status read(u64 offset, void* buf, usize n) override {
+        if (offset > in_.size() || n > in_.size() - offset) return Status::out_of_range;
+        memcpy(buf, in_.data() + offset, n);
+        return Status::ok;
+    }
+
+private:
+    Span<const u8> in_;
+};
+
+// Guest RAM as a snapshot holds it: each RAM section's bytes read from the stream, by guest-physical address.
+// Read-only (an image check must not change anything, not even the image).
+class ImageRam final : public GuestMemory {
+public:
+    ImageRam(SnapshotSource& src, Span<const RecordStore::Ram> sections) : src_(src), sections_(sections) {}
+    Status read(u64 gpa, void* dst, usize len) override {
+        const RecordStore::Ram* s = find(gpa, len);
+        if (s == nullptr) return Status::out_of_range;
+        // Table walks read 8 bytes at a time: through a one-window cache (a disk source answers in sectors).
+        u8* out = static_cast<u8*>(dst);
+        for (u64 at = s->offset + (gpa - s->gpa); len > 0;) {
+            const u64 base = at & ~u64{kWindow - 1};
+            if (!cached_ || base != window_at_) {
+                const usize n = static_cast<usize>(min<u64>(kWindow, src_.size() - base));
+                HV_TRY(src_.read(base, window_, n));
+                cached_ = true;
+                window_at_ = base;
+                window_len_ = n;
+            }
+            if (at - base >= window_len_) return Status::out_of_range;
+            const usize k = min<usize>(len, window_len_ - static_cast<usize>(at - base));
+            memcpy(out, window_ + (at - base), k);
+            out += k;
+            at += k;
+            len -= k;
+        }
+        return Status::ok;
+    }
+    Status write(u64, const void*, usize) override { return Status::unsupported; }
+    bool contains(u64 gpa, usize len) const override { return find(gpa, len) != nullptr; }
+
+private:
+    const RecordStore::Ram* find(u64 gpa, usize len) const {
+        for (const RecordStore::Ram& s : sections_)
+            if (gpa >= s.gpa && len <= s.size && gpa - s.gpa <= s.size - len) return &s;
+        return nullptr;
+    }
+    static constexpr usize kWindow = 512;
+    SnapshotSource& src_;
+    Span<const RecordStore::Ram> sections_;
+    u8 window_[kWindow] = {};
+    u64 window_at_ = 0;
+    usize window_len_ = 0;
+    bool cached_ = false;
+};
+
+// Forwards a stream's records to an image's record visitor.
+class RecordForwarder final : public SnapshotVisitor {
+public:
+    explicit RecordForwarder(SnapshotImage::RecordVisitor& v) : v_(v) {}
+    Status record(u32 vcpu, u64 id, Span<const u8> value) override {
+        return v_.record(vcpu == kSnapshotVmSection ? Handle::vm() : Handle::for_vcpu(vcpu), id, value);
+    }
+
+private:
+    SnapshotImage::RecordVisitor& v_;
+};
+
+// The snapshot as RegisterClass::check_snapshot sees it: records from the kept store (the streaming restore: the
+// stream is not read again) or by walking the source once more (validation only), RAM from the source.
+class SourceImage final : public SnapshotImage {
+public:
+    SourceImage(SnapshotSource& src, Span<const RecordStore::Ram> sections, const RecordStore* store)
+        : src_(src), ram_(src, sections), store_(store) {}
+    Status for_each_record(RecordVisitor& v) override {
+        if (store_ != nullptr) {
+            for (usize i = 0; i < store_->count(); ++i) {
+                const RecordStore::Entry e = store_->at(i);
+                HV_TRY(v.record(e.vcpu == kSnapshotVmSection ? Handle::vm() : Handle::for_vcpu(e.vcpu), e.id, e.value));
+            }
+            return Status::ok;
+        }
+        RecordForwarder f(v);
+        return snapshot_parse_stream(src_, f);
+    }
+    GuestMemory& ram() override { return ram_; }
+
+private:
+    SnapshotSource& src_;
+    ImageRam ram_;
+    const RecordStore* store_;
+};
+
+// The whole-snapshot checks (RegisterCatalogue::check_snapshot), after every record passed on its own.
+Status check_image(RegisterCatalogue& cat, SnapshotSource& src, const CheckVisitor& check, const RecordStore* store,
+                   SnapshotRefusal* why) {
+    SourceImage image(src, Span<const RecordStore::Ram>(check.sections, check.ram_sections), store);
+    ImageRefusal refused;
+    const Status s = cat.check_snapshot(image, refused);
+    if (s != Status::ok && why != nullptr) {
+        why->vcpu = kSnapshotVmSection;
+        why->id = refused.id;
+        why->saved = refused.saved;
+        why->why = refused.why;
+    }
+    return s;
+}
 
 }  // namespace
 
@@ -501,6 +625,8 @@ Status snapshot_validate(RegisterCatalogue& cat, Span<const u8> in, SnapshotInfo
     CheckVisitor check(cat, ram, why);
     PairVisitor both(iv, check);
     HV_TRY(snapshot_parse(in, both));
+    SpanSource src(in);
+    HV_TRY(check_image(cat, src, check, nullptr, why));
     info = iv.got;
     return Status::ok;
 }
@@ -511,6 +637,7 @@ Status snapshot_validate_stream(RegisterCatalogue& cat, SnapshotSource& src, Sna
     CheckVisitor check(cat, ram, why);
     PairVisitor both(iv, check);
     HV_TRY(snapshot_parse_stream(src, both));
+    HV_TRY(check_image(cat, src, check, nullptr, why));
     info = iv.got;
     return Status::ok;
 }
@@ -556,6 +683,9 @@ Status snapshot_restore_stream(RegisterCatalogue& cat, SnapshotSource& src, Snap
         CheckVisitor check(cat, ram, why, &store);
         PairVisitor both(iv, check);
         HV_TRY(snapshot_parse_stream(src, both));
+        // What depends on several records or on the saved RAM (the ITS tables): from the kept records, the RAM
+        // image read at its offsets in the source.
+        HV_TRY(check_image(cat, src, check, &store, why));
         info = iv.got;
     }
     // 2. RAM, read straight into each region (the only read of those bytes), then the kept records stage by
@@ -582,9 +712,7 @@ Status snapshot_restore_stream(RegisterCatalogue& cat, SnapshotSource& src, Snap
             if (cat.restore_stage_of(e.id) != stage) continue;
             const Handle h = e.vcpu == kSnapshotVmSection ? Handle::vm() : Handle::for_vcpu(e.vcpu);
             s = cat.set_one_reg(h, e.id, e.value);
-            if (s != Status::ok)
-                HV_LOG_RATELIMITED(warn, "snapshot: SET %#llx failed: %s", static_cast<unsigned long long>(e.id),
-                                   status_name(s));
+            if (s != Status::ok) note_apply_failure(why, e.vcpu, e.id, e.value, s);
         }
     }
     if (s != Status::ok) HV_LOG_RATELIMITED(warn, "snapshot: restore failed: %s", status_name(s));
@@ -598,7 +726,7 @@ Status snapshot_restore(RegisterCatalogue& cat, Span<const u8> in, SnapshotInfo&
     RamApplyVisitor ram_apply(ram);
     Status s = snapshot_parse(in, ram_apply);
     for (u8 stage = 0; s == Status::ok && stage <= cat.max_restore_stage(); ++stage) {
-        StageApplyVisitor apply(cat, stage);
+        StageApplyVisitor apply(cat, stage, why);
         s = snapshot_parse(in, apply);
     }
     if (s != Status::ok) HV_LOG_RATELIMITED(warn, "snapshot: restore failed: %s", status_name(s));

@@ -13,12 +13,12 @@
 // runs SAVE_TABLES), then every register, then guest RAM -- so the RAM image carries those tables. vCPUs must be
 // stopped and their list registers folded back into the vGIC (Vgic::fold) before saving.
 // Restore: the whole stream is validated first (structure, known IDs, scope/section agreement, padding, vCPU
-// count, RAM regions matching the destination's, and every value by a dry-run SET: RegisterClass::validate) and
+// count, RAM regions matching the destination's, every value by a dry-run SET: RegisterClass::validate, then the
+// checks across records and the saved RAM: RegisterClass::check_snapshot -- the ITS tables in the RAM image) and
 // only then applied: guest RAM first, then the records stage by stage (RegisterClass::restore_stage: vCPU
 // registers + firmware, then the vGIC, then the ITS -- KVM's order). A refusal changes nothing. The streaming
-// restore reads the stream once (records kept in a caller's buffer between check and apply). A SET error while
-// applying (a value only checkable against other state: ITS tables in the RAM image) is returned as is (earlier
-// records and RAM stay applied).
+// restore reads the records once (kept in a caller's buffer between check and apply). A SET error while applying
+// (what no dry run covers) is returned as is, the record named in `why` (earlier records and RAM stay applied).
 #pragma once
 
 #include "core/guest_memory.hpp"

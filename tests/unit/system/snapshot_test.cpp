@@ -516,3 +516,119 @@ TEST(SystemSnapshot2, StreamRefusals) {
         EXPECT_FALSE(b.its[0]->enabled());
     }
 }
+
+namespace {
+
+// Offset in `s` of the first byte of the RAM section of region (kRam0, kRam0Size).
+usize ram0_offset(const std::vector<u8>& s) {
+    for (usize k = 0; k + 32 < s.size(); k += 8) {
+        u32 tag;
+        u64 gpa, size;
+        memcpy(&tag, &s[k], 4);
+        memcpy(&gpa, &s[k + 16], 8);
+        memcpy(&size, &s[k + 24], 8);
+        if (tag == kSnapshotTagRam && gpa == kRam0 && size == kRam0Size) return k + 32;
+    }
+    return 0;
+}
+
+class BufferSource final : public SnapshotSource {
+public:
+    explicit BufferSource(const std::vector<u8>& b) : b_(b) {}
+    u64 size() const override { return b_.size(); }
+    Status read(u64 offset, void* buf, usize n) override {
+        if (offset > b_.size() || n > b_.size() - offset) return Status::out_of_range;
+        memcpy(buf, b_.data() + offset, n);
+        return Status::ok;
+    }
+
+private:
+    const std::vector<u8>& b_;
+};
+
+}  // namespace
+
+// The ITS tables live in the snapshot's RAM image, so they used to be checked only while applying (RESTORE_TABLES
+// after RAM and every earlier record were written: a half-restored VM). The dry run replays each ITS's records on a
+// scratch ITS over the image: a bad table, an ITT outside RAM or an unknown IIDR revision is refused before anything
+// of the destination changes, naming the record; the buffer and the streaming forms alike.
+TEST(SystemSnapshot2, ItsTablesInTheImageAreCheckedBeforeAnythingChanges) {
+    hvtest::install_log_capture();
+    VmModel a(2);
+    build_rich_state(a);
+    const std::vector<u8> s = a.save();
+    const usize ram_off = ram0_offset(s);
+    ASSERT_NE(ram_off, 0u);
+    const u64 tables_id = its::gits_ctrl_id(0, its::kItsCtrlRestoreTables) | kScopeVm;
+    const u64 iidr_id = its::gits_id(0, reg(GitsReg::IIDR), 4) | kScopeVm;
+
+    struct Case {
+        const char* what;
+        usize at;  // byte offset in the stream
+        u64 bits;  // xor-ed into the 8 bytes there
+        Status want;
+        u64 id;
+    };
+    const usize cte_at = ram_off + (its_base(0) + kCollOff - kRam0);
+    const usize dte1_at = ram_off + (its_base(0) + kDevOff - kRam0) + 1 * 8;  // DeviceID 1's entry
+    usize iidr_at = 0;
+    for (usize k = kSnapshotHeaderSize; k + 16 <= s.size(); k += 8) {
+        u64 v;
+        memcpy(&v, &s[k], 8);
+        if (v == iidr_id) {
+            iidr_at = k + 8;
+            break;
+        }
+    }
+    ASSERT_NE(iidr_at, 0u);
+    u64 dte1 = 0;
+    memcpy(&dte1, &s[dte1_at], 8);
+    ASSERT_TRUE(its::abi::dte::Valid::get(dte1));
+    const Case cases[] = {
+        {"collection entry with RES0 bits", cte_at, u64{1} << 55, Status::corrupt, tables_id},
+        // ITT_addr moved far beyond guest RAM (DTE bits [48:5] hold ITT_addr[51:8]).
+        {"ITT outside guest RAM", dte1_at, u64{1} << 40, Status::out_of_range, tables_id},
+        {"IIDR revision 1", iidr_at, u64{1} << 12, Status::invalid_argument, iidr_id},
+    };
+    for (const Case& c : cases) {
+        std::vector<u8> bad = s;
+        u64 v;
+        memcpy(&v, &bad[c.at], 8);
+        v ^= c.bits;
+        memcpy(&bad[c.at], &v, 8);
+        for (bool streaming : {false, true}) {
+            VmModel b(2);
+            b.ram0[0x123] = 0x5a;  // RAM the snapshot would overwrite
+            const std::vector<u8> before = b.save();
+            SnapshotInfo info;
+            SnapshotRefusal why;
+            Status st;
+            if (streaming) {
+                BufferSource src(bad);
+                std::vector<u8> records(4096 * RecordStore::kEntrySize);
+                st = snapshot_restore_stream(b.cat, src, info, &b.mem, Span<u8>(records.data(), records.size()), &why);
+            } else {
+                st = snapshot_restore(b.cat, Span<const u8>(bad.data(), bad.size()), info, &b.mem, &why);
+            }
+            EXPECT_EQ(st, c.want) << c.what;
+            EXPECT_FALSE(why.applying) << c.what;  // refused by the dry run, not while applying
+            EXPECT_EQ(why.id, c.id) << c.what;
+            EXPECT_EQ(why.vcpu, kSnapshotVmSection);
+            EXPECT_NE(why.why.reason, nullptr) << c.what;
+            EXPECT_EQ(b.ram0[0x123], 0x5a) << c.what;
+            EXPECT_FALSE(b.its[0]->enabled()) << c.what;
+            EXPECT_EQ(b.its[0]->ite_count(), 0u) << c.what;
+            EXPECT_TRUE(b.save() == before) << c.what << (streaming ? " (stream)" : " (buffer)");
+            // The validators agree with the restore.
+            SnapshotInfo vi;
+            EXPECT_EQ(snapshot_validate(b.cat, Span<const u8>(bad.data(), bad.size()), vi, &b.mem), c.want) << c.what;
+        }
+    }
+    // The unpatched snapshot passes the same dry run and restores.
+    VmModel b(2);
+    SnapshotInfo info;
+    SnapshotRefusal why;
+    ASSERT_EQ(snapshot_restore(b.cat, Span<const u8>(s.data(), s.size()), info, &b.mem, &why), Status::ok)
+        << hvtest::captured_log();
+    EXPECT_EQ(b.its[0]->ite_count(), a.its[0]->ite_count());
+}
