@@ -21,7 +21,9 @@
 //
 // Guest bootargs: `expect_migration` -- the migration must happen (the call returns 1); without it the call answers
 // NOT_SUPPORTED (-1, no snapshot disk) and the same checks run on the VM that stayed (variant `stay`: a control that
-// the checks hold without a migration).
+// the checks hold without a migration). `save_only` -- the plain save hypercall 0xC6000040 instead: under
+// `run-guest --save FILE` the VM is kept as FILE and resumed by `--restore FILE` (tests/guest/snapshot-roundtrip
+// check 7, which also corrupts the saved collection table and expects the restore to be refused).
 //
 // guest-tests: smp=2 mem=128M hv_append="vcpus=2" expect=pass timeout=150
 // guest-tests: variant=migrate append="expect_migration" run_guest="--migratable" console="run-guest: migration 1:"
@@ -34,6 +36,7 @@ using namespace rt;
 namespace {
 
 constexpr u32 kMigrateFid = 0xc600'0041;  // arch/aarch64/vm_snapshot.hpp kSnapshotMigrateFid
+constexpr u32 kSaveFid = 0xc600'0040;     // kSnapshotSaveFid
 constexpr u32 kCpus = 2;
 constexpr u32 kIdBits = 14;  // LPIs 8192..16383
 constexpr u64 kQueueBytes = 16 * 1024;
@@ -268,8 +271,9 @@ GUEST_TEST(pending_lpis_survive_the_migration) {
     const u64 offset_before = RT_READ_SYSREG(cntpct_el0) - RT_READ_SYSREG(cntvct_el0);
     i64 r = -1;
     if (under_hypervisor()) {
-        printf("  migrating (vendor hypercall %#x)\n", kMigrateFid);
-        r = hvc_call(kMigrateFid).status();  // powers off here when migrating; returns 1 in the new process
+        const u32 fid = bootarg_flag("save_only") ? kSaveFid : kMigrateFid;
+        printf("  migrating (vendor hypercall %#x)\n", fid);
+        r = hvc_call(fid).status();  // powers off here when saving; returns 1 in the new process
     }
     g_migrated = physical_virtual_offset_moved(offset_before);
     printf("  hypercall returned %lld; new QEMU process: %s\n", static_cast<long long>(r), g_migrated ? "yes" : "no");
