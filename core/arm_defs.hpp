@@ -28,13 +28,46 @@ constexpr u64 mpidr_affinity(u64 mpidr) { return mpidr & mpidr::kAffinityMask; }
 constexpr u32 sysreg_key(u32 op0, u32 op1, u32 crn, u32 crm, u32 op2) {
     return (op0 << 14) | (op1 << 11) | (crn << 7) | (crm << 3) | op2;
 }
+// The fields of a key (arch/aarch64/sysreg.hpp turns a key back into an MRS/MSR operand).
+namespace sysreg_field {
+using Op0 = Field<15, 14>;
+using Op1 = Field<13, 11>;
+using CRn = Field<10, 7>;
+using CRm = Field<6, 3>;
+using Op2 = Field<2, 0>;
+}  // namespace sysreg_field
 
 // Encodings the trap handlers and the register list name outside the EL1 register table (core/el1_regs.hpp).
 namespace reg {
-// GICv3 SGI generation (IHI0069H 12.2 "AArch64 GIC System register descriptions").
+// GICv3 CPU interface (IHI0069H 12.2 "AArch64 GIC System register descriptions"): the vGIC's saved state
+// (vgic/icc.cpp), the physical interface (arch/aarch64/gic.cpp), SGI generation (trapped).
+constexpr u32 kIccPmrEl1 = sysreg_key(3, 0, 4, 6, 0);
+constexpr u32 kIccBpr0El1 = sysreg_key(3, 0, 12, 8, 3);
+constexpr u32 icc_ap0r_el1(u32 n) { return sysreg_key(3, 0, 12, 8, 4 + n); }  // n < 4
+constexpr u32 icc_ap1r_el1(u32 n) { return sysreg_key(3, 0, 12, 9, n); }      // n < 4
+constexpr u32 kIccDirEl1 = sysreg_key(3, 0, 12, 11, 1);
 constexpr u32 kIccSgi1rEl1 = sysreg_key(3, 0, 12, 11, 5);
 constexpr u32 kIccAsgi1rEl1 = sysreg_key(3, 0, 12, 11, 6);
 constexpr u32 kIccSgi0rEl1 = sysreg_key(3, 0, 12, 11, 7);
+constexpr u32 kIccIar1El1 = sysreg_key(3, 0, 12, 12, 0);
+constexpr u32 kIccEoir1El1 = sysreg_key(3, 0, 12, 12, 1);
+constexpr u32 kIccBpr1El1 = sysreg_key(3, 0, 12, 12, 3);
+constexpr u32 kIccCtlrEl1 = sysreg_key(3, 0, 12, 12, 4);
+constexpr u32 kIccSreEl1 = sysreg_key(3, 0, 12, 12, 5);
+constexpr u32 kIccIgrpen0El1 = sysreg_key(3, 0, 12, 12, 6);
+constexpr u32 kIccIgrpen1El1 = sysreg_key(3, 0, 12, 12, 7);
+constexpr u32 kIccSreEl2 = sysreg_key(3, 4, 12, 9, 5);
+// GICv3 virtual CPU interface control (IHI0069H 12.4): the vGIC's world switch (arch/aarch64/vgic_glue.cpp).
+constexpr u32 ich_ap0r_el2(u32 n) { return sysreg_key(3, 4, 12, 8, n); }  // n < 4
+constexpr u32 ich_ap1r_el2(u32 n) { return sysreg_key(3, 4, 12, 9, n); }  // n < 4
+constexpr u32 kIchHcrEl2 = sysreg_key(3, 4, 12, 11, 0);
+constexpr u32 kIchVtrEl2 = sysreg_key(3, 4, 12, 11, 1);
+constexpr u32 kIchMisrEl2 = sysreg_key(3, 4, 12, 11, 2);
+constexpr u32 kIchEisrEl2 = sysreg_key(3, 4, 12, 11, 3);
+constexpr u32 kIchElrsrEl2 = sysreg_key(3, 4, 12, 11, 5);
+constexpr u32 kIchVmcrEl2 = sysreg_key(3, 4, 12, 11, 7);
+constexpr u32 ich_lr_el2(u32 n) { return sysreg_key(3, 4, 12, 12 + n / 8, n % 8); }  // n < 16
+constexpr u32 kIchMaxLrs = 16;
 constexpr u32 kCntpctEl0 = sysreg_key(3, 3, 14, 0, 1);  // physical count (KVM's PTIMER_CNT)
 constexpr u32 kCntvctEl0 = sysreg_key(3, 3, 14, 0, 2);  // virtual count (KVM's TIMER_CVAL ID: the uapi swap)
 }  // namespace reg

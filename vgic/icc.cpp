@@ -1,34 +1,40 @@
 // CPU-interface registers for save/restore, expressed in ICH_VMCR_EL2 / ICH_AP{0,1}R<n>_EL2 terms, with the
 // semantics of KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS (Documentation/virt/kvm/devices/arm-vgic-v3.rst).
+#include "core/arm_defs.hpp"
 #include "vgic/save_list.hpp"
 #include "vgic/vgic.hpp"
 
 namespace hv::vgic {
 
 namespace {
+namespace reg = arm::reg;
 struct IccEncoding {
-    u8 crn, crm, op2;
+    u32 key;  // arm::sysreg_key (core/arm_defs.hpp)
     IccReg reg;
 };
-// op0 == 3, op1 == 0 for all of them (Arm ARM, ICC_* system register encodings).
 constexpr IccEncoding kIccEncodings[] = {
-    {4, 6, 0, IccReg::PMR},    {12, 8, 3, IccReg::BPR0},     {12, 8, 4, IccReg::AP0R0},    {12, 8, 5, IccReg::AP0R1},
-    {12, 8, 6, IccReg::AP0R2}, {12, 8, 7, IccReg::AP0R3},    {12, 9, 0, IccReg::AP1R0},    {12, 9, 1, IccReg::AP1R1},
-    {12, 9, 2, IccReg::AP1R2}, {12, 9, 3, IccReg::AP1R3},    {12, 12, 3, IccReg::BPR1},    {12, 12, 4, IccReg::CTLR},
-    {12, 12, 5, IccReg::SRE},  {12, 12, 6, IccReg::IGRPEN0}, {12, 12, 7, IccReg::IGRPEN1},
+    {reg::kIccPmrEl1, IccReg::PMR},         {reg::kIccBpr0El1, IccReg::BPR0},
+    {reg::icc_ap0r_el1(0), IccReg::AP0R0},  {reg::icc_ap0r_el1(1), IccReg::AP0R1},
+    {reg::icc_ap0r_el1(2), IccReg::AP0R2},  {reg::icc_ap0r_el1(3), IccReg::AP0R3},
+    {reg::icc_ap1r_el1(0), IccReg::AP1R0},  {reg::icc_ap1r_el1(1), IccReg::AP1R1},
+    {reg::icc_ap1r_el1(2), IccReg::AP1R2},  {reg::icc_ap1r_el1(3), IccReg::AP1R3},
+    {reg::kIccBpr1El1, IccReg::BPR1},       {reg::kIccCtlrEl1, IccReg::CTLR},
+    {reg::kIccSreEl1, IccReg::SRE},         {reg::kIccIgrpen0El1, IccReg::IGRPEN0},
+    {reg::kIccIgrpen1El1, IccReg::IGRPEN1},
 };
 }  // namespace
 
 Result<IccReg> icc_reg_from_encoding(u32 op0, u32 op1, u32 crn, u32 crm, u32 op2) {
-    if (op0 != 3 || op1 != 0) return Status::not_found;
+    if (op0 > 3 || op1 > 7 || crn > 15 || crm > 15 || op2 > 7) return Status::not_found;  // not an encoding
+    const u32 key = arm::sysreg_key(op0, op1, crn, crm, op2);
     for (const IccEncoding& e : kIccEncodings)
-        if (e.crn == crn && e.crm == crm && e.op2 == op2) return e.reg;
+        if (e.key == key) return e.reg;
     return Status::not_found;
 }
 
 u16 icc_index(IccReg reg) {
     for (const IccEncoding& e : kIccEncodings)
-        if (e.reg == reg) return static_cast<u16>((3u << 14) | (u32{e.crn} << 7) | (u32{e.crm} << 3) | e.op2);
+        if (e.reg == reg) return static_cast<u16>(e.key);
     return 0;
 }
 

@@ -117,12 +117,12 @@ Status gic_init_cpu() {
 
     // CPU interface: system registers at EL2 and below (ICC_SRE_EL2: SRE, DFB, DIB, Enable), priority mask open,
     // EOImode = 1, group 1 on.
-    HV_WRITE_SYSREG(S3_4_C12_C9_5, 0xf);  // ICC_SRE_EL2
+    write_sysreg<arm::reg::kIccSreEl2>(0xf);
     isb();
-    HV_WRITE_SYSREG(S3_0_C4_C6_0, 0xff);  // ICC_PMR_EL1
-    HV_WRITE_SYSREG(S3_0_C12_C12_3, 0);   // ICC_BPR1_EL1
-    HV_WRITE_SYSREG(S3_0_C12_C12_4, 2);   // ICC_CTLR_EL1: EOImode = 1
-    HV_WRITE_SYSREG(S3_0_C12_C12_7, 1);   // ICC_IGRPEN1_EL1
+    write_sysreg<arm::reg::kIccPmrEl1>(0xff);
+    write_sysreg<arm::reg::kIccBpr1El1>(0);
+    write_sysreg<arm::reg::kIccCtlrEl1>(2);  // EOImode = 1
+    write_sysreg<arm::reg::kIccIgrpen1El1>(1);
     isb();
     return Status::ok;
 }
@@ -160,7 +160,7 @@ void gic_route_spi(u32 intid, u64 mpidr) {
 }
 
 void gic_deactivate(u32 intid) {
-    HV_WRITE_SYSREG(S3_0_C12_C11_1, intid);  // ICC_DIR_EL1
+    write_sysreg<arm::reg::kIccDirEl1>(intid);
 }
 
 void gic_clear_active(u32 intid) {
@@ -181,7 +181,7 @@ bool gic_ppi_pending(u32 intid) {
 u32 gic_handle_irqs() {
     u32 budget = 0;
     for (; budget < 64; ++budget) {
-        u64 iar = HV_READ_SYSREG(S3_0_C12_C12_0);  // ICC_IAR1_EL1
+        u64 iar = read_sysreg<arm::reg::kIccIar1El1>();
         u32 intid = static_cast<u32>(iar & 0xffffff);
         if (intid >= 1020 && intid < 1024) return budget;  // spurious: nothing (more) pending
         bool deactivate = true;
@@ -192,7 +192,7 @@ u32 gic_handle_irqs() {
             HV_LOG_RATELIMITED(warn, "gic: unhandled physical interrupt %u (disabled)", intid);
             gic_enable(intid, false);
         }
-        HV_WRITE_SYSREG(S3_0_C12_C12_1, iar);  // ICC_EOIR1_EL1: priority drop
+        write_sysreg<arm::reg::kIccEoir1El1>(iar);  // priority drop
         if (deactivate) gic_deactivate(intid);
     }
     return budget;
@@ -204,14 +204,14 @@ void gic_send_sgi(u32 sgi, u64 mpidr) {
     u64 v = (u64{1} << aff0) | ((mpidr >> 8) & 0xff) << 16 | (u64{sgi & 0xf} << 24) | ((mpidr >> 16) & 0xff) << 32 |
             ((mpidr >> 32) & 0xff) << 48;
     dsb_ishst();
-    HV_WRITE_SYSREG(S3_0_C12_C11_5, v);  // ICC_SGI1R_EL1
+    write_sysreg<arm::reg::kIccSgi1rEl1>(v);
     isb();
 }
 
 void gic_send_sgi_others(u32 sgi) {
     if (st().gicd == 0) return;  // GIC not up yet
     dsb_ishst();
-    HV_WRITE_SYSREG(S3_0_C12_C11_5, (u64{1} << 40) | (u64{sgi & 0xf} << 24));  // IRM = 1: all but self
+    write_sysreg<arm::reg::kIccSgi1rEl1>((u64{1} << 40) | (u64{sgi & 0xf} << 24));  // IRM = 1: all but self
     isb();
     sev();
 }

@@ -1,6 +1,7 @@
 // System-register access and barriers for arch/ and boot/ only (the models never touch hardware).
 #pragma once
 
+#include "core/arm_defs.hpp"
 #include "lib/spinlock.hpp"
 #include "lib/types.hpp"
 
@@ -17,6 +18,28 @@
     } while (0)
 
 namespace hv::arch {
+
+// MRS/MSR of the register with encoding `Key` (core/arm_defs.hpp arm::sysreg_key / arm::reg), by its generic name
+// S<op0>_<op1>_C<n>_C<m>_<op2>: for registers the assembler may not know by name (GIC, newer ID registers).
+template <u32 Key>
+inline u64 read_sysreg() {
+    namespace f = arm::sysreg_field;
+    u64 v;
+    asm volatile("mrs %0, S%c1_%c2_C%c3_C%c4_%c5"
+                 : "=r"(v)
+                 : "i"(f::Op0::get(Key)), "i"(f::Op1::get(Key)), "i"(f::CRn::get(Key)), "i"(f::CRm::get(Key)),
+                   "i"(f::Op2::get(Key)));
+    return v;
+}
+template <u32 Key>
+inline void write_sysreg(u64 v) {
+    namespace f = arm::sysreg_field;
+    asm volatile("msr S%c0_%c1_C%c2_C%c3_%c4, %5"
+                 :
+                 : "i"(f::Op0::get(Key)), "i"(f::Op1::get(Key)), "i"(f::CRn::get(Key)), "i"(f::CRm::get(Key)),
+                   "i"(f::Op2::get(Key)), "r"(v)
+                 : "memory");
+}
 
 inline void isb() { asm volatile("isb" ::: "memory"); }
 inline void dsb_sy() { asm volatile("dsb sy" ::: "memory"); }

@@ -15,137 +15,53 @@ namespace hv::arch {
 
 namespace {
 
-// ICH_* registers (IHI0069H 12.4). LR<n>: n < 8 S3_4_C12_C12_n, n >= 8 S3_4_C12_C13_(n-8); AP0R<n> S3_4_C12_C8_n,
-// AP1R<n> S3_4_C12_C9_n; HCR C11_0, VTR C11_1, MISR C11_2, EISR C11_3, ELRSR C11_5, VMCR C11_7.
-#define ICH_HCR_EL2 S3_4_C12_C11_0
-#define ICH_VTR_EL2 S3_4_C12_C11_1
-#define ICH_MISR_EL2 S3_4_C12_C11_2
-#define ICH_EISR_EL2 S3_4_C12_C11_3
-#define ICH_ELRSR_EL2 S3_4_C12_C11_5
-#define ICH_VMCR_EL2 S3_4_C12_C11_7
+// The ICH_* registers (IHI0069H 12.4) by their encodings in core/arm_defs.hpp. The list and active-priority
+// registers are indexed at run time: one MRS/MSR per index, generated, dispatched through a jump table.
+template <u32... N>
+struct Indices {};
+using LrIndices = Indices<0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15>;
+static_assert(arm::reg::kIchMaxLrs == 16);
 
-void write_lr(u32 n, u64 v) {
-    switch (n) {
-        case 0:
-            HV_WRITE_SYSREG(S3_4_C12_C12_0, v);
-            break;
-        case 1:
-            HV_WRITE_SYSREG(S3_4_C12_C12_1, v);
-            break;
-        case 2:
-            HV_WRITE_SYSREG(S3_4_C12_C12_2, v);
-            break;
-        case 3:
-            HV_WRITE_SYSREG(S3_4_C12_C12_3, v);
-            break;
-        case 4:
-            HV_WRITE_SYSREG(S3_4_C12_C12_4, v);
-            break;
-        case 5:
-            HV_WRITE_SYSREG(S3_4_C12_C12_5, v);
-            break;
-        case 6:
-            HV_WRITE_SYSREG(S3_4_C12_C12_6, v);
-            break;
-        case 7:
-            HV_WRITE_SYSREG(S3_4_C12_C12_7, v);
-            break;
-        case 8:
-            HV_WRITE_SYSREG(S3_4_C12_C13_0, v);
-            break;
-        case 9:
-            HV_WRITE_SYSREG(S3_4_C12_C13_1, v);
-            break;
-        case 10:
-            HV_WRITE_SYSREG(S3_4_C12_C13_2, v);
-            break;
-        case 11:
-            HV_WRITE_SYSREG(S3_4_C12_C13_3, v);
-            break;
-        case 12:
-            HV_WRITE_SYSREG(S3_4_C12_C13_4, v);
-            break;
-        case 13:
-            HV_WRITE_SYSREG(S3_4_C12_C13_5, v);
-            break;
-        case 14:
-            HV_WRITE_SYSREG(S3_4_C12_C13_6, v);
-            break;
-        case 15:
-            HV_WRITE_SYSREG(S3_4_C12_C13_7, v);
-            break;
-        default:
-            break;
-    }
+template <u32... N>
+void write_lr(u32 n, u64 v, Indices<N...>) {
+    (void)((n == N ? (write_sysreg<arm::reg::ich_lr_el2(N)>(v), true) : false) || ...);
+}
+template <u32... N>
+u64 read_lr(u32 n, Indices<N...>) {
+    u64 v = 0;
+    (void)((n == N ? (v = read_sysreg<arm::reg::ich_lr_el2(N)>(), true) : false) || ...);
+    return v;
+}
+void write_lr(u32 n, u64 v) { write_lr(n, v, LrIndices{}); }
+u64 read_lr(u32 n) { return read_lr(n, LrIndices{}); }
+
+template <u32 N>
+void write_apr(const u32* ap0r, const u32* ap1r) {
+    write_sysreg<arm::reg::ich_ap0r_el2(N)>(ap0r[N]);
+    write_sysreg<arm::reg::ich_ap1r_el2(N)>(ap1r[N]);
+}
+template <u32 N>
+void read_apr(u32* ap0r, u32* ap1r) {
+    ap0r[N] = static_cast<u32>(read_sysreg<arm::reg::ich_ap0r_el2(N)>());
+    ap1r[N] = static_cast<u32>(read_sysreg<arm::reg::ich_ap1r_el2(N)>());
 }
 
-u64 read_lr(u32 n) {
-    switch (n) {
-        case 0:
-            return HV_READ_SYSREG(S3_4_C12_C12_0);
-        case 1:
-            return HV_READ_SYSREG(S3_4_C12_C12_1);
-        case 2:
-            return HV_READ_SYSREG(S3_4_C12_C12_2);
-        case 3:
-            return HV_READ_SYSREG(S3_4_C12_C12_3);
-        case 4:
-            return HV_READ_SYSREG(S3_4_C12_C12_4);
-        case 5:
-            return HV_READ_SYSREG(S3_4_C12_C12_5);
-        case 6:
-            return HV_READ_SYSREG(S3_4_C12_C12_6);
-        case 7:
-            return HV_READ_SYSREG(S3_4_C12_C12_7);
-        case 8:
-            return HV_READ_SYSREG(S3_4_C12_C13_0);
-        case 9:
-            return HV_READ_SYSREG(S3_4_C12_C13_1);
-        case 10:
-            return HV_READ_SYSREG(S3_4_C12_C13_2);
-        case 11:
-            return HV_READ_SYSREG(S3_4_C12_C13_3);
-        case 12:
-            return HV_READ_SYSREG(S3_4_C12_C13_4);
-        case 13:
-            return HV_READ_SYSREG(S3_4_C12_C13_5);
-        case 14:
-            return HV_READ_SYSREG(S3_4_C12_C13_6);
-        case 15:
-            return HV_READ_SYSREG(S3_4_C12_C13_7);
-        default:
-            return 0;
-    }
-}
-
+// Only the implemented AP<n>R exist (IHI0069H 12.4.1: AP0R1..3 need 6 or 7 preemption bits).
 void write_aprs(u32 count, const u32* ap0r, const u32* ap1r) {
-    // Only the implemented AP<n>R exist (IHI0069H 12.4.1: AP0R1..3 need 6 or 7 preemption bits).
-    HV_WRITE_SYSREG(S3_4_C12_C8_0, ap0r[0]);
-    HV_WRITE_SYSREG(S3_4_C12_C9_0, ap1r[0]);
-    if (count >= 2) {
-        HV_WRITE_SYSREG(S3_4_C12_C8_1, ap0r[1]);
-        HV_WRITE_SYSREG(S3_4_C12_C9_1, ap1r[1]);
-    }
+    write_apr<0>(ap0r, ap1r);
+    if (count >= 2) write_apr<1>(ap0r, ap1r);
     if (count >= 4) {
-        HV_WRITE_SYSREG(S3_4_C12_C8_2, ap0r[2]);
-        HV_WRITE_SYSREG(S3_4_C12_C9_2, ap1r[2]);
-        HV_WRITE_SYSREG(S3_4_C12_C8_3, ap0r[3]);
-        HV_WRITE_SYSREG(S3_4_C12_C9_3, ap1r[3]);
+        write_apr<2>(ap0r, ap1r);
+        write_apr<3>(ap0r, ap1r);
     }
 }
 
 void read_aprs(u32 count, u32* ap0r, u32* ap1r) {
-    ap0r[0] = static_cast<u32>(HV_READ_SYSREG(S3_4_C12_C8_0));
-    ap1r[0] = static_cast<u32>(HV_READ_SYSREG(S3_4_C12_C9_0));
-    if (count >= 2) {
-        ap0r[1] = static_cast<u32>(HV_READ_SYSREG(S3_4_C12_C8_1));
-        ap1r[1] = static_cast<u32>(HV_READ_SYSREG(S3_4_C12_C9_1));
-    }
+    read_apr<0>(ap0r, ap1r);
+    if (count >= 2) read_apr<1>(ap0r, ap1r);
     if (count >= 4) {
-        ap0r[2] = static_cast<u32>(HV_READ_SYSREG(S3_4_C12_C8_2));
-        ap1r[2] = static_cast<u32>(HV_READ_SYSREG(S3_4_C12_C9_2));
-        ap0r[3] = static_cast<u32>(HV_READ_SYSREG(S3_4_C12_C8_3));
-        ap1r[3] = static_cast<u32>(HV_READ_SYSREG(S3_4_C12_C9_3));
+        read_apr<2>(ap0r, ap1r);
+        read_apr<3>(ap0r, ap1r);
     }
 }
 
@@ -229,8 +145,8 @@ void sync_pmu_line(Vcpu& v) {
 void cpu_setup(VgicCpuState& cpu) {
     if (cpu.ready) return;
     cpu.ready = true;
-    HV_WRITE_SYSREG(ICH_HCR_EL2, 0);
-    HV_WRITE_SYSREG(ICH_VMCR_EL2, 0);
+    write_sysreg<arm::reg::kIchHcrEl2>(0);
+    write_sysreg<arm::reg::kIchVmcrEl2>(0);
     for (u32 i = 0; i < st().nr_lrs; ++i) write_lr(i, 0);
     cpu.hw_lrs = 0;
     gic_enable(kPpiMaintenance, true);
@@ -257,22 +173,22 @@ void before_entry(Vcpu& v) {
     for (u32 i = 0; i < nwrite; ++i) write_lr(i, s.lr[i]);
     cpu.hw_lrs = used;
     write_aprs(st().nr_aprs, s.ap0r, s.ap1r);
-    HV_WRITE_SYSREG(ICH_VMCR_EL2, s.vmcr);
-    HV_WRITE_SYSREG(ICH_HCR_EL2, s.hcr);  // En (+ UIE/NPIE/LRENPIE as the model chose)
+    write_sysreg<arm::reg::kIchVmcrEl2>(s.vmcr);
+    write_sysreg<arm::reg::kIchHcrEl2>(s.hcr);  // En (+ UIE/NPIE/LRENPIE as the model chose)
 }
 
 void after_exit(Vcpu& v) {
     vgic::VcpuIfState& s = the_vgic().cpu_if(v.id);
     for (u32 i = 0; i < s.used_lrs && i < st().nr_lrs; ++i) s.lr[i] = read_lr(i);
     read_aprs(st().nr_aprs, s.ap0r, s.ap1r);
-    s.vmcr = HV_READ_SYSREG(ICH_VMCR_EL2);
-    s.elrsr = HV_READ_SYSREG(ICH_ELRSR_EL2);
-    s.eisr = HV_READ_SYSREG(ICH_EISR_EL2);
-    s.misr = HV_READ_SYSREG(ICH_MISR_EL2);
-    s.hcr = HV_READ_SYSREG(ICH_HCR_EL2);  // EOIcount lives here (fold retires EOIs outside the LRs)
+    s.vmcr = read_sysreg<arm::reg::kIchVmcrEl2>();
+    s.elrsr = read_sysreg<arm::reg::kIchElrsrEl2>();
+    s.eisr = read_sysreg<arm::reg::kIchEisrEl2>();
+    s.misr = read_sysreg<arm::reg::kIchMisrEl2>();
+    s.hcr = read_sysreg<arm::reg::kIchHcrEl2>();  // EOIcount lives here (fold retires EOIs outside the LRs)
     // En = 0: the virtual CPU interface is off at EL2 and the (level) maintenance interrupt drops before the IRQ
     // exit is handled, so it does not fire again at once (IHI0069H 4.8).
-    HV_WRITE_SYSREG(ICH_HCR_EL2, 0);
+    write_sysreg<arm::reg::kIchHcrEl2>(0);
     isb();
     // Nothing in the LRs and no EOI outside them: fold would not change anything.
     if (s.used_lrs != 0 || vgic::ich_hcr::EOIcount::get(s.hcr) != 0) the_vgic().fold(v.id, s);
@@ -428,7 +344,7 @@ Status vgic_config(const PlatformInfo& plat, vgic::VgicConfig& cfg, vgic::HwIrqC
     u32 typer = mmio_read<u32>(gic.gicd_base + 0x4);
     u32 lines = min<u32>(32 * ((typer & 0x1f) + 1), vgic::kMaxIrqs);
     cfg.nr_spis = lines > vgic::kNumPrivate ? lines - vgic::kNumPrivate : 32;
-    cfg.ich_vtr = HV_READ_SYSREG(ICH_VTR_EL2);
+    cfg.ich_vtr = read_sysreg<arm::reg::kIchVtrEl2>();
     hw = &const_cast<GicHwControl&>(kHwControl);  // stateless: nothing is written through it
     return Status::ok;
 }

@@ -100,3 +100,27 @@ TEST(Esr, MakeRoundTrips) {
     EXPECT_TRUE(DataAbort::from_esr(e).write);
     EXPECT_EQ(DataAbort::from_esr(e).dfsc, kFscSyncExternal);
 }
+
+// The GIC encodings of core/arm_defs.hpp against DDI0487 / IHI0069H (op0, op1, CRn, CRm, op2), and the field
+// accessors arch/aarch64/sysreg.hpp builds MRS/MSR operands from.
+TEST(ArmDefs, GicSysregEncodings) {
+    namespace reg = arm::reg;
+    namespace f = arm::sysreg_field;
+    EXPECT_EQ(reg::ich_lr_el2(0), arm::sysreg_key(3, 4, 12, 12, 0));   // ICH_LR0_EL2
+    EXPECT_EQ(reg::ich_lr_el2(7), arm::sysreg_key(3, 4, 12, 12, 7));   // ICH_LR7_EL2
+    EXPECT_EQ(reg::ich_lr_el2(8), arm::sysreg_key(3, 4, 12, 13, 0));   // ICH_LR8_EL2
+    EXPECT_EQ(reg::ich_lr_el2(15), arm::sysreg_key(3, 4, 12, 13, 7));  // ICH_LR15_EL2
+    EXPECT_EQ(reg::ich_ap0r_el2(3), arm::sysreg_key(3, 4, 12, 8, 3));
+    EXPECT_EQ(reg::ich_ap1r_el2(2), arm::sysreg_key(3, 4, 12, 9, 2));
+    EXPECT_EQ(reg::kIchVmcrEl2, arm::sysreg_key(3, 4, 12, 11, 7));
+    EXPECT_EQ(reg::kIchElrsrEl2, arm::sysreg_key(3, 4, 12, 11, 5));
+    EXPECT_EQ(reg::icc_ap0r_el1(1), arm::sysreg_key(3, 0, 12, 8, 5));
+    EXPECT_EQ(reg::icc_ap1r_el1(3), arm::sysreg_key(3, 0, 12, 9, 3));
+    EXPECT_EQ(reg::kIccSreEl2, arm::sysreg_key(3, 4, 12, 9, 5));
+    const u32 k = reg::ich_lr_el2(13);
+    EXPECT_EQ(f::Op0::get(k), 3u);
+    EXPECT_EQ(f::Op1::get(k), 4u);
+    EXPECT_EQ(f::CRn::get(k), 12u);
+    EXPECT_EQ(f::CRm::get(k), 13u);
+    EXPECT_EQ(f::Op2::get(k), 5u);
+}
