@@ -7,6 +7,7 @@
 // guest-tests: smp=2 mem=512M append="" hv_append="vcpus=2" expect=pass timeout=60
 #include "sdei/ids.hpp"
 #include "tests/guest/runtime/guest.hpp"
+#include "tests/guest/runtime/sdei.hpp"
 
 using namespace rt;
 
@@ -19,7 +20,6 @@ volatile u64 g_unregister_in_handler;
 volatile i64 g_unregister_result, g_status_in_handler;
 volatile u64 g_probe[31];   // x0..x30 right after the probe's HVC returned
 volatile u64 g_landing[4];  // ELR_EL1, SPSR_EL1, DAIF at the resume address; [3] = 1 once taken
-void sdei_entry();
 void sdei_probe(u64 target_mpidr);
 void sdei_probe_resume();
 void sdei_resume_landing();
@@ -42,29 +42,10 @@ u64 sdei_handler_c(u64 ev, u64 arg, u64 pc, u64 pstate) {
 }
 }
 
-// The handler entry (DEN0054 6.2.1): x0..x3 as the dispatcher set them, SP_EL1. x18..x30 belong to the interrupted
-// context and are preserved; x0..x17 are restored by COMPLETE.
+// The probe: an HVC with known values in x3..x28 (x0..x2 the call's arguments), and what came back in every
+// register.
 asm(R"(
     .text
-    .balign 4
-    .global sdei_entry
-sdei_entry:
-    stp x29, x30, [sp, #-32]!
-    str x18, [sp, #16]
-    bl sdei_handler_c
-    ldr x18, [sp, #16]
-    ldp x29, x30, [sp], #32
-    mov x1, x0
-    cbz x1, 1f
-    movz x0, #0x0026
-    movk x0, #0xc400, lsl #16
-    hvc #0
-    b .
-1:  movz x0, #0x0025
-    movk x0, #0xc400, lsl #16
-    hvc #0
-    b .
-
     .balign 4
     .global sdei_probe
 sdei_probe:
@@ -160,7 +141,7 @@ i64 call(u32 fid, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0, u64 a4 = 0, u64 a5 = 0) {
     return hvc_call(fid, a1, a2, a3, a4, a5).status();
 }
 u32 self_index() { return static_cast<u32>(self_mpidr() & 0xff) % kMaxCpus; }
-u64 entry() { return reinterpret_cast<u64>(&sdei_entry); }
+u64 entry() { return rt::sdei::entry_point(&sdei_handler_c); }
 
 void check_probe_registers() {
     EXPECT_EQ(g_probe[0], 0u);  // EVENT_SIGNAL's SUCCESS

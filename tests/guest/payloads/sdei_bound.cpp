@@ -13,6 +13,7 @@
 // guest-tests: variant=smp4 smp=4 hv_append="vcpus=4"
 #include "sdei/ids.hpp"
 #include "tests/guest/runtime/guest.hpp"
+#include "tests/guest/runtime/sdei.hpp"
 
 using namespace rt;
 
@@ -33,10 +34,9 @@ volatile u64 g_order_n;
 volatile i64 g_in_handler[4];  // results of calls made inside the handler
 volatile u64 g_resume_to;      // non-zero: complete with COMPLETE_AND_RESUME here
 volatile u64 g_landed;         // the resume address was reached
-void sdei_bound_entry();
 void sdei_bound_landing();
 
-u64 sdei_bound_c(u64 ev, u64 arg, u64 pc);
+u64 sdei_bound_c(u64 ev, u64 arg, u64 pc, u64 pstate);
 }
 
 namespace {
@@ -48,7 +48,7 @@ i64 call(u32 fid, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0, u64 a4 = 0, u64 a5 = 0) {
     return hvc_call(fid, a1, a2, a3, a4, a5).status();
 }
 u32 self_index() { return static_cast<u32>(self_mpidr() & 0xff) % kMaxCpus; }
-u64 entry() { return reinterpret_cast<u64>(&sdei_bound_entry); }
+u64 entry() { return rt::sdei::entry_point(&sdei_bound_c); }
 void order(u64 v) {
     if (g_order_n < 8) g_order[g_order_n] = v;
     g_order_n = g_order_n + 1;
@@ -76,7 +76,7 @@ void drop(i64 ev) {
 
 }  // namespace
 
-extern "C" u64 sdei_bound_c(u64 ev, u64 arg, u64 pc) {
+extern "C" u64 sdei_bound_c(u64 ev, u64 arg, u64 pc, u64) {
     const u32 cpu = self_index();
     g_last_ev[cpu] = ev;
     g_last_arg[cpu] = arg;
@@ -103,30 +103,9 @@ extern "C" u64 sdei_bound_c(u64 ev, u64 arg, u64 pc) {
     return g_resume_to;
 }
 
-// Handler entry (DEN0054 6.2.1: x0 event, x1 argument, x2 interrupted PC, on SP_EL1 with DAIF masked). x18-x30
-// belong to the interrupted context (callee-saved ones are kept by the C code; x18, x29, x30 saved here); COMPLETE
-// restores x0-x17.
+// Where COMPLETE_AND_RESUME lands: note it, return to the interrupted context (ELR_EL1/SPSR_EL1).
 asm(R"(
     .text
-    .balign 4
-    .global sdei_bound_entry
-sdei_bound_entry:
-    stp x29, x30, [sp, #-32]!
-    str x18, [sp, #16]
-    bl sdei_bound_c
-    ldr x18, [sp, #16]
-    ldp x29, x30, [sp], #32
-    mov x1, x0
-    cbz x1, 1f
-    movz x0, #0x0026
-    movk x0, #0xc400, lsl #16
-    hvc #0
-    b .
-1:  movz x0, #0x0025
-    movk x0, #0xc400, lsl #16
-    hvc #0
-    b .
-
     .balign 4
     .global sdei_bound_landing
 sdei_bound_landing:

@@ -12,6 +12,7 @@
 // guest-tests: smp=3 mem=512M append="expect_cpus=3" hv_append="vcpus=3" expect=pass timeout=60
 #include "sdei/ids.hpp"
 #include "tests/guest/runtime/guest.hpp"
+#include "tests/guest/runtime/sdei.hpp"
 
 using namespace rt;
 
@@ -21,8 +22,7 @@ extern "C" {
 volatile u64 g_in_handler, g_release, g_handler_done, g_handler_cpu, g_handler_ev;
 volatile i64 g_ctx_before[18], g_ctx_after[18], g_status_in_handler;
 volatile u64 g_loop_ticks, g_loop_ticks_at_complete, g_loop_stop, g_loop_witness_bad;
-void sdei_snap_entry();
-u64 sdei_snap_c(u64 ev, u64 arg, u64 pc);
+u64 sdei_snap_c(u64 ev, u64 arg, u64 pc, u64 pstate);
 }
 
 namespace {
@@ -56,7 +56,7 @@ void interrupted_loop(u32, void*) {
 
 }  // namespace
 
-extern "C" u64 sdei_snap_c(u64 ev, u64, u64) {
+extern "C" u64 sdei_snap_c(u64 ev, u64, u64, u64) {
     g_handler_ev = ev;
     g_handler_cpu = self_mpidr() & 0xff;
     for (u64 i = 0; i < 18; ++i) g_ctx_before[i] = call(sd::kEventContext, i);
@@ -72,22 +72,6 @@ extern "C" u64 sdei_snap_c(u64 ev, u64, u64) {
     return 0;  // EVENT_COMPLETE
 }
 
-asm(R"(
-    .text
-    .balign 4
-    .global sdei_snap_entry
-sdei_snap_entry:
-    stp x29, x30, [sp, #-32]!
-    str x18, [sp, #16]
-    bl sdei_snap_c
-    ldr x18, [sp, #16]
-    ldp x29, x30, [sp], #32
-    movz x0, #0x0025
-    movk x0, #0xc400, lsl #16
-    hvc #0
-    b .
-)");
-
 GUEST_TEST(snapshot_inside_a_bound_shared_handler) {
     REQUIRE_HYPERVISOR();
     const bool expect_saved = bootarg_flag("expect_snapshot");
@@ -99,8 +83,8 @@ GUEST_TEST(snapshot_inside_a_bound_shared_handler) {
     gic::set_priority(kSpi, 0xa0);
     const i64 ev = call(sd::kInterruptBind, kSpi);
     ASSERT_EQ(ev, static_cast<i64>(sd::kSharedBoundBase));
-    ASSERT_EQ(call(sd::kEventRegister, static_cast<u64>(ev), reinterpret_cast<u64>(&sdei_snap_entry), 0x5a,
-                   sd::kRoutingPe, target),
+    ASSERT_EQ(call(sd::kEventRegister, static_cast<u64>(ev), rt::sdei::entry_point(&sdei_snap_c), 0x5a, sd::kRoutingPe,
+                   target),
               sd::kSuccess);
     ASSERT_EQ(call(sd::kEventEnable, static_cast<u64>(ev)), sd::kSuccess);
     ASSERT_EQ(start_cpu(2, target, interrupted_loop, nullptr), psci::kPsciSuccess);
