@@ -316,7 +316,11 @@ bool attach_pci_and_msi(Vm& vm, bool its, const VirtualItsFrames& its_frames) {
             refuse_to_start("no virtual ITS");
         }
         if (pci) {
-            s = arch::msi_passthrough_init(vm, boot_state().platform);
+            const auto g4 = boot_state().options.gicv4;
+            s = arch::msi_passthrough_init(vm, boot_state().platform,
+                                           g4 == HvOptions::Gicv4Mode::off        ? arch::DirectMode::off
+                                           : g4 == HvOptions::Gicv4Mode::doorbell ? arch::DirectMode::doorbell
+                                                                                  : arch::DirectMode::on);
             if (s != Status::ok) {
                 HV_LOG_ERROR("passed-through devices would get no MSIs (%s): boot with pci=off to run without them",
                              status_name(s));

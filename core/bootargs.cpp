@@ -152,6 +152,16 @@ bool set_its(Value v, HvOptions& o) { return parse_bool(v.s, v.len, o.its); }
 bool set_vits(Value v, HvOptions& o) { return parse_bounded(v, 1, kMaxVirtualIts, o.vits); }
 bool set_pci(Value v, HvOptions& o) { return parse_bool(v.s, v.len, o.pci); }
 bool set_smmu(Value v, HvOptions& o) { return parse_bool(v.s, v.len, o.smmu); }
+bool set_gicv4(Value v, HvOptions& o) {
+    bool on = false;
+    if (v.is("doorbell"))
+        o.gicv4 = HvOptions::Gicv4Mode::doorbell;
+    else if (parse_bool(v.s, v.len, on))
+        o.gicv4 = on ? HvOptions::Gicv4Mode::on : HvOptions::Gicv4Mode::off;
+    else
+        return false;
+    return true;
+}
 bool set_virtio_mmio(Value v, HvOptions& o) {
     bool all = false;
     if (v.is("empty"))
@@ -206,6 +216,7 @@ constexpr Option kOptions[] = {
     {"vits", set_vits},
     {"pci", set_pci},
     {"smmu", set_smmu},
+    {"gicv4", set_gicv4},
     {"virtio_mmio", set_virtio_mmio},
     {"snapshot", set_snapshot},
     {"cpu_timeout", set_cpu_timeout},

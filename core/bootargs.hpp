@@ -12,6 +12,10 @@
 //   pci=on|off       pass the PCIe host bridge through (default on)
 //   smmu=on|off      DMA isolation through the host SMMUv3 (default on). off is UNSAFE: passed-through devices can
 //                    then DMA anywhere, the hypervisor included (docs/msi-passthrough.md "DMA isolation")
+//   gicv4=on|doorbell|off   on a GICv4 host GIC, passed-through MSIs become vLPIs the GIC injects directly
+//                    (default on: guest WFI is not trapped, the vPE stays resident); doorbell: the same with WFI
+//                    trapped (a waiting vCPU's vPE is not resident and its doorbell LPI wakes it); off keeps the
+//                    shadow path (host LPI at EL2 + list register), as on GICv3 (docs/msi-passthrough.md "GICv4")
 //   virtio_mmio=empty|on|off   which of the host's virtio-mmio transports are passed through (docs/device-tree.md):
 //                        empty (default) only pages of transports without a device; on all of them -- UNSAFE, their
 //                        devices' DMA is behind no IOMMU (docs/isolation.md); off none
@@ -50,7 +54,9 @@ struct HvOptions {
     bool its = true;
     u32 vits = 1;  // virtual ITS instances (1..kMaxVirtualIts); only meaningful with its=on
     bool pci = true;
-    bool smmu = true;         // smmu=off: leave the SMMU alone (devices bypass it) -- unsafe, for comparison only
+    bool smmu = true;  // smmu=off: leave the SMMU alone (devices bypass it) -- unsafe, for comparison only
+    enum class Gicv4Mode : u8 { off, on, doorbell };
+    Gicv4Mode gicv4 = Gicv4Mode::on;  // direct vLPI injection on a GICv4 host GIC (doorbell: with WFI trapped)
     VirtioMmioMode virtio_mmio = VirtioMmioMode::empty;  // transports passed through (stage 2, SPIs, DT nodes)
     // snapshot=restore: resume the VM saved on the snapshot disk (arch/aarch64/snapdisk) instead of booting.
     enum class SnapshotMode : u8 { none, restore };

@@ -137,11 +137,16 @@ void MsiShadow::remove(u16 slot) {
 }
 
 void MsiShadow::on_map(u32 dev, u32 ev, u32 intid, u32 vcpu) {
-    (void)intid;  // the guest's LPI number is the virtual ITS's business; the shadow carries (dev, ev) only
+    // Shadow mode: the guest's LPI number is the virtual ITS's business (the shadow carries (dev, ev) only); direct
+    // mode: it is the vINTID the physical GIC injects.
     if (ops_ == nullptr) return;
     LockGuard g(lock_);
     if (!is_passthrough(dev)) {
         ++stats_.virtual_only;
+        return;
+    }
+    if (cfg_.direct) {
+        on_map_direct(dev, ev, intid, vcpu);
         return;
     }
     if (u16 slot = find(dev, ev); slot != kNil) {
@@ -207,6 +212,113 @@ void MsiShadow::on_map(u32 dev, u32 ev, u32 intid, u32 vcpu) {
     ++devices_[dslot].events;
     ++live_;
     ++stats_.mapped;
+}
+
+// GICv4 (lock_ held): the mapping as a vLPI of vCPU `vcpu`'s vPE. Same slot bookkeeping as a host-LPI shadow (the
+// slot's host LPI is reserved but never programmed); `pcpu` holds the vCPU.
+void MsiShadow::on_map_direct(u32 dev, u32 ev, u32 intid, u32 vcpu) {
+    const bool target_ok = vcpu < cfg_.vcpu_count;
+    if (u16 slot = find(dev, ev); slot != kNil) {
+        Slot& s = slots_[slot];
+        if (!target_ok) {  // collection unmapped: the virtual ITS drops the event, so must the physical one
+            remove(slot);
+            return;
+        }
+        if (vcpu == s.pcpu) return;
+        if (Status st = ops_->move_vlpi(dev, ev, vcpu); st != Status::ok) {
+            ++stats_.phys_errors;
+            HV_LOG_RATELIMITED(warn, "msi: physical VMOVI of 0x%x/%u to vPE %u failed (%s)", dev, ev, vcpu,
+                               status_name(st));
+            return;
+        }
+        s.pcpu = vcpu;
+        ++stats_.moved;
+        return;
+    }
+    if (!target_ok) return;  // mirrored once MAPC maps the collection (on_map again)
+    if (quarantined_ > 0 && is_quarantined(dev, ev)) {
+        ++stats_.virtual_only;
+        HV_LOG_RATELIMITED(warn, "msi: 0x%x/%u has a quarantined physical mapping: not mirrored again", dev, ev);
+        return;
+    }
+    if (ev >> kEventBits) {
+        ++stats_.virtual_only;
+        HV_LOG_RATELIMITED(warn, "msi: DeviceID 0x%x EventID %u beyond the shadow bound (%u): not mirrored", dev, ev,
+                           1u << kEventBits);
+        return;
+    }
+    usize slot_index = used_.find_first_zero();
+    if (live_ >= cfg_.cap || slot_index >= cfg_.cap) {
+        ++stats_.virtual_only;
+        ++stats_.refused_cap;
+        HV_LOG_RATELIMITED(warn, "msi: per-VM shadow cap (%u) reached: DeviceID 0x%x EventID %u not mirrored", cfg_.cap,
+                           dev, ev);
+        return;
+    }
+    const u16 dslot = device_slot(dev, true);
+    if (dslot == kNil) {
+        ++stats_.virtual_only;
+        ++stats_.refused_cap;
+        return;
+    }
+    const u16 slot = static_cast<u16>(slot_index);
+    if (Status st = ops_->map_vlpi(dev, ev, intid, vcpu); st != Status::ok) {
+        ++stats_.phys_errors;
+        ++stats_.virtual_only;
+        HV_LOG_RATELIMITED(warn, "msi: physical VMAPTI of 0x%x/%u -> vLPI %u of vPE %u failed (%s): stays virtual", dev,
+                           ev, intid, vcpu, status_name(st));
+        release_device(dslot);
+        return;
+    }
+    used_.set(slot);
+    Slot& s = slots_[slot];
+    s = Slot{dev, ev, vcpu, head_[bucket(dev, ev)], dslot, SlotState::live, intid};
+    head_[bucket(dev, ev)] = slot;
+    ++devices_[dslot].events;
+    ++live_;
+    ++stats_.mapped;
+}
+
+void MsiShadow::for_each_vlpi(VlpiVisitor fn, void* ctx) const {
+    if (!cfg_.direct) return;
+    LockGuard g(lock_);
+    for (const Slot& s : slots_)
+        if (s.state == SlotState::live) fn(ctx, s.device_id, s.event_id, s.intid, s.pcpu);
+}
+
+bool MsiShadow::on_set_pending(u32 dev, u32 ev, bool pending) {
+    if (ops_ == nullptr || !cfg_.direct) return false;
+    LockGuard g(lock_);
+    if (find(dev, ev) == kNil) return false;
+    ++stats_.vlpi_commands;
+    if (Status st = ops_->set_vlpi_pending(dev, ev, pending); st != Status::ok) {
+        ++stats_.phys_errors;
+        HV_LOG_RATELIMITED(warn, "msi: physical %s of vLPI 0x%x/%u failed (%s)", pending ? "INT" : "CLEAR", dev, ev,
+                           status_name(st));
+    }
+    return true;
+}
+
+void MsiShadow::on_invalidate(u32 dev, u32 ev) {
+    if (ops_ == nullptr || !cfg_.direct) return;
+    LockGuard g(lock_);
+    if (find(dev, ev) == kNil) return;
+    ++stats_.vlpi_commands;
+    if (Status st = ops_->invalidate_vlpi(dev, ev); st != Status::ok) {
+        ++stats_.phys_errors;
+        HV_LOG_RATELIMITED(warn, "msi: physical INV of vLPI 0x%x/%u failed (%s)", dev, ev, status_name(st));
+    }
+}
+
+void MsiShadow::on_invalidate_all(u32 vcpu) {
+    if (ops_ == nullptr || !cfg_.direct || vcpu >= cfg_.vcpu_count) return;
+    LockGuard g(lock_);
+    if (live_ == 0) return;
+    ++stats_.vlpi_commands;
+    if (Status st = ops_->invalidate_vpe(vcpu); st != Status::ok) {
+        ++stats_.phys_errors;
+        HV_LOG_RATELIMITED(warn, "msi: physical VINVALL of vPE %u failed (%s)", vcpu, status_name(st));
+    }
 }
 
 void MsiShadow::on_unmap(u32 dev, u32 ev, u32 intid) {

@@ -39,6 +39,21 @@ public:
     // MOVI (device_id, event_id) to the collection of `pcpu`.
     [[nodiscard]] virtual Status move_event(u32 device_id, u32 event_id, u32 pcpu) = 0;
 
+    // GICv4 direct injection (MsiShadow::Config::direct only; the vPE of vCPU v is vPEID v, its doorbell the
+    // implementation's). VMAPTI (device_id, event_id) -> vLPI `vintid` of vCPU `vcpu`'s vPE; VMOVI to another vPE;
+    // INT / CLEAR of a vLPI; INV of one; VINVALL of a vPE. unmap_event (DISCARD) removes a vLPI mapping too.
+    [[nodiscard]] virtual Status map_vlpi(u32 /*device_id*/, u32 /*event_id*/, u32 /*vintid*/, u32 /*vcpu*/) {
+        return Status::unsupported;
+    }
+    [[nodiscard]] virtual Status move_vlpi(u32 /*device_id*/, u32 /*event_id*/, u32 /*vcpu*/) {
+        return Status::unsupported;
+    }
+    [[nodiscard]] virtual Status set_vlpi_pending(u32 /*device_id*/, u32 /*event_id*/, bool /*pending*/) {
+        return Status::unsupported;
+    }
+    [[nodiscard]] virtual Status invalidate_vlpi(u32 /*device_id*/, u32 /*event_id*/) { return Status::unsupported; }
+    [[nodiscard]] virtual Status invalidate_vpe(u32 /*vcpu*/) { return Status::unsupported; }
+
 protected:
     ~PhysicalItsOps() = default;
 };
@@ -73,6 +88,10 @@ public:
         u32 cap = kMaxShadows;       // per-VM limit on shadow mappings (<= kMaxShadows)
         u32 vcpu_count = 1;
         u32 vcpu_pcpu[kMaxVcpus] = {};  // vCPU i runs on pCPU vcpu_pcpu[i]
+        // GICv4: mirror mappings as vLPIs of the target vCPU's vPE (map_vlpi/move_vlpi) instead of host LPIs; the
+        // physical GIC then injects them without the hypervisor. Mappings whose collection is unmapped are not
+        // mirrored (the GIC would deliver what the virtual ITS drops) until MAPC maps it again.
+        bool direct = false;
     };
 
     struct Event {
@@ -88,6 +107,7 @@ public:
         u64 refused_cap = 0;     // of which: the per-VM cap or a pool was exhausted
         u64 phys_errors = 0;     // physical ITS calls that failed
         u64 lookups_missed = 0;  // host LPIs with no live shadow
+        u64 vlpi_commands = 0;   // direct mode: INT/CLEAR/INV/VINVALL forwarded to the physical ITS
     };
 
     [[nodiscard]] Status init(const Config& cfg, PhysicalItsOps& ops);
@@ -95,6 +115,16 @@ public:
     // ItsObserver-shaped entry points (the arch glue forwards its::ItsObserver to these).
     void on_map(u32 device_id, u32 event_id, u32 intid, u32 vcpu);
     void on_unmap(u32 device_id, u32 event_id, u32 intid);
+    // Direct mode (Config::direct): INT / CLEAR / INV of a mirrored event go to the physical ITS (true: done there,
+    // the virtual ITS leaves its own pending state alone); INVALL of a collection -> VINVALL of the vCPU's vPE.
+    bool on_set_pending(u32 device_id, u32 event_id, bool pending);
+    void on_invalidate(u32 device_id, u32 event_id);
+    void on_invalidate_all(u32 vcpu);
+    bool direct() const { return cfg_.direct; }
+    // Direct mode: every live vLPI mapping (DeviceID, EventID, vINTID, vCPU), for the save path (the pending state
+    // of vLPIs lives in the physical GIC). `fn` runs with the shadow's lock held and must not call back into it.
+    using VlpiVisitor = void (*)(void* ctx, u32 device_id, u32 event_id, u32 vintid, u32 vcpu);
+    void for_each_vlpi(VlpiVisitor fn, void* ctx) const;
     // Drops every shadow (VM reset, ITS reset already reports unmaps; this is the belt-and-braces path).
     void clear();
 
@@ -121,10 +151,11 @@ private:
     struct Slot {
         u32 device_id = 0;
         u32 event_id = 0;
-        u32 pcpu = 0;
+        u32 pcpu = 0;     // the physical target: a pCPU (shadow mode) or the vCPU whose vPE holds the vLPI (direct)
         u16 next = kNil;  // hash chain
         u16 device = kNil;
         SlotState state = SlotState::free;
+        u32 intid = 0;  // direct mode: the vINTID
     };
     struct DeviceSlot {
         u32 device_id = 0;
@@ -137,6 +168,7 @@ private:
     bool is_quarantined(u32 dev, u32 ev) const;  // a slot whose physical DISCARD failed still names (dev, ev)
     void unlink(u16 slot);
     u32 pcpu_for(u32 vcpu, u32 fallback) const;
+    void on_map_direct(u32 dev, u32 ev, u32 intid, u32 vcpu);
     u16 device_slot(u32 dev, bool create);
     void release_device(u16 dslot);
     void remove(u16 slot);

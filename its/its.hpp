@@ -32,6 +32,12 @@ public:
     // the collection is unmapped (translations of that event are dropped).
     virtual void on_map(u32 device_id, u32 event_id, u32 intid, u32 vcpu) = 0;
     virtual void on_unmap(u32 device_id, u32 event_id, u32 intid) = 0;
+    // INT (pending = true) / CLEAR of a mapped event whose collection is mapped: true if the observer changed the
+    // pending state itself (a vLPI the physical GIC injects directly, GICv4), so the model leaves its own alone.
+    virtual bool on_set_pending(u32 /*device_id*/, u32 /*event_id*/, bool /*pending*/) { return false; }
+    // INV of a mapped event, INVALL of a collection that targets `vcpu`: the LPI configuration may have changed.
+    virtual void on_invalidate(u32 /*device_id*/, u32 /*event_id*/) {}
+    virtual void on_invalidate_all(u32 /*vcpu*/) {}
 
 protected:
     ~ItsObserver() = default;

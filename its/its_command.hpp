@@ -156,6 +156,71 @@ struct Command {
     }
 };
 static_assert(sizeof(Command) == 32, "an ITS command is 32 bytes");
+
+// GICv4.0 virtual-LPI commands (IHI0069H 5.3.15-5.3.29), issued only by the hypervisor's physical-ITS driver
+// (arch/aarch64/host_its) on a GICv4 host; the virtual ITS model does not implement them (they stay unknown
+// opcodes there). Layouts (GICv4.0; the GICv4.1-only fields are left zero):
+//   VMAPP   DW1 vPEID [47:32]; DW2 V [63], RDbase [51:16]; DW3 VPT_addr [51:16], VPT_size [4:0]
+//   VMAPTI  DW0 DeviceID [63:32]; DW1 EventID [31:0], vPEID [47:32]; DW2 vINTID [31:0], Dbell_pINTID [63:32]
+//   VMOVI   DW0 DeviceID; DW1 EventID, vPEID [47:32]; DW2 D [0], Dbell_pINTID [63:32]
+//   VMOVP   DW1 vPEID [47:32] (ITSList [15:0] and SequenceNumber unused with GITS_TYPER.VMOVP = 1); DW2 RDbase
+//   VSYNC, VINVALL  DW1 vPEID [47:32]
+namespace v4 {
+constexpr u8 kVmovi = 0x21;
+constexpr u8 kVmovp = 0x22;
+constexpr u8 kVsync = 0x25;
+constexpr u8 kVmapp = 0x29;
+constexpr u8 kVmapti = 0x2a;
+constexpr u8 kVmapi = 0x2b;
+constexpr u8 kVinvall = 0x2d;
+constexpr u32 kNoDoorbell = 1023;  // Dbell_pINTID 1023: no doorbell
+
+using VpeIdF = Field<47, 32>;     // DW1
+using VIntIdF = Field<31, 0>;     // DW2 (VMAPTI)
+using DoorbellF = Field<63, 32>;  // DW2 (VMAPTI, VMAPI, VMOVI)
+using DoorbellValidF = Bit<0>;    // DW2 (VMOVI: D)
+using VptAddrF = Field<51, 16>;   // DW3 (VMAPP)
+using VptSizeF = Field<4, 0>;     // DW3 (VMAPP): ID bits minus one
+using RdBase4F = Field<51, 16>;   // DW2 (VMAPP, VMOVP)
+
+constexpr Command raw(u8 opcode, u32 dev = 0) {
+    Command c;
+    c.dw[0] = Command::OpcodeF::make(opcode) | Command::DeviceIdF::make(dev);
+    return c;
+}
+constexpr Command vmapp(u32 vpe, u64 rd, bool v, u64 vpt, u32 id_bits) {
+    Command c = raw(kVmapp);
+    c.dw[1] = VpeIdF::make(vpe);
+    c.dw[2] = Command::ValidF::make(v) | RdBase4F::make(rd);
+    c.dw[3] = VptAddrF::make(vpt >> 16) | VptSizeF::make(id_bits - 1);
+    return c;
+}
+constexpr Command vmapti(u32 dev, u32 ev, u32 vpe, u32 vintid, u32 doorbell) {
+    Command c = raw(kVmapti, dev);
+    c.dw[1] = Command::EventIdF::make(ev) | VpeIdF::make(vpe);
+    c.dw[2] = VIntIdF::make(vintid) | DoorbellF::make(doorbell);
+    return c;
+}
+constexpr Command vmovi(u32 dev, u32 ev, u32 vpe, u32 doorbell) {
+    Command c = raw(kVmovi, dev);
+    c.dw[1] = Command::EventIdF::make(ev) | VpeIdF::make(vpe);
+    c.dw[2] = DoorbellValidF::make(1) | DoorbellF::make(doorbell);
+    return c;
+}
+constexpr Command vmovp(u32 vpe, u64 rd) {
+    Command c = raw(kVmovp);
+    c.dw[1] = VpeIdF::make(vpe);
+    c.dw[2] = RdBase4F::make(rd);
+    return c;
+}
+constexpr Command vpe_cmd(u8 opcode, u32 vpe) {  // VSYNC, VINVALL
+    Command c = raw(opcode);
+    c.dw[1] = VpeIdF::make(vpe);
+    return c;
+}
+static_assert(VpeIdF::get(vmapti(1, 2, 3, 8192, 8200).dw[1]) == 3);
+static_assert(VptAddrF::get(vmapp(0, 1, true, 0x40010000, 16).dw[3]) == 0x4001);
+}  // namespace v4
 static_assert(Command::mapd(5, 0x12345600, 3, true).itt_addr() == 0x12345600);
 static_assert(Command::mapti(1, 2, 8192, 7).pintid() == 8192);
 static_assert(Command::movall(3, 4).rdbase2() == 4);

@@ -327,12 +327,15 @@ CmdResult Its::cmd_int_clear_inv(const Command& c) {
         return CmdResult::next;
     }
     const u32 target = ite_target(e), intid = map_.ite(e).intid;
-    if (c.opcode() == Opcode::INT)
-        sink_.set_lpi_pending(target, intid, true);
-    else if (c.opcode() == Opcode::CLEAR)
-        sink_.set_lpi_pending(target, intid, false);
-    else
+    if (c.opcode() == Opcode::INV) {
         sink_.invalidate_lpi(target, intid);
+        if (observer_) observer_->on_invalidate(c.device_id(), c.event_id());
+        return CmdResult::next;
+    }
+    const bool set = c.opcode() == Opcode::INT;
+    // A directly injected vLPI (GICv4) has its pending state in the physical GIC: the observer sets or clears it.
+    if (observer_ && observer_->on_set_pending(c.device_id(), c.event_id(), set)) return CmdResult::next;
+    sink_.set_lpi_pending(target, intid, set);
     return CmdResult::next;
 }
 
@@ -344,6 +347,7 @@ CmdResult Its::cmd_invall(const Command& c) {
         return CmdResult::next;
     }
     sink_.invalidate_all_lpis(map_.collection(s).target);
+    if (observer_) observer_->on_invalidate_all(map_.collection(s).target);
     return CmdResult::next;
 }
 

@@ -77,6 +77,7 @@ void Vgic::reset() {
         v.cpu_if = VcpuIfState{};
         v.cpu_if.nr_lrs = nr_lrs;
     }
+    lpi_table_gen_.fetch_add(1, MemoryOrder::release);
     mark_flush_all();
 }
 
@@ -699,10 +700,19 @@ void Vgic::move_all_lpis(u32 from_vcpu, u32 to_vcpu) {
     if (any) kick_all(1u << to_vcpu);
 }
 
+Vgic::LpiTableView Vgic::lpi_table(u32 vcpu) const {
+    if (vcpu >= cfg_.nr_vcpus) return {};
+    const VcpuState& v = vcpus_[vcpu];
+    LockGuard g(v.lock);
+    LockGuard d(const_cast<Spinlock&>(dist_lock_));
+    return {v.lpis_enabled, propbaser_};
+}
+
 void Vgic::enable_lpis(u32 vcpu) {
     mark_flush_all();
     VcpuState& v = vcpus_[vcpu];
     v.lpis_enabled = true;
+    lpi_table_gen_.fetch_add(1, MemoryOrder::release);
     reload_lpi_config();
     u32 limit;
     {
@@ -760,6 +770,7 @@ void Vgic::disable_lpis(u32 vcpu) {
         HV_LOG_RATELIMITED(warn, "vgic: vCPU %u LPI pending table not writable on disable", vcpu);
     v.lpi_pending.reset();
     v.lpis_enabled = false;
+    lpi_table_gen_.fetch_add(1, MemoryOrder::release);
 }
 
 Status Vgic::save_pending_tables() {

@@ -295,6 +295,16 @@ public:
     u8 lpi_config(u32 intid) const;
     // Write every redistributor's LPI pending bits to its pending table (vCPUs stopped and folded).
     [[nodiscard]] Status save_pending_tables();
+    // GICv4 direct injection (arch/aarch64/msi_passthrough): what the physical GIC needs to deliver `vcpu`'s vLPIs
+    // itself -- whether its redistributor has EnableLPIs, and the VM-wide GICR_PROPBASER (the guest's property
+    // table, IDbits). `lpi_table_generation()` changes whenever either may have changed (a relaxed load per entry
+    // tells whether to look again).
+    struct LpiTableView {
+        bool enabled = false;
+        u64 propbaser = 0;
+    };
+    LpiTableView lpi_table(u32 vcpu) const;
+    u32 lpi_table_generation() const { return lpi_table_gen_.load(MemoryOrder::relaxed); }
 
     // ---- save/restore (register list) ----
     [[nodiscard]] Status dist_save_read(u64 offset, u8 width, u64& value) {
@@ -396,8 +406,9 @@ private:
     HwIrqControl* hw_ = nullptr;
     BoundIrqSink* bound_sink_ = nullptr;
 
-    Spinlock dist_lock_;  // SPI state, GICD_CTLR, PROPBASER and the LPI configuration cache
-    u32 dist_ctlr_ = 0;   // EnableGrp0 | EnableGrp1
+    Atomic<u32> lpi_table_gen_;  // bumped on EnableLPIs changes, PROPBASER writes, reset (lpi_table())
+    Spinlock dist_lock_;         // SPI state, GICD_CTLR, PROPBASER and the LPI configuration cache
+    u32 dist_ctlr_ = 0;          // EnableGrp0 | EnableGrp1
     u32 impl_rev_ = kImplRevLatest;
     u64 propbaser_ = 0;
     IrqState spis_[kMaxSpis];

@@ -32,6 +32,18 @@ using PendInnerCache = Field<9, 7>;
 using PendShareability = Field<11, 10>;
 using PendAddress = Field<51, 16>;
 using PendPtz = Bit<62>;
+// GICv4 (IHI0069H 9.4, 12.11.35-36): the VLPI_base frame follows SGI_base (RD_base + 128 KiB).
+constexpr u64 kGicrVlpiFrame = 0x20000;
+constexpr u64 kGicrVpropbaser = kGicrVlpiFrame + 0x0070;
+constexpr u64 kGicrVpendbaser = kGicrVlpiFrame + 0x0078;
+using GicrTyperVlpis = Bit<1>;
+using VpendValid = Bit<63>;
+using VpendIdai = Bit<62>;
+using VpendPendingLast = Bit<61>;
+using VpendDirty = Bit<60>;
+using VpendAddress = Field<51, 16>;
+using VpendInnerCache = Field<9, 7>;
+using VpendShareability = Field<11, 10>;
 constexpr u64 kCacheWbRaWa = 7;  // Normal, inner write-back, read- and write-allocate
 constexpr u64 kShareInner = 1;
 
@@ -40,6 +52,7 @@ constexpr u8 kPropEnable = 1;
 
 // GITS_BASER<n>.Type (IHI0069H 12.19.1).
 constexpr u64 kBaserTypeDevice = 1;
+constexpr u64 kBaserTypeVpe = 2;
 constexpr u64 kBaserTypeCollection = 4;
 
 constexpr u32 kSpinLimit = 2000000;  // bounded waits: ~ms on hardware, plenty under TCG
@@ -101,9 +114,11 @@ Status HostIts::setup_tables() {
         const u64 off = its::reg(its::GitsReg::BASER0) + 8 * n;
         const u64 cur = mmio_read<u64>(base_ + off);
         const u64 type = baser::Type::get(cur);
-        u8* table = type == kBaserTypeDevice       ? mem().device_table
-                    : type == kBaserTypeCollection ? mem().collection_table
-                                                   : nullptr;
+        // The vPE table only where the ITS can use it (GITS_TYPER.Virtual, GICv4); otherwise Valid stays 0.
+        u8* table = type == kBaserTypeDevice                    ? mem().device_table
+                    : type == kBaserTypeCollection              ? mem().collection_table
+                    : type == kBaserTypeVpe && virtual_capable_ ? mem().vpe_table
+                                                                : nullptr;
         if (table == nullptr) {
             mmio_write<u64>(base_ + off, 0);
             continue;
@@ -120,6 +135,14 @@ Status HostIts::setup_tables() {
             mmio_write<u64>(base_ + off, v);
             got = mmio_read<u64>(base_ + off);
             if (baser::PageSize::get(got) == code) break;
+        }
+        if (type == kBaserTypeVpe &&
+            (!baser::Valid::get(got) || baser::PhysicalAddress::get(got) != (pa(table) >> 12))) {
+            HV_LOG_WARN("host ITS: vPE table not accepted (BASER%u = 0x%llx): no direct vLPI injection", n,
+                        static_cast<unsigned long long>(got));
+            mmio_write<u64>(base_ + off, 0);
+            virtual_capable_ = false;
+            continue;
         }
         if (!baser::Valid::get(got) || baser::PhysicalAddress::get(got) != (pa(table) >> 12)) {
             HV_LOG_ERROR("host ITS: BASER%u (type %llu) not accepted (0x%llx)", n,
@@ -160,6 +183,10 @@ Status HostIts::init(const ItsFrame& frame, u32 cpus) {
     }
 
     for (u32 c = 0; c < cpus_; ++c) HV_TRY(setup_redistributor(c));
+    // GICv4.0 (IHI0069H 12.19.8 GITS_TYPER.Virtual, 12.11.37 GICR_TYPER.VLPIS): vLPIs on every redistributor.
+    virtual_capable_ = typer::Virtual::get(type) != 0;
+    for (u32 c = 0; c < cpus_ && virtual_capable_; ++c)
+        if (!GicrTyperVlpis::get(mmio_read<u64>(gic_redistributor(c) + kGicrTyper))) virtual_capable_ = false;
     HV_TRY(setup_tables());
 
     namespace cbaser = its::cbaser;
@@ -188,9 +215,9 @@ Status HostIts::init(const ItsFrame& frame, u32 cpus) {
         HV_TRY(submit(cmds, 2, c));
     }
     ready_ = true;
-    HV_LOG_INFO("host ITS at 0x%llx: %u pCPU collection(s), DeviceIDs < 0x%x, ITT entry %u bytes, PTA %u%s",
+    HV_LOG_INFO("host ITS at 0x%llx: %u pCPU collection(s), DeviceIDs < 0x%x, ITT entry %u bytes, PTA %u%s%s",
                 static_cast<unsigned long long>(base_), cpus_, device_limit_, itt_entry_size_, pta_ ? 1 : 0,
-                flush_ ? ", cache maintenance on" : "");
+                flush_ ? ", cache maintenance on" : "", virtual_capable_ ? ", GICv4 vLPIs" : "");
     return Status::ok;
 }
 
@@ -344,6 +371,148 @@ Status HostIts::move_event(u32 device_id, u32 event_id, u32 pcpu) {
     Command m = Command::movi(device_id, event_id, pcpu);  // moves a pending LPI too (IHI0069H 5.3.13)
     memcpy(c.dw, m.dw, 32);
     return submit(&c, 1, pcpu);
+}
+
+// ---------------------------------------------------------------- GICv4.0 direct injection
+
+Status HostIts::init_vpes(u32 vcpus, const u32* vcpu_pcpu, u32 doorbell_base) {
+    LockGuard g(lock_);
+    if (!ready_ || !virtual_capable_) return Status::unsupported;
+    if (vcpus == 0 || vcpus > PlatformInfo::kMaxCpus || vcpus > HV_MAX_CPUS) return Status::invalid_argument;
+    if (doorbell_base < kHostLpiFirst || doorbell_base - kHostLpiFirst + vcpus > kHostLpiCount)
+        return Status::invalid_argument;
+    for (u32 i = 0; i < vcpus; ++i)
+        if (vcpu_pcpu[i] >= cpus_) return Status::invalid_argument;
+    for (u32 i = 0; i < vcpus; ++i) {
+        memset(mem().vpt[i], 0, sizeof mem().vpt[i]);
+        if (flush_) clean_dcache(mem().vpt[i], sizeof mem().vpt[i]);
+        // IHI0069H 5.3.24 VMAPP: vPE i -> the redistributor of its pCPU, with its pending table.
+        Cmd cmds[2];
+        Command m = its::v4::vmapp(i, rdbase(vcpu_pcpu[i]), true, pa(mem().vpt[i]), HostItsMemory::kVptIdBits);
+        Command sy = its::v4::vpe_cmd(its::v4::kVsync, i);
+        memcpy(cmds[0].dw, m.dw, 32);
+        memcpy(cmds[1].dw, sy.dw, 32);
+        HV_TRY(submit(cmds, 2, vcpu_pcpu[i]));
+        vpe_pcpu_[i] = vcpu_pcpu[i];
+        // The doorbell: a host LPI on that pCPU's redistributor, rung by the GIC while the vPE is not resident.
+        set_lpi_config(doorbell_base + i, true);
+    }
+    // Each redistributor re-reads the doorbells' property entries (they were disabled when its LPIs came on).
+    for (u32 c = 0; c < cpus_; ++c) {
+        Cmd cmd;
+        Command inv = Command::invall(c);
+        memcpy(cmd.dw, inv.dw, 32);
+        HV_TRY(submit(&cmd, 1, c));
+    }
+    vpes_ = vcpus;
+    doorbell_base_ = doorbell_base;
+    vpes_ready_ = true;
+    return Status::ok;
+}
+
+void HostIts::vpe_load(u32 vcpu, u64 vpropbaser) {
+    if (!vpes_ready_ || vcpu >= vpes_) return;
+    const u64 rd = gic_redistributor(vpe_pcpu_[vcpu]);
+    // IHI0069H 12.11.35: VPROPBASER may change only while VPENDBASER.Valid = 0 (the caller's state says so).
+    mmio_write<u64>(rd + kGicrVpropbaser, vpropbaser);
+    const u64 pend = VpendValid::make(1) | VpendAddress::make(pa(mem().vpt[vcpu]) >> 16) |
+                     VpendInnerCache::make(kCacheWbRaWa) | VpendShareability::make(kShareInner);
+    dsb_sy();
+    mmio_write<u64>(rd + kGicrVpendbaser, pend);
+}
+
+bool HostIts::vpe_put(u32 vcpu) {
+    if (!vpes_ready_ || vcpu >= vpes_) return false;
+    const u64 rd = gic_redistributor(vpe_pcpu_[vcpu]);
+    const u64 pend = VpendAddress::make(pa(mem().vpt[vcpu]) >> 16) | VpendInnerCache::make(kCacheWbRaWa) |
+                     VpendShareability::make(kShareInner);
+    mmio_write<u64>(rd + kGicrVpendbaser, pend);
+    // IHI0069H 12.11.36: Dirty = 1 while the redistributor still writes the pending table back; PendingLast is
+    // valid once it is 0. Bounded: a GIC that never clears it reads as "something pending" (the vCPU re-enters).
+    u64 v = mmio_read<u64>(rd + kGicrVpendbaser);
+    for (u32 spin = 0; VpendDirty::get(v) && spin < kSpinLimit; ++spin) {
+        cpu_relax();
+        v = mmio_read<u64>(rd + kGicrVpendbaser);
+    }
+    return VpendDirty::get(v) || VpendPendingLast::get(v);
+}
+
+bool HostIts::vlpi_pending_in_vpt(u32 vcpu, u32 vintid) const {
+    if (!vpes_ready_ || vcpu >= vpes_ || vintid >= (1u << HostItsMemory::kVptIdBits)) return false;
+    // IHI0069H 6.1.2: one bit per INTID, written by the GIC (not resident: synchronised by VPENDBASER.Dirty = 0).
+    const u8* byte = &mem().vpt[vcpu][vintid / 8];
+    if (flush_) clean_dcache(byte, 1);  // clean+invalidate: the next read fetches what the GIC wrote
+    return ((*reinterpret_cast<const volatile u8*>(byte) >> (vintid % 8)) & 1) != 0;
+}
+
+Status HostIts::move_vpe(u32 vcpu, u32 pcpu) {
+    LockGuard g(lock_);
+    if (!vpes_ready_ || vcpu >= vpes_ || pcpu >= cpus_) return Status::invalid_argument;
+    Cmd cmds[2];
+    Command m = its::v4::vmovp(vcpu, rdbase(pcpu));  // IHI0069H 5.3.27; GITS_TYPER.VMOVP = 1: no ITSList
+    Command sy = its::v4::vpe_cmd(its::v4::kVsync, vcpu);
+    memcpy(cmds[0].dw, m.dw, 32);
+    memcpy(cmds[1].dw, sy.dw, 32);
+    HV_TRY(submit(cmds, 2, pcpu));
+    vpe_pcpu_[vcpu] = pcpu;
+    return Status::ok;
+}
+
+Status HostIts::map_vlpi(u32 device_id, u32 event_id, u32 vintid, u32 vcpu) {
+    LockGuard g(lock_);
+    if (!vpes_ready_ || vcpu >= vpes_) return Status::not_found;
+    if (itt_slot_of(device_id) < 0) return Status::not_found;
+    if (event_id >> MsiShadow::kEventBits) return Status::out_of_range;
+    if (vintid < kHostLpiFirst || vintid >= (1u << HostItsMemory::kVptIdBits)) return Status::invalid_argument;
+    // IHI0069H 5.3.26 VMAPTI: the event becomes vLPI `vintid` of the vPE, rung as its doorbell while not resident.
+    Cmd cmds[2];
+    Command m = its::v4::vmapti(device_id, event_id, vcpu, vintid, doorbell_base_ + vcpu);
+    Command sy = its::v4::vpe_cmd(its::v4::kVsync, vcpu);
+    memcpy(cmds[0].dw, m.dw, 32);
+    memcpy(cmds[1].dw, sy.dw, 32);
+    return submit(cmds, 2, vpe_pcpu_[vcpu]);
+}
+
+Status HostIts::move_vlpi(u32 device_id, u32 event_id, u32 vcpu) {
+    LockGuard g(lock_);
+    if (!vpes_ready_ || vcpu >= vpes_) return Status::not_found;
+    if (itt_slot_of(device_id) < 0) return Status::not_found;
+    // IHI0069H 5.3.25 VMOVI: the vLPI (and its pending state) to another vPE, with that vPE's doorbell (D = 1).
+    Cmd cmds[2];
+    Command m = its::v4::vmovi(device_id, event_id, vcpu, doorbell_base_ + vcpu);
+    Command sy = its::v4::vpe_cmd(its::v4::kVsync, vcpu);
+    memcpy(cmds[0].dw, m.dw, 32);
+    memcpy(cmds[1].dw, sy.dw, 32);
+    return submit(cmds, 2, vpe_pcpu_[vcpu]);
+}
+
+Status HostIts::set_vlpi_pending(u32 device_id, u32 event_id, bool pending) {
+    LockGuard g(lock_);
+    if (!vpes_ready_ || itt_slot_of(device_id) < 0) return Status::not_found;
+    Cmd c;  // INT / CLEAR on a virtual ITE set / clear the vLPI's bit in its vPE's pending table (IHI0069H 5.3.3/6)
+    Command m = Command::event_cmd(pending ? Opcode::INT : Opcode::CLEAR, device_id, event_id);
+    memcpy(c.dw, m.dw, 32);
+    return submit(&c, 1, 0);
+}
+
+Status HostIts::invalidate_vlpi(u32 device_id, u32 event_id) {
+    LockGuard g(lock_);
+    if (!vpes_ready_ || itt_slot_of(device_id) < 0) return Status::not_found;
+    Cmd c;  // INV on a virtual ITE: the vPE's redistributor re-reads the vLPI's property byte (IHI0069H 5.3.11)
+    Command m = Command::event_cmd(Opcode::INV, device_id, event_id);
+    memcpy(c.dw, m.dw, 32);
+    return submit(&c, 1, 0);
+}
+
+Status HostIts::invalidate_vpe(u32 vcpu) {
+    LockGuard g(lock_);
+    if (!vpes_ready_ || vcpu >= vpes_) return Status::not_found;
+    Cmd cmds[2];  // IHI0069H 5.3.28 VINVALL: every vLPI property of the vPE is re-read
+    Command m = its::v4::vpe_cmd(its::v4::kVinvall, vcpu);
+    Command sy = its::v4::vpe_cmd(its::v4::kVsync, vcpu);
+    memcpy(cmds[0].dw, m.dw, 32);
+    memcpy(cmds[1].dw, sy.dw, 32);
+    return submit(cmds, 2, vpe_pcpu_[vcpu]);
 }
 
 }  // namespace hv::arch

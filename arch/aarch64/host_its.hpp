@@ -40,6 +40,36 @@ public:
     [[nodiscard]] Status unmap_event(u32 device_id, u32 event_id, u32 host_lpi) override;
     [[nodiscard]] Status move_event(u32 device_id, u32 event_id, u32 pcpu) override;
 
+    // ---- GICv4.0 direct injection (IHI0069H chapter 6 "Virtual LPI support") ----
+    // The host GIC can inject vLPIs: GITS_TYPER.Virtual, a vPE table accepted by a GITS_BASER<n> of type vPE, and
+    // GICR_TYPER.VLPIS on every redistributor the ITS serves (known after init()).
+    bool virtual_capable() const { return virtual_capable_; }
+    // One vPE per vCPU (vPEID = vCPU index), VMAPPed to the redistributor of the pCPU it is pinned to, with its
+    // own virtual pending table and doorbell (a host LPI, enabled; rung while the vPE is not resident).
+    [[nodiscard]] Status init_vpes(u32 vcpus, const u32* vcpu_pcpu, u32 doorbell_base);
+    bool vpes_ready() const { return vpes_ready_; }
+    u32 doorbell_of(u32 vcpu) const { return vcpu < vpes_ ? doorbell_base_ + vcpu : 0; }
+    // The vCPU whose doorbell `lpi` is, or kNoVpe.
+    static constexpr u32 kNoVpe = 0xffffffffu;
+    u32 vpe_of_doorbell(u32 lpi) const {
+        return vpes_ready_ && lpi >= doorbell_base_ && lpi - doorbell_base_ < vpes_ ? lpi - doorbell_base_ : kNoVpe;
+    }
+    // Residency, on the pCPU the vPE is mapped to (this pCPU's redistributor, no lock): make vCPU `vcpu`'s vPE
+    // resident with the guest's LPI property table `vpropbaser` (a GICR_VPROPBASER value), or not resident; the
+    // latter returns GICR_VPENDBASER.PendingLast (a vLPI was pending when it left).
+    void vpe_load(u32 vcpu, u64 vpropbaser);
+    bool vpe_put(u32 vcpu);
+    // vLPI `vintid` is pending in vCPU `vcpu`'s virtual pending table (read while the vPE is not resident).
+    bool vlpi_pending_in_vpt(u32 vcpu, u32 vintid) const;
+    // VMOVP (the vCPU moved to another pCPU; unused while vCPUs are pinned). Pending vLPIs move with the VPT.
+    [[nodiscard]] Status move_vpe(u32 vcpu, u32 pcpu);
+    // PhysicalItsOps, direct mode
+    [[nodiscard]] Status map_vlpi(u32 device_id, u32 event_id, u32 vintid, u32 vcpu) override;
+    [[nodiscard]] Status move_vlpi(u32 device_id, u32 event_id, u32 vcpu) override;
+    [[nodiscard]] Status set_vlpi_pending(u32 device_id, u32 event_id, bool pending) override;
+    [[nodiscard]] Status invalidate_vlpi(u32 device_id, u32 event_id) override;
+    [[nodiscard]] Status invalidate_vpe(u32 vcpu) override;
+
     // Diagnostics.
     u32 device_id_limit() const { return device_limit_; }
     u64 commands_issued() const { return commands_; }
@@ -71,6 +101,11 @@ private:
     u32 next_lpi_ = kHostLpiFirst;
     u64 commands_ = 0;
     u64 timeouts_ = 0;
+    bool virtual_capable_ = false;
+    bool vpes_ready_ = false;
+    u32 vpes_ = 0;
+    u32 doorbell_base_ = 0;
+    u32 vpe_pcpu_[PlatformInfo::kMaxCpus] = {};
 };
 
 HostIts& host_its();
@@ -87,6 +122,11 @@ struct HostItsMemory {
     alignas(64 * KiB) u8 pending[HV_MAX_CPUS][64 * KiB];  // 2 KiB used each; PENDBASER needs 64 KiB alignment
     alignas(64 * KiB) u8 device_table[kTableBytes];
     alignas(64 * KiB) u8 collection_table[kTableBytes];
+    alignas(64 * KiB) u8 vpe_table[kTableBytes];  // GICv4: the ITS's vPE table (GITS_BASER type vPE)
+    // GICv4: one virtual LPI pending table per vPE (vCPU), 64 KiB aligned for VMAPP/GICR_VPENDBASER; the guest's
+    // LPIs are < 2^16 (vgic kIdBits), so 8 KiB of each are used.
+    static constexpr u32 kVptIdBits = 16;
+    alignas(64 * KiB) u8 vpt[HV_MAX_CPUS][64 * KiB];
     alignas(4096) u8 prop[kHostLpiCount];  // shared by every redistributor
     alignas(4096) u8 queue[kQueueBytes];
     alignas(4096) u8 itt[kIttSlots][kIttBytes];

@@ -22,6 +22,9 @@ class ShadowObserver final : public its::ItsObserver {
 public:
     void on_map(u32 dev, u32 ev, u32 intid, u32 vcpu) override { st().shadow.on_map(dev, ev, intid, vcpu); }
     void on_unmap(u32 dev, u32 ev, u32 intid) override { st().shadow.on_unmap(dev, ev, intid); }
+    bool on_set_pending(u32 dev, u32 ev, bool pending) override { return st().shadow.on_set_pending(dev, ev, pending); }
+    void on_invalidate(u32 dev, u32 ev) override { st().shadow.on_invalidate(dev, ev); }
+    void on_invalidate_all(u32 vcpu) override { st().shadow.on_invalidate_all(vcpu); }
 };
 constinit const ShadowObserver kObserver;
 
@@ -31,6 +34,12 @@ constinit const ShadowObserver kObserver;
 // A host LPI at EL2 (any pCPU, IRQs masked): host LPI -> (DeviceID, EventID) in O(1), then the guest's translation
 // through the virtual ITS. Edge-triggered and owned by us: deactivate at once.
 bool host_lpi_irq(u32 intid, void*) {
+    // GICv4: a vPE's doorbell -- a vLPI became pending while its vCPU was not resident (waiting in WFI): wake it.
+    if (const u32 vpe = host_its().vpe_of_doorbell(intid); vpe != HostIts::kNoVpe) {
+        st().stats.doorbells.fetch_add(1, MemoryOrder::relaxed);
+        vcpu_kicker().kick(vpe);
+        return true;
+    }
     st().stats.host_lpis.fetch_add(1, MemoryOrder::relaxed);
     if (const u32 me = this_cpu_index(); me < PlatformInfo::kMaxCpus)
         st().stats.host_lpis_on_pcpu[me].fetch_add(1, MemoryOrder::relaxed);
@@ -54,6 +63,78 @@ bool host_lpi_irq(u32 intid, void*) {
 
 }  // namespace
 
+namespace {
+
+// ---- GICv4: vPE residency follows the vCPU (docs/msi-passthrough.md "GICv4 direct injection") ----
+
+// GICR_VPROPBASER for the guest's GICR_PROPBASER: its property table (guest RAM is identity mapped, IPA = PA), its
+// IDbits (at most the VPT's 16 bits). 0 if the table is not wholly inside guest RAM: the GIC must never read
+// anything else on the guest's behalf, so the vPE then stays non-resident (its vLPIs wait in the VPT).
+u64 vpropbaser_for(Vm& vm, u64 propbaser) {
+    namespace prop = vgic::gicr_propbaser;
+    const u32 id_bits = min<u32>(static_cast<u32>(prop::IDbits::get(propbaser)) + 1, HostItsMemory::kVptIdBits);
+    if (id_bits < 14) return 0;  // no LPI in range (IHI0069H 12.11.31)
+    const u64 table = prop::PA::get(propbaser) << 12;
+    if (!vm.memory.contains(table, (usize{1} << id_bits) - 8192)) return 0;
+    return prop::PA::make(table >> 12) | prop::IDbits::make(id_bits - 1) | prop::InnerCache::make(7) |
+           prop::Shareability::make(1);
+}
+
+void vpe_before_entry(void*, Vcpu& v) {
+    MsiState::Vpe& p = st().vpes[v.id];
+    Vm& vm = the_vm();
+    const u32 gen = vm.vgic.lpi_table_generation();
+    if (gen != p.seen_gen) {
+        p.seen_gen = gen;
+        const vgic::Vgic::LpiTableView t = vm.vgic.lpi_table(v.id);
+        const u64 vprop = t.enabled ? vpropbaser_for(vm, t.propbaser) : 0;
+        if (t.enabled && vprop == 0)
+            HV_LOG_RATELIMITED(warn, "msi: vCPU %u's LPI property table 0x%llx is not in guest RAM: vLPIs held back",
+                               v.id, static_cast<unsigned long long>(t.propbaser));
+        if (p.resident && vprop != p.vprop) {
+            (void)host_its().vpe_put(v.id);  // VPROPBASER changes only while not resident
+            st().stats.vpe_puts.fetch_add(1, MemoryOrder::relaxed);
+            p.resident = false;
+        }
+        p.wanted = vprop != 0;
+        p.vprop = vprop;
+    }
+    if (p.wanted && !p.resident) {
+        host_its().vpe_load(v.id, p.vprop);
+        st().stats.vpe_loads.fetch_add(1, MemoryOrder::relaxed);
+        p.resident = true;
+    }
+}
+
+void vpe_put(Vcpu& v, bool count_pending) {
+    MsiState::Vpe& p = st().vpes[v.id];
+    if (!p.resident) return;
+    p.resident = false;
+    st().stats.vpe_puts.fetch_add(1, MemoryOrder::relaxed);
+    if (host_its().vpe_put(v.id) && count_pending) st().stats.pending_last.fetch_add(1, MemoryOrder::relaxed);
+}
+
+// WFI wait: the vPE leaves the redistributor (its doorbell now rings for new vLPIs and kicks the vCPU); a vLPI
+// pending at that moment (PendingLast) ends the wait at once (KVM does the same for GICv4.0).
+bool vpe_has_pending(void*, Vcpu& v) {
+    MsiState::Vpe& p = st().vpes[v.id];
+    if (!p.resident) return false;
+    p.resident = false;
+    st().stats.vpe_puts.fetch_add(1, MemoryOrder::relaxed);
+    if (!host_its().vpe_put(v.id)) return false;
+    st().stats.pending_last.fetch_add(1, MemoryOrder::relaxed);
+    return true;
+}
+
+}  // namespace
+
+bool msi_direct() { return st().shadow_ready && st().shadow.direct(); }
+bool msi_direct_native_wfi() { return msi_direct() && st().native_wfi; }
+
+namespace {
+void vpe_put_hook(void*, Vcpu& v) { vpe_put(v, false); }
+}  // namespace
+
 const MsiShadow* msi_shadow() { return st().shadow_ready ? &st().shadow : nullptr; }
 const MsiPassthroughStats& msi_stats() { return st().stats; }
 
@@ -73,6 +154,16 @@ void msi_log_stats() {
         static_cast<unsigned long long>(sh.mapped), static_cast<unsigned long long>(sh.moved),
         static_cast<unsigned long long>(sh.unmapped), static_cast<unsigned long long>(sh.virtual_only),
         static_cast<unsigned long long>(sh.phys_errors));
+    if (msi_direct())
+        HV_LOG_INFO(
+            "stats: gicv4 vlpis=%u doorbells=%llu vpe_loads=%llu vpe_puts=%llu pending_last=%llu "
+            "vlpi_commands=%llu",
+            st().shadow.shadow_count(),
+            static_cast<unsigned long long>(st().stats.doorbells.load(MemoryOrder::relaxed)),
+            static_cast<unsigned long long>(st().stats.vpe_loads.load(MemoryOrder::relaxed)),
+            static_cast<unsigned long long>(st().stats.vpe_puts.load(MemoryOrder::relaxed)),
+            static_cast<unsigned long long>(st().stats.pending_last.load(MemoryOrder::relaxed)),
+            static_cast<unsigned long long>(sh.vlpi_commands));
 }
 
 namespace {
@@ -133,7 +224,8 @@ Status msi_vm_init(Vm& vm, const PlatformInfo& plat, const VirtualItsFrames& fra
     return Status::ok;
 }
 
-Status msi_passthrough_init(Vm& vm, const PlatformInfo& plat) {
+Status msi_passthrough_init(Vm& vm, const PlatformInfo& plat, DirectMode mode) {
+    const bool gicv4 = mode != DirectMode::off;
     if (plat.gic.its.empty() || vm.its_count == 0) return Status::not_found;
     const ItsFrame& frame = plat.gic.its[0];
     HostIts& hits = host_its();
@@ -162,10 +254,31 @@ Status msi_passthrough_init(Vm& vm, const PlatformInfo& plat) {
     cfg.host_lpi_base = base.value();
     cfg.vcpu_count = vm.vcpu_count;
     for (u32 i = 0; i < vm.vcpu_count && i < MsiShadow::kMaxVcpus; ++i) cfg.vcpu_pcpu[i] = vm.vcpus[i].pcpu;
+    // GICv4.0 host: one vPE per vCPU with a doorbell LPI each, and the mappings as vLPIs (direct injection).
+    if (gicv4 && hits.virtual_capable() && !hits.vpes_ready()) {
+        auto doorbells = hits.reserve_lpis(vm.vcpu_count);
+        Status s =
+            doorbells.ok() ? hits.init_vpes(vm.vcpu_count, cfg.vcpu_pcpu, doorbells.value()) : doorbells.status();
+        if (s != Status::ok)
+            HV_LOG_WARN("msi: GICv4 vPEs not set up (%s): passed-through MSIs take the shadow path", status_name(s));
+    }
+    cfg.direct = gicv4 && hits.vpes_ready();
+    if (cfg.direct) {
+        DeviceHooks d;
+        d.name = "gicv4";
+        d.before_entry = vpe_before_entry;
+        d.has_pending = vpe_has_pending;
+        d.put = vpe_put_hook;
+        if (Status s = vm.add_device(d); s != Status::ok) {
+            HV_LOG_WARN("msi: GICv4 residency hooks not registered (%s): shadow path", status_name(s));
+            cfg.direct = false;
+        }
+    }
     if (Status s = st().shadow.init(cfg, hits); s != Status::ok) {
         HV_LOG_ERROR("msi: shadow table set-up failed (%s)", status_name(s));
         return s;
     }
+    st().native_wfi = cfg.direct && mode == DirectMode::on;
     vm.its[0]->set_observer(&const_cast<ShadowObserver&>(kObserver));  // stateless: nothing is written through it
     st().shadow_ready = true;
 
@@ -176,7 +289,42 @@ Status msi_passthrough_init(Vm& vm, const PlatformInfo& plat) {
     HV_LOG_INFO("msi: virtual ITS at 0x%llx, doorbell = physical GITS_TRANSLATER 0x%llx",
                 static_cast<unsigned long long>(frame.base),
                 static_cast<unsigned long long>(hits.translater_address()));
+    if (cfg.direct)
+        HV_LOG_INFO(
+            "msi: GICv4 direct injection: %u vPE(s), doorbells host LPIs %u..%u; passed-through MSIs are vLPIs"
+            "; guest WFI %s",
+            vm.vcpu_count, hits.doorbell_of(0), hits.doorbell_of(vm.vcpu_count - 1),
+            st().native_wfi ? "not trapped (vPE stays resident)" : "trapped (doorbells wake it)");
+    else if (hits.virtual_capable())
+        HV_LOG_INFO("msi: GICv4 host GIC, direct injection off (gicv4=off or set-up failed): shadow path");
     return Status::ok;
+}
+
+u32 msi_vlpis_to_model(Vm& vm) {
+    if (!msi_direct()) return 0;
+    for (u32 i = 0; i < vm.vcpu_count && i < PlatformInfo::kMaxCpus; ++i) {
+        MsiState::Vpe& p = st().vpes[i];
+        if (!p.resident) continue;
+        p.resident = false;  // re-loaded at the vCPU's next entry if the VM continues
+        st().stats.vpe_puts.fetch_add(1, MemoryOrder::relaxed);
+        (void)host_its().vpe_put(i);
+    }
+    struct Ctx {
+        Vm& vm;
+        u32 moved;
+    } ctx{vm, 0};
+    st().shadow.for_each_vlpi(
+        [](void* c, u32 dev, u32 ev, u32 vintid, u32 vcpu) {
+            Ctx& x = *static_cast<Ctx*>(c);
+            if (!host_its().vlpi_pending_in_vpt(vcpu, vintid)) return;
+            if (host_its().set_vlpi_pending(dev, ev, false) != Status::ok)
+                HV_LOG_RATELIMITED(warn, "msi: CLEAR of vLPI %u (0x%x/%u) failed at save", vintid, dev, ev);
+            x.vm.vgic.set_lpi_pending(vcpu, vintid, true);
+            ++x.moved;
+        },
+        &ctx);
+    if (ctx.moved > 0) HV_LOG_INFO("snapshot: %u pending vLPI(s) moved into the vGIC model", ctx.moved);
+    return ctx.moved;
 }
 
 void msi_vm_reset() {

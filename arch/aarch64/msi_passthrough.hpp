@@ -26,6 +26,12 @@ struct MsiPassthroughStats {
     Atomic<u64> delivered;  // signalled to the guest through the virtual ITS
     Atomic<u64> dropped;    // no shadow, or the virtual ITS refused (disabled / unmapped collection)
     Atomic<u64> host_lpis_on_pcpu[PlatformInfo::kMaxCpus];  // host LPIs taken per pCPU (physical ITS collection)
+    // GICv4 direct injection: doorbells taken (a vLPI for a non-resident vPE), vPE loads / puts, puts that found a
+    // vLPI pending (GICR_VPENDBASER.PendingLast: the WFI did not block).
+    Atomic<u64> doorbells;
+    Atomic<u64> vpe_loads;
+    Atomic<u64> vpe_puts;
+    Atomic<u64> pending_last;
 };
 
 // The guest-physical frames of the VM's virtual ITSes, before build_vm sizes the VM by them: ITS 0 at the host ITS
@@ -45,7 +51,15 @@ struct MsiPassthroughStats {
 // collection per pCPU), the VM's host LPI range and the shadow table, wired to virtual ITS 0. Any error means
 // passed-through devices would get no MSIs; it is returned (and logged with the reason) and nothing is half-wired:
 // boot/main.cpp then refuses to start the VM unless pci=off.
-[[nodiscard]] Status msi_passthrough_init(Vm& vm, const PlatformInfo& plat);
+// `mode` (option gicv4=, default on): on a GICv4 host GIC the mappings become vLPIs the GIC injects directly
+// (docs/msi-passthrough.md "GICv4 direct injection"); otherwise, or if the vPEs cannot be set up, the shadow path.
+// doorbell: direct injection with the guest's WFI trapped (a waiting vCPU's vPE leaves, its doorbell wakes it).
+enum class DirectMode : u8 { off, on, doorbell };
+[[nodiscard]] Status msi_passthrough_init(Vm& vm, const PlatformInfo& plat, DirectMode mode = DirectMode::on);
+// Direct injection is in use (the VM's passed-through MSIs are vLPIs).
+bool msi_direct();
+// ... and a guest WFI need not trap (the vPE stays resident and a vLPI wakes the WFI itself): mode `on`.
+bool msi_direct_native_wfi();
 
 const MsiShadow* msi_shadow();
 const MsiPassthroughStats& msi_stats();
@@ -56,11 +70,26 @@ void msi_log_stats();
 // VM reset: every virtual ITS back to its reset state; every shadow mapping is removed from the physical ITS.
 void msi_vm_reset();
 
+// Snapshot save with GICv4 direct injection (every vCPU stopped): the pending state of the VM's vLPIs moves from
+// the physical GIC into the vGIC model -- each vPE leaves its redistributor, each pending vLPI is CLEARed on the
+// physical ITS and made pending in the model -- so the saved LPI pending tables carry it. At restore the virtual
+// ITS's mappings become vLPIs again and those LPIs are delivered through list registers. Returns how many moved.
+u32 msi_vlpis_to_model(Vm& vm);
+
 // The MSI path's state, held by the anchor (anchor.hpp); only msi_passthrough.cpp touches it.
 struct MsiState {
     MsiShadow shadow;
     bool shadow_ready = false;
     MsiPassthroughStats stats;
+    // GICv4: the residency of each vCPU's vPE, touched only on the vCPU's own pCPU.
+    struct Vpe {
+        bool resident = false;
+        bool wanted = false;  // the guest's redistributor has LPIs on and a usable property table
+        u32 seen_gen = ~0u;   // Vgic::lpi_table_generation() when `wanted`/`vprop` were computed
+        u64 vprop = 0;        // GICR_VPROPBASER for it
+    };
+    Vpe vpes[PlatformInfo::kMaxCpus];
+    bool native_wfi = false;  // DirectMode::on
 };
 
 }  // namespace hv::arch

@@ -2,6 +2,7 @@
 // CPU_SUSPEND, vCPU off), start_vcpu / kick_vcpu. Exits are handled in exits.cpp. Choices: docs/boot.md.
 #include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/gic.hpp"
+#include "arch/aarch64/msi_passthrough.hpp"
 #include "arch/aarch64/panic.hpp"
 #include "arch/aarch64/percpu.hpp"
 #include "arch/aarch64/sysreg.hpp"
@@ -173,7 +174,13 @@ void vcpu_loop(Vm& vm, Vcpu& v) {
     PerCpu& cpu = this_cpu();
     cpu.vcpu = &v;
     HV_WRITE_SYSREG(vttbr_el2, vm.stage2.root_pa() | (u64{vm.vmid} << 48));
-    HV_WRITE_SYSREG(hcr_el2, guest_hcr());
+    // GICv4 direct injection (gicv4=on): a guest WFI is not trapped (TWI = 0; KVM does the same for a vCPU alone on its
+    // CPU, and every vCPU here is pinned alone to its pCPU). The vPE stays resident, so a vLPI wakes the WFI itself as
+    // a virtual IRQ -- no exit per MSI; everything else that concerns the vCPU reaches it as a physical IRQ at EL2
+    // (kick SGI, timer PPI), which ends the WFI with an exit as before (docs/msi-passthrough.md).
+    u64 hcr = guest_hcr();
+    if (msi_direct_native_wfi()) hcr &= ~arm::hcr::TWI::field_mask;
+    HV_WRITE_SYSREG(hcr_el2, hcr);
     isb();
     asm volatile("tlbi vmalls12e1" ::: "memory");
     dsb_ish();

@@ -2,6 +2,7 @@
 
 #include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/console_escape.hpp"
+#include "arch/aarch64/msi_passthrough.hpp"
 #include "arch/aarch64/percpu.hpp"
 #include "arch/aarch64/pmu.hpp"
 #include "arch/aarch64/snapdisk.hpp"
@@ -96,6 +97,9 @@ u64 ms_since(u64 t0) {
 // whole VM to the snapshot disk.
 Status save_stopped_vm(Vm& vm, Vcpu& self, u64& written, u64& ms) {
     pmu_vcpu_put(self);  // this vCPU's PMU into its context too (the others did it when they parked)
+    // GICv4: the pending state of directly injected vLPIs is in the physical GIC; it moves into the vGIC model so
+    // the LPI pending tables carry it (docs/msi-passthrough.md "Save/restore with vLPIs").
+    (void)msi_vlpis_to_model(vm);
     const u64 t0 = HV_READ_SYSREG(cntpct_el0);
     const Status s = save_to_disk(vm, written);
     ms = ms_since(t0);

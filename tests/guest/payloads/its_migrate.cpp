@@ -28,6 +28,13 @@
 // guest-tests: smp=2 mem=128M hv_append="vcpus=2" expect=pass timeout=150
 // guest-tests: variant=migrate append="expect_migration" run_guest="--migratable" console="run-guest: migration 1:"
 // guest-tests: variant=stay append=""
+// On a GICv4 host GIC (--gic 4) DeviceIDs 0 and 0x23 are in the passed-through range, so their events are vLPIs the
+// physical GIC holds pending (INT is a physical INT): the save moves that pending state into the vGIC model
+// (docs/msi-passthrough.md "Save/restore with vLPIs"), the restore maps them as vLPIs again.
+// clang-format off
+// guest-tests: variant=migrate_gicv4 append="expect_migration" run_guest="--migratable --gic 4" console="[1-9][0-9]* pending vLPI\(s\) moved into the vGIC model"
+// guest-tests: variant=stay_gicv4 append="" run_guest="--gic 4"
+// clang-format on
 #include "tests/guest/runtime/guest.hpp"
 #include "tests/guest/runtime/its.hpp"
 

@@ -12,6 +12,14 @@
 // guest-tests: variant=smp4
 // guest-tests: variant=smp8 smp=8 append="expect_cpus=8"
 // guest-tests: variant=late_cpu hv_append="debug_late_cpu=2:1500"
+// GICv4 host GIC (docs/msi-passthrough.md "GICv4 direct injection"): the MSI is a vLPI the GIC injects itself (no
+// host LPI at EL2), MOVI a physical VMOVI; the secondaries wait in WFI (wfi=1). gicv4: WFI is not trapped, the vLPI
+// wakes it; gicv4_doorbell: WFI traps, the waiting vCPU's vPE is not resident and its doorbell LPI wakes it.
+// clang-format off
+// guest-tests: variant=gicv4 run_guest="--gic 4" append="expect_cpus=4 wfi=1" console="stats: msi host_lpis=0 .*\n.*stats: gicv4 vlpis=1 "
+// guest-tests: variant=gicv4_doorbell run_guest="--gic 4" hv_append="gicv4=doorbell" append="expect_cpus=4 wfi=1" console="stats: gicv4 vlpis=1 doorbells=[1-9]"
+// guest-tests: variant=gicv3_wfi append="expect_cpus=4 wfi=1"
+// clang-format on
 #include "tests/guest/runtime/guest.hpp"
 #include "tests/guest/runtime/its.hpp"
 
@@ -62,13 +70,19 @@ void lpi_irq(u32 intid, void*) {
         __atomic_fetch_add(&g_stray, 1u, __ATOMIC_SEQ_CST);
 }
 
+constexpr u32 kWakeSgi = 1;
+void wake_sgi(u32, void*) {}
+
 void secondary(u32 slot, void*) {
     if (!gic::init_cpu()) return;
     g_up[slot] = 1;
     dsb_sy();
     const u64 deadline = counter() + counter_frequency() * 120;
+    const bool use_wfi = bootarg_u64("wfi", 0) != 0;  // wait for the LPI in WFI rather than spinning
+    if (use_wfi) gic::enable(kWakeSgi);               // teardown's wake-up
     irq_enable();
     while (!g_exit && counter() < deadline) {
+        if (use_wfi) wfi();
     }
     irq_disable();
 }
@@ -130,6 +144,7 @@ GUEST_TEST(cpus_up_with_lpis) {
         EXPECT_EQ(mmio_read32(g_rd[c]) & 1, 1u);  // GICR_CTLR.EnableLPIs
     }
     ASSERT_TRUE(gic::set_handler(kLpi, lpi_irq));
+    ASSERT_TRUE(gic::set_handler(kWakeSgi, wake_sgi));
     printf("  %u CPUs up, LPIs on every redistributor\n", g_cpus);
 }
 
@@ -242,5 +257,6 @@ GUEST_TEST(msi_reaches_every_cpu) {
 GUEST_TEST(teardown) {
     g_exit = 1;
     dsb_sy();
+    for (u32 c = 1; c < g_cpus; ++c) gic::send_sgi(kWakeSgi, g_mpidr[c]);  // secondaries waiting in WFI (wfi=1)
     for (u32 c = 1; c < g_cpus; ++c) EXPECT_TRUE(wait_slot(cpu_finished, c, 2000));
 }

@@ -8,6 +8,8 @@
 #include <map>
 #include <random>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "tests/unit/its/its_harness.hpp"
 
@@ -51,6 +53,7 @@ public:
     Status unmap_event(u32 dev, u32 ev, u32 lpi) override {
         ++calls;
         if (fail_unmap_event) return Status::timeout;
+        if (vlpis.erase({dev, ev}) == 1) return Status::ok;  // DISCARD of a vLPI (direct mode)
         auto it = events.find({dev, ev});
         EXPECT_TRUE(it != events.end());
         if (it != events.end()) {
@@ -69,6 +72,41 @@ public:
         return Status::ok;
     }
 
+    // GICv4 direct mode: (dev, ev) -> (vINTID, vPE), and the INT/CLEAR/INV/VINVALL commands issued.
+    Status map_vlpi(u32 dev, u32 ev, u32 vintid, u32 vcpu) override {
+        ++calls;
+        EXPECT_EQ(devices.count(dev), 1u) << "VMAPTI on an unmapped device";
+        EXPECT_EQ(vlpis.count({dev, ev}), 0u) << "VMAPTI of a mapped event";
+        vlpis[{dev, ev}] = {vintid, vcpu};
+        return Status::ok;
+    }
+    Status move_vlpi(u32 dev, u32 ev, u32 vcpu) override {
+        ++calls;
+        ++moves;
+        auto it = vlpis.find({dev, ev});
+        EXPECT_TRUE(it != vlpis.end());
+        if (it != vlpis.end()) it->second.second = vcpu;
+        return Status::ok;
+    }
+    Status set_vlpi_pending(u32 dev, u32 ev, bool pending) override {
+        ++calls;
+        EXPECT_EQ(vlpis.count({dev, ev}), 1u);
+        log.push_back(std::string(pending ? "INT " : "CLEAR ") + std::to_string(dev) + "/" + std::to_string(ev));
+        return Status::ok;
+    }
+    Status invalidate_vlpi(u32 dev, u32 ev) override {
+        ++calls;
+        log.push_back("INV " + std::to_string(dev) + "/" + std::to_string(ev));
+        return Status::ok;
+    }
+    Status invalidate_vpe(u32 vcpu) override {
+        ++calls;
+        log.push_back("VINVALL " + std::to_string(vcpu));
+        return Status::ok;
+    }
+
+    std::map<std::pair<u32, u32>, std::pair<u32, u32>> vlpis;  // (dev, ev) -> (vINTID, vPE)
+    std::vector<std::string> log;
     std::map<u32, u32> devices;                                 // dev -> event bits
     std::map<std::pair<u32, u32>, std::pair<u32, u32>> events;  // (dev, ev) -> (lpi, pcpu)
     std::set<u32> lpis;
@@ -84,6 +122,9 @@ public:
     explicit ShadowObserver(MsiShadow& s) : s_(s) {}
     void on_map(u32 dev, u32 ev, u32 intid, u32 vcpu) override { s_.on_map(dev, ev, intid, vcpu); }
     void on_unmap(u32 dev, u32 ev, u32 intid) override { s_.on_unmap(dev, ev, intid); }
+    bool on_set_pending(u32 dev, u32 ev, bool pending) override { return s_.on_set_pending(dev, ev, pending); }
+    void on_invalidate(u32 dev, u32 ev) override { s_.on_invalidate(dev, ev); }
+    void on_invalidate_all(u32 vcpu) override { s_.on_invalidate_all(vcpu); }
 
 private:
     MsiShadow& s_;
@@ -95,8 +136,9 @@ constexpr u32 kVirtualDev = 0x1000;               // not passthrough
 struct Fixture : ::testing::Test {
     Fixture() : obs(shadow) {}
     void SetUp() override { init_shadow(MsiShadow::kMaxShadows); }
-    void init_shadow(u32 cap) {
+    void init_shadow(u32 cap, bool direct = false) {
         MsiShadow::Config cfg;
+        cfg.direct = direct;
         ASSERT_EQ(cfg.passthrough.push_back({kPtFirst, kPtCount}), Status::ok);
         cfg.cap = cap;
         cfg.vcpu_count = 4;
@@ -436,8 +478,6 @@ TEST_F(Fixture, RandomCommandStreamsKeepTheShadowExact) {
     }
 }
 
-}  // namespace
-
 // docs/isolation.md: a host LPI never waits for a mapping change that is talking to the physical ITS. While a MAPTI
 // is in the physical ITS (the shadow's lock held), the host-LPI path still resolves another live shadow -- if lookup()
 // took that lock this would spin for ever.
@@ -462,3 +502,75 @@ TEST_F(Fixture, HostLpiLookupDoesNotWaitForAPhysicalItsCall) {
     h.cmd(Command::event_cmd(Opcode::DISCARD, 0x10, 1));
     EXPECT_FALSE(shadow.lookup(lpi).ok());
 }
+
+// GICv4 direct injection: the guest's mappings of passed-through devices become vLPIs of the target vCPU's vPE, and
+// every guest command that changes them has its exact physical counterpart.
+struct DirectFixture : Fixture {
+    void SetUp() override { init_shadow(MsiShadow::kMaxShadows, true); }
+};
+
+TEST_F(DirectFixture, MaptiBecomesAVlpiOfTheTargetVcpuWithNoHostLpi) {
+    h.mapd(0x10);
+    h.cmd(Command::mapti(0x10, 3, 8200, 2));
+    ASSERT_EQ(shadow.shadow_count(), 1u);
+    ASSERT_EQ(phys.vlpis.count({0x10, 3}), 1u);
+    EXPECT_EQ(phys.vlpis[std::make_pair(0x10u, 3u)], std::make_pair(8200u, 2u));  // vINTID = guest LPI, vPE = vCPU
+    EXPECT_TRUE(phys.events.empty()) << "no host LPI mapping in direct mode";
+    EXPECT_EQ(shadow.lookup(shadow.host_lpi_of(0x10, 3)).status(), Status::not_found);
+    // Not passed through: purely virtual as before.
+    h.mapd(kVirtualDev);
+    h.cmd(Command::mapti(kVirtualDev, 1, 8300, 0));
+    EXPECT_EQ(phys.vlpis.count({kVirtualDev, 1}), 0u);
+}
+
+TEST_F(DirectFixture, MoviAndMapcRemapAreVmovisAndAnUnmappedCollectionDropsTheVlpi) {
+    h.mapd(0x10);
+    h.cmd(Command::mapti(0x10, 0, 8200, 1));
+    h.cmd(Command::movi(0x10, 0, 3));
+    EXPECT_EQ(phys.vlpis[std::make_pair(0x10u, 0u)].second, 3u);
+    EXPECT_EQ(phys.moves, 1);
+    h.cmd(Command::mapc(3, 0, true));  // collection 3: vCPU 3 -> vCPU 0
+    EXPECT_EQ(phys.vlpis[std::make_pair(0x10u, 0u)].second, 0u);
+    EXPECT_EQ(phys.moves, 2);
+    // MAPC V=0: the virtual ITS drops the event's translations, so the physical vLPI mapping must go...
+    h.cmd(Command::mapc(3, 0, false));
+    EXPECT_EQ(phys.vlpis.count({0x10, 0}), 0u);
+    EXPECT_EQ(shadow.shadow_count(), 0u);
+    // ... and come back when the collection is mapped again.
+    h.cmd(Command::mapc(3, 2, true));
+    ASSERT_EQ(phys.vlpis.count({0x10, 0}), 1u);
+    EXPECT_EQ(phys.vlpis[std::make_pair(0x10u, 0u)], std::make_pair(8200u, 2u));
+}
+
+TEST_F(DirectFixture, IntClearInvInvallGoToThePhysicalItsAndTheModelKeepsOut) {
+    h.mapd(0x10);
+    h.cmd(Command::mapti(0x10, 0, 8200, 1));
+    h.cmd(Command::event_cmd(Opcode::INT, 0x10, 0));
+    EXPECT_EQ(h.sink.pending().count({1u, 8200u}), 0u) << "a vLPI's pending state is the physical GIC's";
+    h.cmd(Command::event_cmd(Opcode::CLEAR, 0x10, 0));
+    h.cmd(Command::event_cmd(Opcode::INV, 0x10, 0));
+    h.cmd(Command::invall(1));
+    const std::vector<std::string> want = {"INT 16/0", "CLEAR 16/0", "INV 16/0", "VINVALL 1"};
+    EXPECT_EQ(phys.log, want);
+    // A purely virtual event is the model's as before.
+    h.mapd(kVirtualDev);
+    h.cmd(Command::mapti(kVirtualDev, 1, 8300, 1));
+    h.cmd(Command::event_cmd(Opcode::INT, kVirtualDev, 1));
+    EXPECT_EQ(h.sink.pending().count({1u, 8300u}), 1u);
+    EXPECT_EQ(phys.log.size(), want.size());
+    // DISCARD and MAPD V=0 remove the vLPI mappings and the device.
+    h.cmd(Command::event_cmd(Opcode::DISCARD, 0x10, 0));
+    EXPECT_TRUE(phys.vlpis.empty());
+    EXPECT_TRUE(phys.devices.empty());
+}
+
+TEST_F(DirectFixture, ResetDropsEveryVlpi) {
+    h.mapd(0x10);
+    for (u32 ev = 0; ev < 4; ++ev) h.cmd(Command::mapti(0x10, ev, 8200 + ev, ev));
+    EXPECT_EQ(phys.vlpis.size(), 4u);
+    h.its->reset();
+    EXPECT_TRUE(phys.vlpis.empty());
+    EXPECT_TRUE(phys.devices.empty());
+}
+
+}  // namespace
