@@ -11,6 +11,9 @@ bool Mappings::set_hash_seed(u64 seed) {
 }
 
 void Mappings::clear() {
+    // Nothing was added since the last clear: already clear (an ITS reset and RESTORE_TABLES both clear; a VM
+    // reset of an ITS that never mapped anything costs nothing).
+    if (pristine_) return;
     for (auto& d : devices_) d = Device{};
     for (auto& i : ites_) i = Ite{};
     for (auto& c : collections_) c = Collection{};
@@ -21,10 +24,12 @@ void Mappings::clear() {
     // Free ITE slots as a stack, slot 0 on top: allocation and release are O(1) whatever the guest freed before.
     for (u16 i = 0; i < kMaxItes; ++i) free_ites_[i] = static_cast<u16>(kMaxItes - 1 - i);
     n_free_ites_ = kMaxItes;
+    pristine_ = true;
 }
 
 Result<u16> Mappings::add_device(u32 device_id, u64 itt_addr, u8 event_bits) {
     if (find_device(device_id) != kNil) return Status::busy;
+    pristine_ = false;
     for (u16 s = 0; s < kMaxDevices; ++s) {
         if (devices_[s].used) continue;
         devices_[s] = Device{device_id, itt_addr, event_bits, kNil, 0, true};
@@ -45,6 +50,7 @@ void Mappings::remove_device(u16 slot) {
 Result<u16> Mappings::get_or_add_collection(u32 icid) {
     u16 s = find_collection(icid);
     if (s != kNil) return s;
+    pristine_ = false;
     for (s = 0; s < kMaxCollections; ++s) {
         if (collections_[s].used) continue;
         collections_[s] = Collection{static_cast<u16>(icid), kUnmappedTarget, 0, true};
@@ -70,6 +76,7 @@ Result<u16> Mappings::add_ite(u16 device_slot, u32 event, u32 intid, u16 collect
         return Status::invalid_argument;
     if (find_ite(device_slot, event) != kNil) return Status::busy;
     if (n_free_ites_ == 0) return Status::no_memory;
+    pristine_ = false;
     const u16 slot = free_ites_[--n_free_ites_];
 
     Device& d = devices_[device_slot];

@@ -166,6 +166,8 @@ private:
     usize n_devices_ = 0, n_ites_ = 0, n_collections_ = 0;
     u16 free_ites_[kMaxItes];  // stack of free ITE slots
     u32 n_free_ites_ = 0;
+    bool pristine_ =
+        false;  // nothing added since clear(): every slot, index and the free stack are as clear() left them
 };
 
 }  // namespace hv::its

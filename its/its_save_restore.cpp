@@ -13,6 +13,38 @@
 
 namespace hv::its {
 
+namespace {
+
+// Reads a table's 8-byte entries through a small window: a scan of a mostly empty device table or ITT makes one
+// guest-memory access per kEntries entries, not one per entry. Forward scans only; the caller has checked that
+// the whole table is in guest RAM (contains()), so a window never straddles regions.
+class EntryWindow {
+public:
+    EntryWindow(GuestMemory& mem, u64 base, u64 count) : mem_(mem), base_(base), count_(count) {}
+    [[nodiscard]] Status get(u64 i, u64& v) {
+        if (i >= count_) return Status::out_of_range;
+        if (i < first_ || i >= first_ + n_) {
+            first_ = i;
+            n_ = min<u64>(count_ - i, kEntries);
+            if (mem_.read(base_ + i * abi::kEntrySize, buf_, n_ * abi::kEntrySize) != Status::ok) {
+                n_ = 0;
+                return Status::out_of_range;
+            }
+        }
+        v = buf_[i - first_];
+        return Status::ok;
+    }
+
+private:
+    static constexpr u64 kEntries = 32;  // 256 bytes of EL2 stack (two windows nest: DTEs, then an ITT)
+    GuestMemory& mem_;
+    u64 base_, count_;
+    u64 first_ = 0, n_ = 0;
+    u64 buf_[kEntries];
+};
+
+}  // namespace
+
 void Its::reset() {
     LockGuard g(cmd_lock_);
     unmap_all();
@@ -176,10 +208,11 @@ Status Its::restore_device(u32 id, u64 dte) {
         if (!r.ok()) return r.status();
         d = r.value();
     }
+    EntryWindow ites(mem_, itt, events);
     u64 ev = 0;
     while (ev < events) {
         u64 v = 0;
-        if (mem_.read_obj(itt + ev * abi::kEntrySize, v) != Status::ok) return Status::out_of_range;
+        if (ites.get(ev, v) != Status::ok) return Status::out_of_range;
         const u64 intid = abi::ite::PIntId::get(v);
         if (intid == 0) {  // invalid entry: step to the next one
             ++ev;
@@ -203,10 +236,11 @@ Status Its::restore_device(u32 id, u64 dte) {
 
 // Scans `count` DTEs at `gpa` (IDs first_id...). A valid DTE with next == 0 ends the whole table (`done`).
 Status Its::restore_dte_run(u64 gpa, u64 first_id, u64 count, u64 id_limit, bool& done) {
+    EntryWindow dtes(mem_, gpa, count);
     u64 i = 0;
     while (i < count) {
         u64 v = 0;
-        if (mem_.read_obj(gpa + i * abi::kEntrySize, v) != Status::ok) return Status::out_of_range;
+        if (dtes.get(i, v) != Status::ok) return Status::out_of_range;
         if (!abi::dte::Valid::get(v)) {
             ++i;
             continue;

@@ -38,9 +38,9 @@ u64 GicdRegisterClass::id_at(u32, usize i) const {
 
 bool GicdRegisterClass::owns(u64 id) const {
     if (reglist::reg_class(id) != kClassGicd) return false;
-    for (usize i = 0, n = count(0); i < n; ++i)
-        if (id_at(0, i) == id) return true;
-    return false;
+    // O(1): a snapshot save/restore looks up every register (a linear scan made it quadratic in the SPI count).
+    const i64 i = gicd_save_index(vgic_.nr_irqs(), offset_of(id));
+    return i >= 0 && id_at(0, static_cast<usize>(i)) == id;
 }
 
 Status GicdRegisterClass::get(u32, u64 id, Span<u8> value) {

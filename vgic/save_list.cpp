@@ -57,6 +57,30 @@ SaveReg gicd_save_at(u32 nr_irqs, usize i) {
     return {off(GicdReg::IROUTER) + (kNumPrivate + static_cast<u32>(i)) * 8, 8};
 }
 
+i64 gicd_save_index(u32 nr_irqs, u32 offset) {
+    for (usize i = 0; i < array_size(kGicdHead); ++i)
+        if (kGicdHead[i].offset == offset) return static_cast<i64>(i);
+    usize base = array_size(kGicdHead);
+    const u32 spis = nr_irqs > kNumPrivate ? nr_irqs - kNumPrivate : 0;
+    // The inverse of gicd_save_at, family by family (the families' offset ranges are disjoint).
+    for (usize k = 0; k < array_size(kGicd1Bit); ++k) {
+        if (offset < kGicd1Bit[k] + 4 || offset % 4 != 0) continue;
+        const u32 word = (offset - kGicd1Bit[k]) / 4;
+        if (word <= spis / 32) return static_cast<i64>(base + (word - 1) * array_size(kGicd1Bit) + k);
+    }
+    base += array_size(kGicd1Bit) * (spis / 32);
+    const u32 prio = off(GicdReg::IPRIORITYR) + kNumPrivate;
+    if (offset >= prio && offset < prio + spis && offset % 4 == 0) return static_cast<i64>(base + (offset - prio) / 4);
+    base += spis / 4;
+    const u32 cfg = off(GicdReg::ICFGR) + kNumPrivate / 4;
+    if (offset >= cfg && offset < cfg + spis / 4 && offset % 4 == 0) return static_cast<i64>(base + (offset - cfg) / 4);
+    base += spis / 16;
+    const u32 route = off(GicdReg::IROUTER) + kNumPrivate * 8;
+    if (offset >= route && offset < route + (spi_end(nr_irqs) - kNumPrivate) * 8 && offset % 8 == 0)
+        return static_cast<i64>(base + (offset - route) / 8);
+    return -1;
+}
+
 usize gicr_save_count() { return array_size(kGicr); }
 SaveReg gicr_save_at(usize i) { return i < array_size(kGicr) ? kGicr[i] : SaveReg{off(GicrReg::CTLR), 4}; }
 

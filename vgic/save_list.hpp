@@ -16,6 +16,8 @@ struct SaveReg {
 // SPI IGROUPR/ISENABLER/ISPENDR/ISACTIVER, IPRIORITYR, ICFGR and IROUTER.
 usize gicd_save_count(u32 nr_irqs);
 SaveReg gicd_save_at(u32 nr_irqs, usize i);
+// The index i with gicd_save_at(nr_irqs, i).offset == offset, or -1: O(1) (reglist lookups use it).
+i64 gicd_save_index(u32 nr_irqs, u32 offset);
 
 // GICR registers of one redistributor: PROPBASER, PENDBASER, WAKER, the SGI_base SGI/PPI registers, and
 // GICR_CTLR last (setting EnableLPIs reads the LPI pending table written by Vgic::save_pending_tables()).

@@ -54,9 +54,10 @@ void Vgic::reset() {
     };
     {
         LockGuard d(dist_lock_);
+        const u8 target = route_target(0);  // IROUTER resets to 0: the vCPU with affinity 0.0.0.0 (KVM)
         for (IrqState& s : spis_) {
             reset_irq(s, false);
-            s.target = route_target(0);  // IROUTER resets to 0: the vCPU with affinity 0.0.0.0 (KVM)
+            s.target = target;
         }
         dist_ctlr_ = 0;
         impl_rev_ = kImplRevLatest;

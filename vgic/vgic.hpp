@@ -130,8 +130,11 @@ public:
         if (bits_.word(i / 64) == 0) summary_.clear(i / 64);
     }
     void assign(usize i, bool v) { v ? set(i) : clear(i); }
+    // Clears only the words the summary marks (a word is non-zero only if its summary bit is set): a vCPU or VM
+    // reset costs the summary scan, not the whole LPI bitmap.
     void reset() {
-        bits_.reset();
+        for (usize w = summary_.find_next(0); w < Bitmap<Bits>::words; w = summary_.find_next(w + 1))
+            bits_.set_word(w, 0);
         summary_.reset();
     }
     usize find_next(usize from) const {

@@ -97,7 +97,16 @@ const SysRegDesc* find_sys(u64 id) {
     return nullptr;
 }
 
+constexpr bool core_all_in_class() {
+    for (const CoreRegDesc& d : kCore.e)
+        if ((d.id & kClassMask) != kClassCore) return false;
+    return true;
+}
+static_assert(core_all_in_class(), "find_core filters on KVM_REG_ARM_CORE first");
+
 const CoreRegDesc* find_core(u64 id) {
+    // Every catalogue lookup asks each class in turn: IDs of other classes leave before the scan.
+    if ((id & kClassMask) != kClassCore) return nullptr;
     for (const CoreRegDesc& d : kCore.e)
         if (d.id == id) return &d;
     return nullptr;

@@ -7,6 +7,7 @@
 // or a value, power states and SDEI state stay valid (Sdei::validate), pseudo-registers read back what was accepted.
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "psci/ids.hpp"
 #include "sdei/ids.hpp"
@@ -136,9 +137,21 @@ u64 arg(ByteStream& in, u32 nvcpus) {
     }
 }
 
+// The VM is built afresh by build_vm for every input (its shape comes from the input), but in storage that lives
+// across inputs: hv::Vm is large, and a new allocation per input cost more in page faults than the calls.
+Vm& fresh_vm() {
+    static std::optional<Vm> storage;
+    return storage.emplace();
+}
+u8* fresh_ram() {
+    static std::unique_ptr<u8[]> ram = std::make_unique<u8[]>(kRamSize);
+    std::memset(ram.get(), 0, kRamSize);
+    return ram.get();
+}
+
 struct Model {
-    std::unique_ptr<Vm> vm = std::make_unique<Vm>();
-    std::unique_ptr<u8[]> ram = std::make_unique<u8[]>(kRamSize);
+    Vm* vm = &fresh_vm();
+    u8* ram = fresh_ram();
     Platform platform;
     SdeiPlatform sdei_platform;
     FixedClock clock;
@@ -150,7 +163,7 @@ struct Model {
         n = 1 + in.below(kMaxVcpus);
         platform.n = sdei_platform.n = n;
         vm->vcpu_count = n;
-        if (vm->memory.add_region(kRamBase, kRamSize, ram.get()) != Status::ok) return false;
+        if (vm->memory.add_region(kRamBase, kRamSize, ram) != Status::ok) return false;
         VmConfig cfg;
         cfg.vcpu_count = n;
         for (u32 i = 0; i < n; ++i) {

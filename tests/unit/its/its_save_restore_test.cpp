@@ -324,3 +324,37 @@ void round_trip(bool indirect) {
 
 TEST(ItsRoundTrip, FlatDeviceTable) { round_trip(false); }
 TEST(ItsRoundTrip, TwoLevelDeviceTable) { round_trip(true); }
+
+// Mappings::clear after adds and removes leaves the same empty pool as a new one (slot 0 first again); a clear
+// with nothing added since the last one is a no-op that keeps it so.
+TEST(ItsMappings, ClearGivesBackAFreshPool) {
+    auto m = std::make_unique<Mappings>();
+    auto fresh = std::make_unique<Mappings>();
+    for (int round = 0; round < 2; ++round) {
+        Result<u16> d = m->add_device(5, 0x1000, 4);
+        ASSERT_TRUE(d.ok());
+        Result<u16> c = m->get_or_add_collection(3);
+        ASSERT_TRUE(c.ok());
+        Result<u16> e1 = m->add_ite(d.value(), 1, 8192, c.value());
+        Result<u16> e2 = m->add_ite(d.value(), 2, 8193, c.value());
+        ASSERT_TRUE(e1.ok() && e2.ok());
+        m->remove_ite(e1.value());  // the free stack now has e1 on top
+        m->clear();
+        m->clear();
+        EXPECT_EQ(m->device_count() + m->ite_count() + m->collection_count(), 0u);
+        EXPECT_EQ(m->find_device(5), kNil);
+        EXPECT_EQ(m->find_collection(3), kNil);
+        for (u16 s = 0; s < Mappings::ite_slots(); ++s) ASSERT_FALSE(m->ite(s).used);
+        // Allocation order matches a new pool's.
+        Result<u16> d2 = m->add_device(9, 0x2000, 2), fd = fresh->add_device(9, 0x2000, 2);
+        Result<u16> c2 = m->get_or_add_collection(1), fc = fresh->get_or_add_collection(1);
+        ASSERT_TRUE(d2.ok() && fd.ok() && c2.ok() && fc.ok());
+        EXPECT_EQ(d2.value(), fd.value());
+        Result<u16> e3 = m->add_ite(d2.value(), 0, 8200, c2.value()),
+                    fe = fresh->add_ite(fd.value(), 0, 8200, fc.value());
+        ASSERT_TRUE(e3.ok() && fe.ok());
+        EXPECT_EQ(e3.value(), fe.value());
+        m->clear();
+        fresh->clear();
+    }
+}

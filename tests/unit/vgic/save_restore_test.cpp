@@ -332,3 +332,35 @@ TEST_F(VgicTest, SaveListCoversStateWithValueSemantics) {
     EXPECT_EQ(line_level_first_intid(line_level_index(3, 64)), 64u);
     EXPECT_EQ(line_level_vcpu(line_level_index(3, 64)), 0u);
 }
+
+// gicd_save_index is the O(1) inverse of gicd_save_at that GicdRegisterClass::owns uses: every listed offset maps
+// back to its index, and no other offset of the frame maps to anything.
+TEST(VgicSaveRestore, GicdSaveIndexInvertsTheSaveList) {
+    for (u32 nr = kNumPrivate; nr <= kMaxIrqs; nr += 32) {
+        std::vector<i64> want(0x10000 / 4, -1);
+        for (usize i = 0; i < gicd_save_count(nr); ++i) {
+            const SaveReg r = gicd_save_at(nr, i);
+            ASSERT_EQ(gicd_save_index(nr, r.offset), static_cast<i64>(i)) << nr << " " << std::hex << r.offset;
+            want[r.offset / 4] = static_cast<i64>(i);
+        }
+        for (u32 off = 0; off < 0x10000; ++off) {
+            const i64 got = gicd_save_index(nr, off);
+            ASSERT_EQ(got, off % 4 ? -1 : want[off / 4]) << nr << " " << std::hex << off;
+        }
+    }
+}
+
+// SparseBitmap::reset clears only the words its summary marks: after any set/clear history every bit reads clear.
+TEST(VgicSparseBitmap, ResetClearsEveryBitThroughTheSummary) {
+    auto b = std::make_unique<SparseBitmap<kNumLpis>>();
+    const usize bits[] = {0, 1, 63, 64, 4095, 4096, 30000, kNumLpis - 1};
+    for (usize i : bits) b->set(i);
+    b->clear(64);
+    b->set(65);
+    b->reset();
+    EXPECT_FALSE(b->any());
+    for (usize i = 0; i < kNumLpis; ++i) ASSERT_FALSE(b->test(i)) << i;
+    EXPECT_EQ(b->find_next(0), kNumLpis);
+    b->set(77);
+    EXPECT_EQ(b->find_next(0), 77u);
+}
