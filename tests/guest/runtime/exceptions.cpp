@@ -1,5 +1,6 @@
 #include "tests/guest/runtime/exceptions.hpp"
 
+#include "core/esr.hpp"
 #include "tests/guest/runtime/console.hpp"
 #include "tests/guest/runtime/sysreg.hpp"
 #include "tests/guest/runtime/test.hpp"
@@ -53,46 +54,8 @@ const char* kind_name(u32 kind) {
 
 }  // namespace
 
-const char* ec_name(u32 e) {
-    switch (e) {
-        case ec::kUnknown:
-            return "unknown/UNDEF";
-        case 0x01:
-            return "WFx";
-        case 0x07:
-            return "FP/SIMD access";
-        case 0x0e:
-            return "illegal execution state";
-        case 0x15:
-            return "SVC64";
-        case ec::kHvc64:
-            return "HVC64";
-        case ec::kSmc64:
-            return "SMC64";
-        case 0x18:
-            return "MSR/MRS";
-        case ec::kSveAccess:
-            return "SVE access";
-        case 0x20:
-            return "instruction abort (lower EL)";
-        case ec::kInstAbortSameEl:
-            return "instruction abort";
-        case 0x22:
-            return "PC alignment";
-        case 0x24:
-            return "data abort (lower EL)";
-        case ec::kDataAbortSameEl:
-            return "data abort";
-        case 0x26:
-            return "SP alignment";
-        case 0x2f:
-            return "SError";
-        case 0x3c:
-            return "BRK";
-        default:
-            return "?";
-    }
-}
+// The hypervisor's table of exception-class names (core/esr.cpp): one list for both sides.
+const char* ec_name(u32 e) { return hv::esr::ec_name(hv::esr::Ec::make(e)); }
 
 void expect_fault(FaultAction action) {
     g_record = FaultRecord{};
