@@ -296,8 +296,7 @@ const char* Reader::name(i32 node) const {
     return reinterpret_cast<const char*>(struct_ + node + 4);
 }
 
-i32 Reader::first_child(i32 node) const {
-    i32 off = node_body(node);
+i32 Reader::node_from(i32 off) const {
     while (off >= 0) {
         Token tok;
         i32 next = -1;
@@ -310,19 +309,10 @@ i32 Reader::first_child(i32 node) const {
     return kNoNode;
 }
 
-i32 Reader::next_sibling(i32 node) const {
-    i32 off = skip_subtree(node);
-    while (off >= 0) {
-        Token tok;
-        i32 next = -1;
-        i32 at = next_token(off, tok, next);
-        if (at < 0) return kNoNode;
-        if (tok == Token::begin_node) return at;
-        if (tok != Token::prop) return kNoNode;  // tolerate (non-conforming) properties after subnodes
-        off = next;
-    }
-    return kNoNode;
-}
+i32 Reader::first_child(i32 node) const { return node_from(node_body(node)); }
+
+// Tolerates (non-conforming) properties after subnodes.
+i32 Reader::next_sibling(i32 node) const { return node_from(skip_subtree(node)); }
 
 i32 Reader::next_node(i32 after) const {
     if (!valid()) return kNoNode;

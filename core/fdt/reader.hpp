@@ -126,6 +126,9 @@ private:
     i32 skip_subtree(i32 node) const;
     // Next token offset starting at off, skipping NOPs; fills tok. -1 on error.
     i32 next_token(i32 off, Token& tok, i32& next_off) const;
+    // The node whose BEGIN_NODE is the first token at or after `off` other than properties (and NOPs); kNoNode if
+    // an END_NODE/END comes first or `off` < 0.
+    i32 node_from(i32 off) const;
 
     const u8* blob_ = nullptr;
     const u8* struct_ = nullptr;

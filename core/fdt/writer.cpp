@@ -90,17 +90,23 @@ Result<u32> Writer::string_offset(const char* name) {
     return off;
 }
 
-Status Writer::prop(const char* name, const void* data, usize len) {
-    if (error_ != Status::ok) return error_;
+Status Writer::prop_header(const char* name, usize len) {
     if (depth_ == 0) return fail(Status::bad_order);
-    if (name == nullptr || (data == nullptr && len != 0) || len > 0x7fff0000) return fail(Status::invalid_argument);
+    if (name == nullptr || len > 0x7fff0000) return fail(Status::invalid_argument);
     Result<u32> nameoff = string_offset(name);
     if (!nameoff.ok()) return nameoff.status();
     // Check the whole record fits before writing any of it.
     if (12 + align_up(len, 4) > cap_ - pos_) return fail(Status::no_memory);
     HV_TRY(put_u32(static_cast<u32>(Token::prop)));
     HV_TRY(put_u32(static_cast<u32>(len)));
-    HV_TRY(put_u32(nameoff.value()));
+    return put_u32(nameoff.value());
+}
+
+Status Writer::prop(const char* name, const void* data, usize len) {
+    if (error_ != Status::ok) return error_;
+    if (depth_ == 0) return fail(Status::bad_order);
+    if (data == nullptr && len != 0) return fail(Status::invalid_argument);
+    HV_TRY(prop_header(name, len));
     HV_TRY(put_bytes(data, len));
     return pad4();
 }
@@ -122,15 +128,7 @@ Status Writer::prop_cells(const char* name, const u32* cells, usize count) {
     if (cells == nullptr && count != 0) return fail(Status::invalid_argument);
     // Encode in bounded chunks directly into the output: reserve the record, then fill the value.
     if (count > 0x1fff0000 / 4) return fail(Status::invalid_argument);
-    const usize len = count * 4;
-    if (depth_ == 0) return fail(Status::bad_order);
-    if (name == nullptr) return fail(Status::invalid_argument);
-    Result<u32> nameoff = string_offset(name);
-    if (!nameoff.ok()) return nameoff.status();
-    if (12 + len > cap_ - pos_) return fail(Status::no_memory);
-    HV_TRY(put_u32(static_cast<u32>(Token::prop)));
-    HV_TRY(put_u32(static_cast<u32>(len)));
-    HV_TRY(put_u32(nameoff.value()));
+    HV_TRY(prop_header(name, count * 4));
     for (usize i = 0; i < count; ++i) HV_TRY(put_u32(cells[i]));
     return Status::ok;
 }
@@ -148,14 +146,7 @@ Status Writer::prop_strings(const char* name, const char* const* strs, usize cou
         if (strs[i] == nullptr) return fail(Status::invalid_argument);
         len += strlen(strs[i]) + 1;
     }
-    if (depth_ == 0) return fail(Status::bad_order);
-    if (name == nullptr || len > 0x7fff0000) return fail(Status::invalid_argument);
-    Result<u32> nameoff = string_offset(name);
-    if (!nameoff.ok()) return nameoff.status();
-    if (12 + align_up(len, 4) > cap_ - pos_) return fail(Status::no_memory);
-    HV_TRY(put_u32(static_cast<u32>(Token::prop)));
-    HV_TRY(put_u32(static_cast<u32>(len)));
-    HV_TRY(put_u32(nameoff.value()));
+    HV_TRY(prop_header(name, len));
     for (usize i = 0; i < count; ++i) HV_TRY(put_bytes(strs[i], strlen(strs[i]) + 1));
     return pad4();
 }

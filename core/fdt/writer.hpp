@@ -64,6 +64,8 @@ private:
     Status put_bytes(const void* data, usize len);
     Status pad4();
     Result<u32> string_offset(const char* name);
+    // A PROP record's token, length and name offset, once the whole record (value padded to 4) is known to fit.
+    [[nodiscard]] Status prop_header(const char* name, usize len);
 
     u8* buf_;
     usize cap_;
