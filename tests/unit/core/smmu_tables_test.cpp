@@ -9,30 +9,15 @@
 #include <memory>
 #include <vector>
 
+#include "tests/unit/core/page_pool.hpp"
+
 using namespace hv;
 using namespace hv::smmu;
 
 namespace {
 
-// Contiguous fake physical memory for page tables (concatenated stage-2 roots are indexed as one array).
-class Pool final : public PageAllocator {
-public:
-    Pool() : buf_(static_cast<u8*>(std::aligned_alloc(65536, kPages * 4096))) { std::memset(buf_, 0, kPages * 4096); }
-    ~Pool() { std::free(buf_); }
-    u64 alloc_pages(usize pages) override {
-        usize start = align_up(next_, pages);
-        if (start + pages > kPages) return 0;
-        next_ = start + pages;
-        return kBase + start * 4096;
-    }
-    u64* table_ptr(u64 pa) override { return reinterpret_cast<u64*>(buf_ + (pa - kBase)); }
-    static constexpr u64 kBase = 0x4080'0000;
-    static constexpr usize kPages = 256;
-
-private:
-    u8* buf_;
-    usize next_ = 0;
-};
+// Page tables in contiguous fake physical memory at 0x4080_0000.
+using Pool = hvtest::ContiguousPagePool<0x4080'0000, 256>;
 
 // QEMU virt with -m 1G under the hypervisor: guest RAM above the hypervisor's 32 MiB, the module store on top.
 const MemRegion kRam[] = {{0x4200'0000, 0x3de0'0000}};

@@ -7,6 +7,8 @@
 #include <map>
 #include <vector>
 
+#include "tests/unit/core/page_pool.hpp"
+
 using namespace hv;
 
 namespace {
@@ -46,27 +48,7 @@ private:
 }  // namespace
 
 // For concatenated roots the builder indexes the root as one array: give it contiguous storage.
-class ContiguousAllocator final : public PageAllocator {
-public:
-    ContiguousAllocator() : buf_(static_cast<u8*>(std::aligned_alloc(65536, kPages * 4096))) {
-        std::memset(buf_, 0, kPages * 4096);
-    }
-    ~ContiguousAllocator() { std::free(buf_); }
-    u64 alloc_pages(usize pages) override {
-        usize start = align_up(next_, pages);
-        if (start + pages > kPages) return 0;
-        next_ = start + pages;
-        return kBase + start * 4096;
-    }
-    u64* table_ptr(u64 pa) override { return reinterpret_cast<u64*>(buf_ + (pa - kBase)); }
-    usize used() const { return next_; }
-    static constexpr u64 kBase = 0x4000'0000;
-    static constexpr usize kPages = 512;
-
-private:
-    u8* buf_;
-    usize next_ = 0;
-};
+using ContiguousAllocator = hvtest::ContiguousPagePool<0x4000'0000, 512>;
 
 TEST(Stage2, FortyBitIpaUsesTwoConcatenatedLevel1Tables) {
     ContiguousAllocator a;

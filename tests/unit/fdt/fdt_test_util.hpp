@@ -1,20 +1,43 @@
-// Helpers shared by the device-tree tests: load checked-in DTBs, run dtc on a blob.
+// Helpers shared by the device-tree tests: load checked-in DTBs, parse a blob into PlatformInfo, run dtc on a blob.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "core/fdt/reader.hpp"
+#include "core/platform.hpp"
 
 namespace fdttest {
 
 inline std::vector<unsigned char> load_data(const std::string& name) {
     std::ifstream f(std::string(HV_SOURCE_DIR) + "/tests/unit/data/" + name, std::ios::binary);
     return std::vector<unsigned char>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+// A blob, its reader and what parse_platform made of it (the blob outlives the reader).
+struct ParsedPlatform {
+    std::vector<unsigned char> blob;
+    hv::fdt::Reader reader;
+    std::unique_ptr<hv::PlatformInfo> info = std::make_unique<hv::PlatformInfo>();
+    hv::Status status = hv::Status::ok;
+};
+
+inline std::unique_ptr<ParsedPlatform> parse_platform_blob(std::vector<unsigned char> blob) {
+    auto p = std::make_unique<ParsedPlatform>();
+    p->blob = std::move(blob);
+    hv::Result<hv::fdt::Reader> r = hv::fdt::Reader::open(p->blob.data(), p->blob.size());
+    EXPECT_TRUE(r.ok());
+    p->reader = r.value();
+    p->status = hv::parse_platform(p->reader, *p->info);
+    return p;
 }
 
 // Decompiles a DTB with dtc; returns the DTS text (stderr folded in) and sets rc to dtc's exit status.

@@ -13,21 +13,8 @@ using namespace hv::fdt;
 
 namespace {
 
-struct Parsed {
-    std::vector<unsigned char> blob;
-    Reader reader;
-    std::unique_ptr<PlatformInfo> info = std::make_unique<PlatformInfo>();
-    Status status = Status::ok;
-};
-
-std::unique_ptr<Parsed> parse(const char* file) {
-    auto p = std::make_unique<Parsed>();
-    p->blob = fdttest::load_data(file);
-    Result<Reader> r = Reader::open(p->blob.data(), p->blob.size());
-    EXPECT_TRUE(r.ok());
-    p->reader = r.value();
-    p->status = parse_platform(p->reader, *p->info);
-    return p;
+std::unique_ptr<fdttest::ParsedPlatform> parse(const char* file) {
+    return fdttest::parse_platform_blob(fdttest::load_data(file));
 }
 
 }  // namespace

@@ -20,21 +20,8 @@ using namespace hv::fdt;
 
 namespace {
 
-struct Parsed {
-    std::vector<u8> blob;
-    Reader reader;
-    std::unique_ptr<PlatformInfo> info = std::make_unique<PlatformInfo>();
-    Status status = Status::ok;
-};
-
-std::unique_ptr<Parsed> parse(std::vector<u8> blob) {
-    auto p = std::make_unique<Parsed>();
-    p->blob = std::move(blob);
-    Result<Reader> r = Reader::open(p->blob.data(), p->blob.size());
-    EXPECT_TRUE(r.ok());
-    p->reader = r.value();
-    p->status = parse_platform(p->reader, *p->info);
-    return p;
+std::unique_ptr<fdttest::ParsedPlatform> parse(std::vector<u8> blob) {
+    return fdttest::parse_platform_blob(std::move(blob));
 }
 
 struct Transport {
@@ -120,7 +107,7 @@ GuestDtbConfig guest_config() {
     return c;
 }
 
-std::vector<u8> build(const Parsed& h, const GuestDtbConfig& c) {
+std::vector<u8> build(const fdttest::ParsedPlatform& h, const GuestDtbConfig& c) {
     std::vector<u8> dtb(64 * 1024);
     usize size = 0;
     EXPECT_EQ(build_guest_dtb(h.reader, *h.info, c, dtb.data(), dtb.size(), size), Status::ok);

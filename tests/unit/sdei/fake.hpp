@@ -42,4 +42,17 @@ public:
     u32 unbindable = 0;      // e.g. a hardware-linked one
 };
 
+// One SDEI call from vCPU `v` through the model: x0 = fid, x1..x5 as given; returns x0.
+inline i64 sdei_call(sdei::Sdei& model, VcpuContext& c, u32 v, u32 fid, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0, u64 a4 = 0,
+                     u64 a5 = 0) {
+    c.core.x[0] = fid;
+    c.core.x[1] = a1;
+    c.core.x[2] = a2;
+    c.core.x[3] = a3;
+    c.core.x[4] = a4;
+    c.core.x[5] = a5;
+    model.handle(v, c);
+    return static_cast<i64>(c.core.x[0]);
+}
+
 }  // namespace sdeitest

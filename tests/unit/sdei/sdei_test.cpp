@@ -27,15 +27,7 @@ struct Harness {
     }
     // One call from vCPU v: x0..x5 as given; returns x0.
     i64 call(u32 v, u32 fid, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0, u64 a4 = 0, u64 a5 = 0) {
-        VcpuContext& c = ctx[v];
-        c.core.x[0] = fid;
-        c.core.x[1] = a1;
-        c.core.x[2] = a2;
-        c.core.x[3] = a3;
-        c.core.x[4] = a4;
-        c.core.x[5] = a5;
-        sdei.handle(v, c);
-        return static_cast<i64>(c.core.x[0]);
+        return sdeitest::sdei_call(sdei, ctx[v], v, fid, a1, a2, a3, a4, a5);
     }
     bool deliver(u32 v) { return sdei.deliver(v, ctx[v]); }
 

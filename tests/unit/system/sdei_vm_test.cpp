@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "tests/unit/sdei/fake.hpp"
 #include "tests/unit/support.hpp"
 #include "tests/unit/system/vm_model.hpp"
 
@@ -19,15 +20,7 @@ constexpr u32 kPpi = 23;
 constexpr u64 kEp = kRam0 + 0x4000;
 
 i64 call(VmModel& vm, u32 v, u32 fid, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0, u64 a4 = 0, u64 a5 = 0) {
-    VcpuContext& c = vm.ctx[v];
-    c.core.x[0] = fid;
-    c.core.x[1] = a1;
-    c.core.x[2] = a2;
-    c.core.x[3] = a3;
-    c.core.x[4] = a4;
-    c.core.x[5] = a5;
-    vm.sdei->handle(v, c);
-    return static_cast<i64>(c.core.x[0]);
+    return sdeitest::sdei_call(*vm.sdei, vm.ctx[v], v, fid, a1, a2, a3, a4, a5);
 }
 
 void gicd_write(VmModel& vm, u64 off, u64 val) {
