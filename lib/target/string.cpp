@@ -13,7 +13,10 @@ extern "C" {
 HV_NO_LOOP_CALLS void* memcpy(void* dst, const void* src, size_t n) {
     auto* d = static_cast<unsigned char*>(dst);
     const auto* s = static_cast<const unsigned char*>(src);
-    if (((reinterpret_cast<uintptr_t>(d) | reinterpret_cast<uintptr_t>(s) | n) & 7) == 0) {
+    if (((reinterpret_cast<uintptr_t>(d) ^ reinterpret_cast<uintptr_t>(s)) & 7) == 0) {
+        // Same alignment: bytes up to an 8-byte boundary, the bulk in words, the tail in bytes (an initrd's size is
+        // rarely a multiple of 8). -mstrict-align: word accesses only at aligned addresses.
+        for (; n > 0 && (reinterpret_cast<uintptr_t>(d) & 7) != 0; --n) *d++ = *s++;
         auto* d8 = reinterpret_cast<uint64_t*>(d);
         const auto* s8 = reinterpret_cast<const uint64_t*>(s);
         size_t words = n / 8;
@@ -29,7 +32,9 @@ HV_NO_LOOP_CALLS void* memcpy(void* dst, const void* src, size_t n) {
             d8[7] = k;
         }
         for (; words > 0; --words) *d8++ = *s8++;
-        return dst;
+        d = reinterpret_cast<unsigned char*>(d8);
+        s = reinterpret_cast<const unsigned char*>(s8);
+        n &= 7;
     }
     for (size_t i = 0; i < n; ++i) d[i] = s[i];
     return dst;
