@@ -92,6 +92,9 @@ struct Hypervisor {
     GuestUartBackend uart_backend;                    // guest_uart.cpp
     const HvOptions* snapshot_opts = nullptr;         // vm_snapshot.cpp
     const PlatformInfo* snapshot_platform = nullptr;  // vm_snapshot.cpp
+    // While a save or a restore runs, the counter value the register list reads (TIMER_CNT, PTIMER_CNT): the VM's
+    // virtual counter stands still while it is stopped. 0 = the live counter. vm_snapshot.cpp, firmware_port.cpp.
+    Atomic<u64> snapshot_clock_frozen;
     // The records of a snapshot between the check and the apply (reglist::RecordStore): 4096 records, far more than
     // 8 vCPUs' and the VM's (about 240 per vCPU, 300 for the VM). vm_snapshot.cpp; stays .bss zero.
     alignas(8) u8 snapshot_record_store[4096 * reglist::RecordStore::kEntrySize];

@@ -1,7 +1,9 @@
 // The ports the running hypervisor gives the models (vm/vm.hpp VmPorts): the firmware platform (vCPU affinities,
-// CPU_ON, random numbers) and the counter clock. Stateless: everything they answer comes from the VM or the CPU.
+// CPU_ON, random numbers) and the counter clock. Stateless: everything they answer comes from the VM or the CPU
+// (and, for the clock, the value a snapshot froze it at: vm_snapshot.cpp).
 #include "arch/aarch64/firmware_port.hpp"
 
+#include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/sysreg.hpp"
 #include "arch/aarch64/vm_run.hpp"
 
@@ -33,7 +35,10 @@ constinit const VmFirmwarePlatform kFirmwarePlatform;
 
 class CounterClock final : public Clock {
 public:
-    u64 now() const override { return HV_READ_SYSREG(cntpct_el0); }
+    u64 now() const override {
+        const u64 frozen = hyp().snapshot_clock_frozen.load(MemoryOrder::relaxed);
+        return frozen != 0 ? frozen : HV_READ_SYSREG(cntpct_el0);
+    }
     u64 frequency() const override { return HV_READ_SYSREG(cntfrq_el0); }
 };
 constinit const CounterClock kClock;

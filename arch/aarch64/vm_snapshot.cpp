@@ -93,9 +93,27 @@ u64 ms_since(u64 t0) {
     return (HV_READ_SYSREG(cntpct_el0) - t0) * 1000 / (freq ? freq : 1);
 }
 
+// The VM's clock stands still while it is stopped (QEMU's default for KVM guests, "adjvtime"): from the moment
+// the vCPUs stop, the register list reads the counter value of that moment, so the saved TIMER_CNT is the virtual
+// count the guest last saw; a restore freezes it while it applies the records and moves every CNTVOFF_EL2 by the
+// time it took (resume_clock). The guest sees no time pass across a save and restore.
+void freeze_clock() { hyp().snapshot_clock_frozen.store(HV_READ_SYSREG(cntpct_el0), MemoryOrder::relaxed); }
+
+void thaw_clock() { hyp().snapshot_clock_frozen.store(0, MemoryOrder::relaxed); }
+
+// A restored VM's virtual counters were set against the frozen clock: add the time since, then run on the live one.
+void resume_clock(Vm& vm) {
+    const u64 frozen = hyp().snapshot_clock_frozen.exchange(0, MemoryOrder::relaxed);
+    if (frozen == 0) return;
+    const u64 stopped = HV_READ_SYSREG(cntpct_el0) - frozen;
+    for (u32 i = 0; i < vm.vcpu_count && i < kMaxCpus; ++i) vm.vcpus[i].ctx.sysreg(SysReg::CNTVOFF_EL2) += stopped;
+}
+
 // Every other vCPU is parked (vm_stop_others) and `self`'s exit is handled: its PMU into its context, then the
-// whole VM to the snapshot disk.
+// whole VM to the snapshot disk, read at the clock of the moment the VM stopped. On failure the VM goes on and its
+// clock with it (the time the attempt took passes for the guest).
 Status save_stopped_vm(Vm& vm, Vcpu& self, u64& written, u64& ms) {
+    freeze_clock();
     pmu_vcpu_put(self);  // this vCPU's PMU into its context too (the others did it when they parked)
     // GICv4: the pending state of directly injected vLPIs is in the physical GIC; it moves into the vGIC model so
     // the LPI pending tables carry it (docs/msi-passthrough.md "Save/restore with vLPIs").
@@ -103,6 +121,7 @@ Status save_stopped_vm(Vm& vm, Vcpu& self, u64& written, u64& ms) {
     const u64 t0 = HV_READ_SYSREG(cntpct_el0);
     const Status s = save_to_disk(vm, written);
     ms = ms_since(t0);
+    if (s != Status::ok) thaw_clock();
     return s;
 }
 
@@ -229,11 +248,13 @@ Status vm_snapshot_restore(Vm& vm, bool& changed) {
     //    from what was checked (KVM's order: vCPU + firmware, vGIC, ITS), the records' bytes read once.
     for (u32 i = 0; i < vm.vcpu_count; ++i) vm.mp_state().reset(i);
     const u64 t0 = HV_READ_SYSREG(cntpct_el0);
+    freeze_clock();  // TIMER_CNT is applied against this moment; resume_clock adds the time the rest takes
     reglist::SnapshotInfo info;
     reglist::SnapshotRefusal why;
     s = reglist::snapshot_restore_stream(vm.registers(), src, info, &vm.memory,
                                          Span<u8>(hyp().snapshot_record_store, sizeof hyp().snapshot_record_store),
                                          &why);
+    if (s != Status::ok) thaw_clock();  // the VM does not run: VM NOT RESTORED, then power-off
     if (s != Status::ok && !why.applying) {
         if (why.id != 0) report_refusal(why);
         HV_LOG_ERROR("snapshot: '%s' (%llu bytes) refused: %s; nothing was restored", path,
@@ -252,6 +273,7 @@ Status vm_snapshot_restore(Vm& vm, bool& changed) {
     asm volatile("tlbi vmalls12e1is" ::: "memory");
     dsb_ish();
     invalidate_icache_all();
+    resume_clock(vm);  // before any vCPU may run: its virtual counter goes on from the saved value from now
 
     // 3. Power states, then the vCPUs that were on resume with their restored context (FP registers included).
     u32 running = 0;
