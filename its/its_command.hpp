@@ -157,7 +157,7 @@ struct Command {
 };
 static_assert(sizeof(Command) == 32, "an ITS command is 32 bytes");
 
-// GICv4.0 virtual-LPI commands (IHI0069H 5.3.15-5.3.29), issued only by the hypervisor's physical-ITS driver
+// GICv4.0 virtual-LPI commands (IHI0069H 5.3), issued only by the hypervisor's physical-ITS driver
 // (arch/aarch64/host_its) on a GICv4 host; the virtual ITS model does not implement them (they stay unknown
 // opcodes there). Layouts (GICv4.0; the GICv4.1-only fields are left zero):
 //   VMAPP   DW1 vPEID [47:32]; DW2 V [63], RDbase [51:16]; DW3 VPT_addr [51:16], VPT_size [4:0]
@@ -199,6 +199,12 @@ constexpr Command vmapti(u32 dev, u32 ev, u32 vpe, u32 vintid, u32 doorbell) {
     Command c = raw(kVmapti, dev);
     c.dw[1] = Command::EventIdF::make(ev) | VpeIdF::make(vpe);
     c.dw[2] = VIntIdF::make(vintid) | DoorbellF::make(doorbell);
+    return c;
+}
+constexpr Command vmapi(u32 dev, u32 ev, u32 vpe, u32 doorbell) {  // vINTID = EventID
+    Command c = raw(kVmapi, dev);
+    c.dw[1] = Command::EventIdF::make(ev) | VpeIdF::make(vpe);
+    c.dw[2] = DoorbellF::make(doorbell);
     return c;
 }
 constexpr Command vmovi(u32 dev, u32 ev, u32 vpe, u32 doorbell) {

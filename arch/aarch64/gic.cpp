@@ -80,7 +80,7 @@ Status gic_init_cpu() {
     u64 aff = mpidr_affinity(HV_READ_SYSREG(mpidr_el1));
     u64 rd = 0;
     // Without a "redistributor-stride", a redistributor with GICR_TYPER.VLPIS (GICv4: VLPI_base and a reserved
-    // frame follow SGI_base) spans four 64 KiB frames, otherwise two (IHI0069H 9.1, 12.10; the arm,gic-v3 binding).
+    // frame follow SGI_base) spans four 64 KiB frames, otherwise two (IHI0069H GICR_TYPER.VLPIS; the arm,gic-v3 binding).
     const bool explicit_stride = st().info.gicr_stride != GicInfo::kGicrFrameStride;
     for (const MemRegion& region : st().info.gicr) {
         u64 step = st().info.gicr_stride;

@@ -32,7 +32,7 @@ using PendInnerCache = Field<9, 7>;
 using PendShareability = Field<11, 10>;
 using PendAddress = Field<51, 16>;
 using PendPtz = Bit<62>;
-// GICv4 (IHI0069H 9.4, 12.11.35-36): the VLPI_base frame follows SGI_base (RD_base + 128 KiB).
+// GICv4 (IHI0069H GICR_VPROPBASER, GICR_VPENDBASER): the VLPI_base frame follows SGI_base (RD_base + 128 KiB).
 constexpr u64 kGicrVlpiFrame = 0x20000;
 constexpr u64 kGicrVpropbaser = kGicrVlpiFrame + 0x0070;
 constexpr u64 kGicrVpendbaser = kGicrVlpiFrame + 0x0078;
@@ -183,7 +183,7 @@ Status HostIts::init(const ItsFrame& frame, u32 cpus) {
     }
 
     for (u32 c = 0; c < cpus_; ++c) HV_TRY(setup_redistributor(c));
-    // GICv4.0 (IHI0069H 12.19.8 GITS_TYPER.Virtual, 12.11.37 GICR_TYPER.VLPIS): vLPIs on every redistributor.
+    // GICv4.0 (IHI0069H GITS_TYPER.Virtual, GICR_TYPER.VLPIS): vLPIs on every redistributor.
     virtual_capable_ = typer::Virtual::get(type) != 0;
     for (u32 c = 0; c < cpus_ && virtual_capable_; ++c)
         if (!GicrTyperVlpis::get(mmio_read<u64>(gic_redistributor(c) + kGicrTyper))) virtual_capable_ = false;
@@ -386,7 +386,7 @@ Status HostIts::init_vpes(u32 vcpus, const u32* vcpu_pcpu, u32 doorbell_base) {
     for (u32 i = 0; i < vcpus; ++i) {
         memset(mem().vpt[i], 0, sizeof mem().vpt[i]);
         if (flush_) clean_dcache(mem().vpt[i], sizeof mem().vpt[i]);
-        // IHI0069H 5.3.24 VMAPP: vPE i -> the redistributor of its pCPU, with its pending table.
+        // IHI0069H 5.3 VMAPP: vPE i -> the redistributor of its pCPU, with its pending table.
         Cmd cmds[2];
         Command m = its::v4::vmapp(i, rdbase(vcpu_pcpu[i]), true, pa(mem().vpt[i]), HostItsMemory::kVptIdBits);
         Command sy = its::v4::vpe_cmd(its::v4::kVsync, i);
@@ -413,7 +413,7 @@ Status HostIts::init_vpes(u32 vcpus, const u32* vcpu_pcpu, u32 doorbell_base) {
 void HostIts::vpe_load(u32 vcpu, u64 vpropbaser) {
     if (!vpes_ready_ || vcpu >= vpes_) return;
     const u64 rd = gic_redistributor(vpe_pcpu_[vcpu]);
-    // IHI0069H 12.11.35: VPROPBASER may change only while VPENDBASER.Valid = 0 (the caller's state says so).
+    // IHI0069H GICR_VPROPBASER: it may change only while VPENDBASER.Valid = 0 (the caller's state says so).
     mmio_write<u64>(rd + kGicrVpropbaser, vpropbaser);
     const u64 pend = VpendValid::make(1) | VpendAddress::make(pa(mem().vpt[vcpu]) >> 16) |
                      VpendInnerCache::make(kCacheWbRaWa) | VpendShareability::make(kShareInner);
@@ -427,7 +427,7 @@ bool HostIts::vpe_put(u32 vcpu) {
     const u64 pend = VpendAddress::make(pa(mem().vpt[vcpu]) >> 16) | VpendInnerCache::make(kCacheWbRaWa) |
                      VpendShareability::make(kShareInner);
     mmio_write<u64>(rd + kGicrVpendbaser, pend);
-    // IHI0069H 12.11.36: Dirty = 1 while the redistributor still writes the pending table back; PendingLast is
+    // IHI0069H GICR_VPENDBASER: Dirty = 1 while the redistributor still writes the pending table back; PendingLast is
     // valid once it is 0. Bounded: a GIC that never clears it reads as "something pending" (the vCPU re-enters).
     u64 v = mmio_read<u64>(rd + kGicrVpendbaser);
     for (u32 spin = 0; VpendDirty::get(v) && spin < kSpinLimit; ++spin) {
@@ -439,7 +439,8 @@ bool HostIts::vpe_put(u32 vcpu) {
 
 bool HostIts::vlpi_pending_in_vpt(u32 vcpu, u32 vintid) const {
     if (!vpes_ready_ || vcpu >= vpes_ || vintid >= (1u << HostItsMemory::kVptIdBits)) return false;
-    // IHI0069H 6.1.2: one bit per INTID, written by the GIC (not resident: synchronised by VPENDBASER.Dirty = 0).
+    // IHI0069H chapter 6, the virtual LPI pending table: one bit per INTID, written by the GIC (not resident:
+    // synchronised by VPENDBASER.Dirty = 0).
     const u8* byte = &mem().vpt[vcpu][vintid / 8];
     if (flush_) clean_dcache(byte, 1);  // clean+invalidate: the next read fetches what the GIC wrote
     return ((*reinterpret_cast<const volatile u8*>(byte) >> (vintid % 8)) & 1) != 0;
@@ -449,7 +450,7 @@ Status HostIts::move_vpe(u32 vcpu, u32 pcpu) {
     LockGuard g(lock_);
     if (!vpes_ready_ || vcpu >= vpes_ || pcpu >= cpus_) return Status::invalid_argument;
     Cmd cmds[2];
-    Command m = its::v4::vmovp(vcpu, rdbase(pcpu));  // IHI0069H 5.3.27; GITS_TYPER.VMOVP = 1: no ITSList
+    Command m = its::v4::vmovp(vcpu, rdbase(pcpu));  // IHI0069H 5.3 VMOVP; GITS_TYPER.VMOVP = 1: no ITSList
     Command sy = its::v4::vpe_cmd(its::v4::kVsync, vcpu);
     memcpy(cmds[0].dw, m.dw, 32);
     memcpy(cmds[1].dw, sy.dw, 32);
@@ -464,9 +465,11 @@ Status HostIts::map_vlpi(u32 device_id, u32 event_id, u32 vintid, u32 vcpu) {
     if (itt_slot_of(device_id) < 0) return Status::not_found;
     if (event_id >> MsiShadow::kEventBits) return Status::out_of_range;
     if (vintid < kHostLpiFirst || vintid >= (1u << HostItsMemory::kVptIdBits)) return Status::invalid_argument;
-    // IHI0069H 5.3.26 VMAPTI: the event becomes vLPI `vintid` of the vPE, rung as its doorbell while not resident.
+    // IHI0069H 5.3 VMAPTI: the event becomes vLPI `vintid` of the vPE, rung as its doorbell while not resident.
     Cmd cmds[2];
-    Command m = its::v4::vmapti(device_id, event_id, vcpu, vintid, doorbell_base_ + vcpu);
+    // (VMAPI when the vINTID is the EventID: the guest's MAPI, or a MAPTI that names it.)
+    Command m = vintid == event_id ? its::v4::vmapi(device_id, event_id, vcpu, doorbell_base_ + vcpu)
+                                   : its::v4::vmapti(device_id, event_id, vcpu, vintid, doorbell_base_ + vcpu);
     Command sy = its::v4::vpe_cmd(its::v4::kVsync, vcpu);
     memcpy(cmds[0].dw, m.dw, 32);
     memcpy(cmds[1].dw, sy.dw, 32);
@@ -477,7 +480,7 @@ Status HostIts::move_vlpi(u32 device_id, u32 event_id, u32 vcpu) {
     LockGuard g(lock_);
     if (!vpes_ready_ || vcpu >= vpes_) return Status::not_found;
     if (itt_slot_of(device_id) < 0) return Status::not_found;
-    // IHI0069H 5.3.25 VMOVI: the vLPI (and its pending state) to another vPE, with that vPE's doorbell (D = 1).
+    // IHI0069H 5.3 VMOVI: the vLPI (and its pending state) to another vPE, with that vPE's doorbell (D = 1).
     Cmd cmds[2];
     Command m = its::v4::vmovi(device_id, event_id, vcpu, doorbell_base_ + vcpu);
     Command sy = its::v4::vpe_cmd(its::v4::kVsync, vcpu);
@@ -489,7 +492,8 @@ Status HostIts::move_vlpi(u32 device_id, u32 event_id, u32 vcpu) {
 Status HostIts::set_vlpi_pending(u32 device_id, u32 event_id, bool pending) {
     LockGuard g(lock_);
     if (!vpes_ready_ || itt_slot_of(device_id) < 0) return Status::not_found;
-    Cmd c;  // INT / CLEAR on a virtual ITE set / clear the vLPI's bit in its vPE's pending table (IHI0069H 5.3.3/6)
+    // INT / CLEAR on a virtual ITE set / clear the vLPI's bit in its vPE's pending table (IHI0069H 5.3 CLEAR, INT).
+    Cmd c;
     Command m = Command::event_cmd(pending ? Opcode::INT : Opcode::CLEAR, device_id, event_id);
     memcpy(c.dw, m.dw, 32);
     return submit(&c, 1, 0);
@@ -498,7 +502,7 @@ Status HostIts::set_vlpi_pending(u32 device_id, u32 event_id, bool pending) {
 Status HostIts::invalidate_vlpi(u32 device_id, u32 event_id) {
     LockGuard g(lock_);
     if (!vpes_ready_ || itt_slot_of(device_id) < 0) return Status::not_found;
-    Cmd c;  // INV on a virtual ITE: the vPE's redistributor re-reads the vLPI's property byte (IHI0069H 5.3.11)
+    Cmd c;  // INV on a virtual ITE: the vPE's redistributor re-reads the vLPI's property byte (IHI0069H 5.3 INV)
     Command m = Command::event_cmd(Opcode::INV, device_id, event_id);
     memcpy(c.dw, m.dw, 32);
     return submit(&c, 1, 0);
@@ -507,7 +511,7 @@ Status HostIts::invalidate_vlpi(u32 device_id, u32 event_id) {
 Status HostIts::invalidate_vpe(u32 vcpu) {
     LockGuard g(lock_);
     if (!vpes_ready_ || vcpu >= vpes_) return Status::not_found;
-    Cmd cmds[2];  // IHI0069H 5.3.28 VINVALL: every vLPI property of the vPE is re-read
+    Cmd cmds[2];  // IHI0069H 5.3 VINVALL: every vLPI property of the vPE is re-read
     Command m = its::v4::vpe_cmd(its::v4::kVinvall, vcpu);
     Command sy = its::v4::vpe_cmd(its::v4::kVsync, vcpu);
     memcpy(cmds[0].dw, m.dw, 32);

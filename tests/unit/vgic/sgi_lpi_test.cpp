@@ -153,6 +153,32 @@ TEST_F(LpiTest, PropertyAndPendingTablesLoadOnEnable) {
     EXPECT_TRUE(vgic->lpi_pending(0, 9000));
 }
 
+// GICv4 direct injection reads the guest's LPI table set-up per vCPU (arch/aarch64/msi_passthrough): the view
+// follows EnableLPIs and PROPBASER, and the generation changes whenever either may have.
+TEST_F(LpiTest, LpiTableViewAndGenerationFollowEnableLpisAndPropbaser) {
+    const u32 g0 = vgic->lpi_table_generation();
+    EXPECT_FALSE(vgic->lpi_table(0).enabled);
+    program();
+    EXPECT_NE(vgic->lpi_table_generation(), g0);  // PROPBASER written
+    EXPECT_EQ(vgic->lpi_table(0).propbaser, kProp | 15);
+    const u32 g1 = vgic->lpi_table_generation();
+    gicr_write(0, 0x0, 1);  // EnableLPIs on vCPU 0
+    EXPECT_NE(vgic->lpi_table_generation(), g1);
+    EXPECT_TRUE(vgic->lpi_table(0).enabled);
+    EXPECT_FALSE(vgic->lpi_table(1).enabled);
+    const u32 g2 = vgic->lpi_table_generation();
+    gicr_write(0, 0x70, kProp | 13, 8);  // ignored while EnableLPIs: nothing changes
+    EXPECT_EQ(vgic->lpi_table(0).propbaser, kProp | 15);
+    gicr_write(0, 0x0, 0);  // EnableLPIs off (CES = 1)
+    EXPECT_NE(vgic->lpi_table_generation(), g2);
+    EXPECT_FALSE(vgic->lpi_table(0).enabled);
+    const u32 g3 = vgic->lpi_table_generation();
+    vgic->reset();
+    EXPECT_NE(vgic->lpi_table_generation(), g3);
+    EXPECT_EQ(vgic->lpi_table(0).propbaser, 0u);
+    EXPECT_FALSE(vgic->lpi_table(99).enabled);  // no such vCPU
+}
+
 TEST_F(LpiTest, PtzSkipsPendingTable) {
     set_prop(8200, 0x40, true);
     set_pend(kPend0, 8200);
