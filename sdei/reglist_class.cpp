@@ -353,6 +353,81 @@ Status SdeiCommitRegister::set(u32, u64 id, Span<const u8> value) {
     return Status::invalid_argument;
 }
 
+// ---------------- dry run ----------------
+
+Status SdeiRestoreCheck::init(SdeiPlatform& platform, GuestMemory& memory, const SdeiConfig& config,
+                              const IrqBinder* binder) {
+    platform_.live_ = &platform;
+    binder_ = binder;
+    HV_TRY(scratch_.init(platform_, memory, config));
+    ready_ = true;
+    return Status::ok;
+}
+
+namespace {
+
+// Feeds the SDEI records to the scratch model's classes in stream order (the VM section's, then each vCPU's: the
+// order the restore applies stage 3 in); notes the VALIDATE record.
+class SdeiReplay final : public reglist::SnapshotImage::RecordVisitor {
+public:
+    SdeiReplay(SdeiVmRegisters& vm, SdeiVcpuRegisters& vcpu, reglist::ImageRefusal& refused)
+        : vm_(vm), vcpu_(vcpu), refused_(refused) {}
+    Status record(reglist::Handle h, u64 id, Span<const u8> value) override {
+        const u64 canonical = reglist::without_scope(id);
+        Status s = Status::ok;
+        if (canonical == sdei_reg_id(reg::kValidate)) {
+            commit = true;
+            s = load(value) == 0 ? Status::ok : Status::invalid_argument;
+        } else if (h.is_vm() && vm_.owns(canonical)) {
+            s = vm_.set(reglist::Handle::kVm, canonical, value);
+        } else if (!h.is_vm() && vcpu_.owns(canonical)) {
+            s = vcpu_.set(h.vcpu, canonical, value);
+        }
+        if (s == Status::ok) return Status::ok;
+        refused_.vcpu = h.vcpu;
+        refused_.id = id;
+        refused_.saved = load(value);
+        refused_.why.reason = "SDEI state refused";
+        return s;
+    }
+    bool commit = false;
+
+private:
+    SdeiVmRegisters& vm_;
+    SdeiVcpuRegisters& vcpu_;
+    reglist::ImageRefusal& refused_;
+};
+
+}  // namespace
+
+Status SdeiRestoreCheck::run(reglist::SnapshotImage& image, reglist::ImageRefusal& refused) {
+    if (!ready_) return Status::ok;
+    scratch_.reset();  // as the VM's model is before a restore
+    SdeiReplay replay(vm_, vcpu_, refused);
+    Status s = image.for_each_record(replay);
+    if (s == Status::ok && replay.commit) {
+        // What SdeiCommitRegister::set checks: the whole model, then the bindings reach the interrupt controller.
+        {
+            LockGuard g(scratch_.lock());
+            s = validate_restored(scratch_);
+        }
+        for (u32 i = 0; s == Status::ok && binder_ != nullptr && i < kMaxPrivateBound + kMaxSharedBound; ++i) {
+            const Binding& b =
+                i < kMaxPrivateBound ? scratch_.private_binding(i) : scratch_.shared_binding(i - kMaxPrivateBound);
+            if (b.used && !binder_->bindable(b.intid)) s = Status::invalid_argument;
+        }
+        if (s != Status::ok) {
+            refused.id = sdei_reg_id(reg::kValidate) | reglist::kScopeVm;
+            refused.saved = 0;
+            refused.why.reg = "SDEI VALIDATE";
+            refused.why.reason = "SDEI state inconsistent (a handler context without its running event, ...)";
+        }
+    }
+    scratch_.reset();
+    if (s != Status::ok) HV_LOG_WARN("sdei: snapshot refused by the dry run (%s)", status_name(s));
+    return s;
+}
+
 Status SdeiRegisterClasses::add_to(reglist::RegisterCatalogue& cat) {
     HV_TRY(cat.add(vm));
     HV_TRY(cat.add(vcpu));

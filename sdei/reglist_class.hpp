@@ -112,9 +112,44 @@ private:
     Sdei& sdei_;
 };
 
+// The dry run of a snapshot's SDEI state (restores): its SDEI records replayed in stream order on a scratch model,
+// then the commit's checks (validate_restored; every restored binding bindable in the live interrupt controller),
+// so what VALIDATE would refuse while applying -- and any SDEI value SET would refuse -- is refused before anything
+// of the VM changes. The scratch shares the VM's platform (kicks dropped), RAM layout and configuration.
+class SdeiRestoreCheck {
+public:
+    SdeiRestoreCheck() : vm_(scratch_), vcpu_(scratch_) {}
+    SdeiRestoreCheck(const SdeiRestoreCheck&) = delete;
+    SdeiRestoreCheck& operator=(const SdeiRestoreCheck&) = delete;
+    // `binder`: the live interrupt controller, asked only whether an INTID can be bound (nullptr: not checked).
+    [[nodiscard]] Status init(SdeiPlatform& platform, GuestMemory& memory, const SdeiConfig& config,
+                              const IrqBinder* binder);
+    [[nodiscard]] Status run(reglist::SnapshotImage& image, reglist::ImageRefusal& refused);
+
+private:
+    class QuietPlatform final : public SdeiPlatform {
+    public:
+        u32 vcpu_count() const override { return live_ != nullptr ? live_->vcpu_count() : 0; }
+        u64 vcpu_mpidr(u32 v) const override { return live_ != nullptr ? live_->vcpu_mpidr(v) : 0; }
+        void kick(u32) override {}
+        SdeiPlatform* live_ = nullptr;
+    };
+    QuietPlatform platform_;
+    Sdei scratch_;
+    SdeiVmRegisters vm_;
+    SdeiVcpuRegisters vcpu_;
+    const IrqBinder* binder_ = nullptr;
+    bool ready_ = false;
+};
+
 class SdeiCommitRegister final : public reglist::RegisterClass {
 public:
     explicit SdeiCommitRegister(Sdei& s) : sdei_(s) {}
+    // The snapshot dry run (nullptr: none; the commit then checks only while applying).
+    void set_restore_check(SdeiRestoreCheck* c) { check_ = c; }
+    [[nodiscard]] Status check_snapshot(reglist::SnapshotImage& image, reglist::ImageRefusal& refused) override {
+        return check_ != nullptr ? check_->run(image, refused) : Status::ok;
+    }
     const char* name() const override { return "sdei-validate"; }
     reglist::Scope scope() const override { return reglist::Scope::vm; }
     usize count(u32) const override { return 1; }
@@ -126,6 +161,7 @@ public:
 
 private:
     Sdei& sdei_;
+    SdeiRestoreCheck* check_ = nullptr;
 };
 
 // The three classes of one VM's SDEI model (construct after Sdei::init: the bind-slot counts shape the list).

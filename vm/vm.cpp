@@ -98,6 +98,8 @@ Status build_vm(Vm& vm, const VmConfig& cfg, const VmPorts& ports) {
         HV_TRY(cat.add(c));
     }
     HV_TRY(r.sdei.add_to(cat));
+    HV_TRY(r.sdei_check.init(*ports.sdei, vm.memory, cfg.sdei, &vm.vgic));
+    r.sdei.commit.set_restore_check(&r.sdei_check);  // snapshots: SDEI consistency checked before anything changes
     HV_TRY(cat.add(r.mp_state));
     if (vm.uart.built()) HV_TRY(cat.add(r.uart.construct(*vm.uart)));
     return Status::ok;

@@ -253,6 +253,7 @@ private:
         InPlace<its::ItsRegisterClass> its[kMaxIts];
         InPlace<its::ItsRestoreCheck> its_check;  // the ITS classes' dry run (a scratch ITS), with any ITS
         sdei::SdeiRegisterClasses sdei;
+        sdei::SdeiRestoreCheck sdei_check;  // the SDEI commit's dry run (a scratch model)
         MpStateClass mp_state;
         InPlace<UartRegisterClass> uart;
     };

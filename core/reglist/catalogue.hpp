@@ -63,6 +63,7 @@ protected:
 
 // A check of a whole snapshot refused one of its records: which, its value (first 8 bytes) and why.
 struct ImageRefusal {
+    u32 vcpu = Handle::kVm;  // the section of the record
     u64 id = 0;
     u64 saved = 0;
     Refusal why;

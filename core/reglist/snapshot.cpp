@@ -451,7 +451,7 @@ Status check_image(RegisterCatalogue& cat, SnapshotSource& src, const CheckVisit
     ImageRefusal refused;
     const Status s = cat.check_snapshot(image, refused);
     if (s != Status::ok && why != nullptr) {
-        why->vcpu = kSnapshotVmSection;
+        why->vcpu = refused.vcpu == Handle::kVm ? kSnapshotVmSection : refused.vcpu;
         why->id = refused.id;
         why->saved = refused.saved;
         why->why = refused.why;

@@ -165,3 +165,50 @@ TEST(SdeiVm, NewerLayoutVersionIsRefused) {
     EXPECT_NE(hvtest::captured_log().find("newer hypervisor"), std::string::npos) << hvtest::captured_log();
     EXPECT_FALSE(b.sdei->vcpu_state(1).handler.active);  // no SDEI state was written
 }
+
+// The SDEI commit (VALIDATE, restore stage 4) checks the whole restored model; it used to run only while applying,
+// after RAM and every other record were written. The dry run replays the SDEI records on a scratch model first: a
+// handler context naming an event that is not running on its vCPU is refused before anything changes.
+TEST(SdeiVm, InconsistentHandlerStateIsRefusedBeforeAnythingChanges) {
+    hvtest::install_log_capture();
+    VmModel a(3);
+    run_shared_handler(a, 2);
+    a.ram0[0x40] = 0x77;
+    std::vector<u8> image = a.save();
+    // vCPU 2's "event the handler runs" record (0x1002, or 0x1102 for a critical handler: the SPI's GIC priority
+    // 0 made the bound event critical): the bound shared event -> event 0 (not running there).
+    usize at = 0;
+    u64 ev = 0;
+    for (u64 id : {sdei::sdei_reg_id(sdei::reg::kVcpuEvent),
+                   sdei::sdei_reg_id(sdei::reg::kVcpuEvent + sdei::reg::kCriticalOffset)}) {
+        for (usize i = 0; i + 16 <= image.size(); i += 8) {
+            u64 x = 0;
+            std::memcpy(&x, &image[i], 8);
+            if (x == id) at = i + 8;  // the last one: vCPU 2's section
+        }
+        ASSERT_NE(at, 0u);
+        std::memcpy(&ev, &image[at], 8);
+        if (ev != 0) break;
+    }
+    ASSERT_EQ(ev, static_cast<u64>(sdei::kSharedBoundBase));
+    const u64 zero = 0;
+    std::memcpy(&image[at], &zero, 8);
+
+    VmModel b(3);
+    b.ram0[0x40] = 0x11;
+    const std::vector<u8> before = b.save();
+    SnapshotInfo info;
+    SnapshotRefusal why;
+    EXPECT_EQ(snapshot_restore(b.cat, Span<const u8>(image.data(), image.size()), info, &b.mem, &why), Status::corrupt);
+    EXPECT_FALSE(why.applying);
+    EXPECT_EQ(why.id, sdei::sdei_reg_id(sdei::reg::kValidate) | kScopeVm);
+    EXPECT_STREQ(why.why.reg, "SDEI VALIDATE");
+    EXPECT_EQ(b.ram0[0x40], 0x11);
+    EXPECT_TRUE(b.save() == before);
+    EXPECT_FALSE(b.sdei->vcpu_state(2).handler.active);
+    // The unpatched image still restores (the check is not over-eager).
+    std::memcpy(&image[at], &ev, 8);
+    VmModel c(3);
+    ASSERT_EQ(c.restore(image), Status::ok) << hvtest::captured_log();
+    EXPECT_EQ(c.sdei->shared_event(0).running_on, 2u);
+}
