@@ -103,8 +103,24 @@ SuspendRequest Firmware::suspend_request(u32 vcpu) const {
 }
 
 FirmwareExit Firmware::handle(u32 vcpu, FirmwareCall& call) {
-    CallResult r;
     const u32 fid = static_cast<u32>(call.x[0]);  // DEN0028 2.5: the function ID is W0
+    const auto owner = static_cast<Owner>(FidOwner::get(fid));
+    const bool psci01 = config_.psci_version == PsciVersion::v0_1 && fid >= kPsci01CpuSuspend && fid <= kPsci01Migrate;
+    // No service of ours answers yielding calls (DEN0028 2.5.1) or other owners than these three: NOT_SUPPORTED
+    // without the dispatch (the exit fast path's common case for IDs nobody implements, docs/benchmarks-exits.md).
+    if (!psci01 &&
+        (!FidFast::get(fid) || (owner != Owner::arch && owner != Owner::standard && owner != Owner::vendor_hyp))) {
+        HV_LOG_RATELIMITED(debug, "firmware: vCPU %u function %#x not supported", vcpu, fid);
+        call.x[0] = static_cast<u64>(kSmcccNotSupported);
+        call.x[1] = call.x[2] = call.x[3] = 0;
+        return FirmwareExit::resume;
+    }
+    return dispatch(vcpu, call);
+}
+
+FirmwareExit Firmware::dispatch(u32 vcpu, FirmwareCall& call) {
+    CallResult r;
+    const u32 fid = static_cast<u32>(call.x[0]);
     if (vcpu >= vcpu_count_ || platform_ == nullptr) {
         HV_LOG_RATELIMITED(warn, "firmware: call %#x from unknown vCPU %u", fid, vcpu);
     } else if (config_.psci_version == PsciVersion::v0_1 && fid >= kPsci01CpuSuspend && fid <= kPsci01Migrate) {

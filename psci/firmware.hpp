@@ -28,7 +28,9 @@ constexpr u32 kMaxVcpus = 64;
 
 // Registers at the call: x[0] = function ID (only w0 counts, SMCCC DEN0028 2.5), x[1..17] arguments.
 // Results are written to x[0..3]; x[4..17] are preserved (SMCCC 1.1).
-struct FirmwareCall {
+// may_alias: the run loop hands the firmware the vCPU's saved x0..x17 in place (arch/aarch64/exits.cpp
+// call_firmware), without a copy on every HVC.
+struct __attribute__((may_alias)) FirmwareCall {
     u64 x[18];
 };
 
@@ -206,6 +208,8 @@ private:
     u64 reset_cookie_ = 0;
 
     friend class FirmwareDispatch;  // psci/firmware.cpp internals
+    // handle() for a call some service of ours may answer (not inlined: handle's quick NOT_SUPPORTED stays light).
+    FirmwareExit dispatch(u32 vcpu, FirmwareCall& call);
 };
 
 }  // namespace hv::psci

@@ -603,12 +603,12 @@ u8 Vgic::lpi_config(u32 intid) const {
 }
 
 void Vgic::set_lpi_pending(u32 vcpu, u32 intid, bool pending) {
-    mark_flush_all();
     if (vcpu >= cfg_.nr_vcpus || intid < kLpiBase || intid >= kMaxIntid) {
         HV_LOG_RATELIMITED(warn, "vgic: LPI %u for vCPU %u out of range", intid, vcpu);
         return;
     }
     VcpuState& v = vcpus_[vcpu];
+    mark_flush(v);  // only this vCPU's pending LPIs change: the others' flush results stay valid
     bool kick = false;
     {
         LockGuard g(v.lock);

@@ -269,6 +269,11 @@ public:
     bool has_pending_for_wakeup(u32 vcpu);
     // Flushes of `vcpu` that scanned its candidates (the others found nothing changed and skipped the scan).
     u64 flush_scans(u32 vcpu) const;
+    // Something may have changed what flush(vcpu) would put into the LRs since its last flush (lock-free hint for
+    // the exit fast path: a caller that sees false after its own change knows the change was not for `vcpu`).
+    bool flush_needed(u32 vcpu) const {
+        return vcpu < cfg_.nr_vcpus && vcpus_[vcpu].flush_needed.load(MemoryOrder::relaxed);
+    }
 
     // ---- injection ----
     // Line level of a level- (or edge-, rising edge) triggered SPI or PPI. `vcpu` selects the PPI bank.

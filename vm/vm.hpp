@@ -57,6 +57,11 @@ struct DeviceHooks {
     // A guest HVC/SMC before the firmware sees it (the PC already past an SMC): true if handled (x0.. set). The
     // first device to handle it wins.
     bool (*hypercall)(void* self, Vm& vm, Vcpu& v) = nullptr;
+    // The function IDs `hypercall` may handle: those with (fid & hypercall_fid_mask) == hypercall_fid_match. The
+    // exit fast path (arch/aarch64/fast_exit.cpp) hands the firmware only calls no device claims. The defaults
+    // (mask 0, match 0) claim every call.
+    u32 hypercall_fid_mask = 0;
+    u32 hypercall_fid_match = 0;
     void (*log_stats)(void* self) = nullptr;  // diagnostics at SYSTEM_OFF / SYSTEM_RESET: one log line or none
     // At the top of `v`'s loop, its last exit handled: work the device deferred to this vCPU (the console escape's
     // commands on vCPU 0). True if it ran something: the loop starts over (the vCPU's state may have changed).
@@ -98,6 +103,12 @@ public:
             if (h.fn(h.self, vm, v)) return true;
         return false;
     }
+    // Some device's `hypercall` may handle `fid` (see DeviceHooks::claims_hypercall).
+    bool claims_hypercall(u32 fid) const {
+        for (const FidFilter& f : claims_)
+            if ((fid & f.mask) == f.match) return true;
+        return false;
+    }
     bool run_pending(Vm& vm, Vcpu& v) const {
         for (const auto& h : run_pending_)
             if (h.fn(h.self, vm, v)) return true;
@@ -122,6 +133,10 @@ private:
     List<decltype(DeviceHooks::put)> put_;
     List<decltype(DeviceHooks::sysreg)> sysreg_;
     List<decltype(DeviceHooks::hypercall)> hypercall_;
+    struct FidFilter {
+        u32 mask, match;
+    };
+    FixedVector<FidFilter, kMaxDevices> claims_;  // one per `hypercall`
     List<decltype(DeviceHooks::log_stats)> log_stats_;
     List<decltype(DeviceHooks::run_pending)> run_pending_;
 };

@@ -25,6 +25,13 @@
 #define HV_EXIT_FIQ 2
 #define HV_EXIT_SERROR 3
 #define HV_EXIT_AARCH32 4
+/* Returned by the exit fast path (hv_fast_exit, arch/aarch64/fast_exit.cpp) to send an exit it handled on to the
+ * run loop: HANDLED = done, only the loop's entry work (vGIC flush) is needed; FIRMWARE = a firmware call whose
+ * exit (suspend, CPU_OFF, ...) the loop finishes. */
+#define HV_EXIT_HANDLED 5
+#define HV_EXIT_FIRMWARE 6
+/* hv_fast_exit's answer "handled: resume the guest now" (not an exit reason: HV_EXIT_SYNC is 0). */
+#define HV_FAST_RESUME 0xff
 
 /* Kinds passed to hv_el2_fault for exceptions taken from EL2 itself. */
 #define HV_EL2_SYNC_SP0 0

@@ -15,9 +15,9 @@ void log_exit_stats() {
         auto ld = [](const Atomic<u64>& c) { return static_cast<unsigned long long>(c.load(MemoryOrder::relaxed)); };
         HV_LOG_INFO(
             "stats: vcpu%u exits irq=%llu hvc=%llu smc=%llu dabt=%llu sysreg=%llu wfi=%llu other=%llu "
-            "wfi_idle_ms=%llu off_wakes=%llu",
+            "wfi_idle_ms=%llu off_wakes=%llu fast=%llu",
             i, ld(e.irq), ld(e.hvc), ld(e.smc), ld(e.dabt), ld(e.sysreg), ld(e.wfi), ld(e.other),
-            ld(e.wfi_wait_ns) * 1000 / freq, ld(e.off_wakes));
+            ld(e.wfi_wait_ns) * 1000 / freq, ld(e.off_wakes), ld(e.fast));
     }
     the_vm().devices().log_stats();  // the devices' counters (vGIC SPIs, MSI, SMMU)
 }

@@ -16,16 +16,39 @@ namespace hv::arch {
 namespace {
 
 void handle_firmware(Vm& vm, Vcpu& v, bool smc) {
-    // Firmware calls and hypercall hooks (PSCI, snapshots, VM reset) may read or replace the whole context.
-    (void)sys_for_write(v);
-    psci::FirmwareCall call{};
-    for (unsigned i = 0; i < 18; ++i) call.x[i] = v.ctx.core.x[i];
-    const u32 fid = static_cast<u32>(call.x[0]);
+    const u32 fid = static_cast<u32>(v.ctx.core.x[0]);
     if (smc) advance_pc(v.ctx);  // ELR_EL2 points at the trapped SMC; HVC's preferred return is past it
-    // The devices' calls first (snapshot save, SDEI: DEN0054 needs the whole context, not just x0..x17).
-    if (vm.devices().hypercall(vm, v)) return;
-    psci::FirmwareExit exit = vm.firmware.handle(v.id, call);
-    for (unsigned i = 0; i < 4; ++i) v.ctx.core.x[i] = call.x[i];
+    // The devices' calls first (snapshot save, SDEI: DEN0054 needs the whole context, not just x0..x17), with the
+    // whole context in ctx. The firmware itself only sees x0..x17 (call_firmware); finish_firmware syncs the
+    // context for the calls that act on it.
+    if (vm.devices().claims_hypercall(fid)) {
+        (void)sys_for_write(v);
+        if (vm.devices().hypercall(vm, v)) return;
+    }
+    finish_firmware(vm, v, call_firmware(vm, v), fid);
+}
+
+}  // namespace
+
+bool emulate_mmio(Vm& vm, Vcpu& v, const esr::DataAbort& d, u64 ipa) {
+    u64 value = d.write ? read_gpr(v.ctx, d.srt) & mmio_width_mask(d) : 0;
+    if (vm.mmio.dispatch(v.id, ipa, d.access_size, d.write, value) != MmioResult::ok) return false;
+    if (!d.write) mmio_read_done(v.ctx, d, value);
+    advance_pc(v.ctx);
+    return true;
+}
+
+psci::FirmwareExit call_firmware(Vm& vm, Vcpu& v) {
+    // In place: the firmware reads x0..x17 and writes x0..x3 of the saved context (FirmwareCall is may_alias), no
+    // copy on every HVC (docs/benchmarks-exits.md).
+    static_assert(sizeof(psci::FirmwareCall) <= sizeof(v.ctx.core.x) && alignof(psci::FirmwareCall) == alignof(u64));
+    return vm.firmware.handle(v.id, *reinterpret_cast<psci::FirmwareCall*>(v.ctx.core.x));
+}
+
+void finish_firmware(Vm& vm, Vcpu& v, psci::FirmwareExit exit, u32 fid) {
+    if (exit == psci::FirmwareExit::resume) return;
+    // Suspend, CPU_OFF, SYSTEM_OFF / RESET may read or replace the whole context (vcpu_reset, VM reset).
+    (void)sys_for_write(v);
     switch (exit) {
         case psci::FirmwareExit::resume:
             break;
@@ -64,6 +87,8 @@ void handle_firmware(Vm& vm, Vcpu& v, bool smc) {
     }
 }
 
+namespace {
+
 void handle_data_abort(Vm& vm, Vcpu& v, u64 esr) {
     auto d = esr::DataAbort::from_esr(esr);
     u64 far = HV_READ_SYSREG(far_el2);
@@ -76,25 +101,12 @@ void handle_data_abort(Vm& vm, Vcpu& v, u64 esr) {
         inject_data_abort(sys_for_write(v), far, d.write);
         return;
     }
-    u64 width_mask = d.access_size >= 8 ? ~u64{0} : (u64{1} << (d.access_size * 8)) - 1;
-    u64 value = d.write ? read_gpr(v.ctx, d.srt) & width_mask : 0;
-    if (vm.mmio.dispatch(v.id, ipa, d.access_size, d.write, value) != MmioResult::ok) {
+    if (!emulate_mmio(vm, v, d, ipa)) {
         HV_LOG_RATELIMITED(warn, "vcpu%u: %s of %u bytes at unclaimed IPA 0x%llx (PC 0x%llx): external abort", v.id,
                            d.write ? "write" : "read", d.access_size, static_cast<unsigned long long>(ipa),
                            static_cast<unsigned long long>(v.ctx.core.pc));
         inject_data_abort(sys_for_write(v), far, d.write);
-        return;
     }
-    if (!d.write) {
-        value &= width_mask;
-        if (d.sign_extend && d.access_size < 8) {
-            u64 sign = u64{1} << (d.access_size * 8 - 1);
-            value = (value ^ sign) - sign;
-        }
-        if (!d.sf) value &= 0xffffffffull;
-        write_gpr(v.ctx, d.srt, value);
-    }
-    advance_pc(v.ctx);
 }
 
 void handle_sync(Vm& vm, Vcpu& v) {
@@ -169,6 +181,11 @@ void handle_exit(Vm& vm, Vcpu& v, u64 reason) {
     switch (reason) {
         case HV_EXIT_SYNC:
             handle_sync(vm, v);
+            break;
+        case HV_EXIT_HANDLED:  // the fast path handled it (fast_exit.cpp); the loop syncs the vGIC before entry
+            break;
+        case HV_EXIT_FIRMWARE:  // the fast path made a firmware call that does not simply return
+            finish_firmware(vm, v, this_cpu().fast_fw_exit, this_cpu().fast_fw_fid);
             break;
         case HV_EXIT_IRQ:
         case HV_EXIT_FIQ:

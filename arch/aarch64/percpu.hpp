@@ -8,6 +8,7 @@
 #include "arch/aarch64/exit_stats.hpp"
 #include "arch/aarch64/sysreg.hpp"
 #include "core/vcpu.hpp"
+#include "psci/firmware.hpp"
 
 namespace hv::arch {
 
@@ -47,6 +48,9 @@ struct PerCpu {
     u64 gicr = 0;          // this pCPU's redistributor RD_base (gic_init_cpu)
     VgicCpuState vgic;     // the vGIC glue's view of this pCPU's list registers and PPIs
     ExitStats exits;       // exits of the vCPU pinned here (written by this pCPU only)
+    // A firmware call the exit fast path made whose exit the run loop finishes (HV_EXIT_FIRMWARE, fast_exit.cpp).
+    psci::FirmwareExit fast_fw_exit = psci::FirmwareExit::resume;
+    u32 fast_fw_fid = 0;
 };
 static_assert(__builtin_offsetof(PerCpu, guest_ctx) == PERCPU_GUEST_CTX);
 static_assert(__builtin_offsetof(PerCpu, host_sp) == PERCPU_HOST_SP);

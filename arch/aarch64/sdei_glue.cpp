@@ -46,6 +46,8 @@ Status sdei_vm_init(Vm& vm) {
     d.name = "sdei";
     d.self = &vm.sdei;
     d.hypercall = handle_call;
+    d.hypercall_fid_mask = sdei::kFnMask;  // is_sdei_fid
+    d.hypercall_fid_match = sdei::kFnBase;
     d.before_entry = before_entry;
     d.has_pending = has_pending;
     d.reset = reset;

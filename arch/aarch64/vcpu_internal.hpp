@@ -3,7 +3,9 @@
 // sysreg_trap.cpp (trapped MSR/MRS), exit_stats.cpp (counters). Nothing outside the run loop includes this.
 #pragma once
 
+#include "core/esr.hpp"
 #include "core/id_regs.hpp"
+#include "psci/firmware.hpp"
 #include "vm/vm.hpp"
 
 namespace hv::arch {
@@ -34,6 +36,28 @@ void vcpu_power_off(Vcpu& v);
 // --- exits.cpp ---
 // One exit of `v` (`reason`: HV_EXIT_*, vectors.S), handled on its pCPU.
 void handle_exit(Vm& vm, Vcpu& v, u64 reason);
+// The bits of an MMIO access of the width `d` decodes.
+inline u64 mmio_width_mask(const esr::DataAbort& d) {
+    return d.access_size >= 8 ? ~u64{0} : (u64{1} << (d.access_size * 8)) - 1;
+}
+// An emulated MMIO read's `value` into its register: truncated to the access, sign-extended (LDRS*), 32-bit for a W
+// register (DDI0487 D17.2.40 ISS: SAS, SSE, SRT, SF).
+inline void mmio_read_done(VcpuContext& c, const esr::DataAbort& d, u64 value) {
+    value &= mmio_width_mask(d);
+    if (d.sign_extend && d.access_size < 8) {
+        const u64 sign = u64{1} << (d.access_size * 8 - 1);
+        value = (value ^ sign) - sign;
+    }
+    if (!d.sf) value &= 0xffffffffull;
+    write_gpr(c, d.srt, value);
+}
+// A stage-2 data abort on an MMIO frame of the VM's bus (the access decoded in `d`): the access done, the result in
+// its register, the PC past it. False (and nothing done) if no frame claims it.
+bool emulate_mmio(Vm& vm, Vcpu& v, const esr::DataAbort& d, u64 ipa);
+// A firmware call (HVC/SMC) no device claimed: the firmware model sees x0..x17 and sets x0..x3.
+psci::FirmwareExit call_firmware(Vm& vm, Vcpu& v);
+// What a firmware call's exit asks of the vCPU beyond its results (suspend, CPU_OFF, SYSTEM_OFF / RESET).
+void finish_firmware(Vm& vm, Vcpu& v, psci::FirmwareExit exit, u32 fid);
 
 // --- sysreg_trap.cpp ---
 // A trapped MSR/MRS (EC 0x18): ID registers, the hooks, RAZ/WI for SGI registers without a vGIC, UNDEF otherwise.

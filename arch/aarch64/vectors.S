@@ -3,8 +3,10 @@
  * hv_enter_guest(VcpuContext* ctx, u64 load_fp) saves the hypervisor's callee-saved registers on its stack, records
  * ctx and the stack pointer in the PerCpu block (TPIDR_EL2), loads the guest's general-purpose registers, SP_EL0,
  * SP_EL1, ELR_EL1, SPSR_EL1, ELR_EL2/SPSR_EL2 (pc/pstate) and, if load_fp != 0, V0-V31/FPSR/FPCR, then ERETs.
- * A lower-EL exception saves all of that back into ctx (FP/SIMD always: the hypervisor is built with
- * -mgeneral-regs-only, so the registers still hold the guest's values) and returns HV_EXIT_* from hv_enter_guest.
+ * A lower-EL exception saves the general-purpose registers, PC and PSTATE into ctx and tries the exit fast path
+ * (hv_fast_exit: handled there, the guest is resumed at once); otherwise the rest goes into ctx too (FP/SIMD always:
+ * the hypervisor is built with -mgeneral-regs-only, so the registers still hold the guest's values) and
+ * hv_enter_guest returns HV_EXIT_*.
  * FP/SIMD is reloaded only on request so that SVE's upper Z-register bits survive an exit on a pinned pCPU
  * (an AdvSIMD write would zero them).
  * The EL1 system registers are switched in C++ (arch/aarch64/vm_run.cpp, lazily).
@@ -100,11 +102,83 @@ guest_exit_common:
     str     x30, [x0, #240]
     ldp     x2, x3, [sp], #16
     stp     x2, x3, [x0, #0]
-    mrs     x2, sp_el0
-    str     x2, [x0, #CTX_SP_EL0]
     mrs     x2, elr_el2
     mrs     x3, spsr_el2
     stp     x2, x3, [x0, #CTX_PC]
+
+    /* Branch-predictor hardening on entry from the guest, before the first indirect branch (the fast path's call and
+     * the ret below): hv_entry_mitigation (arch/aarch64/hardening.cpp, decided by psci/mitigations.hpp) bit 0 =
+     * firmware SMCCC_ARCH_WORKAROUND_1, bit 1 = the BHB-clearing loop (word 1 = iterations), bit 2 = CLRBHB, bit 3 =
+     * firmware SMCCC_ARCH_WORKAROUND_3. The guest's general-purpose registers are saved: x0-x17 are free (SMCCC 1.1
+     * keeps x4-x17, and the other guest registers). */
+    adr_l   x2, hv_entry_mitigation
+    ldp     w5, w6, [x2]
+    cbz     w5, 15f
+    mov     x4, x1
+    tbz     w5, #0, 11f
+    movz    w0, #0x8000, lsl #16
+    movk    w0, #0x8000                 /* SMCCC_ARCH_WORKAROUND_1 */
+    smc     #0
+11: tbz     w5, #1, 13f
+12: b       . + 4
+    subs    w6, w6, #1
+    b.ne    12b
+    dsb     nsh
+    isb
+13: tbz     w5, #2, 14f
+    hint    #22                         /* CLRBHB */
+    isb
+14: tbz     w5, #3, 16f
+    movz    w0, #0x8000, lsl #16
+    movk    w0, #0x3fff                 /* SMCCC_ARCH_WORKAROUND_3 */
+    smc     #0
+16: mov     x1, x4
+15:
+    /* The exit fast path (arch/aarch64/fast_exit.cpp, docs/benchmarks-exits.md): a synchronous exit it can handle
+     * with only the general-purpose registers, PC and PSTATE in ctx (HVC/SMC, trapped MSR/MRS, vGIC/ITS MMIO) is
+     * handled right here and the guest resumed; the EL1 registers, FP/SIMD and the run loop are not touched. The
+     * C function runs on the hypervisor stack (SP_EL2 is the one hv_enter_guest left) and may clobber x0-x18 and
+     * x30, which are the guest's saved copies here. It returns HV_FAST_RESUME to resume the guest, or the exit
+     * reason for the run loop. */
+    cbnz    x1, 17f                     /* HV_EXIT_SYNC == 0 */
+    mov     x0, x1
+    bl      hv_fast_exit
+    mov     x1, x0
+    cmp     x1, #HV_FAST_RESUME
+    b.ne    17f
+exit_fast_resume:                       /* (a label of its own for the exit profile, tests/bench/exit-profile) */
+    mrs     x0, tpidr_el2
+    ldr     x0, [x0, #PERCPU_GUEST_CTX]
+    ldp     x2, x3, [x0, #CTX_PC]
+    msr     elr_el2, x2
+    msr     spsr_el2, x3
+    ldp     x2, x3, [x0, #16]
+    ldp     x4, x5, [x0, #32]
+    ldp     x6, x7, [x0, #48]
+    ldp     x8, x9, [x0, #64]
+    ldp     x10, x11, [x0, #80]
+    ldp     x12, x13, [x0, #96]
+    ldp     x14, x15, [x0, #112]
+    ldp     x16, x17, [x0, #128]
+    ldp     x18, x19, [x0, #144]
+    ldp     x20, x21, [x0, #160]
+    ldp     x22, x23, [x0, #176]
+    ldp     x24, x25, [x0, #192]
+    ldp     x26, x27, [x0, #208]
+    ldp     x28, x29, [x0, #224]
+    ldr     x30, [x0, #240]
+    ldp     x0, x1, [x0, #0]
+    eret
+    dsb     nsh                         /* speculation barrier after ERET */
+    isb
+
+    /* The run loop's exit: the rest of the guest's state into ctx. x1 = exit reason. */
+17:
+exit_to_run_loop:
+    mrs     x0, tpidr_el2
+    ldr     x0, [x0, #PERCPU_GUEST_CTX]
+    mrs     x2, sp_el0
+    str     x2, [x0, #CTX_SP_EL0]
     mrs     x2, sp_el1
     mrs     x3, elr_el1
     stp     x2, x3, [x0, #CTX_SP_EL1]
@@ -131,34 +205,6 @@ guest_exit_common:
     str     w3, [x0, #CTX_FPSR]
     mrs     x3, fpcr
     str     w3, [x0, #CTX_FPCR]
-
-    /* Branch-predictor hardening on entry from the guest, before the first indirect branch (the ret below):
-     * hv_entry_mitigation (arch/aarch64/hardening.cpp, decided by psci/mitigations.hpp) bit 0 = firmware
-     * SMCCC_ARCH_WORKAROUND_1, bit 1 = the BHB-clearing loop (word 1 = iterations), bit 2 = CLRBHB, bit 3 = firmware
-     * SMCCC_ARCH_WORKAROUND_3. The guest's registers are saved: x0-x17 are free (SMCCC 1.1 keeps x4-x17). */
-    adr_l   x2, hv_entry_mitigation
-    ldp     w5, w6, [x2]
-    cbz     w5, 15f
-    mov     x4, x1
-    tbz     w5, #0, 11f
-    movz    w0, #0x8000, lsl #16
-    movk    w0, #0x8000                 /* SMCCC_ARCH_WORKAROUND_1 */
-    smc     #0
-11: tbz     w5, #1, 13f
-12: b       . + 4
-    subs    w6, w6, #1
-    b.ne    12b
-    dsb     nsh
-    isb
-13: tbz     w5, #2, 14f
-    hint    #22                         /* CLRBHB */
-    isb
-14: tbz     w5, #3, 16f
-    movz    w0, #0x8000, lsl #16
-    movk    w0, #0x3fff                 /* SMCCC_ARCH_WORKAROUND_3 */
-    smc     #0
-16: mov     x1, x4
-15:
     mov     x0, x1
     mrs     x2, tpidr_el2
     ldr     x3, [x2, #PERCPU_HOST_SP]

@@ -396,6 +396,11 @@ void vgic_set_line(u32 intid, u32 vcpu, bool level) {
         HV_LOG_RATELIMITED(warn, "vgic: cannot set line of INTID %u (vcpu%u)", intid, vcpu);
 }
 
+bool vgic_lrs_idle(const Vcpu& v) {
+    if (!vgic_ready()) return true;
+    return the_vgic().cpu_if(v.id).used_lrs == 0 && vgic::ich_hcr::EOIcount::get(HV_READ_SYSREG(ICH_HCR_EL2)) == 0;
+}
+
 bool vgic_vcpu_has_pending(u32 vcpu) { return vgic_ready() && the_vgic().has_pending_for_wakeup(vcpu); }
 
 void vgic_vm_reset() {

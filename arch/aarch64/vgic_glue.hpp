@@ -47,6 +47,10 @@ void vgic_set_line(u32 intid, u32 vcpu, bool level);
 // re-routes that followed the guest's GICD_IROUTER); logged at power-off with the other stats.
 void vgic_log_forwarded_spi_stats();
 
+// The exit fast path (fast_exit.cpp), on `v`'s pCPU right after an exit: its list registers hold nothing and no EOI
+// was counted outside them, so the exit's fold would change nothing (a handler may run before it).
+bool vgic_lrs_idle(const Vcpu& v);
+
 // WFI support: true if the vCPU has something deliverable (call on its own pCPU after the exit's fold).
 bool vgic_vcpu_has_pending(u32 vcpu);
 

@@ -184,6 +184,8 @@ Status vm_snapshot_init(Vm& vm, const HvOptions& opts, const PlatformInfo& platf
     DeviceHooks d;  // the save hypercall, taken before the firmware sees the call
     d.name = "snapshot";
     d.hypercall = snapshot_hypercall;
+    d.hypercall_fid_mask = ~0u;
+    d.hypercall_fid_match = kSnapshotSaveFid;
     return vm.add_device(d);
 }
 

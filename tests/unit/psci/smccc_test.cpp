@@ -115,6 +115,21 @@ TEST(Smccc, VendorFeaturesGatedByBitmap) {
     EXPECT_GE(vm.call(kVendorHypUid), 0);  // the UID query stays
 }
 
+// Yielding calls and owners no service of ours implements (CPU, SiP, OEM, standard hypervisor, reserved, trusted
+// OS) answer NOT_SUPPORTED with x1..x3 zero, before any dispatch (the exit fast path's common case).
+TEST(Smccc, UnimplementedOwnersAndYieldingCallsAreNotSupported) {
+    Vm vm;
+    for (u64 fid : {0x4b000000ull, 0x04000000ull, 0x81000000ull, 0xc2000001ull, 0x83000000ull, 0xc5000000ull,
+                    0xcb000000ull, 0xf2000000ull, 0xbf00ffffull}) {
+        vm.c.x[1] = vm.c.x[2] = vm.c.x[3] = 0x55;
+        EXPECT_EQ(vm.call(fid, 0x77), kSmcccNotSupported) << std::hex << fid;
+        EXPECT_EQ(vm.c.x[1], 0u);
+        EXPECT_EQ(vm.c.x[2], 0u);
+        EXPECT_EQ(vm.c.x[3], 0u);
+    }
+    EXPECT_EQ(vm.call(0x80000000), 0x10001);  // an implemented owner still answers: SMCCC_VERSION 1.1
+}
+
 TEST(Trng, VersionFeaturesUuid) {
     Vm vm;
     EXPECT_EQ(vm.call(kTrngVersion), 0x10000);

@@ -195,6 +195,28 @@ TEST(DeviceHooks, TheFirstDeviceThatHandlesATrapOrACallWins) {
     EXPECT_TRUE(vm.devices().hypercall(vm, v));
 }
 
+TEST(DeviceHooks, HypercallClaimsFollowTheFidFilters) {
+    static Vm vm;
+    EXPECT_FALSE(vm.devices().claims_hypercall(0x84000000));  // no device: the firmware's alone
+    auto handler = [](void*, Vm&, Vcpu&) { return false; };
+    DeviceHooks sdei_like;
+    sdei_like.hypercall = handler;
+    sdei_like.hypercall_fid_mask = 0xffffffe0;
+    sdei_like.hypercall_fid_match = 0xc4000020;
+    ASSERT_EQ(vm.add_device(sdei_like), Status::ok);
+    DeviceHooks no_hypercall;  // a filter without a hypercall hook claims nothing
+    no_hypercall.hypercall_fid_mask = 0;
+    ASSERT_EQ(vm.add_device(no_hypercall), Status::ok);
+    EXPECT_TRUE(vm.devices().claims_hypercall(0xc4000020));
+    EXPECT_TRUE(vm.devices().claims_hypercall(0xc400003f));
+    EXPECT_FALSE(vm.devices().claims_hypercall(0xc4000040));
+    EXPECT_FALSE(vm.devices().claims_hypercall(0x4b000000));
+    DeviceHooks claims_all;  // the defaults: every call
+    claims_all.hypercall = handler;
+    ASSERT_EQ(vm.add_device(claims_all), Status::ok);
+    EXPECT_TRUE(vm.devices().claims_hypercall(0x4b000000));
+}
+
 TEST(DeviceHooks, RegistrationStopsAtCapacity) {
     static Vm vm;
     for (u32 i = 0; i < Vm::kMaxDevices; ++i) ASSERT_EQ(vm.add_device(DeviceHooks{}), Status::ok);

@@ -1,0 +1,151 @@
+// The exit fast path (docs/benchmarks-exits.md): called by the exit vector (vectors.S) with only the guest's
+// general-purpose registers, PC and PSTATE saved in ctx. The exits whose handling needs nothing else are handled here
+// and the guest resumed at once, without the run loop: no EL1 register or FP/SIMD save, no list-register fold and
+// flush, no device hooks. Everything else -- and anything that makes an interrupt deliverable to this vCPU -- goes on
+// to the run loop (vcpu_loop.cpp, exits.cpp), which handles it exactly as before.
+//
+// Handled here:
+//   - HVC/SMC that no device claims (DeviceHooks::claims_hypercall): the firmware model sees x0..x17 and sets
+//     x0..x3; a call that does not simply return (suspend, CPU_OFF, SYSTEM_OFF/RESET) is finished by the run loop
+//     (HV_EXIT_FIRMWARE).
+//   - Trapped MRS of the ID registers (HCR_EL2.TID3), and MSR/MRS a device hook handles (the vGIC's ICC_SGI*R_EL1).
+//   - Stage-2 data aborts on the vGIC's GICD/GICR frames and the ITS frames, when the exit's fold would change
+//     nothing (no LR in use, no EOIcount) or for reads that do not depend on the LRs (everything but
+//     ISPENDR/ICPENDR/ISACTIVER/ICACTIVER).
+// After a handler that may touch interrupt state: a kick of this vCPU, a flush the vGIC asks for, or an ITS command
+// backlog sends the exit on to the run loop (HV_EXIT_HANDLED: only the entry work is left).
+#include "arch/aarch64/asm_defs.h"
+#include "arch/aarch64/percpu.hpp"
+#include "arch/aarch64/sysreg.hpp"
+#include "arch/aarch64/vcpu_internal.hpp"
+#include "arch/aarch64/vgic_glue.hpp"
+#include "arch/aarch64/vm_run.hpp"
+
+namespace hv::arch {
+
+namespace {
+
+constexpr u64 kResume = HV_FAST_RESUME;
+
+// The handler is done. Resume now unless the run loop has entry work to do for this vCPU.
+u64 resume_or_sync(Vm& vm, Vcpu& v) {
+    if (v.kick_pending.load(MemoryOrder::relaxed) || v.sys_dirty || v.fp_dirty || vm.vgic.flush_needed(v.id))
+        return HV_EXIT_HANDLED;
+    for (u32 i = 0; i < vm.its_count; ++i)
+        if (vm.its[i]->has_backlog()) return HV_EXIT_HANDLED;  // the run loop's ITS hook moves it on at entry
+    return kResume;
+}
+
+u64 fast_firmware(Vm& vm, Vcpu& v, bool smc, u64 reason) {
+    const u32 fid = static_cast<u32>(v.ctx.core.x[0]);
+    if (vm.devices().claims_hypercall(fid)) return reason;  // SDEI, snapshot: they need the whole context
+    if (smc) advance_pc(v.ctx);                             // ELR_EL2 points at the trapped SMC
+    const psci::FirmwareExit exit = call_firmware(vm, v);
+    if (exit != psci::FirmwareExit::resume) {
+        PerCpu& cpu = this_cpu();
+        cpu.fast_fw_exit = exit;
+        cpu.fast_fw_fid = fid;
+        return HV_EXIT_FIRMWARE;
+    }
+    // The firmware only sees x0..x17: it cannot change this vCPU's interrupts (CPU_ON kicks the vCPU it starts,
+    // never this one) or its other registers.
+    return v.sys_dirty || v.fp_dirty ? HV_EXIT_HANDLED : kResume;
+}
+
+// Not inlined into hv_fast_exit (nor fast_mmio): their decoded syndromes live on the stack, which would give the
+// HVC path a stack canary too.
+[[gnu::noinline]] u64 fast_sysreg(Vm& vm, Vcpu& v, u64 esr, u64 reason) {
+    const auto s = esr::SysRegAccess::from_esr(esr);
+    if (idreg::is_id_space(s.op0, s.op1, s.crn, s.crm)) {
+        if (!s.read) return reason;  // UNDEF: the run loop injects it
+        write_gpr(v.ctx, s.rt, vm.id_regs().guest_value(s.key()));
+        advance_pc(v.ctx);
+        return kResume;
+    }
+    // The vGIC's SGI registers: sgi_write only latches pending state, which a later fold keeps, so it may run before
+    // the fold; an SGI to this vCPU kicks it and the run loop flushes.
+    u64 value = s.read ? 0 : read_gpr(v.ctx, s.rt);
+    if (!vm.devices().sysreg(v, s, value)) return reason;
+    if (s.read) write_gpr(v.ctx, s.rt, value);
+    advance_pc(v.ctx);
+    return resume_or_sync(vm, v);
+}
+
+// GICD/GICR registers whose value depends on what the LRs hold (pending and active state): [0x200, 0x400) of the
+// distributor and of each redistributor's SGI frame (IHI0069H 12.9, 12.10).
+bool lr_dependent(u64 frame_offset) {
+    const u64 o = frame_offset & 0xffff;
+    return o >= 0x200 && o < 0x400;
+}
+
+[[gnu::noinline]] u64 fast_mmio(Vm& vm, Vcpu& v, u64 esr, u64 reason) {
+    const auto d = esr::DataAbort::from_esr(esr);
+    if (!(d.is_translation_fault() || d.is_access_flag_fault()) || !d.emulatable()) return reason;
+    const u64 ipa = esr::fault_ipa(HV_READ_SYSREG(hpfar_el2), HV_READ_SYSREG(far_el2));
+    const MmioBus::Frame* f = vm.mmio.find(ipa);
+    if (f == nullptr) return reason;
+    const u64 offset = ipa - f->base;
+    if (width_bit(d.access_size) == 0 || offset + d.access_size > f->size) return reason;  // as MmioBus::dispatch
+    const bool gic = f->handler == &vm.vgic.distributor() || f->handler == &vm.vgic.redistributors();
+    bool its = false;
+    for (u32 i = 0; i < vm.its_count && !gic && !its; ++i) its = f->handler == &*vm.its[i];
+    if (!gic && !its) return reason;
+    // The slow path folds the LRs before the access. That only matters if they hold something: a write may change
+    // an interrupt the LRs hold (the fold would then overwrite it), a read of pending/active state must see them.
+    if ((d.write || (gic && lr_dependent(offset))) && !vgic_lrs_idle(v)) return reason;
+    const MmioAccess a{v.id, offset, d.access_size, d.write};
+    if (d.write) {
+        if (f->handler->mmio_write(a, read_gpr(v.ctx, d.srt) & mmio_width_mask(d)) != MmioResult::ok) return reason;
+    } else {
+        u64 value = 0;
+        if (f->handler->mmio_read(a, value) != MmioResult::ok) return reason;  // nothing done: the run loop aborts
+        mmio_read_done(v.ctx, d, value);
+    }
+    advance_pc(v.ctx);
+    // A GICD/GICR read changes nothing; ITS reads and any write may have (an ITS command, an enable, a pending bit).
+    return gic && !d.write ? kResume : resume_or_sync(vm, v);
+}
+
+}  // namespace
+
+// Called by the exit vector (vectors.S) for every exit; returns HV_FAST_RESUME to resume the guest, or the exit reason
+// for the run loop (HV_EXIT_* as passed in, HV_EXIT_HANDLED, HV_EXIT_FIRMWARE).
+extern "C" u64 hv_fast_exit(u64 reason) {
+    PerCpu& cpu = this_cpu();
+    Vcpu* vp = cpu.vcpu;
+    if (reason != HV_EXIT_SYNC || vp == nullptr) return reason;
+    Vcpu& v = *vp;
+    // The guest ran since the last exit: the EL1 registers in the CPU are newer than ctx.sys (nothing here reads
+    // them; the run loop marks the same after every exit it sees).
+    v.sys_stale = true;
+    // A VM reset, a panic and a kick from another pCPU each come with an SGI to this pCPU (vm_reset.cpp, panic.cpp,
+    // kick_vcpu): pending at EL2, it is taken as an IRQ exit right after the ERET, and the run loop sees them then.
+    Vm& vm = the_vm();
+    const u64 esr = HV_READ_SYSREG(esr_el2);
+    ExitStats& st = cpu.exits;
+    Atomic<u64>* counter = nullptr;
+    u64 r = reason;
+    using esr::ExceptionClass;
+    const ExceptionClass ec = esr::exception_class(esr);
+    if (ec == ExceptionClass::hvc64 || ec == ExceptionClass::smc64) {
+        const bool smc = ec == ExceptionClass::smc64;
+        r = fast_firmware(vm, v, smc, reason);
+        counter = smc ? &st.smc : &st.hvc;
+    } else if (ec == ExceptionClass::sysreg) {
+        r = fast_sysreg(vm, v, esr, reason);
+        counter = &st.sysreg;
+    } else if (ec == ExceptionClass::dabt_lower) {
+        r = fast_mmio(vm, v, esr, reason);
+        counter = &st.dabt;
+    } else {
+        return reason;  // WFI, aborts, UNDEFs: the run loop
+    }
+    if (r != reason) {
+        // Counted here (the run loop counts the exits it handles). Only this pCPU writes its counters.
+        counter->store(counter->load(MemoryOrder::relaxed) + 1, MemoryOrder::relaxed);
+        if (r == kResume) count_exit(st.fast);
+    }
+    return r;
+}
+
+}  // namespace hv::arch
