@@ -12,6 +12,7 @@
 //   - Stage-2 data aborts on the vGIC's GICD/GICR frames and the ITS frames, when the exit's fold would change
 //     nothing (no LR in use, no EOIcount) or for reads that do not depend on the LRs (everything but
 //     ISPENDR/ICPENDR/ISACTIVER/ICACTIVER).
+// Not while a hardware-linked line (EL1 timer, PMU) is up or parked: the run loop samples those at every exit.
 // After a handler that may touch interrupt state: a kick of this vCPU, a flush the vGIC asks for, or an ITS command
 // backlog sends the exit on to the run loop (HV_EXIT_HANDLED: only the entry work is left).
 #include "arch/aarch64/asm_defs.h"
@@ -102,8 +103,11 @@ bool lr_dependent(u64 frame_offset) {
         mmio_read_done(v.ctx, d, value);
     }
     advance_pc(v.ctx);
-    // A GICD/GICR read changes nothing; ITS reads and any write may have (an ITS command, an enable, a pending bit).
-    return gic && !d.write ? kResume : resume_or_sync(vm, v);
+    // A GICD/GICR read changes nothing. A GICD/GICR write is configuration the entry hooks may have to act on (the
+    // flush; the vPE's LPI tables with GICv4, msi_passthrough.cpp): the run loop's entry work. ITS accesses only
+    // change what a kick, a flush request or a command backlog says.
+    if (gic) return d.write ? HV_EXIT_HANDLED : kResume;
+    return resume_or_sync(vm, v);
 }
 
 }  // namespace
@@ -120,6 +124,8 @@ extern "C" u64 hv_fast_exit(u64 reason) {
     v.sys_stale = true;
     // A VM reset, a panic and a kick from another pCPU each come with an SGI to this pCPU (vm_reset.cpp, panic.cpp,
     // kick_vcpu): pending at EL2, it is taken as an IRQ exit right after the ERET, and the run loop sees them then.
+    // A hardware-linked line that is up (a timer or PMU interrupt in flight) is sampled at every exit: the run loop.
+    if (!vgic_lines_quiet(v)) return reason;
     Vm& vm = the_vm();
     const u64 esr = HV_READ_SYSREG(esr_el2);
     ExitStats& st = cpu.exits;

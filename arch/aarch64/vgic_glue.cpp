@@ -396,9 +396,16 @@ void vgic_set_line(u32 intid, u32 vcpu, bool level) {
         HV_LOG_RATELIMITED(warn, "vgic: cannot set line of INTID %u (vcpu%u)", intid, vcpu);
 }
 
+bool vgic_lines_quiet(const Vcpu& v) {
+    if (v.id >= vgic::kMaxVcpus) return true;
+    return !st().timer_line[kVirtualTimer][v.id] && !st().timer_line[kPhysicalTimer][v.id] && !st().pmu_line[v.id] &&
+           !this_cpu().vgic.pmu_parked;
+}
+
 bool vgic_lrs_idle(const Vcpu& v) {
     if (!vgic_ready()) return true;
-    return the_vgic().cpu_if(v.id).used_lrs == 0 && vgic::ich_hcr::EOIcount::get(HV_READ_SYSREG(ICH_HCR_EL2)) == 0;
+    return the_vgic().cpu_if(v.id).used_lrs == 0 &&
+           vgic::ich_hcr::EOIcount::get(read_sysreg<arm::reg::kIchHcrEl2>()) == 0;
 }
 
 bool vgic_vcpu_has_pending(u32 vcpu) { return vgic_ready() && the_vgic().has_pending_for_wakeup(vcpu); }

@@ -47,6 +47,10 @@ void vgic_set_line(u32 intid, u32 vcpu, bool level);
 // re-routes that followed the guest's GICD_IROUTER); logged at power-off with the other stats.
 void vgic_log_forwarded_spi_stats();
 
+// The exit fast path (fast_exit.cpp), on `v`'s pCPU right after an exit: none of its hardware-linked lines (EL1
+// timers, PMU overflow) is up or parked, so no exit has to sample them (sync_timer_lines / sync_pmu_line run at
+// every exit the run loop sees: a line the guest lowered is withdrawn there).
+bool vgic_lines_quiet(const Vcpu& v);
 // The exit fast path (fast_exit.cpp), on `v`'s pCPU right after an exit: its list registers hold nothing and no EOI
 // was counted outside them, so the exit's fold would change nothing (a handler may run before it).
 bool vgic_lrs_idle(const Vcpu& v);

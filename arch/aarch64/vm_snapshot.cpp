@@ -184,8 +184,10 @@ Status vm_snapshot_init(Vm& vm, const HvOptions& opts, const PlatformInfo& platf
     DeviceHooks d;  // the save hypercall, taken before the firmware sees the call
     d.name = "snapshot";
     d.hypercall = snapshot_hypercall;
-    d.hypercall_fid_mask = ~0u;
+    // The IDs snapshot_hypercall handles (the exit fast path gives every other one to the firmware).
+    d.hypercall_fid_mask = ~1u;
     d.hypercall_fid_match = kSnapshotSaveFid;
+    static_assert((kSnapshotSaveFid & ~1u) == kSnapshotSaveFid && (kSnapshotMigrateFid & ~1u) == kSnapshotSaveFid);
     return vm.add_device(d);
 }
 
