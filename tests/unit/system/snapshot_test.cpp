@@ -365,7 +365,8 @@ TEST_F(SystemRefusals, ScopeOfEveryListedRegister) {
         EXPECT_EQ(vm.cat.scope_of(id).value_or(Scope::vcpu), Scope::vm) << std::hex << id;
         const u64 cls = reg_class(id);
         EXPECT_TRUE(cls == kClassFw || cls == kClassFwFeatBmap || cls == kClassGicd || cls == kClassLineLevel ||
-                    cls == kClassGits || cls == kClassSdei || (cls == kClassSysreg && IdRegisterClass::owns_id(id)))
+                    cls == kClassGits || cls == kClassSdei || cls == kClassUart ||
+                    (cls == kClassSysreg && IdRegisterClass::owns_id(id)))
             << std::hex << id;
     }
     for (u32 v = 0; v < 4; ++v) {

@@ -1,6 +1,7 @@
 // A whole VM on the host, built by the same builder as the hypervisor's (vm/vm.hpp build_vm): vCPU contexts,
-// firmware, SDEI, vGIC, N ITS instances and the register catalogue holding every class, over host-backed guest RAM
-// and fake ports. Shared by tests/unit/system (whole-VM snapshot tests) and tests/unit/reglist (golden lists).
+// firmware, SDEI, vGIC, N ITS instances, the emulated UART (the shipped VM has one whenever the host has a PL011, as
+// QEMU virt always does) and the register catalogue holding every class, over host-backed guest RAM and fake ports.
+// Shared by tests/unit/system (whole-VM snapshot tests) and tests/unit/reglist (golden lists).
 #pragma once
 
 #include <functional>
@@ -24,6 +25,11 @@ public:
 
 struct NullKicker final : VcpuKicker {
     void kick(u32) override {}
+};
+
+struct NullUartBackend final : Pl011Backend {
+    void uart_tx(char) override {}
+    void uart_irq(bool) override {}
 };
 
 // SDEI platform: MPIDR = vCPU index in Aff0 (as the VM model's vCPUs), kicks ignored.
@@ -84,6 +90,7 @@ struct VmModel {
         }
         cfg.vgic.nr_spis = nr_spis;
         cfg.its_count = n_its;
+        cfg.uart = true;
         cfg.pmu = pmu::make_config(kHostDfr0, kHostPmcr);
         cfg.host_ids[idreg::HostReg::isar0] = kHostIsar0;
         cfg.host_ids[idreg::HostReg::pfr0] = kHostPfr0;
@@ -94,6 +101,7 @@ struct VmModel {
         ports.sdei = &sdei_platform;
         ports.kicker = &kicker;
         ports.clock = &clock;
+        ports.uart_backend = cfg.uart ? &uart_backend : nullptr;
         EXPECT_EQ(build_vm(*machine, cfg, ports), Status::ok);
         vgic = &machine->vgic;
         sdei = &machine->sdei;
@@ -131,6 +139,7 @@ struct VmModel {
     ModelSdeiPlatform sdei_platform;
     FixedClock clock;
     NullKicker kicker;
+    NullUartBackend uart_backend;
     RegionGuestMemory& mem;
     psci::Firmware& fw;
     ContextView ctx;
