@@ -216,6 +216,23 @@ TEST(RegList, GoldenVcpu) {
     check_golden("golden-vcpu.txt", render(ids, "vcpu"));
 }
 
+// The golden lists cover the shipped catalogue: the model enables every optional part build_vm can add (PMU, ITS,
+// UART), so each register class of core/reglist/ids.hpp appears in the VM's or the vCPUs' list. A new class, or one
+// the model's configuration leaves out, fails here before it can go missing from the golden lists.
+TEST(RegList, GoldenListsCoverEveryClass) {
+    hvsys::VmModel vm(2);
+    std::vector<u64> ids = vm.list(kVm);
+    const auto vcpu = vm.list(kVcpu0);
+    ids.insert(ids.end(), vcpu.begin(), vcpu.end());
+    for (u64 cls : {kClassCore, kClassSysreg, kClassFw, kClassFwFeatBmap, kClassGicd, kClassGicr, kClassIcc,
+                    kClassLineLevel, kClassGits, kClassSdei, kClassMpState, kClassUart})
+        EXPECT_TRUE(std::any_of(ids.begin(), ids.end(), [cls](u64 id) { return reg_class(id) == cls; }))
+            << "class " << std::hex << (cls >> kClassShift) << " is in no golden list";
+    bool pmu = false;
+    for (u64 id : vcpu) pmu |= reg_class(id) == kClassSysreg && (id & 0xffff) == arm::sysreg_key(3, 3, 9, 12, 0);
+    EXPECT_TRUE(pmu) << "PMCR_EL0 (the PMU class) is in no golden list";
+}
+
 TEST(RegList, ScopesAreDisjoint) {
     VmRegs vm(3);
     auto vmids = vm.list(kVm);
