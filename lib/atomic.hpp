@@ -25,14 +25,24 @@ public:
     Atomic(const Atomic&) = delete;
     Atomic& operator=(const Atomic&) = delete;
 
-    T load(MemoryOrder o = MemoryOrder::acquire) const { return __atomic_load_n(&v_, static_cast<int>(o)); }
-    void store(T v, MemoryOrder o = MemoryOrder::release) { __atomic_store_n(&v_, v, static_cast<int>(o)); }
-    T exchange(T v, MemoryOrder o = MemoryOrder::acq_rel) { return __atomic_exchange_n(&v_, v, static_cast<int>(o)); }
+    // load/store/exchange/compare_exchange use the generic builtins, which take any T of 1, 2, 4 or 8 bytes (enums
+    // included: clang's _n forms accept only integers and pointers); the code is the same.
+    T load(MemoryOrder o = MemoryOrder::acquire) const {
+        T v;
+        __atomic_load(&v_, &v, static_cast<int>(o));
+        return v;
+    }
+    void store(T v, MemoryOrder o = MemoryOrder::release) { __atomic_store(&v_, &v, static_cast<int>(o)); }
+    T exchange(T v, MemoryOrder o = MemoryOrder::acq_rel) {
+        T old;
+        __atomic_exchange(&v_, &v, &old, static_cast<int>(o));
+        return old;
+    }
     bool compare_exchange(T& expected, T desired, MemoryOrder o = MemoryOrder::acq_rel) {
         const int fail = o == MemoryOrder::acq_rel   ? __ATOMIC_ACQUIRE
                          : o == MemoryOrder::release ? __ATOMIC_RELAXED
                                                      : static_cast<int>(o);
-        return __atomic_compare_exchange_n(&v_, &expected, desired, false, static_cast<int>(o), fail);
+        return __atomic_compare_exchange(&v_, &expected, &desired, false, static_cast<int>(o), fail);
     }
     T fetch_add(T d, MemoryOrder o = MemoryOrder::relaxed) { return __atomic_fetch_add(&v_, d, static_cast<int>(o)); }
     T fetch_sub(T d, MemoryOrder o = MemoryOrder::relaxed) { return __atomic_fetch_sub(&v_, d, static_cast<int>(o)); }
