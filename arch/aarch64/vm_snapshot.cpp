@@ -216,6 +216,54 @@ Status vm_snapshot_save_and_stop(Vm& vm, Vcpu& self, const char* marker) {
     return s;
 }
 
+namespace {
+
+// Restore step 1 (vm_snapshot_restore): the stream's structure, that it fits this VM, and every register ID
+// against the catalogue (snapshot_validate_stream) -- before anything changes.
+Status check_snapshot_fits(Vm& vm, SnapdiskSource& src, const char* path) {
+    FitVisitor fit(vm);
+    Status s = reglist::snapshot_parse_stream(src, fit);
+    if (s == Status::ok && fit.ram_regions != vm.memory.regions().size()) {
+        HV_LOG_ERROR("snapshot: %u RAM region(s) saved, this VM has %zu", fit.ram_regions, vm.memory.regions().size());
+        s = Status::invalid_argument;
+    }
+    if (s == Status::ok && fit.mp_states != vm.vcpu_count) {
+        HV_LOG_ERROR("snapshot: %u vCPU power state(s) saved, expected %u", fit.mp_states, vm.vcpu_count);
+        s = Status::corrupt;
+    }
+    if (s != Status::ok)
+        HV_LOG_ERROR("snapshot: '%s' (%llu bytes) refused: %s; nothing was restored", path,
+                     static_cast<unsigned long long>(src.size()), status_name(s));
+    return s;
+}
+
+// The guest's code and data were written through the data side: no stale instructions or translations.
+void publish_restored_memory(Vm& vm) {
+    for (const RegionGuestMemory::Region& r : vm.memory.regions())
+        clean_dcache_to_poc(reinterpret_cast<u64>(r.host), r.size);
+    asm volatile("tlbi vmalls12e1is" ::: "memory");
+    dsb_ish();
+    invalidate_icache_all();
+}
+
+// Restore step 3: power states, then the vCPUs that were on resume with their restored context (FP registers
+// included). Returns how many run.
+u32 resume_restored_vcpus(Vm& vm) {
+    u32 running = 0;
+    for (u32 i = 0; i < vm.vcpu_count && i < kMaxCpus; ++i) {
+        Vcpu& v = vm.vcpus[i];
+        bool on = false;
+        (void)vm.mp_state().staged(i, on);  // nothing staged: stays off
+        vm.firmware.restore_power_state(i, on ? psci::PowerState::on : psci::PowerState::off);
+        v.fp_dirty = true;
+        v.state.store(on ? VcpuState::pending : VcpuState::off, MemoryOrder::release);
+        running += on ? 1 : 0;
+    }
+    return running;
+}
+
+}  // namespace
+
 Status vm_snapshot_restore(Vm& vm, bool& changed) {
     changed = false;
     if (hyp().snapshot_opts == nullptr) return Status::invalid_argument;
@@ -228,23 +276,9 @@ Status vm_snapshot_restore(Vm& vm, bool& changed) {
     }
     const char* path = "the snapshot disk";
 
-    // 1. Everything is checked before anything changes: the stream's structure, that it fits this VM, and every
-    //    register ID against the catalogue (snapshot_validate_stream).
-    FitVisitor fit(vm);
-    s = reglist::snapshot_parse_stream(src, fit);
-    if (s == Status::ok && fit.ram_regions != vm.memory.regions().size()) {
-        HV_LOG_ERROR("snapshot: %u RAM region(s) saved, this VM has %zu", fit.ram_regions, vm.memory.regions().size());
-        s = Status::invalid_argument;
-    }
-    if (s == Status::ok && fit.mp_states != vm.vcpu_count) {
-        HV_LOG_ERROR("snapshot: %u vCPU power state(s) saved, expected %u", fit.mp_states, vm.vcpu_count);
-        s = Status::corrupt;
-    }
-    if (s != Status::ok) {
-        HV_LOG_ERROR("snapshot: '%s' (%llu bytes) refused: %s; nothing was restored", path,
-                     static_cast<unsigned long long>(src.size()), status_name(s));
-        return s;
-    }
+    // 1. Everything is checked before anything changes.
+    s = check_snapshot_fits(vm, src, path);
+    if (s != Status::ok) return s;
 
     // 2. One more pass checks every value against this VM (a dry-run SET of each record: ID registers, firmware
     //    levels and versions, ...) and keeps the records, then the checks across records and RAM (each ITS's
@@ -271,25 +305,11 @@ Status vm_snapshot_restore(Vm& vm, bool& changed) {
                      status_name(s));
         return s;
     }
-    // The guest's code and data were written through the data side: no stale instructions or translations.
-    for (const RegionGuestMemory::Region& r : vm.memory.regions())
-        clean_dcache_to_poc(reinterpret_cast<u64>(r.host), r.size);
-    asm volatile("tlbi vmalls12e1is" ::: "memory");
-    dsb_ish();
-    invalidate_icache_all();
+    publish_restored_memory(vm);
     resume_clock(vm);  // before any vCPU may run: its virtual counter goes on from the saved value from now
 
-    // 3. Power states, then the vCPUs that were on resume with their restored context (FP registers included).
-    u32 running = 0;
-    for (u32 i = 0; i < vm.vcpu_count && i < kMaxCpus; ++i) {
-        Vcpu& v = vm.vcpus[i];
-        bool on = false;
-        (void)vm.mp_state().staged(i, on);  // nothing staged: stays off
-        vm.firmware.restore_power_state(i, on ? psci::PowerState::on : psci::PowerState::off);
-        v.fp_dirty = true;
-        v.state.store(on ? VcpuState::pending : VcpuState::off, MemoryOrder::release);
-        running += on ? 1 : 0;
-    }
+    // 3. Power states, then the vCPUs that were on resume.
+    const u32 running = resume_restored_vcpus(vm);
     const u64 freq = HV_READ_SYSREG(cntfrq_el0);
     HV_LOG_INFO("snapshot: restored '%s' (%llu bytes) in %llu ms: %u of %u vCPU(s) resume", path,
                 static_cast<unsigned long long>(src.size()),
