@@ -146,8 +146,13 @@ void MsiShadow::on_map(u32 dev, u32 ev, u32 intid, u32 vcpu) {
         return;
     }
     if (cfg_.direct) {
-        on_map_direct(dev, ev, intid, vcpu);
-        return;
+        // A vLPI mapping stays one (and a host-LPI shadow stays one) for as long as it lives: the guest cannot change
+        // a mapping's INTID without unmapping it first.
+        const u16 existing = find(dev, ev);
+        if (existing != kNil ? slots_[existing].vlpi : intid < cfg_.vlpi_limit) {
+            on_map_direct(dev, ev, intid, vcpu);
+            return;
+        }
     }
     if (u16 slot = find(dev, ev); slot != kNil) {
         // Existing shadow: a target change (MOVI, MAPC remap/unmap).
@@ -272,7 +277,7 @@ void MsiShadow::on_map_direct(u32 dev, u32 ev, u32 intid, u32 vcpu) {
     }
     used_.set(slot);
     Slot& s = slots_[slot];
-    s = Slot{dev, ev, vcpu, head_[bucket(dev, ev)], dslot, SlotState::live, intid};
+    s = Slot{dev, ev, vcpu, head_[bucket(dev, ev)], dslot, SlotState::live, intid, true};
     head_[bucket(dev, ev)] = slot;
     ++devices_[dslot].events;
     ++live_;
@@ -283,13 +288,13 @@ void MsiShadow::for_each_vlpi(VlpiVisitor fn, void* ctx) const {
     if (!cfg_.direct) return;
     LockGuard g(lock_);
     for (const Slot& s : slots_)
-        if (s.state == SlotState::live) fn(ctx, s.device_id, s.event_id, s.intid, s.pcpu);
+        if (s.state == SlotState::live && s.vlpi) fn(ctx, s.device_id, s.event_id, s.intid, s.pcpu);
 }
 
 bool MsiShadow::on_set_pending(u32 dev, u32 ev, bool pending) {
     if (ops_ == nullptr || !cfg_.direct) return false;
     LockGuard g(lock_);
-    if (find(dev, ev) == kNil) return false;
+    if (const u16 slot = find(dev, ev); slot == kNil || !slots_[slot].vlpi) return false;
     ++stats_.vlpi_commands;
     if (Status st = ops_->set_vlpi_pending(dev, ev, pending); st != Status::ok) {
         ++stats_.phys_errors;
@@ -302,7 +307,7 @@ bool MsiShadow::on_set_pending(u32 dev, u32 ev, bool pending) {
 void MsiShadow::on_invalidate(u32 dev, u32 ev) {
     if (ops_ == nullptr || !cfg_.direct) return;
     LockGuard g(lock_);
-    if (find(dev, ev) == kNil) return;
+    if (const u16 slot = find(dev, ev); slot == kNil || !slots_[slot].vlpi) return;
     ++stats_.vlpi_commands;
     if (Status st = ops_->invalidate_vlpi(dev, ev); st != Status::ok) {
         ++stats_.phys_errors;

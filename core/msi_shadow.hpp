@@ -92,6 +92,10 @@ public:
         // physical GIC then injects them without the hypervisor. Mappings whose collection is unmapped are not
         // mirrored (the GIC would deliver what the virtual ITS drops) until MAPC maps it again.
         bool direct = false;
+        // Direct mode: only guest LPIs below this bound become vLPIs; a mapping of a higher one takes the shadow path
+        // (host LPI + list register) instead. Lets the vPEs' GICR_VPROPBASER.IDbits stay small (the GIC scans that
+        // much of the virtual pending table for the next vLPI; QEMU does so on every acknowledge).
+        u32 vlpi_limit = 1u << 16;
     };
 
     struct Event {
@@ -155,7 +159,8 @@ private:
         u16 next = kNil;  // hash chain
         u16 device = kNil;
         SlotState state = SlotState::free;
-        u32 intid = 0;  // direct mode: the vINTID
+        u32 intid = 0;      // direct mode: the vINTID
+        bool vlpi = false;  // a vLPI mapping (direct mode); else a host-LPI shadow
     };
     struct DeviceSlot {
         u32 device_id = 0;

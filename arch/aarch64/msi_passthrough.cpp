@@ -67,12 +67,18 @@ namespace {
 
 // ---- GICv4: vPE residency follows the vCPU (docs/msi-passthrough.md "GICv4 direct injection") ----
 
+// Guest LPIs below 2^kVlpiIdBits become vLPIs (MsiShadow::Config::vlpi_limit; Linux allocates its LPIs from 8192 up),
+// higher ones take the shadow path. The vPEs' GICR_VPROPBASER.IDbits is then at most this: the redistributor scans
+// that much of the virtual pending table for the next vLPI -- QEMU 7.2 byte by byte on every acknowledge (7 KiB for
+// 16 ID bits, 1 KiB for 14) -- and drops a vLPI beyond it, which no mapping can name.
+constexpr u32 kVlpiIdBits = 14;
+
 // GICR_VPROPBASER for the guest's GICR_PROPBASER: its property table (guest RAM is identity mapped, IPA = PA), its
-// IDbits (at most the VPT's 16 bits). 0 if the table is not wholly inside guest RAM: the GIC must never read
-// anything else on the guest's behalf, so the vPE then stays non-resident (its vLPIs wait in the VPT).
+// IDbits (at most kVlpiIdBits). 0 if the table is not wholly inside guest RAM: the GIC must never read anything else
+// on the guest's behalf, so the vPE then stays non-resident (its vLPIs wait in the VPT).
 u64 vpropbaser_for(Vm& vm, u64 propbaser) {
     namespace prop = vgic::gicr_propbaser;
-    const u32 id_bits = min<u32>(static_cast<u32>(prop::IDbits::get(propbaser)) + 1, HostItsMemory::kVptIdBits);
+    const u32 id_bits = min<u32>(static_cast<u32>(prop::IDbits::get(propbaser)) + 1, kVlpiIdBits);
     if (id_bits < 14) return 0;  // no LPI in range (IHI0069H 12.11.31)
     const u64 table = prop::PA::get(propbaser) << 12;
     if (!vm.memory.contains(table, (usize{1} << id_bits) - 8192)) return 0;
@@ -263,6 +269,7 @@ Status msi_passthrough_init(Vm& vm, const PlatformInfo& plat, DirectMode mode) {
             HV_LOG_WARN("msi: GICv4 vPEs not set up (%s): passed-through MSIs take the shadow path", status_name(s));
     }
     cfg.direct = gicv4 && hits.vpes_ready();
+    cfg.vlpi_limit = 1u << kVlpiIdBits;
     if (cfg.direct) {
         DeviceHooks d;
         d.name = "gicv4";

@@ -10,6 +10,10 @@
 // for one (DeviceID, EventID); MOVI / DISCARD only on live physical mappings; MAPD V=0 only of a device without
 // physical events; every live shadow has exactly its physical mapping (same LPI and pCPU) and lookup() answers it;
 // a host LPI whose DISCARD failed (quarantined) is never handed out again; shadow_count <= cap.
+// Direct mode (GICv4, Config::direct, picked by the input, with a vLPI INTID bound): VMAPTI only on a mapped device
+// with an EventID inside its ITT and a vCPU that exists, never twice for one event; VMOVI / INT / CLEAR / INV only on
+// live vLPI mappings; every live vLPI shadow has exactly its vLPI mapping (same vCPU); mappings above the bound are
+// host-LPI shadows with the invariants above.
 #include "core/msi_shadow.hpp"
 
 #include <map>
@@ -40,6 +44,7 @@ struct FakeIts final : PhysicalItsOps {
     Status unmap_device(u32 dev) override {
         FUZZ_CHECK(devices.count(dev) == 1);
         for (auto& e : events) FUZZ_CHECK(e.first.first != dev);
+        for (auto& e : vlpis) FUZZ_CHECK(e.first.first != dev);
         if (fail()) return Status::timeout;
         devices.erase(dev);
         return Status::ok;
@@ -49,7 +54,7 @@ struct FakeIts final : PhysicalItsOps {
         FUZZ_CHECK((ev >> devices[dev]) == 0);
         FUZZ_CHECK(lpi >= lpi_base && lpi - lpi_base < cap);
         FUZZ_CHECK(lpis.count(lpi) == 0);
-        FUZZ_CHECK(events.count({dev, ev}) == 0);
+        FUZZ_CHECK(events.count({dev, ev}) == 0 && vlpis.count({dev, ev}) == 0);
         FUZZ_CHECK(pcpu < pcpus);
         if (fail()) return Status::timeout;
         events[{dev, ev}] = {lpi, pcpu};
@@ -57,6 +62,12 @@ struct FakeIts final : PhysicalItsOps {
         return Status::ok;
     }
     Status unmap_event(u32 dev, u32 ev, u32 lpi) override {
+        if (auto v = vlpis.find({dev, ev}); v != vlpis.end()) {  // DISCARD of a vLPI (direct mode)
+            FUZZ_CHECK(direct && events.count({dev, ev}) == 0);
+            if (fail()) return Status::timeout;
+            vlpis.erase(v);
+            return Status::ok;
+        }
         auto it = events.find({dev, ev});
         FUZZ_CHECK(it != events.end() && it->second.first == lpi);
         if (fail()) return Status::timeout;  // the mapping stays: the shadow must quarantine the LPI
@@ -71,6 +82,39 @@ struct FakeIts final : PhysicalItsOps {
         if (fail()) return Status::timeout;
         it->second.second = pcpu;
         return Status::ok;
+    }
+    // GICv4 direct mode.
+    bool direct = false;
+    u32 vcpus = 0;
+    std::map<std::pair<u32, u32>, std::pair<u32, u32>> vlpis;  // (dev, ev) -> (vINTID, vCPU)
+    Status map_vlpi(u32 dev, u32 ev, u32 vintid, u32 vcpu) override {
+        FUZZ_CHECK(direct);
+        FUZZ_CHECK(devices.count(dev) == 1);
+        FUZZ_CHECK((ev >> devices[dev]) == 0);
+        FUZZ_CHECK(vlpis.count({dev, ev}) == 0 && events.count({dev, ev}) == 0);
+        FUZZ_CHECK(vcpu < vcpus);
+        if (fail()) return Status::timeout;
+        vlpis[{dev, ev}] = {vintid, vcpu};
+        return Status::ok;
+    }
+    Status move_vlpi(u32 dev, u32 ev, u32 vcpu) override {
+        auto it = vlpis.find({dev, ev});
+        FUZZ_CHECK(direct && it != vlpis.end() && vcpu < vcpus && it->second.second != vcpu);
+        if (fail()) return Status::timeout;
+        it->second.second = vcpu;
+        return Status::ok;
+    }
+    Status set_vlpi_pending(u32 dev, u32 ev, bool) override {
+        FUZZ_CHECK(direct && vlpis.count({dev, ev}) == 1);
+        return fail() ? Status::timeout : Status::ok;
+    }
+    Status invalidate_vlpi(u32 dev, u32 ev) override {
+        FUZZ_CHECK(direct && vlpis.count({dev, ev}) == 1);
+        return fail() ? Status::timeout : Status::ok;
+    }
+    Status invalidate_vpe(u32 vcpu) override {
+        FUZZ_CHECK(direct && vcpu < vcpus);
+        return fail() ? Status::timeout : Status::ok;
     }
 };
 
@@ -93,6 +137,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     cfg.vcpu_count = in.below(MsiShadow::kMaxVcpus + 1);
     its.pcpus = 1 + in.below(8);
     for (u32 i = 0; i < MsiShadow::kMaxVcpus; ++i) cfg.vcpu_pcpu[i] = in.below(its.pcpus);
+    cfg.direct = in.below(2) == 0;
+    cfg.vlpi_limit = 8192 + in.below(1u << 14);  // mappings of higher INTIDs take the host-LPI path
+    its.direct = cfg.direct;
+    its.vcpus = cfg.vcpu_count;
     Status init = shadow.init(cfg, its);
     bool valid = cfg.cap > 0 && cfg.cap <= MsiShadow::kMaxShadows && cfg.vcpu_count > 0 &&
                  cfg.vcpu_count <= MsiShadow::kMaxVcpus && cfg.host_lpi_base >= 8192 &&
@@ -113,7 +161,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (int ops = 0; ops < 512 && !in.empty(); ++ops) {
         u32 dev = pick_dev();
         u32 ev = in.below(8) == 0 ? in.u32() : in.below(300);
-        switch (in.u8() % 6) {
+        switch (in.u8() % 7) {
             case 0:
             case 1:
                 shadow.on_map(dev, ev, 8192 + in.u16(), in.below(4) == 0 ? MsiShadow::kNoVcpu : in.below(10));
@@ -136,6 +184,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             case 5:
                 (void)shadow.is_passthrough(dev);
                 break;
+            case 6: {  // the guest's INT / CLEAR / INV / INVALL (forwarded only for live vLPIs in direct mode)
+                const u32 what = in.below(4);
+                if (what == 0 || what == 1) {
+                    const bool handled = shadow.on_set_pending(dev, ev, what == 0);
+                    FUZZ_CHECK(handled == (cfg.direct && its.vlpis.count({dev, ev}) == 1 &&
+                                           shadow.pcpu_of(dev, ev) != MsiShadow::kNoVcpu));
+                } else if (what == 2) {
+                    shadow.on_invalidate(dev, ev);
+                } else {
+                    shadow.on_invalidate_all(in.below(10));
+                }
+                break;
+            }
         }
         // Whole-state invariants.
         FUZZ_CHECK(shadow.shadow_count() <= cfg.cap);
@@ -152,6 +213,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             FUZZ_CHECK(shadow.pcpu_of(e.first.first, e.first.second) == e.second.second);
             auto r = shadow.lookup(lpi);
             FUZZ_CHECK(r.ok() && r.value().device_id == e.first.first && r.value().event_id == e.first.second);
+            FUZZ_CHECK(its.devices.count(e.first.first) == 1);
+        }
+        for (auto& e : its.vlpis) {
+            if (shadow.pcpu_of(e.first.first, e.first.second) == MsiShadow::kNoVcpu) continue;  // DISCARD failed
+            ++live;
+            FUZZ_CHECK(shadow.pcpu_of(e.first.first, e.first.second) == e.second.second);
             FUZZ_CHECK(its.devices.count(e.first.first) == 1);
         }
         FUZZ_CHECK(live == shadow.shadow_count());

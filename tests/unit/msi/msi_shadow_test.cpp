@@ -139,6 +139,7 @@ struct Fixture : ::testing::Test {
     void init_shadow(u32 cap, bool direct = false) {
         MsiShadow::Config cfg;
         cfg.direct = direct;
+        cfg.vlpi_limit = 1u << 14;
         ASSERT_EQ(cfg.passthrough.push_back({kPtFirst, kPtCount}), Status::ok);
         cfg.cap = cap;
         cfg.vcpu_count = 4;
@@ -560,6 +561,27 @@ TEST_F(DirectFixture, IntClearInvInvallGoToThePhysicalItsAndTheModelKeepsOut) {
     EXPECT_EQ(phys.log.size(), want.size());
     // DISCARD and MAPD V=0 remove the vLPI mappings and the device.
     h.cmd(Command::event_cmd(Opcode::DISCARD, 0x10, 0));
+    EXPECT_TRUE(phys.vlpis.empty());
+    EXPECT_TRUE(phys.devices.empty());
+}
+
+TEST_F(DirectFixture, LpisAboveTheVlpiBoundTakeTheHostLpiPath) {
+    h.mapd(0x10);
+    h.cmd(Command::mapti(0x10, 0, 16384, 1));  // >= vlpi_limit (2^14): a host-LPI shadow
+    h.cmd(Command::mapti(0x10, 1, 16383, 1));  // below: a vLPI
+    ASSERT_EQ(phys.events.count({0x10, 0}), 1u);
+    EXPECT_EQ(phys.vlpis.count({0x10, 0}), 0u);
+    EXPECT_EQ(phys.vlpis.count({0x10, 1}), 1u);
+    const u32 lpi = shadow.host_lpi_of(0x10, 0);
+    ASSERT_EQ(deliver(lpi), Status::ok);
+    EXPECT_EQ(h.sink.pending().count({1u, 16384u}), 1u);
+    h.cmd(Command::movi(0x10, 0, 2));  // MOVI of the shadow: a physical MOVI to vCPU 2's pCPU
+    EXPECT_EQ(phys.events[std::make_pair(0x10u, 0u)].second, pcpu_of_vcpu(2));
+    h.cmd(Command::event_cmd(Opcode::INT, 0x10, 0));  // the model's, not forwarded
+    EXPECT_EQ(h.sink.pending().count({2u, 16384u}), 1u);
+    EXPECT_TRUE(phys.log.empty());
+    h.cmd(Command::mapd(0x10, 0, 0, false));
+    EXPECT_TRUE(phys.events.empty());
     EXPECT_TRUE(phys.vlpis.empty());
     EXPECT_TRUE(phys.devices.empty());
 }
