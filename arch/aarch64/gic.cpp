@@ -80,13 +80,14 @@ Status gic_init_cpu() {
     u64 aff = mpidr_affinity(HV_READ_SYSREG(mpidr_el1));
     u64 rd = 0;
     // Without a "redistributor-stride", a redistributor with GICR_TYPER.VLPIS (GICv4: VLPI_base and a reserved
-    // frame follow SGI_base) spans four 64 KiB frames, otherwise two (IHI0069H GICR_TYPER.VLPIS; the arm,gic-v3 binding).
+    // frame follow SGI_base) spans four 64 KiB frames, otherwise two (IHI0069H GICR_TYPER.VLPIS; the arm,gic-v3
+    // binding).
     const bool explicit_stride = st().info.gicr_stride != GicInfo::kGicrFrameStride;
     for (const MemRegion& region : st().info.gicr) {
         u64 step = st().info.gicr_stride;
         for (u64 off = 0; off + GicInfo::kGicrFrameStride <= region.size; off += step) {
             u64 typer = mmio_read<u64>(region.base + off + rd_off(GicrReg::TYPER));
-            step = explicit_stride                     ? st().info.gicr_stride
+            step = explicit_stride                       ? st().info.gicr_stride
                    : vgic::gicr_typer::VLPIS::get(typer) ? 2 * GicInfo::kGicrFrameStride
                                                          : GicInfo::kGicrFrameStride;
             if ((typer >> 32) == aff) {
@@ -159,9 +160,7 @@ void gic_route_spi(u32 intid, u64 mpidr) {
     mmio_write<u64>(gicd(GicdReg::IROUTER) + 8 * intid, ((aff >> 24) << 32) | (aff & 0xffffff));
 }
 
-void gic_deactivate(u32 intid) {
-    write_sysreg<arm::reg::kIccDirEl1>(intid);
-}
+void gic_deactivate(u32 intid) { write_sysreg<arm::reg::kIccDirEl1>(intid); }
 
 void gic_clear_active(u32 intid) {
     if (intid < 32) {
