@@ -350,7 +350,7 @@ void Vgic::select_and_fill(u32 vcpu, VcpuIfState& s) {
 // dropped.
 void Vgic::collect_irqs(u32 vcpu, LrSelector& sel) {
     VcpuState& v = vcpus_[vcpu];
-    for (u32 w = 0; w < kMaxIrqs / 64; ++w) {
+    for (u32 w = 0; w < kMaxIrqs / 64 && w * 64 < nr_irqs_; ++w) {  // no candidate beyond the implemented INTIDs
         for (u64 bits = v.candidates[w].load(MemoryOrder::relaxed); bits != 0; bits &= bits - 1) {
             const u32 intid = w * 64 + ctz(bits);
             const IrqState* st = irq(vcpu, intid);

@@ -116,43 +116,70 @@ enum class WriteOp : u8 { assign, set, clear, ignore };
 
 class Vgic;
 
-// Bitmap with a summary word per 64 words so sparse scans are cheap.
+// Bitmap with a summary bit per word and a top bit per summary word, so sparse scans and any() are cheap: an empty
+// bitmap answers both at once (flush and WFI look at the LPI bitmaps on every entry and wait).
 template <usize Bits>
 class SparseBitmap {
+    static constexpr usize kWords = Bitmap<Bits>::words;
+    static constexpr usize kSummaryWords = Bitmap<kWords>::words;
+    static_assert(kSummaryWords <= 64, "one top word");
+    static constexpr usize kBitsPerSummaryWord = 64 * 64;
+
 public:
     bool test(usize i) const { return bits_.test(i); }
     void set(usize i) {
+        if (i >= Bits) return;
         bits_.set(i);
         summary_.set(i / 64);
+        top_ |= bit(i / kBitsPerSummaryWord);
     }
     void clear(usize i) {
+        if (i >= Bits) return;
         bits_.clear(i);
-        if (bits_.word(i / 64) == 0) summary_.clear(i / 64);
+        if (bits_.word(i / 64) != 0) return;
+        summary_.clear(i / 64);
+        if (summary_.word(i / kBitsPerSummaryWord) == 0) top_ &= ~bit(i / kBitsPerSummaryWord);
     }
     void assign(usize i, bool v) { v ? set(i) : clear(i); }
     // Clears only the words the summary marks (a word is non-zero only if its summary bit is set): a vCPU or VM
     // reset costs the summary scan, not the whole LPI bitmap.
     void reset() {
-        for (usize w = summary_.find_next(0); w < Bitmap<Bits>::words; w = summary_.find_next(w + 1))
-            bits_.set_word(w, 0);
+        for (usize w = find_word(0); w < kWords; w = find_word(w + 1)) bits_.set_word(w, 0);
         summary_.reset();
+        top_ = 0;
     }
     usize find_next(usize from) const {
         while (from < Bits) {
-            usize w = summary_.find_next(from / 64);
-            if (w >= Bitmap<Bits>::words) return Bits;
-            usize start = max<usize>(from, w * 64);
-            u64 word = bits_.word(w) >> (start % 64);
+            const usize w = find_word(from / 64);
+            if (w >= kWords) return Bits;
+            const usize start = max<usize>(from, w * 64);
+            const u64 word = bits_.word(w) >> (start % 64);
             if (word) return start + ctz(word);
             from = (w + 1) * 64;
         }
         return Bits;
     }
-    bool any() const { return summary_.any(); }
+    bool any() const { return top_ != 0; }
 
 private:
+    // The first non-zero word at or after word `w`, or kWords: through the top word, then one summary word.
+    usize find_word(usize w) const {
+        while (w < kWords) {
+            const usize sw = w / 64;
+            const u64 top = top_ >> sw;  // sw < kSummaryWords <= 64
+            if (top == 0) return kWords;
+            const usize s = sw + ctz(top);
+            const usize first = max<usize>(w, s * 64);
+            const u64 sword = summary_.word(s) >> (first % 64);
+            if (sword) return first + ctz(sword);
+            w = (s + 1) * 64;
+        }
+        return kWords;
+    }
+
     Bitmap<Bits> bits_;
-    Bitmap<Bitmap<Bits>::words> summary_;
+    Bitmap<kWords> summary_;
+    u64 top_ = 0;  // bit k: summary word k is non-zero
 };
 
 // Shared dispatch of a register-region table (guest path and save/restore path).

@@ -24,6 +24,7 @@ Status DeviceHookLists::add(const DeviceHooks& d) {
     pack(sysreg_, d.sysreg);
     pack(hypercall_, d.hypercall);
     if (d.hypercall != nullptr) (void)claims_.push_back({d.hypercall_fid_mask, d.hypercall_fid_match});
+    pack(entry_needs_context_, d.entry_needs_context);
     pack(log_stats_, d.log_stats);
     pack(run_pending_, d.run_pending);
     return Status::ok;

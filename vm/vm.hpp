@@ -62,6 +62,11 @@ struct DeviceHooks {
     // (mask 0, match 0) claim every call.
     u32 hypercall_fid_mask = 0;
     u32 hypercall_fid_match = 0;
+    // The exit fast path (arch/aarch64/fast_exit.cpp) may run the after_exit / before_entry hooks itself, with only
+    // the vCPU's general-purpose registers, PC and PSTATE in its context: true if this device's before_entry or
+    // run_pending would now need more (the whole context, e.g. SDEI delivering an event) -- the run loop then does
+    // the entry.
+    bool (*entry_needs_context)(void* self, Vcpu& v) = nullptr;
     void (*log_stats)(void* self) = nullptr;  // diagnostics at SYSTEM_OFF / SYSTEM_RESET: one log line or none
     // At the top of `v`'s loop, its last exit handled: work the device deferred to this vCPU (the console escape's
     // commands on vCPU 0). True if it ran something: the loop starts over (the vCPU's state may have changed).
@@ -109,6 +114,11 @@ public:
             if ((fid & f.mask) == f.match) return true;
         return false;
     }
+    bool entry_needs_context(Vcpu& v) const {
+        for (const auto& h : entry_needs_context_)
+            if (h.fn(h.self, v)) return true;
+        return false;
+    }
     bool run_pending(Vm& vm, Vcpu& v) const {
         for (const auto& h : run_pending_)
             if (h.fn(h.self, vm, v)) return true;
@@ -137,6 +147,7 @@ private:
         u32 mask, match;
     };
     FixedVector<FidFilter, kMaxDevices> claims_;  // one per `hypercall`
+    List<decltype(DeviceHooks::entry_needs_context)> entry_needs_context_;
     List<decltype(DeviceHooks::log_stats)> log_stats_;
     List<decltype(DeviceHooks::run_pending)> run_pending_;
 };

@@ -30,6 +30,9 @@
  * exit (suspend, CPU_OFF, ...) the loop finishes. */
 #define HV_EXIT_HANDLED 5
 #define HV_EXIT_FIRMWARE 6
+/* An IRQ exit the fast path took through the devices' after_exit hooks and the physical IRQ handlers; the run loop
+ * does the rest (its entry work) without running after_exit again. */
+#define HV_EXIT_IRQ_HANDLED 7
 /* hv_fast_exit's answer "handled: resume the guest now" (not an exit reason: HV_EXIT_SYNC is 0). */
 #define HV_FAST_RESUME 0xff
 

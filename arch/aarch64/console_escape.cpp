@@ -183,6 +183,7 @@ DeviceHooks console_escape_device() {
         console_command_run(vm, v);
         return true;
     };
+    d.entry_needs_context = [](void*, Vcpu& v) { return v.id == 0 && console_command_pending(); };
     return d;
 }
 

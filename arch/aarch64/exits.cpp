@@ -182,7 +182,8 @@ void handle_exit(Vm& vm, Vcpu& v, u64 reason) {
         case HV_EXIT_SYNC:
             handle_sync(vm, v);
             break;
-        case HV_EXIT_HANDLED:  // the fast path handled it (fast_exit.cpp); the loop syncs the vGIC before entry
+        case HV_EXIT_HANDLED:      // the fast path handled it (fast_exit.cpp); the loop syncs the vGIC before entry
+        case HV_EXIT_IRQ_HANDLED:  // the fast path took the IRQs (and folded); the loop does the entry
             break;
         case HV_EXIT_FIRMWARE:  // the fast path made a firmware call that does not simply return
             finish_firmware(vm, v, this_cpu().fast_fw_exit, this_cpu().fast_fw_fid);

@@ -16,10 +16,13 @@
 // After a handler that may touch interrupt state: a kick of this vCPU, a flush the vGIC asks for, or an ITS command
 // backlog sends the exit on to the run loop (HV_EXIT_HANDLED: only the entry work is left).
 #include "arch/aarch64/asm_defs.h"
+#include "arch/aarch64/gic.hpp"
+#include "arch/aarch64/panic.hpp"
 #include "arch/aarch64/percpu.hpp"
 #include "arch/aarch64/sysreg.hpp"
 #include "arch/aarch64/vcpu_internal.hpp"
 #include "arch/aarch64/vgic_glue.hpp"
+#include "arch/aarch64/vm_reset.hpp"
 #include "arch/aarch64/vm_run.hpp"
 
 namespace hv::arch {
@@ -110,6 +113,25 @@ bool lr_dependent(u64 frame_offset) {
     return resume_or_sync(vm, v);
 }
 
+// A physical interrupt (a kick SGI for an interrupt the vGIC made pending, a timer, the maintenance interrupt, a
+// passed-through MSI or SPI): the run loop's order -- the devices' after_exit hooks (LR fold, timer/PMU lines), the
+// IRQ handlers, the entry hooks (LR flush) -- without the EL1/FP save and the loop. The loop takes over (after the
+// IRQs) when anything else is due: a VM reset, a panic, a vCPU that stopped running, a reloaded context, or a
+// device whose entry needs the whole context (SDEI delivering an event, the console escape's work).
+u64 fast_irq(Vm& vm, Vcpu& v) {
+    vm.devices().after_exit(v);
+    count_exit(this_cpu().exits.irq);
+    (void)gic_handle_irqs();
+    if (reset_requested() || panicking() || v.state.load(MemoryOrder::acquire) != VcpuState::running || v.sys_dirty ||
+        v.fp_dirty || vm.devices().entry_needs_context(v))
+        return HV_EXIT_IRQ_HANDLED;
+    // As the run loop: a kick is spent by this entry (the flush below sees what it announced).
+    v.kick_pending.store(false, MemoryOrder::release);
+    vm.devices().before_entry(v);
+    count_exit(this_cpu().exits.fast);
+    return kResume;
+}
+
 }  // namespace
 
 // Called by the exit vector (vectors.S) for every exit; returns HV_FAST_RESUME to resume the guest, or the exit reason
@@ -117,11 +139,12 @@ bool lr_dependent(u64 frame_offset) {
 extern "C" u64 hv_fast_exit(u64 reason) {
     PerCpu& cpu = this_cpu();
     Vcpu* vp = cpu.vcpu;
-    if (reason != HV_EXIT_SYNC || vp == nullptr) return reason;
+    if ((reason != HV_EXIT_SYNC && reason != HV_EXIT_IRQ) || vp == nullptr) return reason;
     Vcpu& v = *vp;
     // The guest ran since the last exit: the EL1 registers in the CPU are newer than ctx.sys (nothing here reads
     // them; the run loop marks the same after every exit it sees).
     v.sys_stale = true;
+    if (reason == HV_EXIT_IRQ) return fast_irq(the_vm(), v);
     // A VM reset, a panic and a kick from another pCPU each come with an SGI to this pCPU (vm_reset.cpp, panic.cpp,
     // kick_vcpu): pending at EL2, it is taken as an IRQ exit right after the ERET, and the run loop sees them then.
     // A hardware-linked line that is up (a timer or PMU interrupt in flight) is sampled at every exit: the run loop.

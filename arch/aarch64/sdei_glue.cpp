@@ -49,6 +49,7 @@ Status sdei_vm_init(Vm& vm) {
     d.hypercall_fid_mask = sdei::kFnMask;  // is_sdei_fid
     d.hypercall_fid_match = sdei::kFnBase;
     d.before_entry = before_entry;
+    d.entry_needs_context = has_pending;  // exactly what deliver() would deliver (Sdei::deliverable_locked)
     d.has_pending = has_pending;
     d.reset = reset;
     return vm.add_device(d);

@@ -227,8 +227,9 @@ void vcpu_loop(Vm& vm, Vcpu& v) {
         vm.devices().before_entry(v);
         u64 reason = hv_enter_guest(&v.ctx, v.fp_dirty ? 1 : 0);
         v.fp_dirty = false;
-        v.sys_stale = true;          // the CPU holds the guest's EL1 registers; saved on demand (sys_sync)
-        vm.devices().after_exit(v);  // the vGIC folds the list registers back
+        v.sys_stale = true;  // the CPU holds the guest's EL1 registers; saved on demand (sys_sync)
+        // The vGIC folds the list registers back (the exit fast path already did for HV_EXIT_IRQ_HANDLED).
+        if (reason != HV_EXIT_IRQ_HANDLED) vm.devices().after_exit(v);
         handle_exit(vm, v, reason);
         if (panicking()) stop_this_cpu();
     }

@@ -134,13 +134,14 @@ guest_exit_common:
     smc     #0
 16: mov     x1, x4
 15:
-    /* The exit fast path (arch/aarch64/fast_exit.cpp, docs/benchmarks-exits.md): a synchronous exit it can handle
-     * with only the general-purpose registers, PC and PSTATE in ctx (HVC/SMC, trapped MSR/MRS, vGIC/ITS MMIO) is
-     * handled right here and the guest resumed; the EL1 registers, FP/SIMD and the run loop are not touched. The
+    /* The exit fast path (arch/aarch64/fast_exit.cpp, docs/benchmarks-exits.md): a synchronous or IRQ exit it can
+     * handle with only the general-purpose registers, PC and PSTATE in ctx (HVC/SMC, trapped MSR/MRS, vGIC/ITS MMIO,
+     * a physical interrupt that leaves only list registers to update) is handled right here and the guest resumed; the EL1 registers, FP/SIMD and the run loop are not touched. The
      * C function runs on the hypervisor stack (SP_EL2 is the one hv_enter_guest left) and may clobber x0-x18 and
      * x30, which are the guest's saved copies here. It returns HV_FAST_RESUME to resume the guest, or the exit
      * reason for the run loop. */
-    cbnz    x1, 17f                     /* HV_EXIT_SYNC == 0 */
+    cmp     x1, #HV_EXIT_IRQ            /* HV_EXIT_SYNC == 0, HV_EXIT_IRQ == 1 */
+    b.hi    17f
     mov     x0, x1
     bl      hv_fast_exit
     mov     x1, x0

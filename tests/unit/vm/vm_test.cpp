@@ -217,6 +217,22 @@ TEST(DeviceHooks, HypercallClaimsFollowTheFidFilters) {
     EXPECT_TRUE(vm.devices().claims_hypercall(0x4b000000));
 }
 
+TEST(DeviceHooks, EntryNeedsContextIfAnyDeviceSaysSo) {
+    static Vm vm;
+    Vcpu& v = vm.vcpus[1];
+    EXPECT_FALSE(vm.devices().entry_needs_context(v));  // no device asks
+    DeviceHooks quiet, busy_on_vcpu1;
+    quiet.entry_needs_context = [](void*, Vcpu&) { return false; };
+    busy_on_vcpu1.entry_needs_context = [](void*, Vcpu& vc) { return vc.id == 1; };
+    ASSERT_EQ(vm.add_device(quiet), Status::ok);
+    EXPECT_FALSE(vm.devices().entry_needs_context(v));
+    ASSERT_EQ(vm.add_device(busy_on_vcpu1), Status::ok);
+    v.id = 1;
+    EXPECT_TRUE(vm.devices().entry_needs_context(v));
+    vm.vcpus[0].id = 0;
+    EXPECT_FALSE(vm.devices().entry_needs_context(vm.vcpus[0]));
+}
+
 TEST(DeviceHooks, RegistrationStopsAtCapacity) {
     static Vm vm;
     for (u32 i = 0; i < Vm::kMaxDevices; ++i) ASSERT_EQ(vm.add_device(DeviceHooks{}), Status::ok);
