@@ -25,24 +25,40 @@ public:
     Atomic(const Atomic&) = delete;
     Atomic& operator=(const Atomic&) = delete;
 
-    // load/store/exchange/compare_exchange use the generic builtins, which take any T of 1, 2, 4 or 8 bytes (enums
-    // included: clang's _n forms accept only integers and pointers); the code is the same.
+    // Enums go through the generic builtins (clang's _n forms take only integers and pointers); everything else
+    // through the _n forms. Same instructions either way under GCC.
     T load(MemoryOrder o = MemoryOrder::acquire) const {
-        T v;
-        __atomic_load(&v_, &v, static_cast<int>(o));
-        return v;
+        if constexpr (__is_enum(T)) {
+            T v;
+            __atomic_load(&v_, &v, static_cast<int>(o));
+            return v;
+        } else {
+            return __atomic_load_n(&v_, static_cast<int>(o));
+        }
     }
-    void store(T v, MemoryOrder o = MemoryOrder::release) { __atomic_store(&v_, &v, static_cast<int>(o)); }
+    void store(T v, MemoryOrder o = MemoryOrder::release) {
+        if constexpr (__is_enum(T))
+            __atomic_store(&v_, &v, static_cast<int>(o));
+        else
+            __atomic_store_n(&v_, v, static_cast<int>(o));
+    }
     T exchange(T v, MemoryOrder o = MemoryOrder::acq_rel) {
-        T old;
-        __atomic_exchange(&v_, &v, &old, static_cast<int>(o));
-        return old;
+        if constexpr (__is_enum(T)) {
+            T old;
+            __atomic_exchange(&v_, &v, &old, static_cast<int>(o));
+            return old;
+        } else {
+            return __atomic_exchange_n(&v_, v, static_cast<int>(o));
+        }
     }
     bool compare_exchange(T& expected, T desired, MemoryOrder o = MemoryOrder::acq_rel) {
         const int fail = o == MemoryOrder::acq_rel   ? __ATOMIC_ACQUIRE
                          : o == MemoryOrder::release ? __ATOMIC_RELAXED
                                                      : static_cast<int>(o);
-        return __atomic_compare_exchange(&v_, &expected, &desired, false, static_cast<int>(o), fail);
+        if constexpr (__is_enum(T))
+            return __atomic_compare_exchange(&v_, &expected, &desired, false, static_cast<int>(o), fail);
+        else
+            return __atomic_compare_exchange_n(&v_, &expected, desired, false, static_cast<int>(o), fail);
     }
     T fetch_add(T d, MemoryOrder o = MemoryOrder::relaxed) { return __atomic_fetch_add(&v_, d, static_cast<int>(o)); }
     T fetch_sub(T d, MemoryOrder o = MemoryOrder::relaxed) { return __atomic_fetch_sub(&v_, d, static_cast<int>(o)); }
