@@ -104,9 +104,45 @@ Status Vgic::icc_read(u32 vcpu, IccReg reg, u64& value) {
     return Status::ok;
 }
 
+Status Vgic::icc_check(u32 vcpu, IccReg reg, u64 value) const {
+    if (vcpu >= cfg_.nr_vcpus) return Status::invalid_argument;
+    const u64 vtr = cfg_.ich_vtr;
+    switch (reg) {
+        case IccReg::AP0R0:
+        case IccReg::AP0R1:
+        case IccReg::AP0R2:
+        case IccReg::AP0R3:
+        case IccReg::AP1R0:
+        case IccReg::AP1R1:
+        case IccReg::AP1R2:
+        case IccReg::AP1R3: {
+            const bool group1 = reg >= IccReg::AP1R0;
+            const u32 n = static_cast<u32>(reg) - static_cast<u32>(group1 ? IccReg::AP1R0 : IccReg::AP0R0);
+            return n < nr_aprs() ? Status::ok : Status::invalid_argument;  // not implemented with these PRIbits
+        }
+        case IccReg::CTLR:
+            // KVM: the read-only capability fields must describe this CPU interface, else EINVAL.
+            if (icc_ctlr::PRIbits::get(value) != ich_vtr::PRIbits::get(vtr) ||
+                icc_ctlr::IDbits::get(value) != ich_vtr::IDbits::get(vtr) ||
+                icc_ctlr::SEIS::get(value) != ich_vtr::SEIS::get(vtr) ||
+                icc_ctlr::A3V::get(value) != ich_vtr::A3V::get(vtr))
+                return Status::invalid_argument;
+            return Status::ok;
+        case IccReg::SRE:
+            return icc_sre::SRE::get(value) ? Status::ok : Status::invalid_argument;  // system registers only (KVM)
+        case IccReg::PMR:
+        case IccReg::BPR0:
+        case IccReg::BPR1:
+        case IccReg::IGRPEN0:
+        case IccReg::IGRPEN1:
+            return Status::ok;
+    }
+    return Status::ok;
+}
+
 Status Vgic::icc_write(u32 vcpu, IccReg reg, u64 value) {
     mark_flush_all();
-    if (vcpu >= cfg_.nr_vcpus) return Status::invalid_argument;
+    HV_TRY(icc_check(vcpu, reg, value));  // nothing written on a refusal
     VcpuState& v = vcpus_[vcpu];
     LockGuard g(v.lock);
     u64& vmcr = v.cpu_if.vmcr;
@@ -135,18 +171,11 @@ Status Vgic::icc_write(u32 vcpu, IccReg reg, u64 value) {
             *apr = static_cast<u32>(value);
             break;
         }
-        case IccReg::CTLR:
-            // KVM: the read-only capability fields must describe this CPU interface, else EINVAL.
-            if (icc_ctlr::PRIbits::get(value) != ich_vtr::PRIbits::get(vtr) ||
-                icc_ctlr::IDbits::get(value) != ich_vtr::IDbits::get(vtr) ||
-                icc_ctlr::SEIS::get(value) != ich_vtr::SEIS::get(vtr) ||
-                icc_ctlr::A3V::get(value) != ich_vtr::A3V::get(vtr))
-                return Status::invalid_argument;
+        case IccReg::CTLR:  // capability fields checked by icc_check
             vmcr = ich_vmcr::VCBPR::set(vmcr, icc_ctlr::CBPR::get(value));
             vmcr = ich_vmcr::VEOIM::set(vmcr, icc_ctlr::EOImode::get(value));
             break;
-        case IccReg::SRE:
-            if (!icc_sre::SRE::get(value)) return Status::invalid_argument;  // system registers only (KVM)
+        case IccReg::SRE:  // SRE == 1 checked by icc_check; nothing to store
             break;
         case IccReg::IGRPEN0:
             vmcr = ich_vmcr::VENG0::set(vmcr, value & 1);

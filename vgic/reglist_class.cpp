@@ -151,6 +151,22 @@ Status IccRegisterClass::set(u32 vcpu, u64 id, Span<const u8> value) {
     return s;
 }
 
+Status IccRegisterClass::validate(u32 vcpu, u64 id, Span<const u8> value, reglist::Refusal& why) {
+    Result<IccReg> r = find(id);
+    if (!r.ok() || vcpu >= vgic_.vcpu_count()) return Status::not_found;
+    const Status s = vgic_.icc_check(vcpu, r.value(), load(value));
+    if (s != Status::ok) {
+        why.reg = r.value() == IccReg::SRE    ? "ICC_SRE_EL1"
+                  : r.value() == IccReg::CTLR ? "ICC_CTLR_EL1"
+                                              : "ICC_AP<n>R<m>_EL1";
+        why.reason = r.value() == IccReg::SRE ? "system-register interface only (SRE 1)"
+                     : r.value() == IccReg::CTLR
+                         ? "CPU interface capabilities (PRIbits, IDbits, SEIS, A3V) differ from this host's"
+                         : "active-priority register not implemented with this host's PRIbits";
+    }
+    return s;
+}
+
 // ---- line levels ----
 
 u64 LineLevelRegisterClass::id_at(u32, usize i) const {

@@ -76,6 +76,9 @@ public:
     bool owns(u64 id) const override;
     [[nodiscard]] Status get(u32 vcpu, u64 id, Span<u8> value) override;
     [[nodiscard]] Status set(u32 vcpu, u64 id, Span<const u8> value) override;
+    // Dry-run SET (Vgic::icc_check): ICC_SRE_EL1.SRE 0, ICC_CTLR_EL1 capability fields of another CPU interface, an
+    // APR this PRIbits does not implement -- refused before a restore changes anything.
+    [[nodiscard]] Status validate(u32 vcpu, u64 id, Span<const u8> value, reglist::Refusal& why) override;
     u8 restore_stage() const override { return kVgicRestoreStage; }
 
 private:

@@ -352,6 +352,9 @@ public:
     [[nodiscard]] Status redist_restore_write(u32 vcpu, u64 offset, u8 width, u64 value);
     [[nodiscard]] Status icc_read(u32 vcpu, IccReg reg, u64& value);
     [[nodiscard]] Status icc_write(u32 vcpu, IccReg reg, u64 value);
+    // icc_write's refusals, without writing (they depend on the value and this CPU interface only): a snapshot's
+    // dry run (IccRegisterClass::validate).
+    [[nodiscard]] Status icc_check(u32 vcpu, IccReg reg, u64 value) const;
     // Line levels of INTIDs [first, first + 32) (first % 32 == 0); `vcpu` selects the PPI bank.
     [[nodiscard]] Status line_level_read(u32 vcpu, u32 first, u32& bits);
     [[nodiscard]] Status line_level_write(u32 vcpu, u32 first, u32 bits);

@@ -633,3 +633,33 @@ TEST(SystemSnapshot2, ItsTablesInTheImageAreCheckedBeforeAnythingChanges) {
         << hvtest::captured_log();
     EXPECT_EQ(b.its[0]->ite_count(), a.its[0]->ite_count());
 }
+
+// ICC values this CPU interface refuses are refused by the dry run (they used to fail while applying, after RAM and
+// the earlier records: found by the snapshot fuzz target, reproducer corpus/snapshot/icc_sre_applying).
+TEST(SystemSnapshot2, IccValuesAreCheckedBeforeAnythingChanges) {
+    hvtest::install_log_capture();
+    VmModel a(2);
+    const std::vector<u8> s = a.save();
+    const u64 sre_id = vgic::icc_id(vgic::IccReg::SRE);
+    usize at = 0;
+    for (usize k = kSnapshotHeaderSize; k + 16 <= s.size(); k += 8) {
+        u64 v;
+        memcpy(&v, &s[k], 8);
+        if (v == sre_id) at = k + 8;  // the last one: vCPU 1's section
+    }
+    ASSERT_NE(at, 0u);
+    std::vector<u8> bad = s;
+    bad[at] &= ~u8{1};  // ICC_SRE_EL1.SRE = 0
+    VmModel b(2);
+    b.ram0[9] = 0x99;
+    const std::vector<u8> before = b.save();
+    SnapshotInfo info;
+    SnapshotRefusal why;
+    EXPECT_EQ(snapshot_restore(b.cat, Span<const u8>(bad.data(), bad.size()), info, &b.mem, &why),
+              Status::invalid_argument);
+    EXPECT_FALSE(why.applying);
+    EXPECT_EQ(why.vcpu, 1u);
+    EXPECT_STREQ(why.why.reg, "ICC_SRE_EL1");
+    EXPECT_EQ(b.ram0[9], 0x99);
+    EXPECT_TRUE(b.save() == before);
+}
