@@ -14,11 +14,13 @@
 // guest-tests: variant=late_cpu hv_append="debug_late_cpu=2:1500"
 // GICv4 host GIC (docs/msi-passthrough.md "GICv4 direct injection"): the MSI is a vLPI the GIC injects itself (no
 // host LPI at EL2), MOVI a physical VMOVI; the secondaries wait in WFI (wfi=1). gicv4: WFI is not trapped, the vLPI
-// wakes it; gicv4_doorbell: WFI traps, the waiting vCPU's vPE is not resident and its doorbell LPI wakes it.
+// wakes it; gicv4_doorbell: WFI traps, the waiting vCPU's vPE is not resident and its doorbell LPI wakes it;
+// gicv4_off: the shadow path on a GICv4 host (host LPIs: 3 rounds x 4 vCPUs = 12).
 // clang-format off
 // guest-tests: variant=gicv4 run_guest="--gic 4" append="expect_cpus=4 wfi=1" console="stats: msi host_lpis=0 .*\n.*stats: gicv4 vlpis=1 "
 // guest-tests: variant=gicv4_doorbell run_guest="--gic 4" hv_append="gicv4=doorbell" append="expect_cpus=4 wfi=1" console="stats: gicv4 vlpis=1 doorbells=[1-9]"
 // guest-tests: variant=gicv3_wfi append="expect_cpus=4 wfi=1"
+// guest-tests: variant=gicv4_off run_guest="--gic 4" hv_append="gicv4=off" append="expect_cpus=4 wfi=1" console="direct injection off .*shadow path(.*\n)*.*stats: msi host_lpis=1[0-9] "
 // clang-format on
 #include "tests/guest/runtime/guest.hpp"
 #include "tests/guest/runtime/its.hpp"
