@@ -43,6 +43,9 @@ public:
 
     static CallResult psci(Firmware& fw, u32 vcpu, u32 fid, const FirmwareCall& c);
     static CallResult psci_0_1(Firmware& fw, u32 vcpu, u32 fid, const FirmwareCall& c);
+    static CallResult suspend(Firmware& fw, u32 vcpu, u64 power_state, u64 entry, u64 context_id);
+    static CallResult cpu_off(Firmware& fw, u32 vcpu);
+    static CallResult system_reset2(Firmware& fw, u32 vcpu, u32 fid, const FirmwareCall& c);
     static i64 psci_features(const Firmware& fw, u32 queried);
     static i64 cpu_on(Firmware& fw, u32 caller, u64 target, u64 entry, u64 context_id, bool v0_1);
     static i64 affinity_info(Firmware& fw, u64 target, u64 level);

@@ -227,6 +227,45 @@ static CallResult cpu_suspend(Firmware& fw, GuestMemory& mem, u32 vcpu, u64 powe
     return r;
 }
 
+// CPU_SUSPEND (both conventions): the request is kept for the wake-up when the vCPU really suspends.
+CallResult FirmwareDispatch::suspend(Firmware& fw, u32 vcpu, u64 power_state, u64 entry, u64 context_id) {
+    SuspendRequest req;
+    const CallResult r = cpu_suspend(fw, *fw.memory_, vcpu, power_state, entry, context_id, req);
+    if (r.exit == FirmwareExit::vcpu_suspend) {
+        LockGuard guard(fw.lock_);
+        fw.vcpus_[vcpu].suspend = req;
+    }
+    return r;
+}
+
+CallResult FirmwareDispatch::cpu_off(Firmware& fw, u32 vcpu) {
+    LockGuard guard(fw.lock_);
+    fw.vcpus_[vcpu].power = PowerState::off;
+    fw.vcpus_[vcpu].suspend = {};
+    CallResult r;
+    r.r0 = kPsciSuccess;  // not seen by the guest: the vCPU restarts through CPU_ON
+    r.exit = FirmwareExit::vcpu_off;
+    return r;
+}
+
+// SYSTEM_RESET2 (PSCI 1.1): reset_type is 32 bits in both conventions (DEN0022D 5.19); architectural types other
+// than warm reset are reserved. Vendor types (bit 31) are passed on to arch/ like KVM does.
+CallResult FirmwareDispatch::system_reset2(Firmware& fw, u32 vcpu, u32 fid, const FirmwareCall& c) {
+    CallResult r;
+    const u64 type = FidSmc64::get(fid) ? c.x[1] : (c.x[1] & 0xffffffffull);
+    if ((type >> 32) != 0 || (!(type & kResetTypeVendor) && type != kResetTypeWarm)) {
+        HV_LOG_RATELIMITED(warn, "psci: vCPU %u SYSTEM_RESET2 bad reset_type %#llx", vcpu,
+                           static_cast<unsigned long long>(type));
+        r.r0 = kPsciInvalidParameters;
+        return r;
+    }
+    fw.reset_type_ = static_cast<u32>(type);
+    fw.reset_cookie_ = arg(c, fid, 2);
+    r.r0 = kPsciSuccess;
+    r.exit = FirmwareExit::system_reset;
+    return r;
+}
+
 CallResult FirmwareDispatch::psci(Firmware& fw, u32 vcpu, u32 fid, const FirmwareCall& c) {
     CallResult r;
     const PsciVersion v = fw.config_.psci_version;
@@ -241,24 +280,12 @@ CallResult FirmwareDispatch::psci(Firmware& fw, u32 vcpu, u32 fid, const Firmwar
         case kPsciVersionFn:
             r.r0 = static_cast<i64>(static_cast<u32>(v));
             break;
-        case kCpuSuspend: {
-            SuspendRequest req;
-            r = cpu_suspend(fw, *fw.memory_, vcpu, c.x[1] & (smc64 ? ~u64{0} : 0xffffffffull), arg(c, fid, 2),
-                            arg(c, fid, 3), req);
-            if (r.exit == FirmwareExit::vcpu_suspend) {
-                LockGuard guard(fw.lock_);
-                fw.vcpus_[vcpu].suspend = req;
-            }
+        case kCpuSuspend:
+            r = suspend(fw, vcpu, c.x[1] & (smc64 ? ~u64{0} : 0xffffffffull), arg(c, fid, 2), arg(c, fid, 3));
             break;
-        }
-        case kCpuOff: {
-            LockGuard guard(fw.lock_);
-            fw.vcpus_[vcpu].power = PowerState::off;
-            fw.vcpus_[vcpu].suspend = {};
-            r.r0 = kPsciSuccess;  // not seen by the guest: the vCPU restarts through CPU_ON
-            r.exit = FirmwareExit::vcpu_off;
+        case kCpuOff:
+            r = cpu_off(fw, vcpu);
             break;
-        }
         case kCpuOn:
             r.r0 = cpu_on(fw, vcpu, arg(c, fid, 1), arg(c, fid, 2), arg(c, fid, 3), false);
             break;
@@ -284,23 +311,9 @@ CallResult FirmwareDispatch::psci(Firmware& fw, u32 vcpu, u32 fid, const Firmwar
         case kPsciFeatures:
             if (psci_at_least(v, PsciVersion::v1_0)) r.r0 = psci_features(fw, static_cast<u32>(c.x[1]));
             break;
-        case kSystemReset2: {
-            if (!psci_at_least(v, PsciVersion::v1_1)) break;
-            // reset_type is 32 bits in both conventions (DEN0022D 5.19); architectural types other than warm reset
-            // are reserved. Vendor types (bit 31) are passed on to arch/ like KVM does.
-            const u64 type = smc64 ? c.x[1] : (c.x[1] & 0xffffffffull);
-            if ((type >> 32) != 0 || (!(type & kResetTypeVendor) && type != kResetTypeWarm)) {
-                HV_LOG_RATELIMITED(warn, "psci: vCPU %u SYSTEM_RESET2 bad reset_type %#llx", vcpu,
-                                   static_cast<unsigned long long>(type));
-                r.r0 = kPsciInvalidParameters;
-                break;
-            }
-            fw.reset_type_ = static_cast<u32>(type);
-            fw.reset_cookie_ = arg(c, fid, 2);
-            r.r0 = kPsciSuccess;
-            r.exit = FirmwareExit::system_reset;
+        case kSystemReset2:
+            if (psci_at_least(v, PsciVersion::v1_1)) r = system_reset2(fw, vcpu, fid, c);
             break;
-        }
         default:
             break;  // MIGRATE_INFO_UP_CPU, CPU_FREEZE, SYSTEM_SUSPEND, ...: NOT_SUPPORTED
     }
@@ -311,23 +324,12 @@ CallResult FirmwareDispatch::psci_0_1(Firmware& fw, u32 vcpu, u32 fid, const Fir
     // KVM's PSCI 0.1: 64-bit arguments in x1..x3, no PSCI_VERSION, no discovery.
     CallResult r;
     switch (fid) {
-        case kPsci01CpuSuspend: {
-            SuspendRequest req;
-            r = cpu_suspend(fw, *fw.memory_, vcpu, c.x[1], c.x[2], c.x[3], req);
-            if (r.exit == FirmwareExit::vcpu_suspend) {
-                LockGuard guard(fw.lock_);
-                fw.vcpus_[vcpu].suspend = req;
-            }
+        case kPsci01CpuSuspend:
+            r = suspend(fw, vcpu, c.x[1], c.x[2], c.x[3]);
             break;
-        }
-        case kPsci01CpuOff: {
-            LockGuard guard(fw.lock_);
-            fw.vcpus_[vcpu].power = PowerState::off;
-            fw.vcpus_[vcpu].suspend = {};
-            r.r0 = kPsciSuccess;
-            r.exit = FirmwareExit::vcpu_off;
+        case kPsci01CpuOff:
+            r = cpu_off(fw, vcpu);
             break;
-        }
         case kPsci01CpuOn:
             r.r0 = cpu_on(fw, vcpu, c.x[1], c.x[2], c.x[3], true);
             break;
