@@ -341,7 +341,8 @@ void Vgic::select_and_fill(u32 vcpu, VcpuIfState& s) {
         const LrCandidate& c = sel.at(i);
         s.lr[i] = c.intid >= kLpiBase ? lpi_lr(v, gate, c) : irq_lr(vcpu, c);
     }
-    for (u32 i = n; i < kMaxLrs; ++i) s.lr[i] = 0;
+    // LRs beyond nr_lrs are never written (the selector holds at most nr_lrs) and stay 0.
+    for (u32 i = n; i < min<u32>(s.nr_lrs, kMaxLrs); ++i) s.lr[i] = 0;
     s.used_lrs = n;
     s.hcr = hcr_for_entry(s.hcr, m);
 }
