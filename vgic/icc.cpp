@@ -38,11 +38,7 @@ u16 icc_index(IccReg reg) {
     return 0;
 }
 
-u32 Vgic::nr_aprs() const {
-    // IHI0069H 12.4.1: 5 preemption bits -> 1 APR, 6 -> 2, 7 -> 4.
-    const u32 pre = static_cast<u32>(ich_vtr::PREbits::get(cfg_.ich_vtr)) + 1;
-    return pre <= 5 ? 1 : (pre == 6 ? 2 : 4);
-}
+u32 Vgic::nr_aprs() const { return ich_vtr::apr_count(cfg_.ich_vtr); }
 
 // ICC_AP0R<n> / ICC_AP1R<n> of a vCPU, or nullptr if that register is not implemented (n >= nr_aprs()).
 u32* Vgic::active_priority_reg(VcpuState& v, IccReg reg) const {

@@ -193,6 +193,13 @@ using SEIS = Bit<22>;
 using IDbits = Field<25, 23>;
 using PREbits = Field<28, 26>;
 using PRIbits = Field<31, 29>;
+// The implemented list registers (ListRegs + 1) and ICH_AP{0,1}R<n>_EL2 pairs (IHI0069H 12.4.1: 5 preemption bits
+// -> 1, 6 -> 2, 7 -> 4).
+constexpr u32 list_regs(u64 vtr) { return static_cast<u32>(ListRegs::get(vtr)) + 1; }
+constexpr u32 apr_count(u64 vtr) {
+    const u32 pre = static_cast<u32>(PREbits::get(vtr)) + 1;
+    return pre <= 5 ? 1 : (pre == 6 ? 2 : 4);
+}
 }  // namespace ich_vtr
 
 namespace icc_ctlr {

@@ -85,9 +85,7 @@ usize gicr_save_count() { return array_size(kGicr); }
 SaveReg gicr_save_at(usize i) { return i < array_size(kGicr) ? kGicr[i] : SaveReg{off(GicrReg::CTLR), 4}; }
 
 usize icc_save_count(u64 ich_vtr) {
-    const u32 pre = static_cast<u32>(ich_vtr::PREbits::get(ich_vtr)) + 1;
-    const u32 aprs = pre <= 5 ? 1 : (pre == 6 ? 2 : 4);
-    return 7 + 2 * aprs;  // PMR BPR0 BPR1 CTLR SRE IGRPEN0 IGRPEN1 + AP0R<n> + AP1R<n>
+    return 7 + 2 * ich_vtr::apr_count(ich_vtr);  // PMR BPR0 BPR1 CTLR SRE IGRPEN0 IGRPEN1 + AP0R<n> + AP1R<n>
 }
 
 IccReg icc_save_at(u64 ich_vtr, usize i) {

@@ -11,7 +11,7 @@ namespace hv::vgic {
 Status Vgic::init(const VgicConfig& cfg, GuestMemory& mem, VcpuKicker& kicker, HwIrqControl* hw) {
     if (cfg.nr_vcpus == 0 || cfg.nr_vcpus > kMaxVcpus) return Status::invalid_argument;
     if (cfg.nr_spis % 32 != 0 || kNumPrivate + cfg.nr_spis > kMaxIrqs) return Status::invalid_argument;
-    const u32 nr_lrs = static_cast<u32>(ich_vtr::ListRegs::get(cfg.ich_vtr)) + 1;
+    const u32 nr_lrs = ich_vtr::list_regs(cfg.ich_vtr);
     if (nr_lrs > kMaxLrs) return Status::invalid_argument;
 
     VgicConfig c = cfg;
@@ -64,7 +64,7 @@ void Vgic::reset() {
         propbaser_ = 0;
         memset(lpi_config_, 0, sizeof lpi_config_);
     }
-    const u32 nr_lrs = static_cast<u32>(ich_vtr::ListRegs::get(cfg_.ich_vtr)) + 1;
+    const u32 nr_lrs = ich_vtr::list_regs(cfg_.ich_vtr);
     for (u32 i = 0; i < kMaxVcpus; ++i) {
         VcpuState& v = vcpus_[i];
         LockGuard g(v.lock);

@@ -362,9 +362,8 @@ Status vgic_vm_init(Vm& vm, const PlatformInfo& plat) {
                     kPpiMaintenance);
 
     const u64 ich_vtr = vm.vgic.config().ich_vtr;
-    st().nr_lrs = static_cast<u32>(vgic::ich_vtr::ListRegs::get(ich_vtr)) + 1;
-    u32 pre_bits = static_cast<u32>(vgic::ich_vtr::PREbits::get(ich_vtr)) + 1;
-    st().nr_aprs = pre_bits >= 7 ? 4 : pre_bits == 6 ? 2 : 1;
+    st().nr_lrs = vgic::ich_vtr::list_regs(ich_vtr);
+    st().nr_aprs = vgic::ich_vtr::apr_count(ich_vtr);
 
     HV_TRY(vm.mmio.add(gic.gicd_base, the_vgic().distributor_size(), &the_vgic().distributor()));
     HV_TRY(vm.mmio.add(gic.gicr[0].base, the_vgic().redistributors_size(), &the_vgic().redistributors()));
