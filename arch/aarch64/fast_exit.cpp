@@ -12,7 +12,9 @@
 //   - Stage-2 data aborts on the vGIC's GICD/GICR frames and the ITS frames, when the exit's fold would change
 //     nothing (no LR in use, no EOIcount) or for reads that do not depend on the LRs (everything but
 //     ISPENDR/ICPENDR/ISACTIVER/ICACTIVER).
-// Not while a hardware-linked line (EL1 timer, PMU) is up or parked: the run loop samples those at every exit.
+// No MMIO while a hardware-linked line (EL1 timer, PMU) is up or parked: the run loop samples those at every exit
+// it sees, and a GICD/GICR read can observe the level (a guest polling GICR_ISPENDR0 after lowering its PMU request
+// must see the line drop); HVCs and MSR/MRS cannot.
 // After a handler that may touch interrupt state: a kick of this vCPU, a flush the vGIC asks for, or an ITS command
 // backlog sends the exit on to the run loop (HV_EXIT_HANDLED: only the entry work is left).
 #include "arch/aarch64/asm_defs.h"
@@ -85,24 +87,32 @@ bool lr_dependent(u64 frame_offset) {
 [[gnu::noinline]] u64 fast_mmio(Vm& vm, Vcpu& v, u64 esr, u64 reason) {
     const auto d = esr::DataAbort::from_esr(esr);
     if (!(d.is_translation_fault() || d.is_access_flag_fault()) || !d.emulatable()) return reason;
+    // Only now: an MMIO read may observe a hardware-linked line's level, which the run loop samples at every exit.
+    if (!vgic_lines_quiet(v)) return reason;
     const u64 ipa = esr::fault_ipa(HV_READ_SYSREG(hpfar_el2), HV_READ_SYSREG(far_el2));
-    const MmioBus::Frame* f = vm.mmio.find(ipa);
-    if (f == nullptr) return reason;
-    const u64 offset = ipa - f->base;
-    if (width_bit(d.access_size) == 0 || offset + d.access_size > f->size) return reason;  // as MmioBus::dispatch
-    const bool gic = f->handler == &vm.vgic.distributor() || f->handler == &vm.vgic.redistributors();
-    bool its = false;
-    for (u32 i = 0; i < vm.its_count && !gic && !its; ++i) its = f->handler == &*vm.its[i];
-    if (!gic && !its) return reason;
+    if (width_bit(d.access_size) == 0) return reason;
+    u64 offset = 0, size = 0;
+    MmioHandler* h = vgic_frame(ipa, offset, size);  // GICD/GICR without MmioBus's search
+    const bool gic = h != nullptr;
+    if (!gic) {
+        const MmioBus::Frame* f = vm.mmio.find(ipa);
+        if (f == nullptr) return reason;
+        for (u32 i = 0; i < vm.its_count && h == nullptr; ++i)
+            if (f->handler == &*vm.its[i]) h = f->handler;
+        if (h == nullptr) return reason;  // not the vGIC's nor an ITS: the run loop
+        offset = ipa - f->base;
+        size = f->size;
+    }
+    if (offset + d.access_size > size) return reason;  // as MmioBus::dispatch
     // The slow path folds the LRs before the access. That only matters if they hold something: a write may change
     // an interrupt the LRs hold (the fold would then overwrite it), a read of pending/active state must see them.
     if ((d.write || (gic && lr_dependent(offset))) && !vgic_lrs_idle(v)) return reason;
     const MmioAccess a{v.id, offset, d.access_size, d.write};
     if (d.write) {
-        if (f->handler->mmio_write(a, read_gpr(v.ctx, d.srt) & mmio_width_mask(d)) != MmioResult::ok) return reason;
+        if (h->mmio_write(a, read_gpr(v.ctx, d.srt) & mmio_width_mask(d)) != MmioResult::ok) return reason;
     } else {
         u64 value = 0;
-        if (f->handler->mmio_read(a, value) != MmioResult::ok) return reason;  // nothing done: the run loop aborts
+        if (h->mmio_read(a, value) != MmioResult::ok) return reason;  // nothing done: the run loop aborts
         mmio_read_done(v.ctx, d, value);
     }
     advance_pc(v.ctx);
@@ -147,8 +157,6 @@ extern "C" u64 hv_fast_exit(u64 reason) {
     if (reason == HV_EXIT_IRQ) return fast_irq(the_vm(), v);
     // A VM reset, a panic and a kick from another pCPU each come with an SGI to this pCPU (vm_reset.cpp, panic.cpp,
     // kick_vcpu): pending at EL2, it is taken as an IRQ exit right after the ERET, and the run loop sees them then.
-    // A hardware-linked line that is up (a timer or PMU interrupt in flight) is sampled at every exit: the run loop.
-    if (!vgic_lines_quiet(v)) return reason;
     Vm& vm = the_vm();
     const u64 esr = HV_READ_SYSREG(esr_el2);
     ExitStats& st = cpu.exits;

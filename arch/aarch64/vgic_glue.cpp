@@ -367,6 +367,10 @@ Status vgic_vm_init(Vm& vm, const PlatformInfo& plat) {
 
     HV_TRY(vm.mmio.add(gic.gicd_base, the_vgic().distributor_size(), &the_vgic().distributor()));
     HV_TRY(vm.mmio.add(gic.gicr[0].base, the_vgic().redistributors_size(), &the_vgic().redistributors()));
+    st().gicd_base = gic.gicd_base;
+    st().gicd_size = the_vgic().distributor_size();
+    st().gicr_base = gic.gicr[0].base;
+    st().gicr_size = the_vgic().redistributors_size();
     for (u32 i = 0; i < vm.vcpu_count; ++i)
         for (u32 ppi : kTimerPpi) HV_TRY(the_vgic().map_hw(i, ppi, ppi));
     // The PMU overflow interrupt, linked the same way when the guest has a PMUv3 (docs/boot.md "PMU").
@@ -399,6 +403,21 @@ bool vgic_lines_quiet(const Vcpu& v) {
     if (v.id >= vgic::kMaxVcpus) return true;
     return !st().timer_line[kVirtualTimer][v.id] && !st().timer_line[kPhysicalTimer][v.id] && !st().pmu_line[v.id] &&
            !this_cpu().vgic.pmu_parked;
+}
+
+MmioHandler* vgic_frame(u64 ipa, u64& offset, u64& size) {
+    const VgicGlueState& g = st();
+    if (ipa - g.gicd_base < g.gicd_size) {
+        offset = ipa - g.gicd_base;
+        size = g.gicd_size;
+        return &the_vgic().distributor();
+    }
+    if (ipa - g.gicr_base < g.gicr_size) {
+        offset = ipa - g.gicr_base;
+        size = g.gicr_size;
+        return &the_vgic().redistributors();
+    }
+    return nullptr;
 }
 
 bool vgic_lrs_idle(const Vcpu& v) {

@@ -55,6 +55,10 @@ bool vgic_lines_quiet(const Vcpu& v);
 // was counted outside them, so the exit's fold would change nothing (a handler may run before it).
 bool vgic_lrs_idle(const Vcpu& v);
 
+// The exit fast path: the vGIC's frame (GICD or GICR) that holds `ipa`, the offset into it and its size; nullptr if
+// neither (the same handler, offset and size MmioBus::find gives, without its search).
+MmioHandler* vgic_frame(u64 ipa, u64& offset, u64& size);
+
 // WFI support: true if the vCPU has something deliverable (call on its own pCPU after the exit's fold).
 bool vgic_vcpu_has_pending(u32 vcpu);
 
@@ -71,6 +75,8 @@ struct VgicGlueState {
     bool timer_line[2][vgic::kMaxVcpus] = {};
     bool pmu_line[vgic::kMaxVcpus] = {};
     bool pmu_linked = false;  // the guest has a PMUv3: PPI 23 is hardware-linked
+    // Where the GICD and GICR frames are on the VM's MmioBus (vgic_frame; 0 sizes before vgic_vm_init).
+    u64 gicd_base = 0, gicd_size = 0, gicr_base = 0, gicr_size = 0;
     // Physical routing of the passed-through SPIs (vgic_forward_hw_spi): the pCPU index each one is routed to now
     // (gic_init_distributor routes every SPI to the boot pCPU, index 0), and the re-routes so far (`stats: spi`).
     Atomic<u8> forwarded_spi_pcpu[1020];
