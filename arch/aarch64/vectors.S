@@ -9,7 +9,7 @@
  * hv_enter_guest returns HV_EXIT_*.
  * FP/SIMD is reloaded only on request so that SVE's upper Z-register bits survive an exit on a pinned pCPU
  * (an AdvSIMD write would zero them).
- * The EL1 system registers are switched in C++ (arch/aarch64/vm_run.cpp, lazily).
+ * The EL1 system registers are switched in C++ (arch/aarch64/el1_sysregs.cpp, lazily).
  *
  * Offsets: core/vcpu_context.hpp (KVM kvm_regs layout), static_assert'ed there. */
 #include "arch/aarch64/asm_defs.h"

@@ -2,7 +2,7 @@
 // (core/mmio MmioBus) -- plus the trapped ID-register reads (core/id_regs). The input gives an MMIO bus layout (frames
 // that may overlap, be empty or wrap; add() must refuse those) and then exits: ESR values (random, or a data abort
 // with a chosen syndrome), FAR/HPFAR and a register value. Each data abort runs the same steps as
-// arch/aarch64/vm_run.cpp handle_data_abort (not host-compilable: it reads FAR/HPFAR_EL2): emulatable? -> dispatch
+// arch/aarch64/exits.cpp handle_data_abort (not host-compilable: it reads FAR/HPFAR_EL2): emulatable? -> dispatch
 // -> width mask, sign extension, 32-bit register view; sysreg exits in the ID space go to guest_id_value.
 // Invariants: decoded fields are in range (SRT <= 31, access size 1..8, ...); esr::make round-trips the EC/IL/ISS;
 // dispatch claims an access exactly when one frame contains all of it and hands the device an in-frame offset with

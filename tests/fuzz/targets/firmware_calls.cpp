@@ -1,6 +1,6 @@
 // fuzz_firmware_calls: random sequences of guest HVC/SMC calls across vCPUs into the PSCI / SMCCC / TRNG / SDEI call
 // space of a VM built by vm/vm.hpp build_vm (the hypervisor's own builder) over fake ports, driven the way
-// arch/aarch64/vm_run.cpp drives it: SDEI function IDs go to Sdei::handle with the vCPU context, everything else to
+// arch/aarch64/exits.cpp drives it: SDEI function IDs go to Sdei::handle with the vCPU context, everything else to
 // Firmware::handle; CPU_ON starts (and later runs) the target, CPU_OFF / SYSTEM_RESET reset vCPUs, SDEI events are
 // delivered at "guest entry", bound interrupts and EVENT_SIGNAL fire, firmware pseudo-registers are set and read.
 // Invariants: x4..x17 preserved by every firmware call (SMCCC 1.1), x0 of an SDEI/PSCI error is a small negative code
