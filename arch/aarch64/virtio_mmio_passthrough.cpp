@@ -53,9 +53,10 @@ u32 virtio_mmio_keep_empty(VirtioMmioInfo& info) {
     for (usize k = info.devices.size(); k-- > 0;) {
         if (k >= info.devices.size() || !has_device(info.devices[k].base)) continue;
         const u64 base = info.devices[k].base, page = align_down(base, kPage);
-        HV_LOG_INFO("virtio-mmio 0x%llx: device %u not passed through (its DMA is behind no IOMMU; virtio_mmio=on "
-                    "passes it through, unsafe)",
-                    static_cast<unsigned long long>(base), mmio_read<u32>(base + kRegDeviceId));
+        HV_LOG_INFO(
+            "virtio-mmio 0x%llx: device %u not passed through (its DMA is behind no IOMMU; virtio_mmio=on "
+            "passes it through, unsafe)",
+            static_cast<unsigned long long>(base), mmio_read<u32>(base + kRegDeviceId));
         for (usize j = info.devices.size(); j-- > 0;) {
             if (align_down(info.devices[j].base, kPage) != page) continue;
             info.devices.erase(j);
