@@ -136,6 +136,40 @@ void MsiShadow::remove(u16 slot) {
     }
 }
 
+// A new mapping's admission (lock_ held), for both modes: not a quarantined (dev, ev), an EventID the shadow can
+// hold, a free slot under the per-VM cap, a physical device slot. False (counted and logged) if it stays virtual.
+bool MsiShadow::admit(u32 dev, u32 ev, usize& slot_index, u16& dslot) {
+    if (quarantined_ > 0 && is_quarantined(dev, ev)) {
+        // Its DISCARD failed: the physical ITS may still hold (dev, ev) -> the quarantined LPI, and a second MAPTI
+        // of a mapped EventID is not something to rely on (fuzz_msi_shadow found this path). Stays virtual.
+        ++stats_.virtual_only;
+        HV_LOG_RATELIMITED(warn, "msi: 0x%x/%u has a quarantined physical mapping: not mirrored again", dev, ev);
+        return false;
+    }
+    if (ev >> kEventBits) {
+        ++stats_.virtual_only;
+        HV_LOG_RATELIMITED(warn, "msi: DeviceID 0x%x EventID %u beyond the shadow bound (%u): not mirrored", dev, ev,
+                           1u << kEventBits);
+        return false;
+    }
+    slot_index = used_.find_first_zero();
+    if (live_ >= cfg_.cap || slot_index >= cfg_.cap) {
+        ++stats_.virtual_only;
+        ++stats_.refused_cap;
+        HV_LOG_RATELIMITED(warn, "msi: per-VM shadow cap (%u) reached: DeviceID 0x%x EventID %u not mirrored", cfg_.cap,
+                           dev, ev);
+        return false;
+    }
+    dslot = device_slot(dev, true);
+    if (dslot == kNil) {
+        ++stats_.virtual_only;
+        ++stats_.refused_cap;
+        HV_LOG_RATELIMITED(warn, "msi: no physical device slot for DeviceID 0x%x: EventID %u not mirrored", dev, ev);
+        return false;
+    }
+    return true;
+}
+
 void MsiShadow::on_map(u32 dev, u32 ev, u32 intid, u32 vcpu) {
     // Shadow mode: the guest's LPI number is the virtual ITS's business (the shadow carries (dev, ev) only); direct
     // mode: it is the vINTID the physical GIC injects.
@@ -170,34 +204,9 @@ void MsiShadow::on_map(u32 dev, u32 ev, u32 intid, u32 vcpu) {
         ++stats_.moved;
         return;
     }
-    if (quarantined_ > 0 && is_quarantined(dev, ev)) {
-        // Its DISCARD failed: the physical ITS may still hold (dev, ev) -> the quarantined LPI, and a second MAPTI
-        // of a mapped EventID is not something to rely on (fuzz_msi_shadow found this path). Stays virtual.
-        ++stats_.virtual_only;
-        HV_LOG_RATELIMITED(warn, "msi: 0x%x/%u has a quarantined physical mapping: not mirrored again", dev, ev);
-        return;
-    }
-    if (ev >> kEventBits) {
-        ++stats_.virtual_only;
-        HV_LOG_RATELIMITED(warn, "msi: DeviceID 0x%x EventID %u beyond the shadow bound (%u): not mirrored", dev, ev,
-                           1u << kEventBits);
-        return;
-    }
-    usize slot_index = used_.find_first_zero();
-    if (live_ >= cfg_.cap || slot_index >= cfg_.cap) {
-        ++stats_.virtual_only;
-        ++stats_.refused_cap;
-        HV_LOG_RATELIMITED(warn, "msi: per-VM shadow cap (%u) reached: DeviceID 0x%x EventID %u not mirrored", cfg_.cap,
-                           dev, ev);
-        return;
-    }
-    const u16 dslot = device_slot(dev, true);
-    if (dslot == kNil) {
-        ++stats_.virtual_only;
-        ++stats_.refused_cap;
-        HV_LOG_RATELIMITED(warn, "msi: no physical device slot for DeviceID 0x%x: EventID %u not mirrored", dev, ev);
-        return;
-    }
+    usize slot_index = 0;
+    u16 dslot = kNil;
+    if (!admit(dev, ev, slot_index, dslot)) return;
     const u16 slot = static_cast<u16>(slot_index);
     const u32 lpi = cfg_.host_lpi_base + slot;
     const u32 pcpu = pcpu_for(vcpu, cfg_.vcpu_pcpu[0]);
@@ -241,31 +250,9 @@ void MsiShadow::on_map_direct(u32 dev, u32 ev, u32 intid, u32 vcpu) {
         return;
     }
     if (!target_ok) return;  // mirrored once MAPC maps the collection (on_map again)
-    if (quarantined_ > 0 && is_quarantined(dev, ev)) {
-        ++stats_.virtual_only;
-        HV_LOG_RATELIMITED(warn, "msi: 0x%x/%u has a quarantined physical mapping: not mirrored again", dev, ev);
-        return;
-    }
-    if (ev >> kEventBits) {
-        ++stats_.virtual_only;
-        HV_LOG_RATELIMITED(warn, "msi: DeviceID 0x%x EventID %u beyond the shadow bound (%u): not mirrored", dev, ev,
-                           1u << kEventBits);
-        return;
-    }
-    usize slot_index = used_.find_first_zero();
-    if (live_ >= cfg_.cap || slot_index >= cfg_.cap) {
-        ++stats_.virtual_only;
-        ++stats_.refused_cap;
-        HV_LOG_RATELIMITED(warn, "msi: per-VM shadow cap (%u) reached: DeviceID 0x%x EventID %u not mirrored", cfg_.cap,
-                           dev, ev);
-        return;
-    }
-    const u16 dslot = device_slot(dev, true);
-    if (dslot == kNil) {
-        ++stats_.virtual_only;
-        ++stats_.refused_cap;
-        return;
-    }
+    usize slot_index = 0;
+    u16 dslot = kNil;
+    if (!admit(dev, ev, slot_index, dslot)) return;
     const u16 slot = static_cast<u16>(slot_index);
     if (Status st = ops_->map_vlpi(dev, ev, intid, vcpu); st != Status::ok) {
         ++stats_.phys_errors;

@@ -174,6 +174,7 @@ private:
     void unlink(u16 slot);
     u32 pcpu_for(u32 vcpu, u32 fallback) const;
     void on_map_direct(u32 dev, u32 ev, u32 intid, u32 vcpu);
+    bool admit(u32 dev, u32 ev, usize& slot_index, u16& dslot);
     u16 device_slot(u32 dev, bool create);
     void release_device(u16 dslot);
     void remove(u16 slot);
