@@ -4,12 +4,14 @@
 
 namespace hv {
 
+namespace detail {
+LogHooks g_log_hooks;
+}  // namespace detail
+
 namespace {
-LogHooks g_hooks;
+LogHooks& g_hooks = detail::g_log_hooks;
 Spinlock g_log_lock;
 }  // namespace
-
-LogHooks& log_hooks() { return g_hooks; }
 
 void vlog(LogLevel level, const char* fmt, va_list ap) {
     if (level > g_hooks.threshold || g_hooks.write == nullptr) return;

@@ -38,13 +38,6 @@ bool emulate_mmio(Vm& vm, Vcpu& v, const esr::DataAbort& d, u64 ipa) {
     return true;
 }
 
-psci::FirmwareExit call_firmware(Vm& vm, Vcpu& v) {
-    // In place: the firmware reads x0..x17 and writes x0..x3 of the saved context (FirmwareCall is may_alias), no
-    // copy on every HVC (docs/benchmarks-exits.md).
-    static_assert(sizeof(psci::FirmwareCall) <= sizeof(v.ctx.core.x) && alignof(psci::FirmwareCall) == alignof(u64));
-    return vm.firmware.handle(v.id, *reinterpret_cast<psci::FirmwareCall*>(v.ctx.core.x));
-}
-
 void finish_firmware(Vm& vm, Vcpu& v, psci::FirmwareExit exit, u32 fid) {
     if (exit == psci::FirmwareExit::resume) return;
     // Suspend, CPU_OFF, SYSTEM_OFF / RESET may read or replace the whole context (vcpu_reset, VM reset).

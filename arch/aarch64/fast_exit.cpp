@@ -17,6 +17,7 @@
 // must see the line drop); HVCs and MSR/MRS cannot.
 // After a handler that may touch interrupt state: a kick of this vCPU, a flush the vGIC asks for, or an ITS command
 // backlog sends the exit on to the run loop (HV_EXIT_HANDLED: only the entry work is left).
+#include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/asm_defs.h"
 #include "arch/aarch64/gic.hpp"
 #include "arch/aarch64/panic.hpp"
@@ -42,7 +43,7 @@ u64 resume_or_sync(Vm& vm, Vcpu& v) {
     return kResume;
 }
 
-u64 fast_firmware(Vm& vm, Vcpu& v, bool smc, u64 reason) {
+[[gnu::always_inline]] inline u64 fast_firmware(Vm& vm, Vcpu& v, bool smc, u64 reason) {
     const u32 fid = static_cast<u32>(v.ctx.core.x[0]);
     if (vm.devices().claims_hypercall(fid)) return reason;  // SDEI, snapshot: they need the whole context
     if (smc) advance_pc(v.ctx);                             // ELR_EL2 points at the trapped SMC
@@ -142,6 +143,13 @@ u64 fast_irq(Vm& vm, Vcpu& v) {
     return kResume;
 }
 
+// An exit handled here is counted here (the run loop counts the exits it handles). Only this pCPU writes its
+// counters: a plain increment, no atomic read-modify-write.
+[[gnu::always_inline]] inline void count_fast(ExitStats& st, Atomic<u64>& counter, u64 r) {
+    counter.store(counter.load(MemoryOrder::relaxed) + 1, MemoryOrder::relaxed);
+    if (r == kResume) st.fast.store(st.fast.load(MemoryOrder::relaxed) + 1, MemoryOrder::relaxed);
+}
+
 }  // namespace
 
 // Called by the exit vector (vectors.S) for every exit; returns HV_FAST_RESUME to resume the guest, or the exit reason
@@ -154,10 +162,10 @@ extern "C" u64 hv_fast_exit(u64 reason) {
     // The guest ran since the last exit: the EL1 registers in the CPU are newer than ctx.sys (nothing here reads
     // them; the run loop marks the same after every exit it sees).
     v.sys_stale = true;
-    if (reason == HV_EXIT_IRQ) return fast_irq(the_vm(), v);
+    Vm& vm = *hyp().vm;  // the_vm(), inline
+    if (reason == HV_EXIT_IRQ) return fast_irq(vm, v);
     // A VM reset, a panic and a kick from another pCPU each come with an SGI to this pCPU (vm_reset.cpp, panic.cpp,
     // kick_vcpu): pending at EL2, it is taken as an IRQ exit right after the ERET, and the run loop sees them then.
-    Vm& vm = the_vm();
     const u64 esr = HV_READ_SYSREG(esr_el2);
     ExitStats& st = cpu.exits;
     Atomic<u64>* counter = nullptr;
@@ -177,11 +185,21 @@ extern "C" u64 hv_fast_exit(u64 reason) {
     } else {
         return reason;  // WFI, aborts, UNDEFs: the run loop
     }
-    if (r != reason) {
-        // Counted here (the run loop counts the exits it handles). Only this pCPU writes its counters.
-        counter->store(counter->load(MemoryOrder::relaxed) + 1, MemoryOrder::relaxed);
-        if (r == kResume) count_exit(st.fast);
-    }
+    if (r != reason) count_fast(st, *counter, r);
+    return r;
+}
+
+// The exit vector's entry for HVC64/SMC64 exits (ec: ESR_EL2.EC), called without x19-x29 in ctx (vectors.S): only
+// the firmware runs here, which reads x0..x17 and writes x0..x3. Returns as hv_fast_exit.
+extern "C" u64 hv_fast_hvc(u64 ec) {
+    PerCpu& cpu = this_cpu();
+    Vcpu* vp = cpu.vcpu;
+    if (vp == nullptr) return HV_EXIT_SYNC;
+    Vcpu& v = *vp;
+    v.sys_stale = true;  // as hv_fast_exit
+    const bool smc = ec == static_cast<u64>(esr::ExceptionClass::smc64);
+    const u64 r = fast_firmware(*hyp().vm, v, smc, HV_EXIT_SYNC);
+    if (r != HV_EXIT_SYNC) count_fast(cpu.exits, smc ? cpu.exits.smc : cpu.exits.hvc, r);
     return r;
 }
 

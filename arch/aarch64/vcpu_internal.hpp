@@ -54,8 +54,13 @@ inline void mmio_read_done(VcpuContext& c, const esr::DataAbort& d, u64 value) {
 // A stage-2 data abort on an MMIO frame of the VM's bus (the access decoded in `d`): the access done, the result in
 // its register, the PC past it. False (and nothing done) if no frame claims it.
 bool emulate_mmio(Vm& vm, Vcpu& v, const esr::DataAbort& d, u64 ipa);
-// A firmware call (HVC/SMC) no device claimed: the firmware model sees x0..x17 and sets x0..x3.
-psci::FirmwareExit call_firmware(Vm& vm, Vcpu& v);
+// A firmware call (HVC/SMC) no device claimed: the firmware model sees x0..x17 and sets x0..x3. In place: the
+// firmware reads and writes the saved context (FirmwareCall is may_alias), no copy on every HVC
+// (docs/benchmarks-exits.md); inline for the exit fast path.
+inline psci::FirmwareExit call_firmware(Vm& vm, Vcpu& v) {
+    static_assert(sizeof(psci::FirmwareCall) <= sizeof(v.ctx.core.x) && alignof(psci::FirmwareCall) == alignof(u64));
+    return vm.firmware.handle(v.id, *reinterpret_cast<psci::FirmwareCall*>(v.ctx.core.x));
+}
 // What a firmware call's exit asks of the vCPU beyond its results (suspend, CPU_OFF, SYSTEM_OFF / RESET).
 void finish_firmware(Vm& vm, Vcpu& v, psci::FirmwareExit exit, u32 fid);
 

@@ -93,12 +93,7 @@ guest_exit_common:
     stp     x12, x13, [x0, #96]
     stp     x14, x15, [x0, #112]
     stp     x16, x17, [x0, #128]
-    stp     x18, x19, [x0, #144]
-    stp     x20, x21, [x0, #160]
-    stp     x22, x23, [x0, #176]
-    stp     x24, x25, [x0, #192]
-    stp     x26, x27, [x0, #208]
-    stp     x28, x29, [x0, #224]
+    str     x18, [x0, #144]             /* x19-x29: below (save_callee_saved), only where needed */
     str     x30, [x0, #240]
     ldp     x2, x3, [sp], #16
     stp     x2, x3, [x0, #0]
@@ -136,12 +131,71 @@ guest_exit_common:
 15:
     /* The exit fast path (arch/aarch64/fast_exit.cpp, docs/benchmarks-exits.md): a synchronous or IRQ exit it can
      * handle with only the general-purpose registers, PC and PSTATE in ctx (HVC/SMC, trapped MSR/MRS, vGIC/ITS MMIO,
-     * a physical interrupt that leaves only list registers to update) is handled right here and the guest resumed; the EL1 registers, FP/SIMD and the run loop are not touched. The
-     * C function runs on the hypervisor stack (SP_EL2 is the one hv_enter_guest left) and may clobber x0-x18 and
-     * x30, which are the guest's saved copies here. It returns HV_FAST_RESUME to resume the guest, or the exit
-     * reason for the run loop. */
+     * a physical interrupt that leaves only list registers to update) is handled right here and the guest resumed;
+     * the EL1 registers, FP/SIMD and the run loop are not touched. The C function runs on the hypervisor stack (SP_EL2
+     * is the one hv_enter_guest left) and may clobber x0-x18 and x30, which are the guest's saved copies here; it
+     * preserves x19-x29 (AAPCS64 callee-saved), which still hold the guest's values when it returns. It returns
+     * HV_FAST_RESUME to resume the guest, or the exit reason for the run loop.
+     * HVC/SMC: the firmware only reads x0-x17 and writes x0-x3 (call_firmware), so x19-x29 are not saved before the
+     * call nor reloaded after it; they go into ctx only if the exit goes on to the run loop. Every other exit saves
+     * them first: the MSR/MRS and MMIO emulation read and write any ctx.x[Rt]. */
     cmp     x1, #HV_EXIT_IRQ            /* HV_EXIT_SYNC == 0, HV_EXIT_IRQ == 1 */
-    b.hi    17f
+    b.hi    18f
+    cbnz    x1, 20f
+    mrs     x2, esr_el2
+    ubfx    x2, x2, #26, #6             /* ESR_EL2.EC */
+    cmp     x2, #0x16                   /* HVC64 */
+    ccmp    x2, #0x17, #4, ne           /* SMC64 (Z set already if HVC64) */
+    b.ne    20f
+    mov     x0, x2
+    bl      hv_fast_hvc                 /* x0 = EC */
+    mov     x1, x0
+    cmp     x1, #HV_FAST_RESUME
+    b.ne    18f
+exit_fast_resume_hvc:                   /* x19-x29 were never touched */
+    mrs     x0, tpidr_el2
+    ldr     x0, [x0, #PERCPU_GUEST_CTX]
+    ldp     x2, x3, [x0, #CTX_PC]
+    msr     elr_el2, x2
+    msr     spsr_el2, x3
+    ldp     x2, x3, [x0, #16]
+    ldp     x4, x5, [x0, #32]
+    ldp     x6, x7, [x0, #48]
+    ldp     x8, x9, [x0, #64]
+    ldp     x10, x11, [x0, #80]
+    ldp     x12, x13, [x0, #96]
+    ldp     x14, x15, [x0, #112]
+    ldp     x16, x17, [x0, #128]
+    ldr     x18, [x0, #144]
+    ldr     x30, [x0, #240]
+    ldp     x0, x1, [x0, #0]
+    eret
+    dsb     nsh                         /* speculation barrier after ERET */
+    isb
+
+    /* x19-x29 into ctx, then on to the run loop. x1 = exit reason. */
+18:
+save_callee_saved:
+    mrs     x0, tpidr_el2
+    ldr     x0, [x0, #PERCPU_GUEST_CTX]
+    str     x19, [x0, #152]
+    stp     x20, x21, [x0, #160]
+    stp     x22, x23, [x0, #176]
+    stp     x24, x25, [x0, #192]
+    stp     x26, x27, [x0, #208]
+    stp     x28, x29, [x0, #224]
+    b       17f
+
+    /* Every other fast-path exit: x19-x29 into ctx first, the whole context is then in ctx. */
+20:
+    mrs     x0, tpidr_el2               /* (the mitigations above may have used x0) */
+    ldr     x0, [x0, #PERCPU_GUEST_CTX]
+    str     x19, [x0, #152]
+    stp     x20, x21, [x0, #160]
+    stp     x22, x23, [x0, #176]
+    stp     x24, x25, [x0, #192]
+    stp     x26, x27, [x0, #208]
+    stp     x28, x29, [x0, #224]
     mov     x0, x1
     bl      hv_fast_exit
     mov     x1, x0
