@@ -197,9 +197,13 @@ extern "C" u64 hv_fast_hvc(u64 ec) {
     if (vp == nullptr) return HV_EXIT_SYNC;
     Vcpu& v = *vp;
     v.sys_stale = true;  // as hv_fast_exit
-    const bool smc = ec == static_cast<u64>(esr::ExceptionClass::smc64);
-    const u64 r = fast_firmware(*hyp().vm, v, smc, HV_EXIT_SYNC);
-    if (r != HV_EXIT_SYNC) count_fast(cpu.exits, smc ? cpu.exits.smc : cpu.exits.hvc, r);
+    Vm& vm = *hyp().vm;
+    u64 r = 0;
+    if (ec == static_cast<u64>(esr::ExceptionClass::smc64)) {
+        if ((r = fast_firmware(vm, v, true, HV_EXIT_SYNC)) != HV_EXIT_SYNC) count_fast(cpu.exits, cpu.exits.smc, r);
+    } else {
+        if ((r = fast_firmware(vm, v, false, HV_EXIT_SYNC)) != HV_EXIT_SYNC) count_fast(cpu.exits, cpu.exits.hvc, r);
+    }
     return r;
 }
 

@@ -106,8 +106,8 @@ guest_exit_common:
      * firmware SMCCC_ARCH_WORKAROUND_1, bit 1 = the BHB-clearing loop (word 1 = iterations), bit 2 = CLRBHB, bit 3 =
      * firmware SMCCC_ARCH_WORKAROUND_3. The guest's general-purpose registers are saved: x0-x17 are free (SMCCC 1.1
      * keeps x4-x17, and the other guest registers). */
-    adr_l   x2, hv_entry_mitigation
-    ldp     w5, w6, [x2]
+    adrp    x2, hv_entry_mitigation
+    ldr     w5, [x2, :lo12:hv_entry_mitigation]
     cbz     w5, 15f
     mov     x4, x1
     tbz     w5, #0, 11f
@@ -115,6 +115,8 @@ guest_exit_common:
     movk    w0, #0x8000                 /* SMCCC_ARCH_WORKAROUND_1 */
     smc     #0
 11: tbz     w5, #1, 13f
+    add     x2, x2, :lo12:hv_entry_mitigation
+    ldr     w6, [x2, #4]
 12: b       . + 4
     subs    w6, w6, #1
     b.ne    12b
@@ -139,9 +141,7 @@ guest_exit_common:
      * HVC/SMC: the firmware only reads x0-x17 and writes x0-x3 (call_firmware), so x19-x29 are not saved before the
      * call nor reloaded after it; they go into ctx only if the exit goes on to the run loop. Every other exit saves
      * them first: the MSR/MRS and MMIO emulation read and write any ctx.x[Rt]. */
-    cmp     x1, #HV_EXIT_IRQ            /* HV_EXIT_SYNC == 0, HV_EXIT_IRQ == 1 */
-    b.hi    18f
-    cbnz    x1, 20f
+    cbnz    x1, 20f                     /* HV_EXIT_SYNC == 0; hv_fast_exit returns the reasons it does not handle */
     mrs     x2, esr_el2
     ubfx    x2, x2, #26, #6             /* ESR_EL2.EC */
     cmp     x2, #0x16                   /* HVC64 */
@@ -149,9 +149,8 @@ guest_exit_common:
     b.ne    20f
     mov     x0, x2
     bl      hv_fast_hvc                 /* x0 = EC */
-    mov     x1, x0
-    cmp     x1, #HV_FAST_RESUME
-    b.ne    18f
+    cmp     x0, #HV_FAST_RESUME
+    b.ne    19f
 exit_fast_resume_hvc:                   /* x19-x29 were never touched */
     mrs     x0, tpidr_el2
     ldr     x0, [x0, #PERCPU_GUEST_CTX]
@@ -173,9 +172,10 @@ exit_fast_resume_hvc:                   /* x19-x29 were never touched */
     dsb     nsh                         /* speculation barrier after ERET */
     isb
 
-    /* x19-x29 into ctx, then on to the run loop. x1 = exit reason. */
-18:
+    /* x19-x29 into ctx, then on to the run loop. x0 = exit reason. */
+19:
 save_callee_saved:
+    mov     x1, x0
     mrs     x0, tpidr_el2
     ldr     x0, [x0, #PERCPU_GUEST_CTX]
     str     x19, [x0, #152]
@@ -186,8 +186,9 @@ save_callee_saved:
     stp     x28, x29, [x0, #224]
     b       17f
 
-    /* Every other fast-path exit: x19-x29 into ctx first, the whole context is then in ctx. */
+    /* Every other exit: x19-x29 into ctx first, the whole context is then in ctx. x1 = exit reason. */
 20:
+exit_save_all:
     mrs     x0, tpidr_el2               /* (the mitigations above may have used x0) */
     ldr     x0, [x0, #PERCPU_GUEST_CTX]
     str     x19, [x0, #152]
