@@ -19,11 +19,14 @@ bool smccc_1_1() {
     return call(psci::kSmcccVersion).x0 >= 0x1'0001u;
 }
 
-// One HVC with x4..x17 preloaded with a pattern; returns how many of them came back changed.
+// One HVC with x4..x17 and x19..x26 preloaded with a pattern; returns how many of them came back changed. (x19..x26:
+// the hypervisor's HVC fast path leaves them in the CPU, vectors.S; x27/x28 hold the operands.)
 u32 clobbered_after_hvc(u32 fid) {
-    u64 in[14], out[14];
-    for (u32 i = 0; i < 14; ++i) {
-        in[i] = 0x5a5a'0000'0000'0000ull | static_cast<u64>(i + 4) << 32 | (0x1111'1111u * (i + 1));
+    constexpr u32 kRegs = 22;  // x4..x17, x19..x26
+    u64 in[kRegs], out[kRegs];
+    for (u32 i = 0; i < kRegs; ++i) {
+        const u32 reg = i < 14 ? i + 4 : i + 5;
+        in[i] = 0x5a5a'0000'0000'0000ull | static_cast<u64>(reg) << 32 | (0x1111'1111u * (i + 1));
         out[i] = 0;
     }
     asm volatile(
@@ -38,6 +41,10 @@ u32 clobbered_after_hvc(u32 fid) {
         "ldp x12, x13, [%[in], #64]\n"
         "ldp x14, x15, [%[in], #80]\n"
         "ldp x16, x17, [%[in], #96]\n"
+        "ldp x19, x20, [%[in], #112]\n"
+        "ldp x21, x22, [%[in], #128]\n"
+        "ldp x23, x24, [%[in], #144]\n"
+        "ldp x25, x26, [%[in], #160]\n"
         "hvc #0\n"
         "stp x4, x5, [%[out], #0]\n"
         "stp x6, x7, [%[out], #16]\n"
@@ -46,12 +53,16 @@ u32 clobbered_after_hvc(u32 fid) {
         "stp x12, x13, [%[out], #64]\n"
         "stp x14, x15, [%[out], #80]\n"
         "stp x16, x17, [%[out], #96]\n"
+        "stp x19, x20, [%[out], #112]\n"
+        "stp x21, x22, [%[out], #128]\n"
+        "stp x23, x24, [%[out], #144]\n"
+        "stp x25, x26, [%[out], #160]\n"
         :
         : [fid] "r"(static_cast<u64>(fid)), [in] "r"(in), [out] "r"(out)
         : "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15", "x16",
-          "x17", "memory");
+          "x17", "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "memory");
     u32 changed = 0;
-    for (u32 i = 0; i < 14; ++i)
+    for (u32 i = 0; i < kRegs; ++i)
         if (out[i] != in[i]) ++changed;
     return changed;
 }
@@ -107,8 +118,11 @@ GUEST_TEST(smccc_preserves_x4_to_x17) {
     REQUIRE_HYPERVISOR();  // QEMU's firmware is not bound by our SMCCC level
     if (!smccc_1_1()) GUEST_SKIP("no SMCCC 1.1");
     // DEN0028 (1.1+) 2.6: registers x4..x17 are preserved across a call; checked for a PSCI call, an SMCCC call,
-    // a TRNG call and an unknown function.
+    // a TRNG call, unknown functions (fast and yielding: the exit fast path) and an SDEI call (a device's: the run
+    // loop). x19..x26 too: callee-saved for the hypervisor's C code, never written.
     EXPECT_EQ(clobbered_after_hvc(psci::kPsciVersionFn), 0u);
+    EXPECT_EQ(clobbered_after_hvc(0x4b00'0000u), 0u);
+    EXPECT_EQ(clobbered_after_hvc(0xc400'0020u), 0u);
     EXPECT_EQ(clobbered_after_hvc(psci::kSmcccVersion), 0u);
     EXPECT_EQ(clobbered_after_hvc(psci::kTrngVersion), 0u);
     EXPECT_EQ(clobbered_after_hvc(0x8400'00feu), 0u);
