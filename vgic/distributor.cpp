@@ -112,8 +112,7 @@ void Distributor::restore_typer(const MmioAccess& a, u64 ro, u64 v) {
 }
 
 u64 Distributor::read_iidr(const MmioAccess&, u64) {
-    LockGuard g(vgic_->dist_lock_);
-    return vgic_->iidr();
+    return vgic_->iidr();  // read-only for the guest: no lock (Vgic::impl_rev_)
 }
 
 void Distributor::restore_iidr(const MmioAccess&, u64, u64 v) {
@@ -127,7 +126,7 @@ void Distributor::restore_iidr(const MmioAccess&, u64, u64 v) {
         restore_status_ = Status::invalid_argument;
         return;
     }
-    vgic_->impl_rev_ = static_cast<u32>(rev);
+    vgic_->impl_rev_.store(static_cast<u32>(rev), MemoryOrder::relaxed);
 }
 
 u64 Distributor::read_pidr(const MmioAccess&, u64 ro) { return kGicdIds[(ro / 4) % array_size(kGicdIds)]; }

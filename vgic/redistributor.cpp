@@ -104,11 +104,7 @@ void Redistributor::wi(const MmioAccess&, u64, u64) {}
 
 u64 Redistributor::read_ctlr(const MmioAccess&, u64) {
     auto& v = vgic_->vcpus_[index_];
-    u32 rev;
-    {
-        LockGuard d(vgic_->dist_lock_);
-        rev = vgic_->impl_rev_;
-    }
+    const u32 rev = vgic_->impl_rev_.load(MemoryOrder::relaxed);
     LockGuard g(v.lock);
     u64 r = gicr_ctlr::EnableLPIs::make(v.lpis_enabled);
     // Implementation revision 3 (KVM): EnableLPIs can be cleared (CES) and INVLPIR/INVALLR are usable (IR).
@@ -133,8 +129,7 @@ void Redistributor::write_ctlr(const MmioAccess&, u64, u64 val) {
 }
 
 u64 Redistributor::read_iidr(const MmioAccess&, u64) {
-    LockGuard d(vgic_->dist_lock_);
-    return vgic_->iidr();
+    return vgic_->iidr();  // no lock (Vgic::impl_rev_)
 }
 
 u64 Redistributor::read_typer(const MmioAccess& a, u64 ro) {

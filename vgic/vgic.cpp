@@ -60,7 +60,7 @@ void Vgic::reset() {
             s.target = target;
         }
         dist_ctlr_ = 0;
-        impl_rev_ = kImplRevLatest;
+        impl_rev_.store(kImplRevLatest, MemoryOrder::relaxed);
         propbaser_ = 0;
         memset(lpi_config_, 0, sizeof lpi_config_);
     }
@@ -219,7 +219,7 @@ void Vgic::hw_cleared(IrqState& s) {
 }
 
 u64 Vgic::iidr() const {
-    return gic_iidr::ProductID::make(kProductId) | gic_iidr::Revision::make(impl_rev_) |
+    return gic_iidr::ProductID::make(kProductId) | gic_iidr::Revision::make(impl_rev_.load(MemoryOrder::relaxed)) |
            gic_iidr::Implementer::make(kImplementer);
 }
 

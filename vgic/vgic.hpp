@@ -447,7 +447,10 @@ private:
     Atomic<u32> lpi_table_gen_;  // bumped on EnableLPIs changes, PROPBASER writes, reset (lpi_table())
     Spinlock dist_lock_;         // SPI state, GICD_CTLR, PROPBASER and the LPI configuration cache
     u32 dist_ctlr_ = 0;          // EnableGrp0 | EnableGrp1
-    u32 impl_rev_ = kImplRevLatest;
+    // GICD_IIDR.Revision (restore_iidr). Written under dist_lock_ (a restore, a reset); read without it
+    // (GICD/GICR_IIDR, GICR_CTLR: a trapped ID-register read takes no lock): one word, a concurrent read sees the old
+    // or the new value.
+    Atomic<u32> impl_rev_{kImplRevLatest};
     u64 propbaser_ = 0;
     IrqState spis_[kMaxSpis];
     u8 lpi_config_[kNumLpis] = {};
