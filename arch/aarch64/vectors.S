@@ -24,6 +24,44 @@
 #define CTX_FPSR     0x350
 #define CTX_FPCR     0x354
 
+/* The guest's general-purpose registers in its context (x0 = ctx; x[n] at 8 * n, x30 at 240). */
+.macro ctx_load_x2_x17
+    ldp     x2, x3, [x0, #16]
+    ldp     x4, x5, [x0, #32]
+    ldp     x6, x7, [x0, #48]
+    ldp     x8, x9, [x0, #64]
+    ldp     x10, x11, [x0, #80]
+    ldp     x12, x13, [x0, #96]
+    ldp     x14, x15, [x0, #112]
+    ldp     x16, x17, [x0, #128]
+.endm
+
+.macro ctx_load_x20_x29
+    ldp     x20, x21, [x0, #160]
+    ldp     x22, x23, [x0, #176]
+    ldp     x24, x25, [x0, #192]
+    ldp     x26, x27, [x0, #208]
+    ldp     x28, x29, [x0, #224]
+.endm
+
+.macro ctx_store_x19_x29
+    str     x19, [x0, #152]
+    stp     x20, x21, [x0, #160]
+    stp     x22, x23, [x0, #176]
+    stp     x24, x25, [x0, #192]
+    stp     x26, x27, [x0, #208]
+    stp     x28, x29, [x0, #224]
+.endm
+
+/* x30, then x0/x1 (x0 last: it holds ctx), and back to the guest. */
+.macro ctx_eret
+    ldr     x30, [x0, #240]
+    ldp     x0, x1, [x0, #0]
+    eret
+    dsb     nsh                         /* speculation barrier after ERET */
+    isb
+.endm
+
 .macro vector_entry label
     .balign 128
     b       \label
@@ -157,20 +195,9 @@ exit_fast_resume_hvc:                   /* x19-x29 were never touched */
     ldp     x2, x3, [x0, #CTX_PC]
     msr     elr_el2, x2
     msr     spsr_el2, x3
-    ldp     x2, x3, [x0, #16]
-    ldp     x4, x5, [x0, #32]
-    ldp     x6, x7, [x0, #48]
-    ldp     x8, x9, [x0, #64]
-    ldp     x10, x11, [x0, #80]
-    ldp     x12, x13, [x0, #96]
-    ldp     x14, x15, [x0, #112]
-    ldp     x16, x17, [x0, #128]
+    ctx_load_x2_x17
     ldr     x18, [x0, #144]
-    ldr     x30, [x0, #240]
-    ldp     x0, x1, [x0, #0]
-    eret
-    dsb     nsh                         /* speculation barrier after ERET */
-    isb
+    ctx_eret
 
     /* x19-x29 into ctx, then on to the run loop. x0 = exit reason. */
 19:
@@ -178,12 +205,7 @@ save_callee_saved:
     mov     x1, x0
     mrs     x0, tpidr_el2
     ldr     x0, [x0, #PERCPU_GUEST_CTX]
-    str     x19, [x0, #152]
-    stp     x20, x21, [x0, #160]
-    stp     x22, x23, [x0, #176]
-    stp     x24, x25, [x0, #192]
-    stp     x26, x27, [x0, #208]
-    stp     x28, x29, [x0, #224]
+    ctx_store_x19_x29
     b       17f
 
     /* Every other exit: x19-x29 into ctx first, the whole context is then in ctx. x1 = exit reason. */
@@ -191,12 +213,7 @@ save_callee_saved:
 exit_save_all:
     mrs     x0, tpidr_el2               /* (the mitigations above may have used x0) */
     ldr     x0, [x0, #PERCPU_GUEST_CTX]
-    str     x19, [x0, #152]
-    stp     x20, x21, [x0, #160]
-    stp     x22, x23, [x0, #176]
-    stp     x24, x25, [x0, #192]
-    stp     x26, x27, [x0, #208]
-    stp     x28, x29, [x0, #224]
+    ctx_store_x19_x29
     mov     x0, x1
     bl      hv_fast_exit
     mov     x1, x0
@@ -208,25 +225,10 @@ exit_fast_resume:                       /* (a label of its own for the exit prof
     ldp     x2, x3, [x0, #CTX_PC]
     msr     elr_el2, x2
     msr     spsr_el2, x3
-    ldp     x2, x3, [x0, #16]
-    ldp     x4, x5, [x0, #32]
-    ldp     x6, x7, [x0, #48]
-    ldp     x8, x9, [x0, #64]
-    ldp     x10, x11, [x0, #80]
-    ldp     x12, x13, [x0, #96]
-    ldp     x14, x15, [x0, #112]
-    ldp     x16, x17, [x0, #128]
+    ctx_load_x2_x17
     ldp     x18, x19, [x0, #144]
-    ldp     x20, x21, [x0, #160]
-    ldp     x22, x23, [x0, #176]
-    ldp     x24, x25, [x0, #192]
-    ldp     x26, x27, [x0, #208]
-    ldp     x28, x29, [x0, #224]
-    ldr     x30, [x0, #240]
-    ldp     x0, x1, [x0, #0]
-    eret
-    dsb     nsh                         /* speculation barrier after ERET */
-    isb
+    ctx_load_x20_x29
+    ctx_eret
 
     /* The run loop's exit: the rest of the guest's state into ctx. x1 = exit reason. */
 17:
@@ -319,25 +321,10 @@ hv_enter_guest:
     msr     elr_el1, x3
     ldr     x2, [x0, #CTX_SPSR_EL1]
     msr     spsr_el1, x2
-    ldp     x2, x3, [x0, #16]
-    ldp     x4, x5, [x0, #32]
-    ldp     x6, x7, [x0, #48]
-    ldp     x8, x9, [x0, #64]
-    ldp     x10, x11, [x0, #80]
-    ldp     x12, x13, [x0, #96]
-    ldp     x14, x15, [x0, #112]
-    ldp     x16, x17, [x0, #128]
+    ctx_load_x2_x17
     ldp     x18, x19, [x0, #144]
-    ldp     x20, x21, [x0, #160]
-    ldp     x22, x23, [x0, #176]
-    ldp     x24, x25, [x0, #192]
-    ldp     x26, x27, [x0, #208]
-    ldp     x28, x29, [x0, #224]
-    ldr     x30, [x0, #240]
-    ldp     x0, x1, [x0, #0]
-    eret
-    dsb     nsh                         /* speculation barrier after ERET */
-    isb
+    ctx_load_x20_x29
+    ctx_eret
 
 /* An exception taken from EL2 itself: x0/x1 saved in a new El2Frame, x1 = kind. Never returns (panic). */
 /* A synchronous exception with SP in a stack guard (the pCPU overflowed its stack; or SP is not in any stack at all,
