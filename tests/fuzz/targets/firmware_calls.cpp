@@ -11,25 +11,20 @@
 
 #include "psci/ids.hpp"
 #include "sdei/ids.hpp"
+#include "tests/fuzz/fuzz_ports.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 #include "vm/vm.hpp"
 
 using namespace hv;
 using hvfuzz::ByteStream;
+using hvfuzz::FixedClock;
+using hvfuzz::NullKicker;
 
 namespace {
 
 constexpr u32 kMaxVcpus = 4;
 constexpr u64 kRamBase = 0x40000000;
 constexpr u64 kRamSize = 64 * KiB;
-
-struct FixedClock final : Clock {
-    u64 now() const override { return 7000000; }
-    u64 frequency() const override { return 62500000; }
-};
-struct NullKicker final : VcpuKicker {
-    void kick(u32) override {}
-};
 
 struct Platform final : psci::FirmwarePlatform {
     u32 n = 1;

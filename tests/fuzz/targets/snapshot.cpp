@@ -23,11 +23,14 @@
 #include "its/its.hpp"
 #include "its/reglist_class.hpp"
 #include "psci/fw_registers.hpp"
+#include "tests/fuzz/fuzz_ports.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 #include "vgic/reglist_class.hpp"
 
 using namespace hv;
 using hvfuzz::ByteStream;
+using hvfuzz::FixedClock;
+using hvfuzz::NullKicker;
 
 namespace {
 
@@ -37,13 +40,6 @@ constexpr u64 kRam0Size = 64 * KiB;
 constexpr u64 kRam1 = 0x80000000;
 constexpr u64 kRam1Size = 128 * KiB;  // the ITS device and collection tables: 64 KiB pages (Page_Size is read-only)
 
-struct FixedClock final : Clock {
-    u64 now() const override { return 7000000; }
-    u64 frequency() const override { return 62500000; }
-};
-struct NullKicker final : VcpuKicker {
-    void kick(u32) override {}
-};
 struct Platform final : psci::FirmwarePlatform {
     u32 vcpu_count() const override { return kVcpus; }
     u64 vcpu_mpidr(u32 v) const override { return 0x80000000ull | v; }

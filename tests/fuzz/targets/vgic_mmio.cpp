@@ -7,12 +7,14 @@
 #include <cstring>
 #include <vector>
 
+#include "tests/fuzz/fuzz_ports.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 #include "vgic/vgic.hpp"
 
 using namespace hv;
 using namespace hv::vgic;
 using hvfuzz::ByteStream;
+using hvfuzz::NullKicker;
 
 namespace {
 
@@ -20,10 +22,6 @@ constexpr u64 kRamBase = 0x40000000;
 constexpr u64 kRamSize = 256 * KiB;  // LPI property (<= 56 KiB) and pending tables fit
 constexpr u8 kWidths[] = {1, 2, 4, 8, 4, 8, 3, 16};
 constexpr u32 kMaxOps = 4096;
-
-struct NullKicker final : VcpuKicker {
-    void kick(u32) override {}
-};
 
 // Tracks which physical INTIDs are masked so an unmask without a prior mask would show up (informational).
 struct FakeHw final : HwIrqControl {
