@@ -1,4 +1,5 @@
 #include <atomic>
+#include <chrono>
 #include <random>
 #include <thread>
 
@@ -38,7 +39,10 @@ TEST(ItsConcurrency, CommandsWhileTranslating) {
     std::vector<std::thread> threads;
     for (unsigned i = 0; i < 2; ++i) threads.emplace_back(translator, i + 1);
 
-    for (u32 round = 0; round < 100; ++round) {
+    // At least 100 rounds, and on until the translators have seen mappings: on a loaded 2-core machine the
+    // command thread can finish 100 rounds before either translator is first scheduled.
+    auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (u32 round = 0; round < 100 || (hits.load() < 100 && std::chrono::steady_clock::now() < deadline); ++round) {
         for (u32 ev = 0; ev < 64; ev += 4) {
             h.put(Command::mapti(1, ev, 8192 + ev, 0));
             h.put(Command::movi(1, ev, 1));
