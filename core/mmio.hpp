@@ -103,6 +103,52 @@ const RegisterRegion<Device>* find_region(const RegisterRegion<Device>* table, u
     return nullptr;
 }
 
+// O(1) lookup of a sorted region table (the vGIC's guest path: a trapped GICD/GICR access,
+// docs/benchmarks-exits.md): one byte per 4-byte word of [0, end of the last region) names the region holding that
+// word (its index + 1; 0 = no region). Built at compile time by make_region_index; the regions must start and end on
+// 4-byte boundaries (regions_word_aligned), so every byte of a word belongs to the same region.
+template <typename Device, usize N>
+constexpr bool regions_word_aligned(const RegisterRegion<Device> (&t)[N]) {
+    for (usize i = 0; i < N; ++i)
+        if (t[i].offset % 4 != 0 || t[i].length % 4 != 0 || t[i].length == 0) return false;
+    return true;
+}
+
+template <typename Device, usize N>
+constexpr usize region_index_words(const RegisterRegion<Device> (&t)[N]) {
+    return (usize{t[N - 1].offset} + t[N - 1].length) / 4;
+}
+
+template <usize Words>
+struct RegionIndex {
+    u8 region[Words];  // per word: region index + 1, 0 = a hole
+};
+
+template <usize Words, typename Device, usize N>
+constexpr RegionIndex<Words> make_region_index(const RegisterRegion<Device> (&t)[N]) {
+    static_assert(N < 255, "a region index names regions in one byte");
+    RegionIndex<Words> x{};
+    for (usize i = 0; i < N; ++i)
+        for (usize w = t[i].offset / 4; w < (usize{t[i].offset} + t[i].length) / 4; ++w)
+            x.region[w] = static_cast<u8>(i + 1);
+    return x;
+}
+
+// A region table with its index: what find_region answers, in O(1).
+template <typename Device>
+struct IndexedRegions {
+    const RegisterRegion<Device>* regions;
+    const u8* index;  // RegionIndex::region
+    usize words;      // entries of index
+
+    const RegisterRegion<Device>* find(u64 offset) const {
+        const u64 w = offset / 4;
+        if (w >= words) return nullptr;
+        const u8 i = index[w];
+        return i == 0 ? nullptr : &regions[i - 1];
+    }
+};
+
 // First INTID covered by an access at `reg_offset` inside a per-IRQ region.
 constexpr u32 first_intid(u64 reg_offset, u8 bits_per_irq) { return static_cast<u32>(reg_offset * 8 / bits_per_irq); }
 

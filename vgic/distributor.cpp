@@ -47,29 +47,32 @@ struct DistributorTable {
     };
     // clang-format on
     static_assert(regions_sorted(regions));
-    static constexpr usize count = array_size(regions);
+    static_assert(regions_word_aligned(regions));
+    // O(1) register lookup (16 KiB: one byte per word of the frame up to the ID registers).
+    static constexpr auto index = make_region_index<region_index_words(regions)>(regions);
+    static constexpr IndexedRegions<D> map{regions, index.region, array_size(index.region)};
 };
 
 MmioResult Distributor::mmio_read(const MmioAccess& a, u64& value) {
-    guest_read(*this, DistributorTable::regions, DistributorTable::count, a, a.offset, value, "GICD");
+    guest_read(*this, DistributorTable::map, a, a.offset, value, "GICD");
     return MmioResult::ok;
 }
 
 MmioResult Distributor::mmio_write(const MmioAccess& a, u64 value) {
     vgic_->mark_flush_all();  // may change enable/priority/group/routing/pending state
-    guest_write(*this, DistributorTable::regions, DistributorTable::count, a, a.offset, value, "GICD");
+    guest_write(*this, DistributorTable::map, a, a.offset, value, "GICD");
     return MmioResult::ok;
 }
 
 Status Distributor::save_read(u32 vcpu, u64 offset, u8 width, u64& value) {
     const MmioAccess a{vcpu, offset, width, false};
-    return uaccess_read(*this, DistributorTable::regions, DistributorTable::count, a, offset, value);
+    return uaccess_read(*this, DistributorTable::map, a, offset, value);
 }
 
 Status Distributor::restore_write(u32 vcpu, u64 offset, u8 width, u64 value) {
     vgic_->mark_flush_all();
     const MmioAccess a{vcpu, offset, width, true};
-    return uaccess_write(*this, DistributorTable::regions, DistributorTable::count, a, offset, value, restore_status_);
+    return uaccess_write(*this, DistributorTable::map, a, offset, value, restore_status_);
 }
 
 u64 Distributor::raz(const MmioAccess&, u64) { return 0; }

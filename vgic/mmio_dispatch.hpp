@@ -1,5 +1,6 @@
-// Internal to vgic/: dispatch of one access through a sorted RegisterRegion table, for the guest path
-// (bad widths / holes are RAZ/WI) and the save/restore path (they are errors).
+// Internal to vgic/: dispatch of one access through a sorted RegisterRegion table and its O(1) index
+// (core/mmio.hpp IndexedRegions), for the guest path (bad widths / holes are RAZ/WI) and the save/restore path (they
+// are errors).
 #pragma once
 
 #include "core/mmio.hpp"
@@ -12,10 +13,10 @@ enum class Lookup : u8 { ok, no_region, bad_width };
 
 // IHI0069H 12.1.3: accesses must be naturally aligned and of a width the register supports.
 template <typename D>
-Lookup lookup_region(const RegisterRegion<D>* table, usize n, u64 offset, u8 width, const RegisterRegion<D>*& out) {
+inline Lookup lookup_region(const IndexedRegions<D>& t, u64 offset, u8 width, const RegisterRegion<D>*& out) {
     out = nullptr;
     if (width_bit(width) == 0 || offset % width != 0) return Lookup::bad_width;
-    const RegisterRegion<D>* r = find_region(table, n, offset);
+    const RegisterRegion<D>* r = t.find(offset);
     if (r == nullptr) return Lookup::no_region;
     if ((r->widths & width_bit(width)) == 0 || offset + width > u64{r->offset} + r->length) return Lookup::bad_width;
     out = r;
@@ -23,11 +24,11 @@ Lookup lookup_region(const RegisterRegion<D>* table, usize n, u64 offset, u8 wid
 }
 
 template <typename D>
-void guest_read(D& dev, const RegisterRegion<D>* table, usize n, const MmioAccess& a, u64 offset, u64& value,
+void guest_read(D& dev, const IndexedRegions<D>& t, const MmioAccess& a, u64 offset, u64& value,
                 const char* what) {
     const RegisterRegion<D>* r;
     value = 0;
-    switch (lookup_region(table, n, offset, a.width, r)) {
+    switch (lookup_region(t, offset, a.width, r)) {
         case Lookup::ok:
             value = (dev.*(r->read))(a, offset - r->offset);
             break;
@@ -41,10 +42,10 @@ void guest_read(D& dev, const RegisterRegion<D>* table, usize n, const MmioAcces
 }
 
 template <typename D>
-void guest_write(D& dev, const RegisterRegion<D>* table, usize n, const MmioAccess& a, u64 offset, u64 value,
+void guest_write(D& dev, const IndexedRegions<D>& t, const MmioAccess& a, u64 offset, u64 value,
                  const char* what) {
     const RegisterRegion<D>* r;
-    switch (lookup_region(table, n, offset, a.width, r)) {
+    switch (lookup_region(t, offset, a.width, r)) {
         case Lookup::ok:
             (dev.*(r->write))(a, offset - r->offset, value);
             break;
@@ -58,10 +59,10 @@ void guest_write(D& dev, const RegisterRegion<D>* table, usize n, const MmioAcce
 }
 
 template <typename D>
-Status uaccess_read(D& dev, const RegisterRegion<D>* table, usize n, const MmioAccess& a, u64 offset, u64& value) {
+Status uaccess_read(D& dev, const IndexedRegions<D>& t, const MmioAccess& a, u64 offset, u64& value) {
     const RegisterRegion<D>* r;
     value = 0;
-    switch (lookup_region(table, n, offset, a.width, r)) {
+    switch (lookup_region(t, offset, a.width, r)) {
         case Lookup::ok:
             break;
         case Lookup::no_region:
@@ -74,10 +75,10 @@ Status uaccess_read(D& dev, const RegisterRegion<D>* table, usize n, const MmioA
 }
 
 template <typename D>
-Status uaccess_write(D& dev, const RegisterRegion<D>* table, usize n, const MmioAccess& a, u64 offset, u64 value,
+Status uaccess_write(D& dev, const IndexedRegions<D>& t, const MmioAccess& a, u64 offset, u64 value,
                      Status& restore_status) {
     const RegisterRegion<D>* r;
-    switch (lookup_region(table, n, offset, a.width, r)) {
+    switch (lookup_region(t, offset, a.width, r)) {
         case Lookup::ok:
             break;
         case Lookup::no_region:

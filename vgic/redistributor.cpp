@@ -53,50 +53,48 @@ struct RedistributorTable {
     // clang-format on
     static_assert(regions_sorted(rd));
     static_assert(regions_sorted(sgi));
+    static_assert(regions_word_aligned(rd));
+    static_assert(regions_word_aligned(sgi));
+    // O(1) register lookup: one byte per word of each frame up to its last register (16 KiB and 0.9 KiB).
+    static constexpr auto rd_index = make_region_index<region_index_words(rd)>(rd);
+    static constexpr auto sgi_index = make_region_index<region_index_words(sgi)>(sgi);
+    static constexpr IndexedRegions<R> rd_map{rd, rd_index.region, array_size(rd_index.region)};
+    static constexpr IndexedRegions<R> sgi_map{sgi, sgi_index.region, array_size(sgi_index.region)};
 };
 
 namespace {
-const RegisterRegion<Redistributor>* frame_table(u64 offset, usize& n) {
-    if (offset < kFrameSize) {
-        n = array_size(RedistributorTable::rd);
-        return RedistributorTable::rd;
-    }
-    n = array_size(RedistributorTable::sgi);
-    return RedistributorTable::sgi;
+const IndexedRegions<Redistributor>& frame_table(u64 offset) {
+    return offset < kFrameSize ? RedistributorTable::rd_map : RedistributorTable::sgi_map;
 }
 }  // namespace
 
 MmioResult Redistributor::mmio_read(const MmioAccess& a, u64& value) {
-    usize n;
-    const auto* t = frame_table(a.offset, n);
-    guest_read(*this, t, n, a, a.offset % kFrameSize, value, a.offset < kFrameSize ? "GICR" : "GICR_SGI");
+    const auto& t = frame_table(a.offset);
+    guest_read(*this, t, a, a.offset % kFrameSize, value, a.offset < kFrameSize ? "GICR" : "GICR_SGI");
     return MmioResult::ok;
 }
 
 MmioResult Redistributor::mmio_write(const MmioAccess& a, u64 value) {
     vgic_->mark_flush_all();  // may change enable/priority/group/pending/LPI state
-    usize n;
-    const auto* t = frame_table(a.offset, n);
-    guest_write(*this, t, n, a, a.offset % kFrameSize, value, a.offset < kFrameSize ? "GICR" : "GICR_SGI");
+    const auto& t = frame_table(a.offset);
+    guest_write(*this, t, a, a.offset % kFrameSize, value, a.offset < kFrameSize ? "GICR" : "GICR_SGI");
     return MmioResult::ok;
 }
 
 Status Redistributor::save_read(u64 offset, u8 width, u64& value) {
     value = 0;
     if (offset >= kRedistStride) return Status::not_found;
-    usize n;
-    const auto* t = frame_table(offset, n);
+    const auto& t = frame_table(offset);
     const MmioAccess a{index_, offset, width, false};
-    return uaccess_read(*this, t, n, a, offset % kFrameSize, value);
+    return uaccess_read(*this, t, a, offset % kFrameSize, value);
 }
 
 Status Redistributor::restore_write(u64 offset, u8 width, u64 value) {
     vgic_->mark_flush_all();
     if (offset >= kRedistStride) return Status::not_found;
-    usize n;
-    const auto* t = frame_table(offset, n);
+    const auto& t = frame_table(offset);
     const MmioAccess a{index_, offset, width, true};
-    return uaccess_write(*this, t, n, a, offset % kFrameSize, value, restore_status_);
+    return uaccess_write(*this, t, a, offset % kFrameSize, value, restore_status_);
 }
 
 u64 Redistributor::raz(const MmioAccess&, u64) { return 0; }

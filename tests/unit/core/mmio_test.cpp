@@ -66,3 +66,40 @@ TEST(MmioBus, RejectsOverlappingFrames) {
     EXPECT_EQ(bus.add(0x3000, 0, &r), Status::invalid_argument);
     EXPECT_EQ(bus.frame_count(), 2u);
 }
+
+namespace {
+struct Dev {
+    u64 rd(const MmioAccess&, u64) { return 0; }
+    void wr(const MmioAccess&, u64, u64) {}
+};
+// Holes before, between and after regions; regions of one word, several words and one far up (as the ID registers).
+constexpr RegisterRegion<Dev> kTable[] = {
+    {0x4, 4, 0, kW32, &Dev::rd, &Dev::wr, nullptr, nullptr},
+    {0x8, 8, 0, kW32 | kW64, &Dev::rd, &Dev::wr, nullptr, nullptr},
+    {0x80, 0x80, 1, kW32, &Dev::rd, &Dev::wr, nullptr, nullptr},
+    {0x400, 0x400, 8, kW8 | kW32, &Dev::rd, &Dev::wr, nullptr, nullptr},
+    {0xffd0, 0x30, 0, kW32, &Dev::rd, &Dev::wr, nullptr, nullptr},
+};
+static_assert(regions_sorted(kTable));
+static_assert(regions_word_aligned(kTable));
+constexpr auto kIndex = make_region_index<region_index_words(kTable)>(kTable);
+static_assert(sizeof(kIndex.region) == 0x10000 / 4);
+constexpr RegisterRegion<Dev> kUnaligned[] = {{0x2, 4, 0, kW32, &Dev::rd, &Dev::wr, nullptr, nullptr}};
+static_assert(!regions_word_aligned(kUnaligned));
+}  // namespace
+
+TEST(RegionIndex, AgreesWithTheBinarySearchAtEveryOffset) {
+    const IndexedRegions<Dev> map{kTable, kIndex.region, array_size(kIndex.region)};
+    usize found = 0;
+    for (u64 off = 0; off < 0x10010; ++off) {
+        const auto* expect = find_region(kTable, array_size(kTable), off);
+        ASSERT_EQ(map.find(off), expect) << "offset 0x" << std::hex << off;
+        found += expect != nullptr;
+    }
+    EXPECT_EQ(found, 4u + 8 + 0x80 + 0x400 + 0x30);
+    EXPECT_EQ(map.find(0x3), nullptr);
+    EXPECT_EQ(map.find(0x7), &kTable[0]);
+    EXPECT_EQ(map.find(0xf), &kTable[1]);
+    EXPECT_EQ(map.find(0xffff), &kTable[4]);
+    EXPECT_EQ(map.find(~u64{0}), nullptr);
+}
