@@ -4,6 +4,7 @@
 //  * MmioBus: a sorted set of frames (base, size, handler) for one VM. Lookup is a binary search.
 //  * RegisterRegion<Device> tables: inside a device, a sorted constexpr array of register regions with their allowed
 //    access widths and the guest and save/restore accessors (see vgic/ for the model use).
+//    Lookup is a binary search (find_region), or O(1) with a compile-time index (make_region_index, the vGIC's).
 #pragma once
 
 #include "lib/containers.hpp"

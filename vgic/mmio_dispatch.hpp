@@ -24,8 +24,7 @@ inline Lookup lookup_region(const IndexedRegions<D>& t, u64 offset, u8 width, co
 }
 
 template <typename D>
-void guest_read(D& dev, const IndexedRegions<D>& t, const MmioAccess& a, u64 offset, u64& value,
-                const char* what) {
+void guest_read(D& dev, const IndexedRegions<D>& t, const MmioAccess& a, u64 offset, u64& value, const char* what) {
     const RegisterRegion<D>* r;
     value = 0;
     switch (lookup_region(t, offset, a.width, r)) {
@@ -42,8 +41,7 @@ void guest_read(D& dev, const IndexedRegions<D>& t, const MmioAccess& a, u64 off
 }
 
 template <typename D>
-void guest_write(D& dev, const IndexedRegions<D>& t, const MmioAccess& a, u64 offset, u64 value,
-                 const char* what) {
+void guest_write(D& dev, const IndexedRegions<D>& t, const MmioAccess& a, u64 offset, u64 value, const char* what) {
     const RegisterRegion<D>* r;
     switch (lookup_region(t, offset, a.width, r)) {
         case Lookup::ok:
