@@ -76,24 +76,75 @@ void reserve_module_store(const PlatformInfo& platform, Vm& vm, ModuleStore& sto
                 static_cast<unsigned long long>(store.base), static_cast<unsigned long long>(end));
 }
 
-void save_modules(const PlatformInfo& platform, const ModuleStore& store) {
-    if (store.base == 0) return;
+namespace {
+
+// The store's layout: the kernel module(s) first, then the initrd(s), each at the next 4 KiB-aligned offset -- by
+// kind, not in DT order, so that the host can compute it (tools/run-guest preloads the store: module_store=).
+constexpr ModuleKind kStoreOrder[] = {ModuleKind::kernel, ModuleKind::ramdisk};
+
+template <typename F>
+void for_each_stored(const PlatformInfo& platform, const ModuleStore& store, F&& f) {
     u64 at = store.base;
-    for (const BootModule& m : platform.chosen.modules) {
-        if (!is_guest_module(m)) continue;
-        memcpy(reinterpret_cast<void*>(at), reinterpret_cast<const void*>(m.base), m.size);
-        at += align_up(m.size, kStoreAlign);
+    for (ModuleKind kind : kStoreOrder) {
+        for (const BootModule& m : platform.chosen.modules) {
+            if (m.kind != kind) continue;
+            f(m, at);
+            at += align_up(m.size, kStoreAlign);
+        }
     }
+}
+
+bool bytes_equal(u64 a, u64 b, u64 n) {
+    return memcmp(reinterpret_cast<const void*>(a), reinterpret_cast<const void*>(b), n) == 0;
+}
+
+// Does the store at `at` hold module `m`? The first 8 bytes of every 4 KiB page and the last 8 bytes: what tells a
+// store the host filled with this module from anything else (no copy at all, another file, another layout) at about
+// 1/500 of a copy's cost. The host is trusted (it loads the modules themselves); this catches a mismatched set-up.
+bool preloaded_matches(const BootModule& m, u64 at, u64& bad_offset) {
+    for (u64 off = 0; off < m.size; off += kStoreAlign) {
+        if (!bytes_equal(m.base + off, at + off, min<u64>(8, m.size - off))) return bad_offset = off, false;
+    }
+    const u64 tail = min<u64>(8, m.size);
+    if (!bytes_equal(m.base + m.size - tail, at + m.size - tail, tail)) return bad_offset = m.size - tail, false;
+    return true;
+}
+
+}  // namespace
+
+void save_modules(const PlatformInfo& platform, const ModuleStore& store, HvOptions::ModuleStoreMode mode) {
+    if (store.base == 0) return;
+    // Preloaded: QEMU wrote the copies when it loaded the modules (native speed); copying ~35 MiB here instead took
+    // 8 M instructions, the largest part of the set-up before the guest's first instruction (docs/boot.md "Boot
+    // cost").
+    bool copy = mode != HvOptions::ModuleStoreMode::preloaded;
+    u64 total = 0;
+    if (!copy) {
+        for_each_stored(platform, store, [&](const BootModule& m, u64 at) {
+            u64 bad = 0;
+            if (copy || preloaded_matches(m, at, bad)) return (void)(total += m.size);
+            HV_LOG_WARN(
+                "module store: the preloaded copy at 0x%llx differs from the module at 0x%llx (offset 0x%llx): "
+                "copying the modules",
+                static_cast<unsigned long long>(at), static_cast<unsigned long long>(m.base),
+                static_cast<unsigned long long>(bad));
+            copy = true;
+        });
+        if (!copy)
+            HV_LOG_INFO("module store: %llu KiB preloaded by the host, checked, not copied",
+                        static_cast<unsigned long long>(total / KiB));
+    }
+    if (!copy) return;
+    for_each_stored(platform, store, [](const BootModule& m, u64 at) {
+        memcpy(reinterpret_cast<void*>(at), reinterpret_cast<const void*>(m.base), m.size);
+    });
 }
 
 bool restore_modules(const PlatformInfo& platform, const ModuleStore& store) {
     if (store.base == 0) return false;
-    u64 at = store.base;
-    for (const BootModule& m : platform.chosen.modules) {
-        if (!is_guest_module(m)) continue;
+    for_each_stored(platform, store, [](const BootModule& m, u64 at) {
         memcpy(reinterpret_cast<void*>(m.base), reinterpret_cast<const void*>(at), m.size);
-        at += align_up(m.size, kStoreAlign);
-    }
+    });
     return true;
 }
 
@@ -151,6 +202,7 @@ Status place_kernel(Vm& vm, const BootModule& kernel, const FixedVector<Range, 4
                 in_place ? "in place" : "copied", static_cast<unsigned long long>(dst));
     out.entry = out.kernel_base = dst;
     out.kernel_size = image_size;
+    out.kernel_copied = !in_place;
     return Status::ok;
 }
 
@@ -191,7 +243,7 @@ u64 find_dtb_slot(const Vm& vm, const FixedVector<Range, 4>& busy) {
 }  // namespace
 
 Status load_guest(const fdt::Reader& host, const PlatformInfo& platform, const HvOptions& options, PsciVersion psci,
-                  Vm& vm, GuestImage& out) {
+                  bool vm_reset, Vm& vm, GuestImage& out) {
     const BootModule* kernel = platform.chosen.module(ModuleKind::kernel);
     if (kernel == nullptr) {
         HV_LOG_ERROR("no /chosen module with compatible \"multiboot,kernel\" (QEMU: -device guest-loader,kernel=...)");
@@ -211,9 +263,19 @@ Status load_guest(const fdt::Reader& host, const PlatformInfo& platform, const H
     const u64 slot = find_dtb_slot(vm, busy);
     if (slot == 0) return Status::no_memory;
     HV_TRY(vm.memory.write(slot, arch::hyp().boot.guest_dtb, size));
-    // The guest starts with its MMU (and so its data cache) off: what we wrote must be at the point of coherency.
-    arch::clean_dcache_to_poc(out.kernel_base, out.kernel_size);
-    if (ramdisk != nullptr) arch::clean_dcache_to_poc(ramdisk->base, ramdisk->size);
+    // The guest starts with its MMU off: its data accesses are then Device-nGnRnE (DDI0487 D8, "The effects of
+    // disabling an address translation stage"; combined with stage 2's Normal they stay Device: "Combining the stage 1
+    // and stage 2 attributes") and do not look up the caches. Whatever EL2 wrote through its cacheable identity map
+    // must therefore be cleaned to the point of coherency first (arm64 booting.rst asks the same of a boot loader).
+    // Only dirty lines need it, and EL2 dirtied only what it wrote: the DTB always, the kernel when it was moved, and
+    // after a VM reset kernel and initrd (copied back from the module store, or as the previous guest left them). At
+    // cold boot an in-place kernel and the initrd are what QEMU loaded before EL2 turned its caches on; EL2 only read
+    // them since (the module store's copy, the Image header), and reads, speculative ones included, leave only clean
+    // lines, which hold what memory holds: cleaning them writes nothing. Skipping them saves one DC CVAC per 64-byte
+    // line of the ~35 MiB of kernel image and initrd (2.2 M instructions per boot, docs/boot.md "Boot cost"). A clean
+    // never removed stale clean lines anyway; the guest invalidates what it writes with its MMU off (Linux head.S).
+    if (vm_reset || out.kernel_copied) arch::clean_dcache_to_poc(out.kernel_base, out.kernel_size);
+    if (vm_reset && ramdisk != nullptr) arch::clean_dcache_to_poc(ramdisk->base, ramdisk->size);
     arch::clean_dcache_to_poc(slot, size);
     out.dtb = slot;
     out.dtb_size = size;

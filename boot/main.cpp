@@ -137,7 +137,7 @@ Status reload_guest(Vm& vm, u64& entry, u64& arg0) {
         HV_LOG_WARN("VM reset without a module store: the guest's images are not restored");
     GuestImage image;
     HV_TRY(load_guest(boot_state().host_dt, boot_state().platform, boot_state().options,
-                      guest_dtb_psci(vm.firmware.psci_version()), vm, image));
+                      guest_dtb_psci(vm.firmware.psci_version()), true, vm, image));
     entry = image.entry;
     arg0 = image.dtb;
     return Status::ok;
@@ -408,7 +408,7 @@ void attach_virtio_mmio(Vm& vm) {
 [[noreturn]] void boot_guest(Vm& vm) {
     GuestImage image;
     const Status s = load_guest(boot_state().host_dt, boot_state().platform, boot_state().options,
-                                guest_dtb_psci(vm.firmware.psci_version()), vm, image);
+                                guest_dtb_psci(vm.firmware.psci_version()), false, vm, image);
     if (s != Status::ok) {
         HV_LOG_ERROR("no guest to run (%s): powering off", status_name(s));
         arch::machine_system_off();
@@ -454,7 +454,7 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
     // VM reset (PSCI SYSTEM_RESET/SYSTEM_RESET2): the devices registered their hooks above (vm.add_device: PMU, SDEI,
     // vGIC, UART, ITS, SMMU, virtio-mmio); the guest is reloaded from the module store.
     arch::set_guest_reloader(reload_guest);
-    save_modules(boot_state().platform, boot_state().module_store);
+    save_modules(boot_state().platform, boot_state().module_store, boot_state().options.module_store);
 
     // Snapshots (docs/snapshot.md): the save hypercall, and snapshot=restore resuming a saved VM instead of
     // booting the modules.

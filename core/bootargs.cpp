@@ -104,7 +104,7 @@ struct Value {
     bool is(const char* lit) const { return word_eq(s, len, lit); }
 };
 
-// A name -> enumerator choice (psci=, loglevel=, debug_fault=, snapshot=).
+// A name -> enumerator choice (psci=, loglevel=, debug_fault=, snapshot=, module_store=).
 template <typename E>
 struct Choice {
     const char* name;
@@ -179,6 +179,12 @@ bool set_snapshot(Value v, HvOptions& o) {
     return parse_choice(v, kChoices, o.snapshot);
 }
 
+bool set_module_store(Value v, HvOptions& o) {
+    static constexpr Choice<HvOptions::ModuleStoreMode> kChoices[] = {
+        {"copy", HvOptions::ModuleStoreMode::copy}, {"preloaded", HvOptions::ModuleStoreMode::preloaded}};
+    return parse_choice(v, kChoices, o.module_store);
+}
+
 bool set_cpu_timeout(Value v, HvOptions& o) { return parse_bounded(v, 1, HvOptions::kMaxCpuWaitMs, o.cpu_timeout_ms); }
 
 bool set_debug_fault(Value v, HvOptions& o) {
@@ -219,6 +225,7 @@ constexpr Option kOptions[] = {
     {"gicv4", set_gicv4},
     {"virtio_mmio", set_virtio_mmio},
     {"snapshot", set_snapshot},
+    {"module_store", set_module_store},
     {"cpu_timeout", set_cpu_timeout},
     {"debug_fault", set_debug_fault},
     {"debug_late_cpu", set_late_cpu},

@@ -20,6 +20,10 @@
 //                        empty (default) only pages of transports without a device; on all of them -- UNSAFE, their
 //                        devices' DMA is behind no IOMMU (docs/isolation.md); off none
 //   snapshot=restore   resume the VM saved on the snapshot disk instead of booting the modules (docs/snapshot.md)
+//   module_store=copy|preloaded   copy (default): the boot copies the kernel/initrd modules into the module store
+//                    (their pristine copies for VM reset); preloaded: the host already loaded those copies there
+//                    (tools/run-guest: QEMU -device loader), checked by sampling and copied only if they differ
+//                    (docs/boot.md "Memory layout")
 //   cpu_timeout=MS   how long the boot pCPU waits for every secondary pCPU's GIC set-up (1..600000, default 10000;
 //                    docs/boot.md "Secondary pCPUs")
 //   debug_late_cpu=N:MS   test hook: pCPU N (1..7) waits MS ms (<= 600000) after entering the hypervisor and before
@@ -61,6 +65,9 @@ struct HvOptions {
     // snapshot=restore: resume the VM saved on the snapshot disk (arch/aarch64/snapdisk) instead of booting.
     enum class SnapshotMode : u8 { none, restore };
     SnapshotMode snapshot = SnapshotMode::none;
+    // module_store=preloaded: the pristine module copies are already in the store (boot/guest_loader.cpp).
+    enum class ModuleStoreMode : u8 { copy, preloaded };
+    ModuleStoreMode module_store = ModuleStoreMode::copy;
     // Secondary pCPU bring-up (docs/boot.md): the bounded wait, and the late-pCPU test hook (late_cpu 0 = off).
     static constexpr u32 kMaxCpuWaitMs = 600000;
     u32 cpu_timeout_ms = 10000;
