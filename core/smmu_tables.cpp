@@ -209,6 +209,75 @@ void fill_stream_table(Ste* table, u32 log2, const StreamIdRange* ranges, usize 
     }
 }
 
+namespace {
+
+// How many StreamIDs of [first, first + count) the ranges cover (ranges may overlap: an iommu-map is not checked
+// for that, so count each StreamID once by clipping against the ones before).
+u64 covered_in(u64 first, u64 count, const StreamIdRange* ranges, usize n) {
+    u64 covered = 0;
+    for (u64 sid = first; sid < first + count;) {
+        // The next StreamID at or after `sid` that some range covers, and how far that coverage runs.
+        u64 best_start = first + count, best_end = first + count;
+        for (usize i = 0; i < n; ++i) {
+            const u64 lo = ranges[i].first, hi = u64{ranges[i].first} + ranges[i].count;
+            if (hi <= sid || lo >= first + count || ranges[i].count == 0) continue;
+            const u64 start = max(lo, sid);
+            if (start < best_start || (start == best_start && hi > best_end)) best_start = start, best_end = hi;
+        }
+        if (best_start >= first + count) break;
+        const u64 end = min(best_end, first + count);
+        covered += end - best_start;
+        sid = end;
+    }
+    return covered;
+}
+
+}  // namespace
+
+Result<usize> fill_stream_table_2level(u64* l1, u32 log2, u32 split, Ste* l2, u64 l2_pa, usize l2_cap,
+                                       const StreamIdRange* ranges, usize n, const Ste& device) {
+    constexpr usize kMaxRanges = 8;
+    if (split == 0 || split > log2 || split > 12 || n > kMaxRanges) return Status::invalid_argument;
+    const u64 per_table = u64{1} << split;
+    const u64 spans = u64{1} << (log2 - split);
+    usize used = 0;
+    usize device_table = l2_cap, abort_table = l2_cap;  // l2_cap: not allocated yet
+    auto take = [&](usize& index) -> bool {
+        if (index != l2_cap) return true;
+        if (used == l2_cap) return false;
+        index = used++;
+        return true;
+    };
+    for (u64 span = 0; span < spans; ++span) {
+        const u64 first = span * per_table;
+        const u64 covered = covered_in(first, per_table, ranges, n);
+        usize table = l2_cap;
+        if (covered == per_table || covered == 0) {
+            usize& shared = covered != 0 ? device_table : abort_table;
+            const bool fresh = shared == l2_cap;
+            if (!take(shared)) return Status::no_memory;
+            table = shared;
+            if (fresh) {
+                const StreamIdRange all{0, static_cast<u32>(per_table)};
+                fill_stream_table(l2 + table * per_table, split, &all, covered != 0 ? 1 : 0, device);
+            }
+        } else {
+            if (!take(table)) return Status::no_memory;
+            // Its own table: StreamIDs relative to the span.
+            StreamIdRange rel[kMaxRanges];
+            usize m = 0;
+            for (usize i = 0; i < n; ++i) {
+                const u64 lo = max<u64>(ranges[i].first, first);
+                const u64 hi = min<u64>(u64{ranges[i].first} + ranges[i].count, first + per_table);
+                if (lo < hi) rel[m++] = {static_cast<u32>(lo - first), static_cast<u32>(hi - lo)};
+            }
+            fill_stream_table(l2 + table * per_table, split, rel, m, device);
+        }
+        l1[span] = l1std::Span::make(split + 1) | l1std::L2Ptr::make((l2_pa + table * per_table * sizeof(Ste)) >> 6);
+    }
+    return used;
+}
+
 unsigned oas_bits(u64 field) { return parange_bits(field); }  // same encoding as ID_AA64MMFR0_EL1.PARange
 
 Result<unsigned> dma_ia_bits(const DmaWindow& w, Regime regime, unsigned oas) {

@@ -89,8 +89,16 @@ namespace strtab {
 using Ra = Bit<62>;
 using Addr = Field<51, 6>;
 using Log2Size = Field<5, 0>;  // STRTAB_BASE_CFG
-using Fmt = Field<17, 16>;     // STRTAB_BASE_CFG: 0 linear
+using Fmt = Field<17, 16>;     // STRTAB_BASE_CFG: 0 linear, 1 2-level
+using Split = Field<10, 6>;    // STRTAB_BASE_CFG: StreamID bits an L2 table resolves (2-level)
+constexpr u64 kFmtLinear = 0;
+constexpr u64 kFmt2Level = 1;
 }  // namespace strtab
+// Level-1 stream table descriptor (IHI0070 5.1, L1STD): the L2 table holds 2^(Span - 1) STEs; Span 0 is invalid.
+namespace l1std {
+using Span = Field<4, 0>;
+using L2Ptr = Field<51, 6>;
+}  // namespace l1std
 namespace queue {
 using Ra = Bit<62>;  // CMDQ_BASE.RA / EVENTQ_BASE.WA
 using Addr = Field<51, 5>;
@@ -266,6 +274,18 @@ u32 stream_table_log2(const StreamIdRange* ranges, usize n);
 // Fills a linear stream table of 2^log2 entries: StreamIDs inside `ranges` get `device`, all others an invalid
 // STE (V = 0: the SMMU aborts the transaction and records C_BAD_STE).
 void fill_stream_table(Ste* table, u32 log2, const StreamIdRange* ranges, usize n, const Ste& device);
+
+// A 2-level stream table (STRTAB_BASE_CFG.FMT = 1) for 2^log2 StreamIDs, 2^split STEs per L2 table, with the same
+// contents as fill_stream_table's: `l1` gets 2^(log2 - split) descriptors (log2 >= split); the L2 tables come from
+// `l2` (room for `l2_cap` tables of 2^split STEs, each aligned to its size; `l2_pa` is the physical address of the
+// first). No STE field depends on its StreamID (IHI0070 5.2), so L1 descriptors share L2 tables: every span whose
+// StreamIDs are all covered points to one table of `device` STEs, every span with none covered to one table of
+// invalid STEs, and only a span a range boundary cuts gets a table of its own. A root complex's whole bus range
+// (65,536 StreamIDs) is then 256 descriptors and one 256-entry table instead of 65,536 STEs (4 MiB) written one by
+// one. At most 8 ranges. Returns the number of L2 tables used, or Status::no_memory if `l2_cap` is too small (nothing
+// usable then).
+[[nodiscard]] Result<usize> fill_stream_table_2level(u64* l1, u32 log2, u32 split, Ste* l2, u64 l2_pa, usize l2_cap,
+                                                     const StreamIdRange* ranges, usize n, const Ste& device);
 
 // --- what a passed-through device may reach: the VM's RAM (identity, Normal WB, RW, XN) and the MSI doorbell
 // pages (identity, Device, RW, XN, 4 KiB each). Nothing else is mapped: every other address faults.

@@ -63,7 +63,7 @@ struct BootState {
 
 struct Hypervisor {
     // --- memory the hardware reads (largest alignment first, so nothing pads between members) ---
-    alignas(kSmmuStrtabAlign) SmmuMemory smmu_mem;  // 4 MiB aligned stream table, CD, queues (smmu.cpp)
+    alignas(kSmmuStrtabAlign) SmmuMemory smmu_mem;  // 128 KiB aligned stream tables, CD, queues (smmu.cpp)
     HostItsMemory host_its_mem;  // 64 KiB aligned tables and queue of the physical ITS (host_its.cpp)
     MmuState mmu;                // the EL2 page-table pool (64 KiB aligned) and identity map (mmu.cpp)
 

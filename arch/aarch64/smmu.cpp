@@ -190,20 +190,40 @@ Result<u64> probe_features(const SmmuInfo& info) {
     if (idr1::CmdqS::get(idr1) < kSmmuCmdqLog2 || idr1::EventqS::get(idr1) < kSmmuEventqLog2)
         return Status::unsupported;
     st().stage2 = s2;
+    st().two_level_capable = idr0::StLevel::get(idr0) == 1;
     // COHACC: the SMMU's table and queue accesses snoop the CPU caches, when the DT also says the bus is coherent.
     st().coherent = idr0::Cohacc::get(idr0) != 0 && info.coherent;
     return min<u64>(idr5::Oas::get(idr5), 5);
 }
 
-// The stream table's size for these StreamIDs, capped at what the SMMU and our table hold (the rest abort).
+// The stream table's size for these StreamIDs, capped at what the SMMU and our table hold (the rest abort), and its
+// format: 2-level when the SMMU has it and there is more than one L2 table's worth of StreamIDs.
 u32 stream_table_log2_capped(const StreamIdRange* ranges, usize nranges) {
     u32 log2 = stream_table_log2(ranges, nranges);
-    const u32 sid_cap = min<u32>(static_cast<u32>(idr1::SidSize::get(rd32(Reg::IDR1))), kSmmuMaxSidBits);
+    st().two_level = st().two_level_capable && log2 > kSmmuL2Split;
+    const u32 ours = st().two_level ? kSmmuMaxSidBits : kSmmuLinearMaxLog2;
+    const u32 sid_cap = min<u32>(static_cast<u32>(idr1::SidSize::get(rd32(Reg::IDR1))), ours);
     if (log2 > sid_cap) {
         HV_LOG_WARN("smmu: StreamIDs up to 2^%u needed, the stream table covers 2^%u: the rest abort", log2, sid_cap);
         log2 = sid_cap;
+        st().two_level = st().two_level && log2 > kSmmuL2Split;
     }
     return log2;
+}
+
+// The stream table: every StreamID of `ranges` gets `device`, every other one an invalid STE; published.
+Status fill_and_publish_stream_table(u32 log2, const StreamIdRange* ranges, usize nranges, const Ste& device) {
+    if (!st().two_level) {
+        fill_stream_table(mem().l2, log2, ranges, nranges, device);
+        publish(mem().l2, sizeof(Ste) << log2);
+        return Status::ok;
+    }
+    const Result<usize> used = fill_stream_table_2level(mem().l1, log2, kSmmuL2Split, mem().l2, pa(mem().l2),
+                                                        kSmmuL2Tables, ranges, nranges, device);
+    if (!used.ok()) return used.status();
+    publish(mem().l1, sizeof(u64) << (log2 - kSmmuL2Split));
+    publish(mem().l2, (sizeof(Ste) << kSmmuL2Split) * used.value());
+    return Status::ok;
 }
 
 // The DMA translation (the VM's RAM and the doorbell pages, nothing else), the STE every passed-through StreamID
@@ -228,8 +248,7 @@ Result<unsigned> build_dma_tables(const DmaWindow& window, u64 oas_field, const 
         publish(&mem().cd, sizeof mem().cd);
         device = make_ste_stage1(pa(&mem().cd));
     }
-    fill_stream_table(mem().strtab, log2, ranges, nranges, device);
-    publish(mem().strtab, sizeof(Ste) << log2);
+    HV_TRY(fill_and_publish_stream_table(log2, ranges, nranges, device));
     for (usize i = 0; i < st().pool.count(); ++i)
         publish(reinterpret_cast<const void*>(st().pool.base(i)), st().pool.pages(i) * PageTable::kPageSize);
     return ia;
@@ -242,8 +261,12 @@ void program_tables_and_queues(u32 log2) {
     wr32(Reg::CR1, static_cast<u32>(cr1::QueueIc::make(cache) | cr1::QueueOc::make(cache) | cr1::QueueSh::make(share) |
                                     cr1::TableIc::make(cache) | cr1::TableOc::make(cache) | cr1::TableSh::make(share)));
     wr32(Reg::CR2, static_cast<u32>(cr2::RecInvSid::make(1) | cr2::Ptm::make(1)));
-    wr64(Reg::STRTAB_BASE, strtab::Ra::make(1) | strtab::Addr::make(pa(mem().strtab) >> 6));
-    wr32(Reg::STRTAB_BASE_CFG, static_cast<u32>(strtab::Fmt::make(0) | strtab::Log2Size::make(log2)));
+    const void* base = st().two_level ? static_cast<const void*>(mem().l1) : static_cast<const void*>(mem().l2);
+    wr64(Reg::STRTAB_BASE, strtab::Ra::make(1) | strtab::Addr::make(pa(base) >> 6));
+    wr32(Reg::STRTAB_BASE_CFG,
+         static_cast<u32>(st().two_level ? strtab::Fmt::make(strtab::kFmt2Level) | strtab::Split::make(kSmmuL2Split)
+                                         : strtab::Fmt::make(strtab::kFmtLinear)) |
+             static_cast<u32>(strtab::Log2Size::make(log2)));
     wr64(Reg::CMDQ_BASE,
          queue::Ra::make(1) | queue::Addr::make(pa(mem().cmdq) >> 5) | queue::Log2Size::make(kSmmuCmdqLog2));
     wr32(Reg::CMDQ_PROD, 0);
@@ -354,10 +377,11 @@ Status smmu_vm_init(const Vm& vm, const PlatformInfo& plat, bool passthrough, bo
         HV_LOG_ERROR("smmu: its registers are mapped at stage 2: the guest could reprogram it");
 
     HV_LOG_INFO(
-        "smmu at 0x%llx: stage %u, %u-bit IOVA, StreamIDs < 0x%x (%zu range(s) to the VM), %zu doorbell "
-        "page(s), eventq INTID %u%s",
-        static_cast<unsigned long long>(info.base), st().stage2 ? 2 : 1, ia.value(), 1u << log2, nranges, ndoorbells,
-        info.eventq.valid ? info.eventq.intid() : 0, st().coherent ? "" : ", non-coherent");
+        "smmu at 0x%llx: stage %u, %u-bit IOVA, StreamIDs < 0x%x (%s stream table, %zu range(s) to the VM), %zu "
+        "doorbell page(s), eventq INTID %u%s",
+        static_cast<unsigned long long>(info.base), st().stage2 ? 2 : 1, ia.value(), 1u << log2,
+        st().two_level ? "2-level" : "linear", nranges, ndoorbells, info.eventq.valid ? info.eventq.intid() : 0,
+        st().coherent ? "" : ", non-coherent");
     for (usize i = 0; i < nranges; ++i)
         HV_LOG_INFO("smmu: StreamIDs 0x%x..0x%x -> guest RAM + doorbell", ranges[i].first,
                     ranges[i].first + ranges[i].count - 1);

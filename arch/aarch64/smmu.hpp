@@ -4,9 +4,10 @@
 // any other DMA address faults, and StreamIDs outside the root complex abort. Stage 2 when the SMMU offers it
 // (SMMU_IDR0.S2P), else stage 1 with one context descriptor (QEMU 7.2 implements stage 1 only).
 //
-// Structures: a linear stream table (BSS, up to 2^16 entries), one CD, the DMA page table (core/smmu_tables over the
-// EL2 table pool), a command queue (CFGI / TLBI / SYNC, bounded waits) and an event queue drained from the eventq
-// SPI: faults become rate-limited log lines. GERROR is logged and acknowledged.
+// Structures: a 2-level stream table (BSS: 2^16 StreamIDs as 256 L1 descriptors sharing L2 tables of 256 STEs;
+// a linear table of up to 2^11 entries on an SMMU without 2-level tables or for fewer than 2^9 StreamIDs), one CD, the
+// DMA page table (core/smmu_tables over the EL2 table pool), a command queue (CFGI / TLBI / SYNC, bounded waits) and an
+// event queue drained from the eventq SPI: faults become rate-limited log lines. GERROR is logged and acknowledged.
 #pragma once
 
 #include "arch/aarch64/mmu.hpp"
@@ -44,22 +45,31 @@ void smmu_log_stats();
 DeviceHooks smmu_stats_device();
 
 // --- the driver's state, held by the anchor (anchor.hpp); only smmu.cpp touches it ---
-constexpr u32 kSmmuMaxSidBits = 16;  // linear stream table capacity: 2^16 x 64 B = 4 MiB
-constexpr u32 kSmmuCmdqLog2 = 8;     // 256 commands, 4 KiB
-constexpr u32 kSmmuEventqLog2 = 7;   // 128 records, 4 KiB
+constexpr u32 kSmmuMaxSidBits = 16;  // StreamIDs the stream table covers (2-level)
+constexpr u32 kSmmuL2Split = 8;      // STRTAB_BASE_CFG.SPLIT: 256 STEs (16 KiB) per L2 table, the split Linux uses
+// L2 tables: one of device STEs and one of invalid STEs shared by every span all / none of whose StreamIDs go to the
+// VM, and one per span a range boundary cuts (a range cuts at most the spans of its two ends).
+constexpr usize kSmmuL2Tables = 2 + 2 * PcieInfo::kMaxMsiMaps;
+// Without 2-level support (IDR0.ST_LEVEL = 0) the L2 tables' memory is one linear table of up to 2^11 entries.
+constexpr u32 kSmmuLinearMaxLog2 = 11;
+constexpr u32 kSmmuCmdqLog2 = 8;    // 256 commands, 4 KiB
+constexpr u32 kSmmuEventqLog2 = 7;  // 128 records, 4 KiB
 constexpr usize kSmmuMaxTablePages = 64;
 
 // The SMMU's memory: BSS (zeroed at boot), identity mapped Normal WB at EL2. A linear stream table must be aligned
-// to its size (IHI0070 6.3.23 STRTAB_BASE): the anchor places this first, 4 MiB aligned (kSmmuStrtabAlign), and the
-// struct itself carries no such alignment, so its size is not rounded up to 4 MiB.
-constexpr usize kSmmuStrtabAlign = 4 * MiB;
+// to its size, an L2 table to its size, the L1 table to its size (IHI0070 6.3.23 STRTAB_BASE, 5.1 L1STD): the anchor
+// places this first, aligned to kSmmuStrtabAlign (the largest linear table), and the struct itself carries no such
+// alignment, so its size is not rounded up.
+constexpr usize kSmmuStrtabAlign = sizeof(smmu::Ste) << kSmmuLinearMaxLog2;  // 128 KiB
 struct SmmuMemory {
-    smmu::Ste strtab[u64{1} << kSmmuMaxSidBits];
+    smmu::Ste l2[kSmmuL2Tables << kSmmuL2Split];  // L2 tables, or the linear table
+    alignas(2048) u64 l1[1u << (kSmmuMaxSidBits - kSmmuL2Split)];
     alignas(64) smmu::Cd cd;
     alignas(4096) smmu::Cmd cmdq[1u << kSmmuCmdqLog2];
     alignas(4096) smmu::EventRecord eventq[1u << kSmmuEventqLog2];
 };
-static_assert(sizeof SmmuMemory::strtab == 4 * MiB);
+static_assert((kSmmuL2Tables << kSmmuL2Split) >= (1u << kSmmuLinearMaxLog2));
+static_assert(sizeof SmmuMemory::l1 == 2048 && alignof(SmmuMemory) <= kSmmuStrtabAlign);
 
 // Page tables come from the EL2 pool; the pages are remembered so a non-coherent SMMU can be given clean copies.
 class SmmuTablePool final : public PageAllocator {
@@ -89,6 +99,8 @@ struct SmmuState {
     bool active = false;
     bool stage2 = false;
     u32 sid_log2 = 0;
+    bool two_level_capable = false;  // IDR0.ST_LEVEL = 1
+    bool two_level = false;          // the stream table in use is 2-level
     smmu::QueueIndex cmdq{kSmmuCmdqLog2};
     smmu::QueueIndex eventq{kSmmuEventqLog2};
     u32 cmd_prod = 0;

@@ -276,3 +276,63 @@ TEST(SmmuTables, EventQueueDrainWrapsAndAcknowledgesOverflow) {
     EXPECT_FALSE(d.overflowed);  // acknowledged
     EXPECT_EQ(d.consumed, 0u);
 }
+
+namespace {
+
+// The STE a 2-level table gives `sid` (nullptr: invalid L1 descriptor), resolved the way the SMMU walks it.
+const Ste* ste_2level(const std::vector<u64>& l1, const std::vector<Ste>& l2, u64 l2_pa, u32 split, u32 sid) {
+    const u64 d = l1[sid >> split];
+    if (l1std::Span::get(d) == 0) return nullptr;
+    EXPECT_EQ(l1std::Span::get(d), split + 1u);
+    const u64 table_pa = l1std::L2Ptr::get(d) << 6;
+    EXPECT_EQ((table_pa - l2_pa) % ((u64{1} << split) * sizeof(Ste)), 0u);  // an L2 table aligned to its size
+    return &l2[(table_pa - l2_pa) / sizeof(Ste) + (sid & ((1u << split) - 1))];
+}
+
+void expect_same_as_linear(u32 log2, u32 split, const StreamIdRange* ranges, usize n, usize want_tables) {
+    const Ste dev = make_ste_stage1(0x4100'0040);
+    std::vector<Ste> linear(u64{1} << log2);
+    fill_stream_table(linear.data(), log2, ranges, n, dev);
+    std::vector<u64> l1(u64{1} << (log2 - split));
+    const usize cap = 8;
+    std::vector<Ste> l2(cap << split);
+    const u64 l2_pa = 0x4400'0000;
+    Result<usize> used = fill_stream_table_2level(l1.data(), log2, split, l2.data(), l2_pa, cap, ranges, n, dev);
+    ASSERT_TRUE(used.ok());
+    EXPECT_EQ(used.value(), want_tables);
+    for (u32 sid = 0; sid < (1u << log2); ++sid) {
+        const Ste* e = ste_2level(l1, l2, l2_pa, split, sid);
+        ASSERT_NE(e, nullptr) << sid;
+        ASSERT_EQ(std::memcmp(e, &linear[sid], sizeof(Ste)), 0) << "StreamID " << sid;
+    }
+}
+
+}  // namespace
+
+TEST(SmmuTables, TwoLevelStreamTableSharesTheWholeBusRange) {
+    // QEMU virt: StreamID = requester ID, buses 0..255 -> all 65,536 StreamIDs: 256 descriptors, one L2 table.
+    const StreamIdRange all[] = {{0, 0x10000}};
+    expect_same_as_linear(16, 8, all, 1, 1);
+}
+
+TEST(SmmuTables, TwoLevelStreamTableCutsOnlyTheSpansARangeCuts) {
+    // Covered spans share the device table, uncovered ones the invalid table, cut spans get their own.
+    const StreamIdRange ranges[] = {{0x100, 0x200}, {0x480, 0x10}, {0x800, 0x100}};
+    // spans (256 each): 0 none, 1-2 all, 3 none, 4 cut, 5-7 none, 8 all, 9.. none -> device, abort, one cut = 3
+    expect_same_as_linear(12, 8, ranges, 3, 3);
+    // Overlapping ranges count once: span 0 covered by two overlapping halves is "all".
+    const StreamIdRange overlap[] = {{0, 0xc0}, {0x40, 0xc0}};
+    expect_same_as_linear(9, 8, overlap, 2, 2);  // span 0 all (device table), span 1 none (invalid table)
+    const StreamIdRange none[] = {{0, 0}};
+    expect_same_as_linear(10, 8, none, 0, 1);  // no StreamID for the VM: one invalid table behind every span
+}
+
+TEST(SmmuTables, TwoLevelStreamTableRefusesWhatDoesNotFit) {
+    const Ste dev = make_ste_stage1(0x4100'0040);
+    std::vector<u64> l1(256);
+    std::vector<Ste> l2(2u << 8);
+    const StreamIdRange cuts[] = {{0x10, 1}, {0x110, 1}, {0x210, 1}};  // three cut spans, room for two tables
+    EXPECT_EQ(fill_stream_table_2level(l1.data(), 16, 8, l2.data(), 0, 2, cuts, 3, dev).status(), Status::no_memory);
+    EXPECT_EQ(fill_stream_table_2level(l1.data(), 4, 8, l2.data(), 0, 2, cuts, 3, dev).status(),
+              Status::invalid_argument);  // split > log2
+}
