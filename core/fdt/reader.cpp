@@ -55,9 +55,17 @@ usize StringList::count() const {
 }
 
 bool StringList::contains(const char* s) const {
-    StringList copy(data_);
-    for (const char* e = copy.next(); e != nullptr; e = copy.next())
-        if (strcmp(e, s) == 0) return true;
+    // One pass: each complete string compared in place (a trailing fragment without NUL matches nothing).
+    const u8* d = data_.data();
+    const usize n = data_.size();
+    if (d == nullptr || s == nullptr) return false;
+    for (usize i = 0; i < n;) {
+        usize j = 0;
+        while (i + j < n && s[j] != 0 && d[i + j] == static_cast<u8>(s[j])) ++j;
+        if (i + j < n && s[j] == 0 && d[i + j] == 0) return true;
+        while (i + j < n && d[i + j] != 0) ++j;  // to this string's NUL
+        i += j + 1;
+    }
     return false;
 }
 
@@ -196,7 +204,88 @@ Result<Reader> Reader::open(const void* blob_ptr, usize max_size) {
     r.rsv_off_ = static_cast<u32>(l.off_rsv);
     HV_TRY(count_reservations(blob, l, r.rsv_count_));
     HV_TRY(walk_structure(r.struct_, r.struct_size_, r.strings_, r.strings_size_, r.root_));
+    r.build_index();
     return r;
+}
+
+void Reader::build_index() {
+    index_count_ = 0;
+    u16 stack[kMaxDepth + 1];       // indices of the open nodes
+    u16 last_child[kMaxDepth + 2];  // last child seen so far of the node open at each depth
+    last_child[0] = kNoIndex;
+    usize depth = 0, count = 0;
+    // The properties prop() finds are those before a node's first child (first_prop / next_prop): the node whose
+    // leading properties are being read (kNoIndex once a child or END_NODE came), its first "phandle" and
+    // "linux,phandle" (phandle() reads the second if the first is absent or shorter than a cell).
+    u16 lead = kNoIndex;
+    i32 ph = kNoProp, linux_ph = kNoProp;
+    const auto cell = [this](i32 prop) -> Result<u32> {
+        if (prop == kNoProp) return Status::not_found;
+        const Span<const u8> v = value_at(prop);
+        if (v.size() < 4) return Status::wrong_size;
+        return load_be32(v.data());
+    };
+    const auto end_lead = [&] {
+        if (lead == kNoIndex) return;
+        Result<u32> v = cell(ph);
+        if (!v.ok()) v = cell(linux_ph);
+        index_[lead].phandle = v.value_or(0);
+        lead = kNoIndex;
+    };
+    // The block passed walk_structure: one pass in document order (strictly advancing, ends at END).
+    for (i32 off = root_; off >= 0;) {
+        Token tok;
+        i32 next = -1;
+        const i32 at = next_token(off, tok, next);
+        if (at < 0) return;
+        switch (tok) {
+            case Token::begin_node: {
+                if (count == kIndexNodes || depth > kMaxDepth) return;  // too big: no index
+                end_lead();
+                const u16 i = static_cast<u16>(count++);
+                index_[i] = IndexEntry{at, depth > 0 ? stack[depth - 1] : kNoIndex, kNoIndex, 0, kNoProp};
+                if (last_child[depth] != kNoIndex) index_[last_child[depth]].sibling = i;
+                last_child[depth] = i;
+                stack[depth++] = i;
+                last_child[depth] = kNoIndex;
+                lead = i;
+                ph = linux_ph = kNoProp;
+                break;
+            }
+            case Token::end_node:
+                if (depth == 0) return;
+                end_lead();
+                --depth;
+                break;
+            case Token::prop:
+                if (lead == kNoIndex) break;
+                if (index_[lead].compat == kNoProp && prop_name_is(at, "compatible")) index_[lead].compat = at;
+                if (ph == kNoProp && prop_name_is(at, "phandle")) ph = at;
+                if (linux_ph == kNoProp && prop_name_is(at, "linux,phandle")) linux_ph = at;
+                break;
+            case Token::nop:
+                break;
+            case Token::end:
+                if (depth != 0 || count == 0) return;
+                index_count_ = count;
+                return;
+        }
+        off = next;
+    }
+}
+
+i32 Reader::index_of(i32 node) const {
+    // Entries are in document order: offsets strictly increase.
+    usize lo = 0, hi = index_count_;
+    while (lo < hi) {
+        const usize mid = lo + (hi - lo) / 2;
+        if (index_[mid].node == node) return static_cast<i32>(mid);
+        if (index_[mid].node < node)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
 }
 
 Status Reader::reservation(usize index, u64& address, u64& size) const {
@@ -312,7 +401,13 @@ i32 Reader::node_from(i32 off) const {
 i32 Reader::first_child(i32 node) const { return node_from(node_body(node)); }
 
 // Tolerates (non-conforming) properties after subnodes.
-i32 Reader::next_sibling(i32 node) const { return node_from(skip_subtree(node)); }
+i32 Reader::next_sibling(i32 node) const {
+    if (const i32 i = index_of(node); i >= 0) {
+        const u16 s = index_[i].sibling;
+        return s == kNoIndex ? kNoNode : index_[s].node;
+    }
+    return node_from(skip_subtree(node));
+}
 
 i32 Reader::next_node(i32 after) const {
     if (!valid()) return kNoNode;
@@ -329,7 +424,15 @@ i32 Reader::next_node(i32 after) const {
     return kNoNode;
 }
 
-i32 Reader::parent(i32 target) const {
+i32 Reader::parent(i32 node) const {
+    if (const i32 i = index_of(node); i >= 0) {
+        const u16 p = index_[i].parent;
+        return p == kNoIndex ? kNoNode : index_[p].node;
+    }
+    return parent_walk(node);
+}
+
+i32 Reader::parent_walk(i32 target) const {
     if (!node_ok(target) || target == root_) return kNoNode;
     i32 stack[kMaxDepth + 1];
     usize depth = 0;
@@ -363,6 +466,11 @@ i32 Reader::parent(i32 target) const {
 i32 Reader::depth(i32 node) const {
     if (!node_ok(node)) return -1;
     i32 d = 0;
+    if (i32 i = index_of(node); i >= 0) {
+        // Parent indices are smaller than their children's: the chain ends at the root within count steps.
+        for (u16 p = index_[i].parent; p != kNoIndex; p = index_[p].parent) ++d;
+        return d;
+    }
     for (i32 p = parent(node); p != kNoNode && d <= static_cast<i32>(kMaxDepth); p = parent(p)) ++d;
     return d;
 }
@@ -416,6 +524,15 @@ i32 Reader::next_prop(i32 prop) const {
     return (at >= 0 && tok == Token::prop) ? at : kNoProp;
 }
 
+Span<const u8> Reader::value_at(i32 prop) const {
+    if (!valid() || prop < 0 || !is_aligned(static_cast<u64>(prop), 4)) return {};
+    if (!range_within(static_cast<u64>(prop), 12, 0, struct_size_)) return {};
+    if (load_be32(struct_ + prop) != static_cast<u32>(Token::prop)) return {};
+    const u32 len = load_be32(struct_ + prop + 4);
+    if (!range_within(static_cast<u64>(prop) + 12, len, 0, struct_size_)) return {};
+    return Span<const u8>(struct_ + prop + 12, len);
+}
+
 Property Reader::prop_at(i32 prop) const {
     Property p;
     if (!valid() || prop < 0 || !is_aligned(static_cast<u64>(prop), 4)) return p;
@@ -432,13 +549,37 @@ Property Reader::prop_at(i32 prop) const {
     return p;
 }
 
-Span<const u8> Reader::prop(i32 node, const char* want) const {
-    if (want == nullptr) return {};
-    for (i32 p = first_prop(node); p != kNoProp; p = next_prop(p)) {
-        Property pr = prop_at(p);
-        if (pr.name != nullptr && strcmp(pr.name, want) == 0) return pr.value;
+bool Reader::prop_name_is(i32 prop, const char* want) const {
+    // `prop` is a PROP token whose 12 bytes next_token found inside the block; the name is compared in place,
+    // bounded by the strings block (a name without NUL inside it matches nothing, as prop_at finds no name).
+    const u32 nameoff = load_be32(struct_ + prop + 8);
+    if (nameoff >= strings_size_) return false;
+    const char* n = strings_ + nameoff;
+    const usize avail = strings_size_ - nameoff;
+    for (usize i = 0; i < avail; ++i) {
+        if (n[i] != want[i]) return false;
+        if (want[i] == 0) return true;
     }
-    return {};
+    return false;
+}
+
+i32 Reader::find_prop(i32 node, const char* want) const {
+    // The properties first_prop / next_prop visit, without decoding each one (prop_at) to compare its name.
+    if (want == nullptr) return kNoProp;
+    for (i32 off = node_body(node); off >= 0;) {
+        Token tok;
+        i32 next = -1;
+        const i32 at = next_token(off, tok, next);
+        if (at < 0 || tok != Token::prop) return kNoProp;
+        if (prop_name_is(at, want)) return at;
+        off = next;
+    }
+    return kNoProp;
+}
+
+Span<const u8> Reader::prop(i32 node, const char* want) const {
+    const i32 p = find_prop(node, want);
+    return p == kNoProp ? Span<const u8>{} : prop_at(p).value;
 }
 
 Result<u32> Reader::prop_u32(i32 node, const char* want, usize index) const {
@@ -463,11 +604,25 @@ const char* Reader::prop_string(i32 node, const char* want) const {
     return reinterpret_cast<const char*>(v.data());
 }
 
+bool Reader::index_compatible(usize i, const char* compat) const {
+    return index_[i].compat != kNoProp && StringList(value_at(index_[i].compat)).contains(compat);
+}
+
 bool Reader::has_compatible(i32 node, const char* compat) const {
-    return compat != nullptr && prop_strings(node, "compatible").contains(compat);
+    if (compat == nullptr) return false;
+    if (const i32 i = index_of(node); i >= 0) return index_compatible(static_cast<usize>(i), compat);
+    return prop_strings(node, "compatible").contains(compat);
 }
 
 i32 Reader::find_compatible(const char* compat, i32 after) const {
+    // Through the index when `after` is none or one of its nodes.
+    const i32 from = after == kNoNode ? -1 : index_of(after);
+    if (indexed() && (after == kNoNode || from >= 0)) {
+        if (compat == nullptr) return kNoNode;
+        for (usize i = static_cast<usize>(from + 1); i < index_count_; ++i)
+            if (index_compatible(i, compat)) return index_[i].node;
+        return kNoNode;
+    }
     for (i32 n = next_node(after); n != kNoNode; n = next_node(n))
         if (has_compatible(n, compat)) return n;
     return kNoNode;
@@ -481,6 +636,11 @@ u32 Reader::phandle(i32 node) const {
 
 i32 Reader::find_phandle(u32 ph) const {
     if (ph == 0 || ph == 0xffffffffu) return kNoNode;
+    if (indexed()) {
+        for (usize i = 0; i < index_count_; ++i)
+            if (index_[i].phandle == ph) return index_[i].node;
+        return kNoNode;
+    }
     for (i32 n = next_node(kNoNode); n != kNoNode; n = next_node(n))
         if (phandle(n) == ph) return n;
     return kNoNode;

@@ -64,10 +64,11 @@ public:
     // whose name has a unit address ("/memory" finds "memory@40000000"). kNoNode if absent.
     i32 find_path(const char* path) const;
     i32 first_child(i32 node) const;
+    // O(1) through the node index; a walk over node's subtree without it.
     i32 next_sibling(i32 node) const;
-    // Linear scan from the root; kNoNode for the root itself or a bad handle.
+    // kNoNode for the root itself or a bad handle. O(log n) through the node index; a walk from the root without.
     i32 parent(i32 node) const;
-    // Depth of node (root = 0), or -1 for a bad handle.
+    // Depth of node (root = 0), or -1 for a bad handle. O(log n + depth) through the node index.
     i32 depth(i32 node) const;
     // Full node name including unit address ("pl011@9000000"); "" for the root; nullptr for a bad handle.
     const char* name(i32 node) const;
@@ -93,9 +94,11 @@ public:
     StringList prop_strings(i32 node, const char* name) const { return StringList(prop(node, name)); }
 
     bool has_compatible(i32 node, const char* compat) const;
-    // First node after `after` (document order) with `compat` in its compatible list; kNoNode if none.
+    // First node after `after` (document order) with `compat` in its compatible list; kNoNode if none. Through
+    // the node index: reads only the nodes' "compatible" values.
     i32 find_compatible(const char* compat, i32 after = kNoNode) const;
-    // Node whose "phandle" (or legacy "linux,phandle") equals ph; kNoNode if none or ph is 0/0xffffffff.
+    // First node (document order) whose "phandle" (or legacy "linux,phandle") equals ph; kNoNode if none or ph
+    // is 0/0xffffffff. Scans the node index's phandles (no token reads); a walk over every node without it.
     i32 find_phandle(u32 ph) const;
     u32 phandle(i32 node) const;  // 0 if it has none
 
@@ -117,7 +120,47 @@ public:
     // Reads `cells` (1 or 2) big-endian cells at p as a number; 0 cells -> 0.
     static u64 read_cells(const u8* p, u32 cells);
 
+    // --- node index ---
+    // open() records every node of a tree of at most kIndexNodes nodes (document order: offset, parent, next
+    // sibling, phandle, "compatible"), so parent() / depth() / next_sibling() / find_phandle() / find_compatible()
+    // / has_compatible() need no walk: without it a walk
+    // over an n-node tree that asks each node's parent is O(n^2) token reads. Fixed size, inside the Reader (no
+    // heap); a bigger tree is read without it (same answers, by walks). A handle that is not a node of the index
+    // (not a BEGIN_NODE the structure walk reached) is answered by the walks too, so the answers never differ.
+    static constexpr usize kIndexNodes = 256;
+    bool indexed() const { return index_count_ != 0; }
+    // The same reader without its index (tests compare the two).
+    Reader unindexed() const {
+        Reader r = *this;
+        r.index_count_ = 0;
+        return r;
+    }
+
 private:
+    struct IndexEntry {
+        i32 node;     // BEGIN_NODE offset
+        u16 parent;   // index of the parent, kNoIndex for the root
+        u16 sibling;  // index of the next sibling, kNoIndex for the last child
+        u32 phandle;  // phandle(node)
+        i32 compat;   // its first "compatible" PROP, or kNoProp
+    };
+    static constexpr u16 kNoIndex = 0xffff;
+    static_assert(kIndexNodes < kNoIndex);
+    // Fills the index from a structure block that walk_structure accepted; leaves it empty (index_count_ 0) for
+    // more than kIndexNodes nodes.
+    void build_index();
+    // Index of node, or -1 if it is not one of the index's nodes (or there is no index).
+    i32 index_of(i32 node) const;
+    i32 parent_walk(i32 node) const;
+    // prop_at(prop).value for a PROP of the index's nodes (their names were checked by open()): bounds-checked,
+    // without the name's.
+    Span<const u8> value_at(i32 prop) const;
+    // Index entry i has `compat` in its compatible list.
+    bool index_compatible(usize i, const char* compat) const;
+    // First PROP of node named `name`, or kNoProp.
+    bool prop_name_is(i32 prop, const char* name) const;
+    i32 find_prop(i32 node, const char* name) const;
+
     const u8* struct_at(i32 off) const { return struct_ + off; }
     bool node_ok(i32 node) const;
     // Offset just past the BEGIN_NODE token + name of `node`, or -1.
@@ -141,6 +184,8 @@ private:
     u32 rsv_off_ = 0;
     usize rsv_count_ = 0;
     i32 root_ = kNoNode;
+    usize index_count_ = 0;
+    IndexEntry index_[kIndexNodes] = {};
 };
 
 }  // namespace hv::fdt

@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstring>
 #include <string>
 
+#include "core/fdt/writer.hpp"
 #include "tests/unit/fdt/fdt_test_util.hpp"
 
 using namespace hv;
@@ -235,4 +237,130 @@ TEST(FdtReader, BadHandlesAreHarmless) {
     EXPECT_EQ(empty.root(), kNoNode);
     EXPECT_EQ(empty.find_path("/"), kNoNode);
     EXPECT_EQ(empty.find_compatible("x"), kNoNode);
+}
+
+// ---------------------------------------------------------------- node index
+
+namespace {
+
+// Every answer the node index gives (parent, depth, next sibling, phandle search, compatible search) equals the
+// walk's, for every node of the tree.
+void expect_index_matches_walks(const Reader& r) {
+    ASSERT_TRUE(r.indexed());
+    const Reader walks = r.unindexed();
+    ASSERT_FALSE(walks.indexed());
+    int nodes = 0;
+    for (i32 n = r.root(); n != kNoNode; n = r.next_node(n)) {
+        ++nodes;
+        SCOPED_TRACE(r.name(n));
+        EXPECT_EQ(r.parent(n), walks.parent(n));
+        EXPECT_EQ(r.depth(n), walks.depth(n));
+        EXPECT_EQ(r.next_sibling(n), walks.next_sibling(n));
+        EXPECT_EQ(r.find_phandle(r.phandle(n)), walks.find_phandle(walks.phandle(n)));
+        for (const char* c : {"arm,gic-v3", "arm,gic-v3-its", "virtio,mmio", "arm,pl011", "no,such"}) {
+            EXPECT_EQ(r.has_compatible(n, c), walks.has_compatible(n, c));
+            EXPECT_EQ(r.find_compatible(c, n), walks.find_compatible(c, n));
+        }
+    }
+    EXPECT_GT(nodes, 0);
+    for (const char* c : {"arm,gic-v3", "virtio,mmio", "arm,psci-1.0", "no,such"})
+        EXPECT_EQ(r.find_compatible(c), walks.find_compatible(c));
+    for (u32 ph : {0u, 1u, 2u, 0x8000u, 0xffffffffu}) EXPECT_EQ(r.find_phandle(ph), walks.find_phandle(ph));
+}
+
+}  // namespace
+
+TEST(FdtReaderIndex, AnswersAsTheWalksOnQemuDtbs) {
+    for (const char* name : {"qemu-virt-smp4.dtb", "qemu-virt-smp2-modules.dtb", "qemu-virt-smmuv3.dtb"}) {
+        SCOPED_TRACE(name);
+        auto blob = fdttest::load_data(name);
+        expect_index_matches_walks(open_data(blob));
+    }
+}
+
+// What prop() sees decides phandle() and has_compatible(): the first of duplicate properties, only the properties
+// before the first child, "linux,phandle" when "phandle" is shorter than a cell.
+TEST(FdtReaderIndex, PhandlesAndCompatiblesAsPropSeesThem) {
+    std::vector<u8> buf(8192);
+    Writer w(buf.data(), buf.size());
+    const u8 short_ph[2] = {0, 7};
+    ASSERT_EQ(w.begin_node(""), Status::ok);
+    ASSERT_EQ(w.begin_node("a"), Status::ok);
+    ASSERT_EQ(w.prop("phandle", short_ph, sizeof short_ph), Status::ok);  // too short: linux,phandle counts
+    ASSERT_EQ(w.prop_u32("linux,phandle", 5), Status::ok);
+    ASSERT_EQ(w.prop_string("compatible", "x,first"), Status::ok);
+    ASSERT_EQ(w.prop_string("compatible", "x,second"), Status::ok);  // a duplicate: prop() returns the first
+    ASSERT_EQ(w.begin_node("child"), Status::ok);
+    ASSERT_EQ(w.prop_u32("phandle", 6), Status::ok);
+    ASSERT_EQ(w.end_node(), Status::ok);
+    ASSERT_EQ(w.prop_u32("phandle", 9), Status::ok);              // after a child: prop() does not see it
+    ASSERT_EQ(w.prop_string("compatible", "x,late"), Status::ok);  // nor this
+    ASSERT_EQ(w.end_node(), Status::ok);
+    ASSERT_EQ(w.begin_node("b"), Status::ok);
+    ASSERT_EQ(w.prop_u32("phandle", 5), Status::ok);  // the same phandle again: the first node wins
+    ASSERT_EQ(w.prop_strings("compatible", std::array<const char*, 2>{"x,one", "x,two"}.data(), 2), Status::ok);
+    ASSERT_EQ(w.end_node(), Status::ok);
+    ASSERT_EQ(w.end_node(), Status::ok);
+    Result<usize> size = w.finish();
+    ASSERT_TRUE(size.ok());
+    Reader r = Reader::open(buf.data(), size.value()).value();
+    expect_index_matches_walks(r);
+    const i32 a = r.find_path("/a"), b = r.find_path("/b"), child = r.find_path("/a/child");
+    EXPECT_EQ(r.phandle(a), 5u);
+    EXPECT_EQ(r.find_phandle(5), a);
+    EXPECT_EQ(r.find_phandle(6), child);
+    EXPECT_EQ(r.find_phandle(9), kNoNode);
+    EXPECT_EQ(r.find_phandle(7), kNoNode);
+    EXPECT_TRUE(r.has_compatible(a, "x,first"));
+    EXPECT_FALSE(r.has_compatible(a, "x,second"));
+    EXPECT_FALSE(r.has_compatible(a, "x,late"));
+    EXPECT_EQ(r.find_compatible("x,two"), b);
+    EXPECT_EQ(r.find_compatible("x,two", b), kNoNode);
+    EXPECT_EQ(r.next_sibling(a), b);
+    EXPECT_EQ(r.next_sibling(child), kNoNode);
+    EXPECT_EQ(r.depth(child), 2);
+    // A handle that is not a node of the tree: the same (walk) answers as without the index.
+    const i32 bogus = a + 4;
+    EXPECT_EQ(r.parent(bogus), r.unindexed().parent(bogus));
+    EXPECT_EQ(r.depth(bogus), r.unindexed().depth(bogus));
+}
+
+// More nodes than the index holds: no index, the same answers by walks.
+TEST(FdtReaderIndex, BigTreesAreReadWithoutIt) {
+    std::vector<u8> buf(64 * 1024);
+    Writer w(buf.data(), buf.size());
+    ASSERT_EQ(w.begin_node(""), Status::ok);
+    const usize n = Reader::kIndexNodes + 10;
+    for (usize i = 0; i < n; ++i) {
+        const std::string name = "n@" + std::to_string(i);
+        ASSERT_EQ(w.begin_node(name.c_str()), Status::ok);
+        ASSERT_EQ(w.prop_u32("phandle", static_cast<u32>(i + 1)), Status::ok);
+        ASSERT_EQ(w.end_node(), Status::ok);
+    }
+    ASSERT_EQ(w.end_node(), Status::ok);
+    Result<usize> size = w.finish();
+    ASSERT_TRUE(size.ok());
+    Reader r = Reader::open(buf.data(), size.value()).value();
+    EXPECT_FALSE(r.indexed());
+    const i32 last = r.find_phandle(static_cast<u32>(n));
+    ASSERT_NE(last, kNoNode);
+    EXPECT_STREQ(r.name(last), ("n@" + std::to_string(n - 1)).c_str());
+    EXPECT_EQ(r.parent(last), r.root());
+    EXPECT_EQ(r.depth(last), 1);
+    EXPECT_EQ(r.next_sibling(last), kNoNode);
+
+    // One node fewer than the limit's worth: indexed, and the same answers.
+    std::vector<u8> buf2(64 * 1024);
+    Writer w2(buf2.data(), buf2.size());
+    ASSERT_EQ(w2.begin_node(""), Status::ok);
+    for (usize i = 0; i + 1 < Reader::kIndexNodes; ++i) {
+        const std::string name = "n@" + std::to_string(i);
+        ASSERT_EQ(w2.begin_node(name.c_str()), Status::ok);
+        ASSERT_EQ(w2.prop_u32("phandle", static_cast<u32>(i + 1)), Status::ok);
+        ASSERT_EQ(w2.end_node(), Status::ok);
+    }
+    ASSERT_EQ(w2.end_node(), Status::ok);
+    size = w2.finish();
+    ASSERT_TRUE(size.ok());
+    expect_index_matches_walks(Reader::open(buf2.data(), size.value()).value());
 }
