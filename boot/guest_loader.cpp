@@ -94,7 +94,10 @@ void for_each_stored(const PlatformInfo& platform, const ModuleStore& store, F&&
     }
 }
 
+// n <= 8 bytes: one word compare when both are 8-byte aligned and n == 8 (the usual case: modules and store
+// 4 KiB aligned), else byte by byte.
 bool bytes_equal(u64 a, u64 b, u64 n) {
+    if (n == 8 && ((a | b) & 7) == 0) return *reinterpret_cast<const u64*>(a) == *reinterpret_cast<const u64*>(b);
     return memcmp(reinterpret_cast<const void*>(a), reinterpret_cast<const void*>(b), n) == 0;
 }
 
