@@ -8,7 +8,12 @@
 //   boot 3 (system-reset2): reason and count checked, pass.
 // A failed check in boot 1 or 2 ends the run there (no reset), so it shows in the summary.
 //
+// The module store the images are restored from is filled two ways (docs/boot.md "Boot cost"): preloaded by QEMU
+// (tools/run-guest's `loader` devices, module_store=preloaded, the default) or copied by the hypervisor at boot.
+//
 // guest-tests: smp=2 mem=512M append="" hv_append="vcpus=2" expect=pass timeout=60
+// guest-tests: variant=preloaded console="module store: \d+ KiB preloaded by the host, checked, not copied"
+// guest-tests: variant=copied hv_append="vcpus=2 module_store=copy"
 #include "lib/string.hpp"
 #include "tests/guest/runtime/guest.hpp"
 
