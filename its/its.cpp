@@ -80,7 +80,9 @@ MmioResult Its::mmio_read(const MmioAccess& a, u64& value) {
     if (r->write == &Its::write_translater) return MmioResult::ok;  // GITS_TRANSLATER is write-only: RAZ
     LockGuard g(cmd_lock_);
     // A driver polls CREADR (or CTLR.Quiescent) for completion: each poll moves the queue on by one batch.
-    if (r->read == &Its::read_creadr || r->read == &Its::read_ctlr) process_queue(kCommandsPerTrap);
+    // (Nothing queued -- the CWRITER write usually finished it -- and nothing to move on: no call.)
+    if ((r->read == &Its::read_creadr || r->read == &Its::read_ctlr) && creadr_ != cwriter_)
+        process_queue(kCommandsPerTrap);
     value = (this->*r->read)(a, a.offset - r->offset);
     return MmioResult::ok;
 }

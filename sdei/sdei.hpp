@@ -120,6 +120,9 @@ public:
     // hint lets the per-entry checks above skip the lock while nothing at all is pending; it is cleared only by a
     // locked scan that finds no pending event.
     void note_pending() const { pending_hint_.store(1u, MemoryOrder::release); }
+    // The hint alone, for callers on the entry path: false means deliver() and has_deliverable() would return false
+    // at once (one load, no call).
+    bool maybe_pending() const { return pending_hint_.load(MemoryOrder::acquire) != 0; }
 
     // A bound interrupt fired (from the interrupt glue): PPI on `vcpu`, or an SPI (vcpu ignored). False if `intid`
     // is not bound.

@@ -56,6 +56,8 @@ public:
     LrMaintenance finish();
 
     u32 count() const { return n_; }
+    // Some candidate got no LR (the next flush must look at every candidate again).
+    bool overflowed() const { return overflow_ != 0; }
     const LrCandidate& at(u32 i) const { return chosen_[i]; }
 
     static bool ranks_before(const LrCandidate& a, const LrCandidate& b) {

@@ -1,6 +1,7 @@
 // Core of the virtual GIC: configuration, interrupt state, injection, SGIs and the LR flush/fold.
 #include "vgic/vgic.hpp"
 
+#include "lib/assert.hpp"
 #include "lib/log.hpp"
 #include "lib/string.hpp"
 
@@ -73,6 +74,10 @@ void Vgic::reset() {
         v.sleep = true;
         v.pendbaser = 0;
         for (Atomic<u64>& w : v.candidates) w.store(0, MemoryOrder::relaxed);
+        for (Atomic<u64>& w : v.fresh) w.store(0, MemoryOrder::relaxed);
+        v.fresh_any.store(false, MemoryOrder::relaxed);
+        v.fresh_lpi_count.store(0, MemoryOrder::relaxed);
+        v.overflow = false;
         v.lpi_pending.reset();
         v.lpi_active.reset();
         v.cpu_if = VcpuIfState{};
@@ -107,9 +112,33 @@ bool Vgic::group_enabled(bool group1) const {
                   : (dist_ctlr_ & gicd_ctlr::EnableGrp0::field_mask) != 0;
 }
 
+// A new (or returning) candidate: into the candidate set and the fresh set the next flush starts from.
 void Vgic::cand_set(VcpuState& v, u32 intid) {
-    mark_flush(v);
-    v.candidates[intid / 64].fetch_or(bit(intid % 64), MemoryOrder::relaxed);
+    const u64 b = bit(intid % 64);
+    v.candidates[intid / 64].fetch_or(b, MemoryOrder::relaxed);
+    v.fresh[intid / 64].fetch_or(b, MemoryOrder::relaxed);
+    v.fresh_any.store(true, MemoryOrder::relaxed);
+}
+
+// v.lock held. Up to kFreshLpis distinct LPIs; beyond that the next flush scans everything.
+void Vgic::note_fresh_lpi(VcpuState& v, u32 idx) {
+    const u32 n = v.fresh_lpi_count.load(MemoryOrder::relaxed);
+    for (u32 i = 0; i < n; ++i)
+        if (v.fresh_lpi[i] == idx) return;
+    if (n == VcpuState::kFreshLpis) {
+        v.flush_needed.store(true, MemoryOrder::relaxed);
+        return;
+    }
+    v.fresh_lpi[n] = static_cast<u16>(idx);
+    v.fresh_lpi_count.store(n + 1, MemoryOrder::relaxed);
+}
+
+// Both locks held (nothing adds to the fresh set meanwhile).
+void Vgic::clear_fresh(VcpuState& v) const {
+    if (v.fresh_any.load(MemoryOrder::relaxed))
+        for (u32 w = 0; w < kMaxIrqs / 64 && w * 64 < nr_irqs_; ++w) v.fresh[w].store(0, MemoryOrder::relaxed);
+    v.fresh_any.store(false, MemoryOrder::relaxed);
+    v.fresh_lpi_count.store(0, MemoryOrder::relaxed);
 }
 void Vgic::cand_clear(VcpuState& v, u32 intid) {
     v.candidates[intid / 64].fetch_and(~bit(intid % 64), MemoryOrder::relaxed);
@@ -124,8 +153,10 @@ void Vgic::note_changed(u32 vcpu, u32 intid, IrqState& s, u32& kick_mask) {
     if (!s.pending() && !s.active) return;
     const bool deliverable = s.pending() && s.enabled && group_enabled(s.group1);
     if (s.lr_owner != kNoVcpu) {
-        // In flight: the owner's fold() takes it back; make the owner exit so a new edge is not delayed.
-        if (s.lr_owner < cfg_.nr_vcpus) mark_flush(vcpus_[s.lr_owner]);
+        // In flight: the owner's fold() takes it back and, still pending or active, notes it again (cand_set) for
+        // its target; the fresh bit here only tells the owner's fast path that its next entry has work. Make the
+        // owner exit so a new edge is not delayed.
+        if (s.lr_owner < cfg_.nr_vcpus) cand_set(vcpus_[s.lr_owner], intid);
         if (deliverable) kick_mask |= 1u << s.lr_owner;
         return;
     }
@@ -225,8 +256,9 @@ u64 Vgic::iidr() const {
 
 // ---------------------------------------------------------------- injection
 
+// No mark_flush_all(): note_changed() puts a new candidate into its target's fresh set, and marks the owner of an
+// interrupt in flight for a full flush; a line that drops leaves a stale candidate the next selection drops.
 Status Vgic::set_level(u32 intid, u32 vcpu, bool level) {
-    mark_flush_all();
     if (intid < 16) return Status::invalid_argument;  // SGIs have no line
     if (intid < kNumPrivate && vcpu >= cfg_.nr_vcpus) return Status::invalid_argument;
     if (irq(vcpu, intid) == nullptr) return Status::invalid_argument;
@@ -248,8 +280,7 @@ Status Vgic::set_level(u32 intid, u32 vcpu, bool level) {
     return Status::ok;
 }
 
-Status Vgic::inject_edge(u32 intid, u32 vcpu) {
-    mark_flush_all();
+Status Vgic::inject_edge(u32 intid, u32 vcpu) {  // as set_level: note_changed() tells the flush
     if (intid < kNumPrivate && vcpu >= cfg_.nr_vcpus) return Status::invalid_argument;
     if (irq(vcpu, intid) == nullptr) return Status::invalid_argument;
     u32 kick_mask = 0;
@@ -331,10 +362,59 @@ void Vgic::sgi_write(u32 src_vcpu, u64 value, SgiKind kind) {
 void Vgic::select_and_fill(u32 vcpu, VcpuIfState& s) {
     VcpuState& v = vcpus_[vcpu];
     ++v.flush_scans;
+    clear_fresh(v);  // the whole candidate set is looked at
     LrSelector sel(s.nr_lrs);
     const LpiGate gate = lpi_gate(v);
     collect_irqs(vcpu, sel);
     collect_lpis(v, gate, sel);
+    fill(vcpu, s, sel, gate);
+}
+
+// Both locks held, flush_needed and overflow clear: every candidate of this vCPU is in the fresh set (VcpuState::
+// fresh), so selecting among them alone gives what the full scan would -- without walking the candidate bitmap,
+// the LPI bitmaps or anything else (the direct injection of a new interrupt into a free LR).
+void Vgic::select_fresh_and_fill(u32 vcpu, VcpuIfState& s) {
+    VcpuState& v = vcpus_[vcpu];
+    ++v.flush_scans;
+    ++v.flush_incremental;
+    LrSelector sel(s.nr_lrs);
+    const LpiGate gate = lpi_gate(v);
+    if (v.fresh_any.load(MemoryOrder::relaxed)) {
+        for (u32 w = 0; w < kMaxIrqs / 64 && w * 64 < nr_irqs_; ++w) {
+            const u64 bits = v.fresh[w].load(MemoryOrder::relaxed);
+            if (bits == 0) continue;
+            v.fresh[w].store(0, MemoryOrder::relaxed);
+            collect_irq_bits(vcpu, w, bits, sel);
+        }
+        v.fresh_any.store(false, MemoryOrder::relaxed);
+    }
+    const u32 nl = v.fresh_lpi_count.load(MemoryOrder::relaxed);
+    for (u32 i = 0; i < nl; ++i) collect_lpi(v, gate, v.fresh_lpi[i], sel);
+    v.fresh_lpi_count.store(0, MemoryOrder::relaxed);
+    if (check_incremental_) check_fresh_selection(vcpu, s, sel);
+    fill(vcpu, s, sel, gate);
+}
+
+// set_check_incremental(): the selection the full scan makes must be the fresh set's, LR for LR.
+void Vgic::check_fresh_selection(u32 vcpu, const VcpuIfState& s, LrSelector fresh) {
+    LrSelector full(s.nr_lrs);
+    collect_irqs(vcpu, full);
+    collect_lpis(vcpus_[vcpu], lpi_gate(vcpus_[vcpu]), full);
+    const LrMaintenance a = full.finish(), b = fresh.finish();
+    bool same = full.count() == fresh.count() && full.overflowed() == fresh.overflowed() &&
+                a.underflow == b.underflow && a.no_pending == b.no_pending && a.eoi_outside == b.eoi_outside;
+    for (u32 i = 0; same && i < full.count(); ++i) {
+        const LrCandidate &x = full.at(i), &y = fresh.at(i);
+        same = x.intid == y.intid && x.priority == y.priority && x.active == y.active && x.pending == y.pending;
+    }
+    if (!same)
+        panic("vgic: vcpu%u incremental flush chose %u LRs (first INTID %u), the full scan %u (first INTID %u)", vcpu,
+              fresh.count(), fresh.count() ? fresh.at(0).intid : 0, full.count(), full.count() ? full.at(0).intid : 0);
+}
+
+// Encode the selection into LRs, LR 0 first, and the maintenance enables into ICH_HCR.
+void Vgic::fill(u32 vcpu, VcpuIfState& s, LrSelector& sel, const LpiGate& gate) {
+    VcpuState& v = vcpus_[vcpu];
     const LrMaintenance m = sel.finish();
     const u32 n = sel.count();
     for (u32 i = 0; i < n; ++i) {
@@ -345,25 +425,40 @@ void Vgic::select_and_fill(u32 vcpu, VcpuIfState& s) {
     for (u32 i = n; i < min<u32>(s.nr_lrs, kMaxLrs); ++i) s.lr[i] = 0;
     s.used_lrs = n;
     s.hcr = hcr_for_entry(s.hcr, m);
+    v.overflow = sel.overflowed();  // a candidate waits outside the LRs: the next flush scans everything
 }
 
 // SGIs, PPIs and SPIs from the candidate bitmap; stale bits (routed elsewhere, in another vCPU's LRs, idle) are
 // dropped.
 void Vgic::collect_irqs(u32 vcpu, LrSelector& sel) {
     VcpuState& v = vcpus_[vcpu];
-    for (u32 w = 0; w < kMaxIrqs / 64 && w * 64 < nr_irqs_; ++w) {  // no candidate beyond the implemented INTIDs
-        for (u64 bits = v.candidates[w].load(MemoryOrder::relaxed); bits != 0; bits &= bits - 1) {
-            const u32 intid = w * 64 + ctz(bits);
-            const IrqState* st = irq(vcpu, intid);
-            if (st == nullptr || (intid >= kNumPrivate && st->target != vcpu) || st->lr_owner != kNoVcpu ||
-                (!st->pending() && !st->active) || (st->bound && !st->active)) {
-                cand_clear(v, intid);
-                continue;
-            }
-            const bool pend = st->pending() && st->enabled && group_enabled(st->group1);
-            if (pend || st->active) sel.consider({intid, st->priority, st->active, pend});
+    for (u32 w = 0; w < kMaxIrqs / 64 && w * 64 < nr_irqs_; ++w)  // no candidate beyond the implemented INTIDs
+        collect_irq_bits(vcpu, w, v.candidates[w].load(MemoryOrder::relaxed), sel);
+}
+
+// The candidates among `bits` of candidate word `w`.
+void Vgic::collect_irq_bits(u32 vcpu, u32 w, u64 bits, LrSelector& sel) {
+    VcpuState& v = vcpus_[vcpu];
+    for (; bits != 0; bits &= bits - 1) {
+        const u32 intid = w * 64 + ctz(bits);
+        const IrqState* st = irq(vcpu, intid);
+        if (st == nullptr || (intid >= kNumPrivate && st->target != vcpu) || st->lr_owner != kNoVcpu ||
+            (!st->pending() && !st->active) || (st->bound && !st->active)) {
+            cand_clear(v, intid);
+            continue;
         }
+        const bool pend = st->pending() && st->enabled && group_enabled(st->group1);
+        if (pend || st->active) sel.consider({intid, st->priority, st->active, pend});
     }
+}
+
+// One LPI, as collect_lpis() offers it: deliverable (pending), else active-only, else nothing.
+void Vgic::collect_lpi(const VcpuState& v, const LpiGate& g, usize idx, LrSelector& sel) const {
+    const u32 intid = kLpiBase + static_cast<u32>(idx);
+    if (lpi_deliverable(v, g, idx))
+        sel.consider({intid, static_cast<u8>(lpi_config_[idx] & 0xfc), v.lpi_active.test(idx), true});
+    else if (v.lpi_active.test(idx))
+        sel.consider({intid, static_cast<u8>(lpi_config_[idx] & 0xfc), true, false});
 }
 
 // Pending LPIs -- pending = set in lpi_pending and deliverable, see lpi_deliverable() --, then active-only ones.
@@ -425,11 +520,13 @@ void Vgic::flush(u32 vcpu, VcpuIfState& s) {
         LockGuard d(dist_lock_);
         // flush without fold: take the old state back first
         if (s.used_lrs != 0 || ich_hcr::EOIcount::get(s.hcr) != 0) fold_locked(vcpu, s, kick_mask);
-        if (v.flush_needed.exchange(false, MemoryOrder::relaxed)) {
+        if (v.flush_needed.exchange(false, MemoryOrder::relaxed) || v.overflow) {
             select_and_fill(vcpu, s);
+        } else if (v.fresh_any.load(MemoryOrder::relaxed) || v.fresh_lpi_count.load(MemoryOrder::relaxed) != 0) {
+            select_fresh_and_fill(vcpu, s);
         } else {
-            // Nothing changed since the last flush, which left no LR in use (else fold_locked marked it): its
-            // result -- empty LRs and the same UIE/NPIE/LRENPIE -- still holds (see VcpuState::flush_needed).
+            // No candidate at all: the last selection gave every candidate an LR and fold found none of them live
+            // (else it is in the fresh set), and nothing else changed. Empty LRs, no maintenance.
             s.hcr = ich_hcr::EOIcount::set(ich_hcr::En::set(s.hcr, 1), 0);
             for (u64& lr : s.lr) lr = 0;
             s.used_lrs = 0;
@@ -442,6 +539,12 @@ u64 Vgic::flush_scans(u32 vcpu) const {
     if (vcpu >= cfg_.nr_vcpus) return 0;
     LockGuard g(vcpus_[vcpu].lock);
     return vcpus_[vcpu].flush_scans;
+}
+
+u64 Vgic::flush_incremental(u32 vcpu) const {
+    if (vcpu >= cfg_.nr_vcpus) return 0;
+    LockGuard g(vcpus_[vcpu].lock);
+    return vcpus_[vcpu].flush_incremental;
 }
 
 // Both locks held. IHI0069H 12.5.7 (ICH_HCR_EL2.EOIcount): with EOImode 0 each counted EOI dropped the running
@@ -483,8 +586,11 @@ void Vgic::retire_eoicount(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
 // Both locks held.
 void Vgic::fold_locked(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
     VcpuState& v = vcpus_[vcpu];
-    if (s.used_lrs != 0 || ich_hcr::EOIcount::get(s.hcr) != 0) mark_flush(v);
-    retire_eoicount(vcpu, s, kick_mask);  // before the LRs come back, so LR-held interrupts are excluded
+    // LRs coming back need no full flush: each interrupt still pending or active goes back into the fresh set
+    // (note_changed -> cand_set, note_fresh_lpi). EOIs outside the LRs are rare: everything is looked at again.
+    if (ich_hcr::EOIcount::get(s.hcr) != 0) mark_flush(v);
+    if (ich_hcr::EOIcount::get(s.hcr) != 0)
+        retire_eoicount(vcpu, s, kick_mask);  // before the LRs come back, so LR-held interrupts are excluded
     const u32 n = min<u32>(s.used_lrs, kMaxLrs);
     for (u32 i = 0; i < n; ++i) {
         const u64 lr = s.lr[i];
@@ -498,6 +604,7 @@ void Vgic::fold_locked(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
             const usize idx = intid - kLpiBase;
             if (p) v.lpi_pending.set(idx);
             v.lpi_active.assign(idx, a);
+            if (p || a) note_fresh_lpi(v, static_cast<u32>(idx));
             continue;
         }
         IrqState* st = irq(vcpu, intid);
@@ -609,11 +716,16 @@ void Vgic::set_lpi_pending(u32 vcpu, u32 intid, bool pending) {
         return;
     }
     VcpuState& v = vcpus_[vcpu];
-    mark_flush(v);  // only this vCPU's pending LPIs change: the others' flush results stay valid
     bool kick = false;
     {
         LockGuard g(v.lock);
         v.lpi_pending.assign(intid - kLpiBase, pending);
+        // Only this vCPU's pending LPIs change: the others' flush results stay valid. A new pending LPI is one more
+        // candidate (incremental flush); a cleared one may leave a selection that holds it (full).
+        if (pending)
+            note_fresh_lpi(v, intid - kLpiBase);
+        else
+            mark_flush(v);
         LockGuard d(dist_lock_);
         kick = pending && v.lpis_enabled && intid < lpi_limit() && lpi_prop::Enable::get(lpi_config_[intid - kLpiBase]);
     }

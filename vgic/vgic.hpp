@@ -294,12 +294,19 @@ public:
     void fold(u32 vcpu, VcpuIfState& s);
     // For WFI: is anything pending, enabled and above the vCPU's priority mask?
     bool has_pending_for_wakeup(u32 vcpu);
-    // Flushes of `vcpu` that scanned its candidates (the others found nothing changed and skipped the scan).
+    // Flushes of `vcpu` that selected LRs (the others found nothing changed and skipped the selection); of them,
+    // the ones that looked only at the interrupts noted since the last flush (incremental, no whole-state scan).
     u64 flush_scans(u32 vcpu) const;
+    u64 flush_incremental(u32 vcpu) const;
+    // Tests: every incremental flush also runs the full scan's selection and panics if the two differ.
+    void set_check_incremental(bool on) { check_incremental_ = on; }
     // Something may have changed what flush(vcpu) would put into the LRs since its last flush (lock-free hint for
     // the exit fast path: a caller that sees false after its own change knows the change was not for `vcpu`).
     bool flush_needed(u32 vcpu) const {
-        return vcpu < cfg_.nr_vcpus && vcpus_[vcpu].flush_needed.load(MemoryOrder::relaxed);
+        if (vcpu >= cfg_.nr_vcpus) return false;
+        const VcpuState& v = vcpus_[vcpu];
+        return v.flush_needed.load(MemoryOrder::relaxed) || v.fresh_any.load(MemoryOrder::relaxed) ||
+               v.fresh_lpi_count.load(MemoryOrder::relaxed) != 0;
     }
 
     // ---- injection ----
@@ -376,12 +383,27 @@ private:
         SparseBitmap<kNumLpis> lpi_active;  // LPIs active in (or folded back from) the LRs
         VcpuIfState cpu_if;
         // Set (atomically, under a lock flush also holds) by everything that may change what flush() would put
-        // into this vCPU's LRs; cleared by flush(). Clear with no LR in use means the last flush's answer (no
-        // LRs, same ICH_HCR_EL2 bits) still holds and the scan is skipped.
+        // into this vCPU's LRs other than the interrupts noted in `fresh` below; cleared by flush(), which then
+        // selects from the whole candidate set (docs/vgic.md "Per-vCPU pending set, flush and fold").
         Atomic<bool> flush_needed{true};
+        // Incremental flush: the candidates noted since the last flush -- cand_set() (SGI/PPI/SPI) and
+        // note_fresh_lpi() (LPIs made pending, LPIs folded back from the LRs). Set under a lock flush also holds
+        // (the IRQ's lock: this vCPU's for private INTIDs and LPIs, the distributor's for SPIs).
+        // `fresh_any` is set with every fresh bit (a hint: flush clears it). With neither flush_needed nor `overflow`
+        // set, every candidate of this vCPU is in `fresh` (the last selection gave every candidate an LR and fold put
+        // each one still live back here), so flush() selects among them alone: the same answer as a full scan.
+        Atomic<u64> fresh[kMaxIrqs / 64];
+        Atomic<bool> fresh_any;
+        static constexpr u32 kFreshLpis = 4;  // more, and the next flush scans everything
+        u16 fresh_lpi[kFreshLpis] = {};       // LPI index (INTID - 8192), under `lock`
+        Atomic<u32> fresh_lpi_count;          // written under `lock`; read lock-free by flush_needed()
+        bool overflow = false;                // the last selection left a candidate without an LR (both locks)
         u64 flush_scans = 0;
+        u64 flush_incremental = 0;
     };
     void mark_flush(VcpuState& v) { v.flush_needed.store(true, MemoryOrder::relaxed); }
+    // An LPI that may now need an LR (v.lock held).
+    static void note_fresh_lpi(VcpuState& v, u32 idx);
     // Conservative: any configuration change (GICD/GICR/ICC writes, restore, LPI tables, reset) re-flushes all.
     void mark_flush_all() {
         for (VcpuState& v : vcpus_) mark_flush(v);
@@ -419,7 +441,14 @@ private:
     };
     LpiGate lpi_gate(const VcpuState& v) const { return {v.lpis_enabled && group_enabled(true), lpi_limit()}; }
     [[gnu::always_inline]] inline void select_and_fill(u32 vcpu, VcpuIfState& s);
+    [[gnu::always_inline]] inline void select_fresh_and_fill(u32 vcpu, VcpuIfState& s);
     [[gnu::always_inline]] inline void collect_irqs(u32 vcpu, LrSelector& sel);
+    [[gnu::always_inline]] inline void collect_irq_bits(u32 vcpu, u32 word, u64 bits, LrSelector& sel);
+    [[gnu::always_inline]] inline void collect_lpi(const VcpuState& v, const LpiGate& g, usize idx,
+                                                   LrSelector& sel) const;
+    [[gnu::always_inline]] inline void fill(u32 vcpu, VcpuIfState& s, LrSelector& sel, const LpiGate& gate);
+    void clear_fresh(VcpuState& v) const;
+    void check_fresh_selection(u32 vcpu, const VcpuIfState& s, LrSelector fresh);
     [[gnu::always_inline]] inline void collect_lpis(const VcpuState& v, const LpiGate& g, LrSelector& sel) const;
     inline bool lpi_deliverable(const VcpuState& v, const LpiGate& g, usize idx) const;
     inline u64 irq_lr(u32 vcpu, const LrCandidate& c);
@@ -443,6 +472,7 @@ private:
     VcpuKicker* kicker_ = nullptr;
     HwIrqControl* hw_ = nullptr;
     BoundIrqSink* bound_sink_ = nullptr;
+    bool check_incremental_ = false;
 
     Atomic<u32> lpi_table_gen_;  // bumped on EnableLPIs changes, PROPBASER writes, reset (lpi_table())
     Spinlock dist_lock_;         // SPI state, GICD_CTLR, PROPBASER and the LPI configuration cache

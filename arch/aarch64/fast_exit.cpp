@@ -130,16 +130,21 @@ bool lr_dependent(u64 frame_offset) {
 // IRQs) when anything else is due: a VM reset, a panic, a vCPU that stopped running, a reloaded context, or a
 // device whose entry needs the whole context (SDEI delivering an event, the console escape's work).
 u64 fast_irq(Vm& vm, Vcpu& v) {
+    PerCpu& cpu = this_cpu();
+    cpu.vgic.may_defer_fold = true;  // the LR fold may wait for the flush below (vgic_glue.cpp)
     vm.devices().after_exit(v);
-    count_exit(this_cpu().exits.irq);
+    count_exit(cpu.exits.irq);
     (void)gic_handle_irqs();
     if (reset_requested() || panicking() || v.state.load(MemoryOrder::acquire) != VcpuState::running || v.sys_dirty ||
-        v.fp_dirty || vm.devices().entry_needs_context(v))
+        v.fp_dirty || vm.devices().entry_needs_context(v)) {
+        vgic_fold_deferred(v);  // the run loop sees folded state, as after its own exits
         return HV_EXIT_IRQ_HANDLED;
+    }
+    cpu.vgic.may_defer_fold = false;
     // As the run loop: a kick is spent by this entry (the flush below sees what it announced).
     v.kick_pending.store(false, MemoryOrder::release);
-    vm.devices().before_entry(v);
-    count_exit(this_cpu().exits.fast);
+    vm.devices().before_entry(v);  // the vGIC's flush folds what after_exit left
+    count_exit(cpu.exits.fast);
     return kResume;
 }
 

@@ -34,6 +34,10 @@ struct VgicCpuState {
     u32 hw_lrs = 0;
     // Its physical PMU PPI fired while the architectural request was low and was left active (pmu_irq).
     bool pmu_parked = false;
+    // The exit fast path's IRQ exit (fast_irq): after_exit may leave the fold to the entry's flush, which folds
+    // under the same locks (vgic_glue.cpp after_exit); `fold_deferred` says it did (vgic_fold_deferred undoes it).
+    bool may_defer_fold = false;
+    bool fold_deferred = false;
     Atomic<u64> forwarded_spis;  // activations of passed-through SPIs taken here (`stats: spi`; relaxed atomics)
 };
 

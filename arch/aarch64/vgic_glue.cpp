@@ -86,6 +86,8 @@ public:
 // A stateless port (vtable only): constant at file scope (docs/architecture.md §4 "The anchors").
 constinit const GicHwControl kHwControl;
 VgicGlueState& st() { return hyp().vgic_glue; }
+// vg() without the call (the entry/exit hooks use it a dozen times per exit).
+[[gnu::always_inline]] inline vgic::Vgic& vg() { return hyp().vm->vgic; }
 // The guest's EL1 timers, both hardware-linked (vINTID == pINTID). The guest owns their registers; the run loop
 // switches them per vCPU with the other EL1 registers, so right after an exit (and right before an entry) the CPU's
 // registers are the vCPU's.
@@ -111,7 +113,7 @@ void sync_timer_lines(Vcpu& v) {
         const u64 ctl = read_timer_ctl(t);
         if ((ctl & kCtlEnable) != 0 && (ctl & kCtlIstatus) != 0 && (ctl & kCtlImask) == 0) continue;
         st().timer_line[t][v.id] = false;
-        if (the_vgic().set_level(kTimerPpi[t], v.id, false) != Status::ok)
+        if (vg().set_level(kTimerPpi[t], v.id, false) != Status::ok)
             HV_LOG_RATELIMITED(warn, "vcpu%u: %s timer line update failed", v.id, kTimerName[t]);
     }
 }
@@ -137,7 +139,7 @@ void sync_pmu_line(Vcpu& v) {
     }
     if (level) return;
     st().pmu_line[v.id] = false;
-    if (the_vgic().set_level(kPpiPmu, v.id, false) != Status::ok)
+    if (vg().set_level(kPpiPmu, v.id, false) != Status::ok)
         HV_LOG_RATELIMITED(warn, "vcpu%u: PMU overflow line update failed", v.id);
 }
 
@@ -161,13 +163,22 @@ void cpu_setup(VgicCpuState& cpu) {
     }
 }
 
+// An LR with HW = 1 (timer, PMU, passed-through SPI): its fold settles the physical side (line level, active state),
+// which the IRQ handlers that follow the exit must see in order -- such an exit folds at once.
+bool hw_linked_lr(const vgic::VcpuIfState& s) {
+    for (u32 i = 0; i < s.used_lrs && i < vgic::kMaxLrs; ++i)
+        if (vgic::ich_lr::HW::get(s.lr[i])) return true;
+    return false;
+}
+
 void before_entry(Vcpu& v) {
     VgicCpuState& cpu = this_cpu().vgic;
     cpu_setup(cpu);
     sync_timer_lines(v);  // a replaced context (CPU_ON, reset) must not inherit the old timers' level
     sync_pmu_line(v);     // ... nor the old PMU's (the PMU device, registered first, loaded it)
-    vgic::VcpuIfState& s = the_vgic().cpu_if(v.id);
-    the_vgic().flush(v.id, s);  // the model sets NPIE only while a pending LR exists (no maintenance storm)
+    vgic::VcpuIfState& s = vg().cpu_if(v.id);
+    vg().flush(v.id, s);        // the model sets NPIE only while a pending LR exists (no maintenance storm)
+    cpu.fold_deferred = false;  // flush folded first
     const u32 used = min(s.used_lrs, st().nr_lrs);
     const u32 nwrite = max(used, cpu.hw_lrs);  // s.lr[i] == 0 for i >= used_lrs
     for (u32 i = 0; i < nwrite; ++i) write_lr(i, s.lr[i]);
@@ -178,8 +189,9 @@ void before_entry(Vcpu& v) {
 }
 
 void after_exit(Vcpu& v) {
-    vgic::VcpuIfState& s = the_vgic().cpu_if(v.id);
-    for (u32 i = 0; i < s.used_lrs && i < st().nr_lrs; ++i) s.lr[i] = read_lr(i);
+    vgic::VcpuIfState& s = vg().cpu_if(v.id);
+    const u32 used = min(s.used_lrs, st().nr_lrs);
+    for (u32 i = 0; i < used; ++i) s.lr[i] = read_lr(i);
     read_aprs(st().nr_aprs, s.ap0r, s.ap1r);
     s.vmcr = read_sysreg<arm::reg::kIchVmcrEl2>();
     s.elrsr = read_sysreg<arm::reg::kIchElrsrEl2>();
@@ -191,7 +203,13 @@ void after_exit(Vcpu& v) {
     write_sysreg<arm::reg::kIchHcrEl2>(0);
     isb();
     // Nothing in the LRs and no EOI outside them: fold would not change anything.
-    if (s.used_lrs != 0 || vgic::ich_hcr::EOIcount::get(s.hcr) != 0) the_vgic().fold(v.id, s);
+    if (s.used_lrs != 0 || vgic::ich_hcr::EOIcount::get(s.hcr) != 0) {
+        VgicCpuState& cpu = this_cpu().vgic;
+        if (cpu.may_defer_fold && !hw_linked_lr(s))
+            cpu.fold_deferred = true;  // the IRQ exit's flush folds, under the same locks (one lock round less)
+        else
+            vg().fold(v.id, s);
+    }
     sync_timer_lines(v);
     sync_pmu_line(v);
 }
@@ -212,12 +230,12 @@ bool sysreg(Vcpu& v, const esr::SysRegAccess& a, u64& value) {
             return false;
     }
     if (a.read) return false;  // write-only registers: the default path makes a read UNDEF
-    the_vgic().sgi_write(v.id, value, kind);
+    vg().sgi_write(v.id, value, kind);
     return true;
 }
 
 // WFI / CPU_SUSPEND wait (after the exit's fold): something deliverable above the vCPU's priority mask.
-bool has_pending(Vcpu& v) { return the_vgic().has_pending_for_wakeup(v.id); }
+bool has_pending(Vcpu& v) { return vg().has_pending_for_wakeup(v.id); }
 
 // The vGIC as one of the VM's devices (vm/vm.hpp DeviceHooks).
 DeviceHooks device_hooks() {
@@ -246,7 +264,7 @@ bool timer_irq(u32 intid, void*) {
     }
     const u32 t = intid == kPpiPhysicalTimer ? kPhysicalTimer : kVirtualTimer;
     if (v->id < vgic::kMaxVcpus) st().timer_line[t][v->id] = true;
-    if (the_vgic().set_level(intid, v->id, true) != Status::ok) {
+    if (vg().set_level(intid, v->id, true) != Status::ok) {
         HV_LOG_RATELIMITED(warn, "vcpu%u: %s timer injection failed", v->id, kTimerName[t]);
         return true;
     }
@@ -269,7 +287,7 @@ bool pmu_irq(u32 intid, void*) {
         return false;
     }
     if (v->id < vgic::kMaxVcpus) st().pmu_line[v->id] = true;
-    if (the_vgic().set_level(kPpiPmu, v->id, true) != Status::ok) {
+    if (vg().set_level(kPpiPmu, v->id, true) != Status::ok) {
         HV_LOG_RATELIMITED(warn, "vcpu%u: PMU overflow injection failed", v->id);
         return true;
     }
@@ -283,10 +301,10 @@ bool pmu_irq(u32 intid, void*) {
 void follow_guest_route(u32 intid) {
     u64 route = 0;
     const u64 irouter = static_cast<u64>(vgic::GicdReg::IROUTER) + u64{8} * intid;  // IROUTER<n>, IHI0069H 12.9.22
-    if (intid >= 1020 || the_vgic().dist_save_read(irouter, 8, route) != Status::ok) return;
+    if (intid >= 1020 || vg().dist_save_read(irouter, 8, route) != Status::ok) return;
     const Vm& vm = the_vm();
-    for (u32 i = 0; i < vm.vcpu_count && i < the_vgic().vcpu_count(); ++i) {
-        if ((the_vgic().vcpu_mpidr(i) & vgic::mpidr::kAffMask) != (route & vgic::gicd_irouter::kAffMask)) continue;
+    for (u32 i = 0; i < vm.vcpu_count && i < vg().vcpu_count(); ++i) {
+        if ((vg().vcpu_mpidr(i) & vgic::mpidr::kAffMask) != (route & vgic::gicd_irouter::kAffMask)) continue;
         const u32 pcpu = vm.vcpus[i].pcpu;
         if (pcpu >= kMaxCpus || st().forwarded_spi_pcpu[intid].load(MemoryOrder::relaxed) == pcpu) return;
         st().forwarded_spi_pcpu[intid].store(static_cast<u8>(pcpu), MemoryOrder::relaxed);
@@ -301,7 +319,7 @@ void follow_guest_route(u32 intid) {
 // physical one through the hardware-linked LR. `arg` is the device name for the log.
 bool forwarded_spi_irq(u32 intid, void* arg) {
     this_cpu().vgic.forwarded_spis.fetch_add(1, MemoryOrder::relaxed);
-    if (!st().ready.load(MemoryOrder::acquire) || the_vgic().inject_edge(intid, 0) != Status::ok) {
+    if (!st().ready.load(MemoryOrder::acquire) || vg().inject_edge(intid, 0) != Status::ok) {
         HV_LOG_RATELIMITED(warn, "%s: SPI %u could not be forwarded: disabled", static_cast<const char*>(arg), intid);
         gic_enable(intid, false);
         return true;
@@ -418,6 +436,14 @@ MmioHandler* vgic_frame(u64 ipa, u64& offset, u64& size) {
         return &the_vgic().redistributors();
     }
     return nullptr;
+}
+
+void vgic_fold_deferred(Vcpu& v) {
+    VgicCpuState& cpu = this_cpu().vgic;
+    cpu.may_defer_fold = false;
+    if (!cpu.fold_deferred) return;
+    cpu.fold_deferred = false;
+    the_vgic().fold(v.id, the_vgic().cpu_if(v.id));
 }
 
 bool vgic_lrs_idle(const Vcpu& v) {

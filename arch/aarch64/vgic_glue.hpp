@@ -54,6 +54,10 @@ bool vgic_lines_quiet(const Vcpu& v);
 // The exit fast path (fast_exit.cpp), on `v`'s pCPU right after an exit: its list registers hold nothing and no EOI
 // was counted outside them, so the exit's fold would change nothing (a handler may run before it).
 bool vgic_lrs_idle(const Vcpu& v);
+// The exit fast path's IRQ exit lets the vGIC's after_exit leave the LR fold to the entry's flush (PerCpu
+// vgic.may_defer_fold); before anything else may look at the vCPU's interrupt state (the run loop takes over), this
+// folds if it was left. Also ends the permission.
+void vgic_fold_deferred(Vcpu& v);
 
 // The exit fast path: the vGIC's frame (GICD or GICR) that holds `ipa`, the offset into it and its size; nullptr if
 // neither (the same handler, offset and size MmioBus::find gives, without its search).

@@ -326,14 +326,17 @@ TEST_F(LrSelectLpiTest, LpisCompeteWithSpis) {
     EXPECT_EQ(ich_hcr::NPIE::get(s.hcr), 0u);
 }
 
-// The scan is skipped only when nothing changed since a flush that left no LR in use; any change, and any flush
-// after LRs were in use, scans again. A skipped flush still hands out empty LRs with En set and EOIcount 0.
+// The selection is skipped only when no candidate can exist: nothing changed since a flush that gave every candidate
+// an LR, and fold found none of them still live. New interrupts (an SGI, a line, an LPI) and interrupts folded back
+// live are selected among themselves (incremental, flush_incremental); configuration changes scan everything. A
+// skipped flush still hands out empty LRs with En set and EOIcount 0.
 TEST_F(VgicTest, LrSelectUnchangedFlushSkipsTheScan) {
     enable_all(0);
     auto& s = vgic->cpu_if(0);
     vgic->flush(0, s);
     const u64 scans = vgic->flush_scans(0);
     EXPECT_EQ(scans, 1u);
+    EXPECT_EQ(vgic->flush_incremental(0), 0u);
     s.lr[3] = 0x1234;                          // stale garbage beyond used_lrs
     s.hcr = ich_hcr::EOIcount::set(s.hcr, 0);  // fold ran: nothing counted
     vgic->flush(0, s);
@@ -350,30 +353,33 @@ TEST_F(VgicTest, LrSelectUnchangedFlushSkipsTheScan) {
     ASSERT_EQ(vgic->inject_edge(40, 0), Status::ok);
     vgic->flush(0, s);
     EXPECT_EQ(vgic->flush_scans(0), scans + 2);
+    EXPECT_EQ(vgic->flush_incremental(0), 0u);
     ASSERT_EQ(s.used_lrs, 1u);
-    vgic->flush(0, s);  // flush without fold, LR in use: folded and scanned again
+    vgic->flush(0, s);  // flush without fold, LR in use: folded back (still pending) and selected again
     EXPECT_EQ(vgic->flush_scans(0), scans + 3);
+    EXPECT_EQ(vgic->flush_incremental(0), 1u);
     ASSERT_EQ(s.used_lrs, 1u);
     EXPECT_EQ(lr_intid(s.lr[0]), 40u);
     ack_and_deactivate_all(s);
     vgic->fold(0, s);
-    vgic->flush(0, s);  // LRs were in use: scanned
-    EXPECT_EQ(vgic->flush_scans(0), scans + 4);
+    vgic->flush(0, s);  // the LR came back done: nothing left, no selection
+    EXPECT_EQ(vgic->flush_scans(0), scans + 3);
     EXPECT_EQ(s.used_lrs, 0u);
     vgic->flush(0, s);
-    EXPECT_EQ(vgic->flush_scans(0), scans + 4);
-    // An SGI from another vCPU, a line level, an LPI: each ends the skip.
+    EXPECT_EQ(vgic->flush_scans(0), scans + 3);
+    // An SGI from another vCPU, a line level, an LPI: each ends the skip, selected incrementally.
     vgic->sgi_write(1, sgi_to(3, 0), SgiKind::sgi1r);
     vgic->flush(0, s);
-    EXPECT_EQ(vgic->flush_scans(0), scans + 5);
+    EXPECT_EQ(vgic->flush_scans(0), scans + 4);
     ASSERT_EQ(vgic->set_level(27, 0, true), Status::ok);
     vgic->flush(0, s);
-    EXPECT_EQ(vgic->flush_scans(0), scans + 6);
+    EXPECT_EQ(vgic->flush_scans(0), scans + 5);
     vgic->set_lpi_pending(0, 8300, true);
     vgic->flush(0, s);
-    EXPECT_EQ(vgic->flush_scans(0), scans + 7);
+    EXPECT_EQ(vgic->flush_scans(0), scans + 6);
+    EXPECT_EQ(vgic->flush_incremental(0), 4u);
     // Nothing of it was deliverable (SGI 3, PPI 27 disabled; LPIs off): still no LR, and the skip resumes.
     EXPECT_EQ(s.used_lrs, 0u);
     vgic->flush(0, s);
-    EXPECT_EQ(vgic->flush_scans(0), scans + 7);
+    EXPECT_EQ(vgic->flush_scans(0), scans + 6);
 }

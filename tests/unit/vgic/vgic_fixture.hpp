@@ -60,6 +60,7 @@ protected:
             for (u32 i = 0; i < nr_vcpus; ++i) cfg.mpidr[i] = mpidrs[i];
         vgic = std::make_unique<Vgic>();
         ASSERT_EQ(vgic->init(cfg, mem, kicker, &hw), Status::ok);
+        vgic->set_check_incremental(true);  // every incremental flush is checked against the full scan
         kicker.kicks.clear();
     }
 
