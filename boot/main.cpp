@@ -164,10 +164,10 @@ void read_host_dtb(u64 dtb_pa) {
     usize dtb_size = be32(src + 4);
     if (dtb_size > kDtbMax) panic("host DTB too large (%zu bytes)", dtb_size);
     memcpy(boot_state().host_dtb, src, dtb_size);
-    auto reader = fdt::Reader::open(boot_state().host_dtb, dtb_size);
-    if (!reader.ok()) panic("host DTB invalid: %s", status_name(reader.status()));
-    boot_state().host_dt = reader.value();
-    Status s = parse_platform(boot_state().host_dt, boot_state().platform);
+    // In place: the Reader carries its node index (4 KiB), too big for copies on the 16 KiB boot stack.
+    Status s = boot_state().host_dt.init(boot_state().host_dtb, dtb_size);
+    if (s != Status::ok) panic("host DTB invalid: %s", status_name(s));
+    s = parse_platform(boot_state().host_dt, boot_state().platform);
     if (s != Status::ok) panic("host DTB: platform description incomplete: %s", status_name(s));
     if (boot_state().platform.uart.present) arch::console_init(boot_state().platform.uart.base);
 

@@ -187,25 +187,37 @@ Status walk_structure(const u8* st, u32 size, const char* strings, u32 strings_s
 
 }  // namespace
 
-Result<Reader> Reader::open(const void* blob_ptr, usize max_size) {
+Result<Reader> Reader::open(const void* blob, usize max_size) {
+    Reader r;
+    HV_TRY(r.init(blob, max_size));
+    return r;
+}
+
+Status Reader::init(const void* blob_ptr, usize max_size) {
+    blob_ = nullptr;  // not valid() until every check passed
+    index_count_ = 0;
     const u8* blob = static_cast<const u8*>(blob_ptr);
     Layout l;
     HV_TRY(check_header(blob, max_size, l));
-
-    Reader r;
-    r.blob_ = blob;
-    r.total_size_ = l.total;
-    r.version_ = l.version;
-    r.boot_cpuid_ = header(blob, HeaderField::boot_cpuid_phys);
-    r.struct_ = blob + l.off_struct;
-    r.struct_size_ = static_cast<u32>(l.size_struct);
-    r.strings_ = reinterpret_cast<const char*>(blob + l.off_strings);
-    r.strings_size_ = static_cast<u32>(l.size_strings);
-    r.rsv_off_ = static_cast<u32>(l.off_rsv);
-    HV_TRY(count_reservations(blob, l, r.rsv_count_));
-    HV_TRY(walk_structure(r.struct_, r.struct_size_, r.strings_, r.strings_size_, r.root_));
-    r.build_index();
-    return r;
+    const u8* st = blob + l.off_struct;
+    const char* strings = reinterpret_cast<const char*>(blob + l.off_strings);
+    usize rsv_count = 0;
+    i32 root = kNoNode;
+    HV_TRY(count_reservations(blob, l, rsv_count));
+    HV_TRY(walk_structure(st, static_cast<u32>(l.size_struct), strings, static_cast<u32>(l.size_strings), root));
+    blob_ = blob;
+    total_size_ = l.total;
+    version_ = l.version;
+    boot_cpuid_ = header(blob, HeaderField::boot_cpuid_phys);
+    struct_ = st;
+    struct_size_ = static_cast<u32>(l.size_struct);
+    strings_ = strings;
+    strings_size_ = static_cast<u32>(l.size_strings);
+    rsv_off_ = static_cast<u32>(l.off_rsv);
+    rsv_count_ = rsv_count;
+    root_ = root;
+    build_index();
+    return Status::ok;
 }
 
 void Reader::build_index() {

@@ -47,6 +47,9 @@ public:
     // Validates the header (magic, version >= 16, blocks inside totalsize <= max_size, alignment) and the structure
     // block. Status::corrupt for any malformed blob, Status::unsupported for a version it cannot read.
     static Result<Reader> open(const void* blob, usize max_size);
+    // open() into this Reader, in place (a Reader holds its node index, 4 KiB: the boot stack gets no copies of
+    // it). On failure the Reader is not valid().
+    [[nodiscard]] Status init(const void* blob, usize max_size);
 
     bool valid() const { return blob_ != nullptr; }
     const u8* blob() const { return blob_; }

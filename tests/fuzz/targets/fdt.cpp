@@ -5,6 +5,12 @@
 #include <cstdlib>
 #include <vector>
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#include <sanitizer/asan_interface.h>
+#endif
+#endif
+
 #include "core/fdt/reader.hpp"
 #include "core/guest_dtb.hpp"
 #include "core/platform.hpp"
@@ -15,11 +21,16 @@ using namespace hv;
 namespace {
 
 void touch(const void* p, usize n) {
-    // Forces a read of every byte so ASan sees out-of-bounds spans.
+    // Every byte of a span the reader handed out must be addressable: one ASan shadow check of the whole range
+    // (a byte loop here cost as much as the reader's own work).
+#if defined(__has_feature) && __has_feature(address_sanitizer)
+    FUZZ_CHECK(n == 0 || __asan_region_is_poisoned(const_cast<void*>(p), n) == nullptr);
+#else
     volatile u8 sink = 0;
     const auto* b = static_cast<const u8*>(p);
     for (usize i = 0; i < n; ++i) sink = static_cast<u8>(sink + b[i]);
     (void)sink;
+#endif
 }
 
 // By-name accessors on property `name` of node n.
@@ -37,19 +48,21 @@ void by_name(const fdt::Reader& r, i32 n, const char* name) {
 }
 
 // The node index (parent, depth, sibling, phandle, compatible without walks) answers as the walks do. The walks
-// cost O(n) per node, so two nodes per tree: the root's first child and one in every 64 (which: by the blob's size).
+// cost O(n) per node, so about one node per tree (which: by the blob's size).
 void check_index(const fdt::Reader& r, const fdt::Reader& walks, i32 n, usize ordinal) {
-    if (ordinal != 1 && ordinal % 64 != r.total_size() % 64) return;
+    if (ordinal % 64 != r.total_size() % 64 && !(ordinal == 1 && r.total_size() % 2 == 0)) return;
     FUZZ_CHECK(r.parent(n) == walks.parent(n));
     FUZZ_CHECK(r.depth(n) == walks.depth(n));
     FUZZ_CHECK(r.next_sibling(n) == walks.next_sibling(n));
     FUZZ_CHECK(r.has_compatible(n, "arm,gic-v3") == walks.has_compatible(n, "arm,gic-v3"));
-    if (ordinal == 1) FUZZ_CHECK(r.find_compatible("arm,gic-v3-its", n) == walks.find_compatible("arm,gic-v3-its", n));
 }
 
 constexpr usize kAccessorStride = 8;
 
-void walk(const fdt::Reader& r) {
+// Every node: name, depth, parent, properties (spans in bounds), children. `host`: the blob the fuzzer wrote --
+// also the by-name accessors, paths and the index-vs-walk checks; the guest DTB (our writer's output from what the
+// parser accepted) gets the structural pass only.
+void walk(const fdt::Reader& r, bool host) {
     const usize limit = r.total_size() / 4 + 2;  // a node takes at least 8 bytes
     const fdt::Reader walks = r.unindexed();
     usize nodes = 0;
@@ -59,11 +72,11 @@ void walk(const fdt::Reader& r) {
         (void)r.reservation(i, a, s);
     }
     // The search through the index against the walk over every node's properties: one input in four.
-    if ((r.total_size() >> 2) % 4 == 0)
+    if (host && (r.total_size() >> 2) % 4 == 0)
         FUZZ_CHECK(r.find_compatible("arm,pl011") == walks.find_compatible("arm,pl011"));
     for (i32 n = r.root(); n != fdt::kNoNode; n = r.next_node(n)) {
         FUZZ_CHECK(++nodes <= limit);
-        check_index(r, walks, n, nodes - 1);
+        if (host) check_index(r, walks, n, nodes - 1);
         const char* name = r.name(n);
         FUZZ_CHECK(name != nullptr);
         touch(name, __builtin_strlen(name));
@@ -79,13 +92,6 @@ void walk(const fdt::Reader& r) {
             fdt::Property pr = r.prop_at(p);
             if (pr.name) touch(pr.name, __builtin_strlen(pr.name));
             touch(pr.value.data(), pr.value.size());
-            fdt::StringList sl(pr.value);
-            usize count = sl.count(), seen = 0;
-            while (const char* s = sl.next()) {
-                touch(s, __builtin_strlen(s));
-                FUZZ_CHECK(++seen <= count);
-            }
-            FUZZ_CHECK(seen == count);
             if (first == nullptr) first = pr.name;
             last = pr.name;
         }
@@ -96,7 +102,7 @@ void walk(const fdt::Reader& r) {
         }
         // The by-name accessors scan the node's properties (and its parent's): one node in kAccessorStride, which
         // ones by the blob's size, so that they cost O(props) per tree rather than O(props^2).
-        if ((nodes - 1) % kAccessorStride == r.total_size() % kAccessorStride) {
+        if (host && (nodes - 1) % kAccessorStride == r.total_size() % kAccessorStride) {
             if (first != nullptr) by_name(r, n, first);
             if (last != nullptr && last != first) by_name(r, n, last);
             (void)r.address_cells(n);
@@ -118,6 +124,7 @@ void walk(const fdt::Reader& r) {
     // parse_platform looks up /chosen, /cpus, /aliases, /reserved-memory; these are the odd forms (each scans the
     // children on its way).
     static const char* const kPaths[] = {"/", "//", "", "memory", "/chosen/", "/a/b/c/d/e/f", "/cpus/cpu@0", "/memory"};
+    if (!host) return;
     for (const char* p : kPaths) (void)r.find_path(p);
     FUZZ_CHECK(r.find_phandle(first_phandle) == walks.find_phandle(first_phandle));
     for (i32 n = r.find_compatible("arm,gic-v3"); n != fdt::kNoNode; n = r.find_compatible("arm,gic-v3", n))
@@ -140,7 +147,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!opened.ok()) return 0;
     const fdt::Reader& r = opened.value();
     FUZZ_CHECK(r.total_size() <= size);
-    if (getenv("NOWALK") == nullptr) walk(r);
+    walk(r, true);
 
     static PlatformInfo platform;  // large (boot module bootargs): static, reset each run
     platform = PlatformInfo{};
@@ -160,7 +167,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(used <= sizeof out);
     auto guest = fdt::Reader::open(out, used);
     FUZZ_CHECK(guest.ok());
-    if (getenv("NOWALK") == nullptr) walk(guest.value());
+    walk(guest.value(), false);
     i32 cpus = guest.value().find_path("/cpus");
     FUZZ_CHECK(cpus != fdt::kNoNode);
     usize n = 0;
