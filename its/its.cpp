@@ -289,7 +289,7 @@ void Its::set_baser(unsigned n, u64 v) {
     if (baser::Valid::get(old) && !baser::Valid::get(baser_[n])) {
         // Invalidating a table drops what it described (KVM frees its device / collection list).
         if (n == 0) {
-            for (u16 s = 0; s < Mappings::device_slots(); ++s)
+            for (u16 s = 0; s < map_.device_slot_end(); ++s)
                 if (map_.device(s).used) {
                     unmap_device_events(s);
                     LockGuard g(map_lock_);

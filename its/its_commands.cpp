@@ -108,7 +108,7 @@ void Its::unmap_device_events(u16 device_slot) {
 }
 
 void Its::unmap_all() {
-    for (u16 s = 0; s < Mappings::device_slots(); ++s)
+    for (u16 s = 0; s < map_.device_slot_end(); ++s)
         if (map_.device(s).used) unmap_device_events(s);
     LockGuard g(map_lock_);
     map_.clear();
@@ -117,10 +117,13 @@ void Its::unmap_all() {
 void Its::notify_collection(u16 collection_slot) {
     if (observer_ == nullptr) return;
     u32 target = map_.collection(collection_slot).target;
-    for (u16 e = 0; e < Mappings::ite_slots(); ++e) {
+    // Slot order; the scan stops at the last of the collection's `refs` ITEs (not every slot of the pool per MAPC).
+    u32 left = map_.collection(collection_slot).refs;
+    for (u16 e = 0; e < map_.ite_slot_end() && left != 0; ++e) {
         const Ite& ite = map_.ite(e);
-        if (ite.used && ite.collection == collection_slot)
-            observer_->on_map(map_.device(ite.device).id, ite.event, ite.intid, target);
+        if (!ite.used || ite.collection != collection_slot) continue;
+        --left;
+        observer_->on_map(map_.device(ite.device).id, ite.event, ite.intid, target);
     }
 }
 

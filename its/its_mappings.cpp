@@ -14,16 +14,38 @@ void Mappings::clear() {
     // Nothing was added since the last clear: already clear (an ITS reset and RESTORE_TABLES both clear; a VM
     // reset of an ITS that never mapped anything costs nothing).
     if (pristine_) return;
-    for (auto& d : devices_) d = Device{};
-    for (auto& i : ites_) i = Ite{};
-    for (auto& c : collections_) c = Collection{};
-    devices_index_.clear();
-    ites_index_.clear();
-    collections_index_.clear();
+    // Only the slots used since the last clear can differ from a fresh pool: devices and collections below their
+    // high-water marks, ITEs on the part of the free stack that was ever popped (slot 0 is on top, so these are the
+    // slots below kMaxItes - lowest stack depth). A reset or RESTORE_TABLES of an ITS with a handful of mappings
+    // costs that handful, not a rewrite of the 8192-slot pool and indexes.
+    const u32 ite_hw = kMaxItes - min_free_ites_;
+    if (ite_hw <= kMaxItes / 8) {
+        for (u16 s = 0; s < device_hw_; ++s) {
+            if (devices_[s].used) devices_index_.erase(devices_[s].id, s);
+            devices_[s] = Device{};
+        }
+        for (u16 s = 0; s < ite_hw; ++s) {
+            if (ites_[s].used) ites_index_.erase(ite_key(ites_[s].device, ites_[s].event), s);
+            ites_[s] = Ite{};
+        }
+        for (u16 s = 0; s < collection_hw_; ++s) {
+            if (collections_[s].used) collections_index_.erase(collections_[s].icid, s);
+            collections_[s] = Collection{};
+        }
+        for (u32 i = min_free_ites_; i < kMaxItes; ++i) free_ites_[i] = static_cast<u16>(kMaxItes - 1 - i);
+    } else {
+        for (auto& d : devices_) d = Device{};
+        for (auto& i : ites_) i = Ite{};
+        for (auto& c : collections_) c = Collection{};
+        devices_index_.clear();
+        ites_index_.clear();
+        collections_index_.clear();
+        // Free ITE slots as a stack, slot 0 on top: allocation and release are O(1) whatever the guest freed before.
+        for (u16 i = 0; i < kMaxItes; ++i) free_ites_[i] = static_cast<u16>(kMaxItes - 1 - i);
+    }
     n_devices_ = n_ites_ = n_collections_ = 0;
-    // Free ITE slots as a stack, slot 0 on top: allocation and release are O(1) whatever the guest freed before.
-    for (u16 i = 0; i < kMaxItes; ++i) free_ites_[i] = static_cast<u16>(kMaxItes - 1 - i);
-    n_free_ites_ = kMaxItes;
+    n_free_ites_ = min_free_ites_ = kMaxItes;
+    device_hw_ = collection_hw_ = 0;
     pristine_ = true;
 }
 
@@ -34,6 +56,7 @@ Result<u16> Mappings::add_device(u32 device_id, u64 itt_addr, u8 event_bits) {
         if (devices_[s].used) continue;
         devices_[s] = Device{device_id, itt_addr, event_bits, kNil, 0, true};
         devices_index_.insert(device_id, s);
+        device_hw_ = max<u16>(device_hw_, s + 1);
         ++n_devices_;
         return s;
     }
@@ -55,6 +78,7 @@ Result<u16> Mappings::get_or_add_collection(u32 icid) {
         if (collections_[s].used) continue;
         collections_[s] = Collection{static_cast<u16>(icid), kUnmappedTarget, 0, true};
         collections_index_.insert(icid, s);
+        collection_hw_ = max<u16>(collection_hw_, s + 1);
         ++n_collections_;
         return s;
     }
@@ -78,6 +102,7 @@ Result<u16> Mappings::add_ite(u16 device_slot, u32 event, u32 intid, u16 collect
     if (n_free_ites_ == 0) return Status::no_memory;
     pristine_ = false;
     const u16 slot = free_ites_[--n_free_ites_];
+    min_free_ites_ = min(min_free_ites_, n_free_ites_);
 
     Device& d = devices_[device_slot];
     Ite& e = ites_[slot];

@@ -153,6 +153,9 @@ public:
     static constexpr u16 device_slots() { return kMaxDevices; }
     static constexpr u16 ite_slots() { return kMaxItes; }
     static constexpr u16 collection_slots() { return kMaxCollections; }
+    // Every used device / ITE slot is below these (high-water marks since the last clear()): pool walks stop there.
+    u16 device_slot_end() const { return device_hw_; }
+    u16 ite_slot_end() const { return static_cast<u16>(kMaxItes - min_free_ites_); }
 
 private:
     static u32 ite_key(u16 device_slot, u32 event) { return (u32{device_slot} << 16) | (event & 0xffff); }
@@ -166,6 +169,11 @@ private:
     usize n_devices_ = 0, n_ites_ = 0, n_collections_ = 0;
     u16 free_ites_[kMaxItes];  // stack of free ITE slots
     u32 n_free_ites_ = 0;
+    // Since the last clear(): the lowest depth of the free ITE stack, and one past the highest device / collection
+    // slot used (what clear() has to undo).
+    u32 min_free_ites_ = 0;
+    u16 device_hw_ = kMaxDevices, collection_hw_ = kMaxCollections;
+    // Nothing added since clear(): every slot, index and the free stack are as clear() left them.
     bool pristine_ =
         false;  // nothing added since clear(): every slot, index and the free stack are as clear() left them
 };

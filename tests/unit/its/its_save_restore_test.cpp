@@ -327,6 +327,48 @@ TEST(ItsRoundTrip, TwoLevelDeviceTable) { round_trip(true); }
 
 // Mappings::clear after adds and removes leaves the same empty pool as a new one (slot 0 first again); a clear
 // with nothing added since the last one is a no-op that keeps it so.
+// clear() undoes only what was used since the last clear when that is little (at most kMaxItes / 8 ITE slots ever
+// taken) and rewrites everything otherwise; both must leave a pool that allocates like a fresh one.
+TEST(ItsMappings, ClearOfFewOrManyItesGivesBackAFreshPool) {
+    for (u32 n : {3u, 200u, kMaxItes / 8, kMaxItes / 8 + 1, 3000u}) {
+        auto m = std::make_unique<Mappings>();
+        auto fresh = std::make_unique<Mappings>();
+        for (int round = 0; round < 2; ++round) {
+            Result<u16> d = m->add_device(100 + round, 0x1000, 16);
+            Result<u16> d2 = m->add_device(7, 0x9000, 16);
+            Result<u16> c = m->get_or_add_collection(40);
+            ASSERT_TRUE(d.ok() && d2.ok() && c.ok());
+            std::vector<u16> slots;
+            for (u32 e = 0; e < n; ++e) {
+                Result<u16> r = m->add_ite(e % 2 ? d.value() : d2.value(), e, 8192 + e % 1000, c.value());
+                ASSERT_TRUE(r.ok());
+                slots.push_back(r.value());
+            }
+            for (u32 e = 0; e < n; e += 3) m->remove_ite(slots[e]);  // holes in the free stack
+            m->clear();
+            EXPECT_EQ(m->device_count() + m->ite_count() + m->collection_count(), 0u);
+            EXPECT_EQ(m->find_device(7), kNil);
+            EXPECT_EQ(m->find_collection(40), kNil);
+            for (u16 s = 0; s < Mappings::ite_slots(); ++s) ASSERT_FALSE(m->ite(s).used) << "n " << n;
+            for (u16 s = 0; s < Mappings::device_slots(); ++s) ASSERT_FALSE(m->device(s).used);
+            Result<u16> md = m->add_device(7, 0x2000, 16), fd = fresh->add_device(7, 0x2000, 16);
+            Result<u16> mc = m->get_or_add_collection(40), fc = fresh->get_or_add_collection(40);
+            ASSERT_TRUE(md.ok() && fd.ok() && mc.ok() && fc.ok());
+            EXPECT_EQ(md.value(), fd.value());
+            EXPECT_EQ(mc.value(), fc.value());
+            for (u32 e = 0; e < n + 5; e += 2) {  // same slots in the same order, and no stale index entry
+                EXPECT_EQ(m->find_ite(md.value(), e), kNil);
+                Result<u16> a = m->add_ite(md.value(), e, 8192, mc.value());
+                Result<u16> b = fresh->add_ite(fd.value(), e, 8192, fc.value());
+                ASSERT_TRUE(a.ok() && b.ok());
+                ASSERT_EQ(a.value(), b.value()) << "n " << n << " event " << e;
+            }
+            m->clear();
+            fresh->clear();
+        }
+    }
+}
+
 TEST(ItsMappings, ClearGivesBackAFreshPool) {
     auto m = std::make_unique<Mappings>();
     auto fresh = std::make_unique<Mappings>();
