@@ -84,6 +84,47 @@ struct DataAbort {
     constexpr bool emulatable() const { return isv && !s1ptw && !cache_maint && !external; }
 };
 
+// The same data-abort ISS read field by field where it is used, for the exit fast path (arch/aarch64/fast_exit.cpp):
+// DataAbort's thirteen decoded fields were more than the compiler kept in registers there, and went to the stack.
+struct DataAbortSyndrome {
+    using Isv = Bit<24>;
+    using Sas = Field<23, 22>;
+    using Sse = Bit<21>;
+    using Srt = Field<20, 16>;
+    using Sf = Bit<15>;
+    using Ea = Bit<9>;
+    using Cm = Bit<8>;
+    using S1ptw = Bit<7>;
+    using WnR = Bit<6>;
+    using FaultKind = Field<5, 2>;  // DFSC[5:2]: 0b0001 translation, 0b0010 access flag (any level)
+
+    u64 esr;
+
+    // DataAbort::emulatable() on a translation or access-flag fault: what an access to an unmapped MMIO frame gives.
+    constexpr bool emulatable_unmapped() const {
+        constexpr u64 kMustBeIsvOnly = Isv::field_mask | Ea::field_mask | Cm::field_mask | S1ptw::field_mask;
+        if ((esr & kMustBeIsvOnly) != Isv::field_mask) return false;
+        const u64 kind = FaultKind::get(esr);
+        return kind == 1 || kind == 2;
+    }
+    constexpr u8 access_size() const { return static_cast<u8>(1u << Sas::get(esr)); }
+    constexpr unsigned srt() const { return static_cast<unsigned>(Srt::get(esr)); }
+    constexpr bool write() const { return WnR::get(esr) != 0; }
+    // The bits of an access of this width.
+    constexpr u64 width_mask() const {
+        const u64 sas = Sas::get(esr);
+        return sas == 3 ? ~u64{0} : (u64{1} << (8u << sas)) - 1;
+    }
+    // A read's value as its register receives it: truncated to the access, sign-extended (LDRS*), 32-bit for a W
+    // register (SAS, SSE, SF).
+    constexpr u64 register_value(u64 value) const {
+        const unsigned unused = 64 - (8u << Sas::get(esr));  // bits above the access
+        value <<= unused;
+        value = Sse::get(esr) ? static_cast<u64>(static_cast<i64>(value) >> unused) : value >> unused;
+        return Sf::get(esr) ? value : value & 0xffffffffull;
+    }
+};
+
 // Instruction abort (EC 0x20/0x21).
 struct InstructionAbort {
     bool fnv = false;

@@ -22,12 +22,6 @@ void vcpu_reset(Vcpu& v, u64 entry, u64 arg0) {
     v.restart_requested = false;
 }
 
-u64 read_gpr(const VcpuContext& c, unsigned n) { return n < 31 ? c.core.x[n] : 0; }
-
-void write_gpr(VcpuContext& c, unsigned n, u64 value) {
-    if (n < 31) c.core.x[n] = value;
-}
-
 u64 el1_vector_offset(u64 spsr, VectorKind kind) {
     u64 mode = pstate::M::get(spsr);
     u64 base;

@@ -57,8 +57,10 @@ struct Vcpu {
 void vcpu_reset(Vcpu& v, u64 entry, u64 arg0);
 
 // General-purpose register read/write by number as instructions see it: 31 is XZR (reads 0, writes ignored).
-u64 read_gpr(const VcpuContext& c, unsigned n);
-void write_gpr(VcpuContext& c, unsigned n, u64 value);
+inline u64 read_gpr(const VcpuContext& c, unsigned n) { return n < 31 ? c.core.x[n] : 0; }
+inline void write_gpr(VcpuContext& c, unsigned n, u64 value) {
+    if (n < 31) c.core.x[n] = value;
+}
 
 // Exception types at the target vector (DDI0487 D1.10.2 "Exception vectors").
 enum class VectorKind : u8 { sync = 0, irq = 1, fiq = 2, serror = 3 };

@@ -15,10 +15,13 @@ enum class Lookup : u8 { ok, no_region, bad_width };
 template <typename D>
 inline Lookup lookup_region(const IndexedRegions<D>& t, u64 offset, u8 width, const RegisterRegion<D>*& out) {
     out = nullptr;
-    if (width_bit(width) == 0 || offset % width != 0) return Lookup::bad_width;
+    if (width_bit(width) == 0 || (offset & (width - 1u)) != 0) return Lookup::bad_width;  // (a power of 2)
     const RegisterRegion<D>* r = t.find(offset);
     if (r == nullptr) return Lookup::no_region;
-    if ((r->widths & width_bit(width)) == 0 || offset + width > u64{r->offset} + r->length) return Lookup::bad_width;
+    // An aligned access of up to 4 bytes stays in its word, so in its region (the index's regions are word aligned);
+    // 8 bytes may run past the region's end.
+    if ((r->widths & width_bit(width)) == 0 || (width == 8 && offset + 8 > u64{r->offset} + r->length))
+        return Lookup::bad_width;
     out = r;
     return Lookup::ok;
 }

@@ -25,6 +25,7 @@
 #include "arch/aarch64/sysreg.hpp"
 #include "arch/aarch64/vcpu_internal.hpp"
 #include "arch/aarch64/vgic_glue.hpp"
+#include "arch/aarch64/vgic_glue_fast.hpp"
 #include "arch/aarch64/vm_reset.hpp"
 #include "arch/aarch64/vm_run.hpp"
 
@@ -85,43 +86,66 @@ bool lr_dependent(u64 frame_offset) {
     return o >= 0x200 && o < 0x400;
 }
 
-[[gnu::noinline]] u64 fast_mmio(Vm& vm, Vcpu& v, u64 esr, u64 reason) {
-    const auto d = esr::DataAbort::from_esr(esr);
-    if (!(d.is_translation_fault() || d.is_access_flag_fault()) || !d.emulatable()) return reason;
-    // Only now: an MMIO read may observe a hardware-linked line's level, which the run loop samples at every exit.
-    if (!vgic_lines_quiet(v)) return reason;
+// The device's access (`d`: the syndrome) and, for a read, its value into the transfer register; false if the device
+// did not handle it (nothing done). The MmioAccess and the read value go on the stack of the function this is inlined
+// into (hv_fast_mmio, fast_mmio_all_saved): see there.
+[[gnu::always_inline]] inline bool device_access(MmioHandler& h, Vcpu& v, u64 offset, esr::DataAbortSyndrome d) {
+    const MmioAccess a{v.id, offset, d.access_size(), d.write()};
+    if (d.write()) return h.mmio_write(a, read_gpr(v.ctx, d.srt()) & d.width_mask()) == MmioResult::ok;
+    u64 value = 0;
+    if (h.mmio_read(a, value) != MmioResult::ok) return false;
+    write_gpr(v.ctx, d.srt(), d.register_value(value));
+    return true;
+}
+
+// A stage-2 data abort (the syndrome in `esr`) on the vGIC's GICD/GICR frames or an ITS frame. Returns `reason` if
+// nothing was done (the run loop handles the exit); kResume or HV_EXIT_HANDLED if it was. From hv_fast_mmio only
+// with a transfer register outside x19-x29 (they are not in ctx there).
+[[gnu::always_inline]] inline u64 fast_mmio(Vm& vm, Vcpu& v, u64 esr, u64 reason) {
+    // DDI0487 D17.2.40 (ISS of a data abort): a valid syndrome (ISV), no cache maintenance, not on a stage-1 table
+    // walk, not an external abort; a translation or access-flag fault (the frames are unmapped at stage 2).
+    const esr::DataAbortSyndrome d{esr};
+    if (!d.emulatable_unmapped()) return reason;
     const u64 ipa = esr::fault_ipa(HV_READ_SYSREG(hpfar_el2), HV_READ_SYSREG(far_el2));
-    if (width_bit(d.access_size) == 0) return reason;
-    u64 offset = 0, size = 0;
-    MmioHandler* h = vgic_frame(ipa, offset, size);  // GICD/GICR without MmioBus's search
-    const bool gic = h != nullptr;
-    if (!gic) {
-        const MmioBus::Frame* f = vm.mmio.find(ipa);
-        if (f == nullptr) return reason;
-        for (u32 i = 0; i < vm.its_count && h == nullptr; ++i)
-            if (f->handler == &*vm.its[i]) h = f->handler;
-        if (h == nullptr) return reason;  // not the vGIC's nor an ITS: the run loop
-        offset = ipa - f->base;
-        size = f->size;
-    }
-    if (offset + d.access_size > size) return reason;  // as MmioBus::dispatch
-    // The slow path folds the LRs before the access. That only matters if they hold something: a write may change
-    // an interrupt the LRs hold (the fold would then overwrite it), a read of pending/active state must see them.
-    if ((d.write || (gic && lr_dependent(offset))) && !vgic_lrs_idle(v)) return reason;
-    const MmioAccess a{v.id, offset, d.access_size, d.write};
-    if (d.write) {
-        if (h->mmio_write(a, read_gpr(v.ctx, d.srt) & mmio_width_mask(d)) != MmioResult::ok) return reason;
+    const VgicFrame f = vgic_frame(ipa);  // GICD/GICR without MmioBus's search
+    MmioHandler* h = nullptr;
+    u64 offset = f.offset, size = f.size;
+    const bool gic = f.kind != VgicFrame::none;
+    if (gic) {
+        h = f.kind == VgicFrame::gicd ? &vm.vgic.distributor() : &vm.vgic.redistributors();
     } else {
-        u64 value = 0;
-        if (h->mmio_read(a, value) != MmioResult::ok) return reason;  // nothing done: the run loop aborts
-        mmio_read_done(v.ctx, d, value);
+        const MmioBus::Frame* fr = vm.mmio.find(ipa);
+        if (fr == nullptr) return reason;
+        for (u32 i = 0; i < vm.its_count && h == nullptr; ++i)
+            if (fr->handler == &*vm.its[i]) h = fr->handler;
+        if (h == nullptr) return reason;  // not the vGIC's nor an ITS: the run loop
+        offset = ipa - fr->base;
+        size = fr->size;
     }
+    const bool write = d.write();
+    if (offset + d.access_size() > size) return reason;  // as MmioBus::dispatch
+    // The slow path samples the hardware-linked lines and folds the LRs before the access. The lines only matter to a
+    // read of pending/active state (it may observe a line's level: a guest polling GICR_ISPENDR0 after lowering its
+    // PMU request must see the line drop), to a write and to the ITS (it may change what the lines' interrupts
+    // compete with); the LRs only if they hold something: a write may change an interrupt the LRs hold (the fold
+    // would then overwrite it), a read of pending/active state must see them.
+    if (!gic || write || lr_dependent(offset)) {
+        if (!vgic_lines_quiet(v)) return reason;
+        if ((write || gic) && !vgic_lrs_idle(v)) return reason;
+    }
+    if (!device_access(*h, v, offset, d)) return reason;  // nothing done: the run loop aborts
     advance_pc(v.ctx);
     // A GICD/GICR read changes nothing. A GICD/GICR write is configuration the entry hooks may have to act on (the
     // flush; the vPE's LPI tables with GICv4, msi_passthrough.cpp): the run loop's entry work. ITS accesses only
     // change what a kick, a flush request or a command backlog says.
-    if (gic) return d.write ? HV_EXIT_HANDLED : kResume;
+    if (gic) return write ? HV_EXIT_HANDLED : kResume;
     return resume_or_sync(vm, v);
+}
+
+// hv_fast_exit's data aborts: those with the transfer register in x19-x29 or without a valid syndrome. No stack
+// protector: as hv_fast_mmio.
+[[gnu::noinline, gnu::no_stack_protector]] u64 fast_mmio_all_saved(Vm& vm, Vcpu& v, u64 esr, u64 reason) {
+    return fast_mmio(vm, v, esr, reason);
 }
 
 // A physical interrupt (a kick SGI for an interrupt the vGIC made pending, a timer, the maintenance interrupt, a
@@ -185,7 +209,7 @@ extern "C" u64 hv_fast_exit(u64 reason) {
         r = fast_sysreg(vm, v, esr, reason);
         counter = &st.sysreg;
     } else if (ec == ExceptionClass::dabt_lower) {
-        r = fast_mmio(vm, v, esr, reason);
+        r = fast_mmio_all_saved(vm, v, esr, reason);
         counter = &st.dabt;
     } else {
         return reason;  // WFI, aborts, UNDEFs: the run loop
@@ -209,6 +233,31 @@ extern "C" u64 hv_fast_hvc(u64 ec) {
     } else {
         if ((r = fast_firmware(vm, v, false, HV_EXIT_SYNC)) != HV_EXIT_SYNC) count_fast(cpu.exits, cpu.exits.hvc, r);
     }
+    return r;
+}
+
+}  // namespace hv::arch
+
+namespace hv::arch {
+
+// The exit vector's entry for data aborts from the guest with a valid syndrome whose transfer register is not one of
+// x19-x29 (vectors.S): those are not in ctx -- they stay in the CPU (AAPCS64 callee-saved), as on the HVC path, and go
+// into ctx only if the exit goes on to the run loop. The emulation reads and writes only ctx.x[Rt]. Returns as
+// hv_fast_exit.
+// The stack protector is off for this function (issue 12, "Performance"): the only objects on its stack are the
+// MmioAccess and the read value of device_access, passed to the device as `const MmioAccess&` and `u64&` -- no array,
+// nothing indexed, nothing a guest-chosen length could overrun -- and the canary cost 11 of the instructions of every
+// trapped GICD/GICR access. Everything else keeps -fstack-protector-strong (tools/check-hardening).
+extern "C" [[gnu::no_stack_protector]] u64 hv_fast_mmio(u64 esr) {
+    PerCpu& cpu = this_cpu();
+    Vcpu* vp = cpu.vcpu;
+    if (vp == nullptr) return HV_EXIT_SYNC;
+    Vcpu& v = *vp;
+    v.sys_stale = true;  // as hv_fast_exit
+    const unsigned srt = esr::DataAbortSyndrome{esr}.srt();
+    if (srt >= 19 && srt <= 29) return HV_EXIT_SYNC;  // the vector never sends these (they are not in ctx)
+    const u64 r = fast_mmio(*hyp().vm, v, esr, HV_EXIT_SYNC);
+    if (r != HV_EXIT_SYNC) count_fast(cpu.exits, cpu.exits.dabt, r);
     return r;
 }
 

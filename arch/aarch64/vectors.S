@@ -177,14 +177,16 @@ guest_exit_common:
      * preserves x19-x29 (AAPCS64 callee-saved), which still hold the guest's values when it returns. It returns
      * HV_FAST_RESUME to resume the guest, or the exit reason for the run loop.
      * HVC/SMC: the firmware only reads x0-x17 and writes x0-x3 (call_firmware), so x19-x29 are not saved before the
-     * call nor reloaded after it; they go into ctx only if the exit goes on to the run loop. Every other exit saves
-     * them first: the MSR/MRS and MMIO emulation read and write any ctx.x[Rt]. */
+     * call nor reloaded after it; they go into ctx only if the exit goes on to the run loop. The same for a data
+     * abort with a valid syndrome whose transfer register is not one of x19-x29 (hv_fast_mmio: the MMIO emulation
+     * reads or writes only ctx.x[Rt]). Every other exit saves them first: the MSR/MRS emulation and the MMIO of
+     * x19-x29 read and write them in ctx. */
     cbnz    x1, 20f                     /* HV_EXIT_SYNC == 0; hv_fast_exit returns the reasons it does not handle */
-    mrs     x2, esr_el2
-    ubfx    x2, x2, #26, #6             /* ESR_EL2.EC */
+    mrs     x3, esr_el2
+    ubfx    x2, x3, #26, #6             /* ESR_EL2.EC */
     cmp     x2, #0x16                   /* HVC64 */
     ccmp    x2, #0x17, #4, ne           /* SMC64 (Z set already if HVC64) */
-    b.ne    20f
+    b.ne    21f
     mov     x0, x2
     bl      hv_fast_hvc                 /* x0 = EC */
     cmp     x0, #HV_FAST_RESUME
@@ -198,6 +200,22 @@ exit_fast_resume_hvc:                   /* x19-x29 were never touched */
     ctx_load_x2_x17
     ldr     x18, [x0, #144]
     ctx_eret
+
+    /* A data abort from the guest (EC 0x24) with ISS.ISV = 1 and ISS.SRT not in 19..29 (DDI0487 D17.2.40):
+     * hv_fast_mmio, x0 = ESR_EL2. x2 = EC, x3 = ESR_EL2. */
+21:
+exit_mmio:                              /* (a label of its own for the exit profile, tests/bench/exit-profile) */
+    cmp     x2, #0x24
+    b.ne    20f
+    tbz     x3, #24, 20f                /* ISV */
+    ubfx    x2, x3, #16, #5             /* SRT */
+    sub     x2, x2, #19
+    cmp     x2, #10
+    b.ls    20f                         /* x19-x29: saved first (exit_save_all) */
+    mov     x0, x3
+    bl      hv_fast_mmio
+    cmp     x0, #HV_FAST_RESUME
+    b.eq    exit_fast_resume_hvc
 
     /* x19-x29 into ctx, then on to the run loop. x0 = exit reason. */
 19:

@@ -417,27 +417,6 @@ void vgic_set_line(u32 intid, u32 vcpu, bool level) {
         HV_LOG_RATELIMITED(warn, "vgic: cannot set line of INTID %u (vcpu%u)", intid, vcpu);
 }
 
-bool vgic_lines_quiet(const Vcpu& v) {
-    if (v.id >= vgic::kMaxVcpus) return true;
-    return !st().timer_line[kVirtualTimer][v.id] && !st().timer_line[kPhysicalTimer][v.id] && !st().pmu_line[v.id] &&
-           !this_cpu().vgic.pmu_parked;
-}
-
-MmioHandler* vgic_frame(u64 ipa, u64& offset, u64& size) {
-    const VgicGlueState& g = st();
-    if (ipa - g.gicd_base < g.gicd_size) {
-        offset = ipa - g.gicd_base;
-        size = g.gicd_size;
-        return &the_vgic().distributor();
-    }
-    if (ipa - g.gicr_base < g.gicr_size) {
-        offset = ipa - g.gicr_base;
-        size = g.gicr_size;
-        return &the_vgic().redistributors();
-    }
-    return nullptr;
-}
-
 void vgic_fold_deferred(Vcpu& v) {
     VgicCpuState& cpu = this_cpu().vgic;
     cpu.may_defer_fold = false;

@@ -47,10 +47,6 @@ void vgic_set_line(u32 intid, u32 vcpu, bool level);
 // re-routes that followed the guest's GICD_IROUTER); logged at power-off with the other stats.
 void vgic_log_forwarded_spi_stats();
 
-// The exit fast path (fast_exit.cpp), on `v`'s pCPU right after an exit: none of its hardware-linked lines (EL1
-// timers, PMU overflow) is up or parked, so no exit has to sample them (sync_timer_lines / sync_pmu_line run at
-// every exit the run loop sees: a line the guest lowered is withdrawn there).
-bool vgic_lines_quiet(const Vcpu& v);
 // The exit fast path (fast_exit.cpp), on `v`'s pCPU right after an exit: its list registers hold nothing and no EOI
 // was counted outside them, so the exit's fold would change nothing (a handler may run before it).
 bool vgic_lrs_idle(const Vcpu& v);
@@ -59,9 +55,8 @@ bool vgic_lrs_idle(const Vcpu& v);
 // folds if it was left. Also ends the permission.
 void vgic_fold_deferred(Vcpu& v);
 
-// The exit fast path: the vGIC's frame (GICD or GICR) that holds `ipa`, the offset into it and its size; nullptr if
-// neither (the same handler, offset and size MmioBus::find gives, without its search).
-MmioHandler* vgic_frame(u64 ipa, u64& offset, u64& size);
+// The exit fast path's queries of where the GICD/GICR frames are and of the hardware-linked lines: inline, in
+// vgic_glue_fast.hpp (vgic_frame, vgic_lines_quiet).
 
 // WFI support: true if the vCPU has something deliverable (call on its own pCPU after the exit's fold).
 bool vgic_vcpu_has_pending(u32 vcpu);
@@ -69,8 +64,8 @@ bool vgic_vcpu_has_pending(u32 vcpu);
 // VM reset: every vGIC register to its reset value, hardware-linked interrupts cleaned on this pCPU.
 void vgic_vm_reset();
 
-// The vGIC glue's per-VM state, held by the anchor (anchor.hpp); only vgic_glue.cpp touches it. Its per-pCPU state
-// is PerCpu::vgic (percpu.hpp).
+// The vGIC glue's per-VM state, held by the anchor (anchor.hpp); only vgic_glue.cpp writes it. Its per-pCPU state
+// is PerCpu::vgic (percpu.hpp). vgic_glue_fast.hpp reads it inline for the exit fast path.
 struct VgicGlueState {
     Atomic<bool> ready;  // vgic_vm_init done
     u32 nr_lrs = 4;      // ICH_VTR_EL2.ListRegs + 1
@@ -79,7 +74,7 @@ struct VgicGlueState {
     bool timer_line[2][vgic::kMaxVcpus] = {};
     bool pmu_line[vgic::kMaxVcpus] = {};
     bool pmu_linked = false;  // the guest has a PMUv3: PPI 23 is hardware-linked
-    // Where the GICD and GICR frames are on the VM's MmioBus (vgic_frame; 0 sizes before vgic_vm_init).
+    // Where the GICD and GICR frames are on the VM's MmioBus (vgic_glue_fast.hpp vgic_frame; 0 sizes before vgic_vm_init).
     u64 gicd_base = 0, gicd_size = 0, gicr_base = 0, gicr_size = 0;
     // Physical routing of the passed-through SPIs (vgic_forward_hw_spi): the pCPU index each one is routed to now
     // (gic_init_distributor routes every SPI to the boot pCPU, index 0), and the re-routes so far (`stats: spi`).

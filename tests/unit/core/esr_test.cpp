@@ -124,3 +124,43 @@ TEST(ArmDefs, GicSysregEncodings) {
     EXPECT_EQ(f::CRm::get(k), 13u);
     EXPECT_EQ(f::Op2::get(k), 5u);
 }
+
+// The exit fast path's field-by-field view agrees with DataAbort on every ISS bit pattern that matters: all
+// combinations of ISV, SAS, SSE, SF, EA, CM, S1PTW, WnR and DFSC, a few SRTs.
+TEST(Esr, DataAbortSyndromeAgreesWithDataAbort) {
+    usize emulatable = 0;
+    for (u64 bits = 0; bits < (1u << 10); ++bits)
+        for (u64 dfsc = 0; dfsc < 64; ++dfsc)
+            for (u64 srt : {0ull, 1ull, 18ull, 19ull, 29ull, 30ull, 31ull}) {
+                const u64 esr = (0x24ull << 26) | (1ull << 25) | ((bits & 1) << 24) | (((bits >> 1) & 3) << 22) |
+                                (((bits >> 3) & 1) << 21) | (srt << 16) | (((bits >> 4) & 1) << 15) |
+                                (((bits >> 5) & 1) << 9) | (((bits >> 6) & 1) << 8) | (((bits >> 7) & 1) << 7) |
+                                (((bits >> 8) & 1) << 6) | (((bits >> 9) & 1) << 14) | dfsc;
+                const auto d = DataAbort::from_esr(esr);
+                const DataAbortSyndrome s{esr};
+                const bool expect = (d.is_translation_fault() || d.is_access_flag_fault()) && d.emulatable();
+                ASSERT_EQ(s.emulatable_unmapped(), expect) << std::hex << esr;
+                emulatable += expect;
+                ASSERT_EQ(s.access_size(), d.access_size);
+                ASSERT_EQ(s.srt(), d.srt);
+                ASSERT_EQ(s.write(), d.write);
+            }
+    // ISV set, EA/CM/S1PTW clear, DFSC 0x04..0x0b; SAS, SSE, SF, WnR, AR and the 7 SRTs free.
+    EXPECT_EQ(emulatable, 4u * 2 * 2 * 2 * 2 * 8 * 7);
+}
+
+TEST(Esr, DataAbortSyndromeRegisterValue) {
+    const auto iss = [](u64 sas, bool sse, bool sf) {
+        return DataAbortSyndrome{(1ull << 24) | (sas << 22) | (u64{sse} << 21) | (u64{sf} << 15) | 0x07};
+    };
+    EXPECT_EQ(iss(0, false, true).register_value(0x1234'5680), 0x80u);                    // LDRB
+    EXPECT_EQ(iss(0, true, true).register_value(0x80), 0xffff'ffff'ffff'ff80u);           // LDRSB Xt
+    EXPECT_EQ(iss(0, true, false).register_value(0x80), 0xffff'ff80u);                    // LDRSB Wt
+    EXPECT_EQ(iss(1, true, true).register_value(0x7fff), 0x7fffu);                        // LDRSH Xt, positive
+    EXPECT_EQ(iss(1, true, false).register_value(0xdead'8000), 0xffff'8000u);             // LDRSH Wt
+    EXPECT_EQ(iss(2, true, true).register_value(0x8000'0000), 0xffff'ffff'8000'0000u);    // LDRSW
+    EXPECT_EQ(iss(2, false, false).register_value(0xffff'ffff'8000'0001), 0x8000'0001u);  // LDR Wt
+    EXPECT_EQ(iss(3, false, true).register_value(~0ull), ~0ull);                          // LDR Xt
+    EXPECT_EQ(iss(3, false, true).width_mask(), ~0ull);
+    EXPECT_EQ(iss(1, false, true).width_mask(), 0xffffu);
+}
