@@ -12,9 +12,12 @@
 //   - Stage-2 data aborts on the vGIC's GICD/GICR frames and the ITS frames, when the exit's fold would change
 //     nothing (no LR in use, no EOIcount) or for reads that do not depend on the LRs (everything but
 //     ISPENDR/ICPENDR/ISACTIVER/ICACTIVER).
-// No MMIO while a hardware-linked line (EL1 timer, PMU) is up or parked: the run loop samples those at every exit
-// it sees, and a GICD/GICR read can observe the level (a guest polling GICR_ISPENDR0 after lowering its PMU request
-// must see the line drop); HVCs and MSR/MRS cannot.
+//     Data aborts with a valid syndrome and the transfer register outside x19-x29 come in through hv_fast_mmio, with
+//     x19-x29 still in the CPU (as HVC/SMC: hv_fast_hvc); the others through hv_fast_exit with everything saved.
+// No MMIO that may observe a hardware-linked line (EL1 timer, PMU) while one is up or parked: the run loop samples
+// those at every exit it sees, and a read of GICD/GICR pending or active state can observe the level (a guest polling
+// GICR_ISPENDR0 after lowering its PMU request must see the line drop); the other GICD/GICR reads, HVCs and MSR/MRS
+// cannot. (GICD/GICR writes and ITS accesses keep the rule too: conservative.)
 // After a handler that may touch interrupt state: a kick of this vCPU, a flush the vGIC asks for, or an ITS command
 // backlog sends the exit on to the run loop (HV_EXIT_HANDLED: only the entry work is left).
 #include "arch/aarch64/anchor.hpp"
@@ -124,11 +127,10 @@ bool lr_dependent(u64 frame_offset) {
     }
     const bool write = d.write();
     if (offset + d.access_size() > size) return reason;  // as MmioBus::dispatch
-    // The slow path samples the hardware-linked lines and folds the LRs before the access. The lines only matter to a
-    // read of pending/active state (it may observe a line's level: a guest polling GICR_ISPENDR0 after lowering its
-    // PMU request must see the line drop), to a write and to the ITS (it may change what the lines' interrupts
-    // compete with); the LRs only if they hold something: a write may change an interrupt the LRs hold (the fold
-    // would then overwrite it), a read of pending/active state must see them.
+    // The slow path samples the hardware-linked lines and folds the LRs before the access. The lines matter to a read
+    // of pending/active state (it may observe a line's level), and writes and ITS accesses keep the rule (top of the
+    // file); the LRs only if they hold something: a write may change an interrupt the LRs hold (the fold would then
+    // overwrite it), a read of pending/active state must see them.
     if (!gic || write || lr_dependent(offset)) {
         if (!vgic_lines_quiet(v)) return reason;
         if ((write || gic) && !vgic_lrs_idle(v)) return reason;
