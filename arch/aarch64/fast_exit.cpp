@@ -146,7 +146,7 @@ bool lr_dependent(u64 frame_offset) {
 
 // hv_fast_exit's data aborts: those with the transfer register in x19-x29 or without a valid syndrome. No stack
 // protector: as hv_fast_mmio.
-[[gnu::noinline, gnu::no_stack_protector]] u64 fast_mmio_all_saved(Vm& vm, Vcpu& v, u64 esr, u64 reason) {
+[[gnu::noinline]] __attribute__((no_stack_protector)) u64 fast_mmio_all_saved(Vm& vm, Vcpu& v, u64 esr, u64 reason) {
     return fast_mmio(vm, v, esr, reason);
 }
 
@@ -250,7 +250,7 @@ namespace hv::arch {
 // MmioAccess and the read value of device_access, passed to the device as `const MmioAccess&` and `u64&` -- no array,
 // nothing indexed, nothing a guest-chosen length could overrun -- and the canary cost 11 of the instructions of every
 // trapped GICD/GICR access. Everything else keeps -fstack-protector-strong (tools/check-hardening).
-extern "C" [[gnu::no_stack_protector]] u64 hv_fast_mmio(u64 esr) {
+extern "C" __attribute__((no_stack_protector)) u64 hv_fast_mmio(u64 esr) {
     PerCpu& cpu = this_cpu();
     Vcpu* vp = cpu.vcpu;
     if (vp == nullptr) return HV_EXIT_SYNC;

@@ -74,7 +74,8 @@ struct VgicGlueState {
     bool timer_line[2][vgic::kMaxVcpus] = {};
     bool pmu_line[vgic::kMaxVcpus] = {};
     bool pmu_linked = false;  // the guest has a PMUv3: PPI 23 is hardware-linked
-    // Where the GICD and GICR frames are on the VM's MmioBus (vgic_glue_fast.hpp vgic_frame; 0 sizes before vgic_vm_init).
+    // Where the GICD and GICR frames are on the VM's MmioBus (vgic_glue_fast.hpp vgic_frame; 0 sizes before
+    // vgic_vm_init).
     u64 gicd_base = 0, gicd_size = 0, gicr_base = 0, gicr_size = 0;
     // Physical routing of the passed-through SPIs (vgic_forward_hw_spi): the pCPU index each one is routed to now
     // (gic_init_distributor routes every SPI to the boot pCPU, index 0), and the re-routes so far (`stats: spi`).
