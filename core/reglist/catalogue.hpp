@@ -132,6 +132,11 @@ public:
     usize reg_count(Handle h) const;
     [[nodiscard]] Status reg_id_at(Handle h, usize index, u64& id) const;
     [[nodiscard]] Status get_one_reg(Handle h, u64 id, Span<u8> value);
+    // Every register of `h` in reg_id_at's order: fn(id, value) -> Status with the ID as reg_id_at gives it and
+    // the value get_one_reg would read, through the owning class directly (no per-ID lookup: the snapshot
+    // writer's loop). Stops at the first error (unsupported for a register wider than 16 bytes).
+    template <typename F>
+    [[nodiscard]] Status for_each_value(Handle h, F&& fn);
     [[nodiscard]] Status set_one_reg(Handle h, u64 id, Span<const u8> value);
     // Dry-run of set_one_reg (RegisterClass::validate): the same resolution errors, then the class's check.
     [[nodiscard]] Status validate_one_reg(Handle h, u64 id, Span<const u8> value, Refusal& why);
@@ -159,7 +164,29 @@ private:
     RegisterClass* find_owner(u64 canonical_id) const;
 
     FixedVector<RegisterClass*, kMaxClasses> classes_;
+    // Per class, the ID class field (reg_class) of the first ID it enumerated when added, kNoHint if none: the
+    // classes whose hint matches an ID are asked first (IDs of the other fields skip their owns() searches).
+    static constexpr u64 kNoHint = ~u64{0};
+    u64 hint_[kMaxClasses] = {};
     u32 vcpu_count_;
 };
+
+template <typename F>
+Status RegisterCatalogue::for_each_value(Handle h, F&& fn) {
+    if (!h.is_vm() && h.vcpu >= vcpu_count_) return Status::not_found;
+    const Scope want = h.is_vm() ? Scope::vm : Scope::vcpu;
+    for (RegisterClass* c : classes_) {
+        if (c->scope() != want) continue;
+        for (usize i = 0, n = c->count(h.vcpu); i < n; ++i) {
+            const u64 id = c->id_at(h.vcpu, i);
+            const usize sz = reg_size(id);
+            u8 buf[16] = {};
+            if (sz > sizeof buf) return Status::unsupported;
+            HV_TRY(c->get(h.vcpu, id, Span<u8>(buf, sz)));
+            HV_TRY(fn(want == Scope::vm ? (id | kScopeVm) : id, Span<const u8>(buf, sz)));
+        }
+    }
+    return Status::ok;
+}
 
 }  // namespace hv::reglist

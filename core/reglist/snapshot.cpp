@@ -182,18 +182,15 @@ Status write_section(RegisterCatalogue& cat, W& w, Handle h, u32 tag) {
     w.u32v(h.vcpu);
     w.u32v(static_cast<u32>(n));
     w.u32v(0);
-    for (usize i = 0; i < n; ++i) {
-        u8 buf[16] = {};
-        u64 id = 0;
-        HV_TRY(cat.reg_id_at(h, i, id));
-        const usize sz = reg_size(id);
-        if (sz > sizeof buf) return Status::unsupported;
-        HV_TRY(cat.get_one_reg(h, id, Span<u8>(buf, sz)));
+    usize written = 0;
+    HV_TRY(cat.for_each_value(h, [&](u64 id, Span<const u8> value) {
+        if (written++ == n) return Status::out_of_range;  // the list grew under us: the count is written
         w.u64v(id);
-        w.put(buf, sz);
-        w.zeros(padded(sz) - sz);
-    }
-    return Status::ok;
+        w.put(value.data(), value.size());
+        w.zeros(padded(value.size()) - value.size());
+        return Status::ok;
+    }));
+    return written == n ? Status::ok : Status::out_of_range;
 }
 
 template <typename R>

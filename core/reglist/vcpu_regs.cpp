@@ -104,11 +104,28 @@ constexpr bool core_all_in_class() {
 }
 static_assert(core_all_in_class(), "find_core filters on KVM_REG_ARM_CORE first");
 
+// KVM_REG_ARM_CORE_REG: the low 16 bits are the offset in struct kvm_regs / 4; the table is in offset order.
+constexpr u64 core_index(u64 id) { return id & 0xffff; }
+constexpr bool core_sorted() {
+    for (usize i = 1; i < kCoreRegCount; ++i)
+        if (core_index(kCore.e[i - 1].id) >= core_index(kCore.e[i].id)) return false;
+    return true;
+}
+static_assert(core_sorted(), "find_core searches by offset");
+
 const CoreRegDesc* find_core(u64 id) {
-    // Every catalogue lookup asks each class in turn: IDs of other classes leave before the scan.
+    // Every catalogue lookup may ask each class in turn: IDs of other classes leave before the search.
     if ((id & kClassMask) != kClassCore) return nullptr;
-    for (const CoreRegDesc& d : kCore.e)
-        if (d.id == id) return &d;
+    usize lo = 0, hi = kCoreRegCount;
+    while (lo < hi) {
+        const usize mid = (lo + hi) / 2;
+        const u64 at = core_index(kCore.e[mid].id);
+        if (at == core_index(id)) return kCore.e[mid].id == id ? &kCore.e[mid] : nullptr;
+        if (at < core_index(id))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return nullptr;
 }
 

@@ -512,6 +512,45 @@ TEST(Catalogue, OtherModelsPlugIn) {
     EXPECT_EQ(vm.cat.class_count(), 4u);
 }
 
+namespace {
+// Owns IDs of two class fields (as the firmware class owns KVM_REG_ARM_FW and KVM_REG_ARM_FW_FEAT_BMAP IDs) and
+// enumerates only the first: the catalogue asks the classes whose first ID shares an ID's field first, then the
+// rest, so an ID of the other field is still found.
+class MixedClass final : public RegisterClass {
+public:
+    static constexpr u64 kA = kArchArm64 | kSizeU32 | kClassGits | 7;
+    static constexpr u64 kB = kArchArm64 | kSizeU32 | kClassLineLevel | 9;
+    const char* name() const override { return "mixed"; }
+    Scope scope() const override { return Scope::vm; }
+    usize count(u32) const override { return 1; }
+    u64 id_at(u32, usize) const override { return kA; }
+    bool owns(u64 id) const override { return id == kA || id == kB; }
+    Status get(u32, u64 id, Span<u8> v) override {
+        const u32 x = id == kA ? 0xa : 0xb;
+        memcpy(v.data(), &x, 4);
+        return Status::ok;
+    }
+    Status set(u32, u64, Span<const u8>) override { return Status::ok; }
+};
+}  // namespace
+
+TEST(Catalogue, IdsOfAnotherClassFieldThanTheFirstAreFound) {
+    VmRegs vm(1);
+    FakeDeviceClass dev;  // its IDs' field: kClassGicd
+    MixedClass mixed;
+    ASSERT_EQ(vm.cat.add(dev), Status::ok);
+    ASSERT_EQ(vm.cat.add(mixed), Status::ok);
+    EXPECT_EQ(vm.get(kVm, MixedClass::kA | kScopeVm), 0xau);
+    EXPECT_EQ(vm.get(kVm, MixedClass::kB | kScopeVm), 0xbu);
+    EXPECT_EQ(vm.cat.scope_of(MixedClass::kB).value(), Scope::vm);
+    // Unknown IDs of every field still resolve to nothing (every class asked); a known one with another size
+    // field is a size error.
+    u8 buf[8] = {};
+    EXPECT_EQ(vm.cat.get_one_reg(kVm, kArchArm64 | kSizeU32 | kClassLineLevel | 10, Span<u8>(buf, 4)),
+              Status::not_found);
+    EXPECT_EQ(vm.cat.get_one_reg(kVm, (MixedClass::kB & ~kSizeMask) | kSizeU64, Span<u8>(buf, 8)), Status::wrong_size);
+}
+
 // ---- Snapshot ----
 
 namespace {
