@@ -77,10 +77,11 @@ Status RegisterCatalogue::reg_id_at(Handle h, usize index, u64& id) const {
     return Status::out_of_range;
 }
 
-Status RegisterCatalogue::resolve(Handle h, u64 id, usize value_size, RegisterClass*& cls, u32& vcpu) const {
+Status RegisterCatalogue::resolve(Handle h, u64 id, usize value_size, RegisterClass*& cls, u32& vcpu,
+                                  RegisterClass* owner) const {
     if (!h.is_vm() && h.vcpu >= vcpu_count_) return Status::not_found;
     const u64 canonical = without_scope(id);
-    cls = find_owner(canonical);
+    cls = owner != nullptr ? owner : find_owner(canonical);
     if (cls == nullptr) {
         // Known register with another size field? That is a size error (KVM: EINVAL), not an unknown ID.
         static constexpr u64 kSizes[] = {kSizeU8, kSizeU16, kSizeU32, kSizeU64, kSizeU128};
@@ -115,10 +116,21 @@ Status RegisterCatalogue::set_one_reg(Handle h, u64 id, Span<const u8> value) {
 }
 
 Status RegisterCatalogue::validate_one_reg(Handle h, u64 id, Span<const u8> value, Refusal& why) {
+    return validate_one_reg(h, id, value, why, nullptr);
+}
+
+Status RegisterCatalogue::validate_one_reg(Handle h, u64 id, Span<const u8> value, Refusal& why, RegisterClass* owner) {
     RegisterClass* c = nullptr;
     u32 v = 0;
-    HV_TRY(resolve(h, id, value.size(), c, v));
+    HV_TRY(resolve(h, id, value.size(), c, v, owner));
     return c->validate(v, without_scope(id), value, why);
+}
+
+Status RegisterCatalogue::set_one_reg(Handle h, u64 id, Span<const u8> value, RegisterClass* owner) {
+    RegisterClass* c = nullptr;
+    u32 v = 0;
+    HV_TRY(resolve(h, id, value.size(), c, v, owner));
+    return c->set(v, without_scope(id), value);
 }
 
 Status RegisterCatalogue::get_u64(Handle h, u64 id, u64& value) {
@@ -155,8 +167,9 @@ void RegisterCatalogue::reset_vcpu(u32 vcpu) {
         if (c->scope() == Scope::vcpu) c->reset(vcpu);
 }
 
-Result<Scope> RegisterCatalogue::scope_of(u64 id) const {
-    RegisterClass* c = find_owner(without_scope(id));
+Result<Scope> RegisterCatalogue::scope_of(u64 id) const { return scope_of(id, find_owner(without_scope(id))); }
+
+Result<Scope> RegisterCatalogue::scope_of(u64 id, const RegisterClass* c) const {
     if (c == nullptr) return Status::not_found;
     if (c->scope() == Scope::vcpu && is_vm_scoped_id(id)) return Status::not_found;
     return c->scope();

@@ -140,6 +140,12 @@ public:
     [[nodiscard]] Status set_one_reg(Handle h, u64 id, Span<const u8> value);
     // Dry-run of set_one_reg (RegisterClass::validate): the same resolution errors, then the class's check.
     [[nodiscard]] Status validate_one_reg(Handle h, u64 id, Span<const u8> value, Refusal& why);
+    // The snapshot code's per-record path: the class owning `id` looked up once (nullptr if none) and handed to
+    // the forms below, which answer exactly as the ID-only ones (one lookup per record instead of one per call).
+    RegisterClass* owner_of(u64 id) const { return find_owner(without_scope(id)); }
+    [[nodiscard]] Result<Scope> scope_of(u64 id, const RegisterClass* owner) const;
+    [[nodiscard]] Status validate_one_reg(Handle h, u64 id, Span<const u8> value, Refusal& why, RegisterClass* owner);
+    [[nodiscard]] Status set_one_reg(Handle h, u64 id, Span<const u8> value, RegisterClass* owner);
     // Convenience for registers up to 64 bits.
     [[nodiscard]] Status get_u64(Handle h, u64 id, u64& value);
     [[nodiscard]] Status set_u64(Handle h, u64 id, u64 value);
@@ -160,7 +166,9 @@ public:
 
 private:
     // Resolve (handle, id) to a class and the vCPU argument to pass; Status on failure.
-    [[nodiscard]] Status resolve(Handle h, u64 id, usize value_size, RegisterClass*& cls, u32& vcpu) const;
+    // `owner`: the class owner_of(id) gave, if the caller has it (nullptr: look it up).
+    [[nodiscard]] Status resolve(Handle h, u64 id, usize value_size, RegisterClass*& cls, u32& vcpu,
+                                 RegisterClass* owner = nullptr) const;
     RegisterClass* find_owner(u64 canonical_id) const;
 
     FixedVector<RegisterClass*, kMaxClasses> classes_;

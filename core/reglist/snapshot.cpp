@@ -226,13 +226,14 @@ public:
         return info.vcpu_count == cat_.vcpu_count() ? Status::ok : Status::invalid_argument;
     }
     Status record(u32 vcpu, u64 id, Span<const u8> value) override {
-        Result<Scope> s = cat_.scope_of(id);
+        RegisterClass* const owner = cat_.owner_of(id);
+        Result<Scope> s = cat_.scope_of(id, owner);
         if (!s.ok()) return s.status();
         if ((s.value() == Scope::vm) != (vcpu == kSnapshotVmSection) || is_vm_scoped_id(id) != (s.value() == Scope::vm))
             return Status::corrupt;
         const Handle h = vcpu == kSnapshotVmSection ? Handle::vm() : Handle::for_vcpu(vcpu);
         Refusal why;
-        const Status v = cat_.validate_one_reg(h, id, value, why);
+        const Status v = cat_.validate_one_reg(h, id, value, why, owner);
         if (v != Status::ok) {
             if (why_ != nullptr) {
                 why_->vcpu = vcpu;
@@ -291,9 +292,10 @@ class StageApplyVisitor final : public SnapshotVisitor {
 public:
     StageApplyVisitor(RegisterCatalogue& cat, u8 stage, SnapshotRefusal* why) : cat_(cat), stage_(stage), why_(why) {}
     Status record(u32 vcpu, u64 id, Span<const u8> value) override {
-        if (cat_.restore_stage_of(id) != stage_) return Status::ok;
+        RegisterClass* const owner = cat_.owner_of(id);  // restore_stage_of(id), without a second lookup
+        if ((owner != nullptr ? owner->restore_stage() : 0) != stage_) return Status::ok;
         const Handle h = vcpu == kSnapshotVmSection ? Handle::vm() : Handle::for_vcpu(vcpu);
-        Status s = cat_.set_one_reg(h, id, value);
+        Status s = cat_.set_one_reg(h, id, value, owner);
         if (s != Status::ok) note_apply_failure(why_, vcpu, id, value, s);
         return s;
     }
@@ -706,9 +708,10 @@ Status snapshot_restore_stream(RegisterCatalogue& cat, SnapshotSource& src, Snap
     for (u8 stage = 0; s == Status::ok && stage <= cat.max_restore_stage(); ++stage) {
         for (usize i = 0; s == Status::ok && i < store.count(); ++i) {
             const RecordStore::Entry e = store.at(i);
-            if (cat.restore_stage_of(e.id) != stage) continue;
+            RegisterClass* const owner = cat.owner_of(e.id);
+            if ((owner != nullptr ? owner->restore_stage() : 0) != stage) continue;
             const Handle h = e.vcpu == kSnapshotVmSection ? Handle::vm() : Handle::for_vcpu(e.vcpu);
-            s = cat.set_one_reg(h, e.id, e.value);
+            s = cat.set_one_reg(h, e.id, e.value, owner);
             if (s != Status::ok) note_apply_failure(why, e.vcpu, e.id, e.value, s);
         }
     }
