@@ -293,7 +293,7 @@ TEST(FdtReaderIndex, PhandlesAndCompatiblesAsPropSeesThem) {
     ASSERT_EQ(w.begin_node("child"), Status::ok);
     ASSERT_EQ(w.prop_u32("phandle", 6), Status::ok);
     ASSERT_EQ(w.end_node(), Status::ok);
-    ASSERT_EQ(w.prop_u32("phandle", 9), Status::ok);              // after a child: prop() does not see it
+    ASSERT_EQ(w.prop_u32("phandle", 9), Status::ok);               // after a child: prop() does not see it
     ASSERT_EQ(w.prop_string("compatible", "x,late"), Status::ok);  // nor this
     ASSERT_EQ(w.end_node(), Status::ok);
     ASSERT_EQ(w.begin_node("b"), Status::ok);
