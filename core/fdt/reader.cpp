@@ -631,7 +631,8 @@ i32 Reader::find_compatible(const char* compat, i32 after) const {
     const i32 from = after == kNoNode ? -1 : index_of(after);
     if (indexed() && (after == kNoNode || from >= 0)) {
         if (compat == nullptr) return kNoNode;
-        for (usize i = static_cast<usize>(from + 1); i < index_count_; ++i)
+        const usize start = from < 0 ? 0 : static_cast<usize>(from) + 1;
+        for (usize i = start; i < index_count_; ++i)
             if (index_compatible(i, compat)) return index_[i].node;
         return kNoNode;
     }
