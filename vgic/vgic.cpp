@@ -56,9 +56,11 @@ void Vgic::reset() {
     {
         LockGuard d(dist_lock_);
         const u8 target = route_target(0);  // IROUTER resets to 0: the vCPU with affinity 0.0.0.0 (KVM)
-        for (IrqState& s : spis_) {
-            reset_irq(s, false);
-            s.target = target;
+        // Only the implemented SPIs and vCPUs: nothing reaches the others (irq(), cpu_if() and every entry point
+        // check nr_irqs_ / nr_vcpus) until the next init(), whose reset() covers its own configuration.
+        for (u32 intid = kNumPrivate; intid < nr_irqs_; ++intid) {
+            reset_irq(spis_[intid - kNumPrivate], false);
+            spis_[intid - kNumPrivate].target = target;
         }
         dist_ctlr_ = 0;
         impl_rev_.store(kImplRevLatest, MemoryOrder::relaxed);
@@ -66,7 +68,7 @@ void Vgic::reset() {
         memset(lpi_config_, 0, sizeof lpi_config_);
     }
     const u32 nr_lrs = ich_vtr::list_regs(cfg_.ich_vtr);
-    for (u32 i = 0; i < kMaxVcpus; ++i) {
+    for (u32 i = 0; i < cfg_.nr_vcpus; ++i) {
         VcpuState& v = vcpus_[i];
         LockGuard g(v.lock);
         for (u32 n = 0; n < kNumPrivate; ++n) reset_irq(v.priv[n], n < 16);  // SGIs edge, PPIs level (KVM)
@@ -862,13 +864,12 @@ Status Vgic::write_pending_table(u32 vcpu) {
     if (limit <= kLpiBase) return Status::ok;
     const u64 pa = gicr_pendbaser::PA::get(v.pendbaser) << 16;
     u8 chunk[256];
+    static_assert(kLpiBase % 64 == 0);  // pending-table bytes of LPIs are whole bytes of the bitmap's words
     for (u32 byte = kLpiBase / 8; byte < limit / 8; byte += sizeof chunk) {
         const u32 len = min<u32>(sizeof chunk, limit / 8 - byte);
-        for (u32 b = 0; b < len; ++b) {
-            u8 val = 0;
-            for (u32 k = 0; k < 8; ++k)
-                if (v.lpi_pending.test((byte + b) * 8 + k - kLpiBase)) val |= static_cast<u8>(1u << k);
-            chunk[b] = val;
+        for (u32 b = 0; b < len; ++b) {  // a byte from its bitmap word (not eight bit tests)
+            const u32 first = (byte + b) * 8 - kLpiBase;
+            chunk[b] = static_cast<u8>(v.lpi_pending.word(first / 64) >> (first % 64));
         }
         // A table outside guest RAM (the guest may aim GICR_PENDBASER anywhere; enable_lpis then found nothing to
         // read) can hold no pending state: with none to record that is no loss, so a save of such a VM succeeds.

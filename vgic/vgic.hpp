@@ -127,6 +127,7 @@ class SparseBitmap {
 
 public:
     bool test(usize i) const { return bits_.test(i); }
+    u64 word(usize w) const { return bits_.word(w); }  // bits [64w, 64w + 64); 0 beyond the end
     void set(usize i) {
         if (i >= Bits) return;
         bits_.set(i);

@@ -43,6 +43,31 @@ TEST_F(VgicTest, GicdTyperTracksSpiCount) {
     EXPECT_EQ(gicd_typer::CPUNumber::get(gicd_read(0x4)), 7u);
 }
 
+// reset() covers the implemented SPIs and vCPUs only; an init() that implements more must still start them from
+// their reset state, whatever an earlier, larger configuration left there.
+TEST_F(VgicTest, ReinitWithMoreSpisAndVcpusStartsThemFromReset) {
+    VgicConfig big;
+    big.nr_vcpus = 4;
+    big.nr_spis = 128;
+    big.ich_vtr = kDefaultIchVtr;
+    VgicConfig small = big;
+    small.nr_vcpus = 1;
+    small.nr_spis = 32;
+    ASSERT_EQ(vgic->init(big, mem, kicker, &hw), Status::ok);
+    gicd_write(0x100 + 4 * (140 / 32), 1u << (140 % 32));  // SPI 140: enabled, pending, priority 0x20
+    gicd_write(0x200 + 4 * (140 / 32), 1u << (140 % 32));
+    gicd_write(0x400 + 140, 0x20, 1);
+    gicr_write(3, kSgi + 0x200, 1u << 5);  // vCPU 3: SGI 5 pending
+    ASSERT_EQ(gicd_read(0x200 + 4 * (140 / 32)) & (1u << (140 % 32)), 1u << (140 % 32));
+    ASSERT_EQ(vgic->init(small, mem, kicker, &hw), Status::ok);  // SPI 140 and vCPU 3 not implemented
+    vgic->reset();
+    ASSERT_EQ(vgic->init(big, mem, kicker, &hw), Status::ok);
+    EXPECT_EQ(gicd_read(0x100 + 4 * (140 / 32)), 0u);
+    EXPECT_EQ(gicd_read(0x200 + 4 * (140 / 32)), 0u);
+    EXPECT_EQ(gicd_read(0x400 + 140, 1), 0u);
+    EXPECT_EQ(gicr_read(3, kSgi + 0x200), 0u);
+}
+
 TEST_F(VgicTest, InitRejectsBadConfig) {
     Vgic v;
     VgicConfig c;

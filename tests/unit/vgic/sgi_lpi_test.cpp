@@ -257,6 +257,21 @@ TEST_F(LpiTest, SetPendingKicksAndSaveWritesTable) {
     EXPECT_FALSE(vgic->lpi_pending(1, 8500));
 }
 
+// The save builds each pending-table byte from the bitmap's words: bits at byte and word edges land in their own
+// table bits, and no neighbour is set.
+TEST_F(LpiTest, SaveWritesBitsAtByteAndWordEdges) {
+    program();
+    gicr_write(0, 0x0, 1);
+    const u32 lpis[] = {8192, 8199, 8200, 8255, 8256, 8319, 16383, 20001};
+    for (u32 l : lpis) vgic->set_lpi_pending(0, l, true);
+    ASSERT_EQ(vgic->save_pending_tables(), Status::ok);
+    for (u32 i = 8192; i < 20100; ++i) {
+        bool want = false;
+        for (u32 l : lpis) want |= l == i;
+        ASSERT_EQ(pend_bit(kPend0, i), want) << i;
+    }
+}
+
 TEST_F(LpiTest, DisableWritesBackAndReenableReloads) {
     set_prop(8600, 0x40, true);
     program();
