@@ -51,6 +51,7 @@ constexpr u32 kIccAsgi1rEl1 = sysreg_key(3, 0, 12, 11, 6);
 constexpr u32 kIccSgi0rEl1 = sysreg_key(3, 0, 12, 11, 7);
 constexpr u32 kIccIar1El1 = sysreg_key(3, 0, 12, 12, 0);
 constexpr u32 kIccEoir1El1 = sysreg_key(3, 0, 12, 12, 1);
+constexpr u32 kIccHppir1El1 = sysreg_key(3, 0, 12, 12, 2);
 constexpr u32 kIccBpr1El1 = sysreg_key(3, 0, 12, 12, 3);
 constexpr u32 kIccCtlrEl1 = sysreg_key(3, 0, 12, 12, 4);
 constexpr u32 kIccSreEl1 = sysreg_key(3, 0, 12, 12, 5);

@@ -14,6 +14,8 @@
 //     ISPENDR/ICPENDR/ISACTIVER/ICACTIVER).
 //     Data aborts with a valid syndrome and the transfer register outside x19-x29 come in through hv_fast_mmio, with
 //     x19-x29 still in the CPU (as HVC/SMC: hv_fast_hvc); the others through hv_fast_exit with everything saved.
+//   - IRQ exits: the run loop's order (fast_irq below); a guest timer firing again right after the guest completed
+//     its last interrupt, with no other entry work, only has its LR re-armed (vgic_timer_refire).
 // No MMIO that may observe a hardware-linked line (EL1 timer, PMU) while one is up or parked: the run loop samples
 // those at every exit it sees, and a read of GICD/GICR pending or active state can observe the level (a guest polling
 // GICR_ISPENDR0 after lowering its PMU request must see the line drop); the other GICD/GICR reads, HVCs and MSR/MRS
@@ -37,6 +39,11 @@ namespace hv::arch {
 namespace {
 
 constexpr u64 kResume = HV_FAST_RESUME;
+
+// One more on a counter only this pCPU writes (ExitStats): a plain increment, no atomic read-modify-write.
+[[gnu::always_inline]] inline void bump(Atomic<u64>& c) {
+    c.store(c.load(MemoryOrder::relaxed) + 1, MemoryOrder::relaxed);
+}
 
 // The handler is done. Resume now unless the run loop has entry work to do for this vCPU.
 u64 resume_or_sync(Vm& vm, Vcpu& v) {
@@ -155,12 +162,22 @@ bool lr_dependent(u64 frame_offset) {
 // IRQ handlers, the entry hooks (LR flush) -- without the EL1/FP save and the loop. The loop takes over (after the
 // IRQs) when anything else is due: a VM reset, a panic, a vCPU that stopped running, a reloaded context, or a
 // device whose entry needs the whole context (SDEI delivering an event, the console escape's work).
-u64 fast_irq(Vm& vm, Vcpu& v) {
+// Not inlined into hv_fast_exit: its register pressure would move callee-saved spills into the prologue every exit
+// shares (mmio_read_vgic +1).
+[[gnu::noinline]] u64 fast_irq(Vm& vm, Vcpu& v, ExitStats& st) {
+    bump(st.irq);
+    // A guest timer firing again after its last interrupt was completed (docs/benchmarks-exits.md "timer_10ms"):
+    // its LR re-armed, nothing else -- when the run loop has no entry work for this vCPU either.
+    const u64 iar =
+        vgic_timer_refire_possible(v) && resume_or_sync(vm, v) == kResume ? vgic_timer_refire(v) : kRefireNone;
+    if (iar == kRefireDone) {
+        bump(st.fast);
+        return kResume;
+    }
     PerCpu& cpu = this_cpu();
     cpu.vgic.may_defer_fold = true;  // the LR fold may wait for the flush below (vgic_glue.cpp)
     vm.devices().after_exit(v);
-    count_exit(cpu.exits.irq);
-    (void)gic_handle_irqs();
+    (void)(iar == kRefireNone ? gic_handle_irqs() : gic_handle_irqs_from(iar));
     if (reset_requested() || panicking() || v.state.load(MemoryOrder::acquire) != VcpuState::running || v.sys_dirty ||
         v.fp_dirty || vm.devices().entry_needs_context(v)) {
         vgic_fold_deferred(v);  // the run loop sees folded state, as after its own exits
@@ -170,15 +187,15 @@ u64 fast_irq(Vm& vm, Vcpu& v) {
     // As the run loop: a kick is spent by this entry (the flush below sees what it announced).
     v.kick_pending.store(false, MemoryOrder::release);
     vm.devices().before_entry(v);  // the vGIC's flush folds what after_exit left
-    count_exit(cpu.exits.fast);
+    bump(st.fast);
     return kResume;
 }
 
 // An exit handled here is counted here (the run loop counts the exits it handles). Only this pCPU writes its
 // counters: a plain increment, no atomic read-modify-write.
 [[gnu::always_inline]] inline void count_fast(ExitStats& st, Atomic<u64>& counter, u64 r) {
-    counter.store(counter.load(MemoryOrder::relaxed) + 1, MemoryOrder::relaxed);
-    if (r == kResume) st.fast.store(st.fast.load(MemoryOrder::relaxed) + 1, MemoryOrder::relaxed);
+    bump(counter);
+    if (r == kResume) bump(st.fast);
 }
 
 }  // namespace
@@ -194,7 +211,7 @@ extern "C" u64 hv_fast_exit(u64 reason) {
     // them; the run loop marks the same after every exit it sees).
     v.sys_stale = true;
     Vm& vm = *hyp().vm;  // the_vm(), inline
-    if (reason == HV_EXIT_IRQ) return fast_irq(vm, v);
+    if (reason == HV_EXIT_IRQ) return fast_irq(vm, v, cpu.exits);
     // A VM reset, a panic and a kick from another pCPU each come with an SGI to this pCPU (vm_reset.cpp, panic.cpp,
     // kick_vcpu): pending at EL2, it is taken as an IRQ exit right after the ERET, and the run loop sees them then.
     const u64 esr = HV_READ_SYSREG(esr_el2);

@@ -177,10 +177,10 @@ bool gic_ppi_pending(u32 intid) {
     return rd != 0 && ((mmio_read<u32>(rd + rd_off(GicrSgiReg::ISPENDR0)) >> intid) & 1) != 0;
 }
 
-u32 gic_handle_irqs() {
-    u32 budget = 0;
-    for (; budget < 64; ++budget) {
-        u64 iar = read_sysreg<arm::reg::kIccIar1El1>();
+u32 gic_handle_irqs() { return gic_handle_irqs_from(read_sysreg<arm::reg::kIccIar1El1>()); }
+
+u32 gic_handle_irqs_from(u64 iar) {
+    for (u32 budget = 0;; iar = read_sysreg<arm::reg::kIccIar1El1>()) {
         u32 intid = static_cast<u32>(iar & 0xffffff);
         if (intid >= 1020 && intid < 1024) return budget;  // spurious: nothing (more) pending
         bool deactivate = true;
@@ -193,8 +193,8 @@ u32 gic_handle_irqs() {
         }
         write_sysreg<arm::reg::kIccEoir1El1>(iar);  // priority drop
         if (deactivate) gic_deactivate(intid);
+        if (++budget == 64) return budget;  // the rest stays pending: taken at the next exit
     }
-    return budget;
 }
 
 void gic_send_sgi(u32 sgi, u64 mpidr) {

@@ -26,6 +26,8 @@ void gic_route_spi(u32 intid, u64 mpidr);
 // Acknowledge and handle every pending interrupt of this pCPU (called with IRQs masked, on an IRQ exit or after a
 // WFI). Returns how many were taken (0: nothing was pending).
 u32 gic_handle_irqs();
+// The same, starting with an interrupt the caller already acknowledged (`iar`: the ICC_IAR1_EL1 value it read).
+u32 gic_handle_irqs_from(u64 iar);
 void gic_deactivate(u32 intid);
 // Clear the active state through the GICR (SGI/PPI: this pCPU's) or GICD (SPI) register, whoever activated it.
 void gic_clear_active(u32 intid);

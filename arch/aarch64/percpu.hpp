@@ -39,6 +39,7 @@ struct VgicCpuState {
     bool may_defer_fold = false;
     bool fold_deferred = false;
     Atomic<u64> forwarded_spis;  // activations of passed-through SPIs taken here (`stats: spi`; relaxed atomics)
+    Atomic<u64> timer_refires;   // IRQ exits vgic_timer_refire handled here (`stats: timer`; only this pCPU writes)
 };
 
 struct PerCpu {

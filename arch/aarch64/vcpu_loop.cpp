@@ -88,6 +88,15 @@ namespace {
 class ArchKicker final : public VcpuKicker {
 public:
     void kick(u32 vcpu) override {
+        // The vCPU of this pCPU (an interrupt its own exit made pending, e.g. a timer): the flag alone, no VM
+        // lookup, no barrier for an SGI that is not sent. The run loop or the exit fast path reads it before the
+        // next entry on this same pCPU.
+        Vcpu* self = vcpu_on_this_cpu();
+        if (self != nullptr && self->id == vcpu) {
+            if (self->state.load(MemoryOrder::acquire) != VcpuState::off)
+                self->kick_pending.store(true, MemoryOrder::release);
+            return;
+        }
         const Vcpu* v = the_vm().vcpu(vcpu);
         if (v != nullptr && v->state.load(MemoryOrder::acquire) == VcpuState::off) return;
         kick_vcpu(vcpu);

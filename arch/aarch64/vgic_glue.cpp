@@ -100,22 +100,29 @@ constexpr const char* kTimerName[kTimerCount] = {"virtual", "physical"};
 // ENABLE && ISTATUS && !IMASK (D11.2.4).
 constexpr u64 kCtlEnable = 1, kCtlImask = 2, kCtlIstatus = 4;
 
-u64 read_timer_ctl(u32 t) { return t == kVirtualTimer ? HV_READ_SYSREG(cntv_ctl_el0) : HV_READ_SYSREG(cntp_ctl_el0); }
-
 // If the guest masked, disabled or reprogrammed a timer, its (level) output is low now; lower the vGIC line so a
 // pending-but-undelivered timer interrupt is withdrawn, as a level interrupt must be (KVM samples its timers the
 // same way). Raising is left to the physical interrupt. Called right after an exit and right before an entry (the
 // context may have been replaced meanwhile: CPU_ON, VM reset, a restore), with the vCPU's registers in the CPU.
-void sync_timer_lines(Vcpu& v) {
+// Inline, one timer at a time: it runs four times per timer interrupt (both hooks of its two exits, docs/
+// benchmarks-exits.md "timer_10ms"); a line that is down costs one load.
+[[gnu::noinline, gnu::cold]] void lower_timer_line(u32 t, u32 vcpu) {
+    st().timer_line[t][vcpu] = false;
+    if (vg().set_level(kTimerPpi[t], vcpu, false) != Status::ok)
+        HV_LOG_RATELIMITED(warn, "vcpu%u: %s timer line update failed", vcpu, kTimerName[t]);
+}
+
+[[gnu::always_inline]] inline bool timer_output(u64 ctl) {
+    return (ctl & (kCtlEnable | kCtlIstatus | kCtlImask)) == (kCtlEnable | kCtlIstatus);
+}
+
+[[gnu::always_inline]] inline void sync_timer_lines(const Vcpu& v) {
     if (v.id >= vgic::kMaxVcpus) return;
-    for (u32 t = 0; t < kTimerCount; ++t) {
-        if (!st().timer_line[t][v.id]) continue;
-        const u64 ctl = read_timer_ctl(t);
-        if ((ctl & kCtlEnable) != 0 && (ctl & kCtlIstatus) != 0 && (ctl & kCtlImask) == 0) continue;
-        st().timer_line[t][v.id] = false;
-        if (vg().set_level(kTimerPpi[t], v.id, false) != Status::ok)
-            HV_LOG_RATELIMITED(warn, "vcpu%u: %s timer line update failed", v.id, kTimerName[t]);
-    }
+    VgicGlueState& g = st();
+    if (g.timer_line[kVirtualTimer][v.id] && !timer_output(HV_READ_SYSREG(cntv_ctl_el0)))
+        lower_timer_line(kVirtualTimer, v.id);
+    if (g.timer_line[kPhysicalTimer][v.id] && !timer_output(HV_READ_SYSREG(cntp_ctl_el0)))
+        lower_timer_line(kPhysicalTimer, v.id);
 }
 
 // The same for the PMU overflow line: the guest owns the PMU, so after an exit its registers are live in the CPU. A
@@ -125,10 +132,8 @@ void sync_timer_lines(Vcpu& v) {
 // PMU interrupt on a PMCR_EL0 write, so PMCR.E = 0 leaves the physical line up) is left active ("parked") rather
 // than injected or deactivated, which would make it fire again at once; it is released here once the request is
 // back (it fires and is injected) or the physical line has dropped.
-void sync_pmu_line(Vcpu& v) {
+[[gnu::noinline]] void sync_pmu_line_slow(Vcpu& v) {
     bool& parked = this_cpu().vgic.pmu_parked;
-    const bool line = v.id < vgic::kMaxVcpus && st().pmu_line[v.id];
-    if (!line && !parked) return;
     const bool level = pmu_overflow_live();
     if (parked) {
         if (level || !gic_ppi_pending(kPpiPmu)) {
@@ -141,6 +146,12 @@ void sync_pmu_line(Vcpu& v) {
     st().pmu_line[v.id] = false;
     if (vg().set_level(kPpiPmu, v.id, false) != Status::ok)
         HV_LOG_RATELIMITED(warn, "vcpu%u: PMU overflow line update failed", v.id);
+}
+
+// Nothing to do (no line up, nothing parked): two loads.
+[[gnu::always_inline]] inline void sync_pmu_line(Vcpu& v) {
+    const bool line = v.id < vgic::kMaxVcpus && st().pmu_line[v.id];
+    if (line || this_cpu().vgic.pmu_parked) sync_pmu_line_slow(v);
 }
 
 // First entry on a pCPU: enable the interrupts the vGIC needs on its redistributor.
@@ -234,6 +245,19 @@ bool sysreg(Vcpu& v, const esr::SysRegAccess& a, u64& value) {
     return true;
 }
 
+// `stats: timer refires=N per_pcpu=a,b,..`: IRQ exits the timer re-fire handled (vgic_timer_refire), per pCPU.
+void log_timer_stats() {
+    char per[kMaxCpus * 21 + 1] = {};
+    usize n = 0;
+    u64 total = 0;
+    for (u32 i = 0; i < online_cpus() && i < kMaxCpus; ++i) {
+        const u64 c = percpu(i).vgic.timer_refires.load(MemoryOrder::relaxed);
+        total += c;
+        n += format(per + n, sizeof(per) - n, "%s%llu", i ? "," : "", static_cast<unsigned long long>(c));
+    }
+    HV_LOG_INFO("stats: timer refires=%llu per_pcpu=%s", static_cast<unsigned long long>(total), per);
+}
+
 // WFI / CPU_SUSPEND wait (after the exit's fold): something deliverable above the vCPU's priority mask.
 bool has_pending(Vcpu& v) { return vg().has_pending_for_wakeup(v.id); }
 
@@ -246,7 +270,10 @@ DeviceHooks device_hooks() {
     d.has_pending = [](void*, Vcpu& v) { return has_pending(v); };
     d.sysreg = [](void*, Vcpu& v, const esr::SysRegAccess& a, u64& value) { return sysreg(v, a, value); };
     d.reset = [](void*, Vm&) { vgic_vm_reset(); };
-    d.log_stats = [](void*) { vgic_log_forwarded_spi_stats(); };
+    d.log_stats = [](void*) {
+        vgic_log_forwarded_spi_stats();
+        log_timer_stats();
+    };
     return d;
 }
 
@@ -415,6 +442,64 @@ void vgic_set_line(u32 intid, u32 vcpu, bool level) {
     if (!vgic_ready()) return;
     if (the_vgic().set_level(intid, vcpu, level) != Status::ok)
         HV_LOG_RATELIMITED(warn, "vgic: cannot set line of INTID %u (vcpu%u)", intid, vcpu);
+}
+
+// The timer re-fire (docs/benchmarks-exits.md "timer_10ms"): an IRQ exit for a guest EL1 timer whose previous
+// interrupt the guest has just taken and deactivated, while the timer still asserts its output. The full path
+// would fold LR 0 back (the guest completed it), see the timer's line still high (sync_timer_lines), take the
+// physical interrupt (timer_irq: the line rises again), and flush: the same hardware-linked LR, pending, in LR 0.
+// Written here directly, when nothing else can differ:
+//   - the model: one LR in use, the timer's own (HW, vINTID == pINTID, pending or active as the last entry wrote
+//     it: active if an exit came while the guest was handling it), no maintenance requested (no candidate waited
+//     outside the LRs), and nothing changed since that flush (the caller checks Vgic::flush_needed and the other
+//     entry work first: fast_exit.cpp resume_or_sync). The model's view of the interrupt (in this vCPU's LR,
+//     line high) is what the full path would leave; its active flag is refreshed by the next fold, which reads
+//     the LR back, as for any interrupt the LRs hold;
+//   - the hardware: LR 0 is that LR with its state gone (the guest's EOI deactivated it, and through HW == 1 the
+//     physical interrupt), no EOI outside the LRs (ICH_HCR_EL2.EOIcount), the timer's output is still high
+//     (ENABLE && ISTATUS && !IMASK), the other hardware-linked lines are down, and the highest-priority pending
+//     physical interrupt is that timer's PPI.
+// The physical PPI is then acknowledged and its priority dropped (EOImode 1: it stays active until the guest
+// deactivates the virtual one, as timer_irq leaves it), and LR 0 is made pending again. ICH_HCR/VMCR/APRs stay
+// as the guest left them in the CPU (the next full exit reads them back). Returns as vgic_glue.hpp says.
+bool vgic_timer_refire_possible(const Vcpu& v) {
+    if (v.id >= vgic::kMaxVcpus) return false;
+    const VgicGlueState& g = st();
+    return this_cpu().vgic.hw_lrs == 1 && (g.timer_line[kVirtualTimer][v.id] || g.timer_line[kPhysicalTimer][v.id]);
+}
+
+u64 vgic_timer_refire(const Vcpu& v) {
+    if (v.id >= vgic::kMaxVcpus || !vgic_ready()) return kRefireNone;
+    VgicCpuState& cpu = this_cpu().vgic;
+    const vgic::VcpuIfState& s = vg().cpu_if(v.id);
+    if (!cpu.ready || cpu.fold_deferred || cpu.hw_lrs != 1 || s.used_lrs != 1 || cpu.pmu_parked) return kRefireNone;
+    const u64 lr = s.lr[0];
+    const u32 intid = static_cast<u32>(vgic::ich_lr::vINTID::get(lr));
+    if (vgic::ich_lr::HW::get(lr) == 0 || vgic::ich_lr::State::get(lr) == 0 || vgic::ich_lr::pINTID::get(lr) != intid)
+        return kRefireNone;
+    u32 t = 0;
+    if (intid == kPpiVirtualTimer)
+        t = kVirtualTimer;
+    else if (intid == kPpiPhysicalTimer)
+        t = kPhysicalTimer;
+    else
+        return kRefireNone;
+    const VgicGlueState& g = st();
+    if (!g.timer_line[t][v.id] || g.timer_line[1 - t][v.id] || g.pmu_line[v.id]) return kRefireNone;
+    constexpr u64 kMaintenance = vgic::ich_hcr::UIE::field_mask | vgic::ich_hcr::LRENPIE::field_mask |
+                                 vgic::ich_hcr::NPIE::field_mask | vgic::ich_hcr::EOIcount::field_mask;
+    if ((s.hcr & kMaintenance) != 0) return kRefireNone;
+    if (read_lr(0) != vgic::ich_lr::State::set(lr, 0)) return kRefireNone;
+    if (vgic::ich_hcr::EOIcount::get(read_sysreg<arm::reg::kIchHcrEl2>()) != 0) return kRefireNone;
+    const u64 ctl = t == kVirtualTimer ? HV_READ_SYSREG(cntv_ctl_el0) : HV_READ_SYSREG(cntp_ctl_el0);
+    if (!timer_output(ctl)) return kRefireNone;
+    if ((read_sysreg<arm::reg::kIccHppir1El1>() & 0xffffff) != intid) return kRefireNone;
+    const u64 ack = read_sysreg<arm::reg::kIccIar1El1>();
+    if ((ack & 0xffffff) != intid) return ack;  // something of higher priority came in between
+    write_sysreg<arm::reg::kIccEoir1El1>(ack);  // priority drop only (EOImode 1), as gic_handle_irqs + timer_irq
+    write_lr(0, vgic::ich_lr::State::set(lr, vgic::ich_lr::kStatePending));
+    cpu.timer_refires.store(cpu.timer_refires.load(MemoryOrder::relaxed) + 1, MemoryOrder::relaxed);
+    return kRefireDone;
 }
 
 void vgic_fold_deferred(Vcpu& v) {

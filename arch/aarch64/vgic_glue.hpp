@@ -47,6 +47,18 @@ void vgic_set_line(u32 intid, u32 vcpu, bool level);
 // re-routes that followed the guest's GICD_IROUTER); logged at power-off with the other stats.
 void vgic_log_forwarded_spi_stats();
 
+// The exit fast path's IRQ exit for a guest timer that fires again right after the guest completed its last
+// interrupt: LR 0 re-armed without the fold/flush (vgic_glue.cpp has the exact conditions). The caller has checked
+// that the run loop has no entry work for `v`. Returns kRefireDone (done: resume the guest), kRefireNone (nothing
+// done, nothing acknowledged: take the full path) or the ICC_IAR1_EL1 value of a different interrupt it
+// acknowledged (take the full path and handle that one: gic_handle_irqs_from). A value, not an out-parameter: the
+// exit fast path keeps no stack object (no stack-protector canary on every exit).
+// vgic_timer_refire's first checks, on the model alone (one LR in use, a timer line up): the caller asks this first
+// and checks for other entry work only then, so other IRQ exits pay little for it.
+bool vgic_timer_refire_possible(const Vcpu& v);
+constexpr u64 kRefireNone = ~u64{0};
+constexpr u64 kRefireDone = ~u64{0} - 1;
+u64 vgic_timer_refire(const Vcpu& v);
 // The exit fast path (fast_exit.cpp), on `v`'s pCPU right after an exit: its list registers hold nothing and no EOI
 // was counted outside them, so the exit's fold would change nothing (a handler may run before it).
 bool vgic_lrs_idle(const Vcpu& v);

@@ -4,7 +4,7 @@
 // until it is cleared. Under the hypervisor PPI 27 is hardware-linked, so this also checks that the physical timer
 // interrupt is deactivated and re-armed correctly (no spurious re-delivery, no lost interrupt).
 //
-// guest-tests: smp=1 mem=512M append="" hv_append="vcpus=1" expect=pass timeout=60
+// guest-tests: smp=1 mem=512M append="" hv_append="vcpus=1" expect=pass timeout=60 console="stats: timer refires=[1-9]"
 #include "tests/guest/runtime/guest.hpp"
 
 using namespace rt;
@@ -20,6 +20,7 @@ volatile u64 g_cval_seen = 0;   // CNTV_CVAL read in the handler
 volatile u32 g_early = 0;       // handler runs with CNTVCT < CVAL
 volatile bool g_split = false;  // EOImode 1: the test deactivates (ICC_DIR) itself
 volatile u32 g_active_in_handler = 0;
+volatile u32 g_leave_on = 0;  // deliveries whose handler leaves the timer firing (its EOI comes first)
 
 void timer_irq(u32, void*) {
     u64 now = counter();
@@ -28,10 +29,14 @@ void timer_irq(u32, void*) {
     g_fired_at = now;
     g_cval_seen = cval;
     if (gic::is_active(kTimer)) g_active_in_handler = g_active_in_handler + 1;
+    g_fired = g_fired + 1;
+    if (g_leave_on != 0) {
+        g_leave_on = g_leave_on - 1;  // still asserted at the EOI: a level interrupt is taken again
+        return;
+    }
     // The level interrupt must go away before the EOI: disable the timer (it is reprogrammed per round).
     RT_WRITE_SYSREG(cntv_ctl_el0, 0);
     isb();
-    g_fired = g_fired + 1;
 }
 
 // IRQs on for `ms` or until g_fired >= want (stop_early).
@@ -155,6 +160,45 @@ GUEST_TEST(masking_while_pending_withdraws_it) {
     EXPECT_FALSE(gic::is_pending(kTimer));
     run_irqs(30, 1, false);
     EXPECT_EQ(g_fired, 0u);
+    RT_WRITE_SYSREG(cntv_ctl_el0, 0);
+    isb();
+}
+
+// The handler EOIs while the timer still asserts its output (as kvm-unit-tests' micro-bench does before masking
+// it): the level interrupt is pending again at once and taken again, until a handler turns the timer off; then
+// nothing is pending and nothing follows. Under the hypervisor the guest's EOI deactivated the physical PPI through
+// the LR's HW bit, so each re-delivery is a physical re-fire at EL2: the exit fast path's timer re-fire
+// (arch/aarch64/vgic_glue.cpp vgic_timer_refire). Both ways of ending it: CTL = 0 and IMASK.
+GUEST_TEST(eoi_while_still_asserted_is_taken_again) {
+    ASSERT_TRUE(gic::initialised());
+    for (u32 round = 0; round < 20; ++round) {
+        const bool imask = (round & 1) != 0;
+        g_fired = 0;
+        g_leave_on = 1 + round % 4;
+        const u32 want = 2 + round % 4;
+        u64 cval = counter() + ms_ticks(1);
+        arm(cval, kCtlEnable);
+        run_irqs(200, want, true);
+        run_irqs(5, want + 1, false);  // nothing after the handler turned it off
+        EXPECT_EQ(g_fired, want);
+        EXPECT_EQ(g_leave_on, 0u);
+        EXPECT_FALSE(gic::is_pending(kTimer));
+        EXPECT_FALSE(gic::is_active(kTimer));
+        if (imask) {
+            // The same with the output masked rather than disabled, and then unmasked: it fires once more.
+            arm(counter() - 1, kCtlEnable | kCtlImask);
+            run_irqs(2, 1, false);
+            EXPECT_FALSE(gic::is_pending(kTimer));
+            EXPECT_EQ(g_fired, want);
+            g_leave_on = 1;
+            RT_WRITE_SYSREG(cntv_ctl_el0, kCtlEnable);
+            isb();
+            run_irqs(100, want + 2, true);
+            run_irqs(5, want + 3, false);
+            EXPECT_EQ(g_fired, want + 2);
+        }
+    }
+    EXPECT_EQ(g_early, 0u);
     RT_WRITE_SYSREG(cntv_ctl_el0, 0);
     isb();
 }
