@@ -89,7 +89,10 @@ void Its::reset() {
 
 Status Its::save_collections() {
     TableGeometry ct = collection_table();
-    if (!ct.valid) return Status::ok;  // nothing can be mapped without a collection table
+    // MAPC needs a valid table, but the guest may clear GITS_BASER1.Valid afterwards (allowed while the ITS is
+    // disabled, IHI0069H 12.19.1): the ITS still holds the collections then, and a save with nowhere to put them
+    // would write ITEs naming ICIDs that no restore can find. Fail the save instead, as for a table too small.
+    if (!ct.valid) return map_.collection_count() == 0 ? Status::ok : Status::invalid_argument;
     // Packed, in ascending ICID order, terminated by an entry with V == 0 if there is room (KVM).
     u64 index = 0;
     i64 last = -1;
@@ -145,7 +148,7 @@ Status Its::save_itt(const Device& d) {
 
 Status Its::save_devices() {
     TableGeometry dt = device_table();
-    if (!dt.valid) return Status::ok;
+    if (!dt.valid) return map_.device_count() == 0 ? Status::ok : Status::invalid_argument;  // as collections
     // Rewrite the device table (flat) or every valid level-2 page (two-level) so gaps read back as invalid.
     if (!dt.indirect) {
         HV_TRY(zero_guest(mem_, dt.base, dt.id_limit * abi::kEntrySize));

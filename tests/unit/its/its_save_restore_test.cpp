@@ -400,3 +400,37 @@ TEST(ItsMappings, ClearGivesBackAFreshPool) {
         fresh->clear();
     }
 }
+
+// Found by the fuzz campaign (its_commands, 1.7 M executions in): MAPC/MAPTI, ITS disabled, GITS_BASER1.Valid
+// cleared. The collection stays while an ITE names it (unmapped, as KVM's free of the collection list leaves the
+// ITE without a target); a save that skipped the collections wrote an ITE whose ICID no restore could find
+// ("corrupt"). Now the save fails and the ITS keeps its state. Clearing GITS_BASER0.Valid drops the devices.
+TEST(ItsSave, CollectionsWithoutTheirTableFailTheSaveAndKeepTheState) {
+    for (bool device_table : {false, true}) {
+        Harness h;
+        h.setup();
+        h.mapd(1, 4);
+        h.cmds({Command::mapc(2, 0, true), Command::mapti(1, 0, 8200, 2)});
+        h.expect_tr(1, 0, 0, 8200);
+        h.write(reg(GitsReg::CTLR), 0, 4);
+        const u32 baser = reg(GitsReg::BASER0) + (device_table ? 0 : 8);
+        h.write(baser, baser::Valid::set(h.read(baser), 0));
+        if (device_table) {
+            EXPECT_EQ(h.its->device_count(), 0u);
+            EXPECT_EQ(h.its->ite_count(), 0u);
+            EXPECT_EQ(h.its->save_tables(), Status::ok);
+            continue;
+        }
+        EXPECT_EQ(h.its->save_tables(), Status::invalid_argument);
+        EXPECT_EQ(h.its->device_count(), 1u);
+        EXPECT_EQ(h.its->ite_count(), 1u);
+        EXPECT_EQ(h.its->collection_count(), 1u);
+        // With a valid table again the same state saves and restores.
+        h.write(baser, baser::Valid::set(h.read(baser), 1));
+        EXPECT_EQ(h.its->save_tables(), Status::ok);
+        Harness::Regs r = h.save_regs();
+        h.its->reset();
+        EXPECT_EQ(h.restore_regs_and_tables(r), Status::ok);
+        EXPECT_EQ(h.its->ite_count(), 1u);
+    }
+}
