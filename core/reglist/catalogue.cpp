@@ -5,6 +5,31 @@
 namespace hv::reglist {
 
 RegisterClass* RegisterCatalogue::find_owner(u64 id) const {
+    // The index holds every ID a class enumerated when added: one probe sequence, then that class confirms.
+    for (usize i = index_slot(id);; i = (i + 1) & (kIndexSlots - 1)) {
+        const u8 c = index_cls_[i];
+        if (c == 0) break;
+        if (index_id_[i] == id) {
+            if (classes_[c - 1u]->owns(id)) return classes_[c - 1u];
+            break;
+        }
+    }
+    return scan_owner(id);
+}
+
+void RegisterCatalogue::index_insert(u64 id, u8 cls) {
+    if (index_used_ >= kIndexMax) return;  // the rest are found by the scan
+    usize i = index_slot(id);
+    while (index_cls_[i] != 0) {
+        if (index_id_[i] == id) return;
+        i = (i + 1) & (kIndexSlots - 1);
+    }
+    index_id_[i] = id;
+    index_cls_[i] = cls;
+    ++index_used_;
+}
+
+RegisterClass* RegisterCatalogue::scan_owner(u64 id) const {
     // An ID has one owner (add() refuses a class claiming an ID another owns), so the order the classes are asked
     // in does not change the answer: first those whose IDs carry the same class field (KVM's coproc group: core,
     // sysreg, fw, or one of ours), then the rest -- an unknown ID still asks every class. With ~10 classes, each
@@ -28,6 +53,8 @@ Status RegisterCatalogue::add(RegisterClass& c) {
             if (find_owner(id) != nullptr) return Status::invalid_argument;
             if (i == 0) hint = reg_class(id);
         }
+        static_assert(kMaxClasses < 255, "index_cls_ holds class index + 1 in a u8");
+        for (usize i = 0; i < c.count(v); ++i) index_insert(c.id_at(v, i), static_cast<u8>(classes_.size() + 1));
     }
     hint_[classes_.size()] = hint;
     return classes_.push_back(&c);
