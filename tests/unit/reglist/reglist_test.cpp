@@ -551,6 +551,52 @@ TEST(Catalogue, IdsOfAnotherClassFieldThanTheFirstAreFound) {
     EXPECT_EQ(vm.cat.get_one_reg(kVm, (MixedClass::kB & ~kSizeMask) | kSizeU64, Span<u8>(buf, 8)), Status::wrong_size);
 }
 
+namespace {
+// A VM-scoped class whose ID list is `n` IDs of the GICD field, `n` changeable after add() (as the vGIC's SPI
+// count may be): the catalogue's ID index is filled at add() and must still answer exactly what owns() says.
+class ResizableClass final : public RegisterClass {
+public:
+    static constexpr u64 id(usize i) { return kArchArm64 | kSizeU32 | kClassGicd | i; }
+    const char* name() const override { return "resizable"; }
+    Scope scope() const override { return Scope::vm; }
+    usize count(u32) const override { return n; }
+    u64 id_at(u32, usize i) const override { return id(i); }
+    bool owns(u64 x) const override { return (x & ~u64{0xffff}) == id(0) && (x & 0xffff) < n; }
+    Status get(u32, u64 x, Span<u8> v) override {
+        const u32 val = static_cast<u32>(x & 0xffff);
+        memcpy(v.data(), &val, 4);
+        return Status::ok;
+    }
+    Status set(u32, u64, Span<const u8>) override { return Status::ok; }
+    usize n = 0;
+};
+}  // namespace
+
+TEST(Catalogue, IdIndexAnswersAsTheClassesDo) {
+    VmRegs vm(1);
+    ResizableClass big;
+    big.n = 5000;  // more IDs than the index holds (3/4 of its 4096 slots): the rest are found by the scan
+    ASSERT_EQ(vm.cat.add(big), Status::ok);
+    for (usize i : {usize{0}, usize{1}, usize{3071}, usize{3072}, usize{4999}}) {
+        EXPECT_EQ(vm.cat.owner_of(ResizableClass::id(i) | kScopeVm), &big) << i;
+        EXPECT_EQ(vm.get(kVm, ResizableClass::id(i) | kScopeVm), i) << i;
+    }
+    EXPECT_EQ(vm.cat.owner_of(ResizableClass::id(5000)), nullptr);
+    // The list shrinks after add(): indexed IDs the class no longer owns are unknown (the hit is confirmed).
+    big.n = 10;
+    EXPECT_EQ(vm.cat.owner_of(ResizableClass::id(9)), &big);
+    EXPECT_EQ(vm.cat.owner_of(ResizableClass::id(10)), nullptr);
+    EXPECT_EQ(vm.cat.owner_of(ResizableClass::id(4000)), nullptr);
+    u8 buf[4] = {};
+    EXPECT_EQ(vm.cat.get_one_reg(kVm, ResizableClass::id(100) | kScopeVm, Span<u8>(buf, 4)), Status::not_found);
+    // ... and grows again past what was indexed: found by the scan.
+    big.n = 6000;
+    EXPECT_EQ(vm.cat.owner_of(ResizableClass::id(5999)), &big);
+    // The classes added before keep their answers.
+    EXPECT_NE(vm.cat.owner_of(vm.list(Handle::for_vcpu(0)).front()), nullptr);
+    EXPECT_NE(vm.cat.owner_of(vm.list(Handle::for_vcpu(0)).front()), &big);
+}
+
 // ---- Snapshot ----
 
 namespace {
