@@ -178,7 +178,7 @@ GUEST_TEST(eoi_while_still_asserted_is_taken_again) {
         const u32 want = 2 + round % 4;
         u64 cval = counter() + ms_ticks(1);
         arm(cval, kCtlEnable);
-        run_irqs(2000, want, true);  // stops at `want`; the bound only matters on a starved host
+        run_irqs(2000, want, true);    // stops at `want`; the bound only matters on a starved host
         run_irqs(5, want + 1, false);  // nothing after the handler turned it off
         EXPECT_EQ(g_fired, want);
         EXPECT_EQ(g_leave_on, 0u);
