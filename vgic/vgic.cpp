@@ -38,6 +38,9 @@ Status Vgic::init(const VgicConfig& cfg, GuestMemory& mem, VcpuKicker& kicker, H
         vcpus_[i].mpidr = i < c.nr_vcpus ? c.mpidr[i] : 0;
         for (IrqState& s : vcpus_[i].priv) s.hw = false;
     }
+    // vCPU i at affinity 0.0.0.i (KVM's default layout, up to 16 vCPUs): an SGI's TargetList is the vCPU mask.
+    flat_affinity_ = true;
+    for (u32 i = 0; i < c.nr_vcpus; ++i) flat_affinity_ &= (c.mpidr[i] & mpidr::kAffMask) == mpidr::Aff0::make(i);
     for (IrqState& s : spis_) s.hw = false;
     reset();
     return Status::ok;
@@ -77,7 +80,7 @@ void Vgic::reset() {
         v.pendbaser = 0;
         for (Atomic<u64>& w : v.candidates) w.store(0, MemoryOrder::relaxed);
         for (Atomic<u64>& w : v.fresh) w.store(0, MemoryOrder::relaxed);
-        v.fresh_any.store(false, MemoryOrder::relaxed);
+        v.fresh_words.store(0, MemoryOrder::relaxed);
         v.fresh_lpi_count.store(0, MemoryOrder::relaxed);
         v.overflow = false;
         v.lpi_pending.reset();
@@ -119,7 +122,7 @@ void Vgic::cand_set(VcpuState& v, u32 intid) {
     const u64 b = bit(intid % 64);
     v.candidates[intid / 64].fetch_or(b, MemoryOrder::relaxed);
     v.fresh[intid / 64].fetch_or(b, MemoryOrder::relaxed);
-    v.fresh_any.store(true, MemoryOrder::relaxed);
+    v.fresh_words.fetch_or(1u << (intid / 64), MemoryOrder::relaxed);
 }
 
 // v.lock held. Up to kFreshLpis distinct LPIs; beyond that the next flush scans everything.
@@ -137,9 +140,9 @@ void Vgic::note_fresh_lpi(VcpuState& v, u32 idx) {
 
 // Both locks held (nothing adds to the fresh set meanwhile).
 void Vgic::clear_fresh(VcpuState& v) const {
-    if (v.fresh_any.load(MemoryOrder::relaxed))
-        for (u32 w = 0; w < kMaxIrqs / 64 && w * 64 < nr_irqs_; ++w) v.fresh[w].store(0, MemoryOrder::relaxed);
-    v.fresh_any.store(false, MemoryOrder::relaxed);
+    for (u32 words = v.fresh_words.load(MemoryOrder::relaxed); words != 0; words &= words - 1)
+        v.fresh[ctz(words)].store(0, MemoryOrder::relaxed);
+    v.fresh_words.store(0, MemoryOrder::relaxed);
     v.fresh_lpi_count.store(0, MemoryOrder::relaxed);
 }
 void Vgic::cand_clear(VcpuState& v, u32 intid) {
@@ -331,6 +334,12 @@ void Vgic::sgi_write(u32 src_vcpu, u64 value, SgiKind kind) {
     u32 targets = 0;
     if (icc_sgir::IRM::get(value)) {
         targets = ((cfg_.nr_vcpus >= 32 ? ~0u : (1u << cfg_.nr_vcpus) - 1)) & ~(1u << src_vcpu);  // all but self
+    } else if (flat_affinity_) {
+        // As below with vCPU t at 0.0.0.t: only Aff3.Aff2.Aff1 = 0.0.0 and RS = 0 name any, bit t names vCPU t.
+        if (icc_sgir::Aff3::get(value) == 0 && icc_sgir::Aff2::get(value) == 0 && icc_sgir::Aff1::get(value) == 0 &&
+            icc_sgir::RS::get(value) == 0)
+            targets = static_cast<u32>(icc_sgir::TargetList::get(value)) &
+                      (cfg_.nr_vcpus >= 32 ? ~0u : (1u << cfg_.nr_vcpus) - 1);
     } else {
         // IHI0069H 12.2.23: target PEs Aff3.Aff2.Aff1.<RS * 16 + n> for each bit n of TargetList.
         const u64 aff3 = icc_sgir::Aff3::get(value), aff2 = icc_sgir::Aff2::get(value);
@@ -381,15 +390,13 @@ void Vgic::select_fresh_and_fill(u32 vcpu, VcpuIfState& s) {
     ++v.flush_incremental;
     LrSelector sel(s.nr_lrs);
     const LpiGate gate = lpi_gate(v);
-    if (v.fresh_any.load(MemoryOrder::relaxed)) {
-        for (u32 w = 0; w < kMaxIrqs / 64 && w * 64 < nr_irqs_; ++w) {
-            const u64 bits = v.fresh[w].load(MemoryOrder::relaxed);
-            if (bits == 0) continue;
-            v.fresh[w].store(0, MemoryOrder::relaxed);
-            collect_irq_bits(vcpu, w, bits, sel);
-        }
-        v.fresh_any.store(false, MemoryOrder::relaxed);
+    for (u32 words = v.fresh_words.load(MemoryOrder::relaxed); words != 0; words &= words - 1) {
+        const u32 w = ctz(words);
+        const u64 bits = v.fresh[w].load(MemoryOrder::relaxed);
+        v.fresh[w].store(0, MemoryOrder::relaxed);
+        collect_irq_bits(vcpu, w, bits, sel);
     }
+    v.fresh_words.store(0, MemoryOrder::relaxed);
     const u32 nl = v.fresh_lpi_count.load(MemoryOrder::relaxed);
     for (u32 i = 0; i < nl; ++i) collect_lpi(v, gate, v.fresh_lpi[i], sel);
     v.fresh_lpi_count.store(0, MemoryOrder::relaxed);
@@ -524,7 +531,7 @@ void Vgic::flush(u32 vcpu, VcpuIfState& s) {
         if (s.used_lrs != 0 || ich_hcr::EOIcount::get(s.hcr) != 0) fold_locked(vcpu, s, kick_mask);
         if (v.flush_needed.exchange(false, MemoryOrder::relaxed) || v.overflow) {
             select_and_fill(vcpu, s);
-        } else if (v.fresh_any.load(MemoryOrder::relaxed) || v.fresh_lpi_count.load(MemoryOrder::relaxed) != 0) {
+        } else if (v.fresh_words.load(MemoryOrder::relaxed) != 0 || v.fresh_lpi_count.load(MemoryOrder::relaxed) != 0) {
             select_fresh_and_fill(vcpu, s);
         } else {
             // No candidate at all: the last selection gave every candidate an LR and fold found none of them live

@@ -306,7 +306,7 @@ public:
     bool flush_needed(u32 vcpu) const {
         if (vcpu >= cfg_.nr_vcpus) return false;
         const VcpuState& v = vcpus_[vcpu];
-        return v.flush_needed.load(MemoryOrder::relaxed) || v.fresh_any.load(MemoryOrder::relaxed) ||
+        return v.flush_needed.load(MemoryOrder::relaxed) || v.fresh_words.load(MemoryOrder::relaxed) != 0 ||
                v.fresh_lpi_count.load(MemoryOrder::relaxed) != 0;
     }
 
@@ -390,11 +390,11 @@ private:
         // Incremental flush: the candidates noted since the last flush -- cand_set() (SGI/PPI/SPI) and
         // note_fresh_lpi() (LPIs made pending, LPIs folded back from the LRs). Set under a lock flush also holds
         // (the IRQ's lock: this vCPU's for private INTIDs and LPIs, the distributor's for SPIs).
-        // `fresh_any` is set with every fresh bit (a hint: flush clears it). With neither flush_needed nor `overflow`
+        // `fresh_words` has bit w set when fresh[w] may be non-zero. With neither flush_needed nor `overflow`
         // set, every candidate of this vCPU is in `fresh` (the last selection gave every candidate an LR and fold put
         // each one still live back here), so flush() selects among them alone: the same answer as a full scan.
         Atomic<u64> fresh[kMaxIrqs / 64];
-        Atomic<bool> fresh_any;
+        Atomic<u32> fresh_words;
         static constexpr u32 kFreshLpis = 4;  // more, and the next flush scans everything
         u16 fresh_lpi[kFreshLpis] = {};       // LPI index (INTID - 8192), under `lock`
         Atomic<u32> fresh_lpi_count;          // written under `lock`; read lock-free by flush_needed()
@@ -474,6 +474,7 @@ private:
     HwIrqControl* hw_ = nullptr;
     BoundIrqSink* bound_sink_ = nullptr;
     bool check_incremental_ = false;
+    bool flat_affinity_ = false;  // every vCPU i has affinity 0.0.0.i (sgi_write)
 
     Atomic<u32> lpi_table_gen_;  // bumped on EnableLPIs changes, PROPBASER writes, reset (lpi_table())
     Spinlock dist_lock_;         // SPI state, GICD_CTLR, PROPBASER and the LPI configuration cache

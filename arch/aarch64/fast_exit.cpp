@@ -74,6 +74,13 @@ u64 resume_or_sync(Vm& vm, Vcpu& v) {
 // HVC path a stack canary too.
 [[gnu::noinline]] u64 fast_sysreg(Vm& vm, Vcpu& v, u64 esr, u64 reason) {
     const auto s = esr::SysRegAccess::from_esr(esr);
+    // The hot one, every IPI: an ICC_SGI1R_EL1 write goes straight to the vGIC (what its sysreg hook does below,
+    // without the walk of the device hooks).
+    if (!s.read && s.key() == arm::reg::kIccSgi1rEl1 && vgic_ready()) {
+        vgic_sgi1r_write(v, read_gpr(v.ctx, s.rt));
+        advance_pc(v.ctx);
+        return resume_or_sync(vm, v);
+    }
     if (idreg::is_id_space(s.op0, s.op1, s.crn, s.crm)) {
         if (!s.read) return reason;  // UNDEF: the run loop injects it
         write_gpr(v.ctx, s.rt, vm.id_regs().guest_value(s.key()));
@@ -175,7 +182,7 @@ bool lr_dependent(u64 frame_offset) {
         return kResume;
     }
     PerCpu& cpu = this_cpu();
-    cpu.vgic.may_defer_fold = true;  // the LR fold may wait for the flush below (vgic_glue.cpp)
+    cpu.vgic.fast_irq = true;  // the LR fold may wait for the flush below (vgic_glue.cpp)
     vm.devices().after_exit(v);
     (void)(iar == kRefireNone ? gic_handle_irqs() : gic_handle_irqs_from(iar));
     if (reset_requested() || panicking() || v.state.load(MemoryOrder::acquire) != VcpuState::running || v.sys_dirty ||
@@ -183,10 +190,10 @@ bool lr_dependent(u64 frame_offset) {
         vgic_fold_deferred(v);  // the run loop sees folded state, as after its own exits
         return HV_EXIT_IRQ_HANDLED;
     }
-    cpu.vgic.may_defer_fold = false;
     // As the run loop: a kick is spent by this entry (the flush below sees what it announced).
     v.kick_pending.store(false, MemoryOrder::release);
     vm.devices().before_entry(v);  // the vGIC's flush folds what after_exit left
+    cpu.vgic.fast_irq = false;
     bump(st.fast);
     return kResume;
 }

@@ -34,9 +34,11 @@ struct VgicCpuState {
     u32 hw_lrs = 0;
     // Its physical PMU PPI fired while the architectural request was low and was left active (pmu_irq).
     bool pmu_parked = false;
-    // The exit fast path's IRQ exit (fast_irq): after_exit may leave the fold to the entry's flush, which folds
-    // under the same locks (vgic_glue.cpp after_exit); `fold_deferred` says it did (vgic_fold_deferred undoes it).
-    bool may_defer_fold = false;
+    // Inside the exit fast path's IRQ exit (fast_exit.cpp fast_irq), from its after_exit hooks to its entry hooks:
+    // the vCPU's context is the one that just exited. after_exit may then leave the fold to the entry's flush,
+    // which folds under the same locks (`fold_deferred` says it did; vgic_fold_deferred undoes it), and the entry
+    // does not sample the timer lines again (vgic_glue.cpp).
+    bool fast_irq = false;
     bool fold_deferred = false;
     Atomic<u64> forwarded_spis;  // activations of passed-through SPIs taken here (`stats: spi`; relaxed atomics)
     Atomic<u64> timer_refires;   // IRQ exits vgic_timer_refire handled here (`stats: timer`; only this pCPU writes)

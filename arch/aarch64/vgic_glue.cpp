@@ -185,8 +185,10 @@ bool hw_linked_lr(const vgic::VcpuIfState& s) {
 void before_entry(Vcpu& v) {
     VgicCpuState& cpu = this_cpu().vgic;
     cpu_setup(cpu);
-    sync_timer_lines(v);  // a replaced context (CPU_ON, reset) must not inherit the old timers' level
-    sync_pmu_line(v);     // ... nor the old PMU's (the PMU device, registered first, loaded it)
+    // A replaced context (CPU_ON, reset) must not inherit the old timers' level. On the fast path's IRQ exit the
+    // context is the one after_exit just sampled, and the guest has not run since: nothing to do.
+    if (!cpu.fast_irq) sync_timer_lines(v);
+    sync_pmu_line(v);  // ... nor the old PMU's (the PMU device, registered first, loaded it)
     vgic::VcpuIfState& s = vg().cpu_if(v.id);
     vg().flush(v.id, s);        // the model sets NPIE only while a pending LR exists (no maintenance storm)
     cpu.fold_deferred = false;  // flush folded first
@@ -216,7 +218,7 @@ void after_exit(Vcpu& v) {
     // Nothing in the LRs and no EOI outside them: fold would not change anything.
     if (s.used_lrs != 0 || vgic::ich_hcr::EOIcount::get(s.hcr) != 0) {
         VgicCpuState& cpu = this_cpu().vgic;
-        if (cpu.may_defer_fold && !hw_linked_lr(s))
+        if (cpu.fast_irq && !hw_linked_lr(s))
             cpu.fold_deferred = true;  // the IRQ exit's flush folds, under the same locks (one lock round less)
         else
             vg().fold(v.id, s);
@@ -502,9 +504,11 @@ u64 vgic_timer_refire(const Vcpu& v) {
     return kRefireDone;
 }
 
+void vgic_sgi1r_write(Vcpu& v, u64 value) { vg().sgi_write(v.id, value, vgic::SgiKind::sgi1r); }
+
 void vgic_fold_deferred(Vcpu& v) {
     VgicCpuState& cpu = this_cpu().vgic;
-    cpu.may_defer_fold = false;
+    cpu.fast_irq = false;
     if (!cpu.fold_deferred) return;
     cpu.fold_deferred = false;
     the_vgic().fold(v.id, the_vgic().cpu_if(v.id));

@@ -63,9 +63,11 @@ u64 vgic_timer_refire(const Vcpu& v);
 // was counted outside them, so the exit's fold would change nothing (a handler may run before it).
 bool vgic_lrs_idle(const Vcpu& v);
 // The exit fast path's IRQ exit lets the vGIC's after_exit leave the LR fold to the entry's flush (PerCpu
-// vgic.may_defer_fold); before anything else may look at the vCPU's interrupt state (the run loop takes over), this
+// vgic.fast_irq); before anything else may look at the vCPU's interrupt state (the run loop takes over), this
 // folds if it was left. Also ends the permission.
 void vgic_fold_deferred(Vcpu& v);
+// A trapped ICC_SGI1R_EL1 write of `v` (the exit fast path's shortcut past the device hooks; after vgic_ready()).
+void vgic_sgi1r_write(Vcpu& v, u64 value);
 
 // The exit fast path's queries of where the GICD/GICR frames are and of the hardware-linked lines: inline, in
 // vgic_glue_fast.hpp (vgic_frame, vgic_lines_quiet).
