@@ -247,16 +247,22 @@ bool sysreg(Vcpu& v, const esr::SysRegAccess& a, u64& value) {
     return true;
 }
 
-// `stats: timer refires=N per_pcpu=a,b,..`: IRQ exits the timer re-fire handled (vgic_timer_refire), per pCPU.
-void log_timer_stats() {
-    char per[kMaxCpus * 21 + 1] = {};
+// One per-pCPU counter of VgicCpuState as "a,b,.." (pCPU order) into `per`; returns their sum.
+u64 per_pcpu_counts(Atomic<u64> VgicCpuState::*counter, char (&per)[kMaxCpus * 21 + 1]) {
     usize n = 0;
     u64 total = 0;
     for (u32 i = 0; i < online_cpus() && i < kMaxCpus; ++i) {
-        const u64 c = percpu(i).vgic.timer_refires.load(MemoryOrder::relaxed);
+        const u64 c = (percpu(i).vgic.*counter).load(MemoryOrder::relaxed);
         total += c;
         n += format(per + n, sizeof(per) - n, "%s%llu", i ? "," : "", static_cast<unsigned long long>(c));
     }
+    return total;
+}
+
+// `stats: timer refires=N per_pcpu=a,b,..`: IRQ exits the timer re-fire handled (vgic_timer_refire), per pCPU.
+void log_timer_stats() {
+    char per[kMaxCpus * 21 + 1] = {};
+    const u64 total = per_pcpu_counts(&VgicCpuState::timer_refires, per);
     HV_LOG_INFO("stats: timer refires=%llu per_pcpu=%s", static_cast<unsigned long long>(total), per);
 }
 
@@ -370,13 +376,7 @@ Status vgic_forward_hw_spi(u32 intid, const char* what) {
 
 void vgic_log_forwarded_spi_stats() {
     char per[kMaxCpus * 21 + 1] = {};
-    usize n = 0;
-    u64 total = 0;
-    for (u32 i = 0; i < online_cpus() && i < kMaxCpus; ++i) {
-        const u64 c = percpu(i).vgic.forwarded_spis.load(MemoryOrder::relaxed);
-        total += c;
-        n += format(per + n, sizeof(per) - n, "%s%llu", i ? "," : "", static_cast<unsigned long long>(c));
-    }
+    const u64 total = per_pcpu_counts(&VgicCpuState::forwarded_spis, per);
     HV_LOG_INFO("stats: spi forwarded=%llu per_pcpu=%s reroutes=%llu", static_cast<unsigned long long>(total), per,
                 static_cast<unsigned long long>(st().forwarded_reroutes.load(MemoryOrder::relaxed)));
 }
