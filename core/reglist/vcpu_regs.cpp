@@ -146,20 +146,34 @@ Status CoreRegisterClass::get(u32 vcpu, u64 id, Span<u8> value) {
     return Status::ok;
 }
 
+namespace {
+
+// M[4] (AArch32) is refused; of the AArch64 modes only EL0t, EL1t and EL1h exist for an EL1 guest.
+bool pstate_mode_ok(const CoreRegDesc& d, Span<const u8> value) {
+    if (d.offset != kPstateOffset) return true;
+    u64 v = 0;
+    memcpy(&v, value.data(), 8);
+    const u64 mode = v & 0x1f;
+    if (mode == 0x0 || mode == 0x4 || mode == 0x5) return true;
+    HV_LOG_RATELIMITED(warn, "reglist: PSTATE mode %#llx refused", static_cast<unsigned long long>(mode));
+    return false;
+}
+
+}  // namespace
+
+Status CoreRegisterClass::validate(u32 vcpu, u64 id, Span<const u8> value, Refusal& why) {
+    const CoreRegDesc* d = find_core(id);
+    if (d == nullptr || ctx_.context(vcpu) == nullptr) return Status::not_found;
+    if (pstate_mode_ok(*d, value)) return Status::ok;
+    why.reason = "PSTATE mode other than EL0t, EL1t or EL1h";
+    return Status::invalid_argument;
+}
+
 Status CoreRegisterClass::set(u32 vcpu, u64 id, Span<const u8> value) {
     const CoreRegDesc* d = find_core(id);
     VcpuContext* c = ctx_.context(vcpu);
     if (d == nullptr || c == nullptr) return Status::not_found;
-    if (d->offset == kPstateOffset) {
-        u64 v = 0;
-        memcpy(&v, value.data(), 8);
-        // M[4] (AArch32) is refused; of the AArch64 modes only EL0t, EL1t and EL1h exist for an EL1 guest.
-        const u64 mode = v & 0x1f;
-        if (mode != 0x0 && mode != 0x4 && mode != 0x5) {
-            HV_LOG_RATELIMITED(warn, "reglist: PSTATE mode %#llx refused", static_cast<unsigned long long>(mode));
-            return Status::invalid_argument;
-        }
-    }
+    if (!pstate_mode_ok(*d, value)) return Status::invalid_argument;
     memcpy(reinterpret_cast<u8*>(&c->core) + d->offset, value.data(), reg_size(id));
     return Status::ok;
 }

@@ -52,6 +52,8 @@ public:
     [[nodiscard]] Status get(u32 vcpu, u64 id, Span<u8> value) override;
     // PSTATE: only AArch64 EL0t/EL1t/EL1h (M[4] = 0, M[3:0] in {0, 4, 5}) -- KVM's rule for an AArch64-only VM.
     [[nodiscard]] Status set(u32 vcpu, u64 id, Span<const u8> value) override;
+    // The same PSTATE rule as set(), as a dry run (a snapshot restore refuses before it applies anything).
+    [[nodiscard]] Status validate(u32 vcpu, u64 id, Span<const u8> value, Refusal& why) override;
     // Everything 0, PSTATE = EL1h with DAIF masked (KVM's reset state).
     void reset(u32 vcpu) override;
 
