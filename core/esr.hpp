@@ -165,6 +165,17 @@ struct SysRegAccess {
     static constexpr u32 sysreg_key(u32 op0, u32 op1, u32 crn, u32 crm, u32 op2) {
         return arm::sysreg_key(op0, op1, crn, crm, op2);
     }
+    // Whether the syndrome `esr` (EC 0x18) is an access to the register `key` in direction `read`, whatever Rt: one
+    // compare of the ISS without decoding it (the exit fast path's ICC_SGI1R_EL1 writes).
+    static constexpr bool is(u64 esr, u32 key, bool read) {
+        using namespace arm::sysreg_field;
+        constexpr u64 kRt = Field<9, 5>::field_mask;
+        const u64 want = Field<21, 20>::make(Op0::get(key)) | Field<19, 17>::make(Op2::get(key)) |
+                         Field<16, 14>::make(Op1::get(key)) | Field<13, 10>::make(CRn::get(key)) |
+                         Field<4, 1>::make(CRm::get(key)) | Bit<0>::make(read ? 1 : 0);
+        return (Iss::get(esr) & ~kRt) == want;
+    }
+    static constexpr unsigned rt_of(u64 esr) { return static_cast<unsigned>(Field<9, 5>::get(esr)); }
 };
 
 // HVC/SMC (EC 0x16/0x17): the immediate.

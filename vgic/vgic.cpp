@@ -117,12 +117,19 @@ bool Vgic::group_enabled(bool group1) const {
                   : (dist_ctlr_ & gicd_ctlr::EnableGrp0::field_mask) != 0;
 }
 
-// A new (or returning) candidate: into the candidate set and the fresh set the next flush starts from.
+// A new (or returning) candidate: into the candidate set and the fresh set the next flush starts from. The caller
+// holds the IRQ's lock -- the one every setter of this bit holds -- and only flush() clears these bits, under both
+// locks: a bit seen set here stays set until the lock is released. A bit already in the fresh set is in the candidate
+// set and in fresh_words too (flush clears the fresh set before it drops candidates; every setter finished all three
+// under the lock), so the three read-modify-writes (LL/SC loops without LSE) are skipped -- the second note of an
+// SGI (sender, then the target's fold) costs a load.
 void Vgic::cand_set(VcpuState& v, u32 intid) {
+    const u32 w = intid / 64;
     const u64 b = bit(intid % 64);
-    v.candidates[intid / 64].fetch_or(b, MemoryOrder::relaxed);
-    v.fresh[intid / 64].fetch_or(b, MemoryOrder::relaxed);
-    v.fresh_words.fetch_or(1u << (intid / 64), MemoryOrder::relaxed);
+    if (v.fresh[w].load(MemoryOrder::relaxed) & b) return;
+    if (!(v.candidates[w].load(MemoryOrder::relaxed) & b)) v.candidates[w].fetch_or(b, MemoryOrder::relaxed);
+    v.fresh[w].fetch_or(b, MemoryOrder::relaxed);
+    v.fresh_words.fetch_or(1u << w, MemoryOrder::relaxed);
 }
 
 // v.lock held. Up to kFreshLpis distinct LPIs; beyond that the next flush scans everything.
@@ -152,20 +159,29 @@ bool Vgic::cand_test(const VcpuState& v, u32 intid) {
     return (v.candidates[intid / 64].load(MemoryOrder::relaxed) >> (intid % 64)) & 1;
 }
 
-// Caller holds the lock of `s` (vCPU lock for private INTIDs, distributor lock for SPIs).
+// Caller holds the lock of `s` (vCPU lock for private INTIDs, distributor lock for SPIs). The unbound case is a leaf
+// (no frame, no register saves: it runs twice per IPI, at the sender and in the target's fold); a bound interrupt
+// goes through note_bound().
 void Vgic::note_changed(u32 vcpu, u32 intid, IrqState& s, u32& kick_mask) {
-    if (s.bound && divert_bound(vcpu, intid, s)) return;
+    if (s.bound) [[unlikely]]
+        return note_bound(vcpu, intid, s, kick_mask);
+    note_unbound(vcpu, intid, s, kick_mask);
+}
+
+void Vgic::note_bound(u32 vcpu, u32 intid, IrqState& s, u32& kick_mask) {
+    if (divert_bound(vcpu, intid, s)) return;
+    note_unbound(vcpu, intid, s, kick_mask);
+}
+
+void Vgic::note_unbound(u32 vcpu, u32 intid, IrqState& s, u32& kick_mask) {
     if (!s.pending() && !s.active) return;
     const bool deliverable = s.pending() && s.enabled && group_enabled(s.group1);
-    if (s.lr_owner != kNoVcpu) {
-        // In flight: the owner's fold() takes it back and, still pending or active, notes it again (cand_set) for
-        // its target; the fresh bit here only tells the owner's fast path that its next entry has work. Make the
-        // owner exit so a new edge is not delayed.
-        if (s.lr_owner < cfg_.nr_vcpus) cand_set(vcpus_[s.lr_owner], intid);
-        if (deliverable) kick_mask |= 1u << s.lr_owner;
-        return;
-    }
-    const u32 t = intid < kNumPrivate ? vcpu : s.target;
+    // In flight (lr_owner): the owner's fold() takes it back and, still pending or active, notes it again (cand_set)
+    // for its target; the fresh bit here only tells the owner's fast path that its next entry has work. Make the
+    // owner exit so a new edge is not delayed. Else its target: the vCPU for a private INTID, the routed one for an
+    // SPI (none: it stays pending in the distributor).
+    const u32 owner = s.lr_owner;  // read once: the atomics below would make the compiler read it again
+    const u32 t = owner != kNoVcpu ? owner : intid < kNumPrivate ? vcpu : s.target;
     if (t >= cfg_.nr_vcpus) return;
     cand_set(vcpus_[t], intid);
     if (deliverable) kick_mask |= 1u << t;
@@ -362,7 +378,7 @@ void Vgic::sgi_write(u32 src_vcpu, u64 value, SgiKind kind) {
         // ASGI1R (no other Security state exists), only reach Group 0 SGIs.
         if (kind != SgiKind::sgi1r && s.group1) continue;
         s.pending_latch = true;
-        note_changed(t, intid, s, kick_mask);
+        note_unbound(t, intid, s, kick_mask);  // an SGI is never bound (bindable())
     }
     kick_all(kick_mask);
 }

@@ -416,12 +416,15 @@ private:
     bool group_enabled(bool group1) const;
     // After a state change of `intid`: mark it as candidate on its target, and note a kick if deliverable.
     void note_changed(u32 vcpu, u32 intid, IrqState& s, u32& kick_mask);
+    [[gnu::noinline]] void note_bound(u32 vcpu, u32 intid, IrqState& s, u32& kick_mask);
+    // note_changed() of an interrupt that is not bound (SGIs never are: bindable()). Defined in vgic.cpp only.
+    [[gnu::always_inline]] inline void note_unbound(u32 vcpu, u32 intid, IrqState& s, u32& kick_mask);
     void kick_all(u32 mask);
     // note_changed() of a bound interrupt: hand a pending edge to the sink (true), or deliver normally (false).
     bool divert_bound(u32 vcpu, u32 intid, IrqState& s);
     void hw_pending_changed(IrqState& s, bool was_pending);
     void hw_cleared(IrqState& s);
-    void cand_set(VcpuState& v, u32 intid);
+    [[gnu::always_inline]] inline void cand_set(VcpuState& v, u32 intid);
     static void cand_clear(VcpuState& v, u32 intid);
     static bool cand_test(const VcpuState& v, u32 intid);
 

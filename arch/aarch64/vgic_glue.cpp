@@ -504,8 +504,6 @@ u64 vgic_timer_refire(const Vcpu& v) {
     return kRefireDone;
 }
 
-void vgic_sgi1r_write(Vcpu& v, u64 value) { vg().sgi_write(v.id, value, vgic::SgiKind::sgi1r); }
-
 void vgic_fold_deferred(Vcpu& v) {
     VgicCpuState& cpu = this_cpu().vgic;
     cpu.fast_irq = false;

@@ -66,8 +66,6 @@ bool vgic_lrs_idle(const Vcpu& v);
 // vgic.fast_irq); before anything else may look at the vCPU's interrupt state (the run loop takes over), this
 // folds if it was left. Also ends the permission.
 void vgic_fold_deferred(Vcpu& v);
-// A trapped ICC_SGI1R_EL1 write of `v` (the exit fast path's shortcut past the device hooks; after vgic_ready()).
-void vgic_sgi1r_write(Vcpu& v, u64 value);
 
 // The exit fast path's queries of where the GICD/GICR frames are and of the hardware-linked lines: inline, in
 // vgic_glue_fast.hpp (vgic_frame, vgic_lines_quiet).

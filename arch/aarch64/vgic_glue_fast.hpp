@@ -8,6 +8,9 @@
 
 namespace hv::arch {
 
+// vgic_ready() without the call: vgic_vm_init is done.
+inline bool vgic_ready_fast() { return hyp().vgic_glue.ready.load(MemoryOrder::acquire); }
+
 // On `v`'s pCPU right after an exit: none of its hardware-linked lines (EL1 timers, PMU overflow) is up or parked, so
 // no exit has to sample them (sync_timer_lines / sync_pmu_line run at every exit the run loop sees: a line the guest
 // lowered is withdrawn there).

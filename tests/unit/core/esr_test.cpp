@@ -59,6 +59,19 @@ TEST(Esr, SysRegAccessDecodesIccSgi1rWrite) {
     EXPECT_FALSE(s.read);
     EXPECT_EQ(s.key(), SysRegAccess::sysreg_key(3, 0, 12, 11, 5));
     EXPECT_NE(s.key(), SysRegAccess::sysreg_key(3, 0, 12, 11, 6));
+    // The one-compare test agrees with the decode, for every Rt, and tells the neighbours and the read apart.
+    const u32 sgi1r = SysRegAccess::sysreg_key(3, 0, 12, 11, 5);
+    for (u64 rt = 0; rt < 32; ++rt) {
+        const u64 e = (esr & ~(31ull << 5)) | (rt << 5);
+        EXPECT_TRUE(SysRegAccess::is(e, sgi1r, false));
+        EXPECT_EQ(SysRegAccess::rt_of(e), rt);
+    }
+    EXPECT_FALSE(SysRegAccess::is(esr | 1, sgi1r, false));  // MRS
+    EXPECT_TRUE(SysRegAccess::is(esr | 1, sgi1r, true));
+    EXPECT_FALSE(SysRegAccess::is(esr, SysRegAccess::sysreg_key(3, 0, 12, 11, 6), false));  // ASGI1R
+    EXPECT_FALSE(SysRegAccess::is(esr, SysRegAccess::sysreg_key(3, 0, 12, 11, 7), false));  // SGI0R
+    EXPECT_FALSE(SysRegAccess::is(esr ^ (1ull << 14), sgi1r, false));                       // op1 = 1
+    EXPECT_FALSE(SysRegAccess::is(esr ^ (1ull << 20), sgi1r, false));                       // op0 = 2
 }
 
 TEST(Esr, SysRegAccessRead) {
