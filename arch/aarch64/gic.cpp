@@ -197,16 +197,6 @@ u32 gic_handle_irqs_from(u64 iar) {
     }
 }
 
-void gic_send_sgi(u32 sgi, u64 mpidr) {
-    u64 aff0 = mpidr & 0xff;
-    if (aff0 >= 16) return;  // not addressable through the target list (no RS support here)
-    u64 v = (u64{1} << aff0) | ((mpidr >> 8) & 0xff) << 16 | (u64{sgi & 0xf} << 24) | ((mpidr >> 16) & 0xff) << 32 |
-            ((mpidr >> 32) & 0xff) << 48;
-    dsb_ishst();
-    write_sysreg<arm::reg::kIccSgi1rEl1>(v);
-    isb();
-}
-
 void gic_send_sgi_others(u32 sgi) {
     if (st().gicd == 0) return;  // GIC not up yet
     dsb_ishst();

@@ -4,6 +4,7 @@
 // guest instead; IHI0069H 4.1.1).
 #pragma once
 
+#include "arch/aarch64/sysreg.hpp"
 #include "core/platform.hpp"
 
 namespace hv::arch {
@@ -33,7 +34,22 @@ void gic_deactivate(u32 intid);
 void gic_clear_active(u32 intid);
 // An SGI/PPI of this pCPU is pending (GICR_ISPENDR0; for a level-sensitive PPI: its line is asserted).
 bool gic_ppi_pending(u32 intid);
-void gic_send_sgi(u32 sgi, u64 target_mpidr);
+// The ICC_SGI1R_EL1 value (INTID 0) that names the PE with affinity `mpidr` (Aff3.Aff2.Aff1.Aff0 as arm::
+// mpidr_affinity keeps them): TargetList bit Aff0, Aff1..Aff3 (IHI0069H 12.2.23, RS = 0). 0 if Aff0 >= 16: not
+// addressable through the TargetList without RS, which is not used here. Kept per pCPU (PerCpu::sgi_target).
+constexpr u64 gic_sgi_target(u64 mpidr) {
+    const u64 aff0 = mpidr & 0xff;
+    if (aff0 >= 16) return 0;
+    return (u64{1} << aff0) | ((mpidr >> 8) & 0xff) << 16 | ((mpidr >> 16) & 0xff) << 32 | ((mpidr >> 32) & 0xff) << 48;
+}
+// SGI `sgi` to the PE named by `target` (a gic_sgi_target value; 0: nothing is sent). Not ordered by the memory
+// barriers the caller's writes went through: the caller makes them visible first with a DSB (the target's handler
+// reads them).
+inline void gic_send_sgi_to(u32 sgi, u64 target) {
+    if (target == 0) return;
+    write_sysreg<arm::reg::kIccSgi1rEl1>(target | u64{sgi & 0xf} << 24);
+    isb();
+}
 void gic_send_sgi_others(u32 sgi);
 u64 gic_redistributor(u32 cpu);  // RD_base of pCPU `cpu` (0 if unknown)
 

@@ -11,6 +11,7 @@ void percpu_init(u32 index) {
     PerCpu& p = percpu(index);
     p.index = index;
     p.mpidr = arm::mpidr_affinity(HV_READ_SYSREG(mpidr_el1));
+    p.sgi_target = gic_sgi_target(p.mpidr);
     HV_WRITE_SYSREG(tpidr_el2, reinterpret_cast<u64>(&p));
     isb();
     p.online.store(true, MemoryOrder::release);

@@ -49,6 +49,7 @@ struct PerCpu {
     u64 host_sp = 0;                   // PERCPU_HOST_SP: hypervisor SP to return to on a guest exit
     u32 index = 0;                     // logical pCPU number (DTB /cpus order)
     u64 mpidr = 0;
+    u64 sgi_target = 0;    // ICC_SGI1R_EL1 naming this pCPU (gic_sgi_target(mpidr)): what a kick sends it
     Atomic<bool> online;   // entered the hypervisor's C code (percpu_init); not yet usable
     Vcpu* vcpu = nullptr;  // the vCPU pinned to this pCPU, if any
     Atomic<u32> boot;      // CpuBoot (cpu_boot_state / cpu_boot_transition)

@@ -71,13 +71,20 @@ void vcpu_wait_init_cpu() {
     gic_enable(kHypTimerPpi, true);
 }
 
+namespace {
+// The kick of vCPU `v` (not this pCPU's vCPU `self`, or `self` itself): the flag, then SGI kKick to its pCPU when that
+// is another pCPU. Inline in both kickers, with the VM and the per-pCPU block reached without a call and the SGI's
+// ICC_SGI1R_EL1 value the one kept per pCPU (PerCpu::sgi_target): every IPI the guest sends pays this.
+[[gnu::always_inline]] inline void kick_one(Vcpu& v, const Vcpu* self) {
+    v.kick_pending.store(true, MemoryOrder::release);
+    dsb_ish();  // the flag is visible before the SGI can be taken (gic_send_sgi_to: the SGI is no memory access)
+    if (self != &v) gic_send_sgi_to(kSgiKick, hyp().cpus[v.pcpu < kMaxCpus ? v.pcpu : 0].sgi_target);
+}
+}  // namespace
+
 void kick_vcpu(u32 i) {
-    Vcpu* v = the_vm().vcpu(i);
-    if (v == nullptr) return;
-    v->kick_pending.store(true, MemoryOrder::release);
-    dsb_ish();
-    Vcpu* self = vcpu_on_this_cpu();
-    if (self != v) gic_send_sgi(kSgiKick, percpu(v->pcpu).mpidr);
+    Vm& vm = *hyp().vm;  // the_vm(), inline
+    if (i < vm.vcpu_count) kick_one(vm.vcpus[i], vcpu_on_this_cpu());
 }
 
 namespace {
@@ -97,9 +104,11 @@ public:
                 self->kick_pending.store(true, MemoryOrder::release);
             return;
         }
-        const Vcpu* v = the_vm().vcpu(vcpu);
-        if (v != nullptr && v->state.load(MemoryOrder::acquire) == VcpuState::off) return;
-        kick_vcpu(vcpu);
+        Vm& vm = *hyp().vm;
+        if (vcpu >= vm.vcpu_count) return;
+        Vcpu& v = vm.vcpus[vcpu];
+        if (v.state.load(MemoryOrder::acquire) == VcpuState::off) return;
+        kick_one(v, self);
     }
 };
 // A stateless port (vtable only): constant at file scope (docs/architecture.md §4 "The anchors").
