@@ -168,7 +168,8 @@ private:
     u64 sanitize_baser(unsigned n, u64 v) const;
     void set_baser(unsigned n, u64 v);
     void set_cbaser(u64 v);
-    void set_enabled(bool on);
+    // `process`: a guest's enable works on the queue at once; a restore's leaves it to the backlog (restore_ctlr).
+    void set_enabled(bool on, bool process);
 
     // Command queue
     void process_queue(u32 budget = kCommandsPerTrap);

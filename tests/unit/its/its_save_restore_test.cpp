@@ -434,3 +434,32 @@ TEST(ItsSave, CollectionsWithoutTheirTableFailTheSaveAndKeepTheState) {
         EXPECT_EQ(h.its->ite_count(), 1u);
     }
 }
+
+// A queue saved between two batches (more than kCommandsPerTrap commands were waiting) restores as saved: the GITS_CTLR
+// restore enables the ITS without running a batch, so GITS_CREADR saves as it was restored (restore + save is a fixed
+// point; the snapshot fuzz target found the restore moving it on by one batch each time), and the waiting commands
+// are the backlog the guest entries work through.
+TEST(ItsRestore, WaitingCommandsAreRestoredAsSavedAndLeftToTheBacklog) {
+    Harness h;
+    const Harness::Regs r = image_regs(h);
+    constexpr u64 kWaiting = 3 * kCommandsPerTrap;
+    for (u64 i = 0; i < kWaiting; ++i) h.put(Command::event_cmd(Opcode::INT, 1, 0));  // unmapped: each is ignored
+    ASSERT_EQ(h.its->restore_write(reg(GitsReg::CBASER), 8, r.cbaser), Status::ok);
+    ASSERT_EQ(h.its->restore_write(reg(GitsReg::CREADR), 8, 0), Status::ok);
+    ASSERT_EQ(h.its->restore_write(reg(GitsReg::CWRITER), 8, kWaiting * 32), Status::ok);
+    ASSERT_EQ(h.its->restore_write(reg(GitsReg::IIDR), 4, r.iidr), Status::ok);
+    ASSERT_EQ(h.its->restore_write(reg(GitsReg::BASER0), 8, r.baser0), Status::ok);
+    ASSERT_EQ(h.its->restore_write(reg(GitsReg::BASER0) + 8, 8, r.baser1), Status::ok);
+    ASSERT_EQ(h.its->restore_tables(), Status::ok);
+    ASSERT_EQ(h.its->restore_write(reg(GitsReg::CTLR), 4, 1), Status::ok);
+    u64 creadr = 1;
+    ASSERT_EQ(h.its->save_read(reg(GitsReg::CREADR), 8, creadr), Status::ok);
+    EXPECT_EQ(creadr, 0u) << "restored as saved: no batch ran";
+    EXPECT_TRUE(h.its->has_backlog());
+    h.its->process_backlog();  // a guest entry
+    ASSERT_EQ(h.its->save_read(reg(GitsReg::CREADR), 8, creadr), Status::ok);
+    EXPECT_EQ(creadr, kCommandsPerTrap * 32);
+    h.its->process_backlog();
+    h.its->process_backlog();
+    EXPECT_FALSE(h.its->has_backlog());
+}
