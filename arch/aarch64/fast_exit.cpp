@@ -93,11 +93,19 @@ u64 resume_or_sync(Vm& vm, Vcpu& v) {
 // straight to the vGIC -- what its sysreg hook does in fast_sysreg, without the syndrome's decode (whose struct went
 // to the stack, with a canary) and the walk of the device hooks. sgi_write only latches pending state, which a later
 // fold keeps, so it may run before the fold; an SGI to this vCPU kicks it and the run loop flushes.
-[[gnu::noinline]] u64 fast_sgi1r(Vm& vm, Vcpu& v, u64 esr, u64 reason) {
-    if (!vgic_ready_fast()) return fast_sysreg(vm, v, esr, reason);
+// sgi_write changes only its targets' interrupt state and kicks each target it made something deliverable for -- this
+// vCPU through its kick_pending flag (ArchKicker: no SGI to its own pCPU) -- so that flag is all resume_or_sync could
+// find changed here: no EL1/FP context, no ITS backlog, no flush request that the kick does not come with (a request
+// another vCPU made comes with a kick SGI of its own, as on the HVC path).
+[[gnu::always_inline]] inline u64 sgi1r_write(Vm& vm, Vcpu& v, u64 esr) {
     vm.vgic.sgi_write(v.id, read_gpr(v.ctx, esr::SysRegAccess::rt_of(esr)), vgic::SgiKind::sgi1r);
     advance_pc(v.ctx);
-    return resume_or_sync(vm, v);
+    return v.kick_pending.load(MemoryOrder::relaxed) || v.sys_dirty || v.fp_dirty ? HV_EXIT_HANDLED : kResume;
+}
+// From hv_fast_exit (the register in x19-x29: everything was saved).
+[[gnu::noinline]] u64 fast_sgi1r(Vm& vm, Vcpu& v, u64 esr, u64 reason) {
+    if (!vgic_ready_fast()) return fast_sysreg(vm, v, esr, reason);
+    return sgi1r_write(vm, v, esr);
 }
 
 // GICD/GICR registers whose value depends on what the LRs hold (pending and active state): [0x200, 0x400) of the
@@ -270,6 +278,27 @@ extern "C" u64 hv_fast_hvc(u64 ec) {
 }  // namespace hv::arch
 
 namespace hv::arch {
+
+static_assert(esr::SysRegAccess::is(HV_ISS_SGI1R_WRITE, arm::reg::kIccSgi1rEl1, false) &&
+                  esr::SysRegAccess::rt_of(HV_ISS_SGI1R_WRITE) == 0,
+              "vectors.S recognises ICC_SGI1R_EL1 writes by HV_ISS_SGI1R_WRITE");
+
+// The exit vector's entry for ICC_SGI1R_EL1 writes from a register outside x19-x29 (vectors.S, HV_ISS_SGI1R_WRITE):
+// the guest's IPIs, without x19-x29 in ctx -- as hv_fast_mmio; sgi_write reads only ctx.x[Rt]. Before the vGIC is up
+// the exit goes to the run loop (fast_sysreg's device hooks could look at more of the context). Returns as
+// hv_fast_exit.
+extern "C" u64 hv_fast_sgi1r(u64 esr) {
+    PerCpu& cpu = this_cpu();
+    Vcpu* vp = cpu.vcpu;
+    if (vp == nullptr) return HV_EXIT_SYNC;
+    Vcpu& v = *vp;
+    v.sys_stale = true;  // as hv_fast_exit
+    const unsigned rt = esr::SysRegAccess::rt_of(esr);
+    if ((rt >= 19 && rt <= 29) || !vgic_ready_fast()) return HV_EXIT_SYNC;  // the vector never sends x19-x29
+    const u64 r = sgi1r_write(*hyp().vm, v, esr);
+    count_fast(cpu.exits, cpu.exits.sysreg, r);
+    return r;
+}
 
 // The exit vector's entry for data aborts from the guest with a valid syndrome whose transfer register is not one of
 // x19-x29 (vectors.S): those are not in ctx -- they stay in the CPU (AAPCS64 callee-saved), as on the HVC path, and go

@@ -179,7 +179,8 @@ guest_exit_common:
      * HVC/SMC: the firmware only reads x0-x17 and writes x0-x3 (call_firmware), so x19-x29 are not saved before the
      * call nor reloaded after it; they go into ctx only if the exit goes on to the run loop. The same for a data
      * abort with a valid syndrome whose transfer register is not one of x19-x29 (hv_fast_mmio: the MMIO emulation
-     * reads or writes only ctx.x[Rt]). Every other exit saves them first: the MSR/MRS emulation and the MMIO of
+     * reads or writes only ctx.x[Rt]) and an ICC_SGI1R_EL1 write from a register outside x19-x29 (hv_fast_sgi1r: the
+     * vGIC reads only ctx.x[Rt]). Every other exit saves them first: the MSR/MRS emulation and the MMIO of
      * x19-x29 read and write them in ctx. */
     cbnz    x1, 20f                     /* HV_EXIT_SYNC == 0; hv_fast_exit returns the reasons it does not handle */
     mrs     x3, esr_el2
@@ -206,7 +207,7 @@ exit_fast_resume_hvc:                   /* x19-x29 were never touched */
 21:
 exit_mmio:                              /* (a label of its own for the exit profile, tests/bench/exit-profile) */
     cmp     x2, #0x24
-    b.ne    20f
+    b.ne    22f
     tbz     x3, #24, 20f                /* ISV */
     ubfx    x2, x3, #16, #5             /* SRT */
     sub     x2, x2, #19
@@ -214,6 +215,29 @@ exit_mmio:                              /* (a label of its own for the exit prof
     b.ls    20f                         /* x19-x29: saved first (exit_save_all) */
     mov     x0, x3
     bl      hv_fast_mmio
+    cmp     x0, #HV_FAST_RESUME
+    b.eq    exit_fast_resume_hvc
+    b       19f
+
+    /* MSR ICC_SGI1R_EL1, Xt (EC 0x18, the ISS without Rt is HV_ISS_SGI1R_WRITE) with Xt not one of x19-x29: the
+     * guest's IPIs. hv_fast_sgi1r, x0 = ESR_EL2: it reads only ctx.x[Rt] (sgi_write), as hv_fast_mmio.
+     * x2 = EC, x3 = ESR_EL2. */
+22:
+exit_sgi1r:                             /* (a label of its own for the exit profile, tests/bench/exit-profile) */
+    cmp     x2, #0x18
+    b.ne    20f
+    and     x4, x3, #0x1ffffff          /* ISS */
+    bfi     x4, xzr, #5, #5             /* without Rt */
+    mov     x5, #(HV_ISS_SGI1R_WRITE & 0xffff)
+    movk    x5, #(HV_ISS_SGI1R_WRITE >> 16), lsl #16
+    cmp     x4, x5
+    b.ne    20f
+    ubfx    x2, x3, #5, #5              /* Rt */
+    sub     x2, x2, #19
+    cmp     x2, #10
+    b.ls    20f                         /* x19-x29: saved first (exit_save_all) */
+    mov     x0, x3
+    bl      hv_fast_sgi1r
     cmp     x0, #HV_FAST_RESUME
     b.eq    exit_fast_resume_hvc
 

@@ -231,6 +231,62 @@ GUEST_TEST(sgi_irm_broadcast_all_but_self) {
     EXPECT_EQ(gic::unhandled_count(), 0u);
 }
 
+// The exit vector takes an ICC_SGI1R_EL1 write from x0-x18/x30 without saving x19-x29 (hv_fast_sgi1r: they stay in
+// the CPU across the C code) and one from x19-x29 through the full save (hv_fast_exit): both forms must reach their
+// target, and x19-x29 must come back unchanged either way (to another CPU the trap resumes at once, to self it goes
+// through the run loop). x29 is the frame pointer: the asm keeps it in `regs[11]` meanwhile.
+namespace {
+// MSR ICC_SGI1R_EL1 with x19..x29 = 19..29 (x20 = `value` when `from_x20`), then x19..x29 into regs[0..10].
+void sgi1r_with_marked_registers(u64 value, bool from_x20, u64 (&regs)[12]) {
+    u64* r = regs;
+    if (from_x20) {
+        asm volatile(
+            "str x29, [%[r], #88]\n mov x19, #19\n mov x20, %[v]\n mov x21, #21\n mov x22, #22\n mov x23, #23\n"
+            "mov x24, #24\n mov x25, #25\n mov x26, #26\n mov x27, #27\n mov x28, #28\n mov x29, #29\n"
+            "msr icc_sgi1r_el1, x20\n isb\n mov x20, #20\n"
+            "stp x19, x20, [%[r]]\n stp x21, x22, [%[r], #16]\n stp x23, x24, [%[r], #32]\n"
+            "stp x25, x26, [%[r], #48]\n stp x27, x28, [%[r], #64]\n str x29, [%[r], #80]\n ldr x29, [%[r], #88]"
+            :
+            : [v] "r"(value), [r] "r"(r)
+            : "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "memory");
+    } else {
+        asm volatile(
+            "str x29, [%[r], #88]\n mov x19, #19\n mov x20, #20\n mov x21, #21\n mov x22, #22\n mov x23, #23\n"
+            "mov x24, #24\n mov x25, #25\n mov x26, #26\n mov x27, #27\n mov x28, #28\n mov x29, #29\n"
+            "msr icc_sgi1r_el1, %[v]\n isb\n"
+            "stp x19, x20, [%[r]]\n stp x21, x22, [%[r], #16]\n stp x23, x24, [%[r], #32]\n"
+            "stp x25, x26, [%[r], #48]\n stp x27, x28, [%[r], #64]\n str x29, [%[r], #80]\n ldr x29, [%[r], #88]"
+            :
+            : [v] "r"(value), [r] "r"(r)
+            : "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "memory");
+    }
+}
+}  // namespace
+
+GUEST_TEST(sgi1r_register_forms_keep_x19_x29) {
+    ASSERT_TRUE(g_ncpus == kCpus);
+    u32 bad = 0;
+    for (u32 to = 0; to < 2; ++to) {  // CPU 1 (resumed at once), then self (the run loop)
+        const u32 target = to == 0 ? 1u : self_index();
+        for (int from_x20 = 0; from_x20 < 2; ++from_x20) {
+            reset_counts();
+            u64 regs[12] = {};
+            sgi1r_with_marked_registers(gic::sgi_value(kSgiOne, 0, 0, 0, 0, 1u << target, false), from_x20 != 0, regs);
+            for (u32 i = 0; i < 11; ++i) {
+                if (regs[i] != 19 + i) {
+                    printf("  SGI1R from %s to CPU%u: x%u = %llu after the trap\n", from_x20 ? "x20" : "a low register",
+                           target, 19 + i, static_cast<unsigned long long>(regs[i]));
+                    ++bad;
+                }
+            }
+            u32 want[kCpus] = {};
+            want[target] = 1;
+            if (!expect_counts(kSgiOne, want, from_x20 ? "SGI1R from x20" : "SGI1R from a low register", 0)) ++bad;
+        }
+    }
+    EXPECT_EQ(bad, 0u);
+}
+
 GUEST_TEST(sgi0r_and_asgi1r_group_rules) {
     ASSERT_TRUE(g_ncpus == kCpus);
     // On CPU1's redistributor (written from here): SGI 8 Group 0, SGI 9 Group 1, both disabled so that nothing is
