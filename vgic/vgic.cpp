@@ -347,15 +347,15 @@ void Vgic::sgi_write(u32 src_vcpu, u64 value, SgiKind kind) {
         return;
     }
     const u32 intid = static_cast<u32>(icc_sgir::INTID::get(value));
+    const u32 all = cfg_.nr_vcpus >= 32 ? ~0u : (1u << cfg_.nr_vcpus) - 1;
     u32 targets = 0;
     if (icc_sgir::IRM::get(value)) {
-        targets = ((cfg_.nr_vcpus >= 32 ? ~0u : (1u << cfg_.nr_vcpus) - 1)) & ~(1u << src_vcpu);  // all but self
+        targets = all & ~(1u << src_vcpu);  // all but self
     } else if (flat_affinity_) {
         // As below with vCPU t at 0.0.0.t: only Aff3.Aff2.Aff1 = 0.0.0 and RS = 0 name any, bit t names vCPU t.
-        if (icc_sgir::Aff3::get(value) == 0 && icc_sgir::Aff2::get(value) == 0 && icc_sgir::Aff1::get(value) == 0 &&
-            icc_sgir::RS::get(value) == 0)
-            targets = static_cast<u32>(icc_sgir::TargetList::get(value)) &
-                      (cfg_.nr_vcpus >= 32 ? ~0u : (1u << cfg_.nr_vcpus) - 1);
+        constexpr u64 kNotAff0 = icc_sgir::Aff3::field_mask | icc_sgir::RS::field_mask | icc_sgir::Aff2::field_mask |
+                                 icc_sgir::Aff1::field_mask;
+        if ((value & kNotAff0) == 0) targets = static_cast<u32>(icc_sgir::TargetList::get(value)) & all;
     } else {
         // IHI0069H 12.2.23: target PEs Aff3.Aff2.Aff1.<RS * 16 + n> for each bit n of TargetList.
         const u64 aff3 = icc_sgir::Aff3::get(value), aff2 = icc_sgir::Aff2::get(value);
@@ -372,13 +372,18 @@ void Vgic::sgi_write(u32 src_vcpu, u64 value, SgiKind kind) {
     for (u32 m = targets; m;) {
         const u32 t = ctz(m);
         m &= m - 1;
-        LockGuard g(vcpus_[t].lock);
-        IrqState& s = vcpus_[t].priv[intid];
+        VcpuState& tv = vcpus_[t];
+        IrqState& s = tv.priv[intid];
+        LockGuard g(tv.lock);
         // KVM (and IHI0069H table 12-14 with DS == 1): SGI1R may generate SGIs of either group; SGI0R, and
         // ASGI1R (no other Security state exists), only reach Group 0 SGIs.
         if (kind != SgiKind::sgi1r && s.group1) continue;
         s.pending_latch = true;
-        note_unbound(t, intid, s, kick_mask);  // an SGI is never bound (bindable())
+        // note_unbound() of a pending SGI of vCPU t, which is never bound (bindable()): in flight or not, its one
+        // vCPU is t -- a private interrupt only ever sits in its own vCPU's LRs (irq_lr) -- so t's fresh set, and a
+        // kick of t if it is deliverable.
+        cand_set(tv, intid);
+        if (s.enabled && group_enabled(s.group1)) kick_mask |= 1u << t;
     }
     kick_all(kick_mask);
 }
