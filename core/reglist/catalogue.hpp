@@ -146,6 +146,14 @@ public:
     [[nodiscard]] Result<Scope> scope_of(u64 id, const RegisterClass* owner) const;
     [[nodiscard]] Status validate_one_reg(Handle h, u64 id, Span<const u8> value, Refusal& why, RegisterClass* owner);
     [[nodiscard]] Status set_one_reg(Handle h, u64 id, Span<const u8> value, RegisterClass* owner);
+    // A class as one byte, for code that keeps a lookup's answer per record (the snapshot restore records each
+    // record's owner while validating and applies with it): class index + 1, 0 for nullptr (no owner).
+    u8 slot_of(const RegisterClass* owner) const {
+        for (usize i = 0; owner != nullptr && i < classes_.size(); ++i)
+            if (classes_[i] == owner) return static_cast<u8>(i + 1);
+        return 0;
+    }
+    RegisterClass* class_at_slot(u8 slot) const { return slot == 0 ? nullptr : classes_[slot - 1u]; }
     // Convenience for registers up to 64 bits.
     [[nodiscard]] Status get_u64(Handle h, u64 id, u64& value);
     [[nodiscard]] Status set_u64(Handle h, u64 id, u64 value);

@@ -1,5 +1,6 @@
 #include "core/reglist/pmu_regs.hpp"
 
+#include "core/reglist/id_index.hpp"
 #include "lib/log.hpp"
 #include "lib/string.hpp"
 
@@ -55,17 +56,12 @@ static_assert(kTable.e[2].id == 0x603000000013dce0ull);                 // PMCR_
 static_assert(kTable.e[kPmuRegCount - 1].id == 0x603000000013df7full);  // PMCCFILTR_EL0
 static_assert(kTable.e[11 + 30].id == 0x603000000013df5eull);           // PMEVCNTR30_EL0 (3,3,14,11,6)
 
+constexpr IdIndex<8> kIndex(kTable.e, kPmuRegCount);  // 256 slots for the 74 IDs (reglist/id_index.hpp)
+static_assert(kPmuRegCount * 2 <= decltype(kIndex)::kSlots);
+
 const Desc* find(u64 id) {
-    usize lo = 0, hi = kPmuRegCount;
-    while (lo < hi) {
-        const usize mid = (lo + hi) / 2;
-        if (kTable.e[mid].id == id) return &kTable.e[mid];
-        if (kTable.e[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return nullptr;
+    const int i = kIndex.find(kTable.e, id);
+    return i < 0 ? nullptr : &kTable.e[i];
 }
 
 // Where a register's value lives in the vCPU's PmuRegs (the SET/CLR pairs share one field); nullptr for the

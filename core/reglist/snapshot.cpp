@@ -127,6 +127,11 @@ public:
     explicit SourceReader(SnapshotSource& src) : src_(src), size_(src.size()) {}
     bool get(void* p, usize n) {
         if (n > size_ - pos_) return false;
+        if (pos_ >= win_at_ && pos_ - win_at_ < win_len_ && n <= win_len_ - (pos_ - win_at_)) {
+            memcpy(p, win_ + (pos_ - win_at_), n);  // within the window (most reads: records are a few bytes)
+            pos_ += n;
+            return true;
+        }
         u8* out = static_cast<u8*>(p);
         while (n > 0) {
             if (pos_ < win_at_ || pos_ >= win_at_ + win_len_) {
@@ -220,8 +225,8 @@ Status read_section(R& r, u32 want_tag, u32 want_vcpu, SnapshotVisitor& v) {
 class CheckVisitor final : public SnapshotVisitor {
 public:
     CheckVisitor(RegisterCatalogue& cat, const RegionGuestMemory* ram, SnapshotRefusal* why,
-                 RecordStore* store = nullptr)
-        : cat_(cat), ram_(ram), why_(why), store_(store) {}
+                 RecordStore* store = nullptr, Span<u8> owners = {})
+        : cat_(cat), ram_(ram), why_(why), store_(store), owners_(owners) {}
     Status header(const SnapshotInfo& info) override {
         return info.vcpu_count == cat_.vcpu_count() ? Status::ok : Status::invalid_argument;
     }
@@ -244,7 +249,12 @@ public:
             }
             return v;
         }
-        if (store_ != nullptr) HV_TRY(store_->add(vcpu, id, value));
+        // The owner found here is kept for the apply (its stage and its set()): looking it up once more per
+        // stage was most of an apply.
+        const u8 slot = cat_.slot_of(owner);
+        if (records_ < owners_.size()) owners_[records_] = slot;
+        ++records_;
+        if (store_ != nullptr) HV_TRY(store_->add(vcpu, id, value, slot));
         return Status::ok;
     }
     Status ram_region(u32 index, u64 gpa, u64 size, u64 offset) override {
@@ -264,18 +274,8 @@ private:
     const RegionGuestMemory* ram_;
     SnapshotRefusal* why_;
     RecordStore* store_;
-};
-
-class RamApplyVisitor final : public SnapshotVisitor {
-public:
-    explicit RamApplyVisitor(RegionGuestMemory* ram) : ram_(ram) {}
-    Status ram(u32, u64 gpa, Span<const u8> bytes) override {
-        if (ram_ == nullptr) return Status::invalid_argument;
-        return ram_->write(gpa, bytes.data(), bytes.size());
-    }
-
-private:
-    RegionGuestMemory* ram_;
+    Span<u8> owners_;  // owners_[i]: the slot of record i's class (records past its size are not kept)
+    usize records_ = 0;
 };
 
 // A SET that failed while applying: which record (the refusal then has `applying` set).
@@ -290,9 +290,13 @@ void note_apply_failure(SnapshotRefusal* why, u32 vcpu, u64 id, Span<const u8> v
 
 class StageApplyVisitor final : public SnapshotVisitor {
 public:
-    StageApplyVisitor(RegisterCatalogue& cat, u8 stage, SnapshotRefusal* why) : cat_(cat), stage_(stage), why_(why) {}
+    StageApplyVisitor(RegisterCatalogue& cat, u8 stage, SnapshotRefusal* why, Span<const u8> owners)
+        : cat_(cat), stage_(stage), why_(why), owners_(owners) {}
     Status record(u32 vcpu, u64 id, Span<const u8> value) override {
-        RegisterClass* const owner = cat_.owner_of(id);  // restore_stage_of(id), without a second lookup
+        // The owner the check found for this record (the same stream, parsed the same way: record i is the same
+        // record), else looked up again.
+        const usize i = records_++;
+        RegisterClass* const owner = i < owners_.size() ? cat_.class_at_slot(owners_[i]) : cat_.owner_of(id);
         if ((owner != nullptr ? owner->restore_stage() : 0) != stage_) return Status::ok;
         const Handle h = vcpu == kSnapshotVmSection ? Handle::vm() : Handle::for_vcpu(vcpu);
         Status s = cat_.set_one_reg(h, id, value, owner);
@@ -304,6 +308,8 @@ private:
     RegisterCatalogue& cat_;
     u8 stage_;
     SnapshotRefusal* why_;
+    Span<const u8> owners_;
+    usize records_ = 0;
 };
 
 class InfoVisitor final : public SnapshotVisitor {
@@ -422,8 +428,8 @@ private:
 // stream is not read again) or by walking the source once more (validation only), RAM from the source.
 class SourceImage final : public SnapshotImage {
 public:
-    SourceImage(SnapshotSource& src, Span<const RecordStore::Ram> sections, const RecordStore* store)
-        : src_(src), ram_(src, sections), store_(store) {}
+    SourceImage(SnapshotSource& src, Span<const RecordStore::Ram> sections, const RecordStore* store, Span<const u8> in)
+        : src_(src), ram_(src, sections), store_(store), in_(in) {}
     Status for_each_record(RecordVisitor& v) override {
         if (store_ != nullptr) {
             for (usize i = 0; i < store_->count(); ++i) {
@@ -433,7 +439,7 @@ public:
             return Status::ok;
         }
         RecordForwarder f(v);
-        return snapshot_parse_stream(src_, f);
+        return in_.data() != nullptr ? snapshot_parse(in_, f) : snapshot_parse_stream(src_, f);
     }
     GuestMemory& ram() override { return ram_; }
 
@@ -441,12 +447,13 @@ private:
     SnapshotSource& src_;
     ImageRam ram_;
     const RecordStore* store_;
+    Span<const u8> in_;  // the buffer `src_` reads, if the snapshot is one (parsed directly)
 };
 
 // The whole-snapshot checks (RegisterCatalogue::check_snapshot), after every record passed on its own.
 Status check_image(RegisterCatalogue& cat, SnapshotSource& src, const CheckVisitor& check, const RecordStore* store,
-                   SnapshotRefusal* why) {
-    SourceImage image(src, Span<const RecordStore::Ram>(check.sections, check.ram_sections), store);
+                   SnapshotRefusal* why, Span<const u8> in = {}) {
+    SourceImage image(src, Span<const RecordStore::Ram>(check.sections, check.ram_sections), store, in);
     ImageRefusal refused;
     const Status s = cat.check_snapshot(image, refused);
     if (s != Status::ok && why != nullptr) {
@@ -625,7 +632,7 @@ Status snapshot_validate(RegisterCatalogue& cat, Span<const u8> in, SnapshotInfo
     PairVisitor both(iv, check);
     HV_TRY(snapshot_parse(in, both));
     SpanSource src(in);
-    HV_TRY(check_image(cat, src, check, nullptr, why));
+    HV_TRY(check_image(cat, src, check, nullptr, why, in));
     info = iv.got;
     return Status::ok;
 }
@@ -641,14 +648,14 @@ Status snapshot_validate_stream(RegisterCatalogue& cat, SnapshotSource& src, Sna
     return Status::ok;
 }
 
-Status RecordStore::add(u32 vcpu, u64 id, Span<const u8> value) {
+Status RecordStore::add(u32 vcpu, u64 id, Span<const u8> value, u8 owner) {
     if (value.size() > 16) return Status::unsupported;
     if ((count_ + 1) * kEntrySize > buf_.size()) return Status::no_memory;
     u8* e = buf_.data() + count_ * kEntrySize;
     memset(e, 0, kEntrySize);
     memcpy(e, &vcpu, 4);
-    const u32 size = static_cast<u32>(value.size());
-    memcpy(e + 4, &size, 4);
+    e[4] = static_cast<u8>(value.size());
+    e[5] = owner;
     memcpy(e + 8, &id, 8);
     memcpy(e + 16, value.data(), value.size());
     ++count_;
@@ -664,11 +671,10 @@ Status RecordStore::add_ram(u64 gpa, u64 size, u64 offset) {
 RecordStore::Entry RecordStore::at(usize i) const {
     Entry e;
     const u8* p = buf_.data() + i * kEntrySize;
-    u32 size = 0;
     memcpy(&e.vcpu, p, 4);
-    memcpy(&size, p + 4, 4);
     memcpy(&e.id, p + 8, 8);
-    e.value = Span<const u8>(p + 16, size);
+    e.value = Span<const u8>(p + 16, p[4]);
+    e.owner = p[5];
     return e;
 }
 
@@ -708,7 +714,7 @@ Status snapshot_restore_stream(RegisterCatalogue& cat, SnapshotSource& src, Snap
     for (u8 stage = 0; s == Status::ok && stage <= cat.max_restore_stage(); ++stage) {
         for (usize i = 0; s == Status::ok && i < store.count(); ++i) {
             const RecordStore::Entry e = store.at(i);
-            RegisterClass* const owner = cat.owner_of(e.id);
+            RegisterClass* const owner = cat.class_at_slot(e.owner);  // as the check found it
             if ((owner != nullptr ? owner->restore_stage() : 0) != stage) continue;
             const Handle h = e.vcpu == kSnapshotVmSection ? Handle::vm() : Handle::for_vcpu(e.vcpu);
             s = cat.set_one_reg(h, e.id, e.value, owner);
@@ -721,12 +727,30 @@ Status snapshot_restore_stream(RegisterCatalogue& cat, SnapshotSource& src, Snap
 
 Status snapshot_restore(RegisterCatalogue& cat, Span<const u8> in, SnapshotInfo& info, RegionGuestMemory* ram,
                         SnapshotRefusal* why) {
-    HV_TRY(snapshot_validate(cat, in, info, ram, why));
+    // snapshot_validate, keeping the owner the check found for each of the first kOwnerCache records (a byte
+    // each, on the stack: a VM's ~1 000 records fit), which the stage passes reuse instead of looking every record
+    // up once per stage.
+    constexpr usize kOwnerCache = 1024;
+    u8 owners[kOwnerCache];
+    InfoVisitor iv;
+    CheckVisitor check(cat, ram, why, nullptr, Span<u8>(owners, kOwnerCache));
+    {
+        PairVisitor both(iv, check);
+        HV_TRY(snapshot_parse(in, both));
+        SpanSource src(in);
+        HV_TRY(check_image(cat, src, check, nullptr, why, in));
+        info = iv.got;
+    }
     if (why != nullptr) why->applying = true;
-    RamApplyVisitor ram_apply(ram);
-    Status s = snapshot_parse(in, ram_apply);
+    // RAM from where the check found each section (its bounds and padding checked by that parse): no parse again.
+    Status s = Status::ok;
+    for (u32 r = 0; s == Status::ok && r < check.ram_sections; ++r) {
+        const RecordStore::Ram& sec = check.sections[r];
+        s = ram != nullptr ? ram->write(sec.gpa, in.data() + sec.offset, static_cast<usize>(sec.size))
+                           : Status::invalid_argument;
+    }
     for (u8 stage = 0; s == Status::ok && stage <= cat.max_restore_stage(); ++stage) {
-        StageApplyVisitor apply(cat, stage, why);
+        StageApplyVisitor apply(cat, stage, why, Span<const u8>(owners, kOwnerCache));
         s = snapshot_parse(in, apply);
     }
     if (s != Status::ok) HV_LOG_RATELIMITED(warn, "snapshot: restore failed: %s", status_name(s));

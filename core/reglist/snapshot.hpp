@@ -47,18 +47,19 @@ struct SnapshotRefusal {
 // offsets of its RAM sections.
 class RecordStore {
 public:
-    static constexpr usize kEntrySize = 32;  // u32 vcpu, u32 size, u64 id, 16 bytes of value
+    static constexpr usize kEntrySize = 32;  // u32 vcpu, u8 size, u8 owner slot, u16 0, u64 id, 16 bytes of value
     static constexpr usize kMaxRam = 16;
     struct Entry {
         u32 vcpu = 0;
         u64 id = 0;
         Span<const u8> value;
+        u8 owner = 0;  // the owning class as the check found it (RegisterCatalogue::slot_of), 0: none
     };
     struct Ram {
         u64 gpa = 0, size = 0, offset = 0;
     };
     explicit RecordStore(Span<u8> buf) : buf_(buf) {}
-    [[nodiscard]] Status add(u32 vcpu, u64 id, Span<const u8> value);
+    [[nodiscard]] Status add(u32 vcpu, u64 id, Span<const u8> value, u8 owner = 0);
     [[nodiscard]] Status add_ram(u64 gpa, u64 size, u64 offset);
     usize count() const { return count_; }
     Entry at(usize i) const;

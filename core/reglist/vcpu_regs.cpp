@@ -1,5 +1,6 @@
 #include "core/reglist/vcpu_regs.hpp"
 
+#include "core/reglist/id_index.hpp"
 #include "lib/log.hpp"
 #include "lib/string.hpp"
 
@@ -84,17 +85,12 @@ constexpr bool sys_covers_context() {
 }
 static_assert(sys_covers_context(), "every VcpuContext system register must be in the list exactly once");
 
+constexpr IdIndex<9> kSysIndex(kSys, kSysRegListCount);  // 512 slots for the ~170 IDs
+static_assert(kSysRegListCount * 2 <= decltype(kSysIndex)::kSlots);
+
 const SysRegDesc* find_sys(u64 id) {
-    usize lo = 0, hi = kSysRegListCount;
-    while (lo < hi) {
-        usize mid = (lo + hi) / 2;
-        if (kSys[mid].id == id) return &kSys[mid];
-        if (kSys[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return nullptr;
+    const int i = kSysIndex.find(kSys, id);
+    return i < 0 ? nullptr : &kSys[i];
 }
 
 constexpr bool core_all_in_class() {
@@ -111,22 +107,29 @@ constexpr bool core_sorted() {
         if (core_index(kCore.e[i - 1].id) >= core_index(kCore.e[i].id)) return false;
     return true;
 }
-static_assert(core_sorted(), "find_core searches by offset");
+static_assert(core_sorted(), "one register per offset (find_core's slot table)");
+
+// Table index + 1 of the register at each offset (0: none), so a lookup is one load instead of a search.
+constexpr usize kCoreOffsets = [] {
+    u64 m = 0;
+    for (const CoreRegDesc& d : kCore.e) m = core_index(d.id) > m ? core_index(d.id) : m;
+    return static_cast<usize>(m) + 1;
+}();
+struct CoreSlots {
+    u8 e[kCoreOffsets] = {};
+};
+static_assert(kCoreRegCount < 255);
+constexpr CoreSlots kCoreSlot = [] {
+    CoreSlots t;
+    for (usize i = 0; i < kCoreRegCount; ++i) t.e[core_index(kCore.e[i].id)] = static_cast<u8>(i + 1);
+    return t;
+}();
 
 const CoreRegDesc* find_core(u64 id) {
-    // Every catalogue lookup may ask each class in turn: IDs of other classes leave before the search.
-    if ((id & kClassMask) != kClassCore) return nullptr;
-    usize lo = 0, hi = kCoreRegCount;
-    while (lo < hi) {
-        const usize mid = (lo + hi) / 2;
-        const u64 at = core_index(kCore.e[mid].id);
-        if (at == core_index(id)) return kCore.e[mid].id == id ? &kCore.e[mid] : nullptr;
-        if (at < core_index(id))
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return nullptr;
+    // Every catalogue lookup may ask each class in turn: IDs of other classes leave before the lookup.
+    if ((id & kClassMask) != kClassCore || core_index(id) >= kCoreOffsets) return nullptr;
+    const u8 s = kCoreSlot.e[core_index(id)];
+    return s != 0 && kCore.e[s - 1u].id == id ? &kCore.e[s - 1u] : nullptr;
 }
 
 }  // namespace
