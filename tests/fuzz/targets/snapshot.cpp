@@ -1,5 +1,5 @@
-// fuzz_snapshot: byte streams fed to the whole-VM snapshot reader and restore over a VM model (2 vCPUs, firmware,
-// vGIC, one ITS, two RAM regions, wired as tests/unit/system/vm_model.hpp does). Input byte 0 selects the mode:
+// fuzz_snapshot: byte streams fed to the whole-VM snapshot reader and restore over a VM model (tests/fuzz/
+// snapshot_vm.hpp: 1 vCPU, firmware, vGIC with 32 SPIs, one ITS, two RAM regions). Input byte 0 selects the mode:
 // even = the rest of the input is the stream; odd = a valid snapshot of a VM with live vGIC/ITS state, patched
 // by (offset, xor) pairs from the input and optionally truncated (reaches deep into restore).
 // Invariants: no crash / sanitizer report; the buffer and streaming validators agree; a refused stream (refused by
@@ -17,121 +17,14 @@
 #include <optional>
 #include <vector>
 
-#include "core/reglist/catalogue.hpp"
-#include "core/reglist/id_regs_class.hpp"
-#include "core/reglist/pmu_regs.hpp"
-#include "core/reglist/vcpu_regs.hpp"
-#include "its/its.hpp"
-#include "its/reglist_class.hpp"
-#include "psci/fw_registers.hpp"
-#include "tests/fuzz/fuzz_ports.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
-#include "vgic/reglist_class.hpp"
+#include "tests/fuzz/snapshot_vm.hpp"
 
 using namespace hv;
+using namespace hvfuzz::snapshot_vm;
 using hvfuzz::ByteStream;
-using hvfuzz::FixedClock;
-using hvfuzz::NullKicker;
 
 namespace {
-
-constexpr u32 kVcpus = 2;
-constexpr u64 kRam0 = 0x40000000;
-constexpr u64 kRam0Size = 64 * KiB;
-constexpr u64 kRam1 = 0x80000000;
-constexpr u64 kRam1Size = 128 * KiB;  // the ITS device and collection tables: 64 KiB pages (Page_Size is read-only)
-
-struct Platform final : psci::FirmwarePlatform {
-    u32 vcpu_count() const override { return kVcpus; }
-    u64 vcpu_mpidr(u32 v) const override { return 0x80000000ull | v; }
-    Status start_vcpu(u32, u64, u64) override { return Status::ok; }
-    bool random64(u64& out) override {
-        out = 0x1234567887654321ull;
-        return true;
-    }
-};
-
-struct Vm {
-    Vm()
-        : ids(host_ids(), 40),
-          contexts(ctx, kVcpus),
-          core(contexts),
-          sys(contexts, clock),
-          pmu(contexts, pmu::make_config(u64{6} << 8, 0x41013000)),
-          fwc(fw),
-          cat(kVcpus) {
-        FUZZ_CHECK(mem.add_region(kRam0, kRam0Size, ram0) == Status::ok);
-        FUZZ_CHECK(mem.add_region(kRam1, kRam1Size, ram1) == Status::ok);
-        FUZZ_CHECK(fw.init(platform, mem, psci::FirmwareConfig{}) == Status::ok);
-        vgic::VgicConfig cfg;
-        cfg.nr_vcpus = kVcpus;
-        cfg.nr_spis = 64;
-        FUZZ_CHECK(vgic.init(cfg, mem, kicker, nullptr) == Status::ok);
-        vgic_regs.emplace(vgic, cfg.ich_vtr);  // members, not heap objects: see LLVMFuzzerTestOneInput
-        its.emplace(mem, vgic);
-        its_regs.emplace(*its, 0);
-        its_check.emplace(kVcpus);  // the dry run of the ITS tables (as build_vm)
-        its_regs->set_restore_check(&*its_check);
-        FUZZ_CHECK(cat.add(ids) == Status::ok);  // the VM's ID registers: SET refuses features the host lacks
-        FUZZ_CHECK(cat.add(core) == Status::ok);
-        FUZZ_CHECK(cat.add(sys) == Status::ok);
-        FUZZ_CHECK(cat.add(pmu) == Status::ok);  // QEMU 7.2's PMU: PMUv3p5, 6 counters (SET validation)
-        FUZZ_CHECK(cat.add(fwc) == Status::ok);
-        FUZZ_CHECK(vgic_regs->add_to(cat) == Status::ok);
-        FUZZ_CHECK(cat.add(*its_regs) == Status::ok);
-        cat.reset_all();
-    }
-    std::vector<u8> save() {
-        std::vector<u8> buf;
-        save_into(buf);
-        return buf;
-    }
-    // Saves into `buf`, reusing its storage (a save is ~200 KiB: a fresh allocation per save cost page faults).
-    void save_into(std::vector<u8>& buf) {
-        reglist::SnapshotInfo info;
-        info.vcpu_count = kVcpus;
-        usize used = 0;
-        buf.resize(buf.capacity());
-        Status s = reglist::snapshot_save(cat, info, Span<u8>(buf.data(), buf.size()), used, &mem);
-        if (s == Status::out_of_range) {
-            buf.resize(used);
-            s = reglist::snapshot_save(cat, info, Span<u8>(buf.data(), buf.size()), used, &mem);
-        }
-        FUZZ_CHECK(s == Status::ok && used <= buf.size());
-        buf.resize(used);
-    }
-    void mmio(MmioHandler& h, u64 off, u64 v, u8 width = 4, u32 vcpu = 0) {
-        FUZZ_CHECK(h.mmio_write(MmioAccess{vcpu, off, width, true}, v) == MmioResult::ok);
-    }
-
-    alignas(4096) u8 ram0[kRam0Size] = {};
-    alignas(4096) u8 ram1[kRam1Size] = {};
-    RegionGuestMemory mem;
-    Platform platform;
-    psci::Firmware fw;
-    FixedClock clock;
-    static idreg::HostIdRegs host_ids() {
-        idreg::HostIdRegs h;
-        h[idreg::HostReg::isar0] = 0x1221111110212120ull;  // QEMU 7.2 -cpu max
-        h[idreg::HostReg::pfr0] = 0x0100000001000011ull;
-        h[idreg::HostReg::mmfr0] = 0x5;
-        return h;
-    }
-    reglist::IdRegisterClass ids;
-    VcpuContext ctx[kVcpus];
-    reglist::ArrayVcpuContexts contexts;
-    reglist::CoreRegisterClass core;
-    reglist::SysRegisterClass sys;
-    reglist::PmuRegisterClass pmu;
-    psci::FirmwareRegisterClass fwc;
-    NullKicker kicker;
-    vgic::Vgic vgic;
-    std::optional<vgic::VgicRegisterClasses> vgic_regs;
-    std::optional<its::Its> its;
-    std::optional<its::ItsRegisterClass> its_regs;
-    std::optional<its::ItsRestoreCheck> its_check;
-    reglist::RegisterCatalogue cat;
-};
 
 // Records and RAM sections the parser hands a visitor before it stops.
 class RecordCount final : public reglist::SnapshotVisitor {
@@ -161,46 +54,11 @@ private:
     Span<const u8> s_;
 };
 
-// A VM with state in every class: registers, distributor/redistributor settings, LPIs on, an ITS with a
-// device, events and collections (so the snapshot carries ITS tables and pending tables in RAM).
+// The reference snapshot: a VM with state in every class (make_live).
 const std::vector<u8>& reference_snapshot() {
     static const std::vector<u8> snap = [] {
         auto vm = std::make_unique<Vm>();
-        vm->ctx[0].core.x[0] = 0x1122334455667788ull;
-        vm->ctx[1].core.pc = 0x40001000;
-        auto& d = vm->vgic.distributor();
-        auto& r = vm->vgic.redistributors();
-        vm->mmio(d, 0x0, 0x13);              // GICD_CTLR: ARE, both groups
-        vm->mmio(d, 0x104, 0xff00ff);        // ISENABLER1
-        vm->mmio(d, 0x204, 0x10001);         // ISPENDR1
-        vm->mmio(d, 0x420, 0xa0a0a0a0);      // IPRIORITYR8
-        vm->mmio(d, 0x6100 + 33 * 8, 1, 8);  // IROUTER33 -> vCPU 1
-        for (u32 c = 0; c < kVcpus; ++c) {
-            const u64 rd = c * vgic::kRedistStride;
-            vm->mmio(r, rd + 0x14, 0);                                 // GICR_WAKER: awake
-            vm->mmio(r, rd + 0x70, kRam0 + 0x8000 | 13, 8);            // PROPBASER: IDbits 14
-            vm->mmio(r, rd + 0x78, (kRam0 + 0xa000 + c * 0x1000), 8);  // PENDBASER
-            vm->mmio(r, rd + 0x10100, 0x8000ffff);                     // ISENABLER0
-            vm->mmio(r, rd + 0x0, 1);                                  // EnableLPIs
-        }
-        std::memset(vm->ram0 + 0x8000, 0xa1, 64);  // LPI 8192..8255 enabled, priority 0xa0
-        its::Its& its = *vm->its;
-        vm->mmio(its, its::reg(its::GitsReg::CBASER), its::cbaser::Valid::make(1) | kRam0, 8);
-        const u64 page64k = its::baser::PageSize::make(its::baser::kPage64K);
-        vm->mmio(its, its::reg(its::GitsReg::BASER0),
-                 its::baser::Valid::make(1) | page64k | its::baser::PhysicalAddress::make(kRam1 >> 12), 8);
-        vm->mmio(its, its::reg(its::GitsReg::BASER0) + 8,
-                 its::baser::Valid::make(1) | page64k | its::baser::PhysicalAddress::make((kRam1 + 0x10000) >> 12), 8);
-        vm->mmio(its, its::reg(its::GitsReg::CTLR), 1);
-        const its::Command cmds[] = {its::Command::mapc(0, 0, true),
-                                     its::Command::mapc(1, 1, true),
-                                     its::Command::mapd(3, kRam0 + 0x3000, 3, true),
-                                     its::Command::mapti(3, 0, 8192, 0),
-                                     its::Command::mapti(3, 5, 8200, 1),
-                                     its::Command::event_cmd(its::Opcode::INT, 3, 5)};
-        std::memcpy(vm->ram0, cmds, sizeof cmds);
-        vm->mmio(its, its::reg(its::GitsReg::CWRITER), sizeof cmds, 8);
-        FUZZ_CHECK(its.ite_count() == 2);
+        make_live(*vm);
         return vm->save();
     }();
     return snap;
@@ -227,12 +85,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     const Span<const u8> s(stream.data(), stream.size());
 
-    // Every input starts from a fresh VM, in storage that lives across inputs (building them in new allocations
-    // cost more than the checks: page faults of ~0.5 MiB per VM under ASan). A fresh VM is deterministic
-    // (FixedClock, fixed platform), so its save is computed once: `fresh` is the state every input starts from.
-    // Most inputs are refused before anything is applied, and the check below proves such a VM still saves as
-    // `fresh` (registers and RAM); it is rebuilt only after an input that changed it (building one -- the ITS's
-    // tables, the catalogue -- cost a fifth of every input).
+    // Every input starts from a fresh VM: two long-lived VMs, reset (Vm::reset) after an input that changed them.
+    // Building them in new allocations cost more than the checks (page faults of ~0.5 MiB per VM under ASan), and
+    // building them again in place -- the ITS's tables, the catalogue -- a fifth of every input; the unit test
+    // SnapshotFuzzVm.ResetIsIndistinguishableFromFresh shows a reset VM saves and restores exactly as a built one.
+    // A fresh VM is deterministic (FixedClock, fixed platform), so its save is computed once: `fresh` is the state
+    // every input starts from. Most inputs are refused before anything is applied, and the check below proves such
+    // a VM still saves as `fresh` (registers and RAM).
     static std::optional<Vm> vm_storage, vm2_storage;
     static std::vector<u8> fresh, after, again, third;
     static bool vm_changed = true;
@@ -243,7 +102,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         vm2_storage->save_into(after);
         FUZZ_CHECK(after == fresh);  // two fresh VMs save identically
     }
-    if (vm_changed) vm_storage.emplace();
+    if (vm_changed) vm_storage->reset();
     vm_changed = true;  // until the refusal check below shows it is not
     Vm* vm = &*vm_storage;
     reglist::SnapshotInfo info_stream;
@@ -285,7 +144,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Accepted: it must save again, and that save must be a fixed point of restore + save.
     vm->save_into(again);
     reglist::SnapshotInfo info2;
-    Vm* vm2 = &vm2_storage.emplace();
+    Vm* vm2 = &*vm2_storage;
+    vm2->reset();  // (every round trip changes it)
     // (snapshot_restore validates first: ok means the save validates too.)
     FUZZ_CHECK(reglist::snapshot_restore(vm2->cat, Span<const u8>(again.data(), again.size()), info2, &vm2->mem) ==
                Status::ok);
