@@ -36,9 +36,10 @@
 /* hv_fast_exit's answer "handled: resume the guest now" (not an exit reason: HV_EXIT_SYNC is 0). */
 #define HV_FAST_RESUME 0xff
 
-/* The ISS of a trapped MSR ICC_SGI1R_EL1, Xt (EC 0x18; DDI0487 D17.2.37: Op0 3, Op2 5, Op1 0, CRn 12, CRm 11,
- * Direction 0) with Rt = 0: the exit vector sends these to hv_fast_sgi1r (static_assert'ed in fast_exit.cpp). */
-#define HV_ISS_SGI1R_WRITE 0x3a3016
+/* ESR_EL2[31:0] of a trapped MSR ICC_SGI1R_EL1, Xt with Rt = 0: EC 0x18, IL 1 and the ISS (DDI0487 D17.2.37: Op0 3,
+ * Op2 5, Op1 0, CRn 12, CRm 11, Direction 0). The exit vector sends these to hv_fast_sgi1r (static_assert'ed in
+ * fast_exit.cpp). */
+#define HV_ESR_SGI1R_WRITE 0x623a3016
 
 /* Kinds passed to hv_el2_fault for exceptions taken from EL2 itself. */
 #define HV_EL2_SYNC_SP0 0

@@ -95,12 +95,13 @@ u64 resume_or_sync(Vm& vm, Vcpu& v) {
 // fold keeps, so it may run before the fold; an SGI to this vCPU kicks it and the run loop flushes.
 // sgi_write changes only its targets' interrupt state and kicks each target it made something deliverable for -- this
 // vCPU through its kick_pending flag (ArchKicker: no SGI to its own pCPU) -- so that flag is all resume_or_sync could
-// find changed here: no EL1/FP context, no ITS backlog, no flush request that the kick does not come with (a request
-// another vCPU made comes with a kick SGI of its own, as on the HVC path).
+// find changed here: no EL1/FP context (sys_dirty/fp_dirty are clear at every exit: the entry loaded them, and nothing
+// sets them while the vCPU runs -- other pCPUs only while it is parked or off), no ITS backlog, no flush request that
+// the kick does not come with (a request another vCPU made comes with a kick SGI of its own, as on the HVC path).
 [[gnu::always_inline]] inline u64 sgi1r_write(Vm& vm, Vcpu& v, u64 esr) {
     vm.vgic.sgi_write(v.id, read_gpr(v.ctx, esr::SysRegAccess::rt_of(esr)), vgic::SgiKind::sgi1r);
     advance_pc(v.ctx);
-    return v.kick_pending.load(MemoryOrder::relaxed) || v.sys_dirty || v.fp_dirty ? HV_EXIT_HANDLED : kResume;
+    return v.kick_pending.load(MemoryOrder::relaxed) ? HV_EXIT_HANDLED : kResume;
 }
 // From hv_fast_exit (the register in x19-x29: everything was saved).
 [[gnu::noinline]] u64 fast_sgi1r(Vm& vm, Vcpu& v, u64 esr, u64 reason) {
@@ -279,11 +280,13 @@ extern "C" u64 hv_fast_hvc(u64 ec) {
 
 namespace hv::arch {
 
-static_assert(esr::SysRegAccess::is(HV_ISS_SGI1R_WRITE, arm::reg::kIccSgi1rEl1, false) &&
-                  esr::SysRegAccess::rt_of(HV_ISS_SGI1R_WRITE) == 0,
-              "vectors.S recognises ICC_SGI1R_EL1 writes by HV_ISS_SGI1R_WRITE");
+static_assert(esr::SysRegAccess::is(HV_ESR_SGI1R_WRITE, arm::reg::kIccSgi1rEl1, false) &&
+                  esr::SysRegAccess::rt_of(HV_ESR_SGI1R_WRITE) == 0 &&
+                  esr::exception_class(HV_ESR_SGI1R_WRITE) == esr::ExceptionClass::sysreg &&
+                  esr::Il::get(HV_ESR_SGI1R_WRITE) == 1,
+              "vectors.S recognises ICC_SGI1R_EL1 writes by HV_ESR_SGI1R_WRITE");
 
-// The exit vector's entry for ICC_SGI1R_EL1 writes from a register outside x19-x29 (vectors.S, HV_ISS_SGI1R_WRITE):
+// The exit vector's entry for ICC_SGI1R_EL1 writes from a register outside x19-x29 (vectors.S, HV_ESR_SGI1R_WRITE):
 // the guest's IPIs, without x19-x29 in ctx -- as hv_fast_mmio; sgi_write reads only ctx.x[Rt]. Before the vGIC is up
 // the exit goes to the run loop (fast_sysreg's device hooks could look at more of the context). Returns as
 // hv_fast_exit.

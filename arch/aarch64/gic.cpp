@@ -179,6 +179,14 @@ bool gic_ppi_pending(u32 intid) {
 
 u32 gic_handle_irqs() { return gic_handle_irqs_from(read_sysreg<arm::reg::kIccIar1El1>()); }
 
+namespace {
+// Out of line: its rate limiter's and the log's set-up would otherwise be hoisted into every IRQ exit's loop.
+[[gnu::noinline, gnu::cold]] void unhandled_irq(u32 intid) {
+    HV_LOG_RATELIMITED(warn, "gic: unhandled physical interrupt %u (disabled)", intid);
+    gic_enable(intid, false);
+}
+}  // namespace
+
 u32 gic_handle_irqs_from(u64 iar) {
     for (u32 budget = 0;; iar = read_sysreg<arm::reg::kIccIar1El1>()) {
         u32 intid = static_cast<u32>(iar & 0xffffff);
@@ -188,8 +196,7 @@ u32 gic_handle_irqs_from(u64 iar) {
         if (s != nullptr && s->fn != nullptr) {
             deactivate = s->fn(intid, s->arg);
         } else if (intid >= 16) {
-            HV_LOG_RATELIMITED(warn, "gic: unhandled physical interrupt %u (disabled)", intid);
-            gic_enable(intid, false);
+            unhandled_irq(intid);
         }
         write_sysreg<arm::reg::kIccEoir1El1>(iar);  // priority drop
         if (deactivate) gic_deactivate(intid);

@@ -21,7 +21,6 @@ namespace {
 // --- waiting for an interrupt (WFI, CPU_SUSPEND, vCPU off) ---
 constexpr u32 kHypTimerPpi = 26;  // EL2 physical timer (Arm BSA / QEMU virt); the hypervisor's own
 
-bool sgi_kick(u32, void*) { return true; }
 bool sgi_stop(u32, void*) {
     if (panicking()) stop_this_cpu();
     return true;
@@ -65,7 +64,8 @@ Vcpu* vcpu_on_this_cpu() { return this_cpu().vcpu; }
 }  // namespace
 
 void vcpu_wait_init_cpu() {
-    gic_set_handler(kSgiKick, sgi_kick, nullptr);
+    // kSgiKick has no handler: its work is the exit it causes and the flag the sender set (kick_one); the GIC driver
+    // acknowledges and deactivates an SGI without a handler, and the IRQ exit of every kick skips the call.
     gic_set_handler(kSgiStop, sgi_stop, nullptr);
     gic_set_handler(kHypTimerPpi, hyp_timer_irq, nullptr);
     gic_enable(kHypTimerPpi, true);

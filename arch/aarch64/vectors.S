@@ -219,18 +219,15 @@ exit_mmio:                              /* (a label of its own for the exit prof
     b.eq    exit_fast_resume_hvc
     b       19f
 
-    /* MSR ICC_SGI1R_EL1, Xt (EC 0x18, the ISS without Rt is HV_ISS_SGI1R_WRITE) with Xt not one of x19-x29: the
+    /* MSR ICC_SGI1R_EL1, Xt (ESR_EL2[31:0] without Rt is HV_ESR_SGI1R_WRITE) with Xt not one of x19-x29: the
      * guest's IPIs. hv_fast_sgi1r, x0 = ESR_EL2: it reads only ctx.x[Rt] (sgi_write), as hv_fast_mmio.
      * x2 = EC, x3 = ESR_EL2. */
 22:
 exit_sgi1r:                             /* (a label of its own for the exit profile, tests/bench/exit-profile) */
-    cmp     x2, #0x18
-    b.ne    20f
-    and     x4, x3, #0x1ffffff          /* ISS */
-    bfi     x4, xzr, #5, #5             /* without Rt */
-    mov     x5, #(HV_ISS_SGI1R_WRITE & 0xffff)
-    movk    x5, #(HV_ISS_SGI1R_WRITE >> 16), lsl #16
-    cmp     x4, x5
+    mov     w5, #(HV_ESR_SGI1R_WRITE & 0xffff)
+    movk    w5, #(HV_ESR_SGI1R_WRITE >> 16), lsl #16
+    eor     w4, w3, w5
+    tst     w4, #0xfffffc1f             /* EC, IL and the ISS but Rt [9:5] (bits 63:32: RES0 for EC 0x18) */
     b.ne    20f
     ubfx    x2, x3, #5, #5              /* Rt */
     sub     x2, x2, #19
