@@ -113,4 +113,9 @@ inline Hypervisor& hyp() { return *reinterpret_cast<Hypervisor*>(g_hypervisor.by
 // Builds the Hypervisor in its storage: the first call of hv_main (boot/main.cpp), once.
 void anchor_init();
 
+// Asked on every IRQ exit (fast_exit.cpp), so inline here rather than calls; panic.cpp and vm_reset.cpp own and write
+// the flags. True once any pCPU panicked (panic.hpp), and while a VM reset is collecting the vCPUs (vm_reset.hpp).
+inline bool panicking() { return hyp().panicking.load(MemoryOrder::acquire); }
+inline bool reset_requested() { return hyp().reset.requested.load(MemoryOrder::acquire); }
+
 }  // namespace hv::arch

@@ -1,5 +1,6 @@
 // Exit handlers of the vCPU run loop: HVC/SMC -> hypercall hooks, SDEI, firmware (psci/); stage-2 data aborts ->
 // the VM's MmioBus; WFI -> the wait; trapped MSR/MRS -> sysreg_trap.cpp; anything else -> UNDEF.
+#include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/asm_defs.h"
 #include "arch/aarch64/exit_stats.hpp"
 #include "arch/aarch64/gic.hpp"

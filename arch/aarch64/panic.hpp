@@ -19,8 +19,8 @@ struct El2Frame {
 };
 static_assert(sizeof(El2Frame) == 288);
 
-// True once any pCPU panicked: the others stop at their next exit / IRQ.
-bool panicking();
+// panicking() -- true once any pCPU panicked: the others stop at their next exit / IRQ -- is in anchor.hpp (inline:
+// every IRQ exit asks).
 [[noreturn]] void stop_this_cpu();
 
 }  // namespace hv::arch

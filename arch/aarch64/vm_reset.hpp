@@ -13,8 +13,8 @@ namespace hv::arch {
 // Returns true if a timer deadline (or, without the has_pending hook, a physical IRQ) ended the wait.
 bool vcpu_wait_for_interrupt(Vcpu& v);
 
-// True while a VM reset is collecting the vCPUs.
-bool reset_requested();
+// reset_requested() -- true while a VM reset is collecting the vCPUs -- is in anchor.hpp (inline: every IRQ exit
+// asks).
 // Called by every vcpu_loop that sees reset_requested(): report stopped, sleep until the reset is done.
 void park_for_reset(Vcpu& v);
 // SYSTEM_RESET / SYSTEM_RESET2 from `self`: stop every other vCPU (kick + rendezvous), reset vCPU contexts,
