@@ -8,7 +8,9 @@ Status RegionGuestMemory::add_region(u64 gpa, u64 size, u8* host) {
     if (size == 0 || gpa + size < gpa || host == nullptr) return Status::invalid_argument;
     for (const Region& r : regions_)
         if (gpa < r.gpa + r.size && r.gpa < gpa + size) return Status::invalid_argument;
-    return regions_.push_back(Region{gpa, size, host});
+    HV_TRY(regions_.push_back(Region{gpa, size, host}));
+    map_changed();
+    return Status::ok;
 }
 
 u8* RegionGuestMemory::host_ptr(u64 gpa, usize len) const {

@@ -65,7 +65,7 @@ u32 Its::iidr() const {
 
 // ---------------------------------------------------------------- MMIO dispatch
 
-MmioResult Its::mmio_read(const MmioAccess& a, u64& value) {
+MmioResult Its::mmio_read_table(const MmioAccess& a, u64& value) {
     value = 0;
     const Region* r = find_region(kRegions, kRegionCount, a.offset);
     if (r == nullptr) {
@@ -87,7 +87,13 @@ MmioResult Its::mmio_read(const MmioAccess& a, u64& value) {
     return MmioResult::ok;
 }
 
-MmioResult Its::mmio_write(const MmioAccess& a, u64 value) {
+void Its::write_cwriter_locked(u64 value) {
+    LockGuard g(cmd_lock_);
+    set_cwriter(value);
+    update_backlog();
+}
+
+MmioResult Its::mmio_write_table(const MmioAccess& a, u64 value) {
     const Region* r = find_region(kRegions, kRegionCount, a.offset);
     if (r == nullptr) {
         HV_LOG_RATELIMITED(warn, "its: write to reserved offset %#llx (WI)", static_cast<unsigned long long>(a.offset));
@@ -148,7 +154,7 @@ void Its::set_enabled(bool on, bool process) {
         LockGuard g(map_lock_);
         enabled_.store(on, MemoryOrder::release);
     }
-    if (on && process) process_queue();
+    if (on && process) process_queue_batch(kCommandsPerTrap);  // the caller (mmio_write) publishes
 }
 
 void Its::write_ctlr(const MmioAccess&, u64, u64 v) { set_enabled(ctlr::Enabled::get(v) != 0, true); }
@@ -222,7 +228,10 @@ void Its::restore_cbaser(const MmioAccess&, u64, u64 v) {
 u64 Its::read_cwriter(const MmioAccess& a, u64 off) { return extract_bytes(cwriter_, off & 7, a.width); }
 
 void Its::write_cwriter(const MmioAccess& a, u64 off, u64 v) {
-    u64 full = deposit_bytes(cwriter_, off & 7, a.width, v);
+    set_cwriter(deposit_bytes(cwriter_, off & 7, a.width, v));
+}
+
+void Its::set_cwriter(u64 full) {
     u64 offset = full & cqueue::kOffsetMask;  // bits [4:1] are RES0: a misaligned offset cannot be expressed
     if (offset >= queue_bytes()) {
         // IHI0069H 12.19.5: an offset beyond the queue is UNPREDICTABLE. Choice (KVM): the write is ignored.
@@ -233,7 +242,7 @@ void Its::write_cwriter(const MmioAccess& a, u64 off, u64 v) {
     cwriter_ = offset;
     // Retry: restart a stalled queue at GITS_CREADR (IHI0069H 12.19.5).
     if (cqueue::Retry::get(full) && stalled_) stalled_ = false;
-    process_queue();
+    process_queue_batch(kCommandsPerTrap);  // the caller (mmio_write, a restore) publishes with update_backlog()
 }
 
 void Its::restore_cwriter(const MmioAccess&, u64, u64 v) {

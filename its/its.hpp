@@ -81,8 +81,26 @@ public:
     bool set_hash_seed(u64 seed);
 
     // MmioHandler over the whole 128 KiB window: control frame at +0, translater frame at +64 KiB.
-    MmioResult mmio_read(const MmioAccess& a, u64& value) override;
-    MmioResult mmio_write(const MmioAccess& a, u64 value) override;
+    // The two registers a driver touches for every command batch are decoded here, inline for the exit fast path
+    // (which calls this final class directly): a 64-bit GITS_CREADR read while no command waits -- the CWRITER
+    // write ran them, or the ITS cannot run them (disabled, stalled), where the locked path would not run any
+    // either -- is the value the last command-lock holder published (update_backlog: CREADR, then the backlog flag
+    // with release), without the lock; a 64-bit GITS_CWRITER write (its region takes 64-bit accesses at its
+    // offset) skips the register table. Everything else: the table (mmio_read_table, mmio_write_table).
+    MmioResult mmio_read(const MmioAccess& a, u64& value) override {
+        if (a.offset == reg(GitsReg::CREADR) && a.width == 8 && !backlog_.load(MemoryOrder::acquire)) {
+            value = creadr_reg_.load(MemoryOrder::relaxed);
+            return MmioResult::ok;
+        }
+        return mmio_read_table(a, value);
+    }
+    MmioResult mmio_write(const MmioAccess& a, u64 value) override {
+        if (a.offset == reg(GitsReg::CWRITER) && a.width == 8) {
+            write_cwriter_locked(value);
+            return MmioResult::ok;
+        }
+        return mmio_write_table(a, value);
+    }
     // The translater frame alone (offsets relative to the frame), for buses that register the frames apart.
     MmioHandler& translater_frame() { return translater_frame_; }
 
@@ -161,6 +179,10 @@ private:
     };
 
     // Registers
+    MmioResult mmio_read_table(const MmioAccess& a, u64& value);
+    MmioResult mmio_write_table(const MmioAccess& a, u64 value);
+    void write_cwriter_locked(u64 value);
+    void set_cwriter(u64 full);  // a guest write of the whole register (cmd_lock_ held)
     u64 queue_bytes() const { return (cbaser::Size::get(cbaser_) + 1) * 4096; }
     u64 queue_base() const { return cbaser::PhysicalAddress::get(cbaser_) << 12; }
     TableGeometry device_table() const { return decode_baser(baser_[0], kDevBits); }
@@ -174,7 +196,23 @@ private:
     // Command queue
     void process_queue(u32 budget = kCommandsPerTrap);
     void process_queue_batch(u32 budget);
-    void update_backlog();
+    // The command queue as host memory (GuestMemory::direct), or nullptr: commands are then read with mem_.read().
+    // Looked up again whenever GITS_CBASER or the guest's memory map changed since the last lookup.
+    const u8* queue_host() {
+        if (queue_cbaser_ == cbaser_ && queue_map_gen_ == mem_.map_generation()) return queue_host_;
+        return lookup_queue_host();
+    }
+    const u8* lookup_queue_host();
+    // Publishes what lock-free readers see (has_backlog(), the CREADR fast path): after every change of the queue
+    // state, before cmd_lock_ is released.
+    void update_backlog() {
+        // CREADR before the flag: a lock-free reader that sees the flag clear (acquire) sees this CREADR or a newer
+        // one.
+        creadr_reg_.store(creadr_ | cqueue::Stalled::make(stalled_), MemoryOrder::relaxed);
+        backlog_.store(
+            enabled_.load(MemoryOrder::relaxed) && !stalled_ && creadr_ != cwriter_ && cbaser::Valid::get(cbaser_) != 0,
+            MemoryOrder::release);
+    }
     CmdResult execute(const Command& c);
     CmdResult cmd_mapd(const Command& c);
     CmdResult cmd_mapc(const Command& c);
@@ -219,7 +257,13 @@ private:
     u64 cbaser_ = 0;
     u64 creadr_ = 0;  // offset only (Stalled lives in stalled_)
     u64 cwriter_ = 0;
-    Atomic<bool> backlog_;  // mirror of "commands wait" for has_backlog(), written under cmd_lock_
+    Atomic<bool> backlog_;    // mirror of "commands wait" for has_backlog(), written under cmd_lock_
+    Atomic<u64> creadr_reg_;  // mirror of GITS_CREADR (creadr_ | Stalled), written with backlog_
+    // queue_host()'s cache: the host address of the queue GITS_CBASER `queue_cbaser_` named under memory map
+    // generation `queue_map_gen_` (nullptr: not directly readable, or not looked up yet).
+    const u8* queue_host_ = nullptr;
+    u64 queue_cbaser_ = ~u64{0};
+    u32 queue_map_gen_ = 0;
     u64 baser_[8] = {};
 
     RestorePhase phase_ = RestorePhase::idle;

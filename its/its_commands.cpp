@@ -18,10 +18,13 @@ void Its::process_queue(u32 budget) {
     update_backlog();
 }
 
-void Its::update_backlog() {
-    backlog_.store(
-        enabled_.load(MemoryOrder::relaxed) && !stalled_ && creadr_ != cwriter_ && cbaser::Valid::get(cbaser_) != 0,
-        MemoryOrder::relaxed);
+const u8* Its::lookup_queue_host() {
+    queue_cbaser_ = cbaser_;
+    queue_map_gen_ = mem_.map_generation();
+    const u8* p = mem_.direct(queue_base(), queue_bytes());
+    // Commands are read as doublewords (-mstrict-align): an unaligned host mapping (a test buffer) uses read().
+    queue_host_ = (reinterpret_cast<uptr>(p) & 7) == 0 ? p : nullptr;
+    return queue_host_;
 }
 
 void Its::process_backlog() {
@@ -40,10 +43,19 @@ void Its::process_queue_batch(u32 budget) {
     // rest waits for the next CWRITER write or CREADR / CTLR read, as a real ITS works through its queue
     // asynchronously while the driver polls GITS_CREADR (IHI0069H 5.3: commands complete when CREADR passes them).
     // INVALL and MOVALL walk every LPI (the property table, the pending bitmap): they count kHeavyCommandCost.
+    // The queue lies in one region of guest RAM (the usual case): each command is copied straight from there. The
+    // guest may rewrite it meanwhile: the copy is what gets validated and executed.
+    const u8* const host = queue_host();
     u32 work = 0;
     for (u64 n = 0; creadr_ != cwriter_ && work < budget && n < size / kCommandSize; ++n) {
         Command c;
-        if (mem_.read(queue_base() + creadr_, &c, sizeof c) != Status::ok) {
+        if (host != nullptr) {
+            const volatile u64* src = reinterpret_cast<const volatile u64*>(host + creadr_);  // each word read once
+            c.dw[0] = src[0];
+            c.dw[1] = src[1];
+            c.dw[2] = src[2];
+            c.dw[3] = src[3];
+        } else if (mem_.read(queue_base() + creadr_, &c, sizeof c) != Status::ok) {
             HV_LOG_RATELIMITED(warn, "its: command at %#llx outside guest RAM: queue stalled",
                                static_cast<unsigned long long>(queue_base() + creadr_));
             stalled_ = true;
@@ -56,7 +68,7 @@ void Its::process_queue_batch(u32 budget) {
         const bool heavy =
             c.raw_opcode() == static_cast<u8>(Opcode::INVALL) || c.raw_opcode() == static_cast<u8>(Opcode::MOVALL);
         work += heavy ? kHeavyCommandCost : 1;
-        creadr_ = (creadr_ + kCommandSize) % size;
+        creadr_ = creadr_ + kCommandSize == size ? 0 : creadr_ + kCommandSize;  // creadr_ < size, both 32-aligned
     }
 }
 

@@ -234,6 +234,9 @@ public:
     InPlace<its::Its> its[kMaxIts];
     u64 its_base[kMaxIts] = {};  // guest-physical base of each ITS's frames (set by whoever maps them)
     u32 its_count = 0;
+    // its[0, its_mapped) have their 128 KiB window on the MMIO bus at its_base[i] (the exit fast path finds them
+    // there without the bus's search).
+    u32 its_mapped = 0;
     InPlace<LockedPl011> uart;
 
     // --- hooks of the devices, in registration order (the run loop calls them through devices()) ---

@@ -119,13 +119,33 @@ bool lr_dependent(u64 frame_offset) {
 // The device's access (`d`: the syndrome) and, for a read, its value into the transfer register; false if the device
 // did not handle it (nothing done). The MmioAccess and the read value go on the stack of the function this is inlined
 // into (hv_fast_mmio, fast_mmio_all_saved): see there.
-[[gnu::always_inline]] inline bool device_access(MmioHandler& h, Vcpu& v, u64 offset, esr::DataAbortSyndrome d) {
+// `H` is the device's own class where the caller knows it (an ITS: its final class, no virtual call).
+template <typename H>
+[[gnu::always_inline]] inline bool device_access(H& h, Vcpu& v, u64 offset, esr::DataAbortSyndrome d) {
     const MmioAccess a{v.id, offset, d.access_size(), d.write()};
     if (d.write()) return h.mmio_write(a, read_gpr(v.ctx, d.srt()) & d.width_mask()) == MmioResult::ok;
     u64 value = 0;
     if (h.mmio_read(a, value) != MmioResult::ok) return false;
     write_gpr(v.ctx, d.srt(), d.register_value(value));
     return true;
+}
+
+// An access to a virtual ITS's 128 KiB window (control and translater frame) at `ipa`: the ITS found without
+// MmioBus's search (vm.its_base, the frames msi_passthrough.cpp put on the bus) and called directly. As fast_mmio.
+[[gnu::always_inline]] inline u64 fast_its(Vm& vm, Vcpu& v, u64 ipa, esr::DataAbortSyndrome d, u64 reason) {
+    constexpr u64 kWindow = its::kControlFrameSize + its::kTranslaterFrameSize;
+    for (u32 i = 0; i < vm.its_mapped; ++i) {
+        const u64 offset = ipa - vm.its_base[i];
+        if (offset >= kWindow) continue;
+        if (offset + d.access_size() > kWindow) return reason;  // as MmioBus::dispatch
+        // ITS accesses keep the rule of the top of the file: quiet hardware-linked lines, and idle LRs for a write
+        // (it may change an interrupt the LRs hold).
+        if (!vgic_lines_quiet(v) || (d.write() && !vgic_lrs_idle(v))) return reason;
+        if (!device_access(*vm.its[i], v, offset, d)) return reason;
+        advance_pc(v.ctx);
+        return resume_or_sync(vm, v);  // a kick, a flush request or a command backlog: the run loop's entry work
+    }
+    return reason;  // neither the vGIC's nor an ITS's: the run loop
 }
 
 // A stage-2 data abort (the syndrome in `esr`) on the vGIC's GICD/GICR frames or an ITS frame. Returns `reason` if
@@ -138,37 +158,23 @@ bool lr_dependent(u64 frame_offset) {
     if (!d.emulatable_unmapped()) return reason;
     const u64 ipa = esr::fault_ipa(HV_READ_SYSREG(hpfar_el2), HV_READ_SYSREG(far_el2));
     const VgicFrame f = vgic_frame(ipa);  // GICD/GICR without MmioBus's search
-    MmioHandler* h = nullptr;
-    u64 offset = f.offset, size = f.size;
-    const bool gic = f.kind != VgicFrame::none;
-    if (gic) {
-        h = f.kind == VgicFrame::gicd ? &vm.vgic.distributor() : &vm.vgic.redistributors();
-    } else {
-        const MmioBus::Frame* fr = vm.mmio.find(ipa);
-        if (fr == nullptr) return reason;
-        for (u32 i = 0; i < vm.its_count && h == nullptr; ++i)
-            if (fr->handler == &*vm.its[i]) h = fr->handler;
-        if (h == nullptr) return reason;  // not the vGIC's nor an ITS: the run loop
-        offset = ipa - fr->base;
-        size = fr->size;
-    }
+    if (f.kind == VgicFrame::none) return fast_its(vm, v, ipa, d, reason);
+    MmioHandler& h = f.kind == VgicFrame::gicd ? vm.vgic.distributor() : vm.vgic.redistributors();
     const bool write = d.write();
-    if (offset + d.access_size() > size) return reason;  // as MmioBus::dispatch
+    if (f.offset + d.access_size() > f.size) return reason;  // as MmioBus::dispatch
     // The slow path samples the hardware-linked lines and folds the LRs before the access. The lines matter to a read
-    // of pending/active state (it may observe a line's level), and writes and ITS accesses keep the rule (top of the
-    // file); the LRs only if they hold something: a write may change an interrupt the LRs hold (the fold would then
-    // overwrite it), a read of pending/active state must see them.
-    if (!gic || write || lr_dependent(offset)) {
+    // of pending/active state (it may observe a line's level), and writes keep the rule (top of the file); the LRs
+    // only if they hold something: a write may change an interrupt the LRs hold (the fold would then overwrite it),
+    // a read of pending/active state must see them.
+    if (write || lr_dependent(f.offset)) {
         if (!vgic_lines_quiet(v)) return reason;
-        if ((write || gic) && !vgic_lrs_idle(v)) return reason;
+        if (!vgic_lrs_idle(v)) return reason;
     }
-    if (!device_access(*h, v, offset, d)) return reason;  // nothing done: the run loop aborts
+    if (!device_access(h, v, f.offset, d)) return reason;  // nothing done: the run loop aborts
     advance_pc(v.ctx);
     // A GICD/GICR read changes nothing. A GICD/GICR write is configuration the entry hooks may have to act on (the
-    // flush; the vPE's LPI tables with GICv4, msi_passthrough.cpp): the run loop's entry work. ITS accesses only
-    // change what a kick, a flush request or a command backlog says.
-    if (gic) return write ? HV_EXIT_HANDLED : kResume;
-    return resume_or_sync(vm, v);
+    // flush; the vPE's LPI tables with GICv4, msi_passthrough.cpp): the run loop's entry work.
+    return write ? HV_EXIT_HANDLED : kResume;
 }
 
 // hv_fast_exit's data aborts: those with the transfer register in x19-x29 or without a valid syndrome. No stack

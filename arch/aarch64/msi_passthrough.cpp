@@ -175,10 +175,17 @@ void msi_log_stats() {
 namespace {
 
 // Registers virtual ITS `index`'s 128 KiB window on the VM's bus at `frame`.
+// The ITS device's entry work once some ITS has a backlog: one batch of each that has one.
+[[gnu::noinline]] void its_process_backlogs(Vm& vm) {
+    for (u32 i = 0; i < vm.its_count; ++i)
+        if (vm.its[i]->has_backlog()) vm.its[i]->process_backlog();
+}
+
 Status add_its_frame(Vm& vm, u32 index, const MemRegion& frame) {
     if (index >= vm.its_count) return Status::out_of_range;
     HV_TRY(vm.mmio.add(frame.base, its::kControlFrameSize + its::kTranslaterFrameSize, &*vm.its[index]));
     vm.its_base[index] = frame.base;
+    if (index == vm.its_mapped) vm.its_mapped = index + 1;  // frames are added in index order, stopping at a failure
     return Status::ok;
 }
 
@@ -223,7 +230,7 @@ Status msi_vm_init(Vm& vm, const PlatformInfo& plat, const VirtualItsFrames& fra
     d.before_entry = [](void*, Vcpu&) {
         Vm& m = *hyp().vm;  // the_vm(), inline: this runs at every entry
         for (u32 i = 0; i < m.its_count; ++i)
-            if (m.its[i]->has_backlog()) m.its[i]->process_backlog();
+            if (m.its[i]->has_backlog()) return its_process_backlogs(m);  // a leaf loop until then
     };
     HV_TRY(vm.add_device(d));
 

@@ -56,6 +56,35 @@ TEST(ItsCommands, IntClearInvInvallSync) {
     EXPECT_EQ(h.creadr(), before + 32);
 }
 
+// The queue is read straight from guest RAM once CBASER names it (GuestMemory::direct); the pointer is looked up
+// again when the memory map changes: commands then come from the new backing, or stall if the queue left guest RAM.
+TEST(ItsCommands, QueueFollowsTheGuestMemoryMap) {
+    Harness h;
+    basic(h);
+    h.cmd(Command::event_cmd(Opcode::INT, 7, 0));
+    EXPECT_TRUE(h.sink.lpi_pending(1, 8192));
+    // The same guest RAM, now backed by another buffer: the next command is INT 7/1 there, INT 7/2 in the old one.
+    std::vector<u8> ram2 = h.ram;
+    h.mem.clear();
+    ASSERT_EQ(h.mem.add_region(kRamBase, kRamSize, ram2.data()), Status::ok);
+    const Command new_cmd = Command::event_cmd(Opcode::INT, 7, 1), old_cmd = Command::event_cmd(Opcode::INT, 7, 2);
+    std::memcpy(&ram2[kQueue - kRamBase + h.cwriter], &new_cmd, sizeof new_cmd);
+    h.put(old_cmd);
+    h.kick();
+    EXPECT_TRUE(h.sink.lpi_pending(1, 8193));
+    EXPECT_FALSE(h.sink.lpi_pending(2, 8194));
+    EXPECT_FALSE(h.its->stalled());
+    // No guest RAM at the queue any more: the next command cannot be read, the queue stalls there.
+    const u64 at = h.creadr();
+    h.mem.clear();
+    ASSERT_EQ(h.mem.add_region(kRamBase + kRamSize, kRamSize, ram2.data()), Status::ok);
+    h.put(old_cmd);
+    h.kick();
+    EXPECT_TRUE(h.its->stalled());
+    EXPECT_EQ(h.creadr(), at | cqueue::Stalled::make(1));
+    EXPECT_FALSE(h.sink.lpi_pending(2, 8194));
+}
+
 TEST(ItsCommands, MoviMovesTranslationAndPendingState) {
     Harness h;
     basic(h);
