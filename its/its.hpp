@@ -88,11 +88,15 @@ public:
     // with release), without the lock; a 64-bit GITS_CWRITER write (its region takes 64-bit accesses at its
     // offset) skips the register table. Everything else: the table (mmio_read_table, mmio_write_table).
     MmioResult mmio_read(const MmioAccess& a, u64& value) override {
-        if (a.offset == reg(GitsReg::CREADR) && a.width == 8 && !backlog_.load(MemoryOrder::acquire)) {
-            value = creadr_reg_.load(MemoryOrder::relaxed);
-            return MmioResult::ok;
-        }
+        if (read_creadr_unlocked(a.offset, a.width, value)) return MmioResult::ok;
         return mmio_read_table(a, value);
+    }
+    // mmio_read's lock-free case (above): a 64-bit GITS_CREADR read while no command waits. False if the read needs
+    // the locked path (`value` untouched). Changes nothing.
+    bool read_creadr_unlocked(u64 offset, u8 width, u64& value) const {
+        if (offset != reg(GitsReg::CREADR) || width != 8 || backlog_.load(MemoryOrder::acquire)) return false;
+        value = creadr_reg_.load(MemoryOrder::relaxed);
+        return true;
     }
     MmioResult mmio_write(const MmioAccess& a, u64 value) override {
         if (a.offset == reg(GitsReg::CWRITER) && a.width == 8) {

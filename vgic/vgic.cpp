@@ -133,7 +133,7 @@ void Vgic::cand_set(VcpuState& v, u32 intid) {
 }
 
 // v.lock held. Up to kFreshLpis distinct LPIs; beyond that the next flush scans everything.
-void Vgic::note_fresh_lpi(VcpuState& v, u32 idx) {
+[[gnu::always_inline]] inline void Vgic::note_fresh_lpi(VcpuState& v, u32 idx) {
     const u32 n = v.fresh_lpi_count.load(MemoryOrder::relaxed);
     for (u32 i = 0; i < n; ++i)
         if (v.fresh_lpi[i] == idx) return;
@@ -746,20 +746,24 @@ void Vgic::set_lpi_pending(u32 vcpu, u32 intid, bool pending) {
         return;
     }
     VcpuState& v = vcpus_[vcpu];
+    const u32 idx = intid - kLpiBase;
+    // Only this vCPU's pending LPIs change: the others' flush results stay valid. A cleared one may leave a selection
+    // that holds it (a full flush), and makes nothing deliverable (no kick, no configuration to look at).
+    if (!pending) {
+        LockGuard g(v.lock);
+        v.lpi_pending.clear(idx);
+        mark_flush(v);
+        return;
+    }
     bool kick = false;
     {
         LockGuard g(v.lock);
-        v.lpi_pending.assign(intid - kLpiBase, pending);
-        // Only this vCPU's pending LPIs change: the others' flush results stay valid. A new pending LPI is one more
-        // candidate (incremental flush); a cleared one may leave a selection that holds it (full).
-        if (pending)
-            note_fresh_lpi(v, intid - kLpiBase);
-        else
-            mark_flush(v);
+        v.lpi_pending.set(idx);
+        note_fresh_lpi(v, idx);  // one more candidate (incremental flush)
         LockGuard d(dist_lock_);
-        kick = pending && v.lpis_enabled && intid < lpi_limit() && lpi_prop::Enable::get(lpi_config_[intid - kLpiBase]);
+        kick = v.lpis_enabled && intid < lpi_limit() && lpi_prop::Enable::get(lpi_config_[idx]);
     }
-    if (kick) kick_all(1u << vcpu);
+    if (kick && kicker_ != nullptr) kicker_->kick(vcpu);  // kick_all of the one target
 }
 
 bool Vgic::lpi_pending(u32 vcpu, u32 intid) const {

@@ -19,7 +19,8 @@
 // No MMIO that may observe a hardware-linked line (EL1 timer, PMU) while one is up or parked: the run loop samples
 // those at every exit it sees, and a read of GICD/GICR pending or active state can observe the level (a guest polling
 // GICR_ISPENDR0 after lowering its PMU request must see the line drop); the other GICD/GICR reads, HVCs and MSR/MRS
-// cannot. (GICD/GICR writes and ITS accesses keep the rule too: conservative.)
+// cannot. (GICD/GICR writes and ITS accesses keep the rule too, conservatively -- but for the lock-free GITS_CREADR
+// read, which observes and changes nothing: fast_its.)
 // After a handler that may touch interrupt state: a kick of this vCPU, a flush the vGIC asks for, or an ITS command
 // backlog sends the exit on to the run loop (HV_EXIT_HANDLED: only the entry work is left).
 #include "arch/aarch64/anchor.hpp"
@@ -138,12 +139,27 @@ template <typename H>
         const u64 offset = ipa - vm.its_base[i];
         if (offset >= kWindow) continue;
         if (offset + d.access_size() > kWindow) return reason;  // as MmioBus::dispatch
-        // ITS accesses keep the rule of the top of the file: quiet hardware-linked lines, and idle LRs for a write
-        // (it may change an interrupt the LRs hold).
+        its::Its& its = *vm.its[i];
+        // The driver's completion poll, a GITS_CREADR read with no command waiting: it observes no line and no LR and
+        // changes nothing (its.hpp), so nothing is left for the run loop either.
+        if (u64 value = 0; !d.write() && its.read_creadr_unlocked(offset, d.access_size(), value)) {
+            write_gpr(v.ctx, d.srt(), d.register_value(value));
+            advance_pc(v.ctx);
+            return kResume;
+        }
+        // Other ITS accesses keep the rule of the top of the file: quiet hardware-linked lines, and idle LRs for a
+        // write (it may change an interrupt the LRs hold).
         if (!vgic_lines_quiet(v) || (d.write() && !vgic_lrs_idle(v))) return reason;
-        if (!device_access(*vm.its[i], v, offset, d)) return reason;
+        if (!device_access(its, v, offset, d)) return reason;
         advance_pc(v.ctx);
-        return resume_or_sync(vm, v);  // a kick, a flush request or a command backlog: the run loop's entry work
+        // What an ITS trap can change that the run loop acts on at entry: an interrupt made deliverable to this vCPU
+        // (the vGIC kicks each target it made one deliverable for -- this vCPU through kick_pending, ArchKicker), the
+        // vGIC's flush requests (a CLEAR, DISCARD or INV of this vCPU's LPIs), and this ITS's own queue (a backlog).
+        // Not the EL1/FP context (sys_dirty/fp_dirty are clear at every exit, sgi1r_write above) nor another ITS's
+        // queue (a backlog there is drained by the entries of the run loop and of IRQ exits, as after an HVC).
+        return v.kick_pending.load(MemoryOrder::relaxed) || vm.vgic.flush_needed(v.id) || its.has_backlog()
+                   ? HV_EXIT_HANDLED
+                   : kResume;
     }
     return reason;  // neither the vGIC's nor an ITS's: the run loop
 }

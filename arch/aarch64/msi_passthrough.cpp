@@ -22,8 +22,13 @@ class ShadowObserver final : public its::ItsObserver {
 public:
     void on_map(u32 dev, u32 ev, u32 intid, u32 vcpu) override { st().shadow.on_map(dev, ev, intid, vcpu); }
     void on_unmap(u32 dev, u32 ev, u32 intid) override { st().shadow.on_unmap(dev, ev, intid); }
-    bool on_set_pending(u32 dev, u32 ev, bool pending) override { return st().shadow.on_set_pending(dev, ev, pending); }
-    void on_invalidate(u32 dev, u32 ev) override { st().shadow.on_invalidate(dev, ev); }
+    // INT/CLEAR and INV reach the physical ITS only with GICv4 direct injection: without it, no call (every INT).
+    bool on_set_pending(u32 dev, u32 ev, bool pending) override {
+        return st().shadow.direct() && st().shadow.on_set_pending(dev, ev, pending);
+    }
+    void on_invalidate(u32 dev, u32 ev) override {
+        if (st().shadow.direct()) st().shadow.on_invalidate(dev, ev);
+    }
     void on_invalidate_all(u32 vcpu) override { st().shadow.on_invalidate_all(vcpu); }
 };
 constinit const ShadowObserver kObserver;
