@@ -46,4 +46,13 @@ constexpr usize array_size(const T (&)[N]) {
     return N;
 }
 
+// `p` unchanged, with how it was computed hidden from the optimizer: a pointer derived from an index (&array[i] of a
+// large element) is then computed once and its members addressed from it, instead of being rematerialised from the
+// index at every use (GCC does, under register pressure). For hot paths only (vgic.cpp sgi_write).
+template <typename T>
+[[gnu::always_inline]] inline T* opaque(T* p) {
+    asm("" : "+r"(p));
+    return p;
+}
+
 }  // namespace hv

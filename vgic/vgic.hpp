@@ -417,6 +417,7 @@ private:
     // After a state change of `intid`: mark it as candidate on its target, and note a kick if deliverable.
     void note_changed(u32 vcpu, u32 intid, IrqState& s, u32& kick_mask);
     [[gnu::noinline]] void note_bound(u32 vcpu, u32 intid, IrqState& s, u32& kick_mask);
+    [[gnu::noinline]] void note_plain(u32 vcpu, u32 intid, IrqState& s, u32& kick_mask);
     // note_changed() of an interrupt that is not bound (SGIs never are: bindable()). Defined in vgic.cpp only.
     [[gnu::always_inline]] inline void note_unbound(u32 vcpu, u32 intid, IrqState& s, u32& kick_mask);
     void kick_all(u32 mask);

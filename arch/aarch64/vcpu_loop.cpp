@@ -106,9 +106,9 @@ public:
         }
         Vm& vm = *hyp().vm;
         if (vcpu >= vm.vcpu_count) return;
-        Vcpu& v = vm.vcpus[vcpu];
+        Vcpu& v = *opaque(&vm.vcpus[vcpu]);  // its members from one pointer
         if (v.state.load(MemoryOrder::acquire) == VcpuState::off) return;
-        kick_one(v, self);
+        kick_one(v, nullptr);  // not this pCPU's vCPU (above): the SGI goes out
     }
 };
 // A stateless port (vtable only): constant at file scope (docs/architecture.md §4 "The anchors").
