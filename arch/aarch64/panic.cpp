@@ -39,7 +39,6 @@ void claim_panic() {
 }
 }  // namespace
 
-
 void stop_this_cpu() {
     asm volatile("msr daifset, #0xf" ::: "memory");
     for (;;) wfe();

@@ -41,7 +41,6 @@ void wait_parked(const Vm& vm, u32 others) {
 
 void set_guest_reloader(GuestReloader fn) { st().reloader = fn; }
 
-
 void park_for_reset(Vcpu& v) {
     const u32 gen = st().generation.load(MemoryOrder::acquire);
     if (!reset_requested()) return;
