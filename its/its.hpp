@@ -227,7 +227,7 @@ private:
     CmdResult cmd_invall(const Command& c);
     CmdResult cmd_sync(const Command& c);
     CmdResult cmd_movall(const Command& c);
-    // Looks up (device, event) for the event commands; logs and returns kNil on error.
+    // Looks up (device, event) for the event commands; logs and returns kNil on error. cmd_lock_ held.
     u16 lookup_event(const Command& c, const char* what) const;
     bool valid_rdbase(u64 rd) const { return rd < sink_.vcpu_count(); }
     u32 ite_target(u16 ite) const { return map_.collection(map_.ite(ite).collection).target; }
@@ -276,6 +276,7 @@ private:
     Status uaccess_status_ = Status::ok;  // set by restore_* accessors (the register table's writers return void)
 
     Mappings map_;
+    mutable u16 last_ite_ = kNil;    // lookup_event's last answer, checked before the hash lookups (cmd_lock_)
     u16 save_order_[kMaxItes] = {};  // save_itt's scratch: one device's ITE slots in EventID order
 };
 

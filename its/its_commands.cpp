@@ -229,6 +229,15 @@ CmdResult Its::cmd_mapc(const Command& c) {
 }
 
 u16 Its::lookup_event(const Command& c, const char* what) const {
+    // The commands of one event come in runs (INT after INT, INV after INV): the last ITE found is checked first. The
+    // check is exact, not a cache that could go stale: a used ITE slot whose event is EventID and whose device slot is
+    // used with DeviceID is (DeviceID, EventID)'s one ITE -- a device slot has one ID, a (device slot, event) one ITE.
+    if (last_ite_ != kNil) {
+        const Ite& i = map_.ite(last_ite_);
+        if (i.used && i.event == c.event_id() && map_.device(i.device).used &&
+            map_.device(i.device).id == c.device_id())
+            return last_ite_;
+    }
     u16 d = map_.find_device(c.device_id());
     if (d == kNil) {  // unmapped DeviceID: ignored (KVM E_ITS_*_UNMAPPED_INTERRUPT)
         HV_LOG_RATELIMITED(warn, "its: %s device %#x not mapped: ignored", what, c.device_id());
@@ -237,6 +246,8 @@ u16 Its::lookup_event(const Command& c, const char* what) const {
     u16 e = map_.find_ite(d, c.event_id());
     if (e == kNil)
         HV_LOG_RATELIMITED(warn, "its: %s device %#x event %u not mapped: ignored", what, c.device_id(), c.event_id());
+    else
+        last_ite_ = e;
     return e;
 }
 

@@ -123,6 +123,43 @@ TEST(ItsCommands, DiscardRemovesTranslationAndPending) {
     h.expect_tr(7, 1, 2, 8500);
 }
 
+// lookup_event checks the ITE it found last before the hash lookups: every way a mapping can change in between -- the
+// event discarded and mapped again (same ITE slot, another LPI), its device unmapped, another device mapped into the
+// freed device slot with an event of the same number -- must give the current answer, never the remembered one.
+TEST(ItsCommands, EventLookupFollowsEveryMappingChange) {
+    Harness h;
+    basic(h);
+    const auto intr = [&](u32 dev, u32 ev) { h.cmd(Command::event_cmd(Opcode::INT, dev, ev)); };
+    intr(7, 1);
+    EXPECT_TRUE(h.sink.lpi_pending(1, 8193));
+    h.sink.clear_pending();
+    h.cmds({Command::event_cmd(Opcode::DISCARD, 7, 1), Command::mapti(7, 1, 8600, 2)});  // the freed slot is reused
+    intr(7, 1);
+    EXPECT_EQ(h.sink.pending(), (std::set<std::pair<u32, u32>>{{2, 8600}}));
+    h.sink.clear_pending();
+    h.cmd(Command::event_cmd(Opcode::DISCARD, 7, 1));
+    intr(7, 1);  // unmapped: ignored
+    EXPECT_TRUE(h.sink.pending().empty());
+    // Device 7 unmapped; device 9 takes its slot, with event 1 at the slot the old ITE had.
+    intr(7, 0);
+    h.sink.clear_pending();
+    h.cmd(Command::mapd(7, 0, 0, false));
+    h.mapd(9);
+    h.cmd(Command::mapti(9, 0, 8700, 2));
+    intr(7, 0);  // device 7 is gone: ignored, although slot and event match what was found last
+    EXPECT_TRUE(h.sink.pending().empty());
+    intr(9, 0);
+    EXPECT_EQ(h.sink.pending(), (std::set<std::pair<u32, u32>>{{2, 8700}}));
+    h.sink.clear_pending();
+    intr(9, 0x10000);  // an EventID equal to event 0 in its low 16 bits: beyond the ITT, ignored
+    EXPECT_TRUE(h.sink.pending().empty());
+    // Another event of the same device.
+    h.sink.clear_pending();
+    h.cmd(Command::mapti(9, 1, 8701, 1));
+    intr(9, 1);
+    EXPECT_EQ(h.sink.pending(), (std::set<std::pair<u32, u32>>{{1, 8701}}));
+}
+
 TEST(ItsCommands, MapdUnmapAndRemapDropEvents) {
     Harness h;
     basic(h);
