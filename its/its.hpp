@@ -246,6 +246,12 @@ private:
     Status restore_devices();
     Status restore_dte_run(u64 gpa, u64 first_id, u64 count, u64 id_limit, bool& done);
     Status restore_device(u32 id, u64 dte);
+    // Lists every guest-RAM range save_tables() writes or reads while writing -- the flat device table (or the
+    // level-1 table and each valid level-2 page), the collection table, each device's ITT -- and refuses
+    // (invalid_argument, with a rate-limited log line naming two of them) if any two overlap. `op` names the caller
+    // in the log. The one rule for both directions: save_tables() runs it before writing anything, restore_tables()
+    // on what it read (so the snapshot dry run refuses such an image).
+    Status check_tables_disjoint(const char* op);
 
     GuestMemory& mem_;
     LpiSink& sink_;
@@ -278,6 +284,10 @@ private:
     Mappings map_;
     mutable u16 last_ite_ = kNil;    // lookup_event's last answer, checked before the hash lookups (cmd_lock_)
     u16 save_order_[kMaxItes] = {};  // save_itt's scratch: one device's ITE slots in EventID order
+    // check_tables_disjoint's scratch, sorted by base: device table or level-1 table, collection table, at most one
+    // level-2 page per 512 DeviceIDs (4 KiB pages; with the 64 KiB pages kept: 8), one ITT per device slot.
+    static constexpr u32 kMaxTableRanges = 2 + (1u << kDevBits) / (4 * KiB / 8) + kMaxDevices;
+    TableRange ranges_[kMaxTableRanges] = {};
 };
 
 }  // namespace hv::its

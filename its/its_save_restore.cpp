@@ -5,10 +5,12 @@
 //                                                                        -> Status::corrupt       (KVM EINVAL)
 //   more devices / ITEs / collections than this model holds              -> Status::no_memory     (KVM ENOMEM)
 //   a mapped device no longer backed by GITS_BASER0 at save time         -> Status::invalid_argument (KVM EINVAL)
+//   tables, level-2 pages or ITTs overlapping (restore and save)         -> Status::invalid_argument (KVM EINVAL)
 //   ITS enabled                                                          -> Status::busy          (KVM EBUSY)
 //   step out of the documented order                                     -> Status::bad_order
 #include "its/its.hpp"
 #include "its/its_abi.hpp"
+#include "lib/format.hpp"
 #include "lib/log.hpp"
 #include "lib/string.hpp"
 
@@ -64,7 +66,93 @@ private:
     u64 buf_[kEntries];
 };
 
+const char* range_kind(TableRange::Kind k) {
+    switch (k) {
+        case TableRange::Kind::device_table:
+            return "device table";
+        case TableRange::Kind::level1_table:
+            return "level-1 device table";
+        case TableRange::Kind::level2_page:
+            return "level-2 device table page";
+        case TableRange::Kind::collection_table:
+            return "collection table";
+        case TableRange::Kind::itt:
+            return "ITT of DeviceID";
+    }
+    return "?";
+}
+
+void describe(const TableRange& r, char (&buf)[96]) {
+    const bool numbered = r.kind == TableRange::Kind::level2_page || r.kind == TableRange::Kind::itt;
+    const auto lo = static_cast<unsigned long long>(r.base), hi = static_cast<unsigned long long>(r.end);
+    if (numbered)
+        format(buf, sizeof buf, "%s %u [%#llx, %#llx)", range_kind(r.kind), r.id, lo, hi);
+    else
+        format(buf, sizeof buf, "%s [%#llx, %#llx)", range_kind(r.kind), lo, hi);
+}
+
+// Inserts `r` into ranges[0, n) -- sorted by base and pairwise disjoint -- keeping both properties (insertion
+// sort). If `r` overlaps one, nothing is inserted and that one is returned: with disjoint sorted ranges only the
+// neighbours `r` would get can overlap it (any earlier range ends before its predecessor begins; any later one
+// begins after its successor does).
+const TableRange* insert_disjoint(TableRange* ranges, u32& n, const TableRange& r) {
+    u32 i = n;
+    while (i > 0 && ranges[i - 1].base > r.base) --i;
+    if (i > 0 && ranges[i - 1].end > r.base) return &ranges[i - 1];
+    if (i < n && r.end > ranges[i].base) return &ranges[i];
+    for (u32 j = n; j > i; --j) ranges[j] = ranges[j - 1];
+    ranges[i] = r;
+    ++n;
+    return nullptr;
+}
+
 }  // namespace
+
+// IHI0069H 5.2 / 12.19.1: the tables and ITTs are memory software gives the ITS, and overlapping them is
+// UNPREDICTABLE. Here it would make SAVE_TABLES write one over another, an image no restore accepts (or one that
+// restores differently), so neither direction accepts it.
+Status Its::check_tables_disjoint(const char* op) {
+    u32 n = 0;
+    const TableRange* hit = nullptr;
+    bool full = false;
+    TableRange r;
+    auto add = [&](u64 base, u64 len, TableRange::Kind kind, u32 id) {
+        if (hit != nullptr || full || len == 0) return;
+        full = n == kMaxTableRanges;  // cannot happen (bounded by the device pool and DevBits): refuse, never skip
+        if (full) return;
+        r = TableRange{base, base + len, kind, id};
+        hit = insert_disjoint(ranges_, n, r);
+    };
+    const TableGeometry dt = device_table();
+    const TableGeometry ct = collection_table();
+    // As save_collections / save_devices: a table that is not valid is not written (and then holds nothing).
+    if (ct.valid) add(ct.base, ct.id_limit * abi::kEntrySize, TableRange::Kind::collection_table, 0);
+    if (dt.valid && !dt.indirect) add(dt.base, dt.id_limit * abi::kEntrySize, TableRange::Kind::device_table, 0);
+    if (dt.valid && dt.indirect) {
+        // The level-1 entries save_devices reads (not writes): a level-2 page or ITT over them would change which
+        // pages the rest of the save and the restore find.
+        const u64 l1_used = min(dt.l1_entries(), (dt.id_limit + dt.ids_per_page() - 1) / dt.ids_per_page());
+        add(dt.base, l1_used * 8, TableRange::Kind::level1_table, 0);
+        for (u64 i = 0; i < l1_used && hit == nullptr && !full; ++i) {
+            u64 l1 = 0;
+            if (mem_.read_obj(dt.base + i * 8, l1) != Status::ok) return Status::out_of_range;
+            if (l1e::Valid::get(l1))
+                add((l1e::Address::get(l1) << 12) & ~(dt.page_size - 1), dt.page_size, TableRange::Kind::level2_page,
+                    static_cast<u32>(i));
+        }
+    }
+    for (u16 s = 0; s < map_.device_slot_end() && hit == nullptr && !full; ++s) {
+        const Device& d = map_.device(s);
+        if (d.used) add(d.itt_addr, u64{d.event_limit()} * abi::kEntrySize, TableRange::Kind::itt, d.id);
+    }
+    if (full) return Status::no_memory;
+    if (hit == nullptr) return Status::ok;
+    char a[96], b[96];
+    describe(r, a);
+    describe(*hit, b);
+    HV_LOG_RATELIMITED(warn, "its: %s refused: %s overlaps %s", op, a, b);
+    return Status::invalid_argument;
+}
 
 void Its::reset() {
     LockGuard g(cmd_lock_);
@@ -188,7 +276,9 @@ Status Its::save_devices() {
 Status Its::save_tables() {
     LockGuard g(cmd_lock_);
     if (abi_revision_ != abi::kRevision) return Status::unsupported;
-    Status s = save_collections();
+    // Nothing is written unless everything the save writes is disjoint (a live guest can build overlapping tables).
+    Status s = check_tables_disjoint("SAVE_TABLES");
+    if (s == Status::ok) s = save_collections();
     if (s == Status::ok) s = save_devices();
     if (s != Status::ok) HV_LOG_WARN("its: SAVE_TABLES failed: %s", status_name(s));
     return s;
@@ -314,6 +404,9 @@ Status Its::restore_tables() {
     unmap_all();
     Status s = restore_collections();
     if (s == Status::ok) s = restore_devices();
+    // Tables read in, the same rule as the save: a state whose save would write its tables over each other is
+    // refused here, so the snapshot dry run (ItsRestoreCheck) refuses it before anything changes.
+    if (s == Status::ok) s = check_tables_disjoint("RESTORE_TABLES");
     if (s != Status::ok) {
         // Never half-restored: drop everything read so far (the observer has not been told about any of it).
         LockGuard m(map_lock_);

@@ -46,6 +46,15 @@ TableGeometry decode_baser(u64 baser, unsigned id_bits);
 // guest RAM).
 [[nodiscard]] Result<u64> locate_entry(GuestMemory& mem, const TableGeometry& t, u64 id);
 
+// One guest-RAM range SAVE_TABLES writes, or reads while writing (a two-level table's level-1 entries): [base, end)
+// and what it is, for the log line naming two overlapping ones (Its::check_tables_disjoint).
+struct TableRange {
+    enum class Kind : u8 { device_table, level1_table, level2_page, collection_table, itt };
+    u64 base = 0, end = 0;
+    Kind kind = Kind::device_table;
+    u32 id = 0;  // level2_page: its level-1 index; itt: the DeviceID
+};
+
 // Writes `len` zero bytes at `gpa` (in bounded chunks).
 [[nodiscard]] Status zero_guest(GuestMemory& mem, u64 gpa, u64 len);
 

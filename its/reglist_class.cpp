@@ -117,7 +117,9 @@ Status ItsRegisterClass::validate(u32, u64 id, Span<const u8> value, reglist::Re
 
 namespace {
 
-const char* table_refusal_reason(Status s) {
+const char* table_refusal_reason(u16 index, Status s) {
+    if (index == kItsCtrlRestoreTables && s == Status::invalid_argument)
+        return "ITS tables, level-2 pages or ITTs in the saved guest RAM overlap";  // Its::check_tables_disjoint
     if (s == Status::out_of_range) return "ITS table, level-2 page or ITT outside the saved guest RAM";
     if (s == Status::corrupt) return "ITS tables in the saved guest RAM invalid";
     if (s == Status::no_memory) return "more ITS devices, events or collections than this hypervisor holds";
@@ -167,7 +169,7 @@ public:
         refused_.id = id;
         refused_.saved = load(value);
         refused_.why.reg = register_name(index);
-        refused_.why.reason = table_refusal_reason(s);
+        refused_.why.reason = table_refusal_reason(index, s);
         return s;
     }
 

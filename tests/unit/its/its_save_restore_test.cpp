@@ -463,3 +463,117 @@ TEST(ItsRestore, WaitingCommandsAreRestoredAsSavedAndLeftToTheBacklog) {
     h.its->process_backlog();
     EXPECT_FALSE(h.its->has_backlog());
 }
+
+// Found by the snapshot fuzz target (tests/fuzz/corpus/snapshot/its_tables_overlap): everything SAVE_TABLES writes
+// must be disjoint (IHI0069H 12.19.1 calls overlapping tables UNPREDICTABLE), else the save writes one table over
+// another and produces an image no restore accepts. The restore refuses such a state (invalid_argument) and the
+// save fails on a live ITS that built one, writing nothing.
+namespace {
+
+// The reference image moved so that GITS_BASER0 (2 pages) runs over GITS_BASER1 (the page after the first): the
+// device table's scan stops at device 5 (next == 0), so before the rule the CTEs were also read as DTEs unseen.
+void build_overlapping_image(Harness& h, Harness::Regs& r) {
+    build_image(h);
+    const u64 coll = kDevTable + kTablePage;
+    for (u64 i = 0; i < 3; ++i) h.poke64(coll + i * 8, h.peek64(kCollTable + i * 8));
+    r.baser0 = Harness::baser_value(kDevTable, 2);
+    r.baser1 = Harness::baser_value(coll, 1);
+}
+
+void expect_overlap_refused(Harness& h, const Harness::Regs& r, const char* first, const char* second) {
+    const std::vector<u8> ram = h.ram;
+    hvtest::captured_log().clear();
+    EXPECT_EQ(h.restore_regs_and_tables(r), Status::invalid_argument);
+    expect_empty(h);
+    EXPECT_EQ(h.obs.maps, 0) << "the observer heard of a mapping of a refused restore";
+    EXPECT_FALSE(h.its->enabled());
+    EXPECT_EQ(h.tr(2, 0).status(), Status::busy);
+    EXPECT_TRUE(ram == h.ram);
+    const std::string& log = hvtest::captured_log();
+    EXPECT_NE(log.find("RESTORE_TABLES refused"), std::string::npos) << log;
+    EXPECT_NE(log.find(first), std::string::npos) << log;
+    EXPECT_NE(log.find(second), std::string::npos) << log;
+}
+
+}  // namespace
+
+TEST(ItsRestore, DeviceTableOverlappingCollectionTableRefused) {
+    Harness h;
+    Harness::Regs r = image_regs(h);
+    build_overlapping_image(h, r);
+    expect_overlap_refused(h, r, "device table [0x40100000, 0x40120000)", "collection table [0x40110000, 0x40120000)");
+    // The same image with the collection table moved back out restores.
+    Harness good;
+    build_image(good);
+    EXPECT_EQ(good.restore_regs_and_tables(image_regs(good)), Status::ok);
+    EXPECT_EQ(good.its->ite_count(), 3u);
+}
+
+TEST(ItsRestore, IttOverlappingDeviceTableRefused) {
+    // Device 5's ITT (4 events, 32 bytes) inside the device table, over the invalid DTEs of IDs 32..35.
+    Harness h;
+    build_image(h);
+    const u64 itt = kDevTable + 32 * 8;
+    h.poke64(kDevTable + 5 * 8, hv::its::abi::dte::make(0, itt, 1));
+    h.poke64(itt_for(5) + 3 * 8, 0);
+    h.poke64(itt + 3 * 8, hv::its::abi::ite::make(0, 9000, 3));  // read as a DTE: V == 0, invalid
+    expect_overlap_refused(h, image_regs(h), "ITT of DeviceID 5 [0x40100100, 0x40100120)", "device table");
+    // And two devices sharing one ITT (device 5 reads device 2's ITEs: valid, two events may name one LPI).
+    Harness s;
+    build_image(s);
+    s.poke64(kDevTable + 5 * 8, hv::its::abi::dte::make(0, itt_for(2), 3));
+    s.poke64(itt_for(5) + 3 * 8, 0);
+    expect_overlap_refused(s, image_regs(s), "ITT of DeviceID 2", "ITT of DeviceID 5");
+}
+
+TEST(ItsSave, OverlappingLiveTablesFailTheSaveAndWriteNothing) {
+    enum class Layout { device_over_collection, itt_over_collection, level2_over_collection, level2_over_level1 };
+    for (Layout layout : {Layout::device_over_collection, Layout::itt_over_collection, Layout::level2_over_collection,
+                          Layout::level2_over_level1}) {
+        SCOPED_TRACE(static_cast<int>(layout));
+        Harness h;
+        const bool indirect = layout == Layout::level2_over_collection || layout == Layout::level2_over_level1;
+        h.setup(indirect);
+        h.write(reg(GitsReg::CTLR), 0, 4);  // BASERs are written while disabled, as drivers do
+        if (layout == Layout::device_over_collection)
+            h.write(reg(GitsReg::BASER0), Harness::baser_value(kCollTable - kTablePage, 2));
+        if (indirect)  // level-1 entry 0 names the collection table's page, or the level-1 table's own
+            h.poke64(kDevTable,
+                     l1e::Valid::make(1) | (layout == Layout::level2_over_collection ? kCollTable : kDevTable));
+        h.write(reg(GitsReg::CTLR), 1, 4);
+        ASSERT_TRUE(h.its->enabled());
+        const u64 itt = layout == Layout::itt_over_collection ? kCollTable + 0x1000 : itt_for(1);
+        h.cmds({Command::mapd(1, itt, 3, true), Command::mapc(2, 0, true), Command::mapti(1, 0, 8200, 2)});
+        h.expect_tr(1, 0, 0, 8200);
+        const std::vector<u8> ram = h.ram;
+        EXPECT_EQ(h.its->save_tables(), Status::invalid_argument);
+        EXPECT_TRUE(ram == h.ram) << "a refused save wrote guest RAM";
+        EXPECT_EQ(h.its->device_count(), 1u);  // the live state is kept
+        EXPECT_EQ(h.its->ite_count(), 1u);
+        h.expect_tr(1, 0, 0, 8200);
+        EXPECT_NE(hvtest::captured_log().find("SAVE_TABLES refused"), std::string::npos);
+    }
+}
+
+// Tables and ITTs that touch but do not overlap (each ends where the next begins) still save, restore and save
+// again byte-identically: the rule is on half-open ranges.
+TEST(ItsRoundTrip, AdjacentDisjointTables) {
+    Harness h;
+    h.write(reg(GitsReg::CBASER), cbaser::Valid::make(1) | kQueue | (kQueuePages - 1));
+    h.write(reg(GitsReg::BASER0), Harness::baser_value(kDevTable, 1));
+    h.write(reg(GitsReg::BASER0) + 8, Harness::baser_value(kDevTable + kTablePage, 1));
+    h.write(reg(GitsReg::CTLR), 1, 4);
+    h.cwriter = h.read(reg(GitsReg::CWRITER));
+    const u64 itts = kDevTable + 2 * kTablePage;  // 32-event ITTs (256 bytes) back to back after the tables
+    h.cmds({Command::mapd(3, itts, 4, true), Command::mapd(4, itts + 256, 4, true), Command::mapc(1, 2, true),
+            Command::mapti(3, 31, 8192, 1), Command::mapti(4, 0, 8193, 1)});
+    Harness::Regs regs = h.save_regs();
+    ASSERT_EQ(h.its->save_tables(), Status::ok);
+    const std::vector<u8> saved = h.ram;
+    h.its->reset();
+    ASSERT_EQ(h.restore_regs_and_tables(regs), Status::ok);
+    h.expect_tr(3, 31, 2, 8192);
+    h.expect_tr(4, 0, 2, 8193);
+    ASSERT_EQ(h.its->save_tables(), Status::ok);
+    EXPECT_TRUE(saved == h.ram);
+}
