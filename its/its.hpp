@@ -228,7 +228,7 @@ private:
     CmdResult cmd_sync(const Command& c);
     CmdResult cmd_movall(const Command& c);
     // Looks up (device, event) for the event commands; logs and returns kNil on error. cmd_lock_ held.
-    u16 lookup_event(const Command& c, const char* what) const;
+    u16 lookup_event(const Command& c) const;
     bool valid_rdbase(u64 rd) const { return rd < sink_.vcpu_count(); }
     u32 ite_target(u16 ite) const { return map_.collection(map_.ite(ite).collection).target; }
 
@@ -282,6 +282,7 @@ private:
     Status uaccess_status_ = Status::ok;  // set by restore_* accessors (the register table's writers return void)
 
     Mappings map_;
+    Command cmd_;                    // process_queue_batch's copy of the command it executes (cmd_lock_)
     mutable u16 last_ite_ = kNil;    // lookup_event's last answer, checked before the hash lookups (cmd_lock_)
     u16 save_order_[kMaxItes] = {};  // save_itt's scratch: one device's ITE slots in EventID order
     // check_tables_disjoint's scratch, sorted by base: device table or level-1 table, collection table, at most one

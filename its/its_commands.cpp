@@ -46,9 +46,9 @@ void Its::process_queue_batch(u32 budget) {
     // The queue lies in one region of guest RAM (the usual case): each command is copied straight from there. The
     // guest may rewrite it meanwhile: the copy is what gets validated and executed.
     const u8* const host = queue_host();
-    u32 work = 0;
-    for (u64 n = 0; creadr_ != cwriter_ && work < budget && n < size / kCommandSize; ++n) {
-        Command c;
+    Command& c = cmd_;
+    budget = static_cast<u32>(min<u64>(budget, size / kCommandSize));  // each command counts at least 1
+    for (u32 work = 0; creadr_ != cwriter_ && work < budget;) {
         if (host != nullptr) {
             const volatile u64* src = reinterpret_cast<const volatile u64*>(host + creadr_);  // each word read once
             c.dw[0] = src[0];
@@ -228,7 +228,7 @@ CmdResult Its::cmd_mapc(const Command& c) {
     return CmdResult::next;
 }
 
-u16 Its::lookup_event(const Command& c, const char* what) const {
+u16 Its::lookup_event(const Command& c) const {
     // The commands of one event come in runs (INT after INT, INV after INV): the last ITE found is checked first. The
     // check is exact, not a cache that could go stale: a used ITE slot whose event is EventID and whose device slot is
     // used with DeviceID is (DeviceID, EventID)'s one ITE -- a device slot has one ID, a (device slot, event) one ITE.
@@ -240,12 +240,13 @@ u16 Its::lookup_event(const Command& c, const char* what) const {
     }
     u16 d = map_.find_device(c.device_id());
     if (d == kNil) {  // unmapped DeviceID: ignored (KVM E_ITS_*_UNMAPPED_INTERRUPT)
-        HV_LOG_RATELIMITED(warn, "its: %s device %#x not mapped: ignored", what, c.device_id());
+        HV_LOG_RATELIMITED(warn, "its: %s device %#x not mapped: ignored", opcode_name(c.opcode()), c.device_id());
         return kNil;
     }
     u16 e = map_.find_ite(d, c.event_id());
     if (e == kNil)
-        HV_LOG_RATELIMITED(warn, "its: %s device %#x event %u not mapped: ignored", what, c.device_id(), c.event_id());
+        HV_LOG_RATELIMITED(warn, "its: %s device %#x event %u not mapped: ignored", opcode_name(c.opcode()),
+                           c.device_id(), c.event_id());
     else
         last_ite_ = e;
     return e;
@@ -298,7 +299,7 @@ CmdResult Its::cmd_mapti(const Command& c, u32 intid) {
 
 // MOVI DeviceID, EventID, ICID (IHI0069H 5.3.13)
 CmdResult Its::cmd_movi(const Command& c) {
-    u16 e = lookup_event(c, "MOVI");
+    u16 e = lookup_event(c);
     if (e == kNil) return CmdResult::next;
     const u32 icid = c.icid();
     u16 to = icid < collection_table().id_limit ? map_.find_collection(icid) : kNil;
@@ -324,7 +325,7 @@ CmdResult Its::cmd_movi(const Command& c) {
 
 // DISCARD DeviceID, EventID (IHI0069H 5.3.4)
 CmdResult Its::cmd_discard(const Command& c) {
-    u16 e = lookup_event(c, "DISCARD");
+    u16 e = lookup_event(c);
     if (e == kNil) return CmdResult::next;
     if (!map_.collection(map_.ite(e).collection).mapped()) {
         // Choice (KVM and QEMU): a DISCARD whose collection is unmapped is ignored.
@@ -344,12 +345,11 @@ CmdResult Its::cmd_discard(const Command& c) {
 
 // INT / CLEAR / INV DeviceID, EventID (IHI0069H 5.3.6, 5.3.3, 5.3.11)
 CmdResult Its::cmd_int_clear_inv(const Command& c) {
-    const char* name = opcode_name(c.opcode());
-    u16 e = lookup_event(c, name);
+    u16 e = lookup_event(c);
     if (e == kNil) return CmdResult::next;
     if (!map_.collection(map_.ite(e).collection).mapped()) {  // unmapped collection: ignored (KVM)
-        HV_LOG_RATELIMITED(warn, "its: %s device %#x event %u: collection unmapped, ignored", name, c.device_id(),
-                           c.event_id());
+        HV_LOG_RATELIMITED(warn, "its: %s device %#x event %u: collection unmapped, ignored", opcode_name(c.opcode()),
+                           c.device_id(), c.event_id());
         return CmdResult::next;
     }
     const u32 target = ite_target(e), intid = map_.ite(e).intid;
