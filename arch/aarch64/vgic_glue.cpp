@@ -512,11 +512,6 @@ void vgic_fold_deferred(Vcpu& v) {
     the_vgic().fold(v.id, the_vgic().cpu_if(v.id));
 }
 
-bool vgic_lrs_idle(const Vcpu& v) {
-    if (!vgic_ready()) return true;
-    return vg().cpu_if(v.id).used_lrs == 0 && vgic::ich_hcr::EOIcount::get(read_sysreg<arm::reg::kIchHcrEl2>()) == 0;
-}
-
 bool vgic_vcpu_has_pending(u32 vcpu) { return vgic_ready() && the_vgic().has_pending_for_wakeup(vcpu); }
 
 void vgic_vm_reset() {

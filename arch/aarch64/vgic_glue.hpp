@@ -59,9 +59,7 @@ bool vgic_timer_refire_possible(const Vcpu& v);
 constexpr u64 kRefireNone = ~u64{0};
 constexpr u64 kRefireDone = ~u64{0} - 1;
 u64 vgic_timer_refire(const Vcpu& v);
-// The exit fast path (fast_exit.cpp), on `v`'s pCPU right after an exit: its list registers hold nothing and no EOI
-// was counted outside them, so the exit's fold would change nothing (a handler may run before it).
-bool vgic_lrs_idle(const Vcpu& v);
+// vgic_lrs_idle: inline in vgic_glue_fast.hpp (the exit fast path asks it at every ITS and GICD/GICR write).
 // The exit fast path's IRQ exit lets the vGIC's after_exit leave the LR fold to the entry's flush (PerCpu
 // vgic.fast_irq); before anything else may look at the vCPU's interrupt state (the run loop takes over), this
 // folds if it was left. Also ends the permission.

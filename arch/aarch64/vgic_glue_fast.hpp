@@ -5,6 +5,9 @@
 
 #include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/percpu.hpp"
+#include "arch/aarch64/sysreg.hpp"
+#include "core/arm_defs.hpp"
+#include "vgic/regs.hpp"
 
 namespace hv::arch {
 
@@ -18,6 +21,14 @@ inline bool vgic_lines_quiet(const Vcpu& v) {
     const VgicGlueState& g = hyp().vgic_glue;
     if (v.id >= vgic::kMaxVcpus) return true;
     return !g.timer_line[0][v.id] && !g.timer_line[1][v.id] && !g.pmu_line[v.id] && !this_cpu().vgic.pmu_parked;
+}
+
+// The exit fast path (fast_exit.cpp), on `v`'s pCPU right after an exit: its list registers hold nothing and no EOI
+// was counted outside them, so the exit's fold would change nothing (a handler may run before it).
+inline bool vgic_lrs_idle(const Vcpu& v) {
+    if (!vgic_ready_fast()) return true;
+    return hyp().vm->vgic.cpu_if(v.id).used_lrs == 0 &&
+           vgic::ich_hcr::EOIcount::get(read_sysreg<arm::reg::kIchHcrEl2>()) == 0;
 }
 
 // The vGIC's frame that holds `ipa`: the distributor, the redistributors or neither (the same frames, offsets and
