@@ -99,6 +99,78 @@ TEST_F(SgiTest, SgiDeliveredToTargetLrs) {
     EXPECT_EQ(gicr_read(2, kSgi + 0x200) & 0x10, 0u);
 }
 
+// The default vCPU affinities (vCPU i at 0.0.0.i): sgi_write's flat path, where TargetList is the vCPU mask and any
+// Aff3/Aff2/Aff1/RS names nobody. The same answers as the affinity compare above.
+TEST_F(VgicTest, FlatAffinityTargetListAndNobodyForms) {
+    make(4, 32);
+    gicd_write(0x0, 3);
+    for (u32 v = 0; v < 4; ++v) {
+        gicr_write(v, kSgi + 0x80, 0xffff);
+        gicr_write(v, kSgi + 0x100, 0xffff);
+    }
+    auto pending = [&](u32 intid) {
+        u32 m = 0;
+        for (u32 v = 0; v < 4; ++v)
+            if (gicr_read(v, kSgi + 0x200) & (1u << intid)) m |= 1u << v;
+        return m;
+    };
+    auto clear = [&] {
+        for (u32 v = 0; v < 4; ++v) gicr_write(v, kSgi + 0x280, 0xffff);
+        kicker.kicks.clear();
+    };
+    kicker.kicks.clear();
+    vgic->sgi_write(0, sgi(1, 0, 0, 0, 0, 0x2), SgiKind::sgi1r);
+    EXPECT_EQ(pending(1), 1u << 1);
+    EXPECT_EQ(kicker.kicks, std::vector<u32>{1});
+    clear();
+    vgic->sgi_write(1, sgi(2, 0, 0, 0, 0, 0xffff), SgiKind::sgi1r);  // bits beyond the vCPUs: ignored
+    EXPECT_EQ(pending(2), 0xfu);
+    clear();
+    const u64 nobody[] = {sgi(3, 0, 0, 1, 0, 0x1), sgi(3, 0, 1, 0, 0, 0x1), sgi(3, 1, 0, 0, 0, 0x1),
+                          sgi(3, 0, 0, 0, 1, 0x1)};  // Aff1, Aff2, Aff3, RS: no such PE
+    for (u64 v : nobody) vgic->sgi_write(0, v, SgiKind::sgi1r);
+    EXPECT_EQ(pending(3), 0u);
+    EXPECT_TRUE(kicker.kicks.empty());
+    vgic->sgi_write(2, icc_sgir::INTID::make(4) | icc_sgir::IRM::make(1), SgiKind::sgi1r);
+    EXPECT_EQ(pending(4), 0xfu & ~(1u << 2));
+    clear();
+    vgic->sgi_write(0, sgi(5, 0, 0, 0, 0, 0x2), SgiKind::sgi0r);  // a Group 1 SGI: SGI0R does not reach it
+    EXPECT_EQ(pending(5), 0u);
+    gicr_write(1, kSgi + 0x80, 0xffff & ~(1u << 5));  // Group 0 now
+    vgic->sgi_write(0, sgi(5, 0, 0, 0, 0, 0x2), SgiKind::sgi0r);
+    EXPECT_EQ(pending(5), 1u << 1);
+    clear();
+    gicr_write(1, kSgi + 0x180, 1u << 6);  // disabled: pending, no kick
+    vgic->sgi_write(0, sgi(6, 0, 0, 0, 0, 0x2), SgiKind::sgi1r);
+    EXPECT_EQ(pending(6), 1u << 1);
+    EXPECT_TRUE(kicker.kicks.empty());
+}
+
+// An SGI sent again while the previous one still sits in its target's LR (the guest took it, no exit yet): the target
+// is kicked, and its fold plus flush deliver the new edge -- through the fresh set the sender noted (cand_set).
+TEST_F(VgicTest, SgiAgainWhileInTheTargetsLr) {
+    make(2, 32);
+    enable_all(1);
+    gicr_write(1, kSgi + 0x100, 1u << 3);
+    kicker.kicks.clear();
+    vgic->sgi_write(0, sgi(3, 0, 0, 0, 0, 0x2), SgiKind::sgi1r);
+    auto& s = vgic->cpu_if(1);
+    vgic->flush(1, s);
+    ASSERT_EQ(s.used_lrs, 1u);
+    EXPECT_EQ(lr_intid(s.lr[0]), 3u);
+    EXPECT_EQ(lr_state(s.lr[0]), ich_lr::kStatePending);
+    s.lr[0] = ich_lr::State::set(s.lr[0], 0);  // the guest acknowledged and completed it in the LR
+    kicker.kicks.clear();
+    vgic->sgi_write(0, sgi(3, 0, 0, 0, 0, 0x2), SgiKind::sgi1r);
+    EXPECT_EQ(kicker.kicks, std::vector<u32>{1});
+    EXPECT_TRUE(vgic->flush_needed(1));  // the fresh set says the next entry has work
+    vgic->flush(1, s);                   // folds the LR back, then selects the new edge
+    ASSERT_EQ(s.used_lrs, 1u);
+    EXPECT_EQ(lr_intid(s.lr[0]), 3u);
+    EXPECT_EQ(lr_state(s.lr[0]), ich_lr::kStatePending);
+    EXPECT_FALSE(vgic->flush_needed(1));
+}
+
 // ---------------------------------------------------------------- LPIs
 
 class LpiTest : public VgicTest {
