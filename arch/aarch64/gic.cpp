@@ -192,7 +192,11 @@ u32 gic_handle_irqs_from(u64 iar) {
         u32 intid = static_cast<u32>(iar & 0xffffff);
         if (intid >= 1020 && intid < 1024) return budget;  // spurious: nothing (more) pending
         bool deactivate = true;
-        const Slot* s = intid < kMaxIntid ? &st().handlers[intid] : intid >= 8192 ? &st().lpi : nullptr;
+        // kSgiKick, every kick's IRQ exit: nothing to call (its work is the exit and the sender's flag; vcpu_loop.cpp).
+        const Slot* s = intid == kSgiKick   ? nullptr
+                        : intid < kMaxIntid ? &st().handlers[intid]
+                        : intid >= 8192     ? &st().lpi
+                                            : nullptr;
         if (s != nullptr && s->fn != nullptr) {
             deactivate = s->fn(intid, s->arg);
         } else if (intid >= 16) {

@@ -10,7 +10,7 @@
 namespace hv::arch {
 
 // SGIs the hypervisor uses between pCPUs.
-constexpr u32 kSgiKick = 0;   // "look at your vCPU's pending state"
+constexpr u32 kSgiKick = 0;   // "look at your vCPU's pending state": no handler (gic_handle_irqs acks it, no call)
 constexpr u32 kSgiStop = 15;  // panic: stop
 
 // Handler for one INTID; returns true if the interrupt should be deactivated now (false: the guest deactivates it

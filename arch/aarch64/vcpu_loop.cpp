@@ -65,7 +65,7 @@ Vcpu* vcpu_on_this_cpu() { return this_cpu().vcpu; }
 
 void vcpu_wait_init_cpu() {
     // kSgiKick has no handler: its work is the exit it causes and the flag the sender set (kick_one); the GIC driver
-    // acknowledges and deactivates an SGI without a handler, and the IRQ exit of every kick skips the call.
+    // acknowledges and deactivates it without looking for one (gic_handle_irqs_from), on every kick's IRQ exit.
     gic_set_handler(kSgiStop, sgi_stop, nullptr);
     gic_set_handler(kHypTimerPpi, hyp_timer_irq, nullptr);
     gic_enable(kHypTimerPpi, true);
