@@ -143,7 +143,7 @@ template <typename H>
         // The driver's completion poll, a GITS_CREADR read with no command waiting: it observes no line and no LR and
         // changes nothing (its.hpp), so nothing is left for the run loop either.
         if (u64 value = 0; !d.write() && its.read_creadr_unlocked(offset, d.access_size(), value)) {
-            write_gpr(v.ctx, d.srt(), d.register_value(value));
+            write_gpr(v.ctx, d.srt(), value);  // a 64-bit load: nothing to extend or truncate
             advance_pc(v.ctx);
             return kResume;
         }
@@ -153,13 +153,16 @@ template <typename H>
         if (!device_access(its, v, offset, d)) return reason;
         advance_pc(v.ctx);
         // What an ITS trap can change that the run loop acts on at entry: an interrupt made deliverable to this vCPU
-        // (the vGIC kicks each target it made one deliverable for -- this vCPU through kick_pending, ArchKicker), the
-        // vGIC's flush requests (a CLEAR, DISCARD or INV of this vCPU's LPIs), and this ITS's own queue (a backlog).
-        // Not the EL1/FP context (sys_dirty/fp_dirty are clear at every exit, sgi1r_write above) nor another ITS's
-        // queue (a backlog there is drained by the entries of the run loop and of IRQ exits, as after an HVC).
-        return v.kick_pending.load(MemoryOrder::relaxed) || vm.vgic.flush_needed(v.id) || its.has_backlog()
-                   ? HV_EXIT_HANDLED
-                   : kResume;
+        // (the vGIC kicks each target it made one deliverable for -- this vCPU through kick_pending, ArchKicker),
+        // this ITS's own queue (a backlog), and -- after a read, whose commands may have run with this vCPU's LRs in
+        // use -- the vGIC's flush request (a CLEAR, DISCARD or MOVI of an LPI an LR holds: the LR must go). A write
+        // ran with the LRs idle (above): a flush request it left cannot take anything out of them, and one that
+        // could put something in comes with the kick. Not the EL1/FP context (sys_dirty/fp_dirty are clear at every
+        // exit, sgi1r_write above) nor another ITS's queue (a backlog there is drained by the entries of the run loop
+        // and of IRQ exits, as after an HVC).
+        const bool entry_work = v.kick_pending.load(MemoryOrder::relaxed) || its.has_backlog() ||
+                                (!d.write() && vm.vgic.flush_needed(v.id));
+        return entry_work ? HV_EXIT_HANDLED : kResume;
     }
     return reason;  // neither the vGIC's nor an ITS's: the run loop
 }
