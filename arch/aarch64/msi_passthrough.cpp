@@ -181,9 +181,9 @@ namespace {
 
 // Registers virtual ITS `index`'s 128 KiB window on the VM's bus at `frame`.
 // The ITS device's entry work once some ITS has a backlog: one batch of each that has one.
-[[gnu::noinline]] void its_process_backlogs(Vm& vm) {
-    for (u32 i = 0; i < vm.its_count; ++i)
-        if (vm.its[i]->has_backlog()) vm.its[i]->process_backlog();
+[[gnu::noinline]] void its_process_backlogs(const MsiState& s) {
+    for (u32 i = 0; i < s.its_count; ++i)
+        if (s.its[i]->has_backlog()) s.its[i]->process_backlog();
 }
 
 Status add_its_frame(Vm& vm, u32 index, const MemRegion& frame) {
@@ -225,17 +225,20 @@ Status msi_vm_init(Vm& vm, const PlatformInfo& plat, const VirtualItsFrames& fra
     HV_LOG_INFO("msi: %u virtual ITS(es); VM register catalogue: %zu classes, %zu VM-scoped registers", vm.its_count,
                 vm.registers().class_count(), vm.registers().reg_count(reglist::Handle::vm()));
     // The ITSes as one of the VM's devices: reset with the VM, counters at power-off.
+    st().its_count = 0;
+    for (u32 i = 0; i < vm.its_count && i < kMaxVirtualIts; ++i) st().its[st().its_count++] = &*vm.its[i];
     DeviceHooks d;
     d.name = "its";
+    d.self = &st();
     d.reset = [](void*, Vm&) { msi_vm_reset(); };
     d.log_stats = [](void*) { msi_log_stats(); };
     // A command queue with a backlog (its::kCommandsPerTrap per trap, docs/its.md "Batching") moves on by one batch
     // at each guest entry too, as a real ITS works through its queue without being polled. Otherwise one relaxed
     // load per ITS.
-    d.before_entry = [](void*, Vcpu&) {
-        Vm& m = *hyp().vm;  // the_vm(), inline: this runs at every entry
-        for (u32 i = 0; i < m.its_count; ++i)
-            if (m.its[i]->has_backlog()) return its_process_backlogs(m);  // a leaf loop until then
+    d.before_entry = [](void* self, Vcpu&) {
+        const MsiState& s = *static_cast<const MsiState*>(self);  // this runs at every entry: no VM lookup
+        for (u32 i = 0; i < s.its_count; ++i)
+            if (s.its[i]->has_backlog()) return its_process_backlogs(s);  // a leaf loop until then
     };
     HV_TRY(vm.add_device(d));
 

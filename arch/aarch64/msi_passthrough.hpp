@@ -90,6 +90,9 @@ struct MsiState {
     };
     Vpe vpes[PlatformInfo::kMaxCpus];
     bool native_wfi = false;  // DirectMode::on
+    // The VM's ITSes (msi_vm_init), for the entry hook that runs at every guest entry: no VM lookup on the way.
+    its::Its* its[kMaxVirtualIts] = {};
+    u32 its_count = 0;
 };
 
 }  // namespace hv::arch
