@@ -410,6 +410,49 @@ TEST(ItsBatching, OneBatchPerTrapAndCreadrShowsProgress) {
     EXPECT_NE(h.read(reg(GitsReg::CTLR), 4) & ctlr::Quiescent::make(1), 0u);
 }
 
+// The guest's 64-bit GITS_CREADR read takes no lock while no command waits: it returns what the last command-lock
+// holder published. After every kind of change of the queue state -- commands, a stall and its Retry, CBASER,
+// disable and enable, reset, a restore -- that must be the register's value (save_read reads it under the lock).
+TEST(ItsBatching, LockFreeCreadrIsPublishedAfterEveryChange) {
+    Harness h;
+    const auto same = [&](const char* after) {
+        while (h.its->has_backlog()) h.its->process_backlog();  // a poll with a backlog runs a batch (locked path)
+        u64 locked = 0;
+        ASSERT_EQ(h.its->save_read(reg(GitsReg::CREADR), 8, locked), Status::ok);
+        EXPECT_EQ(h.read(reg(GitsReg::CREADR)), locked) << "after " << after;
+        EXPECT_EQ(h.read(reg(GitsReg::CREADR), 4), locked & 0xffffffff) << "after " << after;  // the locked path
+    };
+    same("construction");
+    h.setup();
+    same("setup");
+    h.mapd(3);
+    same("commands");
+    h.write(reg(GitsReg::CTLR), 0, 4);
+    h.put(Command::mapc(1, 1, true));
+    h.write(reg(GitsReg::CWRITER), h.cwriter);  // disabled: queued, not run
+    same("CWRITER while disabled");
+    h.write(reg(GitsReg::CTLR), 1, 4);  // the enable runs the batch
+    same("enable");
+    // A stall: a queue whose second page is outside guest RAM.
+    h.write(reg(GitsReg::CTLR), 0, 4);
+    const u64 base = kRamBase + kRamSize - 4096;
+    h.write(reg(GitsReg::CBASER), cbaser::Valid::make(1) | base | 1);
+    same("CBASER");
+    h.write(reg(GitsReg::CTLR), 1, 4);
+    h.write(reg(GitsReg::CWRITER), 4096 + 32);  // 128 ignored zero commands, then one outside guest RAM
+    same("stall");
+    EXPECT_TRUE(h.its->stalled());
+    h.write(reg(GitsReg::CWRITER), 4096 + 32 + 1);  // Retry: stalls again at the same command
+    same("Retry");
+    const Harness::Regs saved = h.save_regs();
+    h.its->reset();
+    same("reset");
+    EXPECT_EQ(h.read(reg(GitsReg::CREADR)), 0u);
+    ASSERT_EQ(h.restore_regs_and_tables(saved), Status::ok);
+    same("restore");
+    EXPECT_EQ(h.read(reg(GitsReg::CREADR)), 4096u | cqueue::Stalled::make(1));
+}
+
 // docs/isolation.md: the translation hash is keyed per VM. Control: 64 IDs chosen to share one bucket under a known
 // key make a lookup walk 64 entries; under a secret key the same IDs spread out.
 TEST(ItsHash, GuestChosenIdsCannotBuildLongChainsUnderASecretKey) {
