@@ -550,21 +550,245 @@ void Vgic::flush(u32 vcpu, VcpuIfState& s) {
     {
         LockGuard g(v.lock);
         LockGuard d(dist_lock_);
-        // flush without fold: take the old state back first
-        if (s.used_lrs != 0 || ich_hcr::EOIcount::get(s.hcr) != 0) fold_locked(vcpu, s, kick_mask);
-        if (v.flush_needed.exchange(false, MemoryOrder::relaxed) || v.overflow) {
-            select_and_fill(vcpu, s);
-        } else if (v.fresh_words.load(MemoryOrder::relaxed) != 0 || v.fresh_lpi_count.load(MemoryOrder::relaxed) != 0) {
-            select_fresh_and_fill(vcpu, s);
-        } else {
-            // No candidate at all: the last selection gave every candidate an LR and fold found none of them live
-            // (else it is in the fresh set), and nothing else changed. Empty LRs, no maintenance.
-            s.hcr = ich_hcr::EOIcount::set(ich_hcr::En::set(s.hcr, 1), 0);
-            for (u64& lr : s.lr) lr = 0;
-            s.used_lrs = 0;
-        }
+        flush_locked(vcpu, s, kick_mask);
     }
     kick_all(kick_mask & ~(1u << vcpu));
+}
+
+// Both locks held.
+void Vgic::flush_locked(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
+    VcpuState& v = vcpus_[vcpu];
+    // flush without fold: take the old state back first
+    if (s.used_lrs != 0 || ich_hcr::EOIcount::get(s.hcr) != 0) fold_locked(vcpu, s, kick_mask);
+    if (v.flush_needed.exchange(false, MemoryOrder::relaxed) || v.overflow) {
+        select_and_fill(vcpu, s);
+    } else if (v.fresh_words.load(MemoryOrder::relaxed) != 0 || v.fresh_lpi_count.load(MemoryOrder::relaxed) != 0) {
+        select_fresh_and_fill(vcpu, s);
+    } else {
+        // No candidate at all: the last selection gave every candidate an LR and fold found none of them live
+        // (else it is in the fresh set), and nothing else changed. Empty LRs, no maintenance.
+        s.hcr = ich_hcr::EOIcount::set(ich_hcr::En::set(s.hcr, 1), 0);
+        for (u64& lr : s.lr) lr = 0;
+        s.used_lrs = 0;
+    }
+}
+
+bool Vgic::flush_live(u32 vcpu, VcpuIfState& s) {
+    if (vcpu >= cfg_.nr_vcpus) return false;
+    VcpuState& v = vcpus_[vcpu];
+    u32 kick_mask = 0;
+    bool direct = false;
+    {
+        LockGuard g(v.lock);
+        LockGuard d(dist_lock_);
+        direct = flush_direct_one(vcpu, s, kick_mask) || flush_direct(vcpu, s, kick_mask);
+        if (!direct) flush_locked(vcpu, s, kick_mask);
+    }
+    kick_all(kick_mask & ~(1u << vcpu));
+    return direct;
+}
+
+// What the direct flush does with one fresh candidate (both locks held, after the finished LRs were folded).
+enum class Vgic::DirectKind : u8 {
+    stale,    // nothing to deliver here any more: dropped from the candidates, as collect_irq_bits() drops it
+    idle,     // pending but not deliverable (disabled, group off): no LR, stays a candidate
+    append,   // deliverable, not active, in no LR: a free LR takes it
+    complex,  // anything else (in one of the live LRs, active): the full flush
+};
+
+Vgic::DirectKind Vgic::direct_kind_irq(u32 vcpu, u32 intid) {
+    const IrqState* st = irq(vcpu, intid);
+    if (st == nullptr || (intid >= kNumPrivate && st->target != vcpu)) return DirectKind::stale;
+    if (st->lr_owner == vcpu) return DirectKind::complex;  // in a live LR: fold and select again
+    if (st->lr_owner != kNoVcpu || (!st->pending() && !st->active) || (st->bound && !st->active))
+        return DirectKind::stale;
+    if (st->active) return DirectKind::complex;
+    return st->enabled && group_enabled(st->group1) ? DirectKind::append : DirectKind::idle;
+}
+
+Vgic::DirectKind Vgic::direct_kind_lpi(const VcpuState& v, const VcpuIfState& s, const LpiGate& g, u32 idx) const {
+    if (v.lpi_active.test(idx)) return DirectKind::complex;
+    if (!lpi_deliverable(v, g, idx)) return DirectKind::idle;  // collect_lpi() offers it nothing either
+    const u32 intid = kLpiBase + idx;
+    for (u32 i = 0; i < s.used_lrs; ++i)
+        if (ich_lr::vINTID::get(s.lr[i]) == intid) return DirectKind::complex;  // pending again while in a live LR
+    return DirectKind::append;
+}
+
+// Both locks held. The IRQ exit's flush with the guest's LRs kept (docs/vgic.md "Direct flush"): `s.lr` holds the
+// LRs as the CPU has them now. When the last selection left no candidate outside the LRs (neither flush_needed nor
+// overflow) and no EOI was counted outside them, every candidate of this vCPU is in a live LR or in the fresh set.
+// The LRs the guest finished (state 0) are folded as fold() folds them; the live ones stay as the guest has them
+// (what they hold is what fold + selection would put back: every change to an interrupt they hold notes it in the
+// fresh set, which sends it to the full flush below); each fresh candidate takes a free LR. The result is the
+// selection the full flush makes -- the same set of LRs, possibly in another order, which the CPU interface does not
+// look at (IHI0069H 4.7: the highest-priority pending LR is signalled, whatever its index). False, with only the
+// finished LRs folded (a state fold() could have left), when a fresh candidate needs more: the caller runs the full
+// flush.
+bool Vgic::flush_direct(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
+    VcpuState& v = vcpus_[vcpu];
+    constexpr u64 kMaintenance = ich_hcr::UIE::field_mask | ich_hcr::LRENPIE::field_mask | ich_hcr::NPIE::field_mask |
+                                 ich_hcr::EOIcount::field_mask;
+    const u32 nr_lrs = min<u32>(s.nr_lrs, kMaxLrs);
+    if (v.flush_needed.load(MemoryOrder::relaxed) || v.overflow || (s.hcr & kMaintenance) != 0 || s.used_lrs > nr_lrs)
+        return false;
+    for (u32 i = 0; i < s.used_lrs; ++i) {
+        const u64 lr = s.lr[i];
+        if (ich_lr::HW::get(lr) != 0) return false;  // its fold settles the physical side: the full flush
+        const u32 intid = static_cast<u32>(ich_lr::vINTID::get(lr));
+        if (ich_lr::State::get(lr) == 0) continue;
+        for (u32 j = 0; j < i; ++j)
+            if (ich_lr::State::get(s.lr[j]) != 0 && ich_lr::vINTID::get(s.lr[j]) == intid) return false;
+        if (intid >= kLpiBase) continue;
+        const IrqState* st = irq(vcpu, intid);
+        if (st == nullptr || st->lr_owner != vcpu) return false;  // not what the last flush wrote: fold() drops it
+    }
+    u32 kept = 0;
+    for (u32 i = 0; i < s.used_lrs; ++i) {
+        const u64 lr = s.lr[i];
+        if (ich_lr::State::get(lr) == 0) {
+            fold_lr(vcpu, lr, kick_mask);  // finished: as fold() (a new edge meanwhile is in the fresh set)
+            continue;
+        }
+        s.lr[kept++] = lr;
+    }
+    for (u32 i = kept; i < s.used_lrs; ++i) s.lr[i] = 0;
+    s.used_lrs = kept;
+    if (v.flush_needed.load(MemoryOrder::relaxed)) return false;  // the fold overflowed the fresh LPI list
+    // Check every fresh candidate before taking any of them (the full flush needs the fresh set whole).
+    const LpiGate gate = lpi_gate(v);
+    u32 append = 0;
+    const u32 words = v.fresh_words.load(MemoryOrder::relaxed);
+    for (u32 m = words; m != 0; m &= m - 1) {
+        const u32 w = ctz(m);
+        for (u64 bits = v.fresh[w].load(MemoryOrder::relaxed); bits != 0; bits &= bits - 1) {
+            const DirectKind k = direct_kind_irq(vcpu, w * 64 + ctz(bits));
+            if (k == DirectKind::complex) return false;
+            append += k == DirectKind::append;
+        }
+    }
+    const u32 nl = v.fresh_lpi_count.load(MemoryOrder::relaxed);
+    for (u32 i = 0; i < nl; ++i) {
+        const DirectKind k = direct_kind_lpi(v, s, gate, v.fresh_lpi[i]);
+        if (k == DirectKind::complex) return false;
+        append += k == DirectKind::append;
+    }
+    if (kept + append > nr_lrs) return false;  // the selection must choose: the full flush
+    if (check_incremental_) check_direct_selection(vcpu, s, gate, nr_lrs - kept, append);
+    ++v.flush_scans;
+    ++v.flush_incremental;
+    for (u32 m = words; m != 0; m &= m - 1) {
+        const u32 w = ctz(m);
+        u64 bits = v.fresh[w].load(MemoryOrder::relaxed);
+        v.fresh[w].store(0, MemoryOrder::relaxed);
+        for (; bits != 0; bits &= bits - 1) {
+            const u32 intid = w * 64 + ctz(bits);
+            const DirectKind k = direct_kind_irq(vcpu, intid);
+            if (k == DirectKind::stale) cand_clear(v, intid);
+            if (k != DirectKind::append) continue;
+            s.lr[kept++] = irq_lr(vcpu, {intid, irq(vcpu, intid)->priority, false, true});
+        }
+    }
+    v.fresh_words.store(0, MemoryOrder::relaxed);
+    for (u32 i = 0; i < nl; ++i) {
+        const u32 idx = v.fresh_lpi[i];
+        if (direct_kind_lpi(v, s, gate, idx) != DirectKind::append) continue;
+        s.lr[kept++] = lpi_lr(v, gate, {kLpiBase + idx, static_cast<u8>(lpi_config_[idx] & 0xfc), false, true});
+        s.used_lrs = kept;  // the next LPI's check sees this one
+    }
+    v.fresh_lpi_count.store(0, MemoryOrder::relaxed);
+    s.used_lrs = kept;
+    s.hcr = hcr_for_entry(s.hcr, LrMaintenance{});
+    return true;
+}
+
+// Both locks held. flush_direct() for the exit it is made for -- an IPI or an LPI to a vCPU whose LRs hold only what
+// the guest has finished: exactly one fresh candidate, every LR in use finished (state 0, not hardware-linked). The
+// candidate is checked before anything changes (false: nothing done, flush_direct() decides); then the finished LRs
+// are folded (false if that made a second candidate: flush_direct() goes on from the folded state) and the candidate
+// takes LR 0. One pass instead of flush_direct()'s check and apply passes.
+bool Vgic::flush_direct_one(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
+    VcpuState& v = vcpus_[vcpu];
+    constexpr u64 kMaintenance = ich_hcr::UIE::field_mask | ich_hcr::LRENPIE::field_mask |
+                                 ich_hcr::NPIE::field_mask | ich_hcr::EOIcount::field_mask;
+    const u32 used = s.used_lrs;
+    if (v.flush_needed.load(MemoryOrder::relaxed) || v.overflow || (s.hcr & kMaintenance) != 0 ||
+        used > min<u32>(s.nr_lrs, kMaxLrs) || s.nr_lrs == 0)
+        return false;
+    constexpr u64 kLive = ich_lr::State::field_mask | ich_lr::HW::field_mask;
+    for (u32 i = 0; i < used; ++i)
+        if ((s.lr[i] & kLive) != 0) return false;
+    const u32 words = v.fresh_words.load(MemoryOrder::relaxed);
+    const u32 nl = v.fresh_lpi_count.load(MemoryOrder::relaxed);
+    u32 intid = 0;
+    if (nl == 0 && words != 0 && (words & (words - 1)) == 0) {
+        const u64 bits = v.fresh[ctz(words)].load(MemoryOrder::relaxed);
+        if (bits == 0 || (bits & (bits - 1)) != 0) return false;
+        intid = ctz(words) * 64 + ctz(bits);
+    } else if (nl == 1 && words == 0) {
+        intid = kLpiBase + v.fresh_lpi[0];
+    } else {
+        return false;
+    }
+    const LpiGate gate = lpi_gate(v);
+    IrqState* st = nullptr;
+    if (intid >= kLpiBase) {
+        const u32 idx = intid - kLpiBase;
+        if (v.lpi_active.test(idx) || !lpi_deliverable(v, gate, idx)) return false;
+    } else {
+        st = irq(vcpu, intid);
+        // Deliverable, not active, and in no LR but (finished) ours: what selection would give LR 0 alone.
+        if (st == nullptr || (intid >= kNumPrivate && st->target != vcpu) || st->hw || st->bound || st->active ||
+            !st->pending() || !st->enabled || !group_enabled(st->group1) ||
+            (st->lr_owner != kNoVcpu && st->lr_owner != vcpu))
+            return false;
+    }
+    for (u32 i = 0; i < used; ++i) {
+        fold_lr(vcpu, s.lr[i], kick_mask);
+        s.lr[i] = 0;
+    }
+    s.used_lrs = 0;
+    // A folded LR whose interrupt is pending again (a level line still high) is a second candidate: flush_direct()
+    // takes both (the state is a consistent one: what fold() leaves).
+    if (v.fresh_words.load(MemoryOrder::relaxed) != words || v.fresh_lpi_count.load(MemoryOrder::relaxed) != nl ||
+        v.flush_needed.load(MemoryOrder::relaxed) ||
+        (words != 0 && (v.fresh[ctz(words)].load(MemoryOrder::relaxed) & ~bit(intid % 64)) != 0) ||
+        (st != nullptr && st->lr_owner != kNoVcpu))  // in none of the folded LRs: the LR count was not the model's
+        return false;
+    if (check_incremental_) check_direct_selection(vcpu, s, gate, min<u32>(s.nr_lrs, kMaxLrs), 1);
+    ++v.flush_scans;
+    ++v.flush_incremental;
+    if (st != nullptr) {
+        v.fresh[intid / 64].store(0, MemoryOrder::relaxed);
+        v.fresh_words.store(0, MemoryOrder::relaxed);
+        s.lr[0] = irq_lr(vcpu, {intid, st->priority, false, true});
+    } else {
+        v.fresh_lpi_count.store(0, MemoryOrder::relaxed);
+        s.lr[0] = lpi_lr(v, gate, {intid, static_cast<u8>(lpi_config_[intid - kLpiBase] & 0xfc), false, true});
+    }
+    s.used_lrs = 1;
+    s.hcr = hcr_for_entry(s.hcr, LrMaintenance{});
+    return true;
+}
+
+// set_check_incremental(): the full scan's selection among the LRs the direct flush left free must be exactly the
+// candidates it appends (the live LRs' interrupts are not candidates: their lr_owner is this vCPU, or, LPIs, their
+// pending state is in the LR).
+void Vgic::check_direct_selection(u32 vcpu, const VcpuIfState& s, const LpiGate& gate, u32 free, u32 append) {
+    LrSelector full(free);
+    collect_irqs(vcpu, full);
+    collect_lpis(vcpus_[vcpu], gate, full);
+    (void)full.finish();
+    bool same = !full.overflowed() && full.count() == append;
+    for (u32 i = 0; same && i < full.count(); ++i) {
+        const LrCandidate& c = full.at(i);
+        same = !c.active && c.pending &&
+               (c.intid >= kLpiBase ? direct_kind_lpi(vcpus_[vcpu], s, gate, c.intid - kLpiBase)
+                                    : direct_kind_irq(vcpu, c.intid)) == DirectKind::append;
+    }
+    if (!same)
+        panic("vgic: vcpu%u direct flush would append %u LRs, the full scan chose %u (overflow %d)", vcpu, append,
+              full.count(), full.overflowed());
 }
 
 u64 Vgic::flush_scans(u32 vcpu) const {
@@ -625,38 +849,43 @@ void Vgic::fold_locked(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
         retire_eoicount(vcpu, s, kick_mask);  // before the LRs come back, so LR-held interrupts are excluded
     const u32 n = min<u32>(s.used_lrs, kMaxLrs);
     for (u32 i = 0; i < n; ++i) {
-        const u64 lr = s.lr[i];
+        fold_lr(vcpu, s.lr[i], kick_mask);
         s.lr[i] = 0;
-        const u32 intid = static_cast<u32>(ich_lr::vINTID::get(lr));
-        const u64 state = ich_lr::State::get(lr);
-        const bool p = state & ich_lr::kStatePending;
-        const bool a = state & ich_lr::kStateActive;
-        if (intid >= kLpiBase) {
-            if (intid >= kMaxIntid) continue;
-            const usize idx = intid - kLpiBase;
-            if (p) v.lpi_pending.set(idx);
-            v.lpi_active.assign(idx, a);
-            if (p || a) note_fresh_lpi(v, static_cast<u32>(idx));
-            continue;
-        }
-        IrqState* st = irq(vcpu, intid);
-        if (st == nullptr || st->lr_owner != vcpu) continue;
-        st->lr_owner = kNoVcpu;
-        st->active = a;
-        if (st->edge) {
-            if (p) st->pending_latch = true;  // not yet acknowledged: still pending
-        } else if (!p) {
-            st->pending_latch = false;  // acknowledged: soft pending state of a level interrupt is consumed (KVM)
-        }
-        if (st->hw && state == 0) {
-            // The guest deactivated it, which deactivated the physical interrupt (HW == 1). The physical line
-            // is the source of truth for the level: it re-asserts (and is re-injected) if still high.
-            if (!st->edge) st->line_level = false;
-            if (hw_ != nullptr) hw_->set_physical_masked(st->pintid, false);
-        }
-        note_changed(vcpu, intid, *st, kick_mask);
     }
     s.used_lrs = 0;
+}
+
+// Both locks held. One LR back into the model.
+void Vgic::fold_lr(u32 vcpu, u64 lr, u32& kick_mask) {
+    VcpuState& v = vcpus_[vcpu];
+    const u32 intid = static_cast<u32>(ich_lr::vINTID::get(lr));
+    const u64 state = ich_lr::State::get(lr);
+    const bool p = state & ich_lr::kStatePending;
+    const bool a = state & ich_lr::kStateActive;
+    if (intid >= kLpiBase) {
+        if (intid >= kMaxIntid) return;
+        const usize idx = intid - kLpiBase;
+        if (p) v.lpi_pending.set(idx);
+        v.lpi_active.assign(idx, a);
+        if (p || a) note_fresh_lpi(v, static_cast<u32>(idx));
+        return;
+    }
+    IrqState* st = irq(vcpu, intid);
+    if (st == nullptr || st->lr_owner != vcpu) return;
+    st->lr_owner = kNoVcpu;
+    st->active = a;
+    if (st->edge) {
+        if (p) st->pending_latch = true;  // not yet acknowledged: still pending
+    } else if (!p) {
+        st->pending_latch = false;  // acknowledged: soft pending state of a level interrupt is consumed (KVM)
+    }
+    if (st->hw && state == 0) {
+        // The guest deactivated it, which deactivated the physical interrupt (HW == 1). The physical line
+        // is the source of truth for the level: it re-asserts (and is re-injected) if still high.
+        if (!st->edge) st->line_level = false;
+        if (hw_ != nullptr) hw_->set_physical_masked(st->pintid, false);
+    }
+    note_changed(vcpu, intid, *st, kick_mask);
 }
 
 void Vgic::fold(u32 vcpu, VcpuIfState& s) {

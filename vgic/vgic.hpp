@@ -293,6 +293,11 @@ public:
     void flush(u32 vcpu, VcpuIfState& s);
     // After exit: take the LR state back into the model and free the LRs.
     void fold(u32 vcpu, VcpuIfState& s);
+    // The exit fast path's flush (an IRQ exit, nothing folded): `s.lr[0, s.used_lrs)` are the LRs as the CPU holds
+    // them now and `s.hcr` ICH_HCR_EL2 as the last flush wrote it (EOIcount still 0). Folds the LRs the guest
+    // finished and gives the new candidates free LRs, keeping the live ones (true: the direct flush), or does what
+    // fold() + flush() do (false). Either way `s` then holds what to write for the entry.
+    bool flush_live(u32 vcpu, VcpuIfState& s);
     // For WFI: is anything pending, enabled and above the vCPU's priority mask?
     bool has_pending_for_wakeup(u32 vcpu);
     // Flushes of `vcpu` that selected LRs (the others found nothing changed and skipped the selection); of them,
@@ -459,6 +464,15 @@ private:
     inline u64 irq_lr(u32 vcpu, const LrCandidate& c);
     inline u64 lpi_lr(VcpuState& v, const LpiGate& g, const LrCandidate& c);
     void fold_locked(u32 vcpu, VcpuIfState& s, u32& kick_mask);
+    [[gnu::always_inline]] inline void fold_lr(u32 vcpu, u64 lr, u32& kick_mask);
+    void flush_locked(u32 vcpu, VcpuIfState& s, u32& kick_mask);
+    enum class DirectKind : u8;
+    [[gnu::always_inline]] inline bool flush_direct(u32 vcpu, VcpuIfState& s, u32& kick_mask);
+    [[gnu::always_inline]] inline bool flush_direct_one(u32 vcpu, VcpuIfState& s, u32& kick_mask);
+    [[gnu::always_inline]] inline DirectKind direct_kind_irq(u32 vcpu, u32 intid);
+    [[gnu::always_inline]] inline DirectKind direct_kind_lpi(const VcpuState& v, const VcpuIfState& s, const LpiGate& g,
+                                                             u32 idx) const;
+    void check_direct_selection(u32 vcpu, const VcpuIfState& s, const LpiGate& gate, u32 free, u32 append);
     void retire_eoicount(u32 vcpu, VcpuIfState& s, u32& kick_mask);
     void load_lpi_config_range(u32 first, u32 count);
     // Re-reads the whole property table into lpi_config_ chunk by chunk, no lock held while guest RAM is read.

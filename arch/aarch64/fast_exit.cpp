@@ -26,6 +26,7 @@
 #include "arch/aarch64/anchor.hpp"
 #include "arch/aarch64/asm_defs.h"
 #include "arch/aarch64/gic.hpp"
+#include "arch/aarch64/msi_passthrough.hpp"
 #include "arch/aarch64/panic.hpp"
 #include "arch/aarch64/percpu.hpp"
 #include "arch/aarch64/sysreg.hpp"
@@ -202,6 +203,19 @@ template <typename H>
     return fast_mmio(vm, v, esr, reason);
 }
 
+// Nothing but the vGIC's entry work can be due for `v` (a kick's IRQ exit, vgic_kick_direct): what fast_irq below
+// checks after its IRQ handlers, what resume_or_sync checks but the kick and the flush, and no device entry hook with
+// work (the PMU's reload, an ITS backlog, GICv4 residency, SDEI delivery, the console escape). A reset, a panic or a
+// stop comes with its own SGI, taken as the next exit.
+[[gnu::always_inline]] inline bool only_vgic_entry_work(Vm& vm, Vcpu& v) {
+    if (v.sys_dirty || v.fp_dirty || v.pmu_dirty || reset_requested() || panicking() ||
+        v.state.load(MemoryOrder::acquire) != VcpuState::running || msi_direct())
+        return false;
+    for (u32 i = 0; i < vm.its_count; ++i)
+        if (vm.its[i]->has_backlog()) return false;
+    return !vm.devices().entry_needs_context(v);
+}
+
 // A physical interrupt (a kick SGI for an interrupt the vGIC made pending, a timer, the maintenance interrupt, a
 // passed-through MSI or SPI): the run loop's order -- the devices' after_exit hooks (LR fold, timer/PMU lines), the
 // IRQ handlers, the entry hooks (LR flush) -- without the EL1/FP save and the loop. The loop takes over (after the
@@ -213,8 +227,8 @@ template <typename H>
     bump(st.irq);
     // A guest timer firing again after its last interrupt was completed (docs/benchmarks-exits.md "timer_10ms"):
     // its LR re-armed, nothing else -- when the run loop has no entry work for this vCPU either.
-    const u64 iar =
-        vgic_timer_refire_possible(v) && resume_or_sync(vm, v) == kResume ? vgic_timer_refire(v) : kRefireNone;
+    u64 iar = vgic_timer_refire_possible(v) && resume_or_sync(vm, v) == kResume ? vgic_timer_refire(v) : kRefireNone;
+    if (iar == kRefireNone && only_vgic_entry_work(vm, v)) iar = vgic_kick_direct(v);
     if (iar == kRefireDone) {
         bump(st.fast);
         return kResume;

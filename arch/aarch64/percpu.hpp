@@ -40,6 +40,10 @@ struct VgicCpuState {
     // does not sample the timer lines again (vgic_glue.cpp).
     bool fast_irq = false;
     bool fold_deferred = false;
+    // Inside fast_irq too: after_exit left the virtual CPU interface as the guest left it -- LRs, APRs, VMCR and
+    // ICH_HCR still in the CPU, nothing read back --, and the entry's direct flush works on the LRs in place
+    // (Vgic::flush_live); vgic_fold_deferred reads everything back if the run loop takes over instead.
+    bool lrs_live = false;
     Atomic<u64> forwarded_spis;  // activations of passed-through SPIs taken here (`stats: spi`; relaxed atomics)
     Atomic<u64> timer_refires;   // IRQ exits vgic_timer_refire handled here (`stats: timer`; only this pCPU writes)
 };

@@ -5,6 +5,7 @@
 #include "arch/aarch64/percpu.hpp"
 #include "arch/aarch64/pmu.hpp"
 #include "arch/aarch64/sysreg.hpp"
+#include "arch/aarch64/vgic_glue_fast.hpp"
 #include "arch/aarch64/vm_run.hpp"
 #include "core/arm_defs.hpp"
 #include "lib/format.hpp"
@@ -182,29 +183,15 @@ bool hw_linked_lr(const vgic::VcpuIfState& s) {
     return false;
 }
 
-void before_entry(Vcpu& v) {
-    VgicCpuState& cpu = this_cpu().vgic;
-    cpu_setup(cpu);
-    // A replaced context (CPU_ON, reset) must not inherit the old timers' level. On the fast path's IRQ exit the
-    // context is the one after_exit just sampled, and the guest has not run since: nothing to do.
-    if (!cpu.fast_irq) sync_timer_lines(v);
-    sync_pmu_line(v);  // ... nor the old PMU's (the PMU device, registered first, loaded it)
-    vgic::VcpuIfState& s = vg().cpu_if(v.id);
-    vg().flush(v.id, s);        // the model sets NPIE only while a pending LR exists (no maintenance storm)
-    cpu.fold_deferred = false;  // flush folded first
-    const u32 used = min(s.used_lrs, st().nr_lrs);
-    const u32 nwrite = max(used, cpu.hw_lrs);  // s.lr[i] == 0 for i >= used_lrs
-    for (u32 i = 0; i < nwrite; ++i) write_lr(i, s.lr[i]);
-    cpu.hw_lrs = used;
-    write_aprs(st().nr_aprs, s.ap0r, s.ap1r);
-    write_sysreg<arm::reg::kIchVmcrEl2>(s.vmcr);
-    write_sysreg<arm::reg::kIchHcrEl2>(s.hcr);  // En (+ UIE/NPIE/LRENPIE as the model chose)
-}
-
-void after_exit(Vcpu& v) {
-    vgic::VcpuIfState& s = vg().cpu_if(v.id);
+// The LRs in use, read back from the CPU into the model's view (their state is the guest's now).
+void read_lrs(vgic::VcpuIfState& s) {
     const u32 used = min(s.used_lrs, st().nr_lrs);
     for (u32 i = 0; i < used; ++i) s.lr[i] = read_lr(i);
+}
+
+// Everything of the virtual CPU interface the guest may have changed, back into the model; the interface off.
+void read_back(vgic::VcpuIfState& s) {
+    read_lrs(s);
     read_aprs(st().nr_aprs, s.ap0r, s.ap1r);
     s.vmcr = read_sysreg<arm::reg::kIchVmcrEl2>();
     s.elrsr = read_sysreg<arm::reg::kIchElrsrEl2>();
@@ -215,13 +202,66 @@ void after_exit(Vcpu& v) {
     // exit is handled, so it does not fire again at once (IHI0069H 4.8).
     write_sysreg<arm::reg::kIchHcrEl2>(0);
     isb();
-    // Nothing in the LRs and no EOI outside them: fold would not change anything.
-    if (s.used_lrs != 0 || vgic::ich_hcr::EOIcount::get(s.hcr) != 0) {
-        VgicCpuState& cpu = this_cpu().vgic;
-        if (cpu.fast_irq && !hw_linked_lr(s))
-            cpu.fold_deferred = true;  // the IRQ exit's flush folds, under the same locks (one lock round less)
-        else
-            vg().fold(v.id, s);
+}
+
+// The LRs the last flush wrote for an IRQ exit of the fast path may stay in the CPU until its entry (lrs_live): no
+// maintenance interrupt can be pending (the flush asked for none -- ICH_HCR_EL2 is En alone -- and the guest
+// counted no EOI outside the LRs, IHI0069H 12.5.7) and no LR is hardware-linked (their fold must settle the
+// physical side before the IRQ handlers run).
+bool can_keep_lrs(const vgic::VcpuIfState& s) {
+    if (s.hcr != vgic::ich_hcr::En::field_mask || hw_linked_lr(s)) return false;
+    return read_sysreg<arm::reg::kIchHcrEl2>() == vgic::ich_hcr::En::field_mask;
+}
+
+// The LRs for the entry, from `s`: those in use now or at the last entry (the rest are 0 in the CPU already).
+void write_lrs(VgicCpuState& cpu, const vgic::VcpuIfState& s) {
+    const u32 used = min(s.used_lrs, st().nr_lrs);
+    const u32 nwrite = max(used, cpu.hw_lrs);  // s.lr[i] == 0 for i >= used_lrs
+    for (u32 i = 0; i < nwrite; ++i) write_lr(i, s.lr[i]);
+    cpu.hw_lrs = used;
+}
+
+void before_entry(Vcpu& v) {
+    VgicCpuState& cpu = this_cpu().vgic;
+    cpu_setup(cpu);
+    // A replaced context (CPU_ON, reset) must not inherit the old timers' level. On the fast path's IRQ exit the
+    // context is the one after_exit just sampled, and the guest has not run since: nothing to do.
+    if (!cpu.fast_irq) sync_timer_lines(v);
+    sync_pmu_line(v);  // ... nor the old PMU's (the PMU device, registered first, loaded it)
+    vgic::VcpuIfState& s = vg().cpu_if(v.id);
+    if (cpu.lrs_live) {
+        // APRs and VMCR are still the guest's in the CPU, and neither the direct flush nor the fold it may fall
+        // back to reads them (no EOIcount to retire): only the LRs and ICH_HCR_EL2 are written.
+        cpu.lrs_live = false;
+        read_lrs(s);
+        const u64 hcr = s.hcr;
+        (void)vg().flush_live(v.id, s);
+        write_lrs(cpu, s);
+        if (s.hcr != hcr) write_sysreg<arm::reg::kIchHcrEl2>(s.hcr);
+        return;
+    }
+    vg().flush(v.id, s);        // the model sets NPIE only while a pending LR exists (no maintenance storm)
+    cpu.fold_deferred = false;  // flush folded first
+    write_lrs(cpu, s);
+    write_aprs(st().nr_aprs, s.ap0r, s.ap1r);
+    write_sysreg<arm::reg::kIchVmcrEl2>(s.vmcr);
+    write_sysreg<arm::reg::kIchHcrEl2>(s.hcr);  // En (+ UIE/NPIE/LRENPIE as the model chose)
+}
+
+void after_exit(Vcpu& v) {
+    vgic::VcpuIfState& s = vg().cpu_if(v.id);
+    VgicCpuState& cpu = this_cpu().vgic;
+    if (cpu.fast_irq && can_keep_lrs(s)) {
+        cpu.lrs_live = true;  // the entry's direct flush takes it from here
+    } else {
+        read_back(s);
+        // Nothing in the LRs and no EOI outside them: fold would not change anything.
+        if (s.used_lrs != 0 || vgic::ich_hcr::EOIcount::get(s.hcr) != 0) {
+            if (cpu.fast_irq && !hw_linked_lr(s))
+                cpu.fold_deferred = true;  // the IRQ exit's flush folds, under the same locks (one lock round less)
+            else
+                vg().fold(v.id, s);
+        }
     }
     sync_timer_lines(v);
     sync_pmu_line(v);
@@ -504,9 +544,34 @@ u64 vgic_timer_refire(const Vcpu& v) {
     return kRefireDone;
 }
 
+u64 vgic_kick_direct(Vcpu& v) {
+    if (v.id >= vgic::kMaxVcpus || !vgic_ready()) return kRefireNone;
+    VgicCpuState& cpu = this_cpu().vgic;
+    vgic::VcpuIfState& s = vg().cpu_if(v.id);
+    if (!cpu.ready || cpu.fold_deferred || !vgic_lines_quiet(v) || !can_keep_lrs(s)) return kRefireNone;
+    if ((read_sysreg<arm::reg::kIccHppir1El1>() & 0xffffff) != kSgiKick) return kRefireNone;
+    const u64 ack = read_sysreg<arm::reg::kIccIar1El1>();
+    if ((ack & 0xffffff) != kSgiKick) return ack;  // something of higher priority came in between
+    write_sysreg<arm::reg::kIccEoir1El1>(ack);     // as gic_handle_irqs for the kick (sgi_kick: deactivate)
+    gic_deactivate(kSgiKick);
+    // As the run loop: the kick is spent by this entry (the flush below sees what it announced).
+    v.kick_pending.store(false, MemoryOrder::release);
+    read_lrs(s);
+    const u64 hcr = s.hcr;
+    (void)vg().flush_live(v.id, s);
+    write_lrs(cpu, s);
+    if (s.hcr != hcr) write_sysreg<arm::reg::kIchHcrEl2>(s.hcr);
+    return kRefireDone;
+}
+
 void vgic_fold_deferred(Vcpu& v) {
     VgicCpuState& cpu = this_cpu().vgic;
     cpu.fast_irq = false;
+    if (cpu.lrs_live) {
+        cpu.lrs_live = false;
+        read_back(the_vgic().cpu_if(v.id));
+        cpu.fold_deferred = true;
+    }
     if (!cpu.fold_deferred) return;
     cpu.fold_deferred = false;
     the_vgic().fold(v.id, the_vgic().cpu_if(v.id));

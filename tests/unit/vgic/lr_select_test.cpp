@@ -383,3 +383,96 @@ TEST_F(VgicTest, LrSelectUnchangedFlushSkipsTheScan) {
     vgic->flush(0, s);
     EXPECT_EQ(vgic->flush_scans(0), scans + 6);
 }
+
+// ---------------------------------------------------------------- the direct flush (Vgic::flush_live)
+
+namespace {
+bool holds(const VcpuIfState& s, u32 intid, u64 state) {
+    for (u32 i = 0; i < s.used_lrs; ++i)
+        if (lr_intid(s.lr[i]) == intid) return lr_state(s.lr[i]) == state;
+    return false;
+}
+}  // namespace
+
+// An IRQ exit with the LRs still as the guest left them: finished LRs are folded, live ones kept where they are, and
+// a new SGI takes a free LR -- without a full selection; what it cannot do alone goes to the full flush.
+TEST_F(VgicTest, DirectFlushAppendsNewSgiAndKeepsLiveLrs) {
+    enable_all(0);
+    gicr_write(0, kSgi + 0x100, 0xffff);  // SGIs enabled
+    auto& s = vgic->cpu_if(0);
+    vgic->sgi_write(1, sgi_to(1, 0), SgiKind::sgi1r);
+    vgic->flush(0, s);
+    ASSERT_EQ(s.used_lrs, 1u);
+    // The guest took SGI 1 and completed it; SGI 1 again and SGI 2 arrive: the finished LR is folded, both appended.
+    ack_and_deactivate_all(s);
+    vgic->sgi_write(1, sgi_to(1, 0), SgiKind::sgi1r);
+    vgic->sgi_write(2, sgi_to(2, 0), SgiKind::sgi1r);
+    const u64 incremental = vgic->flush_incremental(0);
+    EXPECT_TRUE(vgic->flush_live(0, s));
+    EXPECT_EQ(vgic->flush_incremental(0), incremental + 1);
+    ASSERT_EQ(s.used_lrs, 2u);
+    EXPECT_TRUE(holds(s, 1, ich_lr::kStatePending));
+    EXPECT_TRUE(holds(s, 2, ich_lr::kStatePending));
+    EXPECT_EQ(s.hcr, ich_hcr::En::field_mask);
+    // SGI 1 still pending in its LR (not yet taken), SGI 3 arrives: SGI 1 kept, SGI 3 appended.
+    s.lr[1] = ich_lr::State::set(s.lr[1], 0);  // whichever LR 1 holds: completed
+    const u32 kept = lr_intid(s.lr[0]);
+    vgic->sgi_write(1, sgi_to(3, 0), SgiKind::sgi1r);
+    EXPECT_TRUE(vgic->flush_live(0, s));
+    ASSERT_EQ(s.used_lrs, 2u);
+    EXPECT_TRUE(holds(s, kept, ich_lr::kStatePending));
+    EXPECT_TRUE(holds(s, 3, ich_lr::kStatePending));
+    // Nothing new: the live LRs stay, no selection.
+    EXPECT_TRUE(vgic->flush_live(0, s));
+    EXPECT_EQ(s.used_lrs, 2u);
+    // SGI 3 acknowledged (active in its LR) and sent again: pending+active needs the fold and a selection.
+    for (u32 i = 0; i < s.used_lrs; ++i)
+        if (lr_intid(s.lr[i]) == 3) s.lr[i] = ich_lr::State::set(s.lr[i], ich_lr::kStateActive);
+    vgic->sgi_write(1, sgi_to(3, 0), SgiKind::sgi1r);
+    EXPECT_FALSE(vgic->flush_live(0, s));
+    EXPECT_TRUE(holds(s, 3, ich_lr::kStatePending | ich_lr::kStateActive));
+    EXPECT_TRUE(holds(s, kept, ich_lr::kStatePending));
+    EXPECT_EQ(lr_intid(s.lr[0]), 3u) << "the full flush's order: active first";
+}
+
+// More new candidates than free LRs: the selection must choose (priorities, maintenance), so the full flush runs.
+TEST_F(VgicTest, DirectFlushLeavesOverflowToTheFullFlush) {
+    enable_all(0);
+    gicr_write(0, kSgi + 0x100, 0xffff);
+    auto& s = vgic->cpu_if(0);
+    vgic->flush(0, s);
+    for (u32 sgi = 1; sgi <= s.nr_lrs + 1; ++sgi) vgic->sgi_write(1, sgi_to(sgi, 0), SgiKind::sgi1r);
+    EXPECT_FALSE(vgic->flush_live(0, s));
+    EXPECT_EQ(s.used_lrs, s.nr_lrs);
+    EXPECT_EQ(ich_hcr::UIE::get(s.hcr), 1u);
+    // Maintenance requested by that flush: the next IRQ exit is a full one too.
+    ack_and_deactivate_all(s);
+    EXPECT_FALSE(vgic->flush_live(0, s));
+}
+
+// LPIs: a new one takes a free LR (its pending state moves into the LR); one pending again while its LR is live goes
+// to the full flush, which folds it first (never two LRs for one INTID).
+TEST_F(LrSelectLpiTest, DirectFlushLpis) {
+    enable_all(0);
+    set_prop(8200, 0x40);
+    set_prop(8201, 0x40);
+    enable_lpis();
+    auto& s = vgic->cpu_if(0);
+    vgic->flush(0, s);
+    vgic->set_lpi_pending(0, 8200, true);
+    EXPECT_TRUE(vgic->flush_live(0, s));
+    ASSERT_EQ(s.used_lrs, 1u);
+    EXPECT_TRUE(holds(s, 8200, ich_lr::kStatePending));
+    EXPECT_FALSE(vgic->lpi_pending(0, 8200));
+    vgic->set_lpi_pending(0, 8201, true);
+    vgic->set_lpi_pending(0, 8200, true);  // again, while its LR is still pending
+    EXPECT_FALSE(vgic->flush_live(0, s));
+    ASSERT_EQ(s.used_lrs, 2u);
+    EXPECT_TRUE(holds(s, 8200, ich_lr::kStatePending));
+    EXPECT_TRUE(holds(s, 8201, ich_lr::kStatePending));
+    ack_and_deactivate_all(s);
+    vgic->set_lpi_pending(0, 8201, true);
+    EXPECT_TRUE(vgic->flush_live(0, s));
+    ASSERT_EQ(s.used_lrs, 1u);
+    EXPECT_TRUE(holds(s, 8201, ich_lr::kStatePending));
+}
