@@ -24,12 +24,13 @@ inline void cpu_relax() {
 
 class Spinlock {
 public:
-    void lock() {
+    // Always inlined: taken on every guest entry and trap path, where a call cost more than the lock.
+    [[gnu::always_inline]] void lock() {
         u32 ticket = next_.fetch_add(1u, MemoryOrder::relaxed);
         while (owner_.load(MemoryOrder::acquire) != ticket) cpu_relax();
     }
     // Only the holder writes owner_: its own relaxed read is the current value.
-    void unlock() { owner_.store(owner_.load(MemoryOrder::relaxed) + 1, MemoryOrder::release); }
+    [[gnu::always_inline]] void unlock() { owner_.store(owner_.load(MemoryOrder::relaxed) + 1, MemoryOrder::release); }
     bool is_locked() const { return owner_.load(MemoryOrder::relaxed) != next_.load(MemoryOrder::relaxed); }
 
 private:

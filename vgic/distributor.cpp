@@ -81,17 +81,17 @@ void Distributor::wi(const MmioAccess&, u64, u64) {}
 u64 Distributor::read_ctlr(const MmioAccess&, u64) {
     LockGuard g(vgic_->dist_lock_);
     // ARE and DS are RAO/WI; RWP is 0 because every write takes effect synchronously.
-    return vgic_->dist_ctlr_ | gicd_ctlr::ARE::make(1) | gicd_ctlr::DS::make(1);
+    return vgic_->dist_ctlr_.load(MemoryOrder::relaxed) | gicd_ctlr::ARE::make(1) | gicd_ctlr::DS::make(1);
 }
 
 void Distributor::write_ctlr(const MmioAccess&, u64, u64 v) {
     bool newly_enabled;
     {
         LockGuard g(vgic_->dist_lock_);
-        const u32 old = vgic_->dist_ctlr_;
-        vgic_->dist_ctlr_ =
-            static_cast<u32>(v & (gicd_ctlr::EnableGrp0::field_mask | gicd_ctlr::EnableGrp1::field_mask));
-        newly_enabled = (vgic_->dist_ctlr_ & ~old) != 0;
+        const u32 old = vgic_->dist_ctlr_.load(MemoryOrder::relaxed);
+        const u32 now = static_cast<u32>(v & (gicd_ctlr::EnableGrp0::field_mask | gicd_ctlr::EnableGrp1::field_mask));
+        vgic_->dist_ctlr_.store(now, MemoryOrder::relaxed);
+        newly_enabled = (now & ~old) != 0;
     }
     if (newly_enabled) {
         // Interrupts held back by the group enable may now be deliverable anywhere.

@@ -65,7 +65,7 @@ void Vgic::reset() {
             reset_irq(spis_[intid - kNumPrivate], false);
             spis_[intid - kNumPrivate].target = target;
         }
-        dist_ctlr_ = 0;
+        dist_ctlr_.store(0, MemoryOrder::relaxed);
         impl_rev_.store(kImplRevLatest, MemoryOrder::relaxed);
         propbaser_ = 0;
         memset(lpi_config_, 0, sizeof lpi_config_);
@@ -110,11 +110,6 @@ u32 Vgic::lpi_limit() const {
     // IHI0069H 12.11.31: IDbits + 1 bits of INTID; below 14 bits no LPI is in range. Capped by GICD_TYPER.IDbits.
     const u32 bits = min<u32>(static_cast<u32>(gicr_propbaser::IDbits::get(propbaser_)) + 1, kIdBits);
     return bits < 14 ? kLpiBase : (1u << bits);
-}
-
-bool Vgic::group_enabled(bool group1) const {
-    return group1 ? (dist_ctlr_ & gicd_ctlr::EnableGrp1::field_mask) != 0
-                  : (dist_ctlr_ & gicd_ctlr::EnableGrp0::field_mask) != 0;
 }
 
 // A new (or returning) candidate: into the candidate set and the fresh set the next flush starts from. The caller
@@ -576,6 +571,15 @@ void Vgic::flush_locked(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
 bool Vgic::flush_live(u32 vcpu, VcpuIfState& s) {
     if (vcpu >= cfg_.nr_vcpus) return false;
     VcpuState& v = vcpus_[vcpu];
+    if (v.fresh_lpi_count.load(MemoryOrder::relaxed) == 0) {  // (an LPI needs the distributor lock: lpi_config_)
+        LockGuard g(v.lock);
+        if (flush_private_one(vcpu, s)) return true;
+    }
+    return flush_live_locked(vcpu, s);  // (what flush_private_one folded is a state fold() could leave)
+}
+
+bool Vgic::flush_live_locked(u32 vcpu, VcpuIfState& s) {
+    VcpuState& v = vcpus_[vcpu];
     u32 kick_mask = 0;
     bool direct = false;
     {
@@ -702,6 +706,67 @@ bool Vgic::flush_direct(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
     return true;
 }
 
+// The vCPU's lock held (not the distributor's). flush_direct_one() for an SGI or PPI over LRs that hold only private
+// interrupts the guest finished -- the IPI: nothing of the distributor is touched but GICD_CTLR's group enables
+// (dist_ctlr_, an atomic). False with nothing changed otherwise.
+bool Vgic::flush_private_one(u32 vcpu, VcpuIfState& s) {
+    VcpuState& v = vcpus_[vcpu];
+    u32 kick_mask = 0;  // note_changed() of a private interrupt can only name this vCPU, which is about to enter
+    constexpr u64 kMaintenance = ich_hcr::UIE::field_mask | ich_hcr::LRENPIE::field_mask | ich_hcr::NPIE::field_mask |
+                                 ich_hcr::EOIcount::field_mask;
+    const u32 used = s.used_lrs;
+    if (v.flush_needed.load(MemoryOrder::relaxed) || v.overflow || (s.hcr & kMaintenance) != 0 ||
+        used > min<u32>(s.nr_lrs, kMaxLrs) || s.nr_lrs == 0 || v.fresh_lpi_count.load(MemoryOrder::relaxed) != 0 ||
+        v.fresh_words.load(MemoryOrder::relaxed) != 1)
+        return false;
+    const u64 bits = v.fresh[0].load(MemoryOrder::relaxed);
+    if (bits == 0 || (bits & (bits - 1)) != 0) return false;
+    const u32 intid = ctz(bits);
+    if (intid >= kNumPrivate) return false;
+    // Every LR finished, not hardware-linked, and private (an SPI's state is the distributor lock's).
+    constexpr u64 kLive = ich_lr::State::field_mask | ich_lr::HW::field_mask;
+    for (u32 i = 0; i < used; ++i)
+        if ((s.lr[i] & kLive) != 0 || ich_lr::vINTID::get(s.lr[i]) >= kNumPrivate) return false;
+    IrqState& st = v.priv[intid];
+    if (st.hw || st.bound || st.active || !st.pending() || !st.enabled || !group_enabled(st.group1) ||
+        (st.lr_owner != kNoVcpu && st.lr_owner != vcpu))
+        return false;
+    for (u32 i = 0; i < used; ++i) {
+        const u32 id = static_cast<u32>(ich_lr::vINTID::get(s.lr[i]));
+        s.lr[i] = 0;
+        IrqState& f = v.priv[id];
+        if (f.lr_owner != vcpu) continue;  // as fold_lr: not what the last flush wrote
+        f.lr_owner = kNoVcpu;              // fold_lr of a finished LR: inactive, a level's soft pending state consumed
+        f.active = false;
+        if (!f.edge) f.pending_latch = false;
+        if (id != intid && (f.pending() || f.bound)) note_changed(vcpu, id, f, kick_mask);  // a second candidate
+    }
+    s.used_lrs = 0;
+    if (v.fresh_words.load(MemoryOrder::relaxed) != 1 || v.fresh[0].load(MemoryOrder::relaxed) != bits ||
+        st.lr_owner != kNoVcpu)
+        return false;  // a second candidate, or the LR count was not the model's: flush_direct() from here
+    if (check_incremental_) {
+        LockGuard d(dist_lock_);  // the full scan looks at SPIs too
+        check_direct_selection(vcpu, s, lpi_gate(v), min<u32>(s.nr_lrs, kMaxLrs), 1);
+    }
+    ++v.flush_scans;
+    ++v.flush_incremental;
+    v.fresh[0].store(0, MemoryOrder::relaxed);
+    v.fresh_words.store(0, MemoryOrder::relaxed);
+    // irq_lr() of a pending, inactive, software interrupt; the edge moves into the LR.
+    u64 lr = ich_lr::vINTID::make(intid) | ich_lr::Priority::make(st.priority) | ich_lr::Group::make(st.group1) |
+             ich_lr::State::make(ich_lr::kStatePending);
+    if (st.edge)
+        st.pending_latch = false;
+    else
+        lr |= ich_lr::EOI::make(1);  // maintenance interrupt on EOI so the level is re-sampled
+    st.lr_owner = static_cast<u8>(vcpu);
+    s.lr[0] = lr;
+    s.used_lrs = 1;
+    s.hcr = hcr_for_entry(s.hcr, LrMaintenance{});
+    return true;
+}
+
 // Both locks held. flush_direct() for the exit it is made for -- an IPI or an LPI to a vCPU whose LRs hold only what
 // the guest has finished: exactly one fresh candidate, every LR in use finished (state 0, not hardware-linked). The
 // candidate is checked before anything changes (false: nothing done, flush_direct() decides); then the finished LRs
@@ -709,8 +774,8 @@ bool Vgic::flush_direct(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
 // takes LR 0. One pass instead of flush_direct()'s check and apply passes.
 bool Vgic::flush_direct_one(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
     VcpuState& v = vcpus_[vcpu];
-    constexpr u64 kMaintenance = ich_hcr::UIE::field_mask | ich_hcr::LRENPIE::field_mask |
-                                 ich_hcr::NPIE::field_mask | ich_hcr::EOIcount::field_mask;
+    constexpr u64 kMaintenance = ich_hcr::UIE::field_mask | ich_hcr::LRENPIE::field_mask | ich_hcr::NPIE::field_mask |
+                                 ich_hcr::EOIcount::field_mask;
     const u32 used = s.used_lrs;
     if (v.flush_needed.load(MemoryOrder::relaxed) || v.overflow || (s.hcr & kMaintenance) != 0 ||
         used > min<u32>(s.nr_lrs, kMaxLrs) || s.nr_lrs == 0)

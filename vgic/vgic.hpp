@@ -418,7 +418,11 @@ private:
     IrqState* irq(u32 vcpu, u32 intid);
     u8 route_target(u64 route) const;
     u32 lpi_limit() const;  // exclusive INTID bound set by PROPBASER.IDbits
-    bool group_enabled(bool group1) const;
+    bool group_enabled(bool group1) const {
+        const u32 ctlr = dist_ctlr_.load(MemoryOrder::relaxed);
+        return group1 ? (ctlr & gicd_ctlr::EnableGrp1::field_mask) != 0
+                      : (ctlr & gicd_ctlr::EnableGrp0::field_mask) != 0;
+    }
     // After a state change of `intid`: mark it as candidate on its target, and note a kick if deliverable.
     void note_changed(u32 vcpu, u32 intid, IrqState& s, u32& kick_mask);
     [[gnu::noinline]] void note_bound(u32 vcpu, u32 intid, IrqState& s, u32& kick_mask);
@@ -469,6 +473,8 @@ private:
     enum class DirectKind : u8;
     [[gnu::always_inline]] inline bool flush_direct(u32 vcpu, VcpuIfState& s, u32& kick_mask);
     [[gnu::always_inline]] inline bool flush_direct_one(u32 vcpu, VcpuIfState& s, u32& kick_mask);
+    [[gnu::always_inline]] inline bool flush_private_one(u32 vcpu, VcpuIfState& s);
+    [[gnu::noinline]] bool flush_live_locked(u32 vcpu, VcpuIfState& s);
     [[gnu::always_inline]] inline DirectKind direct_kind_irq(u32 vcpu, u32 intid);
     [[gnu::always_inline]] inline DirectKind direct_kind_lpi(const VcpuState& v, const VcpuIfState& s, const LpiGate& g,
                                                              u32 idx) const;
@@ -496,7 +502,9 @@ private:
 
     Atomic<u32> lpi_table_gen_;  // bumped on EnableLPIs changes, PROPBASER writes, reset (lpi_table())
     Spinlock dist_lock_;         // SPI state, GICD_CTLR, PROPBASER and the LPI configuration cache
-    u32 dist_ctlr_ = 0;          // EnableGrp0 | EnableGrp1
+    // EnableGrp0 | EnableGrp1. Written under dist_lock_; read without it by the direct flush of a private interrupt
+    // (flush_private_one), which holds only the vCPU's lock.
+    Atomic<u32> dist_ctlr_;
     // GICD_IIDR.Revision (restore_iidr). Written under dist_lock_ (a restore, a reset); read without it
     // (GICD/GICR_IIDR, GICR_CTLR: a trapped ID-register read takes no lock): one word, a concurrent read sees the old
     // or the new value.

@@ -208,8 +208,10 @@ template <typename H>
 // work (the PMU's reload, an ITS backlog, GICv4 residency, SDEI delivery, the console escape). A reset, a panic or a
 // stop comes with its own SGI, taken as the next exit.
 [[gnu::always_inline]] inline bool only_vgic_entry_work(Vm& vm, Vcpu& v) {
-    if (v.sys_dirty || v.fp_dirty || v.pmu_dirty || reset_requested() || panicking() ||
-        v.state.load(MemoryOrder::acquire) != VcpuState::running || msi_direct())
+    const Hypervisor& h = hyp();  // reset_requested(), panicking(), msi_direct(): inline
+    if (v.sys_dirty || v.fp_dirty || v.pmu_dirty || h.reset.requested.load(MemoryOrder::acquire) ||
+        h.panicking.load(MemoryOrder::acquire) || v.state.load(MemoryOrder::acquire) != VcpuState::running ||
+        (h.msi.shadow_ready && h.msi.shadow.direct()))
         return false;
     for (u32 i = 0; i < vm.its_count; ++i)
         if (vm.its[i]->has_backlog()) return false;
@@ -223,12 +225,13 @@ template <typename H>
 // device whose entry needs the whole context (SDEI delivering an event, the console escape's work).
 // Not inlined into hv_fast_exit: its register pressure would move callee-saved spills into the prologue every exit
 // shares (mmio_read_vgic +1).
-[[gnu::noinline]] u64 fast_irq(Vm& vm, Vcpu& v, ExitStats& st) {
+// `iar`: an interrupt hv_fast_irq already acknowledged (kRefireNone: none).
+[[gnu::noinline]] u64 fast_irq(Vm& vm, Vcpu& v, ExitStats& st, u64 iar) {
     bump(st.irq);
     // A guest timer firing again after its last interrupt was completed (docs/benchmarks-exits.md "timer_10ms"):
     // its LR re-armed, nothing else -- when the run loop has no entry work for this vCPU either.
-    u64 iar = vgic_timer_refire_possible(v) && resume_or_sync(vm, v) == kResume ? vgic_timer_refire(v) : kRefireNone;
-    if (iar == kRefireNone && only_vgic_entry_work(vm, v)) iar = vgic_kick_direct(v);
+    if (iar == kRefireNone && vgic_timer_refire_possible(v) && resume_or_sync(vm, v) == kResume)
+        iar = vgic_timer_refire(v);
     if (iar == kRefireDone) {
         bump(st.fast);
         return kResume;
@@ -270,7 +273,8 @@ extern "C" u64 hv_fast_exit(u64 reason) {
     // them; the run loop marks the same after every exit it sees).
     v.sys_stale = true;
     Vm& vm = *hyp().vm;  // the_vm(), inline
-    if (reason == HV_EXIT_IRQ) return fast_irq(vm, v, cpu.exits);
+    if (reason == HV_EXIT_IRQ)
+        return fast_irq(vm, v, cpu.exits, kRefireNone);  // (the vector sends IRQs to hv_fast_irq)
     // A VM reset, a panic and a kick from another pCPU each come with an SGI to this pCPU (vm_reset.cpp, panic.cpp,
     // kick_vcpu): pending at EL2, it is taken as an IRQ exit right after the ERET, and the run loop sees them then.
     const u64 esr = HV_READ_SYSREG(esr_el2);
@@ -295,6 +299,30 @@ extern "C" u64 hv_fast_exit(u64 reason) {
     }
     if (r != reason) count_fast(st, *counter, r);
     return r;
+}
+
+// The exit vector's entry for IRQ exits, called without x19-x29 in ctx (vectors.S): fast_irq and everything it calls
+// leave the guest's general-purpose registers alone -- whatever needs them (SDEI delivering an event, the console
+// escape's commands, a reset) makes it return to the run loop, which gets x19-x29 saved first. Returns as
+// hv_fast_exit.
+extern "C" u64 hv_fast_irq() {
+    PerCpu& cpu = this_cpu();
+    Vcpu* vp = cpu.vcpu;
+    if (vp == nullptr) return HV_EXIT_IRQ;
+    Vcpu& v = *vp;
+    v.sys_stale = true;  // as hv_fast_exit
+    Vm& vm = *hyp().vm;
+    // The kick of an interrupt the vGIC made pending (an IPI, an LPI): the direct flush, in as few frames as it takes.
+    u64 iar = kRefireNone;
+    if ((read_sysreg<arm::reg::kIccHppir1El1>() & 0xffffff) == kSgiKick && only_vgic_entry_work(vm, v)) {
+        iar = vgic_kick_direct(v);
+        if (iar == kRefireDone) {
+            bump(cpu.exits.irq);
+            bump(cpu.exits.fast);
+            return kResume;
+        }
+    }
+    return fast_irq(vm, v, cpu.exits, iar);
 }
 
 // The exit vector's entry for HVC64/SMC64 exits (ec: ESR_EL2.EC), called without x19-x29 in ctx (vectors.S): only

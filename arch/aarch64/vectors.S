@@ -182,7 +182,18 @@ guest_exit_common:
      * reads or writes only ctx.x[Rt]) and an ICC_SGI1R_EL1 write from a register outside x19-x29 (hv_fast_sgi1r: the
      * vGIC reads only ctx.x[Rt]). Every other exit saves them first: the MSR/MRS emulation and the MMIO of
      * x19-x29 read and write them in ctx. */
-    cbnz    x1, 20f                     /* HV_EXIT_SYNC == 0; hv_fast_exit returns the reasons it does not handle */
+    cbz     x1, 23f                     /* HV_EXIT_SYNC == 0; hv_fast_exit returns the reasons it does not handle */
+    cmp     x1, #HV_EXIT_IRQ
+    b.ne    20f
+    /* A physical IRQ: fast_irq's handlers (the IRQ handlers, the vGIC's flush, the devices' hooks when no device
+     * needs the whole context) do not touch the guest's general-purpose registers, so x19-x29 stay in the CPU here
+     * too (hv_fast_irq, fast_exit.cpp); they go into ctx only if the exit goes on to the run loop. */
+exit_irq:                               /* (a label of its own for the exit profile, tests/bench/exit-profile) */
+    bl      hv_fast_irq
+    cmp     x0, #HV_FAST_RESUME
+    b.eq    exit_fast_resume_hvc
+    b       19f
+23:
     mrs     x3, esr_el2
     ubfx    x2, x3, #26, #6             /* ESR_EL2.EC */
     cmp     x2, #0x16                   /* HVC64 */

@@ -549,11 +549,10 @@ u64 vgic_kick_direct(Vcpu& v) {
     VgicCpuState& cpu = this_cpu().vgic;
     vgic::VcpuIfState& s = vg().cpu_if(v.id);
     if (!cpu.ready || cpu.fold_deferred || !vgic_lines_quiet(v) || !can_keep_lrs(s)) return kRefireNone;
-    if ((read_sysreg<arm::reg::kIccHppir1El1>() & 0xffffff) != kSgiKick) return kRefireNone;
     const u64 ack = read_sysreg<arm::reg::kIccIar1El1>();
     if ((ack & 0xffffff) != kSgiKick) return ack;  // something of higher priority came in between
     write_sysreg<arm::reg::kIccEoir1El1>(ack);     // as gic_handle_irqs for the kick (sgi_kick: deactivate)
-    gic_deactivate(kSgiKick);
+    write_sysreg<arm::reg::kIccDirEl1>(kSgiKick);  // gic_deactivate, inline
     // As the run loop: the kick is spent by this entry (the flush below sees what it announced).
     v.kick_pending.store(false, MemoryOrder::release);
     read_lrs(s);

@@ -60,11 +60,11 @@ constexpr u64 kRefireNone = ~u64{0};
 constexpr u64 kRefireDone = ~u64{0} - 1;
 u64 vgic_timer_refire(const Vcpu& v);
 // vgic_lrs_idle: inline in vgic_glue_fast.hpp (the exit fast path asks it at every ITS and GICD/GICR write).
-// The kick's IRQ exit (docs/benchmarks-exits.md "Direct flush"): the physical interrupt is this pCPU's kick SGI and
-// the caller found no entry work other than the vGIC's. Acknowledges and deactivates the kick and runs the direct
-// flush on the LRs as the guest left them (Vgic::flush_live), without the device hooks' walks. Returns as
-// vgic_timer_refire: kRefireDone, kRefireNone (nothing done), or an acknowledged IAR that is not the kick (the
-// caller hands it to the IRQ handlers after the usual after_exit hooks).
+// The kick's IRQ exit (docs/benchmarks-exits.md "Direct flush"): the caller saw this pCPU's kick SGI as its
+// highest-priority pending interrupt (ICC_HPPIR1_EL1) and found no entry work other than the vGIC's. Acknowledges and
+// deactivates the kick and runs the direct flush on the LRs as the guest left them (Vgic::flush_live), without the
+// device hooks' walks. Returns as vgic_timer_refire: kRefireDone, kRefireNone (nothing done), or an acknowledged IAR
+// that is not the kick (the caller hands it to the IRQ handlers after the usual after_exit hooks).
 u64 vgic_kick_direct(Vcpu& v);
 // The exit fast path's IRQ exit lets the vGIC's after_exit leave the LR fold to the entry's flush (PerCpu
 // vgic.fast_irq); before anything else may look at the vCPU's interrupt state (the run loop takes over), this
