@@ -42,7 +42,7 @@ template <typename Lock>
 class [[nodiscard]] LockGuard {
 public:
     explicit LockGuard(Lock& l) : lock_(l) { lock_.lock(); }
-    ~LockGuard() { lock_.unlock(); }
+    [[gnu::always_inline]] ~LockGuard() { lock_.unlock(); }
     LockGuard(const LockGuard&) = delete;
     LockGuard& operator=(const LockGuard&) = delete;
 

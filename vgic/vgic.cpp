@@ -574,8 +574,12 @@ bool Vgic::flush_live(u32 vcpu, VcpuIfState& s) {
     if (v.fresh_lpi_count.load(MemoryOrder::relaxed) == 0) {  // (an LPI needs the distributor lock: lpi_config_)
         LockGuard g(v.lock);
         if (flush_private_one(vcpu, s)) return true;
+    } else if (v.fresh_words.load(MemoryOrder::relaxed) == 0) {
+        LockGuard g(v.lock);
+        LockGuard d(dist_lock_);
+        if (flush_lpi_one(vcpu, s)) return true;
     }
-    return flush_live_locked(vcpu, s);  // (what flush_private_one folded is a state fold() could leave)
+    return flush_live_locked(vcpu, s);  // (what the one-candidate paths folded is a state fold() could leave)
 }
 
 bool Vgic::flush_live_locked(u32 vcpu, VcpuIfState& s) {
@@ -762,6 +766,48 @@ bool Vgic::flush_private_one(u32 vcpu, VcpuIfState& s) {
         lr |= ich_lr::EOI::make(1);  // maintenance interrupt on EOI so the level is re-sampled
     st.lr_owner = static_cast<u8>(vcpu);
     s.lr[0] = lr;
+    s.used_lrs = 1;
+    s.hcr = hcr_for_entry(s.hcr, LrMaintenance{});
+    return true;
+}
+
+// Both locks held. flush_private_one() for an LPI (the ITS's INT, a passed-through MSI on the shadow path): exactly
+// one fresh candidate, an LPI, over LRs that hold only LPIs and private interrupts the guest finished. False with
+// nothing changed, or (a second candidate after the fold) with the finished LRs folded.
+bool Vgic::flush_lpi_one(u32 vcpu, VcpuIfState& s) {
+    VcpuState& v = vcpus_[vcpu];
+    u32 kick_mask = 0;  // a finished LPI's fold notes nothing; a private interrupt's only this vCPU
+    constexpr u64 kMaintenance = ich_hcr::UIE::field_mask | ich_hcr::LRENPIE::field_mask | ich_hcr::NPIE::field_mask |
+                                 ich_hcr::EOIcount::field_mask;
+    const u32 used = s.used_lrs;
+    if (v.flush_needed.load(MemoryOrder::relaxed) || v.overflow || (s.hcr & kMaintenance) != 0 ||
+        used > min<u32>(s.nr_lrs, kMaxLrs) || s.nr_lrs == 0 || v.fresh_lpi_count.load(MemoryOrder::relaxed) != 1 ||
+        v.fresh_words.load(MemoryOrder::relaxed) != 0)
+        return false;
+    constexpr u64 kLive = ich_lr::State::field_mask | ich_lr::HW::field_mask;
+    for (u32 i = 0; i < used; ++i) {
+        const u64 id = ich_lr::vINTID::get(s.lr[i]);
+        if ((s.lr[i] & kLive) != 0 || (id >= kNumPrivate && id < kLpiBase)) return false;
+    }
+    const u32 idx = v.fresh_lpi[0];
+    const LpiGate gate = lpi_gate(v);
+    if (v.lpi_active.test(idx) || !lpi_deliverable(v, gate, idx)) return false;
+    for (u32 i = 0; i < used; ++i) {
+        fold_lr(vcpu, s.lr[i], kick_mask);
+        s.lr[i] = 0;
+    }
+    s.used_lrs = 0;
+    if (v.fresh_words.load(MemoryOrder::relaxed) != 0 || v.fresh_lpi_count.load(MemoryOrder::relaxed) != 1 ||
+        v.flush_needed.load(MemoryOrder::relaxed) || v.lpi_active.test(idx))
+        return false;  // a second candidate: flush_direct() from here
+    if (check_incremental_) check_direct_selection(vcpu, s, gate, min<u32>(s.nr_lrs, kMaxLrs), 1);
+    ++v.flush_scans;
+    ++v.flush_incremental;
+    v.fresh_lpi_count.store(0, MemoryOrder::relaxed);
+    // lpi_lr() of a deliverable, inactive LPI: its pending state moves into the LR.
+    v.lpi_pending.clear(idx);
+    s.lr[0] = ich_lr::vINTID::make(kLpiBase + idx) | ich_lr::Priority::make(lpi_config_[idx] & 0xfc) |
+              ich_lr::Group::make(1) | ich_lr::State::make(ich_lr::kStatePending);
     s.used_lrs = 1;
     s.hcr = hcr_for_entry(s.hcr, LrMaintenance{});
     return true;

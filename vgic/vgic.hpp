@@ -474,6 +474,7 @@ private:
     [[gnu::always_inline]] inline bool flush_direct(u32 vcpu, VcpuIfState& s, u32& kick_mask);
     [[gnu::always_inline]] inline bool flush_direct_one(u32 vcpu, VcpuIfState& s, u32& kick_mask);
     [[gnu::always_inline]] inline bool flush_private_one(u32 vcpu, VcpuIfState& s);
+    [[gnu::always_inline]] inline bool flush_lpi_one(u32 vcpu, VcpuIfState& s);
     [[gnu::noinline]] bool flush_live_locked(u32 vcpu, VcpuIfState& s);
     [[gnu::always_inline]] inline DirectKind direct_kind_irq(u32 vcpu, u32 intid);
     [[gnu::always_inline]] inline DirectKind direct_kind_lpi(const VcpuState& v, const VcpuIfState& s, const LpiGate& g,
