@@ -635,11 +635,8 @@ Vgic::DirectKind Vgic::direct_kind_lpi(const VcpuState& v, const VcpuIfState& s,
 // flush.
 bool Vgic::flush_direct(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
     VcpuState& v = vcpus_[vcpu];
-    constexpr u64 kMaintenance = ich_hcr::UIE::field_mask | ich_hcr::LRENPIE::field_mask | ich_hcr::NPIE::field_mask |
-                                 ich_hcr::EOIcount::field_mask;
     const u32 nr_lrs = min<u32>(s.nr_lrs, kMaxLrs);
-    if (v.flush_needed.load(MemoryOrder::relaxed) || v.overflow || (s.hcr & kMaintenance) != 0 || s.used_lrs > nr_lrs)
-        return false;
+    if (!direct_flush_allowed(v, s)) return false;
     for (u32 i = 0; i < s.used_lrs; ++i) {
         const u64 lr = s.lr[i];
         if (ich_lr::HW::get(lr) != 0) return false;  // its fold settles the physical side: the full flush
@@ -716,11 +713,8 @@ bool Vgic::flush_direct(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
 bool Vgic::flush_private_one(u32 vcpu, VcpuIfState& s) {
     VcpuState& v = vcpus_[vcpu];
     u32 kick_mask = 0;  // note_changed() of a private interrupt can only name this vCPU, which is about to enter
-    constexpr u64 kMaintenance = ich_hcr::UIE::field_mask | ich_hcr::LRENPIE::field_mask | ich_hcr::NPIE::field_mask |
-                                 ich_hcr::EOIcount::field_mask;
     const u32 used = s.used_lrs;
-    if (v.flush_needed.load(MemoryOrder::relaxed) || v.overflow || (s.hcr & kMaintenance) != 0 ||
-        used > min<u32>(s.nr_lrs, kMaxLrs) || s.nr_lrs == 0 || v.fresh_lpi_count.load(MemoryOrder::relaxed) != 0 ||
+    if (!direct_flush_allowed(v, s) || v.fresh_lpi_count.load(MemoryOrder::relaxed) != 0 ||
         v.fresh_words.load(MemoryOrder::relaxed) != 1)
         return false;
     const u64 bits = v.fresh[0].load(MemoryOrder::relaxed);
@@ -777,11 +771,8 @@ bool Vgic::flush_private_one(u32 vcpu, VcpuIfState& s) {
 bool Vgic::flush_lpi_one(u32 vcpu, VcpuIfState& s) {
     VcpuState& v = vcpus_[vcpu];
     u32 kick_mask = 0;  // a finished LPI's fold notes nothing; a private interrupt's only this vCPU
-    constexpr u64 kMaintenance = ich_hcr::UIE::field_mask | ich_hcr::LRENPIE::field_mask | ich_hcr::NPIE::field_mask |
-                                 ich_hcr::EOIcount::field_mask;
     const u32 used = s.used_lrs;
-    if (v.flush_needed.load(MemoryOrder::relaxed) || v.overflow || (s.hcr & kMaintenance) != 0 ||
-        used > min<u32>(s.nr_lrs, kMaxLrs) || s.nr_lrs == 0 || v.fresh_lpi_count.load(MemoryOrder::relaxed) != 1 ||
+    if (!direct_flush_allowed(v, s) || v.fresh_lpi_count.load(MemoryOrder::relaxed) != 1 ||
         v.fresh_words.load(MemoryOrder::relaxed) != 0)
         return false;
     constexpr u64 kLive = ich_lr::State::field_mask | ich_lr::HW::field_mask;
@@ -820,12 +811,8 @@ bool Vgic::flush_lpi_one(u32 vcpu, VcpuIfState& s) {
 // takes LR 0. One pass instead of flush_direct()'s check and apply passes.
 bool Vgic::flush_direct_one(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
     VcpuState& v = vcpus_[vcpu];
-    constexpr u64 kMaintenance = ich_hcr::UIE::field_mask | ich_hcr::LRENPIE::field_mask | ich_hcr::NPIE::field_mask |
-                                 ich_hcr::EOIcount::field_mask;
     const u32 used = s.used_lrs;
-    if (v.flush_needed.load(MemoryOrder::relaxed) || v.overflow || (s.hcr & kMaintenance) != 0 ||
-        used > min<u32>(s.nr_lrs, kMaxLrs) || s.nr_lrs == 0)
-        return false;
+    if (!direct_flush_allowed(v, s)) return false;
     constexpr u64 kLive = ich_lr::State::field_mask | ich_lr::HW::field_mask;
     for (u32 i = 0; i < used; ++i)
         if ((s.lr[i] & kLive) != 0) return false;

@@ -471,6 +471,15 @@ private:
     [[gnu::always_inline]] inline void fold_lr(u32 vcpu, u64 lr, u32& kick_mask);
     void flush_locked(u32 vcpu, VcpuIfState& s, u32& kick_mask);
     enum class DirectKind : u8;
+    // What every direct flush (flush_live) needs: nothing changed but the fresh set (flush_needed clear), every
+    // candidate had an LR at the last selection (overflow clear), no maintenance was asked for and no EOI counted
+    // outside the LRs (ICH_HCR_EL2), and an LR count the model can hold.
+    [[gnu::always_inline]] static bool direct_flush_allowed(const VcpuState& v, const VcpuIfState& s) {
+        constexpr u64 kMaintenance = ich_hcr::UIE::field_mask | ich_hcr::LRENPIE::field_mask |
+                                     ich_hcr::NPIE::field_mask | ich_hcr::EOIcount::field_mask;
+        return !v.flush_needed.load(MemoryOrder::relaxed) && !v.overflow && (s.hcr & kMaintenance) == 0 &&
+               s.nr_lrs != 0 && s.used_lrs <= min<u32>(s.nr_lrs, kMaxLrs);
+    }
     [[gnu::always_inline]] inline bool flush_direct(u32 vcpu, VcpuIfState& s, u32& kick_mask);
     [[gnu::always_inline]] inline bool flush_direct_one(u32 vcpu, VcpuIfState& s, u32& kick_mask);
     [[gnu::always_inline]] inline bool flush_private_one(u32 vcpu, VcpuIfState& s);
