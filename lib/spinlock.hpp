@@ -41,7 +41,9 @@ private:
 template <typename Lock>
 class [[nodiscard]] LockGuard {
 public:
-    explicit LockGuard(Lock& l) : lock_(l) { lock_.lock(); }
+    // Both always inline: a guard constructed out of line (GCC does so on cold paths) has its address taken, which
+    // gives the whole function a stack canary (-fstack-protector-strong).
+    [[gnu::always_inline]] explicit LockGuard(Lock& l) : lock_(l) { lock_.lock(); }
     [[gnu::always_inline]] ~LockGuard() { lock_.unlock(); }
     LockGuard(const LockGuard&) = delete;
     LockGuard& operator=(const LockGuard&) = delete;

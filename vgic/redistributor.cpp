@@ -167,8 +167,8 @@ void Redistributor::write_propbaser(const MmioAccess& a, u64 ro, u64 val) {
         return;
     }
     LockGuard d(vgic_->dist_lock_);
-    vgic_->propbaser_ =
-        deposit_bytes(vgic_->propbaser_, static_cast<unsigned>(ro), a.width, val) & gicr_propbaser::kWritable;
+    vgic_->set_propbaser(deposit_bytes(vgic_->propbaser_, static_cast<unsigned>(ro), a.width, val) &
+                         gicr_propbaser::kWritable);
     vgic_->lpi_table_gen_.fetch_add(1, MemoryOrder::release);
 }
 

@@ -67,8 +67,8 @@ void Vgic::reset() {
         }
         dist_ctlr_.store(0, MemoryOrder::relaxed);
         impl_rev_.store(kImplRevLatest, MemoryOrder::relaxed);
-        propbaser_ = 0;
-        memset(lpi_config_, 0, sizeof lpi_config_);
+        set_propbaser(0);
+        for (Atomic<u64>& w : lpi_config_) w.store(0, MemoryOrder::relaxed);
     }
     const u32 nr_lrs = ich_vtr::list_regs(cfg_.ich_vtr);
     for (u32 i = 0; i < cfg_.nr_vcpus; ++i) {
@@ -106,10 +106,23 @@ u8 Vgic::route_target(u64 route) const {
     return kNoVcpu;  // no PE with that affinity: the SPI stays pending in the distributor
 }
 
-u32 Vgic::lpi_limit() const {
+void Vgic::set_propbaser(u64 value) {
+    propbaser_ = value;
     // IHI0069H 12.11.31: IDbits + 1 bits of INTID; below 14 bits no LPI is in range. Capped by GICD_TYPER.IDbits.
-    const u32 bits = min<u32>(static_cast<u32>(gicr_propbaser::IDbits::get(propbaser_)) + 1, kIdBits);
-    return bits < 14 ? kLpiBase : (1u << bits);
+    const u32 bits = min<u32>(static_cast<u32>(gicr_propbaser::IDbits::get(value)) + 1, kIdBits);
+    lpi_limit_.store(bits < 14 ? kLpiBase : (1u << bits), MemoryOrder::relaxed);
+}
+
+void Vgic::store_lpi_config(u32 first, const u8* bytes, u32 count) {
+    for (u32 i = 0; i < count;) {
+        const u32 w = (first + i) / 8;
+        u64 word = lpi_config_[w].load(MemoryOrder::relaxed);  // only dist_lock_'s holder writes it
+        for (; i < count && (first + i) / 8 == w; ++i) {
+            const u32 shift = (first + i) % 8 * 8;
+            word = (word & ~(u64{0xff} << shift)) | (u64{bytes != nullptr ? bytes[i] : u8{0}} << shift);
+        }
+        lpi_config_[w].store(word, MemoryOrder::relaxed);
+    }
 }
 
 // A new (or returning) candidate: into the candidate set and the fresh set the next flush starts from. The caller
@@ -483,9 +496,9 @@ void Vgic::collect_irq_bits(u32 vcpu, u32 w, u64 bits, LrSelector& sel) {
 void Vgic::collect_lpi(const VcpuState& v, const LpiGate& g, usize idx, LrSelector& sel) const {
     const u32 intid = kLpiBase + static_cast<u32>(idx);
     if (lpi_deliverable(v, g, idx))
-        sel.consider({intid, static_cast<u8>(lpi_config_[idx] & 0xfc), v.lpi_active.test(idx), true});
+        sel.consider({intid, static_cast<u8>(lpi_cfg(idx) & 0xfc), v.lpi_active.test(idx), true});
     else if (v.lpi_active.test(idx))
-        sel.consider({intid, static_cast<u8>(lpi_config_[idx] & 0xfc), true, false});
+        sel.consider({intid, static_cast<u8>(lpi_cfg(idx) & 0xfc), true, false});
 }
 
 // Pending LPIs -- pending = set in lpi_pending and deliverable, see lpi_deliverable() --, then active-only ones.
@@ -493,7 +506,7 @@ void Vgic::collect_lpis(const VcpuState& v, const LpiGate& g, LrSelector& sel) c
     if (g.on) {
         for (usize i = v.lpi_pending.find_next(0); i < kNumLpis; i = v.lpi_pending.find_next(i + 1)) {
             if (kLpiBase + i >= g.limit) break;
-            const u8 cfgb = lpi_config_[i];
+            const u8 cfgb = lpi_cfg(i);
             if (lpi_prop::Enable::get(cfgb))
                 sel.consider(
                     {kLpiBase + static_cast<u32>(i), static_cast<u8>(cfgb & 0xfc), v.lpi_active.test(i), true});
@@ -501,12 +514,12 @@ void Vgic::collect_lpis(const VcpuState& v, const LpiGate& g, LrSelector& sel) c
     }
     for (usize i = v.lpi_active.find_next(0); i < kNumLpis; i = v.lpi_active.find_next(i + 1)) {
         if (lpi_deliverable(v, g, i)) continue;  // already offered above
-        sel.consider({kLpiBase + static_cast<u32>(i), static_cast<u8>(lpi_config_[i] & 0xfc), true, false});
+        sel.consider({kLpiBase + static_cast<u32>(i), static_cast<u8>(lpi_cfg(i) & 0xfc), true, false});
     }
 }
 
 bool Vgic::lpi_deliverable(const VcpuState& v, const LpiGate& g, usize idx) const {
-    return g.on && v.lpi_pending.test(idx) && lpi_prop::Enable::get(lpi_config_[idx]) && kLpiBase + idx < g.limit;
+    return g.on && v.lpi_pending.test(idx) && lpi_prop::Enable::get(lpi_cfg(idx)) && kLpiBase + idx < g.limit;
 }
 
 // The LR of an LPI: pending state moves into the LR (LPIs have edge semantics); the LR holds the active state
@@ -571,15 +584,21 @@ void Vgic::flush_locked(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
 bool Vgic::flush_live(u32 vcpu, VcpuIfState& s) {
     if (vcpu >= cfg_.nr_vcpus) return false;
     VcpuState& v = vcpus_[vcpu];
-    if (v.fresh_lpi_count.load(MemoryOrder::relaxed) == 0) {  // (an LPI needs the distributor lock: lpi_config_)
+    if (v.fresh_lpi_count.load(MemoryOrder::relaxed) == 0) {
         LockGuard g(v.lock);
         if (flush_private_one(vcpu, s)) return true;
     } else if (v.fresh_words.load(MemoryOrder::relaxed) == 0) {
-        LockGuard g(v.lock);
-        LockGuard d(dist_lock_);
-        if (flush_lpi_one(vcpu, s)) return true;
+        return flush_lpi_live(vcpu, s);  // its own frame: the IPI's path above keeps its registers
     }
     return flush_live_locked(vcpu, s);  // (what the one-candidate paths folded is a state fold() could leave)
+}
+
+bool Vgic::flush_lpi_live(u32 vcpu, VcpuIfState& s) {
+    {
+        LockGuard g(vcpus_[vcpu].lock);
+        if (flush_lpi_one(vcpu, s)) return true;
+    }
+    return flush_live_locked(vcpu, s);
 }
 
 bool Vgic::flush_live_locked(u32 vcpu, VcpuIfState& s) {
@@ -698,7 +717,7 @@ bool Vgic::flush_direct(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
     for (u32 i = 0; i < nl; ++i) {
         const u32 idx = v.fresh_lpi[i];
         if (direct_kind_lpi(v, s, gate, idx) != DirectKind::append) continue;
-        s.lr[kept++] = lpi_lr(v, gate, {kLpiBase + idx, static_cast<u8>(lpi_config_[idx] & 0xfc), false, true});
+        s.lr[kept++] = lpi_lr(v, gate, {kLpiBase + idx, static_cast<u8>(lpi_cfg(idx) & 0xfc), false, true});
         s.used_lrs = kept;  // the next LPI's check sees this one
     }
     v.fresh_lpi_count.store(0, MemoryOrder::relaxed);
@@ -710,9 +729,30 @@ bool Vgic::flush_direct(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
 // The vCPU's lock held (not the distributor's). flush_direct_one() for an SGI or PPI over LRs that hold only private
 // interrupts the guest finished -- the IPI: nothing of the distributor is touched but GICD_CTLR's group enables
 // (dist_ctlr_, an atomic). False with nothing changed otherwise.
+// fold_lr() of a finished LR (state 0, not hardware-linked) that holds private interrupt `id` of `vcpu` (v.lock held):
+// inactive, a level's soft pending state consumed; still pending (a level line still high) or bound, it is noted
+// again -- unless it is `skip`, the candidate the caller is about to give an LR.
+void Vgic::fold_finished_private(u32 vcpu, VcpuState& v, u32 id, u32 skip) {
+    IrqState& f = v.priv[id];
+    if (f.lr_owner != vcpu) return;  // as fold_lr: not what the last flush wrote
+    f.lr_owner = kNoVcpu;
+    f.active = false;
+    if (!f.edge) f.pending_latch = false;
+    if (id != skip && (f.pending() || f.bound)) note_private(vcpu, id, f);  // a second candidate
+}
+
+// fold_finished_private() out of line: the LPI's direct flush, where a private LR is the exception.
+void Vgic::fold_finished_private_lr(u32 vcpu, u32 id) { fold_finished_private(vcpu, vcpus_[vcpu], id, kMaxIntid); }
+
+// note_changed() of a private interrupt of `vcpu` (v.lock held): it can only name this vCPU, which is about to enter,
+// so nothing is kicked. Out of line: the direct flushes that call it keep no kick mask (no stack slot, no canary).
+void Vgic::note_private(u32 vcpu, u32 intid, IrqState& s) {
+    u32 kick_mask = 0;
+    note_changed(vcpu, intid, s, kick_mask);
+}
+
 bool Vgic::flush_private_one(u32 vcpu, VcpuIfState& s) {
     VcpuState& v = vcpus_[vcpu];
-    u32 kick_mask = 0;  // note_changed() of a private interrupt can only name this vCPU, which is about to enter
     const u32 used = s.used_lrs;
     if (!direct_flush_allowed(v, s) || v.fresh_lpi_count.load(MemoryOrder::relaxed) != 0 ||
         v.fresh_words.load(MemoryOrder::relaxed) != 1)
@@ -732,12 +772,7 @@ bool Vgic::flush_private_one(u32 vcpu, VcpuIfState& s) {
     for (u32 i = 0; i < used; ++i) {
         const u32 id = static_cast<u32>(ich_lr::vINTID::get(s.lr[i]));
         s.lr[i] = 0;
-        IrqState& f = v.priv[id];
-        if (f.lr_owner != vcpu) continue;  // as fold_lr: not what the last flush wrote
-        f.lr_owner = kNoVcpu;              // fold_lr of a finished LR: inactive, a level's soft pending state consumed
-        f.active = false;
-        if (!f.edge) f.pending_latch = false;
-        if (id != intid && (f.pending() || f.bound)) note_changed(vcpu, id, f, kick_mask);  // a second candidate
+        fold_finished_private(vcpu, v, id, intid);
     }
     s.used_lrs = 0;
     if (v.fresh_words.load(MemoryOrder::relaxed) != 1 || v.fresh[0].load(MemoryOrder::relaxed) != bits ||
@@ -765,40 +800,57 @@ bool Vgic::flush_private_one(u32 vcpu, VcpuIfState& s) {
     return true;
 }
 
-// Both locks held. flush_private_one() for an LPI (the ITS's INT, a passed-through MSI on the shadow path): exactly
-// one fresh candidate, an LPI, over LRs that hold only LPIs and private interrupts the guest finished. False with
-// nothing changed, or (a second candidate after the fold) with the finished LRs folded.
+// The vCPU's lock held (not the distributor's). flush_private_one() for an LPI (the ITS's INT, a passed-through MSI on
+// the shadow path): exactly one fresh candidate, an LPI, over LRs that hold only LPIs and private interrupts the guest
+// finished. False with nothing changed, or (a second candidate after the fold) with the finished LRs folded.
+// What it reads of the distributor's is lock-free: GICD_CTLR's group enables (dist_ctlr_), the ID limit and the
+// LPI's configuration byte (lpi_cfg(), read once) -- each one single-copy-atomic load, so the decision is the one
+// the locked flush makes with the distributor lock taken just before or just after the writer of that value
+// (docs/vgic.md "LPI configuration without the distributor lock"). Everything else it touches is the vCPU's.
 bool Vgic::flush_lpi_one(u32 vcpu, VcpuIfState& s) {
-    VcpuState& v = vcpus_[vcpu];
-    u32 kick_mask = 0;  // a finished LPI's fold notes nothing; a private interrupt's only this vCPU
+    VcpuState& v = *opaque(&vcpus_[vcpu]);  // its members from one pointer
     const u32 used = s.used_lrs;
     if (!direct_flush_allowed(v, s) || v.fresh_lpi_count.load(MemoryOrder::relaxed) != 1 ||
         v.fresh_words.load(MemoryOrder::relaxed) != 0)
         return false;
     constexpr u64 kLive = ich_lr::State::field_mask | ich_lr::HW::field_mask;
+    bool privates = false;
     for (u32 i = 0; i < used; ++i) {
         const u64 id = ich_lr::vINTID::get(s.lr[i]);
         if ((s.lr[i] & kLive) != 0 || (id >= kNumPrivate && id < kLpiBase)) return false;
+        privates |= id < kNumPrivate;
     }
     const u32 idx = v.fresh_lpi[0];
     const LpiGate gate = lpi_gate(v);
-    if (v.lpi_active.test(idx) || !lpi_deliverable(v, gate, idx)) return false;
+    const u8 cfg = lpi_cfg(idx);  // the one read: enable and priority of the same configuration
+    if (v.lpi_active.test(idx) || !gate.on || !v.lpi_pending.test(idx) || !lpi_prop::Enable::get(cfg) ||
+        kLpiBase + idx >= gate.limit)
+        return false;  // not lpi_deliverable()
+    // The finished LRs, as fold_lr() folds them: an LPI is neither pending nor active any more (it notes nothing,
+    // so the fresh set stays as checked above); a private interrupt as in flush_private_one().
     for (u32 i = 0; i < used; ++i) {
-        fold_lr(vcpu, s.lr[i], kick_mask);
+        const u32 id = static_cast<u32>(ich_lr::vINTID::get(s.lr[i]));
         s.lr[i] = 0;
+        if (id < kNumPrivate)
+            fold_finished_private_lr(vcpu, id);
+        else if (id < kMaxIntid)
+            v.lpi_active.clear(id - kLpiBase);
     }
     s.used_lrs = 0;
-    if (v.fresh_words.load(MemoryOrder::relaxed) != 0 || v.fresh_lpi_count.load(MemoryOrder::relaxed) != 1 ||
-        v.flush_needed.load(MemoryOrder::relaxed) || v.lpi_active.test(idx))
+    if (privates && (v.fresh_words.load(MemoryOrder::relaxed) != 0 ||
+                     v.fresh_lpi_count.load(MemoryOrder::relaxed) != 1 || v.flush_needed.load(MemoryOrder::relaxed)))
         return false;  // a second candidate: flush_direct() from here
-    if (check_incremental_) check_direct_selection(vcpu, s, gate, min<u32>(s.nr_lrs, kMaxLrs), 1);
+    if (check_incremental_) {
+        LockGuard d(dist_lock_);  // the full scan looks at SPIs too
+        check_direct_selection(vcpu, s, gate, min<u32>(s.nr_lrs, kMaxLrs), 1);
+    }
     ++v.flush_scans;
     ++v.flush_incremental;
     v.fresh_lpi_count.store(0, MemoryOrder::relaxed);
     // lpi_lr() of a deliverable, inactive LPI: its pending state moves into the LR.
     v.lpi_pending.clear(idx);
-    s.lr[0] = ich_lr::vINTID::make(kLpiBase + idx) | ich_lr::Priority::make(lpi_config_[idx] & 0xfc) |
-              ich_lr::Group::make(1) | ich_lr::State::make(ich_lr::kStatePending);
+    s.lr[0] = ich_lr::vINTID::make(kLpiBase + idx) | ich_lr::Priority::make(cfg & 0xfc) | ich_lr::Group::make(1) |
+              ich_lr::State::make(ich_lr::kStatePending);
     s.used_lrs = 1;
     s.hcr = hcr_for_entry(s.hcr, LrMaintenance{});
     return true;
@@ -862,7 +914,7 @@ bool Vgic::flush_direct_one(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
         s.lr[0] = irq_lr(vcpu, {intid, st->priority, false, true});
     } else {
         v.fresh_lpi_count.store(0, MemoryOrder::relaxed);
-        s.lr[0] = lpi_lr(v, gate, {intid, static_cast<u8>(lpi_config_[intid - kLpiBase] & 0xfc), false, true});
+        s.lr[0] = lpi_lr(v, gate, {intid, static_cast<u8>(lpi_cfg(intid - kLpiBase) & 0xfc), false, true});
     }
     s.used_lrs = 1;
     s.hcr = hcr_for_entry(s.hcr, LrMaintenance{});
@@ -872,7 +924,7 @@ bool Vgic::flush_direct_one(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
 // set_check_incremental(): the full scan's selection among the LRs the direct flush left free must be exactly the
 // candidates it appends (the live LRs' interrupts are not candidates: their lr_owner is this vCPU, or, LPIs, their
 // pending state is in the LR).
-void Vgic::check_direct_selection(u32 vcpu, const VcpuIfState& s, const LpiGate& gate, u32 free, u32 append) {
+void Vgic::check_direct_selection(u32 vcpu, const VcpuIfState& s, LpiGate gate, u32 free, u32 append) {
     LrSelector full(free);
     collect_irqs(vcpu, full);
     collect_lpis(vcpus_[vcpu], gate, full);
@@ -922,7 +974,7 @@ void Vgic::retire_eoicount(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
             }
         }
         for (usize i = v.lpi_active.find_next(0); i < kNumLpis; i = v.lpi_active.find_next(i + 1)) {
-            const u32 prio = lpi_config_[i] & 0xfcu;
+            const u32 prio = lpi_cfg(i) & 0xfcu;
             if (prio < best_prio) best = kLpiBase + static_cast<u32>(i), best_prio = prio;
         }
         if (best == kMaxIntid) return;  // nothing to retire: the EOI hit no active interrupt
@@ -1042,7 +1094,7 @@ bool Vgic::has_pending_for_wakeup(u32 vcpu) {
         const u32 limit = lpi_limit();
         for (usize i = v.lpi_pending.find_next(0); i < kNumLpis && kLpiBase + i < limit;
              i = v.lpi_pending.find_next(i + 1))
-            if (lpi_prop::Enable::get(lpi_config_[i]) && visible(true, lpi_config_[i] & 0xfc)) return true;
+            if (const u8 c = lpi_cfg(i); lpi_prop::Enable::get(c) && visible(true, c & 0xfc)) return true;
     }
     return false;
 }
@@ -1057,16 +1109,22 @@ void Vgic::load_lpi_config_range(u32 first, u32 count) {
     const u32 limit = lpi_limit() - kLpiBase;  // LPIs beyond PROPBASER.IDbits read as disabled
     const u32 in_range = first < limit ? min(count, limit - first) : 0;
     const u64 pa = gicr_propbaser::PA::get(propbaser_) << 12;
-    if (in_range != 0 && (mem_ == nullptr || mem_->read(pa + first, &lpi_config_[first], in_range) != Status::ok)) {
-        HV_LOG_RATELIMITED(warn, "vgic: LPI property table at 0x%llx unreadable", static_cast<unsigned long long>(pa));
-        memset(&lpi_config_[first], 0, in_range);
+    u8 chunk[64];
+    for (u32 done = 0; done < in_range; done += sizeof chunk) {
+        const u32 n = min<u32>(sizeof chunk, in_range - done);
+        if (mem_ == nullptr || mem_->read(pa + first + done, chunk, n) != Status::ok) {
+            HV_LOG_RATELIMITED(warn, "vgic: LPI property table at 0x%llx unreadable",
+                               static_cast<unsigned long long>(pa));
+            memset(chunk, 0, n);
+        }
+        store_lpi_config(first + done, chunk, n);
     }
-    memset(&lpi_config_[first + in_range], 0, count - in_range);
+    store_lpi_config(first + in_range, nullptr, count - in_range);
 }
 
 u8 Vgic::lpi_config(u32 intid) const {
     if (intid < kLpiBase || intid >= kMaxIntid) return 0;
-    return lpi_config_[intid - kLpiBase];
+    return lpi_cfg(intid - kLpiBase);
 }
 
 void Vgic::set_lpi_pending(u32 vcpu, u32 intid, bool pending) {
@@ -1086,11 +1144,14 @@ void Vgic::set_lpi_pending(u32 vcpu, u32 intid, bool pending) {
     }
     bool kick = false;
     {
+        // The vCPU's lock alone: the LPI's configuration byte and the ID limit are read without dist_lock_
+        // (lpi_cfg()). A configuration change that makes the LPI deliverable kicks this vCPU after it, under this
+        // lock (invalidate_lpi, invalidate_all_lpis, enable_lpis: the lock's acquire/release orders the two): if
+        // the byte read here is the old one, that kick follows and finds the pending bit set.
         LockGuard g(v.lock);
         v.lpi_pending.set(idx);
         note_fresh_lpi(v, idx);  // one more candidate (incremental flush)
-        LockGuard d(dist_lock_);
-        kick = v.lpis_enabled && intid < lpi_limit() && lpi_prop::Enable::get(lpi_config_[idx]);
+        kick = v.lpis_enabled && intid < lpi_limit() && lpi_prop::Enable::get(lpi_cfg(idx));
     }
     if (kick && kicker_ != nullptr) kicker_->kick(vcpu);  // kick_all of the one target
 }
@@ -1110,7 +1171,7 @@ void Vgic::invalidate_lpi(u32 vcpu, u32 intid) {
         LockGuard d(dist_lock_);
         load_lpi_config_range(intid - kLpiBase, 1);
         kick = vcpus_[vcpu].lpis_enabled && vcpus_[vcpu].lpi_pending.test(intid - kLpiBase) &&
-               lpi_prop::Enable::get(lpi_config_[intid - kLpiBase]);
+               lpi_prop::Enable::get(lpi_cfg(intid - kLpiBase));
     }
     if (kick) kick_all(1u << vcpu);
 }
@@ -1138,8 +1199,8 @@ void Vgic::reload_lpi_config() {
         if (!readable) memset(chunk, 0, in_range);
         LockGuard d(dist_lock_);
         if (propbaser_ != propbaser) return;  // PROPBASER moved meanwhile: whoever moved it reloads
-        memcpy(&lpi_config_[first], chunk, in_range);
-        memset(&lpi_config_[first + in_range], 0, count - in_range);
+        store_lpi_config(first, chunk, in_range);
+        store_lpi_config(first + in_range, nullptr, count - in_range);
     }
     if (!readable)
         HV_LOG_RATELIMITED(warn, "vgic: LPI property table at 0x%llx unreadable", static_cast<unsigned long long>(pa));

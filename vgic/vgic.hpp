@@ -134,10 +134,12 @@ public:
         summary_.set(i / 64);
         top_ |= bit(i / kBitsPerSummaryWord);
     }
-    void clear(usize i) {
+    [[gnu::always_inline]] void clear(usize i) {
         if (i >= Bits) return;
-        bits_.clear(i);
-        if (bits_.word(i / 64) != 0) return;
+        const u64 w = bits_.word(i / 64);
+        if ((w & bit(i % 64)) == 0) return;  // clear already: the summary words are right
+        bits_.set_word(i / 64, w & ~bit(i % 64));
+        if ((w & ~bit(i % 64)) != 0) return;
         summary_.clear(i / 64);
         if (summary_.word(i / kBitsPerSummaryWord) == 0) top_ &= ~bit(i / kBitsPerSummaryWord);
     }
@@ -417,8 +419,20 @@ private:
 
     IrqState* irq(u32 vcpu, u32 intid);
     u8 route_target(u64 route) const;
-    u32 lpi_limit() const;  // exclusive INTID bound set by PROPBASER.IDbits
-    bool group_enabled(bool group1) const {
+    // Exclusive INTID bound set by PROPBASER.IDbits: one atomic word, written under dist_lock_ with propbaser_
+    // (set_propbaser), read without a lock by the LPI paths that hold only a vCPU lock (see lpi_cfg()).
+    u32 lpi_limit() const { return lpi_limit_.load(MemoryOrder::relaxed); }
+    void set_propbaser(u64 value);  // dist_lock_ held
+    // The cached configuration byte of LPI `idx` (INTID - 8192; IHI0069H 5.1.1: priority [7:2], Enable [0]). The
+    // cache is written under dist_lock_ only, eight bytes to an atomic word (store_lpi_config); readers take no
+    // lock: one single-copy-atomic load gives the byte as some writer left it (docs/vgic.md "LPI configuration
+    // without the distributor lock" says why that is enough).
+    [[gnu::always_inline]] u8 lpi_cfg(usize idx) const {
+        return static_cast<u8>(lpi_config_[idx / 8].load(MemoryOrder::relaxed) >> (idx % 8 * 8));
+    }
+    // LPIs [first, first + count) take bytes[0, count) (nullptr: 0, disabled). dist_lock_ held.
+    void store_lpi_config(u32 first, const u8* bytes, u32 count);
+    [[gnu::always_inline]] bool group_enabled(bool group1) const {
         const u32 ctlr = dist_ctlr_.load(MemoryOrder::relaxed);
         return group1 ? (ctlr & gicd_ctlr::EnableGrp1::field_mask) != 0
                       : (ctlr & gicd_ctlr::EnableGrp0::field_mask) != 0;
@@ -453,7 +467,9 @@ private:
         bool on;    // EnableLPIs and GICD_CTLR.EnableGrp1
         u32 limit;  // lpi_limit()
     };
-    LpiGate lpi_gate(const VcpuState& v) const { return {v.lpis_enabled && group_enabled(true), lpi_limit()}; }
+    [[gnu::always_inline]] LpiGate lpi_gate(const VcpuState& v) const {
+        return {v.lpis_enabled && group_enabled(true), lpi_limit()};
+    }
     [[gnu::always_inline]] inline void select_and_fill(u32 vcpu, VcpuIfState& s);
     [[gnu::always_inline]] inline void select_fresh_and_fill(u32 vcpu, VcpuIfState& s);
     [[gnu::always_inline]] inline void collect_irqs(u32 vcpu, LrSelector& sel);
@@ -484,11 +500,16 @@ private:
     [[gnu::always_inline]] inline bool flush_direct_one(u32 vcpu, VcpuIfState& s, u32& kick_mask);
     [[gnu::always_inline]] inline bool flush_private_one(u32 vcpu, VcpuIfState& s);
     [[gnu::always_inline]] inline bool flush_lpi_one(u32 vcpu, VcpuIfState& s);
+    [[gnu::always_inline]] inline void fold_finished_private(u32 vcpu, VcpuState& v, u32 id, u32 skip);
+    [[gnu::noinline]] void fold_finished_private_lr(u32 vcpu, u32 id);
+    [[gnu::noinline]] void note_private(u32 vcpu, u32 intid, IrqState& s);
+    [[gnu::noinline]] bool flush_lpi_live(u32 vcpu, VcpuIfState& s);
     [[gnu::noinline]] bool flush_live_locked(u32 vcpu, VcpuIfState& s);
     [[gnu::always_inline]] inline DirectKind direct_kind_irq(u32 vcpu, u32 intid);
     [[gnu::always_inline]] inline DirectKind direct_kind_lpi(const VcpuState& v, const VcpuIfState& s, const LpiGate& g,
                                                              u32 idx) const;
-    void check_direct_selection(u32 vcpu, const VcpuIfState& s, const LpiGate& gate, u32 free, u32 append);
+    [[gnu::noinline]] void check_direct_selection(u32 vcpu, const VcpuIfState& s, LpiGate gate, u32 free,
+                                                  u32 append);  // (tests only: out of the direct paths' frames)
     void retire_eoicount(u32 vcpu, VcpuIfState& s, u32& kick_mask);
     void load_lpi_config_range(u32 first, u32 count);
     // Re-reads the whole property table into lpi_config_ chunk by chunk, no lock held while guest RAM is read.
@@ -511,7 +532,7 @@ private:
     bool flat_affinity_ = false;  // every vCPU i has affinity 0.0.0.i (sgi_write)
 
     Atomic<u32> lpi_table_gen_;  // bumped on EnableLPIs changes, PROPBASER writes, reset (lpi_table())
-    Spinlock dist_lock_;         // SPI state, GICD_CTLR, PROPBASER and the LPI configuration cache
+    Spinlock dist_lock_;         // SPI state, GICD_CTLR, PROPBASER and the writers of the LPI configuration cache
     // EnableGrp0 | EnableGrp1. Written under dist_lock_; read without it by the direct flush of a private interrupt
     // (flush_private_one), which holds only the vCPU's lock.
     Atomic<u32> dist_ctlr_;
@@ -521,7 +542,8 @@ private:
     Atomic<u32> impl_rev_{kImplRevLatest};
     u64 propbaser_ = 0;
     IrqState spis_[kMaxSpis];
-    u8 lpi_config_[kNumLpis] = {};
+    Atomic<u32> lpi_limit_{kLpiBase};       // lpi_limit()
+    Atomic<u64> lpi_config_[kNumLpis / 8];  // lpi_cfg(): byte i % 8 of word i / 8 is LPI i's
     VcpuState vcpus_[kMaxVcpus];
 
     Distributor dist_;

@@ -255,3 +255,117 @@ TEST_F(VgicTest, ConcurrentInjectionAndFlush) {
         EXPECT_EQ(gicr_read(v, kSgi + 0x200), 0u);  // nothing left pending
     }
 }
+
+// The LPI direct flush and set_lpi_pending read the LPI configuration without the distributor lock (docs/vgic.md
+// "LPI configuration without the distributor lock"). Two "pCPUs" run their vCPUs' IRQ-exit flush (flush_live, with
+// the LRs in flight) and make LPIs pending on each other's vCPU, while a third thread rewrites the property table and
+// invalidates (INV, INVALL): no deadlock, and -- each LPI is made pending again only once its last delivery was
+// taken, so none coalesce -- every delivery answers exactly one injection: none twice, none made up (a taken LPI is
+// not pending), and once the table enables them all again, none lost.
+TEST_F(VgicTest, ConcurrentLpiConfigAndDirectFlush) {
+    make(2, 32);
+    // The direct flush's decision is the one the locked flush makes just before or after a configuration change;
+    // the full-scan check runs later, so under concurrent changes it may see the other side: off here.
+    vgic->set_check_incremental(false);
+    constexpr u64 kProp = kRamBase + 0x10000;
+    constexpr u64 kPend = kRamBase + 0x20000;
+    constexpr u32 kLpis = 24, kToggled = 20;
+    auto prop = [&](u32 i) { return std::atomic_ref<u8>(ram[kProp - kRamBase + i]); };
+    for (u32 i = 0; i < kLpis; ++i) prop(i).store(static_cast<u8>(0x40 + 8 * (i % 4)) | 1);
+    gicd_write(0x0, 3);
+    gicr_write(0, 0x70, kProp | 15, 8);
+    for (u32 c = 0; c < 2; ++c) {
+        gicr_write(c, 0x78, kPend + c * 0x10000, 8);
+        gicr_write(c, 0x0, 1);  // EnableLPIs
+        vgic->cpu_if(c).vmcr = ich_vmcr::VENG1::make(1) | ich_vmcr::VPMR::make(0xff);
+    }
+    std::atomic<bool> stop{false};
+    std::atomic<u64> sent[2][kLpis] = {}, received[2][kLpis] = {};
+    std::atomic<u32> outstanding[2][kLpis] = {};  // injected, not yet delivered
+    // Each receiver's round count, and the round of each LPI's last delivery: an LPI is injected again only some
+    // rounds after it was taken, so a delivery the model made up (a pending state it failed to consume) shows.
+    std::atomic<u64> rounds[2] = {}, taken_at[2][kLpis] = {};
+    std::atomic<u64> direct{0}, duplicates{0}, stale{0};
+    auto take = [&](u32 c, VcpuIfState& s) {  // the guest acknowledges and completes every pending LPI
+        for (u32 l = 0; l < s.used_lrs; ++l) {
+            const u32 id = lr_intid(s.lr[l]);
+            if (id < kLpiBase || id >= kLpiBase + kLpis) continue;
+            if (lr_state(s.lr[l]) & ich_lr::kStatePending) {
+                received[c][id - kLpiBase].fetch_add(1);
+                taken_at[c][id - kLpiBase].store(rounds[c].load());
+                if (outstanding[c][id - kLpiBase].exchange(0) != 1) duplicates.fetch_add(1);
+            }
+            s.lr[l] = ich_lr::State::set(s.lr[l], 0);
+        }
+    };
+    auto inject = [&](u32 c, u32 i) {
+        if (outstanding[c][i].load() != 0 || rounds[c].load() < taken_at[c][i].load() + 8) return;
+        u32 busy = 0;  // at most two in flight per vCPU: they fit the LRs, so the direct paths can take them
+        for (u32 k = 0; k < kToggled; ++k) busy += outstanding[c][k].load();
+        if (busy >= 2) return;
+        if (vgic->lpi_pending(c, kLpiBase + i)) stale.fetch_add(1);  // delivered and taken: not pending
+        outstanding[c][i].store(1);                                  // before: a delivery can only follow it
+        sent[c][i].fetch_add(1);
+        vgic->set_lpi_pending(c, kLpiBase + i, true);
+    };
+    std::vector<std::thread> threads;
+    for (u32 c = 0; c < 2; ++c) {
+        threads.emplace_back([&, c] {
+            auto& s = vgic->cpu_if(c);
+            std::mt19937 rng(c);
+            vgic->flush(c, s);
+            while (!stop.load()) {
+                rounds[c].fetch_add(1);
+                take(c, s);
+                if (rng() % 16 == 0) {
+                    vgic->fold(c, s);  // an exit the run loop sees
+                    vgic->flush(c, s);
+                } else if (vgic->flush_live(c, s)) {
+                    direct.fetch_add(1);
+                }
+                inject(1 - c, rng() % kLpis);  // to the other vCPU, as an ITS on this pCPU would
+                std::this_thread::yield();     // (more threads than cores: let the others run)
+            }
+            take(c, s);
+            vgic->fold(c, s);
+        });
+    }
+    threads.emplace_back([&] {
+        std::mt19937 rng(8);
+        while (!stop.load()) {
+            const u32 i = rng() % kLpis;
+            // LPIs from kToggled on are switched on and off; the others keep Enable and change priority.
+            prop(i).store(static_cast<u8>(i >= kToggled ? prop(i).load() ^ 1 : ((prop(i).load() + 0x20) | 1)));
+            if (rng() % 32 == 0)
+                vgic->invalidate_all_lpis(rng() % 2);
+            else
+                vgic->invalidate_lpi(rng() % 2, kLpiBase + i);
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));  // mostly no change is due: the direct paths run
+        }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    stop = true;
+    for (auto& t : threads) t.join();
+    for (u32 i = 0; i < kLpis; ++i) prop(i).store(static_cast<u8>(prop(i).load() | 1));
+    for (u32 c = 0; c < 2; ++c) vgic->invalidate_all_lpis(c);
+    for (int round = 0; round < 4; ++round) {
+        for (u32 c = 0; c < 2; ++c) {
+            auto& s = vgic->cpu_if(c);
+            vgic->flush(c, s);
+            take(c, s);
+            vgic->fold(c, s);
+        }
+    }
+    EXPECT_GT(direct.load(), 0u);
+    EXPECT_EQ(duplicates.load(), 0u);
+    EXPECT_EQ(stale.load(), 0u);
+    u64 total = 0;
+    for (u32 c = 0; c < 2; ++c) {
+        for (u32 i = 0; i < kLpis; ++i) {
+            total += received[c][i].load();
+            EXPECT_EQ(received[c][i].load(), sent[c][i].load()) << "vCPU " << c << " LPI " << kLpiBase + i;
+            EXPECT_FALSE(vgic->lpi_pending(c, kLpiBase + i));
+        }
+    }
+    EXPECT_GT(total, 0u);
+}
