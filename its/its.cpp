@@ -36,14 +36,16 @@ bool access_ok(const Region& r, const MmioAccess& a) {
 
 }  // namespace
 
-Its::Its(GuestMemory& mem, LpiSink& sink, ItsObserver* observer) : mem_(mem), sink_(sink), observer_(observer) {
+Its::Its(GuestMemory& mem, LpiSink& sink, ItsObserver* observer)
+    : mem_(mem), sink_(sink), observer_(observer), observer_pending_(observer != nullptr) {
     baser_[0] = sanitize_baser(0, 0);
     baser_[1] = sanitize_baser(1, 0);
 }
 
-void Its::set_observer(ItsObserver* observer) {
+void Its::set_observer(ItsObserver* observer, bool pending_calls) {
     LockGuard g(cmd_lock_);
     observer_ = observer;
+    observer_pending_ = observer != nullptr && pending_calls;
 }
 
 bool Its::set_hash_seed(u64 seed) {
@@ -85,12 +87,6 @@ MmioResult Its::mmio_read_table(const MmioAccess& a, u64& value) {
         process_queue(kCommandsPerTrap);
     value = (this->*r->read)(a, a.offset - r->offset);
     return MmioResult::ok;
-}
-
-void Its::write_cwriter_locked(u64 value) {
-    LockGuard g(cmd_lock_);
-    set_cwriter(value);
-    update_backlog();
 }
 
 MmioResult Its::mmio_write_table(const MmioAccess& a, u64 value) {
@@ -229,20 +225,6 @@ u64 Its::read_cwriter(const MmioAccess& a, u64 off) { return extract_bytes(cwrit
 
 void Its::write_cwriter(const MmioAccess& a, u64 off, u64 v) {
     set_cwriter(deposit_bytes(cwriter_, off & 7, a.width, v));
-}
-
-void Its::set_cwriter(u64 full) {
-    u64 offset = full & cqueue::kOffsetMask;  // bits [4:1] are RES0: a misaligned offset cannot be expressed
-    if (offset >= queue_bytes()) {
-        // IHI0069H 12.19.5: an offset beyond the queue is UNPREDICTABLE. Choice (KVM): the write is ignored.
-        HV_LOG_RATELIMITED(warn, "its: GITS_CWRITER %#llx beyond the %llu-byte queue ignored",
-                           static_cast<unsigned long long>(offset), static_cast<unsigned long long>(queue_bytes()));
-        return;
-    }
-    cwriter_ = offset;
-    // Retry: restart a stalled queue at GITS_CREADR (IHI0069H 12.19.5).
-    if (cqueue::Retry::get(full) && stalled_) stalled_ = false;
-    process_queue_batch(kCommandsPerTrap);  // the caller (mmio_write, a restore) publishes with update_backlog()
 }
 
 void Its::restore_cwriter(const MmioAccess&, u64, u64 v) {

@@ -75,7 +75,9 @@ public:
     Its(const Its&) = delete;
     Its& operator=(const Its&) = delete;
 
-    void set_observer(ItsObserver* observer);
+    // `pending_calls` false: the observer never takes an event's pending state over (its on_set_pending would answer
+    // false to every INT and CLEAR) and is not asked.
+    void set_observer(ItsObserver* observer, bool pending_calls = true);
     // Keys the translation hash with a per-VM secret (call before the guest runs; docs/isolation.md). False if
     // something is mapped already.
     bool set_hash_seed(u64 seed);
@@ -185,8 +187,17 @@ private:
     // Registers
     MmioResult mmio_read_table(const MmioAccess& a, u64& value);
     MmioResult mmio_write_table(const MmioAccess& a, u64 value);
+    // A 64-bit GITS_CWRITER write (mmio_write): the lock, set_cwriter, update_backlog in one function, with the batch
+    // and the INT of the last event found inline (its_commands.cpp).
     void write_cwriter_locked(u64 value);
     void set_cwriter(u64 full);  // a guest write of the whole register (cmd_lock_ held)
+    // set_cwriter's and process_queue_batch's bodies, inline into write_cwriter_locked and their out-of-line copies
+    // (defined and used in its_commands.cpp only).
+    inline void set_cwriter_body(u64 full);
+    inline void process_queue_batch_body(u32 budget);
+    // The INT command (dw0, dw1) of the event lookup_event found last, if it is still that event's mapping: done as
+    // cmd_int_clear_inv does it; false (nothing done) if the event is another one (its_commands.cpp).
+    inline bool int_last_event(u64 dw0, u64 dw1);
     u64 queue_bytes() const { return (cbaser::Size::get(cbaser_) + 1) * 4096; }
     u64 queue_base() const { return cbaser::PhysicalAddress::get(cbaser_) << 12; }
     TableGeometry device_table() const { return decode_baser(baser_[0], kDevBits); }
@@ -256,6 +267,7 @@ private:
     GuestMemory& mem_;
     LpiSink& sink_;
     ItsObserver* observer_ = nullptr;
+    bool observer_pending_ = false;  // observer_ != nullptr and set_observer's `pending_calls`
     TranslaterFrame translater_frame_{*this};
 
     mutable Spinlock map_lock_;

@@ -32,7 +32,25 @@ void Its::process_backlog() {
     process_queue(kCommandsPerTrap);
 }
 
-void Its::process_queue_batch(u32 budget) {
+[[gnu::always_inline]] inline bool Its::int_last_event(u64 dw0, u64 dw1) {
+    // lookup_event's first check (exact, see there) and cmd_int_clear_inv's INT, for a mapped collection; the rest --
+    // another event, an unmapped collection (logged) -- is left to them.
+    if (last_ite_ == kNil) return false;
+    const Ite& i = map_.ite(last_ite_);
+    const u32 dev = static_cast<u32>(Command::DeviceIdF::get(dw0));
+    const u32 ev = static_cast<u32>(Command::EventIdF::get(dw1));
+    if (!i.used || i.event != ev) return false;
+    const Device& d = map_.device(i.device);
+    if (!d.used || d.id != dev) return false;
+    const u32 target = map_.collection(i.collection).target;
+    if (target == kUnmappedTarget) return false;
+    // A directly injected vLPI (GICv4) has its pending state in the physical GIC: the observer sets it.
+    if (observer_pending_ && observer_->on_set_pending(dev, ev, true)) return true;
+    sink_.set_lpi_pending(target, i.intid, true);
+    return true;
+}
+
+[[gnu::always_inline]] inline void Its::process_queue_batch_body(u32 budget) {
     if (!enabled_.load(MemoryOrder::relaxed) || stalled_ || !cbaser::Valid::get(cbaser_)) return;
     const u64 size = queue_bytes();
     if (creadr_ >= size || cwriter_ >= size) {  // cannot happen through the register paths; be safe anyway
@@ -44,15 +62,23 @@ void Its::process_queue_batch(u32 budget) {
     // asynchronously while the driver polls GITS_CREADR (IHI0069H 5.3: commands complete when CREADR passes them).
     // INVALL and MOVALL walk every LPI (the property table, the pending bitmap): they count kHeavyCommandCost.
     // The queue lies in one region of guest RAM (the usual case): each command is copied straight from there. The
-    // guest may rewrite it meanwhile: the copy is what gets validated and executed.
+    // guest may rewrite it meanwhile: the copy is what gets validated and executed (each word is read once).
+    // An INT of the event found last (int_last_event: a driver's INTs come in runs) is done from the words read,
+    // without the copy and execute's dispatch.
     const u8* const host = queue_host();
     Command& c = cmd_;
     budget = static_cast<u32>(min<u64>(budget, size / kCommandSize));  // each command counts at least 1
     for (u32 work = 0; creadr_ != cwriter_ && work < budget;) {
+        const u64 next = creadr_ + kCommandSize == size ? 0 : creadr_ + kCommandSize;  // both 32-aligned
         if (host != nullptr) {
-            const volatile u64* src = reinterpret_cast<const volatile u64*>(host + creadr_);  // each word read once
+            const volatile u64* src = reinterpret_cast<const volatile u64*>(host + creadr_);
             c.dw[0] = src[0];
             c.dw[1] = src[1];
+            if (c.raw_opcode() == static_cast<u8>(Opcode::INT) && int_last_event(c.dw[0], c.dw[1])) {
+                ++work;
+                creadr_ = next;
+                continue;
+            }
             c.dw[2] = src[2];
             c.dw[3] = src[3];
         } else if (mem_.read(queue_base() + creadr_, &c, sizeof c) != Status::ok) {
@@ -68,9 +94,36 @@ void Its::process_queue_batch(u32 budget) {
         const bool heavy =
             c.raw_opcode() == static_cast<u8>(Opcode::INVALL) || c.raw_opcode() == static_cast<u8>(Opcode::MOVALL);
         work += heavy ? kHeavyCommandCost : 1;
-        creadr_ = creadr_ + kCommandSize == size ? 0 : creadr_ + kCommandSize;  // creadr_ < size, both 32-aligned
+        creadr_ = next;
     }
 }
+
+// GITS_CWRITER (IHI0069H 12.19.5): a guest write of the whole register; cmd_lock_ held, the caller publishes with
+// update_backlog().
+[[gnu::always_inline]] inline void Its::set_cwriter_body(u64 full) {
+    u64 offset = full & cqueue::kOffsetMask;  // bits [4:1] are RES0: a misaligned offset cannot be expressed
+    if (offset >= queue_bytes()) {
+        // IHI0069H 12.19.5: an offset beyond the queue is UNPREDICTABLE. Choice (KVM): the write is ignored.
+        HV_LOG_RATELIMITED(warn, "its: GITS_CWRITER %#llx beyond the %llu-byte queue ignored",
+                           static_cast<unsigned long long>(offset), static_cast<unsigned long long>(queue_bytes()));
+        return;
+    }
+    cwriter_ = offset;
+    // Retry: restart a stalled queue at GITS_CREADR (IHI0069H 12.19.5).
+    if (cqueue::Retry::get(full) && stalled_) stalled_ = false;
+    process_queue_batch_body(kCommandsPerTrap);
+}
+
+void Its::set_cwriter(u64 full) { set_cwriter_body(full); }
+
+// The driver's doorbell, every command batch (its.hpp mmio_write): one function from the lock to update_backlog().
+void Its::write_cwriter_locked(u64 value) {
+    LockGuard g(cmd_lock_);
+    set_cwriter_body(value);
+    update_backlog();
+}
+
+void Its::process_queue_batch(u32 budget) { process_queue_batch_body(budget); }
 
 CmdResult Its::execute(const Command& c) {
     if (!is_known_opcode(c.raw_opcode())) {
@@ -360,7 +413,7 @@ CmdResult Its::cmd_int_clear_inv(const Command& c) {
     }
     const bool set = c.opcode() == Opcode::INT;
     // A directly injected vLPI (GICv4) has its pending state in the physical GIC: the observer sets or clears it.
-    if (observer_ && observer_->on_set_pending(c.device_id(), c.event_id(), set)) return CmdResult::next;
+    if (observer_pending_ && observer_->on_set_pending(c.device_id(), c.event_id(), set)) return CmdResult::next;
     sink_.set_lpi_pending(target, intid, set);
     return CmdResult::next;
 }

@@ -301,7 +301,9 @@ Status msi_passthrough_init(Vm& vm, const PlatformInfo& plat, DirectMode mode) {
         return s;
     }
     st().native_wfi = cfg.direct && mode == DirectMode::on;
-    vm.its[0]->set_observer(&const_cast<ShadowObserver&>(kObserver));  // stateless: nothing is written through it
+    // Stateless: nothing is written through it. Its on_set_pending answers false but with direct injection: without
+    // it the ITS does not ask (every INT).
+    vm.its[0]->set_observer(&const_cast<ShadowObserver&>(kObserver), st().shadow.direct());
     st().shadow_ready = true;
 
     gic_set_lpi_handler(host_lpi_irq, nullptr);

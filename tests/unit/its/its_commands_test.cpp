@@ -160,6 +160,36 @@ TEST(ItsCommands, EventLookupFollowsEveryMappingChange) {
     EXPECT_EQ(h.sink.pending(), (std::set<std::pair<u32, u32>>{{1, 8701}}));
 }
 
+// An INT of the event found last is done inline (its_commands.cpp int_last_event), the others by cmd_int_clear_inv:
+// both ask an observer that takes pending state over (GICv4 direct injection) -- unless it was set without
+// pending_calls -- and leave the sink alone when it does.
+TEST(ItsCommands, IntAsksTheObserverOnlyWithPendingCalls) {
+    struct TakeOver final : ItsObserver {
+        void on_map(u32, u32, u32, u32) override {}
+        void on_unmap(u32, u32, u32) override {}
+        bool on_set_pending(u32 dev, u32 ev, bool pending) override {
+            asked.push_back({dev, ev});
+            EXPECT_TRUE(pending);
+            return true;
+        }
+        std::vector<std::pair<u32, u32>> asked;
+    } obs;
+    Harness h;
+    basic(h);
+    h.its->set_observer(&obs);
+    const auto intr = [&](u32 dev, u32 ev) { h.cmd(Command::event_cmd(Opcode::INT, dev, ev)); };
+    intr(7, 1);  // a lookup
+    intr(7, 1);  // the event found last
+    h.cmds({Command::event_cmd(Opcode::INT, 7, 1), Command::event_cmd(Opcode::INT, 7, 0)});
+    EXPECT_EQ(obs.asked, (std::vector<std::pair<u32, u32>>{{7, 1}, {7, 1}, {7, 1}, {7, 0}}));
+    EXPECT_TRUE(h.sink.pending().empty());
+    h.its->set_observer(&obs, false);
+    intr(7, 0);  // the event found last
+    intr(7, 1);  // a lookup
+    EXPECT_EQ(obs.asked.size(), 4u);
+    EXPECT_EQ(h.sink.pending(), (std::set<std::pair<u32, u32>>{{1, 8192}, {1, 8193}}));
+}
+
 TEST(ItsCommands, MapdUnmapAndRemapDropEvents) {
     Harness h;
     basic(h);
@@ -408,6 +438,26 @@ TEST(ItsBatching, OneBatchPerTrapAndCreadrShowsProgress) {
     EXPECT_FALSE(h.its->has_backlog());
     EXPECT_EQ(h.creadr(), h.cwriter);
     EXPECT_NE(h.read(reg(GitsReg::CTLR), 4) & ctlr::Quiescent::make(1), 0u);
+}
+
+// The batch bound holds for INTs of one event too (each counts one command, also when done inline): a queue of
+// 2 * kCommandsPerTrap + 3 INTs takes three traps.
+TEST(ItsBatching, IntRunsCountAgainstTheBatch) {
+    Harness h;
+    basic(h);
+    const u64 calls = h.sink.set_calls;
+    const u64 start = h.read(reg(GitsReg::CWRITER));
+    for (u32 i = 0; i < 2 * kCommandsPerTrap + 3; ++i) h.put(Command::event_cmd(Opcode::INT, 7, i == 40 ? 2 : 0));
+    h.write(reg(GitsReg::CWRITER), h.cwriter);
+    EXPECT_EQ(h.sink.set_calls - calls, kCommandsPerTrap);
+    EXPECT_EQ(h.read(reg(GitsReg::CWRITER)), start + (2 * kCommandsPerTrap + 3) * kCommandSize);
+    EXPECT_TRUE(h.its->has_backlog());
+    EXPECT_EQ(h.creadr(), start + 2 * kCommandsPerTrap * kCommandSize);  // this poll ran batch 2
+    EXPECT_EQ(h.sink.set_calls - calls, 2 * kCommandsPerTrap);
+    EXPECT_EQ(h.creadr(), h.cwriter);
+    EXPECT_FALSE(h.its->has_backlog());
+    EXPECT_EQ(h.sink.set_calls - calls, 2 * kCommandsPerTrap + 3);
+    EXPECT_EQ(h.sink.pending(), (std::set<std::pair<u32, u32>>{{1, 8192}, {2, 8194}}));
 }
 
 // The guest's 64-bit GITS_CREADR read takes no lock while no command waits: it returns what the last command-lock
