@@ -168,6 +168,35 @@ template <typename H>
     return reason;  // neither the vGIC's nor an ITS's: the run loop
 }
 
+// fast_its_ctl's answer "not one of its two registers": the caller goes on with the general decode.
+constexpr u64 kNotItsCtl = ~u64{0};
+
+// The two registers of vm.its[0] a driver touches for every command batch -- the 64-bit GITS_CWRITER write (the
+// doorbell: the ITS runs the batch) and GITS_CREADR read (the completion poll) -- recognised by their IPA alone
+// before the GICR frame and fast_its's search, and handled as fast_its handles them (the same checks, the
+// same calls, the same entry-work answer). kNotItsCtl for any other access (any other offset, width or direction,
+// another ITS, a CREADR read while commands wait): fast_its decides those.
+[[gnu::always_inline]] inline u64 fast_its_ctl(Vm& vm, Vcpu& v, u64 ipa, esr::DataAbortSyndrome d) {
+    if (vm.its_mapped == 0 || d.access_size() != 8) return kNotItsCtl;
+    const u64 offset = ipa - vm.its_base[0];
+    its::Its& its = *vm.its[0];
+    if (offset == its::reg(its::GitsReg::CREADR) && !d.write()) {
+        u64 value = 0;
+        if (!its.read_creadr_unlocked(offset, 8, value)) return kNotItsCtl;
+        write_gpr(v.ctx, d.srt(), value);  // as fast_its
+        advance_pc(v.ctx);
+        return kResume;
+    }
+    if (offset != its::reg(its::GitsReg::CWRITER) || !d.write()) return kNotItsCtl;
+    if (!vgic_lines_quiet(v) || !vgic_lrs_idle(v)) return kNotItsCtl;  // fast_its sends it to the run loop
+    // Its::mmio_write's 64-bit CWRITER case (the offset and width are these constants: no register table).
+    if (its.mmio_write(MmioAccess{v.id, offset, 8, true}, read_gpr(v.ctx, d.srt())) != MmioResult::ok)
+        return kNotItsCtl;
+    advance_pc(v.ctx);
+    // As fast_its after a write.
+    return v.kick_pending.load(MemoryOrder::relaxed) || its.has_backlog() ? HV_EXIT_HANDLED : kResume;
+}
+
 // A stage-2 data abort (the syndrome in `esr`) on the vGIC's GICD/GICR frames or an ITS frame. Returns `reason` if
 // nothing was done (the run loop handles the exit); kResume or HV_EXIT_HANDLED if it was. From hv_fast_mmio only
 // with a transfer register outside x19-x29 (they are not in ctx there).
@@ -177,6 +206,10 @@ template <typename H>
     const esr::DataAbortSyndrome d{esr};
     if (!d.emulatable_unmapped()) return reason;
     const u64 ipa = esr::fault_ipa(HV_READ_SYSREG(hpfar_el2), HV_READ_SYSREG(far_el2));
+    // Outside GICD (micro-bench's mmio_read_vgic pays nothing for it): the ITS's doorbell and poll.
+    if (const VgicGlueState& g = hyp().vgic_glue; ipa - g.gicd_base >= g.gicd_size) [[unlikely]] {
+        if (const u64 r = fast_its_ctl(vm, v, ipa, d); r != kNotItsCtl) return r;
+    }
     const VgicFrame f = vgic_frame(ipa);  // GICD/GICR without MmioBus's search
     if (f.kind == VgicFrame::none) return fast_its(vm, v, ipa, d, reason);
     MmioHandler& h = f.kind == VgicFrame::gicd ? vm.vgic.distributor() : vm.vgic.redistributors();
