@@ -42,11 +42,11 @@ void Its::process_backlog() {
     if (!i.used || i.event != ev) return false;
     const Device& d = map_.device(i.device);
     if (!d.used || d.id != dev) return false;
-    const u32 target = map_.collection(i.collection).target;
+    const u32 target = map_.collection(i.collection).target, intid = i.intid;
     if (target == kUnmappedTarget) return false;
     // A directly injected vLPI (GICv4) has its pending state in the physical GIC: the observer sets it.
     if (observer_pending_ && observer_->on_set_pending(dev, ev, true)) return true;
-    sink_.set_lpi_pending(target, i.intid, true);
+    sink_.set_lpi_pending(target, intid, true);
     return true;
 }
 
@@ -72,13 +72,14 @@ void Its::process_backlog() {
         const u64 next = creadr_ + kCommandSize == size ? 0 : creadr_ + kCommandSize;  // both 32-aligned
         if (host != nullptr) {
             const volatile u64* src = reinterpret_cast<const volatile u64*>(host + creadr_);
-            c.dw[0] = src[0];
-            c.dw[1] = src[1];
-            if (c.raw_opcode() == static_cast<u8>(Opcode::INT) && int_last_event(c.dw[0], c.dw[1])) {
+            const u64 dw0 = src[0], dw1 = src[1];
+            if (Command::OpcodeF::get(dw0) == static_cast<u8>(Opcode::INT) && int_last_event(dw0, dw1)) {
                 ++work;
                 creadr_ = next;
                 continue;
             }
+            c.dw[0] = dw0;
+            c.dw[1] = dw1;
             c.dw[2] = src[2];
             c.dw[3] = src[3];
         } else if (mem_.read(queue_base() + creadr_, &c, sizeof c) != Status::ok) {

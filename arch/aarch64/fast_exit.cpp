@@ -14,6 +14,8 @@
 //     ISPENDR/ICPENDR/ISACTIVER/ICACTIVER).
 //     Data aborts with a valid syndrome and the transfer register outside x19-x29 come in through hv_fast_mmio, with
 //     x19-x29 still in the CPU (as HVC/SMC: hv_fast_hvc); the others through hv_fast_exit with everything saved.
+//     64-bit ones come in through hv_fast_mmio64 first: the GITS_CWRITER write and GITS_CREADR read of the first ITS,
+//     every command batch's doorbell and poll, by their IPA alone (anything else goes on to hv_fast_mmio).
 //   - IRQ exits: the run loop's order (fast_irq below); a guest timer firing again right after the guest completed
 //     its last interrupt, with no other entry work, only has its LR re-armed (vgic_timer_refire).
 // No MMIO that may observe a hardware-linked line (EL1 timer, PMU) while one is up or parked: the run loop samples
@@ -168,35 +170,6 @@ template <typename H>
     return reason;  // neither the vGIC's nor an ITS's: the run loop
 }
 
-// fast_its_ctl's answer "not one of its two registers": the caller goes on with the general decode.
-constexpr u64 kNotItsCtl = ~u64{0};
-
-// The two registers of vm.its[0] a driver touches for every command batch -- the 64-bit GITS_CWRITER write (the
-// doorbell: the ITS runs the batch) and GITS_CREADR read (the completion poll) -- recognised by their IPA alone
-// before the GICR frame and fast_its's search, and handled as fast_its handles them (the same checks, the
-// same calls, the same entry-work answer). kNotItsCtl for any other access (any other offset, width or direction,
-// another ITS, a CREADR read while commands wait): fast_its decides those.
-[[gnu::always_inline]] inline u64 fast_its_ctl(Vm& vm, Vcpu& v, u64 ipa, esr::DataAbortSyndrome d) {
-    if (vm.its_mapped == 0 || d.access_size() != 8) return kNotItsCtl;
-    const u64 offset = ipa - vm.its_base[0];
-    its::Its& its = *vm.its[0];
-    if (offset == its::reg(its::GitsReg::CREADR) && !d.write()) {
-        u64 value = 0;
-        if (!its.read_creadr_unlocked(offset, 8, value)) return kNotItsCtl;
-        write_gpr(v.ctx, d.srt(), value);  // as fast_its
-        advance_pc(v.ctx);
-        return kResume;
-    }
-    if (offset != its::reg(its::GitsReg::CWRITER) || !d.write()) return kNotItsCtl;
-    if (!vgic_lines_quiet(v) || !vgic_lrs_idle(v)) return kNotItsCtl;  // fast_its sends it to the run loop
-    // Its::mmio_write's 64-bit CWRITER case (the offset and width are these constants: no register table).
-    if (its.mmio_write(MmioAccess{v.id, offset, 8, true}, read_gpr(v.ctx, d.srt())) != MmioResult::ok)
-        return kNotItsCtl;
-    advance_pc(v.ctx);
-    // As fast_its after a write.
-    return v.kick_pending.load(MemoryOrder::relaxed) || its.has_backlog() ? HV_EXIT_HANDLED : kResume;
-}
-
 // A stage-2 data abort (the syndrome in `esr`) on the vGIC's GICD/GICR frames or an ITS frame. Returns `reason` if
 // nothing was done (the run loop handles the exit); kResume or HV_EXIT_HANDLED if it was. From hv_fast_mmio only
 // with a transfer register outside x19-x29 (they are not in ctx there).
@@ -206,10 +179,6 @@ constexpr u64 kNotItsCtl = ~u64{0};
     const esr::DataAbortSyndrome d{esr};
     if (!d.emulatable_unmapped()) return reason;
     const u64 ipa = esr::fault_ipa(HV_READ_SYSREG(hpfar_el2), HV_READ_SYSREG(far_el2));
-    // Outside GICD (micro-bench's mmio_read_vgic pays nothing for it): the ITS's doorbell and poll.
-    if (const VgicGlueState& g = hyp().vgic_glue; ipa - g.gicd_base >= g.gicd_size) [[unlikely]] {
-        if (const u64 r = fast_its_ctl(vm, v, ipa, d); r != kNotItsCtl) return r;
-    }
     const VgicFrame f = vgic_frame(ipa);  // GICD/GICR without MmioBus's search
     if (f.kind == VgicFrame::none) return fast_its(vm, v, ipa, d, reason);
     MmioHandler& h = f.kind == VgicFrame::gicd ? vm.vgic.distributor() : vm.vgic.redistributors();
@@ -380,6 +349,8 @@ extern "C" u64 hv_fast_hvc(u64 ec) {
 
 namespace hv::arch {
 
+extern "C" u64 hv_fast_mmio(u64 esr);
+
 static_assert(esr::SysRegAccess::is(HV_ESR_SGI1R_WRITE, arm::reg::kIccSgi1rEl1, false) &&
                   esr::SysRegAccess::rt_of(HV_ESR_SGI1R_WRITE) == 0 &&
                   esr::exception_class(HV_ESR_SGI1R_WRITE) == esr::ExceptionClass::sysreg &&
@@ -422,6 +393,60 @@ extern "C" __attribute__((no_stack_protector)) u64 hv_fast_mmio(u64 esr) {
     const u64 r = fast_mmio(*hyp().vm, v, esr, HV_EXIT_SYNC);
     if (r != HV_EXIT_SYNC) count_fast(cpu.exits, cpu.exits.dabt, r);
     return r;
+}
+
+namespace {
+
+// hv_fast_mmio64's GITS_CWRITER write of vm.its[0]: what fast_its does with it -- quiet hardware-linked lines and idle
+// LRs (else the general path, which sends the exit to the run loop), the ITS's 64-bit CWRITER case (its register
+// table skipped: the offset and width are constants), the entry-work answer after a write -- and the count. Not
+// inlined, tail-called: the poll stays a leaf (no frame, no callee-saved registers).
+[[gnu::noinline]] u64 its_doorbell(PerCpu& cpu, Vcpu& v, its::Its& its, u64 esr) {
+    if (!vgic_lines_quiet(v) || !vgic_lrs_idle(v)) return hv_fast_mmio(esr);
+    const esr::DataAbortSyndrome d{esr};
+    if (its.mmio_write(MmioAccess{v.id, its::reg(its::GitsReg::CWRITER), 8, true}, read_gpr(v.ctx, d.srt())) !=
+        MmioResult::ok)
+        return HV_EXIT_SYNC;  // (the CWRITER case always answers ok)
+    advance_pc(v.ctx);
+    const u64 r = v.kick_pending.load(MemoryOrder::relaxed) || its.has_backlog() ? HV_EXIT_HANDLED : kResume;
+    count_fast(cpu.exits, cpu.exits.dabt, r);
+    return r;
+}
+
+}  // namespace
+
+// The exit vector's entry for data aborts with a valid syndrome, a transfer register outside x19-x29 and a 64-bit
+// access (vectors.S; the others go to hv_fast_mmio, as these do when they are not the two below). The two registers
+// of vm.its[0] a driver touches for every command batch: the GITS_CREADR read (the completion poll: the lock-free
+// read, as fast_its) and the GITS_CWRITER write (the doorbell: its_doorbell), recognised by their IPA alone, without
+// the GICD/GICR frames, fast_its's search and the MmioAccess. Returns as hv_fast_exit. No stack protector: as
+// hv_fast_mmio (nothing on its stack at all).
+extern "C" __attribute__((no_stack_protector)) u64 hv_fast_mmio64(u64 esr) {
+    PerCpu& cpu = this_cpu();
+    Vcpu* vp = cpu.vcpu;
+    if (vp == nullptr) return hv_fast_mmio(esr);  // (which answers HV_EXIT_SYNC)
+    Vcpu& v = *vp;
+    const esr::DataAbortSyndrome d{esr};
+    Vm& vm = *hyp().vm;
+    const unsigned srt = d.srt();
+    // As fast_mmio: a valid syndrome of a translation or access-flag fault; the vector never sends x19-x29.
+    if (vm.its_mapped == 0 || !d.emulatable_unmapped() || d.access_size() != 8 || (srt >= 19 && srt <= 29))
+        return hv_fast_mmio(esr);
+    const u64 offset = esr::fault_ipa(HV_READ_SYSREG(hpfar_el2), HV_READ_SYSREG(far_el2)) - vm.its_base[0];
+    its::Its& its = *vm.its[0];
+    if (d.write()) {
+        if (offset != its::reg(its::GitsReg::CWRITER)) return hv_fast_mmio(esr);
+        v.sys_stale = true;  // as hv_fast_exit
+        return its_doorbell(cpu, v, its, esr);
+    }
+    u64 value = 0;
+    if (offset != its::reg(its::GitsReg::CREADR) || !its.read_creadr_unlocked(offset, 8, value))
+        return hv_fast_mmio(esr);
+    v.sys_stale = true;
+    write_gpr(v.ctx, srt, value);  // a 64-bit load: nothing to extend or truncate (as fast_its)
+    advance_pc(v.ctx);
+    count_fast(cpu.exits, cpu.exits.dabt, kResume);
+    return kResume;
 }
 
 }  // namespace hv::arch

@@ -178,9 +178,9 @@ guest_exit_common:
      * HV_FAST_RESUME to resume the guest, or the exit reason for the run loop.
      * HVC/SMC: the firmware only reads x0-x17 and writes x0-x3 (call_firmware), so x19-x29 are not saved before the
      * call nor reloaded after it; they go into ctx only if the exit goes on to the run loop. The same for a data
-     * abort with a valid syndrome whose transfer register is not one of x19-x29 (hv_fast_mmio: the MMIO emulation
-     * reads or writes only ctx.x[Rt]) and an ICC_SGI1R_EL1 write from a register outside x19-x29 (hv_fast_sgi1r: the
-     * vGIC reads only ctx.x[Rt]). Every other exit saves them first: the MSR/MRS emulation and the MMIO of
+     * abort with a valid syndrome whose transfer register is not one of x19-x29 (hv_fast_mmio, and hv_fast_mmio64
+     * for doublewords: the MMIO emulation reads or writes only ctx.x[Rt]) and an ICC_SGI1R_EL1 write from a register
+     * outside x19-x29 (hv_fast_sgi1r: the vGIC reads only ctx.x[Rt]). Every other exit saves them first: the MSR/MRS emulation and the MMIO of
      * x19-x29 read and write them in ctx. */
     cbz     x1, 23f                     /* HV_EXIT_SYNC == 0; hv_fast_exit returns the reasons it does not handle */
     cmp     x1, #HV_EXIT_IRQ
@@ -214,7 +214,8 @@ exit_fast_resume_hvc:                   /* x19-x29 were never touched */
     ctx_eret
 
     /* A data abort from the guest (EC 0x24) with ISS.ISV = 1 and ISS.SRT not in 19..29 (DDI0487 D17.2.40):
-     * hv_fast_mmio, x0 = ESR_EL2. x2 = EC, x3 = ESR_EL2. */
+     * hv_fast_mmio, x0 = ESR_EL2; a doubleword access (ISS.SAS = 3) hv_fast_mmio64 (the ITS's CWRITER and CREADR,
+     * anything else it hands to hv_fast_mmio). x2 = EC, x3 = ESR_EL2. */
 21:
 exit_mmio:                              /* (a label of its own for the exit profile, tests/bench/exit-profile) */
     cmp     x2, #0x24
@@ -225,7 +226,13 @@ exit_mmio:                              /* (a label of its own for the exit prof
     cmp     x2, #10
     b.ls    20f                         /* x19-x29: saved first (exit_save_all) */
     mov     x0, x3
-    bl      hv_fast_mmio
+    tbz     x3, #22, 24f                /* SAS (ISS[23:22]) 0 or 2: bytes, words */
+    tbnz    x3, #23, 25f                /* SAS 3: doublewords -- the ITS's CWRITER and CREADR: hv_fast_mmio64 */
+24: bl      hv_fast_mmio
+    cmp     x0, #HV_FAST_RESUME
+    b.eq    exit_fast_resume_hvc
+    b       19f
+25: bl      hv_fast_mmio64
     cmp     x0, #HV_FAST_RESUME
     b.eq    exit_fast_resume_hvc
     b       19f

@@ -10,9 +10,13 @@
 // W register (DDI0487 C6.2: LDRSB, LDRSH, LDRSW). GICD_IPRIORITYR takes byte and word accesses; GICD_IROUTER 64-bit
 // ones. Halfword accesses are RAZ under the hypervisor (IHI0069H 12.1.3: not a supported width).
 // Control: the IPRIORITYR words written hold a value with the top bit set, so a missing sign extension shows.
+// The ITS's GITS_CREADR (LDR X<n>) and GITS_CWRITER (STR X<n>) go to a lean path of their own (fast_exit.cpp
+// hv_fast_mmio64): the same checks with Rt = x0..x30 and xzr, on the (disabled) virtual ITS -- CWRITER takes and
+// reads back each register's value, a distinct queue offset, and nothing runs.
 //
 // guest-tests: smp=1 mem=512M append="" hv_append="vcpus=1" expect=pass
 #include "tests/guest/runtime/guest.hpp"
+#include "tests/guest/runtime/its.hpp"
 
 using namespace rt;
 
@@ -66,6 +70,16 @@ mmio_probe_\op\()_\r\n:
     .endr
     mmio_probe ldr, w, zr, 0
     mmio_probe str, w, zr, 0
+    mmio_probe str, x, 0, 1
+    mmio_probe ldr, x, 0, 1
+    .irp    n, 1,2,3,4,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,23,24,25,26,27,28,29,30
+    mmio_probe ldr, x, \n, 0
+    .endr
+    .irp    n, 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30
+    mmio_probe str, x, \n, 0
+    .endr
+    mmio_probe ldr, x, zr, 0
+    mmio_probe str, x, zr, 0
     .irp    n, 5, 22
     mmio_probe ldrb, w, \n, 0
     mmio_probe ldrsb, w, \n, 0
@@ -97,6 +111,16 @@ constexpr Probe kLoads[31] = {RT_REGS(RT_LOAD)};
 constexpr Probe kStores[31] = {RT_REGS(RT_STORE)};
 extern "C" void mmio_probe_ldr_wzr(u64, u64*);
 extern "C" void mmio_probe_str_wzr(u64, u64*);
+#define RT_DECLARE_X(n)                             \
+    extern "C" void mmio_probe_ldr_x##n(u64, u64*); \
+    extern "C" void mmio_probe_str_x##n(u64, u64*);
+RT_REGS(RT_DECLARE_X)
+#define RT_LOAD_X(n) mmio_probe_ldr_x##n,
+#define RT_STORE_X(n) mmio_probe_str_x##n,
+constexpr Probe kLoads64[31] = {RT_REGS(RT_LOAD_X)};
+constexpr Probe kStores64[31] = {RT_REGS(RT_STORE_X)};
+extern "C" void mmio_probe_ldr_xzr(u64, u64*);
+extern "C" void mmio_probe_str_xzr(u64, u64*);
 
 #define RT_FORMS(n)                                   \
     extern "C" void mmio_probe_ldrb_w##n(u64, u64*);  \
@@ -249,3 +273,62 @@ void check_forms(const Forms& f) {
 GUEST_TEST(load_forms_lean_path) { check_forms(RT_FORMS_OF(5)); }
 
 GUEST_TEST(load_forms_x19_to_x29) { check_forms(RT_FORMS_OF(22)); }
+
+namespace {
+constexpr u64 kGitsCwriter = 0x88;
+constexpr u64 kGitsCreadr = 0x90;
+u64 its_base() {
+    u64 base = 0, size = 0;
+    return its::dt_find_all(&base, &size, 1) == 1 ? base : 0;
+}
+}  // namespace
+
+GUEST_TEST(its_creadr_into_every_register) {
+    const u64 its = its_base();
+    ASSERT_NE(its, 0u);
+    const u64 addr = its + kGitsCreadr;
+    const u64 want = read64(addr);
+    u32 bad_value = 0, bad_others = 0;
+    for (u32 n = 0; n < 31; ++n) {
+        u64 regs[31];
+        run(kLoads64[n], addr, regs);
+        if (regs[n] != want) {
+            printf("    ldr x%u: 0x%llx, expected 0x%llx\n", n, static_cast<unsigned long long>(regs[n]),
+                   static_cast<unsigned long long>(want));
+            ++bad_value;
+        }
+        bad_others += changed(regs, n == 0 ? 1 : 0, n) != 0;
+    }
+    EXPECT_EQ(bad_value, 0u);
+    EXPECT_EQ(bad_others, 0u);
+    u64 regs[31];
+    run(mmio_probe_ldr_xzr, addr, regs);
+    EXPECT_EQ(changed(regs, 0, kNone), 0u);
+}
+
+GUEST_TEST(its_cwriter_from_every_register) {
+    const u64 its = its_base();
+    ASSERT_NE(its, 0u);
+    ASSERT_EQ(read32(its) & 1, 0u);  // GITS_CTLR.Enabled: nothing is run, CWRITER just holds what is written
+    const u64 addr = its + kGitsCwriter;
+    u32 bad_value = 0, bad_others = 0;
+    for (u32 n = 0; n < 31; ++n) {
+        const u64 offset = 32 * (n + 1);  // within the 4 KiB queue GITS_CBASER.Size 0 gives
+        u64 regs[31];
+        for (u32 i = 0; i < 31; ++i) regs[i] = pattern(i);
+        regs[n] = offset;
+        kStores64[n](addr, regs);
+        if (read64(addr) != offset) {
+            printf("    str x%u: CWRITER 0x%llx, expected 0x%llx\n", n, static_cast<unsigned long long>(read64(addr)),
+                   static_cast<unsigned long long>(offset));
+            ++bad_value;
+        }
+        bad_others += changed(regs, n == 0 ? 1 : 0, n) != 0 || regs[n] != offset;
+    }
+    EXPECT_EQ(bad_value, 0u);
+    EXPECT_EQ(bad_others, 0u);
+    u64 regs[31];
+    run(mmio_probe_str_xzr, addr, regs);
+    EXPECT_EQ(read64(addr), 0u);
+    EXPECT_EQ(changed(regs, 0, kNone), 0u);
+}
