@@ -581,18 +581,18 @@ void Vgic::flush_locked(u32 vcpu, VcpuIfState& s, u32& kick_mask) {
     }
 }
 
-bool Vgic::flush_live(u32 vcpu, VcpuIfState& s) {
-    if (vcpu >= cfg_.nr_vcpus) return false;
+// flush_live() of everything but one fresh LPI alone (flush_lpi_live): an SGI/PPI alone under the vCPU lock, else
+// the paths that take both locks. `vcpu` is in range (flush_live checked).
+bool Vgic::flush_live_any(u32 vcpu, VcpuIfState& s) {
     VcpuState& v = vcpus_[vcpu];
     if (v.fresh_lpi_count.load(MemoryOrder::relaxed) == 0) {
         LockGuard g(v.lock);
         if (flush_private_one(vcpu, s)) return true;
-    } else if (v.fresh_words.load(MemoryOrder::relaxed) == 0) {
-        return flush_lpi_live(vcpu, s);  // its own frame: the IPI's path above keeps its registers
     }
     return flush_live_locked(vcpu, s);  // (what the one-candidate paths folded is a state fold() could leave)
 }
 
+// `vcpu` is in range (flush_live checked).
 bool Vgic::flush_lpi_live(u32 vcpu, VcpuIfState& s) {
     {
         LockGuard g(vcpus_[vcpu].lock);

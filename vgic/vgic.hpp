@@ -299,7 +299,15 @@ public:
     // them now and `s.hcr` ICH_HCR_EL2 as the last flush wrote it (EOIcount still 0). Folds the LRs the guest
     // finished and gives the new candidates free LRs, keeping the live ones (true: the direct flush), or does what
     // fold() + flush() do (false). Either way `s` then holds what to write for the entry.
-    bool flush_live(u32 vcpu, VcpuIfState& s);
+    // Inline: which direct path is worth trying is two loads (each path checks again under the vCPU's lock), so the
+    // exit fast path calls the one it needs: an LPI's (flush_lpi_live) or the others' (flush_live_any).
+    [[gnu::always_inline]] bool flush_live(u32 vcpu, VcpuIfState& s) {
+        if (vcpu >= cfg_.nr_vcpus) return false;
+        const VcpuState& v = vcpus_[vcpu];
+        if (v.fresh_lpi_count.load(MemoryOrder::relaxed) != 0 && v.fresh_words.load(MemoryOrder::relaxed) == 0)
+            return flush_lpi_live(vcpu, s);
+        return flush_live_any(vcpu, s);
+    }
     // For WFI: is anything pending, enabled and above the vCPU's priority mask?
     bool has_pending_for_wakeup(u32 vcpu);
     // Flushes of `vcpu` that selected LRs (the others found nothing changed and skipped the selection); of them,
@@ -504,6 +512,7 @@ private:
     [[gnu::noinline]] void fold_finished_private_lr(u32 vcpu, u32 id);
     [[gnu::noinline]] void note_private(u32 vcpu, u32 intid, IrqState& s);
     [[gnu::noinline]] bool flush_lpi_live(u32 vcpu, VcpuIfState& s);
+    bool flush_live_any(u32 vcpu, VcpuIfState& s);
     [[gnu::noinline]] bool flush_live_locked(u32 vcpu, VcpuIfState& s);
     [[gnu::always_inline]] inline DirectKind direct_kind_irq(u32 vcpu, u32 intid);
     [[gnu::always_inline]] inline DirectKind direct_kind_lpi(const VcpuState& v, const VcpuIfState& s, const LpiGate& g,

@@ -184,9 +184,13 @@ bool hw_linked_lr(const vgic::VcpuIfState& s) {
 }
 
 // The LRs in use, read back from the CPU into the model's view (their state is the guest's now).
-void read_lrs(vgic::VcpuIfState& s) {
+// LR 0 by its own MRS: the IPI's and the LPI's IRQ exit find one LR in use, and read_lr's index dispatch (a jump
+// table) cost more than the read.
+[[gnu::always_inline]] inline void read_lrs(vgic::VcpuIfState& s) {
     const u32 used = min(s.used_lrs, st().nr_lrs);
-    for (u32 i = 0; i < used; ++i) s.lr[i] = read_lr(i);
+    if (used == 0) return;
+    s.lr[0] = read_sysreg<arm::reg::ich_lr_el2(0)>();
+    for (u32 i = 1; i < used; ++i) s.lr[i] = read_lr(i);
 }
 
 // Everything of the virtual CPU interface the guest may have changed, back into the model; the interface off.
@@ -208,17 +212,20 @@ void read_back(vgic::VcpuIfState& s) {
 // maintenance interrupt can be pending (the flush asked for none -- ICH_HCR_EL2 is En alone -- and the guest
 // counted no EOI outside the LRs, IHI0069H 12.5.7) and no LR is hardware-linked (their fold must settle the
 // physical side before the IRQ handlers run).
-bool can_keep_lrs(const vgic::VcpuIfState& s) {
+[[gnu::always_inline]] inline bool can_keep_lrs(const vgic::VcpuIfState& s) {
     if (s.hcr != vgic::ich_hcr::En::field_mask || hw_linked_lr(s)) return false;
     return read_sysreg<arm::reg::kIchHcrEl2>() == vgic::ich_hcr::En::field_mask;
 }
 
 // The LRs for the entry, from `s`: those in use now or at the last entry (the rest are 0 in the CPU already).
-void write_lrs(VgicCpuState& cpu, const vgic::VcpuIfState& s) {
+// LR 0 by its own MSR, as read_lrs.
+[[gnu::always_inline]] inline void write_lrs(VgicCpuState& cpu, const vgic::VcpuIfState& s) {
     const u32 used = min(s.used_lrs, st().nr_lrs);
     const u32 nwrite = max(used, cpu.hw_lrs);  // s.lr[i] == 0 for i >= used_lrs
-    for (u32 i = 0; i < nwrite; ++i) write_lr(i, s.lr[i]);
     cpu.hw_lrs = used;
+    if (nwrite == 0) return;
+    write_sysreg<arm::reg::ich_lr_el2(0)>(s.lr[0]);
+    for (u32 i = 1; i < nwrite; ++i) write_lr(i, s.lr[i]);
 }
 
 void before_entry(Vcpu& v) {
@@ -545,9 +552,13 @@ u64 vgic_timer_refire(const Vcpu& v) {
 }
 
 u64 vgic_kick_direct(Vcpu& v) {
-    if (v.id >= vgic::kMaxVcpus || !vgic_ready()) return kRefireNone;
+    if (!vgic_ready()) return kRefireNone;
+    vgic::Vgic& g = vg();
+    const u32 id = v.id;
+    if (id >= g.vcpu_count()) return kRefireNone;  // (<= kMaxVcpus)
     VgicCpuState& cpu = this_cpu().vgic;
-    vgic::VcpuIfState& s = vg().cpu_if(v.id);
+    // From one pointer: GCC rematerialised &vcpus_[id].cpu_if from the index at every use (lib/types.hpp opaque).
+    vgic::VcpuIfState& s = *opaque(&g.cpu_if(id));
     if (!cpu.ready || cpu.fold_deferred || !vgic_lines_quiet(v) || !can_keep_lrs(s)) return kRefireNone;
     const u64 ack = read_sysreg<arm::reg::kIccIar1El1>();
     if ((ack & 0xffffff) != kSgiKick) return ack;  // something of higher priority came in between
@@ -557,7 +568,7 @@ u64 vgic_kick_direct(Vcpu& v) {
     v.kick_pending.store(false, MemoryOrder::release);
     read_lrs(s);
     const u64 hcr = s.hcr;
-    (void)vg().flush_live(v.id, s);
+    (void)g.flush_live(id, s);
     write_lrs(cpu, s);
     if (s.hcr != hcr) write_sysreg<arm::reg::kIchHcrEl2>(s.hcr);
     return kRefireDone;
