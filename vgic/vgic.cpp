@@ -592,13 +592,10 @@ bool Vgic::flush_live_any(u32 vcpu, VcpuIfState& s) {
     return flush_live_locked(vcpu, s);  // (what the one-candidate paths folded is a state fold() could leave)
 }
 
-// `vcpu` is in range (flush_live checked).
+// `vcpu` is in range (flush_live checked). False: flush_live_locked() goes on (in flush_live(), after this frame).
 bool Vgic::flush_lpi_live(u32 vcpu, VcpuIfState& s) {
-    {
-        LockGuard g(vcpus_[vcpu].lock);
-        if (flush_lpi_one(vcpu, s)) return true;
-    }
-    return flush_live_locked(vcpu, s);
+    LockGuard g(vcpus_[vcpu].lock);
+    return flush_lpi_one(vcpu, s);
 }
 
 bool Vgic::flush_live_locked(u32 vcpu, VcpuIfState& s) {
@@ -741,9 +738,6 @@ void Vgic::fold_finished_private(u32 vcpu, VcpuState& v, u32 id, u32 skip) {
     if (id != skip && (f.pending() || f.bound)) note_private(vcpu, id, f);  // a second candidate
 }
 
-// fold_finished_private() out of line: the LPI's direct flush, where a private LR is the exception.
-void Vgic::fold_finished_private_lr(u32 vcpu, u32 id) { fold_finished_private(vcpu, vcpus_[vcpu], id, kMaxIntid); }
-
 // note_changed() of a private interrupt of `vcpu` (v.lock held): it can only name this vCPU, which is about to enter,
 // so nothing is kicked. Out of line: the direct flushes that call it keep no kick mask (no stack slot, no canary).
 void Vgic::note_private(u32 vcpu, u32 intid, IrqState& s) {
@@ -813,6 +807,12 @@ bool Vgic::flush_lpi_one(u32 vcpu, VcpuIfState& s) {
     if (!direct_flush_allowed(v, s) || v.fresh_lpi_count.load(MemoryOrder::relaxed) != 1 ||
         v.fresh_words.load(MemoryOrder::relaxed) != 0)
         return false;
+    const u32 idx = v.fresh_lpi[0];
+    const LpiGate gate = lpi_gate(v);
+    const u8 cfg = lpi_cfg(idx);  // the one read: enable and priority of the same configuration
+    if (v.lpi_active.test(idx) || !gate.on || !v.lpi_pending.test(idx) || !lpi_prop::Enable::get(cfg) ||
+        kLpiBase + idx >= gate.limit)
+        return false;  // not lpi_deliverable()
     constexpr u64 kLive = ich_lr::State::field_mask | ich_lr::HW::field_mask;
     bool privates = false;
     for (u32 i = 0; i < used; ++i) {
@@ -820,40 +820,57 @@ bool Vgic::flush_lpi_one(u32 vcpu, VcpuIfState& s) {
         if ((s.lr[i] & kLive) != 0 || (id >= kNumPrivate && id < kLpiBase)) return false;
         privates |= id < kNumPrivate;
     }
-    const u32 idx = v.fresh_lpi[0];
-    const LpiGate gate = lpi_gate(v);
-    const u8 cfg = lpi_cfg(idx);  // the one read: enable and priority of the same configuration
-    if (v.lpi_active.test(idx) || !gate.on || !v.lpi_pending.test(idx) || !lpi_prop::Enable::get(cfg) ||
-        kLpiBase + idx >= gate.limit)
-        return false;  // not lpi_deliverable()
-    // The finished LRs, as fold_lr() folds them: an LPI is neither pending nor active any more (it notes nothing,
-    // so the fresh set stays as checked above); a private interrupt as in flush_private_one().
+    // With a private interrupt among the finished LRs, or the full-scan check on: out of line, so that this path
+    // calls nothing and needs no registers saved across a call.
+    if (privates || check_incremental_) [[unlikely]]
+        return flush_lpi_one_folding(vcpu, s, cfg);
+    // The finished LRs, as fold_lr() folds them: LPIs only (the ITS's stream), neither pending nor active any more;
+    // they note nothing, so the fresh set stays as checked above.
     for (u32 i = 0; i < used; ++i) {
         const u32 id = static_cast<u32>(ich_lr::vINTID::get(s.lr[i]));
         s.lr[i] = 0;
+        if (id < kMaxIntid) v.lpi_active.clear(id - kLpiBase);
+    }
+    give_lpi_lr0(v, s, idx, cfg);
+    return true;
+}
+
+// flush_lpi_one() from its fold on, for finished LRs that hold private interrupts too (or with the full-scan check).
+bool Vgic::flush_lpi_one_folding(u32 vcpu, VcpuIfState& s, u8 cfg) {
+    VcpuState& v = vcpus_[vcpu];
+    const u32 idx = v.fresh_lpi[0];
+    for (u32 i = 0; i < s.used_lrs; ++i) {
+        const u32 id = static_cast<u32>(ich_lr::vINTID::get(s.lr[i]));
+        s.lr[i] = 0;
         if (id < kNumPrivate)
-            fold_finished_private_lr(vcpu, id);
+            fold_finished_private(vcpu, v, id, kMaxIntid);
         else if (id < kMaxIntid)
             v.lpi_active.clear(id - kLpiBase);
     }
     s.used_lrs = 0;
-    if (privates && (v.fresh_words.load(MemoryOrder::relaxed) != 0 ||
-                     v.fresh_lpi_count.load(MemoryOrder::relaxed) != 1 || v.flush_needed.load(MemoryOrder::relaxed)))
-        return false;  // a second candidate: flush_direct() from here
+    // A private interrupt still pending (a level line still high) is a second candidate: flush_direct() from here.
+    if (v.fresh_words.load(MemoryOrder::relaxed) != 0 || v.fresh_lpi_count.load(MemoryOrder::relaxed) != 1 ||
+        v.flush_needed.load(MemoryOrder::relaxed))
+        return false;
     if (check_incremental_) {
         LockGuard d(dist_lock_);  // the full scan looks at SPIs too
-        check_direct_selection(vcpu, s, gate, min<u32>(s.nr_lrs, kMaxLrs), 1);
+        check_direct_selection(vcpu, s, lpi_gate(v), min<u32>(s.nr_lrs, kMaxLrs), 1);
     }
+    give_lpi_lr0(v, s, idx, cfg);
+    return true;
+}
+
+// lpi_lr() of a deliverable, inactive LPI `idx` (configuration `cfg`) as the only LR, its pending state moved into the
+// LR; the fresh set, which held it alone, emptied (v.lock held, the LRs folded).
+void Vgic::give_lpi_lr0(VcpuState& v, VcpuIfState& s, u32 idx, u8 cfg) {
     ++v.flush_scans;
     ++v.flush_incremental;
     v.fresh_lpi_count.store(0, MemoryOrder::relaxed);
-    // lpi_lr() of a deliverable, inactive LPI: its pending state moves into the LR.
     v.lpi_pending.clear(idx);
     s.lr[0] = ich_lr::vINTID::make(kLpiBase + idx) | ich_lr::Priority::make(cfg & 0xfc) | ich_lr::Group::make(1) |
               ich_lr::State::make(ich_lr::kStatePending);
     s.used_lrs = 1;
     s.hcr = hcr_for_entry(s.hcr, LrMaintenance{});
-    return true;
 }
 
 // Both locks held. flush_direct() for the exit it is made for -- an IPI or an LPI to a vCPU whose LRs hold only what
@@ -1132,7 +1149,7 @@ void Vgic::set_lpi_pending(u32 vcpu, u32 intid, bool pending) {
         HV_LOG_RATELIMITED(warn, "vgic: LPI %u for vCPU %u out of range", intid, vcpu);
         return;
     }
-    VcpuState& v = vcpus_[vcpu];
+    VcpuState& v = *opaque(&vcpus_[vcpu]);  // its members from one pointer
     const u32 idx = intid - kLpiBase;
     // Only this vCPU's pending LPIs change: the others' flush results stay valid. A cleared one may leave a selection
     // that holds it (a full flush), and makes nothing deliverable (no kick, no configuration to look at).

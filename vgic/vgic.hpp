@@ -140,8 +140,10 @@ public:
         if ((w & bit(i % 64)) == 0) return;  // clear already: the summary words are right
         bits_.set_word(i / 64, w & ~bit(i % 64));
         if ((w & ~bit(i % 64)) != 0) return;
-        summary_.clear(i / 64);
-        if (summary_.word(i / kBitsPerSummaryWord) == 0) top_ &= ~bit(i / kBitsPerSummaryWord);
+        const usize sw = i / kBitsPerSummaryWord;  // the summary word of bit i / 64
+        const u64 summary = summary_.word(sw) & ~bit(i / 64 % 64);
+        summary_.set_word(sw, summary);
+        if (summary == 0) top_ &= ~bit(sw);
     }
     void assign(usize i, bool v) { v ? set(i) : clear(i); }
     // Clears only the words the summary marks (a word is non-zero only if its summary bit is set): a vCPU or VM
@@ -305,7 +307,7 @@ public:
         if (vcpu >= cfg_.nr_vcpus) return false;
         const VcpuState& v = vcpus_[vcpu];
         if (v.fresh_lpi_count.load(MemoryOrder::relaxed) != 0 && v.fresh_words.load(MemoryOrder::relaxed) == 0)
-            return flush_lpi_live(vcpu, s);
+            return flush_lpi_live(vcpu, s) || flush_live_locked(vcpu, s);
         return flush_live_any(vcpu, s);
     }
     // For WFI: is anything pending, enabled and above the vCPU's priority mask?
@@ -509,7 +511,8 @@ private:
     [[gnu::always_inline]] inline bool flush_private_one(u32 vcpu, VcpuIfState& s);
     [[gnu::always_inline]] inline bool flush_lpi_one(u32 vcpu, VcpuIfState& s);
     [[gnu::always_inline]] inline void fold_finished_private(u32 vcpu, VcpuState& v, u32 id, u32 skip);
-    [[gnu::noinline]] void fold_finished_private_lr(u32 vcpu, u32 id);
+    [[gnu::noinline]] bool flush_lpi_one_folding(u32 vcpu, VcpuIfState& s, u8 cfg);
+    [[gnu::always_inline]] inline void give_lpi_lr0(VcpuState& v, VcpuIfState& s, u32 idx, u8 cfg);
     [[gnu::noinline]] void note_private(u32 vcpu, u32 intid, IrqState& s);
     [[gnu::noinline]] bool flush_lpi_live(u32 vcpu, VcpuIfState& s);
     bool flush_live_any(u32 vcpu, VcpuIfState& s);

@@ -286,6 +286,7 @@ protected:
     }
     void set_prop(u32 intid, u8 prio) { ram[kProp - kRamBase + intid - kLpiBase] = static_cast<u8>(prio | 2 | 1); }
     void enable_lpis() { gicr_write(0, 0x0, 1); }
+    void direct_flush_lpis();
 };
 
 // LPIs rank with SPIs by priority, always Group 1; beyond the LRs they wait with underflow/no-pending maintenance;
@@ -452,7 +453,15 @@ TEST_F(VgicTest, DirectFlushLeavesOverflowToTheFullFlush) {
 
 // LPIs: a new one takes a free LR (its pending state moves into the LR); one pending again while its LR is live goes
 // to the full flush, which folds it first (never two LRs for one INTID).
-TEST_F(LrSelectLpiTest, DirectFlushLpis) {
+// The LPI's direct flush with and without the full-scan check (without it, the path the hypervisor runs: the check
+// takes the out-of-line variant).
+TEST_F(LrSelectLpiTest, DirectFlushLpis) { direct_flush_lpis(); }
+TEST_F(LrSelectLpiTest, DirectFlushLpisUnchecked) {
+    vgic->set_check_incremental(false);
+    direct_flush_lpis();
+}
+
+void LrSelectLpiTest::direct_flush_lpis() {
     enable_all(0);
     set_prop(8200, 0x40);
     set_prop(8201, 0x40);
@@ -472,7 +481,24 @@ TEST_F(LrSelectLpiTest, DirectFlushLpis) {
     EXPECT_TRUE(holds(s, 8201, ich_lr::kStatePending));
     ack_and_deactivate_all(s);
     vgic->set_lpi_pending(0, 8201, true);
-    EXPECT_TRUE(vgic->flush_live(0, s));
+    const u64 incremental = vgic->flush_incremental(0);
+    EXPECT_TRUE(vgic->flush_live(0, s));  // one LPI over two finished LPI LRs
     ASSERT_EQ(s.used_lrs, 1u);
     EXPECT_TRUE(holds(s, 8201, ich_lr::kStatePending));
+    EXPECT_FALSE(vgic->lpi_pending(0, 8201));
+    EXPECT_EQ(s.lr[1], 0u);
+    EXPECT_EQ(vgic->flush_incremental(0), incremental + 1);
+    // Over a finished SGI's LR: the fold of a private interrupt (out of line), then the LPI alone.
+    gicr_write(0, kSgi + 0x100, 0xffff);  // SGIs enabled
+    vgic->sgi_write(1, icc_sgir::INTID::make(3) | icc_sgir::TargetList::make(1), SgiKind::sgi1r);
+    ack_and_deactivate_all(s);
+    (void)vgic->flush_live(0, s);  // (the enable asked for a full flush)
+    ASSERT_EQ(s.used_lrs, 1u);
+    EXPECT_TRUE(holds(s, 3, ich_lr::kStatePending));
+    ack_and_deactivate_all(s);
+    vgic->set_lpi_pending(0, 8200, true);
+    EXPECT_TRUE(vgic->flush_live(0, s));
+    ASSERT_EQ(s.used_lrs, 1u);
+    EXPECT_TRUE(holds(s, 8200, ich_lr::kStatePending));
+    EXPECT_FALSE(vgic->lpi_pending(0, 8200));
 }
