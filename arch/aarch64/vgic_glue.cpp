@@ -15,27 +15,31 @@
 namespace hv::arch {
 
 namespace {
-
-// The ICH_* registers (IHI0069H 12.4) by their encodings in core/arm_defs.hpp. The list and active-priority
-// registers are indexed at run time: one MRS/MSR per index, generated, dispatched through a jump table.
 template <u32... N>
 struct Indices {};
 using LrIndices = Indices<0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15>;
 static_assert(arm::reg::kIchMaxLrs == 16);
 
 template <u32... N>
-void write_lr(u32 n, u64 v, Indices<N...>) {
+void write_lr_at(u32 n, u64 v, Indices<N...>) {
     (void)((n == N ? (write_sysreg<arm::reg::ich_lr_el2(N)>(v), true) : false) || ...);
 }
 template <u32... N>
-u64 read_lr(u32 n, Indices<N...>) {
+u64 read_lr_at(u32 n, Indices<N...>) {
     u64 v = 0;
     (void)((n == N ? (v = read_sysreg<arm::reg::ich_lr_el2(N)>(), true) : false) || ...);
     return v;
 }
-void write_lr(u32 n, u64 v) { write_lr(n, v, LrIndices{}); }
-u64 read_lr(u32 n) { return read_lr(n, LrIndices{}); }
+}  // namespace
 
+// The ICH_* registers (IHI0069H 12.4) by their encodings in core/arm_defs.hpp. The list registers are indexed at run
+// time: one MRS/MSR per index, generated, dispatched through a jump table (vgic_glue_fast.hpp declares these).
+void write_lr(u32 n, u64 v) { write_lr_at(n, v, LrIndices{}); }
+u64 read_lr(u32 n) { return read_lr_at(n, LrIndices{}); }
+
+namespace {
+
+// The active-priority registers (IHI0069H 12.4), one MRS/MSR per implemented one.
 template <u32 N>
 void write_apr(const u32* ap0r, const u32* ap1r) {
     write_sysreg<arm::reg::ich_ap0r_el2(N)>(ap0r[N]);
@@ -175,27 +179,9 @@ void cpu_setup(VgicCpuState& cpu) {
     }
 }
 
-// An LR with HW = 1 (timer, PMU, passed-through SPI): its fold settles the physical side (line level, active state),
-// which the IRQ handlers that follow the exit must see in order -- such an exit folds at once.
-bool hw_linked_lr(const vgic::VcpuIfState& s) {
-    for (u32 i = 0; i < s.used_lrs && i < vgic::kMaxLrs; ++i)
-        if (vgic::ich_lr::HW::get(s.lr[i])) return true;
-    return false;
-}
-
-// The LRs in use, read back from the CPU into the model's view (their state is the guest's now).
-// LR 0 by its own MRS: the IPI's and the LPI's IRQ exit find one LR in use, and read_lr's index dispatch (a jump
-// table) cost more than the read.
-[[gnu::always_inline]] inline void read_lrs(vgic::VcpuIfState& s) {
-    const u32 used = min(s.used_lrs, st().nr_lrs);
-    if (used == 0) return;
-    s.lr[0] = read_sysreg<arm::reg::ich_lr_el2(0)>();
-    for (u32 i = 1; i < used; ++i) s.lr[i] = read_lr(i);
-}
-
 // Everything of the virtual CPU interface the guest may have changed, back into the model; the interface off.
 void read_back(vgic::VcpuIfState& s) {
-    read_lrs(s);
+    vgic_read_lrs(s);
     read_aprs(st().nr_aprs, s.ap0r, s.ap1r);
     s.vmcr = read_sysreg<arm::reg::kIchVmcrEl2>();
     s.elrsr = read_sysreg<arm::reg::kIchElrsrEl2>();
@@ -206,26 +192,6 @@ void read_back(vgic::VcpuIfState& s) {
     // exit is handled, so it does not fire again at once (IHI0069H 4.8).
     write_sysreg<arm::reg::kIchHcrEl2>(0);
     isb();
-}
-
-// The LRs the last flush wrote for an IRQ exit of the fast path may stay in the CPU until its entry (lrs_live): no
-// maintenance interrupt can be pending (the flush asked for none -- ICH_HCR_EL2 is En alone -- and the guest
-// counted no EOI outside the LRs, IHI0069H 12.5.7) and no LR is hardware-linked (their fold must settle the
-// physical side before the IRQ handlers run).
-[[gnu::always_inline]] inline bool can_keep_lrs(const vgic::VcpuIfState& s) {
-    if (s.hcr != vgic::ich_hcr::En::field_mask || hw_linked_lr(s)) return false;
-    return read_sysreg<arm::reg::kIchHcrEl2>() == vgic::ich_hcr::En::field_mask;
-}
-
-// The LRs for the entry, from `s`: those in use now or at the last entry (the rest are 0 in the CPU already).
-// LR 0 by its own MSR, as read_lrs.
-[[gnu::always_inline]] inline void write_lrs(VgicCpuState& cpu, const vgic::VcpuIfState& s) {
-    const u32 used = min(s.used_lrs, st().nr_lrs);
-    const u32 nwrite = max(used, cpu.hw_lrs);  // s.lr[i] == 0 for i >= used_lrs
-    cpu.hw_lrs = used;
-    if (nwrite == 0) return;
-    write_sysreg<arm::reg::ich_lr_el2(0)>(s.lr[0]);
-    for (u32 i = 1; i < nwrite; ++i) write_lr(i, s.lr[i]);
 }
 
 void before_entry(Vcpu& v) {
@@ -240,16 +206,16 @@ void before_entry(Vcpu& v) {
         // APRs and VMCR are still the guest's in the CPU, and neither the direct flush nor the fold it may fall
         // back to reads them (no EOIcount to retire): only the LRs and ICH_HCR_EL2 are written.
         cpu.lrs_live = false;
-        read_lrs(s);
+        vgic_read_lrs(s);
         const u64 hcr = s.hcr;
         (void)vg().flush_live(v.id, s);
-        write_lrs(cpu, s);
+        vgic_write_lrs(cpu, s);
         if (s.hcr != hcr) write_sysreg<arm::reg::kIchHcrEl2>(s.hcr);
         return;
     }
     vg().flush(v.id, s);        // the model sets NPIE only while a pending LR exists (no maintenance storm)
     cpu.fold_deferred = false;  // flush folded first
-    write_lrs(cpu, s);
+    vgic_write_lrs(cpu, s);
     write_aprs(st().nr_aprs, s.ap0r, s.ap1r);
     write_sysreg<arm::reg::kIchVmcrEl2>(s.vmcr);
     write_sysreg<arm::reg::kIchHcrEl2>(s.hcr);  // En (+ UIE/NPIE/LRENPIE as the model chose)
@@ -258,13 +224,13 @@ void before_entry(Vcpu& v) {
 void after_exit(Vcpu& v) {
     vgic::VcpuIfState& s = vg().cpu_if(v.id);
     VgicCpuState& cpu = this_cpu().vgic;
-    if (cpu.fast_irq && can_keep_lrs(s)) {
+    if (cpu.fast_irq && vgic_can_keep_lrs(s)) {
         cpu.lrs_live = true;  // the entry's direct flush takes it from here
     } else {
         read_back(s);
         // Nothing in the LRs and no EOI outside them: fold would not change anything.
         if (s.used_lrs != 0 || vgic::ich_hcr::EOIcount::get(s.hcr) != 0) {
-            if (cpu.fast_irq && !hw_linked_lr(s))
+            if (cpu.fast_irq && !vgic_hw_linked_lr(s))
                 cpu.fold_deferred = true;  // the IRQ exit's flush folds, under the same locks (one lock round less)
             else
                 vg().fold(v.id, s);
@@ -548,29 +514,6 @@ u64 vgic_timer_refire(const Vcpu& v) {
     write_sysreg<arm::reg::kIccEoir1El1>(ack);  // priority drop only (EOImode 1), as gic_handle_irqs + timer_irq
     write_lr(0, vgic::ich_lr::State::set(lr, vgic::ich_lr::kStatePending));
     cpu.timer_refires.store(cpu.timer_refires.load(MemoryOrder::relaxed) + 1, MemoryOrder::relaxed);
-    return kRefireDone;
-}
-
-u64 vgic_kick_direct(Vcpu& v) {
-    if (!vgic_ready()) return kRefireNone;
-    vgic::Vgic& g = vg();
-    const u32 id = v.id;
-    if (id >= g.vcpu_count()) return kRefireNone;  // (<= kMaxVcpus)
-    VgicCpuState& cpu = this_cpu().vgic;
-    // From one pointer: GCC rematerialised &vcpus_[id].cpu_if from the index at every use (lib/types.hpp opaque).
-    vgic::VcpuIfState& s = *opaque(&g.cpu_if(id));
-    if (!cpu.ready || cpu.fold_deferred || !vgic_lines_quiet(v) || !can_keep_lrs(s)) return kRefireNone;
-    const u64 ack = read_sysreg<arm::reg::kIccIar1El1>();
-    if ((ack & 0xffffff) != kSgiKick) return ack;  // something of higher priority came in between
-    write_sysreg<arm::reg::kIccEoir1El1>(ack);     // as gic_handle_irqs for the kick (sgi_kick: deactivate)
-    write_sysreg<arm::reg::kIccDirEl1>(kSgiKick);  // gic_deactivate, inline
-    // As the run loop: the kick is spent by this entry (the flush below sees what it announced).
-    v.kick_pending.store(false, MemoryOrder::release);
-    read_lrs(s);
-    const u64 hcr = s.hcr;
-    (void)g.flush_live(id, s);
-    write_lrs(cpu, s);
-    if (s.hcr != hcr) write_sysreg<arm::reg::kIchHcrEl2>(s.hcr);
     return kRefireDone;
 }
 

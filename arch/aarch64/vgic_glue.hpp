@@ -64,8 +64,8 @@ u64 vgic_timer_refire(const Vcpu& v);
 // highest-priority pending interrupt (ICC_HPPIR1_EL1) and found no entry work other than the vGIC's. Acknowledges and
 // deactivates the kick and runs the direct flush on the LRs as the guest left them (Vgic::flush_live), without the
 // device hooks' walks. Returns as vgic_timer_refire: kRefireDone, kRefireNone (nothing done), or an acknowledged IAR
-// that is not the kick (the caller hands it to the IRQ handlers after the usual after_exit hooks).
-u64 vgic_kick_direct(Vcpu& v);
+// that is not the kick (the caller hands it to the IRQ handlers after the usual after_exit hooks). Inline, in
+// vgic_glue_fast.hpp.
 // The exit fast path's IRQ exit lets the vGIC's after_exit leave the LR fold to the entry's flush (PerCpu
 // vgic.fast_irq); before anything else may look at the vCPU's interrupt state (the run loop takes over), this
 // folds if it was left. Also ends the permission.
