@@ -100,6 +100,10 @@ public:
         value = creadr_reg_.load(MemoryOrder::relaxed);
         return true;
     }
+    // The two words read_creadr_unlocked reads, for the exit vector's copy of it (arch/aarch64/percpu.hpp ItsPoll):
+    // the backlog flag (acquire) and, while it is clear, GITS_CREADR as last published. Their addresses never change.
+    const Atomic<bool>& lockfree_backlog() const { return backlog_; }
+    const Atomic<u64>& lockfree_creadr() const { return creadr_reg_; }
     MmioResult mmio_write(const MmioAccess& a, u64 value) override {
         if (a.offset == reg(GitsReg::CWRITER) && a.width == 8) {
             write_cwriter_locked(value);

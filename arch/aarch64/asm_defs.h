@@ -15,6 +15,15 @@
 /* PerCpu field offsets (static_assert'ed in percpu.hpp). */
 #define PERCPU_GUEST_CTX 0
 #define PERCPU_HOST_SP 8
+#define PERCPU_VCPU 16
+#define PERCPU_ITS_POLL 24
+#define PERCPU_EXITS_DABT (32 + 3 * 8) /* PerCpu::exits at 32, ExitStats::dabt */
+#define PERCPU_EXITS_FAST (32 + 9 * 8) /* ExitStats::fast */
+/* Vcpu::sys_stale (core/vcpu.hpp); ItsPoll (percpu.hpp). */
+#define VCPU_SYS_STALE 19
+#define ITS_POLL_IPA 0
+#define ITS_POLL_BACKLOG 8
+#define ITS_POLL_CREADR 16
 
 /* Early (pre-DTB) console: QEMU virt's PL011. Only used for fatal boot messages before the DTB is parsed. */
 #define HV_EARLY_UART 0x09000000

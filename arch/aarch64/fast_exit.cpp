@@ -14,8 +14,9 @@
 //     ISPENDR/ICPENDR/ISACTIVER/ICACTIVER).
 //     Data aborts with a valid syndrome and the transfer register outside x19-x29 come in through hv_fast_mmio, with
 //     x19-x29 still in the CPU (as HVC/SMC: hv_fast_hvc); the others through hv_fast_exit with everything saved.
-//     64-bit ones come in through hv_fast_mmio64 first: the GITS_CWRITER write and GITS_CREADR read of the first ITS,
-//     every command batch's doorbell and poll, by their IPA alone (anything else goes on to hv_fast_mmio).
+//     Doubleword ones: the first ITS's GITS_CREADR poll with no command waiting is answered by the vector itself
+//     (vectors.S exit_its_poll), its GITS_CWRITER doorbell by hv_fast_mmio64, both by their IPA alone (anything else
+//     goes on to hv_fast_mmio).
 //   - IRQ exits: the run loop's order (fast_irq below); a guest timer firing again right after the guest completed
 //     its last interrupt, with no other entry work, only has its LR re-armed (vgic_timer_refire).
 // No MMIO that may observe a hardware-linked line (EL1 timer, PMU) while one is up or parked: the run loop samples
@@ -415,12 +416,11 @@ namespace {
 
 }  // namespace
 
-// The exit vector's entry for data aborts with a valid syndrome, a transfer register outside x19-x29 and a 64-bit
-// access (vectors.S; the others go to hv_fast_mmio, as these do when they are not the two below). The two registers
-// of vm.its[0] a driver touches for every command batch: the GITS_CREADR read (the completion poll: the lock-free
-// read, as fast_its) and the GITS_CWRITER write (the doorbell: its_doorbell), recognised by their IPA alone, without
-// the GICD/GICR frames, fast_its's search and the MmioAccess. Returns as hv_fast_exit. No stack protector: as
-// hv_fast_mmio (nothing on its stack at all).
+// The exit vector's entry for doubleword writes with a valid syndrome and a transfer register outside x19-x29
+// (vectors.S; the vector answers the GITS_CREADR poll itself, exit_its_poll, and sends every other access to
+// hv_fast_mmio, as this does with anything but the doorbell). The GITS_CWRITER write of vm.its[0], every command
+// batch's doorbell (its_doorbell), recognised by its IPA alone, without the GICD/GICR frames, fast_its's search and the
+// MmioAccess. Returns as hv_fast_exit. No stack protector: as hv_fast_mmio (nothing on its stack at all).
 extern "C" __attribute__((no_stack_protector)) u64 hv_fast_mmio64(u64 esr) {
     PerCpu& cpu = this_cpu();
     Vcpu* vp = cpu.vcpu;
@@ -430,23 +430,22 @@ extern "C" __attribute__((no_stack_protector)) u64 hv_fast_mmio64(u64 esr) {
     Vm& vm = *hyp().vm;
     const unsigned srt = d.srt();
     // As fast_mmio: a valid syndrome of a translation or access-flag fault; the vector never sends x19-x29.
-    if (vm.its_mapped == 0 || !d.emulatable_unmapped() || d.access_size() != 8 || (srt >= 19 && srt <= 29))
+    if (vm.its_mapped == 0 || !d.emulatable_unmapped() || d.access_size() != 8 || !d.write() ||
+        (srt >= 19 && srt <= 29))
         return hv_fast_mmio(esr);
     const u64 offset = esr::fault_ipa(HV_READ_SYSREG(hpfar_el2), HV_READ_SYSREG(far_el2)) - vm.its_base[0];
-    its::Its& its = *vm.its[0];
-    if (d.write()) {
-        if (offset != its::reg(its::GitsReg::CWRITER)) return hv_fast_mmio(esr);
-        v.sys_stale = true;  // as hv_fast_exit
-        return its_doorbell(cpu, v, its, esr);
-    }
-    u64 value = 0;
-    if (offset != its::reg(its::GitsReg::CREADR) || !its.read_creadr_unlocked(offset, 8, value))
-        return hv_fast_mmio(esr);
-    v.sys_stale = true;
-    write_gpr(v.ctx, srt, value);  // a 64-bit load: nothing to extend or truncate (as fast_its)
-    advance_pc(v.ctx);
-    count_fast(cpu.exits, cpu.exits.dabt, kResume);
-    return kResume;
+    if (offset != its::reg(its::GitsReg::CWRITER)) return hv_fast_mmio(esr);
+    v.sys_stale = true;  // as hv_fast_exit
+    return its_doorbell(cpu, v, *vm.its[0], esr);
 }
+
+// vectors.S exit_its_poll reads the syndrome, the fault address and the two words as fast_its and
+// Its::read_creadr_unlocked do: a valid syndrome (ISV, no EA/CM/S1PTW) of a translation or access-flag fault, a
+// doubleword read (SAS 3, WnR 0), the IPA of GITS_CREADR, the backlog flag clear (acquire).
+static_assert(esr::fault_ipa(u64{0x123456789} << 4, 0xabc) == (u64{0x123456789} << 12 | 0xabc));
+static_assert(esr::DataAbortSyndrome::Ea::field_mask == (1u << 9) &&
+              esr::DataAbortSyndrome::Cm::field_mask == (1u << 8) &&
+              esr::DataAbortSyndrome::S1ptw::field_mask == (1u << 7) &&
+              esr::DataAbortSyndrome::WnR::field_mask == (1u << 6));
 
 }  // namespace hv::arch

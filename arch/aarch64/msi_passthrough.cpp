@@ -191,6 +191,12 @@ Status add_its_frame(Vm& vm, u32 index, const MemRegion& frame) {
     HV_TRY(vm.mmio.add(frame.base, its::kControlFrameSize + its::kTranslaterFrameSize, &*vm.its[index]));
     vm.its_base[index] = frame.base;
     if (index == vm.its_mapped) vm.its_mapped = index + 1;  // frames are added in index order, stopping at a failure
+    if (index == 0) {  // the exit vector's lock-free GITS_CREADR poll (vectors.S exit_its_poll)
+        const its::Its& its = *vm.its[0];
+        st().poll =
+            ItsPoll{frame.base + its::reg(its::GitsReg::CREADR), &its.lockfree_backlog(), &its.lockfree_creadr()};
+        for (u32 c = 0; c < kMaxCpus; ++c) percpu(c).its_poll = &st().poll;
+    }
     return Status::ok;
 }
 

@@ -11,6 +11,7 @@
 //    has its register class (its/reglist_class, instance number = index bits [15:12]) in the VM's catalogue.
 #pragma once
 
+#include "arch/aarch64/percpu.hpp"
 #include "core/fdt/reader.hpp"
 #include "core/guest_dtb.hpp"
 #include "core/irq.hpp"
@@ -93,6 +94,8 @@ struct MsiState {
     // The VM's ITSes (msi_vm_init), for the entry hook that runs at every guest entry: no VM lookup on the way.
     its::Its* its[kMaxVirtualIts] = {};
     u32 its_count = 0;
+    // The exit vector's GITS_CREADR poll of its[0] (every PerCpu::its_poll points here once its frame is mapped).
+    ItsPoll poll;
 };
 
 }  // namespace hv::arch

@@ -48,24 +48,44 @@ struct VgicCpuState {
     Atomic<u64> timer_refires;   // IRQ exits vgic_timer_refire handled here (`stats: timer`; only this pCPU writes)
 };
 
+// The exit vector's GITS_CREADR poll of the VM's first ITS (vectors.S exit_its_poll): the register's IPA and the two
+// words Its::read_creadr_unlocked reads (Its::lockfree_creadr). Published by msi_passthrough.cpp when the ITS's frame
+// is mapped; ipa ~0 (no IPA) until then.
+struct ItsPoll {
+    u64 ipa = ~u64{0};                      // ITS_POLL_IPA
+    const Atomic<bool>* backlog = nullptr;  // ITS_POLL_BACKLOG
+    const Atomic<u64>* creadr = nullptr;    // ITS_POLL_CREADR
+};
+static_assert(__builtin_offsetof(ItsPoll, ipa) == ITS_POLL_IPA &&
+              __builtin_offsetof(ItsPoll, backlog) == ITS_POLL_BACKLOG &&
+              __builtin_offsetof(ItsPoll, creadr) == ITS_POLL_CREADR);
+static_assert(sizeof(Atomic<bool>) == 1 && sizeof(Atomic<u64>) == 8, "vectors.S: LDARB / LDR of them");
+
+// The fields up to `exits` are read by the exit vector (vectors.S: asm_defs.h PERCPU_*).
 struct PerCpu {
-    VcpuContext* guest_ctx = nullptr;  // PERCPU_GUEST_CTX: context the running guest is saved into
-    u64 host_sp = 0;                   // PERCPU_HOST_SP: hypervisor SP to return to on a guest exit
-    u32 index = 0;                     // logical pCPU number (DTB /cpus order)
+    VcpuContext* guest_ctx = nullptr;   // PERCPU_GUEST_CTX: context the running guest is saved into
+    u64 host_sp = 0;                    // PERCPU_HOST_SP: hypervisor SP to return to on a guest exit
+    Vcpu* vcpu = nullptr;               // PERCPU_VCPU: the vCPU pinned to this pCPU, if any
+    const ItsPoll* its_poll = nullptr;  // PERCPU_ITS_POLL: the VM's (msi_passthrough.cpp), or none
+    ExitStats exits;                    // exits of the vCPU pinned here (written by this pCPU only; PERCPU_EXITS_*)
+    u32 index = 0;                      // logical pCPU number (DTB /cpus order)
     u64 mpidr = 0;
-    u64 sgi_target = 0;    // ICC_SGI1R_EL1 naming this pCPU (gic_sgi_target(mpidr)): what a kick sends it
-    Atomic<bool> online;   // entered the hypervisor's C code (percpu_init); not yet usable
-    Vcpu* vcpu = nullptr;  // the vCPU pinned to this pCPU, if any
-    Atomic<u32> boot;      // CpuBoot (cpu_boot_state / cpu_boot_transition)
-    u64 gicr = 0;          // this pCPU's redistributor RD_base (gic_init_cpu)
-    VgicCpuState vgic;     // the vGIC glue's view of this pCPU's list registers and PPIs
-    ExitStats exits;       // exits of the vCPU pinned here (written by this pCPU only)
+    u64 sgi_target = 0;   // ICC_SGI1R_EL1 naming this pCPU (gic_sgi_target(mpidr)): what a kick sends it
+    Atomic<bool> online;  // entered the hypervisor's C code (percpu_init); not yet usable
+    Atomic<u32> boot;     // CpuBoot (cpu_boot_state / cpu_boot_transition)
+    u64 gicr = 0;         // this pCPU's redistributor RD_base (gic_init_cpu)
+    VgicCpuState vgic;    // the vGIC glue's view of this pCPU's list registers and PPIs
     // A firmware call the exit fast path made whose exit the run loop finishes (HV_EXIT_FIRMWARE, fast_exit.cpp).
     psci::FirmwareExit fast_fw_exit = psci::FirmwareExit::resume;
     u32 fast_fw_fid = 0;
 };
 static_assert(__builtin_offsetof(PerCpu, guest_ctx) == PERCPU_GUEST_CTX);
 static_assert(__builtin_offsetof(PerCpu, host_sp) == PERCPU_HOST_SP);
+static_assert(__builtin_offsetof(PerCpu, vcpu) == PERCPU_VCPU);
+static_assert(__builtin_offsetof(PerCpu, its_poll) == PERCPU_ITS_POLL);
+static_assert(__builtin_offsetof(PerCpu, exits) + __builtin_offsetof(ExitStats, dabt) == PERCPU_EXITS_DABT);
+static_assert(__builtin_offsetof(PerCpu, exits) + __builtin_offsetof(ExitStats, fast) == PERCPU_EXITS_FAST);
+static_assert(__builtin_offsetof(Vcpu, sys_stale) == VCPU_SYS_STALE);
 
 PerCpu& percpu(u32 index);
 // This pCPU's block (TPIDR_EL2; set by percpu_init). Inline: the run loop and the vGIC glue use it on every exit.

@@ -178,8 +178,8 @@ guest_exit_common:
      * HV_FAST_RESUME to resume the guest, or the exit reason for the run loop.
      * HVC/SMC: the firmware only reads x0-x17 and writes x0-x3 (call_firmware), so x19-x29 are not saved before the
      * call nor reloaded after it; they go into ctx only if the exit goes on to the run loop. The same for a data
-     * abort with a valid syndrome whose transfer register is not one of x19-x29 (hv_fast_mmio, and hv_fast_mmio64
-     * for doublewords: the MMIO emulation reads or writes only ctx.x[Rt]) and an ICC_SGI1R_EL1 write from a register
+     * abort with a valid syndrome whose transfer register is not one of x19-x29 (hv_fast_mmio, hv_fast_mmio64 and
+     * exit_its_poll for doublewords: the MMIO emulation reads or writes only ctx.x[Rt]) and an ICC_SGI1R_EL1 write from a register
      * outside x19-x29 (hv_fast_sgi1r: the vGIC reads only ctx.x[Rt]). Every other exit saves them first: the MSR/MRS emulation and the MMIO of
      * x19-x29 read and write them in ctx. */
     cbz     x1, 23f                     /* HV_EXIT_SYNC == 0; hv_fast_exit returns the reasons it does not handle */
@@ -214,8 +214,8 @@ exit_fast_resume_hvc:                   /* x19-x29 were never touched */
     ctx_eret
 
     /* A data abort from the guest (EC 0x24) with ISS.ISV = 1 and ISS.SRT not in 19..29 (DDI0487 D17.2.40):
-     * hv_fast_mmio, x0 = ESR_EL2; a doubleword access (ISS.SAS = 3) hv_fast_mmio64 (the ITS's CWRITER and CREADR,
-     * anything else it hands to hv_fast_mmio). x2 = EC, x3 = ESR_EL2. */
+     * hv_fast_mmio, x0 = ESR_EL2; a doubleword read exit_its_poll (the ITS's CREADR, below), a doubleword write
+     * hv_fast_mmio64 (the ITS's CWRITER); anything else they hand to hv_fast_mmio. x2 = EC, x3 = ESR_EL2. */
 21:
 exit_mmio:                              /* (a label of its own for the exit profile, tests/bench/exit-profile) */
     cmp     x2, #0x24
@@ -227,15 +227,61 @@ exit_mmio:                              /* (a label of its own for the exit prof
     b.ls    20f                         /* x19-x29: saved first (exit_save_all) */
     mov     x0, x3
     tbz     x3, #22, 24f                /* SAS (ISS[23:22]) 0 or 2: bytes, words */
-    tbnz    x3, #23, 25f                /* SAS 3: doublewords -- the ITS's CWRITER and CREADR: hv_fast_mmio64 */
+    tbnz    x3, #23, 25f                /* SAS 3: doublewords -- the ITS's CREADR and CWRITER */
 24: bl      hv_fast_mmio
     cmp     x0, #HV_FAST_RESUME
     b.eq    exit_fast_resume_hvc
     b       19f
-25: bl      hv_fast_mmio64
+25: tbz     x3, #6, exit_its_poll       /* WnR 0: a read */
+    bl      hv_fast_mmio64              /* a write: the ITS's doorbell (GITS_CWRITER), else hv_fast_mmio */
     cmp     x0, #HV_FAST_RESUME
     b.eq    exit_fast_resume_hvc
     b       19f
+
+    /* A doubleword read: the driver's completion poll of the VM's first ITS, GITS_CREADR while no command waits, is
+     * answered here, without a call -- what fast_exit.cpp fast_its and its::Its::read_creadr_unlocked do (the published
+     * value, nothing observed, nothing changed) with the checks of hv_fast_mmio and fast_mmio; anything else goes to
+     * hv_fast_mmio. x0 = x3 = ESR_EL2 (ISV 1, SAS 3, SRT not 19..29); x0-x18 and x30 are in ctx, free here. */
+exit_its_poll:
+    mrs     x4, tpidr_el2
+    ldp     x5, x6, [x4, #PERCPU_VCPU]  /* the vCPU, the ItsPoll */
+    cbz     x5, 24b
+    cbz     x6, 24b
+    tst     x3, #0x380                  /* ISS.EA, CM, S1PTW: 0 */
+    b.ne    24b
+    ubfx    x7, x3, #2, #4              /* DFSC[5:2]: 1 translation fault, 2 access flag fault */
+    sub     x7, x7, #1
+    cmp     x7, #1
+    b.hi    24b
+    mrs     x7, hpfar_el2
+    mrs     x8, far_el2
+    ubfx    x7, x7, #4, #40             /* HPFAR_EL2.FIPA: IPA[51:12] */
+    lsl     x7, x7, #12
+    bfxil   x7, x8, #0, #12             /* FAR_EL2[11:0] */
+    ldp     x8, x9, [x6, #ITS_POLL_IPA] /* GITS_CREADR's IPA, &backlog */
+    cmp     x7, x8
+    b.ne    24b
+    ldarb   w9, [x9]                    /* a command waits: the locked path (it runs a batch) */
+    cbnz    w9, 24b
+    ldr     x9, [x6, #ITS_POLL_CREADR]
+    ldr     x9, [x9]                    /* GITS_CREADR as published with the flag */
+    mov     w10, #1
+    strb    w10, [x5, #VCPU_SYS_STALE]  /* as hv_fast_exit */
+    ldr     x0, [x4, #PERCPU_GUEST_CTX]
+    ubfx    x7, x3, #16, #5             /* SRT (31: xzr, the value goes nowhere) */
+    cmp     x7, #31
+    b.eq    26f
+    str     x9, [x0, x7, lsl #3]        /* a 64-bit load: nothing to extend or truncate */
+26: ldr     x8, [x0, #CTX_PC]
+    add     x8, x8, #4
+    str     x8, [x0, #CTX_PC]
+    ldr     x8, [x4, #PERCPU_EXITS_DABT] /* count_fast: only this pCPU writes them */
+    add     x8, x8, #1
+    str     x8, [x4, #PERCPU_EXITS_DABT]
+    ldr     x8, [x4, #PERCPU_EXITS_FAST]
+    add     x8, x8, #1
+    str     x8, [x4, #PERCPU_EXITS_FAST]
+    b       exit_fast_resume_hvc
 
     /* MSR ICC_SGI1R_EL1, Xt (ESR_EL2[31:0] without Rt is HV_ESR_SGI1R_WRITE) with Xt not one of x19-x29: the
      * guest's IPIs. hv_fast_sgi1r, x0 = ESR_EL2: it reads only ctx.x[Rt] (sgi_write), as hv_fast_mmio.
