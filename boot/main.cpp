@@ -189,9 +189,11 @@ u64 check_hypervisor_region() {
 
 // The EL2 MMU, then EL2 hardening (docs/boot.md): check W^X and the stack guards on the tables just built, decide
 // the branch-predictor mitigation before the VM's firmware registers are set from it; the debug_fault= hooks.
-void init_el2_mmu_and_hardening() {
+void init_el2_mmu_and_hardening(u64 ram_base) {
     const Status s = arch::mmu_init(boot_state().platform.memory);
     if (s != Status::ok) panic("EL2 MMU setup failed: %s", status_name(s));
+    // The rest of the hypervisor region holds the stage-2 tables of guest RAM mapped in 4 KiB pages (vm_init_memory).
+    arch::extend_table_pool(reinterpret_cast<u64>(_end), ram_base + kHvRegionSize);
     HV_LOG_INFO("EL2 MMU on: %u-bit PA, %zu RAM region(s), first 0x%llx..0x%llx", arch::pa_bits(),
                 boot_state().platform.memory.size(),
                 static_cast<unsigned long long>(boot_state().platform.memory[0].base),
@@ -435,7 +437,7 @@ extern "C" [[noreturn]] void hv_main(u64 dtb_pa, u64 load_addr) {
                 static_cast<unsigned long long>((_end - _text) / 1024), static_cast<unsigned long long>(dtb_pa));
     read_host_dtb(dtb_pa);
     const u64 ram_base = check_hypervisor_region();
-    init_el2_mmu_and_hardening();
+    init_el2_mmu_and_hardening(ram_base);
     init_host_gic();
 
     Vm& vm = arch::create_vm();

@@ -66,29 +66,59 @@ Status PageTable::init(PageAllocator& alloc, Regime regime, unsigned ia_bits) {
     return Status::ok;
 }
 
-Status PageTable::map_one(u64 ia, u64 pa, unsigned leaf_level, u64 attrs) {
+Result<u64*> PageTable::table_at(u64 ia, unsigned leaf_level, bool* created) {
     u64* table = root_;
+    if (created != nullptr) *created = false;
     for (unsigned level = start_level_;; ++level) {
-        u64 shift = level_shift(level);
-        u64 index = ia >> shift;
+        if (level == leaf_level) return table;
+        u64 index = ia >> level_shift(level);
         if (level != start_level_) index &= kEntries - 1;  // the root may be concatenated / partial
         u64& entry = table[index];
-        if (level == leaf_level) {
-            if (pte::Valid::get(entry)) return Status::busy;
-            u64 type = level == 3 ? pte::Table::make(1) : 0;  // page (0b11) or block (0b01)
-            entry = attrs | pte::OutputAddr::make(pa >> 12) | type | pte::Valid::make(1);
-            return Status::ok;
-        }
         if (!pte::Valid::get(entry)) {
             u64 next = alloc_->alloc_pages(1);
             if (next == 0) return Status::no_memory;
             ++tables_;
             entry = pte::OutputAddr::make(next >> 12) | pte::Table::make(1) | pte::Valid::make(1);
+            if (created != nullptr && level + 1 == leaf_level) *created = true;
         } else if (!pte::Table::get(entry)) {
             return Status::busy;  // a block already covers this range
         }
         table = alloc_->table_ptr(pte::OutputAddr::get(entry) << 12);
     }
+}
+
+Status PageTable::map_one(u64 ia, u64 pa, unsigned leaf_level, u64 attrs) {
+    Result<u64*> table = table_at(ia, leaf_level);
+    if (!table.ok()) return table.status();
+    u64 index = ia >> level_shift(leaf_level);
+    if (leaf_level != start_level_) index &= kEntries - 1;
+    u64& entry = table.value()[index];
+    if (pte::Valid::get(entry)) return Status::busy;
+    u64 type = leaf_level == 3 ? pte::Table::make(1) : 0;  // page (0b11) or block (0b01)
+    entry = attrs | pte::OutputAddr::make(pa >> 12) | type | pte::Valid::make(1);
+    return Status::ok;
+}
+
+// A whole level-3 table of pages: one walk for 512 descriptors (4 KiB-page mappings of guest RAM, 262,144 pages
+// per GiB, would otherwise walk from the root for each).
+Status PageTable::map_level3_table(u64 ia, u64 pa, u64 attrs) {
+    bool created = false;
+    Result<u64*> table = table_at(ia, 3, &created);
+    if (!table.ok()) return table.status();
+    u64* entries = table.value();
+    if (!created) {  // a table from an earlier map(): all of it must still be free
+        u64 any = 0;
+        for (usize i = 0; i < kEntries; ++i) any |= entries[i];
+        if (pte::Valid::get(any)) return Status::busy;
+    }
+    u64 page = attrs | pte::OutputAddr::make(pa >> 12) | pte::Table::make(1) | pte::Valid::make(1);
+    for (usize i = 0; i < kEntries; i += 4, page += 4 * kPageSize) {  // unrolled: 2 STPs per 4 descriptors
+        entries[i] = page;
+        entries[i + 1] = page + kPageSize;
+        entries[i + 2] = page + 2 * kPageSize;
+        entries[i + 3] = page + 3 * kPageSize;
+    }
+    return Status::ok;
 }
 
 Status PageTable::map(u64 ia, u64 pa, u64 size, MapAttrs attrs) {
@@ -102,8 +132,14 @@ Status PageTable::map(u64 ia, u64 pa, u64 size, MapAttrs attrs) {
     u64 done = 0;
     while (done < size) {
         u64 cur_ia = ia + done, cur_pa = pa + done, left = size - done;
+        const u64 l2_span = u64{1} << level_shift(2);
+        if (!attrs.blocks && is_aligned(cur_ia, l2_span) && is_aligned(cur_pa, l2_span) && left >= l2_span) {
+            HV_TRY(map_level3_table(cur_ia, cur_pa, attr_bits));
+            done += l2_span;
+            continue;
+        }
         unsigned leaf = 3;
-        for (unsigned level = 1; level < 3; ++level) {
+        for (unsigned level = 1; level < 3 && attrs.blocks; ++level) {
             u64 block = u64{1} << level_shift(level);
             if (level < start_level_) continue;
             if (is_aligned(cur_ia, block) && is_aligned(cur_pa, block) && left >= block) {
@@ -115,6 +151,16 @@ Status PageTable::map(u64 ia, u64 pa, u64 size, MapAttrs attrs) {
         done += u64{1} << level_shift(leaf);
     }
     return Status::ok;
+}
+
+u64 PageTable::page_map_tables(u64 ia, u64 size) {
+    if (size == 0) return 0;
+    u64 tables = 0;
+    for (unsigned level = 1; level <= 3; ++level) {  // tables at `level` each cover 2^level_shift(level - 1) bytes
+        const u64 span = u64{1} << level_shift(level - 1);
+        tables += (align_up(ia + size, span) - align_down(ia, span)) / span;
+    }
+    return tables;
 }
 
 Result<Translation> PageTable::translate(u64 ia) const {

@@ -31,6 +31,7 @@ struct MapAttrs {
     MemType type = MemType::normal;
     bool writable = true;
     bool executable = true;
+    bool blocks = true;  // false: 4 KiB pages only, whatever the alignment
 };
 
 namespace pte {
@@ -74,8 +75,14 @@ public:
     [[nodiscard]] Status init(PageAllocator& alloc, Regime regime, unsigned ia_bits);
 
     // Map [ia, ia+size) to [pa, pa+size) with the largest blocks alignment allows (1 GiB at level 1, 2 MiB at
-    // level 2, else 4 KiB pages). All values must be 4 KiB aligned; overlapping an existing mapping is refused.
+    // level 2, else 4 KiB pages), or with 4 KiB pages only when !attrs.blocks. All values must be 4 KiB aligned;
+    // overlapping an existing mapping is refused.
     [[nodiscard]] Status map(u64 ia, u64 pa, u64 size, MapAttrs attrs);
+
+    // Upper bound on the table pages map(ia, ia, size, {.blocks = false}) adds below the root, for ia 4 KiB
+    // aligned: one level-3 table per 2 MiB the range touches, one level-2 table per 1 GiB, one level-1 table per
+    // 512 GiB (only when the walk starts at level 0).
+    static u64 page_map_tables(u64 ia, u64 size);
 
     // Software walk; Status::not_found if `ia` is unmapped.
     [[nodiscard]] Result<Translation> translate(u64 ia) const;
@@ -93,7 +100,11 @@ public:
     static constexpr unsigned level_shift(unsigned level) { return 12 + 9 * (3 - level); }
 
 private:
+    // The table holding `ia`'s descriptor at `leaf_level`, creating the tables above it.
+    // *created: the table at leaf_level was allocated by this call (so it is all zero).
+    Result<u64*> table_at(u64 ia, unsigned leaf_level, bool* created = nullptr);
     Status map_one(u64 ia, u64 pa, unsigned leaf_level, u64 attrs);
+    Status map_level3_table(u64 ia, u64 pa, u64 attrs);
     u64* root_ = nullptr;
     PageAllocator* alloc_ = nullptr;
     u64 root_pa_ = 0;

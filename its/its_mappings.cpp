@@ -32,7 +32,7 @@ void Mappings::clear() {
             if (collections_[s].used) collections_index_.erase(collections_[s].icid, s);
             collections_[s] = Collection{};
         }
-        for (u32 i = min_free_ites_; i < kMaxItes; ++i) free_ites_[i] = static_cast<u16>(kMaxItes - 1 - i);
+        refill_free_stack(min_free_ites_);
     } else {
         for (auto& d : devices_) d = Device{};
         for (auto& i : ites_) i = Ite{};
@@ -40,9 +40,12 @@ void Mappings::clear() {
         devices_index_.clear();
         ites_index_.clear();
         collections_index_.clear();
-        // Free ITE slots as a stack, slot 0 on top: allocation and release are O(1) whatever the guest freed before.
-        for (u16 i = 0; i < kMaxItes; ++i) free_ites_[i] = static_cast<u16>(kMaxItes - 1 - i);
+        refill_free_stack(0);
     }
+    mark_clear();
+}
+
+void Mappings::mark_clear() {
     n_devices_ = n_ites_ = n_collections_ = 0;
     n_free_ites_ = min_free_ites_ = kMaxItes;
     device_hw_ = collection_hw_ = 0;

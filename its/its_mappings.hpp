@@ -94,7 +94,8 @@ struct Device {
     u32 event_limit() const { return 1u << event_bits; }
 };
 
-struct Ite {
+// 16 bytes, 8-aligned: `ite = Ite{}` is two stores, not a memcpy call (-mstrict-align).
+struct alignas(8) Ite {
     u16 event = 0;
     u16 device = kNil;             // device slot
     u16 collection = kNil;         // collection slot
@@ -113,7 +114,12 @@ struct Collection {
 
 class Mappings {
 public:
-    Mappings() { clear(); }
+    // The members' initialisers are the clear state already: only the free stack needs filling (a second pass over
+    // the 8,192-slot pool and indexes was ~0.7 M instructions of every boot).
+    Mappings() {
+        refill_free_stack(0);
+        mark_clear();
+    }
     Mappings(const Mappings&) = delete;
     Mappings& operator=(const Mappings&) = delete;
 
@@ -159,6 +165,12 @@ public:
 
 private:
     static u32 ite_key(u16 device_slot, u32 event) { return (u32{device_slot} << 16) | (event & 0xffff); }
+    // Free ITE slots as a stack, slot 0 on top: allocation and release are O(1) whatever the guest freed before.
+    // Entries below `from` are left as they are.
+    void refill_free_stack(u32 from) {
+        for (u32 i = from; i < kMaxItes; ++i) free_ites_[i] = static_cast<u16>(kMaxItes - 1 - i);
+    }
+    void mark_clear();
 
     Device devices_[kMaxDevices];
     Ite ites_[kMaxItes];

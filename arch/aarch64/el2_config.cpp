@@ -21,6 +21,10 @@ namespace {
 // TACR: ACTLR_EL1 traps: reads return the vCPU's register-list value, writes are ignored (KVM's access_actlr), and
 // the CPU's own ACTLR_EL1 is never loaded from guest-controlled state (docs/boot.md "EL2 hardening").
 // Not set: TWE (WFE is a short spin-wait hint; trapping it costs more than it saves), TVM/TRVM, TSW, TGE, E2H.
+// Table pages kept free for the stage-2 device mappings (PCI windows, virtio-mmio) and the SMMU's tables after
+// guest RAM is mapped.
+constexpr usize kStage2Reserve = 128;
+
 namespace hcr = arm::hcr;
 constexpr u64 kHcrBase = hcr::VM::make(1) | hcr::SWIO::make(1) | hcr::FMO::make(1) | hcr::IMO::make(1) |
                          hcr::AMO::make(1) | hcr::FB::make(1) | hcr::BSU::make(hcr::kBsuInnerShareable) |
@@ -79,10 +83,27 @@ Status vm_init_memory(Vm& vm) {
     unsigned ipa_bits = min(pa_bits(), 40u);
     HV_TRY(vm.stage2.init(table_pool(), Regime::stage2, ipa_bits));
     vm.memory.clear();
+    // Guest RAM in 4 KiB pages, not 1 GiB / 2 MiB blocks, when the table pool holds them (2 MiB of tables per GiB,
+    // from the spare hypervisor region: ~10 GiB of guest RAM) with kStage2Reserve pages left for the device
+    // mappings and the SMMU. Under QEMU's TCG a block is the cheaper mapping on paper but not in time: QEMU records
+    // a two-stage translation in its software TLB with the larger of the two page sizes, and a TLBI by VA that
+    // falls inside such a "large page" flushes the whole EL1&0 TLB -- every guest TLBI VAE1IS (munmap, COW, page
+    // reclaim) became a full flush and a storm of two-stage walks (docs/boot.md "Stage-2 granularity"). KVM maps
+    // guest RAM in pages too unless it is backed by huge pages.
+    u64 tables = 0;
+    for (const MemRegion& r : vm.ram) tables += PageTable::page_map_tables(r.base, r.size);
+    const bool pages = tables + kStage2Reserve <= table_pool_free_pages();
     for (const MemRegion& r : vm.ram) {
-        HV_TRY(vm.stage2.map(r.base, r.base, r.size, {MemType::normal, true, true}));
+        HV_TRY(vm.stage2.map(r.base, r.base, r.size, {MemType::normal, true, true, /*blocks=*/!pages}));
         HV_TRY(vm.memory.add_region(r.base, r.size, reinterpret_cast<u8*>(r.base)));
     }
+    if (pages)
+        HV_LOG_INFO("stage 2: guest RAM in 4 KiB pages (%zu table pages, %zu left in the pool)",
+                    vm.stage2.tables_allocated(), table_pool_free_pages());
+    else
+        HV_LOG_WARN(
+            "stage 2: guest RAM in 1 GiB / 2 MiB blocks: %llu table pages for 4 KiB pages, %zu free in the pool",
+            static_cast<unsigned long long>(tables), table_pool_free_pages());
     st().vtcr = make_vtcr(vm.stage2, parange_field());
     HV_WRITE_SYSREG(vtcr_el2, st().vtcr);
     isb();

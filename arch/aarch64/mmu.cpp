@@ -56,15 +56,32 @@ void enable(u64 ttbr, u64 tcr) {
 
 u64 BumpPool::alloc_pages(usize pages) {
     if (pages == 0 || pages > 16 || !is_pow2(pages)) return 0;
-    usize start = align_up(next_, pages);
-    if (start + pages > kPoolPages) return 0;
-    next_ = start + pages;
-    u8* p = st().pool_storage + start * 4096;
-    memset(p, 0, pages * 4096);
-    return reinterpret_cast<u64>(p);
+    for (Range& r : ranges_) {
+        // Naturally aligned in physical memory (concatenated stage-2 roots need it: DDI0487 D8.2.7).
+        const usize skip = (align_up(r.base + r.next * 4096, pages * 4096) - r.base) / 4096 - r.next;
+        if (r.next + skip + pages > r.pages) continue;
+        u8* p = reinterpret_cast<u8*>(r.base + (r.next + skip) * 4096);
+        r.next += skip + pages;
+        memset(p, 0, pages * 4096);
+        return reinterpret_cast<u64>(p);
+    }
+    return 0;
+}
+
+usize BumpPool::free_pages() const {
+    usize n = 0;
+    for (const Range& r : ranges_) n += r.pages - r.next;
+    return n;
 }
 
 PageAllocator& table_pool() { return st().pool; }
+
+void extend_table_pool(u64 base, u64 end) {
+    base = align_up(base, 4096);
+    if (end > base) st().pool.set_range(1, base, (end - base) / 4096);
+}
+
+usize table_pool_free_pages() { return st().pool.free_pages(); }
 const PageTable& el2_table() { return st().el2; }
 
 u64 parange_field() { return HV_READ_SYSREG(id_aa64mmfr0_el1) & 0xf; }
@@ -72,6 +89,7 @@ unsigned pa_bits() { return parange_bits(parange_field()); }
 
 Status mmu_init(const FixedVector<MemRegion, PlatformInfo::kMaxMemRegions>& ram) {
     unsigned bits = min(pa_bits(), 48u);
+    st().pool.set_range(0, reinterpret_cast<u64>(st().pool_storage), kPoolPages);
     HV_TRY(st().el2.init(st().pool, Regime::el2_stage1, bits));
     u64 limit = u64{1} << min(bits, 40u);
     u64 cursor = 0;

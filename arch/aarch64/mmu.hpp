@@ -6,8 +6,14 @@
 
 namespace hv::arch {
 
-// Pool of 4 KiB pages for translation tables (BSS of the image, identity mapped).
+// Pool of 4 KiB pages for translation tables (BSS of the image, identity mapped), plus the spare range
+// extend_table_pool() added.
 PageAllocator& table_pool();
+// Adds [base, end) (RAM the hypervisor owns, mapped read-write at EL2, nothing else in it) to the pool: the part of
+// the hypervisor region after the image (docs/boot.md "Memory layout"). Once.
+void extend_table_pool(u64 base, u64 end);
+// Pages the pool can still hand out.
+usize table_pool_free_pages();
 
 // Physical-address bits of this CPU (ID_AA64MMFR0_EL1.PARange) and the raw field.
 u64 parange_field();
@@ -25,13 +31,21 @@ void mmu_enable_secondary();
 
 // The EL2 page-table pool and identity map, held by the anchor (anchor.hpp); only mmu.cpp touches them.
 constexpr usize kPoolPages = 256;  // 1 MiB: EL2 map (~10 pages) + stage 2 of one VM with some 4 KiB edges
+// Bump allocation from up to two ranges: the BSS storage, then the spare range.
 class BumpPool final : public PageAllocator {
 public:
+    struct Range {
+        u64 base = 0;  // 4 KiB aligned
+        usize pages = 0;
+        usize next = 0;
+    };
     u64 alloc_pages(usize pages) override;
     u64* table_ptr(u64 pa) override { return reinterpret_cast<u64*>(pa); }
+    void set_range(usize i, u64 base, usize pages) { ranges_[i] = Range{base, pages, 0}; }
+    usize free_pages() const;
 
 private:
-    usize next_ = 0;
+    Range ranges_[2];
 };
 struct MmuState {
     alignas(65536) u8 pool_storage[kPoolPages * 4096];  // zero (.bss)

@@ -105,6 +105,40 @@ TEST(Stage2, GuestRamUsesBlocksAndHypervisorRegionStaysUnmapped) {
     }
 }
 
+// Guest RAM as the hypervisor maps it (arch vm_init_memory): 4 KiB pages only, even where a block would fit, and
+// page_map_tables() is an upper bound on the tables that takes.
+TEST(Stage2, PagesOnlyMapsEveryPageAtLevel3AndTheTableEstimateHolds) {
+    hvtest::ContiguousPagePool<0x4000'0000, 1024> a;
+    PageTable t;
+    ASSERT_EQ(t.init(a, Regime::stage2, 40), Status::ok);
+    const u64 base = 0x4200'0000, size = GiB;
+    const usize before = a.used();
+    MapAttrs ram{MemType::normal, true, true};
+    ram.blocks = false;
+    ASSERT_EQ(t.map(base, base, size, ram), Status::ok);
+    const usize tables = a.used() - before;
+    EXPECT_EQ(tables, 512u + 2u);  // a level-3 table per 2 MiB; 0x4200_0000 + 1 GiB spans two level-2 tables
+    EXPECT_LE(tables, PageTable::page_map_tables(base, size));
+    for (u64 ipa : {base, base + 2 * MiB - 8, base + 0x1234'5678, base + size - 8}) {
+        auto r = t.translate(ipa);
+        ASSERT_TRUE(r.ok()) << std::hex << ipa;
+        EXPECT_EQ(r.value().pa, ipa);
+        EXPECT_EQ(r.value().level, 3u);
+        EXPECT_EQ(r.value().block_size, 4096u);
+        EXPECT_EQ(r.value().descriptor & 3, 3u);  // page descriptor
+    }
+    EXPECT_EQ(t.translate(base - 8).status(), Status::not_found);
+    EXPECT_EQ(t.translate(base + size).status(), Status::not_found);
+}
+
+TEST(Stage2, PageMapTablesCountsEveryLevel) {
+    EXPECT_EQ(PageTable::page_map_tables(0, 0), 0u);
+    EXPECT_EQ(PageTable::page_map_tables(0, 4096), 3u);               // one table per level
+    EXPECT_EQ(PageTable::page_map_tables(2 * MiB - 4096, 8192), 4u);  // straddles two level-3 tables
+    EXPECT_EQ(PageTable::page_map_tables(0, GiB), 512u + 1 + 1);
+    EXPECT_EQ(PageTable::page_map_tables(0x4200'0000, GiB), 512u + 2 + 1);
+}
+
 TEST(Stage2, OneGigabyteBlocksWhenAligned) {
     ContiguousAllocator a;
     PageTable t;
