@@ -260,6 +260,28 @@ TEST_F(LpiTest, PtzSkipsPendingTable) {
     EXPECT_FALSE(vgic->lpi_pending(0, 8200));
 }
 
+// The cache is eight LPIs to a word, reloaded whole words at a time (Vgic::store_lpi_config): every byte of the
+// table, at every position in its word, and the LPIs past PROPBASER.IDbits (disabled) come out right after an
+// INVALLR, and INVLPIR of one LPI in the middle of a word changes that byte alone.
+TEST_F(LpiTest, WholeTableReloadKeepsEveryByteInPlace) {
+    const u32 idbits = 14;  // LPIs 8192..32767 in range
+    for (u32 i = 0; i < 57344; ++i) host(kProp)[i] = static_cast<u8>((i * 37 + 11) & 0xfd);
+    program(idbits - 1);
+    gicr_write(0, 0x0, 1);
+    for (u32 intid = 8192; intid < 8192 + 57344; ++intid) {
+        const u8 want = intid < (1u << idbits) ? host(kProp)[intid - 8192] : 0;
+        ASSERT_EQ(vgic->lpi_config(intid), want) << intid;
+    }
+    host(kProp)[0x2bd] = 0x61;  // LPI 8192 + 0x2bd: byte 5 of its word
+    host(kProp)[0x2bc] = 0x71;  // its neighbour stays cached
+    const u8 old_neighbour = vgic->lpi_config(8192 + 0x2bc);
+    gicr_write(0, 0xa0, 8192 + 0x2bd, 8);  // GICR_INVLPIR
+    EXPECT_EQ(vgic->lpi_config(8192 + 0x2bd), 0x61u);
+    EXPECT_EQ(vgic->lpi_config(8192 + 0x2bc), old_neighbour);
+    gicr_write(0, 0xb0, 0, 8);  // GICR_INVALLR
+    EXPECT_EQ(vgic->lpi_config(8192 + 0x2bc), 0x71u);
+}
+
 TEST_F(LpiTest, InvalidationRefreshesCache) {
     set_prop(8300, 0x40, false);
     program();
