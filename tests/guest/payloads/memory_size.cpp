@@ -7,7 +7,10 @@
 // guest-tests: smp=1 hv_append="vcpus=1"
 // guest-tests: variant=128M mem=128M append="expect_mem=128M"
 // guest-tests: variant=512M mem=512M append="expect_mem=512M"
-// guest-tests: variant=3G mem=3G append="expect_mem=3G"
+// guest-tests: variant=3G mem=3G append="expect_mem=3G" console="stage 2: guest RAM in 4 KiB pages"
+// guest-tests: variant=12G mem=12G append="expect_mem=12G" console="stage 2: guest RAM in 1 GiB / 2 MiB blocks"
+//   (12 GiB of 4 KiB pages would need more stage-2 tables than the hypervisor region holds: the fallback, docs/boot.md
+//   "Stage-2 granularity")
 #include "lib/string.hpp"
 #include "tests/guest/runtime/guest.hpp"
 
