@@ -263,18 +263,26 @@ template <typename H>
     if (r == kResume) bump(st.fast);
 }
 
+// Every fast entry starts here: this pCPU's running vCPU (nullptr: none, the run loop's exit), marked as having run
+// since the last exit -- the EL1 registers in the CPU are newer than ctx.sys (nothing on the fast path reads them; the
+// run loop marks the same after every exit it sees).
+[[gnu::always_inline]] inline Vcpu* running_vcpu(PerCpu& cpu) {
+    Vcpu* v = cpu.vcpu;
+    if (v == nullptr) return nullptr;
+    v->sys_stale = true;
+    return v;
+}
+
 }  // namespace
 
 // Called by the exit vector (vectors.S) for every exit; returns HV_FAST_RESUME to resume the guest, or the exit reason
 // for the run loop (HV_EXIT_* as passed in, HV_EXIT_HANDLED, HV_EXIT_FIRMWARE).
 extern "C" u64 hv_fast_exit(u64 reason) {
+    if (reason != HV_EXIT_SYNC && reason != HV_EXIT_IRQ) return reason;
     PerCpu& cpu = this_cpu();
-    Vcpu* vp = cpu.vcpu;
-    if ((reason != HV_EXIT_SYNC && reason != HV_EXIT_IRQ) || vp == nullptr) return reason;
+    Vcpu* vp = running_vcpu(cpu);
+    if (vp == nullptr) return reason;
     Vcpu& v = *vp;
-    // The guest ran since the last exit: the EL1 registers in the CPU are newer than ctx.sys (nothing here reads
-    // them; the run loop marks the same after every exit it sees).
-    v.sys_stale = true;
     Vm& vm = *hyp().vm;  // the_vm(), inline
     if (reason == HV_EXIT_IRQ)
         return fast_irq(vm, v, cpu.exits, kRefireNone);  // (the vector sends IRQs to hv_fast_irq)
@@ -310,10 +318,9 @@ extern "C" u64 hv_fast_exit(u64 reason) {
 // hv_fast_exit.
 extern "C" u64 hv_fast_irq() {
     PerCpu& cpu = this_cpu();
-    Vcpu* vp = cpu.vcpu;
+    Vcpu* vp = running_vcpu(cpu);
     if (vp == nullptr) return HV_EXIT_IRQ;
     Vcpu& v = *vp;
-    v.sys_stale = true;  // as hv_fast_exit
     Vm& vm = *hyp().vm;
     // The kick of an interrupt the vGIC made pending (an IPI, an LPI): the direct flush, in as few frames as it takes.
     u64 iar = kRefireNone;
@@ -332,10 +339,9 @@ extern "C" u64 hv_fast_irq() {
 // the firmware runs here, which reads x0..x17 and writes x0..x3. Returns as hv_fast_exit.
 extern "C" u64 hv_fast_hvc(u64 ec) {
     PerCpu& cpu = this_cpu();
-    Vcpu* vp = cpu.vcpu;
+    Vcpu* vp = running_vcpu(cpu);
     if (vp == nullptr) return HV_EXIT_SYNC;
     Vcpu& v = *vp;
-    v.sys_stale = true;  // as hv_fast_exit
     Vm& vm = *hyp().vm;
     u64 r = 0;
     if (ec == static_cast<u64>(esr::ExceptionClass::smc64)) {
@@ -364,10 +370,9 @@ static_assert(esr::SysRegAccess::is(HV_ESR_SGI1R_WRITE, arm::reg::kIccSgi1rEl1, 
 // hv_fast_exit.
 extern "C" u64 hv_fast_sgi1r(u64 esr) {
     PerCpu& cpu = this_cpu();
-    Vcpu* vp = cpu.vcpu;
+    Vcpu* vp = running_vcpu(cpu);
     if (vp == nullptr) return HV_EXIT_SYNC;
     Vcpu& v = *vp;
-    v.sys_stale = true;  // as hv_fast_exit
     const unsigned rt = esr::SysRegAccess::rt_of(esr);
     if ((rt >= 19 && rt <= 29) || !vgic_ready_fast()) return HV_EXIT_SYNC;  // the vector never sends x19-x29
     const u64 r = sgi1r_write(*hyp().vm, v, esr);
@@ -385,10 +390,9 @@ extern "C" u64 hv_fast_sgi1r(u64 esr) {
 // trapped GICD/GICR access. Everything else keeps -fstack-protector-strong (tools/check-hardening).
 extern "C" __attribute__((no_stack_protector)) u64 hv_fast_mmio(u64 esr) {
     PerCpu& cpu = this_cpu();
-    Vcpu* vp = cpu.vcpu;
+    Vcpu* vp = running_vcpu(cpu);
     if (vp == nullptr) return HV_EXIT_SYNC;
     Vcpu& v = *vp;
-    v.sys_stale = true;  // as hv_fast_exit
     const unsigned srt = esr::DataAbortSyndrome{esr}.srt();
     if (srt >= 19 && srt <= 29) return HV_EXIT_SYNC;  // the vector never sends these (they are not in ctx)
     const u64 r = fast_mmio(*hyp().vm, v, esr, HV_EXIT_SYNC);
@@ -435,7 +439,7 @@ extern "C" __attribute__((no_stack_protector)) u64 hv_fast_mmio64(u64 esr) {
         return hv_fast_mmio(esr);
     const u64 offset = esr::fault_ipa(HV_READ_SYSREG(hpfar_el2), HV_READ_SYSREG(far_el2)) - vm.its_base[0];
     if (offset != its::reg(its::GitsReg::CWRITER)) return hv_fast_mmio(esr);
-    v.sys_stale = true;  // as hv_fast_exit
+    v.sys_stale = true;  // as running_vcpu
     return its_doorbell(cpu, v, *vm.its[0], esr);
 }
 
