@@ -192,8 +192,13 @@ u64 check_hypervisor_region() {
 void init_el2_mmu_and_hardening(u64 ram_base) {
     const Status s = arch::mmu_init(boot_state().platform.memory);
     if (s != Status::ok) panic("EL2 MMU setup failed: %s", status_name(s));
-    // The rest of the hypervisor region holds the stage-2 tables of guest RAM mapped in 4 KiB pages (vm_init_memory).
-    arch::extend_table_pool(reinterpret_cast<u64>(_end), ram_base + kHvRegionSize);
+    // The rest of the hypervisor region holds the stage-2 tables of guest RAM mapped in 4 KiB pages (vm_init_memory):
+    // only what is RAM (the first bank may end before the region does) and up to the first range the DTB reserves.
+    const u64 start = reinterpret_cast<u64>(_end);
+    u64 end = min(boot_state().platform.memory[0].end(), ram_base + kHvRegionSize);
+    for (const MemRegion& r : boot_state().platform.reserved)
+        if (r.base < end && r.end() > start) end = max(start, r.base);
+    arch::extend_table_pool(start, end);
     HV_LOG_INFO("EL2 MMU on: %u-bit PA, %zu RAM region(s), first 0x%llx..0x%llx", arch::pa_bits(),
                 boot_state().platform.memory.size(),
                 static_cast<unsigned long long>(boot_state().platform.memory[0].base),
