@@ -101,26 +101,24 @@ using Probe = void (*)(u64 addr, u64* regs);
     X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15) X(16) X(17) X(18) X(19) \
     X(20) X(21) X(22) X(23) X(24) X(25) X(26) X(27) X(28) X(29) X(30)
 // clang-format on
-#define RT_DECLARE(n)                               \
-    extern "C" void mmio_probe_ldr_w##n(u64, u64*); \
-    extern "C" void mmio_probe_str_w##n(u64, u64*);
-RT_REGS(RT_DECLARE)
+// The LDR/STR probes of W<n> and X<n> (n = 0..30) and of the zero register, one family per width.
+#define RT_DECLARE(w, n)                              \
+    extern "C" void mmio_probe_ldr_##w##n(u64, u64*); \
+    extern "C" void mmio_probe_str_##w##n(u64, u64*);
+#define RT_DECLARE_W(n) RT_DECLARE(w, n)
+#define RT_DECLARE_X(n) RT_DECLARE(x, n)
+RT_REGS(RT_DECLARE_W)
+RT_REGS(RT_DECLARE_X)
+RT_DECLARE(w, zr)
+RT_DECLARE(x, zr)
 #define RT_LOAD(n) mmio_probe_ldr_w##n,
 #define RT_STORE(n) mmio_probe_str_w##n,
-constexpr Probe kLoads[31] = {RT_REGS(RT_LOAD)};
-constexpr Probe kStores[31] = {RT_REGS(RT_STORE)};
-extern "C" void mmio_probe_ldr_wzr(u64, u64*);
-extern "C" void mmio_probe_str_wzr(u64, u64*);
-#define RT_DECLARE_X(n)                             \
-    extern "C" void mmio_probe_ldr_x##n(u64, u64*); \
-    extern "C" void mmio_probe_str_x##n(u64, u64*);
-RT_REGS(RT_DECLARE_X)
 #define RT_LOAD_X(n) mmio_probe_ldr_x##n,
 #define RT_STORE_X(n) mmio_probe_str_x##n,
+constexpr Probe kLoads[31] = {RT_REGS(RT_LOAD)};
+constexpr Probe kStores[31] = {RT_REGS(RT_STORE)};
 constexpr Probe kLoads64[31] = {RT_REGS(RT_LOAD_X)};
 constexpr Probe kStores64[31] = {RT_REGS(RT_STORE_X)};
-extern "C" void mmio_probe_ldr_xzr(u64, u64*);
-extern "C" void mmio_probe_str_xzr(u64, u64*);
 
 #define RT_FORMS(n)                                   \
     extern "C" void mmio_probe_ldrb_w##n(u64, u64*);  \
@@ -129,8 +127,7 @@ extern "C" void mmio_probe_str_xzr(u64, u64*);
     extern "C" void mmio_probe_ldrh_w##n(u64, u64*);  \
     extern "C" void mmio_probe_ldrsh_w##n(u64, u64*); \
     extern "C" void mmio_probe_ldrsh_x##n(u64, u64*); \
-    extern "C" void mmio_probe_ldrsw_x##n(u64, u64*); \
-    extern "C" void mmio_probe_ldr_x##n(u64, u64*);
+    extern "C" void mmio_probe_ldrsw_x##n(u64, u64*);
 RT_FORMS(5)
 RT_FORMS(22)
 
